@@ -1,0 +1,59 @@
+// Allocator interface and statistics shared by the CPU allocator and the GPU caching
+// allocator. Out of memory raises ResourceExhaustedError naming the device, the bytes
+// asked for and what is in use.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace scopeflow::devices {
+
+// A stream as the allocator sees it: an opaque id (a cudaStream_t's value; 0 on the CPU).
+using StreamId = std::uintptr_t;
+
+struct AllocatorStats {
+  std::int64_t bytes_in_use = 0;  // bytes handed out and not yet returned
+  std::int64_t peak_bytes_in_use = 0;
+  std::int64_t bytes_reserved = 0;  // bytes obtained from the system (cudaMalloc, malloc)
+  std::int64_t peak_bytes_reserved = 0;
+  std::int64_t bytes_limit = 0;  // the device's memory budget; 0: no limit
+  std::int64_t num_allocs = 0;   // allocate() calls that succeeded
+  std::int64_t num_frees = 0;
+  std::int64_t num_raw_allocs = 0;  // calls to the system allocator (cudaMalloc count)
+  std::int64_t num_raw_frees = 0;
+  std::int64_t num_ooms = 0;
+  std::int64_t largest_alloc_size = 0;
+  std::int64_t num_cached_blocks = 0;  // free blocks held for reuse (caching allocators)
+  std::string to_string() const;
+};
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  // "cpu" or "gpu_caching"; shown in statistics and error messages.
+  virtual std::string name() const = 0;
+  // Returns memory aligned to at least 256 bytes (64 on the CPU); a zero-byte request
+  // returns a unique non-null pointer. Throws ResourceExhaustedError.
+  virtual void* allocate(std::size_t bytes) = 0;
+  // Stream-ordered allocation: the memory may be reused by work on `stream` right away
+  // and by other streams once what was recorded on them has finished.
+  virtual void* allocate(std::size_t bytes, StreamId stream) {
+    (void)stream;
+    return allocate(bytes);
+  }
+  // Returns memory from allocate(). Never throws; nullptr is ignored.
+  virtual void deallocate(void* p) noexcept = 0;
+  // Marks `p` as in use by `stream` too: its memory is not reused until the work queued
+  // on `stream` before deallocate() has finished.
+  virtual void record_stream(void* p, StreamId stream) {
+    (void)p;
+    (void)stream;
+  }
+  virtual AllocatorStats stats() const = 0;
+  virtual void reset_peak_stats() = 0;
+  // Returns cached memory to the system (no-op for non-caching allocators).
+  virtual void empty_cache() {}
+};
+
+}  // namespace scopeflow::devices

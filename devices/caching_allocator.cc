@@ -1,0 +1,287 @@
+// CachingAllocator. See caching_allocator.h; the design follows PyTorch's CUDA caching
+// allocator (best-fit bins per stream, split and coalesce, events for cross-stream frees).
+#include "devices/caching_allocator.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "devices/base/errors.h"
+#include "devices/base/logging.h"
+
+namespace scopeflow::devices {
+
+struct CachingAllocator::Block {
+  StreamId stream = 0;
+  std::size_t size = 0;
+  char* ptr = nullptr;
+  bool allocated = false;
+  bool small = false;
+  Block* prev = nullptr;  // neighbours within the same segment
+  Block* next = nullptr;
+  std::vector<StreamId> stream_uses;  // other streams recorded via record_stream
+  std::int64_t requested = 0;         // bytes the user asked for (statistics)
+};
+
+bool CachingAllocator::BlockLess::operator()(const Block* a, const Block* b) const {
+  return std::tie(a->stream, a->size, a->ptr) < std::tie(b->stream, b->size, b->ptr);
+}
+
+CachingAllocator::CachingAllocator(std::string device_name, std::unique_ptr<CachingBackend> backend,
+                                   std::int64_t limit_bytes, StreamId default_stream)
+    : device_name_(std::move(device_name)),
+      backend_(std::move(backend)),
+      default_stream_(default_stream) {
+  stats_.bytes_limit = limit_bytes;
+}
+
+CachingAllocator::~CachingAllocator() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!active_.empty())
+    SF_LOG_WARN("CachingAllocator(", device_name_, "): destroyed with ", active_.size(),
+                " blocks still in use; their memory is released");
+  try {
+    backend_->synchronize();
+  } catch (const std::exception& e) {
+    SF_LOG_WARN("CachingAllocator(", device_name_, "): synchronize at shutdown: ", e.what());
+  }
+  for (auto& p : pending_)
+    for (void* ev : p.events) backend_->destroy_event(ev);
+  // Every segment's head block owns the raw pointer; walk from heads and delete all blocks.
+  std::vector<Block*> all;
+  for (Block* b : small_) all.push_back(b);
+  for (Block* b : large_) all.push_back(b);
+  for (auto& [ptr, b] : active_) all.push_back(b);
+  for (auto& p : pending_) all.push_back(p.block);
+  for (Block* b : all)
+    if (b->prev == nullptr) backend_->raw_free(b->ptr);
+  for (Block* b : all) delete b;
+}
+
+std::size_t CachingAllocator::round_size(std::size_t bytes) {
+  if (bytes < kMinBlockSize) return kMinBlockSize;
+  return kMinBlockSize * ((bytes + kMinBlockSize - 1) / kMinBlockSize);
+}
+
+std::size_t CachingAllocator::segment_size(std::size_t rounded) {
+  if (rounded <= kSmallSize) return kSmallBuffer;
+  if (rounded < kMinLargeAlloc) return kLargeBuffer;
+  return kRoundLarge * ((rounded + kRoundLarge - 1) / kRoundLarge);
+}
+
+bool CachingAllocator::should_split(const Block* block, std::size_t rounded) const {
+  const std::size_t remaining = block->size - rounded;
+  return block->small ? remaining >= kMinBlockSize : remaining > kSmallSize;
+}
+
+CachingAllocator::Block* CachingAllocator::find_free_block(Pool& pool, std::size_t rounded,
+                                                           StreamId stream) {
+  Block key;
+  key.stream = stream;
+  key.size = rounded;
+  auto it = pool.lower_bound(&key);
+  if (it == pool.end() || (*it)->stream != stream) return nullptr;
+  Block* b = *it;
+  // NOTE: a huge cached block is not carved up for a small large-pool request (that
+  // would pin the whole segment); such requests get a segment of their own instead.
+  if (!b->small && rounded < kMinLargeAlloc && b->size >= kMinLargeAlloc * 4) return nullptr;
+  pool.erase(it);
+  return b;
+}
+
+CachingAllocator::Block* CachingAllocator::allocate_segment(std::size_t rounded, StreamId stream) {
+  const std::size_t seg = segment_size(rounded);
+  if (stats_.bytes_limit > 0 &&
+      stats_.bytes_reserved + static_cast<std::int64_t>(seg) > stats_.bytes_limit)
+    return nullptr;
+  void* p = backend_->raw_alloc(seg);
+  if (p == nullptr) return nullptr;
+  auto* b = new Block;
+  b->stream = stream;
+  b->size = seg;
+  b->ptr = static_cast<char*>(p);
+  b->small = rounded <= kSmallSize;
+  stats_.bytes_reserved += static_cast<std::int64_t>(seg);
+  stats_.peak_bytes_reserved = std::max(stats_.peak_bytes_reserved, stats_.bytes_reserved);
+  ++stats_.num_raw_allocs;
+  return b;
+}
+
+void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  process_events();
+  const std::size_t rounded = round_size(bytes);
+  Pool& pool = pool_for(rounded);
+  Block* block = find_free_block(pool, rounded, stream);
+  if (block == nullptr) block = allocate_segment(rounded, stream);
+  if (block == nullptr) {
+    // Free blocks that wait on other streams may be ready now; then give cached
+    // segments back and try once more before reporting out-of-memory.
+    backend_->synchronize();
+    process_events();
+    block = find_free_block(pool, rounded, stream);
+    if (block == nullptr) {
+      release_cached_segments();
+      block = allocate_segment(rounded, stream);
+    }
+  }
+  if (block == nullptr) throw_oom(bytes, rounded);
+
+  if (should_split(block, rounded)) {
+    auto* rest = new Block;
+    rest->stream = block->stream;
+    rest->small = block->small;
+    rest->ptr = block->ptr + rounded;
+    rest->size = block->size - rounded;
+    rest->prev = block;
+    rest->next = block->next;
+    if (rest->next) rest->next->prev = rest;
+    block->next = rest;
+    block->size = rounded;
+    pool_for(rounded).insert(rest);
+  }
+  block->allocated = true;
+  block->requested = static_cast<std::int64_t>(bytes);
+  active_[block->ptr] = block;
+  stats_.bytes_in_use += static_cast<std::int64_t>(block->size);
+  stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+  stats_.largest_alloc_size = std::max(stats_.largest_alloc_size, static_cast<std::int64_t>(bytes));
+  ++stats_.num_allocs;
+  return block->ptr;
+}
+
+void CachingAllocator::throw_oom(std::size_t bytes, std::size_t rounded) {
+  ++stats_.num_ooms;
+  std::int64_t cached = 0;
+  for (Block* b : small_) cached += static_cast<std::int64_t>(b->size);
+  for (Block* b : large_) cached += static_cast<std::int64_t>(b->size);
+  throw ResourceExhaustedError(
+      str_cat("OOM when allocating ", bytes, " bytes (rounded to ", rounded, ") on ", device_name_,
+              ": ", stats_.bytes_in_use, " bytes in use, ", stats_.bytes_reserved,
+              " bytes reserved (", cached, " cached and free), limit ",
+              stats_.bytes_limit > 0 ? std::to_string(stats_.bytes_limit) : std::string("none")));
+}
+
+void CachingAllocator::deallocate(void* p) noexcept {
+  if (p == nullptr) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = active_.find(p);
+  if (it == active_.end()) {
+    SF_LOG_ERROR("CachingAllocator(", device_name_, "): deallocate of unknown pointer ", p);
+    return;
+  }
+  Block* block = it->second;
+  active_.erase(it);
+  block->allocated = false;
+  stats_.bytes_in_use -= static_cast<std::int64_t>(block->size);
+  ++stats_.num_frees;
+  if (!block->stream_uses.empty()) {
+    PendingFree pending{block, {}};
+    try {
+      for (StreamId s : block->stream_uses) pending.events.push_back(backend_->record_event(s));
+    } catch (const std::exception& e) {
+      // Without events the only safe course is to wait for the device.
+      SF_LOG_WARN("CachingAllocator(", device_name_, "): record_event failed (", e.what(),
+                  "); synchronizing before reuse");
+      for (void* ev : pending.events) backend_->destroy_event(ev);
+      try {
+        backend_->synchronize();
+      } catch (...) {
+      }
+      block->stream_uses.clear();
+      free_block(block);
+      return;
+    }
+    block->stream_uses.clear();
+    pending_.push_back(std::move(pending));
+    return;
+  }
+  free_block(block);
+}
+
+void CachingAllocator::record_stream(void* p, StreamId stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = active_.find(p);
+  if (it == active_.end())
+    throw InvalidArgumentError(str_cat("record_stream: pointer ", p, " was not allocated by ",
+                                       device_name_, "'s caching allocator"));
+  Block* b = it->second;
+  if (stream == b->stream) return;
+  if (std::find(b->stream_uses.begin(), b->stream_uses.end(), stream) == b->stream_uses.end())
+    b->stream_uses.push_back(stream);
+}
+
+void CachingAllocator::free_block(Block* block) {
+  Pool& pool = block->small ? small_ : large_;
+  // Coalesce with free neighbours of the same segment.
+  if (Block* prev = block->prev; prev && !prev->allocated && pool.count(prev)) {
+    pool.erase(prev);
+    prev->size += block->size;
+    prev->next = block->next;
+    if (prev->next) prev->next->prev = prev;
+    delete block;
+    block = prev;
+  }
+  if (Block* next = block->next; next && !next->allocated && pool.count(next)) {
+    pool.erase(next);
+    block->size += next->size;
+    block->next = next->next;
+    if (block->next) block->next->prev = block;
+    delete next;
+  }
+  pool.insert(block);
+}
+
+void CachingAllocator::process_events() {
+  for (std::size_t i = 0; i < pending_.size();) {
+    auto& p = pending_[i];
+    bool done = true;
+    for (void* ev : p.events) done = done && backend_->query_event(ev);
+    if (!done) {
+      ++i;
+      continue;
+    }
+    for (void* ev : p.events) backend_->destroy_event(ev);
+    Block* b = p.block;
+    pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
+    free_block(b);
+  }
+}
+
+void CachingAllocator::release_cached_segments() {
+  for (Pool* pool : {&small_, &large_}) {
+    for (auto it = pool->begin(); it != pool->end();) {
+      Block* b = *it;
+      if (b->prev == nullptr && b->next == nullptr) {  // a whole, free segment
+        it = pool->erase(it);
+        backend_->raw_free(b->ptr);
+        stats_.bytes_reserved -= static_cast<std::int64_t>(b->size);
+        ++stats_.num_raw_frees;
+        delete b;
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mu_);
+  backend_->synchronize();
+  process_events();
+  release_cached_segments();
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  AllocatorStats s = stats_;
+  s.num_cached_blocks = static_cast<std::int64_t>(small_.size() + large_.size());
+  return s;
+}
+
+void CachingAllocator::reset_peak_stats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  stats_.peak_bytes_reserved = stats_.bytes_reserved;
+}
+
+}  // namespace scopeflow::devices

@@ -1,0 +1,99 @@
+// A caching, stream-aware device allocator (the GPU allocator's logic, kept free of CUDA
+// so that it is unit-tested on the CPU with a fake backend). Memory comes from the
+// backend in segments; segments are split into blocks, freed blocks are cached in
+// size-ordered bins per stream and coalesced with free neighbours, so that a training
+// loop reaches a steady state with no raw allocation (no cudaMalloc) per step.
+//
+// Sizes: requests round up to 512 bytes. Requests up to 1 MiB come from the small pool
+// (2 MiB segments); larger ones from the large pool (20 MiB segments below 10 MiB,
+// else rounded up to 2 MiB). A block freed while other streams still use it (see
+// record_stream) returns to its bin when events recorded on those streams complete.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "devices/allocator.h"
+
+namespace scopeflow::devices {
+
+// What the caching allocator needs from a device (CUDA in practice; a fake in tests).
+class CachingBackend {
+ public:
+  virtual ~CachingBackend() = default;
+  // nullptr when the device is out of memory (never throws for that).
+  virtual void* raw_alloc(std::size_t bytes) = 0;
+  virtual void raw_free(void* p) noexcept = 0;
+  // An event recorded on `stream` now; query() is true once the stream's prior work is done.
+  virtual void* record_event(StreamId stream) = 0;
+  virtual bool query_event(void* event) = 0;
+  virtual void destroy_event(void* event) noexcept = 0;
+  // Waits for all work on the device (used before returning memory to the system).
+  virtual void synchronize() = 0;
+};
+
+class CachingAllocator final : public Allocator {
+ public:
+  static constexpr std::size_t kMinBlockSize = 512;
+  static constexpr std::size_t kSmallSize = 1 << 20;
+  static constexpr std::size_t kSmallBuffer = 2 << 20;
+  static constexpr std::size_t kLargeBuffer = 20 << 20;
+  static constexpr std::size_t kMinLargeAlloc = 10 << 20;
+  static constexpr std::size_t kRoundLarge = 2 << 20;
+
+  // `device_name` appears in errors; `limit_bytes` caps reserved memory (0: no cap),
+  // which is how a logical GPU gets its memory budget; `default_stream` serves allocate(n).
+  CachingAllocator(std::string device_name, std::unique_ptr<CachingBackend> backend,
+                   std::int64_t limit_bytes, StreamId default_stream);
+  ~CachingAllocator() override;
+
+  std::string name() const override { return "gpu_caching"; }
+  void* allocate(std::size_t bytes) override { return allocate(bytes, default_stream_); }
+  void* allocate(std::size_t bytes, StreamId stream) override;
+  void deallocate(void* p) noexcept override;
+  void record_stream(void* p, StreamId stream) override;
+  AllocatorStats stats() const override;
+  void reset_peak_stats() override;
+  // Frees every cached segment that has no block in use.
+  void empty_cache() override;
+
+  static std::size_t round_size(std::size_t bytes);
+
+ private:
+  struct Block;
+  struct BlockLess {
+    bool operator()(const Block* a, const Block* b) const;
+  };
+  using Pool = std::set<Block*, BlockLess>;
+
+  Pool& pool_for(std::size_t rounded) { return rounded <= kSmallSize ? small_ : large_; }
+  static std::size_t segment_size(std::size_t rounded);
+  Block* find_free_block(Pool& pool, std::size_t rounded, StreamId stream);
+  bool should_split(const Block* block, std::size_t rounded) const;
+  Block* allocate_segment(std::size_t rounded, StreamId stream);
+  void release_cached_segments();
+  void free_block(Block* block);
+  void process_events();
+  [[noreturn]] void throw_oom(std::size_t bytes, std::size_t rounded);
+
+  std::string device_name_;
+  std::unique_ptr<CachingBackend> backend_;
+  StreamId default_stream_;
+  mutable std::mutex mu_;
+  Pool small_;
+  Pool large_;
+  std::unordered_map<void*, Block*> active_;
+  struct PendingFree {
+    Block* block;
+    std::vector<void*> events;
+  };
+  std::vector<PendingFree> pending_;
+  AllocatorStats stats_;
+};
+
+}  // namespace scopeflow::devices

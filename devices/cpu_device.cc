@@ -1,0 +1,97 @@
+// CpuDevice: inline streams and events, host memcpy. See cpu_device.h.
+#include "devices/cpu_device.h"
+
+#include <cstring>
+#include <thread>
+
+#include "devices/base/errors.h"
+#include "devices/device_spec.h"
+
+namespace scopeflow::devices {
+namespace {
+
+// CPU work runs inline, so a CPU stream is always idle.
+class CpuStream final : public Stream {
+ public:
+  StreamId id() const override { return 0; }
+  void synchronize() override {}
+  void wait_for(Stream&) override {}
+};
+
+class CpuEvent final : public Event {
+ public:
+  void record(Stream&) override {}
+  bool query() override { return true; }
+  void synchronize() override {}
+  void wait_on(Stream&) override {}
+  float elapsed_ms_since(Event&) override {
+    throw InvalidArgumentError("Event timing is only available on GPU devices");
+  }
+};
+
+}  // namespace
+
+std::string_view device_type_name(DeviceType type) {
+  return type == DeviceType::kCPU ? "CPU" : "GPU";
+}
+
+Device::Device(DeviceType type, int index)
+    : type_(type), index_(index), name_(str_cat("/device:", device_type_name(type), ":", index)) {}
+
+std::string Device::full_name() const { return "/job:localhost/replica:0/task:0" + name_; }
+
+CpuDevice::CpuDevice(int index, std::int64_t memory_limit)
+    : Device(DeviceType::kCPU, index),
+      memory_limit_(memory_limit),
+      allocator_(str_cat("/device:CPU:", index), memory_limit),
+      stream_(std::make_unique<CpuStream>()) {}
+
+std::string CpuDevice::description() const {
+  return str_cat(name(), ": host memory, ", std::thread::hardware_concurrency(),
+                 " hardware threads",
+                 memory_limit_ > 0 ? str_cat(", budget ", memory_limit_, " bytes") : std::string());
+}
+
+Stream& CpuDevice::compute_stream() { return *stream_; }
+std::unique_ptr<Stream> CpuDevice::create_stream() { return std::make_unique<CpuStream>(); }
+std::unique_ptr<Event> CpuDevice::create_event() { return std::make_unique<CpuEvent>(); }
+
+void CpuDevice::copy_from_host(void* dst, const void* src, std::size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+void CpuDevice::copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+void CpuDevice::copy_from_device(void* dst, Device& src_device, const void* src,
+                                 std::size_t bytes) {
+  if (src_device.type() == DeviceType::kCPU) {
+    if (bytes) std::memcpy(dst, src, bytes);
+  } else {
+    src_device.copy_to_host(dst, src, bytes);
+  }
+}
+void CpuDevice::memset(void* dst, int value, std::size_t bytes) {
+  if (bytes) std::memset(dst, value, bytes);
+}
+
+const std::shared_ptr<Device>& host_device() {
+  static const std::shared_ptr<Device> host = std::make_shared<CpuDevice>(0);
+  return host;
+}
+
+void copy_bytes(Device& dst_device, void* dst, Device& src_device, const void* src,
+                std::size_t bytes) {
+  if (bytes == 0) return;
+  if (dst == nullptr || src == nullptr)
+    throw InvalidArgumentError(str_cat("copy_bytes: null pointer copying ", bytes, " bytes from ",
+                                       src_device.name(), " to ", dst_device.name()));
+  if (dst_device.type() == DeviceType::kCPU) {
+    dst_device.copy_from_device(dst, src_device, src, bytes);
+  } else if (src_device.type() == DeviceType::kCPU) {
+    dst_device.copy_from_host(dst, src, bytes);
+  } else {
+    dst_device.copy_from_device(dst, src_device, src, bytes);
+  }
+}
+
+}  // namespace scopeflow::devices

@@ -1,0 +1,32 @@
+// CPU:k: logical CPU devices over host memory. Several exist so that multi-device logic
+// (placement, copies, towers) is testable without GPUs.
+#pragma once
+
+#include "devices/cpu_allocator.h"
+#include "devices/device.h"
+
+namespace scopeflow::devices {
+
+class CpuDevice final : public Device {
+ public:
+  explicit CpuDevice(int index, std::int64_t memory_limit = 0);
+  std::string description() const override;
+  Allocator& allocator() override { return allocator_; }
+  Allocator& host_allocator() override { return allocator_; }
+  Stream& compute_stream() override;
+  std::unique_ptr<Stream> create_stream() override;
+  std::unique_ptr<Event> create_event() override;
+  void synchronize() override {}
+  std::int64_t memory_limit() const override { return memory_limit_; }
+  void copy_from_host(void* dst, const void* src, std::size_t bytes) override;
+  void copy_to_host(void* dst, const void* src, std::size_t bytes) override;
+  void copy_from_device(void* dst, Device& src_device, const void* src, std::size_t bytes) override;
+  void memset(void* dst, int value, std::size_t bytes) override;
+
+ private:
+  std::int64_t memory_limit_;
+  CpuAllocator allocator_;
+  std::unique_ptr<Stream> stream_;
+};
+
+}  // namespace scopeflow::devices

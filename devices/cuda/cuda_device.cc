@@ -1,0 +1,433 @@
+// GpuDevice, CudaStream, CudaEvent, PinnedHostAllocator and the CUDA platform hooks
+// (GPU discovery, library versions). See cuda_device.h and devices/gpu_platform.h.
+#include "devices/cuda/cuda_device.h"
+
+#include <cublas_api.h>
+#include <curand.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "devices/base/config.h"
+#include "devices/base/logging.h"
+#include "devices/cuda/cuda_check.h"
+#include "devices/gpu_platform.h"
+
+#if SF_HAVE_CUDNN
+#include <cudnn.h>
+#endif
+#if SF_HAVE_NCCL
+#include <nccl.h>
+#endif
+
+namespace scopeflow::cuda {
+namespace {
+
+// The caching allocator's view of one physical GPU.
+class CudaBackend final : public devices::CachingBackend {
+ public:
+  explicit CudaBackend(int device) : device_(device) {}
+  void* raw_alloc(std::size_t bytes) override {
+    DeviceGuard guard(device_);
+    void* p = nullptr;
+    cudaError_t err = cudaMalloc(&p, bytes);
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      return nullptr;
+    }
+    SF_CUDA_CHECK(err);
+    return p;
+  }
+  void raw_free(void* p) noexcept override {
+    if (cudaFree(p) != cudaSuccess) SF_LOG_WARN("cudaFree failed on GPU ", device_);
+  }
+  void* record_event(devices::StreamId stream) override {
+    DeviceGuard guard(device_);
+    cudaEvent_t ev = nullptr;
+    SF_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    SF_CUDA_CHECK(cudaEventRecord(ev, reinterpret_cast<cudaStream_t>(stream)));
+    return ev;
+  }
+  bool query_event(void* event) override {
+    cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(event));
+    if (err == cudaErrorNotReady) return false;
+    SF_CUDA_CHECK(err);
+    return true;
+  }
+  void destroy_event(void* event) noexcept override {
+    (void)cudaEventDestroy(static_cast<cudaEvent_t>(event));
+  }
+  void synchronize() override {
+    DeviceGuard guard(device_);
+    SF_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+
+ private:
+  int device_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- streams and events
+CudaStream::CudaStream(int device) : device_(device) {
+  DeviceGuard guard(device);
+  SF_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+}
+
+CudaStream::~CudaStream() {
+  if (stream_ != nullptr && cudaStreamDestroy(stream_) != cudaSuccess)
+    SF_LOG_WARN("cudaStreamDestroy failed on GPU ", device_);
+}
+
+void CudaStream::synchronize() { SF_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+void CudaStream::wait_for(devices::Stream& other) {
+  auto* o = dynamic_cast<CudaStream*>(&other);
+  if (o == nullptr || o == this) return;  // CPU streams have nothing pending
+  CudaEvent ev(o->device(), /*timing=*/false);
+  ev.record(*o);
+  ev.wait_on(*this);
+}
+
+CudaEvent::CudaEvent(int device, bool timing) : device_(device) {
+  DeviceGuard guard(device);
+  SF_CUDA_CHECK(
+      cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault : cudaEventDisableTiming));
+}
+
+CudaEvent::~CudaEvent() {
+  if (event_ != nullptr) (void)cudaEventDestroy(event_);
+}
+
+void CudaEvent::record(devices::Stream& stream) {
+  auto* s = dynamic_cast<CudaStream*>(&stream);
+  if (s == nullptr) throw InvalidArgumentError("CudaEvent::record: not a CUDA stream");
+  SF_CUDA_CHECK(cudaEventRecord(event_, s->get()));
+  recorded_ = true;
+}
+
+bool CudaEvent::query() {
+  if (!recorded_) return true;
+  cudaError_t err = cudaEventQuery(event_);
+  if (err == cudaErrorNotReady) return false;
+  SF_CUDA_CHECK(err);
+  return true;
+}
+
+void CudaEvent::synchronize() {
+  if (recorded_) SF_CUDA_CHECK(cudaEventSynchronize(event_));
+}
+
+void CudaEvent::wait_on(devices::Stream& stream) {
+  auto* s = dynamic_cast<CudaStream*>(&stream);
+  if (s == nullptr) {  // a CPU stream "waits" by blocking the host
+    synchronize();
+    return;
+  }
+  if (recorded_) SF_CUDA_CHECK(cudaStreamWaitEvent(s->get(), event_, 0));
+}
+
+float CudaEvent::elapsed_ms_since(devices::Event& start) {
+  auto* s = dynamic_cast<CudaEvent*>(&start);
+  if (s == nullptr) throw InvalidArgumentError("elapsed_ms_since: start is not a CUDA event");
+  float ms = 0;
+  SF_CUDA_CHECK(cudaEventElapsedTime(&ms, s->event_, event_));
+  return ms;
+}
+
+// ---------------------------------------------------------------- pinned host memory
+PinnedHostAllocator::PinnedHostAllocator(std::string device_name)
+    : device_name_(std::move(device_name)) {}
+
+void* PinnedHostAllocator::allocate(std::size_t bytes) {
+  void* p = nullptr;
+  cudaError_t err = cudaHostAlloc(&p, std::max<std::size_t>(bytes, 1), cudaHostAllocPortable);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    ++stats_.num_ooms;
+    throw ResourceExhaustedError(
+        str_cat("OOM when allocating ", bytes, " bytes of pinned host memory for ", device_name_,
+                ": ", cudaGetErrorString(err), "; ", stats_.bytes_in_use, " bytes pinned in use"));
+  }
+  sizes_[p] = bytes;
+  const auto b = static_cast<std::int64_t>(bytes);
+  stats_.bytes_in_use += b;
+  stats_.bytes_reserved += b;
+  stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+  stats_.peak_bytes_reserved = std::max(stats_.peak_bytes_reserved, stats_.bytes_reserved);
+  stats_.largest_alloc_size = std::max(stats_.largest_alloc_size, b);
+  ++stats_.num_allocs;
+  ++stats_.num_raw_allocs;
+  return p;
+}
+
+void PinnedHostAllocator::deallocate(void* p) noexcept {
+  if (p == nullptr) return;
+  std::size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sizes_.find(p);
+    if (it == sizes_.end()) {
+      SF_LOG_ERROR("PinnedHostAllocator(", device_name_, "): unknown pointer ", p);
+      return;
+    }
+    bytes = it->second;
+    sizes_.erase(it);
+    stats_.bytes_in_use -= static_cast<std::int64_t>(bytes);
+    stats_.bytes_reserved -= static_cast<std::int64_t>(bytes);
+    ++stats_.num_frees;
+    ++stats_.num_raw_frees;
+  }
+  if (cudaFreeHost(p) != cudaSuccess) SF_LOG_WARN("cudaFreeHost failed for ", device_name_);
+}
+
+devices::AllocatorStats PinnedHostAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void PinnedHostAllocator::reset_peak_stats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.peak_bytes_in_use = stats_.bytes_in_use;
+  stats_.peak_bytes_reserved = stats_.bytes_reserved;
+}
+
+// ---------------------------------------------------------------- the device
+GpuDevice::GpuDevice(int index, int physical_id, std::int64_t memory_limit, int logical_rank,
+                     int logical_count)
+    : Device(devices::DeviceType::kGPU, index),
+      physical_id_(physical_id),
+      memory_limit_(memory_limit),
+      logical_rank_(logical_rank),
+      logical_count_(logical_count),
+      pinned_(str_cat("/device:GPU:", index)) {
+  DeviceGuard guard(physical_id);
+  cudaDeviceProp prop{};
+  SF_CUDA_CHECK(cudaGetDeviceProperties(&prop, physical_id));
+  card_name_ = prop.name;
+  compute_ = std::make_unique<CudaStream>(physical_id);
+  allocator_ = std::make_unique<devices::CachingAllocator>(
+      name(), std::make_unique<CudaBackend>(physical_id), memory_limit, compute_->id());
+}
+
+GpuDevice::~GpuDevice() {
+  try {
+    synchronize();
+  } catch (const std::exception& e) {
+    SF_LOG_WARN(name(), ": synchronize at shutdown: ", e.what());
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (staging_[i]) (void)cudaFreeHost(staging_[i]);
+    if (staging_done_[i]) (void)cudaEventDestroy(staging_done_[i]);
+  }
+}
+
+std::string GpuDevice::description() const {
+  std::string budget = memory_limit_ > 0 ? str_cat(memory_limit_ / (1 << 20), " MiB budget")
+                                         : std::string("no memory budget");
+  std::string split = logical_count_ > 1
+                          ? str_cat(", logical ", logical_rank_ + 1, " of ", logical_count_)
+                          : std::string();
+  return str_cat(name(), ": ", card_name_, " (physical GPU ", physical_id_, split, "), ", budget);
+}
+
+std::unique_ptr<devices::Stream> GpuDevice::create_stream() {
+  return std::make_unique<CudaStream>(physical_id_);
+}
+
+std::unique_ptr<devices::Event> GpuDevice::create_event() {
+  return std::make_unique<CudaEvent>(physical_id_);
+}
+
+void GpuDevice::synchronize() { compute_->synchronize(); }
+
+bool GpuDevice::is_pinned(const void* p) const {
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return attr.type == cudaMemoryTypeHost;
+}
+
+void GpuDevice::ensure_staging() {
+  if (staging_[0] != nullptr) return;
+  DeviceGuard guard(physical_id_);
+  for (int i = 0; i < 2; ++i) {
+    SF_CUDA_CHECK(cudaHostAlloc(&staging_[i], kStagingBytes, cudaHostAllocPortable));
+    SF_CUDA_CHECK(cudaEventCreateWithFlags(&staging_done_[i], cudaEventDisableTiming));
+  }
+}
+
+// Pageable host memory goes through two pinned buffers: the host copy into one overlaps
+// the DMA out of the other.
+void GpuDevice::copy_from_host(void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  DeviceGuard guard(physical_id_);
+  cudaStream_t s = compute_->get();
+  if (bytes <= (64 << 10) || is_pinned(src)) {
+    SF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s));
+    SF_CUDA_CHECK(cudaStreamSynchronize(s));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(staging_mu_);
+  ensure_staging();
+  int buf = 0;
+  for (std::size_t off = 0; off < bytes; off += kStagingBytes, buf ^= 1) {
+    const std::size_t n = std::min(kStagingBytes, bytes - off);
+    SF_CUDA_CHECK(cudaEventSynchronize(staging_done_[buf]));  // buffer's previous DMA done
+    std::memcpy(staging_[buf], static_cast<const char*>(src) + off, n);
+    SF_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst) + off, staging_[buf], n,
+                                  cudaMemcpyHostToDevice, s));
+    SF_CUDA_CHECK(cudaEventRecord(staging_done_[buf], s));
+  }
+  SF_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void GpuDevice::copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  DeviceGuard guard(physical_id_);
+  cudaStream_t s = compute_->get();
+  if (bytes <= (64 << 10) || is_pinned(dst)) {
+    SF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s));
+    SF_CUDA_CHECK(cudaStreamSynchronize(s));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(staging_mu_);
+  ensure_staging();
+  // Queue chunk k's DMA, then drain chunk k-1 from its buffer while chunk k is in flight.
+  std::size_t prev_off = 0, prev_n = 0;
+  int buf = 0;
+  for (std::size_t off = 0; off < bytes; off += kStagingBytes, buf ^= 1) {
+    const std::size_t n = std::min(kStagingBytes, bytes - off);
+    SF_CUDA_CHECK(cudaMemcpyAsync(staging_[buf], static_cast<const char*>(src) + off, n,
+                                  cudaMemcpyDeviceToHost, s));
+    SF_CUDA_CHECK(cudaEventRecord(staging_done_[buf], s));
+    if (prev_n) {
+      SF_CUDA_CHECK(cudaEventSynchronize(staging_done_[buf ^ 1]));
+      std::memcpy(static_cast<char*>(dst) + prev_off, staging_[buf ^ 1], prev_n);
+    }
+    prev_off = off;
+    prev_n = n;
+  }
+  SF_CUDA_CHECK(cudaEventSynchronize(staging_done_[buf ^ 1]));
+  std::memcpy(static_cast<char*>(dst) + prev_off, staging_[buf ^ 1], prev_n);
+}
+
+void GpuDevice::copy_from_device(void* dst, devices::Device& src_device, const void* src,
+                                 std::size_t bytes) {
+  if (bytes == 0) return;
+  if (src_device.type() == devices::DeviceType::kCPU) {
+    copy_from_host(dst, src, bytes);
+    return;
+  }
+  DeviceGuard guard(physical_id_);
+  cudaStream_t s = compute_->get();
+  // Order the copy after the source device's queued work.
+  compute_->wait_for(src_device.compute_stream());
+  if (src_device.physical_id() == physical_id_) {
+    SF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s));
+  } else {
+    SF_CUDA_CHECK(cudaMemcpyPeerAsync(dst, physical_id_, src, src_device.physical_id(), bytes, s));
+  }
+  SF_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void GpuDevice::memset(void* dst, int value, std::size_t bytes) {
+  if (bytes == 0) return;
+  DeviceGuard guard(physical_id_);
+  SF_CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, compute_->get()));
+  SF_CUDA_CHECK(cudaStreamSynchronize(compute_->get()));
+}
+
+}  // namespace scopeflow::cuda
+
+// ---------------------------------------------------------------- platform hooks
+namespace scopeflow::devices::platform {
+
+GpuInventory probe_gpus() noexcept {
+  GpuInventory inv;
+  int count = 0;
+  cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    if (err == cudaErrorNoDevice)
+      inv.unavailable_reason = "no CUDA device visible";
+    else if (err == cudaErrorInsufficientDriver)
+      inv.unavailable_reason =
+          "no CUDA driver, or one older than the CUDA runtime (cudaErrorInsufficientDriver)";
+    else
+      inv.unavailable_reason =
+          str_cat("CUDA unavailable: ", cudaGetErrorName(err), ": ", cudaGetErrorString(err));
+    return inv;
+  }
+  if (count == 0) {
+    inv.unavailable_reason = "no CUDA device visible";
+    return inv;
+  }
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) {
+      (void)cudaGetLastError();
+      continue;
+    }
+    PhysicalGpu g;
+    g.id = i;
+    g.name = prop.name;
+    g.total_memory = static_cast<std::int64_t>(prop.totalGlobalMem);
+    g.cc_major = prop.major;
+    g.cc_minor = prop.minor;
+    g.multiprocessors = prop.multiProcessorCount;
+    char bus[32] = {0};
+    if (cudaDeviceGetPCIBusId(bus, sizeof(bus), i) == cudaSuccess) g.pci_bus_id = bus;
+    std::size_t free_b = 0, total_b = 0;
+    int prev = 0;
+    if (cudaGetDevice(&prev) == cudaSuccess && cudaSetDevice(i) == cudaSuccess &&
+        cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
+      g.free_memory = static_cast<std::int64_t>(free_b);
+    else
+      (void)cudaGetLastError();
+    (void)cudaSetDevice(prev);
+    inv.gpus.push_back(std::move(g));
+  }
+  if (inv.gpus.empty()) inv.unavailable_reason = "no CUDA device could be queried";
+  return inv;
+}
+
+std::string library_versions() {
+  int runtime = 0, driver = 0;
+  (void)cudaRuntimeGetVersion(&runtime);
+  (void)cudaDriverGetVersion(&driver);
+  (void)cudaGetLastError();
+  int blas_major = 0, blas_minor = 0, rand_ver = 0;
+  (void)cublasGetProperty(MAJOR_VERSION, &blas_major);
+  (void)cublasGetProperty(MINOR_VERSION, &blas_minor);
+  (void)curandGetVersion(&rand_ver);
+  std::string out =
+      str_cat("CUDA runtime ", runtime / 1000, ".", (runtime % 1000) / 10, ", driver ",
+              driver ? str_cat(driver / 1000, ".", (driver % 1000) / 10) : std::string("none"),
+              ", cuBLAS ", blas_major, ".", blas_minor, ", cuRAND ", rand_ver);
+#if SF_HAVE_CUDNN
+  const std::size_t cudnn = cudnnGetVersion();
+  out += str_cat(", cuDNN ", cudnn / 10000, ".", (cudnn % 10000) / 100, ".", cudnn % 100);
+#else
+  out += ", cuDNN not found";
+#endif
+#if SF_HAVE_NCCL
+  int nccl = 0;
+  if (ncclGetVersion(&nccl) == ncclSuccess)
+    out += str_cat(", NCCL ", nccl / 10000, ".", (nccl % 10000) / 100, ".", nccl % 100);
+#else
+  out += ", NCCL not found";
+#endif
+  return out;
+}
+
+std::shared_ptr<Device> create_gpu_device(int index, int physical_id, std::int64_t memory_limit,
+                                          int logical_rank, int logical_count) {
+  return std::make_shared<cuda::GpuDevice>(index, physical_id, memory_limit, logical_rank,
+                                           logical_count);
+}
+
+}  // namespace scopeflow::devices::platform

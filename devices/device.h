@@ -1,0 +1,99 @@
+// Device, Stream and Event: the small runtime interface every device implements
+// (after flashlight's fl/runtime and ggml's backend interface). CPU devices run work
+// inline; GPU devices queue it on CUDA streams.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "devices/allocator.h"
+
+namespace scopeflow::devices {
+
+enum class DeviceType { kCPU, kGPU };
+// "CPU" / "GPU"
+std::string_view device_type_name(DeviceType type);
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  // The cudaStream_t as an integer (0 for CPU streams); what allocators key on.
+  virtual StreamId id() const = 0;
+  // Blocks until all work queued so far has finished.
+  virtual void synchronize() = 0;
+  // Work queued on this stream after the call waits for the work queued on `other` before it.
+  virtual void wait_for(Stream& other) = 0;
+};
+
+class Event {
+ public:
+  virtual ~Event() = default;
+  // Captures the work queued on `stream` so far.
+  virtual void record(Stream& stream) = 0;
+  // True once the captured work has finished (true for an event never recorded).
+  virtual bool query() = 0;
+  virtual void synchronize() = 0;
+  // Makes `stream` wait for the captured work.
+  virtual void wait_on(Stream& stream) = 0;
+  // Milliseconds between two recorded events (GPU events only; throws otherwise).
+  virtual float elapsed_ms_since(Event& start) = 0;
+};
+
+class Device {
+ public:
+  Device(DeviceType type, int index);
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+  virtual ~Device() = default;
+
+  DeviceType type() const { return type_; }
+  int index() const { return index_; }
+  // "/device:GPU:0": the canonical local name used in placement and logs.
+  const std::string& name() const { return name_; }
+  // "/job:localhost/replica:0/task:0/device:GPU:0" (TF's full name).
+  std::string full_name() const;
+  // A one-line description (model, memory budget, physical GPU for logical ones).
+  virtual std::string description() const = 0;
+
+  virtual Allocator& allocator() = 0;
+  // Pinned host memory for fast transfers to/from this device (the plain host
+  // allocator on CPU devices).
+  virtual Allocator& host_allocator() = 0;
+  virtual Stream& compute_stream() = 0;
+  virtual std::unique_ptr<Stream> create_stream() = 0;
+  virtual std::unique_ptr<Event> create_event() = 0;
+  // Waits for every stream of this device.
+  virtual void synchronize() = 0;
+  // The physical GPU behind a (logical) GPU device; -1 for CPU devices.
+  virtual int physical_id() const { return -1; }
+  // Memory budget in bytes (0: no budget).
+  virtual std::int64_t memory_limit() const { return 0; }
+
+  // Copies that involve this device's memory. Each returns when the copy is complete
+  // (the host side may be pageable memory: it is staged through pinned buffers).
+  virtual void copy_from_host(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, std::size_t bytes) = 0;
+  // `src` lives on `src_device` (the same device, another logical GPU on the same card, or a peer).
+  virtual void copy_from_device(void* dst, Device& src_device, const void* src,
+                                std::size_t bytes) = 0;
+  // Fills device memory with a byte value (cudaMemset on GPUs).
+  virtual void memset(void* dst, int value, std::size_t bytes) = 0;
+
+ private:
+  DeviceType type_;
+  int index_;
+  std::string name_;
+};
+
+// The process-wide host device (a CPU device) that owns tensors made by
+// Tensor::from_vector and friends.
+const std::shared_ptr<Device>& host_device();
+
+// Copies `bytes` from `src` on `src_device` to `dst` on `dst_device`, whatever the pair.
+// Returns when the copy is complete.
+void copy_bytes(Device& dst_device, void* dst, Device& src_device, const void* src,
+                std::size_t bytes);
+
+}  // namespace scopeflow::devices

@@ -1,0 +1,71 @@
+// Kernel registration: a kernel is registered against (op, device type, dtype, label),
+// TF's KernelDef key plus a label naming the implementation ("ref", "cuda", "cudnn").
+// Light on purpose: nvcc-compiled files include it.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "devices/base/dtype.h"
+#include "devices/device.h"
+#include "devices/tensor.h"
+
+namespace scopeflow::kernels {
+
+// What a kernel sees for one execution of one node.
+struct KernelContext {
+  devices::Device* device = nullptr;
+  devices::Stream* stream = nullptr;  // the device's stream for this step
+  std::vector<Tensor> inputs;
+  std::vector<Tensor> outputs;  // allocated by the caller unless the kernel allocates
+  devices::Stream& get_stream() const { return stream ? *stream : device->compute_stream(); }
+};
+
+using KernelFn = std::function<void(KernelContext&)>;
+
+struct KernelKey {
+  std::string op;
+  devices::DeviceType device = devices::DeviceType::kCPU;
+  DType dtype = DType::kFloat32;
+  std::string label;
+  friend bool operator==(const KernelKey&, const KernelKey&) = default;
+};
+
+std::string to_string(const KernelKey& key);
+
+class KernelRegistry {
+ public:
+  // Throws InternalError when the same key is registered twice.
+  void add(const KernelKey& key, KernelFn fn);
+  // The kernel for (op, device, dtype) with `label`, or the first label in the device's
+  // preference order when `label` is empty. Throws NotFoundError naming what was asked
+  // for and the registered kernels of that op.
+  const KernelFn& find(const std::string& op, devices::DeviceType device, DType dtype,
+                       const std::string& label = "") const;
+  bool contains(const std::string& op, devices::DeviceType device, DType dtype,
+                const std::string& label = "") const;
+  // Labels registered for (op, device, dtype), in preference order.
+  std::vector<std::string> labels(const std::string& op, devices::DeviceType device,
+                                  DType dtype) const;
+  const std::vector<std::pair<KernelKey, KernelFn>>& entries() const { return entries_; }
+  // Labels tried first, per device type (GPU: cudnn, cublas, cuda; CPU: onednn, ref).
+  void set_label_preference(devices::DeviceType device, std::vector<std::string> order);
+
+ private:
+  const std::pair<KernelKey, KernelFn>* lookup(const std::string& op, devices::DeviceType device,
+                                               DType dtype, const std::string& label) const;
+  std::vector<std::pair<KernelKey, KernelFn>> entries_;
+  std::vector<std::string> cpu_order_{"onednn", "openblas", "cpu", "ref"};
+  std::vector<std::string> gpu_order_{"cudnn", "cublas", "cuda"};
+};
+
+// The process-wide registry with every kernel of this build registered (explicit lists
+// in register_kernels.cc and register_kernels_cuda.cc; no static self-registration).
+const KernelRegistry& kernel_registry();
+
+void register_cpu_kernels(KernelRegistry& r);
+// Registers nothing in CPU-only builds.
+void register_cuda_kernels(KernelRegistry& r);
+
+}  // namespace scopeflow::kernels

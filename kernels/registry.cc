@@ -1,0 +1,82 @@
+// KernelRegistry. See kernel.h.
+#include <algorithm>
+
+#include "devices/base/errors.h"
+#include "kernels/kernel.h"
+
+namespace scopeflow::kernels {
+
+std::string to_string(const KernelKey& key) {
+  return str_cat(key.op, "[", devices::device_type_name(key.device), ", ", dtype_name(key.dtype),
+                 key.label.empty() ? "" : ", label=", key.label, "]");
+}
+
+void KernelRegistry::add(const KernelKey& key, KernelFn fn) {
+  for (const auto& [k, f] : entries_)
+    if (k == key) throw InternalError(str_cat("Kernel ", to_string(key), " registered twice"));
+  entries_.emplace_back(key, std::move(fn));
+}
+
+void KernelRegistry::set_label_preference(devices::DeviceType device,
+                                          std::vector<std::string> order) {
+  (device == devices::DeviceType::kCPU ? cpu_order_ : gpu_order_) = std::move(order);
+}
+
+std::vector<std::string> KernelRegistry::labels(const std::string& op, devices::DeviceType device,
+                                                DType dtype) const {
+  std::vector<std::string> found;
+  for (const auto& [k, f] : entries_)
+    if (k.op == op && k.device == device && k.dtype == dtype) found.push_back(k.label);
+  const auto& order = device == devices::DeviceType::kCPU ? cpu_order_ : gpu_order_;
+  auto rank = [&](const std::string& l) {
+    auto it = std::find(order.begin(), order.end(), l);
+    return it == order.end() ? order.size() : static_cast<std::size_t>(it - order.begin());
+  };
+  std::stable_sort(found.begin(), found.end(),
+                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+  return found;
+}
+
+const std::pair<KernelKey, KernelFn>* KernelRegistry::lookup(const std::string& op,
+                                                             devices::DeviceType device,
+                                                             DType dtype,
+                                                             const std::string& label) const {
+  std::string want = label;
+  if (want.empty()) {
+    auto ls = labels(op, device, dtype);
+    if (ls.empty()) return nullptr;
+    want = ls.front();
+  }
+  for (const auto& e : entries_)
+    if (e.first.op == op && e.first.device == device && e.first.dtype == dtype &&
+        e.first.label == want)
+      return &e;
+  return nullptr;
+}
+
+const KernelFn& KernelRegistry::find(const std::string& op, devices::DeviceType device, DType dtype,
+                                     const std::string& label) const {
+  if (const auto* e = lookup(op, device, dtype, label)) return e->second;
+  std::string registered;
+  for (const auto& [k, f] : entries_)
+    if (k.op == op) registered += (registered.empty() ? "" : ", ") + to_string(k);
+  throw NotFoundError(str_cat("No kernel for ", to_string(KernelKey{op, device, dtype, label}),
+                              "; registered: ", registered.empty() ? "none" : registered));
+}
+
+bool KernelRegistry::contains(const std::string& op, devices::DeviceType device, DType dtype,
+                              const std::string& label) const {
+  return lookup(op, device, dtype, label) != nullptr;
+}
+
+const KernelRegistry& kernel_registry() {
+  static const KernelRegistry registry = [] {
+    KernelRegistry r;
+    register_cpu_kernels(r);
+    register_cuda_kernels(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace scopeflow::kernels

@@ -1,0 +1,17 @@
+// ScopeFlow's one umbrella header: #include <scopeflow/scopeflow.h>.
+// The namespace is `scopeflow`, with `sf` as an alias. API contract: shared/API.md.
+#pragma once
+
+#include "devices/base/dtype.h"
+#include "devices/base/errors.h"
+#include "devices/base/logging.h"
+#include "devices/base/shape.h"
+#include "devices/device.h"
+#include "devices/device_manager.h"
+#include "devices/device_spec.h"
+#include "devices/tensor.h"
+#include "kernels/kernel.h"
+#include "runtime/build_info.h"
+#include "scope/version.h"
+
+namespace sf = scopeflow;

@@ -1,0 +1,248 @@
+// CachingAllocator logic on a fake backend (host memory, events whose completion the
+// test controls): bins, splitting, coalescing, stream-aware reuse, limits, OOM text.
+#include "devices/caching_allocator.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "devices/base/errors.h"
+
+namespace sf = scopeflow;
+using sf::devices::CachingAllocator;
+using sf::devices::CachingBackend;
+using sf::devices::StreamId;
+
+namespace {
+
+struct FakeState {
+  std::int64_t capacity = std::int64_t{1} << 40;  // bytes the fake "device" holds
+  std::int64_t used = 0;
+  int raw_allocs = 0;
+  int raw_frees = 0;
+  int syncs = 0;
+  std::set<StreamId> busy;        // streams whose queued work has not finished
+  std::map<void*, bool*> events;  // event -> "done" flag
+  std::map<void*, std::size_t> sizes;
+};
+
+class FakeBackend final : public CachingBackend {
+ public:
+  explicit FakeBackend(FakeState* s) : s_(s) {}
+  void* raw_alloc(std::size_t bytes) override {
+    if (s_->used + static_cast<std::int64_t>(bytes) > s_->capacity) return nullptr;
+    void* p = std::malloc(bytes);
+    s_->used += static_cast<std::int64_t>(bytes);
+    s_->sizes[p] = bytes;
+    ++s_->raw_allocs;
+    return p;
+  }
+  void raw_free(void* p) noexcept override {
+    s_->used -= static_cast<std::int64_t>(s_->sizes[p]);
+    s_->sizes.erase(p);
+    std::free(p);
+    ++s_->raw_frees;
+  }
+  void* record_event(StreamId stream) override {
+    auto* done = new bool(s_->busy.count(stream) == 0);
+    s_->events[done] = done;
+    return done;
+  }
+  bool query_event(void* ev) override { return *static_cast<bool*>(ev); }
+  void destroy_event(void* ev) noexcept override {
+    s_->events.erase(ev);
+    delete static_cast<bool*>(ev);
+  }
+  void synchronize() override {
+    ++s_->syncs;
+    s_->busy.clear();
+    for (auto& [k, done] : s_->events) *done = true;
+  }
+
+ private:
+  FakeState* s_;
+};
+
+constexpr StreamId kS0 = 100;
+constexpr StreamId kS1 = 200;
+
+std::unique_ptr<CachingAllocator> make(FakeState* s, std::int64_t limit = 0) {
+  return std::make_unique<CachingAllocator>("/device:GPU:0", std::make_unique<FakeBackend>(s),
+                                            limit, kS0);
+}
+
+}  // namespace
+
+TEST(CachingAllocatorTest, RoundsTo512Bytes) {
+  EXPECT_EQ(CachingAllocator::round_size(0), 512u);
+  EXPECT_EQ(CachingAllocator::round_size(1), 512u);
+  EXPECT_EQ(CachingAllocator::round_size(512), 512u);
+  EXPECT_EQ(CachingAllocator::round_size(513), 1024u);
+}
+
+TEST(CachingAllocatorTest, SmallRequestsShareOneSegment) {
+  FakeState st;
+  auto a = make(&st);
+  std::vector<void*> ps;
+  for (int i = 0; i < 16; ++i) ps.push_back(a->allocate(1000));  // 16 x 1024 B of one 2 MiB segment
+  EXPECT_EQ(st.raw_allocs, 1);
+  for (std::size_t i = 1; i < ps.size(); ++i)
+    EXPECT_EQ(static_cast<char*>(ps[i]) - static_cast<char*>(ps[i - 1]), 1024);
+  for (void* p : ps) std::memset(p, 1, 1000);
+  auto s = a->stats();
+  EXPECT_EQ(s.bytes_in_use, 16 * 1024);
+  EXPECT_EQ(s.bytes_reserved, 2 << 20);
+  for (void* p : ps) a->deallocate(p);
+  s = a->stats();
+  EXPECT_EQ(s.bytes_in_use, 0);
+  EXPECT_EQ(s.num_cached_blocks, 1) << "freed blocks did not coalesce back into one";
+}
+
+TEST(CachingAllocatorTest, SteadyStateMakesNoRawAllocations) {
+  FakeState st;
+  auto a = make(&st);
+  for (int step = 0; step < 50; ++step) {
+    void* x = a->allocate(3 << 20);
+    void* y = a->allocate(40 << 10);
+    void* z = a->allocate(64 << 20);
+    a->deallocate(y);
+    a->deallocate(x);
+    a->deallocate(z);
+    if (step == 0) {
+      EXPECT_EQ(st.raw_allocs, 3);
+    }
+  }
+  EXPECT_EQ(st.raw_allocs, 3) << "allocations after the first step reached the backend";
+  EXPECT_EQ(a->stats().num_raw_allocs, 3);
+  EXPECT_EQ(a->stats().num_allocs, 150);
+}
+
+TEST(CachingAllocatorTest, BestFitReusesTheSmallestCachedBlock) {
+  FakeState st;
+  auto a = make(&st);
+  void* big = a->allocate(60 << 20);
+  void* mid = a->allocate(12 << 20);
+  a->deallocate(big);
+  a->deallocate(mid);
+  void* again = a->allocate(11 << 20);
+  EXPECT_EQ(again, mid);
+  a->deallocate(again);
+}
+
+TEST(CachingAllocatorTest, LargeSegmentSplitsAndCoalesces) {
+  FakeState st;
+  auto a = make(&st);
+  void* p = a->allocate(2 << 20);  // a 20 MiB segment, split
+  void* q = a->allocate(2 << 20);  // from the remainder
+  EXPECT_EQ(st.raw_allocs, 1);
+  EXPECT_EQ(static_cast<char*>(q) - static_cast<char*>(p), 2 << 20);
+  a->deallocate(p);
+  a->deallocate(q);
+  EXPECT_EQ(a->stats().num_cached_blocks, 1);
+  void* whole = a->allocate(20 << 20);  // the coalesced segment serves a 20 MiB request
+  EXPECT_EQ(whole, p);
+  EXPECT_EQ(st.raw_allocs, 1);
+  a->deallocate(whole);
+}
+
+TEST(CachingAllocatorTest, BlocksAreCachedPerStream) {
+  FakeState st;
+  auto a = make(&st);
+  void* p = a->allocate(4096, kS0);
+  a->deallocate(p);
+  void* q = a->allocate(4096, kS1);  // another stream does not take kS0's cached block
+  EXPECT_NE(q, p);
+  EXPECT_EQ(st.raw_allocs, 2);
+  a->deallocate(q);
+  EXPECT_EQ(a->allocate(4096, kS0), p);
+}
+
+TEST(CachingAllocatorTest, RecordStreamDelaysReuseUntilTheOtherStreamIsDone) {
+  FakeState st;
+  auto a = make(&st);
+  void* p = a->allocate(8192, kS0);
+  a->record_stream(p, kS1);
+  st.busy.insert(kS1);  // kS1 still reads p
+  a->deallocate(p);
+  void* q = a->allocate(8192, kS0);
+  EXPECT_NE(q, p) << "memory still used by another stream was handed out again";
+  st.busy.clear();
+  for (auto& [k, done] : st.events) *done = true;  // kS1's work finishes
+  void* r = a->allocate(8192, kS0);
+  EXPECT_EQ(r, p);
+  a->deallocate(q);
+  a->deallocate(r);
+}
+
+TEST(CachingAllocatorTest, RecordStreamOfForeignPointerIsAnError) {
+  FakeState st;
+  auto a = make(&st);
+  int x = 0;
+  EXPECT_THROW(a->record_stream(&x, kS1), sf::InvalidArgumentError);
+}
+
+TEST(CachingAllocatorTest, LimitIsTheLogicalDeviceBudget) {
+  FakeState st;
+  auto a = make(&st, 64 << 20);
+  void* p = a->allocate(40 << 20);
+  try {
+    a->allocate(30 << 20);
+    FAIL() << "budget not enforced";
+  } catch (const sf::ResourceExhaustedError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("/device:GPU:0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("OOM when allocating 31457280 bytes"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("41943040 bytes in use"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("limit 67108864"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(a->stats().num_ooms, 1);
+  a->deallocate(p);
+  void* q = a->allocate(60 << 20);  // the freed segment is released to make room
+  a->deallocate(q);
+}
+
+TEST(CachingAllocatorTest, DeviceOutOfMemoryFreesCacheThenRetries) {
+  FakeState st;
+  st.capacity = 100 << 20;
+  auto a = make(&st);
+  void* p = a->allocate(60 << 20);
+  a->deallocate(p);                 // cached, still reserved
+  void* q = a->allocate(70 << 20);  // needs the cached segment returned first
+  EXPECT_EQ(st.raw_frees, 1);
+  a->deallocate(q);
+  EXPECT_THROW(a->allocate(200 << 20), sf::ResourceExhaustedError);
+}
+
+TEST(CachingAllocatorTest, EmptyCacheReturnsFreeSegments) {
+  FakeState st;
+  auto a = make(&st);
+  void* p = a->allocate(1 << 20);
+  void* q = a->allocate(30 << 20);
+  a->deallocate(q);
+  a->empty_cache();
+  EXPECT_EQ(a->stats().bytes_reserved, 2 << 20);  // p's segment stays
+  a->deallocate(p);
+  a->empty_cache();
+  EXPECT_EQ(a->stats().bytes_reserved, 0);
+  EXPECT_EQ(st.used, 0);
+}
+
+TEST(CachingAllocatorTest, UnknownPointerIsIgnoredAndDestructorReleasesEverything) {
+  FakeState st;
+  {
+    auto a = make(&st);
+    int x = 0;
+    a->deallocate(&x);  // logged, not a crash
+    a->allocate(5 << 20);
+    void* p = a->allocate(100);
+    a->record_stream(p, kS1);
+    st.busy.insert(kS1);
+    a->deallocate(p);  // pending on kS1 when the allocator dies
+  }
+  EXPECT_EQ(st.used, 0);
+  EXPECT_EQ(st.raw_allocs, st.raw_frees);
+  EXPECT_TRUE(st.events.empty());
+}

@@ -1,0 +1,171 @@
+// GPU devices through the public device API: discovery, logical splits with budgets,
+// the caching allocator on real memory, copies in every direction, streams and events.
+// Skips (visibly) where no GPU is present; runs in scripts/gpu-check.sh.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "devices/base/errors.h"
+#include "devices/device_manager.h"
+#include "devices/tensor.h"
+#include "tests/support/devices.h"
+
+namespace sf = scopeflow;
+using sf::devices::DeviceManager;
+using sf::devices::DeviceManagerOptions;
+
+namespace {
+std::vector<float> iota(std::size_t n, float start = 0.5f) {
+  std::vector<float> v(n);
+  std::iota(v.begin(), v.end(), start);
+  return v;
+}
+}  // namespace
+
+TEST(GpuDeviceTest, InventoryDescribesTheCard) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  const auto& g = sf::devices::gpu_inventory().gpus.at(0);
+  EXPECT_FALSE(g.name.empty());
+  EXPECT_GT(g.total_memory, 0);
+  EXPECT_GT(g.multiprocessors, 0);
+  DeviceManager m;
+  EXPECT_EQ(m.gpu(0)->name(), "/device:GPU:0");
+  EXPECT_EQ(m.gpu(0)->physical_id(), 0);
+  EXPECT_NE(m.gpu(0)->description().find(g.name), std::string::npos);
+}
+
+TEST(GpuDeviceTest, RoundTripsHostDeviceHost) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManager m;
+  auto gpu = m.gpu(0);
+  // Small (direct), large pageable (staged through pinned buffers, several chunks).
+  for (std::size_t n : {std::size_t{3}, std::size_t{5'000'001}}) {
+    auto host = sf::Tensor::from_vector<float>(iota(n), {static_cast<std::int64_t>(n)});
+    auto dev = host.to(gpu);
+    EXPECT_EQ(dev.device(), "/device:GPU:0");
+    EXPECT_FALSE(dev.on_host());
+    EXPECT_EQ(dev.to_vector<float>(), host.to_vector<float>()) << n;
+  }
+}
+
+TEST(GpuDeviceTest, PinnedHostCopies) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManager m;
+  auto gpu = m.gpu(0);
+  const std::size_t n = 3'000'000;
+  auto* pinned = static_cast<float*>(gpu->host_allocator().allocate(n * 4));
+  auto src = iota(n, 2.0f);
+  std::copy(src.begin(), src.end(), pinned);
+  void* d = gpu->allocator().allocate(n * 4);
+  gpu->copy_from_host(d, pinned, n * 4);
+  std::fill(pinned, pinned + n, 0.0f);
+  gpu->copy_to_host(pinned, d, n * 4);
+  EXPECT_TRUE(std::equal(src.begin(), src.end(), pinned));
+  gpu->allocator().deallocate(d);
+  gpu->host_allocator().deallocate(pinned);
+  EXPECT_EQ(gpu->host_allocator().stats().bytes_in_use, 0);
+}
+
+TEST(GpuDeviceTest, DeviceToDeviceAndMemset) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManager m;
+  auto gpu = m.gpu(0);
+  auto a = sf::Tensor::from_vector<float>(iota(1000)).to(gpu);
+  auto b = a.to(gpu);  // D2D on the same device
+  EXPECT_FALSE(b.shares_buffer_with(a));
+  EXPECT_EQ(b.to_vector<float>(), iota(1000));
+  gpu->memset(b.raw_data(), 0, b.bytes());
+  EXPECT_EQ(b.to_vector<float>(), std::vector<float>(1000, 0.0f));
+}
+
+TEST(GpuDeviceTest, LogicalGpusHaveTheirOwnStreamsAndBudgets) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManagerOptions o;
+  o.logical_gpus[0] = {{.memory_limit = 256 << 20}, {.memory_limit = 512 << 20}};
+  DeviceManager m(o);
+  const int physical = static_cast<int>(sf::devices::gpu_inventory().gpus.size());
+  ASSERT_EQ(m.num_gpus(), physical + 1);
+  auto g0 = m.gpu(0);
+  auto g1 = m.gpu(1);
+  EXPECT_EQ(g0->physical_id(), 0);
+  EXPECT_EQ(g1->physical_id(), 0);
+  EXPECT_NE(g0->compute_stream().id(), g1->compute_stream().id());
+  EXPECT_EQ(g0->memory_limit(), 256 << 20);
+  EXPECT_NE(g1->description().find("logical 2 of 2"), std::string::npos) << g1->description();
+  // Copy between logical GPUs of one card.
+  auto a = sf::Tensor::from_vector<float>(iota(4096)).to(g0);
+  auto b = a.to(g1);
+  EXPECT_EQ(b.device(), "/device:GPU:1");
+  EXPECT_EQ(b.to_vector<float>(), iota(4096));
+  // The budget is enforced per logical device, with the device named in the error.
+  void* p = g0->allocator().allocate(200 << 20);
+  try {
+    g0->allocator().allocate(100 << 20);
+    FAIL() << "budget not enforced";
+  } catch (const sf::ResourceExhaustedError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("/device:GPU:0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("104857600 bytes"), std::string::npos) << msg;
+  }
+  void* q = g1->allocator().allocate(300 << 20);  // the other logical GPU still has room
+  g1->allocator().deallocate(q);
+  g0->allocator().deallocate(p);
+}
+
+TEST(GpuDeviceTest, SteadyStateMakesNoCudaMalloc) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManager m;
+  auto& alloc = m.gpu(0)->allocator();
+  for (int step = 0; step < 20; ++step) {
+    void* a = alloc.allocate(12 << 20);
+    void* b = alloc.allocate(4096);
+    void* c = alloc.allocate(3 << 20);
+    alloc.deallocate(b);
+    alloc.deallocate(a);
+    alloc.deallocate(c);
+  }
+  auto s = alloc.stats();
+  EXPECT_EQ(s.num_allocs, 60);
+  EXPECT_EQ(s.num_raw_allocs, 3) << s.to_string();
+}
+
+TEST(GpuDeviceTest, OutOfMemoryIsResourceExhausted) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManager m;
+  auto gpu = m.gpu(0);
+  const auto total = sf::devices::gpu_inventory().gpus[0].total_memory;
+  try {
+    gpu->allocator().allocate(static_cast<std::size_t>(total) * 2);
+    FAIL() << "allocating twice the card's memory succeeded";
+  } catch (const sf::ResourceExhaustedError& e) {
+    EXPECT_NE(std::string(e.what()).find("/device:GPU:0"), std::string::npos) << e.what();
+  }
+  // The device is still usable afterwards.
+  auto t = sf::Tensor::from_vector<float>({1, 2}).to(gpu);
+  EXPECT_EQ(t.to_vector<float>()[1], 2.0f);
+}
+
+TEST(GpuDeviceTest, EventsTimeAndOrderStreams) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManager m;
+  auto gpu = m.gpu(0);
+  auto s2 = gpu->create_stream();
+  auto start = gpu->create_event();
+  auto stop = gpu->create_event();
+  start->record(gpu->compute_stream());
+  auto t = sf::Tensor::from_vector<float>(iota(1 << 20)).to(gpu);
+  stop->record(gpu->compute_stream());
+  stop->synchronize();
+  EXPECT_TRUE(stop->query());
+  EXPECT_GE(stop->elapsed_ms_since(*start), 0.0f);
+  s2->wait_for(gpu->compute_stream());
+  s2->synchronize();
+}
+
+TEST(GpuDeviceTest, PeerCopyBetweenPhysicalGpus) {
+  SF_SKIP_UNLESS_DEVICE("GPU:1");
+  DeviceManager m;
+  auto a = sf::Tensor::from_vector<float>(iota(1 << 16)).to(m.gpu(0));
+  auto b = a.to(m.gpu(1));
+  EXPECT_EQ(b.to_vector<float>(), iota(1 << 16));
+}
