@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The GPU check, run on a machine with an NVIDIA GPU (the device tool's H100/H200):
+#   1. unpacks the carried Debian packages (.deps/debs, from scripts/gpu-deps.sh) into
+#      .deps/prefix and points CMake at them;
+#   2. finds cuDNN and NCCL in /usr/local/cuda or in the Python environment
+#      (nvidia-cudnn-cu13, nvidia-nccl-cu13);
+#   3. builds with -arch=sm_90 (CMAKE_CUDA_ARCHITECTURES=90) into build-gpu/;
+#   4. runs the whole test suite, GPU-labelled tests included;
+#   5. runs the GPU benchmarks (JSON under $OUT or build-gpu/results);
+#   6. prints a short summary table last.
+# Usage: scripts/gpu-check.sh [--quick]   (--quick: build and run only the kernel tests)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out=${OUT:-$root/build-gpu/results}
+mkdir -p "$out"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=$(nproc)
+
+# ---------------------------------------------------------------- 1. carried packages
+prefix=$root/.deps/prefix
+if [ -d .deps/debs ]; then
+  mkdir -p "$prefix"
+  for f in .deps/debs/*.deb; do dpkg -x "$f" "$prefix"; done
+fi
+export CMAKE_PREFIX_PATH="$prefix/usr:${CMAKE_PREFIX_PATH:-}"
+export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+
+# ---------------------------------------------------------------- 2. cuDNN / NCCL
+pyroot() {  # prints the folder of a Python package of NVIDIA's wheels, if installed
+  python3 -c "import importlib, sys; m = importlib.import_module('$1'); print(list(m.__path__)[0])" 2>/dev/null
+}
+cmake_extra=()
+if [ ! -f /usr/local/cuda/include/cudnn.h ] && d=$(pyroot nvidia.cudnn) && [ -n "$d" ]; then
+  cmake_extra+=(-DCUDNN_ROOT="$d")
+  export LD_LIBRARY_PATH="$d/lib:$LD_LIBRARY_PATH"
+fi
+if [ ! -f /usr/local/cuda/include/nccl.h ] && d=$(pyroot nvidia.nccl) && [ -n "$d" ]; then
+  cmake_extra+=(-DNCCL_ROOT="$d")
+  export LD_LIBRARY_PATH="$d/lib:$LD_LIBRARY_PATH"
+fi
+export PATH="/usr/local/cuda/bin:$PATH"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
+
+# ---------------------------------------------------------------- 3. build
+start=$(date +%s)
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSF_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES=90 "${cmake_extra[@]}" >"$out/configure.log" 2>&1 ||
+  { tail -40 "$out/configure.log"; echo "gpu-check: configure FAILED"; exit 1; }
+grep -E "ScopeFlow:" "$out/configure.log"
+targets=()
+[ $quick = 1 ] && targets=(--target kernels_test)
+cmake --build build-gpu -j "$jobs" "${targets[@]}" >"$out/build.log" 2>&1 ||
+  { grep -E "error|FAILED" "$out/build.log" | head -40; echo "gpu-check: build FAILED"; exit 1; }
+build_s=$(( $(date +%s) - start ))
+
+# ---------------------------------------------------------------- 4. tests
+export NVIDIA_TF32_OVERRIDE=0
+if [ $quick = 1 ]; then
+  build-gpu/tests/kernels_test 2>&1 | tee "$out/tests.log" | tail -15
+  test_rc=${PIPESTATUS[0]}
+else
+  (cd build-gpu && ctest --output-on-failure -j 4 --timeout 900) >"$out/tests.log" 2>&1
+  test_rc=$?
+  grep -E "tests passed|tests failed|\(Failed\)|\(Skipped\)|Timeout" "$out/tests.log" | tail -30
+fi
+
+# ---------------------------------------------------------------- 5. benchmarks
+bench_rc=0
+if [ $quick = 0 ]; then
+  build-gpu/benchmarks/sf-bench-devices --benchmark_min_time=0.2 \
+    --benchmark_out="$out/bench_devices.json" --benchmark_out_format=json >"$out/bench_devices.txt" 2>&1
+  bench_rc=$?
+fi
+
+# ---------------------------------------------------------------- 6. summary
+echo
+echo "==================== gpu-check summary ===================="
+echo "GPU: $(cat "$out/gpu.txt" | head -1)"
+echo "build: ${build_s}s (sm_90), tests rc=$test_rc, benchmarks rc=$bench_rc"
+grep -E "tests passed" "$out/tests.log" | tail -1
+grep -cE "\(Skipped\)" "$out/tests.log" | sed 's/^/skipped tests: /'
+if [ -f "$out/bench_devices.json" ]; then
+  python3 scripts/bench_summary.py "$out/bench_devices.json"
+fi
+[ $test_rc = 0 ] && [ $bench_rc = 0 ]
