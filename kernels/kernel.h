@@ -10,15 +10,33 @@
 #include "devices/base/dtype.h"
 #include "devices/device.h"
 #include "devices/tensor.h"
+#include "kernels/attr.h"
 
 namespace scopeflow::kernels {
 
 // What a kernel sees for one execution of one node.
 struct KernelContext {
   devices::Device* device = nullptr;
-  devices::Stream* stream = nullptr;  // the device's stream for this step
+  std::shared_ptr<devices::Device> device_ptr;  // for kernels that allocate their outputs
+  devices::Stream* stream = nullptr;            // the device's stream for this step
+  const AttrMap* attrs = nullptr;
+  std::string node_name;                        // for error messages
   std::vector<Tensor> inputs;
-  std::vector<Tensor> outputs;  // allocated by the caller unless the kernel allocates
+  std::vector<Tensor> outputs;  // kernels allocate them unless the caller preallocated
+  // Random ops: the Philox counter where this execution starts (advanced by the session so
+  // that repeated runs of one node draw fresh numbers, as TF's stateful random ops do).
+  std::uint64_t rng_offset = 0;
+  std::uint64_t rng_seed = 0;  // set by the session: the node's 64-bit key
+  const AttrMap& attr() const {
+    static const AttrMap empty;
+    return attrs ? *attrs : empty;
+  }
+  // Allocates output i with the given dtype and shape on this device.
+  Tensor& allocate_output(std::size_t i, DType dtype, const Shape& shape) {
+    if (outputs.size() <= i) outputs.resize(i + 1);
+    outputs[i] = Tensor(dtype, shape, device_ptr ? device_ptr : devices::host_device());
+    return outputs[i];
+  }
   devices::Stream& get_stream() const { return stream ? *stream : device->compute_stream(); }
 };
 

@@ -1,9 +1,13 @@
 // The explicit list of CUDA kernel families (CUDA builds). CPU-only: register_kernels_cuda_stub.cc.
 #include "kernels/fill/fill.h"
+#include "kernels/init/random.h"
 #include "kernels/kernel.h"
 
 namespace scopeflow::kernels {
 
-void register_cuda_kernels(KernelRegistry& r) { register_fill_cuda_kernels(r); }
+void register_cuda_kernels(KernelRegistry& r) {
+  register_fill_cuda_kernels(r);
+  register_random_cuda_kernels(r);
+}
 
 }  // namespace scopeflow::kernels

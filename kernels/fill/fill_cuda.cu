@@ -2,6 +2,7 @@
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/launch.cuh"
 #include "kernels/fill/fill.h"
+#include "kernels/init/random.h"
 
 namespace scopeflow::kernels {
 
@@ -41,6 +42,7 @@ static void fill_cuda_kernel(KernelContext& c) {
   if (c.inputs.size() != 2 || c.outputs.size() != 1)
     throw InvalidArgumentError("Fill: expects inputs {dims, value} and one output");
   const T value = c.inputs[1].scalar<T>();
+  if (c.outputs.empty()) c.allocate_output(0, dtype_of<T>, shape_from_tensor(c.inputs[0], "Fill"));
   fill_forward_cuda(c.outputs[0].data<T>(), c.outputs[0].num_elements(), value, c.get_stream());
 }
 

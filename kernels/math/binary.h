@@ -1,0 +1,25 @@
+// Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv
+// (float32, float64, int32, int64). CPU: binary_cpu.cc. (CUDA kernels: the kernels issue.)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "devices/base/shape.h"
+#include "kernels/kernel.h"
+
+namespace scopeflow::kernels {
+
+// The broadcast shape of a and b (NumPy rules); throws InvalidArgumentError naming both.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what);
+
+enum class BinaryOp { kAdd, kSub, kMul, kDiv };
+
+template <class T>
+void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
+                        T* out, const Shape& so);
+
+void register_binary_cpu_kernels(KernelRegistry& r);
+
+}  // namespace scopeflow::kernels
