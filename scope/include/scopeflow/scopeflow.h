@@ -12,6 +12,13 @@
 #include "devices/tensor.h"
 #include "kernels/kernel.h"
 #include "runtime/build_info.h"
+#include "runtime/graph.h"
+#include "runtime/session/session.h"
+#include "scope/initializers.h"
+#include "scope/ops/ops.h"
+#include "scope/scopes.h"
+#include "scope/variable.h"
+#include "scope/variable_scope.h"
 #include "scope/version.h"
 
 namespace sf = scopeflow;

@@ -1,0 +1,317 @@
+// Graph, Operation, Output and the default graph. See graph.h.
+#include "runtime/graph.h"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <random>
+#include <regex>
+
+#include "devices/base/errors.h"
+#include "runtime/op_registry.h"
+
+namespace scopeflow {
+
+class GraphImpl {
+ public:
+  std::deque<std::unique_ptr<Node>> nodes;
+  std::unordered_map<std::string, Node*> by_name;
+  std::unordered_map<std::string, int> names_in_use;  // lower-cased keys
+  std::string name_stack;
+  std::vector<DeviceScopeEntry> device_stack;
+  std::vector<Graph::ControlFrame> control_frames;
+  std::vector<std::string> colocation_stack;
+  std::map<std::string, std::vector<std::any>> collections;
+  std::optional<std::int64_t> seed;
+  std::map<std::string, std::shared_ptr<void>> extensions;
+};
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::mutex& default_mu() {
+  static std::mutex mu;
+  return mu;
+}
+Graph& global_default() {
+  static Graph g;
+  return g;
+}
+thread_local std::vector<Graph> tl_graph_stack;
+
+}  // namespace
+
+bool is_valid_op_name(std::string_view name) {
+  static const std::regex re("^[A-Za-z0-9.][A-Za-z0-9_.\\-/]*$");
+  return std::regex_match(name.begin(), name.end(), re);
+}
+
+bool is_valid_scope_name(std::string_view name) {
+  static const std::regex re("^[A-Za-z0-9_.\\-/]*$");
+  return std::regex_match(name.begin(), name.end(), re);
+}
+
+// ---------------------------------------------------------------- Operation / Output
+void Operation::check() const {
+  if (node_ == nullptr) throw ValueError("Operation handle is empty");
+}
+const std::string& Operation::name() const {
+  check();
+  return node_->name;
+}
+const std::string& Operation::type() const {
+  check();
+  return node_->op;
+}
+const std::string& Operation::device() const {
+  check();
+  return node_->device;
+}
+int Operation::num_outputs() const {
+  check();
+  return static_cast<int>(node_->output_dtypes.size());
+}
+Output Operation::output(int i) const {
+  check();
+  if (i < 0 || i >= num_outputs())
+    throw ValueError(str_cat("Operation '", node_->name, "' (", node_->op, ") has ", num_outputs(),
+                             " outputs; output ", i, " does not exist"));
+  return Output(*this, i);
+}
+std::vector<Output> Operation::inputs() const {
+  check();
+  std::vector<Output> out;
+  for (auto& [n, i] : node_->inputs) out.emplace_back(Operation(g_, n), i);
+  return out;
+}
+std::vector<Operation> Operation::control_inputs() const {
+  check();
+  std::vector<Operation> out;
+  for (Node* n : node_->control_inputs) out.emplace_back(g_, n);
+  return out;
+}
+const AttrMap& Operation::attrs() const {
+  check();
+  return node_->attrs;
+}
+Graph Operation::graph() const {
+  check();
+  return Graph(g_);
+}
+
+std::string Output::name() const { return str_cat(op_.name(), ":", index_); }
+DType Output::dtype() const {
+  return op_.node() ? op_.node()->output_dtypes.at(static_cast<std::size_t>(index_))
+                    : throw ValueError("Output handle is empty");
+}
+Shape Output::shape() const {
+  return op_.node() ? op_.node()->output_shapes.at(static_cast<std::size_t>(index_))
+                    : throw ValueError("Output handle is empty");
+}
+Graph Output::graph() const { return op_.graph(); }
+
+// ---------------------------------------------------------------- Graph
+Graph::Graph() : impl_(std::make_shared<GraphImpl>()) {}
+
+GraphGuard Graph::as_default() { return GraphGuard(*this); }
+
+GraphGuard::GraphGuard(Graph g) : graph_(std::move(g)) { tl_graph_stack.push_back(graph_); }
+GraphGuard::~GraphGuard() {
+  if (!tl_graph_stack.empty()) tl_graph_stack.pop_back();
+}
+
+Graph get_default_graph() {
+  if (!tl_graph_stack.empty()) return tl_graph_stack.back();
+  std::lock_guard<std::mutex> lock(default_mu());
+  return global_default();
+}
+
+void reset_default_graph() {
+  if (!tl_graph_stack.empty())
+    throw ValueError(
+        "Do not use reset_default_graph() to clear nested graphs. If you need a cleared graph, "
+        "exit the nesting and create a new graph.");
+  std::lock_guard<std::mutex> lock(default_mu());
+  global_default() = Graph();
+}
+
+std::string Graph::unique_name(const std::string& name_in, bool mark_as_used) {
+  std::string name = impl_->name_stack.empty() ? name_in : impl_->name_stack + "/" + name_in;
+  std::string name_key = lower(name);
+  auto& in_use = impl_->names_in_use;
+  int i = 0;
+  if (auto it = in_use.find(name_key); it != in_use.end()) i = it->second;
+  if (mark_as_used) in_use[name_key] = i + 1;
+  if (i > 0) {
+    const std::string base_key = name_key;
+    while (in_use.count(name_key)) {
+      name_key = str_cat(base_key, "_", i);
+      ++i;
+    }
+    if (mark_as_used) in_use[name_key] = 1;
+    name = str_cat(name, "_", i - 1);
+  }
+  return name;
+}
+
+const std::string& Graph::name_stack() const { return impl_->name_stack; }
+void Graph::set_name_stack(std::string stack) { impl_->name_stack = std::move(stack); }
+std::vector<DeviceScopeEntry>& Graph::device_stack() { return impl_->device_stack; }
+std::vector<Graph::ControlFrame>& Graph::control_frames() { return impl_->control_frames; }
+std::vector<std::string>& Graph::colocation_stack() { return impl_->colocation_stack; }
+
+Operation Graph::create_op(const std::string& type, const std::vector<Output>& inputs,
+                           AttrMap attrs, const std::string& name) {
+  const OpDef* def = op_registry().find(type);
+  if (def == nullptr) throw ValueError(str_cat("Op type not registered '", type, "'"));
+  const int n_in = static_cast<int>(inputs.size());
+  if (n_in < def->min_inputs || (def->max_inputs >= 0 && n_in > def->max_inputs))
+    throw ValueError(str_cat(type, " takes ", def->min_inputs,
+                             def->max_inputs == def->min_inputs ? std::string()
+                             : def->max_inputs < 0              ? std::string(" or more")
+                                                                : str_cat(" to ", def->max_inputs),
+                             " inputs, got ", n_in));
+  for (const auto& in : inputs) {
+    if (!in.valid()) throw ValueError(str_cat(type, ": an input is an empty Output"));
+    if (in.graph().impl() != impl_)
+      throw ValueError(
+          str_cat("Tensor ", in.name(), " must be from the same graph as the new ", type, " op"));
+  }
+  std::string full = name.empty() ? type : name;
+  if (full.back() == '/')
+    full.pop_back();
+  else
+    full = unique_name(full);
+  if (!is_valid_op_name(full)) throw ValueError(str_cat("'", full, "' is not a valid node name"));
+  if (impl_->by_name.count(full))
+    throw ValueError(str_cat("Duplicate node name in graph: '", full, "'"));
+
+  auto node = std::make_unique<Node>();
+  node->id = static_cast<int>(impl_->nodes.size());
+  node->name = full;
+  node->op = type;
+  node->attrs = std::move(attrs);
+  for (const auto& in : inputs) node->inputs.emplace_back(in.node(), in.index());
+
+  // Shape inference.
+  ShapeContext sc;
+  sc.node_name = full;
+  sc.attrs = &node->attrs;
+  for (const auto& in : inputs) {
+    sc.input_dtypes.push_back(in.dtype());
+    sc.input_shapes.push_back(in.shape());
+    const Node* p = in.node();
+    sc.input_values.push_back(p->op == "Const" ? &p->attrs.get<Tensor>("value") : nullptr);
+  }
+  def->shape(sc);
+  node->output_dtypes = std::move(sc.output_dtypes);
+  node->output_shapes = std::move(sc.output_shapes);
+
+  // Control dependencies of the enclosing control_dependencies blocks, innermost last.
+  auto& frames = impl_->control_frames;
+  std::size_t first = 0;
+  for (std::size_t f = frames.size(); f-- > 0;)
+    if (frames[f].reset) {
+      first = f;
+      break;
+    }
+  for (std::size_t f = first; f < frames.size(); ++f) {
+    bool dominated = false;
+    for (const auto& in : inputs)
+      dominated = dominated || std::find(frames[f].created.begin(), frames[f].created.end(),
+                                         in.node()) != frames[f].created.end();
+    if (dominated) continue;
+    for (const auto& c : frames[f].controls) {
+      bool is_input = false;
+      for (const auto& in : inputs) is_input = is_input || in.node() == c.node();
+      if (!is_input && std::find(node->control_inputs.begin(), node->control_inputs.end(),
+                                 c.node()) == node->control_inputs.end())
+        node->control_inputs.push_back(c.node());
+    }
+  }
+  for (auto& f : frames) f.created.push_back(node.get());
+
+  // Device scopes, newest first: strings fill unset fields, functions answer raw, a cut stops.
+  NodeDef def_view{node->name, node->op, ""};
+  for (auto it = impl_->device_stack.rbegin(); it != impl_->device_stack.rend(); ++it) {
+    if (it->kind == DeviceScopeEntry::Kind::kCut) break;
+    if (it->kind == DeviceScopeEntry::Kind::kFunction) {
+      def_view.device = it->fn ? it->fn(def_view) : def_view.device;
+    } else {
+      def_view.device = merge_device(it->spec, def_view.device);
+    }
+  }
+  node->device = def_view.device;
+  if (!impl_->colocation_stack.empty()) node->colocate_with = impl_->colocation_stack.back();
+
+  Node* raw = node.get();
+  impl_->by_name[full] = raw;
+  impl_->nodes.push_back(std::move(node));
+  return Operation(impl_, raw);
+}
+
+void Graph::add_to_collection(const std::string& key, std::any value) {
+  impl_->collections[key].push_back(std::move(value));
+}
+
+const std::vector<std::any>& Graph::collection(const std::string& key) const {
+  static const std::vector<std::any> empty;
+  auto it = impl_->collections.find(key);
+  return it == impl_->collections.end() ? empty : it->second;
+}
+
+std::vector<std::string> Graph::collection_keys() const {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : impl_->collections) keys.push_back(k);
+  return keys;
+}
+
+Operation Graph::operation_by_name(const std::string& name) const {
+  auto op = find_operation(name);
+  if (!op)
+    throw NotFoundError(str_cat("The name '", name, "' refers to an Operation not in the graph"));
+  return *op;
+}
+
+std::optional<Operation> Graph::find_operation(const std::string& name) const {
+  auto it = impl_->by_name.find(name);
+  if (it == impl_->by_name.end()) return std::nullopt;
+  return Operation(impl_, it->second);
+}
+
+std::vector<Operation> Graph::operations() const {
+  std::vector<Operation> out;
+  for (const auto& n : impl_->nodes) out.emplace_back(impl_, n.get());
+  return out;
+}
+
+int Graph::num_nodes() const { return static_cast<int>(impl_->nodes.size()); }
+
+std::optional<std::int64_t> Graph::seed() const { return impl_->seed; }
+void Graph::set_seed(std::optional<std::int64_t> seed) { impl_->seed = seed; }
+
+std::pair<std::int64_t, std::int64_t> Graph::get_seed(std::optional<std::int64_t> op_seed) {
+  constexpr std::int64_t kDefaultGraphSeed = 87654321;
+  std::int64_t seed = 0, seed2 = 0;
+  if (impl_->seed) {
+    seed = *impl_->seed;
+    seed2 = op_seed ? *op_seed : static_cast<std::int64_t>(impl_->nodes.size());  // TF: _last_id
+  } else if (op_seed) {
+    seed = kDefaultGraphSeed;
+    seed2 = *op_seed;
+  } else {
+    return {0, 0};  // unseeded: the session draws a random key
+  }
+  // NOTE: TF maps (0, 0) to (0, INT32_MAX) so that seed 0 still means "seeded".
+  if (seed == 0 && seed2 == 0) seed2 = 0x7fffffff;
+  return {seed, seed2};
+}
+
+std::shared_ptr<void>& Graph::extension(const std::string& key) { return impl_->extensions[key]; }
+
+}  // namespace scopeflow

@@ -1,0 +1,58 @@
+// Op definitions: each op's TF type name, its shape function (output dtypes and shapes from
+// the inputs and attrs; validation throws ValueError) and whether it is stateful. Kernels
+// are registered separately, per device (kernels/kernel.h).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "devices/base/dtype.h"
+#include "devices/base/shape.h"
+#include "devices/tensor.h"
+#include "kernels/attr.h"
+
+namespace scopeflow {
+
+struct ShapeContext {
+  std::string node_name;
+  const AttrMap* attrs = nullptr;
+  std::vector<DType> input_dtypes;
+  std::vector<Shape> input_shapes;
+  std::vector<const Tensor*> input_values;  // the value of a Const input, else nullptr
+  std::vector<DType> output_dtypes;         // set by the shape function
+  std::vector<Shape> output_shapes;
+  const AttrMap& attr() const { return *attrs; }
+  // Sets one output.
+  void set_output(DType dtype, Shape shape) {
+    output_dtypes.push_back(dtype);
+    output_shapes.push_back(std::move(shape));
+  }
+};
+
+struct OpDef {
+  std::string name;
+  int min_inputs = 0;
+  int max_inputs = 0;  // -1: any number
+  bool stateful = false;
+  std::function<void(ShapeContext&)> shape;
+};
+
+class OpRegistry {
+ public:
+  void add(OpDef def);
+  // nullptr when unknown.
+  const OpDef* find(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, OpDef> defs_;
+};
+
+const OpRegistry& op_registry();
+
+// The explicit list of op families (runtime/ops/*.cc).
+void register_core_ops(OpRegistry& r);
+
+}  // namespace scopeflow

@@ -1,0 +1,241 @@
+// Op builders. See ops.h.
+#include "scope/ops/ops.h"
+
+#include <cmath>
+#include <limits>
+
+#include "devices/base/errors.h"
+#include "scope/scopes.h"
+
+namespace scopeflow {
+namespace {
+
+std::string op_name(std::string_view name, const char* fallback) {
+  return name.empty() ? std::string(fallback) : std::string(name);
+}
+
+Output make_const(const Tensor& value, std::string_view name) {
+  AttrMap attrs;
+  attrs.set("value", value);
+  attrs.set("dtype", value.dtype());
+  return get_default_graph()
+      .create_op("Const", {}, std::move(attrs), op_name(name, "Const"))
+      .output(0);
+}
+
+Output shape_const(const Shape& shape, std::string_view name) {
+  if (!shape.is_fully_defined())
+    throw ValueError(str_cat("Shape ", shape.to_string(), " must be fully defined"));
+  std::vector<std::int32_t> dims;
+  for (auto d : shape.dims()) {
+    if (d > std::numeric_limits<std::int32_t>::max())
+      throw ValueError(str_cat("Dimension ", d, " of ", shape.to_string(), " is too large"));
+    dims.push_back(static_cast<std::int32_t>(d));
+  }
+  return make_const(
+      Tensor::from_vector<std::int32_t>(dims, Shape{static_cast<std::int64_t>(dims.size())}), name);
+}
+
+Output random_op(const char* op_type, const char* default_name, const Shape& shape, double a,
+                 double b, DType dtype, std::optional<std::int64_t> seed, std::string_view name,
+                 bool uniform) {
+  if (dtype != DType::kFloat32)
+    throw ValueError(str_cat(default_name, ": only float32 is supported, got ", dtype_name(dtype)));
+  name_scope scope(name, default_name);
+  Graph g = get_default_graph();
+  Output shape_t = shape_const(shape, "shape");
+  Output p0 = make_const(detail::scalar_tensor(a, dtype), uniform ? "min" : "mean");
+  Output p1 = make_const(detail::scalar_tensor(b, dtype), uniform ? "max" : "stddev");
+  auto [s1, s2] = g.get_seed(seed);
+  AttrMap attrs;
+  attrs.set("dtype", dtype);
+  attrs.set("seed", s1);
+  attrs.set("seed2", s2);
+  Output rnd = g.create_op(op_type, {shape_t}, std::move(attrs), op_type).output(0);
+  const std::string final_name = scope.name();  // "random_uniform/": the add takes the scope's name
+  if (uniform) {
+    Output range = g.create_op("Sub", {p1, p0}, {}, "sub").output(0);
+    Output scaled = g.create_op("Mul", {rnd, range}, {}, "mul").output(0);
+    return g.create_op("Add", {scaled, p0}, {}, final_name).output(0);
+  }
+  Output scaled = g.create_op("Mul", {rnd, p1}, {}, "mul").output(0);
+  return g.create_op("Add", {scaled, p0}, {}, final_name).output(0);
+}
+
+}  // namespace
+
+namespace detail {
+Tensor scalar_tensor(double value, DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return Tensor::from_scalar(static_cast<float>(value));
+    case DType::kFloat64: return Tensor::from_scalar(value);
+    case DType::kInt32:
+      if (value != std::floor(value) || std::abs(value) > 2147483647.0)
+        throw ValueError(str_cat("Value ", value, " cannot be converted to int32"));
+      return Tensor::from_scalar(static_cast<std::int32_t>(value));
+    case DType::kInt64:
+      if (value != std::floor(value))
+        throw ValueError(str_cat("Value ", value, " cannot be converted to int64"));
+      return Tensor::from_scalar(static_cast<std::int64_t>(value));
+    case DType::kBool: return Tensor::from_scalar(value != 0.0);
+    default:
+      throw ValueError(str_cat("Cannot make a ", dtype_name(dtype), " constant from a number"));
+  }
+}
+}  // namespace detail
+
+Output constant(const Tensor& value, std::string_view name) {
+  if (!value.initialized()) throw ValueError("constant: the tensor is empty");
+  return make_const(value.on_host() ? value : value.to(devices::host_device()), name);
+}
+Output constant(float value, std::string_view name) {
+  return make_const(Tensor::from_scalar(value), name);
+}
+Output constant(double value, std::string_view name) {
+  return make_const(Tensor::from_scalar(static_cast<float>(value)), name);
+}
+Output constant(int value, std::string_view name) {
+  return make_const(Tensor::from_scalar(static_cast<std::int32_t>(value)), name);
+}
+Output constant(std::int64_t value, std::string_view name) {
+  return make_const(Tensor::from_scalar(value), name);
+}
+Output constant(bool value, std::string_view name) {
+  return make_const(Tensor::from_scalar(value), name);
+}
+Output constant(const char* value, std::string_view name) {
+  return make_const(Tensor::from_strings({value}, Shape{}), name);
+}
+Output constant(const std::vector<float>& values, const Shape& shape, std::string_view name) {
+  return make_const(Tensor::from_vector<float>(values, shape), name);
+}
+Output constant(const std::vector<std::int32_t>& values, const Shape& shape,
+                std::string_view name) {
+  return make_const(Tensor::from_vector<std::int32_t>(values, shape), name);
+}
+Output constant(const std::vector<std::string>& values, const Shape& shape, std::string_view name) {
+  return make_const(Tensor::from_strings(values, shape), name);
+}
+Output constant(double value, DType dtype, const Shape& shape, std::string_view name) {
+  if (!shape.is_fully_defined())
+    throw ValueError(str_cat("constant: shape ", shape.to_string(), " must be fully defined"));
+  if (dtype == DType::kString) {
+    return make_const(
+        Tensor::from_strings(
+            std::vector<std::string>(static_cast<std::size_t>(shape.num_elements())), shape),
+        name);
+  }
+  Tensor scalar = detail::scalar_tensor(value, dtype);
+  Tensor t(dtype, shape);
+  const std::size_t es = dtype_size(dtype);
+  for (std::int64_t i = 0; i < t.num_elements(); ++i)
+    std::memcpy(static_cast<char*>(t.raw_data()) + static_cast<std::size_t>(i) * es,
+                scalar.raw_data(), es);
+  return make_const(t, name);
+}
+
+Output placeholder(DType dtype, const Shape& shape, std::string_view name) {
+  AttrMap attrs;
+  attrs.set("dtype", dtype);
+  attrs.set("shape", shape);
+  return get_default_graph()
+      .create_op("Placeholder", {}, std::move(attrs), op_name(name, "Placeholder"))
+      .output(0);
+}
+
+namespace {
+Output filled(const Shape& shape, DType dtype, double value, std::string_view name,
+              const char* def) {
+  name_scope scope(name, def);
+  const std::string final_name = scope.name();
+  if (shape.is_fully_defined() && shape.num_elements() < 1000)
+    return constant(value, dtype, shape, final_name);
+  Output dims = shape_const(shape, "shape");
+  Output v = dtype == DType::kString ? make_const(Tensor::from_strings({""}, Shape{}), "Const")
+                                     : make_const(detail::scalar_tensor(value, dtype), "Const");
+  return get_default_graph().create_op("Fill", {dims, v}, {}, final_name).output(0);
+}
+}  // namespace
+
+Output zeros(const Shape& shape, DType dtype, std::string_view name) {
+  return filled(shape, dtype, 0.0, name, "zeros");
+}
+Output ones(const Shape& shape, DType dtype, std::string_view name) {
+  if (dtype == DType::kString) throw ValueError("ones: string tensors have no one");
+  return filled(shape, dtype, 1.0, name, "ones");
+}
+Output fill(const Output& dims, const Output& value, std::string_view name) {
+  return get_default_graph().create_op("Fill", {dims, value}, {}, op_name(name, "Fill")).output(0);
+}
+Output identity(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Identity", {x}, {}, op_name(name, "Identity")).output(0);
+}
+Operation no_op(std::string_view name) {
+  return get_default_graph().create_op("NoOp", {}, {}, op_name(name, "NoOp"));
+}
+Operation group(const std::vector<Operation>& ops, std::string_view name) {
+  control_dependencies deps(ops);
+  return no_op(name.empty() ? "group_deps" : name);
+}
+Output stack(const std::vector<Output>& values, std::string_view name) {
+  if (values.empty()) throw ValueError("stack: needs at least one value");
+  return get_default_graph().create_op("Pack", values, {}, op_name(name, "stack")).output(0);
+}
+Output logical_not(const Output& x, std::string_view name) {
+  return get_default_graph()
+      .create_op("LogicalNot", {x}, {}, op_name(name, "LogicalNot"))
+      .output(0);
+}
+Output boolean_mask(const Output& x, const Output& mask, std::string_view name) {
+  return get_default_graph()
+      .create_op("BooleanMask", {x, mask}, {}, op_name(name, "boolean_mask"))
+      .output(0);
+}
+
+Output add(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("Add", {x, y}, {}, op_name(name, "Add")).output(0);
+}
+Output subtract(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("Sub", {x, y}, {}, op_name(name, "Sub")).output(0);
+}
+Output multiply(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("Mul", {x, y}, {}, op_name(name, "Mul")).output(0);
+}
+Output divide(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("RealDiv", {x, y}, {}, op_name(name, "truediv")).output(0);
+}
+
+Output binary_operator(const char* op_type, const char* name, const Output& x, const Output& y) {
+  name_scope scope("", name);
+  return get_default_graph().create_op(op_type, {x, y}, {}, scope.name()).output(0);
+}
+Output binary_operator(const char* op_type, const char* name, double x, const Output& y) {
+  name_scope scope("", name);
+  Output xc = make_const(detail::scalar_tensor(x, y.dtype()), "x");
+  return get_default_graph().create_op(op_type, {xc, y}, {}, scope.name()).output(0);
+}
+Output binary_operator(const char* op_type, const char* name, const Output& x, double y) {
+  name_scope scope("", name);
+  Output yc = make_const(detail::scalar_tensor(y, x.dtype()), "y");
+  return get_default_graph().create_op(op_type, {x, yc}, {}, scope.name()).output(0);
+}
+
+Output random_uniform(const Shape& shape, double minval, double maxval, DType dtype,
+                      std::optional<std::int64_t> seed, std::string_view name) {
+  return random_op("RandomUniform", "random_uniform", shape, minval, maxval, dtype, seed, name,
+                   true);
+}
+Output random_normal(const Shape& shape, double mean, double stddev, DType dtype,
+                     std::optional<std::int64_t> seed, std::string_view name) {
+  return random_op("RandomStandardNormal", "random_normal", shape, mean, stddev, dtype, seed, name,
+                   false);
+}
+Output truncated_normal(const Shape& shape, double mean, double stddev, DType dtype,
+                        std::optional<std::int64_t> seed, std::string_view name) {
+  return random_op("TruncatedNormal", "truncated_normal", shape, mean, stddev, dtype, seed, name,
+                   false);
+}
+
+void set_random_seed(std::optional<std::int64_t> seed) { get_default_graph().set_seed(seed); }
+
+}  // namespace scopeflow

@@ -1,0 +1,129 @@
+// User-facing op builders with TF's names and default op names (API.md): constants,
+// placeholders, fills, identity, element-wise math and its operators, random tensors.
+// Every builder takes an optional last `name` (empty: the op's default name).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "devices/tensor.h"
+#include "runtime/graph.h"
+
+namespace scopeflow {
+
+// ---------------------------------------------------------------- constants and inputs
+Output constant(const Tensor& value, std::string_view name = "");
+Output constant(float value, std::string_view name = "");
+Output constant(double value, std::string_view name = "");
+Output constant(int value, std::string_view name = "");
+Output constant(std::int64_t value, std::string_view name = "");
+Output constant(bool value, std::string_view name = "");
+Output constant(const char* value, std::string_view name = "");
+Output constant(const std::vector<float>& values, const Shape& shape, std::string_view name = "");
+Output constant(const std::vector<std::int32_t>& values, const Shape& shape,
+                std::string_view name = "");
+Output constant(const std::vector<std::string>& values, const Shape& shape,
+                std::string_view name = "");
+// A scalar `value` of `dtype` broadcast to `shape` (TF's constant(value, dtype, shape)).
+Output constant(double value, DType dtype, const Shape& shape, std::string_view name = "");
+
+Output placeholder(DType dtype, const Shape& shape = Shape::unknown(), std::string_view name = "");
+Output zeros(const Shape& shape, DType dtype = DType::kFloat32, std::string_view name = "");
+Output ones(const Shape& shape, DType dtype = DType::kFloat32, std::string_view name = "");
+Output fill(const Output& dims, const Output& value, std::string_view name = "");
+Output identity(const Output& x, std::string_view name = "");
+Operation no_op(std::string_view name = "");
+// A NoOp that depends on every op in `ops` (TF's tf.group).
+Operation group(const std::vector<Operation>& ops, std::string_view name = "");
+Output stack(const std::vector<Output>& values, std::string_view name = "");
+Output logical_not(const Output& x, std::string_view name = "");
+Output boolean_mask(const Output& x, const Output& mask, std::string_view name = "");
+
+// ---------------------------------------------------------------- math
+Output add(const Output& x, const Output& y, std::string_view name = "");
+Output subtract(const Output& x, const Output& y, std::string_view name = "");
+Output multiply(const Output& x, const Output& y, std::string_view name = "");
+Output divide(const Output& x, const Output& y, std::string_view name = "");
+
+// `a + b` etc. between Outputs (Variables convert), or an Output and a scalar; the scalar
+// takes the other operand's dtype. Op names: add, sub, mul, truediv (as TF's operators).
+template <class T>
+concept Scalar = std::is_arithmetic_v<T>;
+
+Output binary_operator(const char* op_type, const char* name, const Output& x, const Output& y);
+Output binary_operator(const char* op_type, const char* name, double x, const Output& y);
+Output binary_operator(const char* op_type, const char* name, const Output& x, double y);
+
+inline Output operator+(const Output& a, const Output& b) {
+  return binary_operator("AddV2", "add", a, b);
+}
+inline Output operator-(const Output& a, const Output& b) {
+  return binary_operator("Sub", "sub", a, b);
+}
+inline Output operator*(const Output& a, const Output& b) {
+  return binary_operator("Mul", "mul", a, b);
+}
+inline Output operator/(const Output& a, const Output& b) {
+  return binary_operator("RealDiv", "truediv", a, b);
+}
+template <Scalar S>
+Output operator+(S a, const Output& b) {
+  return binary_operator("AddV2", "add", static_cast<double>(a), b);
+}
+template <Scalar S>
+Output operator-(S a, const Output& b) {
+  return binary_operator("Sub", "sub", static_cast<double>(a), b);
+}
+template <Scalar S>
+Output operator*(S a, const Output& b) {
+  return binary_operator("Mul", "mul", static_cast<double>(a), b);
+}
+template <Scalar S>
+Output operator/(S a, const Output& b) {
+  return binary_operator("RealDiv", "truediv", static_cast<double>(a), b);
+}
+template <Scalar S>
+Output operator+(const Output& a, S b) {
+  return binary_operator("AddV2", "add", a, static_cast<double>(b));
+}
+template <Scalar S>
+Output operator-(const Output& a, S b) {
+  return binary_operator("Sub", "sub", a, static_cast<double>(b));
+}
+template <Scalar S>
+Output operator*(const Output& a, S b) {
+  return binary_operator("Mul", "mul", a, static_cast<double>(b));
+}
+template <Scalar S>
+Output operator/(const Output& a, S b) {
+  return binary_operator("RealDiv", "truediv", a, static_cast<double>(b));
+}
+
+// ---------------------------------------------------------------- random tensors
+// TF's random_uniform / random_normal / truncated_normal: the raw op (RandomUniform, ...)
+// under a "random_uniform" name scope, scaled and shifted by Mul/Add ops. `seed` follows
+// TF's rules with the graph seed (sf::set_random_seed).
+Output random_uniform(const Shape& shape, double minval = 0.0, double maxval = 1.0,
+                      DType dtype = DType::kFloat32, std::optional<std::int64_t> seed = {},
+                      std::string_view name = "");
+Output random_normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
+                     DType dtype = DType::kFloat32, std::optional<std::int64_t> seed = {},
+                     std::string_view name = "");
+Output truncated_normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
+                        DType dtype = DType::kFloat32, std::optional<std::int64_t> seed = {},
+                        std::string_view name = "");
+// The graph-level seed (TF's tf.set_random_seed) of the default graph.
+void set_random_seed(std::optional<std::int64_t> seed);
+
+// ---------------------------------------------------------------- internal helpers
+// Enters name_scope(name or default_name) on the default graph for the call of `build`;
+// returns what build returns. `build` receives the scope string ("add/").
+namespace detail {
+// A scalar tensor of `dtype` holding `value` (ValueError if it does not fit the dtype).
+Tensor scalar_tensor(double value, DType dtype);
+}  // namespace detail
+
+}  // namespace scopeflow

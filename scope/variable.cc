@@ -1,0 +1,252 @@
+// sf::Variable and collections. See variable.h; graph layout after TF's RefVariable.
+#include "scope/variable.h"
+
+#include <algorithm>
+#include <regex>
+
+#include "devices/base/errors.h"
+#include "scope/ops/ops.h"
+#include "scope/scopes.h"
+
+namespace scopeflow {
+
+struct Variable::Impl {
+  Operation var_op;
+  Output read;
+  Operation assign_op;
+  Output initial_value;
+  bool trainable = true;
+  std::string created_at;
+};
+
+std::string to_string(const std::source_location& where) {
+  return str_cat(where.file_name(), ":", where.line());
+}
+
+Variable::Variable(const InitializerArg& initial_value, const VariableOptions& options,
+                   std::source_location where) {
+  if (initial_value.empty()) throw ValueError("initial_value must be specified.");
+  Spec spec;
+  spec.name = options.name;
+  if (initial_value.is_value()) {
+    spec.value = initial_value;
+  } else {
+    // An Initializer without a shape cannot make a value.
+    throw ValueError("tf.Variable needs an initial value, not an initializer: use get_variable");
+  }
+  spec.dtype = options.dtype;
+  spec.trainable = options.trainable;
+  spec.collections = options.collections;
+  spec.validate_shape = options.validate_shape;
+  spec.created_at = to_string(where);
+  *this = create(spec);
+}
+
+Variable Variable::create(const Spec& spec) {
+  Graph g = get_default_graph();
+  const bool trainable = spec.trainable.value_or(true);
+  std::vector<std::string> collections =
+      spec.collections ? *spec.collections : std::vector<std::string>{GraphKeys::GLOBAL_VARIABLES};
+  if (trainable && std::find(collections.begin(), collections.end(),
+                             GraphKeys::TRAINABLE_VARIABLES) == collections.end())
+    collections.push_back(GraphKeys::TRAINABLE_VARIABLES);
+
+  auto impl = std::make_shared<Impl>();
+  impl->trainable = trainable;
+  impl->created_at = spec.created_at;
+  {
+    control_dependencies init_scope(nullptr);  // TF's init_scope: no outer control deps
+    name_scope ns(spec.name, "Variable");
+    const std::string true_name = ns.name().substr(0, ns.name().size() - 1);
+    Output initial;
+    if (spec.init_fn) {
+      g.colocation_stack().push_back(true_name);
+      try {
+        name_scope init_ns("Initializer");
+        scopeflow::device no_device(nullptr);
+        initial = spec.init_fn();
+      } catch (...) {
+        g.colocation_stack().pop_back();
+        throw;
+      }
+      g.colocation_stack().pop_back();
+    } else {
+      initial = spec.value.value_output();
+    }
+    if (spec.dtype != DType::kInvalid && spec.dtype != initial.dtype())
+      throw ValueError(str_cat("Tensor conversion requested dtype ", dtype_name(spec.dtype),
+                               " for Tensor with dtype ", dtype_name(initial.dtype()), ": '",
+                               initial.name(), "'"));
+    const Shape shape = spec.validate_shape ? initial.shape() : Shape::unknown();
+    if (spec.validate_shape && !shape.is_fully_defined())
+      throw ValueError(str_cat("initial_value must have a shape specified: ", initial.name()));
+    AttrMap attrs;
+    attrs.set("shape", shape);
+    attrs.set("dtype", initial.dtype());
+    impl->var_op = g.create_op("VariableV2", {}, std::move(attrs), ns.name());
+    impl->initial_value = initial;
+    AttrMap assign_attrs;
+    assign_attrs.set("validate_shape", spec.validate_shape);
+    impl->assign_op =
+        g.create_op("Assign", {impl->var_op.output(0), initial}, std::move(assign_attrs), "Assign");
+    {
+      scopeflow::device cut(nullptr);
+      scopeflow::device on_var(impl->var_op.device());
+      g.colocation_stack().push_back(true_name);
+      try {
+        impl->read = g.create_op("Identity", {impl->var_op.output(0)}, {}, "read").output(0);
+      } catch (...) {
+        g.colocation_stack().pop_back();
+        throw;
+      }
+      g.colocation_stack().pop_back();
+    }
+  }
+  Variable v;
+  v.impl_ = impl;
+  for (const auto& key : collections) g.add_to_collection(key, std::any(v));
+  return v;
+}
+
+void Variable::check() const {
+  if (!impl_) throw ValueError("Variable handle is empty");
+}
+std::string Variable::name() const { return str_cat(op().name(), ":0"); }
+Operation Variable::op() const {
+  check();
+  return impl_->var_op;
+}
+Shape Variable::shape() const { return op().output(0).shape(); }
+DType Variable::dtype() const { return op().output(0).dtype(); }
+const std::string& Variable::device() const {
+  check();
+  return impl_->var_op.device();
+}
+Graph Variable::graph() const { return op().graph(); }
+Output Variable::value() const {
+  check();
+  return impl_->read;
+}
+Output Variable::ref() const { return op().output(0); }
+Operation Variable::initializer() const {
+  check();
+  return impl_->assign_op;
+}
+Output Variable::initial_value() const {
+  check();
+  return impl_->initial_value;
+}
+Output Variable::initialized_value() const {
+  check();
+  control_dependencies deps({impl_->assign_op});
+  return identity(ref());
+}
+Output Variable::read_value() const { return identity(ref(), "read"); }
+Output Variable::assign(const Output& value, std::string_view name) const {
+  return get_default_graph()
+      .create_op("Assign", {ref(), value}, {}, name.empty() ? "Assign" : std::string(name))
+      .output(0);
+}
+Output Variable::assign_add(const Output& value, std::string_view name) const {
+  return get_default_graph()
+      .create_op("AssignAdd", {ref(), value}, {}, name.empty() ? "AssignAdd" : std::string(name))
+      .output(0);
+}
+Output Variable::assign_sub(const Output& value, std::string_view name) const {
+  return get_default_graph()
+      .create_op("AssignSub", {ref(), value}, {}, name.empty() ? "AssignSub" : std::string(name))
+      .output(0);
+}
+bool Variable::trainable() const {
+  check();
+  return impl_->trainable;
+}
+const std::string& Variable::created_at() const {
+  check();
+  return impl_->created_at;
+}
+
+namespace {
+template <class T>
+std::vector<T> filtered(const std::string& key, const std::string& scope,
+                        const std::function<std::string(const T&)>& name_of) {
+  std::vector<T> out;
+  const auto& items = get_default_graph().collection(key);
+  std::optional<std::regex> re;
+  if (!scope.empty()) {
+    try {
+      re.emplace(scope);
+    } catch (const std::regex_error& e) {
+      throw ValueError(str_cat("get_collection: invalid scope regex '", scope, "': ", e.what()));
+    }
+  }
+  for (const auto& item : items) {
+    const T* v = std::any_cast<T>(&item);
+    if (v == nullptr) continue;
+    if (re && !std::regex_search(name_of(*v), *re, std::regex_constants::match_continuous))
+      continue;
+    out.push_back(*v);
+  }
+  return out;
+}
+}  // namespace
+
+template <>
+std::vector<Variable> get_collection<Variable>(const std::string& key, const std::string& scope) {
+  return filtered<Variable>(key, scope, [](const Variable& v) { return v.name(); });
+}
+template <>
+std::vector<Output> get_collection<Output>(const std::string& key, const std::string& scope) {
+  return filtered<Output>(key, scope, [](const Output& o) { return o.name(); });
+}
+
+std::vector<Variable> global_variables(const std::string& scope) {
+  return get_collection<Variable>(GraphKeys::GLOBAL_VARIABLES, scope);
+}
+std::vector<Variable> trainable_variables(const std::string& scope) {
+  return get_collection<Variable>(GraphKeys::TRAINABLE_VARIABLES, scope);
+}
+std::vector<Variable> local_variables(const std::string& scope) {
+  return get_collection<Variable>(GraphKeys::LOCAL_VARIABLES, scope);
+}
+
+Operation variables_initializer(const std::vector<Variable>& vars, std::string_view name) {
+  std::vector<Operation> ops;
+  for (const auto& v : vars) ops.push_back(v.initializer());
+  if (ops.empty()) return no_op(name);
+  return group(ops, name);
+}
+Operation global_variables_initializer() { return variables_initializer(global_variables()); }
+Operation local_variables_initializer() {
+  return variables_initializer(local_variables(), "init_1");
+}
+
+Output is_variable_initialized(const Variable& v, std::string_view name) {
+  return get_default_graph()
+      .create_op("IsVariableInitialized", {v.ref()}, {},
+                 name.empty() ? "IsVariableInitialized" : std::string(name))
+      .output(0);
+}
+
+Output report_uninitialized_variables(std::optional<std::vector<Variable>> vars,
+                                      std::string_view name) {
+  std::vector<Variable> list;
+  if (vars) {
+    list = *vars;
+  } else {
+    list = global_variables();
+    for (const auto& v : local_variables()) list.push_back(v);
+  }
+  name_scope ns(name);
+  if (list.empty()) return constant(std::vector<std::string>{}, Shape{0}, "Const");
+  std::vector<Output> flags;
+  for (const auto& v : list) flags.push_back(is_variable_initialized(v));
+  device on_cpu("/cpu:0");
+  Output mask = logical_not(stack(flags));
+  std::vector<std::string> names;
+  for (const auto& v : list) names.push_back(v.op().name());
+  Output names_t = constant(names, Shape{static_cast<std::int64_t>(names.size())}, "Const");
+  return boolean_mask(names_t, mask);
+}
+
+}  // namespace scopeflow

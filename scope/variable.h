@@ -1,0 +1,120 @@
+// sf::Variable: TF1's RefVariable. The graph holds a VariableV2 op `v`, `v/Assign` (the
+// initializer), `v/read` (the value) and the initial value's ops; the Session holds the
+// buffer. Variable is a cheap handle: copies refer to the same variable.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <vector>
+
+#include "runtime/graph.h"
+#include "scope/initializers.h"
+
+namespace scopeflow {
+
+struct GraphKeys {
+  inline static const std::string GLOBAL_VARIABLES = "variables";
+  inline static const std::string TRAINABLE_VARIABLES = "trainable_variables";
+  inline static const std::string LOCAL_VARIABLES = "local_variables";
+  inline static const std::string MODEL_VARIABLES = "model_variables";
+};
+
+struct VariableOptions {
+  std::string name = "";                                     // default "Variable"
+  std::optional<bool> trainable = {};                        // default true
+  std::optional<std::vector<std::string>> collections = {};  // default {GLOBAL_VARIABLES}
+  DType dtype = DType::kInvalid;                             // default: the value's
+  bool validate_shape = true;
+};
+
+class Variable {
+ public:
+  struct Impl;
+  Variable() = default;
+  // tf.Variable(initial_value, name=...): always a new variable, named through the name
+  // scope (v, v_1, ...), never in the get_variable store.
+  Variable(const InitializerArg& initial_value, const VariableOptions& options = {},
+           std::source_location where = std::source_location::current());
+
+  bool valid() const { return impl_ != nullptr; }
+  // "vs/v:0"
+  std::string name() const;
+  // The VariableV2 op ("vs/v").
+  Operation op() const;
+  Shape shape() const;
+  DType dtype() const;
+  // The requested device of the variable op.
+  const std::string& device() const;
+  Graph graph() const;
+  // v/read: the value.
+  Output value() const;
+  operator Output() const { return value(); }  // NOLINT(google-explicit-constructor)
+  // The VariableV2 output (a reference in TF terms).
+  Output ref() const;
+  Operation initializer() const;
+  Output initial_value() const;
+  // The value after initialization has run (TF: a cond on is_variable_initialized; here
+  // an identity with a control dependency on the initializer).
+  Output initialized_value() const;
+  Output read_value() const;
+  Output assign(const Output& value, std::string_view name = "") const;
+  Output assign_add(const Output& value, std::string_view name = "") const;
+  Output assign_sub(const Output& value, std::string_view name = "") const;
+  bool trainable() const;
+  // FILE:LINE of the C++ call that created it.
+  const std::string& created_at() const;
+
+  friend bool operator==(const Variable& a, const Variable& b) { return a.impl_ == b.impl_; }
+
+  // Internal: builds a variable (used by tf.Variable and get_variable).
+  struct Spec {
+    std::string name;                 // name-scope name ("vs/v" at the root for get_variable)
+    std::function<Output()> init_fn;  // builds the initial value under v/Initializer/
+    InitializerArg value;             // or a value
+    DType dtype = DType::kInvalid;
+    std::optional<bool> trainable;
+    std::optional<std::vector<std::string>> collections;
+    bool validate_shape = true;
+    std::string created_at;
+  };
+  static Variable create(const Spec& spec);
+
+ private:
+  void check() const;
+  std::shared_ptr<Impl> impl_;
+};
+
+std::string to_string(const std::source_location& where);
+
+// ---------------------------------------------------------------- collections
+// TF's tf.add_to_collection: any value (Variables, Outputs, Operations).
+template <class T>
+void add_to_collection(const std::string& key, const T& value) {
+  get_default_graph().add_to_collection(key, std::any(value));
+}
+// Items of type T in the collection whose name matches `scope` as a regex prefix
+// (re.match), all of them when `scope` is empty.
+template <class T>
+std::vector<T> get_collection(const std::string& key, const std::string& scope = "");
+template <>
+std::vector<Variable> get_collection<Variable>(const std::string& key, const std::string& scope);
+template <>
+std::vector<Output> get_collection<Output>(const std::string& key, const std::string& scope);
+
+std::vector<Variable> global_variables(const std::string& scope = "");
+std::vector<Variable> trainable_variables(const std::string& scope = "");
+std::vector<Variable> local_variables(const std::string& scope = "");
+
+// NoOp "init" running every variable's initializer.
+Operation variables_initializer(const std::vector<Variable>& vars, std::string_view name = "init");
+Operation global_variables_initializer();
+Operation local_variables_initializer();
+// A 1-D string tensor of the op names of uninitialized variables (global + local when
+// `vars` is not given).
+Output report_uninitialized_variables(std::optional<std::vector<Variable>> vars = {},
+                                      std::string_view name = "report_uninitialized_variables");
+Output is_variable_initialized(const Variable& v, std::string_view name = "");
+
+}  // namespace scopeflow
