@@ -178,7 +178,9 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
                                          out.shape().to_string()));
     values[{out.node(), out.index()}] = value;
   }
-  auto fed = [&](const Node* n, int i) { return values.count({n, i}) != 0; };
+  std::unordered_set<Key, KeyHash> fed_keys;
+  for (const auto& [k, v] : values) fed_keys.insert(k);
+  auto fed = [&](const Node* n, int i) { return fed_keys.count({n, i}) != 0; };
 
   // The needed nodes, in topological order (iterative DFS, post-order).
   std::vector<const Node*> order;
@@ -226,6 +228,12 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     auto device = place(n);
     auto input = [&](std::size_t k) -> Tensor {
       auto [p, i] = n->inputs[k];
+      // NOTE: a VariableV2 output is a reference: consumers see the value current when they
+      // run, not when the variable op was visited (TF's ref semantics).
+      if (p->op == "VariableV2" && !fed(p, i)) {
+        auto v = variables.find(p);
+        return v == variables.end() ? Tensor() : v->second;
+      }
       auto it = values.find({p, i});
       SF_CHECK(it != values.end(), "input ", k, " of ", n->name, " not computed");
       return it->second;

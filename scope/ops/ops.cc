@@ -78,6 +78,8 @@ Tensor scalar_tensor(double value, DType dtype) {
         throw ValueError(str_cat("Value ", value, " cannot be converted to int64"));
       return Tensor::from_scalar(static_cast<std::int64_t>(value));
     case DType::kBool: return Tensor::from_scalar(value != 0.0);
+    case DType::kFloat16: return Tensor::from_scalar(half(static_cast<float>(value)));
+    case DType::kBFloat16: return Tensor::from_scalar(bfloat16_t(static_cast<float>(value)));
     default:
       throw ValueError(str_cat("Cannot make a ", dtype_name(dtype), " constant from a number"));
   }
