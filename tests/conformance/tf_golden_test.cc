@@ -1,0 +1,479 @@
+// Golden outputs from TensorFlow itself: tf_golden.py ran the same cases on tf.compat.v1
+// and wrote tf_golden.json; here ScopeFlow runs them and must agree, after mapping only
+// TF's Python spellings to ScopeFlow's (CONFORMANCE.md's error table).
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+namespace {
+
+using Result = std::vector<std::string>;
+
+std::string err(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const sf::ValueError& e) {
+    std::string m = e.what();
+    auto at = m.find(" Originally defined at");
+    return at == std::string::npos ? m : m.substr(0, at);
+  }
+  return "no error";
+}
+std::string flag(bool b) { return b ? "True" : "False"; }
+std::string c() { return sf::constant(std::vector<float>{}, {0}, "c").name(); }
+
+// TF's Python spellings -> ScopeFlow's.
+std::string map_tf(std::string s) {
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+      s.replace(p, from.size(), to);
+  };
+  replace_all("reuse=True or reuse=tf.AUTO_REUSE in VarScope?",
+              "reuse=true or reuse=sf::AUTO_REUSE in variable_scope?");
+  replace_all("reuse=tf.AUTO_REUSE in VarScope?", "reuse=sf::AUTO_REUSE in variable_scope?");
+  replace_all("tf.get_variable()", "get_variable()");
+  replace_all("reuse=True cannot", "reuse=true cannot");
+  replace_all("float32_ref", "float32");
+  s = std::regex_replace(s, std::regex("<dtype: '([a-z0-9]+)'>"), "$1");
+  s = std::regex_replace(s, std::regex("\\((\\d+),\\)"), "[$1]");
+  s = std::regex_replace(s,
+                         std::regex("is not a valid root scope name\\. A root scope name has to "
+                                    "match the following pattern: .*$"),
+                         "is not a valid scope name");
+  return s;
+}
+
+std::map<std::string, std::function<Result()>> cases() {
+  std::map<std::string, std::function<Result()>> m;
+  m["api1_reuse_inherited"] = [] {
+    sf::get_variable_scope().reuse_variables();
+    sf::variable_scope vs("vs");
+    return Result{sf::get_variable_scope().name(), sf::get_variable_scope().reuse() ? "1" : "0"};
+  };
+  m["api2_reopen_by_object"] = [] {
+    sf::VariableScope kept;
+    {
+      sf::variable_scope vs1("vs1");
+      sf::get_variable_scope().reuse_variables();
+      sf::variable_scope vs2("vs2");
+      kept = vs2.get();
+    }
+    Result out;
+    {
+      sf::variable_scope a("vs1");
+      sf::variable_scope b("vs2");
+      out = {sf::get_variable_scope().name(), sf::get_variable_scope().reuse() ? "1" : "0"};
+    }
+    sf::variable_scope s(kept);
+    out.push_back(sf::get_variable_scope().name());
+    out.push_back(sf::get_variable_scope().reuse() ? "1" : "0");
+    return out;
+  };
+  m["api3_variable_always_creates"] = [] {
+    sf::Variable v1(sf::constant(1), {.name = "v"});
+    sf::Variable v2(sf::constant(1), {.name = "v"});
+    sf::get_variable_scope().reuse_variables();
+    sf::Variable v3(sf::constant(1), {.name = "v"});
+    return Result{v1.name(), v2.name(), v3.name()};
+  };
+  m["api4_get_after_variable"] = [] {
+    sf::variable_scope vs("vs");
+    sf::Variable v1(sf::constant(1), {.name = "v"});
+    auto v2 = sf::get_variable("v", {});
+    return Result{v1.name(), v2.name(), err([] { sf::get_variable("v", {}); })};
+  };
+  m["api5_reuse_only_get_variable"] = [] {
+    sf::Variable v, r;
+    {
+      sf::variable_scope vs("vs");
+      v = sf::get_variable("v", {});
+    }
+    {
+      sf::variable_scope vs("vs", {.reuse = true});
+      r = sf::get_variable("v", {});
+    }
+    return Result{r.name(), flag(r == v), err([] {
+                    sf::variable_scope vs("vs1", {.reuse = true});
+                    sf::get_variable("v", {});
+                  })};
+  };
+  m["api6_name_scope"] = [] {
+    Result out;
+    {
+      sf::name_scope ns("ns");
+      out.push_back(sf::get_variable("v", {}).name());
+      out.push_back(sf::Variable(sf::constant(1), {.name = "v"}).name());
+      sf::variable_scope vs("vs");
+      out.push_back(sf::get_variable("v", {}).name());
+      out.push_back(sf::Variable(sf::constant(1), {.name = "v"}).name());
+    }
+    sf::variable_scope vs("vs");
+    sf::name_scope ns("ns");
+    out.push_back(sf::Variable(sf::constant(1), {.name = "v"}).name());
+    out.push_back(err([] { sf::get_variable("v", {}); }));
+    return out;
+  };
+  m["api8_op_names"] = [] {
+    sf::variable_scope foo("foo");
+    auto x = 1.0f + sf::get_variable("v", {1});
+    sf::name_scope bar("bar");
+    auto w = sf::get_variable("w", {1});
+    auto y = 1.0f + w;
+    return Result{x.op().name(), y.op().name(), w.name()};
+  };
+  m["api9_share_model"] = [] {
+    auto conv_relu = [](const sf::Output& in, const sf::Shape& k, const sf::Shape& b) {
+      auto w = sf::get_variable("weights", k, {.initializer = sf::random_normal_initializer()});
+      auto bias = sf::get_variable("biases", b, {.initializer = sf::constant_initializer(0.0)});
+      return in * w + bias;
+    };
+    auto f = [&](const sf::Output& in) {
+      sf::Output r;
+      {
+        sf::variable_scope s("conv1");
+        r = conv_relu(in, {5, 5, 32, 32}, {32});
+      }
+      sf::variable_scope s("conv2");
+      return conv_relu(r, {5, 5, 32, 32}, {32});
+    };
+    auto i1 = sf::placeholder(sf::float32, {5, 5, 32, 32});
+    auto i2 = sf::placeholder(sf::float32, {5, 5, 32, 32});
+    {
+      sf::variable_scope s("model");
+      f(i1);
+    }
+    {
+      sf::variable_scope s("model", {.reuse = true});
+      f(i2);
+    }
+    Result out;
+    for (const auto& v : sf::global_variables()) out.push_back(v.name());
+    return out;
+  };
+  m["a2_a3_root"] = [] {
+    auto v = sf::get_variable("v", {1});
+    return Result{v.name(), err([] { sf::get_variable("v", {1}); }),
+                  sf::get_variable("a/b", {1}).name()};
+  };
+  m["a5_a6_scopes"] = [] {
+    Result out;
+    {
+      sf::variable_scope t("tower4");
+      out.push_back(t->name());
+      sf::name_scope sc("scope");
+      out.push_back(sc.name());
+    }
+    sf::variable_scope t("tower5");
+    sf::variable_scope b("bar");
+    out.push_back(b->name());
+    sf::name_scope sc("scope");
+    out.push_back(sc.name());
+    return out;
+  };
+  m["a9_missing"] = [] {
+    return Result{err([] {
+      sf::variable_scope foo("foo", {.reuse = true});
+      sf::get_variable("v", {1});
+    })};
+  };
+  m["b12_root_reuse"] = [] {
+    sf::get_variable_scope().reuse_variables();
+    Result out;
+    {
+      sf::variable_scope f("foo");
+      out.push_back(flag(f->reuse()));
+      out.push_back(err([] { sf::get_variable("v", {1}); }));
+    }
+    out.push_back(err([] { sf::get_variable("x", {1}); }));
+    return out;
+  };
+  m["b16_reuse_false_ignored"] = [] {
+    sf::variable_scope a("a", {.reuse = true});
+    sf::variable_scope b("b", {.reuse = false});
+    return Result{flag(b->reuse())};
+  };
+  m["b19_b20_bad_reuse"] = [] {
+    return Result{err([] { sf::variable_scope a("a", {.reuse = 1}); }), err([] {
+                    sf::variable_scope a("", {.reuse = true, .default_name = "default"});
+                  })};
+  };
+  m["b26_b29_variable_vs_get_variable"] = [] {
+    sf::variable_scope s("vs");
+    Result out{sf::Variable(1.0f, {.name = "v"}).name()};
+    s->reuse_variables();
+    out.push_back(sf::Variable(1.0f, {.name = "v"}).name());
+    out.push_back(sf::Variable(1.0f, {.name = "v"}).name());
+    return out;
+  };
+  m["b28_get_after_variable"] = [] {
+    sf::variable_scope s("vs");
+    sf::Variable a(1.0f, {.name = "v"});
+    auto b = sf::get_variable("v", {1});
+    return Result{a.name(), b.name(), err([] { sf::get_variable("v", {1}); })};
+  };
+  m["b29_variable_after_get"] = [] {
+    sf::variable_scope s("vs");
+    auto b = sf::get_variable("v", {1});
+    sf::Variable a(1.0f, {.name = "v"});
+    return Result{b.name(), a.name()};
+  };
+  m["c33_original_name_scope"] = [] {
+    sf::name_scope ns("ns");
+    sf::variable_scope s("vs");
+    sf::Variable t(1.0f, {.name = "v"});
+    auto g = sf::get_variable("v", {1});
+    return Result{t.name(), g.name(), s->name(), s->original_name_scope()};
+  };
+  m["c35_same_string_twice"] = [] {
+    sf::Output x, y;
+    {
+      sf::variable_scope foo("foo");
+      x = 1.0f + sf::get_variable("v", {1});
+    }
+    {
+      sf::variable_scope foo("foo", {.reuse = true});
+      y = 1.0f + sf::get_variable("v", {1});
+    }
+    return Result{x.op().name(), y.op().name()};
+  };
+  m["c38_original_name_scope_jump"] = [] {
+    Result out;
+    sf::VariableScope tower;
+    {
+      sf::name_scope s1("scope1");
+      sf::variable_scope t("tower");
+      tower = t.get();
+      out.push_back(tower.original_name_scope());
+    }
+    {
+      sf::name_scope s2("scope2");
+      sf::variable_scope t1(tower);
+      out.push_back(t1->original_name_scope());
+      sf::name_scope foo("foo");
+      out.push_back(foo.name());
+    }
+    for (int i = 0; i < 2; ++i) {
+      sf::name_scope o(tower.original_name_scope());
+      sf::name_scope bar("bar");
+      out.push_back(bar.name());
+    }
+    return out;
+  };
+  m["c41_jump"] = [] {
+    sf::VariableScope tower4;
+    {
+      sf::variable_scope t("tower4");
+      tower4 = t.get();
+    }
+    sf::variable_scope t6("tower6");
+    sf::variable_scope ts(tower4, {.reuse = true});
+    sf::name_scope sc("scope");
+    return Result{ts->name(), sc.name()};
+  };
+  m["c44_aux_false"] = [] {
+    Result out;
+    sf::VariableScope s;
+    {
+      sf::variable_scope a("scope", {.auxiliary_name_scope = false});
+      s = a.get();
+      out.push_back(s.original_name_scope());
+      out.push_back(sf::get_variable("w", {}).name());
+      out.push_back(c());
+    }
+    {
+      sf::variable_scope a(s, {.auxiliary_name_scope = false});
+      out.push_back(sf::get_variable("w1", {}).name());
+      out.push_back(sf::constant(std::vector<float>{}, {0}, "c1").name());
+    }
+    {
+      sf::name_scope ns("scope");
+      out.push_back(c());
+    }
+    sf::variable_scope outer("outer");
+    {
+      sf::variable_scope inner("inner", {.auxiliary_name_scope = false});
+      out.push_back(inner->original_name_scope());
+      out.push_back(sf::get_variable("w", {}).name());
+      out.push_back(c());
+    }
+    sf::name_scope ns("inner");
+    out.push_back(c());
+    return out;
+  };
+  m["d50_var_op_scope"] = [] {
+    Result out;
+    {
+      sf::name_scope t1("T1");
+      {
+        sf::variable_scope s("tower", {.default_name = "default"});
+        out.push_back(sf::get_variable("w", {}).name());
+        sf::name_scope t2("T2");
+        out.push_back(t2.name());
+      }
+      {
+        sf::variable_scope s("tower", {.default_name = "default"});
+        sf::name_scope t2("T2");
+        out.push_back(t2.name());
+      }
+    }
+    sf::name_scope t2("T2");
+    for (int i = 0; i < 2; ++i) {
+      sf::variable_scope s("", {.default_name = "default"});
+      out.push_back(sf::get_variable("w", {}).name());
+      sf::name_scope t("T2");
+      out.push_back(t.name());
+    }
+    return out;
+  };
+  m["d51_interleaved"] = [] {
+    Result out;
+    for (const char* d : {"defaultScope1", "defaultScope1", "defaultScope", "defaultScope1"}) {
+      sf::variable_scope s("", {.default_name = d});
+      sf::variable_scope l("", {.default_name = "layer"});
+      out.push_back(sf::get_variable("w", {}).name());
+    }
+    return out;
+  };
+  m["d53_counter_reset"] = [] {
+    Result out;
+    sf::VariableScope vs;
+    {
+      sf::variable_scope foo("foo");
+      vs = foo.get();
+      {
+        sf::variable_scope b("", {.default_name = "bar"});
+        out.push_back(sf::get_variable("a", {}).name());
+      }
+      {
+        sf::variable_scope b("", {.default_name = "bar"});
+        out.push_back(sf::get_variable("b", {}).name());
+      }
+    }
+    sf::variable_scope foo(vs);
+    sf::variable_scope b("", {.default_name = "bar"});
+    out.push_back(sf::get_variable("c", {}).name());
+    return out;
+  };
+  m["d58_var_op_scope_reuse"] = [] {
+    Result out;
+    auto body = [&] {
+      {
+        sf::variable_scope s("tower", {.default_name = "default"});
+        out.push_back(sf::get_variable("w", {}).name());
+        sf::name_scope sc("scope2");
+        out.push_back(sc.name());
+      }
+      sf::variable_scope s("", {.default_name = "default"});
+      out.push_back(sf::get_variable("w", {}).name());
+      sf::name_scope sc("scope2");
+      out.push_back(sc.name());
+    };
+    sf::VariableScope outer;
+    {
+      sf::variable_scope o("outer");
+      outer = o.get();
+      body();
+    }
+    sf::variable_scope o(outer, {.reuse = true});
+    body();
+    return out;
+  };
+  m["e62_e63_initializer_op_names"] = [] {
+    auto v = sf::get_variable("v", {2, 3});
+    auto i = sf::get_variable("i", {2}, {.dtype = sf::int32});
+    return Result{v.initial_value().op().name(), i.initial_value().op().name()};
+  };
+  m["e65_initialize_from_value"] = [] {
+    auto init = sf::constant(0.1f);
+    return Result{
+        err([&] { sf::get_variable("u", {1}, {.initializer = init}); }),
+        std::string(
+            sf::dtype_name(sf::get_variable("t", {.initializer = sf::constant(1)}).dtype())),
+        err([] { sf::get_variable("s", {.dtype = sf::float64, .initializer = sf::constant(1)}); })};
+  };
+  m["f70_shape_dtype_on_reuse"] = [] {
+    {
+      sf::variable_scope vs("vs");
+      sf::get_variable("v", {1});
+    }
+    return Result{err([] {
+                    sf::variable_scope vs("vs", {.reuse = true});
+                    sf::get_variable("v", {2});
+                  }),
+                  err([] {
+                    sf::variable_scope vs("vs", {.reuse = true});
+                    sf::get_variable("v", {1}, {.dtype = sf::int32});
+                  })};
+  };
+  m["g75_collections"] = [] {
+    sf::get_variable("v", {1}, {.trainable = false});
+    sf::get_variable("m", {1}, {.collections = {{"my"}}});
+    auto join = [](const std::vector<sf::Variable>& vs) {
+      std::string s;
+      for (const auto& v : vs) s += (s.empty() ? "" : ",") + v.name();
+      return s;
+    };
+    return Result{join(sf::global_variables()), join(sf::trainable_variables()),
+                  join(sf::get_collection<sf::Variable>("my"))};
+  };
+  m["h81_h87_names"] = [] {
+    Result out{sf::Variable(1.0f).name(), sf::Variable(1.0f).name(),
+               sf::Variable(1.0f, {.name = "v"}).name(), sf::Variable(1.0f, {.name = "V"}).name()};
+    out.push_back(err([] { sf::name_scope ns("_x"); }));
+    out.push_back(err([] { sf::Variable(1.0f, {.name = "_v"}); }));
+    out.push_back(err([] { sf::get_variable("_v", {1}); }));
+    out.push_back(err([] { sf::variable_scope vs("_"); }));
+    sf::variable_scope vs("vs");
+    out.push_back(sf::get_variable("_v", {1}).name());
+    return out;
+  };
+  m["m_device_merging"] = [] {
+    Result out;
+    {
+      sf::device a("/job:ps");
+      sf::device b("/gpu:1");
+      out.push_back(sf::constant(1).device());
+    }
+    {
+      sf::device a("/gpu:1");
+      sf::device b(nullptr);
+      out.push_back(sf::constant(1).device());
+    }
+    sf::device d("/job:ps/task:0");
+    auto v = sf::get_variable("v", {1});
+    out.push_back(v.device());
+    out.push_back(v.initial_value().device());
+    return out;
+  };
+  return m;
+}
+
+nlohmann::json load_golden() {
+  std::ifstream in(SF_TF_GOLDEN_JSON);
+  if (!in) throw std::runtime_error("cannot open " SF_TF_GOLDEN_JSON);
+  return nlohmann::json::parse(in);
+}
+
+TEST(TfGoldenTest, EveryGoldenCaseHasAScopeFlowTwinAndAgrees) {
+  const auto golden = load_golden();
+  const auto impls = cases();
+  ASSERT_FALSE(golden["cases"].empty());
+  for (const auto& [name, expected] : golden["cases"].items()) {
+    SCOPED_TRACE(name);
+    auto it = impls.find(name);
+    ASSERT_NE(it, impls.end()) << "no ScopeFlow implementation of golden case " << name;
+    Result want;
+    for (const auto& s : expected) want.push_back(map_tf(s.get<std::string>()));
+    sf::reset_default_graph();
+    EXPECT_EQ(it->second(), want);
+  }
+  for (const auto& [name, fn] : impls)
+    EXPECT_TRUE(golden["cases"].contains(name)) << name << " has no golden result";
+}
+
+}  // namespace
