@@ -21,7 +21,7 @@ void fill_generic(T* out, std::int64_t n, const T& value) {
 }
 template <class T>
 void fill_cpu_kernel(KernelContext& c) {
-  if (c.inputs.size() != 2 || c.outputs.size() != 1)
+  if (c.inputs.size() != 2 || c.outputs.size() > 1)
     throw InvalidArgumentError("Fill: expects inputs {dims, value} and one output");
   T value;
   if constexpr (std::is_same_v<T, std::string>) {

@@ -39,7 +39,7 @@ void fill_forward_cuda(std::int64_t* out, std::int64_t n, std::int64_t value,
 // ---------------------------------------------------------------- registration
 template <class T>
 static void fill_cuda_kernel(KernelContext& c) {
-  if (c.inputs.size() != 2 || c.outputs.size() != 1)
+  if (c.inputs.size() != 2 || c.outputs.size() > 1)
     throw InvalidArgumentError("Fill: expects inputs {dims, value} and one output");
   const T value = c.inputs[1].scalar<T>();
   if (c.outputs.empty()) c.allocate_output(0, dtype_of<T>, shape_from_tensor(c.inputs[0], "Fill"));

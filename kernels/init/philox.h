@@ -87,20 +87,24 @@ SF_HOST_DEVICE inline double log_unit(double x) {
 }
 
 // sin and cos of 2*pi*u for u in [0, 1): exact reduction to a quadrant in u, then Taylor
-// series on [0, pi/2) (error < 1e-15).
+// series on [0, pi/2) to degree 17/18 (error < 1e-13).
 SF_HOST_DEVICE inline void sincos_2pi(double u, double* s, double* c) {
   const double q4 = u * 4.0;  // exact
   const int q = static_cast<int>(q4);
   const double r = (q4 - q) * 1.5707963267948966;  // angle in [0, pi/2)
   const double r2 = r * r;
-  double sn = 1.0 / 6227020800.0;  // 1/13!
+  double sn = 1.0 / 355687428096000.0;  // 1/17!
+  sn = -sn * r2 + 1.0 / 1307674368000.0;
+  sn = -sn * r2 + 1.0 / 6227020800.0;
   sn = -sn * r2 + 1.0 / 39916800.0;
   sn = -sn * r2 + 1.0 / 362880.0;
   sn = -sn * r2 + 1.0 / 5040.0;
   sn = -sn * r2 + 1.0 / 120.0;
   sn = -sn * r2 + 1.0 / 6.0;
   sn = r - r * r2 * sn;
-  double cs = 1.0 / 87178291200.0;  // 1/14!
+  double cs = 1.0 / 6402373705728000.0;  // 1/18!
+  cs = -cs * r2 + 1.0 / 20922789888000.0;
+  cs = -cs * r2 + 1.0 / 87178291200.0;
   cs = -cs * r2 + 1.0 / 479001600.0;
   cs = -cs * r2 + 1.0 / 3628800.0;
   cs = -cs * r2 + 1.0 / 40320.0;
@@ -108,10 +112,22 @@ SF_HOST_DEVICE inline void sincos_2pi(double u, double* s, double* c) {
   cs = -cs * r2 + 1.0 / 24.0;
   cs = 1.0 - r2 * 0.5 + r2 * r2 * cs;
   switch (q & 3) {
-    case 0: *s = sn; *c = cs; break;
-    case 1: *s = cs; *c = -sn; break;
-    case 2: *s = -sn; *c = -cs; break;
-    default: *s = -cs; *c = sn; break;
+    case 0:
+      *s = sn;
+      *c = cs;
+      break;
+    case 1:
+      *s = cs;
+      *c = -sn;
+      break;
+    case 2:
+      *s = -sn;
+      *c = -cs;
+      break;
+    default:
+      *s = -cs;
+      *c = sn;
+      break;
   }
 }
 
