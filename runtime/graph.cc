@@ -5,7 +5,6 @@
 #include <cctype>
 #include <mutex>
 #include <random>
-#include <regex>
 
 #include "devices/base/errors.h"
 #include "runtime/op_registry.h"
@@ -46,14 +45,28 @@ thread_local std::vector<Graph> tl_graph_stack;
 
 }  // namespace
 
+namespace {
+// [A-Za-z0-9_.\-/]
+bool is_scope_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-' || c == '/';
+}
+}  // namespace
+
+// ^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$ (TF's _VALID_OP_NAME_REGEX), hand-matched: std::regex
+// would dominate graph-construction time.
 bool is_valid_op_name(std::string_view name) {
-  static const std::regex re("^[A-Za-z0-9.][A-Za-z0-9_.\\-/]*$");
-  return std::regex_match(name.begin(), name.end(), re);
+  if (name.empty() || name[0] == '_' || name[0] == '-' || name[0] == '/') return false;
+  for (char c : name)
+    if (!is_scope_char(c)) return false;
+  return true;
 }
 
+// ^[A-Za-z0-9_.\-/]*$ (TF's _VALID_SCOPE_NAME_REGEX).
 bool is_valid_scope_name(std::string_view name) {
-  static const std::regex re("^[A-Za-z0-9_.\\-/]*$");
-  return std::regex_match(name.begin(), name.end(), re);
+  for (char c : name)
+    if (!is_scope_char(c)) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------- Operation / Output

@@ -3,20 +3,44 @@
 // subclass carrying a Code. Nothing a user can trigger aborts the process.
 #pragma once
 
+#include <charconv>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace scopeflow {
 
-// Concatenates its arguments with operator<< (TF's StrCat). No <format> in g++ 12.
+namespace detail {
+// Appends one piece: strings and characters directly, integers through to_chars, anything
+// else through operator<< (which is slow: it builds a stream).
+template <class T>
+void append_piece(std::string& out, const T& v) {
+  using U = std::decay_t<T>;
+  if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    out.append(std::string_view(v));
+  } else if constexpr (std::is_same_v<U, char>) {
+    out.push_back(v);
+  } else if constexpr (std::is_integral_v<U> && !std::is_same_v<U, bool>) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof(buf), v);
+    out.append(buf, r.ptr);
+  } else {
+    std::ostringstream os;
+    os << v;
+    out.append(os.str());
+  }
+}
+}  // namespace detail
+
+// Concatenates its arguments (TF's StrCat). No <format> in g++ 12.
 template <class... Args>
-std::string str_cat(Args&&... args) {
-  std::ostringstream os;
-  (os << ... << std::forward<Args>(args));
-  return os.str();
+std::string str_cat(const Args&... args) {
+  std::string out;
+  (detail::append_piece(out, args), ...);
+  return out;
 }
 
 enum class Code {
