@@ -69,9 +69,11 @@ fi
 # ---------------------------------------------------------------- 5. benchmarks
 bench_rc=0
 if [ $quick = 0 ]; then
-  build-gpu/benchmarks/sf-bench-devices --benchmark_min_time=0.2 \
-    --benchmark_out="$out/bench_devices.json" --benchmark_out_format=json >"$out/bench_devices.txt" 2>&1
-  bench_rc=$?
+  for b in devices init scope; do
+    build-gpu/benchmarks/sf-bench-$b --benchmark_min_time=0.2 \
+      --benchmark_out="$out/bench_$b.json" --benchmark_out_format=json >"$out/bench_$b.txt" 2>&1 ||
+      bench_rc=1
+  done
 fi
 
 # ---------------------------------------------------------------- 6. summary
@@ -81,7 +83,6 @@ echo "GPU: $(cat "$out/gpu.txt" | head -1)"
 echo "build: ${build_s}s (sm_90), tests rc=$test_rc, benchmarks rc=$bench_rc"
 grep -E "tests passed" "$out/tests.log" | tail -1
 grep -cE "\(Skipped\)" "$out/tests.log" | sed 's/^/skipped tests: /'
-if [ -f "$out/bench_devices.json" ]; then
-  python3 scripts/bench_summary.py "$out/bench_devices.json"
-fi
+jsons=$(ls "$out"/bench_*.json 2>/dev/null)
+[ -n "$jsons" ] && python3 scripts/bench_summary.py $jsons
 [ $test_rc = 0 ] && [ $bench_rc = 0 ]

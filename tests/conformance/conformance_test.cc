@@ -940,3 +940,65 @@ TEST_F(Conformance, GraphAsDefaultAndReset) {
 }
 
 }  // namespace
+
+namespace {
+
+class BadInput : public ::testing::Test {
+ protected:
+  void SetUp() override { sf::reset_default_graph(); }
+  // After a failure inside nested scopes, every scope stack is back at the root.
+  void expect_stacks_intact() {
+    EXPECT_EQ(sf::get_name_scope(), "");
+    EXPECT_EQ(sf::get_variable_scope().name(), "");
+    EXPECT_FALSE(sf::get_variable_scope().reuse());
+    auto c = sf::constant(1.0f);
+    EXPECT_EQ(c.device(), "");
+    EXPECT_TRUE(c.op().control_inputs().empty());
+    EXPECT_EQ(c.op().name().find('/'), std::string::npos) << c.op().name();
+  }
+  template <class F>
+  void expect_value_error(F f, const std::string& prefix) {
+    try {
+      auto dep = sf::constant(0.0f, "dep");
+      sf::device d("/cpu:0");
+      sf::control_dependencies cd({dep});
+      sf::name_scope ns("outer_ns");
+      sf::variable_scope vs("outer_vs", {.reuse = sf::AUTO_REUSE});
+      f();
+      ADD_FAILURE() << "no error; expected " << prefix;
+    } catch (const sf::ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find(prefix), std::string::npos) << e.what();
+    }
+    expect_stacks_intact();
+  }
+};
+
+TEST_F(BadInput, EveryMisuseIsAValueErrorAndLeavesTheScopesIntact) {
+  expect_value_error([] { sf::name_scope ns("bad name!"); },
+                     "'bad name!' is not a valid scope name");
+  expect_value_error([] { sf::device d("/gpu:0/gpu:1"); }, "Cannot specify multiple device types");
+  expect_value_error([] { sf::device d("/gpu:x"); }, "Invalid device index 'x' in '/gpu:x'");
+  expect_value_error([] { sf::variable_scope v("x", {.reuse = 2}); },
+                     "The reuse parameter must be True or False or None.");
+  expect_value_error([] { sf::variable_scope v(""); }, "If default_name is empty");
+  expect_value_error(
+      [] {
+        sf::get_variable("v", {1});
+        sf::get_variable("v", {2});
+      },
+      "Trying to share variable outer_vs/v, but specified shape [2] and found shape [1].");
+  expect_value_error([] { sf::get_variable("w", {1}, {.initializer = sf::constant(1.0f)}); },
+                     "If initializer is a constant, do not specify shape.");
+  expect_value_error([] { sf::get_variable("u"); }, "Shape of a new variable (outer_vs/u)");
+  expect_value_error([] { sf::Variable(1.0f, {.name = "a b"}); },
+                     "'a b' is not a valid scope name");
+  expect_value_error(
+      [] {
+        sf::constant(1.0f) + sf::constant(std::vector<float>{1, 2}, {2}) +
+            sf::constant(std::vector<float>{1, 2, 3}, {3});
+      },
+      "add_1: Incompatible shapes: [2] vs. [3]");
+  expect_value_error([] { sf::constant(1.0f) + sf::constant(1); }, "add: input dtypes differ");
+}
+
+}  // namespace
