@@ -72,6 +72,9 @@ bool is_valid_scope_name(std::string_view name) {
 // ---------------------------------------------------------------- Operation / Output
 void Operation::check() const {
   if (node_ == nullptr) throw ValueError("Operation handle is empty");
+  if (g_.expired())
+    throw ValueError(
+        "The graph of this Operation/Output no longer exists (was the default graph reset?)");
 }
 const std::string& Operation::name() const {
   check();
@@ -99,13 +102,15 @@ Output Operation::output(int i) const {
 std::vector<Output> Operation::inputs() const {
   check();
   std::vector<Output> out;
-  for (auto& [n, i] : node_->inputs) out.emplace_back(Operation(g_, n), i);
+  auto g = g_.lock();
+  for (auto& [n, i] : node_->inputs) out.emplace_back(Operation(g, n), i);
   return out;
 }
 std::vector<Operation> Operation::control_inputs() const {
   check();
   std::vector<Operation> out;
-  for (Node* n : node_->control_inputs) out.emplace_back(g_, n);
+  auto g = g_.lock();
+  for (Node* n : node_->control_inputs) out.emplace_back(g, n);
   return out;
 }
 const AttrMap& Operation::attrs() const {
@@ -114,17 +119,17 @@ const AttrMap& Operation::attrs() const {
 }
 Graph Operation::graph() const {
   check();
-  return Graph(g_);
+  return Graph(g_.lock());
 }
 
 std::string Output::name() const { return str_cat(op_.name(), ":", index_); }
 DType Output::dtype() const {
-  return op_.node() ? op_.node()->output_dtypes.at(static_cast<std::size_t>(index_))
-                    : throw ValueError("Output handle is empty");
+  op_.check();
+  return op_.node()->output_dtypes.at(static_cast<std::size_t>(index_));
 }
 Shape Output::shape() const {
-  return op_.node() ? op_.node()->output_shapes.at(static_cast<std::size_t>(index_))
-                    : throw ValueError("Output handle is empty");
+  op_.check();
+  return op_.node()->output_shapes.at(static_cast<std::size_t>(index_));
 }
 Graph Output::graph() const { return op_.graph(); }
 

@@ -47,10 +47,13 @@ struct Node {
   std::string colocate_with;  // name of the node whose device this one takes ("loc:@v")
 };
 
+// NOTE: Operation and Output refer to their graph weakly. The graph keeps handles of its own
+// (collections, the variable store), so strong references would form cycles that never free
+// it. Using a handle whose graph is gone (e.g. after reset_default_graph) is a ValueError.
 class Operation {
  public:
   Operation() = default;
-  Operation(std::shared_ptr<GraphImpl> graph, Node* node) : g_(std::move(graph)), node_(node) {}
+  Operation(const std::shared_ptr<GraphImpl>& graph, Node* node) : g_(graph), node_(node) {}
   bool valid() const { return node_ != nullptr; }
   const std::string& name() const;
   // The op type ("Add", "VariableV2").
@@ -63,12 +66,14 @@ class Operation {
   std::vector<Operation> control_inputs() const;
   const AttrMap& attrs() const;
   Graph graph() const;
+  // The node, unchecked (runtime internals).
   Node* node() const { return node_; }
+  // Throws ValueError when the handle is empty or its graph no longer exists.
+  void check() const;
   friend bool operator==(const Operation& a, const Operation& b) { return a.node_ == b.node_; }
 
  private:
-  void check() const;
-  std::shared_ptr<GraphImpl> g_;
+  std::weak_ptr<GraphImpl> g_;
   Node* node_ = nullptr;
 };
 

@@ -937,6 +937,12 @@ TEST_F(Conformance, GraphAsDefaultAndReset) {
   EXPECT_EQ(sf::constant(1.0f, "c").name(), "c:0");  // another graph, another name table
   sf::Session sess({}, g);
   EXPECT_FLOAT_EQ(sess.run(c).scalar<float>(), 1.0f);
+  // A handle whose graph is gone is a clear error, not a crash.
+  auto stale = sf::constant(2.0f, "stale");
+  sf::reset_default_graph();
+  EXPECT_THROW(stale.name(), sf::ValueError);
+  EXPECT_THROW(stale.shape(), sf::ValueError);
+  EXPECT_THROW(sf::identity(stale), sf::ValueError);
 }
 
 }  // namespace
