@@ -22,10 +22,11 @@ class CpuAllocator final : public Allocator {
   void reset_peak_stats() override;
 
  private:
-  struct Header;
+  void count_oom();
   std::string device_name_;
-  mutable std::mutex mu_;
-  AllocatorStats stats_;
+  std::int64_t limit_ = 0;
+  std::atomic<std::int64_t> in_use_{0}, peak_{0}, reserved_{0}, peak_reserved_{0};
+  std::atomic<std::int64_t> allocs_{0}, frees_{0}, ooms_{0}, largest_{0};
 };
 
 }  // namespace scopeflow::devices

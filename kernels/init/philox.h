@@ -156,12 +156,17 @@ SF_HOST_DEVICE inline float uniform_at(Key k, std::uint64_t i) {
   return uint32_to_float(b.v[i & 3]);
 }
 
-SF_HOST_DEVICE inline float normal_at(Key k, std::uint64_t i) {
-  const Block b = philox4x32_10(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i >> 32),
+// Normals come in pairs: elements 2j and 2j+1 are the two Box-Muller outputs of block j.
+SF_HOST_DEVICE inline void normal_pair_at(Key k, std::uint64_t j, float* z0, float* z1) {
+  const Block b = philox4x32_10(static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(j >> 32),
                                 1u, 0u, k.k0, k.k1);
+  box_muller(b.v[0], b.v[1], z0, z1);
+}
+
+SF_HOST_DEVICE inline float normal_at(Key k, std::uint64_t i) {
   float z0, z1;
-  box_muller(b.v[0], b.v[1], &z0, &z1);
-  return z0;
+  normal_pair_at(k, i >> 1, &z0, &z1);
+  return (i & 1) ? z1 : z0;
 }
 
 // A standard normal redrawn until |z| <= 2 (TF's TruncatedNormal).

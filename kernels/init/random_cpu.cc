@@ -3,14 +3,36 @@
 
 namespace scopeflow::kernels {
 
+// One Philox block serves 4 uniforms or 2 normals: the loops walk whole blocks and fall back
+// to the per-element functions only at the ragged ends. Same values as element-wise.
 void random_forward_ref(const RandomArgs& a) {
-  for (std::int64_t i = 0; i < a.n; ++i) {
-    const std::uint64_t c = a.offset + static_cast<std::uint64_t>(i);
-    switch (a.dist) {
-      case RandomDist::kUniform: a.out[i] = philox::uniform_at(a.key, c); break;
-      case RandomDist::kNormal: a.out[i] = philox::normal_at(a.key, c); break;
-      case RandomDist::kTruncatedNormal: a.out[i] = philox::truncated_normal_at(a.key, c); break;
-    }
+  std::int64_t i = 0;
+  auto counter = [&](std::int64_t k) { return a.offset + static_cast<std::uint64_t>(k); };
+  switch (a.dist) {
+    case RandomDist::kUniform:
+      for (; i < a.n && (counter(i) & 3) != 0; ++i)
+        a.out[i] = philox::uniform_at(a.key, counter(i));
+      for (; i + 4 <= a.n; i += 4) {
+        const std::uint64_t block = counter(i) >> 2;
+        const auto b = philox::philox4x32_10(static_cast<std::uint32_t>(block),
+                                             static_cast<std::uint32_t>(block >> 32), 0u, 0u,
+                                             a.key.k0, a.key.k1);
+        for (int k = 0; k < 4; ++k) a.out[i + k] = philox::uint32_to_float(b.v[k]);
+      }
+      for (; i < a.n; ++i) a.out[i] = philox::uniform_at(a.key, counter(i));
+      break;
+    case RandomDist::kNormal:
+      if (i < a.n && (counter(i) & 1) != 0) {
+        a.out[i] = philox::normal_at(a.key, counter(i));
+        ++i;
+      }
+      for (; i + 2 <= a.n; i += 2)
+        philox::normal_pair_at(a.key, counter(i) >> 1, &a.out[i], &a.out[i + 1]);
+      for (; i < a.n; ++i) a.out[i] = philox::normal_at(a.key, counter(i));
+      break;
+    case RandomDist::kTruncatedNormal:
+      for (; i < a.n; ++i) a.out[i] = philox::truncated_normal_at(a.key, counter(i));
+      break;
   }
 }
 
@@ -28,8 +50,8 @@ Shape shape_from_tensor(const Tensor& t, const std::string& op) {
   } else if (t.dtype() == DType::kInt64) {
     dims = t.to_vector<std::int64_t>();
   } else {
-    throw InvalidArgumentError(str_cat(op, ": shape must be int32 or int64, got ",
-                                       dtype_name(t.dtype())));
+    throw InvalidArgumentError(
+        str_cat(op, ": shape must be int32 or int64, got ", dtype_name(t.dtype())));
   }
   for (auto d : dims)
     if (d < 0) throw InvalidArgumentError(str_cat(op, ": negative dimension in shape"));
