@@ -87,7 +87,16 @@ std::shared_ptr<devices::Device> Session::Impl::place(const Node* n) {
   if (is_assign_like(n->op) && !n->inputs.empty() && n->inputs[0].first->op == "VariableV2") {
     chosen = place(n->inputs[0].first);
   } else if (!n->colocate_with.empty()) {
-    chosen = place(graph.operation_by_name(n->colocate_with).node());
+    // Initializer and read ops live with their variable where a kernel allows (TF's
+    // colocation); otherwise on CPU:0, which is what soft placement would pick.
+    auto target = graph.find_operation(n->colocate_with);
+    chosen = target ? place(target->node()) : manager->cpu(0);
+    if (!is_runtime_op(n->op) &&
+        !kernels::kernel_registry().contains(n->op, chosen->type(), kernel_dtype(*n))) {
+      SF_LOG_DEBUG(n->name, " (", n->op, "): no ", devices::device_type_name(chosen->type()),
+                   " kernel; colocation with ", n->colocate_with, " relaxed to CPU:0");
+      chosen = manager->cpu(0);
+    }
   } else {
     DeviceSpec spec;
     try {
