@@ -1,4 +1,5 @@
 // The explicit list of CUDA kernel families (CUDA builds). CPU-only: register_kernels_cuda_stub.cc.
+#include "kernels/array/array.h"
 #include "kernels/fill/fill.h"
 #include "kernels/init/random.h"
 #include "kernels/kernel.h"
@@ -8,6 +9,7 @@ namespace scopeflow::kernels {
 void register_cuda_kernels(KernelRegistry& r) {
   register_fill_cuda_kernels(r);
   register_random_cuda_kernels(r);
+  register_array_gpu_kernels(r);
 }
 
 }  // namespace scopeflow::kernels

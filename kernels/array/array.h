@@ -7,5 +7,7 @@
 namespace scopeflow::kernels {
 
 void register_array_cpu_kernels(KernelRegistry& r);
+// Identity forwards its input's buffer, so the same code serves GPUs (label "cuda").
+void register_array_gpu_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -86,4 +86,10 @@ void register_array_cpu_kernels(KernelRegistry& r) {
   r.add({"LogicalNot", DeviceType::kCPU, DType::kBool, "ref"}, logical_not_kernel);
 }
 
+void register_array_gpu_kernels(KernelRegistry& r) {
+  for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16, DType::kInt32,
+                  DType::kInt64, DType::kBool, DType::kUInt8, DType::kInt8})
+    r.add({"Identity", devices::DeviceType::kGPU, d, "cuda"}, identity_kernel);
+}
+
 }  // namespace scopeflow::kernels
