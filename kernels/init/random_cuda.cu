@@ -3,40 +3,57 @@
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/launch.cuh"
 #include "kernels/init/random.h"
+#include "kernels/init/random_units.h"
 
 namespace scopeflow::kernels {
 
 // ---------------------------------------------------------------- kernels
-// Grid-stride: thread t computes elements t, t + stride, ...; each element is a pure
-// function of (key, offset + i), so any launch shape gives the same output.
-template <RandomDist kDist>
-__global__ void random_forward_kernel(philox::Key key, std::uint64_t offset, float* out,
+// Uniform and normal: thread t computes Philox unit j = t, t + stride, ...; a unit is one
+// block of 4 uniforms (or one Box-Muller pair of normals) covering element counters
+// base + kPer*j .. base + kPer*j + kPer-1, where base = offset rounded down to kPer. It writes
+// the elements of the unit that fall inside [0, n). Every element is the same pure function
+// of (key, offset + i) as on the CPU, so any launch shape gives the same bits.
+__global__ void random_uniform_kernel(philox::Key key, std::uint64_t offset, float* out,
                                       std::int64_t n) {
+  const std::int64_t units = uniform_units(offset, n);
+  for (std::int64_t j = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; j < units;
+       j += std::int64_t{gridDim.x} * blockDim.x)
+    uniform_unit(key, offset, out, n, j);
+}
+
+__global__ void random_normal_kernel(philox::Key key, std::uint64_t offset, float* out,
+                                     std::int64_t n) {
+  const std::int64_t units = normal_units(offset, n);
+  for (std::int64_t j = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; j < units;
+       j += std::int64_t{gridDim.x} * blockDim.x)
+    normal_unit(key, offset, out, n, j);
+}
+
+// One element per thread: each redraws independently until it lands within 2 sigma.
+__global__ void random_truncated_normal_kernel(philox::Key key, std::uint64_t offset, float* out,
+                                               std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::int64_t{gridDim.x} * blockDim.x) {
-    const std::uint64_t c = offset + static_cast<std::uint64_t>(i);
-    if constexpr (kDist == RandomDist::kUniform) out[i] = philox::uniform_at(key, c);
-    if constexpr (kDist == RandomDist::kNormal) out[i] = philox::normal_at(key, c);
-    if constexpr (kDist == RandomDist::kTruncatedNormal) out[i] = philox::truncated_normal_at(key, c);
-  }
+       i += std::int64_t{gridDim.x} * blockDim.x)
+    out[i] = philox::truncated_normal_at(key, offset + static_cast<std::uint64_t>(i));
 }
 
 // ---------------------------------------------------------------- launchers
 void random_forward_cuda(const RandomArgs& a, devices::Stream& stream) {
   if (a.n == 0) return;
   constexpr int kBlock = 256;
-  const unsigned grid = grid_size(a.n, kBlock);
   cudaStream_t s = cuda_stream(stream);
   switch (a.dist) {
     case RandomDist::kUniform:
-      random_forward_kernel<RandomDist::kUniform><<<grid, kBlock, 0, s>>>(a.key, a.offset, a.out, a.n);
+      random_uniform_kernel<<<grid_size(uniform_units(a.offset, a.n), kBlock), kBlock, 0, s>>>(
+          a.key, a.offset, a.out, a.n);
       break;
     case RandomDist::kNormal:
-      random_forward_kernel<RandomDist::kNormal><<<grid, kBlock, 0, s>>>(a.key, a.offset, a.out, a.n);
+      random_normal_kernel<<<grid_size(normal_units(a.offset, a.n), kBlock), kBlock, 0, s>>>(
+          a.key, a.offset, a.out, a.n);
       break;
     case RandomDist::kTruncatedNormal:
-      random_forward_kernel<RandomDist::kTruncatedNormal>
-          <<<grid, kBlock, 0, s>>>(a.key, a.offset, a.out, a.n);
+      random_truncated_normal_kernel<<<grid_size(a.n, kBlock), kBlock, 0, s>>>(a.key, a.offset,
+                                                                               a.out, a.n);
       break;
   }
   SF_CUDA_CHECK(cudaGetLastError());

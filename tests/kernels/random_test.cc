@@ -9,6 +9,7 @@
 #include "devices/device_manager.h"
 #include "kernels/init/philox.h"
 #include "kernels/init/random.h"
+#include "kernels/init/random_units.h"
 #include "kernels/kernel.h"
 #include "tests/support/devices.h"
 
@@ -106,6 +107,24 @@ TEST(RandomTest, ElementIDependsOnlyOnSeedAndI) {
     ASSERT_EQ(pieces.size(), whole.size());
     EXPECT_EQ(std::memcmp(pieces.data(), whole.data(), whole.size() * 4), 0);
     EXPECT_NE(draw(d, 16, 0, philox::make_key(1, 2)), draw(d, 16, 0, philox::make_key(1, 3)));
+  }
+}
+
+// The CUDA kernels' unit of work, run here in reverse order (as threads might), must give the
+// reference's bits for every offset alignment and ragged length.
+TEST(RandomTest, GpuUnitsMatchTheReferenceInAnyOrder) {
+  const auto key = philox::make_key(99, 100);
+  for (std::uint64_t offset : {0ull, 1ull, 2ull, 3ull, 12345ull}) {
+    for (std::int64_t n : {1, 2, 3, 4, 5, 7, 257}) {
+      std::vector<float> u(static_cast<std::size_t>(n), -1.0f),
+          z(static_cast<std::size_t>(n), -1.0f);
+      for (std::int64_t j = sf::kernels::uniform_units(offset, n) - 1; j >= 0; --j)
+        sf::kernels::uniform_unit(key, offset, u.data(), n, j);
+      for (std::int64_t j = sf::kernels::normal_units(offset, n) - 1; j >= 0; --j)
+        sf::kernels::normal_unit(key, offset, z.data(), n, j);
+      EXPECT_EQ(u, draw(RandomDist::kUniform, n, offset, key)) << offset << " " << n;
+      EXPECT_EQ(z, draw(RandomDist::kNormal, n, offset, key)) << offset << " " << n;
+    }
   }
 }
 
