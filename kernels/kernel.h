@@ -31,7 +31,9 @@ struct KernelContext {
     static const AttrMap empty;
     return attrs ? *attrs : empty;
   }
-  // Allocates output i with the given dtype and shape on this device.
+  // Allocates output i with the given dtype and shape on this device. NOTE: it may grow
+  // `outputs`, which invalidates references to earlier outputs: size `outputs` first when a
+  // kernel holds several.
   Tensor& allocate_output(std::size_t i, DType dtype, const Shape& shape) {
     if (outputs.size() <= i) outputs.resize(i + 1);
     outputs[i] = Tensor(dtype, shape, device_ptr ? device_ptr : devices::host_device());

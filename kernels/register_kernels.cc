@@ -1,5 +1,12 @@
 // The explicit list of CPU kernel families. GPU: register_kernels_cuda.cc.
 #include "kernels/array/array.h"
+#include "kernels/bias_add/bias_add.h"
+#include "kernels/conv2d/conv2d.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/pool/pool.h"
+#include "kernels/reduce/reduce.h"
+#include "kernels/relu/relu.h"
+#include "kernels/softmax_xent/softmax_xent.h"
 #include "kernels/fill/fill.h"
 #include "kernels/init/random.h"
 #include "kernels/math/binary.h"
@@ -12,6 +19,13 @@ void register_cpu_kernels(KernelRegistry& r) {
   register_random_cpu_kernels(r);
   register_binary_cpu_kernels(r);
   register_array_cpu_kernels(r);
+  register_relu_cpu_kernels(r);
+  register_bias_add_cpu_kernels(r);
+  register_conv2d_cpu_kernels(r);
+  register_pool_cpu_kernels(r);
+  register_matmul_cpu_kernels(r);
+  register_reduce_cpu_kernels(r);
+  register_softmax_xent_cpu_kernels(r);
 }
 
 }  // namespace scopeflow::kernels

@@ -25,6 +25,7 @@ const OpRegistry& op_registry() {
   static const OpRegistry registry = [] {
     OpRegistry r;
     register_core_ops(r);
+    register_nn_ops(r);
     return r;
   }();
   return registry;

@@ -54,5 +54,6 @@ const OpRegistry& op_registry();
 
 // The explicit list of op families (runtime/ops/*.cc).
 void register_core_ops(OpRegistry& r);
+void register_nn_ops(OpRegistry& r);
 
 }  // namespace scopeflow

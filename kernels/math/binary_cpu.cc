@@ -13,13 +13,17 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what) 
     const std::int64_t da = i < r - ra ? 1 : a.dims()[static_cast<std::size_t>(i - (r - ra))];
     const std::int64_t db = i < r - rb ? 1 : b.dims()[static_cast<std::size_t>(i - (r - rb))];
     std::int64_t d;
-    if (da == db) d = da;
-    else if (da == 1) d = db;
-    else if (db == 1) d = da;
-    else if (da < 0 || db < 0) d = std::max(da, db) > 1 ? std::max(da, db) : -1;
+    if (da == db)
+      d = da;
+    else if (da == 1)
+      d = db;
+    else if (db == 1)
+      d = da;
+    else if (da < 0 || db < 0)
+      d = std::max(da, db) > 1 ? std::max(da, db) : -1;
     else
-      throw InvalidArgumentError(str_cat(what, ": Incompatible shapes: ", a.to_string(), " vs. ",
-                                         b.to_string()));
+      throw InvalidArgumentError(
+          str_cat(what, ": Incompatible shapes: ", a.to_string(), " vs. ", b.to_string()));
     dims[static_cast<std::size_t>(i)] = d;
   }
   return Shape(dims);
@@ -92,8 +96,8 @@ void binary_cpu_kernel(KernelContext& c) {
   const Tensor& a = c.inputs[0];
   const Tensor& b = c.inputs[1];
   if (a.dtype() != b.dtype())
-    throw InvalidArgumentError(str_cat(c.node_name, ": input dtypes differ: ", dtype_name(a.dtype()),
-                                       " vs ", dtype_name(b.dtype())));
+    throw InvalidArgumentError(str_cat(c.node_name, ": input dtypes differ: ",
+                                       dtype_name(a.dtype()), " vs ", dtype_name(b.dtype())));
   if constexpr (kOp == BinaryOp::kDiv && std::is_integral_v<T>) {
     for (T v : b.to_vector<T>())
       if (v == 0) throw InvalidArgumentError(str_cat(c.node_name, ": Integer division by zero"));

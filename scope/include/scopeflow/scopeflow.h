@@ -15,6 +15,7 @@
 #include "runtime/graph.h"
 #include "runtime/session/session.h"
 #include "scope/initializers.h"
+#include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
 #include "scope/variable.h"

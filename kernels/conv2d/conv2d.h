@@ -1,0 +1,33 @@
+// Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter: NHWC input, HWIO filter, strides,
+// dilations, SAME/VALID padding with TF's rule. CPU: conv2d_cpu.cc (reference loops with
+// double accumulation: the test oracle). The window geometry is shared with pooling.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "devices/base/host_device.h"
+#include "kernels/kernel.h"
+
+namespace scopeflow::kernels {
+
+// One spatial dimension of a window op: TF's GetWindowedOutputSize.
+struct WindowDim {
+  std::int64_t in = 0, out = 0, k = 1, stride = 1, dilation = 1, pad_before = 0;
+};
+// Throws InvalidArgumentError naming `what` for a bad padding string or window.
+WindowDim window_dim(std::int64_t in, std::int64_t k, std::int64_t stride, std::int64_t dilation,
+                     const std::string& padding, const std::string& what);
+
+struct Conv2DGeom {
+  std::int64_t n = 0, c = 0, o = 0;  // batch, in channels, out channels
+  WindowDim h, w;
+};
+
+void conv2d_forward_ref(const Conv2DGeom& g, const float* x, const float* f, float* y);
+void conv2d_backward_input_ref(const Conv2DGeom& g, const float* f, const float* dy, float* dx);
+void conv2d_backward_filter_ref(const Conv2DGeom& g, const float* x, const float* dy, float* df);
+
+void register_conv2d_cpu_kernels(KernelRegistry& r);
+
+}  // namespace scopeflow::kernels

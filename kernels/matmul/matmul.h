@@ -1,0 +1,15 @@
+// MatMul (float32, transpose flags). CPU: matmul_cpu.cc (reference, double accumulation).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel.h"
+
+namespace scopeflow::kernels {
+
+// c[m, n] = sum_k op(a)[m, k] * op(b)[k, n]; op transposes when the flag is set.
+void matmul_forward_ref(const float* a, const float* b, float* c, std::int64_t m, std::int64_t n,
+                        std::int64_t k, bool transpose_a, bool transpose_b);
+void register_matmul_cpu_kernels(KernelRegistry& r);
+
+}  // namespace scopeflow::kernels

@@ -1,0 +1,30 @@
+// Relu / ReluGrad on the CPU: reference loops and registration. See relu.h.
+#include "kernels/relu/relu.h"
+
+namespace scopeflow::kernels {
+
+void relu_forward_ref(const float* x, float* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = relu(x[i]);
+}
+void relu_backward_ref(const float* dy, const float* x, float* dx, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) dx[i] = relu_grad(dy[i], x[i]);
+}
+
+void register_relu_cpu_kernels(KernelRegistry& r) {
+  r.add({"Relu", devices::DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+    const Tensor& x = c.inputs.at(0);
+    Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
+    relu_forward_ref(x.data<float>(), y.data<float>(), x.num_elements());
+  });
+  r.add({"ReluGrad", devices::DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+    const Tensor& dy = c.inputs.at(0);
+    const Tensor& x = c.inputs.at(1);
+    if (!(dy.shape() == x.shape()))
+      throw InvalidArgumentError(str_cat(c.node_name, ": ReluGrad shapes differ: ",
+                                         dy.shape().to_string(), " vs ", x.shape().to_string()));
+    Tensor& dx = c.allocate_output(0, DType::kFloat32, x.shape());
+    relu_backward_ref(dy.data<float>(), x.data<float>(), dx.data<float>(), x.num_elements());
+  });
+}
+
+}  // namespace scopeflow::kernels

@@ -1,0 +1,18 @@
+// SparseSoftmaxCrossEntropyWithLogits: per-row loss and its gradient (softmax - onehot),
+// computed with the max subtracted for stability. float32 logits [B, C], int32/int64 labels
+// [B]. CPU: softmax_xent_cpu.cc.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel.h"
+
+namespace scopeflow::kernels {
+
+// Throws InvalidArgumentError for a label outside [0, classes).
+void sparse_xent_forward_ref(const float* logits, const std::int64_t* labels, float* loss,
+                             float* backprop, std::int64_t batch, std::int64_t classes,
+                             const std::string& what);
+void register_softmax_xent_cpu_kernels(KernelRegistry& r);
+
+}  // namespace scopeflow::kernels

@@ -1,0 +1,56 @@
+// SparseSoftmaxCrossEntropyWithLogits on the CPU. See softmax_xent.h.
+#include "kernels/softmax_xent/softmax_xent.h"
+
+#include <cmath>
+#include <vector>
+
+namespace scopeflow::kernels {
+
+void sparse_xent_forward_ref(const float* logits, const std::int64_t* labels, float* loss,
+                             float* backprop, std::int64_t batch, std::int64_t classes,
+                             const std::string& what) {
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t label = labels[b];
+    if (label < 0 || label >= classes)
+      throw InvalidArgumentError(str_cat(what, ": Received a label value of ", label,
+                                         " which is outside the valid range of [0, ", classes,
+                                         ").  Label values: ", label));
+    const float* row = logits + b * classes;
+    double m = row[0];
+    for (std::int64_t c = 1; c < classes; ++c) m = std::max<double>(m, row[c]);
+    double sum = 0;
+    for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(double(row[c]) - m);
+    const double log_sum = std::log(sum);
+    loss[b] = static_cast<float>(log_sum - (double(row[label]) - m));
+    for (std::int64_t c = 0; c < classes; ++c)
+      backprop[b * classes + c] =
+          static_cast<float>(std::exp(double(row[c]) - m - log_sum) - (c == label ? 1.0 : 0.0));
+  }
+}
+
+void register_softmax_xent_cpu_kernels(KernelRegistry& r) {
+  r.add({"SparseSoftmaxCrossEntropyWithLogits", devices::DeviceType::kCPU, DType::kFloat32, "ref"},
+        [](KernelContext& c) {
+          const Tensor& logits = c.inputs.at(0);
+          const Tensor& labels = c.inputs.at(1);
+          if (logits.shape().rank() != 2 || labels.shape().rank() != 1 ||
+              labels.shape().dims()[0] != logits.shape().dims()[0])
+            throw InvalidArgumentError(
+                str_cat(c.node_name, ": logits must be [batch, classes] and labels [batch], got ",
+                        logits.shape().to_string(), " and ", labels.shape().to_string()));
+          std::vector<std::int64_t> l;
+          if (labels.dtype() == DType::kInt32) {
+            for (auto v : labels.to_vector<std::int32_t>()) l.push_back(v);
+          } else {
+            l = labels.to_vector<std::int64_t>();
+          }
+          const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
+          c.outputs.resize(2);  // allocate_output must not resize under the references below
+          Tensor& loss = c.allocate_output(0, DType::kFloat32, Shape{batch});
+          Tensor& back = c.allocate_output(1, DType::kFloat32, logits.shape());
+          sparse_xent_forward_ref(logits.data<float>(), l.data(), loss.data<float>(),
+                                  back.data<float>(), batch, classes, c.node_name);
+        });
+}
+
+}  // namespace scopeflow::kernels

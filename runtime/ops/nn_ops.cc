@@ -1,0 +1,255 @@
+// Definitions of the CNN op set (TF names and shape functions): Relu, BiasAdd, Conv2D and its
+// gradients, pooling, MatMul, reductions, Reshape, SparseSoftmaxCrossEntropyWithLogits.
+// Kernels: kernels/<family>/. Gradient functions come with the training issue.
+#include <functional>
+
+#include "devices/base/errors.h"
+#include "kernels/conv2d/conv2d.h"
+#include "kernels/reduce/reduce.h"
+#include "runtime/op_registry.h"
+
+namespace scopeflow {
+namespace {
+
+// Runs `f`, turning kernel-side InvalidArgumentErrors into graph-construction ValueErrors.
+template <class F>
+void as_value_error(F f) {
+  try {
+    f();
+  } catch (const InvalidArgumentError& e) {
+    throw ValueError(e.what());
+  }
+}
+
+std::vector<std::int64_t> const_ints(const ShapeContext& c, int i) {
+  const Tensor* t = c.input_values[static_cast<std::size_t>(i)];
+  std::vector<std::int64_t> v;
+  if (t == nullptr) return v;
+  if (t->dtype() == DType::kInt32)
+    for (auto x : t->to_vector<std::int32_t>()) v.push_back(x);
+  else if (t->dtype() == DType::kInt64)
+    v = t->to_vector<std::int64_t>();
+  else
+    throw ValueError(
+        str_cat(c.node_name, ": expected an int32/int64 input, got ", dtype_name(t->dtype())));
+  return v;
+}
+
+void require_float(const ShapeContext& c, int i) {
+  if (c.input_dtypes[static_cast<std::size_t>(i)] != DType::kFloat32)
+    throw ValueError(str_cat(c.node_name, ": input ", i, " must be float32, got ",
+                             dtype_name(c.input_dtypes[static_cast<std::size_t>(i)])));
+}
+
+// Output spatial size of one window dimension, -1 when the input size is unknown.
+std::int64_t window_out(const ShapeContext& c, std::int64_t in, std::int64_t k, std::int64_t s,
+                        std::int64_t d, const std::string& padding) {
+  if (in < 0 || k < 0) return -1;
+  std::int64_t out = -1;
+  as_value_error([&] { out = kernels::window_dim(in, k, s, d, padding, c.node_name).out; });
+  return out;
+}
+
+std::vector<std::int64_t> attr4(const ShapeContext& c, const char* name) {
+  auto v = c.attr().get_or<std::vector<std::int64_t>>(name, {1, 1, 1, 1});
+  if (v.size() != 4 || v[0] != 1 || v[3] != 1)
+    throw ValueError(
+        str_cat(c.node_name, ": ", name,
+                " must have 4 elements with 1 in the batch and depth positions (NHWC), got ",
+                v.size(), " elements"));
+  return v;
+}
+
+void conv2d_shape(ShapeContext& c) {
+  require_float(c, 0);
+  const Shape& in = c.input_shapes[0];
+  const Shape& f = c.input_shapes[1];
+  if (in.has_rank() && in.rank() != 4)
+    throw ValueError(str_cat(c.node_name, ": input must be 4-D NHWC, got ", in.to_string()));
+  if (f.has_rank() && f.rank() != 4)
+    throw ValueError(str_cat(c.node_name, ": filter must be 4-D HWIO, got ", f.to_string()));
+  const auto s = attr4(c, "strides");
+  const auto d = attr4(c, "dilations");
+  const std::string padding = c.attr().get<std::string>("padding");
+  if (!in.has_rank() || !f.has_rank()) {
+    c.set_output(DType::kFloat32, Shape{-1, -1, -1, -1});
+    return;
+  }
+  if (in.dims()[3] >= 0 && f.dims()[2] >= 0 && in.dims()[3] != f.dims()[2])
+    throw ValueError(str_cat(c.node_name, ": input depth ", in.dims()[3],
+                             " does not match filter in_channels ", f.dims()[2]));
+  c.set_output(DType::kFloat32,
+               Shape{in.dims()[0], window_out(c, in.dims()[1], f.dims()[0], s[1], d[1], padding),
+                     window_out(c, in.dims()[2], f.dims()[1], s[2], d[2], padding), f.dims()[3]});
+}
+
+void pool_shape(ShapeContext& c) {
+  require_float(c, 0);
+  const Shape& in = c.input_shapes[0];
+  if (in.has_rank() && in.rank() != 4)
+    throw ValueError(str_cat(c.node_name, ": input must be 4-D NHWC, got ", in.to_string()));
+  const auto k = attr4(c, "ksize");
+  const auto s = attr4(c, "strides");
+  const std::string padding = c.attr().get<std::string>("padding");
+  if (!in.has_rank()) {
+    c.set_output(DType::kFloat32, Shape{-1, -1, -1, -1});
+    return;
+  }
+  c.set_output(DType::kFloat32,
+               Shape{in.dims()[0], window_out(c, in.dims()[1], k[1], s[1], 1, padding),
+                     window_out(c, in.dims()[2], k[2], s[2], 1, padding), in.dims()[3]});
+}
+
+void reduce_shape(ShapeContext& c) {
+  require_float(c, 0);
+  const Shape& in = c.input_shapes[0];
+  const bool keep = c.attr().get_or<bool>("keep_dims", false);
+  if (!in.has_rank() || c.input_values[1] == nullptr) {
+    c.set_output(DType::kFloat32, Shape::unknown());
+    return;
+  }
+  const auto axes = const_ints(c, 1);
+  std::vector<bool> mask;
+  as_value_error([&] { mask = kernels::reduction_mask(in, axes, c.node_name); });
+  if (axes.empty()) std::fill(mask.begin(), mask.end(), false);
+  c.set_output(DType::kFloat32, kernels::reduced_shape(in, mask, keep));
+}
+
+}  // namespace
+
+void register_nn_ops(OpRegistry& r) {
+  r.add({.name = "Relu", .min_inputs = 1, .max_inputs = 1, .shape = [](ShapeContext& c) {
+           require_float(c, 0);
+           c.set_output(DType::kFloat32, c.input_shapes[0]);
+         }});
+  r.add({.name = "ReluGrad", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           c.set_output(DType::kFloat32, c.input_shapes[1]);
+         }});
+  r.add({.name = "BiasAdd", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           require_float(c, 0);
+           require_float(c, 1);
+           const Shape& v = c.input_shapes[0];
+           const Shape& b = c.input_shapes[1];
+           if (b.has_rank() && b.rank() != 1)
+             throw ValueError(str_cat(c.node_name, ": bias must be 1-D, got ", b.to_string()));
+           if (v.has_rank() && v.rank() < 1)
+             throw ValueError(str_cat(c.node_name, ": value must be at least 1-D"));
+           if (v.has_rank() && b.has_rank() && v.dims().back() >= 0 && b.dims()[0] >= 0 &&
+               v.dims().back() != b.dims()[0])
+             throw ValueError(str_cat(
+                 c.node_name, ": Dimensions must be equal, but are ", v.dims().back(), " and ",
+                 b.dims()[0], " for bias_add with shapes ", v.to_string(), ", ", b.to_string()));
+           c.set_output(DType::kFloat32, v);
+         }});
+  r.add({.name = "BiasAddGrad", .min_inputs = 1, .max_inputs = 1, .shape = [](ShapeContext& c) {
+           const Shape& g = c.input_shapes[0];
+           c.set_output(DType::kFloat32, g.has_rank() ? Shape{g.dims().back()} : Shape{-1});
+         }});
+  r.add({.name = "Conv2D", .min_inputs = 2, .max_inputs = 2, .shape = conv2d_shape});
+  r.add({.name = "Conv2DBackpropInput",
+         .min_inputs = 3,
+         .max_inputs = 3,
+         .shape = [](ShapeContext& c) {
+           auto dims = const_ints(c, 0);
+           c.set_output(DType::kFloat32, dims.empty() ? Shape{-1, -1, -1, -1} : Shape(dims));
+         }});
+  r.add({.name = "Conv2DBackpropFilter",
+         .min_inputs = 3,
+         .max_inputs = 3,
+         .shape = [](ShapeContext& c) {
+           auto dims = const_ints(c, 1);
+           c.set_output(DType::kFloat32, dims.empty() ? Shape{-1, -1, -1, -1} : Shape(dims));
+         }});
+  r.add({.name = "MaxPool", .min_inputs = 1, .max_inputs = 1, .shape = pool_shape});
+  r.add({.name = "AvgPool", .min_inputs = 1, .max_inputs = 1, .shape = pool_shape});
+  r.add({.name = "MaxPoolGrad", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {
+           c.set_output(DType::kFloat32, c.input_shapes[0]);
+         }});
+  r.add({.name = "AvgPoolGrad", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           auto dims = const_ints(c, 0);
+           c.set_output(DType::kFloat32, dims.empty() ? Shape{-1, -1, -1, -1} : Shape(dims));
+         }});
+  r.add({.name = "MatMul", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           require_float(c, 0);
+           require_float(c, 1);
+           const Shape& a = c.input_shapes[0];
+           const Shape& b = c.input_shapes[1];
+           const bool ta = c.attr().get_or<bool>("transpose_a", false);
+           const bool tb = c.attr().get_or<bool>("transpose_b", false);
+           if ((a.has_rank() && a.rank() != 2) || (b.has_rank() && b.rank() != 2))
+             throw ValueError(str_cat(c.node_name, ": MatMul needs 2-D inputs, got ", a.to_string(),
+                                      " and ", b.to_string()));
+           const std::int64_t m = a.has_rank() ? a.dims()[ta ? 1 : 0] : -1;
+           const std::int64_t k = a.has_rank() ? a.dims()[ta ? 0 : 1] : -1;
+           const std::int64_t k2 = b.has_rank() ? b.dims()[tb ? 1 : 0] : -1;
+           const std::int64_t n = b.has_rank() ? b.dims()[tb ? 0 : 1] : -1;
+           if (k >= 0 && k2 >= 0 && k != k2)
+             throw ValueError(str_cat(c.node_name, ": Dimensions must be equal, but are ", k,
+                                      " and ", k2, " for MatMul with input shapes: ", a.to_string(),
+                                      ", ", b.to_string()));
+           c.set_output(DType::kFloat32, Shape{m, n});
+         }});
+  for (const char* op : {"Sum", "Mean", "Max"})
+    r.add({.name = op, .min_inputs = 2, .max_inputs = 2, .shape = reduce_shape});
+  r.add({.name = "Reshape", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           if (c.input_values[1] == nullptr) {
+             c.set_output(c.input_dtypes[0], Shape::unknown());
+             return;
+           }
+           auto dims = const_ints(c, 1);
+           const Shape& in = c.input_shapes[0];
+           std::int64_t known = 1;
+           int unknown = -1;
+           for (std::size_t i = 0; i < dims.size(); ++i) {
+             if (dims[i] == -1) {
+               if (unknown >= 0)
+                 throw ValueError(str_cat(c.node_name, ": only one input size may be -1"));
+               unknown = static_cast<int>(i);
+             } else if (dims[i] < 0) {
+               throw ValueError(str_cat(c.node_name, ": size ", dims[i], " must be non-negative"));
+             } else {
+               known *= dims[i];
+             }
+           }
+           if (in.is_fully_defined()) {
+             const std::int64_t n = in.num_elements();
+             if (unknown >= 0) {
+               if (known == 0 || n % known != 0)
+                 throw ValueError(str_cat(c.node_name, ": Cannot reshape a tensor with ", n,
+                                          " elements to shape ", Shape(dims).to_string()));
+               dims[static_cast<std::size_t>(unknown)] = n / known;
+             } else if (known != n) {
+               throw ValueError(str_cat(c.node_name, ": Cannot reshape a tensor with ", n,
+                                        " elements to shape ", Shape(dims).to_string(), " (", known,
+                                        " elements)"));
+             }
+           }
+           c.set_output(c.input_dtypes[0], Shape(dims));
+         }});
+  r.add({.name = "SparseSoftmaxCrossEntropyWithLogits",
+         .min_inputs = 2,
+         .max_inputs = 2,
+         .shape = [](ShapeContext& c) {
+           require_float(c, 0);
+           if (c.input_dtypes[1] != DType::kInt32 && c.input_dtypes[1] != DType::kInt64)
+             throw ValueError(str_cat(c.node_name, ": labels must be int32 or int64, got ",
+                                      dtype_name(c.input_dtypes[1])));
+           const Shape& l = c.input_shapes[0];
+           const Shape& y = c.input_shapes[1];
+           if (l.has_rank() && l.rank() != 2)
+             throw ValueError(str_cat(c.node_name, ": logits must be 2-D, got ", l.to_string()));
+           if (y.has_rank() && y.rank() != 1)
+             throw ValueError(str_cat(c.node_name, ": labels must be 1-D, got ", y.to_string()));
+           if (l.has_rank() && y.has_rank() && l.dims()[0] >= 0 && y.dims()[0] >= 0 &&
+               l.dims()[0] != y.dims()[0])
+             throw ValueError(str_cat(
+                 c.node_name,
+                 ": logits and labels must have the same first dimension, got logits shape ",
+                 l.to_string(), " and labels shape ", y.to_string()));
+           const std::int64_t b = l.has_rank() ? l.dims()[0] : -1;
+           c.set_output(DType::kFloat32, Shape{b});
+           c.set_output(DType::kFloat32, l.has_rank() ? l : Shape{-1, -1});
+         }});
+}
+
+}  // namespace scopeflow

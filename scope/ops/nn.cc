@@ -1,0 +1,139 @@
+// CNN op builders. See nn.h.
+#include "scope/ops/nn.h"
+
+#include "devices/base/errors.h"
+#include "scope/ops/ops.h"
+#include "scope/scopes.h"
+
+namespace scopeflow {
+namespace {
+
+std::string name_or(std::string_view name, const char* fallback) {
+  return name.empty() ? std::string(fallback) : std::string(name);
+}
+
+Output ints_const(const std::vector<std::int64_t>& v, std::string_view name) {
+  std::vector<std::int32_t> i32;
+  for (auto x : v) i32.push_back(static_cast<std::int32_t>(x));
+  return constant(i32, Shape{static_cast<std::int64_t>(i32.size())}, name);
+}
+
+Output window_op(const char* type, const Output& value, const std::vector<std::int64_t>& ksize,
+                 const std::vector<std::int64_t>& strides, const std::string& padding,
+                 std::string_view name) {
+  AttrMap attrs;
+  attrs.set("ksize", ksize);
+  attrs.set("strides", strides);
+  attrs.set("padding", padding);
+  attrs.set("data_format", std::string("NHWC"));
+  return get_default_graph()
+      .create_op(type, {value}, std::move(attrs), name_or(name, type))
+      .output(0);
+}
+
+Output reduce(const char* type, const Output& x, const std::vector<std::int64_t>& axes,
+              bool keep_dims, std::string_view name) {
+  std::vector<std::int64_t> all = axes;
+  if (all.empty()) {
+    const Shape s = x.shape();
+    if (!s.has_rank())
+      throw ValueError(str_cat(type, ": axes must be given when the input's rank is unknown"));
+    for (int i = 0; i < s.rank(); ++i) all.push_back(i);
+  }
+  Output ax = ints_const(all, "Const");
+  AttrMap attrs;
+  attrs.set("keep_dims", keep_dims);
+  return get_default_graph()
+      .create_op(type, {x, ax}, std::move(attrs), name_or(name, type))
+      .output(0);
+}
+
+}  // namespace
+
+namespace nn {
+
+Output relu(const Output& features, std::string_view name) {
+  return get_default_graph().create_op("Relu", {features}, {}, name_or(name, "Relu")).output(0);
+}
+
+Output bias_add(const Output& value, const Output& bias, std::string_view name) {
+  AttrMap attrs;
+  attrs.set("data_format", std::string("NHWC"));
+  return get_default_graph()
+      .create_op("BiasAdd", {value, bias}, std::move(attrs), name_or(name, "BiasAdd"))
+      .output(0);
+}
+
+Output conv2d(const Output& input, const Output& filter, const std::vector<std::int64_t>& strides,
+              const std::string& padding, std::string_view name) {
+  return conv2d(input, filter, strides, padding, {1, 1, 1, 1}, name);
+}
+
+Output conv2d(const Output& input, const Output& filter, const std::vector<std::int64_t>& strides,
+              const std::string& padding, const std::vector<std::int64_t>& dilations,
+              std::string_view name) {
+  AttrMap attrs;
+  attrs.set("strides", strides);
+  attrs.set("padding", padding);
+  attrs.set("dilations", dilations);
+  attrs.set("data_format", std::string("NHWC"));
+  return get_default_graph()
+      .create_op("Conv2D", {input, filter}, std::move(attrs), name_or(name, "Conv2D"))
+      .output(0);
+}
+
+Output max_pool(const Output& value, const std::vector<std::int64_t>& ksize,
+                const std::vector<std::int64_t>& strides, const std::string& padding,
+                std::string_view name) {
+  return window_op("MaxPool", value, ksize, strides, padding, name);
+}
+
+Output avg_pool(const Output& value, const std::vector<std::int64_t>& ksize,
+                const std::vector<std::int64_t>& strides, const std::string& padding,
+                std::string_view name) {
+  return window_op("AvgPool", value, ksize, strides, padding, name);
+}
+
+Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
+                                                std::string_view name) {
+  name_scope scope(name, "SparseSoftmaxCrossEntropyWithLogits");
+  return get_default_graph()
+      .create_op("SparseSoftmaxCrossEntropyWithLogits", {logits, labels}, {},
+                 "SparseSoftmaxCrossEntropyWithLogits")
+      .output(0);
+}
+
+}  // namespace nn
+
+Output matmul(const Output& a, const Output& b, bool transpose_a, bool transpose_b,
+              std::string_view name) {
+  AttrMap attrs;
+  attrs.set("transpose_a", transpose_a);
+  attrs.set("transpose_b", transpose_b);
+  return get_default_graph()
+      .create_op("MatMul", {a, b}, std::move(attrs), name_or(name, "MatMul"))
+      .output(0);
+}
+
+Output reshape(const Output& tensor, const std::vector<std::int64_t>& shape,
+               std::string_view name) {
+  name_scope scope(name, "Reshape");
+  const std::string op_name = scope.name();
+  Output s = ints_const(shape, "shape");
+  return get_default_graph().create_op("Reshape", {tensor, s}, {}, op_name).output(0);
+}
+
+Output reduce_sum(const Output& x, const std::vector<std::int64_t>& axes, bool keep_dims,
+                  std::string_view name) {
+  return reduce("Sum", x, axes, keep_dims, name);
+}
+Output reduce_mean(const Output& x, const std::vector<std::int64_t>& axes, bool keep_dims,
+                   std::string_view name) {
+  return reduce("Mean", x, axes, keep_dims, name);
+}
+Output reduce_max(const Output& x, const std::vector<std::int64_t>& axes, bool keep_dims,
+                  std::string_view name) {
+  return reduce("Max", x, axes, keep_dims, name);
+}
+
+}  // namespace scopeflow

@@ -1,0 +1,48 @@
+// Builders for the CNN op set with TF's names and default op names (API.md): sf::nn::conv2d,
+// relu, bias_add, max_pool, avg_pool, sparse_softmax_cross_entropy_with_logits; sf::matmul,
+// sf::reshape, sf::reduce_sum / reduce_mean / reduce_max. NHWC layouts, float32.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/graph.h"
+
+namespace scopeflow {
+
+namespace nn {
+Output relu(const Output& features, std::string_view name = "");
+Output bias_add(const Output& value, const Output& bias, std::string_view name = "");
+// strides {1, sh, sw, 1}; padding "SAME" | "VALID"; filter [kh, kw, in, out].
+Output conv2d(const Output& input, const Output& filter, const std::vector<std::int64_t>& strides,
+              const std::string& padding, std::string_view name = "");
+Output conv2d(const Output& input, const Output& filter, const std::vector<std::int64_t>& strides,
+              const std::string& padding, const std::vector<std::int64_t>& dilations,
+              std::string_view name = "");
+Output max_pool(const Output& value, const std::vector<std::int64_t>& ksize,
+                const std::vector<std::int64_t>& strides, const std::string& padding,
+                std::string_view name = "");
+Output avg_pool(const Output& value, const std::vector<std::int64_t>& ksize,
+                const std::vector<std::int64_t>& strides, const std::string& padding,
+                std::string_view name = "");
+// Labels first, as TF's keyword order; returns the per-example loss [batch].
+Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
+                                                std::string_view name = "");
+}  // namespace nn
+
+Output matmul(const Output& a, const Output& b, bool transpose_a = false, bool transpose_b = false,
+              std::string_view name = "");
+// `shape` may hold one -1 (inferred).
+Output reshape(const Output& tensor, const std::vector<std::int64_t>& shape,
+               std::string_view name = "");
+// Empty `axes`: every axis (TF's axis=None).
+Output reduce_sum(const Output& x, const std::vector<std::int64_t>& axes = {},
+                  bool keep_dims = false, std::string_view name = "");
+Output reduce_mean(const Output& x, const std::vector<std::int64_t>& axes = {},
+                   bool keep_dims = false, std::string_view name = "");
+Output reduce_max(const Output& x, const std::vector<std::int64_t>& axes = {},
+                  bool keep_dims = false, std::string_view name = "");
+
+}  // namespace scopeflow

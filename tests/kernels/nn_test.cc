@@ -1,0 +1,215 @@
+// CPU reference kernels of the CNN op set: small hand-computed cases, TF's padding rule, and
+// finite-difference checks that each gradient kernel is the derivative of its forward kernel.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "kernels/bias_add/bias_add.h"
+#include "kernels/conv2d/conv2d.h"
+#include "kernels/kernel.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/pool/pool.h"
+#include "kernels/reduce/reduce.h"
+#include "kernels/relu/relu.h"
+#include "kernels/softmax_xent/softmax_xent.h"
+
+namespace sf = scopeflow;
+namespace k = scopeflow::kernels;
+
+namespace {
+std::vector<float> random_vec(std::size_t n, unsigned seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
+// Checks grad == d/dv <dy, f(v)> by central differences at a few coordinates.
+void check_gradient(std::vector<float> v, const std::vector<float>& grad,
+                    const std::vector<float>& dy,
+                    const std::function<std::vector<float>(const std::vector<float>&)>& f,
+                    const char* what) {
+  for (std::size_t i = 0; i < v.size(); i += std::max<std::size_t>(1, v.size() / 17)) {
+    const float h = 1e-2f, saved = v[i];
+    v[i] = saved + h;
+    const double up = dot(dy, f(v));
+    v[i] = saved - h;
+    const double down = dot(dy, f(v));
+    v[i] = saved;
+    EXPECT_NEAR(grad[i], (up - down) / (2 * h), 2e-3) << what << " coordinate " << i;
+  }
+}
+}  // namespace
+
+TEST(WindowTest, TfPaddingRule) {
+  auto same = k::window_dim(5, 3, 2, 1, "SAME", "t");
+  EXPECT_EQ(same.out, 3);
+  EXPECT_EQ(same.pad_before, 1);
+  auto valid = k::window_dim(5, 3, 2, 1, "VALID", "t");
+  EXPECT_EQ(valid.out, 2);
+  EXPECT_EQ(k::window_dim(28, 5, 1, 1, "SAME", "t").pad_before, 2);
+  EXPECT_EQ(k::window_dim(4, 2, 2, 1, "SAME", "t").pad_before, 0);  // pad total 0
+  EXPECT_EQ(k::window_dim(6, 3, 1, 2, "VALID", "t").out, 2);        // dilation 2: effective 5
+  EXPECT_THROW(k::window_dim(2, 3, 1, 1, "VALID", "t"), sf::InvalidArgumentError);
+  EXPECT_THROW(k::window_dim(5, 3, 1, 1, "FULL", "t"), sf::InvalidArgumentError);
+}
+
+TEST(ReluTest, ForwardBackwardAndEdges) {
+  std::vector<float> x{-1.0f, -0.0f, 0.0f, 2.5f, NAN}, y(5), dx(5);
+  k::relu_forward_ref(x.data(), y.data(), 5);
+  EXPECT_EQ(y[0], 0.0f);
+  EXPECT_EQ(y[3], 2.5f);
+  EXPECT_TRUE(std::isnan(y[4]));
+  std::vector<float> dy(5, 1.0f);
+  k::relu_backward_ref(dy.data(), x.data(), dx.data(), 5);
+  EXPECT_EQ(dx, (std::vector<float>{0, 0, 0, 1, 0}));
+}
+
+TEST(BiasAddTest, ForwardAndGradient) {
+  std::vector<float> x{1, 2, 3, 4, 5, 6}, b{10, 20, 30}, y(6), db(3);
+  k::bias_add_forward_ref(x.data(), b.data(), y.data(), 2, 3);
+  EXPECT_EQ(y, (std::vector<float>{11, 22, 33, 14, 25, 36}));
+  k::bias_add_backward_ref(x.data(), db.data(), 2, 3);
+  EXPECT_EQ(db, (std::vector<float>{5, 7, 9}));
+}
+
+TEST(MatMulTest, TransposeFlags) {
+  std::vector<float> a{1, 2, 3, 4, 5, 6}, b{1, 0, 0, 1, 1, 1}, c(4);
+  k::matmul_forward_ref(a.data(), b.data(), c.data(), 2, 2, 3, false, false);  // [2,3] x [3,2]
+  EXPECT_EQ(c, (std::vector<float>{4, 5, 10, 11}));
+  k::matmul_forward_ref(a.data(), a.data(), c.data(), 2, 2, 3, false, true);  // a a^T
+  EXPECT_EQ(c, (std::vector<float>{14, 32, 32, 77}));
+}
+
+TEST(Conv2DTest, HandComputedSame) {
+  // 1x3x3x1 input 1..9, 2x2x1x1 filter of ones, stride 1, SAME: pad total 1 (after only).
+  k::Conv2DGeom g{1, 1, 1, k::window_dim(3, 2, 1, 1, "SAME", "t"),
+                  k::window_dim(3, 2, 1, 1, "SAME", "t")};
+  std::vector<float> x{1, 2, 3, 4, 5, 6, 7, 8, 9}, f{1, 1, 1, 1}, y(9);
+  k::conv2d_forward_ref(g, x.data(), f.data(), y.data());
+  EXPECT_EQ(y, (std::vector<float>{12, 16, 9, 24, 28, 15, 15, 17, 9}));
+}
+
+TEST(Conv2DTest, GradientsAreTheForwardsDerivatives) {
+  for (const char* padding : {"SAME", "VALID"}) {
+    k::Conv2DGeom g{2, 3, 4, k::window_dim(7, 3, 2, 1, padding, "t"),
+                    k::window_dim(6, 2, 1, 2, padding, "t")};
+    const std::size_t nx = 2 * 7 * 6 * 3, nf = 3 * 2 * 3 * 4,
+                      ny = static_cast<std::size_t>(2 * g.h.out * g.w.out * 4);
+    auto x = random_vec(nx, 1), f = random_vec(nf, 2), dy = random_vec(ny, 3);
+    std::vector<float> dx(nx), df(nf);
+    k::conv2d_backward_input_ref(g, f.data(), dy.data(), dx.data());
+    k::conv2d_backward_filter_ref(g, x.data(), dy.data(), df.data());
+    auto fwd_x = [&](const std::vector<float>& xv) {
+      std::vector<float> y(ny);
+      k::conv2d_forward_ref(g, xv.data(), f.data(), y.data());
+      return y;
+    };
+    auto fwd_f = [&](const std::vector<float>& fv) {
+      std::vector<float> y(ny);
+      k::conv2d_forward_ref(g, x.data(), fv.data(), y.data());
+      return y;
+    };
+    check_gradient(x, dx, dy, fwd_x, "conv2d dx");
+    check_gradient(f, df, dy, fwd_f, "conv2d df");
+  }
+}
+
+TEST(PoolTest, MaxAndAvgWithGradients) {
+  k::PoolGeom g{1, 1, k::window_dim(4, 2, 2, 1, "VALID", "t"),
+                k::window_dim(4, 2, 2, 1, "VALID", "t")};
+  std::vector<float> x{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, y(4);
+  k::max_pool_forward_ref(g, x.data(), y.data());
+  EXPECT_EQ(y, (std::vector<float>{6, 8, 14, 16}));
+  k::avg_pool_forward_ref(g, x.data(), y.data());
+  EXPECT_EQ(y, (std::vector<float>{3.5f, 5.5f, 11.5f, 13.5f}));
+  k::PoolGeom s{2, 3, k::window_dim(5, 3, 2, 1, "SAME", "t"),
+                k::window_dim(5, 2, 1, 1, "SAME", "t")};
+  const std::size_t nx = 2 * 5 * 5 * 3, ny = static_cast<std::size_t>(2 * s.h.out * s.w.out * 3);
+  // Distinct values 0.05 apart, so a finite-difference step of 0.01 never changes an argmax.
+  std::vector<float> xs(nx);
+  for (std::size_t i = 0; i < nx; ++i) xs[i] = 0.05f * static_cast<float>((i * 37) % nx);
+  auto dy = random_vec(ny, 5);
+  std::vector<float> dx(nx);
+  k::max_pool_backward_ref(s, xs.data(), dy.data(), dx.data());
+  check_gradient(
+      xs, dx, dy,
+      [&](const std::vector<float>& v) {
+        std::vector<float> out(ny);
+        k::max_pool_forward_ref(s, v.data(), out.data());
+        return out;
+      },
+      "max_pool dx");
+  k::avg_pool_backward_ref(s, dy.data(), dx.data());
+  check_gradient(
+      xs, dx, dy,
+      [&](const std::vector<float>& v) {
+        std::vector<float> out(ny);
+        k::avg_pool_forward_ref(s, v.data(), out.data());
+        return out;
+      },
+      "avg_pool dx");
+}
+
+TEST(ReduceTest, AxesAndKeepDims) {
+  std::vector<float> x{1, 2, 3, 4, 5, 6};
+  sf::Shape in{2, 3};
+  auto m = k::reduction_mask(in, {1}, "t");
+  EXPECT_EQ(k::reduced_shape(in, m, false), sf::Shape({2}));
+  EXPECT_EQ(k::reduced_shape(in, m, true), sf::Shape({2, 1}));
+  std::vector<float> y(2);
+  k::reduce_forward_ref(k::ReduceOp::kSum, x.data(), in, m, y.data());
+  EXPECT_EQ(y, (std::vector<float>{6, 15}));
+  k::reduce_forward_ref(k::ReduceOp::kMax, x.data(), in, k::reduction_mask(in, {-2}, "t"),
+                        y.data());
+  std::vector<float> y3(3);
+  k::reduce_forward_ref(k::ReduceOp::kMean, x.data(), in, k::reduction_mask(in, {0}, "t"),
+                        y3.data());
+  EXPECT_EQ(y3, (std::vector<float>{2.5f, 3.5f, 4.5f}));
+  std::vector<float> all(1);
+  k::reduce_forward_ref(k::ReduceOp::kMean, x.data(), in, k::reduction_mask(in, {}, "t"),
+                        all.data());
+  EXPECT_FLOAT_EQ(all[0], 3.5f);
+  EXPECT_THROW(k::reduction_mask(in, {2}, "t"), sf::InvalidArgumentError);
+}
+
+TEST(SoftmaxXentTest, LossAndBackprop) {
+  const std::int64_t b = 3, c = 4;
+  auto logits = random_vec(b * c, 6);
+  logits[0] = 80.0f;  // large logits stay finite
+  std::vector<std::int64_t> labels{0, 3, 1};
+  std::vector<float> loss(b), back(b * c);
+  k::sparse_xent_forward_ref(logits.data(), labels.data(), loss.data(), back.data(), b, c, "t");
+  for (auto l : loss) EXPECT_TRUE(std::isfinite(l) && l >= 0);
+  for (std::int64_t r = 0; r < b; ++r) {
+    double s = 0;
+    for (std::int64_t j = 0; j < c; ++j) s += back[r * c + j];
+    EXPECT_NEAR(s, 0.0, 1e-6);  // softmax sums to 1, minus the one-hot
+  }
+  std::vector<float> ones(b, 1.0f);
+  check_gradient(
+      logits, back, ones,
+      [&](const std::vector<float>& v) {
+        std::vector<float> l(b), bp(b * c);
+        k::sparse_xent_forward_ref(v.data(), labels.data(), l.data(), bp.data(), b, c, "t");
+        return l;
+      },
+      "xent");
+  labels[1] = 4;
+  try {
+    k::sparse_xent_forward_ref(logits.data(), labels.data(), loss.data(), back.data(), b, c,
+                               "xent");
+    FAIL();
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "Received a label value of 4 which is outside the valid range of [0, 4)"),
+              std::string::npos);
+  }
+}
