@@ -1,4 +1,5 @@
 // The explicit list of CPU kernel families. GPU: register_kernels_cuda.cc.
+#include "kernels/apply/apply.h"
 #include "kernels/array/array.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/conv2d/conv2d.h"
@@ -26,6 +27,7 @@ void register_cpu_kernels(KernelRegistry& r) {
   register_matmul_cpu_kernels(r);
   register_reduce_cpu_kernels(r);
   register_softmax_xent_cpu_kernels(r);
+  register_apply_cpu_kernels(r);
 }
 
 }  // namespace scopeflow::kernels

@@ -10,6 +10,19 @@ void OpRegistry::add(OpDef def) {
   defs_.emplace(def.name, std::move(def));
 }
 
+void OpRegistry::set_grad(const std::string& op, GradFn grad) {
+  auto it = defs_.find(op);
+  if (it == defs_.end()) throw InternalError(str_cat("set_grad: op ", op, " is not registered"));
+  it->second.grad = std::move(grad);
+}
+
+void OpRegistry::set_not_differentiable(const std::string& op) {
+  auto it = defs_.find(op);
+  if (it == defs_.end())
+    throw InternalError(str_cat("set_not_differentiable: op ", op, " is not registered"));
+  it->second.not_differentiable = true;
+}
+
 const OpDef* OpRegistry::find(const std::string& name) const {
   auto it = defs_.find(name);
   return it == defs_.end() ? nullptr : &it->second;
@@ -26,6 +39,7 @@ const OpRegistry& op_registry() {
     OpRegistry r;
     register_core_ops(r);
     register_nn_ops(r);
+    register_gradients(r);
     return r;
   }();
   return registry;

@@ -31,17 +31,33 @@ struct ShapeContext {
   }
 };
 
+class Graph;
+class Operation;
+class Output;
+// Builds the gradients of an op's inputs from the gradients of its outputs (`dys[i]` invalid
+// when output i has none). Returns one Output per input; an invalid Output means "no
+// gradient" for that input. Written as graph ops, so every device gets gradients.
+using GradFn = std::function<std::vector<Output>(Graph& g, const Operation& op,
+                                                 const std::vector<Output>& dys)>;
+
 struct OpDef {
   std::string name;
   int min_inputs = 0;
   int max_inputs = 0;  // -1: any number
   bool stateful = false;
   std::function<void(ShapeContext&)> shape;
+  // Empty: no gradient registered (gradients() through this op is an error, unless
+  // `not_differentiable` says its inputs simply get none, as TF's NotDifferentiable).
+  GradFn grad = nullptr;
+  bool not_differentiable = false;
 };
 
 class OpRegistry {
  public:
   void add(OpDef def);
+  // Sets the gradient of a registered op (gradient tables live beside their ops).
+  void set_grad(const std::string& op, GradFn grad);
+  void set_not_differentiable(const std::string& op);
   // nullptr when unknown.
   const OpDef* find(const std::string& name) const;
   std::vector<std::string> names() const;
@@ -55,5 +71,6 @@ const OpRegistry& op_registry();
 // The explicit list of op families (runtime/ops/*.cc).
 void register_core_ops(OpRegistry& r);
 void register_nn_ops(OpRegistry& r);
+void register_gradients(OpRegistry& r);
 
 }  // namespace scopeflow

@@ -20,6 +20,11 @@ template <class T>
 void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
                         T* out, const Shape& so);
 
+// out = `in` broadcast to `out_shape` (NumPy rules).
+template <class T>
+void broadcast_to_ref(const T* in, const Shape& in_shape, T* out, const Shape& out_shape);
+
+// Registers Add/AddV2/Sub/Mul/RealDiv, the unary Neg/Square/Sqrt, AddN and BroadcastTo.
 void register_binary_cpu_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

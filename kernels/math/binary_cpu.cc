@@ -2,6 +2,9 @@
 #include "kernels/math/binary.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include "kernels/init/random.h"
 
 namespace scopeflow::kernels {
 
@@ -84,6 +87,27 @@ void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, co
   }
 }
 
+template <class T>
+void broadcast_to_ref(const T* in, const Shape& in_shape, T* out, const Shape& out_shape) {
+  const std::int64_t n = out_shape.num_elements();
+  const int r = out_shape.rank();
+  const auto st = broadcast_strides(in_shape, out_shape);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(r), 0);
+  std::int64_t ii = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    out[i] = in[ii];
+    for (int d = r - 1; d >= 0; --d) {
+      const auto k = static_cast<std::size_t>(d);
+      ++idx[k];
+      ii += st[k];
+      if (idx[k] < out_shape.dims()[k]) break;
+      ii -= st[k] * idx[k];
+      idx[k] = 0;
+    }
+  }
+}
+template void broadcast_to_ref<float>(const float*, const Shape&, float*, const Shape&);
+
 template void binary_forward_ref<float>(BinaryOp, const float*, const Shape&, const float*,
                                         const Shape&, float*, const Shape&);
 
@@ -120,7 +144,56 @@ void register_type(KernelRegistry& r) {
 
 }  // namespace
 
+namespace {
+void neg_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
+  for (std::int64_t i = 0; i < x.num_elements(); ++i) y.data<float>()[i] = -x.data<float>()[i];
+}
+void square_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
+  for (std::int64_t i = 0; i < x.num_elements(); ++i)
+    y.data<float>()[i] = x.data<float>()[i] * x.data<float>()[i];
+}
+void sqrt_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
+  for (std::int64_t i = 0; i < x.num_elements(); ++i)
+    y.data<float>()[i] = std::sqrt(x.data<float>()[i]);
+}
+void add_n_kernel(KernelContext& c) {
+  if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": AddN needs inputs"));
+  const Shape& s = c.inputs[0].shape();
+  for (const auto& t : c.inputs)
+    if (!(t.shape() == s))
+      throw InvalidArgumentError(str_cat(c.node_name, ": AddN inputs must have one shape: ",
+                                         s.to_string(), " vs ", t.shape().to_string()));
+  Tensor& y = c.allocate_output(0, DType::kFloat32, s);
+  float* out = y.data<float>();
+  std::fill(out, out + y.num_elements(), 0.0f);
+  for (const auto& t : c.inputs)
+    for (std::int64_t i = 0; i < t.num_elements(); ++i) out[i] += t.data<float>()[i];
+}
+void broadcast_to_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  const Shape target = shape_from_tensor(c.inputs.at(1), c.node_name);
+  const Shape b = broadcast_shapes(x.shape(), target, c.node_name);
+  if (!(b == target))
+    throw InvalidArgumentError(str_cat(c.node_name, ": cannot broadcast ", x.shape().to_string(),
+                                       " to ", target.to_string()));
+  Tensor& y = c.allocate_output(0, DType::kFloat32, target);
+  broadcast_to_ref<float>(x.data<float>(), x.shape(), y.data<float>(), target);
+}
+}  // namespace
+
 void register_binary_cpu_kernels(KernelRegistry& r) {
+  using devices::DeviceType;
+  r.add({"Neg", DeviceType::kCPU, DType::kFloat32, "ref"}, neg_kernel);
+  r.add({"Square", DeviceType::kCPU, DType::kFloat32, "ref"}, square_kernel);
+  r.add({"Sqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, sqrt_kernel);
+  r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel);
+  r.add({"BroadcastTo", DeviceType::kCPU, DType::kFloat32, "ref"}, broadcast_to_kernel);
   register_type<float>(r);
   register_type<double>(r);
   register_type<std::int32_t>(r);

@@ -107,6 +107,36 @@ void register_core_ops(OpRegistry& r) {
            for (auto d : c.input_shapes[0].dims()) dims.push_back(d);
            c.set_output(c.input_dtypes[0], Shape(dims));
          }});
+  for (const char* op : {"Neg", "Square", "Sqrt"})
+    r.add({.name = op, .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
+  r.add({.name = "AddN", .min_inputs = 1, .max_inputs = -1, .shape = [](ShapeContext& c) {
+           for (std::size_t i = 1; i < c.input_shapes.size(); ++i)
+             if (c.input_dtypes[i] != c.input_dtypes[0] ||
+                 !c.input_shapes[i].is_compatible_with(c.input_shapes[0]))
+               throw ValueError(
+                   str_cat(c.node_name, ": AddN inputs must have one dtype and shape, got ",
+                           c.input_shapes[0].to_string(), " and ", c.input_shapes[i].to_string()));
+           c.set_output(c.input_dtypes[0], c.input_shapes[0]);
+         }});
+  r.add({.name = "BroadcastTo", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           c.set_output(c.input_dtypes[0], shape_from_input(c, 1));
+         }});
+  // Fused optimizer updates: input 0 (and slots) are variables, updated in place.
+  r.add({.name = "ApplyGradientDescent",
+         .min_inputs = 3,
+         .max_inputs = 3,
+         .stateful = true,
+         .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
+  r.add({.name = "ApplyMomentum",
+         .min_inputs = 5,
+         .max_inputs = 5,
+         .stateful = true,
+         .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
+  r.add({.name = "ApplyAdam",
+         .min_inputs = 10,
+         .max_inputs = 10,
+         .stateful = true,
+         .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
   r.add({.name = "LogicalNot", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "BooleanMask", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            c.set_output(c.input_dtypes[0], Shape{-1});

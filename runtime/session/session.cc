@@ -13,8 +13,13 @@
 namespace scopeflow {
 namespace {
 
+bool is_apply(const std::string& op) {
+  return op == "ApplyGradientDescent" || op == "ApplyMomentum" || op == "ApplyAdam";
+}
+
 bool is_assign_like(const std::string& op) {
-  return op == "Assign" || op == "AssignAdd" || op == "AssignSub" || op == "IsVariableInitialized";
+  return op == "Assign" || op == "AssignAdd" || op == "AssignSub" || op == "IsVariableInitialized" ||
+         is_apply(op);
 }
 
 // Ops the session runs itself (state and graph plumbing), on any device.
@@ -317,6 +322,30 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
       continue;
     }
 
+    if (is_apply(n->op)) {
+      // Variables (and slots) are updated in place on the host reference kernel; a GPU
+      // variable makes a round trip until the kernels issue brings the GPU updates.
+      kernels::KernelContext c;
+      c.device = devices::host_device().get();
+      c.attrs = &n->attrs;
+      c.node_name = n->name;
+      std::vector<std::pair<const Node*, Tensor>> refs;
+      for (std::size_t k = 0; k < n->inputs.size(); ++k) {
+        Tensor t = input(k);
+        require_initialized(t, k);
+        const Node* p = n->inputs[k].first;
+        if (p->op == "VariableV2" && !t.on_host()) {
+          t = t.to(devices::host_device());
+          refs.emplace_back(p, t);
+        }
+        c.inputs.push_back(t.on_host() ? t : t.to(devices::host_device()));
+      }
+      registry.find(n->op, devices::DeviceType::kCPU, kernel_dtype(*n))(c);
+      for (auto& [p, t] : refs) variables[p] = t.to(place(p));
+      values[{n, 0}] = variables.count(n->inputs[0].first) ? variables[n->inputs[0].first] : c.outputs[0];
+      continue;
+    }
+
     // A kernel from the registry.
     kernels::KernelContext c;
     c.device = device.get();
@@ -353,7 +382,11 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     if (!t.initialized() && f.node()->op == "VariableV2")
       throw FailedPreconditionError(
           str_cat("Attempting to use uninitialized value ", f.node()->name));
-    out.push_back(t.initialized() && !t.on_host() ? t.to(devices::host_device()) : t);
+    // NOTE: a fetched value is a snapshot: copy it when it aliases a variable's buffer, which
+    // in-place updates (Apply*) would otherwise change under the caller.
+    bool aliases_variable = false;
+    for (const auto& [var, value] : variables) aliases_variable = aliases_variable || t.shares_buffer_with(value);
+    out.push_back(t.initialized() && (!t.on_host() || aliases_variable) ? t.to(devices::host_device()) : t);
   }
   return out;
 }

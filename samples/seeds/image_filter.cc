@@ -1,8 +1,13 @@
 // The "image filter" model of the seed articles (000, 002, 003, 004: the TensorFlow guide's
-// my_image_filter with conv1/ and conv2/ weights and biases), shared three ways; after each,
-// sf::global_variables() must hold exactly its 4 variables, and both towers compute the same.
+// my_image_filter, two conv2d + relu layers with conv1/ and conv2/ weights and biases), shared
+// three ways; after each, sf::global_variables() must hold exactly its 4 variables, both towers
+// must give the same output for the same image, and each tower's output must match a plain C++
+// convolution with the shared weights.
 #include <scopeflow/scopeflow.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -10,18 +15,18 @@
 
 namespace {
 
-// conv2d and relu are not in ScopeFlow yet: `input * weights + biases` stands in for
-// relu(conv2d(input, weights, strides=[1, 1, 1, 1], padding='SAME') + biases), so the images
-// are [5, 5, 32, 32], the kernel's shape, for the product to broadcast.
-const sf::Shape kImageShape{5, 5, 32, 32};
+const sf::Shape kImageShape{1, 10, 10, 32};  // the guide's input1: tf.random_normal([1,10,10,32])
 
 sf::Output conv_relu(const sf::Output& input, const sf::Shape& kernel_shape,
                      const sf::Shape& bias_shape) {
+  // Create variable named "weights".
   auto weights =
       sf::get_variable("weights", kernel_shape, {.initializer = sf::random_normal_initializer()});
+  // Create variable named "biases".
   auto biases =
       sf::get_variable("biases", bias_shape, {.initializer = sf::constant_initializer(0.0)});
-  return input * weights + biases;
+  auto conv = sf::nn::conv2d(input, weights, {1, 1, 1, 1}, "SAME");
+  return sf::nn::relu(conv + biases);
 }
 
 sf::Output my_image_filter(const sf::Output& input_images) {
@@ -35,15 +40,71 @@ sf::Output my_image_filter(const sf::Output& input_images) {
 }
 
 int failures = 0;
+void check(bool ok, const std::string& what) {
+  if (!ok) {
+    std::cout << "  CHECK FAILED: " << what << '\n';
+    ++failures;
+  }
+}
 
-// Prints the global variables' names and checks they are exactly the model's 4; then feeds
-// the same image to both towers and checks they agree (they read the same weights).
+// relu(conv2d(x, w, strides=[1,1,1,1], padding='SAME') + b) for one NHWC image, in double:
+// x [1,h,w,c], w [kh,kw,c,o], b [o]. SAME pads (k-1)/2 before, the rest after.
+std::vector<double> reference_conv_relu(const std::vector<double>& x, std::int64_t h,
+                                        std::int64_t w, std::int64_t c,
+                                        const std::vector<float>& filter, std::int64_t kh,
+                                        std::int64_t kw, std::int64_t o,
+                                        const std::vector<float>& bias) {
+  std::vector<double> y(static_cast<std::size_t>(h * w * o));
+  const std::int64_t pt = (kh - 1) / 2, pl = (kw - 1) / 2;
+  for (std::int64_t i = 0; i < h; ++i) {
+    for (std::int64_t j = 0; j < w; ++j) {
+      for (std::int64_t m = 0; m < o; ++m) {
+        double acc = bias[static_cast<std::size_t>(m)];
+        for (std::int64_t di = 0; di < kh; ++di) {
+          for (std::int64_t dj = 0; dj < kw; ++dj) {
+            const std::int64_t si = i + di - pt, sj = j + dj - pl;
+            if (si < 0 || si >= h || sj < 0 || sj >= w) continue;
+            for (std::int64_t k = 0; k < c; ++k) {
+              acc += x[static_cast<std::size_t>((si * w + sj) * c + k)] *
+                     filter[static_cast<std::size_t>(((di * kw + dj) * c + k) * o + m)];
+            }
+          }
+        }
+        y[static_cast<std::size_t>((i * w + j) * o + m)] = std::max(acc, 0.0);
+      }
+    }
+  }
+  return y;
+}
+
+// True when `got` matches `want` to float precision (relative to the output's scale).
+bool close(const std::vector<float>& got, const std::vector<double>& want) {
+  if (got.size() != want.size()) return false;
+  double scale = 1.0, err = 0.0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    scale = std::max(scale, std::abs(want[i]));
+    err = std::max(err, std::abs(static_cast<double>(got[i]) - want[i]));
+  }
+  return err <= 1e-5 * scale;
+}
+
+sf::Tensor image(const std::function<float(std::size_t)>& pixel) {
+  std::vector<float> pixels(static_cast<std::size_t>(kImageShape.num_elements()));
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = pixel(i);
+  return sf::Tensor::from_vector(pixels, kImageShape);
+}
+
+// Prints the global variables' names and checks they are exactly the model's 4, and the two
+// outputs' op names and shapes; then runs both towers: the same image gives the same output,
+// and each tower computes relu(conv2d(relu(conv2d(image, w1) + b1), w2) + b2) with the 4
+// shared variables.
 void report(const sf::Output& in1, const sf::Output& out1, const sf::Output& in2,
-            const sf::Output& out2) {
+            const sf::Output& out2, const std::string& out2_op_name) {
   const std::vector<std::string> expected{"model/conv1/weights:0", "model/conv1/biases:0",
                                           "model/conv2/weights:0", "model/conv2/biases:0"};
   std::vector<std::string> names;
-  for (const auto& v : sf::global_variables()) {
+  const auto vars = sf::global_variables();
+  for (const auto& v : vars) {
     names.push_back(v.name());
     std::cout << "  " << v.name() << ' ' << v.shape() << '\n';
   }
@@ -52,23 +113,46 @@ void report(const sf::Output& in1, const sf::Output& out1, const sf::Output& in2
   // model/conv2/weights:0 [5,5,32,32]
   // model/conv2/biases:0 [32]
   std::cout << "  " << names.size() << " variables\n";  // 4 variables
-  if (names != expected) {
-    std::cout << "  CHECK FAILED: expected exactly the 4 model variables\n";
-    ++failures;
-  }
+  check(names == expected, "expected exactly the 4 model variables");
+  if (names != expected) return;
 
-  std::vector<float> pixels(static_cast<std::size_t>(kImageShape.num_elements()));
-  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(i % 7) - 3.0f;
-  const auto image = sf::Tensor::from_vector(pixels, kImageShape);
+  std::cout << "  output1: " << out1.op().name() << ' ' << out1.shape() << '\n';
+  std::cout << "  output2: " << out2.op().name() << ' ' << out2.shape() << '\n';
+  check(out1.op().name() == "model/conv2/Relu", "output1 is model/conv2/Relu (TF's name)");
+  check(out2.op().name() == out2_op_name, "output2 is " + out2_op_name + " (TF's name)");
+  check(out1.shape() == kImageShape && out2.shape() == kImageShape,
+        "SAME padding keeps the [1,10,10,32] shape");
+
   sf::Session sess;
   sess.run(sf::global_variables_initializer());
-  auto outs = sess.run({out1, out2}, {{in1, image}, {in2, image}});
-  const bool same = outs[0].to_vector<float>() == outs[1].to_vector<float>();
-  std::cout << "  output1 == output2: " << (same ? "true" : "false") << '\n';  // true
-  if (!same) {
-    std::cout << "  CHECK FAILED: the two towers differ\n";
-    ++failures;
-  }
+  const auto image_a = image([](std::size_t i) { return static_cast<float>(i % 7) - 3.0f; });
+  const auto image_b = image([](std::size_t i) { return 0.5f * static_cast<float>(i % 5) - 1.0f; });
+
+  auto same = sess.run({out1, out2}, {{in1, image_a}, {in2, image_a}});
+  const bool identical = same[0].to_vector<float>() == same[1].to_vector<float>();
+  std::cout << "  same image:  output1 == output2: " << (identical ? "true" : "false")
+            << '\n';  // true
+  check(identical, "the two towers give the same output for the same image");
+
+  auto outs = sess.run({out1, out2}, {{in1, image_a}, {in2, image_b}});
+  auto w = sess.run({vars[0], vars[1], vars[2], vars[3]});
+  const auto reference = [&](const sf::Tensor& img) {
+    auto pixels = img.to_vector<float>();
+    std::vector<double> x(pixels.begin(), pixels.end());
+    auto relu1 = reference_conv_relu(x, 10, 10, 32, w[0].to_vector<float>(), 5, 5, 32,
+                                     w[1].to_vector<float>());
+    return reference_conv_relu(relu1, 10, 10, 32, w[2].to_vector<float>(), 5, 5, 32,
+                               w[3].to_vector<float>());
+  };
+  const bool differ = outs[0].to_vector<float>() != outs[1].to_vector<float>();
+  const bool match1 = close(outs[0].to_vector<float>(), reference(image_a));
+  const bool match2 = close(outs[1].to_vector<float>(), reference(image_b));
+  std::cout << "  two images:  output1 != output2: " << (differ ? "true" : "false")
+            << ", both match the reference: " << (match1 && match2 ? "true" : "false")
+            << '\n';  // true, true
+  check(differ, "different images give different outputs");
+  check(match1, "output1 is relu(conv2d(...) + biases) computed by hand");
+  check(match2, "output2 is relu(conv2d(...) + biases) computed by hand");
 }
 
 // 1. Two variable_scope("model") blocks, the second with reuse=true.
@@ -85,7 +169,7 @@ void two_blocks_with_reuse() {
     sf::variable_scope s("model", {.reuse = true});
     output2 = my_image_filter(input2);
   }
-  report(input1, output1, input2, output2);
+  report(input1, output1, input2, output2, "model_1/conv2/Relu");
 }
 
 // 2. One block: scope.reuse_variables() between the two calls.
@@ -100,7 +184,7 @@ void one_block_reuse_variables() {
     s->reuse_variables();
     output2 = my_image_filter(input2);
   }
-  report(input1, output1, input2, output2);
+  report(input1, output1, input2, output2, "model/conv2_1/Relu");
 }
 
 // 3. Re-entering by the VariableScope object, with reuse=true.
@@ -119,7 +203,7 @@ void reenter_by_object() {
     sf::variable_scope s(scope, {.reuse = true});
     output2 = my_image_filter(input2);
   }
-  report(input1, output1, input2, output2);
+  report(input1, output1, input2, output2, "model_1/conv2/Relu");
 }
 
 }  // namespace

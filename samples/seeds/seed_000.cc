@@ -25,15 +25,15 @@ void check(bool ok, const std::string& what) {
   }
 }
 
-// my_image_filter of the TensorFlow guide (section 1.5 uses it). conv2d and relu are not in
-// ScopeFlow yet: `input * weights + biases` stands in for relu(conv2d(input, weights) + biases).
+// my_image_filter of the TensorFlow guide (section 1.5 uses it).
 sf::Output conv_relu(const sf::Output& input, const sf::Shape& kernel_shape,
                      const sf::Shape& bias_shape) {
   auto weights =
       sf::get_variable("weights", kernel_shape, {.initializer = sf::random_normal_initializer()});
   auto biases =
       sf::get_variable("biases", bias_shape, {.initializer = sf::constant_initializer(0.0)});
-  return input * weights + biases;
+  auto conv = sf::nn::conv2d(input, weights, {1, 1, 1, 1}, "SAME");
+  return sf::nn::relu(conv + biases);
 }
 sf::Output my_image_filter(const sf::Output& input_images) {
   sf::Output relu1;
@@ -92,10 +92,11 @@ void section_1_4() {
 
 // 1.5: opening a scope through its VariableScope object.
 void section_1_5() {
-  // The TensorFlow site's example (the article prints nothing for it).
+  // The TensorFlow site's example (the article prints nothing for it; the images are the
+  // guide's [1, 10, 10, 32]).
   sf::reset_default_graph();
-  auto input1 = sf::placeholder(sf::float32, {5, 5, 32, 32}, "input1");
-  auto input2 = sf::placeholder(sf::float32, {5, 5, 32, 32}, "input2");
+  auto input1 = sf::placeholder(sf::float32, {1, 10, 10, 32}, "input1");
+  auto input2 = sf::placeholder(sf::float32, {1, 10, 10, 32}, "input2");
   {
     sf::variable_scope scope("model");
     auto output1 = my_image_filter(input1);

@@ -3,6 +3,7 @@
 // every example transliterated; each print's comment holds what the article prints.
 #include <scopeflow/scopeflow.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -91,38 +92,92 @@ void variable_scope_example() {
 
 // The RNN example: train and test RNNs share their weights in variable_scope('rnn').
 struct TrainConfig {
-  int batch_size = 20;
-  int time_steps = 20;
-  int input_size = 10;
-  int output_size = 2;
-  int cell_size = 11;
+  std::int64_t batch_size = 20;
+  std::int64_t time_steps = 20;
+  std::int64_t input_size = 10;
+  std::int64_t output_size = 2;
+  std::int64_t cell_size = 11;
   double learning_rate = 0.01;
 };
 struct TestConfig : TrainConfig {
   TestConfig() { time_steps = 1; }
 };
 
-// The article does not show the RNN class (Morvan's linked code). Its layers need reshape,
-// matmul and an LSTM cell, which ScopeFlow does not have yet; this stand-in keeps the
-// inputs and the get_variable calls of its in_hidden / out_hidden layers, which are what
-// the sharing is about.
-struct RNN {
-  sf::Output xs;
-  explicit RNN(const TrainConfig& config) {
-    const std::int64_t b = config.batch_size, t = config.time_steps;
+// The article does not show the RNN class; this is the one its "reuse variable RNN 代码" link
+// gives (tf22_scope.py), layer by layer.
+class RNN {
+ public:
+  explicit RNN(const TrainConfig& config)
+      : batch_size_(config.batch_size),
+        time_steps_(config.time_steps),
+        input_size_(config.input_size),
+        output_size_(config.output_size),
+        cell_size_(config.cell_size),
+        lr_(config.learning_rate) {
+    built_RNN();
+  }
+  const sf::Output& xs() const { return xs_; }
+  const sf::Output& pred() const { return pred_; }
+  const sf::Output& l_in_x() const { return l_in_x_; }
+
+ private:
+  void built_RNN() {
     {
-      sf::name_scope ns("inputs");
-      xs = sf::placeholder(sf::float32, {b, t, config.input_size}, "xs");
+      sf::variable_scope s("inputs");
+      xs_ = sf::placeholder(sf::float32, {batch_size_, time_steps_, input_size_}, "xs");
+      ys_ = sf::placeholder(sf::float32, {batch_size_, time_steps_, output_size_}, "ys");
     }
-    layer("in_hidden", config.input_size, config.cell_size);
-    layer("out_hidden", config.cell_size, config.output_size);
+    {
+      sf::name_scope ns("RNN");
+      sf::Output l_in_y;
+      {
+        sf::variable_scope s("input_layer");
+        // (batch*n_step, in_size)
+        l_in_x_ = sf::reshape(xs_, {-1, input_size_}, "2_2D");
+        // Ws (in_size, cell_size)
+        auto Wi = weight_variable({input_size_, cell_size_});
+        // bs (cell_size, )
+        auto bi = bias_variable({cell_size_});
+        // l_in_y = (batch * n_steps, cell_size)
+        {
+          sf::name_scope wx("Wx_plus_b");
+          l_in_y = sf::matmul(l_in_x_, Wi) + bi;
+        }
+        l_in_y = sf::reshape(l_in_y, {-1, time_steps_, cell_size_}, "2_3D");
+      }
+
+      // Skipped, variable_scope('cell') (a BasicLSTMCell run over the time steps): ScopeFlow
+      // has no LSTM cell yet, so the output layer below takes l_in_y where the cell's outputs
+      // would be, reshaped as tf.reshape(tf.concat(self.cell_outputs, 1), [-1, cell_size]) is.
+      const sf::Output& cell_outputs = l_in_y;
+
+      {
+        sf::variable_scope s("output_layer");
+        // cell_outputs_reshaped (BATCH*TIME_STEP, CELL_SIZE)
+        auto cell_outputs_reshaped = sf::reshape(cell_outputs, {-1, cell_size_});
+        auto Wo = weight_variable({cell_size_, output_size_});
+        auto bo = bias_variable({output_size_});
+        auto product = sf::matmul(cell_outputs_reshaped, Wo) + bo;
+        // _pred shape (batch*time_step, output_size)
+        pred_ = sf::nn::relu(product);  // for displacement
+      }
+    }
+    // Skipped, name_scope('cost') (tf.square of the error): ScopeFlow has no square op yet.
+    // Skipped, variable_scope('trian') (tf.train.AdamOptimizer(lr).minimize): no optimizer yet.
   }
-  static void layer(const std::string& scope, std::int64_t in, std::int64_t out) {
-    sf::variable_scope s(scope);
-    sf::get_variable("weights", {in, out},
-                     {.initializer = sf::random_normal_initializer(0.0, 0.5)});
-    sf::get_variable("biases", {out}, {.initializer = sf::constant_initializer(0.1)});
+
+  static sf::Variable weight_variable(const sf::Shape& shape, const std::string& name = "weights") {
+    auto initializer = sf::random_normal_initializer(/*mean=*/0., /*stddev=*/0.5);
+    return sf::get_variable(name, shape, {.initializer = initializer});
   }
+  static sf::Variable bias_variable(const sf::Shape& shape, const std::string& name = "biases") {
+    auto initializer = sf::constant_initializer(0.1);
+    return sf::get_variable(name, shape, {.initializer = initializer});
+  }
+
+  std::int64_t batch_size_, time_steps_, input_size_, output_size_, cell_size_;
+  double lr_;
+  sf::Output xs_, ys_, l_in_x_, pred_;
 };
 
 void rnn_example() {
@@ -135,12 +190,53 @@ void rnn_example() {
   scope->reuse_variables();
   RNN test_rnn(test_config);
   sess.run(sf::global_variables_initializer());
-  // The article prints nothing here; both RNNs hold the same 4 variables.
+
+  // The article prints nothing here. Both RNNs hold the same variables (the skipped cell's
+  // rnn/cell/basic_lstm_cell/kernel and bias aside), and their ops take TF's names.
   std::vector<std::string> names;
   for (const auto& v : sf::global_variables()) names.push_back(v.name());
-  check(names == std::vector<std::string>{"rnn/in_hidden/weights:0", "rnn/in_hidden/biases:0",
-                                          "rnn/out_hidden/weights:0", "rnn/out_hidden/biases:0"},
-        "train_rnn and test_rnn share their 4 variables");
+  check(
+      names == std::vector<std::string>{"rnn/input_layer/weights:0", "rnn/input_layer/biases:0",
+                                        "rnn/output_layer/weights:0", "rnn/output_layer/biases:0"},
+      "train_rnn and test_rnn share their 4 variables");
+  check(train_rnn.xs().name() == "rnn/inputs/xs:0" && test_rnn.xs().name() == "rnn/inputs_1/xs:0",
+        "xs are rnn/inputs/xs:0 and rnn/inputs_1/xs:0");
+  check(train_rnn.l_in_x().op().name() == "rnn/RNN/input_layer/2_2D" &&
+            test_rnn.l_in_x().op().name() == "rnn/RNN_1/input_layer/2_2D",
+        "the reshapes are rnn/RNN/input_layer/2_2D and rnn/RNN_1/input_layer/2_2D");
+  check(train_rnn.pred().op().name() == "rnn/RNN/output_layer/Relu" &&
+            test_rnn.pred().op().name() == "rnn/RNN_1/output_layer/Relu",
+        "the predictions are rnn/RNN/output_layer/Relu and rnn/RNN_1/output_layer/Relu");
+  check(train_rnn.pred().shape() == sf::Shape({20 * 20, 2}) &&
+            test_rnn.pred().shape() == sf::Shape({20 * 1, 2}),
+        "pred is (batch*time_steps, output_size): [400,2] and [20,2]");
+
+  // Same weights: test_rnn on the first time step of a batch predicts what train_rnn predicts
+  // for that step (it would with the LSTM cell too: both start from its zero state).
+  const auto b = train_config.batch_size, t = train_config.time_steps, in = train_config.input_size,
+             out = train_config.output_size;
+  std::vector<float> train_xs(static_cast<std::size_t>(b * t * in));
+  for (std::size_t i = 0; i < train_xs.size(); ++i) {
+    train_xs[i] = static_cast<float>(static_cast<int>(i % 13) - 6) * 0.25f;
+  }
+  std::vector<float> test_xs;
+  for (std::int64_t n = 0; n < b; ++n) {
+    const auto first = train_xs.begin() + n * t * in;
+    test_xs.insert(test_xs.end(), first, first + in);
+  }
+  auto train_pred =
+      sess.run(train_rnn.pred(), {{train_rnn.xs(), sf::Tensor::from_vector(train_xs, {b, t, in})}})
+          .to_vector<float>();
+  auto test_pred =
+      sess.run(test_rnn.pred(), {{test_rnn.xs(), sf::Tensor::from_vector(test_xs, {b, 1, in})}})
+          .to_vector<float>();
+  std::vector<float> train_first_steps;
+  for (std::int64_t n = 0; n < b; ++n) {
+    const auto row = train_pred.begin() + n * t * out;
+    train_first_steps.insert(train_first_steps.end(), row, row + out);
+  }
+  check(test_pred == train_first_steps,
+        "test_rnn predicts what train_rnn predicts for the same first time step");
 }
 
 }  // namespace

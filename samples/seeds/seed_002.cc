@@ -24,16 +24,15 @@ std::vector<std::string> global_names() {
   return names;
 }
 
-// my_image_filter of the TensorFlow guide, which the article calls without defining. conv2d
-// and relu are not in ScopeFlow yet: `input * weights + biases` stands in for
-// relu(conv2d(input, weights) + biases).
+// my_image_filter of the TensorFlow guide, which the article calls without defining.
 sf::Output conv_relu(const sf::Output& input, const sf::Shape& kernel_shape,
                      const sf::Shape& bias_shape) {
   auto weights =
       sf::get_variable("weights", kernel_shape, {.initializer = sf::random_normal_initializer()});
   auto biases =
       sf::get_variable("biases", bias_shape, {.initializer = sf::constant_initializer(0.0)});
-  return input * weights + biases;
+  auto conv = sf::nn::conv2d(input, weights, {1, 1, 1, 1}, "SAME");
+  return sf::nn::relu(conv + biases);
 }
 sf::Output my_image_filter(const sf::Output& input_images) {
   sf::Output relu1;
@@ -62,11 +61,12 @@ void section_1_text() {
 }
 
 // Section 2's code: create in image_filters1, re-open the scope object with reuse=True.
-// (The article's second `with` line lacks its colon; read as intended.) It prints nothing.
+// (The article's second `with` line lacks its colon; read as intended.) It prints nothing, and
+// gives no image shape: the images are the TensorFlow guide's [1, 10, 10, 32].
 void section_2_example() {
   sf::reset_default_graph();
-  auto image1 = sf::placeholder(sf::float32, {5, 5, 32, 32}, "image1");
-  auto image2 = sf::placeholder(sf::float32, {5, 5, 32, 32}, "image2");
+  auto image1 = sf::placeholder(sf::float32, {1, 10, 10, 32}, "image1");
+  auto image2 = sf::placeholder(sf::float32, {1, 10, 10, 32}, "image2");
   sf::VariableScope scope1;
   {
     sf::variable_scope s("image_filters1");

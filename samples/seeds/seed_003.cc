@@ -36,20 +36,21 @@ std::string global_names() {
   return out;
 }
 
-// conv2d and relu are not in ScopeFlow yet: everywhere below, `input * weights + biases`
-// stands in for relu(conv2d(input, weights, strides=[1, 1, 1, 1], padding='SAME') + biases),
-// and the images are [5, 5, 32, 32] so that the product broadcasts with the kernel.
-sf::Output image(const char* name) { return sf::placeholder(sf::float32, {5, 5, 32, 32}, name); }
+// The article gives no image shape: the images are the TensorFlow guide's [1, 10, 10, 32].
+sf::Output image(const char* name) { return sf::placeholder(sf::float32, {1, 10, 10, 32}, name); }
 
 // "The problem": my_image_filter built from tf.Variable makes new variables on every call.
 namespace with_variables {
 sf::Output my_image_filter(const sf::Output& input_images) {
   sf::Variable conv1_weights(sf::random_normal({5, 5, 32, 32}), {.name = "conv1_weights"});
   sf::Variable conv1_biases(sf::zeros({32}), {.name = "conv1_biases"});
-  auto relu1 = input_images * conv1_weights + conv1_biases;
+  auto conv1 = sf::nn::conv2d(input_images, conv1_weights, {1, 1, 1, 1}, "SAME");
+  auto relu1 = sf::nn::relu(conv1 + conv1_biases);
+
   sf::Variable conv2_weights(sf::random_normal({5, 5, 32, 32}), {.name = "conv2_weights"});
   sf::Variable conv2_biases(sf::zeros({32}), {.name = "conv2_biases"});
-  return relu1 * conv2_weights + conv2_biases;
+  auto conv2 = sf::nn::conv2d(relu1, conv2_weights, {1, 1, 1, 1}, "SAME");
+  return sf::nn::relu(conv2 + conv2_biases);
 }
 }  // namespace with_variables
 
@@ -71,9 +72,12 @@ void problem_example() {
 namespace with_dict {
 using VariablesDict = std::map<std::string, sf::Variable>;
 sf::Output my_image_filter(const sf::Output& input_images, const VariablesDict& variables_dict) {
-  auto relu1 =
-      input_images * variables_dict.at("conv1_weights") + variables_dict.at("conv1_biases");
-  return relu1 * variables_dict.at("conv2_weights") + variables_dict.at("conv2_biases");
+  auto conv1 =
+      sf::nn::conv2d(input_images, variables_dict.at("conv1_weights"), {1, 1, 1, 1}, "SAME");
+  auto relu1 = sf::nn::relu(conv1 + variables_dict.at("conv1_biases"));
+
+  auto conv2 = sf::nn::conv2d(relu1, variables_dict.at("conv2_weights"), {1, 1, 1, 1}, "SAME");
+  return sf::nn::relu(conv2 + variables_dict.at("conv2_biases"));
 }
 }  // namespace with_dict
 
@@ -106,7 +110,8 @@ sf::Output conv_relu(const sf::Output& input, const sf::Shape& kernel_shape,
   // Create variable named "biases".
   auto biases =
       sf::get_variable("biases", bias_shape, {.initializer = sf::constant_initializer(0.0)});
-  return input * weights + biases;
+  auto conv = sf::nn::conv2d(input, weights, {1, 1, 1, 1}, "SAME");
+  return sf::nn::relu(conv + biases);
 }
 sf::Output my_image_filter(const sf::Output& input_images) {
   sf::Output relu1;

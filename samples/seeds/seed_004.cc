@@ -179,8 +179,6 @@ void read_value() {
 }
 
 // ---------------------------------------------------------------- sharing variables
-// conv2d and relu are not in ScopeFlow yet: `input * weights + biases` stands in for
-// relu(conv2d(input, weights, strides=[1, 1, 1, 1], padding='SAME') + biases).
 sf::Output conv_relu(const sf::Output& input, const sf::Shape& kernel_shape,
                      const sf::Shape& bias_shape) {
   // Create variable named "weights".
@@ -189,15 +187,14 @@ sf::Output conv_relu(const sf::Output& input, const sf::Shape& kernel_shape,
   // Create variable named "biases".
   auto biases =
       sf::get_variable("biases", bias_shape, {.initializer = sf::constant_initializer(0.0)});
-  return input * weights + biases;
+  auto conv = sf::nn::conv2d(input, weights, {1, 1, 1, 1}, "SAME");
+  return sf::nn::relu(conv + biases);
 }
 
-// With the stand-in, the article's [1, 10, 10, 32] and [1, 20, 20, 32] images would not
-// broadcast against the [5, 5, 32, 32] kernel: the inputs here are [5, 5, 32, 32].
 void conv_relu_twice_fails() {
   sf::reset_default_graph();
-  auto input1 = sf::random_normal({5, 5, 32, 32});
-  auto input2 = sf::random_normal({5, 5, 32, 32});
+  auto input1 = sf::random_normal({1, 10, 10, 32});
+  auto input2 = sf::random_normal({1, 20, 20, 32});
   auto x = conv_relu(input1, /*kernel_shape=*/{5, 5, 32, 32}, /*bias_shape=*/{32});
   try {
     x = conv_relu(x, /*kernel_shape=*/{5, 5, 32, 32}, /*bias_shape=*/{32});  // This fails.
@@ -221,50 +218,62 @@ sf::Output my_image_filter(const sf::Output& input_images) {
 
 const std::vector<std::string> kModelVariables = {"model/conv1/weights", "model/conv1/biases",
                                                   "model/conv2/weights", "model/conv2/biases"};
+// (not shown) The same 4 variables filter both images, whatever their size: SAME padding
+// keeps input1's [1, 10, 10, 32] and input2's [1, 20, 20, 32].
+const std::string kOutputShapes = "[1,10,10,32] [1,20,20,32]";
+std::string shapes(const sf::Output& output1, const sf::Output& output2) {
+  return output1.shape().to_string() + " " + output2.shape().to_string();
+}
 
 void share_by_reuse_true() {
   sf::reset_default_graph();
-  auto input1 = sf::random_normal({5, 5, 32, 32});
-  auto input2 = sf::random_normal({5, 5, 32, 32});
+  auto input1 = sf::random_normal({1, 10, 10, 32});
+  auto input2 = sf::random_normal({1, 20, 20, 32});
+  sf::Output output1, output2;
   {
     sf::variable_scope s("model");
-    auto output1 = my_image_filter(input1);
+    output1 = my_image_filter(input1);
   }
   {
     sf::variable_scope s("model", {.reuse = true});
-    auto output2 = my_image_filter(input2);
+    output2 = my_image_filter(input2);
   }
   show(py(names(sf::global_variables())), py(kModelVariables));  // (text) shared: 4 variables
+  show(shapes(output1, output2), kOutputShapes);  // (not shown) [1,10,10,32] [1,20,20,32]
 }
 
 void share_by_reuse_variables() {
   sf::reset_default_graph();
-  auto input1 = sf::random_normal({5, 5, 32, 32});
-  auto input2 = sf::random_normal({5, 5, 32, 32});
+  auto input1 = sf::random_normal({1, 10, 10, 32});
+  auto input2 = sf::random_normal({1, 20, 20, 32});
+  sf::Output output1, output2;
   {
     sf::variable_scope scope("model");
-    auto output1 = my_image_filter(input1);
+    output1 = my_image_filter(input1);
     scope->reuse_variables();
-    auto output2 = my_image_filter(input2);
+    output2 = my_image_filter(input2);
   }
   show(py(names(sf::global_variables())), py(kModelVariables));  // (text) shared: 4 variables
+  show(shapes(output1, output2), kOutputShapes);  // (not shown) [1,10,10,32] [1,20,20,32]
 }
 
 void share_by_scope_object() {
   sf::reset_default_graph();
-  auto input1 = sf::random_normal({5, 5, 32, 32});
-  auto input2 = sf::random_normal({5, 5, 32, 32});
+  auto input1 = sf::random_normal({1, 10, 10, 32});
+  auto input2 = sf::random_normal({1, 20, 20, 32});
   sf::VariableScope scope;
+  sf::Output output1, output2;
   {
     sf::variable_scope s("model");
     scope = s.get();
-    auto output1 = my_image_filter(input1);
+    output1 = my_image_filter(input1);
   }
   {
     sf::variable_scope s(scope, {.reuse = true});
-    auto output2 = my_image_filter(input2);
+    output2 = my_image_filter(input2);
   }
   show(py(names(sf::global_variables())), py(kModelVariables));  // (text) shared: 4 variables
+  show(shapes(output1, output2), kOutputShapes);  // (not shown) [1,10,10,32] [1,20,20,32]
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
+#include "scope/train/optimizer.h"
+#include "runtime/gradients.h"
 #include "scope/variable.h"
 #include "scope/variable_scope.h"
 #include "scope/version.h"

@@ -1,0 +1,219 @@
+// gradients(). See gradients.h; the walk follows TF's gradients_util.py.
+#include "runtime/gradients.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "devices/base/errors.h"
+#include "runtime/op_registry.h"
+
+namespace scopeflow {
+namespace grad_util {
+
+Output op(Graph& g, const std::string& type, const std::vector<Output>& inputs, AttrMap attrs,
+          const std::string& name) {
+  return g.create_op(type, inputs, std::move(attrs), name.empty() ? type : name).output(0);
+}
+
+Output const_ints(Graph& g, const std::vector<std::int64_t>& v, const std::string& name) {
+  std::vector<std::int32_t> i32(v.begin(), v.end());
+  AttrMap a;
+  a.set("value",
+        Tensor::from_vector<std::int32_t>(i32, Shape{static_cast<std::int64_t>(i32.size())}));
+  a.set("dtype", DType::kInt32);
+  return g.create_op("Const", {}, std::move(a), name).output(0);
+}
+
+Output scalar(Graph& g, double value, DType dtype, const std::string& name) {
+  AttrMap a;
+  if (dtype == DType::kFloat32)
+    a.set("value", Tensor::from_scalar(static_cast<float>(value)));
+  else if (dtype == DType::kFloat64)
+    a.set("value", Tensor::from_scalar(value));
+  else
+    throw ValueError(str_cat("gradients: unsupported dtype ", dtype_name(dtype)));
+  a.set("dtype", dtype);
+  return g.create_op("Const", {}, std::move(a), name).output(0);
+}
+
+Output reduce_to_shape(Graph& g, const Output& grad, const Shape& target) {
+  const Shape gs = grad.shape();
+  if (gs == target) return grad;
+  if (!gs.is_fully_defined() || !target.is_fully_defined())
+    throw ValueError(str_cat("gradients: reducing a broadcast gradient of shape ", gs.to_string(),
+                             " to ", target.to_string(), " needs fully defined shapes"));
+  const int rg = gs.rank(), rt = target.rank();
+  std::vector<std::int64_t> axes;
+  for (int i = 0; i < rg; ++i) {
+    const int j = i - (rg - rt);
+    if (j < 0 || (target.dims()[static_cast<std::size_t>(j)] == 1 &&
+                  gs.dims()[static_cast<std::size_t>(i)] != 1))
+      axes.push_back(i);
+  }
+  Output r = grad;
+  if (!axes.empty()) {
+    AttrMap a;
+    a.set("keep_dims", false);
+    r = op(g, "Sum", {grad, const_ints(g, axes, "Const")}, std::move(a), "Sum");
+  }
+  if (!(r.shape() == target))
+    r = op(g, "Reshape", {r, const_ints(g, target.dims(), "Shape")}, {}, "Reshape");
+  return r;
+}
+
+}  // namespace grad_util
+
+std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<Output>& xs,
+                              const std::vector<Output>& grad_ys) {
+  if (ys.empty()) throw ValueError("gradients: ys is empty");
+  if (!grad_ys.empty() && grad_ys.size() != ys.size())
+    throw ValueError(str_cat("gradients: ", grad_ys.size(), " grad_ys for ", ys.size(), " ys"));
+  Graph g = ys[0].graph();
+  for (const auto& t : ys)
+    if (!(t.graph() == g)) throw ValueError("gradients: all ys must be in one graph");
+  for (const auto& t : xs)
+    if (!t.valid() || !(t.graph() == g))
+      throw ValueError("gradients: every x must be a tensor of the ys' graph");
+
+  // Ops reachable backwards from ys, then those of them that depend on some x.
+  std::unordered_set<const Node*> from_ys;
+  std::vector<const Node*> stack;
+  for (const auto& y : ys) stack.push_back(y.node());
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    if (!from_ys.insert(n).second) continue;
+    for (const auto& [p, i] : n->inputs) stack.push_back(p);
+  }
+  std::unordered_set<const Node*> between;  // on a path x -> y
+  {
+    std::unordered_map<const Node*, std::vector<const Node*>> consumers;
+    for (const Node* n : from_ys)
+      for (const auto& [p, i] : n->inputs) consumers[p].push_back(n);
+    for (const auto& x : xs) stack.push_back(x.node());
+    while (!stack.empty()) {
+      const Node* n = stack.back();
+      stack.pop_back();
+      if (!from_ys.count(n) || !between.insert(n).second) continue;
+      for (const Node* c : consumers[n]) stack.push_back(c);
+    }
+  }
+
+  const std::string old_stack = g.name_stack();
+  g.set_name_stack(g.unique_name("gradients"));
+  struct Restore {
+    Graph& g;
+    std::string s;
+    ~Restore() { g.set_name_stack(s); }
+  } restore{g, old_stack};
+
+  // Gradients received per (node, output), summed when the node is processed.
+  std::unordered_map<const Node*, std::vector<std::vector<Output>>> received;
+  auto receive = [&](const Node* n, int i, const Output& grad) {
+    auto& slots = received[n];
+    if (slots.size() < n->output_dtypes.size()) slots.resize(n->output_dtypes.size());
+    slots[static_cast<std::size_t>(i)].push_back(grad);
+  };
+  for (std::size_t k = 0; k < ys.size(); ++k) {
+    Output gy;
+    if (!grad_ys.empty() && grad_ys[k].valid()) {
+      gy = grad_ys[k];
+    } else {
+      const Shape s = ys[k].shape();
+      if (!s.is_fully_defined())
+        throw ValueError(str_cat("gradients: ", ys[k].name(), " has shape ", s.to_string(),
+                                 "; pass grad_ys for a y whose shape is not fully defined"));
+      AttrMap a;
+      Tensor ones(ys[k].dtype(), s);
+      if (ys[k].dtype() != DType::kFloat32) throw ValueError("gradients: y must be float32");
+      std::fill(ones.data<float>(), ones.data<float>() + ones.num_elements(), 1.0f);
+      a.set("value", ones);
+      a.set("dtype", ys[k].dtype());
+      gy = g.create_op("Const", {}, std::move(a), str_cat("grad_ys_", k)).output(0);
+    }
+    receive(ys[k].node(), ys[k].index(), gy);
+  }
+
+  // Reverse topological order over `between` (a consumer before its producers).
+  std::vector<const Node*> order;
+  {
+    std::unordered_map<const Node*, int> pending;  // consumers inside `between` not yet done
+    for (const Node* n : between)
+      for (const auto& [p, i] : n->inputs)
+        if (between.count(p)) ++pending[p];
+    std::vector<const Node*> ready;
+    for (const Node* n : between)
+      if (pending[n] == 0) ready.push_back(n);
+    std::sort(ready.begin(), ready.end(),
+              [](const Node* a, const Node* b) { return a->id > b->id; });
+    while (!ready.empty()) {
+      const Node* n = ready.back();
+      ready.pop_back();
+      order.push_back(n);
+      for (const auto& [p, i] : n->inputs)
+        if (between.count(p) && --pending[p] == 0) ready.push_back(p);
+    }
+  }
+
+  std::unordered_map<const Node*, std::vector<Output>> summed;  // final gradient per output
+  auto sum_of = [&](const Node* n, std::size_t i) -> Output {
+    auto it = received.find(n);
+    if (it == received.end() || it->second.size() <= i || it->second[i].empty()) return Output();
+    auto& parts = it->second[i];
+    if (parts.size() == 1) return parts[0];
+    AttrMap a;
+    a.set("N", static_cast<std::int64_t>(parts.size()));
+    return grad_util::op(g, "AddN", parts, std::move(a), "AddN");
+  };
+  std::unordered_set<const Node*> is_x;
+  for (const auto& x : xs) is_x.insert(x.node());
+  const auto& registry = op_registry();
+  for (const Node* n : order) {
+    std::vector<Output> dys(n->output_dtypes.size());
+    bool any = false;
+    for (std::size_t i = 0; i < dys.size(); ++i) {
+      dys[i] = sum_of(n, i);
+      any = any || dys[i].valid();
+    }
+    summed[n] = dys;
+    if (!any || n->inputs.empty()) continue;
+    bool feeds_between = false;
+    for (const auto& [p, i] : n->inputs) feeds_between = feeds_between || between.count(p);
+    if (!feeds_between) continue;
+    const OpDef* def = registry.find(n->op);
+    if (def->not_differentiable) continue;
+    if (!def->grad)
+      throw ValueError(
+          str_cat("No gradient defined for operation '", n->name, "' (op type: ", n->op, ")"));
+    Operation op = g.operation_by_name(n->name);
+    const std::string scope_old = g.name_stack();
+    g.set_name_stack(g.unique_name(n->name + "_grad"));
+    std::vector<Output> dxs;
+    try {
+      dxs = def->grad(g, op, dys);
+    } catch (...) {
+      g.set_name_stack(scope_old);
+      throw;
+    }
+    g.set_name_stack(scope_old);
+    if (dxs.size() != n->inputs.size())
+      throw InternalError(str_cat("gradient of ", n->op, " returned ", dxs.size(),
+                                  " gradients for ", n->inputs.size(), " inputs"));
+    for (std::size_t k = 0; k < dxs.size(); ++k)
+      if (dxs[k].valid() && between.count(n->inputs[k].first))
+        receive(n->inputs[k].first, n->inputs[k].second, dxs[k]);
+  }
+
+  std::vector<Output> out;
+  for (const auto& x : xs) {
+    auto it = summed.find(x.node());
+    if (it != summed.end() && static_cast<std::size_t>(x.index()) < it->second.size())
+      out.push_back(it->second[static_cast<std::size_t>(x.index())]);
+    else
+      out.push_back(sum_of(x.node(), static_cast<std::size_t>(x.index())));
+  }
+  return out;
+}
+
+}  // namespace scopeflow

@@ -1,0 +1,31 @@
+// gradients(ys, xs, grad_ys): TF1's symbolic differentiation. Walks the ops between xs and
+// ys backwards, calling each op's registered gradient function under the name scope
+// "gradients/<op>_grad", summing gradients that reach a tensor by several paths with AddN.
+#pragma once
+
+#include <vector>
+
+#include "runtime/graph.h"
+
+namespace scopeflow {
+
+// One gradient per x (an invalid Output when x does not influence any y, as TF's None).
+// `grad_ys`: the initial gradients (default: ones shaped like each y). ValueError naming the
+// op when a path crosses an op without a gradient.
+std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<Output>& xs,
+                              const std::vector<Output>& grad_ys = {});
+inline std::vector<Output> gradients(const Output& y, const std::vector<Output>& xs) {
+  return gradients(std::vector<Output>{y}, xs);
+}
+
+namespace grad_util {
+// Creates an op in `g` (name relative to the current name scope) and returns output 0.
+Output op(Graph& g, const std::string& type, const std::vector<Output>& inputs, AttrMap attrs = {},
+          const std::string& name = "");
+Output const_ints(Graph& g, const std::vector<std::int64_t>& v, const std::string& name);
+Output scalar(Graph& g, double value, DType dtype, const std::string& name);
+// Sums `grad` over the axes that broadcasting added or stretched so it has `target`'s shape.
+Output reduce_to_shape(Graph& g, const Output& grad, const Shape& target);
+}  // namespace grad_util
+
+}  // namespace scopeflow

@@ -1,0 +1,195 @@
+// Gradient functions, beside the ops they differentiate (TF's math_grad.py / nn_grad.py),
+// written as graph ops so that every device that runs the forward op runs its gradient.
+#include "devices/base/errors.h"
+#include "runtime/gradients.h"
+#include "runtime/op_registry.h"
+
+namespace scopeflow {
+namespace {
+
+using grad_util::const_ints;
+using grad_util::op;
+using grad_util::reduce_to_shape;
+using Grads = std::vector<Output>;
+
+Shape static_shape(const Output& t, const char* what) {
+  Shape s = t.shape();
+  if (!s.is_fully_defined())
+    throw ValueError(str_cat("gradient of ", what, ": ", t.name(), " has shape ", s.to_string(),
+                             "; gradients need fully defined shapes here"));
+  return s;
+}
+
+AttrMap copy_attrs(const Operation& o, std::initializer_list<const char*> names) {
+  AttrMap a;
+  for (const char* n : names)
+    if (o.attrs().has(n)) a.set(n, o.attrs().all().at(n));
+  return a;
+}
+
+// dx for a reduction over `axes` of x: dy broadcast back to x's shape.
+Output unreduce(Graph& g, const Operation& o, const Output& dy) {
+  const Shape xs = static_shape(o.inputs()[0], o.type().c_str());
+  std::vector<std::int64_t> keep = xs.dims();
+  const Node* axes_node = o.inputs()[1].node();
+  if (axes_node->op != "Const")
+    throw ValueError(str_cat("gradient of ", o.name(), ": axes must be a constant"));
+  const Tensor& axes = axes_node->attrs.get<Tensor>("value");
+  std::vector<std::int64_t> ax;
+  if (axes.dtype() == DType::kInt32)
+    for (auto a : axes.to_vector<std::int32_t>()) ax.push_back(a);
+  else
+    ax = axes.to_vector<std::int64_t>();
+  for (auto a : ax) keep[static_cast<std::size_t>(a < 0 ? a + xs.rank() : a)] = 1;
+  Output r = op(g, "Reshape", {dy, const_ints(g, keep, "Shape")}, {}, "Reshape");
+  return op(g, "BroadcastTo", {r, const_ints(g, xs.dims(), "Shape_1")}, {}, "BroadcastTo");
+}
+
+}  // namespace
+
+void register_gradients(OpRegistry& r) {
+  for (const char* nd : {"Const",
+                         "Placeholder",
+                         "Fill",
+                         "RandomUniform",
+                         "RandomStandardNormal",
+                         "TruncatedNormal",
+                         "IsVariableInitialized",
+                         "Pack",
+                         "LogicalNot",
+                         "BooleanMask",
+                         "NoOp",
+                         "VariableV2",
+                         "Assign",
+                         "AssignAdd",
+                         "AssignSub",
+                         "ApplyGradientDescent",
+                         "ApplyMomentum",
+                         "ApplyAdam",
+                         "BroadcastTo",
+                         "ReluGrad",
+                         "BiasAddGrad",
+                         "Conv2DBackpropInput",
+                         "Conv2DBackpropFilter",
+                         "MaxPoolGrad",
+                         "AvgPoolGrad"})
+    r.set_not_differentiable(nd);
+
+  r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
+  r.set_grad("AddN", [](Graph&, const Operation& o, const Grads& dy) {
+    return Grads(static_cast<std::size_t>(o.inputs().size()), dy[0]);
+  });
+  auto add = [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    return Grads{reduce_to_shape(g, dy[0], static_shape(in[0], "Add")),
+                 reduce_to_shape(g, dy[0], static_shape(in[1], "Add"))};
+  };
+  r.set_grad("Add", add);
+  r.set_grad("AddV2", add);
+  r.set_grad("Sub", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    return Grads{reduce_to_shape(g, dy[0], static_shape(in[0], "Sub")),
+                 reduce_to_shape(g, op(g, "Neg", {dy[0]}), static_shape(in[1], "Sub"))};
+  });
+  r.set_grad("Mul", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    return Grads{
+        reduce_to_shape(g, op(g, "Mul", {dy[0], in[1]}), static_shape(in[0], "Mul")),
+        reduce_to_shape(g, op(g, "Mul", {in[0], dy[0]}, {}, "Mul_1"), static_shape(in[1], "Mul"))};
+  });
+  r.set_grad("RealDiv", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    Output dx = op(g, "RealDiv", {dy[0], in[1]});
+    Output q =
+        op(g, "RealDiv", {op(g, "RealDiv", {op(g, "Neg", {in[0]}), in[1]}, {}, "RealDiv_1"), in[1]},
+           {}, "RealDiv_2");
+    return Grads{reduce_to_shape(g, dx, static_shape(in[0], "RealDiv")),
+                 reduce_to_shape(g, op(g, "Mul", {dy[0], q}), static_shape(in[1], "RealDiv"))};
+  });
+  r.set_grad("Neg", [](Graph& g, const Operation&, const Grads& dy) {
+    return Grads{op(g, "Neg", {dy[0]})};
+  });
+  r.set_grad("Square", [](Graph& g, const Operation& o, const Grads& dy) {
+    Output two_x =
+        op(g, "Mul", {o.inputs()[0], grad_util::scalar(g, 2.0, DType::kFloat32, "Const")});
+    return Grads{op(g, "Mul", {dy[0], two_x}, {}, "Mul_1")};
+  });
+  r.set_grad("Sqrt", [](Graph& g, const Operation& o, const Grads& dy) {
+    // d sqrt(x) = dy * 0.5 / y
+    Output half = grad_util::scalar(g, 0.5, DType::kFloat32, "Const");
+    return Grads{op(g, "Mul", {dy[0], op(g, "RealDiv", {half, o.output(0)})})};
+  });
+  r.set_grad("Relu", [](Graph& g, const Operation& o, const Grads& dy) {
+    // NOTE: TF differentiates through the output (y > 0 exactly where x > 0).
+    return Grads{op(g, "ReluGrad", {dy[0], o.output(0)})};
+  });
+  r.set_grad("BiasAdd", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{dy[0], op(g, "BiasAddGrad", {dy[0]}, copy_attrs(o, {"data_format"}))};
+  });
+  r.set_grad("Conv2D", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const AttrMap a = copy_attrs(o, {"strides", "padding", "dilations", "data_format"});
+    Output dx = op(g, "Conv2DBackpropInput",
+                   {const_ints(g, static_shape(in[0], "Conv2D").dims(), "Shape"), in[1], dy[0]}, a);
+    Output dw =
+        op(g, "Conv2DBackpropFilter",
+           {in[0], const_ints(g, static_shape(in[1], "Conv2D").dims(), "Shape_1"), dy[0]}, a);
+    return Grads{dx, dw};
+  });
+  r.set_grad("MaxPool", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{op(g, "MaxPoolGrad", {o.inputs()[0], o.output(0), dy[0]},
+                    copy_attrs(o, {"ksize", "strides", "padding", "data_format"}))};
+  });
+  r.set_grad("AvgPool", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{op(g, "AvgPoolGrad",
+                    {const_ints(g, static_shape(o.inputs()[0], "AvgPool").dims(), "Shape"), dy[0]},
+                    copy_attrs(o, {"ksize", "strides", "padding", "data_format"}))};
+  });
+  r.set_grad("MatMul", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const Output& a = in[0];
+    const Output& b = in[1];
+    const bool ta = o.attrs().get_or<bool>("transpose_a", false);
+    const bool tb = o.attrs().get_or<bool>("transpose_b", false);
+    auto mm = [&](const Output& x, const Output& y, bool t1, bool t2, const char* name) {
+      AttrMap at;
+      at.set("transpose_a", t1);
+      at.set("transpose_b", t2);
+      return op(g, "MatMul", {x, y}, std::move(at), name);
+    };
+    if (!ta && !tb)
+      return Grads{mm(dy[0], b, false, true, "MatMul"), mm(a, dy[0], true, false, "MatMul_1")};
+    if (!ta && tb)
+      return Grads{mm(dy[0], b, false, false, "MatMul"), mm(dy[0], a, true, false, "MatMul_1")};
+    if (ta && !tb)
+      return Grads{mm(b, dy[0], false, true, "MatMul"), mm(a, dy[0], false, false, "MatMul_1")};
+    return Grads{mm(b, dy[0], true, true, "MatMul"), mm(dy[0], a, true, true, "MatMul_1")};
+  });
+  r.set_grad("Sum", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{unreduce(g, o, dy[0]), Output()};
+  });
+  r.set_grad("Mean", [](Graph& g, const Operation& o, const Grads& dy) {
+    const Shape xs = static_shape(o.inputs()[0], "Mean");
+    const Shape ys = static_shape(o.output(0), "Mean");
+    const double count = static_cast<double>(xs.num_elements()) /
+                         static_cast<double>(std::max<std::int64_t>(1, ys.num_elements()));
+    Output scaled = op(g, "RealDiv", {dy[0], grad_util::scalar(g, count, DType::kFloat32, "Const")},
+                       {}, "truediv");
+    return Grads{unreduce(g, o, scaled), Output()};
+  });
+  r.set_grad("Reshape", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{op(g, "Reshape",
+                    {dy[0], const_ints(g, static_shape(o.inputs()[0], "Reshape").dims(), "Shape")}),
+                 Output()};
+  });
+  r.set_grad(
+      "SparseSoftmaxCrossEntropyWithLogits", [](Graph& g, const Operation& o, const Grads& dy) {
+        // dlogits = dloss[:, None] * (softmax - onehot), the op's second output.
+        const Shape ls = static_shape(o.inputs()[0], "SparseSoftmaxCrossEntropyWithLogits");
+        Output col =
+            op(g, "Reshape", {dy[0], const_ints(g, {ls.dims()[0], 1}, "Shape")}, {}, "ExpandDims");
+        return Grads{op(g, "Mul", {col, o.output(1)}), Output()};
+      });
+}
+
+}  // namespace scopeflow

@@ -1,0 +1,227 @@
+// Optimizers. See optimizer.h; structure and names after TF1's optimizer.py.
+#include "scope/train/optimizer.h"
+
+#include "devices/base/errors.h"
+#include "runtime/gradients.h"
+#include "scope/ops/ops.h"
+#include "scope/scopes.h"
+#include "scope/variable_scope.h"
+
+namespace scopeflow {
+
+std::vector<Output> gradients(const Output& y, const std::vector<Variable>& xs) {
+  std::vector<Output> values;
+  for (const auto& v : xs) values.push_back(v.value());
+  return gradients(std::vector<Output>{y}, values);
+}
+
+namespace train {
+
+Variable get_or_create_global_step() {
+  for (const auto& v : get_collection<Variable>("global_step"))
+    if (v.graph() == get_default_graph()) return v;
+  name_scope root("");
+  Variable::Spec spec;
+  spec.name = "global_step";
+  spec.value = InitializerArg(Tensor::from_scalar(std::int64_t{0}));
+  spec.trainable = false;
+  spec.collections = std::vector<std::string>{GraphKeys::GLOBAL_VARIABLES, "global_step"};
+  spec.created_at = "get_or_create_global_step";
+  return Variable::create(spec);
+}
+
+GradsAndVars Optimizer::compute_gradients(const Output& loss,
+                                          std::optional<std::vector<Variable>> var_list) {
+  const std::vector<Variable> vars = var_list ? *var_list : trainable_variables();
+  if (vars.empty()) throw ValueError("No variables to optimize.");
+  auto grads = gradients(loss, vars);
+  GradsAndVars out;
+  for (std::size_t i = 0; i < vars.size(); ++i) out.emplace_back(grads[i], vars[i]);
+  return out;
+}
+
+Operation Optimizer::finish(const std::vector<Operation>& updates, std::string_view name) {
+  return group(updates, name);
+}
+
+Output Optimizer::scalar_tensor(double value, const std::string& name) const {
+  return constant(static_cast<float>(value), name);
+}
+
+Variable Optimizer::zeros_slot(const Variable& var, const std::string& slot,
+                               const std::string& op_name) {
+  auto& by_var = slots_[slot];
+  if (auto it = by_var.find(var.op().name()); it != by_var.end()) return it->second;
+  Graph g = get_default_graph();
+  // NOTE: at the root scopes with no control dependencies, whatever tower scope (possibly
+  // reusing) the caller is in: slots are created once, beside their variable.
+  name_scope root("");
+  scopeflow::device cut(nullptr);
+  scopeflow::device on_var(var.device());
+  const std::string unique = g.unique_name(var.op().name() + "/" + op_name);
+  Variable::Spec spec;
+  spec.name = unique + "/";
+  const Shape shape = var.shape();
+  const DType dtype = var.dtype();
+  spec.init_fn = [shape, dtype] { return zeros(shape, dtype); };
+  spec.dtype = dtype;
+  spec.trainable = false;
+  spec.created_at = str_cat("slot ", slot, " of ", var.name());
+  Variable s = Variable::create(spec);
+  by_var[var.op().name()] = s;
+  return s;
+}
+
+Variable Optimizer::get_slot(const Variable& var, const std::string& name) const {
+  auto it = slots_.find(name);
+  if (it != slots_.end())
+    if (auto jt = it->second.find(var.op().name()); jt != it->second.end()) return jt->second;
+  throw ValueError(str_cat(name_, " has no slot '", name, "' for variable ", var.name()));
+}
+
+std::vector<std::string> Optimizer::get_slot_names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : slots_) out.push_back(k);
+  return out;
+}
+
+Operation Optimizer::apply_gradients(const GradsAndVars& grads_and_vars,
+                                     std::optional<Variable> global_step, std::string_view name) {
+  std::vector<Variable> with_grads;
+  for (const auto& [g, v] : grads_and_vars)
+    if (g.valid()) with_grads.push_back(v);
+  if (with_grads.empty()) {
+    std::string names;
+    for (const auto& [g, v] : grads_and_vars) names += (names.empty() ? "" : ", ") + v.name();
+    throw ValueError(
+        str_cat("No gradients provided for any variable, check your graph for ops that do not "
+                "support gradients, between variables [",
+                names, "] and loss."));
+  }
+  {
+    control_dependencies init_scope(nullptr);
+    create_slots(with_grads);
+  }
+  std::vector<Operation> updates;
+  name_scope scope(name, name_);
+  const std::string scope_name = scope.name().substr(0, scope.name().size() - 1);
+  prepare();
+  for (const auto& [grad, var] : grads_and_vars) {
+    if (!grad.valid()) continue;
+    if (grad.dtype() != var.dtype() || !grad.shape().is_compatible_with(var.shape()))
+      throw ValueError(str_cat("Gradient for ", var.name(), " has dtype ", dtype_name(grad.dtype()),
+                               " and shape ", grad.shape().to_string(), "; the variable is ",
+                               dtype_name(var.dtype()), " ", var.shape().to_string()));
+    name_scope update("update_" + var.op().name());
+    scopeflow::device cut(nullptr);
+    scopeflow::device on_var(var.device());
+    updates.push_back(apply_dense(grad, var));
+  }
+  if (!global_step) return finish(updates, scope_name + "/");
+  Operation done = finish(updates, "update");
+  control_dependencies after({done});
+  scopeflow::device cut(nullptr);
+  scopeflow::device on_step(global_step->device());
+  return global_step->assign_add(constant(std::int64_t{1}), scope_name + "/").op();
+}
+
+Operation Optimizer::minimize(const Output& loss, std::optional<Variable> global_step,
+                              std::optional<std::vector<Variable>> var_list,
+                              std::string_view name) {
+  return apply_gradients(compute_gradients(loss, std::move(var_list)), std::move(global_step),
+                         name);
+}
+
+// ---------------------------------------------------------------- GradientDescent
+GradientDescentOptimizer::GradientDescentOptimizer(double learning_rate, std::string name)
+    : Optimizer(std::move(name)), lr_(learning_rate) {}
+
+void GradientDescentOptimizer::prepare() { lr_t_ = scalar_tensor(lr_, "learning_rate"); }
+
+Operation GradientDescentOptimizer::apply_dense(const Output& grad, const Variable& var) {
+  return get_default_graph().create_op("ApplyGradientDescent", {var.ref(), lr_t_, grad}, {},
+                                       "ApplyGradientDescent");
+}
+
+// ---------------------------------------------------------------- Momentum
+MomentumOptimizer::MomentumOptimizer(double learning_rate, double momentum, std::string name,
+                                     bool use_nesterov)
+    : Optimizer(std::move(name)),
+      lr_(learning_rate),
+      momentum_(momentum),
+      nesterov_(use_nesterov) {}
+
+void MomentumOptimizer::create_slots(const std::vector<Variable>& vars) {
+  for (const auto& v : vars) zeros_slot(v, "momentum", name_);
+}
+
+void MomentumOptimizer::prepare() {
+  lr_t_ = scalar_tensor(lr_, "learning_rate");
+  momentum_t_ = scalar_tensor(momentum_, "momentum");
+}
+
+Operation MomentumOptimizer::apply_dense(const Output& grad, const Variable& var) {
+  AttrMap a;
+  a.set("use_nesterov", nesterov_);
+  Variable accum = get_slot(var, "momentum");
+  return get_default_graph().create_op("ApplyMomentum",
+                                       {var.ref(), accum.ref(), lr_t_, grad, momentum_t_},
+                                       std::move(a), "ApplyMomentum");
+}
+
+// ---------------------------------------------------------------- Adam
+AdamOptimizer::AdamOptimizer(double learning_rate, double beta1, double beta2, double epsilon,
+                             std::string name)
+    : Optimizer(std::move(name)),
+      lr_(learning_rate),
+      beta1_(beta1),
+      beta2_(beta2),
+      epsilon_(epsilon) {}
+
+void AdamOptimizer::create_slots(const std::vector<Variable>& vars) {
+  if (!beta1_power_.valid()) {
+    // TF: non-slot variables colocated with the first variable, at the root scopes.
+    name_scope root("");
+    scopeflow::device cut(nullptr);
+    scopeflow::device on_first(vars.front().device());
+    beta1_power_ =
+        Variable(static_cast<float>(beta1_), {.name = "beta1_power", .trainable = false});
+    beta2_power_ =
+        Variable(static_cast<float>(beta2_), {.name = "beta2_power", .trainable = false});
+  }
+  for (const auto& v : vars) {
+    zeros_slot(v, "m", name_);
+    zeros_slot(v, "v", name_ + "_1");
+  }
+}
+
+void AdamOptimizer::prepare() {
+  lr_t_ = scalar_tensor(lr_, "learning_rate");
+  beta1_t_ = scalar_tensor(beta1_, "beta1");
+  beta2_t_ = scalar_tensor(beta2_, "beta2");
+  epsilon_t_ = scalar_tensor(epsilon_, "epsilon");
+}
+
+Operation AdamOptimizer::apply_dense(const Output& grad, const Variable& var) {
+  return get_default_graph().create_op(
+      "ApplyAdam",
+      {var.ref(), get_slot(var, "m").ref(), get_slot(var, "v").ref(), beta1_power_.value(),
+       beta2_power_.value(), lr_t_, beta1_t_, beta2_t_, epsilon_t_, grad},
+      {}, "ApplyAdam");
+}
+
+Operation AdamOptimizer::finish(const std::vector<Operation>& updates, std::string_view name) {
+  // beta powers advance after every variable's update, colocated with beta1_power.
+  std::vector<Operation> all = updates;
+  {
+    control_dependencies deps(updates);
+    scopeflow::device cut(nullptr);
+    scopeflow::device on(beta1_power_.device());
+    all.push_back(beta1_power_.assign(beta1_power_.value() * beta1_t_, "Assign").op());
+    all.push_back(beta2_power_.assign(beta2_power_.value() * beta2_t_, "Assign_1").op());
+  }
+  return group(all, name);
+}
+
+}  // namespace train
+}  // namespace scopeflow

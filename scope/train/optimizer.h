@@ -1,0 +1,109 @@
+// sf::train optimizers (TF1's tf.train): GradientDescentOptimizer, MomentumOptimizer,
+// AdamOptimizer with compute_gradients / apply_gradients / minimize, slot variables
+// ("v/Momentum", "v/Adam", "v/Adam_1") created at the root variable scope (never inside a
+// reusing tower scope) and colocated with their variable, and the global step.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "scope/variable.h"
+
+namespace scopeflow {
+
+// (gradient, variable) pairs; an invalid gradient means the loss does not depend on it.
+using GradsAndVars = std::vector<std::pair<Output, Variable>>;
+
+// Gradients of y with respect to variables (through their values).
+std::vector<Output> gradients(const Output& y, const std::vector<Variable>& xs);
+
+namespace train {
+
+// TF's tf.train.get_or_create_global_step(): int64 scalar "global_step", not trainable.
+Variable get_or_create_global_step();
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // Gradients of `loss` for `var_list` (default: the trainable variables).
+  GradsAndVars compute_gradients(const Output& loss,
+                                 std::optional<std::vector<Variable>> var_list = {});
+  // One update op per variable with a gradient, grouped; with `global_step`, the group is
+  // followed by global_step += 1 (the returned op). Name: the optimizer's (e.g. "GradientDescent").
+  Operation apply_gradients(const GradsAndVars& grads_and_vars,
+                            std::optional<Variable> global_step = {}, std::string_view name = "");
+  Operation minimize(const Output& loss, std::optional<Variable> global_step = {},
+                     std::optional<std::vector<Variable>> var_list = {},
+                     std::string_view name = "");
+  // The slot `name` ("momentum", "m", "v") of `var`; ValueError if absent.
+  Variable get_slot(const Variable& var, const std::string& name) const;
+  std::vector<std::string> get_slot_names() const;
+  const std::string& name() const { return name_; }
+
+ protected:
+  explicit Optimizer(std::string name) : name_(std::move(name)) {}
+  virtual void create_slots(const std::vector<Variable>& vars) = 0;
+  virtual void prepare() = 0;
+  virtual Operation apply_dense(const Output& grad, const Variable& var) = 0;
+  virtual Operation finish(const std::vector<Operation>& updates, std::string_view name);
+  // A zero-initialized slot of `var`'s shape named "<var op>/<op_name>", keyed by `slot`.
+  Variable zeros_slot(const Variable& var, const std::string& slot, const std::string& op_name);
+  Output scalar_tensor(double value, const std::string& name) const;
+
+  std::string name_;
+  std::map<std::string, std::map<std::string, Variable>> slots_;  // slot -> var op name -> slot var
+};
+
+class GradientDescentOptimizer : public Optimizer {
+ public:
+  explicit GradientDescentOptimizer(double learning_rate, std::string name = "GradientDescent");
+
+ protected:
+  void create_slots(const std::vector<Variable>&) override {}
+  void prepare() override;
+  Operation apply_dense(const Output& grad, const Variable& var) override;
+
+ private:
+  double lr_;
+  Output lr_t_;
+};
+
+class MomentumOptimizer : public Optimizer {
+ public:
+  MomentumOptimizer(double learning_rate, double momentum, std::string name = "Momentum",
+                    bool use_nesterov = false);
+
+ protected:
+  void create_slots(const std::vector<Variable>& vars) override;
+  void prepare() override;
+  Operation apply_dense(const Output& grad, const Variable& var) override;
+
+ private:
+  double lr_, momentum_;
+  bool nesterov_;
+  Output lr_t_, momentum_t_;
+};
+
+class AdamOptimizer : public Optimizer {
+ public:
+  explicit AdamOptimizer(double learning_rate = 0.001, double beta1 = 0.9, double beta2 = 0.999,
+                         double epsilon = 1e-8, std::string name = "Adam");
+
+ protected:
+  void create_slots(const std::vector<Variable>& vars) override;
+  void prepare() override;
+  Operation apply_dense(const Output& grad, const Variable& var) override;
+  Operation finish(const std::vector<Operation>& updates, std::string_view name) override;
+
+ private:
+  double lr_, beta1_, beta2_, epsilon_;
+  Output lr_t_, beta1_t_, beta2_t_, epsilon_t_;
+  Variable beta1_power_, beta2_power_;
+};
+
+}  // namespace train
+}  // namespace scopeflow
