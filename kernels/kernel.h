@@ -87,5 +87,9 @@ const KernelRegistry& kernel_registry();
 void register_cpu_kernels(KernelRegistry& r);
 // Registers nothing in CPU-only builds.
 void register_cuda_kernels(KernelRegistry& r);
+// The OpenBLAS-backed CPU kernels (label "openblas"); nothing when OpenBLAS is absent.
+void register_openblas_kernels(KernelRegistry& r);
+// True when this build has the OpenBLAS kernels.
+bool built_with_openblas();
 
 }  // namespace scopeflow::kernels

@@ -3,15 +3,15 @@
 #include "kernels/array/array.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/conv2d/conv2d.h"
+#include "kernels/fill/fill.h"
+#include "kernels/init/random.h"
+#include "kernels/kernel.h"
+#include "kernels/math/binary.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/pool/pool.h"
 #include "kernels/reduce/reduce.h"
 #include "kernels/relu/relu.h"
 #include "kernels/softmax_xent/softmax_xent.h"
-#include "kernels/fill/fill.h"
-#include "kernels/init/random.h"
-#include "kernels/math/binary.h"
-#include "kernels/kernel.h"
 
 namespace scopeflow::kernels {
 

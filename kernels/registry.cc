@@ -73,6 +73,7 @@ const KernelRegistry& kernel_registry() {
   static const KernelRegistry registry = [] {
     KernelRegistry r;
     register_cpu_kernels(r);
+    register_openblas_kernels(r);
     register_cuda_kernels(r);
     return r;
   }();

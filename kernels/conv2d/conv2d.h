@@ -28,6 +28,14 @@ void conv2d_forward_ref(const Conv2DGeom& g, const float* x, const float* f, flo
 void conv2d_backward_input_ref(const Conv2DGeom& g, const float* f, const float* dy, float* dx);
 void conv2d_backward_filter_ref(const Conv2DGeom& g, const float* x, const float* dy, float* df);
 
+// im2col + OpenBLAS sgemm (builds with OpenBLAS only): conv2d_openblas.cc.
+void conv2d_forward_openblas(const Conv2DGeom& g, const float* x, const float* f, float* y);
+void conv2d_backward_input_openblas(const Conv2DGeom& g, const float* f, const float* dy,
+                                    float* dx);
+void conv2d_backward_filter_openblas(const Conv2DGeom& g, const float* x, const float* dy,
+                                     float* df);
+
 void register_conv2d_cpu_kernels(KernelRegistry& r);
+void register_conv2d_openblas_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

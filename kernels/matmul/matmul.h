@@ -10,6 +10,9 @@ namespace scopeflow::kernels {
 // c[m, n] = sum_k op(a)[m, k] * op(b)[k, n]; op transposes when the flag is set.
 void matmul_forward_ref(const float* a, const float* b, float* c, std::int64_t m, std::int64_t n,
                         std::int64_t k, bool transpose_a, bool transpose_b);
+void matmul_forward_openblas(const float* a, const float* b, float* c, std::int64_t m,
+                             std::int64_t n, std::int64_t k, bool transpose_a, bool transpose_b);
 void register_matmul_cpu_kernels(KernelRegistry& r);
+void register_matmul_openblas_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -213,3 +213,80 @@ TEST(SoftmaxXentTest, LossAndBackprop) {
               std::string::npos);
   }
 }
+
+// Every CPU label of Conv2D (and its gradients) and MatMul against the reference kernel.
+namespace {
+sf::Tensor run_kernel(const char* op, const std::string& label, std::vector<sf::Tensor> inputs,
+                      const sf::AttrMap& attrs) {
+  sf::kernels::KernelContext c;
+  c.device = sf::devices::host_device().get();
+  c.attrs = &attrs;
+  c.node_name = op;
+  c.inputs = std::move(inputs);
+  sf::kernels::kernel_registry().find(op, sf::devices::DeviceType::kCPU, sf::float32, label)(c);
+  return c.outputs.at(0);
+}
+void expect_close(const sf::Tensor& got, const sf::Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  auto g = got.to_vector<float>(), w = want.to_vector<float>();
+  for (std::size_t i = 0; i < g.size(); ++i)
+    ASSERT_NEAR(g[i], w[i], 1e-4f * (1.0f + std::abs(w[i]))) << what << " element " << i;
+}
+}  // namespace
+
+TEST(CpuLabelsTest, ConvolutionLabelsMatchTheReference) {
+  const auto labels =
+      sf::kernels::kernel_registry().labels("Conv2D", sf::devices::DeviceType::kCPU, sf::float32);
+  ASSERT_EQ(labels.back(), "ref");
+  if (sf::kernels::built_with_openblas()) {
+    ASSERT_EQ(labels.front(), "openblas") << "the fast path must be the default CPU label";
+  }
+  struct Case {
+    std::int64_t n, h, w, c, kh, kw, o, stride, dil;
+    const char* padding;
+  };
+  for (const Case& k :
+       {Case{2, 9, 7, 3, 3, 3, 5, 1, 1, "SAME"}, Case{1, 10, 10, 4, 5, 5, 6, 2, 1, "SAME"},
+        Case{3, 8, 9, 2, 3, 2, 4, 2, 1, "VALID"}, Case{1, 9, 9, 3, 3, 3, 2, 1, 2, "SAME"}}) {
+    sf::AttrMap a;
+    a.set("strides", std::vector<std::int64_t>{1, k.stride, k.stride, 1});
+    a.set("dilations", std::vector<std::int64_t>{1, k.dil, k.dil, 1});
+    a.set("padding", std::string(k.padding));
+    auto x = sf::Tensor::from_vector<float>(
+        random_vec(static_cast<std::size_t>(k.n * k.h * k.w * k.c), 7), {k.n, k.h, k.w, k.c});
+    auto f = sf::Tensor::from_vector<float>(
+        random_vec(static_cast<std::size_t>(k.kh * k.kw * k.c * k.o), 8), {k.kh, k.kw, k.c, k.o});
+    auto y_ref = run_kernel("Conv2D", "ref", {x, f}, a);
+    auto dy = sf::Tensor::from_vector<float>(
+        random_vec(static_cast<std::size_t>(y_ref.num_elements()), 9), y_ref.shape());
+    auto xs = sf::Tensor::from_vector<std::int64_t>(x.shape().dims());
+    auto fs = sf::Tensor::from_vector<std::int64_t>(f.shape().dims());
+    for (const auto& label : labels) {
+      expect_close(run_kernel("Conv2D", label, {x, f}, a), y_ref, "Conv2D/" + label);
+      expect_close(run_kernel("Conv2DBackpropInput", label, {xs, f, dy}, a),
+                   run_kernel("Conv2DBackpropInput", "ref", {xs, f, dy}, a),
+                   "Conv2DBackpropInput/" + label);
+      expect_close(run_kernel("Conv2DBackpropFilter", label, {x, fs, dy}, a),
+                   run_kernel("Conv2DBackpropFilter", "ref", {x, fs, dy}, a),
+                   "Conv2DBackpropFilter/" + label);
+    }
+  }
+}
+
+TEST(CpuLabelsTest, MatMulLabelsMatchTheReference) {
+  for (const auto& label : sf::kernels::kernel_registry().labels(
+           "MatMul", sf::devices::DeviceType::kCPU, sf::float32)) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      sf::AttrMap a;
+      a.set("transpose_a", ta);
+      a.set("transpose_b", tb);
+      auto x = sf::Tensor::from_vector<float>(random_vec(5 * 7, 10),
+                                              ta ? sf::Shape{7, 5} : sf::Shape{5, 7});
+      auto y = sf::Tensor::from_vector<float>(random_vec(7 * 3, 11),
+                                              tb ? sf::Shape{3, 7} : sf::Shape{7, 3});
+      expect_close(run_kernel("MatMul", label, {x, y}, a), run_kernel("MatMul", "ref", {x, y}, a),
+                   "MatMul/" + label);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// Conv2D and its gradients on the CPU as im2col + OpenBLAS sgemm (label "openblas"), one
+// image at a time. Reference: conv2d_cpu.cc.
+#include <cblas.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/conv2d/conv2d.h"
+#include "kernels/init/random.h"
+
+namespace scopeflow::kernels {
+namespace {
+
+// col[(oh*ow_n + ow), (kh, kw, c)] = x[n, ih, iw, c] (0 outside the input).
+void im2col(const Conv2DGeom& g, const float* x, float* col) {
+  const std::int64_t kdim = g.h.k * g.w.k * g.c;
+  for (std::int64_t oh = 0; oh < g.h.out; ++oh)
+    for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+      float* row = col + (oh * g.w.out + ow) * kdim;
+      for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+        const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh * g.h.dilation;
+        for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+          const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw * g.w.dilation;
+          float* dst = row + (kh * g.w.k + kw) * g.c;
+          if (ih < 0 || ih >= g.h.in || iw < 0 || iw >= g.w.in)
+            std::fill(dst, dst + g.c, 0.0f);
+          else
+            std::copy(x + (ih * g.w.in + iw) * g.c, x + (ih * g.w.in + iw + 1) * g.c, dst);
+        }
+      }
+    }
+}
+
+// The adjoint of im2col: dx[ih, iw, c] += col[...].
+void col2im(const Conv2DGeom& g, const float* col, float* dx) {
+  const std::int64_t kdim = g.h.k * g.w.k * g.c;
+  for (std::int64_t oh = 0; oh < g.h.out; ++oh)
+    for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+      const float* row = col + (oh * g.w.out + ow) * kdim;
+      for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+        const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh * g.h.dilation;
+        if (ih < 0 || ih >= g.h.in) continue;
+        for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+          const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw * g.w.dilation;
+          if (iw < 0 || iw >= g.w.in) continue;
+          const float* src = row + (kh * g.w.k + kw) * g.c;
+          float* dst = dx + (ih * g.w.in + iw) * g.c;
+          for (std::int64_t c = 0; c < g.c; ++c) dst[c] += src[c];
+        }
+      }
+    }
+}
+
+int i32(std::int64_t v) { return static_cast<int>(v); }
+
+}  // namespace
+
+void conv2d_forward_openblas(const Conv2DGeom& g, const float* x, const float* f, float* y) {
+  const std::int64_t rows = g.h.out * g.w.out, kdim = g.h.k * g.w.k * g.c;
+  std::vector<float> col(static_cast<std::size_t>(rows * kdim));
+  for (std::int64_t n = 0; n < g.n; ++n) {
+    im2col(g, x + n * g.h.in * g.w.in * g.c, col.data());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i32(rows), i32(g.o), i32(kdim), 1.0f,
+                col.data(), i32(kdim), f, i32(g.o), 0.0f, y + n * rows * g.o, i32(g.o));
+  }
+}
+
+void conv2d_backward_input_openblas(const Conv2DGeom& g, const float* f, const float* dy,
+                                    float* dx) {
+  const std::int64_t rows = g.h.out * g.w.out, kdim = g.h.k * g.w.k * g.c;
+  std::vector<float> col(static_cast<std::size_t>(rows * kdim));
+  std::fill(dx, dx + g.n * g.h.in * g.w.in * g.c, 0.0f);
+  for (std::int64_t n = 0; n < g.n; ++n) {
+    // col = dy[n] (rows x o) * f^T (o x kdim)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i32(rows), i32(kdim), i32(g.o), 1.0f,
+                dy + n * rows * g.o, i32(g.o), f, i32(g.o), 0.0f, col.data(), i32(kdim));
+    col2im(g, col.data(), dx + n * g.h.in * g.w.in * g.c);
+  }
+}
+
+void conv2d_backward_filter_openblas(const Conv2DGeom& g, const float* x, const float* dy,
+                                     float* df) {
+  const std::int64_t rows = g.h.out * g.w.out, kdim = g.h.k * g.w.k * g.c;
+  std::vector<float> col(static_cast<std::size_t>(rows * kdim));
+  for (std::int64_t n = 0; n < g.n; ++n) {
+    im2col(g, x + n * g.h.in * g.w.in * g.c, col.data());
+    // df (kdim x o) += col^T (kdim x rows) * dy[n] (rows x o)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i32(kdim), i32(g.o), i32(rows), 1.0f,
+                col.data(), i32(kdim), dy + n * rows * g.o, i32(g.o), n == 0 ? 0.0f : 1.0f, df,
+                i32(g.o));
+  }
+  if (g.n == 0) std::fill(df, df + kdim * g.o, 0.0f);
+}
+
+namespace {
+Conv2DGeom geometry(const KernelContext& c, const Shape& in, const Shape& filter) {
+  if (in.rank() != 4 || filter.rank() != 4)
+    throw InvalidArgumentError(str_cat(c.node_name, ": input and filter must be 4-D, got ",
+                                       in.to_string(), " and ", filter.to_string()));
+  if (in.dims()[3] != filter.dims()[2])
+    throw InvalidArgumentError(str_cat(c.node_name, ": input depth ", in.dims()[3],
+                                       " does not match filter in_channels ", filter.dims()[2]));
+  const auto strides = c.attr().get_or<std::vector<std::int64_t>>("strides", {1, 1, 1, 1});
+  const auto dil = c.attr().get_or<std::vector<std::int64_t>>("dilations", {1, 1, 1, 1});
+  const std::string padding = c.attr().get_or<std::string>("padding", "VALID");
+  Conv2DGeom g;
+  g.n = in.dims()[0];
+  g.c = in.dims()[3];
+  g.o = filter.dims()[3];
+  g.h = window_dim(in.dims()[1], filter.dims()[0], strides.at(1), dil.at(1), padding, c.node_name);
+  g.w = window_dim(in.dims()[2], filter.dims()[1], strides.at(2), dil.at(2), padding, c.node_name);
+  return g;
+}
+}  // namespace
+
+void register_conv2d_openblas_kernels(KernelRegistry& r) {
+  using devices::DeviceType;
+  r.add({"Conv2D", DeviceType::kCPU, DType::kFloat32, "openblas"}, [](KernelContext& c) {
+    const Tensor& x = c.inputs.at(0);
+    const Tensor& f = c.inputs.at(1);
+    const Conv2DGeom g = geometry(c, x.shape(), f.shape());
+    Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{g.n, g.h.out, g.w.out, g.o});
+    conv2d_forward_openblas(g, x.data<float>(), f.data<float>(), y.data<float>());
+  });
+  r.add({"Conv2DBackpropInput", DeviceType::kCPU, DType::kFloat32, "openblas"},
+        [](KernelContext& c) {
+          const Shape in = shape_from_tensor(c.inputs.at(0), c.node_name);
+          const Tensor& f = c.inputs.at(1);
+          const Tensor& dy = c.inputs.at(2);
+          const Conv2DGeom g = geometry(c, in, f.shape());
+          if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
+            throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ",
+                                               dy.shape().to_string(),
+                                               " does not match the convolution output"));
+          Tensor& dx = c.allocate_output(0, DType::kFloat32, in);
+          conv2d_backward_input_openblas(g, f.data<float>(), dy.data<float>(), dx.data<float>());
+        });
+  r.add({"Conv2DBackpropFilter", DeviceType::kCPU, DType::kFloat32, "openblas"},
+        [](KernelContext& c) {
+          const Tensor& x = c.inputs.at(0);
+          const Shape fs = shape_from_tensor(c.inputs.at(1), c.node_name);
+          const Tensor& dy = c.inputs.at(2);
+          const Conv2DGeom g = geometry(c, x.shape(), fs);
+          if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
+            throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ",
+                                               dy.shape().to_string(),
+                                               " does not match the convolution output"));
+          Tensor& df = c.allocate_output(0, DType::kFloat32, fs);
+          conv2d_backward_filter_openblas(g, x.data<float>(), dy.data<float>(), df.data<float>());
+        });
+}
+
+}  // namespace scopeflow::kernels
