@@ -12,6 +12,7 @@
 #include "devices/tensor.h"
 #include "kernels/kernel.h"
 #include "runtime/build_info.h"
+#include "runtime/data/idx.h"
 #include "runtime/graph.h"
 #include "runtime/session/session.h"
 #include "scope/initializers.h"
