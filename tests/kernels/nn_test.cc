@@ -167,9 +167,9 @@ TEST(ReduceTest, AxesAndKeepDims) {
   std::vector<float> y(2);
   k::reduce_forward_ref(k::ReduceOp::kSum, x.data(), in, m, y.data());
   EXPECT_EQ(y, (std::vector<float>{6, 15}));
-  k::reduce_forward_ref(k::ReduceOp::kMax, x.data(), in, k::reduction_mask(in, {-2}, "t"),
-                        y.data());
   std::vector<float> y3(3);
+  k::reduce_forward_ref(k::ReduceOp::kMax, x.data(), in, k::reduction_mask(in, {-2}, "t"), y3.data());
+  EXPECT_EQ(y3, (std::vector<float>{4, 5, 6}));
   k::reduce_forward_ref(k::ReduceOp::kMean, x.data(), in, k::reduction_mask(in, {0}, "t"),
                         y3.data());
   EXPECT_EQ(y3, (std::vector<float>{2.5f, 3.5f, 4.5f}));
