@@ -1,6 +1,7 @@
 // CpuDevice: inline streams and events, host memcpy. See cpu_device.h.
 #include "devices/cpu_device.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -29,6 +30,19 @@ class CpuEvent final : public Event {
   }
 };
 
+// Host memory for the caching allocator: page-aligned segments, no streams to wait for.
+class HostBackend final : public CachingBackend {
+ public:
+  void* raw_alloc(std::size_t bytes) override {
+    return std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+  }
+  void raw_free(void* p) noexcept override { std::free(p); }
+  void* record_event(StreamId) override { return nullptr; }
+  bool query_event(void*) override { return true; }
+  void destroy_event(void*) noexcept override {}
+  void synchronize() override {}
+};
+
 }  // namespace
 
 std::string_view device_type_name(DeviceType type) {
@@ -43,7 +57,7 @@ std::string Device::full_name() const { return "/job:localhost/replica:0/task:0"
 CpuDevice::CpuDevice(int index, std::int64_t memory_limit)
     : Device(DeviceType::kCPU, index),
       memory_limit_(memory_limit),
-      allocator_(str_cat("/device:CPU:", index), memory_limit),
+      allocator_(str_cat("/device:CPU:", index), std::make_unique<HostBackend>(), memory_limit, 0),
       stream_(std::make_unique<CpuStream>()) {}
 
 std::string CpuDevice::description() const {

@@ -2,6 +2,7 @@
 // (placement, copies, towers) is testable without GPUs.
 #pragma once
 
+#include "devices/caching_allocator.h"
 #include "devices/cpu_allocator.h"
 #include "devices/device.h"
 
@@ -25,7 +26,10 @@ class CpuDevice final : public Device {
 
  private:
   std::int64_t memory_limit_;
-  CpuAllocator allocator_;
+  // NOTE: tensors come from a caching allocator over host memory (the GPU allocator's logic
+  // on a malloc backend): a training step reuses the previous step's blocks instead of
+  // returning large buffers to the OS and faulting them in again.
+  CachingAllocator allocator_;
   std::unique_ptr<Stream> stream_;
 };
 

@@ -39,11 +39,25 @@ void for_windows(const PoolGeom& g, F fn) {
 }  // namespace
 
 void max_pool_forward_ref(const PoolGeom& g, const float* x, float* y) {
-  for_windows(g, [&](std::int64_t o, const std::vector<std::int64_t>& taps) {
-    float m = -std::numeric_limits<float>::infinity();
-    for (auto t : taps) m = (x[t] > m || x[t] != x[t]) ? x[t] : m;
-    y[o] = m;
-  });
+  // Direct loops (the hot forward pass): channels innermost, so reads and writes are contiguous.
+  for (std::int64_t n = 0; n < g.n; ++n)
+    for (std::int64_t oh = 0; oh < g.h.out; ++oh)
+      for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+        float* out = y + yi(g, n, oh, ow, 0);
+        std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
+        for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+          const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
+          if (ih < 0 || ih >= g.h.in) continue;
+          for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+            const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
+            if (iw < 0 || iw >= g.w.in) continue;
+            const float* in = x + xi(g, n, ih, iw, 0);
+            // NOTE: NaN propagates (x != x), as TF's MaxPool does.
+            for (std::int64_t c = 0; c < g.c; ++c)
+              out[c] = (in[c] > out[c] || in[c] != in[c]) ? in[c] : out[c];
+          }
+        }
+      }
 }
 
 void max_pool_backward_ref(const PoolGeom& g, const float* x, const float* dy, float* dx) {

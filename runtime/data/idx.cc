@@ -38,36 +38,44 @@ std::vector<std::uint8_t> read_all(const std::string& path) {
 }
 
 std::uint32_t be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
 }
 
 }  // namespace
 
 IdxFile read_idx(const std::string& path, int expected_rank) {
   std::vector<std::uint8_t> raw = read_all(path);
-  if (raw.size() < 4) throw InvalidArgumentError(str_cat(path, ": too short for an IDX header (", raw.size(), " bytes)"));
+  if (raw.size() < 4)
+    throw InvalidArgumentError(
+        str_cat(path, ": too short for an IDX header (", raw.size(), " bytes)"));
   if (raw[0] != 0 || raw[1] != 0)
-    throw InvalidArgumentError(str_cat(path, ": bad IDX magic number 0x", std::hex, be32(raw.data())));
+    throw InvalidArgumentError(
+        str_cat(path, ": bad IDX magic number 0x", std::hex, be32(raw.data())));
   if (raw[2] != 0x08)
     throw InvalidArgumentError(str_cat(path, ": IDX element type 0x", std::hex, int{raw[2]},
                                        " is not unsigned byte (0x08)"));
   const int rank = raw[3];
-  if (rank < 1 || rank > 4) throw InvalidArgumentError(str_cat(path, ": IDX rank ", rank, " is not in 1..4"));
+  if (rank < 1 || rank > 4)
+    throw InvalidArgumentError(str_cat(path, ": IDX rank ", rank, " is not in 1..4"));
   if (expected_rank > 0 && rank != expected_rank)
-    throw InvalidArgumentError(str_cat(path, ": expected ", expected_rank, " dimensions, the file has ", rank));
+    throw InvalidArgumentError(
+        str_cat(path, ": expected ", expected_rank, " dimensions, the file has ", rank));
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
   if (raw.size() < header) throw InvalidArgumentError(str_cat(path, ": truncated IDX header"));
   IdxFile f;
   std::uint64_t count = 1;
   for (int i = 0; i < rank; ++i) {
     const std::uint32_t d = be32(raw.data() + 4 + 4 * i);
-    if (d == 0 || d > (1u << 28)) throw InvalidArgumentError(str_cat(path, ": dimension ", i, " is ", d));
+    if (d == 0 || d > (1u << 28))
+      throw InvalidArgumentError(str_cat(path, ": dimension ", i, " is ", d));
     f.dims.push_back(d);
     count *= d;
   }
   if (raw.size() - header != count)
-    throw InvalidArgumentError(str_cat(path, ": header announces ", count, " bytes of data, the file has ",
-                                       raw.size() - header, raw.size() - header < count ? " (truncated)" : ""));
+    throw InvalidArgumentError(str_cat(path, ": header announces ", count,
+                                       " bytes of data, the file has ", raw.size() - header,
+                                       raw.size() - header < count ? " (truncated)" : ""));
   f.bytes.assign(raw.begin() + static_cast<std::ptrdiff_t>(header), raw.end());
   return f;
 }
@@ -76,12 +84,13 @@ ImageDataset load_idx_dataset(const std::string& images_path, const std::string&
   IdxFile img = read_idx(images_path, 3);
   IdxFile lab = read_idx(labels_path, 1);
   if (img.dims[0] != lab.dims[0])
-    throw InvalidArgumentError(str_cat(images_path, " holds ", img.dims[0], " images but ", labels_path, " holds ",
-                                       lab.dims[0], " labels"));
+    throw InvalidArgumentError(str_cat(images_path, " holds ", img.dims[0], " images but ",
+                                       labels_path, " holds ", lab.dims[0], " labels"));
   ImageDataset d;
   d.images = Tensor(DType::kFloat32, Shape{img.dims[0], img.dims[1], img.dims[2], 1});
   float* px = d.images.data<float>();
-  for (std::size_t i = 0; i < img.bytes.size(); ++i) px[i] = static_cast<float>(img.bytes[i]) / 255.0f;
+  for (std::size_t i = 0; i < img.bytes.size(); ++i)
+    px[i] = static_cast<float>(img.bytes[i]) / 255.0f;
   d.labels = Tensor(DType::kInt32, Shape{lab.dims[0]});
   std::int32_t* l = d.labels.data<std::int32_t>();
   for (std::size_t i = 0; i < lab.bytes.size(); ++i) l[i] = lab.bytes[i];
@@ -90,8 +99,10 @@ ImageDataset load_idx_dataset(const std::string& images_path, const std::string&
 
 ImageDataset load_fashion_mnist(const std::string& dir, const std::string& split) {
   if (split != "train" && split != "t10k")
-    throw InvalidArgumentError(str_cat("Fashion-MNIST split must be train or t10k, got '", split, "'"));
-  return load_idx_dataset(dir + "/" + split + "-images-idx3-ubyte.gz", dir + "/" + split + "-labels-idx1-ubyte.gz");
+    throw InvalidArgumentError(
+        str_cat("Fashion-MNIST split must be train or t10k, got '", split, "'"));
+  return load_idx_dataset(dir + "/" + split + "-images-idx3-ubyte.gz",
+                          dir + "/" + split + "-labels-idx1-ubyte.gz");
 }
 
 std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed) {
@@ -102,9 +113,11 @@ std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed) {
   return idx;
 }
 
-Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices, std::int64_t start, std::int64_t count) {
+Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices, std::int64_t start,
+                   std::int64_t count) {
   if (start < 0 || count < 0 || start + count > static_cast<std::int64_t>(indices.size()))
-    throw InvalidArgumentError(str_cat("gather_rows: rows [", start, ", ", start + count, ") outside ", indices.size()));
+    throw InvalidArgumentError(
+        str_cat("gather_rows: rows [", start, ", ", start + count, ") outside ", indices.size()));
   std::vector<std::int64_t> dims = t.shape().dims();
   const std::int64_t rows = dims[0];
   dims[0] = count;
@@ -114,8 +127,10 @@ Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices, st
   auto* dst = static_cast<char*>(out.raw_data());
   for (std::int64_t i = 0; i < count; ++i) {
     const std::int64_t r = indices[static_cast<std::size_t>(start + i)];
-    if (r < 0 || r >= rows) throw InvalidArgumentError(str_cat("gather_rows: index ", r, " outside ", rows, " rows"));
-    std::memcpy(dst + static_cast<std::size_t>(i) * row_bytes, src + static_cast<std::size_t>(r) * row_bytes, row_bytes);
+    if (r < 0 || r >= rows)
+      throw InvalidArgumentError(str_cat("gather_rows: index ", r, " outside ", rows, " rows"));
+    std::memcpy(dst + static_cast<std::size_t>(i) * row_bytes,
+                src + static_cast<std::size_t>(r) * row_bytes, row_bytes);
   }
   return out;
 }

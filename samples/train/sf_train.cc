@@ -6,15 +6,15 @@
 // epoch end, and writes a JSON summary.
 #include <scopeflow/scopeflow.h>
 
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <numeric>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
+#include <numeric>
 
 namespace {
 
@@ -31,14 +31,16 @@ sf::CustomGetter on_device(std::string ps_device) {
 }
 
 sf::Output dense(const sf::Output& x, std::int64_t in, std::int64_t out, bool relu) {
-  auto w = sf::get_variable("weights", {in, out}, {.initializer = sf::truncated_normal_initializer(0.0, 0.1)});
+  auto w = sf::get_variable("weights", {in, out},
+                            {.initializer = sf::truncated_normal_initializer(0.0, 0.1)});
   auto b = sf::get_variable("biases", {out}, {.initializer = sf::constant_initializer(0.1)});
   auto y = sf::nn::bias_add(sf::matmul(x, w), b);
   return relu ? sf::nn::relu(y) : y;
 }
 
 sf::Output conv_pool(const sf::Output& x, std::int64_t in, std::int64_t out) {
-  auto w = sf::get_variable("weights", {5, 5, in, out}, {.initializer = sf::truncated_normal_initializer(0.0, 0.1)});
+  auto w = sf::get_variable("weights", {5, 5, in, out},
+                            {.initializer = sf::truncated_normal_initializer(0.0, 0.1)});
   auto b = sf::get_variable("biases", {out}, {.initializer = sf::constant_initializer(0.1)});
   auto h = sf::nn::relu(sf::nn::bias_add(sf::nn::conv2d(x, w, {1, 1, 1, 1}, "SAME"), b));
   return sf::nn::max_pool(h, {1, 2, 2, 1}, {1, 2, 2, 1}, "SAME");
@@ -47,10 +49,19 @@ sf::Output conv_pool(const sf::Output& x, std::int64_t in, std::int64_t out) {
 // The convnet: images [B, 28, 28, 1] -> logits [B, 10].
 sf::Output model(const sf::Output& images, std::int64_t batch) {
   sf::Output h;
-  { sf::variable_scope s("conv1"); h = conv_pool(images, 1, 32); }
-  { sf::variable_scope s("conv2"); h = conv_pool(h, 32, 64); }
+  {
+    sf::variable_scope s("conv1");
+    h = conv_pool(images, 1, 32);
+  }
+  {
+    sf::variable_scope s("conv2");
+    h = conv_pool(h, 32, 64);
+  }
   h = sf::reshape(h, {batch, 7 * 7 * 64});
-  { sf::variable_scope s("fc1"); h = dense(h, 7 * 7 * 64, 1024, true); }
+  {
+    sf::variable_scope s("fc1");
+    h = dense(h, 7 * 7 * 64, 1024, true);
+  }
   sf::variable_scope s("fc2");
   return dense(h, 1024, kClasses, false);
 }
@@ -70,7 +81,8 @@ std::int64_t count_correct(const sf::Tensor& logits, const sf::Tensor& labels) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sf-train: train the shared-weight Fashion-MNIST CNN on one or more towers"};
-  std::string data_dir = "/usr/share/datasets/fashion-mnist", device = "cpu", optimizer = "adam", json_path;
+  std::string data_dir = "/usr/share/datasets/fashion-mnist", device = "cpu", optimizer = "adam",
+              json_path;
   int epochs = 2, towers = 2;
   std::int64_t batch = 64, seed = 1, max_steps = 0;
   double lr = 0.001;
@@ -78,13 +90,16 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files");
   app.add_option("--epochs", epochs, "passes over the training set")->check(CLI::Range(1, 1000));
   app.add_option("--batch_size", batch, "images per tower per step")->check(CLI::Range(1, 4096));
-  app.add_option("--towers", towers, "model replicas sharing the variables")->check(CLI::Range(1, 64));
+  app.add_option("--towers", towers, "model replicas sharing the variables")
+      ->check(CLI::Range(1, 64));
   app.add_option("--device", device, "where towers run: cpu (CPU:0..N-1) or gpu (GPU:0..N-1)")
       ->check(CLI::IsMember({"cpu", "gpu"}));
-  app.add_option("--optimizer", optimizer, "sgd | momentum | adam")->check(CLI::IsMember({"sgd", "momentum", "adam"}));
+  app.add_option("--optimizer", optimizer, "sgd | momentum | adam")
+      ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
   app.add_option("--lr", lr, "learning rate")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "graph-level random seed (weights and shuffling)");
-  app.add_option("--max_steps", max_steps, "stop each epoch after this many steps (0: full epochs)");
+  app.add_option("--max_steps", max_steps,
+                 "stop each epoch after this many steps (0: full epochs)");
   app.add_option("--json", json_path, "write a JSON summary here");
   app.add_flag("--log_device_placement", log_placement, "print each node's device, as TF does");
   CLI11_PARSE(app, argc, argv);
@@ -94,15 +109,19 @@ int main(int argc, char** argv) {
     std::cerr << sf::build_info_string() << "\n";
     auto train = sf::data::load_fashion_mnist(data_dir, "train");
     auto test = sf::data::load_fashion_mnist(data_dir, "t10k");
-    std::cerr << "data: " << train.size() << " training and " << test.size() << " test images from " << data_dir << "\n";
+    std::cerr << "data: " << train.size() << " training and " << test.size() << " test images from "
+              << data_dir << "\n";
 
     sf::SessionOptions options{.log_device_placement = log_placement};
     if (device == "cpu") options.device_count = {{"CPU", towers}};
     const bool gpu = device == "gpu";
     if (gpu && static_cast<int>(sf::devices::gpu_inventory().gpus.size()) < towers) {
       const auto& inv = sf::devices::gpu_inventory();
-      if (inv.gpus.empty()) throw sf::InvalidArgumentError(sf::str_cat("--device gpu: no GPU (", inv.unavailable_reason, ")"));
-      options.logical_gpus[0] = std::vector<sf::devices::LogicalGpuConfig>(static_cast<std::size_t>(towers));
+      if (inv.gpus.empty())
+        throw sf::InvalidArgumentError(
+            sf::str_cat("--device gpu: no GPU (", inv.unavailable_reason, ")"));
+      options.logical_gpus[0] =
+          std::vector<sf::devices::LogicalGpuConfig>(static_cast<std::size_t>(towers));
     }
     sf::set_random_seed(seed);
 
@@ -110,9 +129,12 @@ int main(int argc, char** argv) {
     std::vector<sf::Output> images, labels, losses;
     std::vector<sf::GradsAndVars> tower_grads;
     std::unique_ptr<sf::train::Optimizer> opt;
-    if (optimizer == "sgd") opt = std::make_unique<sf::train::GradientDescentOptimizer>(lr);
-    else if (optimizer == "momentum") opt = std::make_unique<sf::train::MomentumOptimizer>(lr, 0.9);
-    else opt = std::make_unique<sf::train::AdamOptimizer>(lr);
+    if (optimizer == "sgd")
+      opt = std::make_unique<sf::train::GradientDescentOptimizer>(lr);
+    else if (optimizer == "momentum")
+      opt = std::make_unique<sf::train::MomentumOptimizer>(lr, 0.9);
+    else
+      opt = std::make_unique<sf::train::AdamOptimizer>(lr);
     auto global_step = sf::train::get_or_create_global_step();
     for (int i = 0; i < towers; ++i) {
       sf::device d(sf::str_cat(gpu ? "/device:GPU:" : "/device:CPU:", i));
@@ -121,14 +143,17 @@ int main(int argc, char** argv) {
       labels.push_back(sf::placeholder(sf::int32, {batch}, "labels"));
       sf::variable_scope s("model", {.reuse = i > 0, .custom_getter = on_device("/device:CPU:0")});
       auto logits = model(images.back(), batch);
-      losses.push_back(sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
+      losses.push_back(
+          sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
       tower_grads.push_back(opt->compute_gradients(losses.back()));
     }
     sf::GradsAndVars averaged;
     for (std::size_t v = 0; v < tower_grads[0].size(); ++v) {
       std::vector<sf::Output> parts;
       for (const auto& tg : tower_grads) parts.push_back(tg[v].first);
-      sf::Output sum = parts.size() == 1 ? parts[0] : sf::get_default_graph().create_op("AddN", parts, {}, "AddN").output(0);
+      sf::Output sum = parts.size() == 1
+                           ? parts[0]
+                           : sf::get_default_graph().create_op("AddN", parts, {}, "AddN").output(0);
       averaged.emplace_back(sum * (1.0 / towers), tower_grads[0][v].second);
     }
     auto train_op = opt->apply_gradients(averaged, global_step);
@@ -144,8 +169,9 @@ int main(int argc, char** argv) {
       sf::variable_scope s("model", {.reuse = true});
       eval_logits = model(eval_images, eval_batch);
     }
-    std::cerr << "graph: " << sf::get_default_graph().num_nodes() << " nodes, " << sf::trainable_variables().size()
-              << " trainable variables shared by " << towers << " tower(s)\n";
+    std::cerr << "graph: " << sf::get_default_graph().num_nodes() << " nodes, "
+              << sf::trainable_variables().size() << " trainable variables shared by " << towers
+              << " tower(s)\n";
 
     sf::Session sess(options);
     sess.run(sf::global_variables_initializer());
@@ -161,50 +187,68 @@ int main(int argc, char** argv) {
     std::int64_t images_seen = 0;
     const bool tty = isatty(2);
     for (int epoch = 1; epoch <= epochs; ++epoch) {
-      const auto order = sf::data::shuffled_indices(train.size(), static_cast<std::uint64_t>(seed) * 1000 + epoch);
+      const auto order =
+          sf::data::shuffled_indices(train.size(), static_cast<std::uint64_t>(seed) * 1000 + epoch);
       const auto start = std::chrono::steady_clock::now();
       double loss_sum = 0;
       for (std::int64_t step = 0; step < steps; ++step) {
         sf::FeedDict feed;
         for (int i = 0; i < towers; ++i) {
           const std::int64_t first = step * per_step + i * batch;
-          feed.emplace_back(images[static_cast<std::size_t>(i)], sf::data::gather_rows(train.images, order, first, batch));
-          feed.emplace_back(labels[static_cast<std::size_t>(i)], sf::data::gather_rows(train.labels, order, first, batch));
+          feed.emplace_back(images[static_cast<std::size_t>(i)],
+                            sf::data::gather_rows(train.images, order, first, batch));
+          feed.emplace_back(labels[static_cast<std::size_t>(i)],
+                            sf::data::gather_rows(train.labels, order, first, batch));
         }
         auto r = sess.run({mean_loss}, {train_op}, feed);
         last_loss = r[0].scalar<float>();
-        if (!std::isfinite(last_loss)) throw sf::InternalError(sf::str_cat("loss became ", last_loss, " at step ", step));
+        if (!std::isfinite(last_loss))
+          throw sf::InternalError(sf::str_cat("loss became ", last_loss, " at step ", step));
         loss_sum += last_loss;
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const double ips = static_cast<double>((step + 1) * per_step) / secs;
         if (tty || (step + 1) % 50 == 0 || step + 1 == steps) {
           const int width = 30, done = static_cast<int>(width * (step + 1) / steps);
-          std::cerr << (tty ? "\r" : "") << "epoch " << epoch << "/" << epochs << " [" << std::string(done, '=')
-                    << std::string(width - done, ' ') << "] " << (step + 1) << "/" << steps << " loss "
-                    << std::fixed << std::setprecision(4) << loss_sum / static_cast<double>(step + 1) << " "
-                    << std::setprecision(0) << ips << " images/sec" << (tty ? "" : "\n") << std::flush;
+          std::cerr << (tty ? "\r" : "") << "epoch " << epoch << "/" << epochs << " ["
+                    << std::string(done, '=') << std::string(width - done, ' ') << "] "
+                    << (step + 1) << "/" << steps << " loss " << std::fixed << std::setprecision(4)
+                    << loss_sum / static_cast<double>(step + 1) << " " << std::setprecision(0)
+                    << ips << " images/sec" << (tty ? "" : "\n") << std::flush;
         }
       }
-      train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      train_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       images_seen += steps * per_step;
       last_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, steps));
       std::int64_t correct = 0, seen = 0;
       std::vector<std::int64_t> all(static_cast<std::size_t>(test.size()));
       std::iota(all.begin(), all.end(), 0);
       for (std::int64_t first = 0; first + eval_batch <= test.size(); first += eval_batch) {
-        auto logits = sess.run(eval_logits, {{eval_images, sf::data::gather_rows(test.images, all, first, eval_batch)}});
-        correct += count_correct(logits, sf::data::gather_rows(test.labels, all, first, eval_batch));
+        auto logits =
+            sess.run(eval_logits,
+                     {{eval_images, sf::data::gather_rows(test.images, all, first, eval_batch)}});
+        correct +=
+            count_correct(logits, sf::data::gather_rows(test.labels, all, first, eval_batch));
         seen += eval_batch;
       }
       accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-      std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": train_loss " << std::setprecision(4) << last_loss
-                << " test_accuracy " << accuracy << "\n";
+      std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": train_loss " << std::setprecision(4)
+                << last_loss << " test_accuracy " << accuracy << "\n";
     }
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    nlohmann::json j = {{"test_accuracy", accuracy}, {"train_loss", last_loss}, {"epochs", epochs},
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    nlohmann::json j = {{"test_accuracy", accuracy},
+                        {"train_loss", last_loss},
+                        {"epochs", epochs},
                         {"images_per_sec", static_cast<double>(images_seen) / train_seconds},
-                        {"towers", towers}, {"devices", device_names}, {"wall_seconds", wall},
-                        {"batch_size", batch}, {"optimizer", optimizer}, {"learning_rate", lr}, {"seed", seed},
+                        {"towers", towers},
+                        {"devices", device_names},
+                        {"wall_seconds", wall},
+                        {"batch_size", batch},
+                        {"optimizer", optimizer},
+                        {"learning_rate", lr},
+                        {"seed", seed},
                         {"global_step", sess.run(global_step).scalar<std::int64_t>()}};
     std::cout << j.dump(1) << "\n";
     if (!json_path.empty()) {
