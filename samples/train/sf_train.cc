@@ -81,7 +81,7 @@ std::int64_t count_correct(const sf::Tensor& logits, const sf::Tensor& labels) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sf-train: train the shared-weight Fashion-MNIST CNN on one or more towers"};
-  std::string data_dir = "/usr/share/datasets/fashion-mnist", device = "cpu", optimizer = "adam",
+  std::string data_dir = "/usr/share/datasets/fashion-mnist", device = "auto", optimizer = "adam",
               json_path;
   int epochs = 2, towers = 2;
   std::int64_t batch = 64, seed = 1, max_steps = 0;
@@ -92,8 +92,12 @@ int main(int argc, char** argv) {
   app.add_option("--batch_size", batch, "images per tower per step")->check(CLI::Range(1, 4096));
   app.add_option("--towers", towers, "model replicas sharing the variables")
       ->check(CLI::Range(1, 64));
-  app.add_option("--device", device, "where towers run: cpu (CPU:0..N-1) or gpu (GPU:0..N-1)")
-      ->check(CLI::IsMember({"cpu", "gpu"}));
+  app.add_option("--device", device,
+                 "where towers run: cpu (CPU:0..N-1), gpu (GPU:0..N-1), auto (gpu if present)")
+      ->check(CLI::IsMember({"cpu", "gpu", "auto"}));
+  std::int64_t eval_limit = 0;
+  app.add_option("--eval_limit", eval_limit, "evaluate on at most this many test images (0: all)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--optimizer", optimizer, "sgd | momentum | adam")
       ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
   app.add_option("--lr", lr, "learning rate")->check(CLI::PositiveNumber);
@@ -112,6 +116,7 @@ int main(int argc, char** argv) {
     std::cerr << "data: " << train.size() << " training and " << test.size() << " test images from "
               << data_dir << "\n";
 
+    if (device == "auto") device = sf::devices::gpu_inventory().gpus.empty() ? "cpu" : "gpu";
     sf::SessionOptions options{.log_device_placement = log_placement};
     if (device == "cpu") options.device_count = {{"CPU", towers}};
     const bool gpu = device == "gpu";
@@ -161,7 +166,8 @@ int main(int argc, char** argv) {
     for (int i = 1; i < towers; ++i) mean_loss = mean_loss + losses[static_cast<std::size_t>(i)];
     mean_loss = mean_loss * (1.0 / towers);
     // Evaluation tower: the same variables, one batch of test images at a time.
-    const std::int64_t eval_batch = 500;
+    const std::int64_t eval_n = eval_limit > 0 ? std::min(eval_limit, test.size()) : test.size();
+    const std::int64_t eval_batch = std::min<std::int64_t>(500, eval_n);
     auto eval_images = sf::placeholder(sf::float32, {eval_batch, 28, 28, 1}, "eval_images");
     sf::Output eval_logits;
     {
@@ -224,7 +230,7 @@ int main(int argc, char** argv) {
       std::int64_t correct = 0, seen = 0;
       std::vector<std::int64_t> all(static_cast<std::size_t>(test.size()));
       std::iota(all.begin(), all.end(), 0);
-      for (std::int64_t first = 0; first + eval_batch <= test.size(); first += eval_batch) {
+      for (std::int64_t first = 0; first + eval_batch <= eval_n; first += eval_batch) {
         auto logits =
             sess.run(eval_logits,
                      {{eval_images, sf::data::gather_rows(test.images, all, first, eval_batch)}});
@@ -249,7 +255,8 @@ int main(int argc, char** argv) {
                         {"optimizer", optimizer},
                         {"learning_rate", lr},
                         {"seed", seed},
-                        {"global_step", sess.run(global_step).scalar<std::int64_t>()}};
+                        {"global_step", sess.run(global_step).scalar<std::int64_t>()},
+                        {"device", device}};
     std::cout << j.dump(1) << "\n";
     if (!json_path.empty()) {
       std::ofstream out(json_path);

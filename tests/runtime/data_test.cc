@@ -1,0 +1,126 @@
+// IDX reading: valid gzip and plain files, and every kind of malformed file as a clear error.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "devices/base/errors.h"
+#include "runtime/data/idx.h"
+
+namespace sf = scopeflow;
+
+namespace {
+
+std::vector<std::uint8_t> idx_bytes(std::vector<std::uint32_t> dims, std::size_t payload,
+                                    std::uint8_t type = 0x08) {
+  std::vector<std::uint8_t> b{0, 0, type, static_cast<std::uint8_t>(dims.size())};
+  for (auto d : dims)
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(d >> s));
+  for (std::size_t i = 0; i < payload; ++i) b.push_back(static_cast<std::uint8_t>(i * 7));
+  return b;
+}
+
+std::string write_file(const std::string& name, const std::vector<std::uint8_t>& bytes, bool gzip) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("sf_idx_" + name)).string();
+  if (gzip) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
+  } else {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+  }
+  return path;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const sf::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST(IdxTest, ReadsGzipAndPlainFiles) {
+  for (bool gz : {true, false}) {
+    auto path = write_file(gz ? "ok.gz" : "ok", idx_bytes({3, 2, 2}, 12), gz);
+    auto f = sf::data::read_idx(path, 3);
+    EXPECT_EQ(f.dims, (std::vector<std::int64_t>{3, 2, 2}));
+    ASSERT_EQ(f.bytes.size(), 12u);
+    EXPECT_EQ(f.bytes[2], 14);
+  }
+}
+
+TEST(IdxTest, DatasetScalesImagesAndChecksCounts) {
+  auto images = write_file("img.gz", idx_bytes({2, 2, 2}, 8), true);
+  auto labels = write_file("lab.gz", idx_bytes({2}, 2), true);
+  auto d = sf::data::load_idx_dataset(images, labels);
+  EXPECT_EQ(d.images.shape(), sf::Shape({2, 2, 2, 1}));
+  EXPECT_FLOAT_EQ(d.images.to_vector<float>()[1], 7.0f / 255.0f);
+  EXPECT_EQ(d.labels.to_vector<std::int32_t>(), (std::vector<std::int32_t>{0, 7}));
+  auto three = write_file("lab3.gz", idx_bytes({3}, 3), true);
+  EXPECT_NE(error_of([&] { sf::data::load_idx_dataset(images, three); }).find("holds 2 images but"),
+            std::string::npos);
+}
+
+TEST(IdxTest, MalformedFilesNameTheFileAndTheProblem) {
+  auto bad_magic = idx_bytes({2}, 2);
+  bad_magic[0] = 1;
+  auto p1 = write_file("magic.gz", bad_magic, true);
+  EXPECT_NE(error_of([&] { sf::data::read_idx(p1); }).find(p1 + ": bad IDX magic number"),
+            std::string::npos);
+  auto p2 = write_file("type.gz", idx_bytes({2}, 8, 0x0D), true);
+  EXPECT_NE(error_of([&] { sf::data::read_idx(p2); }).find("is not unsigned byte"),
+            std::string::npos);
+  auto p3 = write_file("short.gz", idx_bytes({4, 4}, 10), true);
+  EXPECT_NE(error_of([&] {
+              sf::data::read_idx(p3);
+            }).find("announces 16 bytes of data, the file has 10 (truncated)"),
+            std::string::npos);
+  auto p4 = write_file("rank.gz", idx_bytes({4, 4}, 16), true);
+  EXPECT_NE(
+      error_of([&] { sf::data::read_idx(p4, 3); }).find("expected 3 dimensions, the file has 2"),
+      std::string::npos);
+  // A gzip stream cut in half.
+  auto full = write_file("cut.gz", idx_bytes({64, 64}, 4096), true);
+  std::ifstream in(full, std::ios::binary);
+  std::vector<char> gz((std::istreambuf_iterator<char>(in)), {});
+  auto cut = write_file(
+      "cut_half.gz",
+      std::vector<std::uint8_t>(gz.begin(), gz.begin() + static_cast<long>(gz.size() / 2)), false);
+  EXPECT_THROW(sf::data::read_idx(cut), sf::InvalidArgumentError);
+  EXPECT_THROW(sf::data::read_idx("/nonexistent/file.gz"), sf::NotFoundError);
+  EXPECT_THROW(sf::data::load_fashion_mnist("/tmp", "validation"), sf::InvalidArgumentError);
+}
+
+TEST(IdxTest, ShuffleIsSeededAndGatherCopiesRows) {
+  auto a = sf::data::shuffled_indices(100, 5), b = sf::data::shuffled_indices(100, 5),
+       c = sf::data::shuffled_indices(100, 6);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  auto sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::int64_t i = 0; i < 100; ++i) EXPECT_EQ(sorted[static_cast<std::size_t>(i)], i);
+  auto t = sf::Tensor::from_vector<float>({0, 1, 10, 11, 20, 21}, {3, 2});
+  auto g = sf::data::gather_rows(t, {2, 0, 1}, 0, 2);
+  EXPECT_EQ(g.to_vector<float>(), (std::vector<float>{20, 21, 0, 1}));
+  EXPECT_THROW(sf::data::gather_rows(t, {2, 0, 1}, 2, 2), sf::InvalidArgumentError);
+}
+
+TEST(IdxTest, FashionMnistFromTheDebianPackage) {
+  const std::string dir = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(dir + "/t10k-labels-idx1-ubyte.gz"))
+    GTEST_SKIP() << dir << " not installed";
+  auto test = sf::data::load_fashion_mnist(dir, "t10k");
+  EXPECT_EQ(test.images.shape(), sf::Shape({10000, 28, 28, 1}));
+  auto labels = test.labels.to_vector<std::int32_t>();
+  std::vector<int> counts(10);
+  for (auto l : labels) counts[static_cast<std::size_t>(l)]++;
+  for (int c : counts) EXPECT_EQ(c, 1000);  // the test split is balanced
+}
