@@ -69,7 +69,7 @@ fi
 # ---------------------------------------------------------------- 5. benchmarks
 bench_rc=0
 if [ $quick = 0 ]; then
-  for b in devices init scope; do
+  for b in devices init scope kernels; do
     build-gpu/benchmarks/sf-bench-$b --benchmark_min_time=0.2 \
       --benchmark_out="$out/bench_$b.json" --benchmark_out_format=json >"$out/bench_$b.txt" 2>&1 ||
       bench_rc=1

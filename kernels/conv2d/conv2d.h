@@ -35,6 +35,16 @@ void conv2d_backward_input_openblas(const Conv2DGeom& g, const float* f, const f
 void conv2d_backward_filter_openblas(const Conv2DGeom& g, const float* x, const float* dy,
                                      float* df);
 
+// Geometry from an NHWC input shape, an HWIO filter shape and the node's attrs; throws
+// InvalidArgumentError naming the node.
+Conv2DGeom conv2d_geometry(const KernelContext& c, const Shape& in, const Shape& filter);
+
+// Registers Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter on the CPU under `label`
+// with the given implementations (argument checks shared by every label).
+using Conv2DFn = void (*)(const Conv2DGeom&, const float*, const float*, float*);
+void register_conv2d_cpu_family(KernelRegistry& r, const std::string& label, Conv2DFn forward,
+                                Conv2DFn backward_input, Conv2DFn backward_filter);
+
 void register_conv2d_cpu_kernels(KernelRegistry& r);
 void register_conv2d_openblas_kernels(KernelRegistry& r);
 

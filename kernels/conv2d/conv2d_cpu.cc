@@ -112,9 +112,7 @@ void conv2d_backward_filter_ref(const Conv2DGeom& g, const float* x, const float
   for (std::size_t i = 0; i < acc.size(); ++i) df[i] = static_cast<float>(acc[i]);
 }
 
-namespace {
-// Geometry from an NHWC input shape, an HWIO filter shape and the node's attrs.
-Conv2DGeom geometry(const KernelContext& c, const Shape& in, const Shape& filter) {
+Conv2DGeom conv2d_geometry(const KernelContext& c, const Shape& in, const Shape& filter) {
   if (in.rank() != 4 || filter.rank() != 4)
     throw InvalidArgumentError(str_cat(c.node_name, ": input and filter must be 4-D, got ",
                                        in.to_string(), " and ", filter.to_string()));
@@ -132,41 +130,50 @@ Conv2DGeom geometry(const KernelContext& c, const Shape& in, const Shape& filter
   g.w = window_dim(in.dims()[2], filter.dims()[1], strides.at(2), dil.at(2), padding, c.node_name);
   return g;
 }
+
+namespace {
+void check_out_backprop(const KernelContext& c, const Conv2DGeom& g, const Tensor& dy) {
+  if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
+    throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ", dy.shape().to_string(),
+                                       " does not match the convolution output"));
+}
 }  // namespace
 
-void register_conv2d_cpu_kernels(KernelRegistry& r) {
+void register_conv2d_cpu_family(KernelRegistry& r, const std::string& label, Conv2DFn forward,
+                                Conv2DFn backward_input, Conv2DFn backward_filter) {
   using devices::DeviceType;
-  r.add({"Conv2D", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+  r.add({"Conv2D", DeviceType::kCPU, DType::kFloat32, label}, [forward](KernelContext& c) {
     const Tensor& x = c.inputs.at(0);
     const Tensor& f = c.inputs.at(1);
-    const Conv2DGeom g = geometry(c, x.shape(), f.shape());
+    const Conv2DGeom g = conv2d_geometry(c, x.shape(), f.shape());
     Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{g.n, g.h.out, g.w.out, g.o});
-    conv2d_forward_ref(g, x.data<float>(), f.data<float>(), y.data<float>());
+    forward(g, x.data<float>(), f.data<float>(), y.data<float>());
   });
-  r.add({"Conv2DBackpropInput", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
-    const Shape in = shape_from_tensor(c.inputs.at(0), c.node_name);
-    const Tensor& f = c.inputs.at(1);
-    const Tensor& dy = c.inputs.at(2);
-    const Conv2DGeom g = geometry(c, in, f.shape());
-    if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
-      throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ",
-                                         dy.shape().to_string(),
-                                         " does not match the convolution output"));
-    Tensor& dx = c.allocate_output(0, DType::kFloat32, in);
-    conv2d_backward_input_ref(g, f.data<float>(), dy.data<float>(), dx.data<float>());
-  });
-  r.add({"Conv2DBackpropFilter", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
-    const Tensor& x = c.inputs.at(0);
-    const Shape fs = shape_from_tensor(c.inputs.at(1), c.node_name);
-    const Tensor& dy = c.inputs.at(2);
-    const Conv2DGeom g = geometry(c, x.shape(), fs);
-    if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
-      throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ",
-                                         dy.shape().to_string(),
-                                         " does not match the convolution output"));
-    Tensor& df = c.allocate_output(0, DType::kFloat32, fs);
-    conv2d_backward_filter_ref(g, x.data<float>(), dy.data<float>(), df.data<float>());
-  });
+  r.add({"Conv2DBackpropInput", DeviceType::kCPU, DType::kFloat32, label},
+        [backward_input](KernelContext& c) {
+          const Shape in = shape_from_tensor(c.inputs.at(0), c.node_name);
+          const Tensor& f = c.inputs.at(1);
+          const Tensor& dy = c.inputs.at(2);
+          const Conv2DGeom g = conv2d_geometry(c, in, f.shape());
+          check_out_backprop(c, g, dy);
+          Tensor& dx = c.allocate_output(0, DType::kFloat32, in);
+          backward_input(g, f.data<float>(), dy.data<float>(), dx.data<float>());
+        });
+  r.add({"Conv2DBackpropFilter", DeviceType::kCPU, DType::kFloat32, label},
+        [backward_filter](KernelContext& c) {
+          const Tensor& x = c.inputs.at(0);
+          const Shape fs = shape_from_tensor(c.inputs.at(1), c.node_name);
+          const Tensor& dy = c.inputs.at(2);
+          const Conv2DGeom g = conv2d_geometry(c, x.shape(), fs);
+          check_out_backprop(c, g, dy);
+          Tensor& df = c.allocate_output(0, DType::kFloat32, fs);
+          backward_filter(g, x.data<float>(), dy.data<float>(), df.data<float>());
+        });
+}
+
+void register_conv2d_cpu_kernels(KernelRegistry& r) {
+  register_conv2d_cpu_family(r, "ref", conv2d_forward_ref, conv2d_backward_input_ref,
+                             conv2d_backward_filter_ref);
 }
 
 }  // namespace scopeflow::kernels

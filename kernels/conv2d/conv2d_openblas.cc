@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "kernels/conv2d/conv2d.h"
-#include "kernels/init/random.h"
 
 namespace scopeflow::kernels {
 namespace {
@@ -92,62 +91,9 @@ void conv2d_backward_filter_openblas(const Conv2DGeom& g, const float* x, const 
   if (g.n == 0) std::fill(df, df + kdim * g.o, 0.0f);
 }
 
-namespace {
-Conv2DGeom geometry(const KernelContext& c, const Shape& in, const Shape& filter) {
-  if (in.rank() != 4 || filter.rank() != 4)
-    throw InvalidArgumentError(str_cat(c.node_name, ": input and filter must be 4-D, got ",
-                                       in.to_string(), " and ", filter.to_string()));
-  if (in.dims()[3] != filter.dims()[2])
-    throw InvalidArgumentError(str_cat(c.node_name, ": input depth ", in.dims()[3],
-                                       " does not match filter in_channels ", filter.dims()[2]));
-  const auto strides = c.attr().get_or<std::vector<std::int64_t>>("strides", {1, 1, 1, 1});
-  const auto dil = c.attr().get_or<std::vector<std::int64_t>>("dilations", {1, 1, 1, 1});
-  const std::string padding = c.attr().get_or<std::string>("padding", "VALID");
-  Conv2DGeom g;
-  g.n = in.dims()[0];
-  g.c = in.dims()[3];
-  g.o = filter.dims()[3];
-  g.h = window_dim(in.dims()[1], filter.dims()[0], strides.at(1), dil.at(1), padding, c.node_name);
-  g.w = window_dim(in.dims()[2], filter.dims()[1], strides.at(2), dil.at(2), padding, c.node_name);
-  return g;
-}
-}  // namespace
-
 void register_conv2d_openblas_kernels(KernelRegistry& r) {
-  using devices::DeviceType;
-  r.add({"Conv2D", DeviceType::kCPU, DType::kFloat32, "openblas"}, [](KernelContext& c) {
-    const Tensor& x = c.inputs.at(0);
-    const Tensor& f = c.inputs.at(1);
-    const Conv2DGeom g = geometry(c, x.shape(), f.shape());
-    Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{g.n, g.h.out, g.w.out, g.o});
-    conv2d_forward_openblas(g, x.data<float>(), f.data<float>(), y.data<float>());
-  });
-  r.add({"Conv2DBackpropInput", DeviceType::kCPU, DType::kFloat32, "openblas"},
-        [](KernelContext& c) {
-          const Shape in = shape_from_tensor(c.inputs.at(0), c.node_name);
-          const Tensor& f = c.inputs.at(1);
-          const Tensor& dy = c.inputs.at(2);
-          const Conv2DGeom g = geometry(c, in, f.shape());
-          if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
-            throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ",
-                                               dy.shape().to_string(),
-                                               " does not match the convolution output"));
-          Tensor& dx = c.allocate_output(0, DType::kFloat32, in);
-          conv2d_backward_input_openblas(g, f.data<float>(), dy.data<float>(), dx.data<float>());
-        });
-  r.add({"Conv2DBackpropFilter", DeviceType::kCPU, DType::kFloat32, "openblas"},
-        [](KernelContext& c) {
-          const Tensor& x = c.inputs.at(0);
-          const Shape fs = shape_from_tensor(c.inputs.at(1), c.node_name);
-          const Tensor& dy = c.inputs.at(2);
-          const Conv2DGeom g = geometry(c, x.shape(), fs);
-          if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
-            throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ",
-                                               dy.shape().to_string(),
-                                               " does not match the convolution output"));
-          Tensor& df = c.allocate_output(0, DType::kFloat32, fs);
-          conv2d_backward_filter_openblas(g, x.data<float>(), dy.data<float>(), df.data<float>());
-        });
+  register_conv2d_cpu_family(r, "openblas", conv2d_forward_openblas, conv2d_backward_input_openblas,
+                             conv2d_backward_filter_openblas);
 }
 
 }  // namespace scopeflow::kernels

@@ -12,6 +12,10 @@ void matmul_forward_ref(const float* a, const float* b, float* c, std::int64_t m
                         std::int64_t k, bool transpose_a, bool transpose_b);
 void matmul_forward_openblas(const float* a, const float* b, float* c, std::int64_t m,
                              std::int64_t n, std::int64_t k, bool transpose_a, bool transpose_b);
+// Registers MatMul on the CPU under `label` with `fn` (argument checks shared by every label).
+using MatMulFn = void (*)(const float*, const float*, float*, std::int64_t, std::int64_t,
+                          std::int64_t, bool, bool);
+void register_matmul_cpu_family(KernelRegistry& r, const std::string& label, MatMulFn fn);
 void register_matmul_cpu_kernels(KernelRegistry& r);
 void register_matmul_openblas_kernels(KernelRegistry& r);
 

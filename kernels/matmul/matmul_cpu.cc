@@ -1,6 +1,8 @@
 // MatMul on the CPU. See matmul.h.
 #include "kernels/matmul/matmul.h"
 
+#include <algorithm>
+
 namespace scopeflow::kernels {
 
 void matmul_forward_ref(const float* a, const float* b, float* c, std::int64_t m, std::int64_t n,
@@ -17,8 +19,8 @@ void matmul_forward_ref(const float* a, const float* b, float* c, std::int64_t m
     }
 }
 
-void register_matmul_cpu_kernels(KernelRegistry& r) {
-  r.add({"MatMul", devices::DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+void register_matmul_cpu_family(KernelRegistry& r, const std::string& label, MatMulFn fn) {
+  r.add({"MatMul", devices::DeviceType::kCPU, DType::kFloat32, label}, [fn](KernelContext& c) {
     const Tensor& a = c.inputs.at(0);
     const Tensor& b = c.inputs.at(1);
     const bool ta = c.attr().get_or<bool>("transpose_a", false);
@@ -33,8 +35,16 @@ void register_matmul_cpu_kernels(KernelRegistry& r) {
           str_cat(c.node_name, ": Matrix size-incompatible: In[0]: ", a.shape().to_string(),
                   ", In[1]: ", b.shape().to_string()));
     Tensor& out = c.allocate_output(0, DType::kFloat32, Shape{m, n});
-    matmul_forward_ref(a.data<float>(), b.data<float>(), out.data<float>(), m, n, k, ta, tb);
+    if (k == 0) {
+      std::fill(out.data<float>(), out.data<float>() + out.num_elements(), 0.0f);
+      return;
+    }
+    fn(a.data<float>(), b.data<float>(), out.data<float>(), m, n, k, ta, tb);
   });
+}
+
+void register_matmul_cpu_kernels(KernelRegistry& r) {
+  register_matmul_cpu_family(r, "ref", matmul_forward_ref);
 }
 
 }  // namespace scopeflow::kernels
