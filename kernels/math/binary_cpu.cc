@@ -162,6 +162,12 @@ void sqrt_kernel(KernelContext& c) {
   for (std::int64_t i = 0; i < x.num_elements(); ++i)
     y.data<float>()[i] = std::sqrt(x.data<float>()[i]);
 }
+void floor_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
+  for (std::int64_t i = 0; i < x.num_elements(); ++i)
+    y.data<float>()[i] = std::floor(x.data<float>()[i]);
+}
 void add_n_kernel(KernelContext& c) {
   if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": AddN needs inputs"));
   const Shape& s = c.inputs[0].shape();
@@ -192,6 +198,7 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Neg", DeviceType::kCPU, DType::kFloat32, "ref"}, neg_kernel);
   r.add({"Square", DeviceType::kCPU, DType::kFloat32, "ref"}, square_kernel);
   r.add({"Sqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, sqrt_kernel);
+  r.add({"Floor", DeviceType::kCPU, DType::kFloat32, "ref"}, floor_kernel);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel);
   r.add({"BroadcastTo", DeviceType::kCPU, DType::kFloat32, "ref"}, broadcast_to_kernel);
   register_type<float>(r);

@@ -107,7 +107,7 @@ void register_core_ops(OpRegistry& r) {
            for (auto d : c.input_shapes[0].dims()) dims.push_back(d);
            c.set_output(c.input_dtypes[0], Shape(dims));
          }});
-  for (const char* op : {"Neg", "Square", "Sqrt"})
+  for (const char* op : {"Neg", "Square", "Sqrt", "Floor"})
     r.add({.name = op, .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "AddN", .min_inputs = 1, .max_inputs = -1, .shape = [](ShapeContext& c) {
            for (std::size_t i = 1; i < c.input_shapes.size(); ++i)

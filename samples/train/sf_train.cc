@@ -46,8 +46,9 @@ sf::Output conv_pool(const sf::Output& x, std::int64_t in, std::int64_t out) {
   return sf::nn::max_pool(h, {1, 2, 2, 1}, {1, 2, 2, 1}, "SAME");
 }
 
-// The convnet: images [B, 28, 28, 1] -> logits [B, 10].
-sf::Output model(const sf::Output& images, std::int64_t batch) {
+// The convnet: images [B, 28, 28, 1] -> logits [B, 10]; dropout on fc1 when keep_prob < 1
+// (training towers only, as TF's tutorial does).
+sf::Output model(const sf::Output& images, std::int64_t batch, double keep_prob = 1.0) {
   sf::Output h;
   {
     sf::variable_scope s("conv1");
@@ -62,6 +63,7 @@ sf::Output model(const sf::Output& images, std::int64_t batch) {
     sf::variable_scope s("fc1");
     h = dense(h, 7 * 7 * 64, 1024, true);
   }
+  if (keep_prob < 1.0) h = sf::nn::dropout(h, keep_prob);
   sf::variable_scope s("fc2");
   return dense(h, 1024, kClasses, false);
 }
@@ -85,7 +87,7 @@ int main(int argc, char** argv) {
               json_path;
   int epochs = 2, towers = 2;
   std::int64_t batch = 64, seed = 1, max_steps = 0;
-  double lr = 0.001;
+  double lr = 0.001, keep_prob = 0.5;
   bool log_placement = false;
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files");
   app.add_option("--epochs", epochs, "passes over the training set")->check(CLI::Range(1, 1000));
@@ -101,6 +103,9 @@ int main(int argc, char** argv) {
   app.add_option("--optimizer", optimizer, "sgd | momentum | adam")
       ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
   app.add_option("--lr", lr, "learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--keep_prob", keep_prob,
+                 "dropout keep probability on fc1 while training (1: no dropout)")
+      ->check(CLI::Range(0.01, 1.0));
   app.add_option("--seed", seed, "graph-level random seed (weights and shuffling)");
   app.add_option("--max_steps", max_steps,
                  "stop each epoch after this many steps (0: full epochs)");
@@ -147,7 +152,7 @@ int main(int argc, char** argv) {
       images.push_back(sf::placeholder(sf::float32, {batch, 28, 28, 1}, "images"));
       labels.push_back(sf::placeholder(sf::int32, {batch}, "labels"));
       sf::variable_scope s("model", {.reuse = i > 0, .custom_getter = on_device("/device:CPU:0")});
-      auto logits = model(images.back(), batch);
+      auto logits = model(images.back(), batch, keep_prob);
       losses.push_back(
           sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
       tower_grads.push_back(opt->compute_gradients(losses.back()));
@@ -256,7 +261,8 @@ int main(int argc, char** argv) {
                         {"learning_rate", lr},
                         {"seed", seed},
                         {"global_step", sess.run(global_step).scalar<std::int64_t>()},
-                        {"device", device}};
+                        {"device", device},
+                        {"keep_prob", keep_prob}};
     std::cout << j.dump(1) << "\n";
     if (!json_path.empty()) {
       std::ofstream out(json_path);

@@ -94,6 +94,24 @@ Output avg_pool(const Output& value, const std::vector<std::int64_t>& ksize,
   return window_op("AvgPool", value, ksize, strides, padding, name);
 }
 
+Output dropout(const Output& x, double keep_prob, std::optional<std::int64_t> seed,
+               std::string_view name) {
+  if (!(keep_prob > 0.0 && keep_prob <= 1.0))
+    throw ValueError(str_cat(
+        "keep_prob must be a scalar tensor or a float in the range (0, 1], got ", keep_prob));
+  name_scope scope(name, "dropout");
+  const std::string final_name = scope.name();
+  if (keep_prob == 1.0) return identity(x, final_name);
+  const Shape s = x.shape();
+  if (!s.is_fully_defined())
+    throw ValueError(str_cat("dropout: ", x.name(), " needs a fully defined shape"));
+  Output keep = constant(static_cast<float>(keep_prob), "keep_prob");
+  Output random = random_uniform(s, 0.0, 1.0, DType::kFloat32, seed) + keep;
+  Output mask = get_default_graph().create_op("Floor", {random}, {}, "Floor").output(0);
+  Output scaled = get_default_graph().create_op("RealDiv", {x, keep}, {}, "div").output(0);
+  return get_default_graph().create_op("Mul", {scaled, mask}, {}, final_name).output(0);
+}
+
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name) {
   name_scope scope(name, "SparseSoftmaxCrossEntropyWithLogits");

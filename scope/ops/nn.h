@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,10 @@ Output max_pool(const Output& value, const std::vector<std::int64_t>& ksize,
 Output avg_pool(const Output& value, const std::vector<std::int64_t>& ksize,
                 const std::vector<std::int64_t>& strides, const std::string& padding,
                 std::string_view name = "");
+// TF1's dropout: keeps each element with probability keep_prob and scales it by 1/keep_prob
+// (random_uniform + keep_prob, floored, as a mask; the mask is counter-based Philox).
+Output dropout(const Output& x, double keep_prob, std::optional<std::int64_t> seed = {},
+               std::string_view name = "");
 // Labels first, as TF's keyword order; returns the per-example loss [batch].
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name = "");

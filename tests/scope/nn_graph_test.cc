@@ -103,3 +103,30 @@ TEST_F(NnGraphTest, ConvolutionOnTwoLogicalCpuDevicesMatches) {
 }
 
 }  // namespace
+
+namespace {
+TEST(DropoutTest, KeepsAboutKeepProbAndScales) {
+  sf::reset_default_graph();
+  auto x = sf::constant(std::vector<float>(20000, 1.0f), {20000});
+  auto y = sf::nn::dropout(x, 0.25, 7);
+  EXPECT_EQ(y.op().name(), "dropout");
+  sf::Session s;
+  auto v = s.run(y).to_vector<float>();
+  int kept = 0;
+  for (float e : v) {
+    ASSERT_TRUE(e == 0.0f || e == 4.0f) << e;
+    kept += e != 0.0f;
+  }
+  EXPECT_NEAR(kept / 20000.0, 0.25, 0.015);
+  EXPECT_NE(s.run(y).to_vector<float>(), v) << "a new mask each run";
+  EXPECT_EQ(sf::nn::dropout(x, 1.0).op().type(), "Identity");
+  EXPECT_THROW(sf::nn::dropout(x, 0.0), sf::ValueError);
+  // Gradient: the mask scaled by 1/keep_prob.
+  auto w = sf::get_variable("w", {4}, {.initializer = sf::constant_initializer(1.0)});
+  auto d = sf::nn::dropout(w.value(), 0.5, 3);
+  auto g = sf::gradients(sf::reduce_sum(d), std::vector<sf::Variable>{w});
+  s.run(w.initializer());
+  auto r = s.run({d, g[0]});
+  EXPECT_EQ(r[0].to_vector<float>(), r[1].to_vector<float>());  // d = 2*mask*w with w = 1
+}
+}  // namespace
