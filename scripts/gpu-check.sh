@@ -25,7 +25,7 @@ if [ -d .deps/debs ]; then
   for f in .deps/debs/*.deb; do dpkg -x "$f" "$prefix"; done
 fi
 export CMAKE_PREFIX_PATH="$prefix/usr:${CMAKE_PREFIX_PATH:-}"
-export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$prefix/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}"
 
 # ---------------------------------------------------------------- 2. cuDNN / NCCL
 pyroot() {  # prints the folder of a Python package of NVIDIA's wheels, if installed

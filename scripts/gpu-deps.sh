@@ -8,6 +8,7 @@ packages=(
   libspdlog-dev libspdlog1.10 libfmt-dev libfmt9
   libgtest-dev libgmock-dev libbenchmark-dev libbenchmark1debian
   libcli11-dev nlohmann-json3-dev zlib1g-dev
+  libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libgfortran5
 )
 mkdir -p .deps/debs
 cd .deps/debs
