@@ -18,8 +18,8 @@ bool is_apply(const std::string& op) {
 }
 
 bool is_assign_like(const std::string& op) {
-  return op == "Assign" || op == "AssignAdd" || op == "AssignSub" || op == "IsVariableInitialized" ||
-         is_apply(op);
+  return op == "Assign" || op == "AssignAdd" || op == "AssignSub" ||
+         op == "IsVariableInitialized" || is_apply(op);
 }
 
 // Ops the session runs itself (state and graph plumbing), on any device.
@@ -164,6 +164,21 @@ Tensor Session::variable_value(const std::string& name) const {
     throw NotFoundError(str_cat("No variable named '", name, "'"));
   auto it = impl_->variables.find(op->node());
   return it == impl_->variables.end() ? Tensor() : it->second;
+}
+
+void Session::set_variable_value(const std::string& name, const Tensor& value) {
+  auto op = impl_->graph.find_operation(name);
+  if (!op || op->type() != "VariableV2")
+    throw NotFoundError(str_cat("No variable named '", name, "'"));
+  const Node* n = op->node();
+  if (value.dtype() != n->output_dtypes[0])
+    throw InvalidArgumentError(str_cat("Variable ", name, " is ", dtype_name(n->output_dtypes[0]),
+                                       ", the value is ", dtype_name(value.dtype())));
+  if (!n->output_shapes[0].is_compatible_with(value.shape()))
+    throw InvalidArgumentError(str_cat("Variable ", name, " has shape ",
+                                       n->output_shapes[0].to_string(), ", the value has shape ",
+                                       value.shape().to_string()));
+  impl_->variables[n] = value.to(impl_->place(n));
 }
 
 std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
@@ -342,7 +357,8 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
       }
       registry.find(n->op, devices::DeviceType::kCPU, kernel_dtype(*n))(c);
       for (auto& [p, t] : refs) variables[p] = t.to(place(p));
-      values[{n, 0}] = variables.count(n->inputs[0].first) ? variables[n->inputs[0].first] : c.outputs[0];
+      values[{n, 0}] =
+          variables.count(n->inputs[0].first) ? variables[n->inputs[0].first] : c.outputs[0];
       continue;
     }
 
@@ -385,8 +401,10 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     // NOTE: a fetched value is a snapshot: copy it when it aliases a variable's buffer, which
     // in-place updates (Apply*) would otherwise change under the caller.
     bool aliases_variable = false;
-    for (const auto& [var, value] : variables) aliases_variable = aliases_variable || t.shares_buffer_with(value);
-    out.push_back(t.initialized() && (!t.on_host() || aliases_variable) ? t.to(devices::host_device()) : t);
+    for (const auto& [var, value] : variables)
+      aliases_variable = aliases_variable || t.shares_buffer_with(value);
+    out.push_back(
+        t.initialized() && (!t.on_host() || aliases_variable) ? t.to(devices::host_device()) : t);
   }
   return out;
 }

@@ -50,6 +50,10 @@ class Session {
   std::string assigned_device(const Operation& op);
   // The current value of the variable op named `name` (empty Tensor if uninitialized).
   Tensor variable_value(const std::string& name) const;
+  // Sets the variable op `name` to a copy of `value` on the variable's device (what a
+  // restore does). NotFoundError for an unknown variable; InvalidArgumentError when the
+  // dtype or shape does not match the variable's.
+  void set_variable_value(const std::string& name, const Tensor& value);
 
  private:
   struct Impl;

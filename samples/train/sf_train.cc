@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
   int epochs = 2, towers = 2;
   std::int64_t batch = 64, seed = 1, max_steps = 0;
   double lr = 0.001, keep_prob = 0.5;
-  bool log_placement = false;
+  bool log_placement = false, resume = false;
+  std::string checkpoint_dir;
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files");
   app.add_option("--epochs", epochs, "passes over the training set")->check(CLI::Range(1, 1000));
   app.add_option("--batch_size", batch, "images per tower per step")->check(CLI::Range(1, 4096));
@@ -110,6 +111,9 @@ int main(int argc, char** argv) {
   app.add_option("--max_steps", max_steps,
                  "stop each epoch after this many steps (0: full epochs)");
   app.add_option("--json", json_path, "write a JSON summary here");
+  app.add_option("--checkpoint_dir", checkpoint_dir,
+                 "save a checkpoint (safetensors) here after every epoch");
+  app.add_flag("--resume", resume, "start from the latest checkpoint in --checkpoint_dir");
   app.add_flag("--log_device_placement", log_placement, "print each node's device, as TF does");
   CLI11_PARSE(app, argc, argv);
 
@@ -186,6 +190,17 @@ int main(int argc, char** argv) {
 
     sf::Session sess(options);
     sess.run(sf::global_variables_initializer());
+    if (resume && checkpoint_dir.empty())
+      throw sf::InvalidArgumentError("--resume needs --checkpoint_dir");
+    sf::train::Saver saver;
+    if (resume) {
+      const std::string latest = sf::train::latest_checkpoint(checkpoint_dir);
+      if (latest.empty())
+        throw sf::NotFoundError(sf::str_cat("--resume: no checkpoint in ", checkpoint_dir));
+      saver.restore(sess, latest);
+      std::cerr << "resumed from " << latest << " (global step "
+                << sess.run(global_step).scalar<std::int64_t>() << ")\n";
+    }
 
     std::vector<std::string> device_names;
     for (int i = 0; i < towers; ++i)
@@ -246,6 +261,10 @@ int main(int argc, char** argv) {
       accuracy = static_cast<double>(correct) / static_cast<double>(seen);
       std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": train_loss " << std::setprecision(4)
                 << last_loss << " test_accuracy " << accuracy << "\n";
+      if (!checkpoint_dir.empty()) {
+        const auto step = sess.run(global_step).scalar<std::int64_t>();
+        std::cerr << "saved " << saver.save(sess, checkpoint_dir + "/model.ckpt", step) << "\n";
+      }
     }
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();

@@ -20,6 +20,7 @@
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
 #include "scope/train/optimizer.h"
+#include "scope/train/saver.h"
 #include "runtime/gradients.h"
 #include "scope/variable.h"
 #include "scope/variable_scope.h"

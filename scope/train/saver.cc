@@ -1,0 +1,194 @@
+// Saver: safetensors checkpoints. See saver.h. Format: 8-byte little-endian header length,
+// a JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {...}}, then the data.
+#include "scope/train/saver.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "devices/base/errors.h"
+
+namespace scopeflow::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* st_dtype(DType d) {
+  switch (d) {
+    case DType::kFloat32: return "F32";
+    case DType::kFloat64: return "F64";
+    case DType::kFloat16: return "F16";
+    case DType::kBFloat16: return "BF16";
+    case DType::kInt8: return "I8";
+    case DType::kUInt8: return "U8";
+    case DType::kInt32: return "I32";
+    case DType::kInt64: return "I64";
+    case DType::kBool: return "BOOL";
+    default: throw InvalidArgumentError(str_cat("Saver: cannot store ", dtype_name(d), " tensors"));
+  }
+}
+
+std::string crc_hex(const void* data, std::size_t n) {
+  const uLong c =
+      crc32(crc32(0L, Z_NULL, 0), static_cast<const Bytef*>(data), static_cast<uInt>(n));
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08lx", static_cast<unsigned long>(c));
+  return buf;
+}
+
+void fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) throw UnavailableError(str_cat("Saver: cannot open ", path, " to sync it"));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw UnavailableError(str_cat("Saver: fsync of ", path, " failed"));
+}
+
+// Writes `bytes` to `path` atomically.
+void write_atomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw UnavailableError(str_cat("Saver: cannot write ", tmp));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) throw UnavailableError(str_cat("Saver: writing ", tmp, " failed (disk full?)"));
+  }
+  fsync_path(tmp, false);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec)
+    throw UnavailableError(str_cat("Saver: cannot rename ", tmp, " to ", path, ": ", ec.message()));
+  fsync_path(fs::absolute(path).parent_path().string(), true);
+}
+
+std::string var_key(const Variable& v) { return v.op().name(); }
+
+}  // namespace
+
+Saver::Saver(const SaverOptions& options) : options_(options) {
+  if (options_.max_to_keep < 0) throw ValueError("Saver: max_to_keep must be >= 0");
+}
+
+std::vector<Variable> Saver::vars() const {
+  std::vector<Variable> v = options_.var_list ? *options_.var_list : global_variables();
+  if (v.empty()) throw ValueError("No variables to save");
+  return v;
+}
+
+std::string Saver::save(Session& sess, const std::string& save_path,
+                        std::optional<std::int64_t> global_step) {
+  const std::string path =
+      save_path + (global_step ? str_cat("-", *global_step) : std::string()) + ".safetensors";
+  nlohmann::json header = nlohmann::json::object();
+  nlohmann::json meta = {{"format", "pt"}, {"writer", "scopeflow"}};
+  std::string data;
+  for (const auto& v : vars()) {
+    Tensor t = sess.variable_value(var_key(v));
+    if (!t.initialized())
+      throw FailedPreconditionError(
+          str_cat("Saver: attempting to save uninitialized variable ", var_key(v)));
+    if (!t.on_host()) t = t.to(devices::host_device());
+    const std::size_t begin = data.size();
+    data.append(static_cast<const char*>(t.raw_data()), t.bytes());
+    header[var_key(v)] = {{"dtype", st_dtype(t.dtype())},
+                          {"shape", t.shape().dims()},
+                          {"data_offsets", {begin, data.size()}}};
+    meta["crc32." + var_key(v)] = crc_hex(t.raw_data(), t.bytes());
+  }
+  header["__metadata__"] = meta;
+  std::string h = header.dump();
+  while (h.size() % 8 != 0) h.push_back(' ');
+  std::string bytes(8, '\0');
+  const std::uint64_t n = h.size();
+  for (int i = 0; i < 8; ++i)
+    bytes[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  bytes += h;
+  bytes += data;
+  const fs::path parent = fs::absolute(path).parent_path();
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  write_atomically(path, bytes);
+
+  kept_.push_back(path);
+  if (options_.max_to_keep > 0)
+    while (static_cast<int>(kept_.size()) > options_.max_to_keep) {
+      fs::remove(kept_.front(), ec);
+      kept_.erase(kept_.begin());
+    }
+  nlohmann::json state = {{"model_checkpoint_path", fs::path(path).filename().string()},
+                          {"all_model_checkpoint_paths", nlohmann::json::array()}};
+  for (const auto& k : kept_)
+    state["all_model_checkpoint_paths"].push_back(fs::path(k).filename().string());
+  write_atomically((parent / "checkpoint").string(), state.dump(1) + "\n");
+  return path;
+}
+
+void Saver::restore(Session& sess, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw NotFoundError(str_cat("Saver: checkpoint not found: ", path));
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  if (bytes.size() < 8)
+    throw InvalidArgumentError(str_cat(path, ": too short to be a safetensors file"));
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i)
+    n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  if (n > bytes.size() - 8)
+    throw InvalidArgumentError(str_cat(path, ": header length ", n, " exceeds the file"));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.substr(8, n));
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgumentError(str_cat(path, ": corrupt header: ", e.what()));
+  }
+  const char* data = bytes.data() + 8 + n;
+  const std::size_t data_size = bytes.size() - 8 - n;
+  const auto meta = header.value("__metadata__", nlohmann::json::object());
+  // Check everything first, then assign: a bad file changes no variable.
+  std::vector<std::pair<std::string, Tensor>> values;
+  for (const auto& v : vars()) {
+    const std::string key = var_key(v);
+    if (!header.contains(key)) throw NotFoundError(str_cat(path, ": no tensor for variable ", key));
+    const auto& e = header[key];
+    if (e.value("dtype", "") != st_dtype(v.dtype()))
+      throw InvalidArgumentError(str_cat(path, ": ", key, " is ", e.value("dtype", "?"),
+                                         " in the file, the variable is ", dtype_name(v.dtype())));
+    const Shape shape(e.at("shape").get<std::vector<std::int64_t>>());
+    if (!(shape == v.shape()))
+      throw InvalidArgumentError(str_cat(path, ": ", key, " has shape ", shape.to_string(),
+                                         " in the file, the variable has shape ",
+                                         v.shape().to_string()));
+    const auto off = e.at("data_offsets").get<std::vector<std::size_t>>();
+    Tensor t(v.dtype(), shape);
+    if (off.size() != 2 || off[0] > off[1] || off[1] > data_size || off[1] - off[0] != t.bytes())
+      throw InvalidArgumentError(
+          str_cat(path, ": ", key, ": data offsets out of range or the wrong size"));
+    std::memcpy(t.raw_data(), data + off[0], t.bytes());
+    const std::string want = meta.value("crc32." + key, "");
+    if (!want.empty() && want != crc_hex(t.raw_data(), t.bytes()))
+      throw InvalidArgumentError(
+          str_cat(path, ": checksum mismatch for ", key, " (file corrupted)"));
+    values.emplace_back(key, t);
+  }
+  for (const auto& [key, t] : values) sess.set_variable_value(key, t);
+}
+
+std::string latest_checkpoint(const std::string& dir) {
+  std::ifstream in(fs::path(dir) / "checkpoint");
+  if (!in) return "";
+  try {
+    auto j = nlohmann::json::parse(in);
+    const std::string name = j.value("model_checkpoint_path", "");
+    return name.empty() ? "" : (fs::path(dir) / name).string();
+  } catch (const nlohmann::json::exception&) {
+    return "";
+  }
+}
+
+}  // namespace scopeflow::train

@@ -1,0 +1,40 @@
+// sf::train::Saver: checkpoints as safetensors files keyed by variable name
+// ("conv1/weights"), readable by numpy / PyTorch / JAX. Writes are atomic (temporary file,
+// fsync, rename, fsync of the folder), each tensor carries a CRC-32 in the metadata, and
+// restore checks names, dtypes, shapes and checksums, saying exactly what does not match.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/session/session.h"
+#include "scope/variable.h"
+
+namespace scopeflow::train {
+
+struct SaverOptions {
+  std::optional<std::vector<Variable>> var_list = {};  // default: every global variable
+  int max_to_keep = 5;                                 // older checkpoints are deleted; 0: keep all
+};
+
+class Saver {
+ public:
+  explicit Saver(const SaverOptions& options = {});
+  // Writes `save_path` (+ "-<global_step>" when given) + ".safetensors" and returns its path;
+  // records it in "<folder>/checkpoint". FailedPreconditionError for an uninitialized variable.
+  std::string save(Session& sess, const std::string& save_path,
+                   std::optional<std::int64_t> global_step = {});
+  // Loads a file written by save() (the path save() returned).
+  void restore(Session& sess, const std::string& path);
+
+ private:
+  std::vector<Variable> vars() const;
+  SaverOptions options_;
+  std::vector<std::string> kept_;
+};
+
+// The newest checkpoint recorded in `dir`/checkpoint, or "" when there is none.
+std::string latest_checkpoint(const std::string& dir);
+
+}  // namespace scopeflow::train

@@ -1,0 +1,128 @@
+// Saver: safetensors round trip, restore checks (names, shapes, checksums), max_to_keep,
+// latest_checkpoint, an interrupted save, and a file read back by numpy.
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class SaverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sf::reset_default_graph();
+    dir_ = fs::temp_directory_path() /
+           ("sf_saver_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(SaverTest, RoundTripKeyedByVariableName) {
+  sf::Variable w, b;
+  {
+    sf::variable_scope s("conv1");
+    w = sf::get_variable("weights", {2, 3},
+                         {.initializer = sf::random_normal_initializer(0, 1, 1)});
+    b = sf::get_variable("biases", {3},
+                         {.dtype = sf::int64, .initializer = sf::ones_initializer()});
+  }
+  sf::Session s1;
+  s1.run(sf::global_variables_initializer());
+  sf::train::Saver saver;
+  const std::string path = saver.save(s1, (dir_ / "model.ckpt").string(), 7);
+  EXPECT_EQ(fs::path(path).filename(), "model.ckpt-7.safetensors");
+  EXPECT_EQ(sf::train::latest_checkpoint(dir_.string()), path);
+  sf::Session s2;
+  EXPECT_THROW(s2.run(w), sf::FailedPreconditionError);
+  saver.restore(s2, path);
+  EXPECT_EQ(s2.run(w).to_vector<float>(), s1.run(w).to_vector<float>());
+  EXPECT_EQ(s2.run(b).to_vector<std::int64_t>(), std::vector<std::int64_t>(3, 1));
+}
+
+TEST_F(SaverTest, RestoreChecksShapesNamesAndChecksums) {
+  auto v = sf::get_variable("v", {4}, {.initializer = sf::constant_initializer(3.0)});
+  sf::Session s;
+  s.run(v.initializer());
+  sf::train::Saver saver;
+  const std::string path = saver.save(s, (dir_ / "ok").string());
+  // Corrupt one data byte: the checksum catches it and the variable keeps its value.
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-2, std::ios::end);
+    f.put(static_cast<char>(0x7f));
+  }
+  s.run(v.assign(sf::constant(std::vector<float>{9, 9, 9, 9}, {4})));
+  try {
+    saver.restore(s, path);
+    FAIL();
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum mismatch for v"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(s.run(v).to_vector<float>(), std::vector<float>(4, 9.0f));
+  EXPECT_THROW(saver.restore(s, (dir_ / "missing.safetensors").string()), sf::NotFoundError);
+
+  // A graph whose variable has another shape.
+  const std::string good = saver.save(s, (dir_ / "good").string());
+  sf::reset_default_graph();
+  auto v2 = sf::get_variable("v", {5});
+  sf::Session s2;
+  try {
+    sf::train::Saver().restore(s2, good);
+    FAIL();
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("v has shape [4] in the file, the variable has shape [5]"),
+              std::string::npos)
+        << e.what();
+  }
+  sf::reset_default_graph();
+  auto other = sf::get_variable("other", {4});
+  sf::Session s3;
+  EXPECT_THROW(sf::train::Saver().restore(s3, good), sf::NotFoundError);
+}
+
+TEST_F(SaverTest, MaxToKeepAndAnInterruptedSave) {
+  auto v = sf::get_variable("v", {2}, {.initializer = sf::zeros_initializer()});
+  sf::Session s;
+  s.run(v.initializer());
+  sf::train::Saver saver({.max_to_keep = 2});
+  std::vector<std::string> paths;
+  for (int step = 1; step <= 3; ++step) paths.push_back(saver.save(s, (dir_ / "m").string(), step));
+  EXPECT_FALSE(fs::exists(paths[0]));
+  EXPECT_TRUE(fs::exists(paths[1]));
+  EXPECT_TRUE(fs::exists(paths[2]));
+  // A save killed before its rename leaves only a .tmp: the last good checkpoint still loads.
+  std::ofstream(paths[2] + ".tmp") << "partial";
+  EXPECT_EQ(sf::train::latest_checkpoint(dir_.string()), paths[2]);
+  EXPECT_NO_THROW(saver.restore(s, sf::train::latest_checkpoint(dir_.string())));
+  EXPECT_EQ(sf::train::latest_checkpoint((dir_ / "nowhere").string()), "");
+}
+
+TEST_F(SaverTest, NumpyReadsTheFile) {
+  // Debian's python3-numpy (scripts/setup.sh) lives beside /usr/bin/python3.
+  const std::string py = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  if (std::system((py + " -c 'import numpy' > /dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << py << " has no numpy (install python3-numpy)";
+  auto v = sf::get_variable("conv1/weights",
+                            {.initializer = sf::constant(std::vector<float>{1.5f, -2, 3}, {3})});
+  sf::Session s;
+  s.run(v.initializer());
+  const std::string path = sf::train::Saver().save(s, (dir_ / "np").string());
+  const std::string script = (dir_ / "read.py").string();
+  std::ofstream(script)
+      << "import json, struct, sys\nimport numpy as np\n"
+         "b = open(sys.argv[1], 'rb').read()\n"
+         "n = struct.unpack('<Q', b[:8])[0]\nh = json.loads(b[8:8 + n])\n"
+         "e = h['conv1/weights']\ns, t = e['data_offsets']\n"
+         "a = np.frombuffer(b[8 + n + s:8 + n + t], dtype=np.float32).reshape(e['shape'])\n"
+         "assert a.tolist() == [1.5, -2.0, 3.0], a\nprint('numpy ok')\n";
+  EXPECT_EQ(std::system((py + " " + script + " " + path + " > /dev/null").c_str()), 0);
+}
+
+}  // namespace
