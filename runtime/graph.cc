@@ -255,7 +255,8 @@ Operation Graph::create_op(const std::string& type, const std::vector<Output>& i
   for (auto& f : frames) f.created.push_back(node.get());
 
   // Device scopes, newest first: strings fill unset fields, functions answer raw, a cut stops.
-  NodeDef def_view{node->name, node->op, ""};
+  NodeDef def_view{node->name, node->op, "", node->attrs.get_or<DType>("dtype", DType::kInvalid),
+                   node->attrs.get_or<Shape>("shape", Shape::unknown())};
   for (auto it = impl_->device_stack.rbegin(); it != impl_->device_stack.rend(); ++it) {
     if (it->kind == DeviceScopeEntry::Kind::kCut) break;
     if (it->kind == DeviceScopeEntry::Kind::kFunction) {

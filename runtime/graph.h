@@ -31,6 +31,10 @@ struct NodeDef {
   std::string name;
   std::string op;      // the op type, e.g. "VariableV2"
   std::string device;  // the request so far
+  // The node's "dtype" and "shape" attrs when it has them (variables, placeholders): what a
+  // load-balancing placement strategy weighs.
+  DType dtype = DType::kInvalid;
+  Shape shape = Shape::unknown();
 };
 using DeviceFunction = std::function<std::string(const NodeDef&)>;
 

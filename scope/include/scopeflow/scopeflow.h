@@ -19,6 +19,7 @@
 #include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
+#include "scope/train/device_setter.h"
 #include "scope/train/optimizer.h"
 #include "scope/train/saver.h"
 #include "runtime/gradients.h"
