@@ -108,4 +108,14 @@ void copy_bytes(Device& dst_device, void* dst, Device& src_device, const void* s
   }
 }
 
+void copy_bytes_async(Device& dst_device, void* dst, Device& src_device, const void* src,
+                      std::size_t bytes) {
+  if (bytes != 0 && dst != nullptr && src != nullptr && dst_device.type() == DeviceType::kGPU &&
+      src_device.type() == DeviceType::kGPU) {
+    dst_device.copy_from_device_async(dst, src_device, src, bytes);
+    return;
+  }
+  copy_bytes(dst_device, dst, src_device, src, bytes);
+}
+
 }  // namespace scopeflow::devices

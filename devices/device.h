@@ -78,6 +78,14 @@ class Device {
   // `src` lives on `src_device` (the same device, another logical GPU on the same card, or a peer).
   virtual void copy_from_device(void* dst, Device& src_device, const void* src,
                                 std::size_t bytes) = 0;
+  // The same copy queued without waiting for it: on GPUs it runs on this device's compute
+  // stream after the source's queued work, and the source's compute stream waits for it (so
+  // the source buffer is not reused under the copy). Work queued later on this device sees
+  // the data; the host must synchronize before reading it. CPU devices copy inline.
+  virtual void copy_from_device_async(void* dst, Device& src_device, const void* src,
+                                      std::size_t bytes) {
+    copy_from_device(dst, src_device, src, bytes);
+  }
   // Fills device memory with a byte value (cudaMemset on GPUs).
   virtual void memset(void* dst, int value, std::size_t bytes) = 0;
 
@@ -95,5 +103,9 @@ const std::shared_ptr<Device>& host_device();
 // Returns when the copy is complete.
 void copy_bytes(Device& dst_device, void* dst, Device& src_device, const void* src,
                 std::size_t bytes);
+// copy_bytes for the executor's copy nodes: GPU-to-GPU copies are queued
+// (Device::copy_from_device_async); copies that involve the host complete before returning.
+void copy_bytes_async(Device& dst_device, void* dst, Device& src_device, const void* src,
+                      std::size_t bytes);
 
 }  // namespace scopeflow::devices

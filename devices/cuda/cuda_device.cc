@@ -334,6 +334,26 @@ void GpuDevice::copy_from_device(void* dst, devices::Device& src_device, const v
   SF_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
+void GpuDevice::copy_from_device_async(void* dst, devices::Device& src_device, const void* src,
+                                       std::size_t bytes) {
+  if (bytes == 0) return;
+  if (src_device.type() == devices::DeviceType::kCPU) {
+    copy_from_host(dst, src, bytes);
+    return;
+  }
+  DeviceGuard guard(physical_id_);
+  cudaStream_t s = compute_->get();
+  compute_->wait_for(src_device.compute_stream());
+  if (src_device.physical_id() == physical_id_) {
+    SF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s));
+  } else {
+    SF_CUDA_CHECK(cudaMemcpyPeerAsync(dst, physical_id_, src, src_device.physical_id(), bytes, s));
+  }
+  // The source buffer may be freed (back to its stream's cache) once the copy is queued:
+  // later work on the source stream waits for the copy.
+  src_device.compute_stream().wait_for(*compute_);
+}
+
 void GpuDevice::memset(void* dst, int value, std::size_t bytes) {
   if (bytes == 0) return;
   DeviceGuard guard(physical_id_);

@@ -86,6 +86,8 @@ class GpuDevice final : public devices::Device {
   void copy_to_host(void* dst, const void* src, std::size_t bytes) override;
   void copy_from_device(void* dst, devices::Device& src_device, const void* src,
                         std::size_t bytes) override;
+  void copy_from_device_async(void* dst, devices::Device& src_device, const void* src,
+                              std::size_t bytes) override;
   void memset(void* dst, int value, std::size_t bytes) override;
 
   cudaStream_t stream() const { return compute_->get(); }

@@ -1,14 +1,22 @@
-// Session v1. See session.h.
+// Session: placement, cached plans and the dataflow executor. See session.h.
 #include "runtime/session/session.h"
 
+#include <atomic>
+#include <condition_variable>
+#include <exception>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <random>
+#include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "devices/base/errors.h"
 #include "devices/base/logging.h"
 #include "kernels/kernel.h"
+#include "runtime/session/thread_pool.h"
 
 namespace scopeflow {
 namespace {
@@ -28,6 +36,10 @@ bool is_runtime_op(const std::string& op) {
          is_assign_like(op);
 }
 
+bool is_random(const std::string& op) {
+  return op == "RandomUniform" || op == "RandomStandardNormal" || op == "TruncatedNormal";
+}
+
 DType kernel_dtype(const Node& n) {
   if (!n.output_dtypes.empty()) return n.output_dtypes[0];
   if (!n.inputs.empty()) return n.inputs[0].first->output_dtypes[n.inputs[0].second];
@@ -40,24 +52,186 @@ std::string tf_dtype_text(DType d) {
                                 : std::string(dtype_name(d));
 }
 
+bool both_cpu(const devices::Device& a, const devices::Device& b) {
+  return a.type() == devices::DeviceType::kCPU && b.type() == devices::DeviceType::kCPU;
+}
+
+enum class StepKind {
+  kNoOp,
+  kConst,
+  kVariable,
+  kIsInitialized,
+  kAssign,
+  kAssignUpdate,  // AssignAdd / AssignSub
+  kApply,
+  kKernel,
+  kCopy,
+};
+
+// Where a step's input comes from: a value slot, or a variable read when the step runs
+// (TF's ref semantics: consumers see the value current when they run).
+struct InputRef {
+  int slot = -1;
+  const Node* variable = nullptr;
+};
+
+// A run's unit of work: a graph node or a copy node.
+struct Step {
+  StepKind kind = StepKind::kNoOp;
+  const Node* node = nullptr;  // the graph node; for copies, the consuming node
+  std::shared_ptr<devices::Device> device;
+  std::vector<InputRef> inputs;
+  int out_slot = -1;  // first output slot
+  int num_outputs = 0;
+  std::vector<int> successors;
+  int num_deps = 0;
+  const kernels::KernelFn* kernel = nullptr;  // kKernel, kApply, kAssignUpdate
+  bool kernel_on_host = false;  // kApply / kAssignUpdate without a kernel for the device
+  Tensor constant;              // kConst: the value, on the step's device
+  std::size_t copy_edge = 0;    // kCopy: index into Plan::copy_edges
+  // Worth a pool thread: kernels with much work per element (conv, matmul, pooling, loss),
+  // GPU work, large or unknown-size outputs and copies between physical devices.
+  bool expensive = false;
+};
+
+bool is_expensive(const Step& s) {
+  if (s.kind == StepKind::kCopy) return s.expensive;  // set when it moves bytes across a bus
+  if (s.kind == StepKind::kApply) return true;
+  if (s.kind != StepKind::kKernel) return false;
+  if (s.device->type() == devices::DeviceType::kGPU) return true;
+  static const std::unordered_set<std::string> heavy = {"Conv2D",
+                                                        "Conv2DBackpropInput",
+                                                        "Conv2DBackpropFilter",
+                                                        "MatMul",
+                                                        "MaxPool",
+                                                        "MaxPoolGrad",
+                                                        "AvgPool",
+                                                        "AvgPoolGrad",
+                                                        "SparseSoftmaxCrossEntropyWithLogits"};
+  if (heavy.count(s.node->op)) return true;
+  for (const auto& shape : s.node->output_shapes) {
+    if (!shape.is_fully_defined() || shape.num_elements() >= (1 << 14)) return true;
+  }
+  return false;
+}
+
+// Everything about a (feeds, fetches, targets) signature that does not change between runs.
+struct Plan {
+  std::vector<Step> steps;
+  int num_slots = 0;
+  std::vector<int> feed_slots;                // per feed, in the caller's order
+  std::vector<int> fetch_slots;               // per fetch
+  std::vector<int> roots;                     // steps with no dependencies
+  std::vector<int> slot_uses;                 // readers per slot; fetched slots are never released
+  std::vector<devices::Device*> gpu_devices;  // synchronized at the end of a run
+  std::vector<CopyEdge> copy_edges;
+  std::int64_t num_graph_steps = 0;
+};
+
+using PlanKey = std::vector<std::uintptr_t>;
+struct PlanKeyHash {
+  std::size_t operator()(const PlanKey& k) const {
+    std::size_t h = k.size();
+    for (auto v : k) h = h * 1099511628211ULL ^ std::hash<std::uintptr_t>()(v);
+    return h;
+  }
+};
+
+// One run of a plan: value slots and dependency counters.
+struct RunState {
+  explicit RunState(const Plan& p)
+      : plan(p),
+        slots(static_cast<std::size_t>(p.num_slots)),
+        pending(std::make_unique<std::atomic<int>[]>(p.steps.size())),
+        uses(std::make_unique<std::atomic<int>[]>(static_cast<std::size_t>(p.num_slots))) {
+    for (std::size_t i = 0; i < p.steps.size(); ++i)
+      pending[i].store(p.steps[i].num_deps, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < p.slot_uses.size(); ++i)
+      uses[i].store(p.slot_uses[i], std::memory_order_relaxed);
+  }
+  const Plan& plan;
+  std::vector<Tensor> slots;
+  std::unique_ptr<std::atomic<int>[]> pending;
+  std::unique_ptr<std::atomic<int>[]> uses;
+  std::atomic<int> outstanding{0};
+  std::atomic<bool> failed{false};
+  std::atomic<std::int64_t> nodes_executed{0}, copies{0}, bytes_copied{0};
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::exception_ptr error;  // the first failure
+};
+
 }  // namespace
 
 struct Session::Impl {
   SessionOptions options;
   Graph graph;
   std::unique_ptr<devices::DeviceManager> manager;
+  std::unique_ptr<ThreadPool> pool;
+
+  // Placement and plans (built under plan_mu; a built plan is immutable).
+  mutable std::mutex plan_mu;
   std::unordered_map<const Node*, std::shared_ptr<devices::Device>> placement;
-  std::unordered_map<const Node*, Tensor> variables;  // VariableV2 node -> value
+  std::unordered_map<PlanKey, std::shared_ptr<const Plan>, PlanKeyHash> plans;
+
+  // Variables' buffers (VariableV2 node -> value).
+  mutable std::mutex var_mu;
+  std::unordered_map<const Node*, Tensor> variables;
+
+  // Stateful random ops: the Philox key and the counter where the next run starts.
   struct RngState {
     std::uint64_t seed = 0;
     std::uint64_t offset = 0;
+    std::mutex mu;
   };
+  std::mutex rng_mu;
   std::unordered_map<const Node*, RngState> rng;
   std::mt19937_64 seeder{std::random_device{}()};
 
-  std::shared_ptr<devices::Device> place(const Node* n);
+  mutable std::mutex stats_mu;
+  RunStats last_stats;
+  std::shared_ptr<const Plan> last_plan;
+
+  std::shared_ptr<devices::Device> place(const Node* n);  // needs plan_mu
+  std::shared_ptr<const Plan> get_plan(const std::vector<Output>& fetches,
+                                       const std::vector<Operation>& targets, const FeedDict& feeds,
+                                       bool* reused);
+  std::shared_ptr<const Plan> build_plan(const std::vector<Output>& fetches,
+                                         const std::vector<Operation>& targets,
+                                         const FeedDict& feeds);
   std::vector<Tensor> execute(const std::vector<Output>& fetches,
                               const std::vector<Operation>& targets, const FeedDict& feeds);
+  void process(const std::shared_ptr<RunState>& st, int first);
+  void run_step(RunState& st, const Step& step);
+  Tensor input(RunState& st, const Step& step, std::size_t k);
+  Tensor read_variable(const Node* var) const {
+    std::lock_guard<std::mutex> lock(var_mu);
+    auto it = variables.find(var);
+    return it == variables.end() ? Tensor() : it->second;
+  }
+  // TF's Assign: the new value is copied into the variable's buffer when the shapes match
+  // (readers that alias the buffer see the update, as with TF's ref variables); otherwise the
+  // variable gets a new buffer on `device`.
+  Tensor update_variable(const Node* var, const Tensor& value,
+                         const std::shared_ptr<devices::Device>& device) {
+    Tensor current = read_variable(var);
+    if (current.initialized() && current.shape() == value.shape() &&
+        current.dtype() == value.dtype() && current.dtype() != DType::kString &&
+        current.device_ptr() == device) {
+      if (!current.shares_buffer_with(value))
+        devices::copy_bytes_async(*device, current.raw_data(), *value.device_ptr(),
+                                  value.raw_data(), value.bytes());
+      return current;
+    }
+    Tensor fresh = value.to(device);
+    write_variable(var, fresh);
+    return fresh;
+  }
+  void write_variable(const Node* var, Tensor value) {
+    std::lock_guard<std::mutex> lock(var_mu);
+    variables[var] = std::move(value);
+  }
 };
 
 Session::Session(const SessionOptions& options) : Session(options, get_default_graph()) {}
@@ -76,8 +250,14 @@ Session::Session(const SessionOptions& options, Graph graph) : impl_(std::make_u
                                          "' in device_count (expected CPU or GPU)"));
     }
   }
+  if (options.inter_op_parallelism_threads < 0)
+    throw InvalidArgumentError(str_cat("Session: inter_op_parallelism_threads must be >= 0, got ",
+                                       options.inter_op_parallelism_threads));
   dm.logical_gpus = options.logical_gpus;
   impl_->manager = std::make_unique<devices::DeviceManager>(dm);
+  int threads = options.inter_op_parallelism_threads;
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl_->pool = std::make_unique<ThreadPool>(threads - 1);  // the caller is the other one
 }
 
 Session::~Session() = default;
@@ -155,6 +335,8 @@ std::shared_ptr<devices::Device> Session::Impl::place(const Node* n) {
 }
 
 std::string Session::assigned_device(const Operation& op) {
+  op.check();
+  std::lock_guard<std::mutex> lock(impl_->plan_mu);
   return impl_->place(op.node())->full_name();
 }
 
@@ -162,8 +344,7 @@ Tensor Session::variable_value(const std::string& name) const {
   auto op = impl_->graph.find_operation(name);
   if (!op || op->type() != "VariableV2")
     throw NotFoundError(str_cat("No variable named '", name, "'"));
-  auto it = impl_->variables.find(op->node());
-  return it == impl_->variables.end() ? Tensor() : it->second;
+  return impl_->read_variable(op->node());
 }
 
 void Session::set_variable_value(const std::string& name, const Tensor& value) {
@@ -178,38 +359,80 @@ void Session::set_variable_value(const std::string& name, const Tensor& value) {
     throw InvalidArgumentError(str_cat("Variable ", name, " has shape ",
                                        n->output_shapes[0].to_string(), ", the value has shape ",
                                        value.shape().to_string()));
-  impl_->variables[n] = value.to(impl_->place(n));
+  std::shared_ptr<devices::Device> device;
+  {
+    std::lock_guard<std::mutex> lock(impl_->plan_mu);
+    device = impl_->place(n);
+  }
+  impl_->write_variable(n, value.to(device));
 }
 
-std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
-                                           const std::vector<Operation>& targets,
-                                           const FeedDict& feeds) {
+RunStats Session::last_run_stats() const {
+  std::lock_guard<std::mutex> lock(impl_->stats_mu);
+  RunStats s = impl_->last_stats;
+  if (impl_->last_plan) s.copy_edges = impl_->last_plan->copy_edges;
+  return s;
+}
+
+// ---------------------------------------------------------------- plans
+
+std::shared_ptr<const Plan> Session::Impl::get_plan(const std::vector<Output>& fetches,
+                                                    const std::vector<Operation>& targets,
+                                                    const FeedDict& feeds, bool* reused) {
+  const auto& gimpl = graph.impl();
+  PlanKey key;
+  key.reserve(3 + 2 * (feeds.size() + fetches.size()) + targets.size());
+  key.push_back(feeds.size());
+  for (const auto& [out, value] : feeds) {
+    if (!out.valid() || out.graph().impl() != gimpl)
+      throw InvalidArgumentError("Feed key is not a tensor of this session's graph");
+    key.push_back(reinterpret_cast<std::uintptr_t>(out.node()));
+    key.push_back(static_cast<std::uintptr_t>(out.index()));
+  }
+  key.push_back(fetches.size());
+  for (const auto& f : fetches) {
+    if (!f.valid() || f.graph().impl() != gimpl)
+      throw InvalidArgumentError("Fetch is not a tensor of this session's graph");
+    key.push_back(reinterpret_cast<std::uintptr_t>(f.node()));
+    key.push_back(static_cast<std::uintptr_t>(f.index()));
+  }
+  key.push_back(targets.size());
+  for (const auto& t : targets) {
+    if (!t.valid() || t.graph().impl() != gimpl)
+      throw InvalidArgumentError("Target is not an operation of this session's graph");
+    key.push_back(reinterpret_cast<std::uintptr_t>(t.node()));
+  }
+  std::lock_guard<std::mutex> lock(plan_mu);
+  if (auto it = plans.find(key); it != plans.end()) {
+    *reused = true;
+    return it->second;
+  }
+  *reused = false;
+  auto plan = build_plan(fetches, targets, feeds);
+  plans.emplace(std::move(key), plan);
+  return plan;
+}
+
+std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>& fetches,
+                                                      const std::vector<Operation>& targets,
+                                                      const FeedDict& feeds) {
   using Key = std::pair<const Node*, int>;
   struct KeyHash {
     std::size_t operator()(const Key& k) const {
       return std::hash<const void*>()(k.first) * 31 + static_cast<std::size_t>(k.second);
     }
   };
-  std::unordered_map<Key, Tensor, KeyHash> values;
-  const auto& gimpl = graph.impl();
+  auto plan = std::make_shared<Plan>();
+  Plan& p = *plan;
 
-  // Feeds: dtype and shape checked against the fed tensor.
+  // Feeds get their own slots; a tensor fed twice takes the later value.
+  std::unordered_map<Key, int, KeyHash> feed_slot;
   for (const auto& [out, value] : feeds) {
-    if (!out.valid() || out.graph().impl() != gimpl)
-      throw InvalidArgumentError("Feed key is not a tensor of this session's graph");
-    if (value.dtype() != out.dtype())
-      throw InvalidArgumentError(str_cat("Cannot feed value of dtype ", dtype_name(value.dtype()),
-                                         " for Tensor '", out.name(), "', which has dtype ",
-                                         dtype_name(out.dtype())));
-    if (!out.shape().is_compatible_with(value.shape()))
-      throw InvalidArgumentError(str_cat("Cannot feed value of shape ", value.shape().to_string(),
-                                         " for Tensor '", out.name(), "', which has shape ",
-                                         out.shape().to_string()));
-    values[{out.node(), out.index()}] = value;
+    auto [it, inserted] = feed_slot.try_emplace({out.node(), out.index()}, p.num_slots);
+    if (inserted) ++p.num_slots;
+    p.feed_slots.push_back(it->second);
   }
-  std::unordered_set<Key, KeyHash> fed_keys;
-  for (const auto& [k, v] : values) fed_keys.insert(k);
-  auto fed = [&](const Node* n, int i) { return fed_keys.count({n, i}) != 0; };
+  auto fed = [&](const Node* n, int i) { return feed_slot.count({n, i}) != 0; };
 
   // The needed nodes, in topological order (iterative DFS, post-order).
   std::vector<const Node*> order;
@@ -241,168 +464,437 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
       }
     }
   };
-  for (const auto& f : fetches) {
-    if (!f.valid() || f.graph().impl() != gimpl)
-      throw InvalidArgumentError("Fetch is not a tensor of this session's graph");
+  for (const auto& f : fetches)
     if (!fed(f.node(), f.index())) visit(f.node());
-  }
-  for (const auto& t : targets) {
-    if (!t.valid() || t.graph().impl() != gimpl)
-      throw InvalidArgumentError("Target is not an operation of this session's graph");
-    visit(t.node());
-  }
+  for (const auto& t : targets) visit(t.node());
 
   const auto& registry = kernels::kernel_registry();
-  for (const Node* n : order) {
-    auto device = place(n);
-    auto input = [&](std::size_t k) -> Tensor {
-      auto [p, i] = n->inputs[k];
-      // NOTE: a VariableV2 output is a reference: consumers see the value current when they
-      // run, not when the variable op was visited (TF's ref semantics).
-      if (p->op == "VariableV2" && !fed(p, i)) {
-        auto v = variables.find(p);
-        return v == variables.end() ? Tensor() : v->second;
-      }
-      auto it = values.find({p, i});
-      SF_CHECK(it != values.end(), "input ", k, " of ", n->name, " not computed");
-      return it->second;
-    };
-    auto require_initialized = [&](const Tensor& t, std::size_t k) {
-      if (!t.initialized())
-        throw FailedPreconditionError(str_cat("Attempting to use uninitialized value ",
-                                              n->inputs[k].first->name, "\n\t [[node ", n->name,
-                                              " (", n->op, ")]]"));
-    };
-    auto on_device = [&](Tensor t) {
-      if (!t.initialized() || t.dtype() == DType::kString) return t;
-      const auto& src = t.device_ptr();
-      const bool same = src == device || (src->type() == devices::DeviceType::kCPU &&
-                                          device->type() == devices::DeviceType::kCPU);
-      return same ? t : t.to(device);
-    };
+  const auto host = manager->cpu(0);  // where fed values live
+  std::unordered_map<const Node*, int> step_of;
+  // Copy nodes, one per (source, destination device): TF's Send/Recv pairs.
+  std::map<std::tuple<int, const Node*, const devices::Device*>, int> copy_of;
+  std::unordered_set<devices::Device*> gpus;
+  auto add_edge = [&](int from, int to) {
+    p.steps[static_cast<std::size_t>(from)].successors.push_back(to);
+    ++p.steps[static_cast<std::size_t>(to)].num_deps;
+  };
 
-    if (n->op == "NoOp") continue;
-    if (n->op == "Const") {
-      values[{n, 0}] = on_device(n->attrs.get<Tensor>("value"));
-      continue;
-    }
-    if (n->op == "Placeholder") {
+  for (const Node* n : order) {
+    const auto device = place(n);
+    if (device->type() == devices::DeviceType::kGPU) gpus.insert(device.get());
+    Step step;
+    step.node = n;
+    step.device = device;
+    step.num_outputs = static_cast<int>(n->output_dtypes.size());
+    step.out_slot = p.num_slots;
+    p.num_slots += step.num_outputs;
+    const std::string& op = n->op;
+    const DType dt = kernel_dtype(*n);
+    bool inputs_on_device = false;  // kernel inputs must be on the step's device
+    if (op == "NoOp") {
+      step.kind = StepKind::kNoOp;
+    } else if (op == "Placeholder") {
       if (!fed(n, 0))
         throw InvalidArgumentError(str_cat(
             "You must feed a value for placeholder tensor '", n->name, "' with dtype ",
             tf_dtype_text(n->output_dtypes[0]), " and shape ", n->output_shapes[0].to_string()));
-      continue;
-    }
-    if (n->op == "VariableV2") {
-      auto it = variables.find(n);
-      values[{n, 0}] = it == variables.end() ? Tensor() : it->second;
-      continue;
-    }
-    if (n->op == "IsVariableInitialized") {
-      values[{n, 0}] = Tensor::from_scalar(input(0).initialized());
-      continue;
-    }
-    if (n->op == "Assign" || n->op == "AssignAdd" || n->op == "AssignSub") {
-      const Node* var = n->inputs[0].first;
-      if (var->op != "VariableV2")
-        throw InvalidArgumentError(str_cat(n->name, ": ", n->op, " needs a variable as input 0"));
-      Tensor current = input(0);
-      Tensor value = input(1);
-      require_initialized(value, 1);
-      Tensor result;
-      if (n->op == "Assign") {
-        const bool validate = n->attrs.get_or<bool>("validate_shape", true);
-        if (validate && !var->output_shapes[0].is_compatible_with(value.shape()))
-          throw InvalidArgumentError(str_cat(
-              n->name, ": Assign requires shapes of both tensors to match. lhs shape= ",
-              var->output_shapes[0].to_string(), " rhs shape= ", value.shape().to_string()));
-        result = value.to(device);
+      step.kind = StepKind::kNoOp;
+    } else if (op == "Const") {
+      step.kind = StepKind::kConst;
+      const Tensor& value = n->attrs.get<Tensor>("value");
+      step.constant = both_cpu(*value.device_ptr(), *device) || value.dtype() == DType::kString
+                          ? value
+                          : value.to(device);
+    } else if (op == "VariableV2") {
+      step.kind = StepKind::kVariable;
+    } else if (op == "IsVariableInitialized") {
+      step.kind = StepKind::kIsInitialized;
+    } else if (op == "Assign" || op == "AssignAdd" || op == "AssignSub") {
+      if (n->inputs.empty() || n->inputs[0].first->op != "VariableV2")
+        throw InvalidArgumentError(str_cat(n->name, ": ", op, " needs a variable as input 0"));
+      if (op == "Assign") {
+        step.kind = StepKind::kAssign;
       } else {
-        require_initialized(current, 0);
-        kernels::KernelContext c;
-        c.device = devices::host_device().get();
-        c.node_name = n->name;
-        c.inputs = {current.on_host() ? current : current.to(devices::host_device()),
-                    value.on_host() ? value : value.to(devices::host_device())};
-        registry.find(n->op == "AssignAdd" ? "AddV2" : "Sub", devices::DeviceType::kCPU,
-                      current.dtype())(c);
-        if (!(c.outputs[0].shape() == current.shape()))
-          throw InvalidArgumentError(str_cat(n->name, ": ", n->op,
-                                             " shapes differ: ", current.shape().to_string(),
-                                             " vs ", value.shape().to_string()));
-        result = c.outputs[0].to(device);
+        step.kind = StepKind::kAssignUpdate;
+        const std::string kop = op == "AssignAdd" ? "AddV2" : "Sub";
+        step.kernel_on_host = !registry.contains(kop, device->type(), dt);
+        step.kernel = &registry.find(
+            kop, step.kernel_on_host ? devices::DeviceType::kCPU : device->type(), dt);
+        inputs_on_device = !step.kernel_on_host;
       }
-      variables[var] = result;
-      values[{n, 0}] = result;
-      continue;
+    } else if (is_apply(op)) {
+      step.kind = StepKind::kApply;
+      step.kernel_on_host = !registry.contains(op, device->type(), dt);
+      step.kernel =
+          &registry.find(op, step.kernel_on_host ? devices::DeviceType::kCPU : device->type(), dt);
+      inputs_on_device = !step.kernel_on_host;
+    } else {
+      step.kind = StepKind::kKernel;
+      step.kernel = &registry.find(op, device->type(), dt);
+      inputs_on_device = true;
+      if (is_random(op)) {
+        std::lock_guard<std::mutex> lock(rng_mu);
+        auto& st = rng[n];
+        if (st.seed == 0) st.seed = seeder() | 1;
+      }
     }
+    const int index = static_cast<int>(p.steps.size());
+    p.steps.push_back(std::move(step));
+    step_of[n] = index;
+    if (p.steps.back().kind != StepKind::kNoOp && p.steps.back().kind != StepKind::kCopy)
+      ++p.num_graph_steps;
 
-    if (is_apply(n->op)) {
-      // Variables (and slots) are updated in place on the host reference kernel; a GPU
-      // variable makes a round trip until the kernels issue brings the GPU updates.
+    for (std::size_t k = 0; k < n->inputs.size(); ++k) {
+      auto [src, i] = n->inputs[k];
+      InputRef in;
+      std::shared_ptr<devices::Device> where;
+      int producer = -1;
+      if (auto f = feed_slot.find({src, i}); f != feed_slot.end()) {
+        in.slot = f->second;
+        where = host;
+      } else {
+        producer = step_of.at(src);
+        where = p.steps[static_cast<std::size_t>(producer)].device;
+        if (src->op == "VariableV2")
+          in.variable = src;
+        else
+          in.slot = p.steps[static_cast<std::size_t>(producer)].out_slot + i;
+      }
+      // The variable operands of assign-like ops are the variables themselves, never copies
+      // (optimizer slots are colocated with their variable).
+      const bool ref_operand =
+          in.variable != nullptr && (k == 0 || is_apply(op)) && is_assign_like(op);
+      if (ref_operand && where != device && is_apply(op))
+        throw InvalidArgumentError(str_cat(n->name, " (", op, ") on ", device->name(), " updates ",
+                                           src->name, " on ", where->name(),
+                                           ": an optimizer slot must live with its variable"));
+      if (inputs_on_device && !ref_operand && where != device) {
+        auto copy_key = std::make_tuple(in.slot, in.variable, device.get());
+        auto c = copy_of.find(copy_key);
+        if (c == copy_of.end()) {
+          Step copy;
+          copy.kind = StepKind::kCopy;
+          copy.node = n;
+          copy.device = device;
+          copy.inputs = {in};
+          copy.num_outputs = 1;
+          copy.out_slot = p.num_slots++;
+          copy.copy_edge = p.copy_edges.size();
+          copy.expensive = !both_cpu(*where, *device);
+          p.copy_edges.push_back({str_cat(src->name, ":", i), where->name(), device->name()});
+          const int ci = static_cast<int>(p.steps.size());
+          p.steps.push_back(std::move(copy));
+          if (producer >= 0) add_edge(producer, ci);
+          c = copy_of.emplace(copy_key, ci).first;
+        }
+        add_edge(c->second, index);
+        in = InputRef{p.steps[static_cast<std::size_t>(c->second)].out_slot, nullptr};
+      } else if (producer >= 0) {
+        add_edge(producer, index);
+      }
+      p.steps[static_cast<std::size_t>(index)].inputs.push_back(in);
+    }
+    for (const Node* dep : n->control_inputs) add_edge(step_of.at(dep), index);
+  }
+
+  p.slot_uses.assign(static_cast<std::size_t>(p.num_slots), 0);
+  for (const auto& s : p.steps)
+    for (const auto& in : s.inputs)
+      if (in.slot >= 0) ++p.slot_uses[static_cast<std::size_t>(in.slot)];
+  for (const auto& f : fetches) {
+    auto fs = feed_slot.find({f.node(), f.index()});
+    const int slot =
+        fs != feed_slot.end()
+            ? fs->second
+            : p.steps[static_cast<std::size_t>(step_of.at(f.node()))].out_slot + f.index();
+    p.fetch_slots.push_back(slot);
+    p.slot_uses[static_cast<std::size_t>(slot)] = 1 << 30;  // kept for the caller
+  }
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    p.steps[i].expensive = is_expensive(p.steps[i]);
+    if (p.steps[i].num_deps == 0) p.roots.push_back(static_cast<int>(i));
+  }
+  p.gpu_devices.assign(gpus.begin(), gpus.end());
+  return plan;
+}
+
+// ---------------------------------------------------------------- execution
+
+Tensor Session::Impl::input(RunState& st, const Step& step, std::size_t k) {
+  const InputRef& in = step.inputs[k];
+  return in.variable ? read_variable(in.variable) : st.slots[static_cast<std::size_t>(in.slot)];
+}
+
+void Session::Impl::run_step(RunState& st, const Step& step) {
+  const Node* n = step.node;
+  const auto& device = step.device;
+  Tensor* out = step.out_slot >= 0 ? &st.slots[static_cast<std::size_t>(step.out_slot)] : nullptr;
+  auto require_initialized = [&](const Tensor& t, std::size_t k) {
+    if (!t.initialized())
+      throw FailedPreconditionError(str_cat("Attempting to use uninitialized value ",
+                                            n->inputs[k].first->name, "\n\t [[node ", n->name, " (",
+                                            n->op, ")]]"));
+  };
+  // Values the runtime made on the host (IsVariableInitialized, fed tensors) reach GPU
+  // kernels through the plan's copy nodes; this catches what is left.
+  auto on_device = [&](Tensor t, const std::shared_ptr<devices::Device>& d) {
+    if (!t.initialized() || t.dtype() == DType::kString) return t;
+    const auto& src = t.device_ptr();
+    return src == d || both_cpu(*src, *d) ? t : t.to(d);
+  };
+  const auto& host = devices::host_device();
+
+  switch (step.kind) {
+    case StepKind::kNoOp: return;
+    case StepKind::kConst: *out = step.constant; return;
+    case StepKind::kVariable: *out = read_variable(n); return;
+    case StepKind::kIsInitialized:
+      *out = Tensor::from_scalar(input(st, step, 0).initialized());
+      return;
+    case StepKind::kCopy: {
+      Tensor t = input(st, step, 0);
+      if (!t.initialized()) {  // an uninitialized variable: its reader reports it
+        *out = t;
+        return;
+      }
+      st.copies.fetch_add(1, std::memory_order_relaxed);
+      st.bytes_copied.fetch_add(static_cast<std::int64_t>(t.bytes()), std::memory_order_relaxed);
+      if (t.dtype() == DType::kString || both_cpu(*t.device_ptr(), *device)) {
+        *out = t;  // host memory is shared by the logical CPU devices
+        return;
+      }
+      Tensor dst(t.dtype(), t.shape(), device);
+      devices::copy_bytes_async(*device, dst.raw_data(), *t.device_ptr(), t.raw_data(), t.bytes());
+      *out = std::move(dst);
+      return;
+    }
+    case StepKind::kAssign: {
+      const Node* var = n->inputs[0].first;
+      Tensor value = input(st, step, 1);
+      require_initialized(value, 1);
+      const bool validate = n->attrs.get_or<bool>("validate_shape", true);
+      if (validate && !var->output_shapes[0].is_compatible_with(value.shape()))
+        throw InvalidArgumentError(
+            str_cat(n->name, ": Assign requires shapes of both tensors to match. lhs shape= ",
+                    var->output_shapes[0].to_string(), " rhs shape= ", value.shape().to_string()));
+      *out = update_variable(var, value, device);
+      return;
+    }
+    case StepKind::kAssignUpdate: {
+      const Node* var = n->inputs[0].first;
+      Tensor current = input(st, step, 0);
+      Tensor value = input(st, step, 1);
+      require_initialized(current, 0);
+      require_initialized(value, 1);
+      const auto& where = step.kernel_on_host ? host : device;
       kernels::KernelContext c;
-      c.device = devices::host_device().get();
+      c.device = where.get();
+      c.device_ptr = where;
+      c.node_name = n->name;
+      c.inputs = {on_device(current, where), on_device(value, where)};
+      (*step.kernel)(c);
+      if (!(c.outputs.at(0).shape() == current.shape()))
+        throw InvalidArgumentError(str_cat(n->name, ": ", n->op,
+                                           " shapes differ: ", current.shape().to_string(), " vs ",
+                                           value.shape().to_string()));
+      *out = update_variable(var, c.outputs[0], device);
+      return;
+    }
+    case StepKind::kApply: {
+      // In place on the variable's (and slots') buffers; without a kernel for the variable's
+      // device, a round trip through a host kernel.
+      kernels::KernelContext c;
+      const auto& where = step.kernel_on_host ? host : device;
+      c.device = where.get();
+      c.device_ptr = where;
       c.attrs = &n->attrs;
       c.node_name = n->name;
-      std::vector<std::pair<const Node*, Tensor>> refs;
-      for (std::size_t k = 0; k < n->inputs.size(); ++k) {
-        Tensor t = input(k);
+      std::vector<std::pair<const Node*, Tensor>> round_trips;
+      for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+        Tensor t = input(st, step, k);
         require_initialized(t, k);
-        const Node* p = n->inputs[k].first;
-        if (p->op == "VariableV2" && !t.on_host()) {
-          t = t.to(devices::host_device());
-          refs.emplace_back(p, t);
+        const Node* var = step.inputs[k].variable;
+        if (var && step.kernel_on_host && !t.on_host()) {
+          t = t.to(host);
+          round_trips.emplace_back(var, t);
         }
-        c.inputs.push_back(t.on_host() ? t : t.to(devices::host_device()));
+        c.inputs.push_back(var ? t : on_device(t, where));
       }
-      registry.find(n->op, devices::DeviceType::kCPU, kernel_dtype(*n))(c);
-      for (auto& [p, t] : refs) variables[p] = t.to(place(p));
-      values[{n, 0}] =
-          variables.count(n->inputs[0].first) ? variables[n->inputs[0].first] : c.outputs[0];
-      continue;
+      (*step.kernel)(c);
+      for (auto& [var, t] : round_trips) write_variable(var, t.to(device));
+      *out = step.inputs[0].variable ? read_variable(step.inputs[0].variable) : c.outputs.at(0);
+      return;
     }
-
-    // A kernel from the registry.
-    kernels::KernelContext c;
-    c.device = device.get();
-    c.device_ptr = device;
-    c.attrs = &n->attrs;
-    c.node_name = n->name;
-    for (std::size_t k = 0; k < n->inputs.size(); ++k) {
-      Tensor t = input(k);
-      require_initialized(t, k);
-      c.inputs.push_back(on_device(t));
+    case StepKind::kKernel: {
+      kernels::KernelContext c;
+      c.device = device.get();
+      c.device_ptr = device;
+      c.stream = &device->compute_stream();
+      c.attrs = &n->attrs;
+      c.node_name = n->name;
+      c.inputs.reserve(step.inputs.size());
+      for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+        Tensor t = input(st, step, k);
+        require_initialized(t, k);
+        c.inputs.push_back(on_device(std::move(t), device));
+      }
+      // A stateful random op runs under its node's lock, so that concurrent runs of the
+      // same node each draw a fresh counter range.
+      std::unique_lock<std::mutex> rng_lock;
+      RngState* rs = nullptr;
+      if (is_random(n->op)) {
+        {
+          std::lock_guard<std::mutex> lock(rng_mu);
+          rs = &rng.at(n);  // NOTE: unordered_map elements keep their address on rehash
+        }
+        rng_lock = std::unique_lock<std::mutex>(rs->mu);
+        c.rng_seed = rs->seed;
+        c.rng_offset = rs->offset;
+      }
+      try {
+        (*step.kernel)(c);
+      } catch (const ValueError& e) {
+        throw InvalidArgumentError(e.what());
+      }
+      if (rs != nullptr && !c.outputs.empty())
+        rs->offset += static_cast<std::uint64_t>(c.outputs[0].num_elements());
+      for (std::size_t i = 0;
+           i < c.outputs.size() && i < static_cast<std::size_t>(step.num_outputs); ++i)
+        out[i] = std::move(c.outputs[i]);
+      return;
     }
-    const DType dt = kernel_dtype(*n);
-    if (n->op == "RandomUniform" || n->op == "RandomStandardNormal" || n->op == "TruncatedNormal") {
-      auto& st = rng[n];
-      if (st.seed == 0) st.seed = seeder() | 1;
-      c.rng_seed = st.seed;
-      c.rng_offset = st.offset;
-    }
-    try {
-      registry.find(n->op, device->type(), dt)(c);
-    } catch (const ValueError& e) {
-      throw InvalidArgumentError(e.what());
-    }
-    if (auto it = rng.find(n); it != rng.end() && !c.outputs.empty())
-      it->second.offset += static_cast<std::uint64_t>(c.outputs[0].num_elements());
-    for (std::size_t i = 0; i < c.outputs.size(); ++i)
-      values[{n, static_cast<int>(i)}] = c.outputs[i];
   }
-  for (const auto& dev : manager->devices()) dev->compute_stream().synchronize();
+}
+
+void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
+  const Plan& p = st->plan;
+  std::vector<int> local{first};
+  while (!local.empty()) {
+    const int s = local.back();
+    local.pop_back();
+    const Step& step = p.steps[static_cast<std::size_t>(s)];
+    if (!st->failed.load(std::memory_order_acquire)) {
+      try {
+        run_step(*st, step);
+        if (step.kind != StepKind::kCopy && step.kind != StepKind::kNoOp)
+          st->nodes_executed.fetch_add(1, std::memory_order_relaxed);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(st->mu);
+        if (!st->error) st->error = std::current_exception();
+        st->failed.store(true, std::memory_order_release);
+      }
+    }
+    if (!st->failed.load(std::memory_order_acquire)) {
+      // Cheap ready successors run on this thread (a pool hand-off costs more than they do);
+      // of the expensive ones, the first continues here when nothing else is queued and the
+      // others go to the pool (TF's executor does the same with its "expensive" kernels).
+      bool kept_expensive = false;
+      for (int next : step.successors) {
+        if (st->pending[static_cast<std::size_t>(next)].fetch_sub(1, std::memory_order_acq_rel) !=
+            1)
+          continue;
+        st->outstanding.fetch_add(1, std::memory_order_relaxed);
+        const bool expensive = p.steps[static_cast<std::size_t>(next)].expensive;
+        if (!expensive || pool->size() == 0) {
+          local.push_back(next);
+        } else if (!kept_expensive && local.empty()) {
+          kept_expensive = true;
+          local.push_back(next);
+        } else {
+          pool->schedule([this, st, next] { process(st, next); });
+        }
+      }
+    }
+    // Inputs nobody else reads are released now (their memory returns to the allocator).
+    for (const auto& in : step.inputs)
+      if (in.slot >= 0 &&
+          st->uses[static_cast<std::size_t>(in.slot)].fetch_sub(1, std::memory_order_acq_rel) == 1)
+        st->slots[static_cast<std::size_t>(in.slot)] = Tensor();
+    if (st->outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->done = true;
+      st->done_cv.notify_all();
+    }
+  }
+}
+
+std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
+                                           const std::vector<Operation>& targets,
+                                           const FeedDict& feeds) {
+  bool reused = false;
+  auto plan = get_plan(fetches, targets, feeds, &reused);
+  const Plan& p = *plan;
+  auto st = std::make_shared<RunState>(p);
+
+  // Feeds: dtype and shape checked against the fed tensor.
+  for (std::size_t k = 0; k < feeds.size(); ++k) {
+    const auto& [out, value] = feeds[k];
+    if (value.dtype() != out.dtype())
+      throw InvalidArgumentError(str_cat("Cannot feed value of dtype ", dtype_name(value.dtype()),
+                                         " for Tensor '", out.name(), "', which has dtype ",
+                                         dtype_name(out.dtype())));
+    if (!out.shape().is_compatible_with(value.shape()))
+      throw InvalidArgumentError(str_cat("Cannot feed value of shape ", value.shape().to_string(),
+                                         " for Tensor '", out.name(), "', which has shape ",
+                                         out.shape().to_string()));
+    st->slots[static_cast<std::size_t>(p.feed_slots[k])] = value;
+  }
+
+  if (!p.roots.empty()) {
+    st->outstanding.store(static_cast<int>(p.roots.size()), std::memory_order_relaxed);
+    // Expensive roots beyond the first go to the pool; the rest run here.
+    std::vector<int> here;
+    for (int root : p.roots) {
+      if (p.steps[static_cast<std::size_t>(root)].expensive && !here.empty() && pool->size() > 0)
+        pool->schedule([this, st, root] { process(st, root); });
+      else
+        here.push_back(root);
+    }
+    for (int root : here) process(st, root);
+    std::unique_lock<std::mutex> lock(st->mu);
+    st->done_cv.wait(lock, [&] { return st->done; });
+  }
+  // The step's device work is complete when run() returns (TF's semantics), failed or not.
+  for (auto* d : p.gpu_devices) {
+    try {
+      d->synchronize();
+    } catch (...) {
+      if (!st->error) st->error = std::current_exception();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    last_stats.nodes_executed = st->nodes_executed.load();
+    last_stats.copies = st->copies.load();
+    last_stats.bytes_copied = st->bytes_copied.load();
+    last_stats.plan_reused = reused;
+    {
+      std::lock_guard<std::mutex> plock(plan_mu);
+      last_stats.plans_cached = static_cast<std::int64_t>(plans.size());
+    }
+    last_plan = plan;
+  }
+  if (st->error) std::rethrow_exception(st->error);
 
   std::vector<Tensor> out;
-  for (const auto& f : fetches) {
-    Tensor t = values.at({f.node(), f.index()});
+  out.reserve(fetches.size());
+  for (std::size_t k = 0; k < fetches.size(); ++k) {
+    const Output& f = fetches[k];
+    Tensor t = st->slots[static_cast<std::size_t>(p.fetch_slots[k])];
     if (!t.initialized() && f.node()->op == "VariableV2")
       throw FailedPreconditionError(
           str_cat("Attempting to use uninitialized value ", f.node()->name));
     // NOTE: a fetched value is a snapshot: copy it when it aliases a variable's buffer, which
     // in-place updates (Apply*) would otherwise change under the caller.
     bool aliases_variable = false;
-    for (const auto& [var, value] : variables)
-      aliases_variable = aliases_variable || t.shares_buffer_with(value);
+    if (t.initialized()) {
+      std::lock_guard<std::mutex> lock(var_mu);
+      for (const auto& [var, value] : variables)
+        if (t.shares_buffer_with(value)) {
+          aliases_variable = true;
+          break;
+        }
+    }
     out.push_back(
         t.initialized() && (!t.on_host() || aliases_variable) ? t.to(devices::host_device()) : t);
   }

@@ -1,9 +1,14 @@
-// sf::Session (first version): owns the variables' buffers and runs fetches, targets and
-// feeds over the graph. Placement: each node's requested device, soft placement to CPU:0
-// when that device or a kernel for it is missing (logged), assign/read ops with their
-// variable. Execution: the needed subgraph in topological order, copies across devices.
+// sf::Session: owns the variables' buffers and runs fetches, targets and feeds over the
+// graph. Placement: each node's requested device, soft placement to CPU:0 when that device
+// or a kernel for it is missing (logged), assign/read ops with their variable. Each
+// (feeds, fetches, targets) signature gets a plan once — the needed subgraph, placed, with a
+// copy node on every cross-device edge and each kernel looked up — that later runs reuse.
+// The executor runs a plan as dataflow: a node runs when its inputs are ready, on the
+// calling thread or the session's inter-op pool; GPU kernels are queued on their device's
+// stream and cross-device copies are ordered by stream waits, not device synchronization.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +28,29 @@ struct SessionOptions {
   std::map<std::string, int> device_count = {};
   // Physical GPU id -> its logical GPUs (TF's logical device configuration).
   std::map<int, std::vector<devices::LogicalGpuConfig>> logical_gpus = {};
+  // Threads that run ready nodes, the calling thread included (TF's
+  // inter_op_parallelism_threads); 0: one per hardware thread; 1: everything inline.
+  int inter_op_parallelism_threads = 0;
+};
+
+// A cross-device edge of a plan: the tensor and the devices it moves between.
+struct CopyEdge {
+  std::string tensor;  // "tower_1/conv1/Relu:0"
+  std::string src_device;
+  std::string dst_device;
+  friend bool operator==(const CopyEdge&, const CopyEdge&) = default;
+};
+
+// What the last run() did (a reduced form of TF's RunMetadata).
+struct RunStats {
+  std::int64_t nodes_executed = 0;  // graph nodes run (copy nodes not counted)
+  std::int64_t copies = 0;          // copy nodes run
+  // Bytes those copies moved across device boundaries (between logical CPU devices the
+  // copy shares the buffer, and its bytes are counted all the same).
+  std::int64_t bytes_copied = 0;
+  bool plan_reused = false;          // the plan came from the session's cache
+  std::int64_t plans_cached = 0;     // plans in the cache after the run
+  std::vector<CopyEdge> copy_edges;  // the plan's copy nodes
 };
 
 // A list of {placeholder (or any tensor), value} pairs.
@@ -54,6 +82,8 @@ class Session {
   // restore does). NotFoundError for an unknown variable; InvalidArgumentError when the
   // dtype or shape does not match the variable's.
   void set_variable_value(const std::string& name, const Tensor& value);
+  // Statistics of the most recent run() of this session (from any thread).
+  RunStats last_run_stats() const;
 
  private:
   struct Impl;

@@ -183,6 +183,10 @@ Output stack(const std::vector<Output>& values, std::string_view name) {
   if (values.empty()) throw ValueError("stack: needs at least one value");
   return get_default_graph().create_op("Pack", values, {}, op_name(name, "stack")).output(0);
 }
+Output add_n(const std::vector<Output>& inputs, std::string_view name) {
+  if (inputs.empty()) throw ValueError("add_n: inputs must be a non-empty list of tensors");
+  return get_default_graph().create_op("AddN", inputs, {}, op_name(name, "AddN")).output(0);
+}
 Output logical_not(const Output& x, std::string_view name) {
   return get_default_graph()
       .create_op("LogicalNot", {x}, {}, op_name(name, "LogicalNot"))

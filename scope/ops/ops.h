@@ -39,6 +39,8 @@ Operation no_op(std::string_view name = "");
 // A NoOp that depends on every op in `ops` (TF's tf.group).
 Operation group(const std::vector<Operation>& ops, std::string_view name = "");
 Output stack(const std::vector<Output>& values, std::string_view name = "");
+// tf.add_n: the element-wise sum of tensors of one dtype and shape (op "AddN").
+Output add_n(const std::vector<Output>& inputs, std::string_view name = "");
 Output logical_not(const Output& x, std::string_view name = "");
 Output boolean_mask(const Output& x, const Output& mask, std::string_view name = "");
 

@@ -1,0 +1,34 @@
+// A fixed pool of worker threads with one FIFO queue: the session's inter-op pool (TF's
+// inter_op_parallelism_threads). Tasks must not throw; they report errors themselves.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace scopeflow {
+
+class ThreadPool {
+ public:
+  // `threads` workers (0: none; schedule() then runs the task inline).
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  void schedule(std::function<void()> task);
+  int size() const { return static_cast<int>(workers_.size()); }
+
+ private:
+  void work();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace scopeflow

@@ -1,0 +1,166 @@
+// The executor: cached plans, dataflow order (diamonds, control dependencies), errors in the
+// middle of a step, copy nodes between 4 logical CPU devices, the inter-op pool and
+// concurrent runs.
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <thread>
+
+namespace {
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { sf::reset_default_graph(); }
+};
+
+float scalar(sf::Session& s, const sf::Output& o, const sf::FeedDict& f = {}) {
+  return s.run(o, f).scalar<float>();
+}
+
+TEST_F(ExecutorTest, DiamondRunsOnceAndThePlanIsReused) {
+  auto x = sf::placeholder(sf::float32, sf::Shape{}, "x");
+  auto a = x * 2.0f;
+  auto b = sf::identity(a) + 1.0f;
+  auto c = sf::identity(a) * 3.0f;
+  auto d = b + c;  // a is shared by both arms
+  sf::Session s;
+  EXPECT_EQ(scalar(s, d, {{x, sf::Tensor::from_scalar(1.0f)}}), 3.0f + 6.0f);
+  auto first = s.last_run_stats();
+  EXPECT_FALSE(first.plan_reused);
+  EXPECT_EQ(first.plans_cached, 1);
+  EXPECT_EQ(first.copies, 0);
+  EXPECT_EQ(scalar(s, d, {{x, sf::Tensor::from_scalar(2.0f)}}), 5.0f + 12.0f);
+  auto second = s.last_run_stats();
+  EXPECT_TRUE(second.plan_reused);
+  EXPECT_EQ(second.plans_cached, 1);
+  EXPECT_EQ(second.nodes_executed, first.nodes_executed);
+  // Another signature gets its own plan.
+  EXPECT_EQ(scalar(s, c, {{x, sf::Tensor::from_scalar(1.0f)}}), 6.0f);
+  EXPECT_EQ(s.last_run_stats().plans_cached, 2);
+  // Feeding an intermediate tensor cuts its producers out of the step.
+  EXPECT_EQ(scalar(s, d, {{a, sf::Tensor::from_scalar(10.0f)}}), 11.0f + 30.0f);
+}
+
+TEST_F(ExecutorTest, ControlDependenciesOrderStatefulOps) {
+  auto v = sf::get_variable("counter", {}, {.initializer = sf::zeros_initializer()});
+  auto inc = v.assign_add(sf::constant(1.0f));
+  sf::Output after;
+  {
+    auto deps = sf::control_dependencies({inc.op()});
+    after = sf::identity(v.value()) + 0.0f;
+  }
+  sf::Session s;
+  s.run(v.initializer());
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(scalar(s, after), static_cast<float>(i));
+}
+
+TEST_F(ExecutorTest, AnErrorMidStepLeavesTheSessionUsable) {
+  auto v = sf::get_variable("v", {}, {.initializer = sf::zeros_initializer()});
+  auto p = sf::placeholder(sf::float32, sf::Shape::unknown(), "p");
+  auto bad = sf::reshape(p, {2, 2});  // fails at run time for 3 elements
+  auto inc = v.assign_add(sf::constant(1.0f));
+  sf::Session s({.inter_op_parallelism_threads = 4});
+  s.run(v.initializer());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THROW(s.run({bad}, {inc.op()}, {{p, sf::Tensor::from_vector<float>({1, 2, 3})}}),
+                 sf::InvalidArgumentError);
+  }
+  // Same plan, good input.
+  auto ok = s.run({bad}, {}, {{p, sf::Tensor::from_vector<float>({1, 2, 3, 4})}});
+  EXPECT_EQ(ok[0].shape(), sf::Shape({2, 2}));
+  EXPECT_GE(scalar(s, v.value()), 0.0f);
+  // An uninitialized read is an error in the middle of a step too, and the session recovers.
+  auto w = sf::get_variable("w", {}, {.initializer = sf::ones_initializer()});
+  auto uses_w = w.value() * 2.0f + v.value();
+  EXPECT_THROW(s.run(uses_w), sf::FailedPreconditionError);
+  s.run(w.initializer());
+  EXPECT_EQ(scalar(s, uses_w), 2.0f + s.run(v.value()).scalar<float>());
+}
+
+// Towers on CPU:1..3 read a weight on CPU:0 and send results back: one copy node per
+// cross-device edge, deduplicated per destination.
+TEST_F(ExecutorTest, CopyNodesOnFourLogicalCpus) {
+  sf::Variable w;
+  {
+    auto d = sf::device("/cpu:0");
+    w = sf::get_variable("w", {4}, {.initializer = sf::constant_initializer(2.0)});
+  }
+  std::vector<sf::Output> towers;
+  for (int i = 0; i < 4; ++i) {
+    auto d = sf::device("/cpu:" + std::to_string(i));
+    auto ns = sf::name_scope("tower_" + std::to_string(i));
+    auto y = w.value() * static_cast<float>(i + 1);
+    towers.push_back(sf::reduce_sum(y * w.value()));  // two reads, one copy
+  }
+  sf::Output total;
+  {
+    auto d = sf::device("/cpu:0");
+    total = towers[0] + towers[1] + towers[2] + towers[3];
+  }
+  sf::Session s({.device_count = {{"CPU", 4}}, .inter_op_parallelism_threads = 4});
+  s.run(w.initializer());
+  EXPECT_EQ(scalar(s, total), 16.0f * (1 + 2 + 3 + 4));
+  auto st = s.last_run_stats();
+  EXPECT_EQ(st.copies, 6) << "w/read to CPU:1..3, tower sums back to CPU:0";
+  EXPECT_EQ(st.bytes_copied, 3 * 16 + 3 * 4);
+  ASSERT_EQ(st.copy_edges.size(), 6u);
+  int to_cpu0 = 0, from_cpu0 = 0;
+  for (const auto& e : st.copy_edges) {
+    if (e.tensor == "w/read:0") {
+      EXPECT_EQ(e.src_device, "/device:CPU:0");
+      ++from_cpu0;
+    } else {
+      EXPECT_EQ(e.dst_device, "/device:CPU:0") << e.tensor;
+      EXPECT_NE(e.tensor.find("tower_"), std::string::npos) << e.tensor;
+      ++to_cpu0;
+    }
+  }
+  EXPECT_EQ(from_cpu0, 3);
+  EXPECT_EQ(to_cpu0, 3);
+  EXPECT_EQ(s.assigned_device(towers[2].op()), "/job:localhost/replica:0/task:0/device:CPU:2");
+}
+
+// A wide graph gives the same bits inline and on the pool, and concurrent run() calls on one
+// session each get their own step.
+TEST_F(ExecutorTest, PoolAndConcurrentRunsAgreeWithInline) {
+  auto x = sf::placeholder(sf::float32, sf::Shape{64}, "x");
+  std::vector<sf::Output> branches;
+  for (int i = 0; i < 32; ++i) {
+    auto y = x;
+    for (int k = 0; k < 8; ++k) y = y * (1.0f + 0.01f * static_cast<float>(i + k)) + 0.5f;
+    branches.push_back(sf::reduce_sum(y));
+  }
+  auto total = branches[0];
+  for (std::size_t i = 1; i < branches.size(); ++i) total = total + branches[i];
+  std::vector<float> xs(64);
+  for (int i = 0; i < 64; ++i) xs[static_cast<std::size_t>(i)] = 0.25f * static_cast<float>(i);
+  const sf::FeedDict feed = {{x, sf::Tensor::from_vector(xs)}};
+  sf::Session inline_session({.inter_op_parallelism_threads = 1});
+  const float want = scalar(inline_session, total, feed);
+  sf::Session pooled({.inter_op_parallelism_threads = 4});
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(scalar(pooled, total, feed), want);
+  std::vector<std::thread> callers;
+  std::vector<float> got(8);
+  for (int t = 0; t < 8; ++t)
+    callers.emplace_back(
+        [&, t] { got[static_cast<std::size_t>(t)] = pooled.run(total, feed).scalar<float>(); });
+  for (auto& t : callers) t.join();
+  for (float g : got) EXPECT_EQ(g, want);
+}
+
+TEST_F(ExecutorTest, RandomOpsDrawFreshNumbersEachRun) {
+  sf::set_random_seed(7);
+  auto r = sf::random_uniform({16});
+  sf::Session s({.inter_op_parallelism_threads = 4});
+  auto a = s.run(r).to_vector<float>();
+  auto b = s.run(r).to_vector<float>();
+  EXPECT_NE(a, b);
+  sf::Session fresh;
+  EXPECT_EQ(fresh.run(r).to_vector<float>(), a) << "op seed fixes the sequence per session";
+}
+
+TEST_F(ExecutorTest, BadOptionsAreRejected) {
+  EXPECT_THROW(sf::Session({.inter_op_parallelism_threads = -1}), sf::InvalidArgumentError);
+}
+
+}  // namespace
