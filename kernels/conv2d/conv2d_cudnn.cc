@@ -230,20 +230,32 @@ std::unique_ptr<Scratch> search_workspace(devices::Device& device, devices::Stre
   return std::make_unique<Scratch>(device, stream, 0);
 }
 
-void warn_native(Pass pass, const std::string& key) {
-  SF_LOG_WARN("cuDNN offered no FP32 FMA algorithm for ", igemm::pass_name(pass), " (", key,
-              "): using the native CUDA kernel");
-}
-
-// The cached algorithm for `key`, searched with `find` the first time. Two threads may both
-// search a new key; the later result wins, and either is a measured choice.
+// The cached algorithm for `key`, searched with `find` the first time. When cuDNN has no
+// FP32 FMA algorithm that runs, or rejects the search (CUDNN_STATUS_NOT_SUPPORTED and the
+// like, as InternalError), the choice is the native kernel, logged once per key.
+// Out-of-memory propagates (ResourceExhaustedError). Two threads may both search a new key;
+// the later result wins, and either is a measured choice.
 template <class Find>
 AlgoChoice cached_algo(const std::string& key, Find find) {
   AlgoChoice choice;
   if (algo_cache().find(key, &choice)) return choice;
-  choice = find();
+  std::string why = "it offered no FP32 FMA algorithm that ran";
+  try {
+    choice = find();
+  } catch (const InternalError& e) {
+    choice = AlgoChoice{};
+    why = e.what();
+  }
+  if (choice.algo < 0)
+    SF_LOG_WARN("cuDNN convolution ", key, ": using the native CUDA kernel: ", why);
   algo_cache().put(key, choice);
   return choice;
+}
+
+// True when an earlier search chose the native kernel for `key` (skips the cuDNN set-up).
+bool known_native(const std::string& key) {
+  AlgoChoice choice;
+  return algo_cache().find(key, &choice) && choice.algo < 0;
 }
 
 }  // namespace
@@ -254,6 +266,7 @@ void conv2d_forward_cudnn(const Conv2DGeom& g, const float* x, const float* f, f
                           devices::Device& device, devices::Stream& stream) {
   if (!cudnn_can_run(g)) return conv2d_forward_cuda(g, x, f, y, device, stream);
   const std::string key = igemm::algo_key(Pass::kForward, g, device.physical_id());
+  if (known_native(key)) return conv2d_forward_cuda(g, x, f, y, device, stream);
   AlgoChoice choice;
   {
     CudnnCall call(g, device, stream);
@@ -292,7 +305,6 @@ void conv2d_forward_cudnn(const Conv2DGeom& g, const float* x, const float* f, f
       return;
     }
   }
-  warn_native(Pass::kForward, key);
   conv2d_forward_cuda(g, x, f, y, device, stream);
 }
 
@@ -300,6 +312,7 @@ void conv2d_backward_input_cudnn(const Conv2DGeom& g, const float* f, const floa
                                  devices::Device& device, devices::Stream& stream) {
   if (!cudnn_can_run(g)) return conv2d_backward_input_cuda(g, f, dy, dx, device, stream);
   const std::string key = igemm::algo_key(Pass::kBackwardInput, g, device.physical_id());
+  if (known_native(key)) return conv2d_backward_input_cuda(g, f, dy, dx, device, stream);
   AlgoChoice choice;
   {
     CudnnCall call(g, device, stream);
@@ -340,7 +353,6 @@ void conv2d_backward_input_cudnn(const Conv2DGeom& g, const float* f, const floa
       return;
     }
   }
-  warn_native(Pass::kBackwardInput, key);
   conv2d_backward_input_cuda(g, f, dy, dx, device, stream);
 }
 
@@ -348,6 +360,7 @@ void conv2d_backward_filter_cudnn(const Conv2DGeom& g, const float* x, const flo
                                   devices::Device& device, devices::Stream& stream) {
   if (!cudnn_can_run(g)) return conv2d_backward_filter_cuda(g, x, dy, df, device, stream);
   const std::string key = igemm::algo_key(Pass::kBackwardFilter, g, device.physical_id());
+  if (known_native(key)) return conv2d_backward_filter_cuda(g, x, dy, df, device, stream);
   AlgoChoice choice;
   {
     CudnnCall call(g, device, stream);
@@ -387,7 +400,6 @@ void conv2d_backward_filter_cudnn(const Conv2DGeom& g, const float* x, const flo
       return;
     }
   }
-  warn_native(Pass::kBackwardFilter, key);
   conv2d_backward_filter_cuda(g, x, dy, df, device, stream);
 }
 
