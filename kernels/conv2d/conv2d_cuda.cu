@@ -111,7 +111,8 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int tx = tid % 16, ty = tid / 16;
   const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
   const int k_begin = blockIdx.z * k_per_split;
-  const int k_end = min(p.k, k_begin + k_per_split);
+  // 64-bit sum: the last split's nominal end may pass INT_MAX for K near the 2^31 limit.
+  const int k_end = static_cast<int>(min(std::int64_t{p.k}, std::int64_t{k_begin} + k_per_split));
   const int steps = k_end > k_begin ? (k_end - k_begin + BK - 1) / BK : 0;
 
   TileLoader<AMap, BM, BK, VA, kAK> la;
