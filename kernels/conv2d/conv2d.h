@@ -1,6 +1,7 @@
 // Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter: NHWC input, HWIO filter, strides,
 // dilations, SAME/VALID padding with TF's rule. CPU: conv2d_cpu.cc (reference loops with
 // double accumulation: the test oracle). The window geometry is shared with pooling.
+// GPU ("cuda" native implicit GEMM, "cudnn"): conv2d_cuda.h.
 #pragma once
 
 #include <cstdint>
