@@ -183,9 +183,9 @@ struct Session::Impl {
   struct RngState {
     std::uint64_t seed = 0;
     std::uint64_t offset = 0;
-    std::mutex mu;
+    mutable std::mutex mu;
   };
-  std::mutex rng_mu;
+  mutable std::mutex rng_mu;
   std::unordered_map<const Node*, RngState> rng;
   std::mt19937_64 seeder{std::random_device{}()};
 
@@ -365,6 +365,33 @@ void Session::set_variable_value(const std::string& name, const Tensor& value) {
     device = impl_->place(n);
   }
   impl_->write_variable(n, value.to(device));
+}
+
+std::map<std::string, std::uint64_t> Session::random_counters() const {
+  std::map<std::string, std::uint64_t> out;
+  std::lock_guard<std::mutex> lock(impl_->rng_mu);
+  for (auto& [node, state] : impl_->rng) {
+    std::lock_guard<std::mutex> node_lock(state.mu);
+    out[node->name] = state.offset;
+  }
+  return out;
+}
+
+void Session::set_random_counters(const std::map<std::string, std::uint64_t>& counters) {
+  std::vector<std::pair<const Node*, std::uint64_t>> nodes;
+  for (const auto& [name, offset] : counters) {
+    auto op = impl_->graph.find_operation(name);
+    if (!op || !is_random(op->type()))
+      throw NotFoundError(str_cat("set_random_counters: no random op named '", name, "'"));
+    nodes.emplace_back(op->node(), offset);
+  }
+  std::lock_guard<std::mutex> lock(impl_->rng_mu);
+  for (const auto& [node, offset] : nodes) {
+    auto& state = impl_->rng[node];
+    std::lock_guard<std::mutex> node_lock(state.mu);
+    if (state.seed == 0) state.seed = impl_->seeder() | 1;
+    state.offset = offset;
+  }
 }
 
 RunStats Session::last_run_stats() const {

@@ -82,6 +82,12 @@ class Session {
   // restore does). NotFoundError for an unknown variable; InvalidArgumentError when the
   // dtype or shape does not match the variable's.
   void set_variable_value(const std::string& name, const Tensor& value);
+  // The stateful random ops' Philox counters, by node name: where each op's next draw
+  // starts. A checkpoint that keeps them (sf::train::Saver does) lets a resumed run draw the
+  // numbers the uninterrupted run would (for seeded ops: set_random_seed or an op seed).
+  std::map<std::string, std::uint64_t> random_counters() const;
+  // Sets counters by node name; NotFoundError for a name that is not a random op.
+  void set_random_counters(const std::map<std::string, std::uint64_t>& counters);
   // Statistics of the most recent run() of this session (from any thread).
   RunStats last_run_stats() const;
 

@@ -102,6 +102,11 @@ std::string Saver::save(Session& sess, const std::string& save_path,
                           {"data_offsets", {begin, data.size()}}};
     meta["crc32." + var_key(v)] = crc_hex(t.raw_data(), t.bytes());
   }
+  // The random ops' counters, so that a resumed run draws what an uninterrupted one would
+  // (dropout masks). safetensors metadata values are strings: a JSON object as text.
+  nlohmann::json counters = nlohmann::json::object();
+  for (const auto& [name, offset] : sess.random_counters()) counters[name] = offset;
+  meta["scopeflow.random_counters"] = counters.dump();
   header["__metadata__"] = meta;
   std::string h = header.dump();
   while (h.size() % 8 != 0) h.push_back(' ');
@@ -176,7 +181,22 @@ void Saver::restore(Session& sess, const std::string& path) {
           str_cat(path, ": checksum mismatch for ", key, " (file corrupted)"));
     values.emplace_back(key, t);
   }
+  std::map<std::string, std::uint64_t> counters;
+  if (meta.contains("scopeflow.random_counters")) {
+    try {
+      auto j = nlohmann::json::parse(meta["scopeflow.random_counters"].get<std::string>());
+      for (const auto& [name, offset] : j.items()) {
+        // Counters of random ops this graph no longer has are ignored (as variables the
+        // var_list leaves out are).
+        auto op = sess.graph().find_operation(name);
+        if (op) counters[name] = offset.get<std::uint64_t>();
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw InvalidArgumentError(str_cat(path, ": corrupt scopeflow.random_counters: ", e.what()));
+    }
+  }
   for (const auto& [key, t] : values) sess.set_variable_value(key, t);
+  sess.set_random_counters(counters);
 }
 
 std::string latest_checkpoint(const std::string& dir) {
