@@ -32,9 +32,6 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what) 
   return Shape(dims);
 }
 
-namespace {
-
-// Strides of `s` aligned to the output rank, 0 where the dimension is broadcast.
 std::vector<std::int64_t> broadcast_strides(const Shape& s, const Shape& out) {
   const int r = out.rank(), rs = s.rank();
   std::vector<std::int64_t> strides(static_cast<std::size_t>(r), 0);
@@ -46,6 +43,8 @@ std::vector<std::int64_t> broadcast_strides(const Shape& s, const Shape& out) {
   }
   return strides;
 }
+
+namespace {
 
 template <class T>
 T apply(BinaryOp op, T x, T y) {
@@ -168,6 +167,13 @@ void floor_kernel(KernelContext& c) {
   for (std::int64_t i = 0; i < x.num_elements(); ++i)
     y.data<float>()[i] = std::floor(x.data<float>()[i]);
 }
+void exp_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
+  for (std::int64_t i = 0; i < x.num_elements(); ++i)
+    y.data<float>()[i] = std::exp(x.data<float>()[i]);
+}
+template <class T>
 void add_n_kernel(KernelContext& c) {
   if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": AddN needs inputs"));
   const Shape& s = c.inputs[0].shape();
@@ -175,11 +181,11 @@ void add_n_kernel(KernelContext& c) {
     if (!(t.shape() == s))
       throw InvalidArgumentError(str_cat(c.node_name, ": AddN inputs must have one shape: ",
                                          s.to_string(), " vs ", t.shape().to_string()));
-  Tensor& y = c.allocate_output(0, DType::kFloat32, s);
-  float* out = y.data<float>();
-  std::fill(out, out + y.num_elements(), 0.0f);
+  Tensor& y = c.allocate_output(0, dtype_of<T>, s);
+  T* out = y.data<T>();
+  std::fill(out, out + y.num_elements(), T{0});
   for (const auto& t : c.inputs)
-    for (std::int64_t i = 0; i < t.num_elements(); ++i) out[i] += t.data<float>()[i];
+    for (std::int64_t i = 0; i < t.num_elements(); ++i) out[i] += t.data<T>()[i];
 }
 void broadcast_to_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
@@ -199,7 +205,9 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Square", DeviceType::kCPU, DType::kFloat32, "ref"}, square_kernel);
   r.add({"Sqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, sqrt_kernel);
   r.add({"Floor", DeviceType::kCPU, DType::kFloat32, "ref"}, floor_kernel);
-  r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel);
+  r.add({"Exp", DeviceType::kCPU, DType::kFloat32, "ref"}, exp_kernel);
+  r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel<float>);
+  r.add({"AddN", DeviceType::kCPU, DType::kFloat64, "ref"}, add_n_kernel<double>);
   r.add({"BroadcastTo", DeviceType::kCPU, DType::kFloat32, "ref"}, broadcast_to_kernel);
   register_type<float>(r);
   register_type<double>(r);
