@@ -1,5 +1,6 @@
 // Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv
-// (float32, float64, int32, int64). CPU: binary_cpu.cc. (CUDA kernels: the kernels issue.)
+// (float32, float64, int32, int64). CPU: binary_cpu.cc ("ref"; float32 also "cpu",
+// multi-threaded). (CUDA kernels: the kernels issue.)
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,12 @@
-// Element-wise binary ops on the CPU (reference loops with broadcasting). See binary.h.
+// Element-wise binary ops on the CPU: reference loops with broadcasting, and multi-threaded
+// float32 kernels (label "cpu") for same-shape and trailing-block (bias-style) operands.
+// See binary.h.
 #include "kernels/math/binary.h"
 
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/common/parallel_for.h"
 #include "kernels/init/random.h"
 
 namespace scopeflow::kernels {
@@ -143,6 +146,71 @@ void register_type(KernelRegistry& r) {
 
 }  // namespace
 
+// ---------------------------------------------------------------- multi-threaded (label "cpu")
+namespace {
+
+// The number of elements after which `s` repeats in an output of shape `out` when `s` is a
+// trailing block of `out` (leading 1s aside: a bias [C] against [N, H, W, C], or a scalar,
+// giving 1); -1 for any other broadcast.
+std::int64_t trailing_block(const Shape& s, const Shape& out) {
+  const auto& d = s.dims();
+  std::size_t first = 0;
+  while (first < d.size() && d[first] == 1) ++first;
+  const std::size_t k = d.size() - first;
+  if (k > static_cast<std::size_t>(out.rank())) return -1;
+  std::int64_t inner = 1;
+  for (std::size_t i = 0; i < k; ++i) {
+    if (d[first + i] != out.dims()[out.dims().size() - k + i]) return -1;
+    inner *= d[first + i];
+  }
+  return inner;
+}
+
+template <BinaryOp kOp>
+void binary_float_cpu_kernel(KernelContext& c) {
+  const Tensor& a = c.inputs.at(0);
+  const Tensor& b = c.inputs.at(1);
+  if (a.dtype() != b.dtype())
+    throw InvalidArgumentError(str_cat(c.node_name, ": input dtypes differ: ",
+                                       dtype_name(a.dtype()), " vs ", dtype_name(b.dtype())));
+  const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
+  Tensor& out = c.allocate_output(0, DType::kFloat32, so);
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  float* po = out.data<float>();
+  const std::int64_t n = so.num_elements();
+  if (n == 0) return;
+  if (a.shape() == so && b.shape() == so) {
+    parallel_for(n, kElementwiseGrain, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i) po[i] = apply(kOp, pa[i], pb[i]);
+    });
+    return;
+  }
+  // One operand full-size, the other repeating every `inner` elements: rows of `inner`.
+  const bool a_full = a.shape() == so, b_full = b.shape() == so;
+  const std::int64_t inner = a_full   ? trailing_block(b.shape(), so)
+                             : b_full ? trailing_block(a.shape(), so)
+                                      : -1;
+  if (inner <= 0) {  // another broadcast: the reference loop
+    binary_forward_ref<float>(kOp, pa, a.shape(), pb, b.shape(), po, so);
+    return;
+  }
+  parallel_for(n / inner, std::max<std::int64_t>(1, kElementwiseGrain / inner),
+               [&](std::int64_t lo, std::int64_t hi) {
+                 for (std::int64_t r = lo; r < hi; ++r) {
+                   const std::int64_t base = r * inner;
+                   if (a_full)
+                     for (std::int64_t j = 0; j < inner; ++j)
+                       po[base + j] = apply(kOp, pa[base + j], pb[j]);
+                   else
+                     for (std::int64_t j = 0; j < inner; ++j)
+                       po[base + j] = apply(kOp, pa[j], pb[base + j]);
+                 }
+               });
+}
+
+}  // namespace
+
 namespace {
 void neg_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
@@ -211,6 +279,13 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"BroadcastTo", DeviceType::kCPU, DType::kFloat32, "ref"}, broadcast_to_kernel);
   register_type<float>(r);
   register_type<double>(r);
+  r.add({"Add", DeviceType::kCPU, DType::kFloat32, "cpu"}, binary_float_cpu_kernel<BinaryOp::kAdd>);
+  r.add({"AddV2", DeviceType::kCPU, DType::kFloat32, "cpu"},
+        binary_float_cpu_kernel<BinaryOp::kAdd>);
+  r.add({"Sub", DeviceType::kCPU, DType::kFloat32, "cpu"}, binary_float_cpu_kernel<BinaryOp::kSub>);
+  r.add({"Mul", DeviceType::kCPU, DType::kFloat32, "cpu"}, binary_float_cpu_kernel<BinaryOp::kMul>);
+  r.add({"RealDiv", DeviceType::kCPU, DType::kFloat32, "cpu"},
+        binary_float_cpu_kernel<BinaryOp::kDiv>);
   register_type<std::int32_t>(r);
   register_type<std::int64_t>(r);
 }
