@@ -39,6 +39,7 @@ const OpRegistry& op_registry() {
     OpRegistry r;
     register_core_ops(r);
     register_nn_ops(r);
+    register_math_ops(r);
     register_gradients(r);
     return r;
   }();

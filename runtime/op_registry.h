@@ -71,6 +71,7 @@ const OpRegistry& op_registry();
 // The explicit list of op families (runtime/ops/*.cc).
 void register_core_ops(OpRegistry& r);
 void register_nn_ops(OpRegistry& r);
+void register_math_ops(OpRegistry& r);
 void register_gradients(OpRegistry& r);
 
 }  // namespace scopeflow

@@ -5,29 +5,35 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/common/parallel_for.h"
 #include "kernels/conv2d/conv2d.h"
 
 namespace scopeflow::kernels {
 namespace {
 
-// col[(oh*ow_n + ow), (kh, kw, c)] = x[n, ih, iw, c] (0 outside the input).
+// col[(oh*ow_n + ow), (kh, kw, c)] = x[n, ih, iw, c] (0 outside the input). Output rows oh
+// fill disjoint rows of col, so they are copied in parallel (kernels/common/parallel_for.h).
 void im2col(const Conv2DGeom& g, const float* x, float* col) {
   const std::int64_t kdim = g.h.k * g.w.k * g.c;
-  for (std::int64_t oh = 0; oh < g.h.out; ++oh)
-    for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
-      float* row = col + (oh * g.w.out + ow) * kdim;
-      for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
-        const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh * g.h.dilation;
-        for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
-          const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw * g.w.dilation;
-          float* dst = row + (kh * g.w.k + kw) * g.c;
-          if (ih < 0 || ih >= g.h.in || iw < 0 || iw >= g.w.in)
-            std::fill(dst, dst + g.c, 0.0f);
-          else
-            std::copy(x + (ih * g.w.in + iw) * g.c, x + (ih * g.w.in + iw + 1) * g.c, dst);
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(1, g.w.out * kdim));
+  parallel_for(g.h.out, grain, [&](std::int64_t oh_lo, std::int64_t oh_hi) {
+    for (std::int64_t oh = oh_lo; oh < oh_hi; ++oh)
+      for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+        float* row = col + (oh * g.w.out + ow) * kdim;
+        for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+          const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh * g.h.dilation;
+          for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+            const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw * g.w.dilation;
+            float* dst = row + (kh * g.w.k + kw) * g.c;
+            if (ih < 0 || ih >= g.h.in || iw < 0 || iw >= g.w.in)
+              std::fill(dst, dst + g.c, 0.0f);
+            else
+              std::copy(x + (ih * g.w.in + iw) * g.c, x + (ih * g.w.in + iw + 1) * g.c, dst);
+          }
         }
       }
-    }
+  });
 }
 
 // The adjoint of im2col: dx[ih, iw, c] += col[...].

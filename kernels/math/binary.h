@@ -1,5 +1,6 @@
 // Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv
-// (float32, float64, int32, int64). CPU: binary_cpu.cc. (CUDA kernels: the kernels issue.)
+// (float32, float64, int32, int64). CPU: binary_cpu.cc ("ref"; float32 also "cpu",
+// multi-threaded). (CUDA kernels: the kernels issue.)
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,10 @@ namespace scopeflow::kernels {
 // The broadcast shape of a and b (NumPy rules); throws InvalidArgumentError naming both.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what);
 
+// Element strides of `s` aligned to the rank of `out` (its broadcast shape), 0 where a
+// dimension is broadcast: index arithmetic for broadcasting loops.
+std::vector<std::int64_t> broadcast_strides(const Shape& s, const Shape& out);
+
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 
 template <class T>
@@ -24,7 +29,8 @@ void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, co
 template <class T>
 void broadcast_to_ref(const T* in, const Shape& in_shape, T* out, const Shape& out_shape);
 
-// Registers Add/AddV2/Sub/Mul/RealDiv, the unary Neg/Square/Sqrt, AddN and BroadcastTo.
+// Registers Add/AddV2/Sub/Mul/RealDiv, the unary Neg/Square/Sqrt/Floor/Exp, AddN and
+// BroadcastTo.
 void register_binary_cpu_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -1,9 +1,12 @@
-// Element-wise binary ops on the CPU (reference loops with broadcasting). See binary.h.
+// Element-wise binary ops on the CPU: reference loops with broadcasting, and multi-threaded
+// float32 kernels (label "cpu") for same-shape and trailing-block (bias-style) operands.
+// See binary.h.
 #include "kernels/math/binary.h"
 
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/common/parallel_for.h"
 #include "kernels/init/random.h"
 
 namespace scopeflow::kernels {
@@ -32,9 +35,6 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what) 
   return Shape(dims);
 }
 
-namespace {
-
-// Strides of `s` aligned to the output rank, 0 where the dimension is broadcast.
 std::vector<std::int64_t> broadcast_strides(const Shape& s, const Shape& out) {
   const int r = out.rank(), rs = s.rank();
   std::vector<std::int64_t> strides(static_cast<std::size_t>(r), 0);
@@ -46,6 +46,8 @@ std::vector<std::int64_t> broadcast_strides(const Shape& s, const Shape& out) {
   }
   return strides;
 }
+
+namespace {
 
 template <class T>
 T apply(BinaryOp op, T x, T y) {
@@ -144,6 +146,71 @@ void register_type(KernelRegistry& r) {
 
 }  // namespace
 
+// ---------------------------------------------------------------- multi-threaded (label "cpu")
+namespace {
+
+// The number of elements after which `s` repeats in an output of shape `out` when `s` is a
+// trailing block of `out` (leading 1s aside: a bias [C] against [N, H, W, C], or a scalar,
+// giving 1); -1 for any other broadcast.
+std::int64_t trailing_block(const Shape& s, const Shape& out) {
+  const auto& d = s.dims();
+  std::size_t first = 0;
+  while (first < d.size() && d[first] == 1) ++first;
+  const std::size_t k = d.size() - first;
+  if (k > static_cast<std::size_t>(out.rank())) return -1;
+  std::int64_t inner = 1;
+  for (std::size_t i = 0; i < k; ++i) {
+    if (d[first + i] != out.dims()[out.dims().size() - k + i]) return -1;
+    inner *= d[first + i];
+  }
+  return inner;
+}
+
+template <BinaryOp kOp>
+void binary_float_cpu_kernel(KernelContext& c) {
+  const Tensor& a = c.inputs.at(0);
+  const Tensor& b = c.inputs.at(1);
+  if (a.dtype() != b.dtype())
+    throw InvalidArgumentError(str_cat(c.node_name, ": input dtypes differ: ",
+                                       dtype_name(a.dtype()), " vs ", dtype_name(b.dtype())));
+  const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
+  Tensor& out = c.allocate_output(0, DType::kFloat32, so);
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  float* po = out.data<float>();
+  const std::int64_t n = so.num_elements();
+  if (n == 0) return;
+  if (a.shape() == so && b.shape() == so) {
+    parallel_for(n, kElementwiseGrain, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i) po[i] = apply(kOp, pa[i], pb[i]);
+    });
+    return;
+  }
+  // One operand full-size, the other repeating every `inner` elements: rows of `inner`.
+  const bool a_full = a.shape() == so, b_full = b.shape() == so;
+  const std::int64_t inner = a_full   ? trailing_block(b.shape(), so)
+                             : b_full ? trailing_block(a.shape(), so)
+                                      : -1;
+  if (inner <= 0) {  // another broadcast: the reference loop
+    binary_forward_ref<float>(kOp, pa, a.shape(), pb, b.shape(), po, so);
+    return;
+  }
+  parallel_for(n / inner, std::max<std::int64_t>(1, kElementwiseGrain / inner),
+               [&](std::int64_t lo, std::int64_t hi) {
+                 for (std::int64_t r = lo; r < hi; ++r) {
+                   const std::int64_t base = r * inner;
+                   if (a_full)
+                     for (std::int64_t j = 0; j < inner; ++j)
+                       po[base + j] = apply(kOp, pa[base + j], pb[j]);
+                   else
+                     for (std::int64_t j = 0; j < inner; ++j)
+                       po[base + j] = apply(kOp, pa[j], pb[base + j]);
+                 }
+               });
+}
+
+}  // namespace
+
 namespace {
 void neg_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
@@ -168,6 +235,13 @@ void floor_kernel(KernelContext& c) {
   for (std::int64_t i = 0; i < x.num_elements(); ++i)
     y.data<float>()[i] = std::floor(x.data<float>()[i]);
 }
+void exp_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
+  for (std::int64_t i = 0; i < x.num_elements(); ++i)
+    y.data<float>()[i] = std::exp(x.data<float>()[i]);
+}
+template <class T>
 void add_n_kernel(KernelContext& c) {
   if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": AddN needs inputs"));
   const Shape& s = c.inputs[0].shape();
@@ -175,11 +249,11 @@ void add_n_kernel(KernelContext& c) {
     if (!(t.shape() == s))
       throw InvalidArgumentError(str_cat(c.node_name, ": AddN inputs must have one shape: ",
                                          s.to_string(), " vs ", t.shape().to_string()));
-  Tensor& y = c.allocate_output(0, DType::kFloat32, s);
-  float* out = y.data<float>();
-  std::fill(out, out + y.num_elements(), 0.0f);
+  Tensor& y = c.allocate_output(0, dtype_of<T>, s);
+  T* out = y.data<T>();
+  std::fill(out, out + y.num_elements(), T{0});
   for (const auto& t : c.inputs)
-    for (std::int64_t i = 0; i < t.num_elements(); ++i) out[i] += t.data<float>()[i];
+    for (std::int64_t i = 0; i < t.num_elements(); ++i) out[i] += t.data<T>()[i];
 }
 void broadcast_to_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
@@ -199,10 +273,19 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Square", DeviceType::kCPU, DType::kFloat32, "ref"}, square_kernel);
   r.add({"Sqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, sqrt_kernel);
   r.add({"Floor", DeviceType::kCPU, DType::kFloat32, "ref"}, floor_kernel);
-  r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel);
+  r.add({"Exp", DeviceType::kCPU, DType::kFloat32, "ref"}, exp_kernel);
+  r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel<float>);
+  r.add({"AddN", DeviceType::kCPU, DType::kFloat64, "ref"}, add_n_kernel<double>);
   r.add({"BroadcastTo", DeviceType::kCPU, DType::kFloat32, "ref"}, broadcast_to_kernel);
   register_type<float>(r);
   register_type<double>(r);
+  r.add({"Add", DeviceType::kCPU, DType::kFloat32, "cpu"}, binary_float_cpu_kernel<BinaryOp::kAdd>);
+  r.add({"AddV2", DeviceType::kCPU, DType::kFloat32, "cpu"},
+        binary_float_cpu_kernel<BinaryOp::kAdd>);
+  r.add({"Sub", DeviceType::kCPU, DType::kFloat32, "cpu"}, binary_float_cpu_kernel<BinaryOp::kSub>);
+  r.add({"Mul", DeviceType::kCPU, DType::kFloat32, "cpu"}, binary_float_cpu_kernel<BinaryOp::kMul>);
+  r.add({"RealDiv", DeviceType::kCPU, DType::kFloat32, "cpu"},
+        binary_float_cpu_kernel<BinaryOp::kDiv>);
   register_type<std::int32_t>(r);
   register_type<std::int64_t>(r);
 }

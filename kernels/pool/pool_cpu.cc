@@ -1,9 +1,10 @@
-// Pooling on the CPU: reference loops. See pool.h.
+// Pooling on the CPU: reference loops ("ref") and multi-threaded loops ("cpu"). See pool.h.
 #include "kernels/pool/pool.h"
 
 #include <algorithm>
 #include <limits>
 
+#include "kernels/common/parallel_for.h"
 #include "kernels/init/random.h"
 
 namespace scopeflow::kernels {
@@ -38,26 +39,32 @@ void for_windows(const PoolGeom& g, F fn) {
 }
 }  // namespace
 
-void max_pool_forward_ref(const PoolGeom& g, const float* x, float* y) {
-  // Direct loops (the hot forward pass): channels innermost, so reads and writes are contiguous.
-  for (std::int64_t n = 0; n < g.n; ++n)
-    for (std::int64_t oh = 0; oh < g.h.out; ++oh)
-      for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
-        float* out = y + yi(g, n, oh, ow, 0);
-        std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
-        for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
-          const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
-          if (ih < 0 || ih >= g.h.in) continue;
-          for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
-            const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
-            if (iw < 0 || iw >= g.w.in) continue;
-            const float* in = x + xi(g, n, ih, iw, 0);
-            // NOTE: NaN propagates (x != x), as TF's MaxPool does.
-            for (std::int64_t c = 0; c < g.c; ++c)
-              out[c] = (in[c] > out[c] || in[c] != in[c]) ? in[c] : out[c];
-          }
-        }
+namespace {
+// One output row (image n, output row oh) of MaxPool. Direct loops (the hot forward pass):
+// channels innermost, so reads and writes are contiguous.
+void max_pool_row(const PoolGeom& g, const float* x, float* y, std::int64_t n, std::int64_t oh) {
+  for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+    float* out = y + yi(g, n, oh, ow, 0);
+    std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
+    for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+      const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
+      if (ih < 0 || ih >= g.h.in) continue;
+      for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+        const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
+        if (iw < 0 || iw >= g.w.in) continue;
+        const float* in = x + xi(g, n, ih, iw, 0);
+        // NOTE: NaN propagates (x != x), as TF's MaxPool does.
+        for (std::int64_t c = 0; c < g.c; ++c)
+          out[c] = (in[c] > out[c] || in[c] != in[c]) ? in[c] : out[c];
       }
+    }
+  }
+}
+}  // namespace
+
+void max_pool_forward_ref(const PoolGeom& g, const float* x, float* y) {
+  for (std::int64_t n = 0; n < g.n; ++n)
+    for (std::int64_t oh = 0; oh < g.h.out; ++oh) max_pool_row(g, x, y, n, oh);
 }
 
 void max_pool_backward_ref(const PoolGeom& g, const float* x, const float* dy, float* dx) {
@@ -86,6 +93,120 @@ void avg_pool_backward_ref(const PoolGeom& g, const float* dy, float* dx) {
   });
 }
 
+// ---------------------------------------------------------------- multi-threaded (label "cpu")
+// Forward: output rows (n, oh) in parallel. Backward: the (image, channel) planes in parallel,
+// since windows scatter only within one plane; inside a plane the windows are visited in the
+// reference's order, so every kernel gives the reference's result bit for bit.
+namespace {
+
+// Output rows of work at least kElementwiseGrain taps.
+std::int64_t row_grain(const PoolGeom& g) {
+  return std::max<std::int64_t>(
+      1, kElementwiseGrain / std::max<std::int64_t>(1, g.w.out * g.h.k * g.w.k * g.c));
+}
+std::int64_t plane_grain(const PoolGeom& g) {
+  return std::max<std::int64_t>(
+      1, kElementwiseGrain / std::max<std::int64_t>(1, g.h.out * g.w.out * g.h.k * g.w.k));
+}
+
+// Calls fn(n, c_begin, c_end) for the planes [lo, hi) of the n * c (image, channel) planes.
+template <class F>
+void for_plane_range(const PoolGeom& g, std::int64_t lo, std::int64_t hi, F fn) {
+  for (std::int64_t n = lo / g.c; n * g.c < hi; ++n)
+    fn(n, std::max<std::int64_t>(lo - n * g.c, 0), std::min<std::int64_t>(hi - n * g.c, g.c));
+}
+
+// Calls fn(output offset of channel 0, list of input offsets of channel 0) per output position
+// of image n, with the window's taps in the reference's (kh, kw) order.
+template <class F>
+void for_positions(const PoolGeom& g, std::int64_t n, F fn) {
+  std::vector<std::int64_t> taps;
+  for (std::int64_t oh = 0; oh < g.h.out; ++oh)
+    for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+      taps.clear();
+      for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+        const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
+        if (ih < 0 || ih >= g.h.in) continue;
+        for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+          const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
+          if (iw >= 0 && iw < g.w.in) taps.push_back(xi(g, n, ih, iw, 0));
+        }
+      }
+      fn(yi(g, n, oh, ow, 0), taps);
+    }
+}
+
+}  // namespace
+
+void max_pool_forward_cpu(const PoolGeom& g, const float* x, float* y) {
+  parallel_for(g.n * g.h.out, row_grain(g), [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t r = lo; r < hi; ++r) max_pool_row(g, x, y, r / g.h.out, r % g.h.out);
+  });
+}
+
+void avg_pool_forward_cpu(const PoolGeom& g, const float* x, float* y) {
+  parallel_for(g.n * g.h.out, row_grain(g), [&](std::int64_t lo, std::int64_t hi) {
+    std::vector<double> acc(static_cast<std::size_t>(g.c));
+    for (std::int64_t r = lo; r < hi; ++r) {
+      const std::int64_t n = r / g.h.out, oh = r % g.h.out;
+      for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        std::int64_t count = 0;
+        for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+          const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
+          if (ih < 0 || ih >= g.h.in) continue;
+          for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+            const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
+            if (iw < 0 || iw >= g.w.in) continue;
+            const float* in = x + xi(g, n, ih, iw, 0);
+            for (std::int64_t c = 0; c < g.c; ++c) acc[static_cast<std::size_t>(c)] += in[c];
+            ++count;
+          }
+        }
+        float* out = y + yi(g, n, oh, ow, 0);
+        for (std::int64_t c = 0; c < g.c; ++c)
+          out[c] = count == 0 ? 0.0f
+                              : static_cast<float>(acc[static_cast<std::size_t>(c)] /
+                                                   static_cast<double>(count));
+      }
+    }
+  });
+}
+
+void max_pool_backward_cpu(const PoolGeom& g, const float* x, const float* dy, float* dx) {
+  const std::int64_t nx = g.n * g.h.in * g.w.in * g.c;
+  parallel_for(nx, kElementwiseGrain,
+               [&](std::int64_t lo, std::int64_t hi) { std::fill(dx + lo, dx + hi, 0.0f); });
+  parallel_for(g.n * g.c, plane_grain(g), [&](std::int64_t lo, std::int64_t hi) {
+    for_plane_range(g, lo, hi, [&](std::int64_t n, std::int64_t c0, std::int64_t c1) {
+      for_positions(g, n, [&](std::int64_t o, const std::vector<std::int64_t>& taps) {
+        if (taps.empty()) return;
+        for (std::int64_t c = c0; c < c1; ++c) {
+          std::int64_t best = taps[0] + c;
+          for (auto t : taps)
+            if (x[t + c] > x[best]) best = t + c;  // the first maximum, as the reference
+          dx[best] += dy[o + c];
+        }
+      });
+    });
+  });
+}
+
+void avg_pool_backward_cpu(const PoolGeom& g, const float* dy, float* dx) {
+  const std::int64_t nx = g.n * g.h.in * g.w.in * g.c;
+  parallel_for(nx, kElementwiseGrain,
+               [&](std::int64_t lo, std::int64_t hi) { std::fill(dx + lo, dx + hi, 0.0f); });
+  parallel_for(g.n * g.c, plane_grain(g), [&](std::int64_t lo, std::int64_t hi) {
+    for_plane_range(g, lo, hi, [&](std::int64_t n, std::int64_t c0, std::int64_t c1) {
+      for_positions(g, n, [&](std::int64_t o, const std::vector<std::int64_t>& taps) {
+        const float count = static_cast<float>(taps.size());
+        for (auto t : taps)
+          for (std::int64_t c = c0; c < c1; ++c) dx[t + c] += dy[o + c] / count;
+      });
+    });
+  });
+}
+
 namespace {
 PoolGeom geometry(const KernelContext& c, const Shape& in) {
   if (in.rank() != 4)
@@ -101,36 +222,58 @@ PoolGeom geometry(const KernelContext& c, const Shape& in) {
   g.w = window_dim(in.dims()[2], ksize.at(2), strides.at(2), 1, padding, c.node_name);
   return g;
 }
-}  // namespace
+// The gradient must have the forward output's shape (the kernels index it by that geometry).
+void check_grad_shape(const KernelContext& c, const PoolGeom& g, const Tensor& dy) {
+  const Shape want{g.n, g.h.out, g.w.out, g.c};
+  if (!(dy.shape() == want))
+    throw InvalidArgumentError(str_cat(c.node_name, ": gradient shape ", dy.shape().to_string(),
+                                       " does not match the pooled shape ", want.to_string()));
+}
 
-void register_pool_cpu_kernels(KernelRegistry& r) {
+using PoolForwardFn = void (*)(const PoolGeom&, const float*, float*);
+using MaxPoolBackwardFn = void (*)(const PoolGeom&, const float*, const float*, float*);
+using AvgPoolBackwardFn = void (*)(const PoolGeom&, const float*, float*);
+
+void register_pool_family(KernelRegistry& r, const std::string& label, PoolForwardFn max_fwd,
+                          MaxPoolBackwardFn max_bwd, PoolForwardFn avg_fwd,
+                          AvgPoolBackwardFn avg_bwd) {
   using devices::DeviceType;
-  r.add({"MaxPool", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+  r.add({"MaxPool", DeviceType::kCPU, DType::kFloat32, label}, [max_fwd](KernelContext& c) {
     const Tensor& x = c.inputs.at(0);
     const PoolGeom g = geometry(c, x.shape());
     Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{g.n, g.h.out, g.w.out, g.c});
-    max_pool_forward_ref(g, x.data<float>(), y.data<float>());
+    max_fwd(g, x.data<float>(), y.data<float>());
   });
-  r.add({"MaxPoolGrad", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+  r.add({"MaxPoolGrad", DeviceType::kCPU, DType::kFloat32, label}, [max_bwd](KernelContext& c) {
     const Tensor& x = c.inputs.at(0);
     const Tensor& dy = c.inputs.at(2);
     const PoolGeom g = geometry(c, x.shape());
+    check_grad_shape(c, g, dy);
     Tensor& dx = c.allocate_output(0, DType::kFloat32, x.shape());
-    max_pool_backward_ref(g, x.data<float>(), dy.data<float>(), dx.data<float>());
+    max_bwd(g, x.data<float>(), dy.data<float>(), dx.data<float>());
   });
-  r.add({"AvgPool", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+  r.add({"AvgPool", DeviceType::kCPU, DType::kFloat32, label}, [avg_fwd](KernelContext& c) {
     const Tensor& x = c.inputs.at(0);
     const PoolGeom g = geometry(c, x.shape());
     Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{g.n, g.h.out, g.w.out, g.c});
-    avg_pool_forward_ref(g, x.data<float>(), y.data<float>());
+    avg_fwd(g, x.data<float>(), y.data<float>());
   });
-  r.add({"AvgPoolGrad", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+  r.add({"AvgPoolGrad", DeviceType::kCPU, DType::kFloat32, label}, [avg_bwd](KernelContext& c) {
     const Shape in = shape_from_tensor(c.inputs.at(0), c.node_name);
     const Tensor& dy = c.inputs.at(1);
     const PoolGeom g = geometry(c, in);
+    check_grad_shape(c, g, dy);
     Tensor& dx = c.allocate_output(0, DType::kFloat32, in);
-    avg_pool_backward_ref(g, dy.data<float>(), dx.data<float>());
+    avg_bwd(g, dy.data<float>(), dx.data<float>());
   });
+}
+}  // namespace
+
+void register_pool_cpu_kernels(KernelRegistry& r) {
+  register_pool_family(r, "ref", max_pool_forward_ref, max_pool_backward_ref, avg_pool_forward_ref,
+                       avg_pool_backward_ref);
+  register_pool_family(r, "cpu", max_pool_forward_cpu, max_pool_backward_cpu, avg_pool_forward_cpu,
+                       avg_pool_backward_cpu);
 }
 
 }  // namespace scopeflow::kernels

@@ -1,5 +1,5 @@
 // Relu / ReluGrad (float32). The per-element math is shared by every implementation.
-// CPU: relu_cpu.cc. (CUDA kernels: the kernels issue.)
+// CPU: relu_cpu.cc ("ref" loops and "cpu" multi-threaded). (CUDA kernels: the kernels issue.)
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,10 @@ SF_HOST_DEVICE inline float relu_grad(float dy, float x) { return x > 0.0f ? dy 
 
 void relu_forward_ref(const float* x, float* y, std::int64_t n);
 void relu_backward_ref(const float* dy, const float* x, float* dx, std::int64_t n);
+// The same on the intra-op thread pool (label "cpu"; kernels/common/parallel_for.h).
+void relu_forward_cpu(const float* x, float* y, std::int64_t n);
+void relu_backward_cpu(const float* dy, const float* x, float* dx, std::int64_t n);
+// Registers Relu and ReluGrad under "ref" and "cpu".
 void register_relu_cpu_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

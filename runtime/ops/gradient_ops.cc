@@ -27,8 +27,8 @@ AttrMap copy_attrs(const Operation& o, std::initializer_list<const char*> names)
   return a;
 }
 
-// dx for a reduction over `axes` of x: dy broadcast back to x's shape.
-Output unreduce(Graph& g, const Operation& o, const Output& dy) {
+// The shape of a reduction's output with keep_dims: x's with the reduced axes set to 1.
+std::vector<std::int64_t> kept_dims(const Operation& o) {
   const Shape xs = static_shape(o.inputs()[0], o.type().c_str());
   std::vector<std::int64_t> keep = xs.dims();
   const Node* axes_node = o.inputs()[1].node();
@@ -41,7 +41,13 @@ Output unreduce(Graph& g, const Operation& o, const Output& dy) {
   else
     ax = axes.to_vector<std::int64_t>();
   for (auto a : ax) keep[static_cast<std::size_t>(a < 0 ? a + xs.rank() : a)] = 1;
-  Output r = op(g, "Reshape", {dy, const_ints(g, keep, "Shape")}, {}, "Reshape");
+  return keep;
+}
+
+// dx for a reduction over `axes` of x: dy broadcast back to x's shape.
+Output unreduce(Graph& g, const Operation& o, const Output& dy) {
+  const Shape xs = static_shape(o.inputs()[0], o.type().c_str());
+  Output r = op(g, "Reshape", {dy, const_ints(g, kept_dims(o), "Shape")}, {}, "Reshape");
   return op(g, "BroadcastTo", {r, const_ints(g, xs.dims(), "Shape_1")}, {}, "BroadcastTo");
 }
 
@@ -177,6 +183,30 @@ void register_gradients(OpRegistry& r) {
                        {}, "truediv");
     return Grads{unreduce(g, o, scaled), Output()};
   });
+  r.set_grad("Max", [](Graph& g, const Operation& o, const Grads& dy) {
+    // TF's _MinOrMaxGrad: dy goes to the elements equal to the maximum, split evenly on ties.
+    const Output x = o.inputs()[0];
+    Output y = o.output(0), grad = dy[0];
+    if (!o.attrs().get_or<bool>("keep_dims", false)) {
+      const auto kept = kept_dims(o);
+      y = op(g, "Reshape", {y, const_ints(g, kept, "Shape")}, {}, "Reshape");
+      grad = op(g, "Reshape", {grad, const_ints(g, kept, "Shape_1")}, {}, "Reshape_1");
+    }
+    AttrMap to_float;
+    to_float.set("SrcT", DType::kBool);
+    to_float.set("DstT", grad.dtype());
+    to_float.set("Truncate", false);
+    Output indicators =
+        op(g, "Cast", {op(g, "Equal", {y, x}, {}, "Equal")}, std::move(to_float), "Cast");
+    AttrMap keep;
+    keep.set("keep_dims", true);
+    Output num_selected = op(g, "Sum", {indicators, o.inputs()[1]}, std::move(keep), "Sum");
+    return Grads{op(g, "Mul", {op(g, "RealDiv", {indicators, num_selected}, {}, "truediv"), grad},
+                    {}, "mul"),
+                 Output()};
+  });
+  // TF's _FloorGrad: no gradient (the derivative is 0 almost everywhere).
+  r.set_grad("Floor", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
   r.set_grad("Reshape", [](Graph& g, const Operation& o, const Grads& dy) {
     return Grads{op(g, "Reshape",
                     {dy[0], const_ints(g, static_shape(o.inputs()[0], "Reshape").dims(), "Shape")}),

@@ -1,11 +1,12 @@
 // Definitions of the CNN op set (TF names and shape functions): Relu, BiasAdd, Conv2D and its
 // gradients, pooling, MatMul, reductions, Reshape, SparseSoftmaxCrossEntropyWithLogits.
-// Kernels: kernels/<family>/. Gradient functions come with the training issue.
+// Kernels: kernels/<family>/. Gradients: gradient_ops.cc; Softmax's and LogSoftmax's are here.
 #include <functional>
 
 #include "devices/base/errors.h"
 #include "kernels/conv2d/conv2d.h"
 #include "kernels/reduce/reduce.h"
+#include "runtime/gradients.h"
 #include "runtime/op_registry.h"
 
 namespace scopeflow {
@@ -114,6 +115,17 @@ void reduce_shape(ShapeContext& c) {
   if (axes.empty()) std::fill(mask.begin(), mask.end(), false);
   c.set_output(DType::kFloat32, kernels::reduced_shape(in, mask, keep));
 }
+
+void softmax_shape(ShapeContext& c) {
+  require_float(c, 0);
+  const Shape& in = c.input_shapes[0];
+  if (in.has_rank() && in.rank() < 1)
+    throw ValueError(str_cat(c.node_name, ": Shape must be at least rank 1 but is rank 0"));
+  c.set_output(DType::kFloat32, in);
+}
+
+// The reduction axes of a softmax gradient: [-1].
+Output last_axis(Graph& g) { return grad_util::const_ints(g, {-1}, "Const"); }
 
 }  // namespace
 
@@ -249,6 +261,35 @@ void register_nn_ops(OpRegistry& r) {
            const std::int64_t b = l.has_rank() ? l.dims()[0] : -1;
            c.set_output(DType::kFloat32, Shape{b});
            c.set_output(DType::kFloat32, l.has_rank() ? l : Shape{-1, -1});
+         }});
+  // Softmax / LogSoftmax over the last dimension, with TF's gradients (nn_grad.py).
+  r.add({.name = "Softmax",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = softmax_shape,
+         .grad = [](Graph& g, const Operation& o, const std::vector<Output>& dy) {
+           // TF's _SoftmaxGrad: (dy - sum(dy * y, -1, keepdims)) * y.
+           const Output y = o.output(0);
+           AttrMap keep;
+           keep.set("keep_dims", true);
+           Output sum = grad_util::op(
+               g, "Sum", {grad_util::op(g, "Mul", {dy[0], y}, {}, "mul"), last_axis(g)},
+               std::move(keep), "Sum");
+           return std::vector<Output>{grad_util::op(
+               g, "Mul", {grad_util::op(g, "Sub", {dy[0], sum}, {}, "sub"), y}, {}, "mul_1")};
+         }});
+  r.add({.name = "LogSoftmax",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = softmax_shape,
+         .grad = [](Graph& g, const Operation& o, const std::vector<Output>& dy) {
+           // TF's _LogSoftmaxGrad: dy - sum(dy, -1, keepdims) * exp(y).
+           Output softmax = grad_util::op(g, "Exp", {o.output(0)}, {}, "Exp");
+           AttrMap keep;
+           keep.set("keep_dims", true);
+           Output sum = grad_util::op(g, "Sum", {dy[0], last_axis(g)}, std::move(keep), "Sum");
+           return std::vector<Output>{grad_util::op(
+               g, "Sub", {dy[0], grad_util::op(g, "Mul", {sum, softmax}, {}, "mul")}, {}, "sub")};
          }});
 }
 

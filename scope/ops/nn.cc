@@ -112,6 +112,16 @@ Output dropout(const Output& x, double keep_prob, std::optional<std::int64_t> se
   return get_default_graph().create_op("Mul", {scaled, mask}, {}, final_name).output(0);
 }
 
+Output softmax(const Output& logits, std::string_view name) {
+  return get_default_graph().create_op("Softmax", {logits}, {}, name_or(name, "Softmax")).output(0);
+}
+
+Output log_softmax(const Output& logits, std::string_view name) {
+  return get_default_graph()
+      .create_op("LogSoftmax", {logits}, {}, name_or(name, "LogSoftmax"))
+      .output(0);
+}
+
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name) {
   name_scope scope(name, "SparseSoftmaxCrossEntropyWithLogits");

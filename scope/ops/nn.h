@@ -1,5 +1,6 @@
 // Builders for the CNN op set with TF's names and default op names (API.md): sf::nn::conv2d,
-// relu, bias_add, max_pool, avg_pool, sparse_softmax_cross_entropy_with_logits; sf::matmul,
+// relu, bias_add, max_pool, avg_pool, softmax, log_softmax,
+// sparse_softmax_cross_entropy_with_logits; sf::matmul,
 // sf::reshape, sf::reduce_sum / reduce_mean / reduce_max. NHWC layouts, float32.
 #pragma once
 
@@ -32,6 +33,11 @@ Output avg_pool(const Output& value, const std::vector<std::int64_t>& ksize,
 // (random_uniform + keep_prob, floored, as a mask; the mask is counter-based Philox).
 Output dropout(const Output& x, double keep_prob, std::optional<std::int64_t> seed = {},
                std::string_view name = "");
+// Softmax over the last dimension (TF's tf.nn.softmax with the default axis), op "Softmax";
+// numerically stable (the row maximum is subtracted first).
+Output softmax(const Output& logits, std::string_view name = "");
+// log(softmax(logits)) over the last dimension, computed stably; op "LogSoftmax".
+Output log_softmax(const Output& logits, std::string_view name = "");
 // Labels first, as TF's keyword order; returns the per-example loss [batch].
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name = "");

@@ -211,6 +211,47 @@ Output divide(const Output& x, const Output& y, std::string_view name) {
   return get_default_graph().create_op("RealDiv", {x, y}, {}, op_name(name, "truediv")).output(0);
 }
 
+Output exp(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Exp", {x}, {}, op_name(name, "Exp")).output(0);
+}
+
+Output cast(const Output& x, DType dtype, std::string_view name) {
+  name_scope scope(name, "Cast");
+  if (x.dtype() == dtype) return x;
+  AttrMap attrs;
+  attrs.set("SrcT", x.dtype());
+  attrs.set("DstT", dtype);
+  attrs.set("Truncate", false);
+  return get_default_graph().create_op("Cast", {x}, std::move(attrs), scope.name()).output(0);
+}
+Output equal(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("Equal", {x, y}, {}, op_name(name, "Equal")).output(0);
+}
+Output not_equal(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("NotEqual", {x, y}, {}, op_name(name, "NotEqual")).output(0);
+}
+Output less(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("Less", {x, y}, {}, op_name(name, "Less")).output(0);
+}
+Output greater(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("Greater", {x, y}, {}, op_name(name, "Greater")).output(0);
+}
+Output argmax(const Output& input, std::int64_t axis, DType output_type, std::string_view name) {
+  if (axis < std::numeric_limits<std::int32_t>::min() ||
+      axis > std::numeric_limits<std::int32_t>::max())
+    throw ValueError(str_cat("argmax: axis ", axis, " does not fit int32"));
+  name_scope scope(name, "ArgMax");
+  const std::string final_name = scope.name();
+  Output dim = make_const(Tensor::from_scalar(static_cast<std::int32_t>(axis)), "dimension");
+  AttrMap attrs;
+  attrs.set("T", input.dtype());
+  attrs.set("Tidx", DType::kInt32);
+  attrs.set("output_type", output_type);
+  return get_default_graph()
+      .create_op("ArgMax", {input, dim}, std::move(attrs), final_name)
+      .output(0);
+}
+
 Output binary_operator(const char* op_type, const char* name, const Output& x, const Output& y) {
   name_scope scope("", name);
   return get_default_graph().create_op(op_type, {x, y}, {}, scope.name()).output(0);

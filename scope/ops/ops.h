@@ -50,6 +50,25 @@ Output subtract(const Output& x, const Output& y, std::string_view name = "");
 Output multiply(const Output& x, const Output& y, std::string_view name = "");
 Output divide(const Output& x, const Output& y, std::string_view name = "");
 
+Output exp(const Output& x, std::string_view name = "");
+
+// ---------------------------------------------------------------- casts and comparisons
+// TF's tf.cast: a Cast op named "Cast" (SrcT, DstT, Truncate=false), or `x` itself when it
+// already has `dtype` (the name scope is still entered, as TF does). Semantics:
+// kernels/cast/cast.h.
+Output cast(const Output& x, DType dtype, std::string_view name = "");
+// Element-wise comparisons with broadcasting, giving bool. Both inputs must have one dtype
+// (ValueError otherwise, TF's "Input 'y' of 'Equal' Op has type ..." message).
+Output equal(const Output& x, const Output& y, std::string_view name = "");
+Output not_equal(const Output& x, const Output& y, std::string_view name = "");
+Output less(const Output& x, const Output& y, std::string_view name = "");
+Output greater(const Output& x, const Output& y, std::string_view name = "");
+// TF's tf.argmax: the index of the largest value along `axis` (negative counts from the end),
+// int64 by default; ties give the first index and NaN is skipped (kernels/argmax/argmax.h).
+// Ops "ArgMax/dimension" (an int32 Const) and "ArgMax".
+Output argmax(const Output& input, std::int64_t axis, DType output_type = DType::kInt64,
+              std::string_view name = "");
+
 // `a + b` etc. between Outputs (Variables convert), or an Output and a scalar; the scalar
 // takes the other operand's dtype. Op names: add, sub, mul, truediv (as TF's operators).
 template <class T>

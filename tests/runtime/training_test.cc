@@ -49,13 +49,28 @@ TEST_F(TrainingTest, UnconnectedAndNonDifferentiable) {
   auto g = sf::gradients(sf::reduce_sum(x), std::vector<sf::Variable>{x, z});
   EXPECT_TRUE(g[0].valid());
   EXPECT_FALSE(g[1].valid());
-  try {
-    sf::gradients(sf::reduce_max(x), std::vector<sf::Variable>{x});
-    FAIL();
-  } catch (const sf::ValueError& e) {
-    EXPECT_STREQ(e.what(), "No gradient defined for operation 'Max' (op type: Max)");
-  }
+  // ArgMax is not differentiable and Cast to an integer has no gradient (TF gives None); every
+  // registered op has a gradient or is marked so (registry_completeness_test), so "No gradient
+  // defined for operation" cannot be reached through registered ops any more.
+  auto idx = sf::cast(sf::argmax(x.value(), 0), sf::float32);
+  EXPECT_FALSE(sf::gradients(idx, std::vector<sf::Variable>{x})[0].valid());
+  auto ints = sf::cast(sf::cast(x.value(), sf::int32), sf::float32);
+  EXPECT_FALSE(sf::gradients(sf::reduce_sum(ints), std::vector<sf::Variable>{x})[0].valid());
   EXPECT_EQ(sf::get_name_scope(), "");
+}
+
+TEST_F(TrainingTest, MaxGradientSplitsTiesAsTf) {
+  // TF's _MinOrMaxGrad: the gradient goes to every maximum, divided by their count.
+  auto x = sf::get_variable(
+      "x", {.initializer = sf::constant(std::vector<float>{1, 3, 3, 2, 0, 1}, {2, 3})});
+  auto g = sf::gradients(sf::reduce_max(x, {1}), std::vector<sf::Variable>{x});
+  auto all = sf::gradients(sf::reduce_max(x) * 4.0f, std::vector<sf::Variable>{x});
+  auto kept = sf::gradients(sf::reduce_max(x, {0}, true), std::vector<sf::Variable>{x});
+  sf::Session s;
+  s.run(x.initializer());
+  EXPECT_EQ(run(s, g[0]), (std::vector<float>{0, 0.5f, 0.5f, 1, 0, 0}));
+  EXPECT_EQ(run(s, all[0]), (std::vector<float>{0, 2, 2, 0, 0, 0}));
+  EXPECT_EQ(run(s, kept[0]), (std::vector<float>{0, 1, 1, 1, 0, 0}));
 }
 
 // Finite differences of the whole CNN loss, perturbing one weight at a time in the session.

@@ -1,0 +1,75 @@
+// ArgMax on the CPU: reference loops and registration. See argmax.h.
+#include "kernels/argmax/argmax.h"
+
+#include <limits>
+
+namespace scopeflow::kernels {
+
+template <class T, class Index>
+void argmax_forward_ref(const T* x, Index* out, std::int64_t outer, std::int64_t depth,
+                        std::int64_t inner) {
+  for (std::int64_t o = 0; o < outer; ++o)
+    for (std::int64_t i = 0; i < inner; ++i) {
+      const T* p = x + o * depth * inner + i;
+      std::int64_t best = 0;
+      T best_value = std::numeric_limits<T>::lowest();
+      for (std::int64_t d = 0; d < depth; ++d)
+        if (p[d * inner] > best_value) {  // NOTE: false for NaN, so NaN never wins (argmax.h)
+          best = d;
+          best_value = p[d * inner];
+        }
+      out[o * inner + i] = static_cast<Index>(best);
+    }
+}
+template void argmax_forward_ref<float, std::int64_t>(const float*, std::int64_t*, std::int64_t,
+                                                      std::int64_t, std::int64_t);
+
+namespace {
+
+template <class Index>
+void argmax_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  const Tensor& dim = c.inputs.at(1);
+  if (dim.num_elements() != 1 || (dim.dtype() != DType::kInt32 && dim.dtype() != DType::kInt64))
+    throw InvalidArgumentError(str_cat(c.node_name, ": dimension must be an int32/int64 scalar"));
+  const int rank = x.shape().rank();
+  std::int64_t axis =
+      dim.dtype() == DType::kInt32 ? dim.scalar<std::int32_t>() : dim.scalar<std::int64_t>();
+  if (axis < -rank || axis >= rank)
+    throw InvalidArgumentError(str_cat(c.node_name, ": Expected dimension in the range [", -rank,
+                                       ", ", rank, "), but got ", axis));
+  if (axis < 0) axis += rank;
+  const auto& dims = x.shape().dims();
+  std::int64_t outer = 1, inner = 1;
+  std::vector<std::int64_t> out_dims;
+  for (int i = 0; i < rank; ++i) {
+    if (i < axis) outer *= dims[static_cast<std::size_t>(i)];
+    if (i > axis) inner *= dims[static_cast<std::size_t>(i)];
+    if (i != axis) out_dims.push_back(dims[static_cast<std::size_t>(i)]);
+  }
+  const std::int64_t depth = dims[static_cast<std::size_t>(axis)];
+  if (depth == 0)
+    throw InvalidArgumentError(str_cat(c.node_name, ": Reduction axis ", axis,
+                                       " is empty in shape ", x.shape().to_string()));
+  Tensor& y = c.allocate_output(0, dtype_of<Index>, Shape(out_dims));
+  Index* out = y.data<Index>();
+  switch (x.dtype()) {
+    case DType::kFloat32: return argmax_forward_ref(x.data<float>(), out, outer, depth, inner);
+    case DType::kFloat64: return argmax_forward_ref(x.data<double>(), out, outer, depth, inner);
+    case DType::kInt32: return argmax_forward_ref(x.data<std::int32_t>(), out, outer, depth, inner);
+    case DType::kInt64: return argmax_forward_ref(x.data<std::int64_t>(), out, outer, depth, inner);
+    default:
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": ArgMax does not support ", dtype_name(x.dtype())));
+  }
+}
+
+}  // namespace
+
+void register_argmax_cpu_kernels(KernelRegistry& r) {
+  using devices::DeviceType;
+  r.add({"ArgMax", DeviceType::kCPU, DType::kInt64, "ref"}, argmax_kernel<std::int64_t>);
+  r.add({"ArgMax", DeviceType::kCPU, DType::kInt32, "ref"}, argmax_kernel<std::int32_t>);
+}
+
+}  // namespace scopeflow::kernels

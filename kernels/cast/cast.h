@@ -1,0 +1,30 @@
+// Cast (TF's attrs SrcT, DstT, Truncate) between float32, float64, float16, bfloat16, int8,
+// uint8, int32, int64 and bool. CPU: cast_cpu.cc.
+//
+// Semantics (TF's x86 CPU kernel, which is C++'s static_cast where that is defined):
+// - float -> int truncates toward zero. NOTE: NaN, +-inf and values outside the target's
+//   range give the minimum of int32/int64 (x86's "integer indefinite", what TF's CPU kernel
+//   returns: tf.cast(nan, tf.int32) == -2147483648; TF's GPU kernel gives 0 instead). int8 and
+//   uint8 go through int32 and keep the low bits, as x86 code does (300.0 -> 44, -1.0 -> 255).
+// - int -> int wraps (two's complement); int -> float rounds to nearest.
+// - bool -> number is 1 or 0; number -> bool is x != 0 (so NaN -> true, -0.0 -> false).
+// - to float16/bfloat16: round to nearest even (float64 goes through float32, as Eigen's
+//   half(double) does); Truncate=true rounds toward zero instead (NaN stays NaN).
+// - SrcT == DstT forwards the input buffer (TF's Cast does too).
+#pragma once
+
+#include "kernels/kernel.h"
+
+namespace scopeflow::kernels {
+
+// Converts n elements of `src` (dtype `from`) to `dst` (dtype `to`); both host buffers.
+// Throws InvalidArgumentError naming `what` for an unsupported dtype.
+void cast_ref(DType from, const void* src, DType to, void* dst, std::int64_t n, bool truncate,
+              const std::string& what);
+// The dtypes Cast converts between.
+const std::vector<DType>& cast_dtypes();
+// Registers Cast under every DstT of cast_dtypes(). NOTE: keyed by DstT, the node's output
+// dtype, which is what the session looks kernels up by; the kernel dispatches on the input.
+void register_cast_cpu_kernels(KernelRegistry& r);
+
+}  // namespace scopeflow::kernels

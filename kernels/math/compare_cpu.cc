@@ -1,0 +1,86 @@
+// Comparisons on the CPU: reference loops with broadcasting. See compare.h.
+#include "kernels/math/compare.h"
+
+#include "kernels/math/binary.h"
+
+namespace scopeflow::kernels {
+namespace {
+
+template <class T>
+bool compare(CompareOp op, T x, T y) {
+  switch (op) {
+    case CompareOp::kEqual: return x == y;
+    case CompareOp::kNotEqual: return x != y;
+    case CompareOp::kLess: return x < y;
+    case CompareOp::kGreater: return x > y;
+  }
+  return false;
+}
+
+template <CompareOp kOp>
+void compare_kernel(KernelContext& c) {
+  const Tensor& a = c.inputs.at(0);
+  const Tensor& b = c.inputs.at(1);
+  if (a.dtype() != b.dtype())
+    throw InvalidArgumentError(str_cat(c.node_name, ": input dtypes differ: ",
+                                       dtype_name(a.dtype()), " vs ", dtype_name(b.dtype())));
+  const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
+  Tensor& out = c.allocate_output(0, DType::kBool, so);
+  auto run = [&]<class T>(T) {
+    compare_forward_ref<T>(kOp, a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<bool>(),
+                           so);
+  };
+  switch (a.dtype()) {
+    case DType::kFloat32: return run(float{});
+    case DType::kFloat64: return run(double{});
+    case DType::kInt32: return run(std::int32_t{});
+    case DType::kInt64: return run(std::int64_t{});
+    case DType::kBool:
+      if (kOp == CompareOp::kEqual || kOp == CompareOp::kNotEqual) return run(bool{});
+      [[fallthrough]];
+    default:
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": comparison does not support ", dtype_name(a.dtype())));
+  }
+}
+
+}  // namespace
+
+template <class T>
+void compare_forward_ref(CompareOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
+                         bool* out, const Shape& so) {
+  const std::int64_t n = so.num_elements();
+  if (sa == so && sb == so) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = compare(op, a[i], b[i]);
+    return;
+  }
+  const int r = so.rank();
+  const auto st_a = broadcast_strides(sa, so), st_b = broadcast_strides(sb, so);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(r), 0);
+  std::int64_t ia = 0, ib = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    out[i] = compare(op, a[ia], b[ib]);
+    for (int d = r - 1; d >= 0; --d) {  // odometer increment
+      const auto k = static_cast<std::size_t>(d);
+      ++idx[k];
+      ia += st_a[k];
+      ib += st_b[k];
+      if (idx[k] < so.dims()[k]) break;
+      ia -= st_a[k] * idx[k];
+      ib -= st_b[k] * idx[k];
+      idx[k] = 0;
+    }
+  }
+}
+template void compare_forward_ref<float>(CompareOp, const float*, const Shape&, const float*,
+                                         const Shape&, bool*, const Shape&);
+
+void register_compare_cpu_kernels(KernelRegistry& r) {
+  using devices::DeviceType;
+  r.add({"Equal", DeviceType::kCPU, DType::kBool, "ref"}, compare_kernel<CompareOp::kEqual>);
+  r.add({"NotEqual", DeviceType::kCPU, DType::kBool, "ref"}, compare_kernel<CompareOp::kNotEqual>);
+  r.add({"Less", DeviceType::kCPU, DType::kBool, "ref"}, compare_kernel<CompareOp::kLess>);
+  r.add({"Greater", DeviceType::kCPU, DType::kBool, "ref"}, compare_kernel<CompareOp::kGreater>);
+}
+
+}  // namespace scopeflow::kernels

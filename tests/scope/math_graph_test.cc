@@ -1,0 +1,180 @@
+// Softmax/LogSoftmax, ArgMax, Equal and Cast through graphs and sessions: TF's op names and
+// dtype rules, a training script's accuracy expression, and finite-difference checks of the
+// Softmax, LogSoftmax and Cast gradients (graph ops run by the session's CPU kernels).
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+namespace {
+
+class MathGraphTest : public ::testing::Test {
+ protected:
+  void SetUp() override { sf::reset_default_graph(); }
+};
+
+std::vector<float> random_vec(std::size_t n, unsigned seed, float scale = 2.0f) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+// Checks the gradient of y = reduce_sum(f(x) * w) with respect to the placeholder x against
+// central differences of the session's forward pass.
+void check_gradient(const sf::Shape& shape, const std::function<sf::Output(sf::Output)>& f,
+                    unsigned seed, double tolerance = 2e-3) {
+  auto x = sf::placeholder(sf::float32, shape, "x");
+  auto fx = f(x);
+  auto w = sf::constant(random_vec(static_cast<std::size_t>(fx.shape().num_elements()), seed + 1),
+                        fx.shape());
+  auto y = sf::reduce_sum(fx * w);
+  auto g = sf::gradients(y, {x});
+  ASSERT_TRUE(g[0].valid());
+  ASSERT_EQ(g[0].shape(), shape);
+  auto xv = random_vec(static_cast<std::size_t>(shape.num_elements()), seed);
+  sf::Session s;
+  auto analytic = s.run(g[0], {{x, sf::Tensor::from_vector<float>(xv, shape)}}).to_vector<float>();
+  for (std::size_t i = 0; i < xv.size(); ++i) {
+    const float h = 1e-2f, saved = xv[i];
+    xv[i] = saved + h;
+    const double up = s.run(y, {{x, sf::Tensor::from_vector<float>(xv, shape)}}).scalar<float>();
+    xv[i] = saved - h;
+    const double down = s.run(y, {{x, sf::Tensor::from_vector<float>(xv, shape)}}).scalar<float>();
+    xv[i] = saved;
+    EXPECT_NEAR(analytic[i], (up - down) / (2 * h), tolerance)
+        << fx.op().type() << " x[" << i << "]";
+  }
+}
+
+TEST_F(MathGraphTest, AccuracyOfATrainingScript) {
+  // accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))
+  auto logits = sf::placeholder(sf::float32, {-1, 3}, "logits");
+  auto labels = sf::placeholder(sf::int64, {-1}, "labels");
+  auto prediction = sf::argmax(logits, 1);
+  auto correct = sf::equal(prediction, labels);
+  auto accuracy = sf::reduce_mean(sf::cast(correct, sf::float32));
+  EXPECT_EQ(prediction.op().name(), "ArgMax");
+  EXPECT_EQ(prediction.op().inputs()[1].op().name(), "ArgMax/dimension");
+  EXPECT_EQ(prediction.dtype(), sf::int64);
+  EXPECT_EQ(prediction.shape(), sf::Shape({-1}));
+  EXPECT_EQ(correct.op().name(), "Equal");
+  EXPECT_EQ(correct.dtype(), sf::bool_);
+  EXPECT_EQ(accuracy.op().inputs()[0].op().name(), "Cast");
+  EXPECT_EQ(accuracy.op().name(), "Mean");
+  EXPECT_EQ(accuracy.shape(), sf::Shape{});
+
+  sf::Session s;
+  // Rows: argmax 2, 0 (a tie between 0 and 1 gives the first), 1, 2 (NaN skipped).
+  std::vector<float> l{0.1f, 0.2f, 0.7f, 5, 5, 1, -1, 3, 2, NAN, 0, 1};
+  auto r = s.run({accuracy, prediction},
+                 {{logits, sf::Tensor::from_vector<float>(l, {4, 3})},
+                  {labels, sf::Tensor::from_vector<std::int64_t>({2, 1, 1, 2})}});
+  EXPECT_FLOAT_EQ(r[0].scalar<float>(), 0.75f);
+  EXPECT_EQ(r[1].to_vector<std::int64_t>(), (std::vector<std::int64_t>{2, 0, 1, 2}));
+  // Batch 1.
+  EXPECT_FLOAT_EQ(s.run(accuracy, {{logits, sf::Tensor::from_vector<float>({1, 0, 0}, {1, 3})},
+                                   {labels, sf::Tensor::from_vector<std::int64_t>({1})}})
+                      .scalar<float>(),
+                  0.0f);
+}
+
+TEST_F(MathGraphTest, LabelDtypesMustMatchAsInTf) {
+  auto logits = sf::constant(std::vector<float>{0, 1, 1, 0}, {2, 2});
+  auto labels32 = sf::constant(std::vector<std::int32_t>{1, 1}, {2});
+  // tf.equal(int64, int32) raises: "Input 'y' of 'Equal' Op has type int32 that does not
+  // match type int64 of argument 'x'."
+  try {
+    sf::equal(sf::argmax(logits, 1), labels32);
+    FAIL() << "int64 predictions against int32 labels must not build";
+  } catch (const sf::ValueError& e) {
+    EXPECT_STREQ(e.what(),
+                 "Input 'y' of 'Equal' Op has type int32 that does not match type int64 of "
+                 "argument 'x'.");
+  }
+  // With output_type=tf.int32 it works.
+  auto accuracy =
+      sf::reduce_mean(sf::cast(sf::equal(sf::argmax(logits, 1, sf::int32), labels32), sf::float32));
+  sf::Session s;
+  EXPECT_FLOAT_EQ(s.run(accuracy).scalar<float>(), 0.5f);
+}
+
+TEST_F(MathGraphTest, BuildersFollowTfNamesAndShapes) {
+  auto x = sf::placeholder(sf::float32, {2, 5, 3});
+  EXPECT_EQ(sf::nn::softmax(x).op().name(), "Softmax");
+  EXPECT_EQ(sf::nn::log_softmax(x).op().name(), "LogSoftmax");
+  EXPECT_EQ(sf::nn::softmax(x).shape(), sf::Shape({2, 5, 3}));
+  EXPECT_EQ(sf::argmax(x, -2).shape(), sf::Shape({2, 3}));
+  EXPECT_EQ(sf::argmax(x, 0, sf::int32, "pred").op().name(), "pred");
+  EXPECT_THROW(sf::argmax(x, 3), sf::ValueError);
+  EXPECT_THROW(sf::nn::softmax(sf::constant(1.0f)), sf::ValueError);
+  // tf.cast to the same dtype returns its input, but still takes the name "Cast".
+  EXPECT_EQ(sf::cast(x, sf::float32), x);
+  auto c = sf::cast(x, sf::float16);
+  EXPECT_EQ(c.op().name(), "Cast_1");
+  EXPECT_EQ(c.op().type(), "Cast");
+  EXPECT_EQ(c.dtype(), sf::float16);
+  EXPECT_EQ(c.op().attrs().get<sf::DType>("SrcT"), sf::float32);
+  EXPECT_EQ(c.op().attrs().get<bool>("Truncate"), false);
+  auto i = sf::placeholder(sf::int32, {4});
+  EXPECT_EQ(sf::less(i, sf::constant(std::vector<std::int32_t>{1}, {1})).shape(), sf::Shape({4}));
+  EXPECT_THROW(sf::greater(i, sf::placeholder(sf::int32, {3})), sf::ValueError);
+  EXPECT_THROW(sf::less(sf::placeholder(sf::bool_, {1}), sf::placeholder(sf::bool_, {1})),
+               sf::ValueError);
+  EXPECT_EQ(sf::not_equal(i, i).op().name(), "NotEqual");
+  EXPECT_EQ(sf::get_name_scope(), "");
+}
+
+TEST_F(MathGraphTest, CastsAndComparisonsRunInASession) {
+  auto x = sf::constant(std::vector<float>{-1.5f, 0.0f, 2.7f, NAN}, {4});
+  sf::Session s;
+  EXPECT_EQ(s.run(sf::cast(x, sf::int32)).to_vector<std::int32_t>(),
+            (std::vector<std::int32_t>{-1, 0, 2, std::numeric_limits<std::int32_t>::min()}));
+  EXPECT_EQ(s.run(sf::cast(x, sf::bool_)).to_vector<bool>(),
+            (std::vector<bool>{true, false, true, true}));
+  auto zero = sf::constant(0.0f);
+  EXPECT_EQ(s.run(sf::greater(x, zero)).to_vector<bool>(),
+            (std::vector<bool>{false, false, true, false}));
+  EXPECT_EQ(s.run(sf::not_equal(x, x)).to_vector<bool>(),
+            (std::vector<bool>{false, false, false, true}));
+  auto p = s.run(sf::nn::softmax(sf::constant(std::vector<float>{1, 2, 3}, {1, 3})));
+  EXPECT_NEAR(p.to_vector<float>()[2], 0.66524094f, 1e-7);
+  EXPECT_NEAR(s.run(sf::exp(sf::constant(1.0f))).scalar<float>(), 2.7182817f, 1e-6);
+}
+
+TEST_F(MathGraphTest, SoftmaxGradientMatchesFiniteDifferences) {
+  check_gradient(
+      {3, 5}, [](sf::Output x) { return sf::nn::softmax(x); }, 1);
+  check_gradient(
+      {2, 2, 4}, [](sf::Output x) { return sf::nn::softmax(x); }, 3);
+  check_gradient(
+      {1, 1}, [](sf::Output x) { return sf::nn::softmax(x); }, 5);
+}
+
+TEST_F(MathGraphTest, LogSoftmaxGradientMatchesFiniteDifferences) {
+  check_gradient(
+      {3, 5}, [](sf::Output x) { return sf::nn::log_softmax(x); }, 7);
+  check_gradient(
+      {4}, [](sf::Output x) { return sf::nn::log_softmax(x); }, 9);
+}
+
+TEST_F(MathGraphTest, CastGradientMatchesFiniteDifferences) {
+  // float32 -> float64 -> (float64 math) -> float32: the gradient is cast back at each step.
+  check_gradient(
+      {2, 3},
+      [](sf::Output x) {
+        auto d = sf::cast(x, sf::float64);
+        return sf::cast(d * d, sf::float32);
+      },
+      11);
+  auto x = sf::placeholder(sf::float32, {2});
+  auto g = sf::gradients(sf::reduce_sum(sf::cast(sf::cast(x, sf::float64), sf::float32)), {x});
+  EXPECT_EQ(g[0].op().type(), "Cast");
+  EXPECT_EQ(g[0].op().name(), "gradients_1/Cast_2_grad/Cast");  // the graph's second gradients()
+  EXPECT_EQ(g[0].dtype(), sf::float32);
+}
+
+}  // namespace
