@@ -88,6 +88,52 @@ void CpuDevice::memset(void* dst, int value, std::size_t bytes) {
   if (bytes) std::memset(dst, value, bytes);
 }
 
+namespace {
+// Host memory from another device's host allocator (pinned for GPUs).
+class PinnedHostDevice final : public Device {
+ public:
+  explicit PinnedHostDevice(std::shared_ptr<Device> owner)
+      : Device(DeviceType::kCPU, 0),
+        owner_(std::move(owner)),
+        stream_(std::make_unique<CpuStream>()) {}
+  std::string description() const override {
+    return str_cat("host memory from ", owner_->name(), "'s ", owner_->host_allocator().name());
+  }
+  Allocator& allocator() override { return owner_->host_allocator(); }
+  Allocator& host_allocator() override { return owner_->host_allocator(); }
+  Stream& compute_stream() override { return *stream_; }
+  std::unique_ptr<Stream> create_stream() override { return std::make_unique<CpuStream>(); }
+  std::unique_ptr<Event> create_event() override { return std::make_unique<CpuEvent>(); }
+  void synchronize() override {}
+  void copy_from_host(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void copy_from_device(void* dst, Device& src_device, const void* src,
+                        std::size_t bytes) override {
+    if (src_device.type() == DeviceType::kCPU) {
+      if (bytes) std::memcpy(dst, src, bytes);
+    } else {
+      src_device.copy_to_host(dst, src, bytes);
+    }
+  }
+  void memset(void* dst, int value, std::size_t bytes) override {
+    if (bytes) std::memset(dst, value, bytes);
+  }
+
+ private:
+  std::shared_ptr<Device> owner_;
+  std::unique_ptr<Stream> stream_;
+};
+}  // namespace
+
+std::shared_ptr<Device> pinned_host_device(const std::shared_ptr<Device>& device) {
+  if (!device || device->type() == DeviceType::kCPU) return host_device();
+  return std::make_shared<PinnedHostDevice>(device);
+}
+
 const std::shared_ptr<Device>& host_device() {
   static const std::shared_ptr<Device> host = std::make_shared<CpuDevice>(0);
   return host;

@@ -98,6 +98,10 @@ class Device {
 // The process-wide host device (a CPU device) that owns tensors made by
 // Tensor::from_vector and friends.
 const std::shared_ptr<Device>& host_device();
+// A host-memory device whose tensors come from `device`'s host allocator (page-locked for
+// GPUs, so a copy to `device` is one DMA): where input pipelines stage batches. For a CPU
+// device (or null), host_device().
+std::shared_ptr<Device> pinned_host_device(const std::shared_ptr<Device>& device);
 
 // Copies `bytes` from `src` on `src_device` to `dst` on `dst_device`, whatever the pair.
 // Returns when the copy is complete.

@@ -114,14 +114,18 @@ std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed) {
 }
 
 Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices, std::int64_t start,
-                   std::int64_t count) {
+                   std::int64_t count, const std::shared_ptr<devices::Device>& into) {
+  if (!t.initialized() || t.shape().rank() < 1 || !t.on_host())
+    throw InvalidArgumentError("gather_rows: needs a host tensor of rank >= 1");
+  if (!into || into->type() != devices::DeviceType::kCPU)
+    throw InvalidArgumentError("gather_rows: the result must go to host memory");
   if (start < 0 || count < 0 || start + count > static_cast<std::int64_t>(indices.size()))
     throw InvalidArgumentError(
         str_cat("gather_rows: rows [", start, ", ", start + count, ") outside ", indices.size()));
   std::vector<std::int64_t> dims = t.shape().dims();
   const std::int64_t rows = dims[0];
   dims[0] = count;
-  Tensor out(t.dtype(), Shape(dims));
+  Tensor out(t.dtype(), Shape(dims), into);
   const std::size_t row_bytes = rows ? t.bytes() / static_cast<std::size_t>(rows) : 0;
   const auto* src = static_cast<const char*>(t.raw_data());
   auto* dst = static_cast<char*>(out.raw_data());
@@ -133,6 +137,24 @@ Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices, st
                 src + static_cast<std::size_t>(r) * row_bytes, row_bytes);
   }
   return out;
+}
+
+ImageDataset synthetic_images(std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c,
+                              int classes, std::uint64_t seed) {
+  if (n < 0 || h <= 0 || w <= 0 || c <= 0 || classes <= 0)
+    throw InvalidArgumentError(str_cat("synthetic_images: bad geometry n=", n, " h=", h, " w=", w,
+                                       " c=", c, " classes=", classes));
+  ImageDataset d;
+  d.images = Tensor(DType::kFloat32, Shape{n, h, w, c});
+  d.labels = Tensor(DType::kInt32, Shape{n});
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  float* x = d.images.data<float>();
+  for (std::int64_t i = 0; i < d.images.num_elements(); ++i) x[i] = u(gen);
+  std::int32_t* y = d.labels.data<std::int32_t>();
+  for (std::int64_t i = 0; i < n; ++i)
+    y[i] = static_cast<std::int32_t>(gen() % static_cast<std::uint64_t>(classes));
+  return d;
 }
 
 }  // namespace scopeflow::data

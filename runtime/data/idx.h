@@ -35,7 +35,14 @@ ImageDataset load_fashion_mnist(const std::string& dir, const std::string& split
 // A seeded shuffle of [0, n) (std::mt19937_64; the same seed gives the same order).
 std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed);
 // Rows `indices[start, start + count)` of a [N, ...] tensor, as a new [count, ...] tensor.
+// `into` (a host-memory device, e.g. pinned_host_device()) holds the result.
 Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices, std::int64_t start,
-                   std::int64_t count);
+                   std::int64_t count,
+                   const std::shared_ptr<devices::Device>& into = devices::host_device());
+
+// A synthetic image-classification dataset for benchmarks: `n` images [n, h, w, c] uniform in
+// [0, 1) and labels [n] int32 in [0, classes), from a seeded generator.
+ImageDataset synthetic_images(std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c,
+                              int classes, std::uint64_t seed);
 
 }  // namespace scopeflow::data

@@ -7,7 +7,9 @@
 #include <fstream>
 
 #include "devices/base/errors.h"
+#include "devices/device_manager.h"
 #include "runtime/data/idx.h"
+#include "runtime/data/pipeline.h"
 
 namespace sf = scopeflow;
 
@@ -124,3 +126,90 @@ TEST(IdxTest, FashionMnistFromTheDebianPackage) {
   for (auto l : labels) counts[static_cast<std::size_t>(l)]++;
   for (int c : counts) EXPECT_EQ(c, 1000);  // the test split is balanced
 }
+
+// ---------------------------------------------------------------- BatchPipeline
+
+namespace {
+
+sf::data::ImageDataset small_dataset(std::int64_t n) {
+  return sf::data::synthetic_images(n, 2, 3, 1, 10, /*seed=*/5);
+}
+
+TEST(PipelineTest, BatchesMatchTheSynchronousGatherInOrder) {
+  auto d = small_dataset(23);
+  sf::data::BatchPipeline p({d.images, d.labels},
+                            {.batch_size = 5, .seed = 9, .drop_remainder = false, .prefetch = 3});
+  EXPECT_EQ(p.batches_per_epoch(), 5);
+  for (std::int64_t epoch = 1; epoch <= 2; ++epoch) {
+    p.start_epoch(epoch);
+    const auto order = sf::data::shuffled_indices(23, 9 * 1000 + static_cast<std::uint64_t>(epoch));
+    std::int64_t first = 0;
+    while (auto batch = p.next()) {
+      ASSERT_EQ(batch->size(), 2u);
+      const std::int64_t count = std::min<std::int64_t>(5, 23 - first);
+      EXPECT_EQ((*batch)[0].to_vector<float>(),
+                sf::data::gather_rows(d.images, order, first, count).to_vector<float>());
+      EXPECT_EQ((*batch)[1].to_vector<std::int32_t>(),
+                sf::data::gather_rows(d.labels, order, first, count).to_vector<std::int32_t>());
+      first += count;
+    }
+    EXPECT_EQ(first, 23) << "every row once per epoch, the last batch short";
+    EXPECT_FALSE(p.next().has_value()) << "stays exhausted";
+  }
+}
+
+TEST(PipelineTest, DropRemainderUnshuffledAndRestartMidEpoch) {
+  auto d = small_dataset(10);
+  sf::data::BatchPipeline p({d.labels}, {.batch_size = 4, .shuffle = false, .prefetch = 1});
+  EXPECT_EQ(p.batches_per_epoch(), 2);
+  p.start_epoch(0);
+  auto b0 = p.next();
+  ASSERT_TRUE(b0);
+  EXPECT_EQ(
+      (*b0)[0].to_vector<std::int32_t>(),
+      std::vector<std::int32_t>(d.labels.data<std::int32_t>(), d.labels.data<std::int32_t>() + 4));
+  p.start_epoch(1);  // restart while the producer is blocked on a full queue
+  int batches = 0;
+  while (p.next()) ++batches;
+  EXPECT_EQ(batches, 2);
+}
+
+TEST(PipelineTest, BadInputIsRejectedWithItsName) {
+  auto d = small_dataset(6);
+  auto short_labels = sf::data::synthetic_images(5, 1, 1, 1, 2, 1).labels;
+  EXPECT_THROW(sf::data::BatchPipeline({d.images, short_labels}, {.batch_size = 2}),
+               sf::InvalidArgumentError);
+  EXPECT_THROW(sf::data::BatchPipeline({d.images}, {.batch_size = 0}), sf::InvalidArgumentError);
+  EXPECT_THROW(sf::data::BatchPipeline({d.images}, {.batch_size = 2, .prefetch = 0}),
+               sf::InvalidArgumentError);
+  EXPECT_THROW(sf::data::BatchPipeline({}, {.batch_size = 2}), sf::InvalidArgumentError);
+  sf::data::BatchPipeline p({d.images}, {.batch_size = 2});
+  EXPECT_THROW(p.next(), sf::FailedPreconditionError);
+  EXPECT_THROW(sf::data::synthetic_images(4, 0, 1, 1, 2, 1), sf::InvalidArgumentError);
+}
+
+TEST(PipelineTest, DestroyedWhileProducing) {
+  auto d = small_dataset(1000);
+  for (int i = 0; i < 20; ++i) {
+    sf::data::BatchPipeline p({d.images, d.labels}, {.batch_size = 7, .prefetch = 2});
+    p.start_epoch(i);
+    if (i % 2) (void)p.next();
+  }
+}
+
+TEST(PipelineTest, GpuBatchesAreDeviceResident) {
+  if (sf::devices::DeviceManager().num_gpus() == 0)
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::why_unavailable("GPU:0");
+  sf::devices::DeviceManager dm;
+  auto d = small_dataset(12);
+  sf::data::BatchPipeline p({d.images, d.labels}, {.batch_size = 4, .device = dm.gpu(0)});
+  p.start_epoch(1);
+  const auto order = sf::data::shuffled_indices(12, 1);
+  auto b = p.next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ((*b)[0].device(), "/device:GPU:0");
+  EXPECT_EQ((*b)[0].to_vector<float>(),
+            sf::data::gather_rows(d.images, order, 0, 4).to_vector<float>());
+}
+
+}  // namespace

@@ -13,6 +13,7 @@
 #include "kernels/kernel.h"
 #include "runtime/build_info.h"
 #include "runtime/data/idx.h"
+#include "runtime/data/pipeline.h"
 #include "runtime/graph.h"
 #include "runtime/session/session.h"
 #include "scope/initializers.h"
