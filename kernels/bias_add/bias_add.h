@@ -1,5 +1,6 @@
 // BiasAdd (NHWC / last-dimension bias) and BiasAddGrad (sum over all but the last
-// dimension), float32. CPU: bias_add_cpu.cc.
+// dimension), float32, and the fused bias-add + relu (op "_FusedBiasAddRelu", what
+// Relu(BiasAdd(x, b)) computes, in one pass). CPU: bias_add_cpu.cc; CUDA: bias_add_cuda.cu.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,23 @@ namespace scopeflow::kernels {
 void bias_add_forward_ref(const float* x, const float* b, float* y, std::int64_t rows,
                           std::int64_t channels);
 void bias_add_backward_ref(const float* dy, float* db, std::int64_t rows, std::int64_t channels);
+// y[r, c] = relu(x[r, c] + b[c]) (relu.h: NaN passes).
+void bias_add_relu_forward_ref(const float* x, const float* b, float* y, std::int64_t rows,
+                               std::int64_t channels);
 void register_bias_add_cpu_kernels(KernelRegistry& r);
+
+// Device memory, queued on `stream`; y may alias x. Float4 accesses when the pointers are
+// 16-byte aligned and channels % 4 == 0.
+void bias_add_forward_cuda(const float* x, const float* b, float* y, std::int64_t rows,
+                           std::int64_t channels, devices::Stream& stream);
+void bias_add_relu_cuda(const float* x, const float* b, float* y, std::int64_t rows,
+                        std::int64_t channels, devices::Stream& stream);
+// db[c] = sum over rows of dy[r, c], accumulated in double in an order fixed by the shape
+// (no atomics: repeated runs give the same bits). `scratch` holds
+// bias_add_backward_cuda_scratch_elems(rows, channels) doubles.
+std::int64_t bias_add_backward_cuda_scratch_elems(std::int64_t rows, std::int64_t channels);
+void bias_add_backward_cuda(const float* dy, float* db, std::int64_t rows, std::int64_t channels,
+                            double* scratch, devices::Stream& stream);
+void register_bias_add_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -49,13 +49,18 @@ std::vector<std::int64_t> broadcast_strides(const Shape& s, const Shape& out) {
 
 template <class T>
 T apply(BinaryOp op, T x, T y) {
-  switch (op) {
-    case BinaryOp::kAdd: return x + y;
-    case BinaryOp::kSub: return x - y;
-    case BinaryOp::kMul: return x * y;
-    case BinaryOp::kDiv: return x / y;
+  if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t>) {
+    // NOTE: 16-bit floats compute in float and round once (as the GPU kernels do).
+    return T(apply(op, static_cast<float>(x), static_cast<float>(y)));
+  } else {
+    switch (op) {
+      case BinaryOp::kAdd: return x + y;
+      case BinaryOp::kSub: return x - y;
+      case BinaryOp::kMul: return x * y;
+      case BinaryOp::kDiv: return x / y;
+    }
+    return T{};
   }
-  return T{};
 }
 
 }  // namespace
@@ -203,6 +208,8 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"BroadcastTo", DeviceType::kCPU, DType::kFloat32, "ref"}, broadcast_to_kernel);
   register_type<float>(r);
   register_type<double>(r);
+  register_type<half>(r);
+  register_type<bfloat16_t>(r);
   register_type<std::int32_t>(r);
   register_type<std::int64_t>(r);
 }
