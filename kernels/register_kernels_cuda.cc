@@ -1,9 +1,17 @@
 // The explicit list of CUDA kernel families (CUDA builds). CPU-only: register_kernels_cuda_stub.cc.
+#include "kernels/apply/apply.h"
 #include "kernels/array/array.h"
+#include "kernels/bias_add/bias_add.h"
 #include "kernels/conv2d/conv2d_cuda.h"
 #include "kernels/fill/fill.h"
 #include "kernels/init/random.h"
 #include "kernels/kernel.h"
+#include "kernels/math/binary.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/pool/pool.h"
+#include "kernels/reduce/reduce.h"
+#include "kernels/relu/relu.h"
+#include "kernels/softmax_xent/softmax_xent.h"
 
 namespace scopeflow::kernels {
 
@@ -13,6 +21,14 @@ void register_cuda_kernels(KernelRegistry& r) {
   register_array_gpu_kernels(r);
   register_conv2d_cuda_kernels(r);
   register_conv2d_cudnn_kernels(r);
+  register_binary_cuda_kernels(r);
+  register_relu_cuda_kernels(r);
+  register_bias_add_cuda_kernels(r);
+  register_pool_cuda_kernels(r);
+  register_matmul_cublas_kernels(r);
+  register_reduce_cuda_kernels(r);
+  register_softmax_xent_cuda_kernels(r);
+  register_apply_cuda_kernels(r);
 }
 
 }  // namespace scopeflow::kernels

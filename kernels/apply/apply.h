@@ -1,6 +1,7 @@
 // Fused optimizer updates (TF's training ops), float32, updating the variable (and slot)
 // tensors in place: ApplyGradientDescent, ApplyMomentum (use_nesterov), ApplyAdam.
-// CPU: apply_cpu.cc. Inputs follow TF's signatures; output 0 is the updated variable.
+// CPU: apply_cpu.cc; CUDA: apply_cuda.cu. Inputs follow TF's signatures; output 0 is the
+// updated variable.
 #pragma once
 
 #include <cstdint>
@@ -15,5 +16,23 @@ void apply_momentum_ref(float* var, float* accum, float lr, const float* grad, f
 void apply_adam_ref(float* var, float* m, float* v, float beta1_power, float beta2_power, float lr,
                     float beta1, float beta2, float epsilon, const float* grad, std::int64_t n);
 void register_apply_cpu_kernels(KernelRegistry& r);
+
+// A scalar hyperparameter of a GPU update: read in the kernel from device memory (`ptr`, no
+// host synchronization) or passed by value when it lives on the host (`ptr` null).
+struct ScalarArg {
+  const float* ptr = nullptr;
+  float value = 0.0f;
+};
+// Device memory, queued on `stream`, updating var (and the slots) in place with the
+// reference's float expressions term for term (bit-identical without FMA contraction).
+void apply_gradient_descent_cuda(float* var, ScalarArg alpha, const float* delta, std::int64_t n,
+                                 devices::Stream& stream);
+void apply_momentum_cuda(float* var, float* accum, ScalarArg lr, const float* grad,
+                         ScalarArg momentum, bool nesterov, std::int64_t n,
+                         devices::Stream& stream);
+void apply_adam_cuda(float* var, float* m, float* v, ScalarArg beta1_power, ScalarArg beta2_power,
+                     ScalarArg lr, ScalarArg beta1, ScalarArg beta2, ScalarArg epsilon,
+                     const float* grad, std::int64_t n, devices::Stream& stream);
+void register_apply_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

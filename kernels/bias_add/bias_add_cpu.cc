@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/common/parallel_for.h"
+#include "kernels/relu/relu.h"
 
 namespace scopeflow::kernels {
 
@@ -86,7 +87,27 @@ void register_bias_add_family(KernelRegistry& r, const std::string& label, Forwa
 }
 }  // namespace
 
+void bias_add_relu_forward_ref(const float* x, const float* b, float* y, std::int64_t rows,
+                               std::int64_t channels) {
+  bias_add_forward_ref(x, b, y, rows, channels);
+  relu_forward_ref(y, y, rows * channels);
+}
+
 void register_bias_add_cpu_kernels(KernelRegistry& r) {
+  r.add({"_FusedBiasAddRelu", devices::DeviceType::kCPU, DType::kFloat32, "ref"},
+        [](KernelContext& c) {
+          const Tensor& x = c.inputs.at(0);
+          const Tensor& b = c.inputs.at(1);
+          const std::int64_t ch = b.num_elements();
+          if (x.shape().rank() < 1 || x.shape().dims().back() != ch)
+            throw InvalidArgumentError(
+                str_cat(c.node_name,
+                        ": Must provide as many biases as the last dimension of the input tensor: ",
+                        b.shape().to_string(), " vs. ", x.shape().to_string()));
+          Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
+          bias_add_relu_forward_ref(x.data<float>(), b.data<float>(), y.data<float>(),
+                                    ch ? x.num_elements() / ch : 0, ch);
+        });
   register_bias_add_family(r, "ref", bias_add_forward_ref, bias_add_backward_ref);
   register_bias_add_family(r, "cpu", bias_add_forward_cpu, bias_add_backward_cpu);
 }

@@ -1,6 +1,6 @@
 // Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv
-// (float32, float64, int32, int64). CPU: binary_cpu.cc ("ref"; float32 also "cpu",
-// multi-threaded). (CUDA kernels: the kernels issue.)
+// (float32, float64, float16, bfloat16, int32, int64). CPU: binary_cpu.cc ("ref"; float32
+// also "cpu", multi-threaded); CUDA: binary_cuda.cu (broadcasting through broadcast_plan.h).
 #pragma once
 
 #include <cstdint>
@@ -29,8 +29,20 @@ void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, co
 template <class T>
 void broadcast_to_ref(const T* in, const Shape& in_shape, T* out, const Shape& out_shape);
 
+// Device memory, queued on `stream` (a CUDA stream of the device holding the tensors); `so`
+// is broadcast_shapes(sa, sb). T: float, double, half, bfloat16_t, int32_t, int64_t (integer
+// division by zero must be ruled out by the caller). Throws InvalidArgumentError when the
+// broadcast needs more than kMaxBroadcastRank dimensions after merging.
+template <class T>
+void binary_forward_cuda(BinaryOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
+                         T* out, const Shape& so, devices::Stream& stream);
+template <class T>
+void broadcast_to_cuda(const T* in, const Shape& in_shape, T* out, const Shape& out_shape,
+                       devices::Stream& stream);
+
 // Registers Add/AddV2/Sub/Mul/RealDiv, the unary Neg/Square/Sqrt/Floor/Exp, AddN and
 // BroadcastTo.
 void register_binary_cpu_kernels(KernelRegistry& r);
+void register_binary_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -51,13 +51,18 @@ namespace {
 
 template <class T>
 T apply(BinaryOp op, T x, T y) {
-  switch (op) {
-    case BinaryOp::kAdd: return x + y;
-    case BinaryOp::kSub: return x - y;
-    case BinaryOp::kMul: return x * y;
-    case BinaryOp::kDiv: return x / y;
+  if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t>) {
+    // NOTE: 16-bit floats compute in float and round once (as the GPU kernels do).
+    return T(apply(op, static_cast<float>(x), static_cast<float>(y)));
+  } else {
+    switch (op) {
+      case BinaryOp::kAdd: return x + y;
+      case BinaryOp::kSub: return x - y;
+      case BinaryOp::kMul: return x * y;
+      case BinaryOp::kDiv: return x / y;
+    }
+    return T{};
   }
-  return T{};
 }
 
 }  // namespace
@@ -279,6 +284,8 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"BroadcastTo", DeviceType::kCPU, DType::kFloat32, "ref"}, broadcast_to_kernel);
   register_type<float>(r);
   register_type<double>(r);
+  register_type<half>(r);
+  register_type<bfloat16_t>(r);
   r.add({"Add", DeviceType::kCPU, DType::kFloat32, "cpu"}, binary_float_cpu_kernel<BinaryOp::kAdd>);
   r.add({"AddV2", DeviceType::kCPU, DType::kFloat32, "cpu"},
         binary_float_cpu_kernel<BinaryOp::kAdd>);

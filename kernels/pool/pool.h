@@ -1,5 +1,6 @@
 // MaxPool / MaxPoolGrad / AvgPool / AvgPoolGrad, NHWC float32, TF's window geometry
-// (kernels/conv2d/conv2d.h). CPU: pool_cpu.cc ("ref" and multi-threaded "cpu").
+// (kernels/conv2d/conv2d.h). CPU: pool_cpu.cc ("ref" and multi-threaded "cpu"); CUDA:
+// pool_cuda.cu.
 #pragma once
 
 #include "kernels/conv2d/conv2d.h"
@@ -25,5 +26,19 @@ void avg_pool_forward_cpu(const PoolGeom& g, const float* x, float* y);
 void avg_pool_backward_cpu(const PoolGeom& g, const float* dy, float* dx);
 // Registers MaxPool, MaxPoolGrad, AvgPool and AvgPoolGrad under "ref" and "cpu".
 void register_pool_cpu_kernels(KernelRegistry& r);
+
+// The geometry of a pooling node from its NHWC input shape and its ksize/strides/padding
+// attrs (every implementation reads them here). Throws InvalidArgumentError naming the node.
+PoolGeom pool_geometry(const KernelContext& c, const Shape& in);
+
+// Device memory, queued on `stream`; the same results as the reference, bit for bit: the
+// same tap order, the same first-maximum rule, gradients gathered per input element in the
+// reference's accumulation order (no atomics). Every element of y / dx is written.
+void max_pool_forward_cuda(const PoolGeom& g, const float* x, float* y, devices::Stream& stream);
+void max_pool_backward_cuda(const PoolGeom& g, const float* x, const float* dy, float* dx,
+                            devices::Stream& stream);
+void avg_pool_forward_cuda(const PoolGeom& g, const float* x, float* y, devices::Stream& stream);
+void avg_pool_backward_cuda(const PoolGeom& g, const float* dy, float* dx, devices::Stream& stream);
+void register_pool_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

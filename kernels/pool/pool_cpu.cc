@@ -207,8 +207,7 @@ void avg_pool_backward_cpu(const PoolGeom& g, const float* dy, float* dx) {
   });
 }
 
-namespace {
-PoolGeom geometry(const KernelContext& c, const Shape& in) {
+PoolGeom pool_geometry(const KernelContext& c, const Shape& in) {
   if (in.rank() != 4)
     throw InvalidArgumentError(
         str_cat(c.node_name, ": input must be 4-D NHWC, got ", in.to_string()));
@@ -222,6 +221,8 @@ PoolGeom geometry(const KernelContext& c, const Shape& in) {
   g.w = window_dim(in.dims()[2], ksize.at(2), strides.at(2), 1, padding, c.node_name);
   return g;
 }
+
+namespace {
 // The gradient must have the forward output's shape (the kernels index it by that geometry).
 void check_grad_shape(const KernelContext& c, const PoolGeom& g, const Tensor& dy) {
   const Shape want{g.n, g.h.out, g.w.out, g.c};
@@ -240,28 +241,28 @@ void register_pool_family(KernelRegistry& r, const std::string& label, PoolForwa
   using devices::DeviceType;
   r.add({"MaxPool", DeviceType::kCPU, DType::kFloat32, label}, [max_fwd](KernelContext& c) {
     const Tensor& x = c.inputs.at(0);
-    const PoolGeom g = geometry(c, x.shape());
+    const PoolGeom g = pool_geometry(c, x.shape());
     Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{g.n, g.h.out, g.w.out, g.c});
     max_fwd(g, x.data<float>(), y.data<float>());
   });
   r.add({"MaxPoolGrad", DeviceType::kCPU, DType::kFloat32, label}, [max_bwd](KernelContext& c) {
     const Tensor& x = c.inputs.at(0);
     const Tensor& dy = c.inputs.at(2);
-    const PoolGeom g = geometry(c, x.shape());
+    const PoolGeom g = pool_geometry(c, x.shape());
     check_grad_shape(c, g, dy);
     Tensor& dx = c.allocate_output(0, DType::kFloat32, x.shape());
     max_bwd(g, x.data<float>(), dy.data<float>(), dx.data<float>());
   });
   r.add({"AvgPool", DeviceType::kCPU, DType::kFloat32, label}, [avg_fwd](KernelContext& c) {
     const Tensor& x = c.inputs.at(0);
-    const PoolGeom g = geometry(c, x.shape());
+    const PoolGeom g = pool_geometry(c, x.shape());
     Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{g.n, g.h.out, g.w.out, g.c});
     avg_fwd(g, x.data<float>(), y.data<float>());
   });
   r.add({"AvgPoolGrad", DeviceType::kCPU, DType::kFloat32, label}, [avg_bwd](KernelContext& c) {
     const Shape in = shape_from_tensor(c.inputs.at(0), c.node_name);
     const Tensor& dy = c.inputs.at(1);
-    const PoolGeom g = geometry(c, in);
+    const PoolGeom g = pool_geometry(c, in);
     check_grad_shape(c, g, dy);
     Tensor& dx = c.allocate_output(0, DType::kFloat32, in);
     avg_bwd(g, dy.data<float>(), dx.data<float>());

@@ -1,11 +1,13 @@
 // Sum / Mean / Max over a set of axes (float32), TF's reduction_indices and keep_dims.
-// CPU: reduce_cpu.cc (double accumulation).
+// CPU: reduce_cpu.cc (double accumulation); CUDA: reduce_cuda.cu (double accumulation in a
+// fixed order per shape, so results repeat bit for bit; plans in reduce_plan.h).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "kernels/kernel.h"
+#include "kernels/reduce/reduce_plan.h"
 
 namespace scopeflow::kernels {
 
@@ -18,5 +20,12 @@ Shape reduced_shape(const Shape& in, const std::vector<bool>& mask, bool keep_di
 void reduce_forward_ref(ReduceOp op, const float* x, const Shape& in, const std::vector<bool>& mask,
                         float* y);
 void register_reduce_cpu_kernels(KernelRegistry& r);
+
+// y = the reduction of x by plan `p`, float32 device memory, queued on `stream`. NOTE: Max
+// propagates NaN and gives -inf for an empty reduction, Mean of nothing is NaN, as in the
+// reference. `scratch` holds reduce_scratch_elems(p) doubles (reduce_plan.h).
+void reduce_forward_cuda(ReduceOp op, const float* x, const ReducePlan& p, float* y,
+                         double* scratch, devices::Stream& stream);
+void register_reduce_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

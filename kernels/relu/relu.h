@@ -1,5 +1,6 @@
-// Relu / ReluGrad (float32). The per-element math is shared by every implementation.
-// CPU: relu_cpu.cc ("ref" loops and "cpu" multi-threaded). (CUDA kernels: the kernels issue.)
+// Relu / ReluGrad (float32; float16 and bfloat16 too). The per-element math is shared by
+// every implementation. CPU: relu_cpu.cc ("ref" loops and "cpu" multi-threaded); CUDA:
+// relu_cuda.cu.
 #pragma once
 
 #include <cstdint>
@@ -21,5 +22,13 @@ void relu_forward_cpu(const float* x, float* y, std::int64_t n);
 void relu_backward_cpu(const float* dy, const float* x, float* dx, std::int64_t n);
 // Registers Relu and ReluGrad under "ref" and "cpu".
 void register_relu_cpu_kernels(KernelRegistry& r);
+
+// Device memory, queued on `stream`. T: float, half, bfloat16_t (16-bit values are compared
+// as floats and passed through unchanged, so the result is exact). y may alias x, dx dy.
+template <class T>
+void relu_forward_cuda(const T* x, T* y, std::int64_t n, devices::Stream& stream);
+template <class T>
+void relu_backward_cuda(const T* dy, const T* x, T* dx, std::int64_t n, devices::Stream& stream);
+void register_relu_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

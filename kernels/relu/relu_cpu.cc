@@ -47,7 +47,39 @@ void register_relu_family(KernelRegistry& r, const std::string& label, ForwardFn
 }
 }  // namespace
 
+namespace {
+// float16 / bfloat16: relu() and relu_grad()'s comparisons on the converted value; each
+// selects one of its inputs or zero, so the result is exact.
+template <class T>
+void relu_16bit_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  Tensor& y = c.allocate_output(0, x.dtype(), x.shape());
+  const T* in = x.data<T>();
+  T* out = y.data<T>();
+  for (std::int64_t i = 0; i < x.num_elements(); ++i)
+    out[i] = static_cast<float>(in[i]) < 0.0f ? T(0.0f) : in[i];  // relu(): NaN passes
+}
+template <class T>
+void relu_grad_16bit_kernel(KernelContext& c) {
+  const Tensor& dy = c.inputs.at(0);
+  const Tensor& x = c.inputs.at(1);
+  if (!(dy.shape() == x.shape()))
+    throw InvalidArgumentError(str_cat(c.node_name, ": ReluGrad shapes differ: ",
+                                       dy.shape().to_string(), " vs ", x.shape().to_string()));
+  Tensor& dx = c.allocate_output(0, x.dtype(), x.shape());
+  for (std::int64_t i = 0; i < x.num_elements(); ++i)
+    dx.data<T>()[i] = static_cast<float>(x.data<T>()[i]) > 0.0f ? dy.data<T>()[i] : T(0.0f);
+}
+}  // namespace
+
 void register_relu_cpu_kernels(KernelRegistry& r) {
+  r.add({"Relu", devices::DeviceType::kCPU, DType::kFloat16, "ref"}, relu_16bit_kernel<half>);
+  r.add({"Relu", devices::DeviceType::kCPU, DType::kBFloat16, "ref"},
+        relu_16bit_kernel<bfloat16_t>);
+  r.add({"ReluGrad", devices::DeviceType::kCPU, DType::kFloat16, "ref"},
+        relu_grad_16bit_kernel<half>);
+  r.add({"ReluGrad", devices::DeviceType::kCPU, DType::kBFloat16, "ref"},
+        relu_grad_16bit_kernel<bfloat16_t>);
   register_relu_family(r, "ref", relu_forward_ref, relu_backward_ref);
   register_relu_family(r, "cpu", relu_forward_cpu, relu_backward_cpu);
 }

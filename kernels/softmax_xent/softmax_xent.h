@@ -1,6 +1,6 @@
 // SparseSoftmaxCrossEntropyWithLogits: per-row loss and its gradient (softmax - onehot),
 // computed with the max subtracted for stability. float32 logits [B, C], int32/int64 labels
-// [B]. CPU: softmax_xent_cpu.cc.
+// [B]. CPU: softmax_xent_cpu.cc; CUDA: softmax_xent_cuda.cu.
 #pragma once
 
 #include <cstdint>
@@ -14,5 +14,12 @@ void sparse_xent_forward_ref(const float* logits, const std::int64_t* labels, fl
                              float* backprop, std::int64_t batch, std::int64_t classes,
                              const std::string& what);
 void register_softmax_xent_cpu_kernels(KernelRegistry& r);
+
+// Device memory, queued on `stream`: one block per row, double math as in the reference.
+// Labels must already be checked to lie in [0, classes) (a row with a label outside gets NaN).
+template <class L>
+void sparse_xent_forward_cuda(const float* logits, const L* labels, float* loss, float* backprop,
+                              std::int64_t batch, std::int64_t classes, devices::Stream& stream);
+void register_softmax_xent_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -132,6 +132,10 @@ void register_gradients(OpRegistry& r) {
   r.set_grad("BiasAdd", [](Graph& g, const Operation& o, const Grads& dy) {
     return Grads{dy[0], op(g, "BiasAddGrad", {dy[0]}, copy_attrs(o, {"data_format"}))};
   });
+  r.set_grad("_FusedBiasAddRelu", [](Graph& g, const Operation& o, const Grads& dy) {
+    Output pre = op(g, "ReluGrad", {dy[0], o.output(0)});
+    return Grads{pre, op(g, "BiasAddGrad", {pre}, copy_attrs(o, {"data_format"}))};
+  });
   r.set_grad("Conv2D", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const AttrMap a = copy_attrs(o, {"strides", "padding", "dilations", "data_format"});

@@ -153,6 +153,12 @@ void register_nn_ops(OpRegistry& r) {
                  b.dims()[0], " for bias_add with shapes ", v.to_string(), ", ", b.to_string()));
            c.set_output(DType::kFloat32, v);
          }});
+  {
+    // Relu(BiasAdd(x, b)) in one pass over memory (a fused kernel; gradient as the pair's).
+    OpDef fused = *r.find("BiasAdd");
+    fused.name = "_FusedBiasAddRelu";
+    r.add(std::move(fused));
+  }
   r.add({.name = "BiasAddGrad", .min_inputs = 1, .max_inputs = 1, .shape = [](ShapeContext& c) {
            const Shape& g = c.input_shapes[0];
            c.set_output(DType::kFloat32, g.has_rank() ? Shape{g.dims().back()} : Shape{-1});

@@ -1,0 +1,123 @@
+// SparseSoftmaxCrossEntropyWithLogits on CUDA. Reference: softmax_xent_cpu.cc
+// (sparse_xent_forward_ref): max subtracted, exp/log in double, both outputs.
+#include <math_constants.h>
+
+#include "devices/cuda/cuda_check.h"
+#include "kernels/common/gpu_args.h"
+#include "kernels/common/launch.cuh"
+#include "kernels/softmax_xent/softmax_xent.h"
+
+namespace scopeflow::kernels {
+namespace {
+
+constexpr int kBlock = 128;
+
+// Block-wide fold of one double per thread in a fixed tree order (deterministic).
+template <class F>
+__device__ double block_fold(double v, double* sh, F f) {
+  const int t = threadIdx.x;
+  sh[t] = v;
+  __syncthreads();
+  for (int s = kBlock / 2; s > 0; s >>= 1) {
+    if (t < s) sh[t] = f(sh[t], sh[t + s]);
+    __syncthreads();
+  }
+  const double out = sh[0];
+  __syncthreads();  // sh is reused by the next fold
+  return out;
+}
+
+// ---------------------------------------------------------------- kernels
+// One block per row (grid-stride over rows); threads stride over the classes. NOTE: a NaN or
+// +inf logit makes the row's loss and gradient NaN, as in the reference (exp(NaN) or
+// exp(inf - inf) enters the sum); the max itself only needs to be some element of the row.
+template <class L>
+__global__ void sparse_xent_kernel(const float* logits, const L* labels, float* loss,
+                                   float* backprop, std::int64_t batch, std::int64_t classes) {
+  __shared__ double sh[kBlock];
+  for (std::int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
+    const float* row = logits + b * classes;
+    float* back = backprop + b * classes;
+    const std::int64_t label = static_cast<std::int64_t>(labels[b]);
+    double m = row[0];
+    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) m = fmax(m, double(row[c]));
+    m = block_fold(m, sh, [](double x, double y) { return fmax(x, y); });
+    double sum = 0;
+    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) sum += exp(double(row[c]) - m);
+    sum = block_fold(sum, sh, [](double x, double y) { return x + y; });
+    const double log_sum = log(sum);
+    const bool valid = label >= 0 && label < classes;
+    if (threadIdx.x == 0)
+      loss[b] = valid ? static_cast<float>(log_sum - (double(row[label]) - m)) : CUDART_NAN_F;
+    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock)
+      back[c] =
+          valid ? static_cast<float>(exp(double(row[c]) - m - log_sum) - (c == label ? 1.0 : 0.0))
+                : CUDART_NAN_F;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- launchers
+template <class L>
+void sparse_xent_forward_cuda(const float* logits, const L* labels, float* loss, float* backprop,
+                              std::int64_t batch, std::int64_t classes, devices::Stream& stream) {
+  if (batch == 0 || classes == 0) return;
+  const unsigned grid = static_cast<unsigned>(std::min<std::int64_t>(batch, 132 * 16));
+  sparse_xent_kernel<L>
+      <<<grid, kBlock, 0, cuda_stream(stream)>>>(logits, labels, loss, backprop, batch, classes);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+template void sparse_xent_forward_cuda<std::int32_t>(const float*, const std::int32_t*, float*,
+                                                     float*, std::int64_t, std::int64_t,
+                                                     devices::Stream&);
+template void sparse_xent_forward_cuda<std::int64_t>(const float*, const std::int64_t*, float*,
+                                                     float*, std::int64_t, std::int64_t,
+                                                     devices::Stream&);
+
+// ---------------------------------------------------------------- registration
+namespace {
+void sparse_xent_gpu_kernel(KernelContext& c) {
+  const Tensor& logits = gpu_input(c, 0);
+  const Tensor& labels = gpu_input(c, 1);
+  if (logits.shape().rank() != 2 || labels.shape().rank() != 1 ||
+      labels.shape().dims()[0] != logits.shape().dims()[0])
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": logits must be [batch, classes] and labels [batch], got ",
+                logits.shape().to_string(), " and ", labels.shape().to_string()));
+  if (labels.dtype() != DType::kInt32 && labels.dtype() != DType::kInt64)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": labels must be int32 or int64, got ", dtype_name(labels.dtype())));
+  const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
+  // NOTE: the reference throws for a label outside [0, classes); matching it needs the labels
+  // on the host (one small copy that waits for the stream). TF's GPU kernel writes NaN instead.
+  std::vector<std::int64_t> l;
+  if (labels.dtype() == DType::kInt32) {
+    for (auto v : labels.to_vector<std::int32_t>()) l.push_back(v);
+  } else {
+    l = labels.to_vector<std::int64_t>();
+  }
+  for (const std::int64_t label : l)
+    if (label < 0 || label >= classes)
+      throw InvalidArgumentError(str_cat(c.node_name, ": Received a label value of ", label,
+                                         " which is outside the valid range of [0, ", classes,
+                                         ").  Label values: ", label));
+  GpuLaunchScope scope(c);
+  if (c.outputs.size() < 2) c.outputs.resize(2);  // gpu_output must not resize under refs
+  Tensor& loss = gpu_output(c, 0, DType::kFloat32, Shape{batch});
+  Tensor& back = gpu_output(c, 1, DType::kFloat32, logits.shape());
+  if (labels.dtype() == DType::kInt32)
+    sparse_xent_forward_cuda(logits.data<float>(), labels.data<std::int32_t>(), loss.data<float>(),
+                             back.data<float>(), batch, classes, c.get_stream());
+  else
+    sparse_xent_forward_cuda(logits.data<float>(), labels.data<std::int64_t>(), loss.data<float>(),
+                             back.data<float>(), batch, classes, c.get_stream());
+}
+}  // namespace
+
+void register_softmax_xent_cuda_kernels(KernelRegistry& r) {
+  r.add({"SparseSoftmaxCrossEntropyWithLogits", devices::DeviceType::kGPU, DType::kFloat32, "cuda"},
+        sparse_xent_gpu_kernel);
+}
+
+}  // namespace scopeflow::kernels
