@@ -100,6 +100,9 @@ class Tensor {
   std::string debug_string(int max_values = 8) const;
   // True when both refer to the same buffer.
   bool shares_buffer_with(const Tensor& other) const { return buffer_ && buffer_ == other.buffer_; }
+  // Tensors sharing this buffer, this one included (0 for an empty tensor): what a
+  // copy-on-write update checks.
+  long buffer_use_count() const { return buffer_.use_count(); }
 
  private:
   void check_dtype(DType want, const char* what) const;

@@ -228,6 +228,21 @@ struct Session::Impl {
     write_variable(var, fresh);
     return fresh;
   }
+  // The buffer an optimizer update may write in place: the variable's own, or, while
+  // readers of this step still hold it (a `read` output not yet consumed by every reader),
+  // a fresh copy that becomes the variable's buffer. So every read in a step sees the value
+  // from before the step's update, whatever order the executor picks (TF's ref variables
+  // race here; its resource variables copy on write the same way). Assign/AssignAdd stay in
+  // place (TF1's ref semantics, which control_dependencies rely on).
+  Tensor copy_on_write(const Node* var) {
+    std::lock_guard<std::mutex> lock(var_mu);
+    auto it = variables.find(var);
+    if (it == variables.end()) return Tensor();
+    Tensor& current = it->second;
+    if (current.initialized() && current.buffer_use_count() > 1)
+      current = current.to(current.device_ptr());
+    return current;
+  }
   void write_variable(const Node* var, Tensor value) {
     std::lock_guard<std::mutex> lock(var_mu);
     variables[var] = std::move(value);
@@ -738,9 +753,9 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       c.node_name = n->name;
       std::vector<std::pair<const Node*, Tensor>> round_trips;
       for (std::size_t k = 0; k < step.inputs.size(); ++k) {
-        Tensor t = input(st, step, k);
-        require_initialized(t, k);
         const Node* var = step.inputs[k].variable;
+        Tensor t = var ? copy_on_write(var) : input(st, step, k);
+        require_initialized(t, k);
         if (var && step.kernel_on_host && !t.on_host()) {
           t = t.to(host);
           round_trips.emplace_back(var, t);

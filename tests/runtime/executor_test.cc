@@ -159,6 +159,30 @@ TEST_F(ExecutorTest, RandomOpsDrawFreshNumbersEachRun) {
   EXPECT_EQ(fresh.run(r).to_vector<float>(), a) << "op seed fixes the sequence per session";
 }
 
+// Optimizer updates copy on write while readers of the step still hold the variable's
+// buffer: every read in a step sees the pre-update value, whatever the schedule (the race of
+// TF1's ref variables, which made multi-tower results depend on thread timing).
+TEST_F(ExecutorTest, ReadsInAStepSeeThePreUpdateValue) {
+  auto v = sf::get_variable("v", {2}, {.initializer = sf::ones_initializer()});
+  auto r = v.value();
+  sf::train::GradientDescentOptimizer opt(1.0);
+  auto upd = opt.apply_gradients({{sf::constant(std::vector<float>{1, 1}, sf::Shape{2}), v}});
+  sf::Output late;
+  {
+    auto deps = sf::control_dependencies({upd});
+    late = sf::identity(r) * 10.0f;
+  }
+  for (int threads : {1, 4}) {
+    sf::Session s({.inter_op_parallelism_threads = threads});
+    s.run(v.initializer());
+    for (int step = 0; step < 3; ++step) {
+      const float before = 1.0f - static_cast<float>(step);
+      EXPECT_EQ(s.run(late).to_vector<float>(), std::vector<float>(2, 10.0f * before));
+      EXPECT_EQ(s.run(r).to_vector<float>(), std::vector<float>(2, before - 1.0f));
+    }
+  }
+}
+
 TEST_F(ExecutorTest, BadOptionsAreRejected) {
   EXPECT_THROW(sf::Session({.inter_op_parallelism_threads = -1}), sf::InvalidArgumentError);
 }

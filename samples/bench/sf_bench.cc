@@ -1,0 +1,94 @@
+// sf-bench: the tower benchmark, in tf_cnn_benchmarks' language (flags, header block,
+// "images/sec" lines and the final "total images/sec" line that users' scripts grep for).
+// Strategies and their gradient semantic: samples/bench/tower_bench.h.
+// Example: sf-bench --device cpu --num_devices 4 --variable_update replicated --json r.json
+#include <scopeflow/scopeflow.h>
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "samples/bench/tower_bench.h"
+
+namespace bench = scopeflow::bench;
+
+int main(int argc, char** argv) {
+  CLI::App app{"sf-bench: multi-tower CNN training benchmark (tf_cnn_benchmarks' flags)"};
+  bench::BenchConfig c;
+  std::string json_path;
+  app.add_option("--model", c.model, "fashion_cnn | cifar_cnn | tiny_cnn");
+  app.add_option("--data,--data_name", c.data, "synthetic | fashion-mnist");
+  app.add_option("--data_dir", c.data_dir, "folder with the Fashion-MNIST .gz files");
+  app.add_option("--batch_size", c.batch_size, "images per device per step");
+  app.add_option("--num_batches", c.num_batches, "timed steps");
+  app.add_option("--num_warmup_batches", c.num_warmup_batches, "untimed steps first");
+  app.add_option("--display_every", c.display_every, "print a progress line every N steps");
+  app.add_option("--optimizer", c.optimizer, "sgd | momentum | adam");
+  app.add_option("--learning_rate,--init_learning_rate", c.learning_rate, "learning rate");
+  app.add_option("--seed,--tf_random_seed", c.seed, "graph-level random seed");
+  app.add_option("--variable_update", c.variable_update,
+                 "parameter_server | replicated | independent");
+  app.add_option("--local_parameter_device", c.local_parameter_device,
+                 "parameter_server: cpu (CPU:0) | gpu (spread over the worker devices)");
+  app.add_option("--ps_strategy", c.ps_strategy,
+                 "with --local_parameter_device gpu: round_robin | greedy (by bytes)");
+  app.add_option("--all_reduce_spec", c.all_reduce_spec, "replicated: copy");
+  app.add_option("--gradient_repacking", c.gradient_repacking, "pack gradients into K buffers");
+  app.add_option("--num_devices,--num_gpus", c.num_devices, "towers (one per device)");
+  app.add_option("--device", c.device, "cpu (CPU:0..N-1) | gpu (GPUs, split when N > cards)");
+  app.add_option("--inter_op_threads,--num_inter_threads", c.inter_op_threads,
+                 "the session's inter-op threads (0: one per hardware thread)");
+  app.add_flag("--log_device_placement", c.log_device_placement, "print each node's device");
+  app.add_option("--json", json_path, "write the results here");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    bench::validate(c);
+    std::cout << sf::build_info_string() << "\n" << bench::header(c) << std::endl;
+    auto r =
+        bench::run_benchmark(c, [](const std::string& line) { std::cout << line << std::endl; });
+    std::cout << "----------------------------------------------------------------\n";
+    std::printf("total images/sec: %.2f\n", r.images_per_sec);
+    std::cout << "----------------------------------------------------------------" << std::endl;
+    if (!json_path.empty()) {
+      nlohmann::json placement = nlohmann::json::array();
+      for (const auto& p : r.placement)
+        placement.push_back({{"variable", p.variable}, {"device", p.device}, {"bytes", p.bytes}});
+      nlohmann::json j = {
+          {"images_per_sec", r.images_per_sec},
+          {"images_per_sec_mean", r.images_per_sec_mean},
+          {"images_per_sec_stderr", r.images_per_sec_stderr},
+          {"jitter", r.jitter},
+          {"step_ms_median", r.step_ms_median},
+          {"bytes_copied_per_step", r.bytes_copied_per_step},
+          {"final_loss", r.final_loss},
+          {"param_checksum", r.param_checksum},
+          {"placement", placement},
+          {"devices", r.devices},
+          {"num_devices", c.num_devices},
+          {"device", c.device},
+          {"model", c.model},
+          {"data", c.data},
+          {"batch_size", c.batch_size},
+          {"num_batches", c.num_batches},
+          {"optimizer", c.optimizer},
+          {"variable_update", c.variable_update},
+          {"local_parameter_device", c.local_parameter_device},
+          {"ps_strategy", c.ps_strategy},
+          {"all_reduce_spec", c.all_reduce_spec.empty() && c.variable_update == "replicated"
+                                  ? "copy"
+                                  : c.all_reduce_spec},
+          {"num_variables", r.num_variables},
+          {"graph_nodes", r.graph_nodes},
+          {"build", sf::build_info_string()}};
+      std::ofstream out(json_path);
+      out << j.dump(1) << "\n";
+      if (!out) throw sf::InvalidArgumentError(sf::str_cat("--json: cannot write ", json_path));
+    }
+    return 0;
+  } catch (const sf::Error& e) {
+    std::cerr << "sf-bench: " << e.what() << "\n";
+    return 1;
+  }
+}

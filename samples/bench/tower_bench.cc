@@ -1,0 +1,434 @@
+// See tower_bench.h.
+#include "samples/bench/tower_bench.h"
+
+#include <scopeflow/scopeflow.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <set>
+
+namespace scopeflow::bench {
+namespace {
+
+struct ModelSpec {
+  std::int64_t height, width, channels;
+  int classes = 10;
+};
+
+ModelSpec model_spec(const std::string& model) {
+  if (model == "fashion_cnn") return {28, 28, 1};
+  if (model == "cifar_cnn") return {32, 32, 3};
+  if (model == "tiny_cnn") return {8, 8, 1};
+  throw InvalidArgumentError(
+      str_cat("--model: unknown model '", model, "' (fashion_cnn, cifar_cnn, tiny_cnn)"));
+}
+
+Output conv(const Output& x, std::int64_t k, std::int64_t in, std::int64_t out, double bias) {
+  auto w = get_variable("weights", {k, k, in, out},
+                        {.initializer = truncated_normal_initializer(0.0, 0.1)});
+  auto b = get_variable("biases", {out}, {.initializer = constant_initializer(bias)});
+  return nn::relu(nn::bias_add(nn::conv2d(x, w, {1, 1, 1, 1}, "SAME"), b));
+}
+
+Output pool(const Output& x) { return nn::max_pool(x, {1, 2, 2, 1}, {1, 2, 2, 1}, "SAME"); }
+
+Output dense(const Output& x, std::int64_t in, std::int64_t out, bool relu, double bias) {
+  auto w =
+      get_variable("weights", {in, out}, {.initializer = truncated_normal_initializer(0.0, 0.1)});
+  auto b = get_variable("biases", {out}, {.initializer = constant_initializer(bias)});
+  auto y = nn::bias_add(matmul(x, w), b);
+  return relu ? nn::relu(y) : y;
+}
+
+// The models, built in the current variable scope: images [B, H, W, C] -> logits [B, 10].
+Output build_model(const std::string& model, const Output& images, std::int64_t batch) {
+  Output h = images;
+  auto layer = [&](const char* name, auto&& fn) {
+    variable_scope s(name);
+    h = fn(h);
+  };
+  if (model == "fashion_cnn") {  // TF's Fashion-MNIST convnet (sf-train's model, no dropout)
+    layer("conv1", [](const Output& x) { return pool(conv(x, 5, 1, 32, 0.1)); });
+    layer("conv2", [](const Output& x) { return pool(conv(x, 5, 32, 64, 0.1)); });
+    h = reshape(h, {batch, 7 * 7 * 64});
+    layer("fc1", [](const Output& x) { return dense(x, 7 * 7 * 64, 1024, true, 0.1); });
+    layer("fc2", [](const Output& x) { return dense(x, 1024, 10, false, 0.1); });
+  } else if (model == "cifar_cnn") {  // VGG-style: 64-64-pool-128-128-pool-256-pool-dense
+    layer("conv1", [](const Output& x) { return conv(x, 3, 3, 64, 0.0); });
+    layer("conv2", [](const Output& x) { return pool(conv(x, 3, 64, 64, 0.0)); });
+    layer("conv3", [](const Output& x) { return conv(x, 3, 64, 128, 0.0); });
+    layer("conv4", [](const Output& x) { return pool(conv(x, 3, 128, 128, 0.0)); });
+    layer("conv5", [](const Output& x) { return pool(conv(x, 3, 128, 256, 0.0)); });
+    h = reshape(h, {batch, 4 * 4 * 256});
+    layer("fc", [](const Output& x) { return dense(x, 4 * 4 * 256, 10, false, 0.0); });
+  } else {  // tiny_cnn: the strategies' tests
+    layer("conv1", [](const Output& x) { return pool(conv(x, 3, 1, 4, 0.1)); });
+    h = reshape(h, {batch, 4 * 4 * 4});
+    layer("fc", [](const Output& x) { return dense(x, 4 * 4 * 4, 10, false, 0.1); });
+  }
+  return h;
+}
+
+std::unique_ptr<train::Optimizer> make_optimizer(const BenchConfig& c) {
+  if (c.optimizer == "sgd")
+    return std::make_unique<train::GradientDescentOptimizer>(c.learning_rate);
+  if (c.optimizer == "momentum")
+    return std::make_unique<train::MomentumOptimizer>(c.learning_rate, 0.9);
+  return std::make_unique<train::AdamOptimizer>(c.learning_rate);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct RateStats {
+  double mean = 0, stderr_ = 0, jitter = 0;
+};
+
+// tf_cnn_benchmarks' statistics of the per-step rates.
+RateStats rate_stats(const std::vector<double>& rates) {
+  RateStats s;
+  if (rates.empty()) return s;
+  s.mean = std::accumulate(rates.begin(), rates.end(), 0.0) / static_cast<double>(rates.size());
+  if (rates.size() > 1) {
+    double var = 0;
+    for (double r : rates) var += (r - s.mean) * (r - s.mean);
+    var /= static_cast<double>(rates.size() - 1);
+    s.stderr_ = std::sqrt(var / static_cast<double>(rates.size()));
+  }
+  const double m = median(rates);
+  std::vector<double> dev;
+  for (double r : rates) dev.push_back(std::abs(r - m));
+  s.jitter = 1.4826 * median(dev);
+  return s;
+}
+
+std::string format_step(int step, const RateStats& s, double loss) {
+  char line[160];
+  std::snprintf(line, sizeof line, "%d\timages/sec: %.1f +/- %.1f (jitter = %.1f)\t%.3f", step,
+                s.mean, s.stderr_, s.jitter, loss);
+  return line;
+}
+
+std::string worker_device(const BenchConfig& c, int i) {
+  return str_cat(c.device == "gpu" ? "/device:GPU:" : "/device:CPU:", i);
+}
+
+// "/job:localhost/replica:0/task:0/device:CPU:0" -> "/device:CPU:0"
+std::string device_suffix(const std::string& full) {
+  const auto at = full.find("/device:");
+  return at == std::string::npos ? full : full.substr(at);
+}
+
+}  // namespace
+
+void validate(const BenchConfig& c) {
+  auto bad = [](const std::string& msg) { throw InvalidArgumentError(msg); };
+  (void)model_spec(c.model);
+  if (c.data != "synthetic" && c.data != "fashion-mnist")
+    bad(str_cat("--data: '", c.data, "' is not synthetic or fashion-mnist"));
+  if (c.data == "fashion-mnist" && c.model != "fashion_cnn")
+    bad(str_cat("--data fashion-mnist needs --model fashion_cnn (28x28x1 images), not ", c.model));
+  if (c.batch_size < 1) bad(str_cat("--batch_size must be >= 1, got ", c.batch_size));
+  if (c.num_batches < 1) bad(str_cat("--num_batches must be >= 1, got ", c.num_batches));
+  if (c.num_warmup_batches < 0)
+    bad(str_cat("--num_warmup_batches must be >= 0, got ", c.num_warmup_batches));
+  if (c.display_every < 1) bad(str_cat("--display_every must be >= 1, got ", c.display_every));
+  if (c.optimizer != "sgd" && c.optimizer != "momentum" && c.optimizer != "adam")
+    bad(str_cat("--optimizer: '", c.optimizer, "' is not sgd, momentum or adam"));
+  if (!(c.learning_rate > 0)) bad(str_cat("--learning_rate must be > 0, got ", c.learning_rate));
+  if (c.variable_update != "parameter_server" && c.variable_update != "replicated" &&
+      c.variable_update != "independent")
+    bad(str_cat("--variable_update: '", c.variable_update,
+                "' is not parameter_server, replicated or independent"));
+  if (c.local_parameter_device != "cpu" && c.local_parameter_device != "gpu")
+    bad(str_cat("--local_parameter_device: '", c.local_parameter_device, "' is not cpu or gpu"));
+  if (c.ps_strategy != "round_robin" && c.ps_strategy != "greedy")
+    bad(str_cat("--ps_strategy: '", c.ps_strategy, "' is not round_robin or greedy"));
+  if (c.variable_update != "parameter_server" && c.local_parameter_device != "cpu")
+    bad(str_cat("--local_parameter_device applies to --variable_update parameter_server only (got ",
+                c.variable_update, ")"));
+  if (c.ps_strategy != "round_robin" &&
+      (c.variable_update != "parameter_server" || c.local_parameter_device != "gpu"))
+    bad("--ps_strategy applies to --variable_update parameter_server with "
+        "--local_parameter_device gpu only");
+  if (!c.all_reduce_spec.empty() && c.variable_update != "replicated")
+    bad(str_cat("--all_reduce_spec applies to --variable_update replicated only (got ",
+                c.variable_update, ")"));
+  if (c.all_reduce_spec == "nccl" || c.all_reduce_spec == "ring")
+    bad(str_cat("--all_reduce_spec ", c.all_reduce_spec,
+                " is not available yet; use copy (reduce on the first device, copy back)"));
+  if (!c.all_reduce_spec.empty() && c.all_reduce_spec != "copy")
+    bad(str_cat("--all_reduce_spec: '", c.all_reduce_spec, "' is not copy, ring or nccl"));
+  if (c.gradient_repacking != 0)
+    bad("--gradient_repacking is not available yet (gradients are reduced one tensor each)");
+  if (c.num_devices < 1) bad(str_cat("--num_devices must be >= 1, got ", c.num_devices));
+  if (c.device != "cpu" && c.device != "gpu")
+    bad(str_cat("--device: '", c.device, "' is not cpu or gpu"));
+  if (c.device == "gpu" && devices::gpu_inventory().gpus.empty())
+    bad(str_cat("--device gpu: no GPU (", devices::gpu_inventory().unavailable_reason, ")"));
+  if (c.inter_op_threads < 0)
+    bad(str_cat("--inter_op_threads must be >= 0, got ", c.inter_op_threads));
+}
+
+std::string header(const BenchConfig& c) {
+  std::string devices = "[";
+  for (int i = 0; i < c.num_devices; ++i)
+    devices += str_cat(i ? ", " : "", "'", worker_device(c, i), "'");
+  devices += "]";
+  std::string h;
+  h += str_cat("Model:       ", c.model, "\n");
+  h += str_cat("Dataset:     ", c.data, "\n");
+  h += "Mode:        training\n";
+  h += "SingleSess:  False\n";
+  h += str_cat("Batch size:  ", c.batch_size * c.num_devices, " global\n");
+  h += str_cat("             ", c.batch_size, " per device\n");
+  h += str_cat("Num batches: ", c.num_batches, "\n");
+  h += str_cat("Devices:     ", devices, "\n");
+  h += "Data format: NHWC\n";
+  h += str_cat("Optimizer:   ", c.optimizer, "\n");
+  h += str_cat("Variables:   ", c.variable_update, "\n");
+  if (c.variable_update == "parameter_server")
+    h += str_cat("PS device:   ", c.local_parameter_device,
+                 c.local_parameter_device == "gpu" ? str_cat(" (", c.ps_strategy, ")") : "", "\n");
+  if (c.variable_update == "replicated")
+    h += str_cat("AllReduce:   ", c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec, "\n");
+  h += "==========";
+  return h;
+}
+
+BenchResult run_benchmark(const BenchConfig& c,
+                          const std::function<void(const std::string&)>& log) {
+  validate(c);
+  auto say = [&](const std::string& s) {
+    if (log) log(s);
+  };
+  const ModelSpec spec = model_spec(c.model);
+  const int k = c.num_devices;
+  const std::int64_t b = c.batch_size;
+  const bool ps = c.variable_update == "parameter_server";
+  const bool replicated = c.variable_update == "replicated";
+
+  Graph graph;
+  auto as_default = graph.as_default();
+  set_random_seed(c.seed);
+  say("Generating training model");
+
+  // Parameter-server placement of variable ops (only ops created here: tower 0 creates the
+  // variables, later towers reuse them).
+  DeviceFunction ps_fn;
+  if (ps) {
+    train::PsStrategy strategy = c.ps_strategy == "greedy"
+                                     ? train::greedy_load_balancing_strategy(k)
+                                     : train::round_robin_strategy(k);
+    ps_fn = [c, strategy](const NodeDef& node) {
+      if (node.op != "VariableV2") return node.device;
+      return c.local_parameter_device == "cpu" ? std::string("/device:CPU:0")
+                                               : worker_device(c, strategy(node));
+    };
+  }
+
+  std::vector<Output> images, labels, losses;
+  std::vector<GradsAndVars> grads(static_cast<std::size_t>(k));
+  std::vector<std::unique_ptr<train::Optimizer>> optimizers;  // one, or one per copy
+  if (ps) optimizers.push_back(make_optimizer(c));
+  auto global_step = train::get_or_create_global_step();
+  for (int i = 0; i < k; ++i) {
+    device d(worker_device(c, i));
+    name_scope ns(str_cat("tower_", i));
+    images.push_back(placeholder(float32, {b, spec.height, spec.width, spec.channels}, "images"));
+    labels.push_back(placeholder(int32, {b}, "labels"));
+    const std::string scope = ps ? "v" : str_cat("v", i);
+    Output logits;
+    {
+      std::optional<device> ps_scope;
+      if (ps) ps_scope.emplace(ps_fn);
+      variable_scope vs(scope, {.reuse = ps && i > 0});
+      logits = build_model(c.model, images.back(), b);
+    }
+    losses.push_back(
+        reduce_mean(nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
+    if (!ps) optimizers.push_back(make_optimizer(c));
+    grads[static_cast<std::size_t>(i)] =
+        optimizers.back()->compute_gradients(losses.back(), trainable_variables(scope + "/"));
+  }
+
+  // The update.
+  std::vector<Operation> updates;
+  const double inv_k = 1.0 / k;
+  if (ps) {
+    GradsAndVars mean;
+    for (std::size_t j = 0; j < grads[0].size(); ++j) {
+      const Variable& var = grads[0][j].second;
+      device d(var.op().device());
+      name_scope ns("average");
+      std::vector<Output> parts;
+      for (const auto& g : grads) parts.push_back(g[j].first);
+      mean.emplace_back(k == 1 ? parts[0] : add_n(parts) * inv_k, var);
+    }
+    updates.push_back(optimizers[0]->apply_gradients(mean, global_step));
+  } else {
+    // --all_reduce_spec copy: each gradient summed in tower order on device 0, scaled to the
+    // mean, then read by every copy's update (the executor copies it to each device).
+    std::vector<Output> reduced;
+    if (replicated && k > 1) {
+      device d(worker_device(c, 0));
+      name_scope ns("allreduce");
+      for (std::size_t j = 0; j < grads[0].size(); ++j) {
+        std::vector<Output> parts;
+        for (const auto& g : grads) parts.push_back(g[j].first);
+        reduced.push_back(add_n(parts) * inv_k);
+      }
+    }
+    for (int i = 0; i < k; ++i) {
+      GradsAndVars mine = grads[static_cast<std::size_t>(i)];
+      for (std::size_t j = 0; j < reduced.size(); ++j) mine[j].first = reduced[j];
+      device d(worker_device(c, i));
+      updates.push_back(optimizers[static_cast<std::size_t>(i)]->apply_gradients(
+          mine, i == 0 ? std::optional<Variable>(global_step) : std::nullopt));
+    }
+  }
+  Operation train_op = group(updates, "train_op");
+  Output mean_loss = k == 1 ? losses[0] : add_n(losses) * inv_k;
+
+  // Replicated / independent copies start from copy 0's values (a broadcast).
+  std::vector<Operation> broadcast;
+  if (!ps) {
+    for (int i = 1; i < k; ++i)
+      for (std::size_t j = 0; j < grads[0].size(); ++j)
+        broadcast.push_back(
+            grads[static_cast<std::size_t>(i)][j].second.assign(grads[0][j].second.value()).op());
+  }
+
+  // ---- session
+  say("Initializing graph");
+  SessionOptions options{.log_device_placement = c.log_device_placement,
+                         .inter_op_parallelism_threads = c.inter_op_threads};
+  if (c.device == "cpu") {
+    options.device_count = {{"CPU", k}};
+  } else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k) {
+    // More towers than cards: split the first card into k logical GPUs.
+    options.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(static_cast<std::size_t>(k));
+  }
+  Session sess(options, graph);
+  sess.run(global_variables_initializer());
+  if (!broadcast.empty()) sess.run(group(broadcast, "broadcast_variables"));
+
+  // ---- data: device-resident synthetic batches (as TF's synthetic input), or Fashion-MNIST
+  // through the prefetching pipeline.
+  std::vector<std::shared_ptr<devices::Device>> tower_devices;
+  for (int i = 0; i < k; ++i)
+    tower_devices.push_back(sess.device_manager().find(worker_device(c, i)));
+  constexpr int kPool = 4;  // distinct global batches cycled by synthetic data
+  std::vector<std::vector<std::pair<Tensor, Tensor>>> synthetic;
+  std::unique_ptr<data::BatchPipeline> pipeline;
+  std::int64_t epoch = 0;
+  if (c.data == "synthetic") {
+    const std::int64_t global = b * k;
+    auto d = data::synthetic_images(kPool * global, spec.height, spec.width, spec.channels,
+                                    spec.classes, static_cast<std::uint64_t>(c.seed));
+    std::vector<std::int64_t> rows(static_cast<std::size_t>(kPool * global));
+    std::iota(rows.begin(), rows.end(), 0);
+    for (int p = 0; p < kPool; ++p) {
+      synthetic.emplace_back();
+      for (int i = 0; i < k; ++i) {
+        const std::int64_t first = p * global + i * b;
+        auto to_dev = [&](const Tensor& t) {
+          const auto& dev = tower_devices[static_cast<std::size_t>(i)];
+          return dev->type() == devices::DeviceType::kCPU ? t : t.to(dev);
+        };
+        synthetic.back().emplace_back(to_dev(data::gather_rows(d.images, rows, first, b)),
+                                      to_dev(data::gather_rows(d.labels, rows, first, b)));
+      }
+    }
+  } else {
+    auto train_set = data::load_fashion_mnist(c.data_dir, "train");
+    pipeline = std::make_unique<data::BatchPipeline>(
+        std::vector<Tensor>{train_set.images, train_set.labels},
+        data::PipelineOptions{
+            .batch_size = b, .seed = static_cast<std::uint64_t>(c.seed), .prefetch = 2 * k});
+    pipeline->start_epoch(epoch);
+  }
+  auto feed_for = [&](int step) {
+    FeedDict feed;
+    for (int i = 0; i < k; ++i) {
+      std::pair<Tensor, Tensor> batch;
+      if (!synthetic.empty()) {
+        batch = synthetic[static_cast<std::size_t>(step % kPool)][static_cast<std::size_t>(i)];
+      } else {
+        auto next = pipeline->next();
+        if (!next) {
+          pipeline->start_epoch(++epoch);
+          next = pipeline->next();
+        }
+        batch = {(*next)[0], (*next)[1]};
+      }
+      feed.emplace_back(images[static_cast<std::size_t>(i)], batch.first);
+      feed.emplace_back(labels[static_cast<std::size_t>(i)], batch.second);
+    }
+    return feed;
+  };
+
+  BenchResult r;
+  say("Running warm up");
+  int step = 0;
+  for (; step < c.num_warmup_batches; ++step) sess.run({mean_loss}, {train_op}, feed_for(step));
+  say("Done warm up");
+  say("Step\tImg/sec\ttotal_loss");
+  std::vector<double> rates, step_ms;
+  double loss = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int s = 1; s <= c.num_batches; ++s, ++step) {
+    auto feed = feed_for(step);
+    const auto a = std::chrono::steady_clock::now();
+    loss = sess.run({mean_loss}, {train_op}, feed)[0].scalar<float>();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+    step_ms.push_back(secs * 1e3);
+    rates.push_back(static_cast<double>(b * k) / secs);
+    if (s == 1 || s % c.display_every == 0) say(format_step(s, rate_stats(rates), loss));
+    if (s == 1) r.bytes_copied_per_step = sess.last_run_stats().bytes_copied;
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const RateStats st = rate_stats(rates);
+  r.images_per_sec = static_cast<double>(b * k * c.num_batches) / wall;
+  r.images_per_sec_mean = st.mean;
+  r.images_per_sec_stderr = st.stderr_;
+  r.jitter = st.jitter;
+  r.step_ms_median = median(step_ms);
+  r.bytes_copied_per_step = sess.last_run_stats().bytes_copied;
+  r.final_loss = loss;
+  for (int i = 0; i < k; ++i) r.devices.push_back(worker_device(c, i));
+  const std::string prefix = ps ? "v/" : "v0/";
+  for (const auto& v : trainable_variables(prefix)) {
+    const std::string name = v.op().name().substr(prefix.size());
+    auto values = sess.run(v.value()).to_vector<float>();
+    for (float x : values) r.param_checksum += x;
+    r.placement.push_back({v.op().name(), device_suffix(sess.assigned_device(v.op())),
+                           static_cast<std::int64_t>(values.size() * sizeof(float))});
+    r.parameters[name] = std::move(values);
+  }
+  if (!ps) {
+    for (int i = 1; i < k; ++i)
+      for (const auto& v : trainable_variables(str_cat("v", i, "/"))) {
+        const std::string name = v.op().name().substr(v.op().name().find('/') + 1);
+        const auto values = sess.run(v.value()).to_vector<float>();
+        const auto& base = r.parameters.at(name);
+        for (std::size_t e = 0; e < values.size(); ++e)
+          r.max_copy_divergence =
+              std::max(r.max_copy_divergence, static_cast<double>(std::abs(values[e] - base[e])));
+      }
+  }
+  r.num_variables = static_cast<std::int64_t>(global_variables().size());
+  r.graph_nodes = static_cast<std::int64_t>(graph.num_nodes());
+  return r;
+}
+
+}  // namespace scopeflow::bench

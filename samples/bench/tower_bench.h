@@ -1,0 +1,86 @@
+// The tower benchmark behind sf-bench: builds K towers of a CNN under one of TF's variable
+// strategies (tf_cnn_benchmarks' names), trains on synthetic or Fashion-MNIST data and
+// measures. A library so that tests can run the strategies and compare their parameters.
+//
+// Strategies (one gradient semantic for all: the mean over towers of each tower's mean loss
+// gradient, i.e. the gradient of the mean loss over the K*b images):
+//   parameter_server: one copy of each variable (scope "v"), on CPU:0
+//     (--local_parameter_device cpu) or spread over the worker devices
+//     (--local_parameter_device gpu, --ps_strategy round_robin | greedy by bytes); towers
+//     reuse it; gradients are averaged on each variable's device; one update.
+//   replicated: a copy per device (scopes "v0", "v1", ...), initial values broadcast from
+//     copy 0; gradients all-reduced (--all_reduce_spec copy: summed in tower order on device
+//     0, the mean copied back to every device), every copy updated with the same mean.
+//   independent: a copy per device, each trained on its own tower's gradients (no exchange;
+//     the throughput upper bound).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace scopeflow::bench {
+
+struct BenchConfig {
+  std::string model = "fashion_cnn";  // fashion_cnn | cifar_cnn | tiny_cnn (tests)
+  std::string data = "synthetic";     // synthetic | fashion-mnist
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::int64_t batch_size = 32;  // per device
+  int num_batches = 100;
+  int num_warmup_batches = 10;
+  int display_every = 10;
+  std::string optimizer = "sgd";  // sgd | momentum | adam
+  double learning_rate = 0.005;
+  std::int64_t seed = 1;
+  std::string variable_update = "parameter_server";  // | replicated | independent
+  std::string local_parameter_device = "cpu";        // cpu | gpu (the worker devices)
+  std::string ps_strategy = "round_robin";           // round_robin | greedy
+  std::string all_reduce_spec = "";                  // "" (= copy) | copy
+  int gradient_repacking = 0;
+  int num_devices = 1;
+  std::string device = "cpu";  // cpu | gpu
+  int inter_op_threads = 0;    // Session's inter_op_parallelism_threads
+  bool log_device_placement = false;
+};
+
+// InvalidArgumentError naming the flag for every invalid value or combination.
+void validate(const BenchConfig& config);
+
+struct VariablePlacement {
+  std::string variable;
+  std::string device;
+  std::int64_t bytes = 0;
+};
+
+struct BenchResult {
+  double images_per_sec = 0;         // total images / wall time of the timed steps
+  double images_per_sec_mean = 0;    // mean of the per-step rates
+  double images_per_sec_stderr = 0;  // their standard error
+  double jitter = 0;                 // 1.4826 * median absolute deviation of the step rates
+  double step_ms_median = 0;
+  std::int64_t bytes_copied_per_step = 0;
+  double final_loss = 0;
+  // The sum of every trainable parameter after the run (copy 0 under replicated and
+  // independent, so that strategies are comparable).
+  double param_checksum = 0;
+  std::vector<VariablePlacement> placement;  // trainable variables (copy 0's for copies)
+  std::vector<std::string> devices;          // the worker devices
+  std::int64_t num_variables = 0;            // variables in the graph (slots included)
+  std::int64_t graph_nodes = 0;
+  // The largest |copy i - copy 0| over every parameter (replicated: 0 when every copy got the
+  // same updates; 0 for parameter_server, which has one copy).
+  double max_copy_divergence = 0;
+  // The final trainable parameters by name (copy 0's, names without the "vN/" prefix).
+  std::map<std::string, std::vector<float>> parameters;
+};
+
+// Progress lines ("10\timages/sec: ...") go to `log` (may be empty).
+BenchResult run_benchmark(const BenchConfig& config,
+                          const std::function<void(const std::string&)>& log = {});
+
+// tf_cnn_benchmarks' header block for `config`.
+std::string header(const BenchConfig& config);
+
+}  // namespace scopeflow::bench

@@ -1,0 +1,184 @@
+// sf-bench's strategies on logical CPU devices: with the same seed and synthetic data, K towers
+// x batch b under every synchronous strategy end with the parameters of 1 tower x batch K*b
+// after 10 SGD steps (relative difference <= 1e-5), for K = 1, 2, 4, 11; replicated copies
+// stay identical; 11+ towers build without name clashes and the variable count does not grow
+// with K; bad flag combinations are rejected with the flag's name.
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <cmath>
+
+#include "samples/bench/tower_bench.h"
+
+namespace bench = scopeflow::bench;
+
+namespace {
+
+bench::BenchConfig base(int k, std::int64_t b) {
+  bench::BenchConfig c;
+  c.model = "tiny_cnn";
+  c.device = "cpu";
+  c.num_devices = k;
+  c.batch_size = b;
+  c.num_batches = 10;
+  c.num_warmup_batches = 0;
+  c.optimizer = "sgd";
+  c.learning_rate = 0.1;
+  c.seed = 42;
+  c.inter_op_threads = 4;
+  return c;
+}
+
+// max |a - b| / max |b| per tensor.
+double relative_difference(const std::map<std::string, std::vector<float>>& a,
+                           const std::map<std::string, std::vector<float>>& b) {
+  double worst = 0;
+  for (const auto& [name, want] : b) {
+    const auto& got = a.at(name);
+    double diff = 0, scale = 1e-12;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      diff = std::max(diff, static_cast<double>(std::abs(got[i] - want[i])));
+      scale = std::max(scale, static_cast<double>(std::abs(want[i])));
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+struct Strategy {
+  const char* name;
+  void (*apply)(bench::BenchConfig&);
+};
+
+const Strategy kSynchronous[] = {
+    {"ps_cpu", [](bench::BenchConfig& c) { c.variable_update = "parameter_server"; }},
+    {"ps_workers_round_robin",
+     [](bench::BenchConfig& c) {
+       c.variable_update = "parameter_server";
+       c.local_parameter_device = "gpu";
+     }},
+    {"ps_workers_greedy",
+     [](bench::BenchConfig& c) {
+       c.variable_update = "parameter_server";
+       c.local_parameter_device = "gpu";
+       c.ps_strategy = "greedy";
+     }},
+    {"replicated", [](bench::BenchConfig& c) { c.variable_update = "replicated"; }},
+};
+
+TEST(StrategiesTest, KTowersEqualOneTowerWithKTimesTheBatch) {
+  constexpr std::int64_t b = 3;
+  for (int k : {1, 2, 4, 11}) {
+    auto reference = bench::run_benchmark(base(1, k * b));
+    auto one_step = base(1, k * b);
+    one_step.num_batches = 1;
+    EXPECT_GT(relative_difference(bench::run_benchmark(one_step).parameters, reference.parameters),
+              1e-3)
+        << "10 steps must move the parameters (the comparison below is not vacuous)";
+    for (const auto& s : kSynchronous) {
+      auto c = base(k, b);
+      s.apply(c);
+      auto r = bench::run_benchmark(c);
+      EXPECT_LE(relative_difference(r.parameters, reference.parameters), 1e-5)
+          << s.name << " with K=" << k;
+      EXPECT_NEAR(r.param_checksum, reference.param_checksum,
+                  1e-5 * std::max(1.0, std::abs(reference.param_checksum)))
+          << s.name << " with K=" << k;
+      EXPECT_EQ(r.max_copy_divergence, 0.0) << s.name << ": copies must stay identical";
+      EXPECT_EQ(r.devices.size(), static_cast<std::size_t>(k));
+    }
+  }
+}
+
+TEST(StrategiesTest, IndependentCopiesDiverge) {
+  auto c = base(2, 3);
+  c.variable_update = "independent";
+  auto r = bench::run_benchmark(c);
+  EXPECT_GT(r.max_copy_divergence, 0.0) << "each copy trains on its own tower's data";
+}
+
+TEST(StrategiesTest, ElevenTowersReuseOneSetOfVariables) {
+  for (const char* opt : {"momentum", "adam"}) {
+    auto c1 = base(1, 2);
+    c1.optimizer = opt;
+    c1.num_batches = 1;
+    auto c11 = c1;
+    c11.num_devices = 12;  // tower_1 vs tower_10 / tower_11: prefix traps
+    auto r1 = bench::run_benchmark(c1);
+    auto r11 = bench::run_benchmark(c11);
+    EXPECT_EQ(r11.num_variables, r1.num_variables)
+        << opt << ": slots are created once; the variable count does not grow with K";
+    EXPECT_EQ(r11.parameters.size(), r1.parameters.size());
+  }
+}
+
+TEST(StrategiesTest, PlacementFollowsTheStrategy) {
+  auto c = base(4, 2);
+  c.num_batches = 1;
+  auto ps_cpu = bench::run_benchmark(c);
+  for (const auto& p : ps_cpu.placement) EXPECT_EQ(p.device, "/device:CPU:0") << p.variable;
+  c.local_parameter_device = "gpu";
+  c.ps_strategy = "greedy";
+  auto greedy = bench::run_benchmark(c);
+  std::map<std::string, std::int64_t> load;
+  for (const auto& p : greedy.placement) load[p.device] += p.bytes;
+  EXPECT_EQ(load.size(), 4u) << "variables spread over the 4 workers";
+  EXPECT_GT(greedy.bytes_copied_per_step, 0);
+  c.local_parameter_device = "cpu";
+  c.ps_strategy = "round_robin";
+  c.variable_update = "replicated";
+  auto rep = bench::run_benchmark(c);
+  for (const auto& p : rep.placement) EXPECT_EQ(p.device, "/device:CPU:0") << "copy 0";
+}
+
+TEST(StrategiesTest, InvalidFlagCombinationsAreRejected) {
+  auto expect_bad = [](bench::BenchConfig c, const std::string& flag) {
+    try {
+      bench::validate(c);
+      ADD_FAILURE() << "accepted: " << flag;
+    } catch (const sf::InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find(flag), std::string::npos) << e.what();
+    }
+  };
+  auto c = base(2, 2);
+  auto x = c;
+  x.variable_update = "replicated";
+  x.local_parameter_device = "gpu";
+  expect_bad(x, "--local_parameter_device");
+  x = c;
+  x.ps_strategy = "greedy";  // with a CPU parameter device
+  expect_bad(x, "--ps_strategy");
+  x = c;
+  x.all_reduce_spec = "copy";  // parameter_server
+  expect_bad(x, "--all_reduce_spec");
+  x = c;
+  x.variable_update = "replicated";
+  x.all_reduce_spec = "nccl";
+  expect_bad(x, "--all_reduce_spec nccl");
+  x = c;
+  x.model = "resnet50";
+  expect_bad(x, "--model");
+  x = c;
+  x.num_devices = 0;
+  expect_bad(x, "--num_devices");
+  x = c;
+  x.data = "fashion-mnist";
+  x.model = "cifar_cnn";
+  expect_bad(x, "--data fashion-mnist");
+  x = c;
+  x.gradient_repacking = 2;
+  expect_bad(x, "--gradient_repacking");
+  x = c;
+  x.variable_update = "async";
+  expect_bad(x, "--variable_update");
+}
+
+TEST(StrategiesTest, HeaderSpeaksTfCnnBenchmarks) {
+  auto c = base(2, 32);
+  const std::string h = bench::header(c);
+  EXPECT_NE(h.find("Batch size:  64 global\n             32 per device"), std::string::npos) << h;
+  EXPECT_NE(h.find("Variables:   parameter_server"), std::string::npos) << h;
+  EXPECT_NE(h.find("Devices:     ['/device:CPU:0', '/device:CPU:1']"), std::string::npos) << h;
+}
+
+}  // namespace
