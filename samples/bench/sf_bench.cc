@@ -8,7 +8,9 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "samples/bench/cost_model.h"
 #include "samples/bench/tower_bench.h"
 
 namespace bench = scopeflow::bench;
@@ -41,13 +43,59 @@ int main(int argc, char** argv) {
                  "the session's inter-op threads (0: one per hardware thread)");
   app.add_flag("--log_device_placement", c.log_device_placement, "print each node's device");
   app.add_option("--json", json_path, "write the results here");
+  bool explain = false;
+  double pcie = 25, nvlink = 300, network = 12.5;
+  app.add_flag("--explain", explain,
+               "print the placement plan and the cost model's step time per strategy (from a "
+               "1-tower calibration run and measured links), then run and compare");
+  app.add_option("--pcie_gb_per_s", pcie, "--explain's paper predictions: PCIe bandwidth");
+  app.add_option("--nvlink_gb_per_s", nvlink, "--explain's paper predictions: NVLink bandwidth");
+  app.add_option("--network_gb_per_s", network, "--explain's paper predictions: network bandwidth");
   CLI11_PARSE(app, argc, argv);
 
   try {
     bench::validate(c);
     std::cout << sf::build_info_string() << "\n" << bench::header(c) << std::endl;
+    std::optional<bench::Prediction> predicted;
+    if (explain) {
+      auto cal = c;
+      cal.num_devices = 1;
+      cal.variable_update = "independent";
+      cal.local_parameter_device = "cpu";
+      cal.ps_strategy = "round_robin";
+      cal.all_reduce_spec = "";
+      cal.num_batches = std::min(c.num_batches, 10);
+      cal.num_warmup_batches = std::max(2, std::min(c.num_warmup_batches, 5));
+      auto one = bench::run_benchmark(cal);
+      const auto links = bench::measure_links(c);
+      bench::CostInputs in;
+      in.compute_ms = one.step_ms_median;
+      for (const auto& p : one.placement) in.param_bytes += static_cast<double>(p.bytes);
+      in.towers = c.num_devices;
+      in.compute_units =
+          c.device == "cpu"
+              ? 1
+              : std::min(c.num_devices, static_cast<int>(sf::devices::gpu_inventory().gpus.size()));
+      in.link_gb_per_s = links.worker_gb_per_s;
+      in.ps_link_gb_per_s = links.ps_gb_per_s;
+      in.batch = c.batch_size;
+      std::cout << bench::explain_text(in, pcie, nvlink, network);
+      for (const auto& p : bench::predict(in))
+        if (p.strategy == bench::strategy_key(c)) predicted = p;
+    }
     auto r =
         bench::run_benchmark(c, [](const std::string& line) { std::cout << line << std::endl; });
+    if (explain) {
+      std::cout << "Placement (variable -> device, bytes):\n";
+      for (const auto& p : r.placement)
+        std::cout << "  " << p.variable << " -> " << p.device << ", " << p.bytes << "\n";
+      std::cout << "Copied per step: " << r.bytes_copied_per_step << " bytes\n";
+      if (predicted)
+        std::printf(
+            "Measured step %.2f ms; predicted %.2f ms (no overlap), %.2f ms (overlap): %+.1f%%\n",
+            r.step_ms_median, predicted->step_ms, predicted->step_ms_overlap,
+            100.0 * (r.step_ms_median - predicted->step_ms) / predicted->step_ms);
+    }
     std::cout << "----------------------------------------------------------------\n";
     std::printf("total images/sec: %.2f\n", r.images_per_sec);
     std::cout << "----------------------------------------------------------------" << std::endl;

@@ -179,6 +179,39 @@ void validate(const BenchConfig& c) {
     bad(str_cat("--inter_op_threads must be >= 0, got ", c.inter_op_threads));
 }
 
+LinkRates measure_links(const BenchConfig& c) {
+  LinkRates r;
+  if (c.device == "cpu") return r;
+  devices::DeviceManagerOptions dm;
+  if (static_cast<int>(devices::gpu_inventory().gpus.size()) < std::max(2, c.num_devices))
+    dm.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(
+        static_cast<std::size_t>(std::max(2, c.num_devices)));
+  devices::DeviceManager manager(dm);
+  const std::int64_t n = (64 << 20) / 4;
+  auto rate = [&](const std::shared_ptr<devices::Device>& from,
+                  const std::shared_ptr<devices::Device>& to) {
+    Tensor t = Tensor(DType::kFloat32, Shape{n}, from);
+    (void)t.to(to);  // warm up (allocation, staging)
+    std::vector<double> secs;
+    for (int i = 0; i < 5; ++i) {
+      const auto a = std::chrono::steady_clock::now();
+      Tensor u = t.to(to);  // complete on return
+      secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+    }
+    return static_cast<double>(n * 4) / median(secs) / 1e9;
+  };
+  r.worker_gb_per_s = rate(manager.gpu(0), manager.gpu(1));
+  r.ps_gb_per_s = rate(manager.gpu(0), manager.cpu(0));
+  return r;
+}
+
+std::string strategy_key(const BenchConfig& c) {
+  if (c.variable_update == "parameter_server")
+    return "parameter_server/" + c.local_parameter_device;
+  if (c.variable_update == "replicated") return "replicated/copy";
+  return c.variable_update;
+}
+
 std::string header(const BenchConfig& c) {
   std::string devices = "[";
   for (int i = 0; i < c.num_devices; ++i)

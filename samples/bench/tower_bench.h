@@ -80,6 +80,16 @@ struct BenchResult {
 BenchResult run_benchmark(const BenchConfig& config,
                           const std::function<void(const std::string&)>& log = {});
 
+// Bandwidth (GB/s) of a 64 MB copy between the first two worker devices, and between worker
+// 0 and CPU:0; 0 for logical CPU devices (they share memory: copies are free).
+struct LinkRates {
+  double worker_gb_per_s = 0;
+  double ps_gb_per_s = 0;
+};
+LinkRates measure_links(const BenchConfig& config);
+// The cost model's key for the configured strategy ("replicated/copy", ...).
+std::string strategy_key(const BenchConfig& config);
+
 // tf_cnn_benchmarks' header block for `config`.
 std::string header(const BenchConfig& config);
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "samples/bench/cost_model.h"
 #include "samples/bench/tower_bench.h"
 
 namespace bench = scopeflow::bench;
@@ -179,6 +180,38 @@ TEST(StrategiesTest, HeaderSpeaksTfCnnBenchmarks) {
   EXPECT_NE(h.find("Batch size:  64 global\n             32 per device"), std::string::npos) << h;
   EXPECT_NE(h.find("Variables:   parameter_server"), std::string::npos) << h;
   EXPECT_NE(h.find("Devices:     ['/device:CPU:0', '/device:CPU:1']"), std::string::npos) << h;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CostModelTest, BytesAndTimesPerStrategy) {
+  bench::CostInputs in;
+  in.compute_ms = 10;
+  in.param_bytes = 100e6;
+  in.towers = 4;
+  in.compute_units = 4;
+  in.link_gb_per_s = 10;
+  in.ps_link_gb_per_s = 20;
+  in.batch = 32;
+  std::map<std::string, bench::Prediction> by;
+  for (const auto& p : bench::predict(in)) by[p.strategy] = p;
+  EXPECT_DOUBLE_EQ(by["replicated/copy"].bottleneck_bytes, 300e6);
+  EXPECT_DOUBLE_EQ(by["replicated/copy"].comm_ms, 30.0);
+  EXPECT_DOUBLE_EQ(by["replicated/copy"].step_ms, 40.0);
+  EXPECT_DOUBLE_EQ(by["replicated/copy"].step_ms_overlap, 30.0);
+  EXPECT_DOUBLE_EQ(by["replicated/ring (model)"].bottleneck_bytes, 150e6);
+  EXPECT_DOUBLE_EQ(by["parameter_server/cpu"].comm_ms, 400e6 / 20e9 * 1e3);
+  EXPECT_DOUBLE_EQ(by["parameter_server/gpu"].bottleneck_bytes, 150e6);
+  EXPECT_DOUBLE_EQ(by["independent"].step_ms, 10.0);
+  EXPECT_DOUBLE_EQ(by["independent"].images_per_sec, 4 * 32 / 0.010);
+  // Four logical devices on one compute unit queue their compute.
+  in.compute_units = 1;
+  for (const auto& p : bench::predict(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 40.0) << p.strategy;
+  EXPECT_DOUBLE_EQ(bench::ring_allreduce_ms(100e6, 4, 10), 15.0);
+  EXPECT_EQ(bench::ring_allreduce_ms(100e6, 1, 10), 0.0);
+  EXPECT_NE(bench::explain_text(in, 25, 300, 12.5).find("8 GPUs"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,100 @@
+// See cost_model.h and docs/placement.md.
+#include "samples/bench/cost_model.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace scopeflow::bench {
+namespace {
+
+double transfer_ms(double bytes, double gb_per_s) {
+  return gb_per_s > 0 ? bytes / (gb_per_s * 1e9) * 1e3 : 0.0;
+}
+
+Prediction finish(Prediction p, const CostInputs& in, double gb_per_s) {
+  p.comm_ms = transfer_ms(p.bottleneck_bytes, gb_per_s);
+  p.step_ms = p.compute_ms + p.comm_ms;
+  p.step_ms_overlap = std::max(p.compute_ms, p.comm_ms);
+  p.images_per_sec =
+      p.step_ms > 0 ? static_cast<double>(in.batch * in.towers) / (p.step_ms * 1e-3) : 0;
+  return p;
+}
+
+}  // namespace
+
+double ring_allreduce_ms(double bytes, int participants, double link_gb_per_s) {
+  if (participants <= 1) return 0;
+  return transfer_ms(2.0 * (participants - 1) / participants * bytes, link_gb_per_s);
+}
+
+std::vector<Prediction> predict(const CostInputs& in) {
+  const double k = in.towers;
+  const double s = in.param_bytes;
+  // Towers beyond the compute units queue behind each other.
+  const double compute = in.compute_ms * k / std::max(1, std::min(in.towers, in.compute_units));
+  std::vector<Prediction> out;
+  // Bytes in one direction over the busiest link (links are full duplex).
+  // parameter_server on CPU:0: the host link carries K x S of parameters out and K x S of
+  // gradients in.
+  out.push_back(
+      finish({"parameter_server/cpu", compute, k > 1 ? s * k : 0.0}, in, in.ps_link_gb_per_s));
+  // parameter_server spread over the workers: a worker reads the other (K-1)/K x S of
+  // parameters and receives the other towers' gradients of its own S/K share.
+  out.push_back(
+      finish({"parameter_server/gpu", compute, 2.0 * s * (k - 1) / k}, in, in.link_gb_per_s));
+  // replicated (copy): device 0 receives K-1 gradients (and sends K-1 means).
+  out.push_back(finish({"replicated/copy", compute, s * (k - 1)}, in, in.link_gb_per_s));
+  // replicated with a ring (what NCCL does): 2 (K-1)/K x S per link and direction.
+  out.push_back(
+      finish({"replicated/ring (model)", compute, 2.0 * (k - 1) / k * s}, in, in.link_gb_per_s));
+  out.push_back(finish({"independent", compute, 0.0}, in, in.link_gb_per_s));
+  return out;
+}
+
+std::string explain_text(const CostInputs& in, double pcie, double nvlink, double network) {
+  std::string t;
+  char line[256];
+  std::snprintf(
+      line, sizeof line,
+      "Cost model inputs: one tower %.2f ms at batch %lld; parameters %.2f MB; K=%d "
+      "towers on %d compute unit(s); worker link %s; parameter-server link %s\n",
+      in.compute_ms, static_cast<long long>(in.batch), in.param_bytes / 1e6, in.towers,
+      in.compute_units,
+      in.link_gb_per_s > 0 ? (std::to_string(in.link_gb_per_s).substr(0, 6) + " GB/s").c_str()
+                           : "shared memory",
+      in.ps_link_gb_per_s > 0 ? (std::to_string(in.ps_link_gb_per_s).substr(0, 6) + " GB/s").c_str()
+                              : "shared memory");
+  t += line;
+  std::snprintf(line, sizeof line, "%-26s %10s %12s %9s %12s %14s %12s\n", "strategy", "compute_ms",
+                "link_MB", "comm_ms", "step_ms", "overlapped_ms", "images/sec");
+  t += line;
+  for (const auto& p : predict(in)) {
+    std::snprintf(line, sizeof line, "%-26s %10.2f %12.2f %9.2f %12.2f %14.2f %12.1f\n",
+                  p.strategy.c_str(), p.compute_ms, p.bottleneck_bytes / 1e6, p.comm_ms, p.step_ms,
+                  p.step_ms_overlap, p.images_per_sec);
+    t += line;
+  }
+  t += "On paper (one tower per physical GPU, replicated with a ring all-reduce):\n";
+  for (int p : {2, 4, 8}) {
+    const double pc = in.compute_ms + ring_allreduce_ms(in.param_bytes, p, pcie);
+    const double nv = in.compute_ms + ring_allreduce_ms(in.param_bytes, p, nvlink);
+    std::snprintf(line, sizeof line,
+                  "  %d GPUs: PCIe %.0f GB/s %.2f ms/step (%.0f img/s); NVLink %.0f GB/s %.2f "
+                  "ms/step (%.0f img/s)\n",
+                  p, pcie, pc, static_cast<double>(in.batch * p) / (pc * 1e-3), nvlink, nv,
+                  static_cast<double>(in.batch * p) / (nv * 1e-3));
+    t += line;
+  }
+  for (int nodes : {2, 4}) {
+    const int gpus = nodes * 8;
+    const double ms = in.compute_ms + ring_allreduce_ms(in.param_bytes, gpus, network);
+    std::snprintf(line, sizeof line,
+                  "  %d nodes x 8 GPUs, one ring limited by the %.1f GB/s network: %.2f ms/step "
+                  "(%.0f img/s)\n",
+                  nodes, network, ms, static_cast<double>(in.batch * gpus) / (ms * 1e-3));
+    t += line;
+  }
+  return t;
+}
+
+}  // namespace scopeflow::bench
