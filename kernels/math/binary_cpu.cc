@@ -257,8 +257,30 @@ void add_n_kernel(KernelContext& c) {
   Tensor& y = c.allocate_output(0, dtype_of<T>, s);
   T* out = y.data<T>();
   std::fill(out, out + y.num_elements(), T{0});
-  for (const auto& t : c.inputs)
-    for (std::int64_t i = 0; i < t.num_elements(); ++i) out[i] += t.data<T>()[i];
+  for (const auto& t : c.inputs) {
+    const T* x = t.data<T>();
+    for (std::int64_t i = 0; i < t.num_elements(); ++i) out[i] += x[i];
+  }
+}
+// AddN on the intra-op pool: each chunk sums the inputs in input order, as the reference does
+// (the same bits).
+void add_n_float_cpu_kernel(KernelContext& c) {
+  if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": AddN needs inputs"));
+  const Shape& s = c.inputs[0].shape();
+  std::vector<const float*> in;
+  for (const auto& t : c.inputs) {
+    if (!(t.shape() == s))
+      throw InvalidArgumentError(str_cat(c.node_name, ": AddN inputs must have one shape: ",
+                                         s.to_string(), " vs ", t.shape().to_string()));
+    in.push_back(t.data<float>());
+  }
+  Tensor& y = c.allocate_output(0, DType::kFloat32, s);
+  float* out = y.data<float>();
+  parallel_for(y.num_elements(), kElementwiseGrain, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t i = lo; i < hi; ++i) out[i] = 0.0f;
+    for (const float* x : in)
+      for (std::int64_t i = lo; i < hi; ++i) out[i] += x[i];
+  });
 }
 void broadcast_to_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
@@ -281,6 +303,7 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Exp", DeviceType::kCPU, DType::kFloat32, "ref"}, exp_kernel);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel<float>);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat64, "ref"}, add_n_kernel<double>);
+  r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "cpu"}, add_n_float_cpu_kernel);
   r.add({"BroadcastTo", DeviceType::kCPU, DType::kFloat32, "ref"}, broadcast_to_kernel);
   register_type<float>(r);
   register_type<double>(r);

@@ -699,6 +699,10 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         *out = t;
         return;
       }
+      if (t.device_ptr() == device) {  // already there (a device-resident feed)
+        *out = t;
+        return;
+      }
       st.copies.fetch_add(1, std::memory_order_relaxed);
       st.bytes_copied.fetch_add(static_cast<std::int64_t>(t.bytes()), std::memory_order_relaxed);
       if (t.dtype() == DType::kString || both_cpu(*t.device_ptr(), *device)) {

@@ -51,7 +51,41 @@ int main(int argc, char** argv) {
   app.add_option("--pcie_gb_per_s", pcie, "--explain's paper predictions: PCIe bandwidth");
   app.add_option("--nvlink_gb_per_s", nvlink, "--explain's paper predictions: NVLink bandwidth");
   app.add_option("--network_gb_per_s", network, "--explain's paper predictions: network bandwidth");
+  auto* allreduce = app.add_subcommand(
+      "allreduce", "all-reduce microbenchmark over --num_devices devices (nccl-tests' columns)");
+  std::int64_t min_bytes = 1 << 10, max_bytes = 64 << 20;
+  int iters = 20;
+  allreduce->add_option("--min_bytes", min_bytes, "smallest size (sizes grow 4x)");
+  allreduce->add_option("--max_bytes", max_bytes, "largest size");
+  allreduce->add_option("--iters", iters, "timed runs per size (the median is reported)");
   CLI11_PARSE(app, argc, argv);
+
+  if (*allreduce) {
+    try {
+      auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters);
+      const auto links = bench::measure_links(c);
+      std::printf("# all-reduce (sum, float32) over %d %s device(s), --all_reduce_spec copy\n",
+                  c.num_devices, c.device.c_str());
+      if (links.worker_gb_per_s > 0)
+        std::printf("# device-to-device copy: %.1f GB/s\n", links.worker_gb_per_s);
+      std::printf("%14s %12s %14s %14s\n", "size(B)", "time(us)", "algbw(GB/s)", "busbw(GB/s)");
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& r : rows) {
+        std::printf("%14lld %12.1f %14.2f %14.2f\n", static_cast<long long>(r.bytes), r.time_us,
+                    r.algbw_gb_per_s, r.busbw_gb_per_s);
+        j.push_back({{"bytes", r.bytes},
+                     {"time_us", r.time_us},
+                     {"algbw_gb_per_s", r.algbw_gb_per_s},
+                     {"busbw_gb_per_s", r.busbw_gb_per_s},
+                     {"copy_gb_per_s", links.worker_gb_per_s}});
+      }
+      if (!json_path.empty()) std::ofstream(json_path) << j.dump(1) << "\n";
+      return 0;
+    } catch (const sf::Error& e) {
+      std::cerr << "sf-bench allreduce: " << e.what() << "\n";
+      return 1;
+    }
+  }
 
   try {
     bench::validate(c);

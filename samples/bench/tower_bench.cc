@@ -205,6 +205,70 @@ LinkRates measure_links(const BenchConfig& c) {
   return r;
 }
 
+std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t min_bytes,
+                                           std::int64_t max_bytes, int iterations) {
+  validate(c);
+  if (min_bytes < 4 || max_bytes < min_bytes || iterations < 1)
+    throw InvalidArgumentError(
+        str_cat("allreduce: need 4 <= --min_bytes <= --max_bytes and "
+                "--iters >= 1, got ",
+                min_bytes, ", ", max_bytes, ", ", iterations));
+  const int k = c.num_devices;
+  std::vector<AllReduceResult> out;
+  for (std::int64_t bytes = min_bytes; bytes <= max_bytes; bytes *= 4) {
+    const std::int64_t n = bytes / 4;
+    Graph graph;
+    auto as_default = graph.as_default();
+    std::vector<Output> inputs, results;
+    for (int i = 0; i < k; ++i) {
+      device d(worker_device(c, i));
+      inputs.push_back(placeholder(float32, Shape{n}, str_cat("x", i)));
+    }
+    Output sum;
+    {
+      device d(worker_device(c, 0));
+      sum = k == 1 ? inputs[0] : add_n(inputs);
+    }
+    std::vector<Operation> targets;
+    for (int i = 0; i < k; ++i) {
+      device d(worker_device(c, i));
+      results.push_back(identity(sum, str_cat("result", i)));
+      targets.push_back(results.back().op());
+    }
+    SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads};
+    if (c.device == "cpu")
+      options.device_count = {{"CPU", k}};
+    else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k)
+      options.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(static_cast<std::size_t>(k));
+    Session sess(options, graph);
+    FeedDict feed;
+    for (int i = 0; i < k; ++i) {
+      Tensor t = Tensor::from_vector(
+          std::vector<float>(static_cast<std::size_t>(n), static_cast<float>(i + 1)));
+      const auto dev = sess.device_manager().find(worker_device(c, i));
+      feed.emplace_back(inputs[static_cast<std::size_t>(i)],
+                        dev->type() == devices::DeviceType::kCPU ? t : t.to(dev));
+    }
+    const float want = static_cast<float>(k * (k + 1) / 2);
+    const auto check = sess.run(results.back(), feed).to_vector<float>();
+    if (check.front() != want || check.back() != want)
+      throw InternalError(str_cat("allreduce: wrong sum ", check.front(), " (want ", want, ")"));
+    std::vector<double> secs;
+    for (int it = 0; it < iterations; ++it) {
+      const auto a = std::chrono::steady_clock::now();
+      sess.run({}, targets, feed);
+      secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+    }
+    AllReduceResult r;
+    r.bytes = n * 4;
+    r.time_us = median(secs) * 1e6;
+    r.algbw_gb_per_s = static_cast<double>(r.bytes) / median(secs) / 1e9;
+    r.busbw_gb_per_s = r.algbw_gb_per_s * 2.0 * (k - 1) / k;
+    out.push_back(r);
+  }
+  return out;
+}
+
 std::string strategy_key(const BenchConfig& c) {
   if (c.variable_update == "parameter_server")
     return "parameter_server/" + c.local_parameter_device;

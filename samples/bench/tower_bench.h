@@ -90,6 +90,19 @@ LinkRates measure_links(const BenchConfig& config);
 // The cost model's key for the configured strategy ("replicated/copy", ...).
 std::string strategy_key(const BenchConfig& config);
 
+// `sf-bench allreduce`: a sum over `num_devices` tensors of `bytes` each, one per worker
+// device, with the result on every device (the replicated strategy's copy all-reduce: sum on
+// device 0 in device order, copies back). nccl-tests' definitions: algbw = bytes / time,
+// busbw = algbw x 2 (K-1) / K. Checks the result once per size (InternalError if wrong).
+struct AllReduceResult {
+  std::int64_t bytes = 0;
+  double time_us = 0;  // median over the iterations
+  double algbw_gb_per_s = 0;
+  double busbw_gb_per_s = 0;
+};
+std::vector<AllReduceResult> run_allreduce(const BenchConfig& config, std::int64_t min_bytes,
+                                           std::int64_t max_bytes, int iterations);
+
 // tf_cnn_benchmarks' header block for `config`.
 std::string header(const BenchConfig& config);
 

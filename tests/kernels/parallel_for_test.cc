@@ -187,6 +187,17 @@ TEST(CpuKernelsTest, BinaryOpsMatchTheReference) {
       expect_cpu_matches_ref(op, {tensor(sa, seed++, true), tensor(sb, seed++)});
 }
 
+TEST(CpuKernelsTest, AddNMatchesTheReferenceBitForBit) {
+  unsigned seed = 70;
+  for (const sf::Shape& s : {sf::Shape{100003}, sf::Shape{3, 5}, sf::Shape{0}}) {
+    for (int n : {1, 2, 7}) {
+      std::vector<sf::Tensor> inputs;
+      for (int i = 0; i < n; ++i) inputs.push_back(tensor(s, seed++, true));
+      expect_cpu_matches_ref("AddN", inputs);
+    }
+  }
+}
+
 TEST(CpuKernelsTest, ReluAndBiasAddMatchTheReference) {
   for (const sf::Shape& s :
        {sf::Shape{100003}, sf::Shape{3, 5}, sf::Shape{1, 61, 67, 29}, sf::Shape{0, 4}}) {
