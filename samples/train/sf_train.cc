@@ -212,19 +212,26 @@ int main(int argc, char** argv) {
     double last_loss = 0, accuracy = 0, train_seconds = 0;
     std::int64_t images_seen = 0;
     const bool tty = isatty(2);
+    // Batches come from a background pipeline, prefetched (and, for one GPU tower, staged in
+    // pinned memory and copied to the GPU) while the previous step runs. Epoch e's order is
+    // shuffled_indices(N, seed * 1000 + e); tower i of step s gets batch s * towers + i.
+    sf::data::BatchPipeline pipeline(
+        {train.images, train.labels},
+        {.batch_size = batch,
+         .seed = static_cast<std::uint64_t>(seed),
+         .prefetch = 2 * towers,
+         .device = gpu && towers == 1 ? sess.device_manager().find("/device:GPU:0") : nullptr});
     for (int epoch = 1; epoch <= epochs; ++epoch) {
-      const auto order =
-          sf::data::shuffled_indices(train.size(), static_cast<std::uint64_t>(seed) * 1000 + epoch);
+      pipeline.start_epoch(epoch);
       const auto start = std::chrono::steady_clock::now();
       double loss_sum = 0;
       for (std::int64_t step = 0; step < steps; ++step) {
         sf::FeedDict feed;
         for (int i = 0; i < towers; ++i) {
-          const std::int64_t first = step * per_step + i * batch;
-          feed.emplace_back(images[static_cast<std::size_t>(i)],
-                            sf::data::gather_rows(train.images, order, first, batch));
-          feed.emplace_back(labels[static_cast<std::size_t>(i)],
-                            sf::data::gather_rows(train.labels, order, first, batch));
+          auto next = pipeline.next();
+          if (!next) throw sf::InternalError("sf-train: the input pipeline ended early");
+          feed.emplace_back(images[static_cast<std::size_t>(i)], (*next)[0]);
+          feed.emplace_back(labels[static_cast<std::size_t>(i)], (*next)[1]);
         }
         auto r = sess.run({mean_loss}, {train_op}, feed);
         last_loss = r[0].scalar<float>();
