@@ -92,12 +92,26 @@ class DotWriter {
     return options_.device_of ? options_.device_of(op) : op.device();
   }
 
-  // The collapse prefix covering `name`, or "".
-  std::string collapsed_prefix(const std::string& name) const {
+  // The collapsed scope covering `name` ("tower_0/gradients"), or "" when none does.
+  std::string collapsed_scope(const std::string& name) const {
+    // True when `path` sits in `name` at `pos`, ending at a component boundary.
+    auto at = [&](const std::string& path, std::size_t pos) {
+      const std::size_t end = pos + path.size();
+      return name.compare(pos, path.size(), path) == 0 && (end == name.size() || name[end] == '/');
+    };
     for (const auto& p : prefixes_) {
-      if (name == p ||
-          (name.size() > p.size() && name.compare(0, p.size(), p) == 0 && name[p.size()] == '/'))
+      if (p.rfind("*/", 0) == 0) {  // "*/gradients": a scope "gradients" at any depth
+        const std::string path = p.substr(2);
+        if (path.empty()) continue;
+        for (std::size_t pos = 0;;) {
+          if (at(path, pos)) return name.substr(0, pos + path.size());
+          const std::size_t slash = name.find('/', pos);
+          if (slash == std::string::npos) break;
+          pos = slash + 1;
+        }
+      } else if (at(p, 0)) {
         return p;
+      }
     }
     return "";
   }
@@ -122,13 +136,13 @@ class DotWriter {
       while (!q.empty() && q.back() == '/') q.pop_back();
       if (!q.empty()) prefixes_.push_back(q);
     }
-    std::map<std::string, std::size_t> collapsed;  // prefix -> node index
+    std::map<std::string, std::size_t> collapsed;  // collapsed scope -> node index
     std::map<std::string, int> collapsed_count;
     const auto ops = graph_.operations();
     for (const auto& op : ops) {
       const std::string& name = op.name();
       const std::string device = device_of(op);
-      const std::string prefix = collapsed_prefix(name);
+      const std::string prefix = collapsed_scope(name);
       if (!prefix.empty()) {
         auto [it, added] = collapsed.emplace(prefix, nodes_.size());
         if (added) {

@@ -15,8 +15,10 @@ struct GraphvizOptions {
   // The device an op is coloured by. Default (empty): the op's requested device from the
   // graph. With a Session: [&](const Operation& op) { return sess.assigned_device(op); }.
   std::function<std::string(const Operation&)> device_of = {};
-  // Name scopes drawn as one node each ("gradients" collapses "gradients" and every op under
-  // "gradients/"); edges into and out of them are kept, once per pair of nodes.
+  // Name scopes drawn as one node each: "gradients" collapses the op "gradients" and every op
+  // under "gradients/"; "*/gradients" does so for each scope "gradients" at any depth
+  // ("tower_0/gradients", "tower_1/model/gradients", ...: one node each). Edges into and out
+  // of a collapsed node are kept, once per pair of nodes.
   std::vector<std::string> collapse_prefixes = {};
   // Label data edges with the tensor's dtype and shape ("float32 [64,28,28,1]") when known.
   bool edge_labels = true;

@@ -158,6 +158,28 @@ TEST_F(GraphDotTest, CollapsedScopesBecomeOneNode) {
   EXPECT_FALSE(lines.empty());
 }
 
+TEST_F(GraphDotTest, AStarPrefixCollapsesTheScopeAtAnyDepth) {
+  auto t = build_two_towers();
+  for (int i = 0; i < 2; ++i) {
+    auto ns = sf::name_scope("tower_" + std::to_string(i) + "/");
+    sf::gradients(t.loss[static_cast<std::size_t>(i)], {t.w.value()});
+  }
+  auto x = sf::placeholder(sf::float32, {2}, "gradientsx");  // not a "gradients" scope
+  std::ostringstream s;
+  sf::write_graphviz(sf::get_default_graph(), s, {.collapse_prefixes = {"*/gradients"}});
+  const std::string dot = s.str();
+  EXPECT_EQ(count(dot, "shape=box3d"), 2) << dot;
+  for (const char* tower : {"tower_0", "tower_1"}) {
+    EXPECT_NE(dot.find(std::string("tooltip=\"") + tower + "/gradients\" shape=box3d"),
+              std::string::npos)
+        << dot;
+  }
+  EXPECT_NE(dot.find("\"" + id_of(x.op()) + "\" [label=\"gradientsx\\nPlaceholder\""),
+            std::string::npos)
+      << dot;
+  EXPECT_EQ(dot.find("cluster_tower_0/gradients"), std::string::npos) << dot;
+}
+
 TEST_F(GraphDotTest, QuotesAndBackslashesAreEscaped) {
   auto x = sf::placeholder(sf::float32, {2}, "x");
   auto y = x * 2.0f;
