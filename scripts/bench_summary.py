@@ -4,7 +4,9 @@ throughput (GB/s, TFLOP/s counters), then the GPU conv2d comparison of sf-bench-
 per pass and shape, native ("cuda") and cuDNN TFLOP/s, % of the FP32 peak measured in the
 same run (BM_Gpu_Fp32Peak), the native/cuDNN speed ratio, geometric means per pass and
 shape family against the kernels issue's targets, and the shape classes where the native
-kernel won every pass measured (candidates for kNativeClasses in conv2d_igemm.cc)."""
+kernel won every pass measured (candidates for kNativeClasses in conv2d_igemm.cc); last, when
+both are given, sf-train's images/sec (its --json) against PyTorch's on the same convnet
+(benchmarks/compare/pytorch_fashion_cnn.py --json)."""
 import json
 import math
 import re
@@ -16,7 +18,23 @@ TARGETS = {"fprop": 0.6, "dgrad": 0.5, "wgrad": 0.5}  # native/cuDNN geomean on 
 
 def load(path):
     with open(path) as f:
-        return json.load(f)["benchmarks"]
+        return json.load(f)
+
+
+def train_comparison(sf, pt):
+    """One line: sf-train's training throughput against PyTorch eager's."""
+    if not sf or not pt:
+        return
+    sf_ips, pt_ips = sf["images_per_sec"], pt["images_per_sec"]
+    sf_batch = sf.get("batch_size", 0) * sf.get("towers", 1)
+    note = "" if sf_batch == pt.get("batch_size") else \
+        f" (batch differs: sf-train {sf_batch}, PyTorch {pt.get('batch_size')})"
+    ratio = sf_ips / pt_ips if pt_ips else float("nan")
+    print()
+    print(f"Fashion-MNIST CNN training: sf-train {sf_ips:.0f} images/sec ({sf.get('device', '?')}, "
+          f"{sf.get('towers', 1)} tower(s) of {sf.get('batch_size')}) vs PyTorch "
+          f"{pt.get('torch_version', '?')} eager {pt_ips:.0f} images/sec ({pt.get('device', '?')}): "
+          f"sf-train/PyTorch {ratio:.2f}{note}")
 
 
 def geomean(values):
@@ -75,8 +93,16 @@ def conv_summary(rows):
 
 def main(paths):
     rows = []
+    sf_train = pytorch = None
     for p in paths:
-        for b in load(p):
+        doc = load(p)
+        if "torch_version" in doc:
+            pytorch = doc
+            continue
+        if "benchmarks" not in doc:  # sf-train's --json
+            sf_train = doc
+            continue
+        for b in doc["benchmarks"]:
             if b.get("run_type") == "aggregate" or b.get("error_occurred"):
                 continue
             rows.append(b)
@@ -90,6 +116,7 @@ def main(paths):
               (f"{gbs:>8.2f}" if gbs else f"{'':>8}") + "  " +
               (f"{tfs:>8.2f}" if tfs else f"{'':>8}"))
     conv_summary(rows)
+    train_comparison(sf_train, pytorch)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 #      (nvidia-cudnn-cu13, nvidia-nccl-cu13);
 #   3. builds with -arch=sm_90 (CMAKE_CUDA_ARCHITECTURES=90) into build-gpu/;
 #   4. runs the whole test suite, GPU-labelled tests included;
-#   5. runs the GPU benchmarks (JSON under $OUT or build-gpu/results);
+#   5. runs the GPU benchmarks (JSON under $OUT or build-gpu/results), sf-train's GPU
+#      throughput and its PyTorch peer (benchmarks/compare/pytorch_fashion_cnn.py);
 #   6. prints a short summary table last.
 # Usage: scripts/gpu-check.sh [--quick]   (--quick: build and run only the kernel tests)
 set -uo pipefail
@@ -69,11 +70,28 @@ fi
 # ---------------------------------------------------------------- 5. benchmarks
 bench_rc=0
 if [ $quick = 0 ]; then
-  for b in devices init scope kernels; do
+  for b in devices init scope kernels executor; do
     build-gpu/benchmarks/sf-bench-$b --benchmark_min_time=0.2 \
       --benchmark_out="$out/bench_$b.json" --benchmark_out_format=json >"$out/bench_$b.txt" 2>&1 ||
       bench_rc=1
   done
+  # sf-train's images/sec on one GPU tower, and the same model in PyTorch eager (TF32 off).
+  fmnist=/usr/share/datasets/fashion-mnist
+  [ -f "$fmnist/train-images-idx3-ubyte.gz" ] || fmnist=$prefix/usr/share/datasets/fashion-mnist
+  if [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
+    build-gpu/samples/sf-train --data "$fmnist" --device gpu --epochs 1 --max_steps 300 \
+      --batch_size 64 --towers 1 --eval_limit 1000 --json "$out/sf_train_gpu.json" \
+      >"$out/sf_train_gpu.txt" 2>&1 || bench_rc=1
+  else
+    echo "skipped: no Fashion-MNIST IDX files (Debian package dataset-fashion-mnist)" \
+      >"$out/sf_train_gpu.txt"
+  fi
+  if python3 -c "import torch" >/dev/null 2>&1; then
+    python3 benchmarks/compare/pytorch_fashion_cnn.py --batch_size 64 --steps 200 \
+      --json "$out/pytorch_fashion_cnn.json" >"$out/pytorch_fashion_cnn.txt" 2>&1 || bench_rc=1
+  else
+    echo "skipped: python3 cannot import torch" >"$out/pytorch_fashion_cnn.txt"
+  fi
 fi
 
 # ---------------------------------------------------------------- 6. summary
@@ -83,6 +101,11 @@ echo "GPU: $(cat "$out/gpu.txt" | head -1)"
 echo "build: ${build_s}s (sm_90), tests rc=$test_rc, benchmarks rc=$bench_rc"
 grep -E "tests passed" "$out/tests.log" | tail -1
 grep -cE "\(Skipped\)" "$out/tests.log" | sed 's/^/skipped tests: /'
-jsons=$(ls "$out"/bench_*.json 2>/dev/null)
+if [ $quick = 0 ]; then
+  [ -f "$out/sf_train_gpu.json" ] || echo "sf-train gpu: $(tail -1 "$out/sf_train_gpu.txt")"
+  [ -f "$out/pytorch_fashion_cnn.json" ] ||
+    echo "pytorch peer: $(tail -1 "$out/pytorch_fashion_cnn.txt")"
+fi
+jsons=$(ls "$out"/bench_*.json "$out"/sf_train_gpu.json "$out"/pytorch_fashion_cnn.json 2>/dev/null)
 [ -n "$jsons" ] && python3 scripts/bench_summary.py $jsons
 [ $test_rc = 0 ] && [ $bench_rc = 0 ]

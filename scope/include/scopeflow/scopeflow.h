@@ -15,6 +15,7 @@
 #include "runtime/data/idx.h"
 #include "runtime/data/pipeline.h"
 #include "runtime/graph.h"
+#include "runtime/graph_dot.h"
 #include "runtime/session/session.h"
 #include "scope/initializers.h"
 #include "scope/ops/nn.h"
