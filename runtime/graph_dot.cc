@@ -78,7 +78,7 @@ class DotWriter {
   void write() {
     collect_nodes();
     out_ << "digraph G {\n"
-         << "  graph [compound=true fontname=\"Helvetica\" fontsize=12];\n"
+         << "  graph [compound=true newrank=true fontname=\"Helvetica\" fontsize=12];\n"
          << "  node [style=filled fontname=\"Helvetica\" fontsize=10];\n"
          << "  edge [fontname=\"Helvetica\" fontsize=8 color=\"#555555\"];\n";
     write_cluster(root_, "", 1);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -418,6 +419,13 @@ BenchResult run_benchmark(const BenchConfig& c,
   Session sess(options, graph);
   sess.run(global_variables_initializer());
   if (!broadcast.empty()) sess.run(group(broadcast, "broadcast_variables"));
+  if (!c.dump_graph.empty()) {
+    std::ofstream dot(c.dump_graph);
+    write_graphviz(graph, dot,
+                   {.device_of = [&](const Operation& op) { return sess.assigned_device(op); },
+                    .collapse_prefixes = {"*/gradients"}});
+    if (!dot) throw InvalidArgumentError(str_cat("--dump_graph: cannot write ", c.dump_graph));
+  }
 
   // ---- data: device-resident synthetic batches (as TF's synthetic input), or Fashion-MNIST
   // through the prefetching pipeline.

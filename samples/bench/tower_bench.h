@@ -43,6 +43,9 @@ struct BenchConfig {
   std::string device = "cpu";  // cpu | gpu
   int inter_op_threads = 0;    // Session's inter_op_parallelism_threads
   bool log_device_placement = false;
+  // Writes the training graph as Graphviz DOT here (name-scope clusters, one colour per
+  // assigned device, gradient scopes collapsed); "" for none.
+  std::string dump_graph;
 };
 
 // InvalidArgumentError naming the flag for every invalid value or combination.

@@ -7,6 +7,7 @@
 #include <scopeflow/scopeflow.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "samples/bench/cost_model.h"
 #include "samples/bench/tower_bench.h"
@@ -212,6 +213,22 @@ TEST(CostModelTest, BytesAndTimesPerStrategy) {
   EXPECT_DOUBLE_EQ(bench::ring_allreduce_ms(100e6, 4, 10), 15.0);
   EXPECT_EQ(bench::ring_allreduce_ms(100e6, 1, 10), 0.0);
   EXPECT_NE(bench::explain_text(in, 25, 300, 12.5).find("8 GPUs"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// --dump_graph on a real tower graph (gradients, cross-cluster edges): graphviz lays it out.
+TEST(DumpGraphTest, TowerGraphRendersWithGraphviz) {
+  if (std::system("command -v dot >/dev/null 2>&1") != 0) GTEST_SKIP() << "graphviz dot not found";
+  auto c = base(2, 2);
+  c.variable_update = "replicated";
+  c.num_batches = 1;
+  c.dump_graph = ::testing::TempDir() + "sf_bench_graph.dot";
+  bench::run_benchmark(c);
+  const std::string cmd = "dot -Tsvg '" + c.dump_graph + "' -o /dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << "dot rejected " << c.dump_graph;
 }
 
 }  // namespace
