@@ -318,20 +318,9 @@ void GpuDevice::copy_to_host(void* dst, const void* src, std::size_t bytes) {
 void GpuDevice::copy_from_device(void* dst, devices::Device& src_device, const void* src,
                                  std::size_t bytes) {
   if (bytes == 0) return;
-  if (src_device.type() == devices::DeviceType::kCPU) {
-    copy_from_host(dst, src, bytes);
-    return;
-  }
+  copy_from_device_async(dst, src_device, src, bytes);
   DeviceGuard guard(physical_id_);
-  cudaStream_t s = compute_->get();
-  // Order the copy after the source device's queued work.
-  compute_->wait_for(src_device.compute_stream());
-  if (src_device.physical_id() == physical_id_) {
-    SF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s));
-  } else {
-    SF_CUDA_CHECK(cudaMemcpyPeerAsync(dst, physical_id_, src, src_device.physical_id(), bytes, s));
-  }
-  SF_CUDA_CHECK(cudaStreamSynchronize(s));
+  SF_CUDA_CHECK(cudaStreamSynchronize(compute_->get()));
 }
 
 void GpuDevice::copy_from_device_async(void* dst, devices::Device& src_device, const void* src,

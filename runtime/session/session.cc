@@ -424,20 +424,16 @@ std::shared_ptr<const Plan> Session::Impl::get_plan(const std::vector<Output>& f
   const auto& gimpl = graph.impl();
   PlanKey key;
   key.reserve(3 + 2 * (feeds.size() + fetches.size()) + targets.size());
-  key.push_back(feeds.size());
-  for (const auto& [out, value] : feeds) {
+  auto add_tensor = [&](const Output& out, const char* what) {
     if (!out.valid() || out.graph().impl() != gimpl)
-      throw InvalidArgumentError("Feed key is not a tensor of this session's graph");
+      throw InvalidArgumentError(str_cat(what, " is not a tensor of this session's graph"));
     key.push_back(reinterpret_cast<std::uintptr_t>(out.node()));
     key.push_back(static_cast<std::uintptr_t>(out.index()));
-  }
+  };
+  key.push_back(feeds.size());
+  for (const auto& [out, value] : feeds) add_tensor(out, "Feed key");
   key.push_back(fetches.size());
-  for (const auto& f : fetches) {
-    if (!f.valid() || f.graph().impl() != gimpl)
-      throw InvalidArgumentError("Fetch is not a tensor of this session's graph");
-    key.push_back(reinterpret_cast<std::uintptr_t>(f.node()));
-    key.push_back(static_cast<std::uintptr_t>(f.index()));
-  }
+  for (const auto& f : fetches) add_tensor(f, "Fetch");
   key.push_back(targets.size());
   for (const auto& t : targets) {
     if (!t.valid() || t.graph().impl() != gimpl)
