@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Run HERE (the development machine): downloads the Debian packages the GPU machine lacks
+# (build dependencies, and the Fashion-MNIST IDX files for sf-train's GPU run: ~46 MB in all)
 # into .deps/debs (git-ignored), to be carried to it (`carry: [".deps"]`), where
 # scripts/gpu-check.sh unpacks them with dpkg -x. Idempotent.
 set -euo pipefail
@@ -9,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libbenchmark1debian
   libcli11-dev nlohmann-json3-dev zlib1g-dev
   libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libgfortran5
+  dataset-fashion-mnist
 )
 mkdir -p .deps/debs
 cd .deps/debs
