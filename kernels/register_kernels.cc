@@ -2,6 +2,7 @@
 #include "kernels/apply/apply.h"
 #include "kernels/argmax/argmax.h"
 #include "kernels/array/array.h"
+#include "kernels/array/concat.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/cast/cast.h"
 #include "kernels/conv2d/conv2d.h"
@@ -24,6 +25,7 @@ void register_cpu_kernels(KernelRegistry& r) {
   register_random_cpu_kernels(r);
   register_binary_cpu_kernels(r);
   register_array_cpu_kernels(r);
+  register_concat_cpu_kernels(r);
   register_relu_cpu_kernels(r);
   register_bias_add_cpu_kernels(r);
   register_conv2d_cpu_kernels(r);

@@ -1,6 +1,7 @@
 // The explicit list of CUDA kernel families (CUDA builds). CPU-only: register_kernels_cuda_stub.cc.
 #include "kernels/apply/apply.h"
 #include "kernels/array/array.h"
+#include "kernels/array/concat.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/conv2d/conv2d_cuda.h"
 #include "kernels/fill/fill.h"
@@ -19,6 +20,7 @@ void register_cuda_kernels(KernelRegistry& r) {
   register_fill_cuda_kernels(r);
   register_random_cuda_kernels(r);
   register_array_gpu_kernels(r);
+  register_concat_cuda_kernels(r);
   register_conv2d_cuda_kernels(r);
   register_conv2d_cudnn_kernels(r);
   register_binary_cuda_kernels(r);

@@ -1,12 +1,133 @@
 // Definitions of the core ops (TF names): constants, placeholders, variables and their
 // assignment, initializer ops, element-wise math, and the ops behind
 // report_uninitialized_variables. Kernels: kernels/<family>/.
+#include <optional>
+
 #include "devices/base/errors.h"
 #include "kernels/math/binary.h"
 #include "runtime/op_registry.h"
 
 namespace scopeflow {
 namespace {
+
+// An int32/int64 Const input's values; nullopt when the input is not a Const.
+std::optional<std::vector<std::int64_t>> const_int_values(const ShapeContext& c, int i) {
+  const Tensor* t = c.input_values[static_cast<std::size_t>(i)];
+  if (t == nullptr) return std::nullopt;
+  std::vector<std::int64_t> v;
+  if (t->dtype() == DType::kInt32)
+    for (auto d : t->to_vector<std::int32_t>()) v.push_back(d);
+  else if (t->dtype() == DType::kInt64)
+    v = t->to_vector<std::int64_t>();
+  else
+    throw ValueError(str_cat(c.node_name, ": input ", i, " must be int32 or int64, got ",
+                             dtype_name(t->dtype())));
+  return v;
+}
+
+// The axis of ConcatV2 / SplitV, normalized to [0, rank); nullopt when not a Const.
+std::optional<int> normalized_axis(const ShapeContext& c, int input, int rank) {
+  auto v = const_int_values(c, input);
+  if (!v) return std::nullopt;
+  if (v->size() != 1) throw ValueError(str_cat(c.node_name, ": axis must be a scalar"));
+  const std::int64_t a = (*v)[0];
+  if (a < -rank || a >= rank)
+    throw ValueError(str_cat(c.node_name, ": axis ", a, " is out of range for rank ", rank));
+  return static_cast<int>(a < 0 ? a + rank : a);
+}
+
+void concat_shape(ShapeContext& c) {
+  const int n = static_cast<int>(c.input_shapes.size()) - 1;
+  if (n < 1) throw ValueError(str_cat(c.node_name, ": ConcatV2 needs values and an axis"));
+  const DType t = c.input_dtypes[0];
+  int rank = -1;
+  for (int i = 0; i < n; ++i) {
+    if (c.input_dtypes[static_cast<std::size_t>(i)] != t)
+      throw ValueError(str_cat(c.node_name, ": ConcatV2 values must have one dtype"));
+    const Shape& s = c.input_shapes[static_cast<std::size_t>(i)];
+    if (s.has_rank()) {
+      if (rank >= 0 && s.rank() != rank)
+        throw ValueError(str_cat(c.node_name, ": ConcatV2 values must have one rank, got ",
+                                 c.input_shapes[0].to_string(), " and ", s.to_string()));
+      rank = s.rank();
+    }
+  }
+  if (rank < 0) return c.set_output(t, Shape::unknown());
+  if (rank == 0) throw ValueError(str_cat(c.node_name, ": cannot concatenate scalars"));
+  const auto axis = normalized_axis(c, n, rank);
+  if (!axis)
+    return c.set_output(t, Shape(std::vector<std::int64_t>(static_cast<std::size_t>(rank), -1)));
+  std::vector<std::int64_t> dims(static_cast<std::size_t>(rank), -1);
+  std::int64_t along = 0;
+  for (int i = 0; i < n; ++i) {
+    const Shape& s = c.input_shapes[static_cast<std::size_t>(i)];
+    if (!s.has_rank()) {
+      along = -1;
+      continue;
+    }
+    for (int k = 0; k < rank; ++k) {
+      const std::int64_t d = s.dims()[static_cast<std::size_t>(k)];
+      if (k == *axis) continue;
+      auto& out = dims[static_cast<std::size_t>(k)];
+      if (d >= 0 && out >= 0 && d != out)
+        throw ValueError(str_cat(c.node_name, ": dimension ", k, " of the values differs: ",
+                                 c.input_shapes[0].to_string(), " vs ", s.to_string()));
+      if (d >= 0) out = d;
+    }
+    const std::int64_t d = s.dims()[static_cast<std::size_t>(*axis)];
+    along = along < 0 || d < 0 ? -1 : along + d;
+  }
+  dims[static_cast<std::size_t>(*axis)] = along;
+  c.set_output(t, Shape(dims));
+}
+
+void split_shape(ShapeContext& c) {
+  const std::int64_t num = c.attr().get<std::int64_t>("num_split");
+  const Shape& x = c.input_shapes[0];
+  const DType t = c.input_dtypes[0];
+  const auto sizes = const_int_values(c, 1);
+  if (sizes && static_cast<std::int64_t>(sizes->size()) != num)
+    throw ValueError(str_cat(c.node_name, ": ", sizes->size(), " size_splits for num_split ", num));
+  std::optional<int> axis;
+  if (x.has_rank()) axis = normalized_axis(c, 2, x.rank());
+  std::vector<std::int64_t> resolved;
+  if (sizes) resolved = *sizes;
+  if (sizes && axis) {
+    // TF's SplitV checks: at most one -1 (the rest), the sizes add up to the dimension.
+    const std::int64_t total = x.dims()[static_cast<std::size_t>(*axis)];
+    std::int64_t known = 0;
+    int rest = -1;
+    for (std::size_t i = 0; i < resolved.size(); ++i) {
+      if (resolved[i] == -1 && rest < 0) {
+        rest = static_cast<int>(i);
+      } else if (resolved[i] < 0) {
+        throw ValueError(str_cat(c.node_name, ": bad size_splits entry ", resolved[i]));
+      } else {
+        known += resolved[i];
+      }
+    }
+    if (total >= 0) {
+      if ((rest < 0 && known != total) || (rest >= 0 && known > total))
+        throw ValueError(str_cat(c.node_name, ": size_splits sum to ", known, ", dimension ", *axis,
+                                 " of ", x.to_string(), " is ", total));
+      if (rest >= 0) resolved[static_cast<std::size_t>(rest)] = total - known;
+    }
+  }
+  for (std::int64_t i = 0; i < num; ++i) {
+    if (!x.has_rank()) {
+      c.set_output(t, Shape::unknown());
+      continue;
+    }
+    auto dims = x.dims();
+    if (!axis) {
+      dims.assign(dims.size(), -1);
+    } else {
+      const std::int64_t d = sizes ? resolved[static_cast<std::size_t>(i)] : -1;
+      dims[static_cast<std::size_t>(*axis)] = d;  // -1: the rest, resolved at run time
+    }
+    c.set_output(t, Shape(dims));
+  }
+}
 
 // Output shape of an op whose first input is a shape vector (Fill, RandomUniform, ...).
 Shape shape_from_input(const ShapeContext& c, int i) {
@@ -58,6 +179,8 @@ void assign_shape(ShapeContext& c) {
 }  // namespace
 
 void register_core_ops(OpRegistry& r) {
+  r.add({.name = "ConcatV2", .min_inputs = 2, .max_inputs = -1, .shape = concat_shape});
+  r.add({.name = "SplitV", .min_inputs = 3, .max_inputs = 3, .shape = split_shape});
   r.add({.name = "Const", .shape = [](ShapeContext& c) {
            const Tensor& v = c.attr().get<Tensor>("value");
            c.set_output(v.dtype(), v.shape());

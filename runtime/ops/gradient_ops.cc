@@ -132,6 +132,47 @@ void register_gradients(OpRegistry& r) {
   r.set_grad("BiasAdd", [](Graph& g, const Operation& o, const Grads& dy) {
     return Grads{dy[0], op(g, "BiasAddGrad", {dy[0]}, copy_attrs(o, {"data_format"}))};
   });
+  // TF's _ConcatGradHelper: dy cut back into the values' sizes along the axis.
+  r.set_grad("ConcatV2", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const std::size_t n = in.size() - 1;
+    const Shape s0 = static_shape(in[0], "ConcatV2");
+    const Tensor& axis_value = in[n].op().attrs().get<Tensor>("value");
+    std::int64_t axis = axis_value.dtype() == DType::kInt32 ? axis_value.scalar<std::int32_t>()
+                                                            : axis_value.scalar<std::int64_t>();
+    if (axis < 0) axis += s0.rank();
+    std::vector<std::int64_t> sizes;
+    for (std::size_t i = 0; i < n; ++i)
+      sizes.push_back(static_shape(in[i], "ConcatV2").dims()[static_cast<std::size_t>(axis)]);
+    AttrMap a;
+    a.set("num_split", static_cast<std::int64_t>(n));
+    Operation split =
+        g.create_op("SplitV", {dy[0], const_ints(g, sizes, "Const"), const_ints(g, {axis}, "axis")},
+                    std::move(a), "split");
+    Grads out;
+    for (std::size_t i = 0; i < n; ++i) out.push_back(split.output(static_cast<int>(i)));
+    out.emplace_back();  // the axis
+    return out;
+  });
+  // TF's _SplitVGrad: the pieces' gradients joined (zeros for pieces without one).
+  r.set_grad("SplitV", [](Graph& g, const Operation& o, const Grads& dy) {
+    std::vector<Output> parts;
+    for (int i = 0; i < o.num_outputs(); ++i) {
+      const Output& d = dy[static_cast<std::size_t>(i)];
+      if (d.valid()) {
+        parts.push_back(d);
+      } else {
+        const Shape s = static_shape(o.output(i), "SplitV");
+        parts.push_back(op(g, "Fill",
+                           {const_ints(g, s.dims(), "Shape"),
+                            grad_util::scalar(g, 0.0, o.output(i).dtype(), "zeros")},
+                           {}, "zeros"));
+      }
+    }
+    auto in = o.inputs();
+    parts.push_back(in[2]);
+    return Grads{op(g, "ConcatV2", parts, {}, "concat"), Output(), Output()};
+  });
   r.set_grad("_FusedBiasAddRelu", [](Graph& g, const Operation& o, const Grads& dy) {
     Output pre = op(g, "ReluGrad", {dy[0], o.output(0)});
     return Grads{pre, op(g, "BiasAddGrad", {pre}, copy_attrs(o, {"data_format"}))};

@@ -143,6 +143,47 @@ Output matmul(const Output& a, const Output& b, bool transpose_a, bool transpose
       .output(0);
 }
 
+Output concat(const std::vector<Output>& values, std::int64_t axis, std::string_view name) {
+  if (values.empty()) throw ValueError("concat: values must be a non-empty list of tensors");
+  name_scope scope(name, "concat");
+  const std::string op_name = scope.name();
+  std::vector<Output> inputs = values;
+  inputs.push_back(constant(static_cast<int>(axis), "axis"));
+  return get_default_graph().create_op("ConcatV2", inputs, {}, op_name).output(0);
+}
+
+std::vector<Output> split(const Output& value, const std::vector<std::int64_t>& size_splits,
+                          std::int64_t axis, std::string_view name) {
+  if (size_splits.empty()) throw ValueError("split: size_splits must not be empty");
+  name_scope scope(name, "split");
+  const std::string op_name = scope.name();
+  AttrMap attrs;
+  attrs.set("num_split", static_cast<std::int64_t>(size_splits.size()));
+  Operation op = get_default_graph().create_op("SplitV",
+                                               {value, ints_const(size_splits, "size_splits"),
+                                                constant(static_cast<int>(axis), "split_dim")},
+                                               std::move(attrs), op_name);
+  std::vector<Output> out;
+  for (int i = 0; i < op.num_outputs(); ++i) out.push_back(op.output(i));
+  return out;
+}
+
+std::vector<Output> split(const Output& value, int num_split, std::int64_t axis,
+                          std::string_view name) {
+  if (num_split < 1) throw ValueError(str_cat("split: num_split must be >= 1, got ", num_split));
+  const Shape s = value.shape();
+  if (!s.has_rank()) throw ValueError("split: the value's rank must be known");
+  const int rank = s.rank();
+  if (axis < -rank || axis >= rank)
+    throw ValueError(str_cat("split: axis ", axis, " is out of range for rank ", rank));
+  const std::int64_t d = s.dims()[static_cast<std::size_t>(axis < 0 ? axis + rank : axis)];
+  if (d < 0) throw ValueError("split: the dimension to split must be known");
+  if (d % num_split != 0)
+    throw ValueError(str_cat("split: dimension ", d, " is not divisible by num_split ", num_split));
+  return split(value, std::vector<std::int64_t>(static_cast<std::size_t>(num_split), d / num_split),
+               axis, name);
+}
+
 Output reshape(const Output& tensor, const std::vector<std::int64_t>& shape,
                std::string_view name) {
   name_scope scope(name, "Reshape");

@@ -46,6 +46,16 @@ Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Outp
 Output matmul(const Output& a, const Output& b, bool transpose_a = false, bool transpose_b = false,
               std::string_view name = "");
 // `shape` may hold one -1 (inferred).
+// tf.concat: `values` (one dtype and rank; equal but for `axis`) joined along `axis`
+// (negative counts from the end). Op "ConcatV2" named "concat", its axis "concat/axis".
+Output concat(const std::vector<Output>& values, std::int64_t axis, std::string_view name = "");
+// tf.split with a list of sizes (one -1 takes the rest): `value` cut along `axis`. Op
+// "SplitV" named "split". tf.split with a number: `num_split` equal pieces (ValueError when
+// the dimension is known and does not divide).
+std::vector<Output> split(const Output& value, const std::vector<std::int64_t>& size_splits,
+                          std::int64_t axis = 0, std::string_view name = "");
+std::vector<Output> split(const Output& value, int num_split, std::int64_t axis = 0,
+                          std::string_view name = "");
 Output reshape(const Output& tensor, const std::vector<std::int64_t>& shape,
                std::string_view name = "");
 // Empty `axes`: every axis (TF's axis=None).

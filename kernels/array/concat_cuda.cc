@@ -1,0 +1,72 @@
+// ConcatV2 / SplitV on GPUs: one strided cudaMemcpy2DAsync per piece on the kernel's stream
+// (rows of piece_bytes at a pitch of row_bytes). See concat.h.
+#include <cuda_runtime_api.h>
+
+#include "devices/cuda/cuda_check.h"
+#include "devices/cuda/cuda_device.h"
+#include "kernels/array/concat.h"
+
+namespace scopeflow::kernels {
+namespace {
+
+cudaStream_t stream_of(const KernelContext& c) {
+  auto* s = dynamic_cast<cuda::CudaStream*>(&c.get_stream());
+  if (s == nullptr) throw InvalidArgumentError(str_cat(c.node_name, ": not a CUDA stream"));
+  return s->get();
+}
+
+void concat_cuda_kernel(KernelContext& c) {
+  const std::size_t n = c.inputs.size() - 1;
+  std::vector<Shape> shapes;
+  for (std::size_t i = 0; i < n; ++i) shapes.push_back(c.inputs[i].shape());
+  Shape whole;
+  const auto plan =
+      concat_plan(shapes, scalar_int_input(c, n), c.inputs[0].dtype(), c.node_name, &whole);
+  Tensor& y = c.allocate_output(0, c.inputs[0].dtype(), whole);
+  auto* dst = static_cast<char*>(y.raw_data());
+  const cudaStream_t s = stream_of(c);
+  std::int64_t offset = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t b = plan.piece_bytes[i];
+    if (b > 0 && plan.outer > 0)
+      SF_CUDA_CHECK(cudaMemcpy2DAsync(
+          dst + offset, static_cast<std::size_t>(plan.row_bytes), c.inputs[i].raw_data(),
+          static_cast<std::size_t>(b), static_cast<std::size_t>(b),
+          static_cast<std::size_t>(plan.outer), cudaMemcpyDeviceToDevice, s));
+    offset += b;
+  }
+}
+
+void split_cuda_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  const std::int64_t axis = scalar_int_input(c, 2);
+  const auto pieces = split_shapes(c, x.shape(), int_vector_input(c, 1), axis);
+  Shape whole;
+  const auto plan = concat_plan(pieces, axis, x.dtype(), c.node_name, &whole);
+  c.outputs.resize(pieces.size());
+  const auto* src = static_cast<const char*>(x.raw_data());
+  const cudaStream_t s = stream_of(c);
+  std::int64_t offset = 0;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    Tensor& y = c.allocate_output(i, x.dtype(), pieces[i]);
+    const std::int64_t b = plan.piece_bytes[i];
+    if (b > 0 && plan.outer > 0)
+      SF_CUDA_CHECK(
+          cudaMemcpy2DAsync(y.raw_data(), static_cast<std::size_t>(b), src + offset,
+                            static_cast<std::size_t>(plan.row_bytes), static_cast<std::size_t>(b),
+                            static_cast<std::size_t>(plan.outer), cudaMemcpyDeviceToDevice, s));
+    offset += b;
+  }
+}
+
+}  // namespace
+
+void register_concat_cuda_kernels(KernelRegistry& r) {
+  for (DType t : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16,
+                  DType::kInt32, DType::kInt64}) {
+    r.add({"ConcatV2", devices::DeviceType::kGPU, t, "cuda"}, concat_cuda_kernel);
+    r.add({"SplitV", devices::DeviceType::kGPU, t, "cuda"}, split_cuda_kernel);
+  }
+}
+
+}  // namespace scopeflow::kernels
