@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
                  "parameter_server: cpu (CPU:0) | gpu (spread over the worker devices)");
   app.add_option("--ps_strategy", c.ps_strategy,
                  "with --local_parameter_device gpu: round_robin | greedy (by bytes)");
-  app.add_option("--all_reduce_spec", c.all_reduce_spec, "replicated: copy");
+  app.add_option("--all_reduce_spec", c.all_reduce_spec,
+                 "replicated: copy (reduce on device 0) | ring (reduce-scatter + gather)");
   app.add_option("--gradient_repacking", c.gradient_repacking, "pack gradients into K buffers");
   app.add_option("--num_devices,--num_gpus", c.num_devices, "towers (one per device)");
   app.add_option("--device", c.device, "cpu (CPU:0..N-1) | gpu (GPUs, split when N > cards)");
@@ -66,8 +67,9 @@ int main(int argc, char** argv) {
     try {
       auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters);
       const auto links = bench::measure_links(c);
-      std::printf("# all-reduce (sum, float32) over %d %s device(s), --all_reduce_spec copy\n",
-                  c.num_devices, c.device.c_str());
+      std::printf("# all-reduce (mean, float32) over %d %s device(s), --all_reduce_spec %s\n",
+                  c.num_devices, c.device.c_str(),
+                  c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec.c_str());
       if (links.worker_gb_per_s > 0)
         std::printf("# device-to-device copy: %.1f GB/s\n", links.worker_gb_per_s);
       std::printf("%14s %12s %14s %14s\n", "size(B)", "time(us)", "algbw(GB/s)", "busbw(GB/s)");

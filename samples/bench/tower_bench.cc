@@ -123,6 +123,118 @@ std::string worker_device(const BenchConfig& c, int i) {
   return str_cat(c.device == "gpu" ? "/device:GPU:" : "/device:CPU:", i);
 }
 
+// Per tower i, the tensors that are all-reduced: the gradients themselves, or with
+// --gradient_repacking P, all of them flattened, joined and cut into P near-equal chunks.
+std::vector<Output> pack(const BenchConfig& c, int i, const GradsAndVars& g, std::int64_t* total) {
+  std::vector<Output> out;
+  if (c.gradient_repacking == 0) {
+    for (const auto& [grad, var] : g) out.push_back(grad);
+    return out;
+  }
+  device d(worker_device(c, i));
+  name_scope ns("pack");
+  std::vector<Output> flat;
+  *total = 0;
+  for (const auto& [grad, var] : g) {
+    const std::int64_t n = var.shape().num_elements();
+    flat.push_back(reshape(grad, {n}));
+    *total += n;
+  }
+  Output all = concat(flat, 0);
+  const std::int64_t p = std::min<std::int64_t>(c.gradient_repacking, *total);
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t q = 0; q < p; ++q) sizes.push_back((*total * (q + 1)) / p - (*total * q) / p);
+  return split(all, sizes, 0);
+}
+
+// The inverse of pack() for tower i: chunks joined, cut per variable, reshaped.
+std::vector<Output> unpack(const BenchConfig& c, int i, const GradsAndVars& g,
+                           const std::vector<Output>& chunks) {
+  if (c.gradient_repacking == 0) return chunks;
+  device d(worker_device(c, i));
+  name_scope ns("unpack");
+  Output all = chunks.size() == 1 ? chunks[0] : concat(chunks, 0);
+  std::vector<std::int64_t> sizes;
+  for (const auto& [grad, var] : g) sizes.push_back(var.shape().num_elements());
+  auto pieces = split(all, sizes, 0);
+  std::vector<Output> out;
+  for (std::size_t j = 0; j < g.size(); ++j)
+    out.push_back(reshape(pieces[j], g[j].second.shape().dims()));
+  return out;
+}
+
+// One tensor per tower -> the mean on every tower's device, by --all_reduce_spec:
+//   copy: summed in tower order on device 0, scaled, read by every device;
+//   ring: cut into K segments; a ring reduce-scatter (K-1 steps, tower i adds what tower i-1
+//     sends) leaves segment (i+1) mod K complete on tower i, which scales it; every tower then
+//     gathers the K complete segments and joins them. Each segment is reduced once, so every
+//     tower ends with the same bits.
+std::vector<Output> all_reduce_one(const BenchConfig& c, const std::vector<Output>& x,
+                                   std::int64_t elements) {
+  const int k = static_cast<int>(x.size());
+  const double inv_k = 1.0 / k;
+  if (c.all_reduce_spec != "ring") {
+    device d(worker_device(c, 0));
+    name_scope ns("allreduce");
+    Output mean = add_n(x) * inv_k;
+    return std::vector<Output>(static_cast<std::size_t>(k), mean);
+  }
+  name_scope ns("ring");
+  std::vector<std::int64_t> sizes;
+  for (int q = 0; q < k; ++q) sizes.push_back((elements * (q + 1)) / k - (elements * q) / k);
+  // acc[i][q]: tower i's partial sum of segment q.
+  std::vector<std::vector<Output>> acc;
+  const Shape shape = x[0].shape();
+  for (int i = 0; i < k; ++i) {
+    device d(worker_device(c, i));
+    acc.push_back(split(reshape(x[static_cast<std::size_t>(i)], {elements}), sizes, 0));
+  }
+  for (int step = 0; step < k - 1; ++step) {
+    auto next = acc;
+    for (int i = 0; i < k; ++i) {
+      const int to = (i + 1) % k;
+      const auto q = static_cast<std::size_t>(((i - step) % k + k) % k);
+      device d(worker_device(c, to));
+      next[static_cast<std::size_t>(to)][q] =
+          acc[static_cast<std::size_t>(to)][q] + acc[static_cast<std::size_t>(i)][q];
+    }
+    acc = std::move(next);
+  }
+  std::vector<Output> complete(static_cast<std::size_t>(k));
+  for (int i = 0; i < k; ++i) {
+    const auto q = static_cast<std::size_t>((i + 1) % k);
+    device d(worker_device(c, i));
+    complete[q] = acc[static_cast<std::size_t>(i)][q] * inv_k;
+  }
+  std::vector<Output> out;
+  for (int i = 0; i < k; ++i) {
+    device d(worker_device(c, i));
+    out.push_back(reshape(concat(complete, 0), shape.dims()));
+  }
+  return out;
+}
+
+// The replicated strategy's exchange: per tower, per variable, the mean gradient.
+std::vector<std::vector<Output>> all_reduce_gradients(const BenchConfig& c,
+                                                      const std::vector<GradsAndVars>& grads) {
+  const std::size_t k = grads.size();
+  std::int64_t total = 0;
+  std::vector<std::vector<Output>> packed;
+  for (std::size_t i = 0; i < k; ++i)
+    packed.push_back(pack(c, static_cast<int>(i), grads[i], &total));
+  std::vector<std::vector<Output>> reduced(k);
+  for (std::size_t t = 0; t < packed[0].size(); ++t) {
+    std::vector<Output> x;
+    for (std::size_t i = 0; i < k; ++i) x.push_back(packed[i][t]);
+    const std::int64_t n = x[0].shape().num_elements();
+    auto r = all_reduce_one(c, x, n);
+    for (std::size_t i = 0; i < k; ++i) reduced[i].push_back(r[i]);
+  }
+  for (std::size_t i = 0; i < k; ++i)
+    reduced[i] = unpack(c, static_cast<int>(i), grads[i], reduced[i]);
+  return reduced;
+}
+
 // "/job:localhost/replica:0/task:0/device:CPU:0" -> "/device:CPU:0"
 std::string device_suffix(const std::string& full) {
   const auto at = full.find("/device:");
@@ -164,13 +276,15 @@ void validate(const BenchConfig& c) {
   if (!c.all_reduce_spec.empty() && c.variable_update != "replicated")
     bad(str_cat("--all_reduce_spec applies to --variable_update replicated only (got ",
                 c.variable_update, ")"));
-  if (c.all_reduce_spec == "nccl" || c.all_reduce_spec == "ring")
-    bad(str_cat("--all_reduce_spec ", c.all_reduce_spec,
-                " is not available yet; use copy (reduce on the first device, copy back)"));
-  if (!c.all_reduce_spec.empty() && c.all_reduce_spec != "copy")
+  if (c.all_reduce_spec == "nccl")
+    bad("--all_reduce_spec nccl is not available yet; use ring or copy");
+  if (!c.all_reduce_spec.empty() && c.all_reduce_spec != "copy" && c.all_reduce_spec != "ring")
     bad(str_cat("--all_reduce_spec: '", c.all_reduce_spec, "' is not copy, ring or nccl"));
-  if (c.gradient_repacking != 0)
-    bad("--gradient_repacking is not available yet (gradients are reduced one tensor each)");
+  if (c.gradient_repacking < 0)
+    bad(str_cat("--gradient_repacking must be >= 0, got ", c.gradient_repacking));
+  if (c.gradient_repacking > 0 && c.variable_update != "replicated")
+    bad(str_cat("--gradient_repacking applies to --variable_update replicated only (got ",
+                c.variable_update, ")"));
   if (c.num_devices < 1) bad(str_cat("--num_devices must be >= 1, got ", c.num_devices));
   if (c.device != "cpu" && c.device != "gpu")
     bad(str_cat("--device: '", c.device, "' is not cpu or gpu"));
@@ -208,7 +322,13 @@ LinkRates measure_links(const BenchConfig& c) {
 
 std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t min_bytes,
                                            std::int64_t max_bytes, int iterations) {
-  validate(c);
+  {
+    BenchConfig checked = c;  // the exchange of the replicated strategy
+    checked.variable_update = "replicated";
+    checked.local_parameter_device = "cpu";
+    checked.ps_strategy = "round_robin";
+    validate(checked);
+  }
   if (min_bytes < 4 || max_bytes < min_bytes || iterations < 1)
     throw InvalidArgumentError(
         str_cat("allreduce: need 4 <= --min_bytes <= --max_bytes and "
@@ -225,15 +345,13 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
       device d(worker_device(c, i));
       inputs.push_back(placeholder(float32, Shape{n}, str_cat("x", i)));
     }
-    Output sum;
-    {
-      device d(worker_device(c, 0));
-      sum = k == 1 ? inputs[0] : add_n(inputs);
-    }
+    // The mean by --all_reduce_spec, then an Identity on each device so the result lands
+    // there (the executor copies it when it was made elsewhere).
+    const auto mean = k == 1 ? inputs : all_reduce_one(c, inputs, n);
     std::vector<Operation> targets;
     for (int i = 0; i < k; ++i) {
       device d(worker_device(c, i));
-      results.push_back(identity(sum, str_cat("result", i)));
+      results.push_back(identity(mean[static_cast<std::size_t>(i)], str_cat("result", i)));
       targets.push_back(results.back().op());
     }
     SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads};
@@ -250,7 +368,7 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
       feed.emplace_back(inputs[static_cast<std::size_t>(i)],
                         dev->type() == devices::DeviceType::kCPU ? t : t.to(dev));
     }
-    const float want = static_cast<float>(k * (k + 1) / 2);
+    const float want = static_cast<float>(k + 1) / 2.0f;  // the mean of 1..k
     const auto check = sess.run(results.back(), feed).to_vector<float>();
     if (check.front() != want || check.back() != want)
       throw InternalError(str_cat("allreduce: wrong sum ", check.front(), " (want ", want, ")"));
@@ -273,7 +391,8 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
 std::string strategy_key(const BenchConfig& c) {
   if (c.variable_update == "parameter_server")
     return "parameter_server/" + c.local_parameter_device;
-  if (c.variable_update == "replicated") return "replicated/copy";
+  if (c.variable_update == "replicated")
+    return c.all_reduce_spec == "ring" ? "replicated/ring (model)" : "replicated/copy";
   return c.variable_update;
 }
 
@@ -298,7 +417,11 @@ std::string header(const BenchConfig& c) {
     h += str_cat("PS device:   ", c.local_parameter_device,
                  c.local_parameter_device == "gpu" ? str_cat(" (", c.ps_strategy, ")") : "", "\n");
   if (c.variable_update == "replicated")
-    h += str_cat("AllReduce:   ", c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec, "\n");
+    h += str_cat("AllReduce:   ", c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec,
+                 c.gradient_repacking > 0
+                     ? str_cat(", gradients repacked into ", c.gradient_repacking, " buffers")
+                     : "",
+                 "\n");
   h += "==========";
   return h;
 }
@@ -374,21 +497,14 @@ BenchResult run_benchmark(const BenchConfig& c,
     }
     updates.push_back(optimizers[0]->apply_gradients(mean, global_step));
   } else {
-    // --all_reduce_spec copy: each gradient summed in tower order on device 0, scaled to the
-    // mean, then read by every copy's update (the executor copies it to each device).
-    std::vector<Output> reduced;
-    if (replicated && k > 1) {
-      device d(worker_device(c, 0));
-      name_scope ns("allreduce");
-      for (std::size_t j = 0; j < grads[0].size(); ++j) {
-        std::vector<Output> parts;
-        for (const auto& g : grads) parts.push_back(g[j].first);
-        reduced.push_back(add_n(parts) * inv_k);
-      }
-    }
+    // The mean gradients each copy applies: reduced[i][j] on device i.
+    std::vector<std::vector<Output>> reduced;
+    if (replicated && k > 1) reduced = all_reduce_gradients(c, grads);
     for (int i = 0; i < k; ++i) {
       GradsAndVars mine = grads[static_cast<std::size_t>(i)];
-      for (std::size_t j = 0; j < reduced.size(); ++j) mine[j].first = reduced[j];
+      if (!reduced.empty())
+        for (std::size_t j = 0; j < mine.size(); ++j)
+          mine[j].first = reduced[static_cast<std::size_t>(i)][j];
       device d(worker_device(c, i));
       updates.push_back(optimizers[static_cast<std::size_t>(i)]->apply_gradients(
           mine, i == 0 ? std::optional<Variable>(global_step) : std::nullopt));

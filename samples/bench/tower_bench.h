@@ -93,10 +93,11 @@ LinkRates measure_links(const BenchConfig& config);
 // The cost model's key for the configured strategy ("replicated/copy", ...).
 std::string strategy_key(const BenchConfig& config);
 
-// `sf-bench allreduce`: a sum over `num_devices` tensors of `bytes` each, one per worker
-// device, with the result on every device (the replicated strategy's copy all-reduce: sum on
-// device 0 in device order, copies back). nccl-tests' definitions: algbw = bytes / time,
-// busbw = algbw x 2 (K-1) / K. Checks the result once per size (InternalError if wrong).
+// `sf-bench allreduce`: the mean of `num_devices` tensors of `bytes` each, one per worker
+// device, with the result on every device, by --all_reduce_spec (the replicated strategy's
+// exchange: copy = reduce on device 0 and copy back; ring = reduce-scatter + gather). nccl-tests'
+// definitions: algbw = bytes / time, busbw = algbw x 2 (K-1) / K. Checks the result once per size
+// (InternalError if wrong).
 struct AllReduceResult {
   std::int64_t bytes = 0;
   double time_us = 0;  // median over the iterations

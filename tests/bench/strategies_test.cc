@@ -66,6 +66,22 @@ const Strategy kSynchronous[] = {
        c.ps_strategy = "greedy";
      }},
     {"replicated", [](bench::BenchConfig& c) { c.variable_update = "replicated"; }},
+    {"replicated_ring",
+     [](bench::BenchConfig& c) {
+       c.variable_update = "replicated";
+       c.all_reduce_spec = "ring";
+     }},
+    {"replicated_copy_repacked_3",
+     [](bench::BenchConfig& c) {
+       c.variable_update = "replicated";
+       c.gradient_repacking = 3;
+     }},
+    {"replicated_ring_repacked_2",
+     [](bench::BenchConfig& c) {
+       c.variable_update = "replicated";
+       c.all_reduce_spec = "ring";
+       c.gradient_repacking = 2;
+     }},
 };
 
 TEST(StrategiesTest, KTowersEqualOneTowerWithKTimesTheBatch) {
