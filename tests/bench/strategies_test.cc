@@ -248,3 +248,44 @@ TEST(DumpGraphTest, TowerGraphRendersWithGraphviz) {
 }
 
 }  // namespace
+
+namespace {
+
+// The same on GPUs (the GPU check runs these; they skip without a GPU): logical GPUs split
+// from one card when there are fewer cards than towers, the copy and ring all-reduce then run
+// on ScopeFlow's CUDA kernels (AddN) and device-to-device copies.
+TEST(StrategiesGpuTest, KTowersEqualOneTowerWithKTimesTheBatch) {
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  constexpr std::int64_t b = 3;
+  for (int k : {1, 2, 4}) {
+    auto ref_config = base(1, k * b);
+    ref_config.device = "gpu";
+    auto reference = bench::run_benchmark(ref_config);
+    for (const auto& s : kSynchronous) {
+      auto c = base(k, b);
+      c.device = "gpu";
+      s.apply(c);
+      auto r = bench::run_benchmark(c);
+      EXPECT_LE(relative_difference(r.parameters, reference.parameters), 1e-5)
+          << s.name << " with K=" << k << " on GPUs";
+      EXPECT_EQ(r.max_copy_divergence, 0.0) << s.name << " on GPUs";
+    }
+  }
+}
+
+// One tower trained on GPU:0 ends where the CPU run ends (float32 on both; cuDNN/cuBLAS in
+// FP32 mode, different summation orders: 1e-4 relative after 10 steps).
+TEST(StrategiesGpuTest, GpuTrainingMatchesTheCpu) {
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  auto c = base(1, 8);
+  c.variable_update = "replicated";  // the variables live with the tower (GPU:0)
+  auto cpu = bench::run_benchmark(c);
+  c.device = "gpu";
+  auto gpu = bench::run_benchmark(c);
+  EXPECT_LE(relative_difference(gpu.parameters, cpu.parameters), 1e-4);
+  EXPECT_EQ(gpu.placement.front().device, "/device:GPU:0");
+}
+
+}  // namespace
