@@ -217,34 +217,29 @@ void binary_float_cpu_kernel(KernelContext& c) {
 }  // namespace
 
 namespace {
-void neg_kernel(KernelContext& c) {
+// The float32 unary ops: one loop over raw pointers.
+template <class F>
+void unary_kernel(KernelContext& c, F f) {
   const Tensor& x = c.inputs.at(0);
   Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
-  for (std::int64_t i = 0; i < x.num_elements(); ++i) y.data<float>()[i] = -x.data<float>()[i];
+  const float* in = x.data<float>();
+  float* out = y.data<float>();
+  for (std::int64_t i = 0; i < x.num_elements(); ++i) out[i] = f(in[i]);
+}
+void neg_kernel(KernelContext& c) {
+  unary_kernel(c, [](float v) { return -v; });
 }
 void square_kernel(KernelContext& c) {
-  const Tensor& x = c.inputs.at(0);
-  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
-  for (std::int64_t i = 0; i < x.num_elements(); ++i)
-    y.data<float>()[i] = x.data<float>()[i] * x.data<float>()[i];
+  unary_kernel(c, [](float v) { return v * v; });
 }
 void sqrt_kernel(KernelContext& c) {
-  const Tensor& x = c.inputs.at(0);
-  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
-  for (std::int64_t i = 0; i < x.num_elements(); ++i)
-    y.data<float>()[i] = std::sqrt(x.data<float>()[i]);
+  unary_kernel(c, [](float v) { return std::sqrt(v); });
 }
 void floor_kernel(KernelContext& c) {
-  const Tensor& x = c.inputs.at(0);
-  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
-  for (std::int64_t i = 0; i < x.num_elements(); ++i)
-    y.data<float>()[i] = std::floor(x.data<float>()[i]);
+  unary_kernel(c, [](float v) { return std::floor(v); });
 }
 void exp_kernel(KernelContext& c) {
-  const Tensor& x = c.inputs.at(0);
-  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
-  for (std::int64_t i = 0; i < x.num_elements(); ++i)
-    y.data<float>()[i] = std::exp(x.data<float>()[i]);
+  unary_kernel(c, [](float v) { return std::exp(v); });
 }
 template <class T>
 void add_n_kernel(KernelContext& c) {

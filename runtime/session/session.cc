@@ -685,7 +685,11 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
   switch (step.kind) {
     case StepKind::kNoOp: return;
     case StepKind::kConst: *out = step.constant; return;
-    case StepKind::kVariable: *out = read_variable(n); return;
+    case StepKind::kVariable:
+      // Readers take the variable itself (InputRef::variable); the slot is only for a fetch.
+      // Filling it otherwise would hold the buffer and make every update copy on write.
+      if (st.plan.slot_uses[static_cast<std::size_t>(step.out_slot)] > 0) *out = read_variable(n);
+      return;
     case StepKind::kIsInitialized:
       *out = Tensor::from_scalar(input(st, step, 0).initialized());
       return;
@@ -929,7 +933,7 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     // NOTE: a fetched value is a snapshot: copy it when it aliases a variable's buffer, which
     // in-place updates (Apply*) would otherwise change under the caller.
     bool aliases_variable = false;
-    if (t.initialized()) {
+    if (t.initialized() && t.on_host()) {  // device tensors are copied to the host anyway
       std::lock_guard<std::mutex> lock(var_mu);
       for (const auto& [var, value] : variables)
         if (t.shares_buffer_with(value)) {

@@ -187,9 +187,11 @@ void Saver::restore(Session& sess, const std::string& path) {
       auto j = nlohmann::json::parse(meta["scopeflow.random_counters"].get<std::string>());
       for (const auto& [name, offset] : j.items()) {
         // Counters of random ops this graph no longer has are ignored (as variables the
-        // var_list leaves out are).
+        // var_list leaves out are), so a bad entry cannot fail after variables are set.
         auto op = sess.graph().find_operation(name);
-        if (op) counters[name] = offset.get<std::uint64_t>();
+        if (op && (op->type() == "RandomUniform" || op->type() == "RandomStandardNormal" ||
+                   op->type() == "TruncatedNormal"))
+          counters[name] = offset.get<std::uint64_t>();
       }
     } catch (const nlohmann::json::exception& e) {
       throw InvalidArgumentError(str_cat(path, ": corrupt scopeflow.random_counters: ", e.what()));
