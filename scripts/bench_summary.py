@@ -6,7 +6,10 @@ same run (BM_Gpu_Fp32Peak), the native/cuDNN speed ratio, geometric means per pa
 shape family against the kernels issue's targets, and the shape classes where the native
 kernel won every pass measured (candidates for kNativeClasses in conv2d_igemm.cc); last, when
 both are given, sf-train's images/sec (its --json) against PyTorch's on the same convnet
-(benchmarks/compare/pytorch_fashion_cnn.py --json)."""
+(benchmarks/compare/pytorch_fashion_cnn.py --json); then sf-bench's tower runs (its --json):
+logical-GPU efficiency E_K = images/sec(K towers x b) / images/sec(1 tower x K*b) against the
+towers issue's targets, measured vs predicted step time per strategy (--explain), and
+`sf-bench allreduce` against the same run's device-to-device copy bandwidth."""
 import json
 import math
 import re
@@ -91,11 +94,62 @@ def conv_summary(rows):
           (", ".join(f"'{c}'" for c in wins) if wins else "none"))
 
 
+E_TARGETS = {4: 0.95, 8: 0.90}  # replicated, Fashion CNN, b=128, logical GPUs on one card
+
+
+def strategy(run):
+    s = run.get("variable_update", "?")
+    if s == "replicated":
+        s += "/" + (run.get("all_reduce_spec") or "copy")
+    elif s == "parameter_server":
+        s += "/" + run.get("local_parameter_device", "cpu")
+    return s
+
+
+def tower_summary(runs, allreduce):
+    """Efficiency, cost-model error and all-reduce bandwidth from sf-bench's JSON files."""
+    if runs:
+        print()
+        print("sf-bench towers (images/sec; E_K against 1 tower x K*b of the same strategy family)")
+        one = {(r["batch_size"]): r for r in runs if r.get("num_devices") == 1}
+        for r in sorted(runs, key=lambda r: (strategy(r), r["num_devices"], r["batch_size"])):
+            k, b = r["num_devices"], r["batch_size"]
+            line = (f"  {strategy(r):<28} {k:>2} x {b:<5} {r['images_per_sec']:>10.0f} img/s "
+                    f"step {r['step_ms_median']:.2f} ms")
+            base = one.get(k * b)
+            if k > 1 and base:
+                e = r["images_per_sec"] / base["images_per_sec"]
+                line += f"  E_{k} = {e:.3f}"
+                t = E_TARGETS.get(k)
+                if t and r.get("variable_update") == "replicated" and b == 128:
+                    line += f" (target >= {t}: " + ("met)" if e >= t else "NOT met)")
+            if "predicted_step_ms" in r:
+                err = 100 * (r["step_ms_median"] - r["predicted_step_ms"]) / r["predicted_step_ms"]
+                line += f"  predicted {r['predicted_step_ms']:.2f} ms ({err:+.1f}%" + \
+                    (", within 15%)" if abs(err) <= 15 else ", OUTSIDE 15%)")
+            print(line)
+    for name, rows in allreduce:
+        big = [x for x in rows if x["bytes"] >= 64 << 20]
+        for x in big:
+            copy = x.get("copy_gb_per_s", 0)
+            frac = x["busbw_gb_per_s"] / copy if copy else float("nan")
+            print(f"  all-reduce {name}: {x['bytes'] >> 20} MiB {x['time_us']:.0f} us, "
+                  f"busbw {x['busbw_gb_per_s']:.1f} GB/s = {100 * frac:.0f}% of the D2D copy "
+                  f"({copy:.1f} GB/s; target >= 60%: " + ("met)" if frac >= 0.6 else "NOT met)"))
+
+
 def main(paths):
     rows = []
     sf_train = pytorch = None
+    towers, allreduce = [], []
     for p in paths:
         doc = load(p)
+        if isinstance(doc, list):  # sf-bench allreduce --json
+            allreduce.append((p.rsplit("/", 1)[-1].removesuffix(".json"), doc))
+            continue
+        if "variable_update" in doc:  # sf-bench --json
+            towers.append(doc)
+            continue
         if "torch_version" in doc:
             pytorch = doc
             continue
@@ -117,6 +171,7 @@ def main(paths):
               (f"{tfs:>8.2f}" if tfs else f"{'':>8}"))
     conv_summary(rows)
     train_comparison(sf_train, pytorch)
+    tower_summary(towers, allreduce)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 #   3. builds with -arch=sm_90 (CMAKE_CUDA_ARCHITECTURES=90) into build-gpu/;
 #   4. runs the whole test suite, GPU-labelled tests included;
 #   5. runs the GPU benchmarks (JSON under $OUT or build-gpu/results), sf-train's GPU
-#      throughput and its PyTorch peer (benchmarks/compare/pytorch_fashion_cnn.py);
+#      throughput and its PyTorch peer (benchmarks/compare/pytorch_fashion_cnn.py), sf-bench's
+#      towers on logical GPUs (efficiency, cost model per strategy, all-reduce bandwidth);
 #   6. prints a short summary table last.
 # Usage: scripts/gpu-check.sh [--quick]   (--quick: build and run only the kernel tests)
 set -uo pipefail
@@ -86,6 +87,30 @@ if [ $quick = 0 ]; then
     echo "skipped: no Fashion-MNIST IDX files (Debian package dataset-fashion-mnist)" \
       >"$out/sf_train_gpu.txt"
   fi
+  # sf-bench on logical GPUs of one card (towers issue): E_K = K towers x 128 against 1 tower
+  # x 128K (replicated), every strategy at K=4 with --explain (cost model vs measured), and the
+  # all-reduce microbenchmark per spec against the same run's device-to-device copy.
+  sfb() { build-gpu/samples/sf-bench --device gpu --model fashion_cnn --num_batches 40 \
+    --num_warmup_batches 10 --display_every 1000 "$@" >>"$out/sf_bench.txt" 2>&1 || bench_rc=1; }
+  for k in 1 4 8; do
+    sfb --num_devices "$k" --batch_size 128 --variable_update replicated \
+      --json "$out/tower_replicated_${k}x128.json"
+    [ "$k" = 1 ] || sfb --num_devices 1 --batch_size $((128 * k)) --variable_update replicated \
+      --json "$out/tower_replicated_1x$((128 * k)).json"
+  done
+  sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
+    --local_parameter_device cpu --json "$out/tower_ps_cpu_4x128_explain.json"
+  sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
+    --local_parameter_device gpu --ps_strategy greedy --json "$out/tower_ps_gpu_4x128_explain.json"
+  for spec in copy ring nccl; do
+    sfb --num_devices 4 --batch_size 128 --explain --variable_update replicated \
+      --all_reduce_spec "$spec" --json "$out/tower_replicated_${spec}_4x128_explain.json"
+    build-gpu/samples/sf-bench --device gpu --num_devices 4 --all_reduce_spec "$spec" allreduce \
+      --min_bytes $((1 << 20)) --max_bytes $((256 << 20)) --iters 10 \
+      --json "$out/allreduce_$spec.json" >>"$out/sf_bench.txt" 2>&1 || bench_rc=1
+  done
+  sfb --num_devices 4 --batch_size 128 --explain --variable_update independent \
+    --json "$out/tower_independent_4x128_explain.json"
   if python3 -c "import torch" >/dev/null 2>&1; then
     python3 benchmarks/compare/pytorch_fashion_cnn.py --batch_size 64 --steps 200 \
       --json "$out/pytorch_fashion_cnn.json" >"$out/pytorch_fashion_cnn.txt" 2>&1 || bench_rc=1
@@ -106,6 +131,7 @@ if [ $quick = 0 ]; then
   [ -f "$out/pytorch_fashion_cnn.json" ] ||
     echo "pytorch peer: $(tail -1 "$out/pytorch_fashion_cnn.txt")"
 fi
-jsons=$(ls "$out"/bench_*.json "$out"/sf_train_gpu.json "$out"/pytorch_fashion_cnn.json 2>/dev/null)
+jsons=$(ls "$out"/bench_*.json "$out"/sf_train_gpu*.json "$out"/pytorch_fashion_cnn.json \
+  "$out"/tower_*.json "$out"/allreduce_*.json 2>/dev/null)
 [ -n "$jsons" ] && python3 scripts/bench_summary.py $jsons
 [ $test_rc = 0 ] && [ $bench_rc = 0 ]

@@ -168,6 +168,10 @@ int main(int argc, char** argv) {
           {"num_variables", r.num_variables},
           {"graph_nodes", r.graph_nodes},
           {"build", sf::build_info_string()}};
+      if (predicted) {  // --explain: the cost model's prediction for this strategy
+        j["predicted_step_ms"] = predicted->step_ms;
+        j["predicted_step_ms_overlap"] = predicted->step_ms_overlap;
+      }
       std::ofstream out(json_path);
       out << j.dump(1) << "\n";
       if (!out) throw sf::InvalidArgumentError(sf::str_cat("--json: cannot write ", json_path));
