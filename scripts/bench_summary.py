@@ -24,20 +24,32 @@ def load(path):
         return json.load(f)
 
 
-def train_comparison(sf, pt):
-    """One line: sf-train's training throughput against PyTorch eager's."""
-    if not sf or not pt:
-        return
-    sf_ips, pt_ips = sf["images_per_sec"], pt["images_per_sec"]
-    sf_batch = sf.get("batch_size", 0) * sf.get("towers", 1)
-    note = "" if sf_batch == pt.get("batch_size") else \
-        f" (batch differs: sf-train {sf_batch}, PyTorch {pt.get('batch_size')})"
-    ratio = sf_ips / pt_ips if pt_ips else float("nan")
-    print()
-    print(f"Fashion-MNIST CNN training: sf-train {sf_ips:.0f} images/sec ({sf.get('device', '?')}, "
-          f"{sf.get('towers', 1)} tower(s) of {sf.get('batch_size')}) vs PyTorch "
-          f"{pt.get('torch_version', '?')} eager {pt_ips:.0f} images/sec ({pt.get('device', '?')}): "
-          f"sf-train/PyTorch {ratio:.2f}{note}")
+def train_comparison(runs, pt):
+    """One line per sf-train run (its --json): images/sec against PyTorch eager's on the same
+    convnet, and the test accuracy against the training issue's GPU target."""
+    for name, sf in runs:
+        sf_ips = sf["images_per_sec"]
+        sf_batch = sf.get("batch_size", 0) * sf.get("towers", 1)
+        line = (f"sf-train {name}: {sf_ips:.0f} images/sec ({sf.get('device', '?')}, "
+                f"{sf.get('towers', 1)} tower(s) of {sf.get('batch_size')}"
+                f"{', CUDA graph' if sf.get('cuda_graph') else ''}), "
+                f"test accuracy {sf.get('test_accuracy', float('nan')):.4f} after "
+                f"{sf.get('epochs', '?')} epoch(s)")
+        if sf.get("device") == "gpu" and "max_steps" not in sf:
+            per_epoch = sf.get("test_accuracy_per_epoch") or [sf.get("test_accuracy", 0)]
+            best = max(per_epoch[:15])
+            first = next((i + 1 for i, a in enumerate(per_epoch) if a >= 0.916), None)
+            line += f", best {best:.4f}" + (f", >= 0.916 at epoch {first}" if first else "") + \
+                " (target >= 0.916 within 15 epochs: " + ("met)" if best >= 0.916 else "NOT met)")
+        if pt and pt.get("images_per_sec"):
+            ratio = sf_ips / pt["images_per_sec"]
+            line += (f"; vs PyTorch {pt.get('torch_version', '?')} eager "
+                     f"{pt['images_per_sec']:.0f} images/sec: {ratio:.2f}x")
+            if sf_batch != pt.get("batch_size"):
+                line += f" (batch differs: {sf_batch} vs {pt.get('batch_size')})"
+            elif sf_batch == 64:
+                line += " (target >= 1.5x: " + ("met)" if ratio >= 1.5 else "NOT met)")
+        print(line)
 
 
 def geomean(values):
@@ -140,8 +152,8 @@ def tower_summary(runs, allreduce):
 
 def main(paths):
     rows = []
-    sf_train = pytorch = None
-    towers, allreduce = [], []
+    pytorch = None
+    sf_train, towers, allreduce = [], [], []
     for p in paths:
         doc = load(p)
         if isinstance(doc, list):  # sf-bench allreduce --json
@@ -154,7 +166,7 @@ def main(paths):
             pytorch = doc
             continue
         if "benchmarks" not in doc:  # sf-train's --json
-            sf_train = doc
+            sf_train.append((p.rsplit("/", 1)[-1].removesuffix(".json"), doc))
             continue
         for b in doc["benchmarks"]:
             if b.get("run_type") == "aggregate" or b.get("error_occurred"):
@@ -170,7 +182,9 @@ def main(paths):
               (f"{gbs:>8.2f}" if gbs else f"{'':>8}") + "  " +
               (f"{tfs:>8.2f}" if tfs else f"{'':>8}"))
     conv_summary(rows)
-    train_comparison(sf_train, pytorch)
+    if sf_train:
+        print()
+        train_comparison(sf_train, pytorch)
     tower_summary(towers, allreduce)
 
 

@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
     std::int64_t steps = train.size() / per_step;
     if (max_steps > 0) steps = std::min(steps, max_steps);
     double last_loss = 0, accuracy = 0, train_seconds = 0;
+    std::vector<double> accuracy_per_epoch;
     std::int64_t images_seen = 0;
     const bool tty = isatty(2);
     // Batches come from a background pipeline, prefetched (and, for one GPU tower, staged in
@@ -266,6 +267,7 @@ int main(int argc, char** argv) {
         seen += eval_batch;
       }
       accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+      accuracy_per_epoch.push_back(accuracy);
       std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": train_loss " << std::setprecision(4)
                 << last_loss << " test_accuracy " << accuracy << "\n";
       if (!checkpoint_dir.empty()) {
@@ -276,6 +278,7 @@ int main(int argc, char** argv) {
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
     nlohmann::json j = {{"test_accuracy", accuracy},
+                        {"test_accuracy_per_epoch", accuracy_per_epoch},
                         {"train_loss", last_loss},
                         {"epochs", epochs},
                         {"images_per_sec", static_cast<double>(images_seen) / train_seconds},
@@ -289,6 +292,7 @@ int main(int argc, char** argv) {
                         {"global_step", sess.run(global_step).scalar<std::int64_t>()},
                         {"device", device},
                         {"keep_prob", keep_prob}};
+    if (max_steps > 0) j["max_steps"] = max_steps;  // a throughput run, not a full training
     std::cout << j.dump(1) << "\n";
     if (!json_path.empty()) {
       std::ofstream out(json_path);
