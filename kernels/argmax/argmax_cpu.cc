@@ -24,34 +24,38 @@ void argmax_forward_ref(const T* x, Index* out, std::int64_t outer, std::int64_t
 template void argmax_forward_ref<float, std::int64_t>(const float*, std::int64_t*, std::int64_t,
                                                       std::int64_t, std::int64_t);
 
+ArgMaxPlan argmax_plan(const Tensor& x, const Tensor& dim, const std::string& node) {
+  if (dim.num_elements() != 1 || (dim.dtype() != DType::kInt32 && dim.dtype() != DType::kInt64))
+    throw InvalidArgumentError(str_cat(node, ": dimension must be an int32/int64 scalar"));
+  const int rank = x.shape().rank();
+  std::int64_t axis =
+      dim.dtype() == DType::kInt32 ? dim.scalar<std::int32_t>() : dim.scalar<std::int64_t>();
+  if (axis < -rank || axis >= rank)
+    throw InvalidArgumentError(str_cat(node, ": Expected dimension in the range [", -rank, ", ",
+                                       rank, "), but got ", axis));
+  if (axis < 0) axis += rank;
+  const auto& dims = x.shape().dims();
+  ArgMaxPlan p;
+  for (int i = 0; i < rank; ++i) {
+    if (i < axis) p.outer *= dims[static_cast<std::size_t>(i)];
+    if (i > axis) p.inner *= dims[static_cast<std::size_t>(i)];
+    if (i != axis) p.out_dims.push_back(dims[static_cast<std::size_t>(i)]);
+  }
+  p.depth = dims[static_cast<std::size_t>(axis)];
+  if (p.depth == 0)
+    throw InvalidArgumentError(
+        str_cat(node, ": Reduction axis ", axis, " is empty in shape ", x.shape().to_string()));
+  return p;
+}
+
 namespace {
 
 template <class Index>
 void argmax_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
-  const Tensor& dim = c.inputs.at(1);
-  if (dim.num_elements() != 1 || (dim.dtype() != DType::kInt32 && dim.dtype() != DType::kInt64))
-    throw InvalidArgumentError(str_cat(c.node_name, ": dimension must be an int32/int64 scalar"));
-  const int rank = x.shape().rank();
-  std::int64_t axis =
-      dim.dtype() == DType::kInt32 ? dim.scalar<std::int32_t>() : dim.scalar<std::int64_t>();
-  if (axis < -rank || axis >= rank)
-    throw InvalidArgumentError(str_cat(c.node_name, ": Expected dimension in the range [", -rank,
-                                       ", ", rank, "), but got ", axis));
-  if (axis < 0) axis += rank;
-  const auto& dims = x.shape().dims();
-  std::int64_t outer = 1, inner = 1;
-  std::vector<std::int64_t> out_dims;
-  for (int i = 0; i < rank; ++i) {
-    if (i < axis) outer *= dims[static_cast<std::size_t>(i)];
-    if (i > axis) inner *= dims[static_cast<std::size_t>(i)];
-    if (i != axis) out_dims.push_back(dims[static_cast<std::size_t>(i)]);
-  }
-  const std::int64_t depth = dims[static_cast<std::size_t>(axis)];
-  if (depth == 0)
-    throw InvalidArgumentError(str_cat(c.node_name, ": Reduction axis ", axis,
-                                       " is empty in shape ", x.shape().to_string()));
-  Tensor& y = c.allocate_output(0, dtype_of<Index>, Shape(out_dims));
+  const ArgMaxPlan p = argmax_plan(x, c.inputs.at(1), c.node_name);
+  const std::int64_t outer = p.outer, depth = p.depth, inner = p.inner;
+  Tensor& y = c.allocate_output(0, dtype_of<Index>, Shape(p.out_dims));
   Index* out = y.data<Index>();
   switch (x.dtype()) {
     case DType::kFloat32: return argmax_forward_ref(x.data<float>(), out, outer, depth, inner);

@@ -3,17 +3,11 @@
 #include <cuda_runtime_api.h>
 
 #include "devices/cuda/cuda_check.h"
-#include "devices/cuda/cuda_device.h"
 #include "kernels/array/concat.h"
+#include "kernels/common/cuda_stream.h"
 
 namespace scopeflow::kernels {
 namespace {
-
-cudaStream_t stream_of(const KernelContext& c) {
-  auto* s = dynamic_cast<cuda::CudaStream*>(&c.get_stream());
-  if (s == nullptr) throw InvalidArgumentError(str_cat(c.node_name, ": not a CUDA stream"));
-  return s->get();
-}
 
 void concat_cuda_kernel(KernelContext& c) {
   const std::size_t n = c.inputs.size() - 1;
@@ -24,7 +18,7 @@ void concat_cuda_kernel(KernelContext& c) {
       concat_plan(shapes, scalar_int_input(c, n), c.inputs[0].dtype(), c.node_name, &whole);
   Tensor& y = c.allocate_output(0, c.inputs[0].dtype(), whole);
   auto* dst = static_cast<char*>(y.raw_data());
-  const cudaStream_t s = stream_of(c);
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   std::int64_t offset = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::int64_t b = plan.piece_bytes[i];
@@ -45,7 +39,7 @@ void split_cuda_kernel(KernelContext& c) {
   const auto plan = concat_plan(pieces, axis, x.dtype(), c.node_name, &whole);
   c.outputs.resize(pieces.size());
   const auto* src = static_cast<const char*>(x.raw_data());
-  const cudaStream_t s = stream_of(c);
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   std::int64_t offset = 0;
   for (std::size_t i = 0; i < pieces.size(); ++i) {
     Tensor& y = c.allocate_output(i, x.dtype(), pieces[i]);

@@ -1,5 +1,6 @@
 // Cast (TF's attrs SrcT, DstT, Truncate) between float32, float64, float16, bfloat16, int8,
-// uint8, int32, int64 and bool. CPU: cast_cpu.cc.
+// uint8, int32, int64 and bool. CPU: cast_cpu.cc; CUDA: cast_cuda.cu (the same semantics,
+// bit for bit: not CUDA's saturating float -> int conversion).
 //
 // Semantics (TF's x86 CPU kernel, which is C++'s static_cast where that is defined):
 // - float -> int truncates toward zero. NOTE: NaN, +-inf and values outside the target's
@@ -26,5 +27,10 @@ const std::vector<DType>& cast_dtypes();
 // Registers Cast under every DstT of cast_dtypes(). NOTE: keyed by DstT, the node's output
 // dtype, which is what the session looks kernels up by; the kernel dispatches on the input.
 void register_cast_cpu_kernels(KernelRegistry& r);
+
+// cast_ref on CUDA: device buffers, queued on `stream` (a CUDA stream of their device).
+void cast_forward_cuda(DType from, const void* src, DType to, void* dst, std::int64_t n,
+                       bool truncate, devices::Stream& stream, const std::string& what);
+void register_cast_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

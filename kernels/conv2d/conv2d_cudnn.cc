@@ -15,18 +15,13 @@
 #include "devices/base/logging.h"
 #include "devices/cuda/cuda_device.h"
 #include "devices/cuda/cudnn_check.h"
+#include "kernels/common/cuda_stream.h"
 #include "kernels/conv2d/conv2d_cuda.h"
 
 namespace scopeflow::kernels {
 namespace {
 
 using igemm::Pass;
-
-cudaStream_t raw_stream(devices::Stream& s) {
-  auto* cs = dynamic_cast<cuda::CudaStream*>(&s);
-  if (cs == nullptr) throw InvalidArgumentError("cuDNN convolution on a non-CUDA stream");
-  return cs->get();
-}
 
 // ---------------------------------------------------------------- handles and caches
 // One cuDNN handle per physical GPU; its mutex is held from cudnnSetStream until the calls
@@ -173,7 +168,7 @@ struct CudnnCall {
         y(g.n, g.h.out, g.w.out, g.o),
         f(g),
         conv(g, pad) {
-    SF_CUDNN_CHECK(cudnnSetStream(slot.handle, raw_stream(stream)));
+    SF_CUDNN_CHECK(cudnnSetStream(slot.handle, cuda_stream(stream, "Conv2D (cuDNN)")));
     int n = 0, c = 0, h = 0, w = 0;
     SF_CUDNN_CHECK(
         cudnnGetConvolution2dForwardOutputDim(conv.get(), x.get(), f.get(), &n, &c, &h, &w));

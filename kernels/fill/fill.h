@@ -20,8 +20,11 @@ void fill_forward_cuda(std::int32_t* out, std::int64_t n, std::int32_t value,
                        devices::Stream& stream);
 void fill_forward_cuda(std::int64_t* out, std::int64_t n, std::int64_t value,
                        devices::Stream& stream);
+void fill_forward_cuda(double* out, std::int64_t n, double value, devices::Stream& stream);
+void fill_forward_cuda(bool* out, std::int64_t n, bool value, devices::Stream& stream);
 
-// Registration (op "Fill": inputs {dims (host), value}, output 0 preallocated).
+// Registration (op "Fill": inputs {dims (host), value}, output 0 preallocated). GPUs take
+// every dtype the CPU does but string (host memory only).
 void register_fill_cpu_kernels(KernelRegistry& r);
 void register_fill_cuda_kernels(KernelRegistry& r);
 

@@ -35,6 +35,12 @@ void fill_forward_cuda(std::int64_t* out, std::int64_t n, std::int64_t value,
                        devices::Stream& stream) {
   fill_launch(out, n, value, stream);
 }
+void fill_forward_cuda(double* out, std::int64_t n, double value, devices::Stream& stream) {
+  fill_launch(out, n, value, stream);
+}
+void fill_forward_cuda(bool* out, std::int64_t n, bool value, devices::Stream& stream) {
+  fill_launch(out, n, value, stream);
+}
 
 // ---------------------------------------------------------------- registration
 template <class T>
@@ -51,6 +57,8 @@ void register_fill_cuda_kernels(KernelRegistry& r) {
   r.add({"Fill", DeviceType::kGPU, DType::kFloat32, "cuda"}, fill_cuda_kernel<float>);
   r.add({"Fill", DeviceType::kGPU, DType::kInt32, "cuda"}, fill_cuda_kernel<std::int32_t>);
   r.add({"Fill", DeviceType::kGPU, DType::kInt64, "cuda"}, fill_cuda_kernel<std::int64_t>);
+  r.add({"Fill", DeviceType::kGPU, DType::kFloat64, "cuda"}, fill_cuda_kernel<double>);
+  r.add({"Fill", DeviceType::kGPU, DType::kBool, "cuda"}, fill_cuda_kernel<bool>);
 }
 
 }  // namespace scopeflow::kernels

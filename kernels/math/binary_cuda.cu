@@ -1,5 +1,5 @@
 // Element-wise ops on CUDA: Add/AddV2/Sub/Mul/RealDiv with broadcasting, Neg/Square/Sqrt/
-// Floor, AddN, BroadcastTo. Reference: binary_cpu.cc; broadcasting: broadcast_plan.h.
+// Floor/Exp, AddN, BroadcastTo. Reference: binary_cpu.cc; broadcasting: broadcast_plan.h.
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/cuda_types.cuh"
 #include "kernels/common/gpu_args.h"
@@ -62,7 +62,7 @@ __global__ void binary_strided_kernel(const D* a, const D* b, D* out, BroadcastP
   }
 }
 
-enum class UnaryOp { kNeg, kSquare, kSqrt, kFloor };
+enum class UnaryOp { kNeg, kSquare, kSqrt, kFloor, kExp };
 
 template <UnaryOp kOp>
 __device__ __forceinline__ float unary_apply(float x) {
@@ -72,8 +72,10 @@ __device__ __forceinline__ float unary_apply(float x) {
     return x * x;
   else if constexpr (kOp == UnaryOp::kSqrt)
     return sqrtf(x);  // IEEE (nvcc's -prec-sqrt default)
-  else
+  else if constexpr (kOp == UnaryOp::kFloor)
     return floorf(x);
+  else
+    return expf(x);  // CUDA's expf: within 2 ulp of the reference's std::exp (not bit-equal)
 }
 
 template <UnaryOp kOp>
@@ -86,14 +88,16 @@ __global__ void unary_kernel(const float* x, float* y, std::int64_t n) {
 // AddN over up to kAddNChunk inputs per launch; `accumulate` continues a previous chunk's sums
 // from `out`, so the order is the reference's: ((0 + x0) + x1) + ...
 constexpr int kAddNChunk = 16;
+template <class T>
 struct AddNInputs {
-  const float* p[kAddNChunk];
+  const T* p[kAddNChunk];
   int count;
 };
-__global__ void add_n_kernel(AddNInputs in, bool accumulate, float* out, std::int64_t n) {
+template <class T>
+__global__ void add_n_kernel(AddNInputs<T> in, bool accumulate, T* out, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
        i += std::int64_t{gridDim.x} * blockDim.x) {
-    float s = accumulate ? out[i] : 0.0f;
+    T s = accumulate ? out[i] : T{0};
     for (int k = 0; k < in.count; ++k) s += in.p[k][i];
     out[i] = s;
   }
@@ -216,6 +220,7 @@ void unary_gpu_kernel(KernelContext& c) {
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
+template <class T>
 void add_n_gpu_kernel(KernelContext& c) {
   if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": AddN needs inputs"));
   const Shape& s = c.inputs[0].shape();
@@ -226,17 +231,17 @@ void add_n_gpu_kernel(KernelContext& c) {
                                          s.to_string(), " vs ", t.shape().to_string()));
   }
   GpuLaunchScope scope(c);
-  std::vector<const float*> ptrs;
-  for (const auto& t : c.inputs) ptrs.push_back(t.data<float>());  // before outputs may alias
-  Tensor& y = gpu_output(c, 0, DType::kFloat32, s);
+  std::vector<const T*> ptrs;
+  for (const auto& t : c.inputs) ptrs.push_back(t.data<T>());  // before outputs may alias
+  Tensor& y = gpu_output(c, 0, dtype_of<T>, s);
   const std::int64_t n = y.num_elements();
   if (n == 0) return;
   const cudaStream_t st = cuda_stream(c.get_stream());
   for (std::size_t first = 0; first < ptrs.size(); first += kAddNChunk) {
-    AddNInputs in{};
+    AddNInputs<T> in{};
     in.count = static_cast<int>(std::min<std::size_t>(kAddNChunk, ptrs.size() - first));
     for (int k = 0; k < in.count; ++k) in.p[k] = ptrs[first + static_cast<std::size_t>(k)];
-    add_n_kernel<<<grid_size(n, kBlock), kBlock, 0, st>>>(in, first > 0, y.data<float>(), n);
+    add_n_kernel<T><<<grid_size(n, kBlock), kBlock, 0, st>>>(in, first > 0, y.data<T>(), n);
     SF_CUDA_CHECK(cudaGetLastError());
   }
 }
@@ -272,7 +277,9 @@ void register_binary_cuda_kernels(KernelRegistry& r) {
   r.add({"Square", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kSquare>);
   r.add({"Sqrt", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kSqrt>);
   r.add({"Floor", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kFloor>);
-  r.add({"AddN", DeviceType::kGPU, DType::kFloat32, "cuda"}, add_n_gpu_kernel);
+  r.add({"Exp", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kExp>);
+  r.add({"AddN", DeviceType::kGPU, DType::kFloat32, "cuda"}, add_n_gpu_kernel<float>);
+  r.add({"AddN", DeviceType::kGPU, DType::kFloat64, "cuda"}, add_n_gpu_kernel<double>);
   r.add({"BroadcastTo", DeviceType::kGPU, DType::kFloat32, "cuda"}, broadcast_to_gpu_kernel);
   register_binary_type<float>(r);
   register_binary_type<double>(r);

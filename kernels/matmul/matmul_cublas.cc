@@ -6,6 +6,7 @@
 #include "devices/cuda/cuda_check.h"
 #include "devices/cuda/cuda_device.h"
 #include "kernels/common/cublas_handle.h"
+#include "kernels/common/cuda_stream.h"
 #include "kernels/common/gpu_args.h"
 #include "kernels/matmul/matmul.h"
 
@@ -29,19 +30,13 @@ int checked_int(std::int64_t v, const char* what) {
   return static_cast<int>(v);
 }
 
-cudaStream_t stream_of(devices::Stream& s) {
-  auto* cs = dynamic_cast<cuda::CudaStream*>(&s);
-  if (cs == nullptr) throw InvalidArgumentError("MatMul: cuBLAS call on a non-CUDA stream");
-  return cs->get();
-}
-
 }  // namespace
 
 template <class T>
 void matmul_forward_cublas(const T* a, const T* b, T* c, const MatMulDims& d, void* workspace,
                            devices::Stream& stream) {
   if (d.m == 0 || d.n == 0) return;
-  const cudaStream_t s = stream_of(stream);
+  const cudaStream_t s = cuda_stream(stream, "MatMul (cuBLAS)");
   if (d.k == 0) {  // an empty sum: zeros (cuBLAS may leave c alone when k == 0)
     SF_CUDA_CHECK(cudaMemsetAsync(c, 0, static_cast<std::size_t>(d.m * d.n) * sizeof(T), s));
     return;

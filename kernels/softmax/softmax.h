@@ -1,5 +1,6 @@
 // Softmax / LogSoftmax over the last dimension (float32), numerically stable: the row maximum
-// is subtracted before exp, sums accumulate in double. CPU: softmax_cpu.cc.
+// is subtracted before exp, sums accumulate in double (CUDA: float). CPU: softmax_cpu.cc;
+// CUDA: softmax_cuda.cu.
 #pragma once
 
 #include <cstdint>
@@ -15,5 +16,13 @@ void softmax_forward_ref(const float* x, float* y, std::int64_t rows, std::int64
 // y = x - max - log(sum(exp(x - max))) per row; the same NaN/inf rules.
 void log_softmax_forward_ref(const float* x, float* y, std::int64_t rows, std::int64_t depth);
 void register_softmax_cpu_kernels(KernelRegistry& r);
+
+// The same on CUDA (device memory, queued on `stream`, a CUDA stream of the tensors' device):
+// a warp per row up to 256 values, a 256-thread block per row beyond; float32 sums.
+void softmax_forward_cuda(const float* x, float* y, std::int64_t rows, std::int64_t depth,
+                          devices::Stream& stream);
+void log_softmax_forward_cuda(const float* x, float* y, std::int64_t rows, std::int64_t depth,
+                              devices::Stream& stream);
+void register_softmax_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -1,12 +1,14 @@
 // Every GPU kernel against its CPU reference ("ref") on the same random inputs: sizes that do
-// not divide the block, batch 1, edge values (0, -0, NaN, +-inf), empty tensors. GPU outputs
-// are preallocated and poisoned (NaN, then a finite sentinel) so an unwritten element fails,
-// and the two runs must agree bit for bit (the kernels are deterministic). Parameterized over
-// CPU:0 (the reference against itself: checks the harness) and GPU:0 (skips without a GPU).
+// not divide the block, batch 1, edge values (0, -0, NaN, +-inf), empty tensors (the registry
+// test in tests/runtime/registry_completeness_test.cc checks that no CPU kernel lacks a GPU one).
+// GPU outputs are preallocated and poisoned (NaN, then a finite sentinel) so an unwritten element
+// fails, and the two runs must agree bit for bit (the kernels are deterministic). Parameterized
+// over CPU:0 (the reference against itself: checks the harness) and GPU:0 (skips without a GPU).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -33,11 +35,15 @@ double get(const Tensor& t, std::int64_t i) {
     case DType::kBFloat16: return static_cast<float>(t.data<sf::bfloat16_t>()[k]);
     case DType::kInt32: return t.data<std::int32_t>()[k];
     case DType::kInt64: return static_cast<double>(t.data<std::int64_t>()[k]);
+    case DType::kInt8: return t.data<std::int8_t>()[k];
+    case DType::kUInt8: return t.data<std::uint8_t>()[k];
+    // The stored byte, so that a poison byte (neither 0 nor 1) left in an output shows.
+    case DType::kBool: return static_cast<const std::uint8_t*>(t.raw_data())[k];
     default: ADD_FAILURE() << "unexpected dtype " << sf::dtype_name(t.dtype()); return 0;
   }
 }
 
-bool is_float(DType d) { return d != DType::kInt32 && d != DType::kInt64; }
+bool is_float(DType d) { return sf::is_floating(d); }
 
 void set(Tensor& t, std::int64_t i, double v) {
   const auto k = static_cast<std::size_t>(i);
@@ -51,6 +57,13 @@ void set(Tensor& t, std::int64_t i, double v) {
       break;
     case DType::kInt32: t.data<std::int32_t>()[k] = static_cast<std::int32_t>(v); break;
     case DType::kInt64: t.data<std::int64_t>()[k] = static_cast<std::int64_t>(v); break;
+    case DType::kInt8:
+      t.data<std::int8_t>()[k] = static_cast<std::int8_t>(static_cast<std::int32_t>(v));
+      break;
+    case DType::kUInt8:
+      t.data<std::uint8_t>()[k] = static_cast<std::uint8_t>(static_cast<std::int32_t>(v));
+      break;
+    case DType::kBool: static_cast<std::uint8_t*>(t.raw_data())[k] = v != 0; break;
     default: ADD_FAILURE() << "unexpected dtype " << sf::dtype_name(t.dtype());
   }
 }
@@ -82,6 +95,10 @@ Tensor random_tensor(DType dtype, const Shape& shape, unsigned seed, bool edges 
 
 Tensor filled_like(const Tensor& ref, double value) {
   Tensor t(ref.dtype(), ref.shape());
+  if (ref.dtype() == DType::kBool) {  // a byte no kernel writes: 0xAB, or 0xCD for a second poison
+    if (t.bytes() > 0) std::memset(t.raw_data(), std::isnan(value) ? 0xAB : 0xCD, t.bytes());
+    return t;
+  }
   for (std::int64_t i = 0; i < t.num_elements(); ++i) set(t, i, value);
   return t;
 }
@@ -513,6 +530,270 @@ TEST_P(GpuOpsTest, MatMul) {
   check_throws(
       make("MatMul", DType::kFloat32,
            {random_tensor(DType::kFloat32, {2, 3}, 1), random_tensor(DType::kFloat32, {4, 2}, 2)}));
+}
+
+// ---------------------------------------------------------------- issue 4: the rest
+// Small integers (ties and equal pairs are common) as any dtype; floats get the edge values.
+Tensor small_ints(DType dtype, const Shape& shape, unsigned seed, bool edges = false) {
+  Tensor t = random_tensor(is_float(dtype) ? DType::kInt32 : dtype, shape, seed, false, -2, 2);
+  if (!is_float(dtype)) return t;
+  Tensor f(dtype, shape);
+  for (std::int64_t i = 0; i < t.num_elements(); ++i) set(f, i, get(t, i));
+  if (edges && t.num_elements() >= 5) {
+    const double specials[] = {0.0, -0.0, NAN, INFINITY, -INFINITY};
+    for (std::int64_t j = 0; j < 5; ++j) set(f, (j * 37 + 3) % t.num_elements(), specials[j]);
+  }
+  return f;
+}
+
+TEST_P(GpuOpsTest, SoftmaxAndLogSoftmax) {
+  const std::vector<Shape> shapes = {
+      {1},     {1, 1},     {5},         {64, 10},           {7, 1029}, {3, 256}, {3, 257}, {1, 256},
+      {2, 31}, {4, 3, 33}, {2, 100003}, {1, (1 << 20) + 3}, {0, 5},    {5, 0},   {3000, 7}};
+  unsigned seed = 200;
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    for (const Shape& s : shapes)
+      for (bool edges : {false, true}) {
+        OpCase oc =
+            make(op, DType::kFloat32, {random_tensor(DType::kFloat32, s, seed++, edges, -20, 20)});
+        oc.rtol = 1e-5;  // float32 sums against the reference's double sums
+        oc.atol = 1e-6;
+        check(oc);
+      }
+    // Rows: -inf entries with a finite max; all -inf; +inf; NaN; signed zeros; one huge value.
+    const float inf = INFINITY;
+    Tensor rows = Tensor::from_vector<float>({1,     -inf,   3,    -inf,   //
+                                              -inf,  -inf,   -inf, -inf,   //
+                                              1,     inf,    2,    3,      //
+                                              0,     NAN,    1,    2,      //
+                                              0,     -0.0f,  0,    -0.0f,  //
+                                              1e30f, -1e30f, 0,    88},
+                                             {6, 4});
+    OpCase oc = make(op, DType::kFloat32, {rows});
+    oc.rtol = 1e-5;
+    check(oc);
+    check_throws(make(op, DType::kFloat32, {Tensor::from_scalar(1.0f)}));
+  }
+}
+
+TEST_P(GpuOpsTest, ArgMax) {
+  struct Am {
+    Shape x;
+    std::int64_t axis;
+  };
+  const std::vector<Am> cases = {
+      {{1029}, 0},       {{1}, 0},        {{1, 1}, 1},       {{33, 257}, 0},    {{33, 257}, 1},
+      {{33, 257}, -1},   {{33, 257}, -2}, {{4, 5, 6, 7}, 0}, {{4, 5, 6, 7}, 1}, {{4, 5, 6, 7}, 2},
+      {{4, 5, 6, 7}, 3}, {{3, 1025}, 1},  {{2, 5000}, 1},    {{5000, 3}, 0},    {{0, 5}, 1},
+      {{5, 0}, 0},       {{1, 300000}, 1}};
+  unsigned seed = 300;
+  for (DType in : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64})
+    for (DType out : {DType::kInt64, DType::kInt32})
+      for (const Am& a : cases)
+        for (int values = 0; values < 3; ++values) {
+          // 0: spread values, 1: small integers (many ties: the first index wins), 2: the
+          // same with NaN/inf edges (NaN never wins).
+          Tensor x = values == 0   ? random_tensor(in, a.x, seed++, false, -1000, 1000)
+                     : values == 1 ? small_ints(in, a.x, seed++)
+                                   : small_ints(in, a.x, seed++, true);
+          Tensor dim = seed % 2
+                           ? i64({a.axis})
+                           : Tensor::from_scalar<std::int32_t>(static_cast<std::int32_t>(a.axis));
+          OpCase oc = make("ArgMax", out, {x, dim});
+          oc.rtol = oc.atol = 0;
+          check(oc);
+        }
+  // Rows of only NaN, only -inf, lowest() and a NaN before the maximum: the reference's rules.
+  const float inf = INFINITY, lo = std::numeric_limits<float>::lowest();
+  Tensor rows = Tensor::from_vector<float>(
+      {NAN, NAN, NAN, -inf, -inf, -inf, lo, lo, -inf, 1, NAN, 3, 3, NAN, 3, inf, NAN, inf}, {6, 3});
+  for (std::int64_t axis : {0, 1}) {
+    OpCase oc = make("ArgMax", DType::kInt64, {rows, i64({axis})});
+    oc.rtol = oc.atol = 0;
+    check(oc);
+  }
+  check_throws(
+      make("ArgMax", DType::kInt64, {random_tensor(DType::kFloat32, {3, 4}, 1), i64({2})}));
+  check_throws(
+      make("ArgMax", DType::kInt64, {random_tensor(DType::kFloat32, {3, 0}, 1), i64({1})}));
+  check_throws(
+      make("ArgMax", DType::kInt64, {random_tensor(DType::kFloat32, {3}, 1), i64({0, 0})}));
+}
+
+TEST_P(GpuOpsTest, ComparisonsBroadcastLikeTheReference) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{}, {}},
+      {{1029}, {1029}},
+      {{}, {1029}},
+      {{1029}, {}},
+      {{33, 257}, {257}},
+      {{33, 1}, {1, 257}},
+      {{33, 1, 5}, {1, 7, 5}},
+      {{2, 1, 3, 1, 2, 1, 3, 1, 2}, {1, 2, 1, 3, 1, 2, 1, 3, 1}},
+      {{0, 5}, {5}},
+      {{1}, {1, 1, 1}},
+      {{1025, 1}, {1025, 1027}}};
+  unsigned seed = 400;
+  for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kBool})
+    for (const char* op : {"Equal", "NotEqual", "Less", "Greater"}) {
+      const bool ordered = std::string(op) == "Less" || std::string(op) == "Greater";
+      if (dt == DType::kBool && ordered) {
+        check_throws(
+            make(op, DType::kBool, {small_ints(dt, {3}, seed++), small_ints(dt, {3}, seed++)}));
+        continue;
+      }
+      for (const auto& [sa, sb] : shapes) {
+        OpCase oc = make(op, DType::kBool,
+                         {small_ints(dt, sa, seed++, true), small_ints(dt, sb, seed++, true)});
+        oc.rtol = oc.atol = 0;
+        check(oc);
+      }
+    }
+  // NaN against itself, -0 against 0, infinities.
+  Tensor a = Tensor::from_vector<float>({NAN, -0.0f, INFINITY, -INFINITY, 1});
+  Tensor b = Tensor::from_vector<float>({NAN, 0.0f, INFINITY, INFINITY, NAN});
+  for (const char* op : {"Equal", "NotEqual", "Less", "Greater"}) {
+    OpCase oc = make(op, DType::kBool, {a, b});
+    oc.rtol = oc.atol = 0;
+    check(oc);
+  }
+  check_throws(make("Equal", DType::kBool, {i32({1, 2}), i64({1, 2})}));
+  check_throws(
+      make("Less", DType::kBool,
+           {random_tensor(DType::kFloat32, {3}, 1), random_tensor(DType::kFloat32, {4}, 2)}));
+}
+
+// Values that probe every conversion rule of cast.h, as `dtype`.
+Tensor cast_probe(DType dtype, unsigned seed) {
+  const double big[] = {
+      0.0,     -0.0,       0.5,        -0.5,         1.5,         2.5,      -1.5,  -1.0,
+      0.1,     1.0 / 3,    127.5,      128.0,        255.9,       256.0,    300.7, -129.0,
+      65504.0, 65519.0,    65520.0,    70000.0,      1e-8,        6e-8,     1e-40, 3e9,
+      -3e9,    2147483520, 2147483648, -2147483648., -2147483904, 1e10,     -1e10, 9.3e18,
+      -9.3e18, 1e30,       1e300,      NAN,          INFINITY,    -INFINITY};
+  switch (dtype) {
+    case DType::kInt8: return Tensor::from_vector<std::int8_t>({0, 1, -1, 127, -128, 42, -7});
+    case DType::kUInt8: return Tensor::from_vector<std::uint8_t>({0, 1, 127, 128, 255, 42});
+    case DType::kBool: return Tensor::from_vector<bool>({true, false, true, true, false});
+    case DType::kInt32:
+      return Tensor::from_vector<std::int32_t>({0, 1, -1, 127, 128, 255, 256, -129, 65504, 70000,
+                                                16777217, 2147483647, -2147483647 - 1});
+    case DType::kInt64:
+      return Tensor::from_vector<std::int64_t>(
+          {0, 1, -1, 255, 256, -129, 16777217, 2147483647, 2147483648, -2147483649,
+           (std::int64_t{1} << 53) + 1, std::numeric_limits<std::int64_t>::max(),
+           std::numeric_limits<std::int64_t>::min()});
+    default: {
+      const std::int64_t fixed = sizeof(big) / sizeof(big[0]);
+      Tensor t(dtype, Shape{fixed + 1029});
+      std::mt19937 g(seed);
+      std::uniform_real_distribution<double> d(-300, 300);
+      for (std::int64_t i = 0; i < fixed + 1029; ++i)
+        set(t, i, i < fixed ? big[static_cast<std::size_t>(i)] : d(g));
+      return t;
+    }
+  }
+}
+
+TEST_P(GpuOpsTest, CastBetweenEveryPair) {
+  const std::vector<DType> dtypes = {DType::kFloat32,  DType::kFloat64, DType::kFloat16,
+                                     DType::kBFloat16, DType::kInt8,    DType::kUInt8,
+                                     DType::kInt32,    DType::kInt64,   DType::kBool};
+  unsigned seed = 500;
+  for (DType from : dtypes)
+    for (DType to : dtypes)
+      for (bool truncate : {false, true}) {
+        for (const Tensor& x :
+             {cast_probe(from, seed++), Tensor(from, Shape{0}), Tensor(from, Shape{1, 0})}) {
+          OpCase oc = make("Cast", to, {x});
+          oc.attrs.set("SrcT", from);
+          oc.attrs.set("DstT", to);
+          oc.attrs.set("Truncate", truncate);
+          oc.rtol = oc.atol = 0;
+          SCOPED_TRACE(std::string(sf::dtype_name(from)) + " -> " +
+                       std::string(sf::dtype_name(to)) + (truncate ? " (Truncate)" : ""));
+          check(oc);
+        }
+      }
+  OpCase bad = make("Cast", DType::kFloat32, {i32({1})});
+  bad.attrs.set("SrcT", DType::kInt64);  // not the input's dtype
+  bad.attrs.set("DstT", DType::kFloat32);
+  check_throws(bad);
+}
+
+TEST_P(GpuOpsTest, ExpAndFloat64AddN) {
+  for (const Shape& s : {Shape{}, Shape{1}, Shape{1029}, Shape{0}, Shape{7, 300}}) {
+    OpCase oc =
+        make("Exp", DType::kFloat32, {random_tensor(DType::kFloat32, s, 11, true, -80, 80)});
+    oc.rtol = 5e-7;  // CUDA's expf is within 2 ulp of the reference's std::exp
+    oc.atol = 0;
+    check(oc);
+  }
+  for (int count : {1, 2, 17})
+    for (const Shape& s : {Shape{1029}, Shape{1}, Shape{0, 3}}) {
+      std::vector<Tensor> in;
+      for (int i = 0; i < count; ++i)
+        in.push_back(random_tensor(DType::kFloat64, s, 100 + static_cast<unsigned>(i), i == 1));
+      OpCase oc = make("AddN", DType::kFloat64, std::move(in));
+      oc.rtol = oc.atol = 0;
+      check(oc);
+    }
+}
+
+TEST_P(GpuOpsTest, FillFloat64AndBool) {
+  for (const Tensor& dims : {i64({3, 343}), i32({0, 4}), i64({})}) {
+    OpCase d = make("Fill", DType::kFloat64, {dims, Tensor::from_scalar(-2.5)});
+    d.host_inputs = {0};
+    d.rtol = d.atol = 0;
+    check(d);
+    for (bool v : {true, false}) {
+      OpCase b = make("Fill", DType::kBool, {dims, Tensor::from_scalar(v)});
+      b.host_inputs = {0};
+      b.rtol = b.atol = 0;
+      check(b);
+    }
+  }
+}
+
+TEST_P(GpuOpsTest, PackBooleanMaskLogicalNot) {
+  const std::vector<DType> dtypes = {DType::kFloat32,  DType::kFloat64, DType::kFloat16,
+                                     DType::kBFloat16, DType::kInt8,    DType::kUInt8,
+                                     DType::kInt32,    DType::kInt64,   DType::kBool};
+  unsigned seed = 600;
+  for (DType dt : dtypes) {
+    for (const Shape& s : {Shape{}, Shape{1}, Shape{1029}, Shape{0}, Shape{3, 5}})
+      for (int count : {1, 3}) {
+        std::vector<Tensor> in;
+        for (int i = 0; i < count; ++i) in.push_back(small_ints(dt, s, seed++, true));
+        OpCase oc = make("Pack", dt, std::move(in));
+        oc.rtol = oc.atol = 0;
+        check(oc);
+      }
+    for (std::int64_t n : {0, 1, 1029, 5000})
+      for (int pattern = 0; pattern < 3; ++pattern)
+        for (bool host_mask : {false, true}) {
+          // Random, all false, all true.
+          Tensor mask = pattern == 0 ? random_tensor(DType::kBool, {n}, seed++, false, 0, 1)
+                                     : Tensor(DType::kBool, Shape{n});
+          if (pattern > 0)
+            for (std::int64_t i = 0; i < n; ++i) set(mask, i, pattern == 2);
+          OpCase oc = make("BooleanMask", dt, {small_ints(dt, {n}, seed++, true), mask});
+          if (host_mask) oc.host_inputs = {1};
+          oc.rtol = oc.atol = 0;
+          check(oc);
+        }
+  }
+  check_throws(make("BooleanMask", DType::kFloat32,
+                    {random_tensor(DType::kFloat32, {4}, 1), random_tensor(DType::kBool, {3}, 2)}));
+  check_throws(
+      make("Pack", DType::kFloat32,
+           {random_tensor(DType::kFloat32, {4}, 1), random_tensor(DType::kFloat32, {3}, 2)}));
+  for (const Shape& s : {Shape{}, Shape{1029}, Shape{0}, Shape{7, 3}}) {
+    OpCase oc =
+        make("LogicalNot", DType::kBool, {random_tensor(DType::kBool, s, seed++, false, 0, 1)});
+    oc.rtol = oc.atol = 0;
+    check(oc);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, GpuOpsTest, SF_TEST_DEVICES, sf::testing::device_param_name);

@@ -1,11 +1,16 @@
 // Completeness of this build's registries (STYLE.md 3.2): every op in the op registry has a
 // shape function, a CPU reference kernel ("ref") unless the session runs it itself, and a
-// gradient function unless it is marked not differentiable; every kernel belongs to an op.
+// gradient function unless it is marked not differentiable; every kernel belongs to an op; in
+// CUDA builds every (op, dtype) with a CPU kernel has a GPU kernel too (issue 4), save the
+// host-only exemptions listed below.
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "devices/device_manager.h"
 #include "kernels/kernel.h"
 #include "runtime/op_registry.h"
 
@@ -18,6 +23,36 @@ namespace {
 const std::set<std::string> kSessionOps{
     "Const",  "Placeholder", "NoOp",      "VariableV2",
     "Assign", "AssignAdd",   "AssignSub", "IsVariableInitialized"};
+
+// (op, dtype) pairs with a CPU kernel and, by design, no GPU kernel. Each needs a reason.
+// string: string tensors hold std::string objects, which live in host memory only (TF keeps
+// DT_STRING in host memory on GPUs as well); the session places these nodes on the CPU.
+const std::set<std::pair<std::string, sf::DType>> kHostOnlyKernels{
+    {"Fill", sf::DType::kString},        {"Identity", sf::DType::kString},
+    {"Reshape", sf::DType::kString},     {"Pack", sf::DType::kString},
+    {"BooleanMask", sf::DType::kString},
+};
+
+// "Op[dtype]" for every (op, dtype) of `r` with a CPU kernel, not exempt, and no GPU kernel.
+std::vector<std::string> missing_gpu_kernels(
+    const sf::kernels::KernelRegistry& r,
+    const std::set<std::pair<std::string, sf::DType>>& exempt) {
+  std::set<std::pair<std::string, sf::DType>> seen;
+  std::vector<std::string> missing;
+  for (const auto& [key, fn] : r.entries()) {
+    if (key.device != DeviceType::kCPU || !seen.insert({key.op, key.dtype}).second) continue;
+    if (exempt.count({key.op, key.dtype})) continue;
+    if (!r.contains(key.op, DeviceType::kGPU, key.dtype))
+      missing.push_back(key.op + "[" + std::string(sf::dtype_name(key.dtype)) + "]");
+  }
+  return missing;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
 
 bool has_cpu_ref_kernel(const std::string& op) {
   for (const auto& [key, fn] : sf::kernels::kernel_registry().entries())
@@ -57,4 +92,39 @@ TEST(RegistryCompletenessTest, EveryKernelBelongsToAnOp) {
   for (const auto& [key, fn] : sf::kernels::kernel_registry().entries())
     EXPECT_NE(sf::op_registry().find(key.op), nullptr)
         << to_string(key) << " is registered for an op the op registry does not know";
+}
+
+// The check itself, on a registry made up here, so that it is known to catch a CPU-only op
+// in every build.
+TEST(RegistryCompletenessTest, MissingGpuKernelCheckFindsCpuOnlyKernels) {
+  sf::kernels::KernelRegistry r;
+  auto nop = [](sf::kernels::KernelContext&) {};
+  r.add({"Both", DeviceType::kCPU, sf::DType::kFloat32, "ref"}, nop);
+  r.add({"Both", DeviceType::kGPU, sf::DType::kFloat32, "cuda"}, nop);
+  r.add({"Both", DeviceType::kCPU, sf::DType::kInt32, "ref"}, nop);  // GPU lacks int32
+  r.add({"CpuOnly", DeviceType::kCPU, sf::DType::kFloat32, "ref"}, nop);
+  r.add({"CpuOnly", DeviceType::kCPU, sf::DType::kFloat32, "cpu"}, nop);  // listed once
+  r.add({"Exempt", DeviceType::kCPU, sf::DType::kString, "ref"}, nop);
+  EXPECT_EQ(missing_gpu_kernels(r, {{"Exempt", sf::DType::kString}}),
+            (std::vector<std::string>{"Both[int32]", "CpuOnly[float32]"}));
+}
+
+TEST(RegistryCompletenessTest, EveryCpuKernelHasAGpuKernelInCudaBuilds) {
+  if (!sf::devices::built_with_cuda())
+    GTEST_SKIP() << "CPU-only build: no GPU kernels are registered";
+  const auto missing = missing_gpu_kernels(sf::kernels::kernel_registry(), kHostOnlyKernels);
+  EXPECT_TRUE(missing.empty()) << "CPU kernels without a GPU kernel (add a CUDA kernel, or an "
+                                  "exemption with its reason to kHostOnlyKernels): "
+                               << join(missing);
+}
+
+// An exemption must name a CPU kernel that exists and has no GPU kernel: stale entries go.
+TEST(RegistryCompletenessTest, HostOnlyExemptionsAreCurrent) {
+  const auto& r = sf::kernels::kernel_registry();
+  for (const auto& [op, dtype] : kHostOnlyKernels) {
+    EXPECT_TRUE(r.contains(op, DeviceType::kCPU, dtype))
+        << op << "[" << sf::dtype_name(dtype) << "] is exempt but has no CPU kernel";
+    EXPECT_FALSE(r.contains(op, DeviceType::kGPU, dtype))
+        << op << "[" << sf::dtype_name(dtype) << "] is exempt but has a GPU kernel";
+  }
 }

@@ -1,0 +1,138 @@
+// Comparisons on CUDA: Equal/NotEqual/Less/Greater with broadcasting, bool output.
+// Reference: compare_cpu.cc; broadcasting: broadcast_plan.h (as binary_cuda.cu).
+#include "devices/cuda/cuda_check.h"
+#include "kernels/common/gpu_args.h"
+#include "kernels/common/launch.cuh"
+#include "kernels/math/binary.h"
+#include "kernels/math/broadcast_plan.h"
+#include "kernels/math/compare.h"
+
+namespace scopeflow::kernels {
+namespace {
+
+constexpr int kBlock = 256;
+
+// NOTE: IEEE comparisons, as the reference: NaN != everything, -0 == 0.
+template <CompareOp kOp, class T>
+__device__ __forceinline__ bool compare_apply(T x, T y) {
+  if constexpr (kOp == CompareOp::kEqual)
+    return x == y;
+  else if constexpr (kOp == CompareOp::kNotEqual)
+    return x != y;
+  else if constexpr (kOp == CompareOp::kLess)
+    return x < y;
+  else
+    return x > y;
+}
+
+// ---------------------------------------------------------------- kernels
+// Merged rank <= 1 (same shapes, a scalar against anything): offsets i * stride. One thread
+// per element, grid-stride.
+template <CompareOp kOp, class T>
+__global__ void compare_flat_kernel(const T* a, std::int64_t sa, const T* b, std::int64_t sb,
+                                    bool* out, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x)
+    out[i] = compare_apply<kOp>(a[i * sa], b[i * sb]);
+}
+
+// Any merged rank up to kMaxBroadcastRank: offsets decoded dimension by dimension, in int32
+// when broadcast_fits_int32 (cheaper divisions), else int64.
+template <CompareOp kOp, class T, class I>
+__global__ void compare_strided_kernel(const T* a, const T* b, bool* out, BroadcastPlan p) {
+  const I n = static_cast<I>(p.n);
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    I ia, ib;
+    broadcast_offsets<I>(p, i, ia, ib);
+    out[i] = compare_apply<kOp>(a[ia], b[ib]);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- launchers
+template <class T>
+void compare_forward_cuda(CompareOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
+                          bool* out, const Shape& so, devices::Stream& stream) {
+  const BroadcastPlan p = make_broadcast_plan(sa, sb, so);
+  if (p.n == 0) return;
+  const cudaStream_t s = cuda_stream(stream);
+  const unsigned grid = grid_size(p.n, kBlock);
+  const bool i32 = broadcast_fits_int32(p);
+  auto launch = [&]<CompareOp kOp>() {
+    if (p.rank <= 1) {
+      const std::int64_t sa0 = p.rank == 0 ? 0 : p.stride_a[0];
+      const std::int64_t sb0 = p.rank == 0 ? 0 : p.stride_b[0];
+      compare_flat_kernel<kOp, T><<<grid, kBlock, 0, s>>>(a, sa0, b, sb0, out, p.n);
+    } else if (i32) {
+      compare_strided_kernel<kOp, T, std::int32_t><<<grid, kBlock, 0, s>>>(a, b, out, p);
+    } else {
+      compare_strided_kernel<kOp, T, std::int64_t><<<grid, kBlock, 0, s>>>(a, b, out, p);
+    }
+  };
+  switch (op) {
+    case CompareOp::kEqual: launch.template operator()<CompareOp::kEqual>(); break;
+    case CompareOp::kNotEqual: launch.template operator()<CompareOp::kNotEqual>(); break;
+    case CompareOp::kLess: launch.template operator()<CompareOp::kLess>(); break;
+    case CompareOp::kGreater: launch.template operator()<CompareOp::kGreater>(); break;
+  }
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
+#define SF_COMPARE_CUDA_INSTANTIATE(T)                                                             \
+  template void compare_forward_cuda<T>(CompareOp, const T*, const Shape&, const T*, const Shape&, \
+                                        bool*, const Shape&, devices::Stream&);
+SF_COMPARE_CUDA_INSTANTIATE(float)
+SF_COMPARE_CUDA_INSTANTIATE(double)
+SF_COMPARE_CUDA_INSTANTIATE(std::int32_t)
+SF_COMPARE_CUDA_INSTANTIATE(std::int64_t)
+SF_COMPARE_CUDA_INSTANTIATE(bool)
+#undef SF_COMPARE_CUDA_INSTANTIATE
+
+// ---------------------------------------------------------------- registration
+namespace {
+
+template <CompareOp kOp>
+void compare_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects two inputs"));
+  const Tensor& a = gpu_input(c, 0);
+  const Tensor& b = gpu_input(c, 1);
+  if (a.dtype() != b.dtype())
+    throw InvalidArgumentError(str_cat(c.node_name, ": input dtypes differ: ",
+                                       dtype_name(a.dtype()), " vs ", dtype_name(b.dtype())));
+  const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
+  auto run = [&]<class T>(T) {
+    GpuLaunchScope scope(c);
+    Tensor& out = gpu_output(c, 0, DType::kBool, so);
+    compare_forward_cuda<T>(kOp, a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<bool>(),
+                            so, c.get_stream());
+  };
+  switch (a.dtype()) {
+    case DType::kFloat32: return run(float{});
+    case DType::kFloat64: return run(double{});
+    case DType::kInt32: return run(std::int32_t{});
+    case DType::kInt64: return run(std::int64_t{});
+    case DType::kBool:
+      if (kOp == CompareOp::kEqual || kOp == CompareOp::kNotEqual) return run(bool{});
+      [[fallthrough]];
+    default:
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": comparison does not support ", dtype_name(a.dtype())));
+  }
+}
+
+}  // namespace
+
+void register_compare_cuda_kernels(KernelRegistry& r) {
+  using devices::DeviceType;
+  r.add({"Equal", DeviceType::kGPU, DType::kBool, "cuda"}, compare_gpu_kernel<CompareOp::kEqual>);
+  r.add({"NotEqual", DeviceType::kGPU, DType::kBool, "cuda"},
+        compare_gpu_kernel<CompareOp::kNotEqual>);
+  r.add({"Less", DeviceType::kGPU, DType::kBool, "cuda"}, compare_gpu_kernel<CompareOp::kLess>);
+  r.add({"Greater", DeviceType::kGPU, DType::kBool, "cuda"},
+        compare_gpu_kernel<CompareOp::kGreater>);
+}
+
+}  // namespace scopeflow::kernels
