@@ -3,6 +3,7 @@
 #include "kernels/array/array.h"
 #include "kernels/array/concat.h"
 #include "kernels/bias_add/bias_add.h"
+#include "kernels/collective/collective.h"
 #include "kernels/conv2d/conv2d_cuda.h"
 #include "kernels/fill/fill.h"
 #include "kernels/init/random.h"
@@ -31,6 +32,7 @@ void register_cuda_kernels(KernelRegistry& r) {
   register_reduce_cuda_kernels(r);
   register_softmax_xent_cuda_kernels(r);
   register_apply_cuda_kernels(r);
+  register_collective_cuda_kernels(r);
 }
 
 }  // namespace scopeflow::kernels
