@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
       cal.local_parameter_device = "cpu";
       cal.ps_strategy = "round_robin";
       cal.all_reduce_spec = "";
+      cal.gradient_repacking = 0;
       cal.num_batches = std::min(c.num_batches, 10);
       cal.num_warmup_batches = std::max(2, std::min(c.num_warmup_batches, 5));
       auto one = bench::run_benchmark(cal);
