@@ -5,6 +5,7 @@
 #include "kernels/array/concat.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/cast/cast.h"
+#include "kernels/collective/collective.h"
 #include "kernels/conv2d/conv2d.h"
 #include "kernels/fill/fill.h"
 #include "kernels/init/random.h"
@@ -38,6 +39,7 @@ void register_cpu_kernels(KernelRegistry& r) {
   register_cast_cpu_kernels(r);
   register_compare_cpu_kernels(r);
   register_argmax_cpu_kernels(r);
+  register_collective_cpu_kernels(r);
 }
 
 }  // namespace scopeflow::kernels

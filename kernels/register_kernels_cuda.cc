@@ -5,6 +5,7 @@
 #include "kernels/array/concat.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/cast/cast.h"
+#include "kernels/collective/collective.h"
 #include "kernels/conv2d/conv2d_cuda.h"
 #include "kernels/fill/fill.h"
 #include "kernels/init/random.h"
@@ -40,6 +41,7 @@ void register_cuda_kernels(KernelRegistry& r) {
   register_cast_cuda_kernels(r);
   register_compare_cuda_kernels(r);
   register_argmax_cuda_kernels(r);
+  register_collective_cuda_kernels(r);
 }
 
 }  // namespace scopeflow::kernels

@@ -40,6 +40,7 @@ const OpRegistry& op_registry() {
     register_core_ops(r);
     register_nn_ops(r);
     register_math_ops(r);
+    register_collective_ops(r);
     register_gradients(r);
     return r;
   }();

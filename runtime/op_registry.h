@@ -72,6 +72,7 @@ const OpRegistry& op_registry();
 void register_core_ops(OpRegistry& r);
 void register_nn_ops(OpRegistry& r);
 void register_math_ops(OpRegistry& r);
+void register_collective_ops(OpRegistry& r);
 void register_gradients(OpRegistry& r);
 
 }  // namespace scopeflow

@@ -16,6 +16,7 @@
 #include "devices/base/errors.h"
 #include "devices/base/logging.h"
 #include "kernels/kernel.h"
+#include "runtime/session/collective.h"
 #include "runtime/session/thread_pool.h"
 
 namespace scopeflow {
@@ -66,6 +67,8 @@ enum class StepKind {
   kApply,
   kKernel,
   kCopy,
+  kCollective,        // one NcclAllReduce group: every participant's input in, outputs out
+  kCollectiveOutput,  // a participant node: forwards its output from the group's step
 };
 
 // Where a step's input comes from: a value slot, or a variable read when the step runs
@@ -89,6 +92,7 @@ struct Step {
   bool kernel_on_host = false;  // kApply / kAssignUpdate without a kernel for the device
   Tensor constant;              // kConst: the value, on the step's device
   std::size_t copy_edge = 0;    // kCopy: index into Plan::copy_edges
+  std::shared_ptr<const CollectiveGroup> collective;  // kCollective
   // Worth a pool thread: kernels with much work per element (conv, matmul, pooling, loss),
   // GPU work, large or unknown-size outputs and copies between physical devices.
   bool expensive = false;
@@ -96,7 +100,7 @@ struct Step {
 
 bool is_expensive(const Step& s) {
   if (s.kind == StepKind::kCopy) return s.expensive;  // set when it moves bytes across a bus
-  if (s.kind == StepKind::kApply) return true;
+  if (s.kind == StepKind::kApply || s.kind == StepKind::kCollective) return true;
   if (s.kind != StepKind::kKernel) return false;
   if (s.device->type() == devices::DeviceType::kGPU) return true;
   static const std::unordered_set<std::string> heavy = {"Conv2D",
@@ -517,6 +521,89 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     ++p.steps[static_cast<std::size_t>(to)].num_deps;
   };
 
+  // Wires input k of graph node `n` into step `index` (on `device`): a feed slot, a variable,
+  // or its producer's slot, through a copy node when it lives elsewhere and must be on `device`.
+  auto wire_input = [&](int index, const Node* n, const std::shared_ptr<devices::Device>& device,
+                        bool inputs_on_device, std::size_t k) {
+    const std::string& op = n->op;
+    auto [src, i] = n->inputs[k];
+    InputRef in;
+    std::shared_ptr<devices::Device> where;
+    int producer = -1;
+    if (auto f = feed_slot.find({src, i}); f != feed_slot.end()) {
+      in.slot = f->second;
+      where = host;
+    } else {
+      producer = step_of.at(src);
+      where = p.steps[static_cast<std::size_t>(producer)].device;
+      if (src->op == "VariableV2")
+        in.variable = src;
+      else
+        in.slot = p.steps[static_cast<std::size_t>(producer)].out_slot + i;
+    }
+    // The variable operands of assign-like ops are the variables themselves, never copies
+    // (optimizer slots are colocated with their variable).
+    const bool ref_operand =
+        in.variable != nullptr && (k == 0 || is_apply(op)) && is_assign_like(op);
+    if (ref_operand && where != device && is_apply(op))
+      throw InvalidArgumentError(str_cat(n->name, " (", op, ") on ", device->name(), " updates ",
+                                         src->name, " on ", where->name(),
+                                         ": an optimizer slot must live with its variable"));
+    if (inputs_on_device && !ref_operand && where != device) {
+      auto copy_key = std::make_tuple(in.slot, in.variable, device.get());
+      auto c = copy_of.find(copy_key);
+      if (c == copy_of.end()) {
+        Step copy;
+        copy.kind = StepKind::kCopy;
+        copy.node = n;
+        copy.device = device;
+        copy.inputs = {in};
+        copy.num_outputs = 1;
+        copy.out_slot = p.num_slots++;
+        copy.copy_edge = p.copy_edges.size();
+        copy.expensive = !both_cpu(*where, *device);
+        p.copy_edges.push_back({str_cat(src->name, ":", i), where->name(), device->name()});
+        const int ci = static_cast<int>(p.steps.size());
+        p.steps.push_back(std::move(copy));
+        if (producer >= 0) add_edge(producer, ci);
+        c = copy_of.emplace(copy_key, ci).first;
+      }
+      add_edge(c->second, index);
+      in = InputRef{p.steps[static_cast<std::size_t>(c->second)].out_slot, nullptr};
+    } else if (producer >= 0) {
+      add_edge(producer, index);
+    }
+    p.steps[static_cast<std::size_t>(index)].inputs.push_back(in);
+  };
+  // NcclAllReduce groups: one kCollective step each, added with the group's last participant.
+  const auto collectives = plan_collectives(
+      order, graph, [&](const Node* n) { return place(n); }, fed);
+  std::unordered_map<const CollectiveGroup*, std::size_t> participants_seen;
+  // A group's step: every participant's input (on the participant's device) in, one output per
+  // participant out, which the participant's own step forwards. The participants' control
+  // inputs gate the reduction itself.
+  auto add_collective_step = [&](const std::shared_ptr<const CollectiveGroup>& g) {
+    Step c;
+    c.kind = StepKind::kCollective;
+    c.node = g->members.back();
+    c.device = g->devices[0];
+    c.collective = g;
+    c.num_outputs = static_cast<int>(g->members.size());
+    c.out_slot = p.num_slots;
+    p.num_slots += c.num_outputs;
+    const int ci = static_cast<int>(p.steps.size());
+    p.steps.push_back(std::move(c));
+    for (std::size_t j = 0; j < g->members.size(); ++j) {
+      const Node* m = g->members[j];
+      wire_input(ci, m, g->devices[j], /*inputs_on_device=*/true, 0);
+      for (const Node* dep : m->control_inputs) add_edge(step_of.at(dep), ci);
+      const int mi = step_of.at(m);
+      p.steps[static_cast<std::size_t>(mi)].inputs = {
+          InputRef{p.steps[static_cast<std::size_t>(ci)].out_slot + static_cast<int>(j), nullptr}};
+      add_edge(ci, mi);
+    }
+  };
+
   for (const Node* n : order) {
     const auto device = place(n);
     if (device->type() == devices::DeviceType::kGPU) gpus.insert(device.get());
@@ -566,6 +653,8 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       step.kernel =
           &registry.find(op, step.kernel_on_host ? devices::DeviceType::kCPU : device->type(), dt);
       inputs_on_device = !step.kernel_on_host;
+    } else if (op == "NcclAllReduce") {
+      step.kind = StepKind::kCollectiveOutput;  // fed by its group's kCollective step
     } else {
       step.kind = StepKind::kKernel;
       step.kernel = &registry.find(op, device->type(), dt);
@@ -582,57 +671,13 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     if (p.steps.back().kind != StepKind::kNoOp && p.steps.back().kind != StepKind::kCopy)
       ++p.num_graph_steps;
 
-    for (std::size_t k = 0; k < n->inputs.size(); ++k) {
-      auto [src, i] = n->inputs[k];
-      InputRef in;
-      std::shared_ptr<devices::Device> where;
-      int producer = -1;
-      if (auto f = feed_slot.find({src, i}); f != feed_slot.end()) {
-        in.slot = f->second;
-        where = host;
-      } else {
-        producer = step_of.at(src);
-        where = p.steps[static_cast<std::size_t>(producer)].device;
-        if (src->op == "VariableV2")
-          in.variable = src;
-        else
-          in.slot = p.steps[static_cast<std::size_t>(producer)].out_slot + i;
-      }
-      // The variable operands of assign-like ops are the variables themselves, never copies
-      // (optimizer slots are colocated with their variable).
-      const bool ref_operand =
-          in.variable != nullptr && (k == 0 || is_apply(op)) && is_assign_like(op);
-      if (ref_operand && where != device && is_apply(op))
-        throw InvalidArgumentError(str_cat(n->name, " (", op, ") on ", device->name(), " updates ",
-                                           src->name, " on ", where->name(),
-                                           ": an optimizer slot must live with its variable"));
-      if (inputs_on_device && !ref_operand && where != device) {
-        auto copy_key = std::make_tuple(in.slot, in.variable, device.get());
-        auto c = copy_of.find(copy_key);
-        if (c == copy_of.end()) {
-          Step copy;
-          copy.kind = StepKind::kCopy;
-          copy.node = n;
-          copy.device = device;
-          copy.inputs = {in};
-          copy.num_outputs = 1;
-          copy.out_slot = p.num_slots++;
-          copy.copy_edge = p.copy_edges.size();
-          copy.expensive = !both_cpu(*where, *device);
-          p.copy_edges.push_back({str_cat(src->name, ":", i), where->name(), device->name()});
-          const int ci = static_cast<int>(p.steps.size());
-          p.steps.push_back(std::move(copy));
-          if (producer >= 0) add_edge(producer, ci);
-          c = copy_of.emplace(copy_key, ci).first;
-        }
-        add_edge(c->second, index);
-        in = InputRef{p.steps[static_cast<std::size_t>(c->second)].out_slot, nullptr};
-      } else if (producer >= 0) {
-        add_edge(producer, index);
-      }
-      p.steps[static_cast<std::size_t>(index)].inputs.push_back(in);
-    }
+    if (p.steps.back().kind != StepKind::kCollectiveOutput)
+      for (std::size_t k = 0; k < n->inputs.size(); ++k)
+        wire_input(index, n, device, inputs_on_device, k);
     for (const Node* dep : n->control_inputs) add_edge(step_of.at(dep), index);
+    if (auto g = collectives.find(n);
+        g != collectives.end() && ++participants_seen[g->second.get()] == g->second->members.size())
+      add_collective_step(g->second);
   }
 
   p.slot_uses.assign(static_cast<std::size_t>(p.num_slots), 0);
@@ -771,6 +816,14 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       *out = step.inputs[0].variable ? read_variable(step.inputs[0].variable) : c.outputs.at(0);
       return;
     }
+    case StepKind::kCollectiveOutput: *out = input(st, step, 0); return;
+    case StepKind::kCollective: {
+      std::vector<Tensor> in;
+      for (std::size_t k = 0; k < step.inputs.size(); ++k) in.push_back(input(st, step, k));
+      auto results = run_collective(*step.collective, in);
+      for (std::size_t j = 0; j < results.size(); ++j) out[j] = std::move(results[j]);
+      return;
+    }
     case StepKind::kKernel: {
       kernels::KernelContext c;
       c.device = device.get();
@@ -822,7 +875,8 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
     if (!st->failed.load(std::memory_order_acquire)) {
       try {
         run_step(*st, step);
-        if (step.kind != StepKind::kCopy && step.kind != StepKind::kNoOp)
+        if (step.kind != StepKind::kCopy && step.kind != StepKind::kNoOp &&
+            step.kind != StepKind::kCollective)
           st->nodes_executed.fetch_add(1, std::memory_order_relaxed);
       } catch (...) {
         std::lock_guard<std::mutex> lock(st->mu);

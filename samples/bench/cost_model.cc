@@ -47,6 +47,10 @@ std::vector<Prediction> predict(const CostInputs& in) {
   // replicated with a ring (what NCCL does): 2 (K-1)/K x S per link and direction.
   out.push_back(
       finish({"replicated/ring (model)", compute, 2.0 * (k - 1) / k * s}, in, in.link_gb_per_s));
+  // replicated with --all_reduce_spec nccl: NcclAllReduce, modelled as NCCL's ring (its bus
+  // bandwidth definition): 2 (K-1)/K x S per link and direction. On logical devices sharing a
+  // card or host memory the "link" is that memory (the measured copy rate, or free).
+  out.push_back(finish({"replicated/nccl", compute, 2.0 * (k - 1) / k * s}, in, in.link_gb_per_s));
   out.push_back(finish({"independent", compute, 0.0}, in, in.link_gb_per_s));
   return out;
 }

@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
   app.add_option("--ps_strategy", c.ps_strategy,
                  "with --local_parameter_device gpu: round_robin | greedy (by bytes)");
   app.add_option("--all_reduce_spec", c.all_reduce_spec,
-                 "replicated: copy (reduce on device 0) | ring (reduce-scatter + gather)");
+                 "replicated: copy (reduce on device 0) | ring (reduce-scatter + gather) | nccl "
+                 "(NcclAllReduce: host reduction on CPUs, ScopeFlow's fused kernel on logical GPUs "
+                 "sharing a card, NCCL across physical GPUs)");
   app.add_option("--gradient_repacking", c.gradient_repacking, "pack gradients into K buffers");
   app.add_option("--num_devices,--num_gpus", c.num_devices, "towers (one per device)");
   app.add_option("--device", c.device, "cpu (CPU:0..N-1) | gpu (GPUs, split when N > cards)");
@@ -67,9 +69,10 @@ int main(int argc, char** argv) {
     try {
       auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters);
       const auto links = bench::measure_links(c);
-      std::printf("# all-reduce (mean, float32) over %d %s device(s), --all_reduce_spec %s\n",
+      std::printf("# all-reduce (mean, float32) over %d %s device(s), --all_reduce_spec %s (%s)\n",
                   c.num_devices, c.device.c_str(),
-                  c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec.c_str());
+                  c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec.c_str(),
+                  bench::all_reduce_implementation(c).c_str());
       if (links.worker_gb_per_s > 0)
         std::printf("# device-to-device copy: %.1f GB/s\n", links.worker_gb_per_s);
       std::printf("%14s %12s %14s %14s\n", "size(B)", "time(us)", "algbw(GB/s)", "busbw(GB/s)");
@@ -102,6 +105,7 @@ int main(int argc, char** argv) {
       cal.local_parameter_device = "cpu";
       cal.ps_strategy = "round_robin";
       cal.all_reduce_spec = "";
+      cal.gradient_repacking = 0;
       cal.num_batches = std::min(c.num_batches, 10);
       cal.num_warmup_batches = std::max(2, std::min(c.num_warmup_batches, 5));
       auto one = bench::run_benchmark(cal);
@@ -128,6 +132,10 @@ int main(int argc, char** argv) {
       for (const auto& p : r.placement)
         std::cout << "  " << p.variable << " -> " << p.device << ", " << p.bytes << "\n";
       std::cout << "Copied per step: " << r.bytes_copied_per_step << " bytes\n";
+      if (c.variable_update == "replicated" && c.num_devices > 1)
+        std::cout << "All-reduce: --all_reduce_spec "
+                  << (c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec) << " runs on "
+                  << bench::all_reduce_implementation(c) << "\n";
       if (predicted)
         std::printf(
             "Measured step %.2f ms; predicted %.2f ms (no overlap), %.2f ms (overlap): %+.1f%%\n",

@@ -10,7 +10,10 @@
 //     reuse it; gradients are averaged on each variable's device; one update.
 //   replicated: a copy per device (scopes "v0", "v1", ...), initial values broadcast from
 //     copy 0; gradients all-reduced (--all_reduce_spec copy: summed in tower order on device
-//     0, the mean copied back to every device), every copy updated with the same mean.
+//     0, the mean copied back to every device; ring: reduce-scatter + gather in graph ops;
+//     nccl: sf::nccl::all_sum, one collective step of the executor (host reduction on CPU
+//     devices, ScopeFlow's fused CUDA kernel on logical GPUs sharing a card, NCCL across
+//     physical GPUs), then 1/K on each device), every copy updated with the same mean.
 //   independent: a copy per device, each trained on its own tower's gradients (no exchange;
 //     the throughput upper bound).
 #pragma once
@@ -37,7 +40,7 @@ struct BenchConfig {
   std::string variable_update = "parameter_server";  // | replicated | independent
   std::string local_parameter_device = "cpu";        // cpu | gpu (the worker devices)
   std::string ps_strategy = "round_robin";           // round_robin | greedy
-  std::string all_reduce_spec = "";                  // "" (= copy) | copy
+  std::string all_reduce_spec = "";                  // "" (= copy) | copy | ring | nccl
   int gradient_repacking = 0;
   int num_devices = 1;
   std::string device = "cpu";  // cpu | gpu
@@ -92,10 +95,15 @@ struct LinkRates {
 LinkRates measure_links(const BenchConfig& config);
 // The cost model's key for the configured strategy ("replicated/copy", ...).
 std::string strategy_key(const BenchConfig& config);
+// What runs --all_reduce_spec nccl's NcclAllReduce groups for this configuration: "host
+// reduction" (CPU devices), "ScopeFlow fused CUDA kernel" (logical GPUs sharing a card),
+// "NCCL" (one tower per physical GPU), ...; "graph ops" for the copy and ring specs.
+std::string all_reduce_implementation(const BenchConfig& config);
 
 // `sf-bench allreduce`: the mean of `num_devices` tensors of `bytes` each, one per worker
 // device, with the result on every device, by --all_reduce_spec (the replicated strategy's
-// exchange: copy = reduce on device 0 and copy back; ring = reduce-scatter + gather). nccl-tests'
+// exchange: copy = reduce on device 0 and copy back; ring = reduce-scatter + gather; nccl = the
+// NcclAllReduce collective step, see all_reduce_implementation). nccl-tests'
 // definitions: algbw = bytes / time, busbw = algbw x 2 (K-1) / K. Checks the result once per size
 // (InternalError if wrong).
 struct AllReduceResult {

@@ -1,5 +1,6 @@
 // sf-bench's strategies on logical CPU devices: with the same seed and synthetic data, K towers
-// x batch b under every synchronous strategy end with the parameters of 1 tower x batch K*b
+// x batch b under every synchronous strategy (all-reduce specs copy, ring and nccl included)
+// end with the parameters of 1 tower x batch K*b
 // after 10 SGD steps (relative difference <= 1e-5), for K = 1, 2, 4, 11; replicated copies
 // stay identical; 11+ towers build without name clashes and the variable count does not grow
 // with K; bad flag combinations are rejected with the flag's name.
@@ -81,6 +82,19 @@ const Strategy kSynchronous[] = {
        c.variable_update = "replicated";
        c.all_reduce_spec = "ring";
        c.gradient_repacking = 2;
+     }},
+    // NcclAllReduce collective steps: the host reduction on CPU devices, ScopeFlow's fused CUDA
+    // kernel on logical GPUs sharing a card, NCCL across physical GPUs.
+    {"replicated_nccl",
+     [](bench::BenchConfig& c) {
+       c.variable_update = "replicated";
+       c.all_reduce_spec = "nccl";
+     }},
+    {"replicated_nccl_repacked_3",
+     [](bench::BenchConfig& c) {
+       c.variable_update = "replicated";
+       c.all_reduce_spec = "nccl";
+       c.gradient_repacking = 3;
      }},
 };
 
@@ -172,7 +186,9 @@ TEST(StrategiesTest, InvalidFlagCombinationsAreRejected) {
   x = c;
   x.variable_update = "replicated";
   x.all_reduce_spec = "nccl";
-  expect_bad(x, "--all_reduce_spec nccl");
+  EXPECT_NO_THROW(bench::validate(x)) << "--all_reduce_spec nccl runs NcclAllReduce";
+  x.all_reduce_spec = "hierarchical_copy";
+  expect_bad(x, "--all_reduce_spec");
   x = c;
   x.model = "resnet50";
   expect_bad(x, "--model");
@@ -197,6 +213,25 @@ TEST(StrategiesTest, HeaderSpeaksTfCnnBenchmarks) {
   EXPECT_NE(h.find("Batch size:  64 global\n             32 per device"), std::string::npos) << h;
   EXPECT_NE(h.find("Variables:   parameter_server"), std::string::npos) << h;
   EXPECT_NE(h.find("Devices:     ['/device:CPU:0', '/device:CPU:1']"), std::string::npos) << h;
+  c.variable_update = "replicated";
+  c.all_reduce_spec = "nccl";
+  EXPECT_NE(bench::header(c).find("AllReduce:   nccl (host reduction)"), std::string::npos)
+      << bench::header(c);
+  EXPECT_EQ(bench::strategy_key(c), "replicated/nccl");
+}
+
+// `sf-bench allreduce --all_reduce_spec nccl` on CPU devices: the host reduction, checked by
+// run_allreduce itself (InternalError on a wrong mean), for every spec alike.
+TEST(StrategiesTest, AllReduceMicrobenchmarkRunsEverySpec) {
+  for (const char* spec : {"copy", "ring", "nccl"}) {
+    auto c = base(3, 1);
+    c.all_reduce_spec = spec;
+    c.inter_op_threads = 1;
+    const auto rows = bench::run_allreduce(c, 1 << 10, 1 << 14, 2);
+    ASSERT_EQ(rows.size(), 3u) << spec;
+    EXPECT_EQ(rows.back().bytes, 1 << 14) << spec;
+    EXPECT_GT(rows.back().time_us, 0.0) << spec;
+  }
 }
 
 }  // namespace
@@ -219,6 +254,9 @@ TEST(CostModelTest, BytesAndTimesPerStrategy) {
   EXPECT_DOUBLE_EQ(by["replicated/copy"].step_ms, 40.0);
   EXPECT_DOUBLE_EQ(by["replicated/copy"].step_ms_overlap, 30.0);
   EXPECT_DOUBLE_EQ(by["replicated/ring (model)"].bottleneck_bytes, 150e6);
+  // NCCL's ring: 2 (K-1)/K x S over each link.
+  EXPECT_DOUBLE_EQ(by["replicated/nccl"].bottleneck_bytes, 150e6);
+  EXPECT_DOUBLE_EQ(by["replicated/nccl"].comm_ms, 15.0);
   EXPECT_DOUBLE_EQ(by["parameter_server/cpu"].comm_ms, 400e6 / 20e9 * 1e3);
   EXPECT_DOUBLE_EQ(by["parameter_server/gpu"].bottleneck_bytes, 150e6);
   EXPECT_DOUBLE_EQ(by["independent"].step_ms, 10.0);
