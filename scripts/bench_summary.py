@@ -21,7 +21,21 @@ def load(path):
         return json.load(f)
 
 
-def train_comparison(sf, pt):
+def train_label(sf):
+    """sf-train's run in words: where the variables live, CUDA-graph replay."""
+    parts = [f"variables on {sf.get('local_parameter_device', 'cpu')}"]
+    if sf.get("cuda_graph"):
+        parts.append(f"CUDA graph: {sf.get('cuda_graph_state', '?')}")
+    return ", ".join(parts)
+
+
+def train_comparison(runs, pt):
+    """One line per sf-train run: its training throughput against PyTorch eager's."""
+    for sf in runs:
+        train_line(sf, pt)
+
+
+def train_line(sf, pt):
     """One line: sf-train's training throughput against PyTorch eager's."""
     if not sf or not pt:
         return
@@ -32,7 +46,7 @@ def train_comparison(sf, pt):
     ratio = sf_ips / pt_ips if pt_ips else float("nan")
     print()
     print(f"Fashion-MNIST CNN training: sf-train {sf_ips:.0f} images/sec ({sf.get('device', '?')}, "
-          f"{sf.get('towers', 1)} tower(s) of {sf.get('batch_size')}) vs PyTorch "
+          f"{sf.get('towers', 1)} tower(s) of {sf.get('batch_size')}, {train_label(sf)}) vs PyTorch "
           f"{pt.get('torch_version', '?')} eager {pt_ips:.0f} images/sec ({pt.get('device', '?')}): "
           f"sf-train/PyTorch {ratio:.2f}{note}")
 
@@ -93,14 +107,14 @@ def conv_summary(rows):
 
 def main(paths):
     rows = []
-    sf_train = pytorch = None
+    sf_train, pytorch = [], None
     for p in paths:
         doc = load(p)
         if "torch_version" in doc:
             pytorch = doc
             continue
         if "benchmarks" not in doc:  # sf-train's --json
-            sf_train = doc
+            sf_train.append(doc)
             continue
         for b in doc["benchmarks"]:
             if b.get("run_type") == "aggregate" or b.get("error_occurred"):

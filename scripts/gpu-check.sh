@@ -82,6 +82,15 @@ if [ $quick = 0 ]; then
     build-gpu/samples/sf-train --data "$fmnist" --device gpu --epochs 1 --max_steps 300 \
       --batch_size 64 --towers 1 --eval_limit 1000 --json "$out/sf_train_gpu.json" \
       >"$out/sf_train_gpu.txt" 2>&1 || bench_rc=1
+    # The same with the variables on the GPU, without and with CUDA-graph replay of the step.
+    for g in nograph graph; do
+      flag=""
+      [ $g = graph ] && flag=--cuda_graph
+      build-gpu/samples/sf-train --data "$fmnist" --device gpu --epochs 1 --max_steps 300 \
+        --batch_size 64 --towers 1 --eval_limit 1000 --local_parameter_device gpu $flag \
+        --json "$out/sf_train_gpu_vars_$g.json" >"$out/sf_train_gpu_vars_$g.txt" 2>&1 ||
+        bench_rc=1
+    done
   else
     echo "skipped: no Fashion-MNIST IDX files (Debian package dataset-fashion-mnist)" \
       >"$out/sf_train_gpu.txt"
@@ -106,6 +115,7 @@ if [ $quick = 0 ]; then
   [ -f "$out/pytorch_fashion_cnn.json" ] ||
     echo "pytorch peer: $(tail -1 "$out/pytorch_fashion_cnn.txt")"
 fi
-jsons=$(ls "$out"/bench_*.json "$out"/sf_train_gpu.json "$out"/pytorch_fashion_cnn.json 2>/dev/null)
+jsons=$(ls "$out"/bench_*.json "$out"/sf_train_gpu*.json "$out"/pytorch_fashion_cnn.json \
+  2>/dev/null)
 [ -n "$jsons" ] && python3 scripts/bench_summary.py $jsons
 [ $test_rc = 0 ] && [ $bench_rc = 0 ]
