@@ -54,6 +54,17 @@ class Allocator {
   virtual void reset_peak_stats() = 0;
   // Returns cached memory to the system (no-op for non-caching allocators).
   virtual void empty_cache() {}
+
+  // Holds, for CUDA-graph capture (runtime/session/cuda_graph.h): a captured graph keeps the
+  // addresses it was captured with, so every block allocated while a hold is open, and every
+  // block freed while it is open, is not reused until release_hold(): deallocate() of such a
+  // block parks it instead of caching it. open_hold() returns the hold's id (0: this
+  // allocator has no holds; nothing is parked); close_hold() stops marking new blocks;
+  // release_hold() frees the parked blocks and forgets the rest. The caller guarantees that no
+  // queued work uses a parked block when it releases it. One hold is open at a time.
+  virtual std::uint64_t open_hold() { return 0; }
+  virtual void close_hold(std::uint64_t id) { (void)id; }
+  virtual void release_hold(std::uint64_t id) { (void)id; }
 };
 
 }  // namespace scopeflow::devices

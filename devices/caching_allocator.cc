@@ -20,6 +20,7 @@ struct CachingAllocator::Block {
   Block* next = nullptr;
   std::vector<StreamId> stream_uses;  // other streams recorded via record_stream
   std::int64_t requested = 0;         // bytes the user asked for (statistics)
+  std::uint64_t hold = 0;             // the hold that owns it (allocated under it); 0: none
 };
 
 bool CachingAllocator::BlockLess::operator()(const Block* a, const Block* b) const {
@@ -52,6 +53,7 @@ CachingAllocator::~CachingAllocator() {
   for (Block* b : large_) all.push_back(b);
   for (auto& [ptr, b] : active_) all.push_back(b);
   for (auto& p : pending_) all.push_back(p.block);
+  for (auto& [id, blocks] : parked_) all.insert(all.end(), blocks.begin(), blocks.end());
   for (Block* b : all)
     if (b->prev == nullptr) backend_->raw_free(b->ptr);
   for (Block* b : all) delete b;
@@ -140,6 +142,7 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
     pool_for(rounded).insert(rest);
   }
   block->allocated = true;
+  block->hold = open_hold_;
   block->requested = static_cast<std::int64_t>(bytes);
   active_[block->ptr] = block;
   stats_.bytes_in_use += static_cast<std::int64_t>(block->size);
@@ -171,9 +174,18 @@ void CachingAllocator::deallocate(void* p) noexcept {
   }
   Block* block = it->second;
   active_.erase(it);
+  ++stats_.num_frees;
+  if (const std::uint64_t hold = block->hold != 0 ? block->hold : open_hold_; hold != 0) {
+    // Parked for a captured graph: still in use (its bytes too) until release_hold().
+    // NOTE: no events for other streams: release_hold()'s caller guarantees the work is done.
+    block->hold = hold;
+    block->stream_uses.clear();
+    parked_[hold].push_back(block);
+    held_bytes_ += static_cast<std::int64_t>(block->size);
+    return;
+  }
   block->allocated = false;
   stats_.bytes_in_use -= static_cast<std::int64_t>(block->size);
-  ++stats_.num_frees;
   if (!block->stream_uses.empty()) {
     PendingFree pending{block, {}};
     try {
@@ -269,6 +281,49 @@ void CachingAllocator::empty_cache() {
   backend_->synchronize();
   process_events();
   release_cached_segments();
+}
+
+std::uint64_t CachingAllocator::open_hold() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (open_hold_ != 0)
+    throw InvalidArgumentError(str_cat("CachingAllocator(", device_name_, "): hold ", open_hold_,
+                                       " is still open; one hold at a time"));
+  open_hold_ = next_hold_++;
+  parked_[open_hold_];  // known from now on, even if nothing gets parked
+  return open_hold_;
+}
+
+void CachingAllocator::close_hold(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (id == 0 || !parked_.count(id))
+    throw InvalidArgumentError(
+        str_cat("CachingAllocator(", device_name_, "): close_hold of unknown hold ", id));
+  if (open_hold_ == id) open_hold_ = 0;
+}
+
+void CachingAllocator::release_hold(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = parked_.find(id);
+  if (id == 0 || it == parked_.end())
+    throw InvalidArgumentError(
+        str_cat("CachingAllocator(", device_name_, "): release_hold of unknown hold ", id));
+  if (open_hold_ == id) open_hold_ = 0;
+  for (Block* b : it->second) {
+    b->hold = 0;
+    b->allocated = false;
+    stats_.bytes_in_use -= static_cast<std::int64_t>(b->size);
+    held_bytes_ -= static_cast<std::int64_t>(b->size);
+    free_block(b);
+  }
+  parked_.erase(it);
+  // Blocks of this hold still in use are freed normally when their owners let go.
+  for (auto& [ptr, b] : active_)
+    if (b->hold == id) b->hold = 0;
+}
+
+std::int64_t CachingAllocator::held_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_bytes_;
 }
 
 AllocatorStats CachingAllocator::stats() const {

@@ -61,6 +61,13 @@ class CachingAllocator final : public Allocator {
   void reset_peak_stats() override;
   // Frees every cached segment that has no block in use.
   void empty_cache() override;
+  // Holds (see Allocator::open_hold). InvalidArgumentError when a hold is already open or the
+  // id is unknown. Parked blocks count as in use in stats() until released.
+  std::uint64_t open_hold() override;
+  void close_hold(std::uint64_t id) override;
+  void release_hold(std::uint64_t id) override;
+  // Bytes parked by holds (blocks freed under a hold and not yet released).
+  std::int64_t held_bytes() const;
 
   static std::size_t round_size(std::size_t bytes);
 
@@ -94,6 +101,10 @@ class CachingAllocator final : public Allocator {
   };
   std::vector<PendingFree> pending_;
   AllocatorStats stats_;
+  std::uint64_t open_hold_ = 0;  // the open hold's id; 0: none
+  std::uint64_t next_hold_ = 1;
+  std::unordered_map<std::uint64_t, std::vector<Block*>> parked_;  // per hold, freed blocks
+  std::int64_t held_bytes_ = 0;
 };
 
 }  // namespace scopeflow::devices

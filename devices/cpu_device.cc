@@ -139,6 +139,21 @@ const std::shared_ptr<Device>& host_device() {
   return host;
 }
 
+namespace {
+thread_local int capture_guards = 0;
+}  // namespace
+
+CaptureGuard::CaptureGuard() { ++capture_guards; }
+CaptureGuard::~CaptureGuard() { --capture_guards; }
+bool CaptureGuard::active() { return capture_guards > 0; }
+void CaptureGuard::check(const char* what) {
+  if (capture_guards > 0)
+    throw FailedPreconditionError(
+        str_cat(what,
+                " while a CUDA graph is being captured (it would wait for the GPU or use a stream "
+                "outside the capture)"));
+}
+
 void copy_bytes(Device& dst_device, void* dst, Device& src_device, const void* src,
                 std::size_t bytes) {
   if (bytes == 0) return;

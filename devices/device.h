@@ -103,6 +103,23 @@ const std::shared_ptr<Device>& host_device();
 // device (or null), host_device().
 std::shared_ptr<Device> pinned_host_device(const std::shared_ptr<Device>& device);
 
+// CUDA-graph capture guard (runtime/session/cuda_graph.h): while a thread holds one, the GPU
+// device's synchronous copies, memset, copy_from_device_async (which queue on the compute
+// stream, not on the capture's) and synchronizations throw FailedPreconditionError instead of
+// running, so work that would read or order against a graph being captured fails the capture
+// instead of silently using stale memory. Other threads are unaffected.
+class CaptureGuard {
+ public:
+  CaptureGuard();
+  ~CaptureGuard();
+  CaptureGuard(const CaptureGuard&) = delete;
+  CaptureGuard& operator=(const CaptureGuard&) = delete;
+  // True on a thread inside a guard.
+  static bool active();
+  // Throws FailedPreconditionError naming `what` when active().
+  static void check(const char* what);
+};
+
 // Copies `bytes` from `src` on `src_device` to `dst` on `dst_device`, whatever the pair.
 // Returns when the copy is complete.
 void copy_bytes(Device& dst_device, void* dst, Device& src_device, const void* src,

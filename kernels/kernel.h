@@ -20,13 +20,20 @@ struct KernelContext {
   std::shared_ptr<devices::Device> device_ptr;  // for kernels that allocate their outputs
   devices::Stream* stream = nullptr;            // the device's stream for this step
   const AttrMap* attrs = nullptr;
-  std::string node_name;                        // for error messages
+  std::string node_name;  // for error messages
   std::vector<Tensor> inputs;
   std::vector<Tensor> outputs;  // kernels allocate them unless the caller preallocated
   // Random ops: the Philox counter where this execution starts (advanced by the session so
   // that repeated runs of one node draw fresh numbers, as TF's stateful random ops do).
   std::uint64_t rng_offset = 0;
   std::uint64_t rng_seed = 0;  // set by the session: the node's 64-bit key
+  // CUDA-graph capture (runtime/session/cuda_graph.h): when set, GPU random kernels read their
+  // starting counter from this device address at execution time (the session writes it before
+  // each replay), not from rng_offset, which a captured launch would freeze.
+  const std::uint64_t* rng_offset_device = nullptr;
+  // True while the work is being captured into a CUDA graph: kernels must not wait for the
+  // stream or read device memory on the host (checks that need it are skipped; see each kernel).
+  bool capturing = false;
   const AttrMap& attr() const {
     static const AttrMap empty;
     return attrs ? *attrs : empty;

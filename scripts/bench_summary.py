@@ -24,6 +24,14 @@ def load(path):
         return json.load(f)
 
 
+def train_label(sf):
+    """sf-train's run in words: where the variables live, CUDA-graph replay."""
+    parts = [f"variables on {sf.get('local_parameter_device', 'cpu')}"]
+    if sf.get("cuda_graph"):
+        parts.append(f"CUDA graph: {sf.get('cuda_graph_state', '?')}")
+    return ", ".join(parts)
+
+
 def train_comparison(runs, pt):
     """One line per sf-train run (its --json): images/sec against PyTorch eager's on the same
     convnet, and the test accuracy against the training issue's GPU target."""
@@ -31,8 +39,7 @@ def train_comparison(runs, pt):
         sf_ips = sf["images_per_sec"]
         sf_batch = sf.get("batch_size", 0) * sf.get("towers", 1)
         line = (f"sf-train {name}: {sf_ips:.0f} images/sec ({sf.get('device', '?')}, "
-                f"{sf.get('towers', 1)} tower(s) of {sf.get('batch_size')}"
-                f"{', CUDA graph' if sf.get('cuda_graph') else ''}), "
+                f"{sf.get('towers', 1)} tower(s) of {sf.get('batch_size')}, {train_label(sf)}), "
                 f"test accuracy {sf.get('test_accuracy', float('nan')):.4f} after "
                 f"{sf.get('epochs', '?')} epoch(s)")
         if sf.get("device") == "gpu" and "max_steps" not in sf:

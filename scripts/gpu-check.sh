@@ -87,6 +87,15 @@ if [ $quick = 0 ]; then
     build-gpu/samples/sf-train --data "$fmnist" --device gpu --epochs 15 --batch_size 64 \
       --towers 1 --json "$out/sf_train_gpu_15_epochs.json" >"$out/sf_train_gpu_15_epochs.txt" \
       2>&1 || bench_rc=1
+    # The same with the variables on the GPU, without and with CUDA-graph replay of the step.
+    for g in nograph graph; do
+      flag=""
+      [ $g = graph ] && flag=--cuda_graph
+      build-gpu/samples/sf-train --data "$fmnist" --device gpu --epochs 1 --max_steps 300 \
+        --batch_size 64 --towers 1 --eval_limit 1000 --local_parameter_device gpu $flag \
+        --json "$out/sf_train_gpu_vars_$g.json" >"$out/sf_train_gpu_vars_$g.txt" 2>&1 ||
+        bench_rc=1
+    done
   else
     echo "skipped: no Fashion-MNIST IDX files (Debian package dataset-fashion-mnist)" \
       >"$out/sf_train_gpu.txt"

@@ -79,7 +79,10 @@ CudaStream::~CudaStream() {
     SF_LOG_WARN("cudaStreamDestroy failed on GPU ", device_);
 }
 
-void CudaStream::synchronize() { SF_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void CudaStream::synchronize() {
+  devices::CaptureGuard::check("CudaStream::synchronize");
+  SF_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
 
 void CudaStream::wait_for(devices::Stream& other) {
   auto* o = dynamic_cast<CudaStream*>(&other);
@@ -115,6 +118,7 @@ bool CudaEvent::query() {
 }
 
 void CudaEvent::synchronize() {
+  devices::CaptureGuard::check("CudaEvent::synchronize");
   if (recorded_) SF_CUDA_CHECK(cudaEventSynchronize(event_));
 }
 
@@ -240,7 +244,10 @@ std::unique_ptr<devices::Event> GpuDevice::create_event() {
   return std::make_unique<CudaEvent>(physical_id_);
 }
 
-void GpuDevice::synchronize() { compute_->synchronize(); }
+void GpuDevice::synchronize() {
+  devices::CaptureGuard::check("GpuDevice::synchronize");
+  compute_->synchronize();
+}
 
 bool GpuDevice::is_pinned(const void* p) const {
   cudaPointerAttributes attr{};
@@ -264,6 +271,7 @@ void GpuDevice::ensure_staging() {
 // the DMA out of the other.
 void GpuDevice::copy_from_host(void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
+  devices::CaptureGuard::check("a host-to-GPU copy");
   DeviceGuard guard(physical_id_);
   cudaStream_t s = compute_->get();
   if (bytes <= (64 << 10) || is_pinned(src)) {
@@ -287,6 +295,7 @@ void GpuDevice::copy_from_host(void* dst, const void* src, std::size_t bytes) {
 
 void GpuDevice::copy_to_host(void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
+  devices::CaptureGuard::check("a GPU-to-host copy");
   DeviceGuard guard(physical_id_);
   cudaStream_t s = compute_->get();
   if (bytes <= (64 << 10) || is_pinned(dst)) {
@@ -326,6 +335,7 @@ void GpuDevice::copy_from_device(void* dst, devices::Device& src_device, const v
 void GpuDevice::copy_from_device_async(void* dst, devices::Device& src_device, const void* src,
                                        std::size_t bytes) {
   if (bytes == 0) return;
+  devices::CaptureGuard::check("a copy on the compute stream");
   if (src_device.type() == devices::DeviceType::kCPU) {
     copy_from_host(dst, src, bytes);
     return;
@@ -345,6 +355,7 @@ void GpuDevice::copy_from_device_async(void* dst, devices::Device& src_device, c
 
 void GpuDevice::memset(void* dst, int value, std::size_t bytes) {
   if (bytes == 0) return;
+  devices::CaptureGuard::check("GpuDevice::memset");
   DeviceGuard guard(physical_id_);
   SF_CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, compute_->get()));
   SF_CUDA_CHECK(cudaStreamSynchronize(compute_->get()));

@@ -19,6 +19,9 @@ struct RandomArgs {
   std::uint64_t offset = 0;
   float* out = nullptr;
   std::int64_t n = 0;
+  // GPU only: when set, the kernels take the offset from this device address instead (CUDA
+  // graphs; see KernelContext::rng_offset_device). `offset` still sizes the launch.
+  const std::uint64_t* offset_device = nullptr;
 };
 
 void random_forward_ref(const RandomArgs& a);

@@ -13,16 +13,28 @@ namespace scopeflow::kernels {
 // base + kPer*j .. base + kPer*j + kPer-1, where base = offset rounded down to kPer. It writes
 // the elements of the unit that fall inside [0, n). Every element is the same pure function
 // of (key, offset + i) as on the CPU, so any launch shape gives the same bits.
-__global__ void random_uniform_kernel(philox::Key key, std::uint64_t offset, float* out,
+// `offset_device`, when not null, replaces `offset` (CUDA-graph replay: the session writes the
+// node's counter there before each launch); the grid-stride loops cover whatever grid the
+// launch was sized for.
+__device__ inline std::uint64_t start_offset(std::uint64_t offset,
+                                             const std::uint64_t* offset_device) {
+  return offset_device != nullptr ? *offset_device : offset;
+}
+
+__global__ void random_uniform_kernel(philox::Key key, std::uint64_t offset_arg,
+                                      const std::uint64_t* offset_device, float* out,
                                       std::int64_t n) {
+  const std::uint64_t offset = start_offset(offset_arg, offset_device);
   const std::int64_t units = uniform_units(offset, n);
   for (std::int64_t j = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; j < units;
        j += std::int64_t{gridDim.x} * blockDim.x)
     uniform_unit(key, offset, out, n, j);
 }
 
-__global__ void random_normal_kernel(philox::Key key, std::uint64_t offset, float* out,
+__global__ void random_normal_kernel(philox::Key key, std::uint64_t offset_arg,
+                                     const std::uint64_t* offset_device, float* out,
                                      std::int64_t n) {
+  const std::uint64_t offset = start_offset(offset_arg, offset_device);
   const std::int64_t units = normal_units(offset, n);
   for (std::int64_t j = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; j < units;
        j += std::int64_t{gridDim.x} * blockDim.x)
@@ -30,8 +42,10 @@ __global__ void random_normal_kernel(philox::Key key, std::uint64_t offset, floa
 }
 
 // One element per thread: each redraws independently until it lands within 2 sigma.
-__global__ void random_truncated_normal_kernel(philox::Key key, std::uint64_t offset, float* out,
+__global__ void random_truncated_normal_kernel(philox::Key key, std::uint64_t offset_arg,
+                                               const std::uint64_t* offset_device, float* out,
                                                std::int64_t n) {
+  const std::uint64_t offset = start_offset(offset_arg, offset_device);
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
        i += std::int64_t{gridDim.x} * blockDim.x)
     out[i] = philox::truncated_normal_at(key, offset + static_cast<std::uint64_t>(i));
@@ -42,18 +56,20 @@ void random_forward_cuda(const RandomArgs& a, devices::Stream& stream) {
   if (a.n == 0) return;
   constexpr int kBlock = 256;
   cudaStream_t s = cuda_stream(stream);
+  // NOTE: with offset_device the grid is sized from a.offset (the counter when the launch was
+  // captured); units differ by at most one across offsets, and the grid-stride loops cover it.
   switch (a.dist) {
     case RandomDist::kUniform:
       random_uniform_kernel<<<grid_size(uniform_units(a.offset, a.n), kBlock), kBlock, 0, s>>>(
-          a.key, a.offset, a.out, a.n);
+          a.key, a.offset, a.offset_device, a.out, a.n);
       break;
     case RandomDist::kNormal:
       random_normal_kernel<<<grid_size(normal_units(a.offset, a.n), kBlock), kBlock, 0, s>>>(
-          a.key, a.offset, a.out, a.n);
+          a.key, a.offset, a.offset_device, a.out, a.n);
       break;
     case RandomDist::kTruncatedNormal:
-      random_truncated_normal_kernel<<<grid_size(a.n, kBlock), kBlock, 0, s>>>(a.key, a.offset,
-                                                                               a.out, a.n);
+      random_truncated_normal_kernel<<<grid_size(a.n, kBlock), kBlock, 0, s>>>(
+          a.key, a.offset, a.offset_device, a.out, a.n);
       break;
   }
   SF_CUDA_CHECK(cudaGetLastError());
@@ -65,7 +81,8 @@ static void random_cuda_kernel(KernelContext& c) {
   if (c.inputs.size() != 1)
     throw InvalidArgumentError(str_cat(c.node_name, ": expects one shape input"));
   Tensor& out = c.allocate_output(0, DType::kFloat32, shape_from_tensor(c.inputs[0], c.node_name));
-  random_forward_cuda({kDist, random_key(c), c.rng_offset, out.data<float>(), out.num_elements()},
+  random_forward_cuda({kDist, random_key(c), c.rng_offset, out.data<float>(), out.num_elements(),
+                       c.rng_offset_device},
                       c.get_stream());
 }
 

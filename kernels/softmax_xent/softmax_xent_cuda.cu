@@ -90,9 +90,11 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
         str_cat(c.node_name, ": labels must be int32 or int64, got ", dtype_name(labels.dtype())));
   const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
   // NOTE: the reference throws for a label outside [0, classes); matching it needs the labels
-  // on the host (one small copy that waits for the stream). TF's GPU kernel writes NaN instead.
+  // on the host (one small copy that waits for the stream). TF's GPU kernel writes NaN instead,
+  // and so does this one while captured into a CUDA graph (no host copy under capture).
   std::vector<std::int64_t> l;
-  if (labels.dtype() == DType::kInt32) {
+  if (c.capturing) {
+  } else if (labels.dtype() == DType::kInt32) {
     for (auto v : labels.to_vector<std::int32_t>()) l.push_back(v);
   } else {
     l = labels.to_vector<std::int64_t>();

@@ -1,12 +1,14 @@
 // Session: placement, cached plans and the dataflow executor. See session.h.
 #include "runtime/session/session.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -17,6 +19,7 @@
 #include "devices/base/logging.h"
 #include "kernels/kernel.h"
 #include "runtime/session/collective.h"
+#include "runtime/session/cuda_graph.h"
 #include "runtime/session/thread_pool.h"
 
 namespace scopeflow {
@@ -39,6 +42,20 @@ bool is_runtime_op(const std::string& op) {
 
 bool is_random(const std::string& op) {
   return op == "RandomUniform" || op == "RandomStandardNormal" || op == "TruncatedNormal";
+}
+
+// Inputs a GPU kernel reads on the host (TF's HostMemory): shapes, axes, fill values. When
+// such an input is a Const, the step takes the Const's host value and no copy node, so the
+// kernel does not wait for the GPU to read it back, and a CUDA graph can capture the step.
+bool host_memory_input(const std::string& op, std::size_t k, std::size_t num_inputs) {
+  if (is_random(op) || op == "Conv2DBackpropInput" || op == "AvgPoolGrad") return k == 0;
+  if (op == "Fill") return k == 0 || k == 1;
+  if (op == "Reshape" || op == "BroadcastTo" || op == "Sum" || op == "Mean" || op == "Max" ||
+      op == "Conv2DBackpropFilter")
+    return k == 1;
+  if (op == "ConcatV2") return k + 1 == num_inputs;
+  if (op == "SplitV") return k == 1 || k == 2;
+  return false;
 }
 
 DType kernel_dtype(const Node& n) {
@@ -91,7 +108,10 @@ struct Step {
   const kernels::KernelFn* kernel = nullptr;  // kKernel, kApply, kAssignUpdate
   bool kernel_on_host = false;  // kApply / kAssignUpdate without a kernel for the device
   Tensor constant;              // kConst: the value, on the step's device
-  std::size_t copy_edge = 0;    // kCopy: index into Plan::copy_edges
+  // kKernel on a GPU: per input, a Const's host value that the kernel reads on the host
+  // (host_memory_input); empty where the input comes from its slot.
+  std::vector<Tensor> host_inputs;
+  std::size_t copy_edge = 0;                          // kCopy: index into Plan::copy_edges
   std::shared_ptr<const CollectiveGroup> collective;  // kCollective
   // Worth a pool thread: kernels with much work per element (conv, matmul, pooling, loss),
   // GPU work, large or unknown-size outputs and copies between physical devices.
@@ -119,6 +139,8 @@ bool is_expensive(const Step& s) {
   return false;
 }
 
+struct GraphState;  // CUDA-graph capture of the plan (SessionOptions::use_cuda_graphs)
+
 // Everything about a (feeds, fetches, targets) signature that does not change between runs.
 struct Plan {
   std::vector<Step> steps;
@@ -130,6 +152,46 @@ struct Plan {
   std::vector<devices::Device*> gpu_devices;  // synchronized at the end of a run
   std::vector<CopyEdge> copy_edges;
   std::int64_t num_graph_steps = 0;
+  std::shared_ptr<GraphState> graphs;  // set when the session uses CUDA graphs
+};
+
+// One feed signature's captured graph and what a replay of it needs.
+struct GraphEntry {
+  std::vector<std::int64_t> signature;  // per feed: dtype, rank, dims
+  int runs = 0;                         // runs of this signature so far
+  std::int64_t replays = 0;
+  std::uint64_t last_used = 0;
+  std::unique_ptr<cuda_graph::CapturedStep> graph;
+  std::vector<Tensor> staged;  // per GraphState::staged_copies: the device buffer the graph reads
+  std::vector<std::pair<const Node*, const void*>> variables;   // buffers the graph addresses
+  std::vector<std::pair<const Node*, std::uint64_t>> counters;  // random nodes, per counter word
+  std::vector<std::pair<std::size_t, Tensor>> fetches;          // (fetch, captured tensor)
+  std::vector<std::pair<std::size_t, const Node*>> fetched_variables;  // (fetch, variable)
+  void drop() {
+    graph.reset();
+    staged.clear();
+    variables.clear();
+    counters.clear();
+    fetches.clear();
+    fetched_variables.clear();
+  }
+};
+
+// A plan's CUDA-graph state: eligibility (fixed at plan time) and the captured graphs. `mu` is
+// held for a whole run of the plan in graph mode (capture or replay, then the fetch copies).
+struct GraphState {
+  std::mutex mu;
+  cuda_graph::Eligibility eligibility;
+  std::vector<char> in_graph;                              // per step: 1 = captured pass
+  std::vector<std::pair<int, std::size_t>> staged_copies;  // (copy step, feed index)
+  std::vector<const Node*> variables;                      // variables the graph steps use
+  std::vector<const Node*> random_nodes;                   // random ops in the graph
+  std::vector<std::shared_ptr<devices::Device>> gpus;      // the graph's devices
+  std::vector<std::unique_ptr<devices::Stream>> streams;   // capture streams, per gpus
+  std::vector<GraphEntry> entries;                         // per feed signature
+  int wasted = 0;        // failed captures and graphs dropped before their first replay
+  std::string disabled;  // set once wasted reaches kMaxFailedCaptures: why
+  std::uint64_t clock = 0;
 };
 
 using PlanKey = std::vector<std::uintptr_t>;
@@ -160,6 +222,14 @@ struct RunState {
   std::atomic<int> outstanding{0};
   std::atomic<bool> failed{false};
   std::atomic<std::int64_t> nodes_executed{0}, copies{0}, bytes_copied{0};
+  // CUDA graphs: a pass runs only the steps whose in_graph flag equals `pass` (others complete
+  // at once); the captured pass also has the capture and the staged feed buffers.
+  const std::vector<char>* mask = nullptr;
+  char pass = 0;
+  cuda_graph::CapturedStep* capture = nullptr;
+  const std::vector<std::pair<int, std::size_t>>* staged_copies = nullptr;
+  const std::vector<Tensor>* staged = nullptr;
+  bool skipped(std::size_t s) const { return mask != nullptr && (*mask)[s] != pass; }
   std::mutex mu;
   std::condition_variable done_cv;
   bool done = false;
@@ -206,7 +276,17 @@ struct Session::Impl {
                                          const FeedDict& feeds);
   std::vector<Tensor> execute(const std::vector<Output>& fetches,
                               const std::vector<Operation>& targets, const FeedDict& feeds);
+  void run_pass(const std::shared_ptr<RunState>& st);
   void process(const std::shared_ptr<RunState>& st, int first);
+  // CUDA graphs (see cuda_graph.h). analyze_graphs: at plan time. graph_pass: the GPU part of
+  // a run by replay or capture (true: done, st's graph fetch slots filled, st masked to the
+  // host steps), or nothing (false: run the whole plan ordinarily); `state` for RunStats.
+  std::shared_ptr<GraphState> analyze_graphs(const Plan& p);
+  bool graph_pass(const Plan& p, const FeedDict& feeds, RunState& st, std::string* state,
+                  std::int64_t* graph_nodes);
+  bool capture_graph(const Plan& p, GraphState& g, GraphEntry& e, const FeedDict& feeds,
+                     RunState& st, std::string* state, std::int64_t* graph_nodes);
+  void stage_feeds(const Plan& p, GraphState& g, GraphEntry& e, const FeedDict& feeds);
   void run_step(RunState& st, const Step& step);
   Tensor input(RunState& st, const Step& step, std::size_t k);
   Tensor read_variable(const Node* var) const {
@@ -217,13 +297,20 @@ struct Session::Impl {
   // TF's Assign: the new value is copied into the variable's buffer when the shapes match
   // (readers that alias the buffer see the update, as with TF's ref variables); otherwise the
   // variable gets a new buffer on `device`.
+  // Under a CUDA-graph capture the in-place copy goes to the capture's streams.
   Tensor update_variable(const Node* var, const Tensor& value,
-                         const std::shared_ptr<devices::Device>& device) {
+                         const std::shared_ptr<devices::Device>& device,
+                         cuda_graph::CapturedStep* capture = nullptr) {
     Tensor current = read_variable(var);
     if (current.initialized() && current.shape() == value.shape() &&
         current.dtype() == value.dtype() && current.dtype() != DType::kString &&
         current.device_ptr() == device) {
-      if (!current.shares_buffer_with(value))
+      if (current.shares_buffer_with(value)) return current;
+      if (capture != nullptr && device->type() == devices::DeviceType::kGPU &&
+          value.device_ptr()->type() == devices::DeviceType::kGPU)
+        capture->copy(*device, current.raw_data(), *value.device_ptr(), value.raw_data(),
+                      value.bytes());
+      else
         devices::copy_bytes_async(*device, current.raw_data(), *value.device_ptr(),
                                   value.raw_data(), value.bytes());
       return current;
@@ -541,6 +628,17 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       else
         in.slot = p.steps[static_cast<std::size_t>(producer)].out_slot + i;
     }
+    // A Const that a GPU kernel reads on the host: its host value, no copy node.
+    if (producer >= 0 && src->op == "Const" && device->type() == devices::DeviceType::kGPU &&
+        p.steps[static_cast<std::size_t>(index)].kind == StepKind::kKernel &&
+        host_memory_input(op, k, n->inputs.size()) && src->attrs.get<Tensor>("value").on_host()) {
+      auto& host_inputs = p.steps[static_cast<std::size_t>(index)].host_inputs;
+      host_inputs.resize(n->inputs.size());
+      host_inputs[k] = src->attrs.get<Tensor>("value");
+      add_edge(producer, index);
+      p.steps[static_cast<std::size_t>(index)].inputs.push_back(in);
+      return;
+    }
     // The variable operands of assign-like ops are the variables themselves, never copies
     // (optimizer slots are colocated with their variable).
     const bool ref_operand =
@@ -698,6 +796,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     if (p.steps[i].num_deps == 0) p.roots.push_back(static_cast<int>(i));
   }
   p.gpu_devices.assign(gpus.begin(), gpus.end());
+  if (options.use_cuda_graphs) p.graphs = analyze_graphs(p);
   return plan;
 }
 
@@ -711,6 +810,15 @@ Tensor Session::Impl::input(RunState& st, const Step& step, std::size_t k) {
 void Session::Impl::run_step(RunState& st, const Step& step) {
   const Node* n = step.node;
   const auto& device = step.device;
+  // Under a CUDA-graph capture: work goes to the capture's streams, and anything that would
+  // wait for a GPU (a synchronous copy) throws, failing the capture instead of reading
+  // memory that captured work has not written yet.
+  std::optional<devices::CaptureGuard> capture_guard;
+  if (st.capture != nullptr) capture_guard.emplace();
+  auto stream_for = [&](const std::shared_ptr<devices::Device>& d) -> devices::Stream& {
+    return st.capture != nullptr && d->type() == devices::DeviceType::kGPU ? st.capture->stream(*d)
+                                                                           : d->compute_stream();
+  };
   Tensor* out = step.out_slot >= 0 ? &st.slots[static_cast<std::size_t>(step.out_slot)] : nullptr;
   auto require_initialized = [&](const Tensor& t, std::size_t k) {
     if (!t.initialized())
@@ -739,6 +847,14 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       *out = Tensor::from_scalar(input(st, step, 0).initialized());
       return;
     case StepKind::kCopy: {
+      if (st.staged != nullptr) {  // a feed staged in a device buffer before the capture
+        const int index = static_cast<int>(&step - st.plan.steps.data());
+        for (std::size_t i = 0; i < st.staged_copies->size(); ++i)
+          if ((*st.staged_copies)[i].first == index) {
+            *out = (*st.staged)[i];
+            return;
+          }
+      }
       Tensor t = input(st, step, 0);
       if (!t.initialized()) {  // an uninitialized variable: its reader reports it
         *out = t;
@@ -755,7 +871,12 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         return;
       }
       Tensor dst(t.dtype(), t.shape(), device);
-      devices::copy_bytes_async(*device, dst.raw_data(), *t.device_ptr(), t.raw_data(), t.bytes());
+      if (st.capture != nullptr && device->type() == devices::DeviceType::kGPU &&
+          t.device_ptr()->type() == devices::DeviceType::kGPU)
+        st.capture->copy(*device, dst.raw_data(), *t.device_ptr(), t.raw_data(), t.bytes());
+      else
+        devices::copy_bytes_async(*device, dst.raw_data(), *t.device_ptr(), t.raw_data(),
+                                  t.bytes());
       *out = std::move(dst);
       return;
     }
@@ -768,7 +889,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         throw InvalidArgumentError(
             str_cat(n->name, ": Assign requires shapes of both tensors to match. lhs shape= ",
                     var->output_shapes[0].to_string(), " rhs shape= ", value.shape().to_string()));
-      *out = update_variable(var, value, device);
+      *out = update_variable(var, value, device, st.capture);
       return;
     }
     case StepKind::kAssignUpdate: {
@@ -781,6 +902,8 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       kernels::KernelContext c;
       c.device = where.get();
       c.device_ptr = where;
+      c.stream = &stream_for(where);
+      c.capturing = st.capture != nullptr;
       c.node_name = n->name;
       c.inputs = {on_device(current, where), on_device(value, where)};
       (*step.kernel)(c);
@@ -788,7 +911,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         throw InvalidArgumentError(str_cat(n->name, ": ", n->op,
                                            " shapes differ: ", current.shape().to_string(), " vs ",
                                            value.shape().to_string()));
-      *out = update_variable(var, c.outputs[0], device);
+      *out = update_variable(var, c.outputs[0], device, st.capture);
       return;
     }
     case StepKind::kApply: {
@@ -798,6 +921,8 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       const auto& where = step.kernel_on_host ? host : device;
       c.device = where.get();
       c.device_ptr = where;
+      c.stream = &stream_for(where);
+      c.capturing = st.capture != nullptr;
       c.attrs = &n->attrs;
       c.node_name = n->name;
       std::vector<std::pair<const Node*, Tensor>> round_trips;
@@ -828,11 +953,16 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       kernels::KernelContext c;
       c.device = device.get();
       c.device_ptr = device;
-      c.stream = &device->compute_stream();
+      c.stream = &stream_for(device);
+      c.capturing = st.capture != nullptr;
       c.attrs = &n->attrs;
       c.node_name = n->name;
       c.inputs.reserve(step.inputs.size());
       for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+        if (k < step.host_inputs.size() && step.host_inputs[k].initialized()) {
+          c.inputs.push_back(step.host_inputs[k]);
+          continue;
+        }
         Tensor t = input(st, step, k);
         require_initialized(t, k);
         c.inputs.push_back(on_device(std::move(t), device));
@@ -849,14 +979,20 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         rng_lock = std::unique_lock<std::mutex>(rs->mu);
         c.rng_seed = rs->seed;
         c.rng_offset = rs->offset;
+        // Captured: the kernel reads the counter from a device word that each replay fills.
+        if (st.capture != nullptr && device->type() == devices::DeviceType::kGPU)
+          c.rng_offset_device = st.capture->bind_counter(n, rs->offset, *c.stream);
       }
       try {
         (*step.kernel)(c);
       } catch (const ValueError& e) {
         throw InvalidArgumentError(e.what());
       }
-      if (rs != nullptr && !c.outputs.empty())
+      if (rs != nullptr && !c.outputs.empty()) {
         rs->offset += static_cast<std::uint64_t>(c.outputs[0].num_elements());
+        if (c.rng_offset_device != nullptr)
+          st.capture->note_advance(n, static_cast<std::uint64_t>(c.outputs[0].num_elements()));
+      }
       for (std::size_t i = 0;
            i < c.outputs.size() && i < static_cast<std::size_t>(step.num_outputs); ++i)
         out[i] = std::move(c.outputs[i]);
@@ -872,7 +1008,7 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
     const int s = local.back();
     local.pop_back();
     const Step& step = p.steps[static_cast<std::size_t>(s)];
-    if (!st->failed.load(std::memory_order_acquire)) {
+    if (!st->failed.load(std::memory_order_acquire) && !st->skipped(static_cast<std::size_t>(s))) {
       try {
         run_step(*st, step);
         if (step.kind != StepKind::kCopy && step.kind != StepKind::kNoOp &&
@@ -894,7 +1030,8 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
             1)
           continue;
         st->outstanding.fetch_add(1, std::memory_order_relaxed);
-        const bool expensive = p.steps[static_cast<std::size_t>(next)].expensive;
+        const bool expensive = p.steps[static_cast<std::size_t>(next)].expensive &&
+                               !st->skipped(static_cast<std::size_t>(next));
         if (!expensive || pool->size() == 0) {
           local.push_back(next);
         } else if (!kept_expensive && local.empty()) {
@@ -940,20 +1077,15 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     st->slots[static_cast<std::size_t>(p.feed_slots[k])] = value;
   }
 
-  if (!p.roots.empty()) {
-    st->outstanding.store(static_cast<int>(p.roots.size()), std::memory_order_relaxed);
-    // Expensive roots beyond the first go to the pool; the rest run here.
-    std::vector<int> here;
-    for (int root : p.roots) {
-      if (p.steps[static_cast<std::size_t>(root)].expensive && !here.empty() && pool->size() > 0)
-        pool->schedule([this, st, root] { process(st, root); });
-      else
-        here.push_back(root);
-    }
-    for (int root : here) process(st, root);
-    std::unique_lock<std::mutex> lock(st->mu);
-    st->done_cv.wait(lock, [&] { return st->done; });
+  // CUDA graphs: the GPU part by replay or capture, then the host steps in run_pass.
+  std::unique_lock<std::mutex> graph_lock;
+  std::string graph_state = "off";
+  std::int64_t graph_nodes = 0;
+  if (p.graphs) {
+    graph_lock = std::unique_lock<std::mutex>(p.graphs->mu);
+    graph_pass(p, feeds, *st, &graph_state, &graph_nodes);
   }
+  run_pass(st);
   // The step's device work is complete when run() returns (TF's semantics), failed or not.
   for (auto* d : p.gpu_devices) {
     try {
@@ -964,7 +1096,8 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
   }
   {
     std::lock_guard<std::mutex> lock(stats_mu);
-    last_stats.nodes_executed = st->nodes_executed.load();
+    last_stats.nodes_executed = st->nodes_executed.load() + graph_nodes;
+    last_stats.cuda_graph = graph_state;
     last_stats.copies = st->copies.load();
     last_stats.bytes_copied = st->bytes_copied.load();
     last_stats.plan_reused = reused;
@@ -999,6 +1132,340 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
         t.initialized() && (!t.on_host() || aliases_variable) ? t.to(devices::host_device()) : t);
   }
   return out;
+}
+
+// ---------------------------------------------------------------- CUDA graphs
+// SessionOptions::use_cuda_graphs; the design is in cuda_graph.h.
+
+namespace {
+// A capture that failed or a graph dropped before its first replay; past the limit the plan
+// runs ordinarily for good, and RunStats says why.
+void note_wasted(GraphState& g, const std::string& why) {
+  if (++g.wasted >= cuda_graph::kMaxFailedCaptures) g.disabled = why;
+}
+}  // namespace
+
+std::shared_ptr<GraphState> Session::Impl::analyze_graphs(const Plan& p) {
+  auto g = std::make_shared<GraphState>();
+  std::vector<cuda_graph::StepInfo> infos(p.steps.size());
+  std::unordered_set<int> feed_slots(p.feed_slots.begin(), p.feed_slots.end());
+  std::unordered_set<int> cards;
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    const Step& s = p.steps[i];
+    auto& info = infos[i];
+    info.successors = s.successors;
+    info.name = str_cat(s.node->name, " (", s.node->op, ")");
+    const bool gpu = s.device->type() == devices::DeviceType::kGPU;
+    info.in_graph = gpu;
+    info.work = true;
+    if (s.kind == StepKind::kNoOp || s.kind == StepKind::kConst || s.kind == StepKind::kVariable) {
+      info.work = false;
+    } else if (s.kind == StepKind::kIsInitialized) {
+      info.in_graph = false;  // a host answer about a handle
+    } else if (s.kind == StepKind::kAssign) {
+    } else if (s.kind == StepKind::kAssignUpdate || s.kind == StepKind::kApply) {
+      if (gpu && s.kernel_on_host)
+        info.blocker = "no GPU kernel: the update would round-trip through the host";
+    } else if (s.kind == StepKind::kKernel) {
+      if (gpu) {
+        for (std::size_t k = 0; k < s.inputs.size(); ++k)
+          if (host_memory_input(s.node->op, k, s.inputs.size()) &&
+              (k >= s.host_inputs.size() || !s.host_inputs[k].initialized()))
+            info.blocker = str_cat("reads input ", k,
+                                   " on the host, and it is computed at run time (not a Const)");
+        const DType dt = kernel_dtype(*s.node);
+        if ((s.node->op == "RealDiv" || s.node->op == "Div") &&
+            (dt == DType::kInt32 || dt == DType::kInt64))
+          info.blocker = "integer division checks its divisor on the host";
+        if (is_random(s.node->op)) g->random_nodes.push_back(s.node);
+      }
+    } else if (s.kind == StepKind::kCopy) {
+      const CopyEdge& edge = p.copy_edges[s.copy_edge];
+      const auto src = manager->find(edge.src_device);
+      const bool src_gpu = src && src->type() == devices::DeviceType::kGPU;
+      const bool fed = s.inputs[0].slot >= 0 && feed_slots.count(s.inputs[0].slot) != 0;
+      if (gpu && fed) {
+        // The feed index: the last feed of that slot (a tensor fed twice takes the later value).
+        std::size_t k = 0;
+        for (std::size_t f = 0; f < p.feed_slots.size(); ++f)
+          if (p.feed_slots[f] == s.inputs[0].slot) k = f;
+        g->staged_copies.emplace_back(static_cast<int>(i), k);
+      } else if (gpu && !src_gpu) {
+        info.blocker = str_cat("copies the host value ", edge.tensor, " to ", edge.dst_device);
+      } else if (!gpu && src_gpu) {
+        info.blocker = str_cat("copies the GPU value ", edge.tensor, " to ", edge.dst_device);
+      } else if (!gpu) {
+        info.work = false;  // host memory is shared by the logical CPU devices
+      }
+    } else {
+      info.blocker = "a step kind that CUDA-graph capture does not handle";
+    }
+    if (info.in_graph) {
+      cards.insert(s.device->physical_id());
+      if (std::find(g->gpus.begin(), g->gpus.end(), s.device) == g->gpus.end())
+        g->gpus.push_back(s.device);
+      for (const auto& in : s.inputs)
+        if (in.variable != nullptr &&
+            std::find(g->variables.begin(), g->variables.end(), in.variable) == g->variables.end())
+          g->variables.push_back(in.variable);
+      if (s.kind == StepKind::kVariable &&
+          std::find(g->variables.begin(), g->variables.end(), s.node) == g->variables.end())
+        g->variables.push_back(s.node);
+    }
+  }
+  g->eligibility = cuda_graph::analyze(infos);
+  if (g->eligibility.eligible && cards.size() > 1) {
+    g->eligibility.eligible = false;
+    g->eligibility.reason = "GPU steps span physical GPUs (one capture covers one card)";
+  }
+  if (g->eligibility.eligible && !cuda_graph::built_with_cuda_graphs()) {
+    g->eligibility.eligible = false;
+    g->eligibility.reason = "this build has no CUDA";
+  }
+  g->in_graph.resize(infos.size());
+  for (std::size_t i = 0; i < infos.size(); ++i) g->in_graph[i] = infos[i].in_graph ? 1 : 0;
+  return g;
+}
+
+void Session::Impl::stage_feeds(const Plan& p, GraphState& g, GraphEntry& e,
+                                const FeedDict& feeds) {
+  const bool fresh = e.staged.empty();
+  for (std::size_t i = 0; i < g.staged_copies.size(); ++i) {
+    const auto& [copy_step, k] = g.staged_copies[i];
+    const Tensor& value = feeds[k].second;
+    const auto& device = p.steps[static_cast<std::size_t>(copy_step)].device;
+    if (value.dtype() == DType::kString)
+      throw InvalidArgumentError(str_cat("Cannot feed a string tensor to ", device->name(),
+                                         " for '", feeds[k].first.name(), "'"));
+    if (fresh) e.staged.emplace_back(value.dtype(), value.shape(), device);
+    Tensor& dst = e.staged[i];
+    if (value.on_host())
+      device->copy_from_host(dst.raw_data(), value.raw_data(), value.bytes());
+    else  // queued on the compute stream; CapturedStep::launch waits for it
+      devices::copy_bytes_async(*device, dst.raw_data(), *value.device_ptr(), value.raw_data(),
+                                value.bytes());
+  }
+}
+
+bool Session::Impl::graph_pass(const Plan& p, const FeedDict& feeds, RunState& st,
+                               std::string* state, std::int64_t* graph_nodes) {
+  GraphState& g = *p.graphs;
+  if (!g.eligibility.eligible) {
+    *state = "ineligible: " + g.eligibility.reason;
+    return false;
+  }
+  if (!g.disabled.empty()) {
+    *state = "ineligible: " + g.disabled;
+    return false;
+  }
+  std::vector<std::int64_t> sig;
+  for (const auto& [out, value] : feeds) {
+    sig.push_back(static_cast<std::int64_t>(value.dtype()));
+    sig.push_back(value.shape().rank());
+    for (auto d : value.shape().dims()) sig.push_back(d);
+  }
+  GraphEntry* e = nullptr;
+  for (auto& entry : g.entries)
+    if (entry.signature == sig) e = &entry;
+  if (e == nullptr) {
+    if (g.entries.size() >= cuda_graph::kMaxGraphsPerPlan) {  // drop the least recently used
+      auto lru = std::min_element(
+          g.entries.begin(), g.entries.end(),
+          [](const GraphEntry& a, const GraphEntry& b) { return a.last_used < b.last_used; });
+      g.entries.erase(lru);
+    }
+    g.entries.emplace_back();
+    e = &g.entries.back();
+    e->signature = std::move(sig);
+  }
+  e->last_used = ++g.clock;
+
+  if (e->graph) {
+    // A replay needs every variable the graph addresses at its captured buffer, held by the
+    // session alone (another holder would see the in-place update).
+    std::string why;
+    {
+      std::lock_guard<std::mutex> lock(var_mu);
+      for (const auto& [var, data] : e->variables) {
+        auto it = variables.find(var);
+        if (it == variables.end() || !it->second.initialized())
+          why = str_cat("variable ", var->name, " is uninitialized");
+        else if (it->second.raw_data() != data)
+          why = str_cat("variable ", var->name, " has a new buffer (assigned or restored)");
+        else if (it->second.buffer_use_count() > 1)
+          why = str_cat("variable ", var->name,
+                        " is also held elsewhere (a Tensor from variable_value or a fetch)");
+        if (!why.empty()) break;
+      }
+    }
+    if (!why.empty()) {
+      if (e->replays == 0) note_wasted(g, str_cat("graphs go stale before a replay: ", why));
+      e->drop();
+      e->runs = 1;  // the next run of this signature captures again
+      *state = "fallback: " + why;
+      return false;
+    }
+    try {
+      stage_feeds(p, g, *e, feeds);
+      for (std::size_t i = 0; i < e->counters.size(); ++i) {
+        RngState* rs;
+        {
+          std::lock_guard<std::mutex> lock(rng_mu);
+          rs = &rng.at(e->counters[i].first);
+        }
+        std::lock_guard<std::mutex> lock(rs->mu);
+        e->graph->set_counter(i, rs->offset);
+        rs->offset += e->counters[i].second;
+      }
+      e->graph->launch();
+    } catch (...) {
+      e->drop();
+      e->runs = 1;
+      throw;
+    }
+    ++e->replays;
+    for (const auto& [k, t] : e->fetches) st.slots[static_cast<std::size_t>(p.fetch_slots[k])] = t;
+    for (const auto& [k, var] : e->fetched_variables)
+      st.slots[static_cast<std::size_t>(p.fetch_slots[k])] = read_variable(var);
+    st.mask = &g.in_graph;
+    st.pass = 0;
+    *graph_nodes = g.eligibility.graph_work;
+    *state = "replayed";
+    return true;
+  }
+  if (e->runs++ == 0) {
+    *state = "warmup";
+    return false;
+  }
+  return capture_graph(p, g, *e, feeds, st, state, graph_nodes);
+}
+
+bool Session::Impl::capture_graph(const Plan& p, GraphState& g, GraphEntry& e,
+                                  const FeedDict& feeds, RunState& st, std::string* state,
+                                  std::int64_t* graph_nodes) {
+  std::vector<const void*> before;  // the variables' buffers
+  {
+    std::lock_guard<std::mutex> lock(var_mu);
+    for (const Node* var : g.variables) {
+      auto it = variables.find(var);
+      if (it == variables.end() || !it->second.initialized()) {
+        *state = str_cat("fallback: variable ", var->name, " is uninitialized");
+        return false;  // the ordinary run reports it; a later run captures
+      }
+      before.push_back(it->second.raw_data());
+    }
+  }
+  std::vector<std::uint64_t> offsets;  // restored if the capture fails
+  for (const Node* n : g.random_nodes) {
+    std::lock_guard<std::mutex> lock(rng_mu);
+    auto& rs = rng[n];
+    std::lock_guard<std::mutex> node_lock(rs.mu);
+    offsets.push_back(rs.offset);
+  }
+  if (g.streams.empty())
+    for (const auto& d : g.gpus) g.streams.push_back(d->create_stream());
+  std::vector<std::pair<devices::Device*, devices::Stream*>> devs;
+  for (std::size_t i = 0; i < g.gpus.size(); ++i)
+    devs.emplace_back(g.gpus[i].get(), g.streams[i].get());
+
+  std::string failure;
+  auto capture = std::make_unique<cuda_graph::CapturedStep>(devs, g.random_nodes.size());
+  stage_feeds(p, g, e, feeds);  // before the capture: this run's values, on the device
+  auto gs = std::make_shared<RunState>(p);
+  for (std::size_t k = 0; k < feeds.size(); ++k)
+    gs->slots[static_cast<std::size_t>(p.feed_slots[k])] = feeds[k].second;
+  gs->mask = &g.in_graph;
+  gs->pass = 1;
+  gs->capture = capture.get();
+  gs->staged_copies = &g.staged_copies;
+  gs->staged = &e.staged;
+  try {
+    capture->begin();
+    run_pass(gs);
+    if (gs->error) std::rethrow_exception(gs->error);
+    capture->end();
+  } catch (const std::exception& ex) {
+    failure = ex.what();
+    capture->abort();
+  }
+  if (!failure.empty()) {
+    gs.reset();       // its blocks are parked by the holds
+    capture.reset();  // nothing ran: the holds are released
+    for (std::size_t i = 0; i < g.random_nodes.size(); ++i) {
+      std::lock_guard<std::mutex> lock(rng_mu);
+      auto& rs = rng[g.random_nodes[i]];
+      std::lock_guard<std::mutex> node_lock(rs.mu);
+      rs.offset = offsets[i];
+    }
+    e.drop();
+    e.runs = 1;
+    note_wasted(g, str_cat("capture failed: ", failure));
+    *state = "fallback: capture failed: " + failure;
+    SF_LOG_WARN("CUDA graph capture failed; running the step ordinarily: ", failure);
+    return false;
+  }
+  capture->launch();  // this run's step
+  std::string changed;
+  std::vector<Tensor> var_values;
+  {
+    std::lock_guard<std::mutex> lock(var_mu);
+    for (std::size_t i = 0; i < g.variables.size(); ++i) {
+      const Tensor& v = variables[g.variables[i]];
+      var_values.push_back(v);
+      if (v.raw_data() != before[i] && changed.empty())
+        changed = str_cat("variable ", g.variables[i]->name, " changed buffers during the capture");
+    }
+  }
+  *graph_nodes = gs->nodes_executed.load();
+  for (std::size_t k = 0; k < p.fetch_slots.size(); ++k) {
+    const auto slot = static_cast<std::size_t>(p.fetch_slots[k]);
+    // Fed values and host steps' outputs come from the host pass.
+    if (!gs->slots[slot].initialized() ||
+        std::find(p.feed_slots.begin(), p.feed_slots.end(), p.fetch_slots[k]) != p.feed_slots.end())
+      continue;
+    st.slots[slot] = gs->slots[slot];
+    const Node* var = nullptr;  // a fetched variable (or a view of its buffer)
+    for (std::size_t i = 0; i < var_values.size() && var == nullptr; ++i)
+      if (var_values[i].shares_buffer_with(gs->slots[slot])) var = g.variables[i];
+    if (var != nullptr)
+      e.fetched_variables.emplace_back(k, var);
+    else
+      e.fetches.emplace_back(k, gs->slots[slot]);
+  }
+  var_values.clear();
+  st.mask = &g.in_graph;
+  st.pass = 0;
+  *state = "captured";
+  if (!changed.empty()) {  // launched once, correct for this run; useless for the next
+    note_wasted(g, str_cat("graphs go stale before a replay: ", changed));
+    e.drop();
+    e.runs = 1;
+    *state = "captured (dropped: " + changed + ")";
+    return true;
+  }
+  e.graph = std::move(capture);
+  e.counters = e.graph->counters();
+  for (std::size_t i = 0; i < g.variables.size(); ++i)
+    e.variables.emplace_back(g.variables[i], before[i]);
+  return true;
+}
+
+void Session::Impl::run_pass(const std::shared_ptr<RunState>& st) {
+  const Plan& p = st->plan;
+  if (p.roots.empty()) return;
+  st->outstanding.store(static_cast<int>(p.roots.size()), std::memory_order_relaxed);
+  // Expensive roots beyond the first go to the pool; the rest run here.
+  std::vector<int> here;
+  for (int root : p.roots) {
+    if (p.steps[static_cast<std::size_t>(root)].expensive &&
+        !st->skipped(static_cast<std::size_t>(root)) && !here.empty() && pool->size() > 0)
+      pool->schedule([this, st, root] { process(st, root); });
+    else
+      here.push_back(root);
+  }
+  for (int root : here) process(st, root);
+  std::unique_lock<std::mutex> lock(st->mu);
+  st->done_cv.wait(lock, [&] { return st->done; });
 }
 
 Tensor Session::run(const Output& fetch, const FeedDict& feeds) {

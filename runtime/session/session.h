@@ -31,6 +31,10 @@ struct SessionOptions {
   // Threads that run ready nodes, the calling thread included (TF's
   // inter_op_parallelism_threads); 0: one per hardware thread; 1: everything inline.
   int inter_op_parallelism_threads = 0;
+  // Capture a plan's GPU work as a CUDA graph on its 2nd run (per feed shapes) and replay it
+  // on later runs (runtime/session/cuda_graph.h: what qualifies, what a replay checks).
+  // Results are the same as without; RunStats::cuda_graph says what each run did.
+  bool use_cuda_graphs = false;
 };
 
 // A cross-device edge of a plan: the tensor and the devices it moves between.
@@ -51,6 +55,9 @@ struct RunStats {
   bool plan_reused = false;          // the plan came from the session's cache
   std::int64_t plans_cached = 0;     // plans in the cache after the run
   std::vector<CopyEdge> copy_edges;  // the plan's copy nodes
+  // SessionOptions::use_cuda_graphs: "off" (option off), "ineligible: <reason>", "warmup" (the
+  // 1st run of a feed signature), "captured", "replayed", "fallback: <reason>".
+  std::string cuda_graph = "off";
 };
 
 // A list of {placeholder (or any tensor), value} pairs.

@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
   int epochs = 2, towers = 2;
   std::int64_t batch = 64, seed = 1, max_steps = 0;
   double lr = 0.001, keep_prob = 0.5;
-  bool log_placement = false, resume = false;
+  bool log_placement = false, resume = false, cuda_graph = false;
+  std::string ps_device = "cpu", graph_state = "off";
   std::string checkpoint_dir;
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files");
   app.add_option("--epochs", epochs, "passes over the training set")->check(CLI::Range(1, 1000));
@@ -115,6 +116,12 @@ int main(int argc, char** argv) {
                  "save a checkpoint (safetensors) here after every epoch");
   app.add_flag("--resume", resume, "start from the latest checkpoint in --checkpoint_dir");
   app.add_flag("--log_device_placement", log_placement, "print each node's device, as TF does");
+  app.add_flag("--cuda_graph", cuda_graph,
+               "capture the training step as a CUDA graph and replay it (needs the whole step on "
+               "one GPU: --device gpu --towers 1 --local_parameter_device gpu)");
+  app.add_option("--local_parameter_device", ps_device,
+                 "where the variables live: cpu (TF's _variable_on_cpu, the default) or gpu")
+      ->check(CLI::IsMember({"cpu", "gpu"}));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -126,7 +133,8 @@ int main(int argc, char** argv) {
               << data_dir << "\n";
 
     if (device == "auto") device = sf::devices::gpu_inventory().gpus.empty() ? "cpu" : "gpu";
-    sf::SessionOptions options{.log_device_placement = log_placement};
+    sf::SessionOptions options{.log_device_placement = log_placement,
+                               .use_cuda_graphs = cuda_graph};
     if (device == "cpu") options.device_count = {{"CPU", towers}};
     const bool gpu = device == "gpu";
     if (gpu && static_cast<int>(sf::devices::gpu_inventory().gpus.size()) < towers) {
@@ -155,7 +163,10 @@ int main(int argc, char** argv) {
       sf::name_scope ns(sf::str_cat("tower_", i));
       images.push_back(sf::placeholder(sf::float32, {batch, 28, 28, 1}, "images"));
       labels.push_back(sf::placeholder(sf::int32, {batch}, "labels"));
-      sf::variable_scope s("model", {.reuse = i > 0, .custom_getter = on_device("/device:CPU:0")});
+      sf::variable_scope s(
+          "model", {.reuse = i > 0,
+                    .custom_getter =
+                        on_device(gpu && ps_device == "gpu" ? "/device:GPU:0" : "/device:CPU:0")});
       auto logits = model(images.back(), batch, keep_prob);
       losses.push_back(
           sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
@@ -235,6 +246,7 @@ int main(int argc, char** argv) {
           feed.emplace_back(labels[static_cast<std::size_t>(i)], (*next)[1]);
         }
         auto r = sess.run({mean_loss}, {train_op}, feed);
+        if (cuda_graph) graph_state = sess.last_run_stats().cuda_graph;
         last_loss = r[0].scalar<float>();
         if (!std::isfinite(last_loss))
           throw sf::InternalError(sf::str_cat("loss became ", last_loss, " at step ", step));
@@ -291,7 +303,10 @@ int main(int argc, char** argv) {
                         {"seed", seed},
                         {"global_step", sess.run(global_step).scalar<std::int64_t>()},
                         {"device", device},
-                        {"keep_prob", keep_prob}};
+                        {"keep_prob", keep_prob},
+                        {"cuda_graph", cuda_graph},
+                        {"cuda_graph_state", graph_state},
+                        {"local_parameter_device", ps_device}};
     if (max_steps > 0) j["max_steps"] = max_steps;  // a throughput run, not a full training
     std::cout << j.dump(1) << "\n";
     if (!json_path.empty()) {
