@@ -39,7 +39,13 @@ class CudaBackend final : public devices::CachingBackend {
     return p;
   }
   void raw_free(void* p) noexcept override {
+    // The segment's card made current (without throwing: noexcept), as raw_alloc does: the
+    // caller may be any thread, whose current device can be another card.
+    int prev = -1;
+    const bool switched = cudaGetDevice(&prev) == cudaSuccess && prev != device_ &&
+                          cudaSetDevice(device_) == cudaSuccess;
     if (cudaFree(p) != cudaSuccess) SF_LOG_WARN("cudaFree failed on GPU ", device_);
+    if (switched) (void)cudaSetDevice(prev);
   }
   void* record_event(devices::StreamId stream) override {
     DeviceGuard guard(device_);

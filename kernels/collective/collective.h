@@ -78,7 +78,9 @@ void all_reduce_fused_cuda(AllReduceOp op, DType dtype, const std::vector<const 
 
 // NCCL across distinct physical GPUs (one participant per card): a communicator per device
 // list, created once (ncclCommInitAll) and kept for the process; ncclGroupStart, one
-// ncclAllReduce per participant on its device's compute stream, ncclGroupEnd.
+// ncclAllReduce per participant on its card's NCCL stream (which first waits for the device's
+// compute stream; the compute stream then waits for it), ncclGroupEnd, all under one
+// process-wide lock (see collective_nccl.cc on deadlocks).
 // UnavailableError in builds without NCCL.
 bool nccl_available();
 std::vector<Tensor> all_reduce_nccl(const AllReduceRequest& r);

@@ -175,6 +175,52 @@ TEST(AllReduceFusedCudaTest, LogicalGpusOnOneCard) {
   EXPECT_THROW(sf::kernels::all_reduce_fused_gpu(r), sf::InvalidArgumentError);
 }
 
+// NCCL with one rank per physical GPU present (a single rank on a one-GPU machine, so the NCCL
+// path -- communicator, NCCL stream, events to and from the compute stream -- runs there too),
+// twice in a row and with the inputs still being written on the compute streams when it is
+// queued: the results must be the host reduction's, bit for bit for the exact integer sums.
+TEST(AllReduceNcclTest, OneRankPerCardMatchesTheHost) {
+  SKIP_WITHOUT_GPU();
+  if (!sf::kernels::nccl_available()) GTEST_SKIP() << "built without NCCL";
+  sf::devices::DeviceManager dm;
+  const int k = std::min(dm.num_gpus(), 4);
+  const std::int64_t n = 1 << 20;
+  for (auto op : {AllReduceOp::kSum, AllReduceOp::kMax}) {
+    sf::kernels::AllReduceRequest r;
+    r.name = "test";
+    r.op = op;
+    std::vector<const void*> hin;
+    std::vector<sf::Tensor> host_in;
+    for (int j = 0; j < k; ++j) {
+      r.devices.push_back(dm.gpu(j));
+      host_in.push_back(host_values(sf::int32, n, j));
+      hin.push_back(host_in.back().raw_data());
+      // Queued on GPU j's compute stream: a memset then an async device copy, not synchronized,
+      // so NCCL must wait for the compute stream to read the right input.
+      sf::Tensor staged = host_in.back().to(dm.gpu(j));
+      sf::Tensor x(sf::int32, sf::Shape{n}, dm.gpu(j));
+      dm.gpu(j)->memset(x.raw_data(), 0, x.bytes());
+      sf::devices::copy_bytes_async(*dm.gpu(j), x.raw_data(), *dm.gpu(j), staged.raw_data(),
+                                    x.bytes());
+      r.inputs.push_back(x);
+    }
+    std::vector<std::int32_t> want(static_cast<std::size_t>(n));
+    sf::kernels::all_reduce_host_buffers(op, sf::int32, hin, {want.data()}, n);
+    for (int rep = 0; rep < 2; ++rep) {
+      auto out = sf::kernels::all_reduce_nccl(r);
+      ASSERT_EQ(out.size(), static_cast<std::size_t>(k));
+      for (int j = 0; j < k; ++j) {
+        // No synchronize first: to() reads on the compute stream, which waits for NCCL.
+        EXPECT_EQ(out[static_cast<std::size_t>(j)]
+                      .to(sf::devices::host_device())
+                      .to_vector<std::int32_t>(),
+                  want)
+            << sf::kernels::all_reduce_op_name(op) << " participant " << j << " rep " << rep;
+      }
+    }
+  }
+}
+
 // >= 2 physical GPUs: NCCL (when built in) and the staged fused kernel give the host's sum.
 TEST(AllReduceFusedCudaTest, DistinctGpusNcclAndStaged) {
   const auto& inv = sf::devices::gpu_inventory();
