@@ -78,6 +78,10 @@ class KernelRegistry {
   const std::vector<std::pair<KernelKey, KernelFn>>& entries() const { return entries_; }
   // Labels tried first, per device type (GPU: cudnn, cublas, cuda; CPU: onednn, ref).
   void set_label_preference(devices::DeviceType device, std::vector<std::string> order);
+  // Per-op override for one op on one device: its labels rank by `order` first, then by the
+  // device's order (labels in neither come last). Other ops keep the device's order.
+  void set_label_preference(devices::DeviceType device, const std::string& op,
+                            std::vector<std::string> order);
 
  private:
   const std::pair<KernelKey, KernelFn>* lookup(const std::string& op, devices::DeviceType device,
@@ -85,6 +89,12 @@ class KernelRegistry {
   std::vector<std::pair<KernelKey, KernelFn>> entries_;
   std::vector<std::string> cpu_order_{"onednn", "openblas", "cpu", "ref"};
   std::vector<std::string> gpu_order_{"cudnn", "cublas", "cuda"};
+  struct OpOrder {
+    devices::DeviceType device;
+    std::string op;
+    std::vector<std::string> order;
+  };
+  std::vector<OpOrder> op_orders_;
 };
 
 // The process-wide registry with every kernel of this build registered (explicit lists
@@ -98,5 +108,9 @@ void register_cuda_kernels(KernelRegistry& r);
 void register_openblas_kernels(KernelRegistry& r);
 // True when this build has the OpenBLAS kernels.
 bool built_with_openblas();
+// The oneDNN-backed CPU kernels (label "onednn"); nothing when oneDNN is absent or SF_ONEDNN=OFF.
+void register_onednn_kernels(KernelRegistry& r);
+// True when this build has the oneDNN kernels.
+bool built_with_onednn();
 
 }  // namespace scopeflow::kernels

@@ -22,15 +22,32 @@ void KernelRegistry::set_label_preference(devices::DeviceType device,
   (device == devices::DeviceType::kCPU ? cpu_order_ : gpu_order_) = std::move(order);
 }
 
+void KernelRegistry::set_label_preference(devices::DeviceType device, const std::string& op,
+                                          std::vector<std::string> order) {
+  for (auto& o : op_orders_)
+    if (o.device == device && o.op == op) {
+      o.order = std::move(order);
+      return;
+    }
+  op_orders_.push_back({device, op, std::move(order)});
+}
+
 std::vector<std::string> KernelRegistry::labels(const std::string& op, devices::DeviceType device,
                                                 DType dtype) const {
   std::vector<std::string> found;
   for (const auto& [k, f] : entries_)
     if (k.op == op && k.device == device && k.dtype == dtype) found.push_back(k.label);
   const auto& order = device == devices::DeviceType::kCPU ? cpu_order_ : gpu_order_;
+  static const std::vector<std::string> none;
+  const std::vector<std::string>* op_order = &none;
+  for (const auto& o : op_orders_)
+    if (o.device == device && o.op == op) op_order = &o.order;
+  auto position = [](const std::vector<std::string>& in, const std::string& l) {
+    auto it = std::find(in.begin(), in.end(), l);
+    return it == in.end() ? in.size() : static_cast<std::size_t>(it - in.begin());
+  };
   auto rank = [&](const std::string& l) {
-    auto it = std::find(order.begin(), order.end(), l);
-    return it == order.end() ? order.size() : static_cast<std::size_t>(it - order.begin());
+    return std::pair(position(*op_order, l), position(order, l));
   };
   std::stable_sort(found.begin(), found.end(),
                    [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
@@ -74,6 +91,7 @@ const KernelRegistry& kernel_registry() {
     KernelRegistry r;
     register_cpu_kernels(r);
     register_openblas_kernels(r);
+    register_onednn_kernels(r);
     register_cuda_kernels(r);
     return r;
   }();

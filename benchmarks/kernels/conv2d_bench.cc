@@ -1,7 +1,8 @@
 // sf-bench-kernels, CPU part: Conv2D forward / backward-data / backward-filter per CPU label
-// ("openblas": im2col + sgemm; "ref": reference loops) on the small-CNN shapes of the kernels
-// issue, and MatMul through ScopeFlow's kernel against cblas_sgemm called directly, in one
-// run. FLOP/s counts 2*N*OH*OW*KH*KW*C*O per convolution pass.
+// ("onednn": oneDNN primitives; "openblas": im2col + sgemm; "ref": reference loops) on the
+// small-CNN shapes of the kernels issue, through the kernel registry (output allocated per
+// call, as in a session). oneDNN called directly: conv2d_onednn_bench.cc; MatMul against
+// cblas_sgemm: matmul_openblas_bench.cc. FLOP/s counts 2*N*OH*OW*KH*KW*C*O per pass.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -69,6 +70,10 @@ static void BM_Conv2D_Cpu(benchmark::State& state, std::string label) {
       sf::str_cat(op, " N=", n, " ", s.h, "x", s.w, " ", s.c, "->", s.o, " ", s.k, "x", s.k));
 }
 
+BENCHMARK_CAPTURE(BM_Conv2D_Cpu, onednn, std::string("onednn"))
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_Conv2D_Cpu, openblas, std::string("openblas"))
     ->ArgsProduct({{0, 1, 2, 3}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)

@@ -36,6 +36,30 @@ void conv2d_backward_input_openblas(const Conv2DGeom& g, const float* f, const f
 void conv2d_backward_filter_openblas(const Conv2DGeom& g, const float* x, const float* dy,
                                      float* df);
 
+// oneDNN primitives (builds with oneDNN only): conv2d_onednn.cc. Without oneDNN these are
+// defined in conv2d_onednn_stub.cc and throw UnavailableError. Thread-safe: primitives are
+// built once per geometry and kept in a bounded LRU cache (kConv2DOneDnnCacheCapacity);
+// oneDNN's own threads come from OpenMP (OMP_NUM_THREADS), not from parallel_for's pool.
+enum class Conv2DPass { kForward, kBackwardInput, kBackwardFilter };
+// kPlain: the primitive reads and writes NHWC / HWIO in place. kBlocked: oneDNN picks its
+// layouts (format_tag::any) and every operand is reordered to and from them on each call.
+enum class OneDnnLayout { kPlain, kBlocked };
+inline constexpr std::size_t kConv2DOneDnnCacheCapacity = 64;
+// One pass with an explicit layout choice; operands as the label's functions below:
+// kForward (x, f, y), kBackwardInput (f, dy, dx), kBackwardFilter (x, dy, df). Throws
+// InternalError (naming the pass and geometry) when oneDNN rejects the geometry.
+void conv2d_onednn(Conv2DPass pass, OneDnnLayout layout, const Conv2DGeom& g, const float* a,
+                   const float* b, float* out);
+// The layout the "onednn" label uses for `pass` (chosen by benchmark: see conv2d_onednn.cc).
+OneDnnLayout conv2d_onednn_layout(Conv2DPass pass);
+void conv2d_forward_onednn(const Conv2DGeom& g, const float* x, const float* f, float* y);
+void conv2d_backward_input_onednn(const Conv2DGeom& g, const float* f, const float* dy, float* dx);
+void conv2d_backward_filter_onednn(const Conv2DGeom& g, const float* x, const float* dy, float* df);
+// oneDNN's name for the implementation it picked ("jit:avx2", "gemm:jit", ...), for benchmarks.
+std::string conv2d_onednn_implementation(Conv2DPass pass, OneDnnLayout layout, const Conv2DGeom& g);
+// Plans (primitives) currently cached; never above kConv2DOneDnnCacheCapacity.
+std::size_t conv2d_onednn_cached_plans();
+
 // Geometry from an NHWC input shape, an HWIO filter shape and the node's attrs; throws
 // InvalidArgumentError naming the node.
 Conv2DGeom conv2d_geometry(const KernelContext& c, const Shape& in, const Shape& filter);
@@ -48,5 +72,6 @@ void register_conv2d_cpu_family(KernelRegistry& r, const std::string& label, Con
 
 void register_conv2d_cpu_kernels(KernelRegistry& r);
 void register_conv2d_openblas_kernels(KernelRegistry& r);
+void register_conv2d_onednn_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

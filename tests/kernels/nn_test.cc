@@ -168,7 +168,8 @@ TEST(ReduceTest, AxesAndKeepDims) {
   k::reduce_forward_ref(k::ReduceOp::kSum, x.data(), in, m, y.data());
   EXPECT_EQ(y, (std::vector<float>{6, 15}));
   std::vector<float> y3(3);
-  k::reduce_forward_ref(k::ReduceOp::kMax, x.data(), in, k::reduction_mask(in, {-2}, "t"), y3.data());
+  k::reduce_forward_ref(k::ReduceOp::kMax, x.data(), in, k::reduction_mask(in, {-2}, "t"),
+                        y3.data());
   EXPECT_EQ(y3, (std::vector<float>{4, 5, 6}));
   k::reduce_forward_ref(k::ReduceOp::kMean, x.data(), in, k::reduction_mask(in, {0}, "t"),
                         y3.data());
@@ -238,8 +239,18 @@ TEST(CpuLabelsTest, ConvolutionLabelsMatchTheReference) {
   const auto labels =
       sf::kernels::kernel_registry().labels("Conv2D", sf::devices::DeviceType::kCPU, sf::float32);
   ASSERT_EQ(labels.back(), "ref");
+  // The fast path is the default CPU label: oneDNN where built (faster on the benchmark
+  // shapes), else OpenBLAS; Conv2DBackpropInput prefers OpenBLAS (register_kernels_onednn.cc).
+  const auto& reg = sf::kernels::kernel_registry();
+  const auto cpu = sf::devices::DeviceType::kCPU;
+  if (sf::kernels::built_with_onednn()) {
+    EXPECT_EQ(labels.front(), "onednn") << "the fast path must be the default CPU label";
+    EXPECT_EQ(reg.labels("Conv2DBackpropFilter", cpu, sf::float32).front(), "onednn");
+  } else if (sf::kernels::built_with_openblas()) {
+    EXPECT_EQ(labels.front(), "openblas") << "the fast path must be the default CPU label";
+  }
   if (sf::kernels::built_with_openblas()) {
-    ASSERT_EQ(labels.front(), "openblas") << "the fast path must be the default CPU label";
+    EXPECT_EQ(reg.labels("Conv2DBackpropInput", cpu, sf::float32).front(), "openblas");
   }
   struct Case {
     std::int64_t n, h, w, c, kh, kw, o, stride, dil;

@@ -27,6 +27,25 @@ TEST(KernelRegistryTest, FindsByKeyAndPrefersLabels) {
   EXPECT_EQ(which, 1);
 }
 
+TEST(KernelRegistryTest, PerOpPreferenceOverridesTheDeviceOrderForThatOpOnly) {
+  KernelRegistry r;
+  for (const char* op : {"Conv2D", "Conv2DBackpropInput"})
+    for (const char* label : {"ref", "openblas", "onednn"})
+      r.add({op, DeviceType::kCPU, sf::float32, label}, [](KernelContext&) {});
+  const std::vector<std::string> device_order{"onednn", "openblas", "ref"};
+  EXPECT_EQ(r.labels("Conv2DBackpropInput", DeviceType::kCPU, sf::float32), device_order);
+  r.set_label_preference(DeviceType::kCPU, "Conv2DBackpropInput", {"openblas"});
+  EXPECT_EQ(r.labels("Conv2DBackpropInput", DeviceType::kCPU, sf::float32),
+            (std::vector<std::string>{"openblas", "onednn", "ref"}));
+  EXPECT_EQ(r.labels("Conv2D", DeviceType::kCPU, sf::float32), device_order);
+  EXPECT_TRUE(r.contains("Conv2DBackpropInput", DeviceType::kCPU, sf::float32));
+  r.set_label_preference(DeviceType::kGPU, "Conv2DBackpropInput", {"ref"});  // other device
+  EXPECT_EQ(r.labels("Conv2DBackpropInput", DeviceType::kCPU, sf::float32).front(), "openblas");
+  r.set_label_preference(DeviceType::kCPU, "Conv2DBackpropInput", {"ref", "onednn"});  // replaces
+  EXPECT_EQ(r.labels("Conv2DBackpropInput", DeviceType::kCPU, sf::float32),
+            (std::vector<std::string>{"ref", "onednn", "openblas"}));
+}
+
 TEST(KernelRegistryTest, MissingKernelNamesTheKeyAndWhatExists) {
   KernelRegistry r;
   r.add({"Relu", DeviceType::kCPU, sf::float32, "ref"}, [](KernelContext&) {});
