@@ -19,6 +19,7 @@ using MatMulFn = void (*)(const float*, const float*, float*, std::int64_t, std:
 void register_matmul_cpu_family(KernelRegistry& r, const std::string& label, MatMulFn fn);
 void register_matmul_cpu_kernels(KernelRegistry& r);
 void register_matmul_openblas_kernels(KernelRegistry& r);
+void register_matmul_onednn_kernels(KernelRegistry& r);  // builds with oneDNN
 
 // The product's dimensions from a MatMul node's inputs 0 and 1 and its transpose_a /
 // transpose_b attrs; throws InvalidArgumentError naming the node (every label checks here).
