@@ -2,6 +2,9 @@
 #include "kernels/apply/apply.h"
 
 #include <cmath>
+#include <string>
+
+#include "kernels/common/parallel_for.h"
 
 namespace scopeflow::kernels {
 
@@ -42,34 +45,66 @@ float scalar_of(const KernelContext& c, std::size_t i) {
 }
 }  // namespace
 
-void register_apply_cpu_kernels(KernelRegistry& r) {
+namespace {
+// The update over [0, n): in one call ("ref") or in parallel_for chunks ("cpu"). Every element
+// is updated by the same arithmetic either way, so the two labels agree bit for bit.
+template <class F>
+void over_elements(bool parallel, std::int64_t n, F fn) {
+  if (parallel)
+    parallel_for(n, kElementwiseGrain, fn);
+  else
+    fn(std::int64_t{0}, n);
+}
+
+void register_apply_family(KernelRegistry& r, const std::string& label, bool parallel) {
   using devices::DeviceType;
-  r.add({"ApplyGradientDescent", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
-    Tensor var = c.inputs.at(0);
-    check_same(c, var, c.inputs.at(2), "delta");
-    apply_gradient_descent_ref(var.data<float>(), scalar_of(c, 1), c.inputs[2].data<float>(),
-                               var.num_elements());
-    c.outputs = {var};
-  });
-  r.add({"ApplyMomentum", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+  r.add({"ApplyGradientDescent", DeviceType::kCPU, DType::kFloat32, label},
+        [parallel](KernelContext& c) {
+          Tensor var = c.inputs.at(0);
+          check_same(c, var, c.inputs.at(2), "delta");
+          float* w = var.data<float>();
+          const float alpha = scalar_of(c, 1);
+          const float* delta = c.inputs[2].data<float>();
+          over_elements(parallel, var.num_elements(), [&](std::int64_t lo, std::int64_t hi) {
+            apply_gradient_descent_ref(w + lo, alpha, delta + lo, hi - lo);
+          });
+          c.outputs = {var};
+        });
+  r.add({"ApplyMomentum", DeviceType::kCPU, DType::kFloat32, label}, [parallel](KernelContext& c) {
     Tensor var = c.inputs.at(0), accum = c.inputs.at(1);
     check_same(c, var, accum, "accum");
     check_same(c, var, c.inputs.at(3), "grad");
-    apply_momentum_ref(var.data<float>(), accum.data<float>(), scalar_of(c, 2),
-                       c.inputs[3].data<float>(), scalar_of(c, 4),
-                       c.attr().get_or<bool>("use_nesterov", false), var.num_elements());
+    float* w = var.data<float>();
+    float* a = accum.data<float>();
+    const float lr = scalar_of(c, 2), momentum = scalar_of(c, 4);
+    const float* g = c.inputs[3].data<float>();
+    const bool nesterov = c.attr().get_or<bool>("use_nesterov", false);
+    over_elements(parallel, var.num_elements(), [&](std::int64_t lo, std::int64_t hi) {
+      apply_momentum_ref(w + lo, a + lo, lr, g + lo, momentum, nesterov, hi - lo);
+    });
     c.outputs = {var};
   });
-  r.add({"ApplyAdam", DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+  r.add({"ApplyAdam", DeviceType::kCPU, DType::kFloat32, label}, [parallel](KernelContext& c) {
     Tensor var = c.inputs.at(0), m = c.inputs.at(1), v = c.inputs.at(2);
     check_same(c, var, m, "m");
     check_same(c, var, v, "v");
     check_same(c, var, c.inputs.at(9), "grad");
-    apply_adam_ref(var.data<float>(), m.data<float>(), v.data<float>(), scalar_of(c, 3),
-                   scalar_of(c, 4), scalar_of(c, 5), scalar_of(c, 6), scalar_of(c, 7),
-                   scalar_of(c, 8), c.inputs[9].data<float>(), var.num_elements());
+    float *w = var.data<float>(), *mp = m.data<float>(), *vp = v.data<float>();
+    const float b1p = scalar_of(c, 3), b2p = scalar_of(c, 4), lr = scalar_of(c, 5),
+                b1 = scalar_of(c, 6), b2 = scalar_of(c, 7), eps = scalar_of(c, 8);
+    const float* g = c.inputs[9].data<float>();
+    over_elements(parallel, var.num_elements(), [&](std::int64_t lo, std::int64_t hi) {
+      apply_adam_ref(w + lo, mp + lo, vp + lo, b1p, b2p, lr, b1, b2, eps, g + lo, hi - lo);
+    });
     c.outputs = {var};
   });
+}
+}  // namespace
+
+// "ref": one loop, the test oracle; "cpu": the same loop over parallel_for chunks.
+void register_apply_cpu_kernels(KernelRegistry& r) {
+  register_apply_family(r, "ref", false);
+  register_apply_family(r, "cpu", true);
 }
 
 }  // namespace scopeflow::kernels

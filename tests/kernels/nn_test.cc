@@ -284,6 +284,62 @@ TEST(CpuLabelsTest, ConvolutionLabelsMatchTheReference) {
   }
 }
 
+// The optimizer updates' "cpu" label (parallel_for chunks) against "ref" (one loop): in place on
+// var and its slots, bit for bit, on a size that spans several chunks and does not divide.
+TEST(CpuLabelsTest, ApplyLabelsAgreeBitForBitWithTheReference) {
+  const std::int64_t n = 3 * 16384 + 17;
+  auto fresh = [&](unsigned seed) {
+    return sf::Tensor::from_vector<float>(random_vec(static_cast<std::size_t>(n), seed), {n});
+  };
+  auto scalar = [](float x) { return sf::Tensor::from_scalar(x); };
+  struct Case {
+    const char* op;
+    int slots;  // inputs updated in place besides var
+    std::function<std::vector<sf::Tensor>(const std::vector<sf::Tensor>&)> rest;
+  };
+  const std::vector<Case> cases = {
+      {"ApplyGradientDescent", 0,
+       [&](const std::vector<sf::Tensor>&) {
+         return std::vector<sf::Tensor>{scalar(0.01f), fresh(9)};
+       }},
+      {"ApplyMomentum", 1,
+       [&](const std::vector<sf::Tensor>&) {
+         return std::vector<sf::Tensor>{scalar(0.01f), fresh(9), scalar(0.9f)};
+       }},
+      {"ApplyAdam", 2, [&](const std::vector<sf::Tensor>&) {
+         return std::vector<sf::Tensor>{scalar(0.81f),  scalar(0.998f), scalar(1e-3f), scalar(0.9f),
+                                        scalar(0.999f), scalar(1e-8f),  fresh(9)};
+       }}};
+  for (const auto& cs : cases) {
+    for (bool nesterov : {false, true}) {
+      if (nesterov && std::string(cs.op) != "ApplyMomentum") continue;
+      sf::AttrMap a;
+      a.set("use_nesterov", nesterov);
+      std::vector<std::vector<float>> results;
+      for (const char* label : {"ref", "cpu"}) {
+        std::vector<sf::Tensor> inputs{fresh(1)};
+        for (int k = 0; k < cs.slots; ++k) {
+          auto values = random_vec(static_cast<std::size_t>(n), 2 + static_cast<unsigned>(k));
+          if (k == 1)  // Adam's v must be >= 0
+            for (auto& x : values) x = std::abs(x);
+          inputs.push_back(sf::Tensor::from_vector<float>(values, {n}));
+        }
+        auto state = inputs;  // the tensors the kernel updates in place
+        for (auto& t : cs.rest(inputs)) inputs.push_back(t);
+        run_kernel(cs.op, label, inputs, a);
+        std::vector<float> all;
+        for (const auto& t : state)
+          for (float x : t.to_vector<float>()) all.push_back(x);
+        results.push_back(all);
+      }
+      ASSERT_EQ(results[0].size(), results[1].size());
+      for (std::size_t i = 0; i < results[0].size(); ++i)
+        ASSERT_EQ(results[0][i], results[1][i]) << cs.op << " element " << i;
+      EXPECT_NE(results[0], fresh(1).to_vector<float>()) << cs.op << " did not update var";
+    }
+  }
+}
+
 TEST(CpuLabelsTest, MatMulLabelsMatchTheReference) {
   for (const auto& label : sf::kernels::kernel_registry().labels(
            "MatMul", sf::devices::DeviceType::kCPU, sf::float32)) {
