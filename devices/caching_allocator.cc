@@ -115,7 +115,11 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   Pool& pool = pool_for(rounded);
   Block* block = find_free_block(pool, rounded, stream);
   if (block == nullptr) block = allocate_segment(rounded, stream);
-  if (block == nullptr) {
+  // NOTE: while a hold is open a CUDA graph is being captured on this device, and a
+  // device-wide synchronization or a cudaFree (which synchronizes) would invalidate that
+  // capture (whichever thread calls it) or fail; out-of-memory is reported at once instead
+  // (the capture fails and its run goes on ordinarily, where this retry is allowed).
+  if (block == nullptr && open_hold_ == 0) {
     // Free blocks that wait on other streams may be ready now; then give cached
     // segments back and try once more before reporting out-of-memory.
     backend_->synchronize();
@@ -177,15 +181,21 @@ void CachingAllocator::deallocate(void* p) noexcept {
   ++stats_.num_frees;
   if (const std::uint64_t hold = block->hold != 0 ? block->hold : open_hold_; hold != 0) {
     // Parked for a captured graph: still in use (its bytes too) until release_hold().
-    // NOTE: no events for other streams: release_hold()'s caller guarantees the work is done.
+    // Its other streams (record_stream) are kept: release_hold()'s caller guarantees that
+    // the graph's work is done, not that work of other threads on other streams is (a block
+    // freed by an ordinary run while a capture was open), so release waits for them as
+    // deallocate() does.
     block->hold = hold;
-    block->stream_uses.clear();
     parked_[hold].push_back(block);
     held_bytes_ += static_cast<std::int64_t>(block->size);
     return;
   }
   block->allocated = false;
   stats_.bytes_in_use -= static_cast<std::int64_t>(block->size);
+  retire(block);
+}
+
+void CachingAllocator::retire(Block* block) {
   if (!block->stream_uses.empty()) {
     PendingFree pending{block, {}};
     try {
@@ -196,7 +206,7 @@ void CachingAllocator::deallocate(void* p) noexcept {
                   "); synchronizing before reuse");
       for (void* ev : pending.events) backend_->destroy_event(ev);
       try {
-        backend_->synchronize();
+        if (open_hold_ == 0) backend_->synchronize();  // not during a capture (see allocate)
       } catch (...) {
       }
       block->stream_uses.clear();
@@ -278,6 +288,12 @@ void CachingAllocator::release_cached_segments() {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mu_);
+  // A capture in progress (see allocate): synchronizing or freeing now would break it.
+  if (open_hold_ != 0) {
+    SF_LOG_WARN("CachingAllocator(", device_name_,
+                "): empty_cache skipped while a CUDA graph is being captured");
+    return;
+  }
   backend_->synchronize();
   process_events();
   release_cached_segments();
@@ -313,7 +329,7 @@ void CachingAllocator::release_hold(std::uint64_t id) {
     b->allocated = false;
     stats_.bytes_in_use -= static_cast<std::int64_t>(b->size);
     held_bytes_ -= static_cast<std::int64_t>(b->size);
-    free_block(b);
+    retire(b);  // cached now, or once its other streams pass this point
   }
   parked_.erase(it);
   // Blocks of this hold still in use are freed normally when their owners let go.

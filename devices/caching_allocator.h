@@ -62,7 +62,10 @@ class CachingAllocator final : public Allocator {
   // Frees every cached segment that has no block in use.
   void empty_cache() override;
   // Holds (see Allocator::open_hold). InvalidArgumentError when a hold is already open or the
-  // id is unknown. Parked blocks count as in use in stats() until released.
+  // id is unknown. Parked blocks count as in use in stats() until released; a released block
+  // used by other streams (record_stream) waits for them like a deallocated one. While a hold
+  // is open the backend is neither synchronized nor given memory back (that would break the
+  // capture): allocate() reports out-of-memory without that retry, empty_cache() does nothing.
   std::uint64_t open_hold() override;
   void close_hold(std::uint64_t id) override;
   void release_hold(std::uint64_t id) override;
@@ -85,6 +88,8 @@ class CachingAllocator final : public Allocator {
   Block* allocate_segment(std::size_t rounded, StreamId stream);
   void release_cached_segments();
   void free_block(Block* block);
+  // A block no longer in use: cached at once, or pending events on its other streams.
+  void retire(Block* block);
   void process_events();
   [[noreturn]] void throw_oom(std::size_t bytes, std::size_t rounded);
 

@@ -76,6 +76,14 @@ void boolean_mask_gpu_kernel(KernelContext& c) {
   if (mask.dtype() != DType::kBool)
     throw InvalidArgumentError(
         str_cat(c.node_name, ": mask must be bool, got ", dtype_name(mask.dtype())));
+  // The raw cudaStreamSynchronize calls below bypass the devices' CaptureGuard: refuse here,
+  // before anything is queued, rather than invalidate a CUDA-graph capture (plans with a GPU
+  // BooleanMask are ineligible; this is the backstop).
+  if (c.capturing)
+    throw FailedPreconditionError(
+        str_cat(c.node_name,
+                ": BooleanMask reads its mask on the host; it cannot be captured "
+                "into a CUDA graph"));
   if (x.dtype() == DType::kString)
     throw InvalidArgumentError(str_cat(c.node_name, ": string tensors live in host memory"));
   GpuLaunchScope scope(c);

@@ -234,6 +234,10 @@ template <class Find>
 AlgoChoice cached_algo(const std::string& key, Find find) {
   AlgoChoice choice;
   if (algo_cache().find(key, &choice)) return choice;
+  // A search synchronizes and allocates; under a CUDA-graph capture it would fail (and the
+  // failure, an InternalError below, would pin the native kernel for this key for good). The
+  // capture fails instead; its ordinary re-run searches.
+  devices::CaptureGuard::check("a cuDNN algorithm search");
   std::string why = "it offered no FP32 FMA algorithm that ran";
   try {
     choice = find();

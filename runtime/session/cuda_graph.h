@@ -15,7 +15,8 @@
 // ends), so threads that use the devices' compute streams meanwhile (an input pipeline's
 // copies) neither land in the graph nor break it; a CaptureGuard makes any synchronous copy
 // or synchronization from the capture's threads fail the capture rather than read memory
-// that captured (not yet executed) work has not written.
+// that captured (not yet executed) work has not written. The captured pass runs on the calling
+// thread only (Session::Impl::process), so the graph's node order is deterministic.
 //
 // What a replay relies on, and how it is kept:
 // - Memory: the devices' allocators hold every block allocated or freed during the capture

@@ -1032,7 +1032,11 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
         st->outstanding.fetch_add(1, std::memory_order_relaxed);
         const bool expensive = p.steps[static_cast<std::size_t>(next)].expensive &&
                                !st->skipped(static_cast<std::size_t>(next));
-        if (!expensive || pool->size() == 0) {
+        // NOTE: a capture runs on this thread alone: with one capture stream per GPU the
+        // graph is the enqueue order anyway, so pool threads would only make that order (and
+        // whether a concurrent reader forces a copy on write, which fails the capture)
+        // nondeterministic.
+        if (!expensive || pool->size() == 0 || st->capture != nullptr) {
           local.push_back(next);
         } else if (!kept_expensive && local.empty()) {
           kept_expensive = true;
@@ -1177,6 +1181,10 @@ std::shared_ptr<GraphState> Session::Impl::analyze_graphs(const Plan& p) {
         if ((s.node->op == "RealDiv" || s.node->op == "Div") &&
             (dt == DType::kInt32 || dt == DType::kInt64))
           info.blocker = "integer division checks its divisor on the host";
+        // Its kernel reads the mask back to size the output (a wait on the stream): a capture
+        // would always fail (kMaxFailedCaptures wasted runs), so say so at plan time.
+        if (s.node->op == "BooleanMask")
+          info.blocker = "its output's size depends on the mask's values (read on the host)";
         if (is_random(s.node->op)) g->random_nodes.push_back(s.node);
       }
     } else if (s.kind == StepKind::kCopy) {
@@ -1229,6 +1237,9 @@ std::shared_ptr<GraphState> Session::Impl::analyze_graphs(const Plan& p) {
 
 void Session::Impl::stage_feeds(const Plan& p, GraphState& g, GraphEntry& e,
                                 const FeedDict& feeds) {
+  // A staging that failed part way (an allocation or copy threw) left fewer buffers than
+  // copies: start over rather than index past them.
+  if (e.staged.size() != g.staged_copies.size()) e.staged.clear();
   const bool fresh = e.staged.empty();
   for (std::size_t i = 0; i < g.staged_copies.size(); ++i) {
     const auto& [copy_step, k] = g.staged_copies[i];
@@ -1458,7 +1469,8 @@ void Session::Impl::run_pass(const std::shared_ptr<RunState>& st) {
   std::vector<int> here;
   for (int root : p.roots) {
     if (p.steps[static_cast<std::size_t>(root)].expensive &&
-        !st->skipped(static_cast<std::size_t>(root)) && !here.empty() && pool->size() > 0)
+        !st->skipped(static_cast<std::size_t>(root)) && !here.empty() && pool->size() > 0 &&
+        st->capture == nullptr)  // a capture runs on one thread (see process)
       pool->schedule([this, st, root] { process(st, root); });
     else
       here.push_back(root);

@@ -298,3 +298,55 @@ TEST(CachingAllocatorTest, ReleasingAHoldForgetsBlocksStillInUse) {
   a->deallocate(kept);
   EXPECT_EQ(a->held_bytes(), static_cast<std::int64_t>(CachingAllocator::round_size(1 << 20)));
 }
+
+// While a hold is open (a CUDA graph being captured) the allocator must neither synchronize
+// the device nor free memory (cudaDeviceSynchronize / cudaFree would invalidate the capture):
+// out-of-memory is reported without the retry, and empty_cache waits for the hold to close.
+TEST(CachingAllocatorTest, NoSynchronizeOrRawFreeWhileAHoldIsOpen) {
+  FakeState st;
+  st.capacity = 21 << 20;  // a 2 MiB small segment, or a 20 MiB large one, not both
+  auto a = make(&st);
+  void* cached = a->allocate(1 << 20);
+  a->deallocate(cached);  // a whole free 2 MiB segment, cached
+  const std::uint64_t id = a->open_hold();
+  void* p = a->allocate(1 << 20);  // reuses the cached segment
+  EXPECT_THROW(a->allocate(3 << 20), sf::ResourceExhaustedError);
+  EXPECT_EQ(st.syncs, 0) << "synchronized the device during a capture";
+  EXPECT_EQ(st.raw_frees, 0) << "freed memory during a capture";
+  a->empty_cache();
+  EXPECT_EQ(st.syncs, 0);
+  EXPECT_EQ(st.raw_frees, 0);
+  a->close_hold(id);
+  a->deallocate(p);  // parked (allocated under the hold)
+  a->release_hold(id);
+  // Closed: the retry frees the cached segment and succeeds.
+  void* big = a->allocate(3 << 20);
+  EXPECT_NE(big, nullptr);
+  EXPECT_GE(st.syncs, 1);
+  EXPECT_GE(st.raw_frees, 1);
+  a->deallocate(big);
+}
+
+// A block freed under a hold by work that also used another stream (record_stream) is not
+// reused on release until that stream has passed the release (as a plain deallocate waits).
+TEST(CachingAllocatorTest, ReleasedBlocksWaitForTheirOtherStreams) {
+  FakeState st;
+  auto a = make(&st);
+  void* p = a->allocate(1000);
+  a->record_stream(p, kS1);
+  const std::uint64_t id = a->open_hold();
+  a->deallocate(p);  // parked
+  a->close_hold(id);
+  st.busy.insert(kS1);  // kS1 still has queued work when the hold is released
+  a->release_hold(id);
+  void* q = a->allocate(1000);
+  EXPECT_NE(q, p) << "reused while another stream may still use it";
+  st.busy.clear();
+  for (auto& [ev, done] : st.events) *done = true;  // kS1 caught up
+  a->deallocate(q);
+  void* r = a->allocate(1000);
+  void* s = a->allocate(1000);
+  EXPECT_TRUE(r == p || s == p) << "the block never came back after its stream finished";
+  a->deallocate(r);
+  a->deallocate(s);
+}

@@ -258,4 +258,62 @@ TEST_F(CudaGraphSessionTest, HostReadsOfGpuResultsAreIneligible) {
   EXPECT_EQ(s.last_run_stats().cuda_graph.rfind("ineligible: ", 0), 0u);
 }
 
+// A capture that fails in the middle (here: the fetched variable keeps its buffer held, so the
+// optimizer's copy on write needs a synchronous copy, which the CaptureGuard refuses) must end
+// the capture, release what it held, restore the random counters (dropout) and run the step
+// ordinarily: every step equals a run without graphs, and after kMaxFailedCaptures the plan
+// stays ordinary. Also the first run of the abort path on a real GPU.
+TEST_F(CudaGraphSessionTest, AFailedCaptureRunsTheStepOrdinarily) {
+  SKIP_WITHOUT_GPU();
+  auto run = [](bool graphs) {
+    Net n = build_net(16);
+    sf::Session s({.use_cuda_graphs = graphs});
+    s.run(sf::global_variables_initializer());
+    Trace t;
+    for (int i = 0; i < 6; ++i) {
+      auto r = s.run({n.loss, n.vars[2].value()}, {n.train}, batch_feed(n, 16, i));
+      t.losses.push_back(r[0].scalar<float>());
+      for (float x : r[1].to_vector<float>()) t.params.push_back(x);
+      t.states.push_back(s.last_run_stats().cuda_graph);
+    }
+    for (auto& v : n.vars)
+      for (float x : s.run(v.value()).to_vector<float>()) t.params.push_back(x);
+    return t;
+  };
+  const Trace plain = run(false), graph = run(true);
+  ASSERT_EQ(graph.states[0], "warmup");
+  int failed = 0;
+  for (std::size_t i = 1; i < graph.states.size(); ++i) {
+    const std::string& st = graph.states[i];
+    if (st.rfind("fallback: capture failed: ", 0) == 0)
+      ++failed;
+    else
+      EXPECT_TRUE(st.rfind("ineligible: capture failed: ", 0) == 0 || st == "captured" ||
+                  st == "replayed")
+          << "step " << i << ": " << st;
+  }
+  EXPECT_GE(failed, 1) << "expected the held variable to fail the capture";
+  EXPECT_LE(failed, sf::cuda_graph::kMaxFailedCaptures);
+  EXPECT_EQ(graph.losses, plain.losses);
+  EXPECT_EQ(graph.params, plain.params);
+}
+
+TEST_F(CudaGraphSessionTest, BooleanMaskOnAGpuIsIneligible) {
+  SKIP_WITHOUT_GPU();
+  sf::Output y;
+  {
+    sf::device d("/device:GPU:0");
+    auto x = sf::constant(std::vector<float>{1, 2, 3, 4}, {4});
+    auto m = sf::greater(x, sf::constant(1.5f));  // a mask computed on the GPU
+    y = sf::boolean_mask(x, m) * 2.0f;
+  }
+  sf::Session s({.use_cuda_graphs = true});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(s.run(y).to_vector<float>(), (std::vector<float>{4, 6, 8}));
+    const std::string st = s.last_run_stats().cuda_graph;
+    EXPECT_EQ(st.rfind("ineligible: ", 0), 0u) << st;
+    EXPECT_NE(st.find("(BooleanMask)"), std::string::npos) << st;
+  }
+}
+
 }  // namespace
