@@ -4,11 +4,33 @@
 // -0.0 == 0.0. CPU: compare_cpu.cc; CUDA: compare_cuda.cu.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "kernels/kernel.h"
 
 namespace scopeflow::kernels {
 
 enum class CompareOp { kEqual, kNotEqual, kLess, kGreater };
+
+// Calls run(T{}) with the C++ type of the inputs' dtype: float32, float64, int32, int64, and
+// bool for Equal / NotEqual; InvalidArgumentError naming `node` for any other dtype. The CPU
+// and CUDA kernels share it, so both accept exactly the same dtypes.
+template <class F>
+void dispatch_compare_dtype(CompareOp op, DType dtype, const std::string& node, F&& run) {
+  switch (dtype) {
+    case DType::kFloat32: return run(float{});
+    case DType::kFloat64: return run(double{});
+    case DType::kInt32: return run(std::int32_t{});
+    case DType::kInt64: return run(std::int64_t{});
+    case DType::kBool:
+      if (op == CompareOp::kEqual || op == CompareOp::kNotEqual) return run(bool{});
+      [[fallthrough]];
+    default:
+      throw InvalidArgumentError(
+          str_cat(node, ": comparison does not support ", dtype_name(dtype)));
+  }
+}
 
 template <class T>
 void compare_forward_ref(CompareOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,

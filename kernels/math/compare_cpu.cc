@@ -30,18 +30,7 @@ void compare_kernel(KernelContext& c) {
     compare_forward_ref<T>(kOp, a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<bool>(),
                            so);
   };
-  switch (a.dtype()) {
-    case DType::kFloat32: return run(float{});
-    case DType::kFloat64: return run(double{});
-    case DType::kInt32: return run(std::int32_t{});
-    case DType::kInt64: return run(std::int64_t{});
-    case DType::kBool:
-      if (kOp == CompareOp::kEqual || kOp == CompareOp::kNotEqual) return run(bool{});
-      [[fallthrough]];
-    default:
-      throw InvalidArgumentError(
-          str_cat(c.node_name, ": comparison does not support ", dtype_name(a.dtype())));
-  }
+  dispatch_compare_dtype(kOp, a.dtype(), c.node_name, run);
 }
 
 }  // namespace
