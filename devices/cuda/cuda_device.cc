@@ -265,11 +265,22 @@ bool GpuDevice::is_pinned(const void* p) const {
 }
 
 void GpuDevice::ensure_staging() {
-  if (staging_[0] != nullptr) return;
+  // NOTE: complete only when the last piece exists, and each piece made only when missing: a
+  // failed cudaHostAlloc / cudaEventCreate used to leave staging_[0] set and staging_[1] (or
+  // an event) null, which the next copy then used.
+  if (staging_done_[1] != nullptr) return;
   DeviceGuard guard(physical_id_);
   for (int i = 0; i < 2; ++i) {
-    SF_CUDA_CHECK(cudaHostAlloc(&staging_[i], kStagingBytes, cudaHostAllocPortable));
-    SF_CUDA_CHECK(cudaEventCreateWithFlags(&staging_done_[i], cudaEventDisableTiming));
+    if (staging_[i] == nullptr) {
+      void* p = nullptr;
+      SF_CUDA_CHECK(cudaHostAlloc(&p, kStagingBytes, cudaHostAllocPortable));
+      staging_[i] = p;
+    }
+    if (staging_done_[i] == nullptr) {
+      cudaEvent_t e = nullptr;
+      SF_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+      staging_done_[i] = e;
+    }
   }
 }
 

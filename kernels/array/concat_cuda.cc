@@ -5,18 +5,32 @@
 #include "devices/cuda/cuda_check.h"
 #include "kernels/array/concat.h"
 #include "kernels/common/cuda_stream.h"
+#include "kernels/common/gpu_args.h"
 
 namespace scopeflow::kernels {
 namespace {
 
 void concat_cuda_kernel(KernelContext& c) {
+  // NOTE: checked before `size() - 1` (which wraps for no inputs), and every piece must be GPU
+  // memory of piece 0's dtype: piece_bytes come from piece 0's dtype, so a narrower piece
+  // would be read past its end.
+  if (c.inputs.size() < 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": ConcatV2 needs values and an axis, got ",
+                                       c.inputs.size(), " inputs"));
   const std::size_t n = c.inputs.size() - 1;
   std::vector<Shape> shapes;
-  for (std::size_t i = 0; i < n; ++i) shapes.push_back(c.inputs[i].shape());
+  for (std::size_t i = 0; i < n; ++i) {
+    const Tensor& t = gpu_input(c, i);
+    if (t.dtype() != c.inputs[0].dtype())
+      throw InvalidArgumentError(str_cat(c.node_name, ": input ", i, " is ", dtype_name(t.dtype()),
+                                         ", input 0 is ", dtype_name(c.inputs[0].dtype())));
+    shapes.push_back(t.shape());
+  }
   Shape whole;
   const auto plan =
       concat_plan(shapes, scalar_int_input(c, n), c.inputs[0].dtype(), c.node_name, &whole);
-  Tensor& y = c.allocate_output(0, c.inputs[0].dtype(), whole);
+  GpuLaunchScope scope(c);
+  Tensor& y = gpu_output(c, 0, c.inputs[0].dtype(), whole);
   auto* dst = static_cast<char*>(y.raw_data());
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   std::int64_t offset = 0;
@@ -32,7 +46,7 @@ void concat_cuda_kernel(KernelContext& c) {
 }
 
 void split_cuda_kernel(KernelContext& c) {
-  const Tensor& x = c.inputs.at(0);
+  const Tensor& x = gpu_input(c, 0);
   const std::int64_t axis = scalar_int_input(c, 2);
   const auto pieces = split_shapes(c, x.shape(), int_vector_input(c, 1), axis);
   Shape whole;
@@ -40,9 +54,10 @@ void split_cuda_kernel(KernelContext& c) {
   c.outputs.resize(pieces.size());
   const auto* src = static_cast<const char*>(x.raw_data());
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  GpuLaunchScope scope(c);
   std::int64_t offset = 0;
   for (std::size_t i = 0; i < pieces.size(); ++i) {
-    Tensor& y = c.allocate_output(i, x.dtype(), pieces[i]);
+    Tensor& y = gpu_output(c, i, x.dtype(), pieces[i]);  // GPU memory, not host (allocate_output)
     const std::int64_t b = plan.piece_bytes[i];
     if (b > 0 && plan.outer > 0)
       SF_CUDA_CHECK(

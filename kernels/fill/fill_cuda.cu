@@ -1,5 +1,6 @@
 // Fill on CUDA. Reference: fill_cpu.cc (fill_forward_ref).
 #include "devices/cuda/cuda_check.h"
+#include "kernels/common/gpu_args.h"
 #include "kernels/common/launch.cuh"
 #include "kernels/fill/fill.h"
 #include "kernels/init/random.h"
@@ -48,8 +49,13 @@ static void fill_cuda_kernel(KernelContext& c) {
   if (c.inputs.size() != 2 || c.outputs.size() > 1)
     throw InvalidArgumentError("Fill: expects inputs {dims, value} and one output");
   const T value = c.inputs[1].scalar<T>();
-  if (c.outputs.empty()) c.allocate_output(0, dtype_of<T>, shape_from_tensor(c.inputs[0], "Fill"));
-  fill_forward_cuda(c.outputs[0].data<T>(), c.outputs[0].num_elements(), value, c.get_stream());
+  const Shape shape = shape_from_tensor(c.inputs[0], "Fill");
+  // NOTE: the kernel's GPU made current for the launch (see random_cuda.cu), and a
+  // preallocated output reused only when it is GPU memory of the right dtype and shape
+  // (gpu_output); it used to be filled whatever its shape or device.
+  GpuLaunchScope scope(c);
+  Tensor& y = gpu_output(c, 0, dtype_of<T>, shape);
+  fill_forward_cuda(y.data<T>(), y.num_elements(), value, c.get_stream());
 }
 
 void register_fill_cuda_kernels(KernelRegistry& r) {

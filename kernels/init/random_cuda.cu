@@ -1,6 +1,7 @@
 // Random initializer kernels on CUDA. Reference: random_cpu.cc (random_forward_ref); the
 // per-element math is philox.h, shared, so the bits match the CPU's.
 #include "devices/cuda/cuda_check.h"
+#include "kernels/common/gpu_args.h"
 #include "kernels/common/launch.cuh"
 #include "kernels/init/random.h"
 #include "kernels/init/random_units.h"
@@ -80,7 +81,12 @@ template <RandomDist kDist>
 static void random_cuda_kernel(KernelContext& c) {
   if (c.inputs.size() != 1)
     throw InvalidArgumentError(str_cat(c.node_name, ": expects one shape input"));
-  Tensor& out = c.allocate_output(0, DType::kFloat32, shape_from_tensor(c.inputs[0], c.node_name));
+  const Shape shape = shape_from_tensor(c.inputs[0], c.node_name);
+  // NOTE: the kernel's GPU made current (a launch into another card's stream fails: executor
+  // threads' current device is whatever they last used), and the output checked to be GPU
+  // memory (gpu_output throws without a GPU device_ptr instead of handing out host memory).
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, DType::kFloat32, shape);
   random_forward_cuda({kDist, random_key(c), c.rng_offset, out.data<float>(), out.num_elements(),
                        c.rng_offset_device},
                       c.get_stream());

@@ -341,3 +341,32 @@ TEST(SixteenBitReferenceTest, MatMulAndFusedBiasAddRelu) {
   EXPECT_EQ(run_ref("_FusedBiasAddRelu", {x, bias}).to_vector<float>(),
             (std::vector<float>{0, 0, 3.5f, 0, 6, 0}));
 }
+
+// The GPU ConcatV2 / SplitV adapters check their arguments before any CUDA call, so this runs
+// without a GPU (CUDA builds register the kernels whether or not a card is present): no inputs
+// used to wrap `inputs.size() - 1` and index far past the vector; host pieces reached
+// cudaMemcpy2DAsync as device pointers.
+TEST(GpuKernelArgsTest, ConcatAndSplitRefuseBadInputsBeforeCuda) {
+  const auto& r = k::kernel_registry();
+  if (!r.contains("ConcatV2", sf::devices::DeviceType::kGPU, sf::DType::kFloat32, "cuda"))
+    GTEST_SKIP() << "no CUDA kernels in this build";
+  auto run = [&](const char* op, std::vector<sf::Tensor> inputs) -> std::string {
+    k::KernelContext c;
+    c.device = sf::devices::host_device().get();
+    c.device_ptr = sf::devices::host_device();
+    c.node_name = "test/" + std::string(op);
+    c.inputs = std::move(inputs);
+    try {
+      r.find(op, sf::devices::DeviceType::kGPU, sf::DType::kFloat32, "cuda")(c);
+    } catch (const sf::InvalidArgumentError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(run("ConcatV2", {}).find("needs values and an axis"), std::string::npos);
+  const auto host = sf::Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2});
+  const auto axis = sf::Tensor::from_scalar(std::int32_t{0});
+  EXPECT_NE(run("ConcatV2", {host, host, axis}).find("must live on a GPU"), std::string::npos);
+  const auto sizes = sf::Tensor::from_vector<std::int32_t>({1, 1});
+  EXPECT_NE(run("SplitV", {host, sizes, axis}).find("must live on a GPU"), std::string::npos);
+}
