@@ -97,7 +97,15 @@ std::vector<Shape> split_shapes(const KernelContext& c, const Shape& whole,
 namespace {
 
 void concat_kernel(KernelContext& c) {
+  if (c.inputs.size() < 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": ConcatV2 needs values and an axis, got ",
+                                       c.inputs.size(), " input(s)"));
   const std::size_t n = c.inputs.size() - 1;
+  for (std::size_t i = 1; i < n; ++i)  // the copies size every piece by input 0's dtype
+    if (c.inputs[i].dtype() != c.inputs[0].dtype())
+      throw InvalidArgumentError(str_cat(c.node_name, ": ConcatV2 input ", i, " is ",
+                                         dtype_name(c.inputs[i].dtype()), ", input 0 is ",
+                                         dtype_name(c.inputs[0].dtype())));
   std::vector<Shape> shapes;
   for (std::size_t i = 0; i < n; ++i) shapes.push_back(c.inputs[i].shape());
   Shape whole;

@@ -370,3 +370,28 @@ TEST(GpuKernelArgsTest, ConcatAndSplitRefuseBadInputsBeforeCuda) {
   const auto sizes = sf::Tensor::from_vector<std::int32_t>({1, 1});
   EXPECT_NE(run("SplitV", {host, sizes, axis}).find("must live on a GPU"), std::string::npos);
 }
+
+// The CPU ConcatV2 kernel refuses the same malformed inputs (no inputs at all; pieces of
+// different dtypes, which its byte copies would over-read) with an error naming the node.
+TEST(GpuKernelArgsTest, CpuConcatRefusesMissingInputsAndMixedDtypes) {
+  const auto& r = k::kernel_registry();
+  auto run = [&](std::vector<sf::Tensor> inputs) -> std::string {
+    k::KernelContext c;
+    c.device = sf::devices::host_device().get();
+    c.device_ptr = sf::devices::host_device();
+    c.node_name = "test/ConcatV2";
+    c.inputs = std::move(inputs);
+    try {
+      r.find("ConcatV2", sf::devices::DeviceType::kCPU, sf::DType::kFloat32)(c);
+    } catch (const sf::InvalidArgumentError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(run({}).find("test/ConcatV2: ConcatV2 needs values and an axis"), std::string::npos);
+  const auto f = sf::Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2});
+  const auto d = sf::Tensor::from_vector<double>({1, 2, 3, 4}, {2, 2});
+  const auto axis = sf::Tensor::from_scalar(std::int32_t{0});
+  EXPECT_NE(run({f, d, axis}).find("input 1 is float64"), std::string::npos) << run({f, d, axis});
+  EXPECT_EQ(run({f, f, axis}), "no error");
+}
