@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <limits>
 
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/launch.cuh"
@@ -350,7 +351,9 @@ void run_pass(const Params& p, const GemmPlan& plan, bool vec, const float* a, c
   }
   const std::int64_t mn = std::int64_t{p.m} * p.n;
   StreamScratch partial(device, stream, static_cast<std::size_t>(plan.partial_floats()) * 4);
-  const bool vector_store = p.n % 4 == 0;  // the allocator returns 256-byte aligned memory
+  // The caching allocator returns 512-byte blocks; checked anyway, since any allocator may
+  // stand behind the device (a misaligned float4 store is a launch failure, not a slow path).
+  const bool vector_store = p.n % 4 == 0 && aligned16(partial.get());
   if (vec)
     launch_tile<AMap, BMap, kAK, kBK, true>(p, plan, a, b, partial.get(), vector_store, s);
   else
@@ -388,6 +391,19 @@ void conv2d_igemm_cuda(Pass pass, const Conv2DGeom& g, const float* a, const flo
   if (chosen.grid_n > 65535)
     throw InvalidArgumentError(
         str_cat(what, ": ", p.n, " channels are more than the native CUDA kernel's grid holds"));
+  // A caller's plan (make_plan allows up to one split per BK step) must also fit gridDim.z,
+  // and its splits must start on whole BK steps (the K-contiguous float4 loads assume k0 % 4
+  // == 0) and cover K: otherwise part of the reduction would be silently dropped.
+  {
+    const igemm::TileShape ts = igemm::tile_shape(chosen.tile);
+    if (chosen.splits < 1 || chosen.splits > 65535 || chosen.k_per_split <= 0 ||
+        chosen.k_per_split % ts.bk != 0 || std::int64_t{chosen.splits} * chosen.k_per_split < p.k ||
+        chosen.grid_m != (p.m + ts.bm - 1) / ts.bm || chosen.grid_n != (p.n + ts.bn - 1) / ts.bn)
+      throw InvalidArgumentError(
+          str_cat(what, ": plan with ", chosen.splits, " splits of ", chosen.k_per_split, " and a ",
+                  chosen.grid_m, "x", chosen.grid_n, " grid of tile ",
+                  igemm::tile_name(chosen.tile), " does not cover ", p.m, "x", p.n, "x", p.k));
+  }
   switch (pass) {
     case Pass::kForward:
       return run_pass<igemm::ForwardA, igemm::RowMajorB, true, false>(p, chosen, vec, a, b, c,
@@ -420,7 +436,7 @@ void transpose2d_cuda(const float* in, float* out, std::int64_t rows, std::int64
                       devices::Stream& stream) {
   if (rows == 0 || cols == 0) return;
   const std::int64_t gx = (rows + 31) / 32, gy = (cols + 31) / 32;
-  if (gy > 65535 || gx > std::int64_t{1} << 31)
+  if (gy > 65535 || gx > std::numeric_limits<std::int32_t>::max())  // gridDim.x < 2^31
     throw InvalidArgumentError(str_cat("transpose2d_cuda: ", rows, " x ", cols, " is too large"));
   transpose2d_kernel<<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy)), dim3(32, 8), 0,
                        cuda_stream(stream)>>>(in, out, rows, cols);

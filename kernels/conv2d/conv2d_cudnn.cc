@@ -196,6 +196,11 @@ bool cudnn_can_run(const Conv2DGeom& g) {
   const std::int64_t in = g.n * (g.h.in + pad.extra_h) * (g.w.in + pad.extra_w) * g.c;
   const std::int64_t out = g.n * g.h.out * g.w.out * g.o;
   const std::int64_t filter = g.h.k * g.w.k * g.c * g.o;
+  // The descriptors take the window as ints too (a truncated stride, dilation or padding
+  // would end in an output-size mismatch, an InternalError, instead of the native kernel's
+  // clear InvalidArgumentError).
+  for (const WindowDim* d : {&g.h, &g.w})
+    if (d->stride > kMax || d->dilation > kMax || d->pad_before > kMax) return false;
   return in > 0 && out > 0 && filter > 0 && in <= kMax && out <= kMax && filter <= kMax;
 }
 

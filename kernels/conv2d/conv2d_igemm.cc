@@ -46,6 +46,19 @@ Params make_params(Pass pass, const Conv2DGeom& g, const std::string& what) {
           str_cat(what, ": convolution too large for the native CUDA kernel (", v,
                   " elements in one tensor or GEMM dimension, limit ", kLimit, ")"));
   }
+  // The window geometry goes to the device as ints too, and the maps compute input rows as
+  // oh*sh - ph + kh*dh (dgrad: ih + ph - kh*dh) in 32 bits: that lies within
+  // [-eff, in + eff] (eff = the dilated window), so in + 2*eff, the stride and the padding
+  // must fit. NOTE: without this check a huge dilation or stride (legal attrs) was truncated
+  // by the casts below and the kernel silently computed another convolution.
+  for (const WindowDim* d : {&g.h, &g.w}) {
+    const std::int64_t eff = (d->k - 1) * d->dilation + 1;
+    if (d->in + 2 * eff > kLimit || d->stride > kLimit || d->pad_before > kLimit)
+      throw InvalidArgumentError(str_cat(what, ": window (size ", d->k, ", stride ", d->stride,
+                                         ", dilation ", d->dilation, ", padding ", d->pad_before,
+                                         " over ", d->in, " pixels) does not fit the native CUDA ",
+                                         "kernel's 32-bit index math (limit ", kLimit, ")"));
+  }
   const auto i = [](std::int64_t v) { return static_cast<int>(v); };
   Params p;
   p.batch = i(g.n), p.h = i(g.h.in), p.w = i(g.w.in), p.c = i(g.c);

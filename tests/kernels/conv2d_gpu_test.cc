@@ -297,6 +297,24 @@ TEST(Conv2DIgemmMapTest, TooLargeForInt32IndicesIsInvalidArgument) {
   EXPECT_THROW(ig::make_params(Pass::kForward, g, "t"), sf::InvalidArgumentError);
 }
 
+// Small tensors with a window geometry past 32 bits: the Params fields used to be truncated
+// (dilation 2^31 became INT_MIN) and the kernel computed another convolution.
+TEST(Conv2DIgemmMapTest, WindowGeometryPastInt32IsInvalidArgument) {
+  k::Conv2DGeom g;
+  g.n = 1, g.c = 4, g.o = 4;
+  g.w = k::window_dim(10, 3, 1, 1, "SAME", "t");
+  g.h = k::window_dim(10, 3, 1, std::int64_t{1} << 31, "SAME", "t");  // pad_before 2^31
+  for (Pass pass : kPasses) EXPECT_THROW(ig::make_params(pass, g, "t"), sf::InvalidArgumentError);
+  g.h = k::window_dim(5, 1, std::int64_t{1} << 32, 1, "VALID", "t");  // one output row
+  for (Pass pass : kPasses) EXPECT_THROW(ig::make_params(pass, g, "t"), sf::InvalidArgumentError);
+  // Large but representable: kept exactly.
+  g.h = k::window_dim(100, 3, 7, 1000, "SAME", "t");
+  const ig::Params p = ig::make_params(Pass::kBackwardInput, g, "t");
+  EXPECT_EQ(p.dh, 1000);
+  EXPECT_EQ(p.sh, 7);
+  EXPECT_EQ(p.ph, g.h.pad_before);
+}
+
 TEST(Conv2DPlanTest, SplitsCoverKExactlyInWholeSteps) {
   std::mt19937 gen(3);
   for (int trial = 0; trial < 2000; ++trial) {
