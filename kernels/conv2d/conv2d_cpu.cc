@@ -122,6 +122,13 @@ Conv2DGeom conv2d_geometry(const KernelContext& c, const Shape& in, const Shape&
   const auto strides = c.attr().get_or<std::vector<std::int64_t>>("strides", {1, 1, 1, 1});
   const auto dil = c.attr().get_or<std::vector<std::int64_t>>("dilations", {1, 1, 1, 1});
   const std::string padding = c.attr().get_or<std::string>("padding", "VALID");
+  // The shape function checks these for graph nodes; a kernel called directly checks them too.
+  for (const auto* v : {&strides, &dil})
+    if (v->size() != 4 || (*v)[0] != 1 || (*v)[3] != 1)
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": ", v == &strides ? "strides" : "dilations",
+                  " must have 4 elements with 1 in the batch and depth positions (NHWC), got ",
+                  v->size(), " elements"));
   Conv2DGeom g;
   g.n = in.dims()[0];
   g.c = in.dims()[3];

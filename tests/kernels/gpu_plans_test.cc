@@ -395,3 +395,36 @@ TEST(GpuKernelArgsTest, CpuConcatRefusesMissingInputsAndMixedDtypes) {
   EXPECT_NE(run({f, d, axis}).find("input 1 is float64"), std::string::npos) << run({f, d, axis});
   EXPECT_EQ(run({f, f, axis}), "no error");
 }
+
+// Conv2D kernels called directly (not through a graph node, whose shape function checks the
+// attributes) refuse malformed strides / dilations with an error naming the node, on every CPU
+// label (std::out_of_range from a short vector before).
+TEST(GpuKernelArgsTest, ConvKernelsRefuseMalformedStridesAndDilations) {
+  const auto& r = k::kernel_registry();
+  const auto x =
+      sf::Tensor::from_vector<float>(std::vector<float>(2 * 5 * 5 * 3, 1.0f), {2, 5, 5, 3});
+  const auto f =
+      sf::Tensor::from_vector<float>(std::vector<float>(3 * 3 * 3 * 4, 0.5f), {3, 3, 3, 4});
+  for (const auto& label : r.labels("Conv2D", sf::devices::DeviceType::kCPU, sf::DType::kFloat32)) {
+    for (const auto& [name, value] : std::vector<std::pair<const char*, std::vector<std::int64_t>>>{
+             {"strides", {1, 2}}, {"strides", {2, 1, 1, 1}}, {"dilations", {1, 1, 1}}}) {
+      sf::AttrMap a;
+      a.set("padding", std::string("SAME"));
+      a.set(name, value);
+      k::KernelContext c;
+      c.device = sf::devices::host_device().get();
+      c.device_ptr = sf::devices::host_device();
+      c.attrs = &a;
+      c.node_name = "test/Conv2D";
+      c.inputs = {x, f};
+      try {
+        r.find("Conv2D", sf::devices::DeviceType::kCPU, sf::DType::kFloat32, label)(c);
+        ADD_FAILURE() << label << ": no error for " << name;
+      } catch (const sf::InvalidArgumentError& e) {
+        EXPECT_NE(std::string(e.what()).find(std::string("test/Conv2D: ") + name),
+                  std::string::npos)
+            << label << ": " << e.what();
+      }
+    }
+  }
+}
