@@ -7,20 +7,16 @@
 
 #include <random>
 
+#include "benchmarks/kernels/conv2d_cpu_shapes.h"
 #include "devices/cpu_device.h"
 #include "kernels/kernel.h"
 
 namespace sf = scopeflow;
 
 namespace {
-struct ConvShape {
-  std::int64_t n, h, w, c, k, o;
-};
-const ConvShape kShapes[] = {{64, 28, 28, 1, 5, 32},
-                             {64, 14, 14, 32, 5, 64},
-                             {128, 32, 32, 3, 3, 64},
-                             {128, 32, 32, 64, 3, 64}};
-const char* kOps[] = {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"};
+using sf::bench::ConvShape;
+const auto& kShapes = sf::bench::kCpuConvShapes;
+const auto& kOps = sf::bench::kConvPassOps;
 
 sf::Tensor random_tensor(const sf::Shape& s, unsigned seed) {
   sf::Tensor t(sf::float32, s);

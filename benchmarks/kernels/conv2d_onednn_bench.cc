@@ -9,21 +9,16 @@
 #include <random>
 #include <unordered_map>
 
+#include "benchmarks/kernels/conv2d_cpu_shapes.h"
 #include "kernels/conv2d/conv2d.h"
 
 namespace sf = scopeflow;
 namespace k = scopeflow::kernels;
 
 namespace {
-struct ConvShape {
-  std::int64_t n, h, w, c, k, o;
-};
-// The shapes of conv2d_bench.cc's kShapes (SAME, stride 1).
-const ConvShape kShapes[] = {{64, 28, 28, 1, 5, 32},
-                             {64, 14, 14, 32, 5, 64},
-                             {128, 32, 32, 3, 3, 64},
-                             {128, 32, 32, 64, 3, 64}};
-const char* kPassNames[] = {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"};
+using sf::bench::ConvShape;
+const auto& kShapes = sf::bench::kCpuConvShapes;
+const auto& kPassNames = sf::bench::kConvPassOps;
 
 std::vector<float> random_vec(std::int64_t n, unsigned seed) {
   std::mt19937 g(seed);
