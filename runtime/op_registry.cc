@@ -23,6 +23,19 @@ void OpRegistry::set_not_differentiable(const std::string& op) {
   it->second.not_differentiable = true;
 }
 
+void OpRegistry::set_host_memory_inputs(const std::string& op, std::vector<int> inputs) {
+  auto it = defs_.find(op);
+  if (it == defs_.end())
+    throw InternalError(str_cat("set_host_memory_inputs: op ", op, " is not registered"));
+  it->second.host_memory_inputs = std::move(inputs);
+}
+
+bool OpDef::is_host_memory_input(std::size_t k, std::size_t num_inputs) const {
+  for (int i : host_memory_inputs)
+    if (i >= 0 ? static_cast<std::size_t>(i) == k : k + 1 == num_inputs) return true;
+  return false;
+}
+
 const OpDef* OpRegistry::find(const std::string& name) const {
   auto it = defs_.find(name);
   return it == defs_.end() ? nullptr : &it->second;

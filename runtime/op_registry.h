@@ -50,6 +50,10 @@ struct OpDef {
   // `not_differentiable` says its inputs simply get none, as TF's NotDifferentiable).
   GradFn grad = nullptr;
   bool not_differentiable = false;
+  // TF's HostMemory: inputs that GPU kernels read on the host (shapes, axes, fill values); -1
+  // is the last input. A Const there reaches a GPU step as its host value, with no copy node.
+  std::vector<int> host_memory_inputs = {};
+  bool is_host_memory_input(std::size_t k, std::size_t num_inputs) const;
 };
 
 class OpRegistry {
@@ -58,6 +62,7 @@ class OpRegistry {
   // Sets the gradient of a registered op (gradient tables live beside their ops).
   void set_grad(const std::string& op, GradFn grad);
   void set_not_differentiable(const std::string& op);
+  void set_host_memory_inputs(const std::string& op, std::vector<int> inputs);
   // nullptr when unknown.
   const OpDef* find(const std::string& name) const;
   std::vector<std::string> names() const;

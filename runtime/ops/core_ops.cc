@@ -264,6 +264,13 @@ void register_core_ops(OpRegistry& r) {
   r.add({.name = "BooleanMask", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            c.set_output(c.input_dtypes[0], Shape{-1});
          }});
+  // TF's HostMemory inputs (see OpDef::host_memory_inputs).
+  r.set_host_memory_inputs("ConcatV2", {-1});    // axis
+  r.set_host_memory_inputs("SplitV", {1, 2});    // size_splits, axis
+  r.set_host_memory_inputs("Fill", {0, 1});      // dims, value
+  r.set_host_memory_inputs("BroadcastTo", {1});  // shape
+  for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
+    r.set_host_memory_inputs(op, {0});  // shape
 }
 
 }  // namespace scopeflow

@@ -297,6 +297,12 @@ void register_nn_ops(OpRegistry& r) {
            return std::vector<Output>{grad_util::op(
                g, "Sub", {dy[0], grad_util::op(g, "Mul", {sum, softmax}, {}, "mul")}, {}, "sub")};
          }});
+  // TF's HostMemory inputs (see OpDef::host_memory_inputs).
+  r.set_host_memory_inputs("Conv2DBackpropInput", {0});   // input_sizes
+  r.set_host_memory_inputs("Conv2DBackpropFilter", {1});  // filter_sizes
+  r.set_host_memory_inputs("AvgPoolGrad", {0});           // orig_input_shape
+  r.set_host_memory_inputs("Reshape", {1});               // shape
+  for (const char* op : {"Sum", "Mean", "Max"}) r.set_host_memory_inputs(op, {1});  // axes
 }
 
 }  // namespace scopeflow

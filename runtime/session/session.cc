@@ -18,6 +18,7 @@
 #include "devices/base/errors.h"
 #include "devices/base/logging.h"
 #include "kernels/kernel.h"
+#include "runtime/op_registry.h"
 #include "runtime/session/collective.h"
 #include "runtime/session/cuda_graph.h"
 #include "runtime/session/thread_pool.h"
@@ -44,18 +45,12 @@ bool is_random(const std::string& op) {
   return op == "RandomUniform" || op == "RandomStandardNormal" || op == "TruncatedNormal";
 }
 
-// Inputs a GPU kernel reads on the host (TF's HostMemory): shapes, axes, fill values. When
-// such an input is a Const, the step takes the Const's host value and no copy node, so the
-// kernel does not wait for the GPU to read it back, and a CUDA graph can capture the step.
+// Inputs a GPU kernel reads on the host (TF's HostMemory, declared with the op): when such an
+// input is a Const, the step takes the Const's host value and no copy node, so the kernel does
+// not wait for the GPU to read it back, and a CUDA graph can capture the step.
 bool host_memory_input(const std::string& op, std::size_t k, std::size_t num_inputs) {
-  if (is_random(op) || op == "Conv2DBackpropInput" || op == "AvgPoolGrad") return k == 0;
-  if (op == "Fill") return k == 0 || k == 1;
-  if (op == "Reshape" || op == "BroadcastTo" || op == "Sum" || op == "Mean" || op == "Max" ||
-      op == "Conv2DBackpropFilter")
-    return k == 1;
-  if (op == "ConcatV2") return k + 1 == num_inputs;
-  if (op == "SplitV") return k == 1 || k == 2;
-  return false;
+  const OpDef* def = op_registry().find(op);
+  return def != nullptr && def->is_host_memory_input(k, num_inputs);
 }
 
 DType kernel_dtype(const Node& n) {

@@ -128,3 +128,32 @@ TEST(RegistryCompletenessTest, HostOnlyExemptionsAreCurrent) {
         << op << "[" << sf::dtype_name(dtype) << "] is exempt but has a GPU kernel";
   }
 }
+
+// TF's HostMemory declarations: every declared input exists for the op (an index past its
+// fixed arity would silently never match), and the lookup the executor uses answers by index,
+// with -1 meaning the last input (ConcatV2's axis after any number of values).
+TEST(RegistryCompletenessTest, HostMemoryInputsNameRealInputs) {
+  const auto& r = sf::op_registry();
+  int declared = 0;
+  for (const auto& name : r.names()) {
+    const auto* def = r.find(name);
+    for (int i : def->host_memory_inputs) {
+      ++declared;
+      EXPECT_GE(i, -1) << name;
+      if (def->max_inputs >= 0) {
+        EXPECT_LT(i, def->max_inputs) << name << " input " << i;
+      }
+    }
+  }
+  EXPECT_GE(declared, 14);
+  const auto* fill = r.find("Fill");
+  ASSERT_NE(fill, nullptr);
+  EXPECT_TRUE(fill->is_host_memory_input(0, 2));
+  EXPECT_TRUE(fill->is_host_memory_input(1, 2));
+  const auto* concat = r.find("ConcatV2");
+  ASSERT_NE(concat, nullptr);
+  EXPECT_TRUE(concat->is_host_memory_input(4, 5));
+  EXPECT_FALSE(concat->is_host_memory_input(0, 5));
+  EXPECT_FALSE(r.find("Conv2D")->is_host_memory_input(1, 2));
+  EXPECT_TRUE(r.find("Conv2DBackpropFilter")->is_host_memory_input(1, 3));
+}
