@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include "devices/base/logging.h"
 #include "devices/cuda/cuda_device.h"
@@ -88,6 +89,8 @@ class Scratch {
       : allocator_(device.allocator()),
         p_(bytes == 0 ? nullptr : allocator_.allocate(bytes, stream.id())) {}
   ~Scratch() { allocator_.deallocate(p_); }
+  Scratch(Scratch&& other) noexcept
+      : allocator_(other.allocator_), p_(std::exchange(other.p_, nullptr)) {}
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   float* get() const { return static_cast<float*>(p_); }
@@ -262,42 +265,63 @@ bool known_native(const std::string& key) {
   return algo_cache().find(key, &choice) && choice.algo < 0;
 }
 
+// Measures every algorithm of one pass: `find(max_count, &count, perf, workspace, bytes)`
+// wraps cudnnFind*AlgorithmEx; the choice is pick()'s.
+template <class Perf, std::size_t kCount, class Find>
+AlgoChoice search(devices::Device& device, devices::Stream& stream, Find find) {
+  std::size_t ws_bytes = 0;
+  auto ws = search_workspace(device, stream, &ws_bytes);
+  std::array<Perf, kCount> perf{};
+  int count = 0;
+  find(static_cast<int>(perf.size()), &count, perf.data(), ws->get(), ws_bytes);
+  return pick(perf.data(), count);
+}
+
+// The input grown by the padding cuDNN cannot express (asymmetric SAME: `call.pad`'s extra
+// rows and columns at the end), or nullptr when none is needed. With `x`, x is copied into
+// it (the input of forward and backward-filter); without, it is left for cuDNN to write (the
+// gradient of the grown input, cropped afterwards).
+std::unique_ptr<Scratch> grown_input(const CudnnCall& call, const Conv2DGeom& g,
+                                     devices::Device& device, devices::Stream& stream,
+                                     const float* x) {
+  if (!call.pad.needs_copy()) return nullptr;
+  const auto bytes = static_cast<std::size_t>(g.n * (g.h.in + call.pad.extra_h) *
+                                              (g.w.in + call.pad.extra_w) * g.c) *
+                     4;
+  auto grown = std::make_unique<Scratch>(device, stream, bytes);
+  if (x != nullptr)
+    pad_nhwc_cuda(x, grown->get(), g.n, g.h.in, g.w.in, g.c, call.pad.extra_h, call.pad.extra_w,
+                  stream);
+  return grown;
+}
+
+// The filter in cuDNN's OHWI layout (scratch), from TF's HWIO `f` when given.
+Scratch filter_ohwi(const Conv2DGeom& g, devices::Device& device, devices::Stream& stream,
+                    const float* f) {
+  Scratch out(device, stream, static_cast<std::size_t>(g.h.k * g.w.k * g.c * g.o) * 4);
+  if (f != nullptr) transpose2d_cuda(f, out.get(), g.h.k * g.w.k * g.c, g.o, stream);
+  return out;
+}
+
 }  // namespace
 
 bool cudnn_available() { return true; }
 
 void conv2d_forward_cudnn(const Conv2DGeom& g, const float* x, const float* f, float* y,
                           devices::Device& device, devices::Stream& stream) {
-  if (!cudnn_can_run(g)) return conv2d_forward_cuda(g, x, f, y, device, stream);
   const std::string key = igemm::algo_key(Pass::kForward, g, device.physical_id());
-  if (known_native(key)) return conv2d_forward_cuda(g, x, f, y, device, stream);
-  AlgoChoice choice;
-  {
+  if (cudnn_can_run(g) && !known_native(key)) {
     CudnnCall call(g, device, stream);
-    Scratch f_ohwi(device, stream, static_cast<std::size_t>(g.h.k * g.w.k * g.c * g.o) * 4);
-    transpose2d_cuda(f, f_ohwi.get(), g.h.k * g.w.k * g.c, g.o, stream);
-    std::unique_ptr<Scratch> x_pad;
-    const float* xin = x;
-    if (call.pad.needs_copy()) {
-      x_pad =
-          std::make_unique<Scratch>(device, stream,
-                                    static_cast<std::size_t>(g.n * (g.h.in + call.pad.extra_h) *
-                                                             (g.w.in + call.pad.extra_w) * g.c) *
-                                        4);
-      pad_nhwc_cuda(x, x_pad->get(), g.n, g.h.in, g.w.in, g.c, call.pad.extra_h, call.pad.extra_w,
-                    stream);
-      xin = x_pad->get();
-    }
-    choice = cached_algo(key, [&] {
-      std::size_t ws_bytes = 0;
-      auto ws = search_workspace(device, stream, &ws_bytes);
-      std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
-      int count = 0;
-      SF_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
-          call.handle(), call.x.get(), xin, call.f.get(), f_ohwi.get(), call.conv.get(),
-          call.y.get(), y, static_cast<int>(perf.size()), &count, perf.data(), ws->get(),
-          ws_bytes));
-      return pick(perf.data(), count);
+    Scratch f_ohwi = filter_ohwi(g, device, stream, f);
+    auto x_grown = grown_input(call, g, device, stream, x);
+    const float* xin = x_grown ? x_grown->get() : x;
+    const AlgoChoice choice = cached_algo(key, [&] {
+      return search<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+          device, stream, [&](int max, int* count, auto* perf, void* ws, std::size_t bytes) {
+            SF_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
+                call.handle(), call.x.get(), xin, call.f.get(), f_ohwi.get(), call.conv.get(),
+                call.y.get(), y, max, count, perf, ws, bytes));
+          });
     });
     if (choice.algo >= 0) {
       Scratch ws(device, stream, choice.workspace);
@@ -314,35 +338,20 @@ void conv2d_forward_cudnn(const Conv2DGeom& g, const float* x, const float* f, f
 
 void conv2d_backward_input_cudnn(const Conv2DGeom& g, const float* f, const float* dy, float* dx,
                                  devices::Device& device, devices::Stream& stream) {
-  if (!cudnn_can_run(g)) return conv2d_backward_input_cuda(g, f, dy, dx, device, stream);
   const std::string key = igemm::algo_key(Pass::kBackwardInput, g, device.physical_id());
-  if (known_native(key)) return conv2d_backward_input_cuda(g, f, dy, dx, device, stream);
-  AlgoChoice choice;
-  {
+  if (cudnn_can_run(g) && !known_native(key)) {
     CudnnCall call(g, device, stream);
-    Scratch f_ohwi(device, stream, static_cast<std::size_t>(g.h.k * g.w.k * g.c * g.o) * 4);
-    transpose2d_cuda(f, f_ohwi.get(), g.h.k * g.w.k * g.c, g.o, stream);
+    Scratch f_ohwi = filter_ohwi(g, device, stream, f);
     // With asymmetric padding cuDNN writes the gradient of the grown input; it is cropped.
-    std::unique_ptr<Scratch> dx_pad;
-    float* dxout = dx;
-    if (call.pad.needs_copy()) {
-      dx_pad =
-          std::make_unique<Scratch>(device, stream,
-                                    static_cast<std::size_t>(g.n * (g.h.in + call.pad.extra_h) *
-                                                             (g.w.in + call.pad.extra_w) * g.c) *
-                                        4);
-      dxout = dx_pad->get();
-    }
-    choice = cached_algo(key, [&] {
-      std::size_t ws_bytes = 0;
-      auto ws = search_workspace(device, stream, &ws_bytes);
-      std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
-      int count = 0;
-      SF_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-          call.handle(), call.f.get(), f_ohwi.get(), call.y.get(), dy, call.conv.get(),
-          call.x.get(), dxout, static_cast<int>(perf.size()), &count, perf.data(), ws->get(),
-          ws_bytes));
-      return pick(perf.data(), count);
+    auto dx_grown = grown_input(call, g, device, stream, nullptr);
+    float* dxout = dx_grown ? dx_grown->get() : dx;
+    const AlgoChoice choice = cached_algo(key, [&] {
+      return search<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+          device, stream, [&](int max, int* count, auto* perf, void* ws, std::size_t bytes) {
+            SF_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
+                call.handle(), call.f.get(), f_ohwi.get(), call.y.get(), dy, call.conv.get(),
+                call.x.get(), dxout, max, count, perf, ws, bytes));
+          });
     });
     if (choice.algo >= 0) {
       Scratch ws(device, stream, choice.workspace);
@@ -351,7 +360,7 @@ void conv2d_backward_input_cudnn(const Conv2DGeom& g, const float* f, const floa
           call.handle(), &one, call.f.get(), f_ohwi.get(), call.y.get(), dy, call.conv.get(),
           static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo), ws.get(), choice.workspace,
           &zero, call.x.get(), dxout));
-      if (call.pad.needs_copy())
+      if (dx_grown)
         crop_nhwc_cuda(dxout, dx, g.n, g.h.in, g.w.in, g.c, call.pad.extra_h, call.pad.extra_w,
                        stream);
       return;
@@ -362,36 +371,20 @@ void conv2d_backward_input_cudnn(const Conv2DGeom& g, const float* f, const floa
 
 void conv2d_backward_filter_cudnn(const Conv2DGeom& g, const float* x, const float* dy, float* df,
                                   devices::Device& device, devices::Stream& stream) {
-  if (!cudnn_can_run(g)) return conv2d_backward_filter_cuda(g, x, dy, df, device, stream);
   const std::string key = igemm::algo_key(Pass::kBackwardFilter, g, device.physical_id());
-  if (known_native(key)) return conv2d_backward_filter_cuda(g, x, dy, df, device, stream);
-  AlgoChoice choice;
-  {
+  if (cudnn_can_run(g) && !known_native(key)) {
     CudnnCall call(g, device, stream);
     // cuDNN writes the OHWI gradient; it is transposed back to HWIO.
-    Scratch df_ohwi(device, stream, static_cast<std::size_t>(g.h.k * g.w.k * g.c * g.o) * 4);
-    std::unique_ptr<Scratch> x_pad;
-    const float* xin = x;
-    if (call.pad.needs_copy()) {
-      x_pad =
-          std::make_unique<Scratch>(device, stream,
-                                    static_cast<std::size_t>(g.n * (g.h.in + call.pad.extra_h) *
-                                                             (g.w.in + call.pad.extra_w) * g.c) *
-                                        4);
-      pad_nhwc_cuda(x, x_pad->get(), g.n, g.h.in, g.w.in, g.c, call.pad.extra_h, call.pad.extra_w,
-                    stream);
-      xin = x_pad->get();
-    }
-    choice = cached_algo(key, [&] {
-      std::size_t ws_bytes = 0;
-      auto ws = search_workspace(device, stream, &ws_bytes);
-      std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>
-          perf{};
-      int count = 0;
-      SF_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-          call.handle(), call.x.get(), xin, call.y.get(), dy, call.conv.get(), call.f.get(),
-          df_ohwi.get(), static_cast<int>(perf.size()), &count, perf.data(), ws->get(), ws_bytes));
-      return pick(perf.data(), count);
+    Scratch df_ohwi = filter_ohwi(g, device, stream, nullptr);
+    auto x_grown = grown_input(call, g, device, stream, x);
+    const float* xin = x_grown ? x_grown->get() : x;
+    const AlgoChoice choice = cached_algo(key, [&] {
+      return search<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+          device, stream, [&](int max, int* count, auto* perf, void* ws, std::size_t bytes) {
+            SF_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                call.handle(), call.x.get(), xin, call.y.get(), dy, call.conv.get(), call.f.get(),
+                df_ohwi.get(), max, count, perf, ws, bytes));
+          });
     });
     if (choice.algo >= 0) {
       Scratch ws(device, stream, choice.workspace);

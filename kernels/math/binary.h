@@ -19,6 +19,34 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what);
 // dimension is broadcast: index arithmetic for broadcasting loops.
 std::vector<std::int64_t> broadcast_strides(const Shape& s, const Shape& out);
 
+// Calls f(i, ia, ib) for every element i of `so` (the broadcast shape of `sa` and `sb`), in
+// order, with the offsets of its operands in `sa` and `sb`: the reference kernels' loop.
+template <class F>
+void for_each_broadcast(const Shape& sa, const Shape& sb, const Shape& so, F&& f) {
+  const std::int64_t n = so.num_elements();
+  if (sa == so && sb == so) {
+    for (std::int64_t i = 0; i < n; ++i) f(i, i, i);
+    return;
+  }
+  const int r = so.rank();
+  const auto st_a = broadcast_strides(sa, so), st_b = broadcast_strides(sb, so);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(r), 0);
+  std::int64_t ia = 0, ib = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    f(i, ia, ib);
+    for (int d = r - 1; d >= 0; --d) {  // odometer increment
+      const auto k = static_cast<std::size_t>(d);
+      ++idx[k];
+      ia += st_a[k];
+      ib += st_b[k];
+      if (idx[k] < so.dims()[k]) break;
+      ia -= st_a[k] * idx[k];
+      ib -= st_b[k] * idx[k];
+      idx[k] = 0;
+    }
+  }
+}
+
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 
 template <class T>

@@ -70,48 +70,15 @@ T apply(BinaryOp op, T x, T y) {
 template <class T>
 void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
                         T* out, const Shape& so) {
-  const std::int64_t n = so.num_elements();
-  if (sa == so && sb == so) {
-    for (std::int64_t i = 0; i < n; ++i) out[i] = apply(op, a[i], b[i]);
-    return;
-  }
-  const int r = so.rank();
-  const auto st_a = broadcast_strides(sa, so), st_b = broadcast_strides(sb, so);
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(r), 0);
-  std::int64_t ia = 0, ib = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
+  for_each_broadcast(sa, sb, so, [&](std::int64_t i, std::int64_t ia, std::int64_t ib) {
     out[i] = apply(op, a[ia], b[ib]);
-    for (int d = r - 1; d >= 0; --d) {  // odometer increment
-      const auto k = static_cast<std::size_t>(d);
-      ++idx[k];
-      ia += st_a[k];
-      ib += st_b[k];
-      if (idx[k] < so.dims()[k]) break;
-      ia -= st_a[k] * idx[k];
-      ib -= st_b[k] * idx[k];
-      idx[k] = 0;
-    }
-  }
+  });
 }
 
 template <class T>
 void broadcast_to_ref(const T* in, const Shape& in_shape, T* out, const Shape& out_shape) {
-  const std::int64_t n = out_shape.num_elements();
-  const int r = out_shape.rank();
-  const auto st = broadcast_strides(in_shape, out_shape);
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(r), 0);
-  std::int64_t ii = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    out[i] = in[ii];
-    for (int d = r - 1; d >= 0; --d) {
-      const auto k = static_cast<std::size_t>(d);
-      ++idx[k];
-      ii += st[k];
-      if (idx[k] < out_shape.dims()[k]) break;
-      ii -= st[k] * idx[k];
-      idx[k] = 0;
-    }
-  }
+  for_each_broadcast(in_shape, in_shape, out_shape,
+                     [&](std::int64_t i, std::int64_t ii, std::int64_t) { out[i] = in[ii]; });
 }
 template void broadcast_to_ref<float>(const float*, const Shape&, float*, const Shape&);
 

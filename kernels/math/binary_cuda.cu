@@ -1,11 +1,12 @@
 // Element-wise ops on CUDA: Add/AddV2/Sub/Mul/RealDiv with broadcasting, Neg/Square/Sqrt/
-// Floor/Exp, AddN, BroadcastTo. Reference: binary_cpu.cc; broadcasting: broadcast_plan.h.
+// Floor/Exp, AddN, BroadcastTo. Reference: binary_cpu.cc; broadcasting: broadcast_launch.cuh.
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/cuda_types.cuh"
 #include "kernels/common/gpu_args.h"
 #include "kernels/common/launch.cuh"
 #include "kernels/init/random.h"
 #include "kernels/math/binary.h"
+#include "kernels/math/broadcast_launch.cuh"
 #include "kernels/math/broadcast_plan.h"
 
 namespace scopeflow::kernels {
@@ -25,43 +26,23 @@ __device__ __forceinline__ C binary_apply(C x, C y) {
     return x / y;
 }
 
-// ---------------------------------------------------------------- kernels
-// Merged rank <= 1 (same shapes, a scalar against anything): offsets are i * stride, no
-// division. One thread per element, grid-stride.
+// out = a op b, computed as the reference does (16-bit floats in float, rounded once).
 template <BinaryOp kOp, class D>
-__global__ void binary_flat_kernel(const D* a, std::int64_t sa, const D* b, std::int64_t sb, D* out,
-                                   std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::int64_t{gridDim.x} * blockDim.x)
-    out[i] = store_compute<D>(binary_apply<kOp>(load_compute(a[i * sa]), load_compute(b[i * sb])));
-}
-
-// Merged rank 2 (a row or a column against a matrix, an outer sum): one division.
-template <BinaryOp kOp, class D, class I>
-__global__ void binary_2d_kernel(const D* a, const D* b, D* out, BroadcastPlan p) {
-  const I n = static_cast<I>(p.n), cols = static_cast<I>(p.dims[1]);
-  const I sa0 = static_cast<I>(p.stride_a[0]), sa1 = static_cast<I>(p.stride_a[1]);
-  const I sb0 = static_cast<I>(p.stride_b[0]), sb1 = static_cast<I>(p.stride_b[1]);
-  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<I>(gridDim.x) * blockDim.x) {
-    const I r = i / cols, c = i - r * cols;
-    out[i] = store_compute<D>(
-        binary_apply<kOp>(load_compute(a[r * sa0 + c * sa1]), load_compute(b[r * sb0 + c * sb1])));
+struct BinaryFn {
+  __device__ D operator()(D x, D y) const {
+    return store_compute<D>(binary_apply<kOp>(load_compute(x), load_compute(y)));
   }
-}
+};
 
-// Any merged rank up to kMaxBroadcastRank: offsets decoded dimension by dimension.
-template <BinaryOp kOp, class D, class I>
-__global__ void binary_strided_kernel(const D* a, const D* b, D* out, BroadcastPlan p) {
-  const I n = static_cast<I>(p.n);
-  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<I>(gridDim.x) * blockDim.x) {
-    I ia, ib;
-    broadcast_offsets<I>(p, i, ia, ib);
-    out[i] = store_compute<D>(binary_apply<kOp>(load_compute(a[ia]), load_compute(b[ib])));
+// BroadcastTo: the first operand (the plan's a and b are the same input).
+struct FirstFn {
+  template <class D>
+  __device__ D operator()(D x, D) const {
+    return x;
   }
-}
+};
 
+// ---------------------------------------------------------------- kernels
 enum class UnaryOp { kNeg, kSquare, kSqrt, kFloor, kExp };
 
 template <UnaryOp kOp>
@@ -103,17 +84,6 @@ __global__ void add_n_kernel(AddNInputs<T> in, bool accumulate, T* out, std::int
   }
 }
 
-template <class D, class I>
-__global__ void broadcast_to_kernel(const D* in, D* out, BroadcastPlan p) {
-  const I n = static_cast<I>(p.n);
-  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<I>(gridDim.x) * blockDim.x) {
-    I ia, ib;
-    broadcast_offsets<I>(p, i, ia, ib);
-    out[i] = in[ia];
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- launchers
@@ -121,30 +91,10 @@ template <class T>
 void binary_forward_cuda(BinaryOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
                          T* out, const Shape& so, devices::Stream& stream) {
   const BroadcastPlan p = make_broadcast_plan(sa, sb, so);
-  if (p.n == 0) return;
   using D = cuda_type_t<T>;
-  const D* da = cuda_ptr(a);
-  const D* db = cuda_ptr(b);
-  D* dout = cuda_ptr(out);
-  const cudaStream_t s = cuda_stream(stream);
-  const unsigned grid = grid_size(p.n, kBlock);
-  const bool i32 = broadcast_fits_int32(p);
   auto launch = [&]<BinaryOp kOp>() {
-    if (p.rank <= 1) {
-      const std::int64_t sa0 = p.rank == 0 ? 0 : p.stride_a[0];
-      const std::int64_t sb0 = p.rank == 0 ? 0 : p.stride_b[0];
-      binary_flat_kernel<kOp, D><<<grid, kBlock, 0, s>>>(da, sa0, db, sb0, dout, p.n);
-    } else if (p.rank == 2) {
-      if (i32)
-        binary_2d_kernel<kOp, D, std::int32_t><<<grid, kBlock, 0, s>>>(da, db, dout, p);
-      else
-        binary_2d_kernel<kOp, D, std::int64_t><<<grid, kBlock, 0, s>>>(da, db, dout, p);
-    } else {
-      if (i32)
-        binary_strided_kernel<kOp, D, std::int32_t><<<grid, kBlock, 0, s>>>(da, db, dout, p);
-      else
-        binary_strided_kernel<kOp, D, std::int64_t><<<grid, kBlock, 0, s>>>(da, db, dout, p);
-    }
+    broadcast::launch(BinaryFn<kOp, D>{}, cuda_ptr(a), cuda_ptr(b), cuda_ptr(out), p,
+                      cuda_stream(stream));
   };
   switch (op) {
     case BinaryOp::kAdd: launch.template operator()<BinaryOp::kAdd>(); break;
@@ -152,23 +102,13 @@ void binary_forward_cuda(BinaryOp op, const T* a, const Shape& sa, const T* b, c
     case BinaryOp::kMul: launch.template operator()<BinaryOp::kMul>(); break;
     case BinaryOp::kDiv: launch.template operator()<BinaryOp::kDiv>(); break;
   }
-  SF_CUDA_CHECK(cudaGetLastError());
 }
 
 template <class T>
 void broadcast_to_cuda(const T* in, const Shape& in_shape, T* out, const Shape& out_shape,
                        devices::Stream& stream) {
   const BroadcastPlan p = make_broadcast_plan(in_shape, in_shape, out_shape);
-  if (p.n == 0) return;
-  using D = cuda_type_t<T>;
-  const cudaStream_t s = cuda_stream(stream);
-  if (broadcast_fits_int32(p))
-    broadcast_to_kernel<D, std::int32_t>
-        <<<grid_size(p.n, kBlock), kBlock, 0, s>>>(cuda_ptr(in), cuda_ptr(out), p);
-  else
-    broadcast_to_kernel<D, std::int64_t>
-        <<<grid_size(p.n, kBlock), kBlock, 0, s>>>(cuda_ptr(in), cuda_ptr(out), p);
-  SF_CUDA_CHECK(cudaGetLastError());
+  broadcast::launch(FirstFn{}, cuda_ptr(in), cuda_ptr(in), cuda_ptr(out), p, cuda_stream(stream));
 }
 
 #define SF_BINARY_CUDA_INSTANTIATE(T)                                                            \

@@ -1,7 +1,7 @@
 // Broadcast plans for element-wise kernels on devices: the output shape with adjacent
 // dimensions merged where both inputs broadcast alike, and each input's strides (0 where it
 // broadcasts). Built on the host; broadcast_offsets runs on host and device. Users:
-// binary_cuda.cu (Add/Sub/Mul/RealDiv, BroadcastTo); tested on the CPU against the reference.
+// broadcast_launch.cuh (binary_cuda.cu, compare_cuda.cu); tested on the CPU against the reference.
 #pragma once
 
 #include <cstdint>

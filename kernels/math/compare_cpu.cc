@@ -38,28 +38,9 @@ void compare_kernel(KernelContext& c) {
 template <class T>
 void compare_forward_ref(CompareOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
                          bool* out, const Shape& so) {
-  const std::int64_t n = so.num_elements();
-  if (sa == so && sb == so) {
-    for (std::int64_t i = 0; i < n; ++i) out[i] = compare(op, a[i], b[i]);
-    return;
-  }
-  const int r = so.rank();
-  const auto st_a = broadcast_strides(sa, so), st_b = broadcast_strides(sb, so);
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(r), 0);
-  std::int64_t ia = 0, ib = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
+  for_each_broadcast(sa, sb, so, [&](std::int64_t i, std::int64_t ia, std::int64_t ib) {
     out[i] = compare(op, a[ia], b[ib]);
-    for (int d = r - 1; d >= 0; --d) {  // odometer increment
-      const auto k = static_cast<std::size_t>(d);
-      ++idx[k];
-      ia += st_a[k];
-      ib += st_b[k];
-      if (idx[k] < so.dims()[k]) break;
-      ia -= st_a[k] * idx[k];
-      ib -= st_b[k] * idx[k];
-      idx[k] = 0;
-    }
-  }
+  });
 }
 template void compare_forward_ref<float>(CompareOp, const float*, const Shape&, const float*,
                                          const Shape&, bool*, const Shape&);

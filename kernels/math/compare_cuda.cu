@@ -1,16 +1,15 @@
 // Comparisons on CUDA: Equal/NotEqual/Less/Greater with broadcasting, bool output.
-// Reference: compare_cpu.cc; broadcasting: broadcast_plan.h (as binary_cuda.cu).
+// Reference: compare_cpu.cc; broadcasting: broadcast_launch.cuh (as binary_cuda.cu).
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/gpu_args.h"
 #include "kernels/common/launch.cuh"
 #include "kernels/math/binary.h"
+#include "kernels/math/broadcast_launch.cuh"
 #include "kernels/math/broadcast_plan.h"
 #include "kernels/math/compare.h"
 
 namespace scopeflow::kernels {
 namespace {
-
-constexpr int kBlock = 256;
 
 // NOTE: IEEE comparisons, as the reference: NaN != everything, -0 == 0.
 template <CompareOp kOp, class T>
@@ -25,29 +24,10 @@ __device__ __forceinline__ bool compare_apply(T x, T y) {
     return x > y;
 }
 
-// ---------------------------------------------------------------- kernels
-// Merged rank <= 1 (same shapes, a scalar against anything): offsets i * stride. One thread
-// per element, grid-stride.
 template <CompareOp kOp, class T>
-__global__ void compare_flat_kernel(const T* a, std::int64_t sa, const T* b, std::int64_t sb,
-                                    bool* out, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::int64_t{gridDim.x} * blockDim.x)
-    out[i] = compare_apply<kOp>(a[i * sa], b[i * sb]);
-}
-
-// Any merged rank up to kMaxBroadcastRank: offsets decoded dimension by dimension, in int32
-// when broadcast_fits_int32 (cheaper divisions), else int64.
-template <CompareOp kOp, class T, class I>
-__global__ void compare_strided_kernel(const T* a, const T* b, bool* out, BroadcastPlan p) {
-  const I n = static_cast<I>(p.n);
-  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<I>(gridDim.x) * blockDim.x) {
-    I ia, ib;
-    broadcast_offsets<I>(p, i, ia, ib);
-    out[i] = compare_apply<kOp>(a[ia], b[ib]);
-  }
-}
+struct CompareFn {
+  __device__ bool operator()(T x, T y) const { return compare_apply<kOp>(x, y); }
+};
 
 }  // namespace
 
@@ -56,20 +36,8 @@ template <class T>
 void compare_forward_cuda(CompareOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
                           bool* out, const Shape& so, devices::Stream& stream) {
   const BroadcastPlan p = make_broadcast_plan(sa, sb, so);
-  if (p.n == 0) return;
-  const cudaStream_t s = cuda_stream(stream);
-  const unsigned grid = grid_size(p.n, kBlock);
-  const bool i32 = broadcast_fits_int32(p);
   auto launch = [&]<CompareOp kOp>() {
-    if (p.rank <= 1) {
-      const std::int64_t sa0 = p.rank == 0 ? 0 : p.stride_a[0];
-      const std::int64_t sb0 = p.rank == 0 ? 0 : p.stride_b[0];
-      compare_flat_kernel<kOp, T><<<grid, kBlock, 0, s>>>(a, sa0, b, sb0, out, p.n);
-    } else if (i32) {
-      compare_strided_kernel<kOp, T, std::int32_t><<<grid, kBlock, 0, s>>>(a, b, out, p);
-    } else {
-      compare_strided_kernel<kOp, T, std::int64_t><<<grid, kBlock, 0, s>>>(a, b, out, p);
-    }
+    broadcast::launch(CompareFn<kOp, T>{}, a, b, out, p, cuda_stream(stream));
   };
   switch (op) {
     case CompareOp::kEqual: launch.template operator()<CompareOp::kEqual>(); break;
@@ -77,7 +45,6 @@ void compare_forward_cuda(CompareOp op, const T* a, const Shape& sa, const T* b,
     case CompareOp::kLess: launch.template operator()<CompareOp::kLess>(); break;
     case CompareOp::kGreater: launch.template operator()<CompareOp::kGreater>(); break;
   }
-  SF_CUDA_CHECK(cudaGetLastError());
 }
 
 #define SF_COMPARE_CUDA_INSTANTIATE(T)                                                             \
