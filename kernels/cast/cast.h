@@ -24,6 +24,23 @@ void cast_ref(DType from, const void* src, DType to, void* dst, std::int64_t n, 
               const std::string& what);
 // The dtypes Cast converts between.
 const std::vector<DType>& cast_dtypes();
+// Calls f(T{}) with T the host type of `d` (one of cast_dtypes()); throws
+// InvalidArgumentError naming `what` for any other dtype.
+template <class F>
+void with_cast_type(DType d, const std::string& what, F f) {
+  switch (d) {
+    case DType::kFloat32: return f(float{});
+    case DType::kFloat64: return f(double{});
+    case DType::kFloat16: return f(half{});
+    case DType::kBFloat16: return f(bfloat16_t{});
+    case DType::kInt8: return f(std::int8_t{});
+    case DType::kUInt8: return f(std::uint8_t{});
+    case DType::kInt32: return f(std::int32_t{});
+    case DType::kInt64: return f(std::int64_t{});
+    case DType::kBool: return f(bool{});
+    default: throw InvalidArgumentError(str_cat(what, ": Cast does not support ", dtype_name(d)));
+  }
+}
 // Registers Cast under every DstT of cast_dtypes(). NOTE: keyed by DstT, the node's output
 // dtype, which is what the session looks kernels up by; the kernel dispatches on the input.
 void register_cast_cpu_kernels(KernelRegistry& r);

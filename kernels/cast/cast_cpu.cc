@@ -64,23 +64,6 @@ void cast_loop(const S* src, D* dst, std::int64_t n, bool truncate) {
   for (std::int64_t i = 0; i < n; ++i) dst[i] = convert<D, S>(src[i], truncate);
 }
 
-// Calls f(T{}) with T the host type of `d`.
-template <class F>
-void with_type(DType d, const std::string& what, F f) {
-  switch (d) {
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    case DType::kFloat16: return f(half{});
-    case DType::kBFloat16: return f(bfloat16_t{});
-    case DType::kInt8: return f(std::int8_t{});
-    case DType::kUInt8: return f(std::uint8_t{});
-    case DType::kInt32: return f(std::int32_t{});
-    case DType::kInt64: return f(std::int64_t{});
-    case DType::kBool: return f(bool{});
-    default: throw InvalidArgumentError(str_cat(what, ": Cast does not support ", dtype_name(d)));
-  }
-}
-
 void cast_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
   const DType to = c.attr().get<DType>("DstT");
@@ -102,8 +85,8 @@ void cast_kernel(KernelContext& c) {
 
 void cast_ref(DType from, const void* src, DType to, void* dst, std::int64_t n, bool truncate,
               const std::string& what) {
-  with_type(from, what, [&]<class S>(S) {
-    with_type(to, what, [&]<class D>(D) {
+  with_cast_type(from, what, [&]<class S>(S) {
+    with_cast_type(to, what, [&]<class D>(D) {
       cast_loop<D, S>(static_cast<const S*>(src), static_cast<D*>(dst), n, truncate);
     });
   });

@@ -93,30 +93,13 @@ __global__ void cast_kernel(const S* src, D* dst, std::int64_t n, bool truncate)
     dst[i] = convert<D, S>(src[i], truncate);
 }
 
-// Calls f(T{}) with T the host type of `d`; throws for dtypes Cast does not support.
-template <class F>
-void with_type(DType d, const std::string& what, F f) {
-  switch (d) {
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    case DType::kFloat16: return f(half{});
-    case DType::kBFloat16: return f(bfloat16_t{});
-    case DType::kInt8: return f(std::int8_t{});
-    case DType::kUInt8: return f(std::uint8_t{});
-    case DType::kInt32: return f(std::int32_t{});
-    case DType::kInt64: return f(std::int64_t{});
-    case DType::kBool: return f(bool{});
-    default: throw InvalidArgumentError(str_cat(what, ": Cast does not support ", dtype_name(d)));
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- launchers
 void cast_forward_cuda(DType from, const void* src, DType to, void* dst, std::int64_t n,
                        bool truncate, devices::Stream& stream, const std::string& what) {
-  with_type(from, what, [&]<class S>(S) {
-    with_type(to, what, [&]<class D>(D) {
+  with_cast_type(from, what, [&]<class S>(S) {
+    with_cast_type(to, what, [&]<class D>(D) {
       if (n == 0) return;
       constexpr int kBlock = 256;
       cast_kernel<cuda_type_t<D>, cuda_type_t<S>>
@@ -142,7 +125,7 @@ void cast_gpu_kernel(KernelContext& c) {
     c.outputs[0] = x;  // NOTE: shares the buffer, as TF's Cast forwards its input
     return;
   }
-  with_type(to, c.node_name, [](auto) {});  // an unsupported DstT throws before allocating
+  with_cast_type(to, c.node_name, [](auto) {});  // an unsupported DstT throws before allocating
   GpuLaunchScope scope(c);
   Tensor& y = gpu_output(c, 0, to, x.shape());
   cast_forward_cuda(from, x.raw_data(), to, y.raw_data(), x.num_elements(),
