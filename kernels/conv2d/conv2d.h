@@ -63,6 +63,8 @@ std::size_t conv2d_onednn_cached_plans();
 // Geometry from an NHWC input shape, an HWIO filter shape and the node's attrs; throws
 // InvalidArgumentError naming the node.
 Conv2DGeom conv2d_geometry(const KernelContext& c, const Shape& in, const Shape& filter);
+// InvalidArgumentError naming the node unless `dy` has the convolution's output shape.
+void check_conv_out_backprop(const KernelContext& c, const Conv2DGeom& g, const Tensor& dy);
 
 // Registers Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter on the CPU under `label`
 // with the given implementations (argument checks shared by every label).

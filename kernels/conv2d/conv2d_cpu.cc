@@ -138,6 +138,12 @@ Conv2DGeom conv2d_geometry(const KernelContext& c, const Shape& in, const Shape&
   return g;
 }
 
+void check_conv_out_backprop(const KernelContext& c, const Conv2DGeom& g, const Tensor& dy) {
+  if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
+    throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ", dy.shape().to_string(),
+                                       " does not match the convolution output"));
+}
+
 namespace {
 // Output 0 with `shape`: a preallocated float32 host tensor of that shape is written in place
 // (tests poison it to catch unwritten elements); otherwise a new one is allocated.
@@ -150,11 +156,6 @@ Tensor& conv_output(KernelContext& c, const Shape& shape) {
   return c.allocate_output(0, DType::kFloat32, shape);
 }
 
-void check_out_backprop(const KernelContext& c, const Conv2DGeom& g, const Tensor& dy) {
-  if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
-    throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ", dy.shape().to_string(),
-                                       " does not match the convolution output"));
-}
 }  // namespace
 
 void register_conv2d_cpu_family(KernelRegistry& r, const std::string& label, Conv2DFn forward,
@@ -173,7 +174,7 @@ void register_conv2d_cpu_family(KernelRegistry& r, const std::string& label, Con
           const Tensor& f = c.inputs.at(1);
           const Tensor& dy = c.inputs.at(2);
           const Conv2DGeom g = conv2d_geometry(c, in, f.shape());
-          check_out_backprop(c, g, dy);
+          check_conv_out_backprop(c, g, dy);
           Tensor& dx = conv_output(c, in);
           backward_input(g, f.data<float>(), dy.data<float>(), dx.data<float>());
         });
@@ -183,7 +184,7 @@ void register_conv2d_cpu_family(KernelRegistry& r, const std::string& label, Con
           const Shape fs = shape_from_tensor(c.inputs.at(1), c.node_name);
           const Tensor& dy = c.inputs.at(2);
           const Conv2DGeom g = conv2d_geometry(c, x.shape(), fs);
-          check_out_backprop(c, g, dy);
+          check_conv_out_backprop(c, g, dy);
           Tensor& df = conv_output(c, fs);
           backward_filter(g, x.data<float>(), dy.data<float>(), df.data<float>());
         });

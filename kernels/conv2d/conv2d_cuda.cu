@@ -496,12 +496,6 @@ Tensor& gpu_output(KernelContext& c, const Shape& shape) {
   return c.allocate_output(0, DType::kFloat32, shape);
 }
 
-void check_out_backprop(const KernelContext& c, const Conv2DGeom& g, const Tensor& dy) {
-  if (!(dy.shape() == Shape{g.n, g.h.out, g.w.out, g.o}))
-    throw InvalidArgumentError(str_cat(c.node_name, ": out_backprop shape ", dy.shape().to_string(),
-                                       " does not match the convolution output"));
-}
-
 }  // namespace
 
 void register_conv2d_gpu_family(KernelRegistry& r, const std::string& label, Conv2DGpuFn forward,
@@ -526,7 +520,7 @@ void register_conv2d_gpu_family(KernelRegistry& r, const std::string& label, Con
           require_on_device(c, f, "filter");
           require_on_device(c, dy, "out_backprop");
           const Conv2DGeom g = conv2d_geometry(c, in, f.shape());
-          check_out_backprop(c, g, dy);
+          check_conv_out_backprop(c, g, dy);
           Tensor& dx = gpu_output(c, in);
           backward_input(g, f.data<float>(), dy.data<float>(), dx.data<float>(), *c.device,
                          c.get_stream());
@@ -540,7 +534,7 @@ void register_conv2d_gpu_family(KernelRegistry& r, const std::string& label, Con
           require_on_device(c, x, "input");
           require_on_device(c, dy, "out_backprop");
           const Conv2DGeom g = conv2d_geometry(c, x.shape(), fs);
-          check_out_backprop(c, g, dy);
+          check_conv_out_backprop(c, g, dy);
           Tensor& df = gpu_output(c, fs);
           backward_filter(g, x.data<float>(), dy.data<float>(), df.data<float>(), *c.device,
                           c.get_stream());
