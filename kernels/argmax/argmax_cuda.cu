@@ -143,7 +143,8 @@ void argmax_gpu_kernel(KernelContext& c) {
   const Tensor& x = gpu_input(c, 0);
   if (c.inputs.size() < 2)
     throw InvalidArgumentError(str_cat(c.node_name, ": expects inputs {input, dimension}"));
-  // NOTE: `dimension` may be on the host or the GPU (a one-element copy then).
+  // NOTE: `dimension` is a HostMemory input (the session keeps it on the host); a caller that
+  // passes it on the GPU costs a one-element copy.
   const ArgMaxPlan p = argmax_plan(x, c.inputs[1], c.node_name);
   GpuLaunchScope scope(c);
   Tensor& y = gpu_output(c, 0, dtype_of<Index>, Shape(p.out_dims));

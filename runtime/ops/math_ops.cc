@@ -137,7 +137,8 @@ void register_math_ops(OpRegistry& r) {
          .min_inputs = 2,
          .max_inputs = 2,
          .shape = argmax_shape,
-         .not_differentiable = true});
+         .not_differentiable = true,
+         .host_memory_inputs = {1}});  // dimension: read on the host
   r.add({.name = "Exp",
          .min_inputs = 1,
          .max_inputs = 1,

@@ -156,4 +156,6 @@ TEST(RegistryCompletenessTest, HostMemoryInputsNameRealInputs) {
   EXPECT_FALSE(concat->is_host_memory_input(0, 5));
   EXPECT_FALSE(r.find("Conv2D")->is_host_memory_input(1, 2));
   EXPECT_TRUE(r.find("Conv2DBackpropFilter")->is_host_memory_input(1, 3));
+  EXPECT_TRUE(r.find("ArgMax")->is_host_memory_input(1, 2));
+  EXPECT_FALSE(r.find("ArgMax")->is_host_memory_input(0, 2));
 }
