@@ -12,6 +12,7 @@
 
 #include "samples/bench/cost_model.h"
 #include "samples/bench/tower_bench.h"
+#include "samples/common/output_file.h"
 
 namespace bench = scopeflow::bench;
 
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
 
   if (*allreduce) {
     try {
+      if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
       auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters);
       const auto links = bench::measure_links(c);
       std::printf("# all-reduce (mean, float32) over %d %s device(s), --all_reduce_spec %s (%s)\n",
@@ -86,7 +88,8 @@ int main(int argc, char** argv) {
                      {"busbw_gb_per_s", r.busbw_gb_per_s},
                      {"copy_gb_per_s", links.worker_gb_per_s}});
       }
-      if (!json_path.empty()) std::ofstream(json_path) << j.dump(1) << "\n";
+      if (!json_path.empty())
+        sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
       return 0;
     } catch (const sf::Error& e) {
       std::cerr << "sf-bench allreduce: " << e.what() << "\n";
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
 
   try {
     bench::validate(c);
+    if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
     std::cout << sf::build_info_string() << "\n" << bench::header(c) << std::endl;
     std::optional<bench::Prediction> predicted;
     if (explain) {
@@ -180,9 +184,7 @@ int main(int argc, char** argv) {
         j["predicted_step_ms"] = predicted->step_ms;
         j["predicted_step_ms_overlap"] = predicted->step_ms_overlap;
       }
-      std::ofstream out(json_path);
-      out << j.dump(1) << "\n";
-      if (!out) throw sf::InvalidArgumentError(sf::str_cat("--json: cannot write ", json_path));
+      sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
     }
     return 0;
   } catch (const sf::Error& e) {

@@ -12,8 +12,10 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "runtime/session/collective.h"
+#include "samples/common/output_file.h"
 
 namespace scopeflow::bench {
 namespace {
@@ -293,6 +295,7 @@ void validate(const BenchConfig& c) {
   if (!c.all_reduce_spec.empty() && c.all_reduce_spec != "copy" && c.all_reduce_spec != "ring" &&
       c.all_reduce_spec != "nccl")
     bad(str_cat("--all_reduce_spec: '", c.all_reduce_spec, "' is not copy, ring or nccl"));
+  if (!c.dump_graph.empty()) samples::check_output_file("--dump_graph", c.dump_graph);
   if (c.gradient_repacking < 0)
     bad(str_cat("--gradient_repacking must be >= 0, got ", c.gradient_repacking));
   if (c.gradient_repacking > 0 && c.variable_update != "replicated")
@@ -565,11 +568,11 @@ BenchResult run_benchmark(const BenchConfig& c,
   sess.run(global_variables_initializer());
   if (!broadcast.empty()) sess.run(group(broadcast, "broadcast_variables"));
   if (!c.dump_graph.empty()) {
-    std::ofstream dot(c.dump_graph);
+    std::ostringstream dot;
     write_graphviz(graph, dot,
                    {.device_of = [&](const Operation& op) { return sess.assigned_device(op); },
                     .collapse_prefixes = {"*/gradients"}});
-    if (!dot) throw InvalidArgumentError(str_cat("--dump_graph: cannot write ", c.dump_graph));
+    samples::write_file_atomically("--dump_graph", c.dump_graph, dot.str());
   }
 
   // ---- data: device-resident synthetic batches (as TF's synthetic input), or Fashion-MNIST

@@ -10,11 +10,14 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+
+#include "samples/common/output_file.h"
 
 namespace {
 
@@ -104,7 +107,18 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--optimizer", optimizer, "sgd | momentum | adam")
       ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
-  app.add_option("--lr", lr, "learning rate")->check(CLI::PositiveNumber);
+  // NOTE: not CLI::PositiveNumber, whose message for "abc" quotes the range up to DBL_MAX.
+  const CLI::Validator positive_finite(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size())
+          return "'" + text + "' is not a number";
+        if (!std::isfinite(v) || v <= 0) return "must be a finite number > 0, got " + text;
+        return "";
+      },
+      "POSITIVE");
+  app.add_option("--lr", lr, "learning rate")->check(positive_finite);
   app.add_option("--keep_prob", keep_prob,
                  "dropout keep probability on fc1 while training (1: no dropout)")
       ->check(CLI::Range(0.01, 1.0));
@@ -125,6 +139,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    // Output paths and flag combinations are checked before the data loads and the run starts.
+    if (resume && checkpoint_dir.empty())
+      throw sf::InvalidArgumentError("--resume needs --checkpoint_dir");
+    if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
+    if (!checkpoint_dir.empty()) sf::samples::check_output_dir("--checkpoint_dir", checkpoint_dir);
     const auto wall_start = std::chrono::steady_clock::now();
     std::cerr << sf::build_info_string() << "\n";
     auto train = sf::data::load_fashion_mnist(data_dir, "train");
@@ -201,8 +220,6 @@ int main(int argc, char** argv) {
 
     sf::Session sess(options);
     sess.run(sf::global_variables_initializer());
-    if (resume && checkpoint_dir.empty())
-      throw sf::InvalidArgumentError("--resume needs --checkpoint_dir");
     sf::train::Saver saver;
     if (resume) {
       const std::string latest = sf::train::latest_checkpoint(checkpoint_dir);
@@ -309,11 +326,8 @@ int main(int argc, char** argv) {
                         {"local_parameter_device", ps_device}};
     if (max_steps > 0) j["max_steps"] = max_steps;  // a throughput run, not a full training
     std::cout << j.dump(1) << "\n";
-    if (!json_path.empty()) {
-      std::ofstream out(json_path);
-      if (!out) throw sf::InvalidArgumentError(sf::str_cat("--json: cannot write ", json_path));
-      out << j.dump(1) << "\n";
-    }
+    if (!json_path.empty())
+      sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
     return 0;
   } catch (const sf::Error& e) {
     std::cerr << "sf-train: " << sf::code_name(e.code()) << ": " << e.what() << "\n";
