@@ -17,6 +17,7 @@ struct Variable::Impl {
   Output initial_value;
   bool trainable = true;
   std::string created_at;
+  Constraint constraint;
 };
 
 std::string to_string(const std::source_location& where) {
@@ -39,6 +40,7 @@ Variable::Variable(const InitializerArg& initial_value, const VariableOptions& o
   spec.collections = options.collections;
   spec.validate_shape = options.validate_shape;
   spec.created_at = to_string(where);
+  spec.constraint = options.constraint;
   *this = create(spec);
 }
 
@@ -54,6 +56,7 @@ Variable Variable::create(const Spec& spec) {
   auto impl = std::make_shared<Impl>();
   impl->trainable = trainable;
   impl->created_at = spec.created_at;
+  impl->constraint = spec.constraint;
   {
     control_dependencies init_scope(nullptr);  // TF's init_scope: no outer control deps
     name_scope ns(spec.name, "Variable");
@@ -160,6 +163,10 @@ Output Variable::assign_sub(const Output& value, std::string_view name) const {
 bool Variable::trainable() const {
   check();
   return impl_->trainable;
+}
+const Constraint& Variable::constraint() const {
+  check();
+  return impl_->constraint;
 }
 const std::string& Variable::created_at() const {
   check();

@@ -3,6 +3,7 @@
 // buffer. Variable is a cheap handle: copies refer to the same variable.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <source_location>
@@ -19,7 +20,13 @@ struct GraphKeys {
   inline static const std::string TRAINABLE_VARIABLES = "trainable_variables";
   inline static const std::string LOCAL_VARIABLES = "local_variables";
   inline static const std::string MODEL_VARIABLES = "model_variables";
+  // Losses added by variables' regularizers (get_variable's `regularizer`).
+  inline static const std::string REGULARIZATION_LOSSES = "regularization_losses";
 };
+
+// TF's `constraint`: a projection applied to a variable after each optimizer update (the
+// updated value in, the projected value out, same shape), e.g. a norm or value clip.
+using Constraint = std::function<Output(const Output& value)>;
 
 struct VariableOptions {
   std::string name = "";                                     // default "Variable"
@@ -27,6 +34,7 @@ struct VariableOptions {
   std::optional<std::vector<std::string>> collections = {};  // default {GLOBAL_VARIABLES}
   DType dtype = DType::kInvalid;                             // default: the value's
   bool validate_shape = true;
+  Constraint constraint = nullptr;  // applied by optimizers after each update
 };
 
 class Variable {
@@ -63,6 +71,8 @@ class Variable {
   Output assign_add(const Output& value, std::string_view name = "") const;
   Output assign_sub(const Output& value, std::string_view name = "") const;
   bool trainable() const;
+  // The projection optimizers apply after updating it (null: none).
+  const Constraint& constraint() const;
   // FILE:LINE of the C++ call that created it.
   const std::string& created_at() const;
 
@@ -78,6 +88,7 @@ class Variable {
     std::optional<std::vector<std::string>> collections;
     bool validate_shape = true;
     std::string created_at;
+    Constraint constraint;
   };
   static Variable create(const Spec& spec);
 

@@ -16,7 +16,11 @@ struct VariableScope::Impl {
   InitializerArg initializer;
   DType dtype = DType::kFloat32;
   CustomGetter custom_getter;
+  Regularizer regularizer;
+  Constraint constraint;
 };
+
+Output no_regularizer(const Output&) { return Output(); }
 
 namespace {
 
@@ -92,6 +96,23 @@ std::string already_exists(const std::string& name, const Variable& v) {
                  v.created_at());
 }
 
+// The loss of a new variable's regularizer, built under "<name>/Regularizer/" and colocated
+// with the variable (TF's _get_single_variable), into REGULARIZATION_LOSSES unless empty.
+void add_regularization_loss(Graph g, const std::string& name, const Variable& v,
+                             const Regularizer& regularizer) {
+  Output loss;
+  g.colocation_stack().push_back(v.op().name());
+  try {
+    name_scope ns(name + "/Regularizer/");
+    loss = regularizer(v.value());
+  } catch (...) {
+    g.colocation_stack().pop_back();
+    throw;
+  }
+  g.colocation_stack().pop_back();
+  if (loss.valid()) add_to_collection(GraphKeys::REGULARIZATION_LOSSES, loss);
+}
+
 // TF's _get_single_variable.
 Variable true_get(Graph g, const std::string& name, const Shape& shape,
                   const GetVariableOptions& opts, const std::string& where) {
@@ -127,6 +148,7 @@ Variable true_get(Graph g, const std::string& name, const Shape& shape,
   spec.collections = opts.collections;
   spec.validate_shape = opts.validate_shape;
   spec.created_at = where;
+  spec.constraint = opts.constraint;
   if (from_value) {
     spec.value = opts.initializer;
   } else {
@@ -157,6 +179,7 @@ Variable true_get(Graph g, const std::string& name, const Shape& shape,
   }
   Variable v = Variable::create(spec);
   store.vars[name] = v;
+  if (opts.regularizer) add_regularization_loss(g, name, v, opts.regularizer);
   return v;
 }
 
@@ -206,6 +229,18 @@ void VariableScope::set_custom_getter(CustomGetter getter) {
   check();
   impl_->custom_getter = std::move(getter);
 }
+const Regularizer& VariableScope::regularizer() const {
+  check();
+  return impl_->regularizer;
+}
+void VariableScope::set_regularizer(Regularizer regularizer) {
+  check();
+  impl_->regularizer = std::move(regularizer);
+}
+const Constraint& VariableScope::constraint() const {
+  check();
+  return impl_->constraint;
+}
 
 Variable VariableScope::get_variable(const std::string& name, const std::optional<Shape>& shape,
                                      const GetVariableOptions& options,
@@ -223,6 +258,8 @@ Variable VariableScope::get_variable(const std::string& name, const std::optiona
   if (opts.initializer.empty()) opts.initializer = impl_->initializer;
   if (opts.dtype == DType::kInvalid) opts.dtype = impl_->dtype;
   if (!opts.reuse) opts.reuse = impl_->reuse;
+  if (!opts.regularizer) opts.regularizer = impl_->regularizer;
+  if (!opts.constraint) opts.constraint = impl_->constraint;
   const std::string at = to_string(where);
   Getter true_getter = [g, at](const std::string& n, const Shape& s, const GetVariableOptions& o) {
     return true_get(g, n, s, o, at);
@@ -312,6 +349,8 @@ void variable_scope::enter_pure(const std::optional<VariableScope>& scope, const
   }
   impl->initializer = options.initializer.empty() ? base.initializer : options.initializer;
   impl->dtype = options.dtype == DType::kInvalid ? base.dtype : options.dtype;
+  impl->regularizer = options.regularizer ? options.regularizer : base.regularizer;
+  impl->constraint = options.constraint;  // NOTE: not inherited, not kept by re-entry (TF)
   impl->custom_getter = options.custom_getter
                             ? wrap_custom_getter(options.custom_getter, base.custom_getter)
                             : base.custom_getter;

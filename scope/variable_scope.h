@@ -52,6 +52,12 @@ using Getter = std::function<Variable(const std::string&, const Shape&, const Ge
 using CustomGetter = std::function<Variable(const Getter& next, const std::string& name,
                                             const Shape& shape, const GetVariableOptions& options)>;
 
+// TF's regularizer: a function of a new variable's value giving a loss tensor, added to
+// GraphKeys::REGULARIZATION_LOSSES; an empty Output means no loss (sf::no_regularizer).
+using Regularizer = std::function<Output(const Output& weights)>;
+// TF's tf.no_regularizer: turns off a scope's regularizer for a variable or a sub-scope.
+Output no_regularizer(const Output& weights);
+
 struct GetVariableOptions {
   DType dtype = DType::kInvalid;  // default: the scope's dtype (float32)
   InitializerArg initializer = {};
@@ -60,6 +66,11 @@ struct GetVariableOptions {
   bool validate_shape = true;
   // Set by the scope before getters run (what TF passes as kwargs["reuse"]).
   std::optional<ReuseMode> reuse = {};
+  // Null: the scope's. Applied to the new variable only (a reused one adds no loss), under
+  // the name scope "<variable name>/Regularizer/", colocated with the variable.
+  Regularizer regularizer = nullptr;
+  // Null: the scope's (see VariableScopeOptions::constraint).
+  Constraint constraint = nullptr;
 };
 
 struct VariableScopeOptions {
@@ -69,6 +80,10 @@ struct VariableScopeOptions {
   std::string default_name = "";
   bool auxiliary_name_scope = true;
   CustomGetter custom_getter = nullptr;
+  // Inherited by sub-scopes and re-entries, as the initializer is.
+  Regularizer regularizer = nullptr;
+  // This scope's only: NOT inherited by sub-scopes or kept by re-entry (TF's rule).
+  Constraint constraint = nullptr;
 };
 
 class VariableScope {
@@ -89,6 +104,9 @@ class VariableScope {
   void set_dtype(DType dtype);
   const CustomGetter& custom_getter() const;
   void set_custom_getter(CustomGetter getter);
+  const Regularizer& regularizer() const;
+  void set_regularizer(Regularizer regularizer);
+  const Constraint& constraint() const;
 
   Variable get_variable(const std::string& name, const std::optional<Shape>& shape,
                         const GetVariableOptions& options = {},

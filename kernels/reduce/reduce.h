@@ -1,4 +1,5 @@
-// Sum / Mean / Max over a set of axes (float32), TF's reduction_indices and keep_dims.
+// Sum / Mean / Max over a set of axes (float32), TF's reduction_indices and keep_dims; and
+// L2Loss (TF's sum(x^2) / 2 over every element, a scalar), the same machinery.
 // CPU: reduce_cpu.cc (double accumulation); CUDA: reduce_cuda.cu (double accumulation in a
 // fixed order per shape, so results repeat bit for bit; plans in reduce_plan.h).
 #pragma once
@@ -11,7 +12,8 @@
 
 namespace scopeflow::kernels {
 
-enum class ReduceOp { kSum, kMean, kMax };
+// kL2Loss: half the sum of the squares (each element squared in double, as it is summed).
+enum class ReduceOp { kSum, kMean, kMax, kL2Loss };
 
 // Normalizes axes (negative counts from the end; empty = all) and checks them.
 std::vector<bool> reduction_mask(const Shape& in, const std::vector<std::int64_t>& axes,
@@ -21,6 +23,7 @@ void reduce_forward_ref(ReduceOp op, const float* x, const Shape& in, const std:
                         float* y);
 void register_reduce_cpu_kernels(KernelRegistry& r);
 
+// Registers L2Loss (CPU "ref"; CUDA "cuda" in reduce_cuda.cu).
 // y = the reduction of x by plan `p`, float32 device memory, queued on `stream`. NOTE: Max
 // propagates NaN and gives -inf for an empty reduction, Mean of nothing is NaN, as in the
 // reference. `scratch` holds reduce_scratch_elems(p) doubles (reduce_plan.h).

@@ -54,6 +54,8 @@ void reduce_forward_ref(ReduceOp op, const float* x, const Shape& in, const std:
     auto& a = acc[static_cast<std::size_t>(o)];
     if (op == ReduceOp::kMax)
       a = (x[i] > a || x[i] != x[i]) ? x[i] : a;
+    else if (op == ReduceOp::kL2Loss)
+      a += static_cast<double>(x[i]) * static_cast<double>(x[i]);
     else
       a += x[i];
     for (int d = r - 1; d >= 0; --d) {
@@ -68,6 +70,7 @@ void reduce_forward_ref(ReduceOp op, const float* x, const Shape& in, const std:
   for (std::int64_t i = 0; i < out_n; ++i) {
     double v = acc[static_cast<std::size_t>(i)];
     if (op == ReduceOp::kMean) v /= static_cast<double>(group);
+    if (op == ReduceOp::kL2Loss) v *= 0.5;
     y[i] = static_cast<float>(v);
   }
 }
@@ -91,9 +94,20 @@ void reduce_kernel(KernelContext& c) {
                         reduced_shape(x.shape(), mask, c.attr().get_or<bool>("keep_dims", false)));
   reduce_forward_ref(kOp, x.data<float>(), x.shape(), mask, y.data<float>());
 }
+// TF's L2Loss: a float32 scalar, sum(t^2) / 2 over every element of t.
+void l2_loss_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  if (x.dtype() != DType::kFloat32)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": L2Loss takes float32, got ", dtype_name(x.dtype())));
+  const std::vector<bool> all(static_cast<std::size_t>(x.shape().rank()), true);
+  Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{});
+  reduce_forward_ref(ReduceOp::kL2Loss, x.data<float>(), x.shape(), all, y.data<float>());
+}
 }  // namespace
 
 void register_reduce_cpu_kernels(KernelRegistry& r) {
+  r.add({"L2Loss", devices::DeviceType::kCPU, DType::kFloat32, "ref"}, l2_loss_kernel);
   using devices::DeviceType;
   r.add({"Sum", DeviceType::kCPU, DType::kFloat32, "ref"}, reduce_kernel<ReduceOp::kSum>);
   r.add({"Mean", DeviceType::kCPU, DType::kFloat32, "ref"}, reduce_kernel<ReduceOp::kMean>);

@@ -30,9 +30,18 @@ __device__ __forceinline__ double reduce_combine(double acc, double v) {
   else
     return acc + v;
 }
+// An input element as it enters the accumulation (partials are combined as they are).
+template <ReduceOp kOp>
+__device__ __forceinline__ double reduce_load(float v) {
+  if constexpr (kOp == ReduceOp::kL2Loss)
+    return static_cast<double>(v) * static_cast<double>(v);
+  else
+    return v;
+}
 template <ReduceOp kOp>
 __device__ __forceinline__ float reduce_finish(double acc, std::int64_t group) {
   if constexpr (kOp == ReduceOp::kMean) acc /= static_cast<double>(group);
+  if constexpr (kOp == ReduceOp::kL2Loss) acc *= 0.5;
   return static_cast<float>(acc);
 }
 
@@ -54,7 +63,8 @@ __global__ void reduce_direct_kernel(const float* x, ReducePlan p, float* y) {
     const std::int64_t ai = o / p.b, bi = o - ai * p.b;
     const float* base = x + ai * p.r * p.b + bi;
     double acc = reduce_init<kOp>();
-    for (std::int64_t j = 0; j < p.r; ++j) acc = reduce_combine<kOp>(acc, base[j * p.b]);
+    for (std::int64_t j = 0; j < p.r; ++j)
+      acc = reduce_combine<kOp>(acc, reduce_load<kOp>(base[j * p.b]));
     y[o] = reduce_finish<kOp>(acc, p.group);
   }
 }
@@ -66,7 +76,7 @@ __global__ void reduce_general_kernel(const float* x, ReducePlan p, float* y) {
        o += std::int64_t{gridDim.x} * blockDim.x) {
     double acc = reduce_init<kOp>();
     for (std::int64_t g = 0; g < p.group; ++g)
-      acc = reduce_combine<kOp>(acc, x[reduce_offset(p, o, g)]);
+      acc = reduce_combine<kOp>(acc, reduce_load<kOp>(x[reduce_offset(p, o, g)]));
     y[o] = reduce_finish<kOp>(acc, p.group);
   }
 }
@@ -83,7 +93,7 @@ __global__ void reduce_rows_partial_kernel(const float* x, ReducePlan p, std::in
     const std::int64_t begin = k * len, end = begin + len < p.r ? begin + len : p.r;
     double acc = reduce_init<kOp>();
     for (std::int64_t j = begin + t; j < end; j += kBlock)
-      acc = reduce_combine<kOp>(acc, x[ai * p.r + j]);
+      acc = reduce_combine<kOp>(acc, reduce_load<kOp>(x[ai * p.r + j]));
     sh[t] = acc;
     __syncthreads();
     for (int s = kBlock / 2; s > 0; s >>= 1) {
@@ -112,7 +122,7 @@ __global__ void reduce_cols_partial_kernel(const float* x, ReducePlan p, std::in
     double acc = reduce_init<kOp>();
     if (col < p.b)
       for (std::int64_t j = begin + ty; j < end; j += kColsY)
-        acc = reduce_combine<kOp>(acc, x[(ai * p.r + j) * p.b + col]);
+        acc = reduce_combine<kOp>(acc, reduce_load<kOp>(x[(ai * p.r + j) * p.b + col]));
     sh[ty][tx] = acc;
     __syncthreads();
     if (ty == 0 && col < p.b) {
@@ -174,6 +184,7 @@ void reduce_forward_cuda(ReduceOp op, const float* x, const ReducePlan& p, float
     case ReduceOp::kSum: reduce_launch<ReduceOp::kSum>(x, p, y, scratch, s); break;
     case ReduceOp::kMean: reduce_launch<ReduceOp::kMean>(x, p, y, scratch, s); break;
     case ReduceOp::kMax: reduce_launch<ReduceOp::kMax>(x, p, y, scratch, s); break;
+    case ReduceOp::kL2Loss: reduce_launch<ReduceOp::kL2Loss>(x, p, y, scratch, s); break;
   }
 }
 
@@ -202,10 +213,27 @@ void reduce_gpu_kernel(KernelContext& c) {
   reduce_forward_cuda(kOp, x.data<float>(), p, y.data<float>(),
                       scratch.initialized() ? scratch.data<double>() : nullptr, c.get_stream());
 }
+// TF's L2Loss: every element reduced, a float32 scalar (reference: reduce_cpu.cc).
+void l2_loss_gpu_kernel(KernelContext& c) {
+  const Tensor& x = gpu_input(c, 0);
+  if (x.dtype() != DType::kFloat32)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": L2Loss takes float32, got ", dtype_name(x.dtype())));
+  const std::vector<bool> all(static_cast<std::size_t>(x.shape().rank()), true);
+  const ReducePlan p = make_reduce_plan(x.shape(), all);
+  GpuLaunchScope scope(c);
+  Tensor& y = gpu_output(c, 0, DType::kFloat32, Shape{});
+  Tensor scratch;
+  if (const std::int64_t n = reduce_scratch_elems(p); n > 0)
+    scratch = gpu_scratch(c, DType::kFloat64, Shape{n});
+  reduce_forward_cuda(ReduceOp::kL2Loss, x.data<float>(), p, y.data<float>(),
+                      scratch.initialized() ? scratch.data<double>() : nullptr, c.get_stream());
+}
 }  // namespace
 
 void register_reduce_cuda_kernels(KernelRegistry& r) {
   using devices::DeviceType;
+  r.add({"L2Loss", DeviceType::kGPU, DType::kFloat32, "cuda"}, l2_loss_gpu_kernel);
   r.add({"Sum", DeviceType::kGPU, DType::kFloat32, "cuda"}, reduce_gpu_kernel<ReduceOp::kSum>);
   r.add({"Mean", DeviceType::kGPU, DType::kFloat32, "cuda"}, reduce_gpu_kernel<ReduceOp::kMean>);
   r.add({"Max", DeviceType::kGPU, DType::kFloat32, "cuda"}, reduce_gpu_kernel<ReduceOp::kMax>);

@@ -1,6 +1,7 @@
 // Definitions of the math ops behind a training script's accuracy and softmax gradients (TF
 // names, shape functions and gradients together): Cast, Equal/NotEqual/Less/Greater, ArgMax,
-// Exp. Kernels: kernels/cast/, kernels/math/compare_cpu.cc, kernels/argmax/, kernels/math/.
+// L2Loss, Exp. Kernels: kernels/cast/, kernels/math/compare_cpu.cc, kernels/argmax/,
+// kernels/reduce/ (L2Loss), kernels/math/.
 #include <algorithm>
 
 #include "devices/base/errors.h"
@@ -139,6 +140,19 @@ void register_math_ops(OpRegistry& r) {
          .shape = argmax_shape,
          .not_differentiable = true,
          .host_memory_inputs = {1}});  // dimension: read on the host
+  // TF's L2Loss: sum(t^2) / 2, a scalar; d/dt = t * dy.
+  r.add({.name = "L2Loss",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape =
+             [](ShapeContext& c) {
+               require_one_of(c, 0, {DType::kFloat32}, "L2Loss");
+               c.set_output(DType::kFloat32, Shape{});
+             },
+         .grad =
+             [](Graph& g, const Operation& o, const Grads& dy) {
+               return Grads{grad_util::op(g, "Mul", {o.inputs()[0], dy[0]}, {}, "mul")};
+             }});
   r.add({.name = "Exp",
          .min_inputs = 1,
          .max_inputs = 1,

@@ -116,6 +116,10 @@ Output softmax(const Output& logits, std::string_view name) {
   return get_default_graph().create_op("Softmax", {logits}, {}, name_or(name, "Softmax")).output(0);
 }
 
+Output l2_loss(const Output& t, std::string_view name) {
+  return get_default_graph().create_op("L2Loss", {t}, {}, name_or(name, "L2Loss")).output(0);
+}
+
 Output log_softmax(const Output& logits, std::string_view name) {
   return get_default_graph()
       .create_op("LogSoftmax", {logits}, {}, name_or(name, "LogSoftmax"))

@@ -1,5 +1,5 @@
 // Builders for the CNN op set with TF's names and default op names (API.md): sf::nn::conv2d,
-// relu, bias_add, max_pool, avg_pool, softmax, log_softmax,
+// relu, bias_add, max_pool, avg_pool, softmax, log_softmax, l2_loss,
 // sparse_softmax_cross_entropy_with_logits; sf::matmul,
 // sf::reshape, sf::reduce_sum / reduce_mean / reduce_max. NHWC layouts, float32.
 #pragma once
@@ -38,6 +38,8 @@ Output dropout(const Output& x, double keep_prob, std::optional<std::int64_t> se
 Output softmax(const Output& logits, std::string_view name = "");
 // log(softmax(logits)) over the last dimension, computed stably; op "LogSoftmax".
 Output log_softmax(const Output& logits, std::string_view name = "");
+// TF's tf.nn.l2_loss: sum(t^2) / 2 over every element, a float32 scalar; op "L2Loss".
+Output l2_loss(const Output& t, std::string_view name = "");
 // Labels first, as TF's keyword order; returns the per-example loss [batch].
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name = "");

@@ -115,7 +115,18 @@ Operation Optimizer::apply_gradients(const GradsAndVars& grads_and_vars,
     name_scope update("update_" + var.op().name());
     scopeflow::device cut(nullptr);
     scopeflow::device on_var(var.device());
-    updates.push_back(apply_dense(grad, var));
+    Operation applied = apply_dense(grad, var);
+    if (var.constraint()) {
+      // TF: var.assign(var.constraint(var)) after the update. NOTE: read_value(), a read made
+      // after the update, not var.value() (v/read): an update may give the variable a new
+      // buffer (copy on write while readers hold the old one), so v/read can be stale here.
+      control_dependencies after_update({applied});
+      const Output projected = var.constraint()(var.read_value());
+      if (!projected.valid())
+        throw ValueError(str_cat("The constraint of ", var.name(), " returned no tensor"));
+      applied = var.assign(projected).op();
+    }
+    updates.push_back(applied);
   }
   if (!global_step) return finish(updates, scope_name + "/");
   Operation done = finish(updates, "update");

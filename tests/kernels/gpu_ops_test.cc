@@ -441,6 +441,19 @@ TEST_P(GpuOpsTest, Reductions) {
   check_throws(make("Sum", DType::kFloat32, {random_tensor(DType::kFloat32, {3, 4}, 1), i32({2})}));
 }
 
+TEST_P(GpuOpsTest, L2Loss) {
+  unsigned seed = 90;
+  for (const Shape& x : {Shape{}, Shape{1029}, Shape{33, 257}, Shape{4, 5, 6, 7}, Shape{1, 200000},
+                         Shape{0, 5}, Shape{5, 100000}})
+    for (bool edges : {false, true}) {
+      OpCase oc =
+          make("L2Loss", DType::kFloat32, {random_tensor(DType::kFloat32, x, seed++, edges)});
+      oc.atol = 1e-5;
+      check(oc);
+    }
+  check_throws(make("L2Loss", DType::kFloat32, {random_tensor(DType::kInt32, {3}, 1)}));
+}
+
 TEST_P(GpuOpsTest, SparseSoftmaxCrossEntropyWithLogits) {
   unsigned seed = 90;
   for (const auto& [b, c] : std::vector<std::pair<std::int64_t, std::int64_t>>{
