@@ -408,6 +408,47 @@ def h81_h87_names():
 
 
 @case
+def e69_i90_constraint_regularizer():
+    def c(x):
+        return 0. * x
+
+    out = []
+    with tf.variable_scope("a", constraint=c):
+        out.append(str(tf.get_variable("v", []).constraint is c))
+        with tf.variable_scope("b"):
+            out.append(str(tf.get_variable("w", []).constraint is None))
+    init = tf.constant_initializer(0.3)
+
+    def r1(v):
+        return tf.reduce_mean(v) + 0.1
+
+    def r2(v):
+        return tf.reduce_mean(v) + 0.2
+
+    with tf.variable_scope("tower3", regularizer=r1) as tower:
+        with tf.variable_scope("foo", initializer=init):
+            tf.get_variable("v", [])
+        with tf.variable_scope(tower, initializer=init) as vs:
+            tf.get_variable("u", [])
+            vs.set_regularizer(r2)
+            tf.get_variable("w", [])
+            tf.get_variable("x", [], regularizer=tf.no_regularizer)
+            with tf.variable_scope("baz", regularizer=tf.no_regularizer):
+                tf.get_variable("y", [])
+            vs.set_regularizer(tf.no_regularizer)
+            tf.get_variable("z", [])
+        with tf.variable_scope("foo", reuse=True):
+            tf.get_variable("v", [])
+    losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    out.append(str(len(losses)))
+    out += [t.name for t in losses]
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        out += ["%.4f" % s.run(t) for t in losses]
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <scopeflow/scopeflow.h>
 
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -420,6 +421,52 @@ std::map<std::string, std::function<Result()>> cases() {
     };
     return Result{join(sf::global_variables()), join(sf::trainable_variables()),
                   join(sf::get_collection<sf::Variable>("my"))};
+  };
+  m["e69_i90_constraint_regularizer"] = [] {
+    Result out;
+    sf::Constraint c = [](const sf::Output& x) { return x * 0.0f; };
+    {
+      sf::variable_scope a("a", {.constraint = c});
+      out.push_back(flag(static_cast<bool>(sf::get_variable("v", {}).constraint())));
+      sf::variable_scope b("b");
+      out.push_back(flag(!sf::get_variable("w", {}).constraint()));
+    }
+    const auto init = sf::constant_initializer(0.3f);
+    sf::Regularizer r1 = [](const sf::Output& v) { return sf::reduce_mean(v) + 0.1f; };
+    sf::Regularizer r2 = [](const sf::Output& v) { return sf::reduce_mean(v) + 0.2f; };
+    {
+      sf::variable_scope tower("tower3", {.regularizer = r1});
+      {
+        sf::variable_scope foo("foo", {.initializer = init});
+        sf::get_variable("v", {});
+      }
+      {
+        sf::variable_scope vs(tower.get(), {.initializer = init});
+        sf::get_variable("u", {});
+        vs->set_regularizer(r2);
+        sf::get_variable("w", {});
+        sf::get_variable("x", {}, {.regularizer = sf::no_regularizer});
+        {
+          sf::variable_scope baz("baz", {.regularizer = sf::no_regularizer});
+          sf::get_variable("y", {});
+        }
+        vs->set_regularizer(sf::no_regularizer);
+        sf::get_variable("z", {});
+      }
+      sf::variable_scope foo("foo", {.reuse = true});
+      sf::get_variable("v", {});
+    }
+    auto losses = sf::get_collection<sf::Output>(sf::GraphKeys::REGULARIZATION_LOSSES);
+    out.push_back(std::to_string(losses.size()));
+    for (const auto& t : losses) out.push_back(t.name());
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    for (const auto& t : losses) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.4f", static_cast<double>(s.run(t).scalar<float>()));
+      out.push_back(buf);
+    }
+    return out;
   };
   m["h81_h87_names"] = [] {
     Result out{sf::Variable(1.0f).name(), sf::Variable(1.0f).name(),
