@@ -1,6 +1,6 @@
 // Softmax/LogSoftmax, ArgMax, Equal and Cast through graphs and sessions: TF's op names and
 // dtype rules, a training script's accuracy expression, and finite-difference checks of the
-// Softmax, LogSoftmax and Cast gradients (graph ops run by the session's CPU kernels).
+// Softmax, LogSoftmax, L2Loss and Cast gradients (graph ops run by the session's CPU kernels).
 #include <gtest/gtest.h>
 #include <scopeflow/scopeflow.h>
 
@@ -159,6 +159,11 @@ TEST_F(MathGraphTest, LogSoftmaxGradientMatchesFiniteDifferences) {
       {3, 5}, [](sf::Output x) { return sf::nn::log_softmax(x); }, 7);
   check_gradient(
       {4}, [](sf::Output x) { return sf::nn::log_softmax(x); }, 9);
+}
+
+TEST_F(MathGraphTest, L2LossGradientMatchesFiniteDifferences) {
+  check_gradient(
+      {3, 4}, [](sf::Output x) { return sf::nn::l2_loss(x); }, 13);
 }
 
 TEST_F(MathGraphTest, CastGradientMatchesFiniteDifferences) {
