@@ -13,39 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "seed_common.h"
+
 namespace {
 
+using seeds::check;
+using seeds::failures;
+using seeds::my_image_filter;
+
 const sf::Shape kImageShape{1, 10, 10, 32};  // the guide's input1: tf.random_normal([1,10,10,32])
-
-sf::Output conv_relu(const sf::Output& input, const sf::Shape& kernel_shape,
-                     const sf::Shape& bias_shape) {
-  // Create variable named "weights".
-  auto weights =
-      sf::get_variable("weights", kernel_shape, {.initializer = sf::random_normal_initializer()});
-  // Create variable named "biases".
-  auto biases =
-      sf::get_variable("biases", bias_shape, {.initializer = sf::constant_initializer(0.0)});
-  auto conv = sf::nn::conv2d(input, weights, {1, 1, 1, 1}, "SAME");
-  return sf::nn::relu(conv + biases);
-}
-
-sf::Output my_image_filter(const sf::Output& input_images) {
-  sf::Output relu1;
-  {
-    sf::variable_scope s("conv1");  // conv1/weights, conv1/biases
-    relu1 = conv_relu(input_images, {5, 5, 32, 32}, {32});
-  }
-  sf::variable_scope s("conv2");  // conv2/weights, conv2/biases
-  return conv_relu(relu1, {5, 5, 32, 32}, {32});
-}
-
-int failures = 0;
-void check(bool ok, const std::string& what) {
-  if (!ok) {
-    std::cout << "  CHECK FAILED: " << what << '\n';
-    ++failures;
-  }
-}
 
 // relu(conv2d(x, w, strides=[1,1,1,1], padding='SAME') + b) for one NHWC image, in double:
 // x [1,h,w,c], w [kh,kw,c,o], b [o]. SAME pads (k-1)/2 before, the rest after.

@@ -7,48 +7,20 @@
 #include <string>
 #include <vector>
 
+#include "seed_common.h"
+
 namespace {
+
+using seeds::check;
+using seeds::failures;
+using seeds::global_names;
+using seeds::my_image_filter;
 
 // Python's print('"' + name + '"', reuse): the name in quotes, then True / False.
 std::string py(bool b) { return b ? "True" : "False"; }
 void print_scope() {
   const auto& s = sf::get_variable_scope();
   std::cout << '"' << s.name() << "\" " << py(s.reuse()) << '\n';
-}
-
-// A claim the article makes without printing it; a failed one makes main return 1.
-int failures = 0;
-void check(bool ok, const std::string& what) {
-  if (!ok) {
-    std::cout << "CHECK FAILED: " << what << '\n';
-    ++failures;
-  }
-}
-
-// my_image_filter of the TensorFlow guide (section 1.5 uses it).
-sf::Output conv_relu(const sf::Output& input, const sf::Shape& kernel_shape,
-                     const sf::Shape& bias_shape) {
-  auto weights =
-      sf::get_variable("weights", kernel_shape, {.initializer = sf::random_normal_initializer()});
-  auto biases =
-      sf::get_variable("biases", bias_shape, {.initializer = sf::constant_initializer(0.0)});
-  auto conv = sf::nn::conv2d(input, weights, {1, 1, 1, 1}, "SAME");
-  return sf::nn::relu(conv + biases);
-}
-sf::Output my_image_filter(const sf::Output& input_images) {
-  sf::Output relu1;
-  {
-    sf::variable_scope s("conv1");
-    relu1 = conv_relu(input_images, {5, 5, 32, 32}, {32});
-  }
-  sf::variable_scope s("conv2");
-  return conv_relu(relu1, {5, 5, 32, 32}, {32});
-}
-
-std::vector<std::string> global_names() {
-  std::vector<std::string> names;
-  for (const auto& v : sf::global_variables()) names.push_back(v.name());
-  return names;
 }
 
 // 1.2: reuse_variables() and reuse=True both put a scope in reuse mode.

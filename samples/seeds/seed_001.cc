@@ -10,7 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "seed_common.h"
+
 namespace {
+
+using seeds::check;
+using seeds::failures;
 
 // A float32 vector as the article's (pre-1.14) numpy prints it: 8 decimals, trailing zeros
 // dropped, a sign column: [ 1.], [ 2.0999999], [ 2.20000005].
@@ -24,15 +29,6 @@ std::string np(const sf::Tensor& t) {
     out += (x < 0 ? "" : " ") + s;
   }
   return out + "]";
-}
-
-// A claim the article makes without printing it; a failed one makes main return 1.
-int failures = 0;
-void check(bool ok, const std::string& what) {
-  if (!ok) {
-    std::cout << "CHECK FAILED: " << what << '\n';
-    ++failures;
-  }
 }
 
 // tf.name_scope(): get_variable ignores it, tf.Variable is prefixed and uniquified.
