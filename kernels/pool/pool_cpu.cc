@@ -78,6 +78,19 @@ void max_pool_backward_ref(const PoolGeom& g, const float* x, const float* dy, f
   });
 }
 
+void max_pool_grad_grad_ref(const PoolGeom& g, const float* x, const float* ddx, float* y) {
+  for_windows(g, [&](std::int64_t o, const std::vector<std::int64_t>& taps) {
+    if (taps.empty()) {
+      y[o] = 0.0f;
+      return;
+    }
+    std::int64_t best = taps[0];
+    for (auto t : taps)
+      if (x[t] > x[best]) best = t;  // MaxPoolGrad's argmax: the first maximum
+    y[o] = ddx[best];
+  });
+}
+
 void avg_pool_forward_ref(const PoolGeom& g, const float* x, float* y) {
   for_windows(g, [&](std::int64_t o, const std::vector<std::int64_t>& taps) {
     double s = 0;
@@ -275,6 +288,18 @@ void register_pool_cpu_kernels(KernelRegistry& r) {
                        avg_pool_backward_ref);
   register_pool_family(r, "cpu", max_pool_forward_cpu, max_pool_backward_cpu, avg_pool_forward_cpu,
                        avg_pool_backward_cpu);
+  // Inputs (orig_input, orig_output, grad): grad has orig_input's shape; out the pooled shape.
+  r.add(
+      {"MaxPoolGradGrad", devices::DeviceType::kCPU, DType::kFloat32, "ref"}, [](KernelContext& c) {
+        const Tensor& x = c.inputs.at(0);
+        const Tensor& ddx = c.inputs.at(2);
+        const PoolGeom g = pool_geometry(c, x.shape());
+        if (!(ddx.shape() == x.shape()))
+          throw InvalidArgumentError(str_cat(c.node_name, ": grad shape ", ddx.shape().to_string(),
+                                             " does not match the input ", x.shape().to_string()));
+        Tensor& y = c.allocate_output(0, DType::kFloat32, Shape{g.n, g.h.out, g.w.out, g.c});
+        max_pool_grad_grad_ref(g, x.data<float>(), ddx.data<float>(), y.data<float>());
+      });
 }
 
 }  // namespace scopeflow::kernels

@@ -93,6 +93,25 @@ SF_HOST_DEVICE inline float max_pool_backward_at(const PoolGeom& g, const float*
   return acc;
 }
 
+// MaxPoolGradGrad's y at flat output index o: ddx at the window's argmax (the first tap,
+// replaced only by a strictly greater one, as max_pool_backward_at); 0 for an empty window.
+SF_HOST_DEVICE inline float max_pool_grad_grad_at(const PoolGeom& g, const float* x,
+                                                  const float* ddx, std::int64_t o) {
+  const PoolPos p = pool_pos(g, o, g.h.out, g.w.out);
+  std::int64_t h0, h1, w0, w1;
+  pool_window_span(g.h, p.h, h0, h1);
+  pool_window_span(g.w, p.w, w0, w1);
+  if (h0 >= h1 || w0 >= w1) return 0.0f;
+  const std::int64_t base = p.n * g.h.in * g.w.in * g.c + p.c;
+  std::int64_t best = base + (h0 * g.w.in + w0) * g.c;
+  for (std::int64_t ih = h0; ih < h1; ++ih)
+    for (std::int64_t iw = w0; iw < w1; ++iw) {
+      const std::int64_t t = base + (ih * g.w.in + iw) * g.c;
+      if (x[t] > x[best]) best = t;
+    }
+  return ddx[best];
+}
+
 // NOTE: averages over the taps inside the input (padding not counted), summing in double in
 // the reference's tap order.
 SF_HOST_DEVICE inline float avg_pool_forward_at(const PoolGeom& g, const float* x, std::int64_t o) {

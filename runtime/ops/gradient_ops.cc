@@ -51,37 +51,87 @@ Output unreduce(Graph& g, const Operation& o, const Output& dy) {
   return op(g, "BroadcastTo", {r, const_ints(g, xs.dims(), "Shape_1")}, {}, "BroadcastTo");
 }
 
+// TF's zeros_like for a gradient that is zero (a Fill of the tensor's static shape).
+Output zeros_like(Graph& g, const Output& t, const char* what) {
+  return op(g, "Fill",
+            {const_ints(g, static_shape(t, what).dims(), "Shape"),
+             grad_util::scalar(g, 0.0, t.dtype(), "zeros")},
+            {}, "zeros_like");
+}
+
+// Gradients of the gradient ops (TF's nn_grad.py / array_grad.py), for second derivatives:
+// gradient penalties, Hessian-vector products, double backprop through the CNN op set.
+void register_second_order_gradients(OpRegistry& r) {
+  // ReluGrad(g, y) = g * (y > 0): linear in g; zero derivative in y almost everywhere.
+  r.set_grad("ReluGrad", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{op(g, "ReluGrad", {dy[0], o.inputs()[1]}),
+                 zeros_like(g, o.inputs()[1], "ReluGrad")};
+  });
+  // BiasAddGrad sums over every axis but the last: its adjoint broadcasts back.
+  r.set_grad("BiasAddGrad", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{
+        op(g, "BroadcastTo",
+           {dy[0], const_ints(g, static_shape(o.inputs()[0], "BiasAddGrad").dims(), "Shape")}, {},
+           "Tile")};
+  });
+  // Conv2DBackpropInput(sizes, w, dy) is linear in w and in dy.
+  r.set_grad("Conv2DBackpropInput", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const AttrMap a = copy_attrs(o, {"strides", "padding", "dilations", "data_format"});
+    Output dw = op(
+        g, "Conv2DBackpropFilter",
+        {dy[0], const_ints(g, static_shape(in[1], "Conv2DBackpropInput").dims(), "Shape"), in[2]},
+        a);
+    Output ddy = op(g, "Conv2D", {dy[0], in[1]}, a);
+    return Grads{Output(), dw, ddy};
+  });
+  // Conv2DBackpropFilter(x, sizes, dy) is linear in x and in dy.
+  r.set_grad("Conv2DBackpropFilter", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const AttrMap a = copy_attrs(o, {"strides", "padding", "dilations", "data_format"});
+    Output dx = op(
+        g, "Conv2DBackpropInput",
+        {const_ints(g, static_shape(in[0], "Conv2DBackpropFilter").dims(), "Shape"), dy[0], in[2]},
+        a);
+    Output ddy = op(g, "Conv2D", {in[0], dy[0]}, a);
+    return Grads{dx, Output(), ddy};
+  });
+  // AvgPoolGrad is linear in its gradient input; its adjoint is AvgPool.
+  r.set_grad("AvgPoolGrad", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{Output(), op(g, "AvgPool", {dy[0]},
+                              copy_attrs(o, {"ksize", "strides", "padding", "data_format"}))};
+  });
+  // MaxPoolGrad routes its gradient to each window's argmax: the adjoint gathers from there
+  // (MaxPoolGradGrad); the argmax is piecewise constant in the inputs (zero derivative).
+  r.set_grad("MaxPoolGrad", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const AttrMap a = copy_attrs(o, {"ksize", "strides", "padding", "data_format"});
+    return Grads{zeros_like(g, in[0], "MaxPoolGrad"), zeros_like(g, in[1], "MaxPoolGrad"),
+                 op(g, "MaxPoolGradGrad", {in[0], in[1], dy[0]}, a)};
+  });
+  r.set_grad("MaxPoolGradGrad", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const AttrMap a = copy_attrs(o, {"ksize", "strides", "padding", "data_format"});
+    return Grads{zeros_like(g, in[0], "MaxPoolGradGrad"), zeros_like(g, in[1], "MaxPoolGradGrad"),
+                 op(g, "MaxPoolGrad", {in[0], in[1], dy[0]}, a)};
+  });
+  // BroadcastTo: the gradient summed back to the input's shape.
+  r.set_grad("BroadcastTo", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{reduce_to_shape(g, dy[0], static_shape(o.inputs()[0], "BroadcastTo")), Output()};
+  });
+}
+
 }  // namespace
 
 void register_gradients(OpRegistry& r) {
-  for (const char* nd : {"Const",
-                         "Placeholder",
-                         "Fill",
-                         "RandomUniform",
-                         "RandomStandardNormal",
-                         "TruncatedNormal",
-                         "IsVariableInitialized",
-                         "Pack",
-                         "LogicalNot",
-                         "BooleanMask",
-                         "NoOp",
-                         "VariableV2",
-                         "Assign",
-                         "AssignAdd",
-                         "AssignSub",
-                         "ApplyGradientDescent",
-                         "ApplyMomentum",
-                         "ApplyAdam",
-                         "BroadcastTo",
-                         "ReluGrad",
-                         "BiasAddGrad",
-                         "Conv2DBackpropInput",
-                         "Conv2DBackpropFilter",
-                         "MaxPoolGrad",
-                         "AvgPoolGrad"})
+  for (const char* nd :
+       {"Const", "Placeholder", "Fill", "RandomUniform", "RandomStandardNormal", "TruncatedNormal",
+        "IsVariableInitialized", "Pack", "LogicalNot", "BooleanMask", "NoOp", "VariableV2",
+        "Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent", "ApplyMomentum", "ApplyAdam"})
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
+  register_second_order_gradients(r);
   r.set_grad("AddN", [](Graph&, const Operation& o, const Grads& dy) {
     return Grads(static_cast<std::size_t>(o.inputs().size()), dy[0]);
   });
@@ -259,6 +309,13 @@ void register_gradients(OpRegistry& r) {
   });
   r.set_grad(
       "SparseSoftmaxCrossEntropyWithLogits", [](Graph& g, const Operation& o, const Grads& dy) {
+        // NOTE: TF's PreventGradient on the second output: a gradient reaching it (a second
+        // derivative through the loss) would otherwise be silently dropped.
+        if (dy.size() > 1 && dy[1].valid())
+          throw ValueError(
+              "Gradient explicitly disabled. Reason: Currently there is no way to take the second "
+              "derivative of sparse_softmax_cross_entropy_with_logits due to the fused "
+              "implementation's interaction with tf.gradients()");
         // dlogits = dloss[:, None] * (softmax - onehot), the op's second output.
         const Shape ls = static_shape(o.inputs()[0], "SparseSoftmaxCrossEntropyWithLogits");
         Output col =

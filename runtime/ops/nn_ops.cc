@@ -1,6 +1,7 @@
 // Definitions of the CNN op set (TF names and shape functions): Relu, BiasAdd, Conv2D and its
-// gradients, pooling, MatMul, reductions, Reshape, SparseSoftmaxCrossEntropyWithLogits.
-// Kernels: kernels/<family>/. Gradients: gradient_ops.cc; Softmax's and LogSoftmax's are here.
+// gradients, pooling (and MaxPoolGradGrad, for second-order gradients), MatMul, reductions,
+// Reshape, SparseSoftmaxCrossEntropyWithLogits. Kernels: kernels/<family>/. Gradients:
+// gradient_ops.cc; Softmax's and LogSoftmax's are here.
 #include <functional>
 
 #include "devices/base/errors.h"
@@ -182,6 +183,11 @@ void register_nn_ops(OpRegistry& r) {
   r.add({.name = "AvgPool", .min_inputs = 1, .max_inputs = 1, .shape = pool_shape});
   r.add({.name = "MaxPoolGrad", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {
            c.set_output(DType::kFloat32, c.input_shapes[0]);
+         }});
+  // TF's MaxPoolGradGrad (orig_input, orig_output, grad): the pooled shape.
+  r.add({.name = "MaxPoolGradGrad", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {
+           require_float(c, 2);
+           c.set_output(DType::kFloat32, c.input_shapes[1]);
          }});
   r.add({.name = "AvgPoolGrad", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            auto dims = const_ints(c, 0);

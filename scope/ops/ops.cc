@@ -214,6 +214,18 @@ Output divide(const Output& x, const Output& y, std::string_view name) {
 Output exp(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Exp", {x}, {}, op_name(name, "Exp")).output(0);
 }
+Output square(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Square", {x}, {}, op_name(name, "Square")).output(0);
+}
+Output sqrt(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Sqrt", {x}, {}, op_name(name, "Sqrt")).output(0);
+}
+Output negative(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Neg", {x}, {}, op_name(name, "Neg")).output(0);
+}
+Output floor(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Floor", {x}, {}, op_name(name, "Floor")).output(0);
+}
 
 Output cast(const Output& x, DType dtype, std::string_view name) {
   name_scope scope(name, "Cast");

@@ -51,6 +51,13 @@ Output multiply(const Output& x, const Output& y, std::string_view name = "");
 Output divide(const Output& x, const Output& y, std::string_view name = "");
 
 Output exp(const Output& x, std::string_view name = "");
+// tf.square, tf.sqrt, tf.negative (and unary minus, TF's __neg__), tf.floor: ops "Square",
+// "Sqrt", "Neg", "Floor" (float32).
+Output square(const Output& x, std::string_view name = "");
+Output sqrt(const Output& x, std::string_view name = "");
+Output negative(const Output& x, std::string_view name = "");
+Output floor(const Output& x, std::string_view name = "");
+inline Output operator-(const Output& x) { return negative(x); }
 
 // ---------------------------------------------------------------- casts and comparisons
 // TF's tf.cast: a Cast op named "Cast" (SrcT, DstT, Truncate=false), or `x` itself when it

@@ -400,6 +400,12 @@ TEST_P(GpuOpsTest, Pooling) {
       mpg.attrs = attrs;
       mpg.rtol = mpg.atol = 0;
       check(mpg);
+      // MaxPoolGradGrad: a gradient of x's shape gathered at each window's argmax.
+      OpCase mpgg = make("MaxPoolGradGrad", DType::kFloat32,
+                         {x, y, random_tensor(DType::kFloat32, g.x, seed++, true)});
+      mpgg.attrs = attrs;
+      mpgg.rtol = mpgg.atol = 0;
+      check(mpgg);
       std::vector<std::int64_t> dims(g.x.dims().begin(), g.x.dims().end());
       OpCase apg =
           make("AvgPoolGrad", DType::kFloat32,

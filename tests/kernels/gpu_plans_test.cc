@@ -274,6 +274,12 @@ TEST(PoolGatherTest, PerElementMathMatchesTheReference) {
       ASSERT_TRUE(
           same_bits(k::avg_pool_backward_at(g, dy.data(), i), dx[static_cast<std::size_t>(i)]))
           << "avg backward " << i;
+    const auto ddx = random_vec(nx, 5);
+    k::max_pool_grad_grad_ref(g, x.data(), ddx.data(), y.data());
+    for (std::int64_t o = 0; o < ny; ++o)
+      ASSERT_TRUE(same_bits(k::max_pool_grad_grad_at(g, x.data(), ddx.data(), o),
+                            y[static_cast<std::size_t>(o)]))
+          << "max grad grad " << o;
   }
 }
 
