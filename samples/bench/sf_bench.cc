@@ -12,6 +12,7 @@
 
 #include "samples/bench/cost_model.h"
 #include "samples/bench/tower_bench.h"
+#include "samples/common/flags.h"
 #include "samples/common/output_file.h"
 
 namespace bench = scopeflow::bench;
@@ -54,9 +55,17 @@ int main(int argc, char** argv) {
   app.add_flag("--explain", explain,
                "print the placement plan and the cost model's step time per strategy (from a "
                "1-tower calibration run and measured links), then run and compare");
-  app.add_option("--pcie_gb_per_s", pcie, "--explain's paper predictions: PCIe bandwidth");
-  app.add_option("--nvlink_gb_per_s", nvlink, "--explain's paper predictions: NVLink bandwidth");
-  app.add_option("--network_gb_per_s", network, "--explain's paper predictions: network bandwidth");
+  // Bandwidths: finite and > 0, and only with --explain (never silently ignored).
+  const CLI::Validator bandwidth = sf::samples::positive_finite("of GB/s");
+  auto* paper_pcie =
+      app.add_option("--pcie_gb_per_s", pcie, "--explain's paper predictions: PCIe bandwidth")
+          ->check(bandwidth);
+  auto* paper_nvlink =
+      app.add_option("--nvlink_gb_per_s", nvlink, "--explain's paper predictions: NVLink bandwidth")
+          ->check(bandwidth);
+  auto* paper_network = app.add_option("--network_gb_per_s", network,
+                                       "--explain's paper predictions: network bandwidth")
+                            ->check(bandwidth);
   auto* allreduce = app.add_subcommand(
       "allreduce", "all-reduce microbenchmark over --num_devices devices (nccl-tests' columns)");
   std::int64_t min_bytes = 1 << 10, max_bytes = 64 << 20;
@@ -99,6 +108,10 @@ int main(int argc, char** argv) {
 
   try {
     bench::validate(c);
+    for (const CLI::Option* o : {paper_pcie, paper_nvlink, paper_network})
+      if (o->count() > 0 && !explain)
+        throw sf::InvalidArgumentError(
+            sf::str_cat(o->get_name(), " applies to --explain's paper predictions only"));
     if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
     std::cout << sf::build_info_string() << "\n" << bench::header(c) << std::endl;
     std::optional<bench::Prediction> predicted;

@@ -10,13 +10,13 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "samples/common/flags.h"
 #include "samples/common/output_file.h"
 
 namespace {
@@ -107,18 +107,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--optimizer", optimizer, "sgd | momentum | adam")
       ->check(CLI::IsMember({"sgd", "momentum", "adam"}));
-  // NOTE: not CLI::PositiveNumber, whose message for "abc" quotes the range up to DBL_MAX.
-  const CLI::Validator positive_finite(
-      [](std::string& text) -> std::string {
-        char* end = nullptr;
-        const double v = std::strtod(text.c_str(), &end);
-        if (text.empty() || end != text.c_str() + text.size())
-          return "'" + text + "' is not a number";
-        if (!std::isfinite(v) || v <= 0) return "must be a finite number > 0, got " + text;
-        return "";
-      },
-      "POSITIVE");
-  app.add_option("--lr", lr, "learning rate")->check(positive_finite);
+  app.add_option("--lr", lr, "learning rate")->check(sf::samples::positive_finite());
   app.add_option("--keep_prob", keep_prob,
                  "dropout keep probability on fc1 while training (1: no dropout)")
       ->check(CLI::Range(0.01, 1.0));
