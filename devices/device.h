@@ -120,6 +120,23 @@ class CaptureGuard {
   static void check(const char* what);
 };
 
+// Process-wide exclusion between CUDA-graph captures and the calls that, made from any thread,
+// would break one in progress: cudaFreeHost synchronizes implicitly (the pinned host caches
+// give memory back only under a permit). A capture brackets itself with capture_begins() /
+// capture_ends() (cuda_graph_cuda.cc); a thread about to free takes a permit with
+// try_begin_release() and returns it with end_release(). Captures may overlap one another,
+// releases may overlap one another, a capture and a release never do. Pure host logic.
+class CaptureExclusion {
+ public:
+  // Blocks while a release permit is out (a release is short: it frees cached memory).
+  static void capture_begins();
+  static void capture_ends() noexcept;
+  // false, at once, while a capture is in progress; true: a permit is out until end_release().
+  static bool try_begin_release();
+  static void end_release() noexcept;
+  static int captures_in_progress();
+};
+
 // Copies `bytes` from `src` on `src_device` to `dst` on `dst_device`, whatever the pair.
 // Returns when the copy is complete.
 void copy_bytes(Device& dst_device, void* dst, Device& src_device, const void* src,

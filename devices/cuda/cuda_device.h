@@ -1,6 +1,7 @@
 // GpuDevice: one logical GPU — its own compute stream, a caching allocator with the
 // logical device's memory budget, pinned staging buffers for pageable host copies, and
-// a pinned host allocator. Several GpuDevices may share one physical card.
+// a caching pinned host allocator (host_caching_allocator.h). Several GpuDevices may share
+// one physical card.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -11,6 +12,7 @@
 
 #include "devices/caching_allocator.h"
 #include "devices/device.h"
+#include "devices/host_caching_allocator.h"
 
 namespace scopeflow::cuda {
 
@@ -44,24 +46,6 @@ class CudaEvent final : public devices::Event {
   int device_;
   cudaEvent_t event_ = nullptr;
   bool recorded_ = false;
-};
-
-// Pinned (page-locked) host memory through cudaHostAlloc, with statistics.
-class PinnedHostAllocator final : public devices::Allocator {
- public:
-  explicit PinnedHostAllocator(std::string device_name);
-  std::string name() const override { return "cuda_pinned_host"; }
-  void* allocate(std::size_t bytes) override;
-  using devices::Allocator::allocate;
-  void deallocate(void* p) noexcept override;
-  devices::AllocatorStats stats() const override;
-  void reset_peak_stats() override;
-
- private:
-  std::string device_name_;
-  mutable std::mutex mu_;
-  std::unordered_map<void*, std::size_t> sizes_;
-  devices::AllocatorStats stats_;
 };
 
 class GpuDevice final : public devices::Device {
@@ -102,8 +86,11 @@ class GpuDevice final : public devices::Device {
   int logical_count_;
   std::string card_name_;
   std::unique_ptr<CudaStream> compute_;
+  // NOTE: the allocators are declared after the streams, so destroyed before them: their
+  // destructors wait on events recorded on these streams.
   std::unique_ptr<devices::CachingAllocator> allocator_;
-  PinnedHostAllocator pinned_;
+  // Pinned host memory (cudaHostAlloc), cached: see host_caching_allocator.h.
+  devices::HostCachingAllocator pinned_;
   std::mutex staging_mu_;
   std::array<void*, 2> staging_{nullptr, nullptr};
   std::array<cudaEvent_t, 2> staging_done_{nullptr, nullptr};
