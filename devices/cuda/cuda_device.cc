@@ -239,6 +239,7 @@ GpuDevice::GpuDevice(int index, int physical_id, std::int64_t memory_limit, int 
 GpuDevice::~GpuDevice() {
   try {
     synchronize();
+    if (h2d_) h2d_->synchronize();
   } catch (const std::exception& e) {
     SF_LOG_WARN(name(), ": synchronize at shutdown: ", e.what());
   }
@@ -259,6 +260,13 @@ std::string GpuDevice::description() const {
 
 std::unique_ptr<devices::Stream> GpuDevice::create_stream() {
   return std::make_unique<CudaStream>(physical_id_);
+}
+
+devices::Stream& GpuDevice::host_to_device_stream() {
+  // NOTE: call_once (not a plain null check): the pipeline's producer thread and the
+  // executor's threads may ask at the same time; a constructor that throws leaves it unset.
+  std::call_once(h2d_once_, [this] { h2d_ = std::make_unique<CudaStream>(physical_id_); });
+  return *h2d_;
 }
 
 std::unique_ptr<devices::Event> GpuDevice::create_event() {
@@ -300,7 +308,10 @@ void GpuDevice::ensure_staging() {
 }
 
 // Pageable host memory goes through two pinned buffers: the host copy into one overlaps
-// the DMA out of the other.
+// the DMA out of the other. NOTE: on the compute stream, behind the work queued there, even
+// from pinned memory: `dst` is usually a block of the compute stream's bin, which queued
+// kernels may still use (stream-ordered reuse). Copies that must not wait for the step go
+// through copy_from_host_async on the host-to-device stream into a block of that stream.
 void GpuDevice::copy_from_host(void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
   devices::CaptureGuard::check("a host-to-GPU copy");
@@ -383,6 +394,17 @@ void GpuDevice::copy_from_device_async(void* dst, devices::Device& src_device, c
   // The source buffer may be freed (back to its stream's cache) once the copy is queued:
   // later work on the source stream waits for the copy.
   src_device.compute_stream().wait_for(*compute_);
+}
+
+void GpuDevice::copy_from_host_async(void* dst, const void* src, std::size_t bytes,
+                                     devices::Stream& stream) {
+  if (bytes == 0) return;
+  auto* s = dynamic_cast<CudaStream*>(&stream);
+  if (s == nullptr || s->device() != physical_id_)
+    throw InvalidArgumentError(
+        str_cat(name(), ": copy_from_host_async needs a CUDA stream of GPU ", physical_id_));
+  DeviceGuard guard(physical_id_);
+  SF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s->get()));
 }
 
 void GpuDevice::memset(void* dst, int value, std::size_t bytes) {

@@ -60,6 +60,9 @@ class GpuDevice final : public devices::Device {
   devices::Allocator& allocator() override { return *allocator_; }
   devices::Allocator& host_allocator() override { return pinned_; }
   devices::Stream& compute_stream() override { return *compute_; }
+  // A second non-blocking stream, made on first use: copies on it overlap the compute stream's
+  // kernels (the card's copy engine), and nothing the executor does waits for it.
+  devices::Stream& host_to_device_stream() override;
   std::unique_ptr<devices::Stream> create_stream() override;
   std::unique_ptr<devices::Event> create_event() override;
   void synchronize() override;
@@ -72,6 +75,9 @@ class GpuDevice final : public devices::Device {
                         std::size_t bytes) override;
   void copy_from_device_async(void* dst, devices::Device& src_device, const void* src,
                               std::size_t bytes) override;
+  // cudaMemcpyAsync on `stream`, nothing else: no wait, no staging (see Device).
+  void copy_from_host_async(void* dst, const void* src, std::size_t bytes,
+                            devices::Stream& stream) override;
   void memset(void* dst, int value, std::size_t bytes) override;
 
   cudaStream_t stream() const { return compute_->get(); }
@@ -86,6 +92,8 @@ class GpuDevice final : public devices::Device {
   int logical_count_;
   std::string card_name_;
   std::unique_ptr<CudaStream> compute_;
+  std::once_flag h2d_once_;
+  std::unique_ptr<CudaStream> h2d_;  // host_to_device_stream()
   // NOTE: the allocators are declared after the streams, so destroyed before them: their
   // destructors wait on events recorded on these streams.
   std::unique_ptr<devices::CachingAllocator> allocator_;
