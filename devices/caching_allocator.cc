@@ -54,8 +54,15 @@ CachingAllocator::~CachingAllocator() {
   for (auto& [ptr, b] : active_) all.push_back(b);
   for (auto& p : pending_) all.push_back(p.block);
   for (auto& [id, blocks] : parked_) all.insert(all.end(), blocks.begin(), blocks.end());
+  // NOTE: a backend that cannot free now (pinned memory while a CUDA graph is captured on
+  // another thread: cudaFreeHost would break it) leaks its segments rather than break it.
+  const bool may_free = backend_->begin_release();
+  if (!may_free)
+    SF_LOG_WARN("CachingAllocator(", device_name_, "): destroyed while its memory cannot be freed ",
+                "(a CUDA graph is being captured); ", stats_.bytes_reserved, " bytes leaked");
   for (Block* b : all)
-    if (b->prev == nullptr) backend_->raw_free(b->ptr);
+    if (b->prev == nullptr && may_free) backend_->raw_free(b->ptr);
+  if (may_free) backend_->end_release();
   for (Block* b : all) delete b;
 }
 
@@ -125,8 +132,9 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
     backend_->synchronize();
     process_events();
     block = find_free_block(pool, rounded, stream);
-    if (block == nullptr) {
+    if (block == nullptr && backend_->begin_release()) {
       release_cached_segments();
+      backend_->end_release();
       block = allocate_segment(rounded, stream);
     }
   }
@@ -296,7 +304,13 @@ void CachingAllocator::empty_cache() {
   }
   backend_->synchronize();
   process_events();
+  if (!backend_->begin_release()) {
+    SF_LOG_WARN("CachingAllocator(", device_name_,
+                "): empty_cache kept the cache: the backend cannot free memory now");
+    return;
+  }
   release_cached_segments();
+  backend_->end_release();
 }
 
 std::uint64_t CachingAllocator::open_hold() {

@@ -35,6 +35,14 @@ class CachingBackend {
   virtual void destroy_event(void* event) noexcept = 0;
   // Waits for all work on the device (used before returning memory to the system).
   virtual void synchronize() = 0;
+  // Brackets the raw_free() calls of cached memory (empty_cache, the retry before
+  // out-of-memory, the destructor). false: not now, the allocator keeps its cache. true: raw_free()
+  // may run, and the backend keeps what such calls would break from starting until end_release() (a
+  // pinned-memory backend: a CUDA-graph capture on any thread, since cudaFreeHost synchronizes
+  // implicitly; see CaptureExclusion in devices/device.h). The destructor asks too, and leaks its
+  // segments (logged) when told no.
+  virtual bool begin_release() { return true; }
+  virtual void end_release() noexcept {}
 };
 
 class CachingAllocator final : public Allocator {
@@ -59,7 +67,9 @@ class CachingAllocator final : public Allocator {
   void record_stream(void* p, StreamId stream) override;
   AllocatorStats stats() const override;
   void reset_peak_stats() override;
-  // Frees every cached segment that has no block in use.
+  // Frees every cached segment that has no block in use (after synchronize(), so that blocks
+  // waiting on other streams are free too). Does nothing while a hold is open; frees nothing
+  // when the backend's begin_release() says no.
   void empty_cache() override;
   // Holds (see Allocator::open_hold). InvalidArgumentError when a hold is already open or the
   // id is unknown. Parked blocks count as in use in stats() until released; a released block

@@ -1,8 +1,10 @@
 // CpuDevice: inline streams and events, host memcpy. See cpu_device.h.
 #include "devices/cpu_device.h"
 
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "devices/base/errors.h"
@@ -152,6 +154,47 @@ void CaptureGuard::check(const char* what) {
         str_cat(what,
                 " while a CUDA graph is being captured (it would wait for the GPU or use a stream "
                 "outside the capture)"));
+}
+
+namespace {
+std::mutex exclusion_mu;
+std::condition_variable exclusion_cv;
+int exclusion_captures = 0;
+int exclusion_releases = 0;
+}  // namespace
+
+void CaptureExclusion::capture_begins() {
+  std::unique_lock<std::mutex> lock(exclusion_mu);
+  exclusion_cv.wait(lock, [] { return exclusion_releases == 0; });
+  ++exclusion_captures;
+}
+
+void CaptureExclusion::capture_ends() noexcept {
+  {
+    std::lock_guard<std::mutex> lock(exclusion_mu);
+    if (exclusion_captures > 0) --exclusion_captures;
+  }
+  exclusion_cv.notify_all();
+}
+
+bool CaptureExclusion::try_begin_release() {
+  std::lock_guard<std::mutex> lock(exclusion_mu);
+  if (exclusion_captures > 0) return false;
+  ++exclusion_releases;
+  return true;
+}
+
+void CaptureExclusion::end_release() noexcept {
+  {
+    std::lock_guard<std::mutex> lock(exclusion_mu);
+    if (exclusion_releases > 0) --exclusion_releases;
+  }
+  exclusion_cv.notify_all();
+}
+
+int CaptureExclusion::captures_in_progress() {
+  std::lock_guard<std::mutex> lock(exclusion_mu);
+  return exclusion_captures;
 }
 
 void copy_bytes(Device& dst_device, void* dst, Device& src_device, const void* src,

@@ -62,9 +62,16 @@ class Device {
   // allocator on CPU devices).
   virtual Allocator& host_allocator() = 0;
   virtual Stream& compute_stream() = 0;
+  // The stream for host-to-device copies that run beside the compute stream's work instead of
+  // queued behind it (input pipelines): GPUs make one on first use and keep it; elsewhere, the
+  // compute stream.
+  virtual Stream& host_to_device_stream() { return compute_stream(); }
   virtual std::unique_ptr<Stream> create_stream() = 0;
   virtual std::unique_ptr<Event> create_event() = 0;
-  // Waits for every stream of this device.
+  // Waits for the work queued on the compute stream (what steps and the synchronous copies
+  // use). NOTE: not for the host-to-device stream nor streams from create_stream(): whoever
+  // queues work there waits for it through an Event, so that the end of a Session::run does
+  // not wait for an input pipeline's copy of the next batch.
   virtual void synchronize() = 0;
   // The physical GPU behind a (logical) GPU device; -1 for CPU devices.
   virtual int physical_id() const { return -1; }
@@ -85,6 +92,19 @@ class Device {
   virtual void copy_from_device_async(void* dst, Device& src_device, const void* src,
                                       std::size_t bytes) {
     copy_from_device(dst, src_device, src, bytes);
+  }
+  // Queues a copy of `bytes` from host memory `src` to `dst` (this device's memory) on `stream`
+  // (one of this device's streams, typically host_to_device_stream()) and returns without
+  // waiting; CPU devices copy inline. On a GPU the copy is ordered after the work queued on
+  // `stream` only, so the caller guarantees: `dst` is free for `stream` (allocated
+  // stream-ordered for it: Tensor::empty_on_stream); `src` stays allocated and unchanged until
+  // the copy has run (record_stream on a caching host allocator, or wait for an Event recorded
+  // on `stream`); readers of `dst` on other streams, or on the host, wait for such an Event.
+  // `src` should be pinned (host_allocator()): from pageable memory CUDA copies synchronously.
+  // InvalidArgumentError when `stream` is not a stream of this device's card.
+  virtual void copy_from_host_async(void* dst, const void* src, std::size_t bytes, Stream& stream) {
+    (void)stream;
+    copy_from_host(dst, src, bytes);
   }
   // Fills device memory with a byte value (cudaMemset on GPUs).
   virtual void memset(void* dst, int value, std::size_t bytes) = 0;
@@ -118,6 +138,23 @@ class CaptureGuard {
   static bool active();
   // Throws FailedPreconditionError naming `what` when active().
   static void check(const char* what);
+};
+
+// Process-wide exclusion between CUDA-graph captures and the calls that, made from any thread,
+// would break one in progress: cudaFreeHost synchronizes implicitly (the pinned host caches
+// give memory back only under a permit). A capture brackets itself with capture_begins() /
+// capture_ends() (cuda_graph_cuda.cc); a thread about to free takes a permit with
+// try_begin_release() and returns it with end_release(). Captures may overlap one another,
+// releases may overlap one another, a capture and a release never do. Pure host logic.
+class CaptureExclusion {
+ public:
+  // Blocks while a release permit is out (a release is short: it frees cached memory).
+  static void capture_begins();
+  static void capture_ends() noexcept;
+  // false, at once, while a capture is in progress; true: a permit is out until end_release().
+  static bool try_begin_release();
+  static void end_release() noexcept;
+  static int captures_in_progress();
 };
 
 // Copies `bytes` from `src` on `src_device` to `dst` on `dst_device`, whatever the pair.

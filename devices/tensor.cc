@@ -10,10 +10,12 @@
 
 namespace scopeflow {
 
-Buffer::Buffer(std::shared_ptr<devices::Device> device, std::size_t bytes)
+Buffer::Buffer(std::shared_ptr<devices::Device> device, std::size_t bytes,
+               const devices::Stream* stream)
     : device_(std::move(device)), size_(bytes) {
   if (!device_) throw InvalidArgumentError("Buffer: no device given");
-  data_ = device_->allocator().allocate(bytes);
+  data_ = stream != nullptr ? device_->allocator().allocate(bytes, stream->id())
+                            : device_->allocator().allocate(bytes);
 }
 
 Buffer::~Buffer() {
@@ -23,6 +25,18 @@ Buffer::~Buffer() {
 }
 
 Tensor::Tensor(DType dtype, const Shape& shape, std::shared_ptr<devices::Device> device)
+    : Tensor(dtype, shape, std::move(device), nullptr) {}
+
+Tensor Tensor::empty_on_stream(DType dtype, const Shape& shape,
+                               std::shared_ptr<devices::Device> device,
+                               const devices::Stream& stream) {
+  if (dtype == DType::kString)
+    throw InvalidArgumentError("Tensor::empty_on_stream: string tensors live on the host");
+  return Tensor(dtype, shape, std::move(device), &stream);
+}
+
+Tensor::Tensor(DType dtype, const Shape& shape, std::shared_ptr<devices::Device> device,
+               const devices::Stream* stream)
     : dtype_(dtype), shape_(shape) {
   if (dtype == DType::kInvalid) throw InvalidArgumentError("Tensor: dtype is invalid");
   if (dtype == DType::kComplex64)
@@ -47,7 +61,7 @@ Tensor::Tensor(DType dtype, const Shape& shape, std::shared_ptr<devices::Device>
       static_cast<std::uint64_t>(num_elements_) > (std::uint64_t{1} << 62) / size)
     throw ResourceExhaustedError(str_cat("Tensor: ", shape.to_string(), " of ", dtype_name(dtype),
                                          " is too large to allocate on ", device->name()));
-  buffer_ = std::make_shared<Buffer>(std::move(device), bytes());
+  buffer_ = std::make_shared<Buffer>(std::move(device), bytes(), stream);
   if (dtype == DType::kString) {
     auto* p = static_cast<std::string*>(buffer_->data());
     for (std::int64_t i = 0; i < num_elements_; ++i) new (p + i) std::string();

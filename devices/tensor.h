@@ -20,8 +20,10 @@ namespace scopeflow {
 // Device memory owned by one allocation; freed when the last Tensor using it goes away.
 class Buffer {
  public:
-  // Allocates `bytes` from `device`'s allocator. Throws ResourceExhaustedError.
-  Buffer(std::shared_ptr<devices::Device> device, std::size_t bytes);
+  // Allocates `bytes` from `device`'s allocator, stream-ordered for `stream` when one is given
+  // (Allocator::allocate(bytes, stream->id())). Throws ResourceExhaustedError.
+  Buffer(std::shared_ptr<devices::Device> device, std::size_t bytes,
+         const devices::Stream* stream = nullptr);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -47,6 +49,14 @@ class Tensor {
   Tensor(DType dtype, const Shape& shape,
          std::shared_ptr<devices::Device> device = devices::host_device());
 
+  // Like the constructor, but the memory is allocated stream-ordered for `stream`, one of
+  // `device`'s streams (Allocator::allocate(bytes, stream.id())): work queued on `stream` may
+  // use it at once, because the caching allocator hands out a block of another stream's bin
+  // only after that stream's work on it is done. The block keeps `stream` as its home: work on
+  // other streams declares itself with allocator().record_stream(). Not for strings.
+  static Tensor empty_on_stream(DType dtype, const Shape& shape,
+                                std::shared_ptr<devices::Device> device,
+                                const devices::Stream& stream);
   template <class T>
   static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
   template <class T>
@@ -105,6 +115,8 @@ class Tensor {
   long buffer_use_count() const { return buffer_.use_count(); }
 
  private:
+  Tensor(DType dtype, const Shape& shape, std::shared_ptr<devices::Device> device,
+         const devices::Stream* stream);
   void check_dtype(DType want, const char* what) const;
   void copy_to_host(void* dst) const;
 

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
+#include <vector>
 
 #include "devices/base/config.h"
 #include "devices/base/logging.h"
@@ -70,6 +72,76 @@ class CudaBackend final : public devices::CachingBackend {
 
  private:
   int device_;
+};
+
+// The pinned host cache's view of page-locked memory (HostCachingAllocator). Events are
+// made on the device of the stream they are recorded on (a block may be used by streams of
+// any GPU); synchronize() waits for those events only, never for a whole device, so the
+// cache's waits neither stall unrelated work nor break a CUDA-graph capture on another thread.
+// cudaFreeHost synchronizes implicitly, so it runs only under a CaptureExclusion permit.
+class PinnedBackend final : public devices::CachingBackend {
+ public:
+  explicit PinnedBackend(int device) : device_(device) {}
+  void* raw_alloc(std::size_t bytes) override {
+    DeviceGuard guard(device_);
+    void* p = nullptr;
+    cudaError_t err = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      return nullptr;
+    }
+    SF_CUDA_CHECK(err);
+    return p;
+  }
+  void raw_free(void* p) noexcept override {
+    if (cudaFreeHost(p) != cudaSuccess) {
+      (void)cudaGetLastError();
+      SF_LOG_WARN("cudaFreeHost failed (pinned memory of GPU ", device_, ")");
+    }
+  }
+  void* record_event(devices::StreamId stream) override {
+    const auto s = reinterpret_cast<cudaStream_t>(stream);
+    int dev = device_;
+    SF_CUDA_CHECK(cudaStreamGetDevice(s, &dev));
+    DeviceGuard guard(dev);
+    cudaEvent_t ev = nullptr;
+    SF_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    if (cudaError_t err = cudaEventRecord(ev, s); err != cudaSuccess) {
+      (void)cudaEventDestroy(ev);
+      SF_CUDA_CHECK(err);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.insert(ev);
+    return ev;
+  }
+  bool query_event(void* event) override {
+    cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(event));
+    if (err == cudaErrorNotReady) return false;
+    SF_CUDA_CHECK(err);
+    return true;
+  }
+  void destroy_event(void* event) noexcept override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.erase(static_cast<cudaEvent_t>(event));
+    }
+    (void)cudaEventDestroy(static_cast<cudaEvent_t>(event));
+  }
+  void synchronize() override {
+    std::vector<cudaEvent_t> pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending.assign(events_.begin(), events_.end());
+    }
+    for (cudaEvent_t ev : pending) SF_CUDA_CHECK(cudaEventSynchronize(ev));
+  }
+  bool begin_release() override { return devices::CaptureExclusion::try_begin_release(); }
+  void end_release() noexcept override { devices::CaptureExclusion::end_release(); }
+
+ private:
+  int device_;
+  std::mutex mu_;
+  std::set<cudaEvent_t> events_;  // recorded and not yet destroyed
 };
 
 }  // namespace
@@ -145,64 +217,6 @@ float CudaEvent::elapsed_ms_since(devices::Event& start) {
   return ms;
 }
 
-// ---------------------------------------------------------------- pinned host memory
-PinnedHostAllocator::PinnedHostAllocator(std::string device_name)
-    : device_name_(std::move(device_name)) {}
-
-void* PinnedHostAllocator::allocate(std::size_t bytes) {
-  void* p = nullptr;
-  cudaError_t err = cudaHostAlloc(&p, std::max<std::size_t>(bytes, 1), cudaHostAllocPortable);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    ++stats_.num_ooms;
-    throw ResourceExhaustedError(
-        str_cat("OOM when allocating ", bytes, " bytes of pinned host memory for ", device_name_,
-                ": ", cudaGetErrorString(err), "; ", stats_.bytes_in_use, " bytes pinned in use"));
-  }
-  sizes_[p] = bytes;
-  const auto b = static_cast<std::int64_t>(bytes);
-  stats_.bytes_in_use += b;
-  stats_.bytes_reserved += b;
-  stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
-  stats_.peak_bytes_reserved = std::max(stats_.peak_bytes_reserved, stats_.bytes_reserved);
-  stats_.largest_alloc_size = std::max(stats_.largest_alloc_size, b);
-  ++stats_.num_allocs;
-  ++stats_.num_raw_allocs;
-  return p;
-}
-
-void PinnedHostAllocator::deallocate(void* p) noexcept {
-  if (p == nullptr) return;
-  std::size_t bytes = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = sizes_.find(p);
-    if (it == sizes_.end()) {
-      SF_LOG_ERROR("PinnedHostAllocator(", device_name_, "): unknown pointer ", p);
-      return;
-    }
-    bytes = it->second;
-    sizes_.erase(it);
-    stats_.bytes_in_use -= static_cast<std::int64_t>(bytes);
-    stats_.bytes_reserved -= static_cast<std::int64_t>(bytes);
-    ++stats_.num_frees;
-    ++stats_.num_raw_frees;
-  }
-  if (cudaFreeHost(p) != cudaSuccess) SF_LOG_WARN("cudaFreeHost failed for ", device_name_);
-}
-
-devices::AllocatorStats PinnedHostAllocator::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
-}
-
-void PinnedHostAllocator::reset_peak_stats() {
-  std::lock_guard<std::mutex> lock(mu_);
-  stats_.peak_bytes_in_use = stats_.bytes_in_use;
-  stats_.peak_bytes_reserved = stats_.bytes_reserved;
-}
-
 // ---------------------------------------------------------------- the device
 GpuDevice::GpuDevice(int index, int physical_id, std::int64_t memory_limit, int logical_rank,
                      int logical_count)
@@ -211,7 +225,8 @@ GpuDevice::GpuDevice(int index, int physical_id, std::int64_t memory_limit, int 
       memory_limit_(memory_limit),
       logical_rank_(logical_rank),
       logical_count_(logical_count),
-      pinned_(str_cat("/device:GPU:", index)) {
+      pinned_("cuda_pinned_host", str_cat("pinned host memory of /device:GPU:", index),
+              std::make_unique<PinnedBackend>(physical_id)) {
   DeviceGuard guard(physical_id);
   cudaDeviceProp prop{};
   SF_CUDA_CHECK(cudaGetDeviceProperties(&prop, physical_id));
@@ -224,6 +239,7 @@ GpuDevice::GpuDevice(int index, int physical_id, std::int64_t memory_limit, int 
 GpuDevice::~GpuDevice() {
   try {
     synchronize();
+    if (h2d_) h2d_->synchronize();
   } catch (const std::exception& e) {
     SF_LOG_WARN(name(), ": synchronize at shutdown: ", e.what());
   }
@@ -244,6 +260,13 @@ std::string GpuDevice::description() const {
 
 std::unique_ptr<devices::Stream> GpuDevice::create_stream() {
   return std::make_unique<CudaStream>(physical_id_);
+}
+
+devices::Stream& GpuDevice::host_to_device_stream() {
+  // NOTE: call_once (not a plain null check): the pipeline's producer thread and the
+  // executor's threads may ask at the same time; a constructor that throws leaves it unset.
+  std::call_once(h2d_once_, [this] { h2d_ = std::make_unique<CudaStream>(physical_id_); });
+  return *h2d_;
 }
 
 std::unique_ptr<devices::Event> GpuDevice::create_event() {
@@ -285,7 +308,10 @@ void GpuDevice::ensure_staging() {
 }
 
 // Pageable host memory goes through two pinned buffers: the host copy into one overlaps
-// the DMA out of the other.
+// the DMA out of the other. NOTE: on the compute stream, behind the work queued there, even
+// from pinned memory: `dst` is usually a block of the compute stream's bin, which queued
+// kernels may still use (stream-ordered reuse). Copies that must not wait for the step go
+// through copy_from_host_async on the host-to-device stream into a block of that stream.
 void GpuDevice::copy_from_host(void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
   devices::CaptureGuard::check("a host-to-GPU copy");
@@ -368,6 +394,17 @@ void GpuDevice::copy_from_device_async(void* dst, devices::Device& src_device, c
   // The source buffer may be freed (back to its stream's cache) once the copy is queued:
   // later work on the source stream waits for the copy.
   src_device.compute_stream().wait_for(*compute_);
+}
+
+void GpuDevice::copy_from_host_async(void* dst, const void* src, std::size_t bytes,
+                                     devices::Stream& stream) {
+  if (bytes == 0) return;
+  auto* s = dynamic_cast<CudaStream*>(&stream);
+  if (s == nullptr || s->device() != physical_id_)
+    throw InvalidArgumentError(
+        str_cat(name(), ": copy_from_host_async needs a CUDA stream of GPU ", physical_id_));
+  DeviceGuard guard(physical_id_);
+  SF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s->get()));
 }
 
 void GpuDevice::memset(void* dst, int value, std::size_t bytes) {

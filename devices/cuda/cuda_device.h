@@ -1,6 +1,7 @@
 // GpuDevice: one logical GPU — its own compute stream, a caching allocator with the
 // logical device's memory budget, pinned staging buffers for pageable host copies, and
-// a pinned host allocator. Several GpuDevices may share one physical card.
+// a caching pinned host allocator (host_caching_allocator.h). Several GpuDevices may share
+// one physical card.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -11,6 +12,7 @@
 
 #include "devices/caching_allocator.h"
 #include "devices/device.h"
+#include "devices/host_caching_allocator.h"
 
 namespace scopeflow::cuda {
 
@@ -46,24 +48,6 @@ class CudaEvent final : public devices::Event {
   bool recorded_ = false;
 };
 
-// Pinned (page-locked) host memory through cudaHostAlloc, with statistics.
-class PinnedHostAllocator final : public devices::Allocator {
- public:
-  explicit PinnedHostAllocator(std::string device_name);
-  std::string name() const override { return "cuda_pinned_host"; }
-  void* allocate(std::size_t bytes) override;
-  using devices::Allocator::allocate;
-  void deallocate(void* p) noexcept override;
-  devices::AllocatorStats stats() const override;
-  void reset_peak_stats() override;
-
- private:
-  std::string device_name_;
-  mutable std::mutex mu_;
-  std::unordered_map<void*, std::size_t> sizes_;
-  devices::AllocatorStats stats_;
-};
-
 class GpuDevice final : public devices::Device {
  public:
   static constexpr std::size_t kStagingBytes = 8 << 20;  // per staging buffer (two of them)
@@ -76,6 +60,9 @@ class GpuDevice final : public devices::Device {
   devices::Allocator& allocator() override { return *allocator_; }
   devices::Allocator& host_allocator() override { return pinned_; }
   devices::Stream& compute_stream() override { return *compute_; }
+  // A second non-blocking stream, made on first use: copies on it overlap the compute stream's
+  // kernels (the card's copy engine), and nothing the executor does waits for it.
+  devices::Stream& host_to_device_stream() override;
   std::unique_ptr<devices::Stream> create_stream() override;
   std::unique_ptr<devices::Event> create_event() override;
   void synchronize() override;
@@ -88,6 +75,9 @@ class GpuDevice final : public devices::Device {
                         std::size_t bytes) override;
   void copy_from_device_async(void* dst, devices::Device& src_device, const void* src,
                               std::size_t bytes) override;
+  // cudaMemcpyAsync on `stream`, nothing else: no wait, no staging (see Device).
+  void copy_from_host_async(void* dst, const void* src, std::size_t bytes,
+                            devices::Stream& stream) override;
   void memset(void* dst, int value, std::size_t bytes) override;
 
   cudaStream_t stream() const { return compute_->get(); }
@@ -102,8 +92,13 @@ class GpuDevice final : public devices::Device {
   int logical_count_;
   std::string card_name_;
   std::unique_ptr<CudaStream> compute_;
+  std::once_flag h2d_once_;
+  std::unique_ptr<CudaStream> h2d_;  // host_to_device_stream()
+  // NOTE: the allocators are declared after the streams, so destroyed before them: their
+  // destructors wait on events recorded on these streams.
   std::unique_ptr<devices::CachingAllocator> allocator_;
-  PinnedHostAllocator pinned_;
+  // Pinned host memory (cudaHostAlloc), cached: see host_caching_allocator.h.
+  devices::HostCachingAllocator pinned_;
   std::mutex staging_mu_;
   std::array<void*, 2> staging_{nullptr, nullptr};
   std::array<cudaEvent_t, 2> staging_done_{nullptr, nullptr};

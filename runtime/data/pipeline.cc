@@ -1,4 +1,4 @@
-// See pipeline.h.
+// BatchPipeline: the producer thread and the device copies. See pipeline.h.
 #include "runtime/data/pipeline.h"
 
 #include "devices/base/errors.h"
@@ -71,6 +71,8 @@ void BatchPipeline::produce(std::int64_t epoch) {
     }
     const std::int64_t batches = batches_per_epoch();
     const bool to_device = options_.device && options_.device->type() != devices::DeviceType::kCPU;
+    devices::Stream* copy_stream = to_device ? &options_.device->host_to_device_stream() : nullptr;
+    std::unique_ptr<devices::Event> copied = to_device ? options_.device->create_event() : nullptr;
     for (std::int64_t b = 0; b < batches; ++b) {
       {
         std::unique_lock<std::mutex> lock(mu_);
@@ -84,7 +86,12 @@ void BatchPipeline::produce(std::int64_t epoch) {
       batch.reserve(components_.size());
       for (const Tensor& c : components_) {
         Tensor t = gather_rows(c, order, first, count, staging_);
-        batch.push_back(to_device ? t.to(options_.device) : std::move(t));
+        batch.push_back(to_device ? copy_to_device(t, *copy_stream) : std::move(t));
+      }  // the pinned copies go back to the cache here, pending their copy's event
+      if (to_device) {
+        // Only this batch's copies (and earlier ones on the copy stream): never the step.
+        copied->record(*copy_stream);
+        copied->synchronize();
       }
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -101,6 +108,38 @@ void BatchPipeline::produce(std::int64_t epoch) {
     producing_ = false;
   }
   cv_.notify_all();
+}
+
+// NOTE: the ordering of a device batch; nothing here waits for the compute stream, and the
+// consumer never waits for a copy.
+// 1. `host` (pinned, from the device's HostCachingAllocator) was handed out only once no stream
+//    still used it (a block an earlier copy read waits for that copy's event), so the gather
+//    could write it.
+// 2. The device block is allocated for the copy stream. A block of that stream's bin was last
+//    written by an earlier copy (ordered before this one on the same stream) and read by the
+//    compute stream, and it went back to the bin only after an event recorded on the compute
+//    stream when it was freed had completed (step 4). So the copy may write it at once, while
+//    the compute stream runs the current step. (A block of the compute stream's bin, which
+//    Tensor::to's synchronous copy uses, could still be read by queued kernels: that copy
+//    must queue behind the step, which is what made the producer wait for each step.)
+// 3. The copy is queued on the copy stream, and the pinned source is declared used by it:
+//    dropped after this function, it returns to the cache only once the copy has run.
+// 4. The device block is declared used by the compute stream, where a Session reads fed GPU
+//    tensors: kernels, the copy into a CUDA graph's feed buffer, and a copy to another GPU
+//    (queued on that GPU's stream, which this compute stream is then made to wait for).
+//    Session::run waits for its step before returning, so the batch is normally idle when the
+//    caller drops it; the record makes reuse wait for queued compute work whatever the
+//    consumer does.
+// 5. produce() then waits for an event on the copy stream, so a batch in ready_ is resident:
+//    any consumer, on any stream or on the host, may read it without further ordering.
+Tensor BatchPipeline::copy_to_device(const Tensor& host, devices::Stream& copy_stream) {
+  devices::Device& device = *options_.device;
+  Tensor out = Tensor::empty_on_stream(host.dtype(), host.shape(), options_.device, copy_stream);
+  // The uses first: a throw after the copy was queued must not free `host` without its record.
+  device.allocator().record_stream(out.raw_data(), device.compute_stream().id());
+  staging_->allocator().record_stream(host.raw_data(), copy_stream.id());
+  device.copy_from_host_async(out.raw_data(), host.raw_data(), host.bytes(), copy_stream);
+  return out;
 }
 
 std::optional<std::vector<Tensor>> BatchPipeline::next() {

@@ -1,8 +1,9 @@
 // BatchPipeline: batches over the rows of equally long [N, ...] host tensors (images,
 // labels), shuffled per epoch with a seed, produced by a background thread `prefetch`
-// batches ahead of use. For a GPU target each batch is gathered into pinned host memory and
-// copied to the device before the consumer asks for it; feeding such a batch to a Session
-// costs no copy in the step.
+// batches ahead of use. For a GPU target each batch is gathered into pinned host memory (the
+// device's caching pinned allocator: no cudaHostAlloc/cudaFreeHost per batch in steady state)
+// and copied on the device's host-to-device stream, beside the running step, before the
+// consumer asks for it; feeding such a batch to a Session costs no copy in the step.
 #pragma once
 
 #include <condition_variable>
@@ -44,6 +45,9 @@ class BatchPipeline {
   void start_epoch(std::int64_t epoch);
   // The next batch of the current epoch (one tensor per component), or nullopt after the
   // last. Rethrows an error of the producer. FailedPreconditionError before start_epoch().
+  // A GPU batch's copy is complete (readable from any stream or the host), and its memory is
+  // recorded as used by the device's compute stream: a consumer reading it on another stream
+  // declares that with device->allocator().record_stream() before dropping it.
   std::optional<std::vector<Tensor>> next();
   std::int64_t batches_per_epoch() const;
   std::int64_t rows() const { return rows_; }
@@ -51,6 +55,8 @@ class BatchPipeline {
  private:
   void stop();
   void produce(std::int64_t epoch);
+  // A device copy of pinned `host`, queued on `copy_stream` (see the ordering note in .cc).
+  Tensor copy_to_device(const Tensor& host, devices::Stream& copy_stream);
 
   std::vector<Tensor> components_;
   PipelineOptions options_;

@@ -12,11 +12,13 @@
 // launched; later runs replay. At most kMaxGraphsPerPlan signatures keep a graph (the least
 // recently used one is dropped). Capture runs on dedicated streams, one per GPU of the plan
 // (the first begins the capture, the others join it through events and rejoin before it
-// ends), so threads that use the devices' compute streams meanwhile (an input pipeline's
-// copies) neither land in the graph nor break it; a CaptureGuard makes any synchronous copy
-// or synchronization from the capture's threads fail the capture rather than read memory
-// that captured (not yet executed) work has not written. The captured pass runs on the calling
-// thread only (Session::Impl::process), so the graph's node order is deterministic.
+// ends), so threads that use the devices' compute streams meanwhile neither land in the graph
+// nor break it (an input pipeline copies on the host-to-device stream, and no pinned memory
+// is freed while a capture runs: CaptureExclusion in devices/device.h); a CaptureGuard makes
+// any synchronous copy or synchronization from the capture's threads fail the capture rather
+// than read memory that captured (not yet executed) work has not written. The captured pass
+// runs on the calling thread only (Session::Impl::process), so the graph's node order is
+// deterministic.
 //
 // What a replay relies on, and how it is kept:
 // - Memory: the devices' allocators hold every block allocated or freed during the capture

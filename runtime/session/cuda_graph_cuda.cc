@@ -34,7 +34,15 @@ struct CapturedStep::Impl {
   std::vector<std::pair<const Node*, std::uint64_t>> counters;
   std::vector<cudaEvent_t> events;  // fork/join events of the capture, destroyed at the end
   bool capturing = false;
+  bool excluding = false;  // inside CaptureExclusion::capture_begins() .. capture_ends()
   cudaGraphExec_t exec = nullptr;
+
+  void leave_exclusion() noexcept {
+    if (excluding) {
+      excluding = false;
+      devices::CaptureExclusion::capture_ends();
+    }
+  }
 
   // An event recorded on `from` that `to` waits for (inside the capture: a graph edge).
   void order(cudaStream_t from, cudaStream_t to) {
@@ -120,13 +128,22 @@ CapturedStep::~CapturedStep() {
 
 void CapturedStep::begin() {
   cuda::DeviceGuard guard(impl_->card);
-  // The allocators' holds first: from here on nothing allocated or freed is reused.
-  for (std::size_t i = 0; i < impl_->devices.size(); ++i) {
-    bool shared = false;  // two entries never share an allocator, but be safe
-    for (std::size_t j = 0; j < i; ++j)
-      shared =
-          shared || &impl_->devices[j].first->allocator() == &impl_->devices[i].first->allocator();
-    if (!shared) impl_->holds[i] = impl_->devices[i].first->allocator().open_hold();
+  // No thread frees pinned host memory (cudaFreeHost synchronizes implicitly, which would
+  // break the capture) from here until the capture ends; waits for a free in progress.
+  devices::CaptureExclusion::capture_begins();
+  impl_->excluding = true;
+  try {
+    // The allocators' holds: from here on nothing allocated or freed is reused.
+    for (std::size_t i = 0; i < impl_->devices.size(); ++i) {
+      bool shared = false;  // two entries never share an allocator, but be safe
+      for (std::size_t j = 0; j < i; ++j)
+        shared = shared ||
+                 &impl_->devices[j].first->allocator() == &impl_->devices[i].first->allocator();
+      if (!shared) impl_->holds[i] = impl_->devices[i].first->allocator().open_hold();
+    }
+  } catch (...) {
+    impl_->leave_exclusion();
+    throw;
   }
   try {
     SF_CUDA_CHECK(cudaStreamBeginCapture(impl_->streams[0], cudaStreamCaptureModeRelaxed));
@@ -204,6 +221,7 @@ void CapturedStep::end() {
   }
   impl_->capturing = false;
   cudaError_t err = cudaStreamEndCapture(impl_->streams[0], &graph);
+  impl_->leave_exclusion();
   impl_->close_holds();
   impl_->destroy_events();
   if (err != cudaSuccess) {
@@ -246,6 +264,7 @@ void CapturedStep::abort() noexcept {
         SF_LOG_ERROR("CUDA graph: a stream is still capturing after an aborted capture");
     }
   }
+  impl_->leave_exclusion();
   impl_->close_holds();
   impl_->destroy_events();
 }

@@ -243,6 +243,11 @@ struct Session::Impl {
   mutable std::mutex plan_mu;
   std::unordered_map<const Node*, std::shared_ptr<devices::Device>> placement;
   std::unordered_map<PlanKey, std::shared_ptr<const Plan>, PlanKeyHash> plans;
+  // Device copies of Const values, one per (Const node, device), shared by every plan (under
+  // plan_mu). NOTE: per plan they would grow with the number of cached plans (each fetch/feed
+  // signature is a plan, never evicted), and a large Const would be copied once per plan.
+  // Sharing is safe: nothing writes a Const's tensor in place (host Consts are shared too).
+  std::map<std::pair<const Node*, const devices::Device*>, Tensor> const_copies;
 
   // Variables' buffers (VariableV2 node -> value).
   mutable std::mutex var_mu;
@@ -720,9 +725,13 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     } else if (op == "Const") {
       step.kind = StepKind::kConst;
       const Tensor& value = n->attrs.get<Tensor>("value");
-      step.constant = both_cpu(*value.device_ptr(), *device) || value.dtype() == DType::kString
-                          ? value
-                          : value.to(device);
+      if (both_cpu(*value.device_ptr(), *device) || value.dtype() == DType::kString) {
+        step.constant = value;
+      } else {
+        Tensor& copy = const_copies[{n, device.get()}];
+        if (!copy.initialized()) copy = value.to(device);
+        step.constant = copy;
+      }
     } else if (op == "VariableV2") {
       step.kind = StepKind::kVariable;
     } else if (op == "IsVariableInitialized") {

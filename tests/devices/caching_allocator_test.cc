@@ -4,12 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <map>
-#include <set>
 
 #include "devices/base/errors.h"
+#include "tests/devices/fake_caching_backend.h"
 
 namespace sf = scopeflow;
 using sf::devices::CachingAllocator;
@@ -18,53 +16,8 @@ using sf::devices::StreamId;
 
 namespace {
 
-struct FakeState {
-  std::int64_t capacity = std::int64_t{1} << 40;  // bytes the fake "device" holds
-  std::int64_t used = 0;
-  int raw_allocs = 0;
-  int raw_frees = 0;
-  int syncs = 0;
-  std::set<StreamId> busy;        // streams whose queued work has not finished
-  std::map<void*, bool*> events;  // event -> "done" flag
-  std::map<void*, std::size_t> sizes;
-};
-
-class FakeBackend final : public CachingBackend {
- public:
-  explicit FakeBackend(FakeState* s) : s_(s) {}
-  void* raw_alloc(std::size_t bytes) override {
-    if (s_->used + static_cast<std::int64_t>(bytes) > s_->capacity) return nullptr;
-    void* p = std::malloc(bytes);
-    s_->used += static_cast<std::int64_t>(bytes);
-    s_->sizes[p] = bytes;
-    ++s_->raw_allocs;
-    return p;
-  }
-  void raw_free(void* p) noexcept override {
-    s_->used -= static_cast<std::int64_t>(s_->sizes[p]);
-    s_->sizes.erase(p);
-    std::free(p);
-    ++s_->raw_frees;
-  }
-  void* record_event(StreamId stream) override {
-    auto* done = new bool(s_->busy.count(stream) == 0);
-    s_->events[done] = done;
-    return done;
-  }
-  bool query_event(void* ev) override { return *static_cast<bool*>(ev); }
-  void destroy_event(void* ev) noexcept override {
-    s_->events.erase(ev);
-    delete static_cast<bool*>(ev);
-  }
-  void synchronize() override {
-    ++s_->syncs;
-    s_->busy.clear();
-    for (auto& [k, done] : s_->events) *done = true;
-  }
-
- private:
-  FakeState* s_;
-};
+using sf::testing::FakeBackend;
+using sf::testing::FakeState;
 
 constexpr StreamId kS0 = 100;
 constexpr StreamId kS1 = 200;
@@ -349,4 +302,28 @@ TEST(CachingAllocatorTest, ReleasedBlocksWaitForTheirOtherStreams) {
   EXPECT_TRUE(r == p || s == p) << "the block never came back after its stream finished";
   a->deallocate(r);
   a->deallocate(s);
+}
+
+// A backend that cannot free now (the pinned one while a CUDA graph is captured on any thread):
+// empty_cache keeps the cache and out-of-memory is reported without freeing cached segments.
+TEST(CachingAllocatorTest, NoRawFreeWhenTheBackendRefusesARelease) {
+  FakeState st;
+  st.capacity = 21 << 20;
+  auto a = make(&st);
+  a->deallocate(a->allocate(1 << 20));  // a whole free 2 MiB segment, cached
+  st.refuse_release = true;
+  a->empty_cache();
+  EXPECT_EQ(st.raw_frees, 0) << "freed memory the backend said it cannot free now";
+  EXPECT_EQ(a->stats().bytes_reserved, 2 << 20);
+  EXPECT_THROW(a->allocate(20 << 20), sf::ResourceExhaustedError);
+  EXPECT_EQ(st.raw_frees, 0);
+  st.refuse_release = false;
+  void* big = a->allocate(20 << 20);  // now the cached segment goes back and the retry fits
+  EXPECT_EQ(st.raw_frees, 1);
+  EXPECT_EQ(st.releases, 1);
+  EXPECT_EQ(st.open_releases, 0) << "begin_release without end_release";
+  a->deallocate(big);
+  a->empty_cache();
+  EXPECT_EQ(st.used, 0);
+  EXPECT_EQ(st.open_releases, 0);
 }

@@ -66,6 +66,44 @@ TEST(GpuDeviceTest, PinnedHostCopies) {
   EXPECT_EQ(gpu->host_allocator().stats().bytes_in_use, 0);
 }
 
+// Pinned memory is cached: freed blocks are reused without cudaHostAlloc, a block a copy
+// reads is not reused before the copy ran, and empty_cache gives it all back.
+TEST(GpuDeviceTest, PinnedHostMemoryIsCachedAndCopiedAsync) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManager m;
+  auto gpu = m.gpu(0);
+  auto pinned = sf::devices::pinned_host_device(gpu);
+  auto& h2d = gpu->host_to_device_stream();
+  EXPECT_NE(h2d.id(), gpu->compute_stream().id());
+  const std::size_t n = 1 << 18;  // 1 MiB of floats: the small pool
+  auto done = gpu->create_event();
+  for (int i = 0; i < 50; ++i) {
+    sf::Tensor host(sf::DType::kFloat32, {static_cast<std::int64_t>(n)}, pinned);
+    auto values = iota(n, static_cast<float>(i));
+    std::copy(values.begin(), values.end(), host.data<float>());
+    auto dev =
+        sf::Tensor::empty_on_stream(sf::DType::kFloat32, {static_cast<std::int64_t>(n)}, gpu, h2d);
+    gpu->copy_from_host_async(dev.raw_data(), host.raw_data(), host.bytes(), h2d);
+    gpu->host_allocator().record_stream(host.raw_data(), h2d.id());
+    host = sf::Tensor();  // back to the cache, pending the copy
+    done->record(h2d);
+    done->synchronize();
+    EXPECT_EQ(dev.to_vector<float>(), values) << i;
+  }
+  auto s = gpu->host_allocator().stats();
+  EXPECT_EQ(s.num_allocs, 50);
+  EXPECT_LE(s.num_raw_allocs, 2) << s.to_string();
+  EXPECT_EQ(s.num_raw_frees, 0);
+  EXPECT_EQ(s.bytes_in_use, 0);
+  gpu->host_allocator().empty_cache();
+  s = gpu->host_allocator().stats();
+  EXPECT_EQ(s.bytes_reserved, 0);
+  EXPECT_EQ(s.num_raw_frees, s.num_raw_allocs);
+  float x = 0;
+  EXPECT_THROW(gpu->copy_from_host_async(&x, &x, 4, m.cpu(0)->compute_stream()),
+               sf::InvalidArgumentError);
+}
+
 TEST(GpuDeviceTest, DeviceToDeviceAndMemset) {
   SF_SKIP_UNLESS_DEVICE("GPU:0");
   DeviceManager m;

@@ -2,14 +2,22 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 #include "devices/base/errors.h"
+#include "devices/caching_allocator.h"
 #include "devices/device_manager.h"
+#include "devices/host_caching_allocator.h"
 #include "runtime/data/idx.h"
 #include "runtime/data/pipeline.h"
+#include "tests/devices/fake_caching_backend.h"
 
 namespace sf = scopeflow;
 
@@ -210,6 +218,240 @@ TEST(PipelineTest, GpuBatchesAreDeviceResident) {
   EXPECT_EQ((*b)[0].device(), "/device:GPU:0");
   EXPECT_EQ((*b)[0].to_vector<float>(),
             sf::data::gather_rows(d.images, order, 0, 4).to_vector<float>());
+}
+
+// The real GPU path: the same batches as the CPU pipeline, and a bounded number of raw
+// pinned allocations (cudaHostAlloc) for many batches: the pinned memory is cached.
+TEST(PipelineTest, GpuPipelineMatchesTheCpuOneAndCachesPinnedMemory) {
+  if (sf::devices::DeviceManager().num_gpus() == 0)
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::why_unavailable("GPU:0");
+  sf::devices::DeviceManager dm;
+  auto gpu = dm.gpu(0);
+  EXPECT_NE(gpu->host_to_device_stream().id(), gpu->compute_stream().id());
+  auto d = sf::data::synthetic_images(1000, 28, 28, 1, 10, /*seed=*/5);
+  std::int64_t batches = 0;
+  {
+    sf::data::BatchPipeline on_cpu({d.images, d.labels}, {.batch_size = 64, .seed = 4});
+    sf::data::BatchPipeline on_gpu({d.images, d.labels},
+                                   {.batch_size = 64, .seed = 4, .prefetch = 3, .device = gpu});
+    for (std::int64_t epoch = 0; epoch < 3; ++epoch) {
+      on_cpu.start_epoch(epoch);
+      on_gpu.start_epoch(epoch);
+      while (auto c = on_cpu.next()) {
+        auto g = on_gpu.next();
+        ASSERT_TRUE(g);
+        EXPECT_EQ((*g)[0].device(), "/device:GPU:0");
+        EXPECT_EQ((*g)[0].to_vector<float>(), (*c)[0].to_vector<float>()) << "batch " << batches;
+        EXPECT_EQ((*g)[1].to_vector<std::int32_t>(), (*c)[1].to_vector<std::int32_t>());
+        ++batches;
+      }
+      EXPECT_FALSE(on_gpu.next().has_value());
+    }
+  }
+  ASSERT_EQ(batches, 3 * 15);
+  auto pinned = gpu->host_allocator().stats();
+  EXPECT_EQ(pinned.num_allocs, 2 * batches);
+  EXPECT_LE(pinned.num_raw_allocs, 4) << "cudaHostAlloc per batch: " << pinned.to_string();
+  EXPECT_EQ(pinned.num_raw_frees, 0) << "cudaFreeHost per batch: " << pinned.to_string();
+  EXPECT_EQ(pinned.bytes_in_use, 0);
+  gpu->host_allocator().empty_cache();
+  pinned = gpu->host_allocator().stats();
+  EXPECT_EQ(pinned.bytes_reserved, 0) << pinned.to_string();
+  EXPECT_EQ(pinned.num_raw_frees, pinned.num_raw_allocs);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- BatchPipeline, fake GPU
+// The pipeline's device path on the CPU: a GPU stand-in over host memory whose streams queue
+// their copies and run them only when drained (an event's synchronize, or the test), with the
+// real caching allocators on fake backends. A batch handed out before its copy ran reads as
+// 0xA5 garbage; a block reused while a stream may still use it shows as a reused address.
+
+namespace {
+
+using sf::devices::StreamId;
+using sf::testing::FakeBackend;
+using sf::testing::FakeState;
+
+class FakeStream final : public sf::devices::Stream {
+ public:
+  FakeStream(StreamId id, std::vector<FakeState*> states) : id_(id), states_(std::move(states)) {}
+  StreamId id() const override { return id_; }
+  void synchronize() override {
+    for (auto& op : queue_) op();
+    queue_.clear();
+    for (FakeState* s : states_) s->finish(id_);
+  }
+  void wait_for(sf::devices::Stream&) override {}
+  void enqueue(std::function<void()> op) {
+    queue_.push_back(std::move(op));
+    for (FakeState* s : states_) {
+      std::lock_guard<std::recursive_mutex> lock(s->mu);
+      s->busy.insert(id_);
+    }
+  }
+  std::size_t queued() const { return queue_.size(); }
+
+ private:
+  StreamId id_;
+  std::vector<FakeState*> states_;  // the allocators' backends see this stream busy or done
+  std::vector<std::function<void()>> queue_;
+};
+
+class FakeEvent final : public sf::devices::Event {
+ public:
+  void record(sf::devices::Stream& s) override { stream_ = dynamic_cast<FakeStream*>(&s); }
+  bool query() override { return stream_ == nullptr || stream_->queued() == 0; }
+  void synchronize() override {
+    if (stream_ != nullptr) stream_->synchronize();
+  }
+  void wait_on(sf::devices::Stream&) override {}
+  float elapsed_ms_since(sf::devices::Event&) override { return 0; }
+
+ private:
+  FakeStream* stream_ = nullptr;
+};
+
+class FakeGpu final : public sf::devices::Device {
+ public:
+  static constexpr StreamId kCompute = 100;
+  static constexpr StreamId kCopy = 200;
+  FakeGpu()
+      : Device(sf::devices::DeviceType::kGPU, 7),
+        compute_(kCompute, {&device_state, &host_state}),
+        copy_(kCopy, {&device_state, &host_state}),
+        allocator_("/device:GPU:7", std::make_unique<FakeBackend>(&device_state), 0, kCompute),
+        pinned_("fake_pinned", "pinned host memory of /device:GPU:7",
+                std::make_unique<FakeBackend>(&host_state)) {
+    device_state.poison = true;
+  }
+  ~FakeGpu() override { copy_.synchronize(); }
+  std::string description() const override { return "fake GPU"; }
+  sf::devices::Allocator& allocator() override { return allocator_; }
+  sf::devices::Allocator& host_allocator() override { return pinned_; }
+  sf::devices::Stream& compute_stream() override { return compute_; }
+  sf::devices::Stream& host_to_device_stream() override { return copy_; }
+  std::unique_ptr<sf::devices::Stream> create_stream() override { return nullptr; }
+  std::unique_ptr<sf::devices::Event> create_event() override {
+    return std::make_unique<FakeEvent>();
+  }
+  void synchronize() override { compute_.synchronize(); }
+  void copy_from_host(void* dst, const void* src, std::size_t bytes) override {
+    ++sync_copies;
+    std::memcpy(dst, src, bytes);
+  }
+  // NOTE: reads device memory as it is now, without draining the copy stream.
+  void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
+    std::memcpy(dst, src, bytes);
+  }
+  void copy_from_device(void* dst, Device&, const void* src, std::size_t bytes) override {
+    std::memcpy(dst, src, bytes);
+  }
+  void copy_from_host_async(void* dst, const void* src, std::size_t bytes,
+                            sf::devices::Stream& stream) override {
+    auto* s = dynamic_cast<FakeStream*>(&stream);
+    ASSERT_EQ(s, &copy_) << "the pipeline's copy is not on the host-to-device stream";
+    ++async_copies;
+    s->enqueue([dst, src, bytes] { std::memcpy(dst, src, bytes); });  // reads `src` when run
+  }
+  void memset(void* dst, int value, std::size_t bytes) override { std::memset(dst, value, bytes); }
+
+  FakeStream& compute_fake() { return compute_; }
+
+  FakeState device_state;
+  FakeState host_state;
+  int sync_copies = 0;
+  std::atomic<int> async_copies{0};
+
+ private:
+  FakeStream compute_;
+  FakeStream copy_;
+  sf::devices::CachingAllocator allocator_;
+  sf::devices::HostCachingAllocator pinned_;
+};
+
+std::vector<std::vector<float>> image_batches(sf::data::BatchPipeline& p, std::int64_t epoch) {
+  std::vector<std::vector<float>> out;
+  p.start_epoch(epoch);
+  while (auto b = p.next()) out.push_back((*b)[0].to_vector<float>());
+  return out;
+}
+
+TEST(PipelineFakeGpuTest, DeliversTheCpuPipelinesBatchesAfterTheirCopyRan) {
+  auto d = small_dataset(50);
+  auto gpu = std::make_shared<FakeGpu>();
+  sf::data::BatchPipeline on_cpu({d.images, d.labels}, {.batch_size = 6, .seed = 3});
+  sf::data::BatchPipeline on_gpu({d.images, d.labels},
+                                 {.batch_size = 6, .seed = 3, .prefetch = 3, .device = gpu});
+  for (std::int64_t epoch = 0; epoch < 2; ++epoch) {
+    on_cpu.start_epoch(epoch);
+    on_gpu.start_epoch(epoch);
+    int n = 0;
+    while (auto c = on_cpu.next()) {
+      auto g = on_gpu.next();
+      ASSERT_TRUE(g);
+      EXPECT_EQ((*g)[0].device(), "/device:GPU:7");
+      EXPECT_EQ((*g)[0].to_vector<float>(), (*c)[0].to_vector<float>()) << "batch " << n;
+      EXPECT_EQ((*g)[1].to_vector<std::int32_t>(), (*c)[1].to_vector<std::int32_t>());
+      ++n;
+    }
+    EXPECT_EQ(n, 8);
+    EXPECT_FALSE(on_gpu.next().has_value());
+  }
+  EXPECT_EQ(gpu->sync_copies, 0) << "a copy went through the synchronous compute-stream path";
+}
+
+TEST(PipelineFakeGpuTest, ManyBatchesReuseAFewPinnedAndDeviceBlocks) {
+  auto d = small_dataset(200);
+  auto gpu = std::make_shared<FakeGpu>();
+  sf::data::BatchPipeline p({d.images, d.labels}, {.batch_size = 8, .prefetch = 2, .device = gpu});
+  std::int64_t batches = 0;
+  for (std::int64_t epoch = 0; epoch < 4; ++epoch) batches += image_batches(p, epoch).size();
+  ASSERT_EQ(batches, 100);
+  const auto pinned = gpu->host_allocator().stats();
+  EXPECT_EQ(pinned.num_allocs, 2 * batches) << "two pinned tensors per batch";
+  EXPECT_LE(pinned.num_raw_allocs, 2) << "pinned memory reached the backend per batch";
+  EXPECT_EQ(pinned.num_raw_frees, 0);
+  EXPECT_GE(gpu->host_state.events_recorded, 2 * batches)
+      << "the pinned sources were freed without recording the copy stream's use";
+  const auto device = gpu->allocator().stats();
+  EXPECT_LE(device.num_raw_allocs, 2);
+}
+
+// A batch the consumer dropped while the compute stream may still read it must not be
+// overwritten by the copy of a later batch.
+TEST(PipelineFakeGpuTest, DeviceBlockOfADroppedBatchWaitsForTheComputeStream) {
+  auto d = small_dataset(40);
+  auto gpu = std::make_shared<FakeGpu>();
+  sf::data::BatchPipeline p({d.images},
+                            {.batch_size = 4, .shuffle = false, .prefetch = 1, .device = gpu});
+  p.start_epoch(0);
+  auto b0 = p.next();  // the producer makes b1 now; wait until b1's block is taken (copy queued)
+  for (int i = 0; i < 5000 && gpu->async_copies.load() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(b0);
+  ASSERT_EQ(gpu->async_copies.load(), 2);
+  const void* first = (*b0)[0].raw_data();
+  // A step reading b0 is still queued on the compute stream when the consumer drops b0.
+  gpu->compute_fake().enqueue([] {});
+  b0.reset();
+  auto b1 = p.next();  // b2 is made now, with b0's block freed but its compute use pending
+  auto b2 = p.next();
+  ASSERT_TRUE(b1 && b2);
+  EXPECT_NE((*b2)[0].raw_data(), first) << "the copy of b2 overwrote a block the step may read";
+  EXPECT_EQ((*b2)[0].to_vector<float>(),
+            std::vector<float>(d.images.data<float>() + 8 * 6, d.images.data<float>() + 12 * 6));
+  gpu->compute_fake().synchronize();  // the step is done
+  b1.reset();
+  b2.reset();
+  bool reused = false;
+  for (int i = 0; i < 4 && !reused; ++i) {
+    auto b = p.next();
+    ASSERT_TRUE(b);
+    reused = (*b)[0].raw_data() == first;
+  }
+  EXPECT_TRUE(reused) << "the block never came back after the compute stream finished";
 }
 
 }  // namespace

@@ -203,3 +203,25 @@ TEST_F(ExecutorTest, BadOptionsAreRejected) {
 }
 
 }  // namespace
+
+// A Const on a GPU is copied to the device once per session, not once per plan: many fetch
+// signatures over it (each a cached plan, never evicted) must not multiply its memory.
+TEST_F(ExecutorTest, GpuConstCopiesAreSharedByPlans) {
+  if (sf::devices::DeviceManager().num_gpus() == 0)
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::why_unavailable("GPU:0");
+  const std::int64_t n = 1 << 20;  // 4 MiB of floats
+  std::vector<sf::Output> outs;
+  {
+    auto d = sf::device("/gpu:0");
+    auto big = sf::constant(sf::Tensor::from_vector(std::vector<float>(n, 1.0f), sf::Shape{n}));
+    for (int i = 0; i < 12; ++i) outs.push_back(big * static_cast<float>(i));
+  }
+  sf::Session s;
+  for (int i = 0; i < 12; ++i)
+    EXPECT_EQ(s.run(outs[static_cast<std::size_t>(i)]).to_vector<float>()[0],
+              static_cast<float>(i));
+  EXPECT_EQ(s.last_run_stats().plans_cached, 12);
+  const auto stats = s.device_manager().gpu(0)->allocator().stats();
+  EXPECT_LT(stats.bytes_in_use, 3 * n * 4)
+      << "a device copy of the Const per plan? " << stats.to_string();
+}
