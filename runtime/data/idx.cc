@@ -126,6 +126,18 @@ Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices, st
   const std::int64_t rows = dims[0];
   dims[0] = count;
   Tensor out(t.dtype(), Shape(dims), into);
+  if (t.dtype() == DType::kString) {  // objects, not bytes: copied by assignment
+    const std::int64_t per_row = rows ? t.num_elements() / rows : 0;
+    const auto* from = static_cast<const std::string*>(t.raw_data());
+    auto* to = static_cast<std::string*>(out.raw_data());
+    for (std::int64_t i = 0; i < count; ++i) {
+      const std::int64_t r = indices[static_cast<std::size_t>(start + i)];
+      if (r < 0 || r >= rows)
+        throw InvalidArgumentError(str_cat("gather_rows: index ", r, " outside ", rows, " rows"));
+      for (std::int64_t k = 0; k < per_row; ++k) to[i * per_row + k] = from[r * per_row + k];
+    }
+    return out;
+  }
   const std::size_t row_bytes = rows ? t.bytes() / static_cast<std::size_t>(rows) : 0;
   const auto* src = static_cast<const char*>(t.raw_data());
   auto* dst = static_cast<char*>(out.raw_data());

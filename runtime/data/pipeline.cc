@@ -20,6 +20,12 @@ BatchPipeline::BatchPipeline(std::vector<Tensor> components, PipelineOptions opt
     if (!t.initialized() || !t.shape().has_rank() || t.shape().rank() < 1 || !t.on_host())
       throw InvalidArgumentError(
           str_cat("BatchPipeline: component ", i, " must be a host tensor of rank >= 1"));
+    if (t.dtype() == DType::kString && options_.device &&
+        options_.device->type() != devices::DeviceType::kCPU)
+      throw InvalidArgumentError(str_cat("BatchPipeline: component ", i,
+                                         " is a string tensor; strings stay in host memory and "
+                                         "cannot be delivered to ",
+                                         options_.device->name()));
     const std::int64_t n = t.shape().dims()[0];
     if (i == 0) rows_ = n;
     if (n != rows_)

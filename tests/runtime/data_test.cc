@@ -196,6 +196,23 @@ TEST(PipelineTest, BadInputIsRejectedWithItsName) {
   EXPECT_THROW(sf::data::synthetic_images(4, 0, 1, 1, 2, 1), sf::InvalidArgumentError);
 }
 
+// String components are gathered as objects (not bytes) and batch like the others.
+TEST(PipelineTest, StringComponentsBatchOnTheHost) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 6; ++i) names.push_back("image number " + std::to_string(i) + " of six");
+  auto labels = sf::Tensor::from_strings(names, sf::Shape{6});
+  auto ids = sf::Tensor::from_vector<std::int32_t>({0, 1, 2, 3, 4, 5}, sf::Shape{6});
+  sf::data::BatchPipeline p({ids, labels}, {.batch_size = 4, .shuffle = true, .seed = 3});
+  p.start_epoch(0);
+  auto batch = p.next();
+  ASSERT_TRUE(batch.has_value());
+  const auto got_ids = (*batch)[0].to_vector<std::int32_t>();
+  const auto got_names = (*batch)[1].to_strings();
+  ASSERT_EQ(got_names.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(got_names[i], names[static_cast<std::size_t>(got_ids[i])]);
+}
+
 TEST(PipelineTest, DestroyedWhileProducing) {
   auto d = small_dataset(1000);
   for (int i = 0; i < 20; ++i) {
