@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <iostream>
@@ -111,6 +112,7 @@ struct Step {
   // Worth a pool thread: kernels with much work per element (conv, matmul, pooling, loss),
   // GPU work, large or unknown-size outputs and copies between physical devices.
   bool expensive = false;
+  std::string kernel_label;  // the kernel's registry label (for traces)
 };
 
 bool is_expensive(const Step& s) {
@@ -229,7 +231,37 @@ struct RunState {
   std::condition_variable done_cv;
   bool done = false;
   std::exception_ptr error;  // the first failure
+  // RunOptions::trace_level: per executed step, its host interval and, for GPU work, events
+  // recorded on the device's compute stream around it.
+  struct TraceRecord {
+    int step = 0;
+    int thread = 0;
+    std::chrono::steady_clock::time_point start, end;
+    std::unique_ptr<devices::Event> gpu_start, gpu_end;
+  };
+  bool trace = false;
+  std::mutex trace_mu;
+  std::vector<TraceRecord> trace_records;
 };
+
+// A small id per thread for traces (the calling thread and the inter-op pool's threads).
+int trace_thread_id() {
+  static std::atomic<int> next{0};
+  thread_local const int id = next.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
+// True when a step's work is queued on its GPU's compute stream (traced with events).
+bool traced_on_gpu(const Step& s) {
+  if (!s.device || s.device->type() != devices::DeviceType::kGPU) return false;
+  switch (s.kind) {
+    case StepKind::kKernel:
+    case StepKind::kCopy: return true;
+    case StepKind::kApply:
+    case StepKind::kAssignUpdate: return !s.kernel_on_host;
+    default: return false;
+  }
+}
 
 }  // namespace
 
@@ -275,7 +307,10 @@ struct Session::Impl {
                                          const std::vector<Operation>& targets,
                                          const FeedDict& feeds);
   std::vector<Tensor> execute(const std::vector<Output>& fetches,
-                              const std::vector<Operation>& targets, const FeedDict& feeds);
+                              const std::vector<Operation>& targets, const FeedDict& feeds,
+                              const RunOptions* options = nullptr,
+                              RunMetadata* run_metadata = nullptr);
+  void traced_step(RunState& st, const Step& step, int index);
   void run_pass(const std::shared_ptr<RunState>& st);
   void process(const std::shared_ptr<RunState>& st, int first);
   // CUDA graphs (see cuda_graph.h). analyze_graphs: at plan time. graph_pass: the GPU part of
@@ -747,6 +782,10 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
         step.kernel_on_host = !registry.contains(kop, device->type(), dt);
         step.kernel = &registry.find(
             kop, step.kernel_on_host ? devices::DeviceType::kCPU : device->type(), dt);
+        step.kernel_label =
+            registry
+                .labels(kop, step.kernel_on_host ? devices::DeviceType::kCPU : device->type(), dt)
+                .front();
         inputs_on_device = !step.kernel_on_host;
       }
     } else if (is_apply(op)) {
@@ -754,12 +793,17 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       step.kernel_on_host = !registry.contains(op, device->type(), dt);
       step.kernel =
           &registry.find(op, step.kernel_on_host ? devices::DeviceType::kCPU : device->type(), dt);
+      step.kernel_label =
+          registry.labels(op, step.kernel_on_host ? devices::DeviceType::kCPU : device->type(), dt)
+              .front();
       inputs_on_device = !step.kernel_on_host;
     } else if (op == "NcclAllReduce") {
       step.kind = StepKind::kCollectiveOutput;  // fed by its group's kCollective step
     } else {
       step.kind = StepKind::kKernel;
       step.kernel = &registry.find(op, device->type(), dt);
+      if (auto labels = registry.labels(op, device->type(), dt); !labels.empty())
+        step.kernel_label = labels.front();
       inputs_on_device = true;
       if (is_random(op)) {
         std::lock_guard<std::mutex> lock(rng_mu);
@@ -1005,6 +1049,26 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
   }
 }
 
+void Session::Impl::traced_step(RunState& st, const Step& step, int index) {
+  RunState::TraceRecord r;
+  r.step = index;
+  r.thread = trace_thread_id();
+  const bool gpu = traced_on_gpu(step);
+  if (gpu) {
+    r.gpu_start = step.device->create_event();
+    r.gpu_start->record(step.device->compute_stream());
+  }
+  r.start = std::chrono::steady_clock::now();
+  run_step(st, step);
+  r.end = std::chrono::steady_clock::now();
+  if (gpu) {
+    r.gpu_end = step.device->create_event();
+    r.gpu_end->record(step.device->compute_stream());
+  }
+  std::lock_guard<std::mutex> lock(st.trace_mu);
+  st.trace_records.push_back(std::move(r));
+}
+
 void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
   const Plan& p = st->plan;
   std::vector<int> local{first};
@@ -1014,7 +1078,10 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
     const Step& step = p.steps[static_cast<std::size_t>(s)];
     if (!st->failed.load(std::memory_order_acquire) && !st->skipped(static_cast<std::size_t>(s))) {
       try {
-        run_step(*st, step);
+        if (st->trace)
+          traced_step(*st, step, s);
+        else
+          run_step(*st, step);
         if (step.kind != StepKind::kCopy && step.kind != StepKind::kNoOp &&
             step.kind != StepKind::kCollective)
           st->nodes_executed.fetch_add(1, std::memory_order_relaxed);
@@ -1063,13 +1130,51 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
   }
 }
 
+namespace {
+// "name = Op(in0, in1:1, ^ctrl)": TF's timeline_label of a node.
+std::string timeline_label(const Node& n) {
+  std::string label = n.name + " = " + n.op + "(";
+  bool first = true;
+  for (const auto& [src, index] : n.inputs) {
+    label += (first ? "" : ", ") + src->name + (index > 0 ? str_cat(":", index) : "");
+    first = false;
+  }
+  for (const Node* c : n.control_inputs) {
+    label += (first ? "^" : ", ^") + c->name;
+    first = false;
+  }
+  return label + ")";
+}
+
+std::int64_t micros(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+}  // namespace
+
 std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
                                            const std::vector<Operation>& targets,
-                                           const FeedDict& feeds) {
+                                           const FeedDict& feeds, const RunOptions* options,
+                                           RunMetadata* run_metadata) {
   bool reused = false;
   auto plan = get_plan(fetches, targets, feeds, &reused);
   const Plan& p = *plan;
   auto st = std::make_shared<RunState>(p);
+  st->trace =
+      options != nullptr && options->trace_level != RunOptions::kNoTrace && run_metadata != nullptr;
+  // Trace time bases: the epoch time of `t0`, and per GPU an event recorded at `t0` on its
+  // compute stream. NOTE: a GPU interval is placed at t0 + (its start event - the base
+  // event): exact when the stream is idle at t0 (the previous run synchronized it).
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::int64_t t0_epoch_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
+  std::map<const devices::Device*, std::unique_ptr<devices::Event>> gpu_base;
+  if (st->trace)
+    for (auto* d : p.gpu_devices) {
+      auto e = d->create_event();
+      e->record(d->compute_stream());
+      gpu_base[d] = std::move(e);
+    }
 
   // Feeds: dtype and shape checked against the fed tensor.
   for (std::size_t k = 0; k < feeds.size(); ++k) {
@@ -1089,7 +1194,9 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
   std::unique_lock<std::mutex> graph_lock;
   std::string graph_state = "off";
   std::int64_t graph_nodes = 0;
-  if (p.graphs) {
+  if (p.graphs && st->trace) {
+    graph_state = "off: traced run";
+  } else if (p.graphs) {
     graph_lock = std::unique_lock<std::mutex>(p.graphs->mu);
     graph_pass(p, feeds, *st, &graph_state, &graph_nodes);
   }
@@ -1116,6 +1223,47 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     last_plan = plan;
   }
   if (st->error) std::rethrow_exception(st->error);
+  if (st->trace) {
+    // Lanes: "<device>" (host intervals) and "<device>/stream:compute" (GPU intervals).
+    std::map<std::string, std::vector<NodeExecStats>> lanes;
+    for (const auto& r : st->trace_records) {
+      const Step& step = p.steps[static_cast<std::size_t>(r.step)];
+      NodeExecStats ns;
+      if (step.kind == StepKind::kCopy) {
+        const CopyEdge& e = p.copy_edges[step.copy_edge];
+        ns.node_name = "_Copy/" + e.tensor + "/to" + e.dst_device;  // "_Copy/x:0/to/device:GPU:1"
+        ns.op = "_Copy";
+        ns.timeline_label = ns.node_name + " = _Copy(" + e.tensor + ")";
+      } else {
+        ns.node_name = step.node->name;
+        ns.op = step.node->op;
+        ns.timeline_label = timeline_label(*step.node);
+      }
+      ns.kernel_label = step.kernel_label;
+      ns.thread_id = r.thread;
+      ns.all_start_micros = t0_epoch_us + micros(r.start - t0);
+      ns.all_end_rel_micros = micros(r.end - r.start);
+      const std::string device = step.device ? step.device->full_name() : "";
+      if (r.gpu_start && r.gpu_end) {
+        NodeExecStats gs = ns;
+        auto& base = *gpu_base.at(step.device.get());
+        gs.all_start_micros =
+            t0_epoch_us + static_cast<std::int64_t>(r.gpu_start->elapsed_ms_since(base) * 1000.0);
+        gs.all_end_rel_micros =
+            static_cast<std::int64_t>(r.gpu_end->elapsed_ms_since(*r.gpu_start) * 1000.0);
+        gs.thread_id = 0;
+        lanes[device + "/stream:compute"].push_back(std::move(gs));
+      }
+      lanes[device].push_back(std::move(ns));
+    }
+    run_metadata->step_stats = StepStats{};
+    for (auto& [device, nodes] : lanes) {
+      std::sort(nodes.begin(), nodes.end(), [](const NodeExecStats& a, const NodeExecStats& b) {
+        return a.all_start_micros < b.all_start_micros;
+      });
+      run_metadata->step_stats.dev_stats.push_back({device, std::move(nodes)});
+    }
+  }
 
   std::vector<Tensor> out;
   out.reserve(fetches.size());
@@ -1496,6 +1644,11 @@ void Session::run(const Operation& target, const FeedDict& feeds) {
 std::vector<Tensor> Session::run(const std::vector<Output>& fetches,
                                  const std::vector<Operation>& targets, const FeedDict& feeds) {
   return impl_->execute(fetches, targets, feeds);
+}
+std::vector<Tensor> Session::run(const std::vector<Output>& fetches,
+                                 const std::vector<Operation>& targets, const FeedDict& feeds,
+                                 const RunOptions& options, RunMetadata* run_metadata) {
+  return impl_->execute(fetches, targets, feeds, &options, run_metadata);
 }
 
 }  // namespace scopeflow

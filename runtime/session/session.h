@@ -18,6 +18,7 @@
 #include "devices/device_manager.h"
 #include "devices/tensor.h"
 #include "runtime/graph.h"
+#include "runtime/session/step_stats.h"
 
 namespace scopeflow {
 
@@ -77,6 +78,14 @@ class Session {
   void run(const Operation& target, const FeedDict& feeds = {});
   std::vector<Tensor> run(const std::vector<Output>& fetches, const std::vector<Operation>& targets,
                           const FeedDict& feeds = {});
+  // TF's sess.run(fetches, feed_dict, options, run_metadata): with options.trace_level above
+  // kNoTrace, run_metadata->step_stats gets every node this run executed, per device lane:
+  // host start/duration and thread ("<device>"), and for GPU work the device-side interval
+  // measured with CUDA events on the stream ("<device>/stream:compute"). A traced run does
+  // not capture or replay a CUDA graph (it runs ordinarily). timeline.h makes a Chrome trace.
+  std::vector<Tensor> run(const std::vector<Output>& fetches, const std::vector<Operation>& targets,
+                          const FeedDict& feeds, const RunOptions& options,
+                          RunMetadata* run_metadata);
 
   Graph graph() const;
   const devices::DeviceManager& device_manager() const;

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
                  "the session's inter-op threads (0: one per hardware thread)");
   app.add_flag("--log_device_placement", c.log_device_placement, "print each node's device");
   app.add_option("--json", json_path, "write the results here");
+  app.add_option("--trace_file", c.trace_file,
+                 "write a Chrome trace (chrome://tracing) of the last warm-up step here");
   app.add_option("--dump_graph", c.dump_graph,
                  "write the graph as Graphviz DOT (clusters per name scope, colour per device)");
   bool explain = false;

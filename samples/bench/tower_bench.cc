@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "runtime/session/collective.h"
+#include "runtime/session/timeline.h"
 #include "samples/common/output_file.h"
 
 namespace scopeflow::bench {
@@ -296,6 +297,11 @@ void validate(const BenchConfig& c) {
       c.all_reduce_spec != "nccl")
     bad(str_cat("--all_reduce_spec: '", c.all_reduce_spec, "' is not copy, ring or nccl"));
   if (!c.dump_graph.empty()) samples::check_output_file("--dump_graph", c.dump_graph);
+  if (!c.trace_file.empty()) {
+    samples::check_output_file("--trace_file", c.trace_file);
+    if (c.num_warmup_batches < 1)
+      bad("--trace_file traces the last warm-up step: it needs --num_warmup_batches >= 1");
+  }
   if (c.gradient_repacking < 0)
     bad(str_cat("--gradient_repacking must be >= 0, got ", c.gradient_repacking));
   if (c.gradient_repacking > 0 && c.variable_update != "replicated")
@@ -633,7 +639,19 @@ BenchResult run_benchmark(const BenchConfig& c,
   BenchResult r;
   say("Running warm up");
   int step = 0;
-  for (; step < c.num_warmup_batches; ++step) sess.run({mean_loss}, {train_op}, feed_for(step));
+  for (; step < c.num_warmup_batches; ++step) {
+    if (!c.trace_file.empty() && step == c.num_warmup_batches - 1) {
+      RunMetadata md;
+      sess.run({mean_loss}, {train_op}, feed_for(step), {.trace_level = RunOptions::kFullTrace},
+               &md);
+      samples::write_file_atomically(
+          "--trace_file", c.trace_file,
+          timeline::Timeline(md.step_stats).generate_chrome_trace_format());
+      say(str_cat("Wrote a trace of warm-up step ", step + 1, " to ", c.trace_file));
+      continue;
+    }
+    sess.run({mean_loss}, {train_op}, feed_for(step));
+  }
   say("Done warm up");
   say("Step\tImg/sec\ttotal_loss");
   std::vector<double> rates, step_ms;

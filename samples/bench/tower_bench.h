@@ -49,6 +49,10 @@ struct BenchConfig {
   // Writes the training graph as Graphviz DOT here (name-scope clusters, one colour per
   // assigned device, gradient scopes collapsed); "" for none.
   std::string dump_graph;
+  // tf_cnn_benchmarks' --trace_file: the last warm-up step is run traced (RunOptions
+  // kFullTrace) and written here as a Chrome trace (runtime/session/timeline.h); timed steps
+  // are not traced. "" for none. Needs num_warmup_batches >= 1.
+  std::string trace_file;
 };
 
 // InvalidArgumentError naming the flag for every invalid value or combination.

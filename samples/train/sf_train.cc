@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "runtime/session/timeline.h"
 #include "samples/common/flags.h"
 #include "samples/common/output_file.h"
 
@@ -115,6 +116,9 @@ int main(int argc, char** argv) {
   app.add_option("--max_steps", max_steps,
                  "stop each epoch after this many steps (0: full epochs)");
   app.add_option("--json", json_path, "write a JSON summary here");
+  std::string trace_file;
+  app.add_option("--trace_file", trace_file,
+                 "write a Chrome trace (chrome://tracing) of one training step here");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save a checkpoint (safetensors) here after every epoch");
   app.add_flag("--resume", resume, "start from the latest checkpoint in --checkpoint_dir");
@@ -132,6 +136,7 @@ int main(int argc, char** argv) {
     if (resume && checkpoint_dir.empty())
       throw sf::InvalidArgumentError("--resume needs --checkpoint_dir");
     if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
+    if (!trace_file.empty()) sf::samples::check_output_file("--trace_file", trace_file);
     if (!checkpoint_dir.empty()) sf::samples::check_output_dir("--checkpoint_dir", checkpoint_dir);
     const auto wall_start = std::chrono::steady_clock::now();
     std::cerr << sf::build_info_string() << "\n";
@@ -251,7 +256,17 @@ int main(int argc, char** argv) {
           feed.emplace_back(images[static_cast<std::size_t>(i)], (*next)[0]);
           feed.emplace_back(labels[static_cast<std::size_t>(i)], (*next)[1]);
         }
-        auto r = sess.run({mean_loss}, {train_op}, feed);
+        // --trace_file: the first epoch's 3rd step (past the plan build and first-run setup).
+        const bool traced =
+            !trace_file.empty() && epoch == 1 && step == std::min<std::int64_t>(2, steps - 1);
+        sf::RunMetadata md;
+        auto r = traced ? sess.run({mean_loss}, {train_op}, feed,
+                                   {.trace_level = sf::RunOptions::kFullTrace}, &md)
+                        : sess.run({mean_loss}, {train_op}, feed);
+        if (traced)
+          sf::samples::write_file_atomically(
+              "--trace_file", trace_file,
+              sf::timeline::Timeline(md.step_stats).generate_chrome_trace_format());
         if (cuda_graph) graph_state = sess.last_run_stats().cuda_graph;
         last_loss = r[0].scalar<float>();
         if (!std::isfinite(last_loss))
