@@ -97,7 +97,7 @@ if [ $run_bench = 1 ]; then
   if [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
     build-gpu/samples/sf-train --data "$fmnist" --device gpu --epochs 1 --max_steps 300 \
       --batch_size 64 --towers 1 --eval_limit 1000 --json "$out/sf_train_gpu.json" \
-      >"$out/sf_train_gpu.txt" 2>&1 || bench_rc=1
+      --trace_file "$out/sf_train_gpu_trace.json" >"$out/sf_train_gpu.txt" 2>&1 || bench_rc=1
     # The same with the variables on the GPU, without and with CUDA-graph replay of the step.
     for g in nograph graph; do
       flag=""
