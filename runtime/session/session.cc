@@ -230,7 +230,8 @@ struct RunState {
   std::mutex mu;
   std::condition_variable done_cv;
   bool done = false;
-  std::exception_ptr error;  // the first failure
+  std::atomic<bool> finished{false};  // `done`, readable without `mu` (ThreadPool::help_until)
+  std::exception_ptr error;           // the first failure
   // RunOptions::trace_level: per executed step, its host interval and, for GPU work, events
   // recorded on the device's compute stream around it.
   struct TraceRecord {
@@ -312,7 +313,11 @@ struct Session::Impl {
                               RunMetadata* run_metadata = nullptr);
   void traced_step(RunState& st, const Step& step, int index);
   void run_pass(const std::shared_ptr<RunState>& st);
-  void process(const std::shared_ptr<RunState>& st, int first);
+  // Runs steps from `first` (a stack: the last runs first) and whatever they make ready.
+  void process(const std::shared_ptr<RunState>& st, std::vector<int> first);
+  void process(const std::shared_ptr<RunState>& st, int first) {
+    process(st, std::vector<int>{first});
+  }
   // CUDA graphs (see cuda_graph.h). analyze_graphs: at plan time. graph_pass: the GPU part of
   // a run by replay or capture (true: done, st's graph fetch slots filled, st masked to the
   // host steps), or nothing (false: run the whole plan ordinarily); `state` for RunStats.
@@ -1069,9 +1074,9 @@ void Session::Impl::traced_step(RunState& st, const Step& step, int index) {
   st.trace_records.push_back(std::move(r));
 }
 
-void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
+void Session::Impl::process(const std::shared_ptr<RunState>& st, std::vector<int> first) {
   const Plan& p = st->plan;
-  std::vector<int> local{first};
+  std::vector<int> local = std::move(first);
   while (!local.empty()) {
     const int s = local.back();
     local.pop_back();
@@ -1123,9 +1128,13 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, int first) {
           st->uses[static_cast<std::size_t>(in.slot)].fetch_sub(1, std::memory_order_acq_rel) == 1)
         st->slots[static_cast<std::size_t>(in.slot)] = Tensor();
     if (st->outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->done = true;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->done = true;
+        st->finished.store(true, std::memory_order_release);
+      }
       st->done_cv.notify_all();
+      pool->wake();  // the run's caller may be helping the pool (run_pass)
     }
   }
 }
@@ -1627,7 +1636,17 @@ void Session::Impl::run_pass(const std::shared_ptr<RunState>& st) {
     else
       here.push_back(root);
   }
-  for (int root : here) process(st, root);
+  // NOTE: the roots go on one stack, not one process() call each: a call runs everything its
+  // root makes ready before returning, so tower 1's inputs (a copy of its feed, say) would wait
+  // behind tower 0's whole forward pass. On one stack, an expensive step that becomes ready
+  // while other roots are pending goes to the pool, and the towers run side by side.
+  std::reverse(here.begin(), here.end());  // the first root runs first
+  process(st, std::move(here));
+  // The caller runs queued steps until its run is done (it is one of the inter-op threads:
+  // SessionOptions::inter_op_parallelism_threads counts it), rather than idling while the
+  // pool's workers are busy. Not during a capture: that pass runs on this thread alone.
+  if (st->capture == nullptr && pool->size() > 0)
+    pool->help_until([&] { return st->finished.load(std::memory_order_acquire); });
   std::unique_lock<std::mutex> lock(st->mu);
   st->done_cv.wait(lock, [&] { return st->done; });
 }

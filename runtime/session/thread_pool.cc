@@ -29,6 +29,27 @@ void ThreadPool::schedule(std::function<void()> task) {
   cv_.notify_one();
 }
 
+void ThreadPool::help_until(const std::function<bool()>& done) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (done()) return;
+    if (!queue_.empty()) {
+      std::function<void()> task = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+      continue;
+    }
+    cv_.wait(lock);  // schedule() or wake()
+  }
+}
+
+void ThreadPool::wake() {
+  { std::lock_guard<std::mutex> lock(mu_); }  // NOTE: orders done() before a helper's wait
+  cv_.notify_all();
+}
+
 void ThreadPool::work() {
   for (;;) {
     std::function<void()> task;

@@ -21,6 +21,11 @@ class ThreadPool {
 
   void schedule(std::function<void()> task);
   int size() const { return static_cast<int>(workers_.size()); }
+  // The calling thread runs queued tasks (any caller's) until done() holds, sleeping while the
+  // queue is empty: a thread waiting for its run helps instead of idling. done() is checked
+  // under the pool's lock; whoever makes it true must call wake() afterwards.
+  void help_until(const std::function<bool()>& done);
+  void wake();
 
  private:
   void work();

@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 #include <scopeflow/scopeflow.h>
 
+#include "runtime/session/thread_pool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace {
@@ -224,4 +229,37 @@ TEST_F(ExecutorTest, GpuConstCopiesAreSharedByPlans) {
   const auto stats = s.device_manager().gpu(0)->allocator().stats();
   EXPECT_LT(stats.bytes_in_use, 3 * n * 4)
       << "a device copy of the Const per plan? " << stats.to_string();
+}
+
+// The session's inter-op pool: a thread waiting for its run helps with queued tasks, so a run
+// whose step went to a busy pool still finishes (the caller runs it), in order.
+TEST(InterOpPoolTest, AWaitingThreadRunsQueuedTasks) {
+  sf::ThreadPool pool(1);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false, release = false;
+  pool.schedule([&] {  // occupies the only worker until released
+    std::unique_lock<std::mutex> lock(mu);
+    started = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return started; });
+  }
+  std::atomic<bool> done{false};
+  std::thread::id ran_on;
+  pool.schedule([&] {
+    ran_on = std::this_thread::get_id();
+    done.store(true);
+    pool.wake();
+  });
+  pool.help_until([&] { return done.load(); });  // would hang if it only waited
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
 }
