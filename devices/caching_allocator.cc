@@ -28,8 +28,10 @@ bool CachingAllocator::BlockLess::operator()(const Block* a, const Block* b) con
 }
 
 CachingAllocator::CachingAllocator(std::string device_name, std::unique_ptr<CachingBackend> backend,
-                                   std::int64_t limit_bytes, StreamId default_stream)
+                                   std::int64_t limit_bytes, StreamId default_stream,
+                                   std::string name)
     : device_name_(std::move(device_name)),
+      name_(std::move(name)),
       backend_(std::move(backend)),
       default_stream_(default_stream) {
   stats_.bytes_limit = limit_bytes;
@@ -171,7 +173,7 @@ void CachingAllocator::throw_oom(std::size_t bytes, std::size_t rounded) {
   for (Block* b : large_) cached += static_cast<std::int64_t>(b->size);
   throw ResourceExhaustedError(
       str_cat("OOM when allocating ", bytes, " bytes (rounded to ", rounded, ") on ", device_name_,
-              ": ", stats_.bytes_in_use, " bytes in use, ", stats_.bytes_reserved,
+              " (", name_, "): ", stats_.bytes_in_use, " bytes in use, ", stats_.bytes_reserved,
               " bytes reserved (", cached, " cached and free), limit ",
               stats_.bytes_limit > 0 ? std::to_string(stats_.bytes_limit) : std::string("none")));
 }

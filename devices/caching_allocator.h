@@ -55,12 +55,16 @@ class CachingAllocator final : public Allocator {
   static constexpr std::size_t kRoundLarge = 2 << 20;
 
   // `device_name` appears in errors; `limit_bytes` caps reserved memory (0: no cap),
-  // which is how a logical GPU gets its memory budget; `default_stream` serves allocate(n).
+  // which is how a logical GPU gets its memory budget; `default_stream` serves allocate(n);
+  // `name` is name() ("cpu_caching" for CPU devices, the pinned cache's name for pinned memory).
   CachingAllocator(std::string device_name, std::unique_ptr<CachingBackend> backend,
-                   std::int64_t limit_bytes, StreamId default_stream);
+                   std::int64_t limit_bytes, StreamId default_stream,
+                   std::string name = "gpu_caching");
   ~CachingAllocator() override;
 
-  std::string name() const override { return "gpu_caching"; }
+  std::string name() const override { return name_; }
+  // Out of memory: ResourceExhaustedError "OOM when allocating N bytes (rounded to R) on
+  // <device_name> (<name>): ...".
   void* allocate(std::size_t bytes) override { return allocate(bytes, default_stream_); }
   void* allocate(std::size_t bytes, StreamId stream) override;
   void deallocate(void* p) noexcept override;
@@ -104,6 +108,7 @@ class CachingAllocator final : public Allocator {
   [[noreturn]] void throw_oom(std::size_t bytes, std::size_t rounded);
 
   std::string device_name_;
+  std::string name_;
   std::unique_ptr<CachingBackend> backend_;
   StreamId default_stream_;
   mutable std::mutex mu_;

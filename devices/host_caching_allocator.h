@@ -25,7 +25,7 @@ namespace scopeflow::devices {
 // waiting for its streams is neither in use nor cached; bytes_reserved and num_raw_allocs count
 // the backend's memory (cudaHostAlloc), so a steady input pipeline shows num_raw_allocs flat.
 // Out of memory: ResourceExhaustedError "OOM when allocating N bytes (rounded to R) on
-// <device_name>: ...", after waiting for pending blocks and, when the backend allows it
+// <device_name> (<name>): ...", after waiting for pending blocks and, when the backend allows it
 // (begin_release), freeing the free cached segments and retrying once.
 class HostCachingAllocator final : public Allocator {
  public:
@@ -33,7 +33,7 @@ class HostCachingAllocator final : public Allocator {
   HostCachingAllocator(std::string name, std::string device_name,
                        std::unique_ptr<CachingBackend> backend);
 
-  std::string name() const override { return name_; }
+  std::string name() const override { return cache_.name(); }
   void* allocate(std::size_t bytes) override { return cache_.allocate(bytes); }
   void* allocate(std::size_t bytes, StreamId stream) override;
   void deallocate(void* p) noexcept override { cache_.deallocate(p); }
@@ -52,7 +52,6 @@ class HostCachingAllocator final : public Allocator {
   // destructor (device teardown) frees everything, or leaks it (logged) during a capture.
 
  private:
-  std::string name_;
   CachingAllocator cache_;
 };
 

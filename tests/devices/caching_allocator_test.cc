@@ -148,6 +148,7 @@ TEST(CachingAllocatorTest, LimitIsTheLogicalDeviceBudget) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("/device:GPU:0"), std::string::npos) << msg;
     EXPECT_NE(msg.find("OOM when allocating 31457280 bytes"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(gpu_caching)"), std::string::npos) << msg;
     EXPECT_NE(msg.find("41943040 bytes in use"), std::string::npos) << msg;
     EXPECT_NE(msg.find("limit 67108864"), std::string::npos) << msg;
   }
@@ -326,4 +327,20 @@ TEST(CachingAllocatorTest, NoRawFreeWhenTheBackendRefusesARelease) {
   a->empty_cache();
   EXPECT_EQ(st.used, 0);
   EXPECT_EQ(st.open_releases, 0);
+}
+
+TEST(CachingAllocatorTest, NameComesFromTheOwner) {
+  FakeState st;
+  EXPECT_EQ(make(&st)->name(), "gpu_caching");  // the default: a GPU device's allocator
+  st.capacity = 1 << 20;
+  CachingAllocator cpu("/device:CPU:0", std::make_unique<FakeBackend>(&st), 0, 0, "cpu_caching");
+  EXPECT_EQ(cpu.name(), "cpu_caching");
+  try {
+    cpu.allocate(4 << 20);
+    FAIL() << "no out-of-memory error";
+  } catch (const sf::ResourceExhaustedError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("on /device:CPU:0 (cpu_caching):"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("gpu_caching"), std::string::npos) << msg;
+  }
 }
