@@ -195,6 +195,7 @@ TEST(HostCachingAllocatorTest, EmptyCacheDuringACaptureKeepsTheCache) {
   st.refuse_release = true;
   a->empty_cache();
   EXPECT_EQ(st.raw_frees, 0);
+  EXPECT_EQ(st.syncs, 0) << "waited without the backend's permit";
   EXPECT_EQ(a->stats().bytes_reserved, 2 << 20);
   st.refuse_release = false;
   a->empty_cache();
