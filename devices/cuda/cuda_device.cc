@@ -253,10 +253,17 @@ GpuDevice::~GpuDevice() {
   } catch (const std::exception& e) {
     SF_LOG_WARN(name(), ": synchronize at shutdown: ", e.what());
   }
+  // NOTE: cudaFreeHost synchronizes implicitly, which would break a CUDA graph being captured
+  // on another thread (another session's): freed under a CaptureExclusion permit, else leaked.
+  const bool may_free = devices::CaptureExclusion::try_begin_release();
+  if (!may_free && (staging_[0] != nullptr || staging_[1] != nullptr))
+    SF_LOG_WARN(name(), ": destroyed while a CUDA graph is being captured; its pinned staging ",
+                "buffers are leaked");
   for (int i = 0; i < 2; ++i) {
-    if (staging_[i]) (void)cudaFreeHost(staging_[i]);
+    if (staging_[i] && may_free) (void)cudaFreeHost(staging_[i]);
     if (staging_done_[i]) (void)cudaEventDestroy(staging_done_[i]);
   }
+  if (may_free) devices::CaptureExclusion::end_release();
 }
 
 std::string GpuDevice::description() const {
