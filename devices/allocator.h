@@ -31,7 +31,8 @@ struct AllocatorStats {
 class Allocator {
  public:
   virtual ~Allocator() = default;
-  // "cpu" or "gpu_caching"; shown in statistics and error messages.
+  // Which allocator: "cpu", "cpu_caching" (CPU devices), "gpu_caching" (GPU devices),
+  // "cuda_pinned_host" (pinned host memory); shown in descriptions and out-of-memory messages.
   virtual std::string name() const = 0;
   // Returns memory aligned to at least 256 bytes (64 on the CPU); a zero-byte request
   // returns a unique non-null pointer. Throws ResourceExhaustedError.

@@ -9,6 +9,55 @@
 #include "devices/base/logging.h"
 
 namespace scopeflow::devices {
+namespace {
+
+// NOTE: lock order and why the permit cannot deadlock. The locks: each allocator's mu_; the
+// exclusion's own mutex (cpu_device.cc), held only inside its short functions and never
+// while they call out; and the exclusion itself, which a capture takes with
+// CaptureExclusion::capture_begins() (waits until no permit is out) and holds until
+// capture_ends(). A permit is asked for only here, with mu_ held, through
+// CaptureExclusion::try_begin_release(), which answers at once and never waits. While a
+// permit is out, its holder calls only the backend (cudaDeviceSynchronize, cudaFree, event
+// calls: no ScopeFlow lock but the pinned backend's event-set mutex, a leaf) and returns the
+// permit before unlocking mu_. So:
+// - order: mu_ -> exclusion mutex, never the reverse (the exclusion takes no allocator lock);
+// - a capture waits in capture_begins() only for permit holders, which wait for nothing but
+//   the GPU; capture_begins() is called with no allocator mutex held (CapturedStep::begin
+//   opens the holds after it), so no permit holder waits for the capture;
+// - the capturing thread, which allocates and frees during its capture (under holds), never
+//   waits on the exclusion it holds: its own begin_release() is refused at once (or skipped
+//   because its hold is open) and it reports out-of-memory instead;
+// - permits never wait (they may overlap), so a permit holder cannot block on another one;
+// - the GPU work a permit holder waits for (cudaDeviceSynchronize, the pinned backend's event
+//   waits) never waits for a host thread: no host callbacks, and a stream waits only on events
+//   already recorded. (An NCCL collective whose peer is launched by the thread blocked in
+//   capture_begins() would; that retry already waited for the whole card before.)
+// And no capture is broken: a permit is granted only when no capture is in progress, and no
+// capture begins while one is out, so no synchronize()/raw_free() overlaps any capture.
+class ReleasePermit {
+ public:
+  explicit ReleasePermit(CachingBackend& backend)
+      : backend_(backend), granted_(backend.begin_release()) {}
+  ~ReleasePermit() {
+    if (granted_) backend_.end_release();
+  }
+  ReleasePermit(const ReleasePermit&) = delete;
+  ReleasePermit& operator=(const ReleasePermit&) = delete;
+  bool granted() const { return granted_; }
+
+ private:
+  CachingBackend& backend_;
+  bool granted_;
+};
+
+constexpr const char* kNotRetriedHold =
+    "cached memory was not returned to retry: a CUDA graph is being captured on this device, "
+    "and a device synchronization or free would break it";
+constexpr const char* kNotRetriedRefused =
+    "cached memory was not returned to retry: a CUDA graph is being captured in this process "
+    "(another device or thread), and a device synchronization or free would break it";
+
+}  // namespace
 
 struct CachingAllocator::Block {
   StreamId stream = 0;
@@ -28,8 +77,10 @@ bool CachingAllocator::BlockLess::operator()(const Block* a, const Block* b) con
 }
 
 CachingAllocator::CachingAllocator(std::string device_name, std::unique_ptr<CachingBackend> backend,
-                                   std::int64_t limit_bytes, StreamId default_stream)
+                                   std::int64_t limit_bytes, StreamId default_stream,
+                                   std::string name)
     : device_name_(std::move(device_name)),
+      name_(std::move(name)),
       backend_(std::move(backend)),
       default_stream_(default_stream) {
   stats_.bytes_limit = limit_bytes;
@@ -37,13 +88,22 @@ CachingAllocator::CachingAllocator(std::string device_name, std::unique_ptr<Cach
 
 CachingAllocator::~CachingAllocator() {
   std::lock_guard<std::mutex> lock(mu_);
+  // NOTE: a backend that cannot synchronize or free now (a CUDA graph is being captured on some
+  // thread: cudaDeviceSynchronize, cudaFree or cudaFreeHost would break it) leaks its segments
+  // rather than break the capture.
+  const ReleasePermit permit(*backend_);
   if (!active_.empty())
     SF_LOG_WARN("CachingAllocator(", device_name_, "): destroyed with ", active_.size(),
-                " blocks still in use; their memory is released");
-  try {
-    backend_->synchronize();
-  } catch (const std::exception& e) {
-    SF_LOG_WARN("CachingAllocator(", device_name_, "): synchronize at shutdown: ", e.what());
+                " blocks still in use; their memory is ", permit.granted() ? "released" : "leaked");
+  if (permit.granted()) {
+    try {
+      backend_->synchronize();
+    } catch (const std::exception& e) {
+      SF_LOG_WARN("CachingAllocator(", device_name_, "): synchronize at shutdown: ", e.what());
+    }
+  } else {
+    SF_LOG_WARN("CachingAllocator(", device_name_, "): destroyed while its memory cannot be freed ",
+                "(a CUDA graph is being captured); ", stats_.bytes_reserved, " bytes leaked");
   }
   for (auto& p : pending_)
     for (void* ev : p.events) backend_->destroy_event(ev);
@@ -53,16 +113,10 @@ CachingAllocator::~CachingAllocator() {
   for (Block* b : large_) all.push_back(b);
   for (auto& [ptr, b] : active_) all.push_back(b);
   for (auto& p : pending_) all.push_back(p.block);
+  all.insert(all.end(), unsynced_.begin(), unsynced_.end());
   for (auto& [id, blocks] : parked_) all.insert(all.end(), blocks.begin(), blocks.end());
-  // NOTE: a backend that cannot free now (pinned memory while a CUDA graph is captured on
-  // another thread: cudaFreeHost would break it) leaks its segments rather than break it.
-  const bool may_free = backend_->begin_release();
-  if (!may_free)
-    SF_LOG_WARN("CachingAllocator(", device_name_, "): destroyed while its memory cannot be freed ",
-                "(a CUDA graph is being captured); ", stats_.bytes_reserved, " bytes leaked");
   for (Block* b : all)
-    if (b->prev == nullptr && may_free) backend_->raw_free(b->ptr);
-  if (may_free) backend_->end_release();
+    if (b->prev == nullptr && permit.granted()) backend_->raw_free(b->ptr);
   for (Block* b : all) delete b;
 }
 
@@ -122,23 +176,30 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   Pool& pool = pool_for(rounded);
   Block* block = find_free_block(pool, rounded, stream);
   if (block == nullptr) block = allocate_segment(rounded, stream);
-  // NOTE: while a hold is open a CUDA graph is being captured on this device, and a
-  // device-wide synchronization or a cudaFree (which synchronizes) would invalidate that
-  // capture (whichever thread calls it) or fail; out-of-memory is reported at once instead
-  // (the capture fails and its run goes on ordinarily, where this retry is allowed).
-  if (block == nullptr && open_hold_ == 0) {
-    // Free blocks that wait on other streams may be ready now; then give cached
-    // segments back and try once more before reporting out-of-memory.
-    backend_->synchronize();
-    process_events();
-    block = find_free_block(pool, rounded, stream);
-    if (block == nullptr && backend_->begin_release()) {
-      release_cached_segments();
-      backend_->end_release();
-      block = allocate_segment(rounded, stream);
+  // NOTE: the retry synchronizes the device and frees cached segments (cudaDeviceSynchronize,
+  // cudaFree), which would invalidate a CUDA graph being captured, whichever thread calls them.
+  // While a hold is open the capture is on this device (the caller may be the capturing thread
+  // itself); otherwise the backend's permit says whether one is in progress anywhere in the
+  // process (another logical GPU of this card, another session). Either way out-of-memory is
+  // reported at once (a failed capture's run goes on ordinarily, where the retry is allowed).
+  const char* not_retried = nullptr;
+  if (block == nullptr && open_hold_ != 0) not_retried = kNotRetriedHold;
+  if (block == nullptr && not_retried == nullptr) {
+    const ReleasePermit permit(*backend_);
+    if (!permit.granted()) {
+      not_retried = kNotRetriedRefused;
+    } else {
+      // Free blocks that wait on other streams may be ready now; then give cached
+      // segments back and try once more before reporting out-of-memory.
+      synchronize_and_collect();
+      block = find_free_block(pool, rounded, stream);
+      if (block == nullptr) {
+        release_cached_segments();
+        block = allocate_segment(rounded, stream);
+      }
     }
   }
-  if (block == nullptr) throw_oom(bytes, rounded);
+  if (block == nullptr) throw_oom(bytes, rounded, not_retried);
 
   if (should_split(block, rounded)) {
     auto* rest = new Block;
@@ -164,16 +225,18 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   return block->ptr;
 }
 
-void CachingAllocator::throw_oom(std::size_t bytes, std::size_t rounded) {
+void CachingAllocator::throw_oom(std::size_t bytes, std::size_t rounded,
+                                 const char* why_not_retried) {
   ++stats_.num_ooms;
   std::int64_t cached = 0;
   for (Block* b : small_) cached += static_cast<std::int64_t>(b->size);
   for (Block* b : large_) cached += static_cast<std::int64_t>(b->size);
   throw ResourceExhaustedError(
       str_cat("OOM when allocating ", bytes, " bytes (rounded to ", rounded, ") on ", device_name_,
-              ": ", stats_.bytes_in_use, " bytes in use, ", stats_.bytes_reserved,
+              " (", name_, "): ", stats_.bytes_in_use, " bytes in use, ", stats_.bytes_reserved,
               " bytes reserved (", cached, " cached and free), limit ",
-              stats_.bytes_limit > 0 ? std::to_string(stats_.bytes_limit) : std::string("none")));
+              stats_.bytes_limit > 0 ? std::to_string(stats_.bytes_limit) : std::string("none"),
+              why_not_retried != nullptr ? str_cat("; ", why_not_retried) : std::string()));
 }
 
 void CachingAllocator::deallocate(void* p) noexcept {
@@ -213,12 +276,22 @@ void CachingAllocator::retire(Block* block) {
       SF_LOG_WARN("CachingAllocator(", device_name_, "): record_event failed (", e.what(),
                   "); synchronizing before reuse");
       for (void* ev : pending.events) backend_->destroy_event(ev);
-      try {
-        if (open_hold_ == 0) backend_->synchronize();  // not during a capture (see allocate)
-      } catch (...) {
-      }
       block->stream_uses.clear();
-      free_block(block);
+      // Not while a capture may be running (see allocate): then the block waits, out of the
+      // cache, for the next synchronization that is allowed.
+      if (open_hold_ == 0) {
+        const ReleasePermit permit(*backend_);
+        if (permit.granted()) {
+          try {
+            backend_->synchronize();
+            free_block(block);
+            return;
+          } catch (const std::exception& sync_error) {
+            SF_LOG_WARN("CachingAllocator(", device_name_, "): synchronize: ", sync_error.what());
+          }
+        }
+      }
+      unsynced_.push_back(block);
       return;
     }
     block->stream_uses.clear();
@@ -294,23 +367,29 @@ void CachingAllocator::release_cached_segments() {
   }
 }
 
+void CachingAllocator::synchronize_and_collect() {
+  backend_->synchronize();
+  process_events();
+  for (Block* b : unsynced_) free_block(b);
+  unsynced_.clear();
+}
+
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mu_);
   // A capture in progress (see allocate): synchronizing or freeing now would break it.
   if (open_hold_ != 0) {
     SF_LOG_WARN("CachingAllocator(", device_name_,
-                "): empty_cache skipped while a CUDA graph is being captured");
+                "): empty_cache skipped while a CUDA graph is being captured on this device");
     return;
   }
-  backend_->synchronize();
-  process_events();
-  if (!backend_->begin_release()) {
+  const ReleasePermit permit(*backend_);
+  if (!permit.granted()) {
     SF_LOG_WARN("CachingAllocator(", device_name_,
-                "): empty_cache kept the cache: the backend cannot free memory now");
+                "): empty_cache kept the cache: a CUDA graph is being captured in this process");
     return;
   }
+  synchronize_and_collect();
   release_cached_segments();
-  backend_->end_release();
 }
 
 std::uint64_t CachingAllocator::open_hold() {

@@ -35,12 +35,16 @@ class CachingBackend {
   virtual void destroy_event(void* event) noexcept = 0;
   // Waits for all work on the device (used before returning memory to the system).
   virtual void synchronize() = 0;
-  // Brackets the raw_free() calls of cached memory (empty_cache, the retry before
-  // out-of-memory, the destructor). false: not now, the allocator keeps its cache. true: raw_free()
-  // may run, and the backend keeps what such calls would break from starting until end_release() (a
-  // pinned-memory backend: a CUDA-graph capture on any thread, since cudaFreeHost synchronizes
-  // implicitly; see CaptureExclusion in devices/device.h). The destructor asks too, and leaks its
-  // segments (logged) when told no.
+  // A permit for the calls that would break a CUDA-graph capture running on any thread:
+  // the allocator calls synchronize() and raw_free() only between a begin_release() that said
+  // true and its end_release() (empty_cache, the retry before out-of-memory, the destructor,
+  // and a failed record_event). false: not now; the allocator then neither waits nor frees (it
+  // reports out-of-memory, keeps its cache, or leaks at destruction, logged). true: the backend
+  // keeps captures from starting until end_release(). The GPU and pinned backends answer with
+  // CaptureExclusion (devices/device.h): cudaDeviceSynchronize, cudaFree and cudaFreeHost
+  // synchronize the device, whichever thread calls them. begin_release() must answer at once,
+  // never wait: it is called with the allocator's mutex held (see the NOTE on lock order in
+  // caching_allocator.cc).
   virtual bool begin_release() { return true; }
   virtual void end_release() noexcept {}
 };
@@ -55,12 +59,22 @@ class CachingAllocator final : public Allocator {
   static constexpr std::size_t kRoundLarge = 2 << 20;
 
   // `device_name` appears in errors; `limit_bytes` caps reserved memory (0: no cap),
-  // which is how a logical GPU gets its memory budget; `default_stream` serves allocate(n).
+  // which is how a logical GPU gets its memory budget; `default_stream` serves allocate(n);
+  // `name` is name() ("cpu_caching" for CPU devices, the pinned cache's name for pinned memory).
   CachingAllocator(std::string device_name, std::unique_ptr<CachingBackend> backend,
-                   std::int64_t limit_bytes, StreamId default_stream);
+                   std::int64_t limit_bytes, StreamId default_stream,
+                   std::string name = "gpu_caching");
+  // Waits for the device and frees every segment, under the backend's permit; without it (a
+  // CUDA graph is being captured on some thread) it leaks the segments, logged, rather than
+  // break the capture.
   ~CachingAllocator() override;
 
-  std::string name() const override { return "gpu_caching"; }
+  std::string name() const override { return name_; }
+  // Out of memory: ResourceExhaustedError "OOM when allocating N bytes (rounded to R) on
+  // <device_name> (<name>): ...". Before that it waits for the device (so that blocks pending
+  // on other streams come back), gives cached free segments back and retries once, under the
+  // backend's permit; while a hold is open or the permit is refused (a CUDA graph is being
+  // captured, on this device or any other) it does neither and the message says so.
   void* allocate(std::size_t bytes) override { return allocate(bytes, default_stream_); }
   void* allocate(std::size_t bytes, StreamId stream) override;
   void deallocate(void* p) noexcept override;
@@ -68,14 +82,17 @@ class CachingAllocator final : public Allocator {
   AllocatorStats stats() const override;
   void reset_peak_stats() override;
   // Frees every cached segment that has no block in use (after synchronize(), so that blocks
-  // waiting on other streams are free too). Does nothing while a hold is open; frees nothing
-  // when the backend's begin_release() says no.
+  // waiting on other streams are free too). Does nothing (logged; the cache stays as it is)
+  // while a hold is open or when the backend's begin_release() says no: a CUDA graph is being
+  // captured, here or on another device or thread.
   void empty_cache() override;
   // Holds (see Allocator::open_hold). InvalidArgumentError when a hold is already open or the
   // id is unknown. Parked blocks count as in use in stats() until released; a released block
   // used by other streams (record_stream) waits for them like a deallocated one. While a hold
   // is open the backend is neither synchronized nor given memory back (that would break the
   // capture): allocate() reports out-of-memory without that retry, empty_cache() does nothing.
+  // The same holds while the backend refuses its permit, which covers captures on other
+  // devices (another logical GPU of the card, another session) that hold no hold here.
   std::uint64_t open_hold() override;
   void close_hold(std::uint64_t id) override;
   void release_hold(std::uint64_t id) override;
@@ -97,13 +114,18 @@ class CachingAllocator final : public Allocator {
   bool should_split(const Block* block, std::size_t rounded) const;
   Block* allocate_segment(std::size_t rounded, StreamId stream);
   void release_cached_segments();
+  // backend synchronize(), then every block waiting for it (pending events, unsynced_) is
+  // cached. Only under the backend's permit.
+  void synchronize_and_collect();
   void free_block(Block* block);
   // A block no longer in use: cached at once, or pending events on its other streams.
   void retire(Block* block);
   void process_events();
-  [[noreturn]] void throw_oom(std::size_t bytes, std::size_t rounded);
+  // `why_not_retried`: why the synchronize-and-free retry did not run (nullptr: it did).
+  [[noreturn]] void throw_oom(std::size_t bytes, std::size_t rounded, const char* why_not_retried);
 
   std::string device_name_;
+  std::string name_;
   std::unique_ptr<CachingBackend> backend_;
   StreamId default_stream_;
   mutable std::mutex mu_;
@@ -115,6 +137,9 @@ class CachingAllocator final : public Allocator {
     std::vector<void*> events;
   };
   std::vector<PendingFree> pending_;
+  // Freed blocks used by other streams whose events could not be recorded: reused only after
+  // the next synchronize_and_collect() (a device synchronization), never before.
+  std::vector<Block*> unsynced_;
   AllocatorStats stats_;
   std::uint64_t open_hold_ = 0;  // the open hold's id; 0: none
   std::uint64_t next_hold_ = 1;

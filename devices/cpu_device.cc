@@ -59,7 +59,8 @@ std::string Device::full_name() const { return "/job:localhost/replica:0/task:0"
 CpuDevice::CpuDevice(int index, std::int64_t memory_limit)
     : Device(DeviceType::kCPU, index),
       memory_limit_(memory_limit),
-      allocator_(str_cat("/device:CPU:", index), std::make_unique<HostBackend>(), memory_limit, 0),
+      allocator_(str_cat("/device:CPU:", index), std::make_unique<HostBackend>(), memory_limit, 0,
+                 "cpu_caching"),
       stream_(std::make_unique<CpuStream>()) {}
 
 std::string CpuDevice::description() const {

@@ -141,11 +141,13 @@ class CaptureGuard {
 };
 
 // Process-wide exclusion between CUDA-graph captures and the calls that, made from any thread,
-// would break one in progress: cudaFreeHost synchronizes implicitly (the pinned host caches
-// give memory back only under a permit). A capture brackets itself with capture_begins() /
-// capture_ends() (cuda_graph_cuda.cc); a thread about to free takes a permit with
-// try_begin_release() and returns it with end_release(). Captures may overlap one another,
-// releases may overlap one another, a capture and a release never do. Pure host logic.
+// would break one in progress: cudaDeviceSynchronize, and cudaFree / cudaFreeHost, which
+// synchronize implicitly (the GPU and pinned caching allocators synchronize and free only under
+// a permit: CachingBackend::begin_release). A capture brackets itself with capture_begins() /
+// capture_ends() (cuda_graph_cuda.cc), holding no allocator lock when it begins; a thread about
+// to synchronize or free takes a permit with try_begin_release() and returns it with
+// end_release(). Captures may overlap one another, releases may overlap one another, a capture
+// and a release never do. Pure host logic.
 class CaptureExclusion {
  public:
   // Blocks while a release permit is out (a release is short: it frees cached memory).

@@ -5,8 +5,8 @@ namespace scopeflow::devices {
 
 HostCachingAllocator::HostCachingAllocator(std::string name, std::string device_name,
                                            std::unique_ptr<CachingBackend> backend)
-    : name_(std::move(name)),
-      cache_(std::move(device_name), std::move(backend), /*limit_bytes=*/0, /*default_stream=*/0) {}
+    : cache_(std::move(device_name), std::move(backend), /*limit_bytes=*/0, /*default_stream=*/0,
+             std::move(name)) {}
 
 void* HostCachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   (void)stream;  // host-owned: see the header's NOTE

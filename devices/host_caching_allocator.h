@@ -25,15 +25,15 @@ namespace scopeflow::devices {
 // waiting for its streams is neither in use nor cached; bytes_reserved and num_raw_allocs count
 // the backend's memory (cudaHostAlloc), so a steady input pipeline shows num_raw_allocs flat.
 // Out of memory: ResourceExhaustedError "OOM when allocating N bytes (rounded to R) on
-// <device_name>: ...", after waiting for pending blocks and, when the backend allows it
-// (begin_release), freeing the free cached segments and retrying once.
+// <device_name> (<name>): ...", after, when the backend allows it (begin_release), waiting for
+// pending blocks, freeing the free cached segments and retrying once.
 class HostCachingAllocator final : public Allocator {
  public:
   // `device_name` appears in errors ("pinned host memory of /device:GPU:0"); `name` is name().
   HostCachingAllocator(std::string name, std::string device_name,
                        std::unique_ptr<CachingBackend> backend);
 
-  std::string name() const override { return name_; }
+  std::string name() const override { return cache_.name(); }
   void* allocate(std::size_t bytes) override { return cache_.allocate(bytes); }
   void* allocate(std::size_t bytes, StreamId stream) override;
   void deallocate(void* p) noexcept override { cache_.deallocate(p); }
@@ -42,17 +42,16 @@ class HostCachingAllocator final : public Allocator {
   AllocatorStats stats() const override { return cache_.stats(); }
   void reset_peak_stats() override { cache_.reset_peak_stats(); }
   // Waits for the blocks still used by streams (backend synchronize(): the pinned backend waits
-  // on those blocks' events only, which never breaks a capture), then gives every free segment
-  // back (cudaFreeHost) unless the backend refuses: the pinned backend refuses while a CUDA
-  // graph is being captured on any thread (CaptureExclusion), and the cache stays. So it is
-  // allowed anywhere, and frees only between captures: call it when the input pipeline is done
-  // (end of training), not per step.
+  // on those blocks' events only), then gives every free segment back (cudaFreeHost), both
+  // under the backend's permit: the pinned backend refuses it while a CUDA graph is being
+  // captured on any thread (CaptureExclusion), and then nothing is waited for and the cache
+  // stays. So it is allowed anywhere, and frees only between captures: call it when the input
+  // pipeline is done (end of training), not per step.
   void empty_cache() override { cache_.empty_cache(); }
   // No holds (Allocator's defaults): a captured graph never addresses these blocks. The
   // destructor (device teardown) frees everything, or leaks it (logged) during a capture.
 
  private:
-  std::string name_;
   CachingAllocator cache_;
 };
 

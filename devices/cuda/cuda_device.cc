@@ -25,8 +25,19 @@
 namespace scopeflow::cuda {
 namespace {
 
-// The caching allocator's view of one physical GPU.
-class CudaBackend final : public devices::CachingBackend {
+// A backend whose synchronize() and raw_free() would break a CUDA-graph capture running on any
+// thread of the process: the caching allocator calls them only under a CaptureExclusion permit
+// (CachingBackend::begin_release; the lock order is argued in caching_allocator.cc).
+class CaptureExclusiveBackend : public devices::CachingBackend {
+ public:
+  bool begin_release() override { return devices::CaptureExclusion::try_begin_release(); }
+  void end_release() noexcept override { devices::CaptureExclusion::end_release(); }
+};
+
+// The caching allocator's view of one physical GPU. NOTE: cudaDeviceSynchronize and cudaFree
+// synchronize the whole card, so one logical GPU's allocator would break a capture on another
+// logical GPU of the card (or any capture in the process): both run only under the permit.
+class CudaBackend final : public CaptureExclusiveBackend {
  public:
   explicit CudaBackend(int device) : device_(device) {}
   void* raw_alloc(std::size_t bytes) override {
@@ -78,8 +89,9 @@ class CudaBackend final : public devices::CachingBackend {
 // made on the device of the stream they are recorded on (a block may be used by streams of
 // any GPU); synchronize() waits for those events only, never for a whole device, so the
 // cache's waits neither stall unrelated work nor break a CUDA-graph capture on another thread.
-// cudaFreeHost synchronizes implicitly, so it runs only under a CaptureExclusion permit.
-class PinnedBackend final : public devices::CachingBackend {
+// cudaFreeHost synchronizes implicitly, so it (and, by the allocator's rule, synchronize())
+// runs only under a CaptureExclusion permit.
+class PinnedBackend final : public CaptureExclusiveBackend {
  public:
   explicit PinnedBackend(int device) : device_(device) {}
   void* raw_alloc(std::size_t bytes) override {
@@ -135,8 +147,6 @@ class PinnedBackend final : public devices::CachingBackend {
     }
     for (cudaEvent_t ev : pending) SF_CUDA_CHECK(cudaEventSynchronize(ev));
   }
-  bool begin_release() override { return devices::CaptureExclusion::try_begin_release(); }
-  void end_release() noexcept override { devices::CaptureExclusion::end_release(); }
 
  private:
   int device_;
@@ -243,10 +253,17 @@ GpuDevice::~GpuDevice() {
   } catch (const std::exception& e) {
     SF_LOG_WARN(name(), ": synchronize at shutdown: ", e.what());
   }
+  // NOTE: cudaFreeHost synchronizes implicitly, which would break a CUDA graph being captured
+  // on another thread (another session's): freed under a CaptureExclusion permit, else leaked.
+  const bool may_free = devices::CaptureExclusion::try_begin_release();
+  if (!may_free && (staging_[0] != nullptr || staging_[1] != nullptr))
+    SF_LOG_WARN(name(), ": destroyed while a CUDA graph is being captured; its pinned staging ",
+                "buffers are leaked");
   for (int i = 0; i < 2; ++i) {
-    if (staging_[i]) (void)cudaFreeHost(staging_[i]);
+    if (staging_[i] && may_free) (void)cudaFreeHost(staging_[i]);
     if (staging_done_[i]) (void)cudaEventDestroy(staging_done_[i]);
   }
+  if (may_free) devices::CaptureExclusion::end_release();
 }
 
 std::string GpuDevice::description() const {

@@ -13,8 +13,9 @@
 // recently used one is dropped). Capture runs on dedicated streams, one per GPU of the plan
 // (the first begins the capture, the others join it through events and rejoin before it
 // ends), so threads that use the devices' compute streams meanwhile neither land in the graph
-// nor break it (an input pipeline copies on the host-to-device stream, and no pinned memory
-// is freed while a capture runs: CaptureExclusion in devices/device.h); a CaptureGuard makes
+// nor break it (an input pipeline copies on the host-to-device stream, and no caching
+// allocator, GPU or pinned, of any device synchronizes the device or frees memory while a
+// capture runs: CaptureExclusion in devices/device.h); a CaptureGuard makes
 // any synchronous copy or synchronization from the capture's threads fail the capture rather
 // than read memory that captured (not yet executed) work has not written. The captured pass
 // runs on the calling thread only (Session::Impl::process), so the graph's node order is

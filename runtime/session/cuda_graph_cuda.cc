@@ -112,8 +112,18 @@ CapturedStep::~CapturedStep() {
       SF_LOG_WARN("CUDA graph: synchronize before release failed");
     }
     if (impl_->exec != nullptr) (void)cudaGraphExecDestroy(impl_->exec);
-    if (impl_->device_words != nullptr) (void)cudaFree(impl_->device_words);
-    if (impl_->host_words != nullptr) (void)cudaFreeHost(impl_->host_words);
+    // NOTE: cudaFree and cudaFreeHost synchronize implicitly, which would break a capture in
+    // progress on another thread (another plan or session): freed under a CaptureExclusion
+    // permit, else leaked (a few words per random node).
+    const bool may_free = devices::CaptureExclusion::try_begin_release();
+    if (!may_free && (impl_->device_words != nullptr || impl_->host_words != nullptr))
+      SF_LOG_WARN("CUDA graph: dropped while another graph is being captured; its ",
+                  impl_->num_counters, " counter words are leaked");
+    if (may_free) {
+      if (impl_->device_words != nullptr) (void)cudaFree(impl_->device_words);
+      if (impl_->host_words != nullptr) (void)cudaFreeHost(impl_->host_words);
+      devices::CaptureExclusion::end_release();
+    }
   }
   impl_->destroy_events();
   for (std::size_t i = 0; i < impl_->devices.size(); ++i)

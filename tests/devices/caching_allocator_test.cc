@@ -1,17 +1,28 @@
 // CachingAllocator logic on a fake backend (host memory, events whose completion the
-// test controls): bins, splitting, coalescing, stream-aware reuse, limits, OOM text.
+// test controls): bins, splitting, coalescing, stream-aware reuse, limits, OOM text, and
+// no device synchronization or free while a CUDA graph is captured (holds, CaptureExclusion).
 #include "devices/caching_allocator.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "devices/base/errors.h"
+#include "devices/device.h"
 #include "tests/devices/fake_caching_backend.h"
 
 namespace sf = scopeflow;
 using sf::devices::CachingAllocator;
 using sf::devices::CachingBackend;
+using sf::devices::CaptureExclusion;
 using sf::devices::StreamId;
 
 namespace {
@@ -25,6 +36,51 @@ constexpr StreamId kS1 = 200;
 std::unique_ptr<CachingAllocator> make(FakeState* s, std::int64_t limit = 0) {
   return std::make_unique<CachingAllocator>("/device:GPU:0", std::make_unique<FakeBackend>(s),
                                             limit, kS0);
+}
+
+// Holds CaptureExclusion on a thread of its own from construction until end(), as a capture on
+// another device (another logical GPU of the card, another session) does.
+class CaptureOnAnotherThread {
+ public:
+  CaptureOnAnotherThread() {
+    std::future<void> began = began_.get_future();
+    thread_ = std::thread([this, ended = end_.get_future()] {
+      CaptureExclusion::capture_begins();
+      began_.set_value();
+      ended.wait();
+      CaptureExclusion::capture_ends();
+    });
+    began.wait();
+  }
+  ~CaptureOnAnotherThread() { end(); }
+  void end() {
+    if (!thread_.joinable()) return;
+    end_.set_value();
+    thread_.join();
+  }
+
+ private:
+  std::promise<void> began_;
+  std::promise<void> end_;
+  std::thread thread_;
+};
+
+// Runs `body` on a thread of its own. Still running after 20 s means a deadlock: a thread stuck
+// on a lock can be neither joined nor failed, so the test binary exits with a message.
+void run_with_deadline(const std::function<void()>& body) {
+  std::packaged_task<void()> task(body);
+  std::future<void> done = task.get_future();
+  std::thread t(std::move(task));
+  if (done.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    std::fprintf(stderr, "deadlock: the allocator and CaptureExclusion wait for each other\n");
+    std::_Exit(3);
+  }
+  t.join();
+  done.get();
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
 }
 
 }  // namespace
@@ -148,6 +204,7 @@ TEST(CachingAllocatorTest, LimitIsTheLogicalDeviceBudget) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("/device:GPU:0"), std::string::npos) << msg;
     EXPECT_NE(msg.find("OOM when allocating 31457280 bytes"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(gpu_caching)"), std::string::npos) << msg;
     EXPECT_NE(msg.find("41943040 bytes in use"), std::string::npos) << msg;
     EXPECT_NE(msg.find("limit 67108864"), std::string::npos) << msg;
   }
@@ -314,9 +371,11 @@ TEST(CachingAllocatorTest, NoRawFreeWhenTheBackendRefusesARelease) {
   st.refuse_release = true;
   a->empty_cache();
   EXPECT_EQ(st.raw_frees, 0) << "freed memory the backend said it cannot free now";
+  EXPECT_EQ(st.syncs, 0) << "synchronized the device without the backend's permit";
   EXPECT_EQ(a->stats().bytes_reserved, 2 << 20);
   EXPECT_THROW(a->allocate(20 << 20), sf::ResourceExhaustedError);
   EXPECT_EQ(st.raw_frees, 0);
+  EXPECT_EQ(st.syncs, 0);
   st.refuse_release = false;
   void* big = a->allocate(20 << 20);  // now the cached segment goes back and the retry fits
   EXPECT_EQ(st.raw_frees, 1);
@@ -326,4 +385,238 @@ TEST(CachingAllocatorTest, NoRawFreeWhenTheBackendRefusesARelease) {
   a->empty_cache();
   EXPECT_EQ(st.used, 0);
   EXPECT_EQ(st.open_releases, 0);
+  EXPECT_EQ(st.unpermitted_calls, 0) << "synchronize() or raw_free() outside a permit";
+}
+
+TEST(CachingAllocatorTest, NameComesFromTheOwner) {
+  FakeState st;
+  EXPECT_EQ(make(&st)->name(), "gpu_caching");  // the default: a GPU device's allocator
+  st.capacity = 1 << 20;
+  CachingAllocator cpu("/device:CPU:0", std::make_unique<FakeBackend>(&st), 0, 0, "cpu_caching");
+  EXPECT_EQ(cpu.name(), "cpu_caching");
+  try {
+    cpu.allocate(4 << 20);
+    FAIL() << "no out-of-memory error";
+  } catch (const sf::ResourceExhaustedError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("on /device:CPU:0 (cpu_caching):"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("gpu_caching"), std::string::npos) << msg;
+  }
+}
+
+// ------------------------------------------------ captures on other devices (CaptureExclusion)
+// A capture holds the process-wide CaptureExclusion; an allocator of a device with no hold
+// (another logical GPU of the card, another session's GPU) must then neither synchronize nor
+// free: cudaDeviceSynchronize and cudaFree would break the capture from any thread.
+
+namespace {
+// Two small segments, one whole and free on kS0, one on kS1 whose block waits for kS0 (only a
+// synchronization frees it); 23 MiB of "device" memory, so a 20 MiB segment fits only once both
+// have been given back.
+void fill_cache_for_retry(FakeState& st, CachingAllocator& a) {
+  st.capacity = 23 << 20;
+  a.deallocate(a.allocate(1 << 20, kS0));
+  void* p = a.allocate(1000, kS1);
+  a.record_stream(p, kS0);
+  st.busy.insert(kS0);
+  a.deallocate(p);  // pending on kS0
+}
+}  // namespace
+
+TEST(CachingAllocatorTest, OutOfMemoryWhileAnotherThreadCapturesNeitherSynchronizesNorFrees) {
+  FakeState st;
+  st.capture_exclusion = true;
+  auto a = make(&st);
+  fill_cache_for_retry(st, *a);
+  {
+    CaptureOnAnotherThread capture;
+    try {
+      a->allocate(20 << 20);
+      FAIL() << "allocated 20 MiB without giving back the cache";
+    } catch (const sf::ResourceExhaustedError& e) {
+      EXPECT_TRUE(has(e.what(), "OOM when allocating 20971520 bytes")) << e.what();
+      EXPECT_TRUE(has(e.what(), "a CUDA graph is being captured in this process")) << e.what();
+    }
+    EXPECT_EQ(st.syncs, 0) << "synchronized the device during another thread's capture";
+    EXPECT_EQ(st.raw_frees, 0) << "freed memory during another thread's capture";
+    EXPECT_EQ(st.refused_releases, 1);
+    EXPECT_EQ(a->stats().bytes_reserved, 4 << 20);
+  }
+  // The capture ended: the retry synchronizes, gives both segments back and fits.
+  void* big = a->allocate(20 << 20);
+  EXPECT_EQ(st.syncs, 1);
+  EXPECT_EQ(st.raw_frees, 2);
+  EXPECT_EQ(a->stats().num_ooms, 1);
+  EXPECT_EQ(st.unpermitted_calls, 0) << "synchronize() or raw_free() outside a permit";
+  EXPECT_EQ(st.exclusion_permits, 0) << "a CaptureExclusion permit was not returned";
+  EXPECT_EQ(st.open_releases, 0);
+  a->deallocate(big);
+}
+
+TEST(CachingAllocatorTest, EmptyCacheWhileAnotherThreadCapturesKeepsTheCache) {
+  FakeState st;
+  st.capture_exclusion = true;
+  auto a = make(&st);
+  fill_cache_for_retry(st, *a);
+  {
+    CaptureOnAnotherThread capture;
+    a->empty_cache();
+    EXPECT_EQ(st.syncs, 0) << "synchronized the device during another thread's capture";
+    EXPECT_EQ(st.raw_frees, 0) << "freed memory during another thread's capture";
+    EXPECT_EQ(a->stats().bytes_reserved, 4 << 20);
+    EXPECT_EQ(a->stats().num_cached_blocks, 2) << "the cache changed";
+  }
+  a->empty_cache();
+  EXPECT_EQ(st.syncs, 1);
+  EXPECT_EQ(st.raw_frees, 2);
+  EXPECT_EQ(a->stats().bytes_reserved, 0);
+  EXPECT_EQ(st.used, 0);
+  EXPECT_EQ(st.unpermitted_calls, 0);
+  EXPECT_EQ(st.exclusion_permits, 0);
+}
+
+TEST(CachingAllocatorTest, DestroyedWhileAnotherThreadCapturesLeaksRatherThanFrees) {
+  FakeState st;
+  st.capture_exclusion = true;
+  {
+    auto a = make(&st);
+    fill_cache_for_retry(st, *a);
+    (void)a->allocate(4000);  // still in use at destruction
+    CaptureOnAnotherThread capture;
+    a.reset();
+    EXPECT_EQ(st.syncs, 0) << "synchronized the device during another thread's capture";
+    EXPECT_EQ(st.raw_frees, 0) << "cudaFree during another thread's capture";
+    EXPECT_TRUE(st.events.empty()) << "events of pending blocks were not destroyed";
+  }
+  EXPECT_EQ(st.unpermitted_calls, 0);
+  for (auto& [p, bytes] : st.sizes) std::free(p);  // the test's own cleanup of the leak
+}
+
+// A freed block whose use by another stream cannot be recorded (record_event fails) waits for a
+// device synchronization before reuse; during another thread's capture that waits too.
+TEST(CachingAllocatorTest, ABlockWithoutEventsWaitsForAnAllowedSynchronization) {
+  FakeState st;
+  st.capture_exclusion = true;
+  auto a = make(&st);
+  void* p = a->allocate(1000);
+  a->record_stream(p, kS1);
+  st.fail_record_event = true;
+  {
+    CaptureOnAnotherThread capture;
+    a->deallocate(p);  // no event for kS1, and no synchronization now
+    EXPECT_EQ(st.syncs, 0) << "synchronized the device during another thread's capture";
+    void* q = a->allocate(1000);
+    EXPECT_NE(q, p) << "reused while kS1 may still use it";
+    a->deallocate(q);
+  }
+  st.fail_record_event = false;
+  a->empty_cache();  // synchronizes: p is free again, its segment whole and given back
+  EXPECT_EQ(st.syncs, 1);
+  EXPECT_EQ(a->stats().bytes_reserved, 0);
+  EXPECT_EQ(st.unpermitted_calls, 0);
+  // Without a capture the synchronization happens at once.
+  void* r = a->allocate(1000);
+  a->record_stream(r, kS1);
+  st.fail_record_event = true;
+  a->deallocate(r);
+  EXPECT_EQ(st.syncs, 2);
+  EXPECT_EQ(a->allocate(1000), r);
+  EXPECT_EQ(st.unpermitted_calls, 0);
+}
+
+// The capturing thread holds the exclusion and allocates and frees during its capture (its
+// device's allocator under a hold, other devices' without): nothing may wait for the exclusion
+// it holds itself; out-of-memory is reported at once, empty_cache returns at once.
+TEST(CachingAllocatorTest, TheCapturingThreadAllocatesUnderItsOwnExclusionWithoutDeadlock) {
+  FakeState here;   // the captured device
+  FakeState other;  // a device of the same process that is not part of the capture
+  here.capture_exclusion = other.capture_exclusion = true;
+  here.capacity = other.capacity = 21 << 20;
+  auto a = make(&here);
+  auto b = make(&other);
+  a->deallocate(a->allocate(1 << 20));  // a cached 2 MiB segment
+  run_with_deadline([&] {
+    CaptureExclusion::capture_begins();  // as CapturedStep::begin: the exclusion, then holds
+    const std::uint64_t id = a->open_hold();
+    void* x = a->allocate(1000);  // from the cache
+    void* y = a->allocate(4000);
+    a->deallocate(x);  // parked
+    try {
+      a->allocate(20 << 20);  // a 20 MiB segment does not fit beside the 2 MiB one
+      ADD_FAILURE() << "no out-of-memory error";
+    } catch (const sf::ResourceExhaustedError& e) {
+      EXPECT_TRUE(has(e.what(), "captured on this device")) << e.what();
+    }
+    a->empty_cache();
+    void* z = b->allocate(3 << 20);  // another device: raw allocations are fine
+    b->deallocate(z);
+    try {
+      b->allocate(1 << 20);  // a small segment does not fit beside the cached 20 MiB one
+      ADD_FAILURE() << "no out-of-memory error";
+    } catch (const sf::ResourceExhaustedError& e) {
+      EXPECT_TRUE(has(e.what(), "captured in this process")) << e.what();
+    }
+    b->empty_cache();
+    a->deallocate(y);
+    a->close_hold(id);
+    CaptureExclusion::capture_ends();
+    a->release_hold(id);
+  });
+  for (FakeState* st : {&here, &other}) {
+    EXPECT_EQ(st->syncs, 0);
+    EXPECT_EQ(st->raw_frees, 0);
+    EXPECT_EQ(st->exclusion_permits, 0);
+  }
+  void* s = b->allocate(1 << 20);  // after the capture the retry gives the 20 MiB segment back
+  EXPECT_EQ(other.raw_frees, 1);
+  EXPECT_EQ(other.unpermitted_calls, 0);
+  EXPECT_EQ(here.unpermitted_calls, 0);
+  b->deallocate(s);
+}
+
+// A thread that synchronizes under its permit (the out-of-memory retry, holding its allocator's
+// mutex) keeps a capture from beginning until it is done; the capture then begins, and its
+// thread allocates on its own device meanwhile, with no deadlock either way.
+TEST(CachingAllocatorTest, ACaptureWaitsForASynchronizationInProgress) {
+  FakeState st;
+  st.capture_exclusion = true;
+  st.capacity = 21 << 20;
+  auto b = make(&st);
+  b->deallocate(b->allocate(1 << 20));  // a cached 2 MiB segment: 20 MiB fits only without it
+  std::promise<void> in_sync;
+  std::promise<void> let_go;
+  std::shared_future<void> go = let_go.get_future().share();
+  std::once_flag first;
+  st.on_synchronize = [&] {
+    std::call_once(first, [&] { in_sync.set_value(); });
+    go.wait();
+  };
+  FakeState captured;
+  auto a = make(&captured);
+  std::atomic<bool> began{false};
+  run_with_deadline([&] {
+    std::thread releaser([&] { b->deallocate(b->allocate(20 << 20)); });
+    in_sync.get_future().wait();  // the releaser holds a permit and b's mutex
+    std::thread capture([&] {
+      CaptureExclusion::capture_begins();
+      began = true;
+      const std::uint64_t id = a->open_hold();
+      a->deallocate(a->allocate(1000));
+      a->close_hold(id);
+      CaptureExclusion::capture_ends();
+      a->release_hold(id);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(began.load()) << "a capture began while another thread synchronized the device";
+    let_go.set_value();
+    releaser.join();
+    capture.join();
+  });
+  st.on_synchronize = nullptr;  // it refers to this scope's promises; b synchronizes at its end
+  EXPECT_TRUE(began.load());
+  EXPECT_EQ(st.syncs, 1);
+  EXPECT_EQ(st.raw_frees, 1);
+  EXPECT_EQ(st.unpermitted_calls, 0);
+  EXPECT_EQ(st.exclusion_permits, 0);
+  EXPECT_EQ(CaptureExclusion::captures_in_progress(), 0);
 }

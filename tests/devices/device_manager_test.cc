@@ -17,6 +17,7 @@ TEST(DeviceManagerTest, DefaultHasCpu0) {
   EXPECT_EQ(m.cpu(0)->name(), "/device:CPU:0");
   EXPECT_EQ(m.cpu(0)->full_name(), "/job:localhost/replica:0/task:0/device:CPU:0");
   EXPECT_EQ(m.num_gpus(), static_cast<int>(sf::devices::gpu_inventory().gpus.size()));
+  EXPECT_EQ(m.cpu(0)->allocator().name(), "cpu_caching");  // host memory, not "gpu_caching"
 }
 
 TEST(DeviceManagerTest, KLogicalCpuDevices) {

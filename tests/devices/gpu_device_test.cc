@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "devices/base/errors.h"
+#include "devices/device.h"
 #include "devices/device_manager.h"
 #include "devices/tensor.h"
 #include "tests/support/devices.h"
@@ -148,6 +149,44 @@ TEST(GpuDeviceTest, LogicalGpusHaveTheirOwnStreamsAndBudgets) {
   void* q = g1->allocator().allocate(300 << 20);  // the other logical GPU still has room
   g1->allocator().deallocate(q);
   g0->allocator().deallocate(p);
+}
+
+// While a CUDA graph is captured on another logical GPU of the card (here: the exclusion such
+// a capture holds), a GPU allocator must neither synchronize the card nor cudaFree: out of
+// budget it reports out-of-memory at once, and empty_cache keeps its cache; afterwards both
+// give memory back. (The fake-backend tests in caching_allocator_test cover the logic; this
+// checks that the CUDA backend asks CaptureExclusion.)
+TEST(GpuDeviceTest, AllocatorNeitherSynchronizesNorFreesWhileAnotherDeviceCaptures) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManagerOptions o;
+  o.logical_gpus[0] = {{.memory_limit = 64 << 20}, {.memory_limit = 64 << 20}};
+  DeviceManager m(o);
+  auto& alloc = m.gpu(1)->allocator();
+  EXPECT_EQ(alloc.name(), "gpu_caching");
+  EXPECT_EQ(m.gpu(1)->host_allocator().name(), "cuda_pinned_host");
+  alloc.deallocate(alloc.allocate(40 << 20));  // a cached 40 MiB segment
+  struct Capture {  // as GPU:0's CapturedStep::begin() .. end() would hold it
+    Capture() { sf::devices::CaptureExclusion::capture_begins(); }
+    ~Capture() { sf::devices::CaptureExclusion::capture_ends(); }
+  };
+  {
+    Capture capture;
+    try {
+      alloc.allocate(50 << 20);
+      ADD_FAILURE() << "50 MiB fit in a 64 MiB budget beside a cached 40 MiB segment";
+    } catch (const sf::ResourceExhaustedError& e) {
+      EXPECT_NE(std::string(e.what()).find("captured in this process"), std::string::npos)
+          << e.what();
+    }
+    alloc.empty_cache();
+    EXPECT_EQ(alloc.stats().bytes_reserved, 40 << 20);
+    EXPECT_EQ(alloc.stats().num_raw_frees, 0);
+  }
+  void* p = alloc.allocate(50 << 20);  // the retry gives the cached segment back
+  EXPECT_EQ(alloc.stats().num_raw_frees, 1);
+  alloc.deallocate(p);
+  alloc.empty_cache();
+  EXPECT_EQ(alloc.stats().bytes_reserved, 0);
 }
 
 TEST(GpuDeviceTest, SteadyStateMakesNoCudaMalloc) {
