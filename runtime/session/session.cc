@@ -18,6 +18,7 @@
 
 #include "devices/base/errors.h"
 #include "devices/base/logging.h"
+#include "kernels/common/intra_op_threads.h"
 #include "kernels/kernel.h"
 #include "runtime/op_registry.h"
 #include "runtime/session/collective.h"
@@ -295,6 +296,11 @@ struct Session::Impl {
   mutable std::mutex rng_mu;
   std::unordered_map<const Node*, RngState> rng;
   std::mt19937_64 seeder{std::random_device{}()};
+
+  // Expensive CPU kernels running now (all runs of this session): each gets its share of the
+  // OpenMP threads (kernels/common/intra_op_threads.h), so concurrent towers do not
+  // oversubscribe the cores.
+  std::atomic<int> cpu_kernels_busy{0};
 
   mutable std::mutex stats_mu;
   RunStats last_stats;
@@ -1035,6 +1041,21 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         // Captured: the kernel reads the counter from a device word that each replay fills.
         if (st.capture != nullptr && device->type() == devices::DeviceType::kGPU)
           c.rng_offset_device = st.capture->bind_counter(n, rs->offset, *c.stream);
+      }
+      // Concurrent expensive CPU kernels share the OpenMP threads (the first one to start may
+      // keep all of them while it runs; later ones take what their share is then).
+      std::optional<kernels::IntraOpThreadLimit> thread_share;
+      struct Busy {
+        std::atomic<int>* n = nullptr;
+        ~Busy() {
+          if (n) n->fetch_sub(1, std::memory_order_relaxed);
+        }
+      } busy;
+      if (step.expensive && device->type() == devices::DeviceType::kCPU) {
+        const int total = kernels::IntraOpThreadLimit::current();
+        busy.n = &cpu_kernels_busy;
+        const int active = cpu_kernels_busy.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (total > 0 && active > 1) thread_share.emplace(std::max(1, total / active));
       }
       try {
         (*step.kernel)(c);

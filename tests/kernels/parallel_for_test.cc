@@ -2,6 +2,7 @@
 // (label "cpu") against its reference ("ref") on random data, with sizes that do not divide
 // the thread count.
 #include "kernels/common/parallel_for.h"
+#include "kernels/common/intra_op_threads.h"
 
 #include <gtest/gtest.h>
 
@@ -237,4 +238,23 @@ TEST(CpuKernelsTest, PoolingMatchesTheReference) {
     expect_cpu_matches_ref("AvgPoolGrad",
                            {sf::Tensor::from_vector<std::int64_t>(x.shape().dims()), dy}, a);
   }
+}
+
+// The OpenMP share guard the session puts around concurrent expensive CPU kernels: it limits
+// the calling thread's OpenMP team, restores it afterwards, and leaves other threads alone.
+TEST(IntraOpThreadLimitTest, LimitsThisThreadOnlyAndRestores) {
+  const int before = sf::kernels::IntraOpThreadLimit::current();
+  if (before == 0) GTEST_SKIP() << "OpenMP is not loaded (a build without oneDNN)";
+  {
+    sf::kernels::IntraOpThreadLimit limit(1);
+    EXPECT_EQ(sf::kernels::IntraOpThreadLimit::current(), 1);
+    int other = -1;
+    std::thread([&] { other = sf::kernels::IntraOpThreadLimit::current(); }).join();
+    EXPECT_EQ(other, before);
+    {
+      sf::kernels::IntraOpThreadLimit inner(0);  // below 1 counts as 1
+      EXPECT_EQ(sf::kernels::IntraOpThreadLimit::current(), 1);
+    }
+  }
+  EXPECT_EQ(sf::kernels::IntraOpThreadLimit::current(), before);
 }
