@@ -14,9 +14,16 @@ void apply_gradient_descent_ref(float* var, float alpha, const float* delta, std
 
 void apply_momentum_ref(float* var, float* accum, float lr, const float* grad, float momentum,
                         bool nesterov, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    accum[i] = accum[i] * momentum + grad[i];
-    var[i] -= nesterov ? grad[i] * lr + accum[i] * momentum * lr : lr * accum[i];
+  if (nesterov) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      accum[i] = accum[i] * momentum + grad[i];
+      var[i] -= grad[i] * lr + accum[i] * momentum * lr;
+    }
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) {
+      accum[i] = accum[i] * momentum + grad[i];
+      var[i] -= lr * accum[i];
+    }
   }
 }
 

@@ -167,6 +167,16 @@ void binary_float_cpu_kernel(KernelContext& c) {
     binary_forward_ref<float>(kOp, pa, a.shape(), pb, b.shape(), po, so);
     return;
   }
+  if (inner == 1) {  // a scalar operand (grad * 0.5, x / keep_prob): one flat loop
+    const float sa = pa[0], sb = pb[0];
+    parallel_for(n, kElementwiseGrain, [&](std::int64_t lo, std::int64_t hi) {
+      if (a_full)
+        for (std::int64_t i = lo; i < hi; ++i) po[i] = apply(kOp, pa[i], sb);
+      else
+        for (std::int64_t i = lo; i < hi; ++i) po[i] = apply(kOp, sa, pb[i]);
+    });
+    return;
+  }
   parallel_for(n / inner, std::max<std::int64_t>(1, kElementwiseGrain / inner),
                [&](std::int64_t lo, std::int64_t hi) {
                  for (std::int64_t r = lo; r < hi; ++r) {
@@ -238,10 +248,27 @@ void add_n_float_cpu_kernel(KernelContext& c) {
   }
   Tensor& y = c.allocate_output(0, DType::kFloat32, s);
   float* out = y.data<float>();
+  // In blocks that stay in L1 while every input is added; the first one or two inputs in the
+  // same pass that writes the block: the reference's (0 + x0) + x1 without its zero fill (NOTE:
+  // 0.0f + x0 is kept, it turns -0 into +0 as the reference does).
+  constexpr std::int64_t kBlock = 2048;
   parallel_for(y.num_elements(), kElementwiseGrain, [&](std::int64_t lo, std::int64_t hi) {
-    for (std::int64_t i = lo; i < hi; ++i) out[i] = 0.0f;
-    for (const float* x : in)
-      for (std::int64_t i = lo; i < hi; ++i) out[i] += x[i];
+    for (std::int64_t b = lo; b < hi; b += kBlock) {
+      const std::int64_t e = std::min(hi, b + kBlock);
+      const float* x0 = in[0];
+      std::size_t k = 1;
+      if (in.size() >= 2) {
+        const float* x1 = in[1];
+        for (std::int64_t i = b; i < e; ++i) out[i] = (0.0f + x0[i]) + x1[i];
+        k = 2;
+      } else {
+        for (std::int64_t i = b; i < e; ++i) out[i] = 0.0f + x0[i];
+      }
+      for (; k < in.size(); ++k) {
+        const float* x = in[k];
+        for (std::int64_t i = b; i < e; ++i) out[i] += x[i];
+      }
+    }
   });
 }
 void broadcast_to_kernel(KernelContext& c) {

@@ -2,10 +2,14 @@
 #include "kernels/pool/pool.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "kernels/common/parallel_for.h"
 #include "kernels/init/random.h"
+#include "kernels/pool/pool_gather.h"
 
 namespace scopeflow::kernels {
 namespace {
@@ -109,7 +113,9 @@ void avg_pool_backward_ref(const PoolGeom& g, const float* dy, float* dx) {
 // ---------------------------------------------------------------- multi-threaded (label "cpu")
 // Forward: output rows (n, oh) in parallel. Backward: the (image, channel) planes in parallel,
 // since windows scatter only within one plane; inside a plane the windows are visited in the
-// reference's order, so every kernel gives the reference's result bit for bit.
+// reference's order, so every kernel gives the reference's result bit for bit. MaxPoolGrad with
+// windows that do not overlap goes by output rows and writes each dx element once instead
+// (max_pool_backward_disjoint_rows).
 namespace {
 
 // Output rows of work at least kElementwiseGrain taps.
@@ -151,9 +157,143 @@ void for_positions(const PoolGeom& g, std::int64_t n, F fn) {
 
 }  // namespace
 
+namespace {
+// max_pool_row's result without its -inf fill: the window's first tap is copied, since the
+// reference's first step, (v > -inf || v != v) ? v : -inf, gives v's bits for every v (NaN and
+// -inf included). The select uses `|` so that the channel loop has no branch and vectorizes.
+void max_pool_row_fast(const PoolGeom& g, const float* x, float* y, std::int64_t n,
+                       std::int64_t oh) {
+  std::int64_t h0, h1;
+  pool_window_span(g.h, oh, h0, h1);
+  for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+    std::int64_t w0, w1;
+    pool_window_span(g.w, ow, w0, w1);
+    float* out = y + yi(g, n, oh, ow, 0);
+    if (h0 >= h1 || w0 >= w1) {  // no tap inside the input
+      std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
+      continue;
+    }
+    const float* first = x + xi(g, n, h0, w0, 0);
+    std::copy(first, first + g.c, out);
+    for (std::int64_t ih = h0; ih < h1; ++ih)
+      for (std::int64_t iw = ih == h0 ? w0 + 1 : w0; iw < w1; ++iw) {
+        const float* in = x + xi(g, n, ih, iw, 0);
+        for (std::int64_t c = 0; c < g.c; ++c)  // NOTE: NaN propagates, as in max_pool_row
+          out[c] = ((in[c] > out[c]) | (in[c] != in[c])) ? in[c] : out[c];
+      }
+  }
+}
+
+// `a` if take, else `b`, bit for bit, through integer masks: GCC turns a float `take ? a : b`
+// stored over b's own array slot into a conditional store (and sinks a computed `a` into the
+// branch), which would keep the channel loops scalar.
+inline float select_bits(bool take, float a, float b) {
+  const std::uint32_t m = 0u - static_cast<std::uint32_t>(take);
+  return std::bit_cast<float>((std::bit_cast<std::uint32_t>(a) & m) |
+                              (std::bit_cast<std::uint32_t>(b) & ~m));
+}
+
+// One full 2x2 window (the convnet's case) of max_pool_backward_disjoint_rows, in registers:
+// taps 0, 1 at r0[0 .. C), r0[C .. 2C), taps 2, 3 at r1 likewise; dx rows o0, o1 the same way.
+// The winner is the last tap greater than the maximum of the taps before it (the reference's
+// first maximum); it gets 0 + dy, the other three +0.
+void max_pool_backward_2x2(const float* __restrict r0, const float* __restrict r1,
+                           const float* __restrict dy, float* __restrict o0, float* __restrict o1,
+                           std::int64_t C) {
+  for (std::int64_t c = 0; c < C; ++c) {
+    const float t0 = r0[c], t1 = r0[C + c], t2 = r1[c], t3 = r1[C + c];
+    const bool g1 = t1 > t0;
+    const float m1 = select_bits(g1, t1, t0);
+    const bool g2 = t2 > m1;
+    const bool g3 = t3 > select_bits(g2, t2, m1);
+    const float grad = 0.0f + dy[c];
+    o0[c] = select_bits(!g3 & !g2 & !g1, grad, 0.0f);
+    o0[C + c] = select_bits(!g3 & !g2 & g1, grad, 0.0f);
+    o1[c] = select_bits(!g3 & g2, grad, 0.0f);
+    o1[C + c] = select_bits(g3, grad, 0.0f);
+  }
+}
+
+// The first input position of output position o's band (see max_pool_backward_disjoint_rows).
+std::int64_t band_start(const WindowDim& d, std::int64_t o) {
+  if (o <= 0) return 0;
+  if (o >= d.out) return d.in;
+  return std::clamp<std::int64_t>(o * d.stride - d.pad_before, 0, d.in);
+}
+
+// MaxPoolGrad for output rows [lo, hi) of the n * h.out when no input element lies in two
+// windows (stride >= window in both dimensions, as the convnet's 2x2 / stride 2): every dx
+// element is written once, by the output row whose band of input rows holds it, with no zero
+// fill and no scatter. Band of output row oh: input rows [band(oh), band(oh + 1)), band(0) = 0,
+// band(out) = in, else the window's clamped start, so the bands tile the input and each window
+// lies inside its own band (the same along w). Within a window, the argmax per channel is the
+// reference's (the first tap, replaced only by a strictly greater one: a NaN first tap keeps
+// it, a later NaN never wins), and the chosen element gets 0.0f + dy as the reference's
+// zero-filled dx[best] += dy does (NOTE: not dy itself: 0.0f + -0.0f is +0.0f).
+void max_pool_backward_disjoint_rows(const PoolGeom& g, const float* x, const float* dy, float* dx,
+                                     std::int64_t lo, std::int64_t hi) {
+  const std::int64_t C = g.c;
+  std::vector<float> best(static_cast<std::size_t>(C));
+  std::vector<std::int32_t> arg(static_cast<std::size_t>(C));
+  float* bp = best.data();
+  std::int32_t* ap = arg.data();
+  for (std::int64_t r = lo; r < hi; ++r) {
+    const std::int64_t n = r / g.h.out, oh = r % g.h.out;
+    std::int64_t h0, h1;
+    pool_window_span(g.h, oh, h0, h1);
+    for (std::int64_t ih = band_start(g.h, oh); ih < band_start(g.h, oh + 1); ++ih)
+      if (ih < h0 || ih >= h1) {  // a row of no window
+        float* row = dx + xi(g, n, ih, 0, 0);
+        std::fill(row, row + g.w.in * C, 0.0f);
+      }
+    if (h0 >= h1) continue;
+    for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
+      std::int64_t w0, w1;
+      pool_window_span(g.w, ow, w0, w1);
+      for (std::int64_t ih = h0; ih < h1; ++ih)
+        for (std::int64_t iw = band_start(g.w, ow); iw < band_start(g.w, ow + 1); ++iw)
+          if (iw < w0 || iw >= w1) {  // a column of no window
+            float* col = dx + xi(g, n, ih, iw, 0);
+            std::fill(col, col + C, 0.0f);
+          }
+      if (w0 >= w1) continue;
+      const float* d = dy + yi(g, n, oh, ow, 0);
+      if (h1 - h0 == 2 && w1 - w0 == 2) {
+        max_pool_backward_2x2(x + xi(g, n, h0, w0, 0), x + xi(g, n, h0 + 1, w0, 0), d,
+                              dx + xi(g, n, h0, w0, 0), dx + xi(g, n, h0 + 1, w0, 0), C);
+        continue;
+      }
+      const float* first = x + xi(g, n, h0, w0, 0);
+      for (std::int64_t c = 0; c < C; ++c) {
+        bp[c] = first[c];
+        ap[c] = 0;
+      }
+      std::int32_t t = 0;
+      for (std::int64_t ih = h0; ih < h1; ++ih)
+        for (std::int64_t iw = w0; iw < w1; ++iw, ++t) {
+          if (t == 0) continue;
+          const float* in = x + xi(g, n, ih, iw, 0);
+          for (std::int64_t c = 0; c < C; ++c) {
+            const float v = in[c];
+            const bool greater = v > bp[c];
+            bp[c] = select_bits(greater, v, bp[c]);
+            ap[c] = greater ? t : ap[c];
+          }
+        }
+      t = 0;
+      for (std::int64_t ih = h0; ih < h1; ++ih)
+        for (std::int64_t iw = w0; iw < w1; ++iw, ++t) {
+          float* out = dx + xi(g, n, ih, iw, 0);
+          for (std::int64_t c = 0; c < C; ++c) out[c] = select_bits(ap[c] == t, 0.0f + d[c], 0.0f);
+        }
+    }
+  }
+}
+}  // namespace
+
 void max_pool_forward_cpu(const PoolGeom& g, const float* x, float* y) {
   parallel_for(g.n * g.h.out, row_grain(g), [&](std::int64_t lo, std::int64_t hi) {
-    for (std::int64_t r = lo; r < hi; ++r) max_pool_row(g, x, y, r / g.h.out, r % g.h.out);
+    for (std::int64_t r = lo; r < hi; ++r) max_pool_row_fast(g, x, y, r / g.h.out, r % g.h.out);
   });
 }
 
@@ -188,6 +328,12 @@ void avg_pool_forward_cpu(const PoolGeom& g, const float* x, float* y) {
 
 void max_pool_backward_cpu(const PoolGeom& g, const float* x, const float* dy, float* dx) {
   const std::int64_t nx = g.n * g.h.in * g.w.in * g.c;
+  if (g.h.stride >= g.h.k && g.w.stride >= g.w.k && g.h.out > 0 && g.w.out > 0) {
+    parallel_for(g.n * g.h.out, row_grain(g), [&](std::int64_t lo, std::int64_t hi) {
+      max_pool_backward_disjoint_rows(g, x, dy, dx, lo, hi);
+    });
+    return;
+  }
   parallel_for(nx, kElementwiseGrain,
                [&](std::int64_t lo, std::int64_t hi) { std::fill(dx + lo, dx + hi, 0.0f); });
   parallel_for(g.n * g.c, plane_grain(g), [&](std::int64_t lo, std::int64_t hi) {

@@ -5,9 +5,11 @@
 #include <array>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 
+#include "kernels/apply/apply.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/conv2d/conv2d.h"
 #include "kernels/kernel.h"
@@ -334,10 +336,39 @@ TEST(CpuLabelsTest, ApplyLabelsAgreeBitForBitWithTheReference) {
       }
       ASSERT_EQ(results[0].size(), results[1].size());
       for (std::size_t i = 0; i < results[0].size(); ++i)
-        ASSERT_EQ(results[0][i], results[1][i]) << cs.op << " element " << i;
+        ASSERT_EQ(std::memcmp(&results[0][i], &results[1][i], sizeof(float)), 0)
+            << cs.op << " element " << i << ": " << results[0][i] << " vs " << results[1][i];
       EXPECT_NE(results[0], fresh(1).to_vector<float>()) << cs.op << " did not update var";
     }
   }
+}
+
+// apply_adam_ref (vectorized: -fno-math-errno lets its sqrt vectorize) against TF's formula
+// written out one element at a time here, bit for bit: vector sqrt, division and the other
+// operations round exactly as the scalar ones, and nothing is reassociated or contracted.
+TEST(CpuLabelsTest, AdamIsTheScalarFormulaElementByElement) {
+  const std::size_t n = 1003;
+  auto var = random_vec(n, 21), m = random_vec(n, 22), v = random_vec(n, 23), g = random_vec(n, 24);
+  for (std::size_t i = 0; i < n; ++i) {
+    v[i] = i % 7 == 0 ? 0.0f : std::abs(v[i]) * (i % 3 == 0 ? 1e-6f : 1.0f);
+    if (i % 11 == 0) g[i] = 0.0f;
+    if (i % 13 == 0) g[i] *= 1e4f;
+  }
+  const float b1p = 0.729f, b2p = 0.997f, lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  auto want_var = var, want_m = m, want_v = v;
+  const float alpha = lr * std::sqrt(1.0f - b2p) / (1.0f - b1p);
+  for (std::size_t i = 0; i < n; ++i) {
+    want_m[i] = want_m[i] + (g[i] - want_m[i]) * (1.0f - b1);
+    want_v[i] = want_v[i] + (g[i] * g[i] - want_v[i]) * (1.0f - b2);
+    want_var[i] = want_var[i] - alpha * want_m[i] / (std::sqrt(want_v[i]) + eps);
+  }
+  k::apply_adam_ref(var.data(), m.data(), v.data(), b1p, b2p, lr, b1, b2, eps, g.data(),
+                    static_cast<std::int64_t>(n));
+  ASSERT_EQ(std::memcmp(m.data(), want_m.data(), n * sizeof(float)), 0);
+  ASSERT_EQ(std::memcmp(v.data(), want_v.data(), n * sizeof(float)), 0);
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_EQ(std::memcmp(&var[i], &want_var[i], sizeof(float)), 0)
+        << "element " << i << ": " << var[i] << " vs " << want_var[i];
 }
 
 TEST(CpuLabelsTest, MatMulLabelsMatchTheReference) {

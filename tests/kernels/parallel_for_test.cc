@@ -151,13 +151,15 @@ sf::Tensor run(const char* op, const std::string& label, std::vector<sf::Tensor>
   k::kernel_registry().find(op, DeviceType::kCPU, sf::float32, label)(c);
   return c.outputs.at(0);
 }
-// Bit-for-bit equal (NaN payloads aside), or within `rtol` when given.
+// Bit-for-bit equal (NaN payloads aside: the compiler may swap the operands of a commutative
+// add, which picks the other NaN when both are NaN), or within `rtol` when given. With
+// `nan_bits`, NaNs must match bit for bit too (kernels that only select or add to one NaN).
 void expect_same(const sf::Tensor& got, const sf::Tensor& want, const std::string& what,
-                 float rtol = 0.0f) {
+                 float rtol = 0.0f, bool nan_bits = false) {
   ASSERT_EQ(got.shape(), want.shape()) << what;
   auto g = got.to_vector<float>(), w = want.to_vector<float>();
   for (std::size_t i = 0; i < g.size(); ++i) {
-    if (std::isnan(w[i])) {
+    if (std::isnan(w[i]) && !nan_bits) {
       ASSERT_TRUE(std::isnan(g[i])) << what << " element " << i;
     } else if (rtol == 0.0f) {
       ASSERT_EQ(std::memcmp(&g[i], &w[i], sizeof(float)), 0)
@@ -168,10 +170,11 @@ void expect_same(const sf::Tensor& got, const sf::Tensor& want, const std::strin
   }
 }
 void expect_cpu_matches_ref(const char* op, const std::vector<sf::Tensor>& inputs,
-                            const sf::AttrMap& attrs = {}, float rtol = 0.0f) {
+                            const sf::AttrMap& attrs = {}, float rtol = 0.0f,
+                            bool nan_bits = false) {
   ASSERT_EQ(k::kernel_registry().labels(op, DeviceType::kCPU, sf::float32).front(), "cpu") << op;
   expect_same(run(op, "cpu", inputs, attrs), run(op, "ref", inputs, attrs),
-              std::string(op) + " " + inputs[0].shape().to_string(), rtol);
+              std::string(op) + " " + inputs[0].shape().to_string(), rtol, nan_bits);
 }
 }  // namespace
 
@@ -214,27 +217,40 @@ TEST(CpuKernelsTest, ReluAndBiasAddMatchTheReference) {
 
 TEST(CpuKernelsTest, PoolingMatchesTheReference) {
   struct Case {
-    std::int64_t n, h, w, c, k, s;
+    std::int64_t n, h, w, c, kh, kw, sh, sw;
     const char* padding;
   };
-  for (const Case& p : {Case{3, 29, 31, 13, 3, 2, "SAME"}, Case{1, 28, 28, 32, 2, 2, "VALID"},
-                        Case{5, 9, 7, 3, 3, 1, "SAME"}, Case{2, 33, 17, 7, 2, 3, "VALID"},
-                        Case{1, 1, 1, 1, 1, 1, "VALID"}}) {
+  // Overlapping windows, and disjoint ones (stride >= window: MaxPoolGrad's fast path) that are
+  // clipped at the edge, leave rows and columns of no window, or start inside the padding; the
+  // convnet's two 2x2 / stride 2 SAME shapes (batch 2).
+  for (const Case& p :
+       {Case{3, 29, 31, 13, 3, 3, 2, 2, "SAME"}, Case{5, 9, 7, 3, 3, 3, 1, 1, "SAME"},
+        Case{2, 6, 7, 5, 2, 3, 1, 2, "VALID"}, Case{1, 28, 28, 32, 2, 2, 2, 2, "VALID"},
+        Case{2, 28, 28, 32, 2, 2, 2, 2, "SAME"}, Case{2, 14, 14, 64, 2, 2, 2, 2, "SAME"},
+        Case{2, 7, 9, 5, 2, 2, 2, 2, "SAME"}, Case{2, 33, 17, 7, 2, 2, 3, 3, "VALID"},
+        Case{1, 10, 11, 4, 3, 3, 3, 3, "SAME"}, Case{2, 5, 6, 19, 2, 2, 4, 4, "SAME"},
+        Case{2, 9, 8, 3, 1, 3, 2, 3, "VALID"}, Case{1, 1, 1, 1, 1, 1, 1, 1, "VALID"}}) {
     sf::AttrMap a;
-    a.set("ksize", std::vector<std::int64_t>{1, p.k, p.k, 1});
-    a.set("strides", std::vector<std::int64_t>{1, p.s, p.s, 1});
+    a.set("ksize", std::vector<std::int64_t>{1, p.kh, p.kw, 1});
+    a.set("strides", std::vector<std::int64_t>{1, p.sh, p.sw, 1});
     a.set("padding", std::string(p.padding));
-    // Values on a coarse grid, so windows hold ties (the first maximum gets the gradient).
+    // Values on a coarse grid, so windows hold ties (the first maximum gets the gradient), +0
+    // and -0 among them, with NaN (first tap or later) and infinities sprinkled in.
     auto x = tensor({p.n, p.h, p.w, p.c}, 50);
     auto v = x.to_vector<float>();
     for (auto& e : v) e = std::round(e * 2.0f) / 2.0f;
-    if (v.size() > 1) v[1] = std::numeric_limits<float>::quiet_NaN();
+    for (std::size_t i = 1; i < v.size(); i += 37) v[i] = std::numeric_limits<float>::quiet_NaN();
+    for (std::size_t i = 2; i < v.size(); i += 41) v[i] = -std::numeric_limits<float>::infinity();
+    for (std::size_t i = 3; i < v.size(); i += 43) v[i] = std::numeric_limits<float>::infinity();
     x = sf::Tensor::from_vector<float>(v, x.shape());
     auto y = run("MaxPool", "ref", {x}, a);
-    expect_cpu_matches_ref("MaxPool", {x}, a);
+    expect_cpu_matches_ref("MaxPool", {x}, a, 0.0f, /*nan_bits=*/true);
     expect_cpu_matches_ref("AvgPool", {x}, a);
-    auto dy = tensor(y.shape(), 51);
-    expect_cpu_matches_ref("MaxPoolGrad", {x, y, dy}, a);
+    // dy with -0 (the reference's 0 + dy makes it +0), NaN and infinities.
+    auto dv = tensor(y.shape(), 51, true).to_vector<float>();
+    for (std::size_t i = 0; i < dv.size(); i += 5) dv[i] = -0.0f;
+    auto dy = sf::Tensor::from_vector<float>(dv, y.shape());
+    expect_cpu_matches_ref("MaxPoolGrad", {x, y, dy}, a, 0.0f, /*nan_bits=*/true);
     expect_cpu_matches_ref("AvgPoolGrad",
                            {sf::Tensor::from_vector<std::int64_t>(x.shape().dims()), dy}, a);
   }
