@@ -2,8 +2,8 @@
 // kernels) runs on OpenMP, whose team size comes from the calling thread's OpenMP settings.
 // When the session runs several expensive CPU kernels at once (towers on logical CPU
 // devices), each of them taking every core oversubscribes the machine (2 towers x 2 OpenMP
-// threads on 2 cores measured ~20% slower than 1 thread each); the session limits each call
-// to its share of the cores with this guard.
+// threads on 2 cores measured ~20% slower than 1 thread each); the session applies
+// SessionOptions::intra_op_parallelism_threads to each such call with this guard.
 #pragma once
 
 namespace scopeflow::kernels {

@@ -148,6 +148,7 @@ struct Plan {
   std::vector<int> roots;                     // steps with no dependencies
   std::vector<int> slot_uses;                 // readers per slot; fetched slots are never released
   std::vector<devices::Device*> gpu_devices;  // synchronized at the end of a run
+
   std::vector<CopyEdge> copy_edges;
   std::int64_t num_graph_steps = 0;
   std::shared_ptr<GraphState> graphs;  // set when the session uses CUDA graphs
@@ -296,11 +297,6 @@ struct Session::Impl {
   mutable std::mutex rng_mu;
   std::unordered_map<const Node*, RngState> rng;
   std::mt19937_64 seeder{std::random_device{}()};
-
-  // Expensive CPU kernels running now (all runs of this session): each gets its share of the
-  // OpenMP threads (kernels/common/intra_op_threads.h), so concurrent towers do not
-  // oversubscribe the cores.
-  std::atomic<int> cpu_kernels_busy{0};
 
   mutable std::mutex stats_mu;
   RunStats last_stats;
@@ -855,6 +851,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     if (p.steps[i].num_deps == 0) p.roots.push_back(static_cast<int>(i));
   }
   p.gpu_devices.assign(gpus.begin(), gpus.end());
+
   if (options.use_cuda_graphs) p.graphs = analyze_graphs(p);
   return plan;
 }
@@ -1042,21 +1039,13 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         if (st.capture != nullptr && device->type() == devices::DeviceType::kGPU)
           c.rng_offset_device = st.capture->bind_counter(n, rs->offset, *c.stream);
       }
-      // Concurrent expensive CPU kernels share the OpenMP threads (the first one to start may
-      // keep all of them while it runs; later ones take what their share is then).
+      // SessionOptions::intra_op_parallelism_threads: the OpenMP team of an expensive CPU
+      // kernel (oneDNN). NOTE: a fixed number, so that the summation order is the same on
+      // every run.
       std::optional<kernels::IntraOpThreadLimit> thread_share;
-      struct Busy {
-        std::atomic<int>* n = nullptr;
-        ~Busy() {
-          if (n) n->fetch_sub(1, std::memory_order_relaxed);
-        }
-      } busy;
-      if (step.expensive && device->type() == devices::DeviceType::kCPU) {
-        const int total = kernels::IntraOpThreadLimit::current();
-        busy.n = &cpu_kernels_busy;
-        const int active = cpu_kernels_busy.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (total > 0 && active > 1) thread_share.emplace(std::max(1, total / active));
-      }
+      if (step.expensive && options.intra_op_parallelism_threads > 0 &&
+          device->type() == devices::DeviceType::kCPU)
+        thread_share.emplace(options.intra_op_parallelism_threads);
       try {
         (*step.kernel)(c);
       } catch (const ValueError& e) {

@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   app.add_option("--gradient_repacking", c.gradient_repacking, "pack gradients into K buffers");
   app.add_option("--num_devices,--num_gpus", c.num_devices, "towers (one per device)");
   app.add_option("--device", c.device, "cpu (CPU:0..N-1) | gpu (GPUs, split when N > cards)");
+  app.add_option("--num_intra_threads,--intra_op_threads", c.intra_op_threads,
+                 "OpenMP threads per expensive CPU kernel (0: all cores)");
   app.add_option("--inter_op_threads,--num_inter_threads", c.inter_op_threads,
                  "the session's inter-op threads (0: one per hardware thread)");
   app.add_flag("--log_device_placement", c.log_device_placement, "print each node's device");

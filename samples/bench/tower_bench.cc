@@ -314,6 +314,8 @@ void validate(const BenchConfig& c) {
     bad(str_cat("--device gpu: no GPU (", devices::gpu_inventory().unavailable_reason, ")"));
   if (c.inter_op_threads < 0)
     bad(str_cat("--inter_op_threads must be >= 0, got ", c.inter_op_threads));
+  if (c.intra_op_threads < 0)
+    bad(str_cat("--num_intra_threads must be >= 0, got ", c.intra_op_threads));
 }
 
 LinkRates measure_links(const BenchConfig& c) {
@@ -376,7 +378,8 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
       results.push_back(identity(mean[static_cast<std::size_t>(i)], str_cat("result", i)));
       targets.push_back(results.back().op());
     }
-    SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads};
+    SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads,
+                           .intra_op_parallelism_threads = c.intra_op_threads};
     if (c.device == "cpu")
       options.device_count = {{"CPU", k}};
     else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k)
@@ -563,7 +566,8 @@ BenchResult run_benchmark(const BenchConfig& c,
   // ---- session
   say("Initializing graph");
   SessionOptions options{.log_device_placement = c.log_device_placement,
-                         .inter_op_parallelism_threads = c.inter_op_threads};
+                         .inter_op_parallelism_threads = c.inter_op_threads,
+                         .intra_op_parallelism_threads = c.intra_op_threads};
   if (c.device == "cpu") {
     options.device_count = {{"CPU", k}};
   } else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k) {

@@ -45,6 +45,7 @@ struct BenchConfig {
   int num_devices = 1;
   std::string device = "cpu";  // cpu | gpu
   int inter_op_threads = 0;    // Session's inter_op_parallelism_threads
+  int intra_op_threads = 0;    // Session's intra_op_parallelism_threads (0: all cores)
   bool log_device_placement = false;
   // Writes the training graph as Graphviz DOT here (name-scope clusters, one colour per
   // assigned device, gradient scopes collapsed); "" for none.

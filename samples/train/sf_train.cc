@@ -113,6 +113,11 @@ int main(int argc, char** argv) {
                  "dropout keep probability on fc1 while training (1: no dropout)")
       ->check(CLI::Range(0.01, 1.0));
   app.add_option("--seed", seed, "graph-level random seed (weights and shuffling)");
+  int intra_threads = 0;
+  app.add_option("--num_intra_threads,--intra_op_threads", intra_threads,
+                 "OpenMP threads per expensive CPU kernel (TF's intra_op_parallelism_threads; "
+                 "0: all; 1 per tower is fastest when towers run side by side)")
+      ->check(CLI::Range(0, 4096));
   app.add_option("--max_steps", max_steps,
                  "stop each epoch after this many steps (0: full epochs)");
   app.add_option("--json", json_path, "write a JSON summary here");
@@ -147,6 +152,7 @@ int main(int argc, char** argv) {
 
     if (device == "auto") device = sf::devices::gpu_inventory().gpus.empty() ? "cpu" : "gpu";
     sf::SessionOptions options{.log_device_placement = log_placement,
+                               .intra_op_parallelism_threads = intra_threads,
                                .use_cuda_graphs = cuda_graph};
     if (device == "cpu") options.device_count = {{"CPU", towers}};
     const bool gpu = device == "gpu";
