@@ -35,7 +35,7 @@ struct SessionOptions {
   // TF's intra_op_parallelism_threads: the OpenMP threads one expensive CPU kernel (oneDNN
   // conv2d, MatMul) may use; 0: all of them. With towers on logical CPU devices running side
   // by side, 1 per tower avoids oversubscribing the cores (sf-train --num_intra_threads 1:
-  // 2 towers on the 2-core CI machine ~1,940 vs ~1,650 images/s). A different thread count
+  // 2 towers on the 2-core CI machine ~1,840 vs ~1,530 images/s). A different thread count
   // sums in another order: results differ in the last bits from the default's.
   int intra_op_parallelism_threads = 0;
   // Capture a plan's GPU work as a CUDA graph on its 2nd run (per feed shapes) and replay it
