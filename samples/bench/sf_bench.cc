@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
   allreduce->add_option("--min_bytes", min_bytes, "smallest size (sizes grow 4x)");
   allreduce->add_option("--max_bytes", max_bytes, "largest size");
   allreduce->add_option("--iters", iters, "timed runs per size (the median is reported)");
+  // `sf-bench allreduce --json F --num_devices 4` as well as `sf-bench --json F ... allreduce`.
+  allreduce->fallthrough();
   CLI11_PARSE(app, argc, argv);
 
   if (*allreduce) {
