@@ -172,7 +172,13 @@ def main(paths):
         if "torch_version" in doc:
             pytorch = doc
             continue
+        if "traceEvents" in doc:  # a Chrome trace (--trace_file): not a result
+            continue
         if "benchmarks" not in doc:  # sf-train's --json
+            if "images_per_sec" not in doc:
+                print(f"bench_summary: {p}: no images_per_sec (not an sf-train result?)",
+                      file=sys.stderr)
+                continue
             sf_train.append((p.rsplit("/", 1)[-1].removesuffix(".json"), doc))
             continue
         for b in doc["benchmarks"]:
