@@ -1,6 +1,7 @@
 // One cuBLAS handle per physical GPU, created lazily and shared by every kernel on that GPU
 // (CUDA builds only). A CublasCall holds the handle's lock for one call: the handle is bound
-// to the caller's stream, to a workspace the caller owns, and to FP32 math (no TF32).
+// to the caller's stream, to a workspace the caller owns, and to FP32 math (no TF32; split-k
+// partial sums reduced in FP32, never in a 16-bit output type).
 #pragma once
 
 #include <cublas_v2.h>

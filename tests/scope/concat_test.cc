@@ -88,20 +88,25 @@ TEST_F(ConcatTest, GradientsCutAndJoin) {
 }
 
 TEST_F(ConcatTest, GpuKernelsMatchTheCpu) {
-  if (sf::devices::gpu_inventory().gpus.empty())
-    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  // Cut along axis 1 ([3,2,7], [3,2,7], [3,1,7]) and joined back in another order along the
+  // same axis, counted from the end (-2; -1 would be axis 2, where the pieces' axis-1 sizes
+  // differ: the graph could not be built). The graph is built before the GPU check, so a
+  // machine without a GPU still checks it.
   auto x = iota({3, 5, 7}, 0);
   sf::Output joined;
   std::vector<sf::Output> parts;
   {
     auto d = sf::device("/device:GPU:0");
     parts = sf::split(x, std::vector<std::int64_t>{2, -1, 1}, 1);
-    joined = sf::concat({parts[2], parts[0], parts[1]}, -1);
+    joined = sf::concat({parts[2], parts[0], parts[1]}, -2);
   }
   auto cpu = sf::concat({sf::split(x, std::vector<std::int64_t>{2, -1, 1}, 1)[2],
                          sf::split(x, std::vector<std::int64_t>{2, -1, 1}, 1)[0],
                          sf::split(x, std::vector<std::int64_t>{2, -1, 1}, 1)[1]},
-                        -1);
+                        -2);
+  EXPECT_EQ(joined.shape(), sf::Shape({3, 5, 7}));
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
   sf::Session s({.allow_soft_placement = false});
   EXPECT_EQ(s.assigned_device(joined.op()), "/job:localhost/replica:0/task:0/device:GPU:0");
   EXPECT_EQ(s.run(joined).to_vector<float>(), s.run(cpu).to_vector<float>());
