@@ -209,8 +209,10 @@ if [ $run_bench = 1 ]; then
   sfb() { tb 45 $bdir/samples/sf-bench --device gpu --model fashion_cnn --num_batches 40 \
     --num_warmup_batches 10 --display_every 1000 "$@" >>"$out/sf_bench.txt" 2>&1 || bench_rc=1; }
   for k in 1 4; do
+    tr=()
+    [ "$k" = 4 ] && tr=(--trace_file "$out/tower_replicated_4x128_trace.json")
     sfb --num_devices "$k" --batch_size 128 --variable_update replicated \
-      --json "$out/tower_replicated_${k}x128.json"
+      --json "$out/tower_replicated_${k}x128.json" "${tr[@]}"
     [ "$k" = 1 ] || sfb --num_devices 1 --batch_size $((128 * k)) --variable_update replicated \
       --json "$out/tower_replicated_1x$((128 * k)).json"
   done
@@ -258,6 +260,6 @@ if [ $run_bench = 1 ]; then
     echo "pytorch peer: $(tail -1 "$out/pytorch_fashion_cnn.txt")"
 fi
 jsons=$(ls "$out"/bench_*.json $(ls "$out"/sf_train_gpu*.json 2>/dev/null | grep -v _trace) "$out"/pytorch_fashion_cnn.json \
-  "$out"/tower_*.json "$out"/allreduce_*.json 2>/dev/null)
+  $(ls "$out"/tower_*.json 2>/dev/null | grep -v _trace) "$out"/allreduce_*.json 2>/dev/null)
 [ -n "$jsons" ] && python3 scripts/bench_summary.py $jsons
 [ $test_rc = 0 ] && [ $bench_rc = 0 ]
