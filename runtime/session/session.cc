@@ -154,6 +154,61 @@ struct Plan {
   std::shared_ptr<GraphState> graphs;  // set when the session uses CUDA graphs
 };
 
+// Orders every step that reads a variable's value (a `read` Identity, a copy to another device,
+// an Assign's value) before the plan's optimizer updates (Apply*) of that variable, unless the
+// reader comes after the update (depends on it). An update copies the variable on write only
+// while a reader of the step still holds its buffer (Impl::copy_on_write): a reader with no
+// path to the update that ran after it would see the new value. Inline, a read ran right after
+// its variable step, but an expensive read (every GPU kernel, a large CPU tensor) went to the
+// pool and raced the update (on an H200: `ReadsInAStepSeeThePreUpdateValue` read -1 for 0).
+// Assign/AssignAdd/AssignSub keep TF1's ref semantics (in place, no edges). Each edge is added
+// only when the reader is not reachable from the update in the graph so far, so no cycle forms.
+void order_reads_before_updates(Plan& p) {
+  std::unordered_map<const Node*, std::vector<int>> readers;
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    const Step& s = p.steps[i];
+    if (s.kind == StepKind::kApply || s.kind == StepKind::kIsInitialized) continue;
+    for (std::size_t k = 0; k < s.inputs.size(); ++k) {
+      const Node* var = s.inputs[k].variable;
+      const bool ref_operand =
+          k == 0 && (s.kind == StepKind::kAssign || s.kind == StepKind::kAssignUpdate);
+      if (var != nullptr && !ref_operand) readers[var].push_back(static_cast<int>(i));
+    }
+  }
+  if (readers.empty()) return;
+  std::vector<char> reached(p.steps.size());
+  std::vector<int> stack;
+  for (std::size_t a = 0; a < p.steps.size(); ++a) {
+    if (p.steps[a].kind != StepKind::kApply) continue;
+    std::vector<int> candidates;
+    for (const auto& in : p.steps[a].inputs)
+      if (in.variable != nullptr)
+        if (auto it = readers.find(in.variable); it != readers.end())
+          candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+    if (candidates.empty()) continue;
+    std::fill(reached.begin(), reached.end(), 0);  // the steps after the update
+    stack.assign(1, static_cast<int>(a));
+    reached[a] = 1;
+    while (!stack.empty()) {
+      const int s = stack.back();
+      stack.pop_back();
+      for (int next : p.steps[static_cast<std::size_t>(s)].successors)
+        if (!reached[static_cast<std::size_t>(next)]) {
+          reached[static_cast<std::size_t>(next)] = 1;
+          stack.push_back(next);
+        }
+    }
+    for (int r : candidates) {
+      auto& succ = p.steps[static_cast<std::size_t>(r)].successors;
+      if (reached[static_cast<std::size_t>(r)] ||
+          std::find(succ.begin(), succ.end(), static_cast<int>(a)) != succ.end())
+        continue;
+      succ.push_back(static_cast<int>(a));
+      ++p.steps[a].num_deps;
+    }
+  }
+}
+
 // One feed signature's captured graph and what a replay of it needs.
 struct GraphEntry {
   std::vector<std::int64_t> signature;  // per feed: dtype, rank, dims
@@ -833,6 +888,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       add_collective_step(g->second);
   }
 
+  order_reads_before_updates(p);
   p.slot_uses.assign(static_cast<std::size_t>(p.num_slots), 0);
   for (const auto& s : p.steps)
     for (const auto& in : s.inputs)

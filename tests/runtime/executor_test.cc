@@ -167,23 +167,31 @@ TEST_F(ExecutorTest, RandomOpsDrawFreshNumbersEachRun) {
 // Optimizer updates copy on write while readers of the step still hold the variable's
 // buffer: every read in a step sees the pre-update value, whatever the schedule (the race of
 // TF1's ref variables, which made multi-tower results depend on thread timing).
+// The read has no edge to the update: the plan orders it first (a GPU's Identity, or a CPU read
+// of 2^15 elements, is "expensive" and goes to the pool, where it raced the update).
 TEST_F(ExecutorTest, ReadsInAStepSeeThePreUpdateValue) {
-  auto v = sf::get_variable("v", {2}, {.initializer = sf::ones_initializer()});
-  auto r = v.value();
-  sf::train::GradientDescentOptimizer opt(1.0);
-  auto upd = opt.apply_gradients({{sf::constant(std::vector<float>{1, 1}, sf::Shape{2}), v}});
-  sf::Output late;
-  {
-    auto deps = sf::control_dependencies({upd});
-    late = sf::identity(r) * 10.0f;
-  }
-  for (int threads : {1, 4}) {
-    sf::Session s({.inter_op_parallelism_threads = threads});
-    s.run(v.initializer());
-    for (int step = 0; step < 3; ++step) {
-      const float before = 1.0f - static_cast<float>(step);
-      EXPECT_EQ(s.run(late).to_vector<float>(), std::vector<float>(2, 10.0f * before));
-      EXPECT_EQ(s.run(r).to_vector<float>(), std::vector<float>(2, before - 1.0f));
+  for (const std::int64_t n : {std::int64_t{2}, std::int64_t{1} << 15}) {
+    sf::reset_default_graph();
+    const auto size = static_cast<std::size_t>(n);
+    auto v = sf::get_variable("v", {n}, {.initializer = sf::ones_initializer()});
+    auto r = v.value();
+    sf::train::GradientDescentOptimizer opt(1.0);
+    auto upd =
+        opt.apply_gradients({{sf::constant(std::vector<float>(size, 1.0f), sf::Shape{n}), v}});
+    sf::Output late;
+    {
+      auto deps = sf::control_dependencies({upd});
+      late = sf::identity(r) * 10.0f;
+    }
+    for (int threads : {1, 4}) {
+      sf::Session s({.inter_op_parallelism_threads = threads});
+      s.run(v.initializer());
+      for (int step = 0; step < 20; ++step) {
+        const float before = 1.0f - static_cast<float>(step);
+        EXPECT_EQ(s.run(late).to_vector<float>(), std::vector<float>(size, 10.0f * before))
+            << n << " elements, " << threads << " threads, step " << step;
+        EXPECT_EQ(s.run(r).to_vector<float>(), std::vector<float>(size, before - 1.0f));
+      }
     }
   }
 }
