@@ -23,6 +23,9 @@ float scalar(sf::Session& s, const sf::Output& o, const sf::FeedDict& f = {}) {
 }
 
 TEST_F(ExecutorTest, DiamondRunsOnceAndThePlanIsReused) {
+  // On the CPU: with a GPU, the ops would go to GPU:0 and the fed host scalar would be copied
+  // there (one copy node, as in TF); this test is about the plan.
+  auto cpu = sf::device("/cpu:0");
   auto x = sf::placeholder(sf::float32, sf::Shape{}, "x");
   auto a = x * 2.0f;
   auto b = sf::identity(a) + 1.0f;
