@@ -67,6 +67,15 @@ std::string tf_dtype_text(DType d) {
                                 : std::string(dtype_name(d));
 }
 
+// Whether node n can run on a device of type t: a registered kernel, or a runtime op, except
+// that string values live on the host (TF registers no GPU kernel for DT_STRING: a string
+// variable with no device lands on the CPU, and a GPU request falls back under soft placement).
+bool has_kernel_for(const Node& n, devices::DeviceType t) {
+  if (is_runtime_op(n.op))
+    return t != devices::DeviceType::kGPU || kernel_dtype(n) != DType::kString;
+  return kernels::kernel_registry().contains(n.op, t, kernel_dtype(n));
+}
+
 bool both_cpu(const devices::Device& a, const devices::Device& b) {
   return a.type() == devices::DeviceType::kCPU && b.type() == devices::DeviceType::kCPU;
 }
@@ -479,8 +488,7 @@ std::shared_ptr<devices::Device> Session::Impl::place(const Node* n) {
     // colocation); otherwise on CPU:0, which is what soft placement would pick.
     auto target = graph.find_operation(n->colocate_with);
     chosen = target ? place(target->node()) : manager->cpu(0);
-    if (!is_runtime_op(n->op) &&
-        !kernels::kernel_registry().contains(n->op, chosen->type(), kernel_dtype(*n))) {
+    if (!has_kernel_for(*n, chosen->type())) {
       SF_LOG_DEBUG(n->name, " (", n->op, "): no ", devices::device_type_name(chosen->type()),
                    " kernel; colocation with ", n->colocate_with, " relaxed to CPU:0");
       chosen = manager->cpu(0);
@@ -493,10 +501,7 @@ std::shared_ptr<devices::Device> Session::Impl::place(const Node* n) {
       throw InvalidArgumentError(
           str_cat("Cannot assign a device for operation ", n->name, ": ", e.what()));
     }
-    const auto& registry = kernels::kernel_registry();
-    auto has_kernel = [&](devices::DeviceType t) {
-      return is_runtime_op(n->op) || registry.contains(n->op, t, kernel_dtype(*n));
-    };
+    auto has_kernel = [&](devices::DeviceType t) { return has_kernel_for(*n, t); };
     const bool remote_job = spec.job() && *spec.job() != "localhost";
     std::shared_ptr<devices::Device> wanted;
     if (spec.device_type() && !remote_job) {

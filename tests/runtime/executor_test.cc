@@ -242,6 +242,28 @@ TEST_F(ExecutorTest, GpuConstCopiesAreSharedByPlans) {
       << "a device copy of the Const per plan? " << stats.to_string();
 }
 
+// TF has no GPU kernel for DT_STRING: a string variable with no device lands on the CPU while a
+// float one goes to GPU:0; a GPU request falls back under soft placement and is an error without.
+TEST_F(ExecutorTest, StringVariablesArePlacedOnTheCpu) {
+  if (sf::devices::DeviceManager().num_gpus() == 0)
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::why_unavailable("GPU:0");
+  auto f = sf::get_variable("f", {2});
+  auto str = sf::get_variable("str", {}, {.dtype = sf::string});
+  sf::Variable pinned;
+  {
+    auto d = sf::device("/gpu:0");
+    pinned = sf::get_variable("pinned", {}, {.dtype = sf::string});
+  }
+  sf::Session s;
+  EXPECT_EQ(s.assigned_device(f.op()), "/job:localhost/replica:0/task:0/device:GPU:0");
+  EXPECT_EQ(s.assigned_device(str.op()), "/job:localhost/replica:0/task:0/device:CPU:0");
+  EXPECT_EQ(s.assigned_device(pinned.op()), "/job:localhost/replica:0/task:0/device:CPU:0");
+  s.run(sf::global_variables_initializer());
+  EXPECT_EQ(s.run(str.value()).to_strings(), std::vector<std::string>{""});
+  sf::Session strict({.allow_soft_placement = false});
+  EXPECT_THROW(strict.assigned_device(pinned.op()), sf::InvalidArgumentError);
+}
+
 // The session's inter-op pool: a thread waiting for its run helps with queued tasks, so a run
 // whose step went to a busy pool still finishes (the caller runs it), in order.
 TEST(InterOpPoolTest, AWaitingThreadRunsQueuedTasks) {
