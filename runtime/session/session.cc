@@ -1595,6 +1595,14 @@ bool Session::Impl::capture_graph(const Plan& p, GraphState& g, GraphEntry& e,
         *state = str_cat("fallback: variable ", var->name, " is uninitialized");
         return false;  // the ordinary run reports it; a later run captures
       }
+      // Another holder (a Tensor from variable_value) would make the step's update copy on
+      // write, a copy on the compute stream that fails the capture (counted as wasted): the
+      // run is ordinary, as a replay's check makes it, and a later run captures.
+      if (it->second.buffer_use_count() > 1) {
+        *state = str_cat("fallback: variable ", var->name,
+                         " is also held elsewhere (a Tensor from variable_value or a fetch)");
+        return false;
+      }
       before.push_back(it->second.raw_data());
     }
   }
