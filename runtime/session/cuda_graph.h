@@ -34,8 +34,10 @@
 //   every variable the graph addresses still has the buffer captured and that nobody else
 //   holds it (buffer_use_count() == 1: a user's Tensor from variable_value() would see an
 //   in-place update that the ordinary run's copy on write spares it); otherwise the run is
-//   ordinary and the next one captures again. A capture during which a variable changed
-//   buffers (copy on write, a restore) is launched once and dropped.
+//   ordinary and the next one captures again. A capture makes the same check first (another
+//   holder would make an update copy on write, a copy that fails the capture). A capture
+//   during which a variable changed buffers (copy on write, a restore) is launched once and
+//   dropped.
 // - Random ops: captured random kernels read their Philox counter from a device word that a
 //   captured memcpy fills from a pinned host word; before each launch the session writes the
 //   node's counter there and advances it exactly as an ordinary run does, so results are

@@ -67,6 +67,15 @@ std::string tf_dtype_text(DType d) {
                                 : std::string(dtype_name(d));
 }
 
+// Whether node n can run on a device of type t: a registered kernel, or a runtime op, except
+// that string values live on the host (TF registers no GPU kernel for DT_STRING: a string
+// variable with no device lands on the CPU, and a GPU request falls back under soft placement).
+bool has_kernel_for(const Node& n, devices::DeviceType t) {
+  if (is_runtime_op(n.op))
+    return t != devices::DeviceType::kGPU || kernel_dtype(n) != DType::kString;
+  return kernels::kernel_registry().contains(n.op, t, kernel_dtype(n));
+}
+
 bool both_cpu(const devices::Device& a, const devices::Device& b) {
   return a.type() == devices::DeviceType::kCPU && b.type() == devices::DeviceType::kCPU;
 }
@@ -153,6 +162,61 @@ struct Plan {
   std::int64_t num_graph_steps = 0;
   std::shared_ptr<GraphState> graphs;  // set when the session uses CUDA graphs
 };
+
+// Orders every step that reads a variable's value (a `read` Identity, a copy to another device,
+// an Assign's value) before the plan's optimizer updates (Apply*) of that variable, unless the
+// reader comes after the update (depends on it). An update copies the variable on write only
+// while a reader of the step still holds its buffer (Impl::copy_on_write): a reader with no
+// path to the update that ran after it would see the new value. Inline, a read ran right after
+// its variable step, but an expensive read (every GPU kernel, a large CPU tensor) went to the
+// pool and raced the update (on an H200: `ReadsInAStepSeeThePreUpdateValue` read -1 for 0).
+// Assign/AssignAdd/AssignSub keep TF1's ref semantics (in place, no edges). Each edge is added
+// only when the reader is not reachable from the update in the graph so far, so no cycle forms.
+void order_reads_before_updates(Plan& p) {
+  std::unordered_map<const Node*, std::vector<int>> readers;
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    const Step& s = p.steps[i];
+    if (s.kind == StepKind::kApply || s.kind == StepKind::kIsInitialized) continue;
+    for (std::size_t k = 0; k < s.inputs.size(); ++k) {
+      const Node* var = s.inputs[k].variable;
+      const bool ref_operand =
+          k == 0 && (s.kind == StepKind::kAssign || s.kind == StepKind::kAssignUpdate);
+      if (var != nullptr && !ref_operand) readers[var].push_back(static_cast<int>(i));
+    }
+  }
+  if (readers.empty()) return;
+  std::vector<char> reached(p.steps.size());
+  std::vector<int> stack;
+  for (std::size_t a = 0; a < p.steps.size(); ++a) {
+    if (p.steps[a].kind != StepKind::kApply) continue;
+    std::vector<int> candidates;
+    for (const auto& in : p.steps[a].inputs)
+      if (in.variable != nullptr)
+        if (auto it = readers.find(in.variable); it != readers.end())
+          candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+    if (candidates.empty()) continue;
+    std::fill(reached.begin(), reached.end(), 0);  // the steps after the update
+    stack.assign(1, static_cast<int>(a));
+    reached[a] = 1;
+    while (!stack.empty()) {
+      const int s = stack.back();
+      stack.pop_back();
+      for (int next : p.steps[static_cast<std::size_t>(s)].successors)
+        if (!reached[static_cast<std::size_t>(next)]) {
+          reached[static_cast<std::size_t>(next)] = 1;
+          stack.push_back(next);
+        }
+    }
+    for (int r : candidates) {
+      auto& succ = p.steps[static_cast<std::size_t>(r)].successors;
+      if (reached[static_cast<std::size_t>(r)] ||
+          std::find(succ.begin(), succ.end(), static_cast<int>(a)) != succ.end())
+        continue;
+      succ.push_back(static_cast<int>(a));
+      ++p.steps[a].num_deps;
+    }
+  }
+}
 
 // One feed signature's captured graph and what a replay of it needs.
 struct GraphEntry {
@@ -424,8 +488,7 @@ std::shared_ptr<devices::Device> Session::Impl::place(const Node* n) {
     // colocation); otherwise on CPU:0, which is what soft placement would pick.
     auto target = graph.find_operation(n->colocate_with);
     chosen = target ? place(target->node()) : manager->cpu(0);
-    if (!is_runtime_op(n->op) &&
-        !kernels::kernel_registry().contains(n->op, chosen->type(), kernel_dtype(*n))) {
+    if (!has_kernel_for(*n, chosen->type())) {
       SF_LOG_DEBUG(n->name, " (", n->op, "): no ", devices::device_type_name(chosen->type()),
                    " kernel; colocation with ", n->colocate_with, " relaxed to CPU:0");
       chosen = manager->cpu(0);
@@ -438,10 +501,7 @@ std::shared_ptr<devices::Device> Session::Impl::place(const Node* n) {
       throw InvalidArgumentError(
           str_cat("Cannot assign a device for operation ", n->name, ": ", e.what()));
     }
-    const auto& registry = kernels::kernel_registry();
-    auto has_kernel = [&](devices::DeviceType t) {
-      return is_runtime_op(n->op) || registry.contains(n->op, t, kernel_dtype(*n));
-    };
+    auto has_kernel = [&](devices::DeviceType t) { return has_kernel_for(*n, t); };
     const bool remote_job = spec.job() && *spec.job() != "localhost";
     std::shared_ptr<devices::Device> wanted;
     if (spec.device_type() && !remote_job) {
@@ -833,6 +893,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       add_collective_step(g->second);
   }
 
+  order_reads_before_updates(p);
   p.slot_uses.assign(static_cast<std::size_t>(p.num_slots), 0);
   for (const auto& s : p.steps)
     for (const auto& in : s.inputs)
@@ -1533,6 +1594,14 @@ bool Session::Impl::capture_graph(const Plan& p, GraphState& g, GraphEntry& e,
       if (it == variables.end() || !it->second.initialized()) {
         *state = str_cat("fallback: variable ", var->name, " is uninitialized");
         return false;  // the ordinary run reports it; a later run captures
+      }
+      // Another holder (a Tensor from variable_value) would make the step's update copy on
+      // write, a copy on the compute stream that fails the capture (counted as wasted): the
+      // run is ordinary, as a replay's check makes it, and a later run captures.
+      if (it->second.buffer_use_count() > 1) {
+        *state = str_cat("fallback: variable ", var->name,
+                         " is also held elsewhere (a Tensor from variable_value or a fetch)");
+        return false;
       }
       before.push_back(it->second.raw_data());
     }

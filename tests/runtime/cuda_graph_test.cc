@@ -193,6 +193,9 @@ TEST_F(CudaGraphSessionTest, FetchesAreSnapshotsAndVariablesStayConsistent) {
   for (std::size_t i = 0; i < logits.size(); ++i)
     EXPECT_EQ(logits[i].to_vector<float>(), copies[i]) << "step " << i << "'s fetch changed";
   EXPECT_NE(copies[3], copies[4]);
+  // (loss, train) is a plan of its own: its 1st run warms up, its 2nd captures.
+  for (int i = 5; i < 7; ++i) s.run({n.loss}, {n.train}, batch_feed(n, 16, i));
+  EXPECT_EQ(s.last_run_stats().cuda_graph, "captured");
   // A fetched variable is a copy; the next replay must not change it.
   auto w_before = s.run(n.vars[2].value());
   auto w_copy = w_before.to_vector<float>();
@@ -212,6 +215,21 @@ TEST_F(CudaGraphSessionTest, FetchesAreSnapshotsAndVariablesStayConsistent) {
   s.run({n.loss}, {n.train}, batch_feed(n, 16, 11));
   EXPECT_EQ(s.last_run_stats().cuda_graph, "captured");
   s.run({n.loss}, {n.train}, batch_feed(n, 16, 12));
+  EXPECT_EQ(s.last_run_stats().cuda_graph, "replayed");
+  // Held when a signature would be captured: no capture (the update would copy on write, a
+  // copy that fails it), the run is ordinary and keeps the held value; the next run captures.
+  s.run({n.loss, n.logits}, {n.train}, batch_feed(n, 16, 13));
+  EXPECT_EQ(s.last_run_stats().cuda_graph, "warmup");
+  held = s.variable_value(n.vars[2].op().name());
+  held_copy = held.to_vector<float>();
+  s.run({n.loss, n.logits}, {n.train}, batch_feed(n, 16, 14));
+  EXPECT_EQ(s.last_run_stats().cuda_graph.rfind("fallback: variable", 0), 0u)
+      << s.last_run_stats().cuda_graph;
+  EXPECT_EQ(held.to_vector<float>(), held_copy);
+  held = sf::Tensor();
+  s.run({n.loss, n.logits}, {n.train}, batch_feed(n, 16, 15));
+  EXPECT_EQ(s.last_run_stats().cuda_graph, "captured");
+  s.run({n.loss, n.logits}, {n.train}, batch_feed(n, 16, 16));
   EXPECT_EQ(s.last_run_stats().cuda_graph, "replayed");
 }
 

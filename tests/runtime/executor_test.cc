@@ -23,6 +23,9 @@ float scalar(sf::Session& s, const sf::Output& o, const sf::FeedDict& f = {}) {
 }
 
 TEST_F(ExecutorTest, DiamondRunsOnceAndThePlanIsReused) {
+  // On the CPU: with a GPU, the ops would go to GPU:0 and the fed host scalar would be copied
+  // there (one copy node, as in TF); this test is about the plan.
+  auto cpu = sf::device("/cpu:0");
   auto x = sf::placeholder(sf::float32, sf::Shape{}, "x");
   auto a = x * 2.0f;
   auto b = sf::identity(a) + 1.0f;
@@ -167,23 +170,31 @@ TEST_F(ExecutorTest, RandomOpsDrawFreshNumbersEachRun) {
 // Optimizer updates copy on write while readers of the step still hold the variable's
 // buffer: every read in a step sees the pre-update value, whatever the schedule (the race of
 // TF1's ref variables, which made multi-tower results depend on thread timing).
+// The read has no edge to the update: the plan orders it first (a GPU's Identity, or a CPU read
+// of 2^15 elements, is "expensive" and goes to the pool, where it raced the update).
 TEST_F(ExecutorTest, ReadsInAStepSeeThePreUpdateValue) {
-  auto v = sf::get_variable("v", {2}, {.initializer = sf::ones_initializer()});
-  auto r = v.value();
-  sf::train::GradientDescentOptimizer opt(1.0);
-  auto upd = opt.apply_gradients({{sf::constant(std::vector<float>{1, 1}, sf::Shape{2}), v}});
-  sf::Output late;
-  {
-    auto deps = sf::control_dependencies({upd});
-    late = sf::identity(r) * 10.0f;
-  }
-  for (int threads : {1, 4}) {
-    sf::Session s({.inter_op_parallelism_threads = threads});
-    s.run(v.initializer());
-    for (int step = 0; step < 3; ++step) {
-      const float before = 1.0f - static_cast<float>(step);
-      EXPECT_EQ(s.run(late).to_vector<float>(), std::vector<float>(2, 10.0f * before));
-      EXPECT_EQ(s.run(r).to_vector<float>(), std::vector<float>(2, before - 1.0f));
+  for (const std::int64_t n : {std::int64_t{2}, std::int64_t{1} << 15}) {
+    sf::reset_default_graph();
+    const auto size = static_cast<std::size_t>(n);
+    auto v = sf::get_variable("v", {n}, {.initializer = sf::ones_initializer()});
+    auto r = v.value();
+    sf::train::GradientDescentOptimizer opt(1.0);
+    auto upd =
+        opt.apply_gradients({{sf::constant(std::vector<float>(size, 1.0f), sf::Shape{n}), v}});
+    sf::Output late;
+    {
+      auto deps = sf::control_dependencies({upd});
+      late = sf::identity(r) * 10.0f;
+    }
+    for (int threads : {1, 4}) {
+      sf::Session s({.inter_op_parallelism_threads = threads});
+      s.run(v.initializer());
+      for (int step = 0; step < 20; ++step) {
+        const float before = 1.0f - static_cast<float>(step);
+        EXPECT_EQ(s.run(late).to_vector<float>(), std::vector<float>(size, 10.0f * before))
+            << n << " elements, " << threads << " threads, step " << step;
+        EXPECT_EQ(s.run(r).to_vector<float>(), std::vector<float>(size, before - 1.0f));
+      }
     }
   }
 }
@@ -229,6 +240,28 @@ TEST_F(ExecutorTest, GpuConstCopiesAreSharedByPlans) {
   const auto stats = s.device_manager().gpu(0)->allocator().stats();
   EXPECT_LT(stats.bytes_in_use, 3 * n * 4)
       << "a device copy of the Const per plan? " << stats.to_string();
+}
+
+// TF has no GPU kernel for DT_STRING: a string variable with no device lands on the CPU while a
+// float one goes to GPU:0; a GPU request falls back under soft placement and is an error without.
+TEST_F(ExecutorTest, StringVariablesArePlacedOnTheCpu) {
+  if (sf::devices::DeviceManager().num_gpus() == 0)
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::why_unavailable("GPU:0");
+  auto f = sf::get_variable("f", {2});
+  auto str = sf::get_variable("str", {}, {.dtype = sf::string});
+  sf::Variable pinned;
+  {
+    auto d = sf::device("/gpu:0");
+    pinned = sf::get_variable("pinned", {}, {.dtype = sf::string});
+  }
+  sf::Session s;
+  EXPECT_EQ(s.assigned_device(f.op()), "/job:localhost/replica:0/task:0/device:GPU:0");
+  EXPECT_EQ(s.assigned_device(str.op()), "/job:localhost/replica:0/task:0/device:CPU:0");
+  EXPECT_EQ(s.assigned_device(pinned.op()), "/job:localhost/replica:0/task:0/device:CPU:0");
+  s.run(sf::global_variables_initializer());
+  EXPECT_EQ(s.run(str.value()).to_strings(), std::vector<std::string>{""});
+  sf::Session strict({.allow_soft_placement = false});
+  EXPECT_THROW(strict.assigned_device(pinned.op()), sf::InvalidArgumentError);
 }
 
 // The session's inter-op pool: a thread waiting for its run helps with queued tasks, so a run
