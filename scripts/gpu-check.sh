@@ -80,6 +80,9 @@ if [ $prebuilt = 1 ]; then
   fi
   xz -dc .gpupack/pack.tar.xz | tar xf - -C "$root" ||
     { echo "gpu-check: cannot unpack .gpupack/pack.tar.xz" >&2; exit 1; }
+  # gtest_discover_tests reruns discovery (with this machine's CMake modules, which may be
+  # missing) when a *_tests.cmake is not newer than its binary and include file: make it so.
+  find "$bdir" -name '*_tests.cmake' -exec touch {} +
   echo "prebuilt: commit $(cat .gpupack/commit 2>/dev/null), unpacked at +$(($(date +%s) - t0))s"
   export LD_LIBRARY_PATH="$root/$bdir/gpupack-lib:${LD_LIBRARY_PATH:-}"
 fi
