@@ -34,6 +34,15 @@ class CaptureExclusiveBackend : public devices::CachingBackend {
   void end_release() noexcept override { devices::CaptureExclusion::end_release(); }
 };
 
+// True when the work before `event` (a cudaEvent_t) has finished; errors other than "not
+// ready" throw.
+bool event_done(void* event) {
+  cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(event));
+  if (err == cudaErrorNotReady) return false;
+  SF_CUDA_CHECK(err);
+  return true;
+}
+
 // The caching allocator's view of one physical GPU. NOTE: cudaDeviceSynchronize and cudaFree
 // synchronize the whole card, so one logical GPU's allocator would break a capture on another
 // logical GPU of the card (or any capture in the process): both run only under the permit.
@@ -67,12 +76,7 @@ class CudaBackend final : public CaptureExclusiveBackend {
     SF_CUDA_CHECK(cudaEventRecord(ev, reinterpret_cast<cudaStream_t>(stream)));
     return ev;
   }
-  bool query_event(void* event) override {
-    cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(event));
-    if (err == cudaErrorNotReady) return false;
-    SF_CUDA_CHECK(err);
-    return true;
-  }
+  bool query_event(void* event) override { return event_done(event); }
   void destroy_event(void* event) noexcept override {
     (void)cudaEventDestroy(static_cast<cudaEvent_t>(event));
   }
@@ -126,12 +130,7 @@ class PinnedBackend final : public CaptureExclusiveBackend {
     events_.insert(ev);
     return ev;
   }
-  bool query_event(void* event) override {
-    cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(event));
-    if (err == cudaErrorNotReady) return false;
-    SF_CUDA_CHECK(err);
-    return true;
-  }
+  bool query_event(void* event) override { return event_done(event); }
   void destroy_event(void* event) noexcept override {
     {
       std::lock_guard<std::mutex> lock(mu_);
