@@ -49,9 +49,16 @@ def train_comparison(runs, pt):
             line += f", best {best:.4f}" + (f", >= 0.916 at epoch {first}" if first else "") + \
                 " (target >= 0.916 within 15 epochs: " + ("met)" if best >= 0.916 else "NOT met)")
         if pt and pt.get("images_per_sec"):
-            ratio = sf_ips / pt["images_per_sec"]
+            # Like for like: the peer leaves its warm-up steps out of its time; so does sf-train's
+            # images_per_sec_after_warmup (the same 20 steps) when the run had them.
+            after = sf.get("images_per_sec_after_warmup")
+            like = after if after and sf.get("warmup_steps") == pt.get("warmup_steps") else None
+            ratio = (like or sf_ips) / pt["images_per_sec"]
+            if like:
+                line += f"; after the first {sf['warmup_steps']} steps {like:.0f} images/sec"
             line += (f"; vs PyTorch {pt.get('torch_version', '?')} eager "
-                     f"{pt['images_per_sec']:.0f} images/sec: {ratio:.2f}x")
+                     f"{pt['images_per_sec']:.0f} images/sec"
+                     f"{' (also after its warm-up)' if like else ''}: {ratio:.2f}x")
             if sf_batch != pt.get("batch_size"):
                 line += f" (batch differs: {sf_batch} vs {pt.get('batch_size')})"
             elif sf_batch == 64:

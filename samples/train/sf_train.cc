@@ -240,6 +240,11 @@ int main(int argc, char** argv) {
     double last_loss = 0, accuracy = 0, train_seconds = 0;
     std::vector<double> accuracy_per_epoch;
     std::int64_t images_seen = 0;
+    // The first kWarmupSteps steps (the plan, cuDNN's algorithm search, a CUDA-graph capture)
+    // are left out of images_per_sec_after_warmup, as the PyTorch peer leaves out its warm-up
+    // (benchmarks/compare/pytorch_fashion_cnn.py --warmup 20).
+    constexpr std::int64_t kWarmupSteps = 20;
+    double warmup_seconds = -1;  // set when the warm-up ends inside the run
     const bool tty = isatty(2);
     // Batches come from a background pipeline, prefetched (and, for one GPU tower, staged in
     // pinned memory and copied to the GPU) while the previous step runs. Epoch e's order is
@@ -280,6 +285,7 @@ int main(int argc, char** argv) {
         loss_sum += last_loss;
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (epoch == 1 && step + 1 == kWarmupSteps && step + 1 < steps) warmup_seconds = secs;
         const double ips = static_cast<double>((step + 1) * per_step) / secs;
         if (tty || (step + 1) % 50 == 0 || step + 1 == steps) {
           const int width = 30, done = static_cast<int>(width * (step + 1) / steps);
@@ -335,6 +341,12 @@ int main(int argc, char** argv) {
                         {"cuda_graph_state", graph_state},
                         {"local_parameter_device", ps_device}};
     if (max_steps > 0) j["max_steps"] = max_steps;  // a throughput run, not a full training
+    if (warmup_seconds >= 0 && train_seconds > warmup_seconds) {
+      j["warmup_steps"] = kWarmupSteps;
+      j["images_per_sec_after_warmup"] =
+          static_cast<double>(images_seen - kWarmupSteps * per_step) /
+          (train_seconds - warmup_seconds);
+    }
     std::cout << j.dump(1) << "\n";
     if (!json_path.empty())
       sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
