@@ -83,6 +83,11 @@ if [ $prebuilt = 1 ]; then
   # gtest_discover_tests reruns discovery (with this machine's CMake modules, which may be
   # missing) when a *_tests.cmake is not newer than its binary and include file: make it so.
   find "$bdir" -name '*_tests.cmake' -exec touch {} +
+  # The tests and samples that read Fashion-MNIST look in the Debian package's folder.
+  fm=/usr/share/datasets/fashion-mnist
+  if [ ! -e "$fm" ] && [ -d .gpupack/fashion-mnist ] && [ "$(id -u)" = 0 ]; then
+    mkdir -p "$(dirname "$fm")" && ln -s "$root/.gpupack/fashion-mnist" "$fm"
+  fi
   echo "prebuilt: commit $(cat .gpupack/commit 2>/dev/null), unpacked at +$(($(date +%s) - t0))s"
   export LD_LIBRARY_PATH="$root/$bdir/gpupack-lib:${LD_LIBRARY_PATH:-}"
 fi
