@@ -39,8 +39,12 @@ Partitioner fixed_size_partitioner(std::int64_t num_shards, int axis) {
 Partitioner variable_axis_size_partitioner(std::int64_t max_shard_bytes, int axis,
                                            std::int64_t bytes_per_string_element,
                                            std::optional<std::int64_t> max_shards) {
+  // NOTE: TF 2.21's text, "and" and "bytes_per..." run together as there.
   if (max_shard_bytes < 1 || bytes_per_string_element < 1)
-    throw ValueError("Both max_shard_bytes and bytes_per_string_element must be positive.");
+    throw ValueError(
+        str_cat("Both max_shard_bytes and bytes_per_string_element must be "
+                "positive. Currently, max_shard_bytes is ",
+                max_shard_bytes, " andbytes_per_string_element is ", bytes_per_string_element));
   // NOTE: TF tests `if max_shards and max_shards < 1`, so 0 (like None) means no limit.
   const std::int64_t limit = max_shards.value_or(0);
   if (limit < 0) throw ValueError("max_shards must be positive.");

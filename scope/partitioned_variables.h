@@ -25,8 +25,8 @@ Partitioner fixed_size_partitioner(std::int64_t num_shards, int axis = 0);
 // `max_shard_bytes` (at least one slice per shard, so a slice larger than that is a shard of
 // its own), at most `max_shards` when given (0 means no limit, as None/0 do in TF). Strings
 // count `bytes_per_string_element` bytes each. ValueError "Both max_shard_bytes and
-// bytes_per_string_element must be positive." / "max_shards must be positive."; when
-// called, "shape is not fully defined: ...".
+// bytes_per_string_element must be positive. Currently, ..." (TF 2.21's text) / "max_shards
+// must be positive."; when called, "shape is not fully defined: ...".
 Partitioner variable_axis_size_partitioner(std::int64_t max_shard_bytes, int axis = 0,
                                            std::int64_t bytes_per_string_element = 16,
                                            std::optional<std::int64_t> max_shards = {});

@@ -117,9 +117,11 @@ TEST_F(PartitionedVariableTest, VariableAxisSizePartitioner) {
   EXPECT_EQ(sf::variable_axis_size_partitioner(64, 1)({4, 8}, sf::float32), (Counts{1, 2}));
   EXPECT_EQ(sf::variable_axis_size_partitioner(64, 0, 32)({8, 1}, sf::string), (Counts{4, 1}));
   EXPECT_EQ(error_of([] { sf::variable_axis_size_partitioner(0); }),
-            "Both max_shard_bytes and bytes_per_string_element must be positive.");
+            "Both max_shard_bytes and bytes_per_string_element must be positive. Currently, "
+            "max_shard_bytes is 0 andbytes_per_string_element is 16");
   EXPECT_EQ(error_of([] { sf::variable_axis_size_partitioner(10, 0, 0); }),
-            "Both max_shard_bytes and bytes_per_string_element must be positive.");
+            "Both max_shard_bytes and bytes_per_string_element must be positive. Currently, "
+            "max_shard_bytes is 10 andbytes_per_string_element is 0");
   EXPECT_EQ(error_of([] { sf::variable_axis_size_partitioner(10, 0, 16, -1); }),
             "max_shards must be positive.");
   EXPECT_EQ(error_of([] {
