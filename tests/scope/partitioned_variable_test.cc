@@ -326,6 +326,19 @@ TEST_F(PartitionedVariableTest, RegularizerPerShardAndRandomInitFans) {
   EXPECT_GT(max_abs, 0.6f * limit);
 }
 
+// NOTE: as in TF, a seeded random initializer is called once per shard with the same seed,
+// so shards of equal shape start equal.
+TEST_F(PartitionedVariableTest, SeededRandomInitializerRepeatsPerShard) {
+  sf::Variable w = sf::get_variable("w", {4, 3},
+                                    {.initializer = sf::random_normal_initializer(0, 1, 5),
+                                     .partitioner = sf::fixed_size_partitioner(2)});
+  sf::Session s;
+  s.run(w.initializer());
+  const auto a = s.run(w.partitions()[0]).to_vector<float>();
+  EXPECT_EQ(a, s.run(w.partitions()[1]).to_vector<float>());
+  EXPECT_NE(a[0], a[1]);
+}
+
 // One SGD step on a partitioned weight equals the step on the same unpartitioned weight.
 TEST_F(PartitionedVariableTest, TrainingUpdatesEveryShardLikeUnpartitioned) {
   const std::vector<float> w0 = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, 0.8f, -0.9f, 1.0f};
