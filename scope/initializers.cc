@@ -67,25 +67,31 @@ Initializer variance_scaling_initializer(double scale, const std::string& mode,
   const std::string dist = distribution == "normal" ? "truncated_normal" : distribution;
   if (dist != "truncated_normal" && dist != "untruncated_normal" && dist != "uniform")
     throw ValueError(str_cat("Invalid `distribution` argument: ", distribution));
-  return {[=](const Shape& shape, DType dtype) {
-            auto [fan_in, fan_out] = compute_fans(shape);
-            double s = scale;
-            if (mode == "fan_in")
-              s /= std::max(1.0, fan_in);
-            else if (mode == "fan_out")
-              s /= std::max(1.0, fan_out);
-            else
-              s /= std::max(1.0, (fan_in + fan_out) / 2.0);
-            if (dist == "truncated_normal") {
-              // NOTE: 0.879... is the stddev of a standard normal truncated to [-2, 2].
-              return truncated_normal(shape, 0.0, std::sqrt(s) / .87962566103423978, dtype, seed);
-            }
-            if (dist == "untruncated_normal")
-              return random_normal(shape, 0.0, std::sqrt(s), dtype, seed);
-            const double limit = std::sqrt(3.0 * s);
-            return random_uniform(shape, -limit, limit, dtype, seed);
-          },
-          str_cat("variance_scaling_initializer(", scale, ", ", mode, ", ", dist, ")")};
+  // The fans come from `fan_shape`: the variable's shape, or a shard's full variable's.
+  auto make = [=](const Shape& shape, const Shape& fan_shape, DType dtype) {
+    auto [fan_in, fan_out] = compute_fans(fan_shape);
+    double s = scale;
+    if (mode == "fan_in")
+      s /= std::max(1.0, fan_in);
+    else if (mode == "fan_out")
+      s /= std::max(1.0, fan_out);
+    else
+      s /= std::max(1.0, (fan_in + fan_out) / 2.0);
+    if (dist == "truncated_normal") {
+      // NOTE: 0.879... is the stddev of a standard normal truncated to [-2, 2].
+      return truncated_normal(shape, 0.0, std::sqrt(s) / .87962566103423978, dtype, seed);
+    }
+    if (dist == "untruncated_normal") return random_normal(shape, 0.0, std::sqrt(s), dtype, seed);
+    const double limit = std::sqrt(3.0 * s);
+    return random_uniform(shape, -limit, limit, dtype, seed);
+  };
+  Initializer init;
+  init.fn = [make](const Shape& shape, DType dtype) { return make(shape, shape, dtype); };
+  init.partitioned_fn = [make](const Shape& shape, DType dtype, const PartitionInfo& info) {
+    return make(shape, info.full_shape, dtype);
+  };
+  init.description = str_cat("variance_scaling_initializer(", scale, ", ", mode, ", ", dist, ")");
+  return init;
 }
 
 Initializer glorot_uniform_initializer(std::optional<std::int64_t> seed) {

@@ -7,16 +7,31 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "devices/tensor.h"
 #include "runtime/graph.h"
 
 namespace scopeflow {
 
+// TF's _PartitionInfo: where a shard of a partitioned variable lies in the full variable.
+struct PartitionInfo {
+  Shape full_shape;
+  std::vector<std::int64_t> var_offset;
+};
+
 struct Initializer {
   std::function<Output(const Shape& shape, DType dtype)> fn;
   std::string description;  // "glorot_uniform_initializer()", for messages
+  // Optional, for shards of partitioned variables (TF passes partition_info): the
+  // variance-scaling family computes its fans from info.full_shape, as TF does. Null: fn is
+  // called with the shard's shape.
+  std::function<Output(const Shape& shape, DType dtype, const PartitionInfo& info)> partitioned_fn =
+      nullptr;
   Output operator()(const Shape& shape, DType dtype) const { return fn(shape, dtype); }
+  Output operator()(const Shape& shape, DType dtype, const PartitionInfo* info) const {
+    return info && partitioned_fn ? partitioned_fn(shape, dtype, *info) : fn(shape, dtype);
+  }
   explicit operator bool() const { return static_cast<bool>(fn); }
 };
 

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "devices/base/errors.h"
+#include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
 
@@ -18,7 +19,23 @@ struct Variable::Impl {
   bool trainable = true;
   std::string created_at;
   Constraint constraint;
+  // Partitioned variables only: the shards, TF's partition list and the full shape.
+  bool partitioned = false;
+  std::string name;
+  Shape shape;
+  DType dtype = DType::kInvalid;
+  std::vector<Variable> parts;
+  std::vector<std::int64_t> counts;
+  int axis = 0;
+  Operation group_init;  // made by initializer() on first use
 };
+
+namespace {
+std::string not_for_partitioned(const std::string& name, const char* what) {
+  return str_cat("Variable ", name, " is partitioned: it has no single ", what,
+                 "; use partitions() for its shards");
+}
+}  // namespace
 
 std::string to_string(const std::source_location& where) {
   return str_cat(where.file_name(), ":", where.line());
@@ -114,18 +131,36 @@ Variable Variable::create(const Spec& spec) {
 void Variable::check() const {
   if (!impl_) throw ValueError("Variable handle is empty");
 }
-std::string Variable::name() const { return str_cat(op().name(), ":0"); }
+std::string Variable::name() const {
+  check();
+  if (impl_->partitioned) return impl_->name;
+  return str_cat(op().name(), ":0");
+}
 Operation Variable::op() const {
   check();
+  if (impl_->partitioned) throw ValueError(not_for_partitioned(impl_->name, "op"));
   return impl_->var_op;
 }
-Shape Variable::shape() const { return op().output(0).shape(); }
-DType Variable::dtype() const { return op().output(0).dtype(); }
+Shape Variable::shape() const {
+  check();
+  if (impl_->partitioned) return impl_->shape;
+  return op().output(0).shape();
+}
+DType Variable::dtype() const {
+  check();
+  if (impl_->partitioned) return impl_->dtype;
+  return op().output(0).dtype();
+}
 const std::string& Variable::device() const {
   check();
+  if (impl_->partitioned) throw ValueError(not_for_partitioned(impl_->name, "device"));
   return impl_->var_op.device();
 }
-Graph Variable::graph() const { return op().graph(); }
+Graph Variable::graph() const {
+  check();
+  if (impl_->partitioned) return impl_->parts.front().graph();
+  return op().graph();
+}
 Output Variable::value() const {
   check();
   return impl_->read;
@@ -133,40 +168,131 @@ Output Variable::value() const {
 Output Variable::ref() const { return op().output(0); }
 Operation Variable::initializer() const {
   check();
+  if (impl_->partitioned) {
+    if (!impl_->group_init.valid()) {
+      std::vector<Operation> inits;
+      for (const auto& p : impl_->parts) inits.push_back(p.initializer());
+      impl_->group_init = group(inits);
+    }
+    return impl_->group_init;
+  }
   return impl_->assign_op;
 }
 Output Variable::initial_value() const {
   check();
+  if (impl_->partitioned) throw ValueError(not_for_partitioned(impl_->name, "initial value"));
   return impl_->initial_value;
 }
 Output Variable::initialized_value() const {
   check();
+  if (impl_->partitioned) {
+    std::vector<Output> values;
+    for (const auto& p : impl_->parts) values.push_back(p.initialized_value());
+    return values.size() == 1 ? identity(values[0]) : concat(values, impl_->axis);
+  }
   control_dependencies deps({impl_->assign_op});
   return identity(ref());
 }
-Output Variable::read_value() const { return identity(ref(), "read"); }
+Output Variable::read_value() const {
+  check();
+  if (impl_->partitioned) return impl_->read;
+  return identity(ref(), "read");
+}
+
+namespace {
+// An assignment of `value` to a (possibly partitioned) variable: per shard, on the shard's
+// piece of `value` along the partitioned axis.
+Output assign_op(const Variable& v, const std::string& type, const Output& value,
+                 std::string_view name) {
+  const std::string n = name.empty() ? type : std::string(name);
+  if (!v.is_partitioned())
+    return get_default_graph().create_op(type, {v.ref(), value}, {}, n).output(0);
+  const auto parts = v.partitions();
+  if (parts.size() == 1) return assign_op(parts[0], type, value, name);
+  if (!value.shape().is_compatible_with(v.shape()))
+    throw ValueError(str_cat("Cannot ", type, " a value of shape ", value.shape().to_string(),
+                             " to partitioned variable ", v.name(), " of shape ",
+                             v.shape().to_string()));
+  name_scope ns(n);
+  std::vector<std::int64_t> sizes;
+  for (const auto& p : parts) sizes.push_back(p.shape().dim(v.partition_axis()));
+  const auto pieces = split(value, sizes, v.partition_axis());
+  std::vector<Output> assigned;
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    assigned.push_back(assign_op(parts[i], type, pieces[i], ""));
+  return concat(assigned, v.partition_axis());
+}
+}  // namespace
+
 Output Variable::assign(const Output& value, std::string_view name) const {
-  return get_default_graph()
-      .create_op("Assign", {ref(), value}, {}, name.empty() ? "Assign" : std::string(name))
-      .output(0);
+  return assign_op(*this, "Assign", value, name);
 }
 Output Variable::assign_add(const Output& value, std::string_view name) const {
-  return get_default_graph()
-      .create_op("AssignAdd", {ref(), value}, {}, name.empty() ? "AssignAdd" : std::string(name))
-      .output(0);
+  return assign_op(*this, "AssignAdd", value, name);
 }
 Output Variable::assign_sub(const Output& value, std::string_view name) const {
-  return get_default_graph()
-      .create_op("AssignSub", {ref(), value}, {}, name.empty() ? "AssignSub" : std::string(name))
-      .output(0);
+  return assign_op(*this, "AssignSub", value, name);
 }
 bool Variable::trainable() const {
   check();
+  if (impl_->partitioned) return impl_->parts.front().trainable();
   return impl_->trainable;
 }
 const Constraint& Variable::constraint() const {
   check();
+  if (impl_->partitioned) return impl_->parts.front().constraint();
   return impl_->constraint;
+}
+bool Variable::is_partitioned() const {
+  check();
+  return impl_->partitioned;
+}
+std::vector<Variable> Variable::partitions() const {
+  check();
+  if (impl_->partitioned) return impl_->parts;
+  return {*this};
+}
+std::vector<std::int64_t> Variable::partition_counts() const {
+  check();
+  if (impl_->partitioned) return impl_->counts;
+  const Shape s = shape();
+  return std::vector<std::int64_t>(s.has_rank() ? static_cast<std::size_t>(s.rank()) : 0, 1);
+}
+int Variable::partition_axis() const {
+  check();
+  return impl_->partitioned ? impl_->axis : 0;
+}
+
+Variable Variable::create_partitioned(const std::string& name, const Shape& shape, DType dtype,
+                                      std::vector<Variable> parts,
+                                      std::vector<std::int64_t> partition_counts,
+                                      const std::string& created_at) {
+  if (parts.empty()) throw ValueError(str_cat("Partitioned variable ", name, " has no shards"));
+  auto impl = std::make_shared<Impl>();
+  impl->partitioned = true;
+  impl->name = name;
+  impl->shape = shape;
+  impl->dtype = dtype;
+  impl->created_at = created_at;
+  impl->counts = std::move(partition_counts);
+  for (std::size_t i = 0; i < impl->counts.size(); ++i)
+    if (impl->counts[i] > 1) {
+      impl->axis = static_cast<int>(i);
+      break;
+    }
+  impl->parts = std::move(parts);
+  {
+    control_dependencies init_scope(nullptr);
+    name_scope root("");
+    // NOTE: TF's PartitionedVariable._concat: an Identity for one shard, else a ConcatV2,
+    // both named after the variable (so its value's name is "<name>:0").
+    std::vector<Output> values;
+    for (const auto& p : impl->parts) values.push_back(p.value());
+    impl->read = values.size() == 1 ? identity(values[0], name) : concat(values, impl->axis, name);
+  }
+  Variable v;
+  v.impl_ = impl;
+  return v;
 }
 const std::string& Variable::created_at() const {
   check();

@@ -1,6 +1,13 @@
 // sf::Variable: TF1's RefVariable. The graph holds a VariableV2 op `v`, `v/Assign` (the
 // initializer), `v/read` (the value) and the initial value's ops; the Session holds the
 // buffer. Variable is a cheap handle: copies refer to the same variable.
+//
+// A Variable may also be partitioned (TF's PartitionedVariable, what get_variable returns
+// under a partitioner, see scope/partitioned_variables.h): it then stands for its shards
+// "<name>/part_0", "<name>/part_1", ... (each a plain Variable in the collections), its
+// name() is "<name>" without ":0", and its value() is their concatenation along the
+// partitioned axis (a ConcatV2 named "<name>", or an Identity for one shard), so matmul(x, w)
+// works and gradients reach every shard through ConcatV2's gradient.
 #pragma once
 
 #include <functional>
@@ -47,30 +54,43 @@ class Variable {
            std::source_location where = std::source_location::current());
 
   bool valid() const { return impl_ != nullptr; }
-  // "vs/v:0"
+  // "vs/v:0"; for a partitioned variable "vs/v" (TF's PartitionedVariable.name).
   std::string name() const;
-  // The VariableV2 op ("vs/v").
+  // The VariableV2 op ("vs/v"). ValueError for a partitioned variable (it has none; see
+  // partitions()), as are ref(), device(), initial_value().
   Operation op() const;
   Shape shape() const;
   DType dtype() const;
   // The requested device of the variable op.
   const std::string& device() const;
   Graph graph() const;
-  // v/read: the value.
+  // v/read: the value. Partitioned: the shards' concatenation (made with the variable).
   Output value() const;
   operator Output() const { return value(); }  // NOLINT(google-explicit-constructor)
   // The VariableV2 output (a reference in TF terms).
   Output ref() const;
+  // Partitioned: a NoOp grouping the shards' initializers (made on first use).
   Operation initializer() const;
   Output initial_value() const;
   // The value after initialization has run (TF: a cond on is_variable_initialized; here
   // an identity with a control dependency on the initializer).
   Output initialized_value() const;
   Output read_value() const;
+  // Partitioned: `value` is split along the partitioned axis, each piece assigned to its
+  // shard, and the result is the concatenation of the assigned values.
   Output assign(const Output& value, std::string_view name = "") const;
   Output assign_add(const Output& value, std::string_view name = "") const;
   Output assign_sub(const Output& value, std::string_view name = "") const;
   bool trainable() const;
+
+  // ---- partitioned variables (TF's PartitionedVariable)
+  bool is_partitioned() const;
+  // The shards in order ("<name>/part_0", ...); {*this} for a plain variable.
+  std::vector<Variable> partitions() const;
+  // TF's _get_partitions(): the number of shards per axis ([2, 1, 1]); all 1 for a plain one.
+  std::vector<std::int64_t> partition_counts() const;
+  // The axis the shards are cut along (0 when there is one shard).
+  int partition_axis() const;
   // The projection optimizers apply after updating it (null: none).
   const Constraint& constraint() const;
   // FILE:LINE of the C++ call that created it.
@@ -91,6 +111,12 @@ class Variable {
     Constraint constraint;
   };
   static Variable create(const Spec& spec);
+  // Internal: the partitioned variable over `parts` (used by get_variable). Builds the
+  // concatenation under the root name scope, named `name`.
+  static Variable create_partitioned(const std::string& name, const Shape& shape, DType dtype,
+                                     std::vector<Variable> parts,
+                                     std::vector<std::int64_t> partition_counts,
+                                     const std::string& created_at);
 
  private:
   void check() const;

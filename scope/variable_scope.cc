@@ -2,9 +2,11 @@
 // variable_scope.h; the rules are in CONFORMANCE.md section 1.
 #include "scope/variable_scope.h"
 
+#include <algorithm>
 #include <map>
 
 #include "devices/base/errors.h"
+#include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
 
 namespace scopeflow {
@@ -18,6 +20,7 @@ struct VariableScope::Impl {
   CustomGetter custom_getter;
   Regularizer regularizer;
   Constraint constraint;
+  Partitioner partitioner;
 };
 
 Output no_regularizer(const Output&) { return Output(); }
@@ -43,6 +46,7 @@ struct ScopeStore {
 
 struct VarStore {
   std::map<std::string, Variable> vars;
+  std::map<std::string, Variable> partitioned_vars;
 };
 
 ScopeStore& scope_store(Graph g) {
@@ -113,9 +117,10 @@ void add_regularization_loss(Graph g, const std::string& name, const Variable& v
   if (loss.valid()) add_to_collection(GraphKeys::REGULARIZATION_LOSSES, loss);
 }
 
-// TF's _get_single_variable.
-Variable true_get(Graph g, const std::string& name, const Shape& shape,
-                  const GetVariableOptions& opts, const std::string& where) {
+// TF's _get_single_variable (`partition_info`: set for a shard of a partitioned variable).
+Variable get_single(Graph g, const std::string& name, const Shape& shape,
+                    const GetVariableOptions& opts, const std::string& where,
+                    const std::optional<PartitionInfo>& partition_info = std::nullopt) {
   VarStore& store = var_store(g);
   const bool from_value = opts.initializer.is_value();
   const bool shape_given = shape.has_rank();
@@ -167,8 +172,8 @@ Variable true_get(Graph g, const std::string& name, const Shape& shape,
       throw ValueError(str_cat("Shape of a new variable (", name,
                                ") must be fully defined, but instead was ", shape.to_string(),
                                "."));
-    spec.init_fn = [init, shape, dtype] {
-      Output v = init(shape, dtype);
+    spec.init_fn = [init, shape, dtype, partition_info] {
+      Output v = init(shape, dtype, partition_info ? &*partition_info : nullptr);
       if (v.dtype() != dtype)
         throw ValueError(str_cat("Initializer ", init.description, " made a ",
                                  dtype_name(v.dtype()), " value for a ", dtype_name(dtype),
@@ -181,6 +186,186 @@ Variable true_get(Graph g, const std::string& name, const Shape& shape,
   store.vars[name] = v;
   if (opts.regularizer) add_regularization_loss(g, name, v, opts.regularizer);
   return v;
+}
+
+std::string list_string(const std::vector<std::int64_t>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += str_cat(i ? ", " : "", v[i]);
+  return out + "]";
+}
+
+// TF's _call_partitioner: the partitioner's list for `shape`, validated. The messages are
+// TF's, with the variable's name added.
+std::vector<std::int64_t> call_partitioner(const Partitioner& partitioner, const Shape& shape,
+                                           DType dtype, const std::string& name) {
+  const std::string var = str_cat(" (variable ", name, ")");
+  if (!shape.is_fully_defined())
+    throw ValueError(
+        str_cat("Shape of a new partitioned variable must be fully defined, but "
+                "instead was ",
+                shape.to_string(), ".", var));
+  if (shape.rank() < 1)
+    throw ValueError(str_cat(
+        "A partitioned Variable must have rank at least 1, shape: ", shape.to_string(), var));
+  std::vector<std::int64_t> slicing;
+  try {
+    slicing = partitioner(shape, dtype);
+  } catch (const ValueError& e) {
+    throw ValueError(str_cat(e.what(), var));
+  }
+  if (slicing.size() != static_cast<std::size_t>(shape.rank()))
+    throw ValueError(
+        str_cat("Partitioner returned a partition list that does not match the "
+                "Variable's rank: ",
+                list_string(slicing), " vs. ", shape.to_string(), var));
+  if (std::any_of(slicing.begin(), slicing.end(), [](std::int64_t p) { return p < 1; }))
+    throw ValueError(
+        str_cat("Partitioner returned zero partitions for some axes: ", list_string(slicing), var));
+  if (std::count_if(slicing.begin(), slicing.end(), [](std::int64_t p) { return p > 1; }) > 1)
+    throw ValueError(str_cat("Can only slice a variable along one dimension: shape: ",
+                             shape.to_string(), ", partitioning: ", list_string(slicing), var));
+  return slicing;
+}
+
+// TF's _VariableStore._get_partitioned_variable (`partitioner` null only for reuse=true of
+// an existing partitioned variable).
+Variable get_partitioned(Graph g, const std::string& name, const Shape& shape,
+                         const GetVariableOptions& opts, const std::string& where) {
+  VarStore& store = var_store(g);
+  if (store.vars.count(name))
+    throw ValueError(
+        str_cat("A partitioner was provided, but an unpartitioned version of the "
+                "variable was found: ",
+                name,
+                ".  Perhaps a variable of the same name was already created "
+                "without partitioning?"));
+  const bool from_value = opts.initializer.is_value();
+  Shape full = shape;
+  Output value;
+  DType dtype = opts.dtype == DType::kInvalid ? DType::kFloat32 : opts.dtype;
+  if (from_value) {
+    value = opts.initializer.value_output();
+    if (!full.has_rank()) {
+      full = value.shape();
+    } else if (!full.is_compatible_with(value.shape())) {
+      throw ValueError(str_cat("Shapes ", full.to_string(), " and ", value.shape().to_string(),
+                               " are not compatible (variable ", name, ")"));
+    } else if (value.shape().is_fully_defined()) {
+      full = value.shape();
+    }
+    dtype = value.dtype();
+  }
+  const ReuseMode reuse = opts.reuse.value_or(ReuseMode::kFalse);
+  std::optional<std::vector<std::int64_t>> partitions;
+  if (reuse == ReuseMode::kFalse || opts.partitioner) {
+    if (!opts.partitioner) throw ValueError("No partitioner was specified");
+    partitions = call_partitioner(opts.partitioner, full, dtype, name);
+  }
+
+  if (auto it = store.partitioned_vars.find(name); it != store.partitioned_vars.end()) {
+    const Variable& existing = it->second;
+    if (reuse == ReuseMode::kFalse)
+      throw ValueError(str_cat("Partitioned variable with name ", name,
+                               " already exists. Did you mean to set reuse=true or "
+                               "reuse=sf::AUTO_REUSE in variable_scope?"));
+    if (!full.is_compatible_with(existing.shape()))
+      throw ValueError(str_cat("Trying to reuse partitioned variable ", name,
+                               ", but specified shape ", full.to_string(), " and found shape ",
+                               existing.shape().to_string(), "."));
+    if (dtype != existing.dtype())
+      throw ValueError(str_cat("Trying to reuse partitioned variable ", name,
+                               ", but specified dtype ", dtype_name(dtype), " and found dtype ",
+                               dtype_name(existing.dtype()), "."));
+    if (partitions && *partitions != existing.partition_counts())
+      throw ValueError(str_cat("Trying to reuse partitioned variable ", name,
+                               ", but specified partitions ", list_string(*partitions),
+                               " and found partitions ", list_string(existing.partition_counts()),
+                               "."));
+    return existing;
+  }
+  if (reuse == ReuseMode::kTrue)
+    throw ValueError(str_cat("PartitionedVariable ", name,
+                             " does not exist, or was not created with get_variable(). Did you "
+                             "mean to set reuse=false or reuse=sf::AUTO_REUSE in "
+                             "variable_scope?"));
+
+  // TF's _get_slice_dim_and_num_slices: the one axis with more than one shard (0 if none).
+  int slice_dim = 0;
+  std::int64_t num_slices = 1;
+  for (std::size_t i = 0; i < partitions->size(); ++i)
+    if ((*partitions)[i] > 1) {
+      slice_dim = static_cast<int>(i);
+      num_slices = (*partitions)[i];
+      break;
+    }
+  const auto part = [&](std::int64_t i) { return str_cat(name, "/part_", i); };
+  if (store.vars.count(part(0))) {
+    if (!store.vars.count(part(num_slices - 1)))
+      throw ValueError(
+          str_cat("Partitioner returned a different partitioning than what was "
+                  "already found.  Partitioner returned ",
+                  num_slices, " shards, and shard ", part(0), " was found, but ",
+                  part(num_slices - 1), " was not."));
+    if (store.vars.count(part(num_slices)))
+      throw ValueError(
+          str_cat("Partitioner returned a different partitioning than what was "
+                  "already found.  Partitioner returned ",
+                  num_slices, " shards, and shard ", part(0),
+                  " was found, but so was the extra shard ", part(num_slices), "."));
+  }
+
+  // TF's _iter_slices: the first dim % n shards get one more row.
+  const std::vector<std::int64_t>& dims = full.dims();
+  const std::int64_t total = dims[static_cast<std::size_t>(slice_dim)];
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t i = 0; i < num_slices; ++i)
+    sizes.push_back(total / num_slices + (i < total % num_slices ? 1 : 0));
+  std::vector<Output> pieces;
+  if (from_value) {
+    name_scope ns(name + "/PartitionedInitializer/");
+    if (num_slices == 1)
+      pieces.push_back(value);
+    else
+      pieces = split(value, sizes, slice_dim);
+  }
+  std::vector<Variable> shards;
+  std::vector<std::int64_t> offset(dims.size(), 0);
+  for (std::int64_t i = 0; i < num_slices; ++i) {
+    std::vector<std::int64_t> shard_dims = dims;
+    shard_dims[static_cast<std::size_t>(slice_dim)] = sizes[static_cast<std::size_t>(i)];
+    GetVariableOptions o = opts;
+    o.dtype = dtype;
+    Shape shard_shape = Shape(shard_dims);
+    if (from_value) {
+      o.initializer = pieces[static_cast<std::size_t>(i)];
+      shard_shape = Shape::unknown();
+    }
+    shards.push_back(get_single(g, part(i), shard_shape, o, where, PartitionInfo{full, offset}));
+    offset[static_cast<std::size_t>(slice_dim)] += sizes[static_cast<std::size_t>(i)];
+  }
+  Variable v =
+      Variable::create_partitioned(name, full, dtype, std::move(shards), *partitions, where);
+  store.partitioned_vars[name] = v;
+  return v;
+}
+
+// TF's _true_getter: partitioned when a partitioner applies (any shape but a given scalar
+// one), or for reuse=true of an existing partitioned variable; else a single variable.
+Variable true_get(Graph g, const std::string& name, const Shape& shape,
+                  const GetVariableOptions& opts, const std::string& where) {
+  const bool is_scalar = shape.has_rank() && shape.rank() == 0;
+  if (opts.partitioner && !is_scalar) return get_partitioned(g, name, shape, opts, where);
+  VarStore& store = var_store(g);
+  if (opts.reuse == ReuseMode::kTrue && !opts.partitioner && store.partitioned_vars.count(name))
+    return get_partitioned(g, name, shape, opts, where);
+  if (store.vars.count(name + "/part_0"))
+    throw ValueError(
+        str_cat("No partitioner was provided, but a partitioned version of the "
+                "variable was found: ",
+                name,
+                "/part_0. Perhaps a variable of the same name was already created "
+                "with partitioning?"));
+  return get_single(g, name, shape, opts, where);
 }
 
 }  // namespace
@@ -241,6 +426,14 @@ const Constraint& VariableScope::constraint() const {
   check();
   return impl_->constraint;
 }
+const Partitioner& VariableScope::partitioner() const {
+  check();
+  return impl_->partitioner;
+}
+void VariableScope::set_partitioner(Partitioner partitioner) {
+  check();
+  impl_->partitioner = std::move(partitioner);
+}
 
 Variable VariableScope::get_variable(const std::string& name, const std::optional<Shape>& shape,
                                      const GetVariableOptions& options,
@@ -260,6 +453,7 @@ Variable VariableScope::get_variable(const std::string& name, const std::optiona
   if (!opts.reuse) opts.reuse = impl_->reuse;
   if (!opts.regularizer) opts.regularizer = impl_->regularizer;
   if (!opts.constraint) opts.constraint = impl_->constraint;
+  if (!opts.partitioner) opts.partitioner = impl_->partitioner;
   const std::string at = to_string(where);
   Getter true_getter = [g, at](const std::string& n, const Shape& s, const GetVariableOptions& o) {
     return true_get(g, n, s, o, at);
@@ -350,6 +544,7 @@ void variable_scope::enter_pure(const std::optional<VariableScope>& scope, const
   impl->initializer = options.initializer.empty() ? base.initializer : options.initializer;
   impl->dtype = options.dtype == DType::kInvalid ? base.dtype : options.dtype;
   impl->regularizer = options.regularizer ? options.regularizer : base.regularizer;
+  impl->partitioner = options.partitioner ? options.partitioner : base.partitioner;
   impl->constraint = options.constraint;  // NOTE: not inherited, not kept by re-entry (TF)
   impl->custom_getter = options.custom_getter
                             ? wrap_custom_getter(options.custom_getter, base.custom_getter)

@@ -58,6 +58,25 @@ using Regularizer = std::function<Output(const Output& weights)>;
 // TF's tf.no_regularizer: turns off a scope's regularizer for a variable or a sub-scope.
 Output no_regularizer(const Output& weights);
 
+// TF's partitioner: the full shape (fully defined, rank >= 1) and dtype of a new variable
+// in, the number of shards per axis out (at most one entry > 1). See
+// scope/partitioned_variables.h for TF's three (fixed_size_, variable_axis_size_,
+// min_max_variable_partitioner). When one applies, get_variable(name, shape) makes the
+// shards "<name>/part_0" .. "<name>/part_<n-1>" (TF's _get_partitioned_variable):
+//  - the first dim % n shards get one more row than the rest (7 rows in 3: 3, 2, 2);
+//  - each shard is a plain Variable in GLOBAL_VARIABLES (and TRAINABLE_VARIABLES), with the
+//    initializer called with the shard's shape (and a PartitionInfo, so the variance-scaling
+//    family uses the full shape's fans, as TF); a value initializer is split along the axis
+//    ("<name>/PartitionedInitializer/split"); the regularizer adds one loss per shard;
+//  - NOTE: a seeded random initializer gives every shard the same seed, so shards of equal
+//    shape start equal, as in TF (its partitioned_variables.py TODO says so);
+//  - the returned Variable is partitioned (Variable::is_partitioned(), partitions(),
+//    name() "<scope>/<name>" without ":0", value() the ConcatV2 of the shards).
+// A scalar shape (`{}`) ignores the partitioner. Reuse returns the same partitioned Variable
+// (with reuse=true it may be asked for without a partitioner); TF's ValueErrors for a
+// different partitioning, or a plain variable where a partitioned one exists and back.
+using Partitioner = std::function<std::vector<std::int64_t>(const Shape& shape, DType dtype)>;
+
 struct GetVariableOptions {
   DType dtype = DType::kInvalid;  // default: the scope's dtype (float32)
   InitializerArg initializer = {};
@@ -71,6 +90,8 @@ struct GetVariableOptions {
   Regularizer regularizer = nullptr;
   // Null: the scope's (see VariableScopeOptions::constraint).
   Constraint constraint = nullptr;
+  // Null: the scope's. See Partitioner.
+  Partitioner partitioner = nullptr;
 };
 
 struct VariableScopeOptions {
@@ -84,6 +105,8 @@ struct VariableScopeOptions {
   Regularizer regularizer = nullptr;
   // This scope's only: NOT inherited by sub-scopes or kept by re-entry (TF's rule).
   Constraint constraint = nullptr;
+  // Inherited by sub-scopes and re-entries, as the initializer is. See Partitioner.
+  Partitioner partitioner = nullptr;
 };
 
 class VariableScope {
@@ -107,6 +130,8 @@ class VariableScope {
   const Regularizer& regularizer() const;
   void set_regularizer(Regularizer regularizer);
   const Constraint& constraint() const;
+  const Partitioner& partitioner() const;
+  void set_partitioner(Partitioner partitioner);
 
   Variable get_variable(const std::string& name, const std::optional<Shape>& shape,
                         const GetVariableOptions& options = {},

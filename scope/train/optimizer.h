@@ -29,7 +29,8 @@ Variable get_or_create_global_step();
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  // Gradients of `loss` for `var_list` (default: the trainable variables).
+  // Gradients of `loss` for `var_list` (default: the trainable variables); a partitioned
+  // variable there stands for its shards (one pair per shard).
   GradsAndVars compute_gradients(const Output& loss,
                                  std::optional<std::vector<Variable>> var_list = {});
   // One update op per variable with a gradient, grouped; with `global_step`, the group is

@@ -77,7 +77,13 @@ Saver::Saver(const SaverOptions& options) : options_(options) {
 }
 
 std::vector<Variable> Saver::vars() const {
-  std::vector<Variable> v = options_.var_list ? *options_.var_list : global_variables();
+  std::vector<Variable> v;
+  // A partitioned variable is saved as its shards, each under its own name.
+  if (options_.var_list)
+    for (const auto& var : *options_.var_list)
+      for (const auto& p : var.partitions()) v.push_back(p);
+  else
+    v = global_variables();
   if (v.empty()) throw ValueError("No variables to save");
   return v;
 }

@@ -14,8 +14,10 @@
 namespace scopeflow::train {
 
 struct SaverOptions {
-  std::optional<std::vector<Variable>> var_list = {};  // default: every global variable
-  int max_to_keep = 5;                                 // older checkpoints are deleted; 0: keep all
+  // Default: every global variable. A partitioned variable is saved as its shards, each by
+  // its own name ("emb/w/part_0"; TF saves one "emb/w" tensor with slice info instead).
+  std::optional<std::vector<Variable>> var_list = {};
+  int max_to_keep = 5;  // older checkpoints are deleted; 0: keep all
 };
 
 class Saver {

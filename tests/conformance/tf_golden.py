@@ -449,6 +449,71 @@ def e69_i90_constraint_regularizer():
 
 
 @case
+def i91_partitioned_variables():
+    def lst(p):
+        return str([int(x) for x in p])
+
+    out = []
+    with tf.variable_scope("scope0", partitioner=tf.fixed_size_partitioner(2)):
+        v = tf.get_variable("name0", shape=(3, 1, 1))
+        out += [v.name, v.as_tensor().name, lst(v._get_partitions())]
+        out += [x.name for x in tf.global_variables()]
+        out.append(tf.get_variable("name1", shape=()).name)
+    w = tf.get_variable("w", [7, 3], initializer=tf.constant_initializer(0.5),
+                        partitioner=tf.fixed_size_partitioner(3))
+    out += [lst(x.shape.as_list()) for x in w]
+    c = tf.get_variable("c", initializer=tf.constant([[0., 1, 2, 3, 4], [5, 6, 7, 8, 9]]),
+                        partitioner=tf.fixed_size_partitioner(2, 1))
+    out += [x.name + lst(x.shape.as_list()) for x in c]
+    f32, st = tf.float32, tf.string
+    sh = tf.TensorShape
+    out += [
+        lst(tf.fixed_size_partitioner(4)(shape=sh([10, 3]), dtype=f32)),
+        lst(tf.fixed_size_partitioner(4)(shape=sh([2, 3]), dtype=f32)),
+        lst(tf.fixed_size_partitioner(2, -1)(shape=sh([4, 6]), dtype=f32)),
+        lst(tf.variable_axis_size_partitioner(4096)(shape=sh([1000, 64]), dtype=f32)),
+        lst(tf.variable_axis_size_partitioner(4096, max_shards=10)(shape=sh([1000, 64]),
+                                                                   dtype=f32)),
+        lst(tf.variable_axis_size_partitioner(1)(shape=sh([5, 64]), dtype=f32)),
+        lst(tf.variable_axis_size_partitioner(64, 1)(shape=sh([4, 8]), dtype=f32)),
+        lst(tf.variable_axis_size_partitioner(64, 0, 32)(shape=sh([8, 1]), dtype=st)),
+        lst(tf.min_max_variable_partitioner(32)(shape=sh([1024, 1024]), dtype=f32)),
+        lst(tf.min_max_variable_partitioner(8)(shape=sh([1024, 1024]), dtype=f32)),
+        lst(tf.min_max_variable_partitioner()(shape=sh([1024, 1024]), dtype=f32)),
+        lst(tf.min_max_variable_partitioner(100, 0, 4)(shape=sh([3, 100]), dtype=f32)),
+        lst(tf.min_max_variable_partitioner(100, 1, 16)(shape=sh([2, 10]), dtype=f32)),
+        lst(tf.min_max_variable_partitioner(100, 0, 16, 4)(shape=sh([8]), dtype=st)),
+    ]
+    out.append(err(lambda: tf.variable_axis_size_partitioner(0)))
+    out.append(err(lambda: tf.variable_axis_size_partitioner(10, max_shards=-1)))
+    with tf.variable_scope("scope0", partitioner=tf.fixed_size_partitioner(3), reuse=True):
+        out.append(err(lambda: tf.get_variable("name0", shape=(3, 1, 1))))
+    with tf.variable_scope("scope0", reuse=True):
+        out.append(str(tf.get_variable("name0", shape=(3, 1, 1)) is v))
+    with tf.variable_scope("scope0", partitioner=tf.fixed_size_partitioner(2)):
+        out.append(err(lambda: tf.get_variable("name0", shape=(3, 1, 1))))
+    with tf.variable_scope("scope0"):
+        out.append(err(lambda: tf.get_variable("name0", shape=(3, 1, 1))))
+        tf.get_variable("plain", [4])
+        out.append(err(lambda: tf.get_variable("plain", [4],
+                                               partitioner=tf.fixed_size_partitioner(2))))
+    with tf.variable_scope("scope1", partitioner=tf.fixed_size_partitioner(2), reuse=True):
+        out.append(err(lambda: tf.get_variable("nope", [4])))
+    # One SGD step through the concatenated value.
+    x = tf.constant([[1., 2, 3, 4, 5], [-1, 0.5, 2, -2, 1]])
+    w0 = [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, 0.8], [-0.9, 1.0]]
+    t = tf.get_variable("t", initializer=tf.constant(w0), partitioner=tf.fixed_size_partitioner(3))
+    y = tf.matmul(x, t)
+    train = tf.train.GradientDescentOptimizer(0.01).minimize(tf.reduce_sum(y * y))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        out.append(" ".join("%.2f" % a for a in s.run(c.as_tensor()).flatten()))
+        s.run(train)
+        out += [" ".join("%.4f" % a for a in s.run(p).flatten()) for p in t]
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

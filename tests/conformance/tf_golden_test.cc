@@ -39,6 +39,7 @@ std::string map_tf(std::string s) {
   replace_all("reuse=tf.AUTO_REUSE in VarScope?", "reuse=sf::AUTO_REUSE in variable_scope?");
   replace_all("tf.get_variable()", "get_variable()");
   replace_all("reuse=True cannot", "reuse=true cannot");
+  replace_all("reuse=False or", "reuse=false or");
   replace_all("float32_ref", "float32");
   s = std::regex_replace(s, std::regex("<dtype: '([a-z0-9]+)'>"), "$1");
   s = std::regex_replace(s, std::regex("\\((\\d+),\\)"), "[$1]");
@@ -477,6 +478,98 @@ std::map<std::string, std::function<Result()>> cases() {
     out.push_back(err([] { sf::variable_scope vs("_"); }));
     sf::variable_scope vs("vs");
     out.push_back(sf::get_variable("_v", {1}).name());
+    return out;
+  };
+  m["i91_partitioned_variables"] = [] {
+    auto lst = [](const std::vector<std::int64_t>& v) {
+      std::string s = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+      return s + "]";
+    };
+    auto fmt = [](const sf::Tensor& t, int digits) {
+      std::string s;
+      char buf[32];
+      for (float f : t.to_vector<float>()) {
+        std::snprintf(buf, sizeof buf, "%.*f", digits, static_cast<double>(f));
+        s += (s.empty() ? "" : " ") + std::string(buf);
+      }
+      return s;
+    };
+    Result out;
+    sf::Variable v;
+    {
+      sf::variable_scope s("scope0", {.partitioner = sf::fixed_size_partitioner(2)});
+      v = sf::get_variable("name0", {3, 1, 1});
+      out = {v.name(), v.value().name(), lst(v.partition_counts())};
+      for (const auto& x : sf::global_variables()) out.push_back(x.name());
+      out.push_back(sf::get_variable("name1", {}).name());
+    }
+    auto w = sf::get_variable("w", {7, 3},
+                              {.initializer = sf::constant_initializer(0.5),
+                               .partitioner = sf::fixed_size_partitioner(3)});
+    for (const auto& x : w.partitions()) out.push_back(lst(x.shape().dims()));
+    auto c = sf::get_variable(
+        "c", {.initializer = sf::constant(std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {2, 5}),
+              .partitioner = sf::fixed_size_partitioner(2, 1)});
+    for (const auto& x : c.partitions()) out.push_back(x.name() + lst(x.shape().dims()));
+    const auto f32 = sf::float32;
+    const auto st = sf::string;
+    for (const auto& p : {
+             sf::fixed_size_partitioner(4)({10, 3}, f32),
+             sf::fixed_size_partitioner(4)({2, 3}, f32),
+             sf::fixed_size_partitioner(2, -1)({4, 6}, f32),
+             sf::variable_axis_size_partitioner(4096)({1000, 64}, f32),
+             sf::variable_axis_size_partitioner(4096, 0, 16, 10)({1000, 64}, f32),
+             sf::variable_axis_size_partitioner(1)({5, 64}, f32),
+             sf::variable_axis_size_partitioner(64, 1)({4, 8}, f32),
+             sf::variable_axis_size_partitioner(64, 0, 32)({8, 1}, st),
+             sf::min_max_variable_partitioner(32)({1024, 1024}, f32),
+             sf::min_max_variable_partitioner(8)({1024, 1024}, f32),
+             sf::min_max_variable_partitioner()({1024, 1024}, f32),
+             sf::min_max_variable_partitioner(100, 0, 4)({3, 100}, f32),
+             sf::min_max_variable_partitioner(100, 1, 16)({2, 10}, f32),
+             sf::min_max_variable_partitioner(100, 0, 16, 4)({8}, st),
+         })
+      out.push_back(lst(p));
+    out.push_back(err([] { sf::variable_axis_size_partitioner(0); }));
+    out.push_back(err([] { sf::variable_axis_size_partitioner(10, 0, 16, -1); }));
+    // ScopeFlow adds " (variable <name>)" to the partitioner checks only, not to these.
+    {
+      sf::variable_scope s("scope0", {.reuse = true, .partitioner = sf::fixed_size_partitioner(3)});
+      out.push_back(err([] { sf::get_variable("name0", {3, 1, 1}); }));
+    }
+    {
+      sf::variable_scope s("scope0", {.reuse = true});
+      out.push_back(flag(sf::get_variable("name0", {3, 1, 1}) == v));
+    }
+    {
+      sf::variable_scope s("scope0", {.partitioner = sf::fixed_size_partitioner(2)});
+      out.push_back(err([] { sf::get_variable("name0", {3, 1, 1}); }));
+    }
+    {
+      sf::variable_scope s("scope0");
+      out.push_back(err([] { sf::get_variable("name0", {3, 1, 1}); }));
+      sf::get_variable("plain", {4});
+      out.push_back(err(
+          [] { sf::get_variable("plain", {4}, {.partitioner = sf::fixed_size_partitioner(2)}); }));
+    }
+    {
+      sf::variable_scope s("scope1", {.reuse = true, .partitioner = sf::fixed_size_partitioner(2)});
+      out.push_back(err([] { sf::get_variable("nope", {4}); }));
+    }
+    auto x = sf::constant(std::vector<float>{1, 2, 3, 4, 5, -1, 0.5f, 2, -2, 1}, {2, 5});
+    auto t = sf::get_variable(
+        "t", {.initializer = sf::constant(
+                  std::vector<float>{0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, 0.8f, -0.9f, 1.0f},
+                  {5, 2}),
+              .partitioner = sf::fixed_size_partitioner(3)});
+    auto y = sf::matmul(x, t);
+    auto train = sf::train::GradientDescentOptimizer(0.01).minimize(sf::reduce_sum(y * y));
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    out.push_back(fmt(s.run(c), 2));
+    s.run(train);
+    for (const auto& p : t.partitions()) out.push_back(fmt(s.run(p), 4));
     return out;
   };
   m["m_device_merging"] = [] {

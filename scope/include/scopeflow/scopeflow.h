@@ -22,6 +22,7 @@
 #include "scope/ops/nccl.h"
 #include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
+#include "scope/partitioned_variables.h"
 #include "scope/regularizers.h"
 #include "scope/scopes.h"
 #include "scope/train/device_setter.h"
