@@ -66,6 +66,14 @@ class Device {
   // queued behind it (input pipelines): GPUs make one on first use and keep it; elsewhere, the
   // compute stream.
   virtual Stream& host_to_device_stream() { return compute_stream(); }
+  // The stream for copies into this device from `src_device`, a device of the same card:
+  // GPUs make one per source on first use and keep it (SessionOptions::inbound_copy_streams),
+  // so that such a copy waits for the source's queued work only, and the source's stream for
+  // its own copies only, never for this device's queue; elsewhere, the compute stream.
+  virtual Stream& inbound_stream(Device& src_device) {
+    (void)src_device;
+    return compute_stream();
+  }
   virtual std::unique_ptr<Stream> create_stream() = 0;
   virtual std::unique_ptr<Event> create_event() = 0;
   // Waits for the work queued on the compute stream (what steps and the synchronous copies
@@ -91,6 +99,15 @@ class Device {
   // the data; the host must synchronize before reading it. CPU devices copy inline.
   virtual void copy_from_device_async(void* dst, Device& src_device, const void* src,
                                       std::size_t bytes) {
+    copy_from_device(dst, src_device, src, bytes);
+  }
+  // `bytes` from `src` (memory of `src_device`, a device of this card) to `dst` (this device's)
+  // queued on `stream`, one of this card's streams, and nothing else: the caller orders it
+  // against the source's and the readers' streams and keeps both buffers alive (what
+  // copy_from_device_async does itself). CPU devices copy inline.
+  virtual void copy_from_device_on_stream(void* dst, Device& src_device, const void* src,
+                                          std::size_t bytes, Stream& stream) {
+    (void)stream;
     copy_from_device(dst, src_device, src, bytes);
   }
   // Queues a copy of `bytes` from host memory `src` to `dst` (this device's memory) on `stream`

@@ -249,6 +249,7 @@ GpuDevice::~GpuDevice() {
   try {
     synchronize();
     if (h2d_) h2d_->synchronize();
+    for (auto& [src, stream] : inbound_) stream->synchronize();
   } catch (const std::exception& e) {
     SF_LOG_WARN(name(), ": synchronize at shutdown: ", e.what());
   }
@@ -283,6 +284,16 @@ devices::Stream& GpuDevice::host_to_device_stream() {
   // executor's threads may ask at the same time; a constructor that throws leaves it unset.
   std::call_once(h2d_once_, [this] { h2d_ = std::make_unique<CudaStream>(physical_id_); });
   return *h2d_;
+}
+
+devices::Stream& GpuDevice::inbound_stream(devices::Device& src_device) {
+  if (src_device.type() != devices::DeviceType::kGPU || src_device.physical_id() != physical_id_ ||
+      &src_device == this)
+    return *compute_;
+  std::lock_guard<std::mutex> lock(inbound_mu_);
+  auto& s = inbound_[&src_device];
+  if (!s) s = std::make_unique<CudaStream>(physical_id_);
+  return *s;
 }
 
 std::unique_ptr<devices::Event> GpuDevice::create_event() {
@@ -410,6 +421,19 @@ void GpuDevice::copy_from_device_async(void* dst, devices::Device& src_device, c
   // The source buffer may be freed (back to its stream's cache) once the copy is queued:
   // later work on the source stream waits for the copy.
   src_device.compute_stream().wait_for(*compute_);
+}
+
+void GpuDevice::copy_from_device_on_stream(void* dst, devices::Device& src_device, const void* src,
+                                           std::size_t bytes, devices::Stream& stream) {
+  if (bytes == 0) return;
+  devices::CaptureGuard::check("a copy between devices of a card");
+  auto* s = dynamic_cast<CudaStream*>(&stream);
+  if (s == nullptr || s->device() != physical_id_ || src_device.physical_id() != physical_id_)
+    throw InvalidArgumentError(str_cat(name(), ": copy_from_device_on_stream needs a source and a ",
+                                       "CUDA stream of GPU ", physical_id_, ", got ",
+                                       src_device.name()));
+  DeviceGuard guard(physical_id_);
+  SF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s->get()));
 }
 
 void GpuDevice::copy_from_host_async(void* dst, const void* src, std::size_t bytes,

@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include <array>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -63,6 +64,9 @@ class GpuDevice final : public devices::Device {
   // A second non-blocking stream, made on first use: copies on it overlap the compute stream's
   // kernels (the card's copy engine), and nothing the executor does waits for it.
   devices::Stream& host_to_device_stream() override;
+  // One stream per source device of the same card (Device::inbound_stream); another card's or
+  // a CPU's source gets the compute stream.
+  devices::Stream& inbound_stream(devices::Device& src_device) override;
   std::unique_ptr<devices::Stream> create_stream() override;
   std::unique_ptr<devices::Event> create_event() override;
   void synchronize() override;
@@ -75,6 +79,8 @@ class GpuDevice final : public devices::Device {
                         std::size_t bytes) override;
   void copy_from_device_async(void* dst, devices::Device& src_device, const void* src,
                               std::size_t bytes) override;
+  void copy_from_device_on_stream(void* dst, devices::Device& src_device, const void* src,
+                                  std::size_t bytes, devices::Stream& stream) override;
   // cudaMemcpyAsync on `stream`, nothing else: no wait, no staging (see Device).
   void copy_from_host_async(void* dst, const void* src, std::size_t bytes,
                             devices::Stream& stream) override;
@@ -94,6 +100,8 @@ class GpuDevice final : public devices::Device {
   std::unique_ptr<CudaStream> compute_;
   std::once_flag h2d_once_;
   std::unique_ptr<CudaStream> h2d_;  // host_to_device_stream()
+  std::mutex inbound_mu_;
+  std::map<const devices::Device*, std::unique_ptr<CudaStream>> inbound_;  // inbound_stream()
   // NOTE: the allocators are declared after the streams, so destroyed before them: their
   // destructors wait on events recorded on these streams.
   std::unique_ptr<devices::CachingAllocator> allocator_;

@@ -987,6 +987,24 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         *out = t;  // host memory is shared by the logical CPU devices
         return;
       }
+      devices::Device& src = *t.device_ptr();
+      if (options.inbound_copy_streams && st.capture == nullptr && t.bytes() > 0 &&
+          device->type() == devices::DeviceType::kGPU && src.type() == devices::DeviceType::kGPU &&
+          src.physical_id() == device->physical_id()) {
+        // On the pair's own stream: it waits for the source's queued work; the buffer is
+        // stream-ordered for it and declared in use by the destination's compute stream, which
+        // waits for the copy, as does the source's stream (whose later work may reuse or
+        // update the source buffer). Neither stream waits for the other's queue.
+        devices::Stream& x = device->inbound_stream(src);
+        x.wait_for(src.compute_stream());
+        Tensor dst = Tensor::empty_on_stream(t.dtype(), t.shape(), device, x);
+        device->copy_from_device_on_stream(dst.raw_data(), src, t.raw_data(), t.bytes(), x);
+        device->allocator().record_stream(dst.raw_data(), device->compute_stream().id());
+        device->compute_stream().wait_for(x);
+        src.compute_stream().wait_for(x);
+        *out = std::move(dst);
+        return;
+      }
       Tensor dst(t.dtype(), t.shape(), device);
       if (st.capture != nullptr && device->type() == devices::DeviceType::kGPU &&
           t.device_ptr()->type() == devices::DeviceType::kGPU)

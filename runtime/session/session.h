@@ -42,6 +42,12 @@ struct SessionOptions {
   // on later runs (runtime/session/cuda_graph.h: what qualifies, what a replay checks).
   // Results are the same as without; RunStats::cuda_graph says what each run did.
   bool use_cuda_graphs = false;
+  // Copies between logical GPUs of one card run on a stream per (destination, source) pair
+  // (Device::inbound_stream) instead of the destination's compute stream: the sender's stream
+  // then waits for its own copies only, where otherwise each copy made it wait for everything
+  // queued on the receiver (which ties towers together: benchmarks/RESULTS.md, H200 runs).
+  // Off by default until measured on a GPU (scripts/gpu-check.sh runs sf-bench both ways).
+  bool inbound_copy_streams = false;
 };
 
 // A cross-device edge of a plan: the tensor and the devices it moves between.

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
                  "OpenMP threads per expensive CPU kernel (0: all cores)");
   app.add_option("--inter_op_threads,--num_inter_threads", c.inter_op_threads,
                  "the session's inter-op threads (0: one per hardware thread)");
+  app.add_flag("--inbound_copy_streams", c.inbound_copy_streams,
+               "copies between logical GPUs of one card on a stream per device pair, not the "
+               "receiver's compute stream (SessionOptions::inbound_copy_streams)");
   app.add_flag("--log_device_placement", c.log_device_placement, "print each node's device");
   app.add_option("--json", json_path, "write the results here");
   app.add_option("--trace_file", c.trace_file,
@@ -193,6 +196,7 @@ int main(int argc, char** argv) {
           {"variable_update", c.variable_update},
           {"local_parameter_device", c.local_parameter_device},
           {"ps_strategy", c.ps_strategy},
+          {"inbound_copy_streams", c.inbound_copy_streams},
           {"all_reduce_spec", c.all_reduce_spec.empty() && c.variable_update == "replicated"
                                   ? "copy"
                                   : c.all_reduce_spec},

@@ -379,7 +379,8 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
       targets.push_back(results.back().op());
     }
     SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads,
-                           .intra_op_parallelism_threads = c.intra_op_threads};
+                           .intra_op_parallelism_threads = c.intra_op_threads,
+                           .inbound_copy_streams = c.inbound_copy_streams};
     if (c.device == "cpu")
       options.device_count = {{"CPU", k}};
     else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k)
@@ -567,7 +568,8 @@ BenchResult run_benchmark(const BenchConfig& c,
   say("Initializing graph");
   SessionOptions options{.log_device_placement = c.log_device_placement,
                          .inter_op_parallelism_threads = c.inter_op_threads,
-                         .intra_op_parallelism_threads = c.intra_op_threads};
+                         .intra_op_parallelism_threads = c.intra_op_threads,
+                         .inbound_copy_streams = c.inbound_copy_streams};
   if (c.device == "cpu") {
     options.device_count = {{"CPU", k}};
   } else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k) {

@@ -47,6 +47,9 @@ struct BenchConfig {
   int inter_op_threads = 0;    // Session's inter_op_parallelism_threads
   int intra_op_threads = 0;    // Session's intra_op_parallelism_threads (0: all cores)
   bool log_device_placement = false;
+  // SessionOptions::inbound_copy_streams (copies between logical GPUs of a card on their own
+  // streams); --inbound_copy_streams.
+  bool inbound_copy_streams = false;
   // Writes the training graph as Graphviz DOT here (name-scope clusters, one colour per
   // assigned device, gradient scopes collapsed); "" for none.
   std::string dump_graph;

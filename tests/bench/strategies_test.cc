@@ -292,6 +292,8 @@ namespace {
 // The same on GPUs (the GPU check runs these; they skip without a GPU): logical GPUs split
 // from one card when there are fewer cards than towers, the copy and ring all-reduce then run
 // on ScopeFlow's CUDA kernels (AddN) and device-to-device copies.
+// Also with the copies between the logical GPUs on their own streams
+// (SessionOptions::inbound_copy_streams): the same numbers, whatever the streams' timing.
 TEST(StrategiesGpuTest, KTowersEqualOneTowerWithKTimesTheBatch) {
   if (sf::devices::gpu_inventory().gpus.empty())
     GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
@@ -300,16 +302,29 @@ TEST(StrategiesGpuTest, KTowersEqualOneTowerWithKTimesTheBatch) {
     auto ref_config = base(1, k * b);
     ref_config.device = "gpu";
     auto reference = bench::run_benchmark(ref_config);
-    for (const auto& s : kSynchronous) {
-      auto c = base(k, b);
-      c.device = "gpu";
-      s.apply(c);
-      auto r = bench::run_benchmark(c);
-      EXPECT_LE(relative_difference(r.parameters, reference.parameters), 1e-5)
-          << s.name << " with K=" << k << " on GPUs";
-      EXPECT_EQ(r.max_copy_divergence, 0.0) << s.name << " on GPUs";
+    for (const bool inbound : {false, true}) {
+      for (const auto& s : kSynchronous) {
+        auto c = base(k, b);
+        c.device = "gpu";
+        c.inbound_copy_streams = inbound;
+        s.apply(c);
+        auto r = bench::run_benchmark(c);
+        EXPECT_LE(relative_difference(r.parameters, reference.parameters), 1e-5)
+            << s.name << " with K=" << k << " on GPUs, inbound_copy_streams " << inbound;
+        EXPECT_EQ(r.max_copy_divergence, 0.0) << s.name << " on GPUs";
+      }
     }
   }
+}
+
+// On logical CPU devices the option changes nothing: the copies share host memory.
+TEST(StrategiesTest, InboundCopyStreamsLeaveCpuTowersAsTheyWere) {
+  auto c = base(2, 3);
+  c.variable_update = "replicated";
+  const auto off = bench::run_benchmark(c);
+  c.inbound_copy_streams = true;
+  const auto on = bench::run_benchmark(c);
+  EXPECT_EQ(on.parameters, off.parameters);
 }
 
 // One tower trained on GPU:0 ends where the CPU run ends (float32 on both; cuDNN/cuBLAS in

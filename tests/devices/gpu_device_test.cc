@@ -151,6 +151,40 @@ TEST(GpuDeviceTest, LogicalGpusHaveTheirOwnStreamsAndBudgets) {
   g0->allocator().deallocate(p);
 }
 
+// Copies between logical GPUs of a card on their own streams (Device::inbound_stream): one
+// stream per source, kept; the compute stream for the device itself; the copy on it, ordered
+// by events, lands in a buffer stream-ordered for that stream and read on the compute stream.
+TEST(GpuDeviceTest, InboundStreamsPerSourceDevice) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManagerOptions o;
+  o.logical_gpus[0] = {{}, {}, {}};
+  DeviceManager m(o);
+  auto g0 = m.gpu(0);
+  auto g1 = m.gpu(1);
+  auto g2 = m.gpu(2);
+  auto& from0 = g1->inbound_stream(*g0);
+  EXPECT_EQ(&from0, &g1->inbound_stream(*g0)) << "made once, kept";
+  EXPECT_NE(&from0, &g1->inbound_stream(*g2)) << "one per source";
+  EXPECT_NE(from0.id(), g1->compute_stream().id());
+  EXPECT_EQ(&g1->inbound_stream(*g1), &g1->compute_stream());
+  EXPECT_EQ(&g1->inbound_stream(*sf::devices::host_device()), &g1->compute_stream());
+  for (int round = 0; round < 20; ++round) {
+    const auto values = iota(1 << 16);
+    auto a = sf::Tensor::from_vector<float>(values).to(g0);
+    from0.wait_for(g0->compute_stream());
+    auto b = sf::Tensor::empty_on_stream(sf::DType::kFloat32, a.shape(), g1, from0);
+    g1->copy_from_device_on_stream(b.raw_data(), *g0, a.raw_data(), a.bytes(), from0);
+    g1->allocator().record_stream(b.raw_data(), g1->compute_stream().id());
+    g1->compute_stream().wait_for(from0);
+    g0->compute_stream().wait_for(from0);
+    EXPECT_EQ(b.to_vector<float>(), values) << "round " << round;
+  }
+  EXPECT_THROW(g1->copy_from_device_on_stream(nullptr, *g0, nullptr, 4,
+                                              sf::devices::host_device()->compute_stream()),
+               sf::InvalidArgumentError)
+      << "not a CUDA stream";
+}
+
 // While a CUDA graph is captured on another logical GPU of the card (here: the exclusion such
 // a capture holds), a GPU allocator must neither synchronize the card nor cudaFree: out of
 // budget it reports out-of-memory at once, and empty_cache keeps its cache; afterwards both
