@@ -153,6 +153,11 @@ def tower_summary(runs, allreduce):
                 err = 100 * (r["step_ms_median"] - r["predicted_step_ms"]) / r["predicted_step_ms"]
                 line += f"  predicted {r['predicted_step_ms']:.2f} ms ({err:+.1f}%" + \
                     (", within 15%)" if abs(err) <= 15 else ", OUTSIDE 15%)")
+            if "predicted_step_ms_shared" in r:  # the shared-device model (packed, per-transfer)
+                p = r["predicted_step_ms_shared"]
+                err = 100 * (r["step_ms_median"] - p) / p
+                line += f"  shared {p:.2f} ms ({err:+.1f}%" + \
+                    (", within 15%)" if abs(err) <= 15 else ", OUTSIDE 15%)")
             print(line)
     for name, rows in allreduce:
         big = [x for x in rows if x["bytes"] >= 64 << 20]

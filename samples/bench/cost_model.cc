@@ -55,9 +55,67 @@ std::vector<Prediction> predict(const CostInputs& in) {
   return out;
 }
 
+Transfers transfers_per_step(const std::string& strategy, const CostInputs& in) {
+  const double k = in.towers;
+  Transfers t;
+  if (in.towers <= 1) return t;
+  const double v = in.variables;
+  const double g = in.gradient_repacking > 0 ? in.gradient_repacking : v;
+  // The tower losses to the mean's device; with CPU workers also the images and labels of
+  // towers 1..K-1, fed on CPU:0 (GPU towers are fed device-resident batches).
+  t.worker_copies = (k - 1) * (in.cpu_devices ? 3 : 1);
+  if (strategy == "parameter_server/cpu") {
+    if (in.cpu_devices)
+      t.worker_copies += 2 * v * (k - 1);
+    else
+      t.host_copies = 2 * v * k;
+  } else if (strategy == "parameter_server/gpu") {
+    // and the one optimizer's learning rate to the other min(K, V) - 1 variable devices
+    t.worker_copies += 2 * v * (k - 1) + std::max(0.0, std::min(k, v) - 1);
+  } else if (strategy == "replicated/copy") {
+    t.worker_copies += 2 * g * (k - 1);
+  } else if (strategy == "replicated/ring (model)") {
+    t.worker_copies += 2 * g * k * (k - 1);
+  } else if (strategy == "replicated/nccl") {
+    t.collectives = g;
+  }
+  return t;
+}
+
+SharedPrediction predict_shared(const CostInputs& in, const std::string& strategy,
+                                const Transfers& counted) {
+  SharedPrediction p;
+  p.strategy = strategy;
+  const int units = std::max(1, std::min(in.towers, in.compute_units));
+  if (in.towers <= units)
+    p.compute_ms = in.compute_ms;
+  else if (in.packed_compute_ms > 0)
+    p.compute_ms = std::max(in.compute_ms, in.packed_compute_ms);
+  else
+    p.compute_ms = in.compute_ms * in.towers / units;
+  for (const auto& old : predict(in))
+    if (old.strategy == strategy) p.bandwidth_ms = old.comm_ms;
+  p.transfers = counted;
+  p.transfer_ms = counted.worker_copies * in.copy_ms + counted.host_copies * in.ps_copy_ms +
+                  counted.collectives * in.collective_ms;
+  p.comm_ms = p.bandwidth_ms + p.transfer_ms;
+  p.step_ms = p.compute_ms + p.comm_ms;
+  p.step_ms_overlap = std::max(p.compute_ms, p.comm_ms);
+  p.images_per_sec =
+      p.step_ms > 0 ? static_cast<double>(in.batch * in.towers) / (p.step_ms * 1e-3) : 0;
+  return p;
+}
+
+std::vector<SharedPrediction> predict_shared(const CostInputs& in) {
+  std::vector<SharedPrediction> out;
+  for (const auto& old : predict(in))
+    out.push_back(predict_shared(in, old.strategy, transfers_per_step(old.strategy, in)));
+  return out;
+}
+
 std::string explain_text(const CostInputs& in, double pcie, double nvlink, double network) {
   std::string t;
-  char line[256];
+  char line[512];
   std::snprintf(
       line, sizeof line,
       "Cost model inputs: one tower %.2f ms at batch %lld; parameters %.2f MB; K=%d "
@@ -69,6 +127,8 @@ std::string explain_text(const CostInputs& in, double pcie, double nvlink, doubl
       in.ps_link_gb_per_s > 0 ? (std::to_string(in.ps_link_gb_per_s).substr(0, 6) + " GB/s").c_str()
                               : "shared memory");
   t += line;
+  t +=
+      "Serializing model (JSON predicted_step_ms): compute = K/units x C(b), comm = bytes / rate\n";
   std::snprintf(line, sizeof line, "%-26s %10s %12s %9s %12s %14s %12s\n", "strategy", "compute_ms",
                 "link_MB", "comm_ms", "step_ms", "overlapped_ms", "images/sec");
   t += line;
@@ -77,6 +137,34 @@ std::string explain_text(const CostInputs& in, double pcie, double nvlink, doubl
                   p.strategy.c_str(), p.compute_ms, p.bottleneck_bytes / 1e6, p.comm_ms, p.step_ms,
                   p.step_ms_overlap, p.images_per_sec);
     t += line;
+  }
+  {
+    const int units = std::max(1, std::min(in.towers, in.compute_units));
+    const int per_unit = (in.towers + units - 1) / units;
+    std::snprintf(line, sizeof line,
+                  "Shared-device model (JSON predicted_step_ms_shared): compute = packed "
+                  "C(ceil(K/units) x b), comm = bytes / rate + transfers x cost; packed compute "
+                  "C(%d x %lld) = %s; per copy %.4f ms (worker), %.4f ms (CPU:0); "
+                  "per collective %.4f ms\n",
+                  per_unit, static_cast<long long>(in.batch),
+                  in.towers <= units ? "C(b) (K <= units)"
+                  : in.packed_compute_ms > 0
+                      ? (std::to_string(in.packed_compute_ms).substr(0, 6) + " ms").c_str()
+                      : "not measured (K/units x C(b))",
+                  in.copy_ms, in.ps_copy_ms, in.collective_ms);
+    t += line;
+    std::snprintf(line, sizeof line, "%-26s %10s %9s %7s %7s %5s %11s %9s %12s %14s %12s\n",
+                  "strategy", "compute_ms", "bytes_ms", "copies", "to_cpu", "coll", "transfer_ms",
+                  "comm_ms", "step_ms", "overlapped_ms", "images/sec");
+    t += line;
+    for (const auto& p : predict_shared(in)) {
+      std::snprintf(line, sizeof line,
+                    "%-26s %10.2f %9.2f %7.0f %7.0f %5.0f %11.2f %9.2f %12.2f %14.2f %12.1f\n",
+                    p.strategy.c_str(), p.compute_ms, p.bandwidth_ms, p.transfers.worker_copies,
+                    p.transfers.host_copies, p.transfers.collectives, p.transfer_ms, p.comm_ms,
+                    p.step_ms, p.step_ms_overlap, p.images_per_sec);
+      t += line;
+    }
   }
   t += "On paper (one tower per physical GPU, replicated with a ring all-reduce):\n";
   for (int p : {2, 4, 8}) {

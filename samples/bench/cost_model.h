@@ -17,6 +17,15 @@ struct CostInputs {
   double link_gb_per_s = 0;     // between worker devices; 0: shared memory (copies are free)
   double ps_link_gb_per_s = 0;  // between a worker and CPU:0 (parameter_server cpu); 0: free
   std::int64_t batch = 1;       // b per tower
+  // The shared-device model's inputs (predict_shared; predict ignores them):
+  // C(ceil(K/U) x b), one tower at the packed batch, when K > U; 0: not measured.
+  double packed_compute_ms = 0;
+  double copy_ms = 0;          // one small copy between worker devices, as the executor runs it
+  double ps_copy_ms = 0;       // the same between a worker and CPU:0
+  double collective_ms = 0;    // one small NcclAllReduce group over the K devices
+  int variables = 0;           // V: trainable variables
+  int gradient_repacking = 0;  // P > 0: replicated all-reduces P buffers instead of V gradients
+  bool cpu_devices = false;    // the workers are logical CPU devices (CPU:0 is worker 0)
 };
 
 struct Prediction {
@@ -31,6 +40,49 @@ struct Prediction {
 
 // One prediction per strategy for `in`.
 std::vector<Prediction> predict(const CostInputs& in);
+
+// Transfers of one step: copy nodes between worker devices, copy nodes between a worker and
+// CPU:0 (GPU workers only; with CPU workers every copy is a worker copy), collective steps.
+struct Transfers {
+  double worker_copies = 0;
+  double host_copies = 0;
+  double collectives = 0;
+};
+
+// The transfers a strategy's graph makes per step, counted from its construction (K towers,
+// V variables or P repacked buffers): the K-1 tower losses to the mean's device (with CPU
+// workers also 2(K-1) feeds: towers 1..K-1's images and labels, fed on CPU:0), plus
+//   parameter_server/cpu: each tower reads V variables from CPU:0 and sends V gradients there
+//     (2VK host copies; 2V(K-1) worker copies when CPU:0 is worker 0);
+//   parameter_server/gpu: per variable, K-1 reads and K-1 gradients: 2V(K-1), and the
+//     optimizer's learning rate to the other min(K, V) - 1 variable devices;
+//   replicated/copy: per buffer, K-1 gradients to device 0 and K-1 means back: 2G(K-1);
+//   replicated/ring: per buffer, K(K-1) reduce-scatter and K(K-1) gather segments: 2GK(K-1);
+//   replicated/nccl: G collectives, no copies;  independent: none.
+// (G = P with --gradient_repacking P, else V.) Keys as predict()'s strategies.
+Transfers transfers_per_step(const std::string& strategy, const CostInputs& in);
+
+// The shared-device model: predict()'s bytes / rate, but
+//   compute = max(C(b), C(ceil(K/U) x b)) when K > U towers share U compute units (the towers
+//     on one unit overlap like one tower of the packed batch; K/U x C(b) when that was not
+//     measured), C(b) when K <= U;
+//   comm = bytes / rate + worker copies x copy_ms + host copies x ps_copy_ms
+//          + collectives x collective_ms.
+struct SharedPrediction {
+  std::string strategy;
+  double compute_ms = 0;
+  double bandwidth_ms = 0;  // predict()'s comm_ms (bytes / rate)
+  Transfers transfers;
+  double transfer_ms = 0;  // the per-transfer costs
+  double comm_ms = 0;      // bandwidth_ms + transfer_ms
+  double step_ms = 0;      // compute + comm (no overlap)
+  double step_ms_overlap = 0;
+  double images_per_sec = 0;
+};
+std::vector<SharedPrediction> predict_shared(const CostInputs& in);
+// The same for one strategy with the transfers the executor counted in a step.
+SharedPrediction predict_shared(const CostInputs& in, const std::string& strategy,
+                                const Transfers& counted);
 
 // Paper predictions: P physical GPUs (one tower each) with a ring all-reduce over a link of
 // `link_gb_per_s`, or N nodes x gpus_per_node GPUs in one ring limited by `network_gb_per_s`.

@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
     std::cout << sf::build_info_string() << "\n" << bench::header(c) << std::endl;
     std::optional<bench::Prediction> predicted;
+    bench::CostInputs in;
     if (explain) {
       auto cal = c;
       cal.num_devices = 1;
@@ -136,7 +137,6 @@ int main(int argc, char** argv) {
       cal.num_warmup_batches = std::max(2, std::min(c.num_warmup_batches, 5));
       auto one = bench::run_benchmark(cal);
       const auto links = bench::measure_links(c);
-      bench::CostInputs in;
       in.compute_ms = one.step_ms_median;
       for (const auto& p : one.placement) in.param_bytes += static_cast<double>(p.bytes);
       in.towers = c.num_devices;
@@ -147,12 +147,36 @@ int main(int argc, char** argv) {
       in.link_gb_per_s = links.worker_gb_per_s;
       in.ps_link_gb_per_s = links.ps_gb_per_s;
       in.batch = c.batch_size;
+      // The shared-device model: one tower at the packed batch ceil(K/U) x b when K > U towers
+      // share U compute units (same steps as the first calibration), and per-transfer costs.
+      const int units = std::max(1, std::min(in.towers, in.compute_units));
+      if (in.towers > units) {
+        auto packed = cal;
+        packed.batch_size = c.batch_size * ((in.towers + units - 1) / units);
+        in.packed_compute_ms = bench::run_benchmark(packed).step_ms_median;
+      }
+      const auto costs = bench::measure_transfer_costs(c);
+      in.copy_ms = costs.copy_ms;
+      in.ps_copy_ms = costs.ps_copy_ms;
+      in.collective_ms = costs.collective_ms;
+      in.variables = static_cast<int>(one.placement.size());
+      in.gradient_repacking = c.variable_update == "replicated" ? c.gradient_repacking : 0;
+      in.cpu_devices = c.device == "cpu";
       std::cout << bench::explain_text(in, pcie, nvlink, network);
       for (const auto& p : bench::predict(in))
         if (p.strategy == bench::strategy_key(c)) predicted = p;
     }
     auto r =
         bench::run_benchmark(c, [](const std::string& line) { std::cout << line << std::endl; });
+    // The shared-device model for this strategy with the transfers the executor made in a step.
+    std::optional<bench::SharedPrediction> shared;
+    if (predicted) {
+      const bench::Transfers counted{
+          .worker_copies = static_cast<double>(r.copies_per_step - r.host_copies_per_step),
+          .host_copies = static_cast<double>(r.host_copies_per_step),
+          .collectives = static_cast<double>(r.collectives_per_step)};
+      shared = bench::predict_shared(in, bench::strategy_key(c), counted);
+    }
     if (explain) {
       std::cout << "Placement (variable -> device, bytes):\n";
       for (const auto& p : r.placement)
@@ -167,6 +191,19 @@ int main(int argc, char** argv) {
             "Measured step %.2f ms; predicted %.2f ms (no overlap), %.2f ms (overlap): %+.1f%%\n",
             r.step_ms_median, predicted->step_ms, predicted->step_ms_overlap,
             100.0 * (r.step_ms_median - predicted->step_ms) / predicted->step_ms);
+      if (shared) {
+        const auto formula = bench::transfers_per_step(bench::strategy_key(c), in);
+        std::printf(
+            "Shared-device model: predicted %.2f ms (no overlap), %.2f ms (overlap): %+.1f%% "
+            "(compute %.2f ms; %lld copies, %lld of them to/from CPU:0, %lld collectives in the "
+            "step; counted from the graph: %.0f, %.0f, %.0f)\n",
+            shared->step_ms, shared->step_ms_overlap,
+            100.0 * (r.step_ms_median - shared->step_ms) / shared->step_ms, shared->compute_ms,
+            static_cast<long long>(r.copies_per_step),
+            static_cast<long long>(r.host_copies_per_step),
+            static_cast<long long>(r.collectives_per_step),
+            formula.worker_copies + formula.host_copies, formula.host_copies, formula.collectives);
+      }
     }
     std::cout << "----------------------------------------------------------------\n";
     std::printf("total images/sec: %.2f\n", r.images_per_sec);
@@ -182,6 +219,8 @@ int main(int argc, char** argv) {
           {"jitter", r.jitter},
           {"step_ms_median", r.step_ms_median},
           {"bytes_copied_per_step", r.bytes_copied_per_step},
+          {"copies_per_step", r.copies_per_step},
+          {"collectives_per_step", r.collectives_per_step},
           {"final_loss", r.final_loss},
           {"param_checksum", r.param_checksum},
           {"placement", placement},
@@ -206,6 +245,16 @@ int main(int argc, char** argv) {
       if (predicted) {  // --explain: the cost model's prediction for this strategy
         j["predicted_step_ms"] = predicted->step_ms;
         j["predicted_step_ms_overlap"] = predicted->step_ms_overlap;
+      }
+      if (shared) {  // --explain: the shared-device model (packed compute, per-transfer costs)
+        j["predicted_step_ms_shared"] = shared->step_ms;
+        j["predicted_step_ms_shared_overlap"] = shared->step_ms_overlap;
+        j["predicted_compute_ms_shared"] = shared->compute_ms;
+        j["calibration_step_ms"] = in.compute_ms;
+        j["packed_calibration_step_ms"] = in.packed_compute_ms;
+        j["copy_ms"] = in.copy_ms;
+        j["ps_copy_ms"] = in.ps_copy_ms;
+        j["collective_ms"] = in.collective_ms;
       }
       sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
     }

@@ -232,14 +232,17 @@ std::vector<Output> all_reduce_one(const BenchConfig& c, const std::vector<Outpu
 }
 
 // The replicated strategy's exchange: per tower, per variable, the mean gradient.
+// `*tensors`: the tensors all-reduced per tower (gradients or repacked buffers).
 std::vector<std::vector<Output>> all_reduce_gradients(const BenchConfig& c,
-                                                      const std::vector<GradsAndVars>& grads) {
+                                                      const std::vector<GradsAndVars>& grads,
+                                                      std::int64_t* tensors) {
   const std::size_t k = grads.size();
   std::int64_t total = 0;
   std::vector<std::vector<Output>> packed;
   for (std::size_t i = 0; i < k; ++i)
     packed.push_back(pack(c, static_cast<int>(i), grads[i], &total));
   std::vector<std::vector<Output>> reduced(k);
+  *tensors = static_cast<std::int64_t>(packed[0].size());
   for (std::size_t t = 0; t < packed[0].size(); ++t) {
     std::vector<Output> x;
     for (std::size_t i = 0; i < k; ++i) x.push_back(packed[i][t]);
@@ -341,6 +344,140 @@ LinkRates measure_links(const BenchConfig& c) {
   };
   r.worker_gb_per_s = rate(manager.gpu(0), manager.gpu(1));
   r.ps_gb_per_s = rate(manager.gpu(0), manager.cpu(0));
+  return r;
+}
+
+namespace {
+
+SessionOptions session_options(const BenchConfig& c, int k) {
+  SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads,
+                         .intra_op_parallelism_threads = c.intra_op_threads};
+  if (c.device == "cpu")
+    options.device_count = {{"CPU", k}};
+  else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k)
+    options.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(static_cast<std::size_t>(k));
+  return options;
+}
+
+// A graph to time and what a run of it needs.
+struct TimedGraph {
+  Graph graph;
+  std::vector<Output> inputs;  // placeholders, fed on their devices
+  std::vector<std::string> input_devices;
+  std::vector<Operation> targets;
+};
+
+constexpr std::int64_t kTransferElements = 256;  // 1 KiB of float32
+
+// Median seconds of `a`'s runs minus `b`'s (interleaved, after warm-up runs).
+double median_difference_s(const BenchConfig& c, int k, TimedGraph& a, TimedGraph& b) {
+  constexpr int kWarmup = 3, kRuns = 21;
+  auto make = [&](TimedGraph& g) {
+    auto sess = std::make_unique<Session>(session_options(c, k), g.graph);
+    FeedDict feed;
+    for (std::size_t i = 0; i < g.inputs.size(); ++i) {
+      Tensor t = Tensor::from_vector(std::vector<float>(kTransferElements, 1.0f));
+      const auto dev = sess->device_manager().find(g.input_devices[i]);
+      feed.emplace_back(g.inputs[i], dev->type() == devices::DeviceType::kCPU ? t : t.to(dev));
+    }
+    return std::make_pair(std::move(sess), std::move(feed));
+  };
+  auto [sa, fa] = make(a);
+  auto [sb, fb] = make(b);
+  auto time = [](Session& s, const std::vector<Operation>& targets, const FeedDict& feed) {
+    const auto t0 = std::chrono::steady_clock::now();
+    s.run({}, targets, feed);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  std::vector<double> ta, tb;
+  for (int i = 0; i < kWarmup + kRuns; ++i) {
+    const double x = time(*sa, a.targets, fa);
+    const double y = time(*sb, b.targets, fb);
+    if (i >= kWarmup) {
+      ta.push_back(x);
+      tb.push_back(y);
+    }
+  }
+  return median(ta) - median(tb);
+}
+
+// One tensor per pair, made (an Identity of a placeholder) on pair.first and read (an
+// Identity) on pair.second: a copy node each where the two differ.
+TimedGraph copy_graph(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  TimedGraph g;
+  auto as_default = g.graph.as_default();
+  std::map<std::string, Output> input_on;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const auto& [from, to] = pairs[i];
+    if (!input_on.contains(from)) {
+      device d(from);
+      input_on[from] =
+          placeholder(float32, Shape{kTransferElements}, str_cat("x", input_on.size()));
+      g.inputs.push_back(input_on[from]);
+      g.input_devices.push_back(from);
+    }
+    Output made;
+    {
+      device d(from);
+      made = identity(input_on[from], str_cat("made", i));
+    }
+    device d(to);
+    g.targets.push_back(identity(made, str_cat("read", i)).op());
+  }
+  return g;
+}
+
+// `groups` NcclAllReduce groups over the k worker devices (without: the inputs themselves),
+// each output read by an Identity on its device.
+TimedGraph collective_graph(const BenchConfig& c, int k, int groups, bool with) {
+  TimedGraph g;
+  auto as_default = g.graph.as_default();
+  std::vector<Output> x;
+  for (int i = 0; i < k; ++i) {
+    device d(worker_device(c, i));
+    x.push_back(placeholder(float32, Shape{kTransferElements}, str_cat("x", i)));
+    g.inputs.push_back(x.back());
+    g.input_devices.push_back(worker_device(c, i));
+  }
+  for (int q = 0; q < groups; ++q) {
+    std::vector<Output> out = with ? nccl::all_sum(x) : x;
+    for (int i = 0; i < k; ++i) {
+      device d(worker_device(c, i));
+      g.targets.push_back(identity(out[static_cast<std::size_t>(i)]).op());
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+TransferCosts measure_transfer_costs(const BenchConfig& c) {
+  TransferCosts r;
+  if (c.num_devices < 2) return r;
+  const int k = c.num_devices;
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  auto per_copy_ms = [&](const Pairs& pairs) {
+    auto crossing = copy_graph(pairs);
+    Pairs local;
+    for (const auto& p : pairs) local.emplace_back(p.first, p.first);
+    auto same = copy_graph(local);
+    return std::max(0.0, median_difference_s(c, k, crossing, same)) * 1e3 /
+           static_cast<double>(pairs.size());
+  };
+  const std::string w0 = worker_device(c, 0), w1 = worker_device(c, 1);
+  r.copy_ms = per_copy_ms(Pairs(kTransferCopies, {w0, w1}));
+  if (c.device == "cpu") {
+    r.ps_copy_ms = r.copy_ms;
+  } else {
+    Pairs host;
+    for (int i = 0; i < kTransferCopies; ++i)
+      host.emplace_back(i % 2 ? w0 : "/device:CPU:0", i % 2 ? "/device:CPU:0" : w0);
+    r.ps_copy_ms = per_copy_ms(host);
+  }
+  constexpr int kGroups = 8;
+  auto with = collective_graph(c, k, kGroups, true);
+  auto without = collective_graph(c, k, kGroups, false);
+  r.collective_ms = std::max(0.0, median_difference_s(c, k, with, without)) * 1e3 / kGroups;
   return r;
 }
 
@@ -526,6 +663,8 @@ BenchResult run_benchmark(const BenchConfig& c,
 
   // The update.
   std::vector<Operation> updates;
+  std::int64_t collectives = 0;  // NcclAllReduce groups per step
+  std::int64_t all_reduced = 0;  // tensors all-reduced per tower
   const double inv_k = 1.0 / k;
   if (ps) {
     GradsAndVars mean;
@@ -541,7 +680,10 @@ BenchResult run_benchmark(const BenchConfig& c,
   } else {
     // The mean gradients each copy applies: reduced[i][j] on device i.
     std::vector<std::vector<Output>> reduced;
-    if (replicated && k > 1) reduced = all_reduce_gradients(c, grads);
+    if (replicated && k > 1) {
+      reduced = all_reduce_gradients(c, grads, &all_reduced);
+      if (c.all_reduce_spec == "nccl") collectives = all_reduced;  // one group per tensor
+    }
     for (int i = 0; i < k; ++i) {
       GradsAndVars mine = grads[static_cast<std::size_t>(i)];
       if (!reduced.empty())
@@ -672,6 +814,16 @@ BenchResult run_benchmark(const BenchConfig& c,
     rates.push_back(static_cast<double>(b * k) / secs);
     if (s == 1 || s % c.display_every == 0) say(format_step(s, rate_stats(rates), loss));
     if (s == 1) r.bytes_copied_per_step = sess.last_run_stats().bytes_copied;
+  }
+  {
+    const RunStats& stats = sess.last_run_stats();
+    r.copies_per_step = stats.copies;
+    if (c.device == "gpu")
+      for (const auto& e : stats.copy_edges)
+        if ((e.src_device.find("CPU") != std::string::npos) !=
+            (e.dst_device.find("CPU") != std::string::npos))
+          ++r.host_copies_per_step;
+    r.collectives_per_step = collectives;
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const RateStats st = rate_stats(rates);

@@ -75,6 +75,12 @@ struct BenchResult {
   double jitter = 0;                 // 1.4826 * median absolute deviation of the step rates
   double step_ms_median = 0;
   std::int64_t bytes_copied_per_step = 0;
+  // The copy nodes the executor ran in the last timed step (RunStats::copies), those of them
+  // between a GPU worker and CPU:0 (0 with CPU workers), and the NcclAllReduce groups
+  // (collective steps) of the graph's step.
+  std::int64_t copies_per_step = 0;
+  std::int64_t host_copies_per_step = 0;
+  std::int64_t collectives_per_step = 0;
   double final_loss = 0;
   // The sum of every trainable parameter after the run (copy 0 under replicated and
   // independent, so that strategies are comparable).
@@ -101,6 +107,20 @@ struct LinkRates {
   double ps_gb_per_s = 0;
 };
 LinkRates measure_links(const BenchConfig& config);
+// The fixed cost of one small transfer as the executor runs it (the shared-device cost model's
+// inputs), in ms: the median time of a step that makes kTransferCopies 1 KiB tensors on one
+// device and reads them on another, minus the same graph on one device, divided by
+// kTransferCopies (the amortized cost of a copy node: executor step, CUDA events, the copy);
+// likewise one NcclAllReduce group of 1 KiB per device over the num_devices devices against
+// an Identity per device. 0 for all three with num_devices = 1 (a step then transfers
+// nothing); ps_copy_ms = copy_ms with CPU workers (CPU:0 is worker 0).
+struct TransferCosts {
+  double copy_ms = 0;        // worker device 0 -> worker device 1
+  double ps_copy_ms = 0;     // half GPU:0 -> CPU:0, half CPU:0 -> GPU:0
+  double collective_ms = 0;  // one NcclAllReduce group
+};
+inline constexpr int kTransferCopies = 32;
+TransferCosts measure_transfer_costs(const BenchConfig& config);
 // The cost model's key for the configured strategy ("replicated/copy", ...).
 std::string strategy_key(const BenchConfig& config);
 // What runs --all_reduce_spec nccl's NcclAllReduce groups for this configuration: "host

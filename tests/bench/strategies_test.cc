@@ -269,6 +269,137 @@ TEST(CostModelTest, BytesAndTimesPerStrategy) {
   EXPECT_NE(bench::explain_text(in, 25, 300, 12.5).find("8 GPUs"), std::string::npos);
 }
 
+// The shared-device model with the H200 run's inputs (K = 4 logical GPUs on one card, V = 8
+// variables of 13.1 MB in all, C(128) = 1.34 ms, C(512) = 3.31 ms, 1,300 GB/s) and made-up
+// per-transfer costs.
+bench::CostInputs shared_inputs() {
+  bench::CostInputs in;
+  in.compute_ms = 1.34;
+  in.packed_compute_ms = 3.31;
+  in.param_bytes = 13.1e6;
+  in.towers = 4;
+  in.compute_units = 1;
+  in.link_gb_per_s = 1300;
+  in.ps_link_gb_per_s = 50;
+  in.batch = 128;
+  in.copy_ms = 0.02;
+  in.ps_copy_ms = 0.03;
+  in.collective_ms = 0.05;
+  in.variables = 8;
+  return in;
+}
+
+TEST(CostModelTest, SharedModelPacksTheComputeOfTowersSharingAUnit) {
+  auto in = shared_inputs();
+  for (const auto& p : bench::predict_shared(in))
+    EXPECT_DOUBLE_EQ(p.compute_ms, 3.31) << p.strategy;
+  // The serializing model is unchanged: 4 x C(b).
+  for (const auto& p : bench::predict(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 4 * 1.34) << p.strategy;
+  // Bounded below by one tower's C(b).
+  in.packed_compute_ms = 1.0;
+  for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 1.34);
+  // Not measured: K/U x C(b).
+  in.packed_compute_ms = 0;
+  for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 4 * 1.34);
+  // K <= U: one tower's C(b), whatever the packed run said.
+  in.compute_units = 4;
+  in.packed_compute_ms = 3.31;
+  for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 1.34);
+  // 4 towers on 2 units: two per unit, C(2b) measured.
+  in.compute_units = 2;
+  in.packed_compute_ms = 2.0;
+  for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 2.0);
+}
+
+TEST(CostModelTest, SharedModelAddsTheCostOfEveryTransfer) {
+  const auto in = shared_inputs();
+  std::map<std::string, bench::SharedPrediction> by;
+  for (const auto& p : bench::predict_shared(in)) by[p.strategy] = p;
+  std::map<std::string, bench::Prediction> old;
+  for (const auto& p : bench::predict(in)) old[p.strategy] = p;
+  // replicated/copy: 8 gradients x 3 towers to device 0 and 8 means x 3 back, 3 losses.
+  const auto& copy = by["replicated/copy"];
+  EXPECT_DOUBLE_EQ(copy.transfers.worker_copies, 2 * 8 * 3 + 3);
+  EXPECT_DOUBLE_EQ(copy.transfers.host_copies, 0);
+  EXPECT_DOUBLE_EQ(copy.bandwidth_ms, old["replicated/copy"].comm_ms);
+  EXPECT_DOUBLE_EQ(copy.transfer_ms, 51 * 0.02);
+  EXPECT_DOUBLE_EQ(copy.comm_ms, copy.bandwidth_ms + 51 * 0.02);
+  EXPECT_DOUBLE_EQ(copy.step_ms, 3.31 + copy.comm_ms);
+  EXPECT_DOUBLE_EQ(copy.step_ms_overlap, 3.31);
+  EXPECT_DOUBLE_EQ(copy.images_per_sec, 4 * 128 / (copy.step_ms * 1e-3));
+  // nccl: one collective per variable, no gradient copies.
+  const auto& nccl = by["replicated/nccl"];
+  EXPECT_DOUBLE_EQ(nccl.transfers.collectives, 8);
+  EXPECT_DOUBLE_EQ(nccl.transfers.worker_copies, 3);
+  EXPECT_DOUBLE_EQ(nccl.transfer_ms, 8 * 0.05 + 3 * 0.02);
+  // ring: 2 K (K-1) segments per gradient.
+  EXPECT_DOUBLE_EQ(by["replicated/ring (model)"].transfers.worker_copies, 2 * 8 * 4 * 3 + 3);
+  // parameter_server on CPU:0 with GPU workers: every tower reads and sends 8 over the host.
+  EXPECT_DOUBLE_EQ(by["parameter_server/cpu"].transfers.host_copies, 2 * 8 * 4);
+  EXPECT_DOUBLE_EQ(by["parameter_server/cpu"].transfer_ms, 64 * 0.03 + 3 * 0.02);
+  // spread over the workers: 8 reads and 8 gradients from 3 towers, the learning rate to 3.
+  EXPECT_DOUBLE_EQ(by["parameter_server/gpu"].transfers.worker_copies, 2 * 8 * 3 + 3 + 3);
+  EXPECT_DOUBLE_EQ(by["independent"].transfers.worker_copies, 3);
+  EXPECT_DOUBLE_EQ(by["independent"].step_ms, 3.31 + 3 * 0.02);
+  // Repacked into 2 buffers: 2 transfers per direction and tower, 2 collectives.
+  auto packed = in;
+  packed.gradient_repacking = 2;
+  EXPECT_DOUBLE_EQ(bench::transfers_per_step("replicated/copy", packed).worker_copies,
+                   2 * 2 * 3 + 3);
+  EXPECT_DOUBLE_EQ(bench::transfers_per_step("replicated/nccl", packed).collectives, 2);
+  // With the executor's counts for one strategy.
+  const auto counted = bench::predict_shared(in, "replicated/copy", {.worker_copies = 48});
+  EXPECT_DOUBLE_EQ(counted.transfer_ms, 48 * 0.02);
+  // One tower transfers nothing.
+  auto one = in;
+  one.towers = 1;
+  for (const auto& p : bench::predict_shared(one)) {
+    EXPECT_DOUBLE_EQ(p.transfer_ms, 0) << p.strategy;
+    EXPECT_DOUBLE_EQ(p.compute_ms, 1.34) << p.strategy;
+  }
+  const auto text = bench::explain_text(in, 25, 300, 12.5);
+  EXPECT_NE(text.find("Serializing model (JSON predicted_step_ms)"), std::string::npos);
+  EXPECT_NE(text.find("Shared-device model (JSON predicted_step_ms_shared)"), std::string::npos);
+}
+
+// The transfers counted from the graph's construction are the copy nodes and collective steps
+// the executor runs in a step (logical CPU devices, K = 3, every strategy).
+TEST(CostModelTest, TransfersPerStepMatchTheExecutor) {
+  std::vector<Strategy> all(std::begin(kSynchronous), std::end(kSynchronous));
+  all.push_back({"independent", [](bench::BenchConfig& c) { c.variable_update = "independent"; }});
+  for (const auto& s : all) {
+    auto c = base(3, 2);
+    c.num_batches = 1;
+    s.apply(c);
+    const auto r = bench::run_benchmark(c);
+    bench::CostInputs in;
+    in.towers = 3;
+    in.variables = static_cast<int>(r.placement.size());
+    in.gradient_repacking = c.gradient_repacking;
+    in.cpu_devices = true;
+    const auto t = bench::transfers_per_step(bench::strategy_key(c), in);
+    EXPECT_EQ(t.worker_copies, static_cast<double>(r.copies_per_step)) << s.name;
+    EXPECT_EQ(t.host_copies, 0) << s.name;
+    EXPECT_EQ(r.host_copies_per_step, 0) << s.name;
+    EXPECT_EQ(t.collectives, static_cast<double>(r.collectives_per_step)) << s.name;
+  }
+}
+
+// Per-transfer costs on logical CPU devices: measured, finite and >= 0 (copies share memory,
+// so near 0); nothing to measure for one device.
+TEST(CostModelTest, TransferCostsOnCpuDevices) {
+  auto c = base(2, 2);
+  const auto costs = bench::measure_transfer_costs(c);
+  for (double ms : {costs.copy_ms, costs.ps_copy_ms, costs.collective_ms}) {
+    EXPECT_GE(ms, 0.0);
+    EXPECT_LT(ms, 5.0);
+  }
+  EXPECT_EQ(costs.ps_copy_ms, costs.copy_ms);
+  const auto none = bench::measure_transfer_costs(base(1, 2));
+  EXPECT_EQ(none.copy_ms, 0.0);
+  EXPECT_EQ(none.collective_ms, 0.0);
+}
+
 }  // namespace
 
 namespace {
