@@ -27,7 +27,7 @@ struct Variable::Impl {
   std::vector<Variable> parts;
   std::vector<std::int64_t> counts;
   int axis = 0;
-  Operation group_init;  // made by initializer() on first use
+  Operation group_init;  // partitioned: the shards' initializers (made with the variable)
 };
 
 namespace {
@@ -168,14 +168,7 @@ Output Variable::value() const {
 Output Variable::ref() const { return op().output(0); }
 Operation Variable::initializer() const {
   check();
-  if (impl_->partitioned) {
-    if (!impl_->group_init.valid()) {
-      std::vector<Operation> inits;
-      for (const auto& p : impl_->parts) inits.push_back(p.initializer());
-      impl_->group_init = group(inits);
-    }
-    return impl_->group_init;
-  }
+  if (impl_->partitioned) return impl_->group_init;
   return impl_->assign_op;
 }
 Output Variable::initial_value() const {
@@ -289,6 +282,11 @@ Variable Variable::create_partitioned(const std::string& name, const Shape& shap
     std::vector<Output> values;
     for (const auto& p : impl->parts) values.push_back(p.value());
     impl->read = values.size() == 1 ? identity(values[0], name) : concat(values, impl->axis, name);
+    // The shards' initializers as one op, made here (not on the first initializer() call,
+    // which could be under a caller's control dependencies, name scope or another graph).
+    std::vector<Operation> inits;
+    for (const auto& p : impl->parts) inits.push_back(p.initializer());
+    impl->group_init = group(inits);
   }
   Variable v;
   v.impl_ = impl;

@@ -25,7 +25,7 @@
 # call: `SF_GPU_BUDGET_S=480 bash scripts/gpu-check.sh --prebuilt` with carry [".gpupack"].
 set -uo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+root=$(pwd -P)
 t0=$(date +%s)
 deadline=$((t0 + ${SF_GPU_BUDGET_S:-86400}))
 quick=0 run_tests=1 run_bench=1 prebuilt=0
@@ -76,7 +76,8 @@ if [ $prebuilt = 1 ]; then
       echo "gpu-check: $src exists and is not this checkout; cannot place the prebuilt tree" >&2
       exit 1
     fi
-    mkdir -p "$(dirname "$src")" && ln -sfn "$root" "$src"
+    mkdir -p "$(dirname "$src")" && ln -sfn "$root" "$src" ||
+      echo "gpu-check: cannot link $src to this checkout (ctest files and test data use it)" >&2
   fi
   xz -dc .gpupack/pack.tar.xz | tar xf - -C "$root" ||
     { echo "gpu-check: cannot unpack .gpupack/pack.tar.xz" >&2; exit 1; }
@@ -241,6 +242,8 @@ if [ $run_bench = 1 ]; then
     --json "$out/tower_independent_4x128_explain.json"
   sfb --num_devices 8 --batch_size 128 --variable_update replicated \
     --json "$out/tower_replicated_8x128.json"
+  sfb --num_devices 1 --batch_size 1024 --variable_update replicated \
+    --json "$out/tower_replicated_1x1024.json"
   # SessionOptions::inbound_copy_streams (off by default until this A/B says otherwise): the
   # copy-heavy strategies again with the copies on their own streams.
   sfb --num_devices 4 --batch_size 128 --variable_update replicated --inbound_copy_streams \
@@ -250,15 +253,18 @@ if [ $run_bench = 1 ]; then
   sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
     --local_parameter_device gpu --ps_strategy greedy --inbound_copy_streams \
     --json "$out/tower_ps_gpu_4x128_inbound_explain.json"
-  sfb --num_devices 1 --batch_size 1024 --variable_update replicated \
-    --json "$out/tower_replicated_1x1024.json"
   echo "sf-bench done at +$(( $(date +%s) - t0 ))s"
   gbench devices 30 'Cuda|Gpu'
   gbench init 20 'Gpu'
   # Last (the longest): the training issue's GPU accuracy target, >= 0.916 test accuracy
   # within 15 epochs, with whatever time is left.
+  # (Run 3 took 92 s: started with less than 120 s left it would only be cut off.)
   if [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
-    train sf_train_gpu_15_epochs 600 --epochs 15
+    if [ $((deadline - $(date +%s))) -ge 135 ]; then
+      train sf_train_gpu_15_epochs 600 --epochs 15
+    else
+      echo "sf-train sf_train_gpu_15_epochs.json (under 120 s left)" >>"$out/skipped.txt"
+    fi
   fi
 fi
 

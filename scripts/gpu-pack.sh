@@ -23,7 +23,7 @@ ldd $b/tests/kernels_test | grep -q libcudart ||
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/$b/gpupack-lib"
-exes=$(find $b/tests $b/samples $b/benchmarks -maxdepth 1 -type f -executable)
+exes=$(find $b/tests $b/samples $b/benchmarks -maxdepth 1 -type f -executable 2>/dev/null || true)
 for f in $exes; do
   mkdir -p "$stage/$(dirname "$f")"
   strip -o "$stage/$f" "$f"
@@ -34,7 +34,7 @@ find $b -name CTestTestfile.cmake -not -path '*/install_consumer/*' -o -name '*_
   cp "$f" "$stage/$f"
 done
 # Shared libraries outside glibc and the CUDA toolkit.
-for f in $exes; do ldd "$f"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
+for f in $exes; do ldd "$f" 2>/dev/null || true; done | awk '$3 ~ /^\// {print $3}' | sort -u |
   grep -vE '/usr/local/cuda|/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libz)\.so' |
   while read -r l; do cp -L "$l" "$stage/$b/gpupack-lib/"; done
 ls "$stage/$b/gpupack-lib"

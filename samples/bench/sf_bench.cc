@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
           {"step_ms_median", r.step_ms_median},
           {"bytes_copied_per_step", r.bytes_copied_per_step},
           {"copies_per_step", r.copies_per_step},
+          {"host_copies_per_step", r.host_copies_per_step},
           {"collectives_per_step", r.collectives_per_step},
           {"final_loss", r.final_loss},
           {"param_checksum", r.param_checksum},

@@ -351,7 +351,8 @@ namespace {
 
 SessionOptions session_options(const BenchConfig& c, int k) {
   SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads,
-                         .intra_op_parallelism_threads = c.intra_op_threads};
+                         .intra_op_parallelism_threads = c.intra_op_threads,
+                         .inbound_copy_streams = c.inbound_copy_streams};
   if (c.device == "cpu")
     options.device_count = {{"CPU", k}};
   else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k)
@@ -454,6 +455,16 @@ TimedGraph collective_graph(const BenchConfig& c, int k, int groups, bool with) 
 TransferCosts measure_transfer_costs(const BenchConfig& c) {
   TransferCosts r;
   if (c.num_devices < 2) return r;
+  // A difference of medians under zero is noise (the transfers cost less than the runs vary):
+  // taken as 0, and said, so that a "free" copy is not mistaken for a measured one.
+  auto nonnegative = [](double seconds, const char* what) {
+    if (seconds < 0)
+      std::fprintf(stderr,
+                   "sf-bench --explain: the %s cost measured %.1f us below zero (noise); "
+                   "taken as 0\n",
+                   what, seconds * 1e6);
+    return std::max(0.0, seconds);
+  };
   const int k = c.num_devices;
   using Pairs = std::vector<std::pair<std::string, std::string>>;
   auto per_copy_ms = [&](const Pairs& pairs) {
@@ -461,7 +472,7 @@ TransferCosts measure_transfer_costs(const BenchConfig& c) {
     Pairs local;
     for (const auto& p : pairs) local.emplace_back(p.first, p.first);
     auto same = copy_graph(local);
-    return std::max(0.0, median_difference_s(c, k, crossing, same)) * 1e3 /
+    return nonnegative(median_difference_s(c, k, crossing, same), "copy") * 1e3 /
            static_cast<double>(pairs.size());
   };
   const std::string w0 = worker_device(c, 0), w1 = worker_device(c, 1);
@@ -477,7 +488,8 @@ TransferCosts measure_transfer_costs(const BenchConfig& c) {
   constexpr int kGroups = 8;
   auto with = collective_graph(c, k, kGroups, true);
   auto without = collective_graph(c, k, kGroups, false);
-  r.collective_ms = std::max(0.0, median_difference_s(c, k, with, without)) * 1e3 / kGroups;
+  r.collective_ms =
+      nonnegative(median_difference_s(c, k, with, without), "collective") * 1e3 / kGroups;
   return r;
 }
 

@@ -389,6 +389,22 @@ TEST_F(PartitionedVariableTest, AssignSplitsAcrossShards) {
   EXPECT_THROW(w.assign(sf::constant(vals, {2, 3})), sf::ValueError);
 }
 
+// The grouped initializer is made with the variable, not under whatever control dependencies
+// or name scope are active when initializer() is first asked for.
+TEST_F(PartitionedVariableTest, InitializerIgnoresTheCallersControlDependencies) {
+  sf::Variable w = sf::get_variable("w", {4, 2}, {.partitioner = sf::fixed_size_partitioner(2)});
+  auto x = sf::identity(sf::constant(1.0f), "x");
+  sf::Operation init;
+  {
+    sf::control_dependencies deps({x.op()});
+    sf::name_scope ns("elsewhere");
+    init = w.initializer();
+  }
+  for (const auto& c : init.control_inputs()) EXPECT_NE(c.name(), "x");
+  EXPECT_EQ(init.name().rfind("elsewhere", 0), std::string::npos) << init.name();
+  EXPECT_EQ(init.name(), w.initializer().name());
+}
+
 TEST_F(PartitionedVariableTest, SaverRoundTripOfShards) {
   const fs::path dir = fs::temp_directory_path() / ("sf_part_" + std::to_string(::getpid()));
   fs::remove_all(dir);
