@@ -106,7 +106,7 @@ CachingAllocator::~CachingAllocator() {
                 "(a CUDA graph is being captured); ", stats_.bytes_reserved, " bytes leaked");
   }
   for (auto& p : pending_)
-    for (void* ev : p.events) backend_->destroy_event(ev);
+    for (const auto& [s, ev] : p.events) backend_->destroy_event(ev);
   // Every segment's head block owns the raw pointer; walk from heads and delete all blocks.
   std::vector<Block*> all;
   for (Block* b : small_) all.push_back(b);
@@ -270,12 +270,13 @@ void CachingAllocator::retire(Block* block) {
   if (!block->stream_uses.empty()) {
     PendingFree pending{block, {}};
     try {
-      for (StreamId s : block->stream_uses) pending.events.push_back(backend_->record_event(s));
+      for (StreamId s : block->stream_uses)
+        pending.events.emplace_back(s, backend_->record_event(s));
     } catch (const std::exception& e) {
       // Without events the only safe course is to wait for the device.
       SF_LOG_WARN("CachingAllocator(", device_name_, "): record_event failed (", e.what(),
                   "); synchronizing before reuse");
-      for (void* ev : pending.events) backend_->destroy_event(ev);
+      for (const auto& [s, ev] : pending.events) backend_->destroy_event(ev);
       block->stream_uses.clear();
       // Not while a capture may be running (see allocate): then the block waits, out of the
       // cache, for the next synchronization that is allowed.
@@ -335,19 +336,32 @@ void CachingAllocator::free_block(Block* block) {
 }
 
 void CachingAllocator::process_events() {
-  for (std::size_t i = 0; i < pending_.size();) {
+  // NOTE: events recorded on one stream complete in the order they were recorded, and
+  // pending_ is in recording order: once a stream's event is not ready, its later ones are
+  // not queried (each allocation queries about one event per busy stream, not one per
+  // pending block). Done entries are compacted out in one pass.
+  std::vector<StreamId> busy;
+  std::size_t keep = 0;
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
     auto& p = pending_[i];
     bool done = true;
-    for (void* ev : p.events) done = done && backend_->query_event(ev);
+    for (const auto& [s, ev] : p.events) {
+      const bool known_busy = std::find(busy.begin(), busy.end(), s) != busy.end();
+      if (known_busy || !backend_->query_event(ev)) {
+        if (!known_busy) busy.push_back(s);
+        done = false;
+        break;
+      }
+    }
     if (!done) {
-      ++i;
+      if (keep != i) pending_[keep] = std::move(p);
+      ++keep;
       continue;
     }
-    for (void* ev : p.events) backend_->destroy_event(ev);
-    Block* b = p.block;
-    pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
-    free_block(b);
+    for (const auto& [s, ev] : p.events) backend_->destroy_event(ev);
+    free_block(p.block);
   }
+  pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(keep), pending_.end());
 }
 
 void CachingAllocator::release_cached_segments() {

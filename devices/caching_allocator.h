@@ -134,7 +134,7 @@ class CachingAllocator final : public Allocator {
   std::unordered_map<void*, Block*> active_;
   struct PendingFree {
     Block* block;
-    std::vector<void*> events;
+    std::vector<std::pair<StreamId, void*>> events;  // one per stream that used the block
   };
   std::vector<PendingFree> pending_;
   // Freed blocks used by other streams whose events could not be recorded: reused only after

@@ -35,6 +35,7 @@ struct FakeState {
   int unpermitted_calls = 0;       // synchronize() or raw_free() with no release open: a bug
   std::function<void()> on_synchronize;  // runs first in synchronize(), without `mu` (may block)
   int events_recorded = 0;               // record_event() calls
+  int events_queried = 0;                // query_event() calls
   bool poison = false;                   // fill new memory with 0xA5 (a stand-in for garbage)
   bool fail_record_event = false;        // record_event() throws (a CUDA error)
   std::set<devices::StreamId> busy;      // streams whose queued work has not finished
@@ -83,6 +84,7 @@ class FakeBackend final : public devices::CachingBackend {
   }
   bool query_event(void* ev) override {
     std::lock_guard<std::recursive_mutex> lock(s_->mu);
+    ++s_->events_queried;
     return *static_cast<bool*>(ev);
   }
   void destroy_event(void* ev) noexcept override {
