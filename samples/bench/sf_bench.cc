@@ -80,6 +80,12 @@ int main(int argc, char** argv) {
   allreduce->add_option("--min_bytes", min_bytes, "smallest size (sizes grow 4x)");
   allreduce->add_option("--max_bytes", max_bytes, "largest size");
   allreduce->add_option("--iters", iters, "timed runs per size (the median is reported)");
+  std::string op = "mean";
+  allreduce
+      ->add_option("--op", op,
+                   "mean (the replicated strategy's exchange: sum, then 1/K) | sum (the "
+                   "all-reduce alone, as nccl-tests' all_reduce_perf)")
+      ->check(CLI::IsMember({"mean", "sum"}));
   // `sf-bench allreduce --json F --num_devices 4` as well as `sf-bench --json F ... allreduce`.
   allreduce->fallthrough();
   CLI11_PARSE(app, argc, argv);
@@ -87,10 +93,10 @@ int main(int argc, char** argv) {
   if (*allreduce) {
     try {
       if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
-      auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters);
+      auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters, op);
       const auto links = bench::measure_links(c);
-      std::printf("# all-reduce (mean, float32) over %d %s device(s), --all_reduce_spec %s (%s)\n",
-                  c.num_devices, c.device.c_str(),
+      std::printf("# all-reduce (%s, float32) over %d %s device(s), --all_reduce_spec %s (%s)\n",
+                  op.c_str(), c.num_devices, c.device.c_str(),
                   c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec.c_str(),
                   bench::all_reduce_implementation(c).c_str());
       if (links.worker_gb_per_s > 0)
@@ -104,7 +110,8 @@ int main(int argc, char** argv) {
                      {"time_us", r.time_us},
                      {"algbw_gb_per_s", r.algbw_gb_per_s},
                      {"busbw_gb_per_s", r.busbw_gb_per_s},
-                     {"copy_gb_per_s", links.worker_gb_per_s}});
+                     {"copy_gb_per_s", links.worker_gb_per_s},
+                     {"op", op}});
       }
       if (!json_path.empty())
         sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");

@@ -175,9 +175,11 @@ std::vector<Output> unpack(const BenchConfig& c, int i, const GradsAndVars& g,
 //     gathers the K complete segments and joins them. Each segment is reduced once, so every
 //     tower ends with the same bits.
 std::vector<Output> all_reduce_one(const BenchConfig& c, const std::vector<Output>& x,
-                                   std::int64_t elements) {
+                                   std::int64_t elements, bool mean = true) {
   const int k = static_cast<int>(x.size());
   const double inv_k = 1.0 / k;
+  // The sum alone (nccl-tests' all_reduce_perf) or the mean (the strategy's exchange).
+  auto scaled = [&](const Output& v) { return mean ? v * inv_k : v; };
   if (c.all_reduce_spec == "nccl") {
     // One NcclAllReduce group (the session's collective step), then 1/K on each device: every
     // device gets the same sum bits, so the means are identical too.
@@ -186,15 +188,15 @@ std::vector<Output> all_reduce_one(const BenchConfig& c, const std::vector<Outpu
     for (int i = 0; i < k; ++i) {
       device d(worker_device(c, i));
       name_scope ns("nccl_mean");
-      out.push_back(sums[static_cast<std::size_t>(i)] * inv_k);
+      out.push_back(scaled(sums[static_cast<std::size_t>(i)]));
     }
     return out;
   }
   if (c.all_reduce_spec != "ring") {
     device d(worker_device(c, 0));
     name_scope ns("allreduce");
-    Output mean = add_n(x) * inv_k;
-    return std::vector<Output>(static_cast<std::size_t>(k), mean);
+    Output reduced = scaled(add_n(x));
+    return std::vector<Output>(static_cast<std::size_t>(k), reduced);
   }
   name_scope ns("ring");
   std::vector<std::int64_t> sizes;
@@ -221,7 +223,7 @@ std::vector<Output> all_reduce_one(const BenchConfig& c, const std::vector<Outpu
   for (int i = 0; i < k; ++i) {
     const auto q = static_cast<std::size_t>((i + 1) % k);
     device d(worker_device(c, i));
-    complete[q] = acc[static_cast<std::size_t>(i)][q] * inv_k;
+    complete[q] = scaled(acc[static_cast<std::size_t>(i)][q]);
   }
   std::vector<Output> out;
   for (int i = 0; i < k; ++i) {
@@ -494,7 +496,11 @@ TransferCosts measure_transfer_costs(const BenchConfig& c) {
 }
 
 std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t min_bytes,
-                                           std::int64_t max_bytes, int iterations) {
+                                           std::int64_t max_bytes, int iterations,
+                                           const std::string& op) {
+  if (op != "sum" && op != "mean")
+    throw InvalidArgumentError(str_cat("allreduce: --op must be sum or mean, got '", op, "'"));
+  const bool mean = op == "mean";
   {
     BenchConfig checked = c;  // the exchange of the replicated strategy
     checked.variable_update = "replicated";
@@ -518,13 +524,13 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
       device d(worker_device(c, i));
       inputs.push_back(placeholder(float32, Shape{n}, str_cat("x", i)));
     }
-    // The mean by --all_reduce_spec, then an Identity on each device so the result lands
-    // there (the executor copies it when it was made elsewhere).
-    const auto mean = k == 1 ? inputs : all_reduce_one(c, inputs, n);
+    // The sum or mean by --all_reduce_spec, then an Identity on each device so the result
+    // lands there (the executor copies it when it was made elsewhere).
+    const auto reduced = k == 1 ? inputs : all_reduce_one(c, inputs, n, mean);
     std::vector<Operation> targets;
     for (int i = 0; i < k; ++i) {
       device d(worker_device(c, i));
-      results.push_back(identity(mean[static_cast<std::size_t>(i)], str_cat("result", i)));
+      results.push_back(identity(reduced[static_cast<std::size_t>(i)], str_cat("result", i)));
       targets.push_back(results.back().op());
     }
     SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads,
@@ -543,12 +549,15 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
       feed.emplace_back(inputs[static_cast<std::size_t>(i)],
                         dev->type() == devices::DeviceType::kCPU ? t : t.to(dev));
     }
-    const float want = static_cast<float>(k + 1) / 2.0f;  // the mean of 1..k
+    // The mean of 1..k, or their sum.
+    const float want =
+        mean ? static_cast<float>(k + 1) / 2.0f : static_cast<float>(k * (k + 1) / 2);
     // Every device's result (an NcclAllReduce group runs only with all its participants).
     for (const auto& t : sess.run(results, feed)) {
       const auto check = t.to_vector<float>();
       if (check.front() != want || check.back() != want)
-        throw InternalError(str_cat("allreduce: wrong sum ", check.front(), " (want ", want, ")"));
+        throw InternalError(
+            str_cat("allreduce: wrong ", op, " ", check.front(), " (want ", want, ")"));
     }
     std::vector<double> secs;
     for (int it = 0; it < iterations; ++it) {

@@ -140,8 +140,11 @@ struct AllReduceResult {
   double algbw_gb_per_s = 0;
   double busbw_gb_per_s = 0;
 };
+// `op`: "mean" (the replicated strategy's exchange: the sum, then 1/K on each device) or "sum"
+// (the all-reduce alone, what nccl-tests' all_reduce_perf times).
 std::vector<AllReduceResult> run_allreduce(const BenchConfig& config, std::int64_t min_bytes,
-                                           std::int64_t max_bytes, int iterations);
+                                           std::int64_t max_bytes, int iterations,
+                                           const std::string& op = "mean");
 
 // tf_cnn_benchmarks' header block for `config`.
 std::string header(const BenchConfig& config);

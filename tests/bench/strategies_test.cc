@@ -221,17 +221,21 @@ TEST(StrategiesTest, HeaderSpeaksTfCnnBenchmarks) {
 }
 
 // `sf-bench allreduce --all_reduce_spec nccl` on CPU devices: the host reduction, checked by
-// run_allreduce itself (InternalError on a wrong mean), for every spec alike.
+// run_allreduce itself (InternalError on a wrong mean or sum), for every spec and op alike.
 TEST(StrategiesTest, AllReduceMicrobenchmarkRunsEverySpec) {
-  for (const char* spec : {"copy", "ring", "nccl"}) {
-    auto c = base(3, 1);
-    c.all_reduce_spec = spec;
-    c.inter_op_threads = 1;
-    const auto rows = bench::run_allreduce(c, 1 << 10, 1 << 14, 2);
-    ASSERT_EQ(rows.size(), 3u) << spec;
-    EXPECT_EQ(rows.back().bytes, 1 << 14) << spec;
-    EXPECT_GT(rows.back().time_us, 0.0) << spec;
+  for (const char* op : {"mean", "sum"}) {
+    for (const char* spec : {"copy", "ring", "nccl"}) {
+      auto c = base(3, 1);
+      c.all_reduce_spec = spec;
+      c.inter_op_threads = 1;
+      const auto rows = bench::run_allreduce(c, 1 << 10, 1 << 14, 2, op);
+      ASSERT_EQ(rows.size(), 3u) << spec << " " << op;
+      EXPECT_EQ(rows.back().bytes, 1 << 14) << spec;
+      EXPECT_GT(rows.back().time_us, 0.0) << spec;
+    }
   }
+  EXPECT_THROW(bench::run_allreduce(base(2, 1), 1 << 10, 1 << 10, 1, "max"),
+               sf::InvalidArgumentError);
 }
 
 }  // namespace
