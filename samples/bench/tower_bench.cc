@@ -351,6 +351,8 @@ LinkRates measure_links(const BenchConfig& c) {
 
 namespace {
 
+// The session of K towers: logical CPU devices, or the first card split into K logical GPUs
+// when there are more towers than cards.
 SessionOptions session_options(const BenchConfig& c, int k) {
   SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads,
                          .intra_op_parallelism_threads = c.intra_op_threads,
@@ -533,14 +535,7 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
       results.push_back(identity(reduced[static_cast<std::size_t>(i)], str_cat("result", i)));
       targets.push_back(results.back().op());
     }
-    SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads,
-                           .intra_op_parallelism_threads = c.intra_op_threads,
-                           .inbound_copy_streams = c.inbound_copy_streams};
-    if (c.device == "cpu")
-      options.device_count = {{"CPU", k}};
-    else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k)
-      options.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(static_cast<std::size_t>(k));
-    Session sess(options, graph);
+    Session sess(session_options(c, k), graph);
     FeedDict feed;
     for (int i = 0; i < k; ++i) {
       Tensor t = Tensor::from_vector(
@@ -729,16 +724,8 @@ BenchResult run_benchmark(const BenchConfig& c,
 
   // ---- session
   say("Initializing graph");
-  SessionOptions options{.log_device_placement = c.log_device_placement,
-                         .inter_op_parallelism_threads = c.inter_op_threads,
-                         .intra_op_parallelism_threads = c.intra_op_threads,
-                         .inbound_copy_streams = c.inbound_copy_streams};
-  if (c.device == "cpu") {
-    options.device_count = {{"CPU", k}};
-  } else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k) {
-    // More towers than cards: split the first card into k logical GPUs.
-    options.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(static_cast<std::size_t>(k));
-  }
+  SessionOptions options = session_options(c, k);
+  options.log_device_placement = c.log_device_placement;
   Session sess(options, graph);
   sess.run(global_variables_initializer());
   if (!broadcast.empty()) sess.run(group(broadcast, "broadcast_variables"));

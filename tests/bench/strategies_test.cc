@@ -452,16 +452,6 @@ TEST(StrategiesGpuTest, KTowersEqualOneTowerWithKTimesTheBatch) {
   }
 }
 
-// On logical CPU devices the option changes nothing: the copies share host memory.
-TEST(StrategiesTest, InboundCopyStreamsLeaveCpuTowersAsTheyWere) {
-  auto c = base(2, 3);
-  c.variable_update = "replicated";
-  const auto off = bench::run_benchmark(c);
-  c.inbound_copy_streams = true;
-  const auto on = bench::run_benchmark(c);
-  EXPECT_EQ(on.parameters, off.parameters);
-}
-
 // One tower trained on GPU:0 ends where the CPU run ends (float32 on both; cuDNN/cuBLAS in
 // FP32 mode, different summation orders: 1e-4 relative after 10 steps).
 TEST(StrategiesGpuTest, GpuTrainingMatchesTheCpu) {
