@@ -62,16 +62,22 @@ void all_reduce_host_buffers(AllReduceOp op, DType dtype, const std::vector<cons
 // parameters).
 inline constexpr int kMaxFusedParticipants = 64;
 
-// ScopeFlow's fused CUDA kernel: one pass reads the K inputs and writes the K outputs. It runs
-// on devices[0]'s compute stream after that stream waits for every participant's compute
-// stream; every other participant's stream then waits for it (events, no device-wide sync).
-// Participants on another card than devices[0] are staged: their input is copied to
-// devices[0]'s card first and their output copied back (used when NCCL is missing, or when
-// some participants share a card and others do not). CPU-only builds: UnavailableError.
+// ScopeFlow's fused CUDA kernel: one pass reads the K inputs and writes ONE result, held by
+// devices[0] and returned to every participant on devices[0]'s card (logical GPUs share their
+// card's memory, as the logical CPU devices share the host's: all_reduce_host does the same),
+// so the pass moves (K + 1) buffers, not 2K. It runs on devices[0]'s compute stream after that
+// stream waits for every participant's compute stream; every other participant's stream then
+// waits for it (events, no device-wide sync), and the result's block is declared used by those
+// streams (record_stream), so the allocator reuses it only after their work. A participant's
+// input may be held by another logical GPU of its card. Participants on another card than
+// devices[0] are staged: their input is copied to devices[0]'s card first and the result
+// copied back into a buffer of their own (used when NCCL is missing, or when some participants
+// share a card and others do not). CPU-only builds: UnavailableError.
 std::vector<Tensor> all_reduce_fused_gpu(const AllReduceRequest& r);
 
 // The fused kernel alone, on raw device pointers of the current CUDA device, queued on
-// `stream`: out[j][i] = reduce over j' of in[j'][i], for k = in.size() <= kMaxFusedParticipants.
+// `stream`: out[j][i] = reduce over j' of in[j'][i], for k = in.size() <= kMaxFusedParticipants
+// and 1 <= out.size() <= k outputs (each written with the same bits).
 // float32 uses 16-byte vector loads when every pointer is 16-byte aligned.
 void all_reduce_fused_cuda(AllReduceOp op, DType dtype, const std::vector<const void*>& in,
                            const std::vector<void*>& out, std::int64_t n, devices::Stream& stream);

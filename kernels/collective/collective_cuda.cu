@@ -24,16 +24,17 @@ struct FusedPointers {
 
 // ---------------------------------------------------------------- kernels
 // Each thread reduces element i over the k inputs (in participant order, in compute_t<D>) and
-// stores the rounded result to the k outputs; a grid-stride loop with int64 indices, so any n
-// fits a 1-D grid of at most grid_size()'s cap.
+// stores the rounded result to the k_out outputs (1 <= k_out <= k: participants sharing a
+// card share one output); a grid-stride loop with int64 indices, so any n fits a 1-D grid of
+// at most grid_size()'s cap.
 template <AllReduceOp Op, class D>
-__global__ void all_reduce_fused_kernel(FusedPointers<D> p, int k, std::int64_t n) {
+__global__ void all_reduce_fused_kernel(FusedPointers<D> p, int k, int k_out, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
        i += std::int64_t{gridDim.x} * blockDim.x) {
     compute_t<D> acc = load_compute(p.in[0][i]);
     for (int j = 1; j < k; ++j) acc = reduce_combine<Op>(acc, load_compute(p.in[j][i]));
     const D v = store_compute<D>(acc);
-    for (int j = 0; j < k; ++j) p.out[j][i] = v;
+    for (int j = 0; j < k_out; ++j) p.out[j][i] = v;
   }
 }
 
@@ -47,21 +48,22 @@ __device__ __forceinline__ float4 combine4(float4 a, float4 b) {
 // (one 16-byte load per input, one store per output) over n4 = n / 4 vectors; block 0 then
 // does the n % 4 tail elements scalar. Same order of operations as the scalar kernel.
 template <AllReduceOp Op>
-__global__ void all_reduce_fused_vec4_kernel(FusedPointers<float> p, int k, std::int64_t n) {
+__global__ void all_reduce_fused_vec4_kernel(FusedPointers<float> p, int k, int k_out,
+                                             std::int64_t n) {
   const std::int64_t n4 = n / 4;
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n4;
        i += std::int64_t{gridDim.x} * blockDim.x) {
     float4 acc = reinterpret_cast<const float4*>(p.in[0])[i];
     for (int j = 1; j < k; ++j)
       acc = combine4<Op>(acc, reinterpret_cast<const float4*>(p.in[j])[i]);
-    for (int j = 0; j < k; ++j) reinterpret_cast<float4*>(p.out[j])[i] = acc;
+    for (int j = 0; j < k_out; ++j) reinterpret_cast<float4*>(p.out[j])[i] = acc;
   }
   const std::int64_t tail = n - 4 * n4;
   if (blockIdx.x == 0 && threadIdx.x < tail) {
     const std::int64_t i = 4 * n4 + threadIdx.x;
     float acc = p.in[0][i];
     for (int j = 1; j < k; ++j) acc = reduce_combine<Op>(acc, p.in[j][i]);
-    for (int j = 0; j < k; ++j) p.out[j][i] = acc;
+    for (int j = 0; j < k_out; ++j) p.out[j][i] = acc;
   }
 }
 
@@ -75,22 +77,22 @@ void launch_typed(const std::vector<const void*>& in, const std::vector<void*>& 
                   cudaStream_t s) {
   using D = cuda_type_t<T>;
   const int k = static_cast<int>(in.size());
+  const int k_out = static_cast<int>(out.size());
   FusedPointers<D> p{};
-  for (int j = 0; j < k; ++j) {
-    p.in[j] = static_cast<const D*>(in[static_cast<std::size_t>(j)]);
-    p.out[j] = static_cast<D*>(out[static_cast<std::size_t>(j)]);
-  }
+  for (int j = 0; j < k; ++j) p.in[j] = static_cast<const D*>(in[static_cast<std::size_t>(j)]);
+  for (int j = 0; j < k_out; ++j) p.out[j] = static_cast<D*>(out[static_cast<std::size_t>(j)]);
   if constexpr (std::is_same_v<T, float>) {
     bool vec = true;
-    for (int j = 0; j < k; ++j) vec = vec && aligned16(p.in[j]) && aligned16(p.out[j]);
+    for (int j = 0; j < k; ++j) vec = vec && aligned16(p.in[j]);
+    for (int j = 0; j < k_out; ++j) vec = vec && aligned16(p.out[j]);
     if (vec) {
       // At least one block, so block 0 exists for the tail when n < 4.
-      all_reduce_fused_vec4_kernel<Op><<<grid_size(n / 4, kBlock), kBlock, 0, s>>>(p, k, n);
+      all_reduce_fused_vec4_kernel<Op><<<grid_size(n / 4, kBlock), kBlock, 0, s>>>(p, k, k_out, n);
       SF_CUDA_CHECK(cudaGetLastError());
       return;
     }
   }
-  all_reduce_fused_kernel<Op, D><<<grid_size(n, kBlock), kBlock, 0, s>>>(p, k, n);
+  all_reduce_fused_kernel<Op, D><<<grid_size(n, kBlock), kBlock, 0, s>>>(p, k, k_out, n);
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -126,10 +128,10 @@ void lone_all_reduce_cuda_kernel(KernelContext& c) {
 
 void all_reduce_fused_cuda(AllReduceOp op, DType dtype, const std::vector<const void*>& in,
                            const std::vector<void*>& out, std::int64_t n, devices::Stream& stream) {
-  if (in.empty() || in.size() != out.size() ||
+  if (in.empty() || out.empty() || out.size() > in.size() ||
       in.size() > static_cast<std::size_t>(kMaxFusedParticipants))
     throw InvalidArgumentError(str_cat("all_reduce_fused_cuda: need 1..", kMaxFusedParticipants,
-                                       " inputs and as many outputs, got ", in.size(), " and ",
+                                       " inputs and 1..(as many) outputs, got ", in.size(), " and ",
                                        out.size()));
   if (n <= 0) return;
   const cudaStream_t s = cuda_stream(stream);
@@ -162,59 +164,55 @@ std::vector<Tensor> all_reduce_fused_gpu(const AllReduceRequest& r) {
   for (std::size_t j = 0; j < k; ++j) {
     const auto& d = r.devices[j];
     const Tensor& x = r.inputs[j];
-    if (d->type() != devices::DeviceType::kGPU || x.on_host() || x.device_ptr() != d)
+    // A participant's tensor may be held by another logical GPU of its card (the shared
+    // result of an earlier all-reduce, passed on by an Identity).
+    if (d->type() != devices::DeviceType::kGPU || !x.initialized() || x.on_host() ||
+        x.device_ptr()->physical_id() != d->physical_id())
       throw InvalidArgumentError(str_cat("all-reduce ", r.name, ": participant ", j,
-                                         " must be a tensor on ", d->name(), ", got ",
+                                         " must be a tensor on ", d->name(), "'s GPU, got ",
                                          x.initialized() ? x.device() : std::string("none")));
   }
   cuda::DeviceGuard guard(card);
   devices::Stream& s0 = home->compute_stream();
 
-  std::vector<Tensor> out;
-  out.reserve(k);
-  for (std::size_t j = 0; j < k; ++j) out.emplace_back(dtype, x0.shape(), r.devices[j]);
+  // One result on `home`, written once by the kernel: the participants on home's card all
+  // get it (the logical GPUs of a card share its memory, as the logical CPU devices share the
+  // host's), each other card's participant a copy of it.
+  Tensor result(dtype, x0.shape(), home);
+  std::vector<Tensor> out(k);
+  for (std::size_t j = 0; j < k; ++j)
+    out[j] = r.devices[j]->physical_id() == card ? result : Tensor(dtype, x0.shape(), r.devices[j]);
   if (bytes == 0) return out;
 
   // Inputs: same-card participants' buffers are read in place once s0 has waited for their
   // streams; other cards' are copied to `home` first (on s0, after their stream's work).
   std::vector<const void*> in_ptrs(k);
-  std::vector<void*> out_ptrs(k);
   std::vector<Tensor> staged;  // kept until the end of this call; the allocator orders reuse
-  bool remote = false;
   for (std::size_t j = 0; j < k; ++j) {
     const auto& d = r.devices[j];
     if (d->physical_id() == card) {
       if (j != 0) s0.wait_for(d->compute_stream());
       in_ptrs[j] = r.inputs[j].raw_data();
-      out_ptrs[j] = out[j].raw_data();
     } else {
-      remote = true;
       staged.emplace_back(dtype, x0.shape(), home);
-      devices::copy_bytes_async(*home, staged.back().raw_data(), *d, r.inputs[j].raw_data(), bytes);
+      devices::copy_bytes_async(*home, staged.back().raw_data(), *r.inputs[j].device_ptr(),
+                                r.inputs[j].raw_data(), bytes);
       in_ptrs[j] = staged.back().raw_data();
-      out_ptrs[j] = nullptr;  // filled below
     }
   }
-  // Remote participants' results: written once on `home`, then copied to each.
-  Tensor result;
-  if (remote) {
-    result = Tensor(dtype, x0.shape(), home);
-    for (std::size_t j = 0; j < k; ++j)
-      if (out_ptrs[j] == nullptr) out_ptrs[j] = result.raw_data();
-  }
-  // NOTE: when several remote participants share `result`, the kernel writes the same value to
-  // it several times; harmless, and it keeps the launch to one pointer list.
-  all_reduce_fused_cuda(r.op, dtype, in_ptrs, out_ptrs, x0.num_elements(), s0);
+  all_reduce_fused_cuda(r.op, dtype, in_ptrs, {result.raw_data()}, x0.num_elements(), s0);
 
-  // Same-card participants' streams wait for the kernel; remote outputs are copied off `home`
-  // (copy_bytes_async queues on the destination's stream after s0's work, and makes s0 wait for
-  // the copy before `result` can be reused).
+  // Same-card participants' streams wait for the kernel and read `result` there, so its block
+  // is declared used by them (the allocator reuses it only after their work); remote outputs
+  // are copied off `home` (copy_bytes_async queues on the destination's stream after s0's
+  // work, and makes s0 wait for the copy before `result` can be reused).
   auto done = home->create_event();
   done->record(s0);
   for (std::size_t j = 1; j < k; ++j) {
     const auto& d = r.devices[j];
     if (d->physical_id() == card) {
       done->wait_on(d->compute_stream());
+      home->allocator().record_stream(result.raw_data(), d->compute_stream().id());
     } else {
       cuda::DeviceGuard remote_guard(d->physical_id());
       devices::copy_bytes_async(*d, out[j].raw_data(), *home, result.raw_data(), bytes);

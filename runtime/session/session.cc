@@ -80,6 +80,14 @@ bool both_cpu(const devices::Device& a, const devices::Device& b) {
   return a.type() == devices::DeviceType::kCPU && b.type() == devices::DeviceType::kCPU;
 }
 
+// Logical GPUs of one card: a kernel on one may read a buffer another holds (the shared result
+// of a fused all-reduce), once its stream is ordered after the writer's, as the plan's edges
+// order it.
+bool same_card_gpus(const devices::Device& a, const devices::Device& b) {
+  return a.type() == devices::DeviceType::kGPU && b.type() == devices::DeviceType::kGPU &&
+         a.physical_id() >= 0 && a.physical_id() == b.physical_id();
+}
+
 enum class StepKind {
   kNoOp,
   kConst,
@@ -948,7 +956,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
   auto on_device = [&](Tensor t, const std::shared_ptr<devices::Device>& d) {
     if (!t.initialized() || t.dtype() == DType::kString) return t;
     const auto& src = t.device_ptr();
-    return src == d || both_cpu(*src, *d) ? t : t.to(d);
+    return src == d || both_cpu(*src, *d) || same_card_gpus(*src, *d) ? t : t.to(d);
   };
   const auto& host = devices::host_device();
 

@@ -94,10 +94,13 @@ sf::Tensor host_values(sf::DType dtype, std::int64_t n, int j) {
   return t;
 }
 
-// Runs the fused kernel on one GPU with k participants of n elements, `offset` elements into
-// each buffer (1: not 16-byte aligned), and compares every output with the host reduction bit
-// for bit; the outputs start poisoned (0xFF bytes) so an unwritten element shows.
-void check_fused(AllReduceOp op, sf::DType dtype, int k, std::int64_t n, std::int64_t offset) {
+// Runs the fused kernel on one GPU with k participants of n elements and k_out outputs
+// (0: k), `offset` elements into each buffer (1: not 16-byte aligned), and compares every
+// output with the host reduction bit for bit; the outputs start poisoned (0xFF bytes) so an
+// unwritten element shows.
+void check_fused(AllReduceOp op, sf::DType dtype, int k, std::int64_t n, std::int64_t offset,
+                 int k_out = 0) {
+  if (k_out == 0) k_out = k;
   sf::devices::DeviceManager dm;
   auto gpu = dm.gpu(0);
   const std::size_t es = sf::dtype_size(dtype);
@@ -108,25 +111,26 @@ void check_fused(AllReduceOp op, sf::DType dtype, int k, std::int64_t n, std::in
     sf::Tensor h = host_values(dtype, n + offset, j);
     host_in.push_back(h);
     dev_in.push_back(h.to(gpu));
-    sf::Tensor o(dtype, sf::Shape{n + offset}, gpu);
-    gpu->memset(o.raw_data(), 0xFF, o.bytes());
-    dev_out.push_back(o);
     hin.push_back(static_cast<const char*>(h.raw_data()) + offset * static_cast<std::int64_t>(es));
     din.push_back(static_cast<const char*>(dev_in.back().raw_data()) +
                   offset * static_cast<std::int64_t>(es));
+    if (j >= k_out) continue;
+    sf::Tensor o(dtype, sf::Shape{n + offset}, gpu);
+    gpu->memset(o.raw_data(), 0xFF, o.bytes());
+    dev_out.push_back(o);
     dout.push_back(static_cast<char*>(o.raw_data()) + offset * static_cast<std::int64_t>(es));
   }
   std::vector<char> want(static_cast<std::size_t>(n) * es);
   sf::kernels::all_reduce_host_buffers(op, dtype, hin, {want.data()}, n);
   sf::kernels::all_reduce_fused_cuda(op, dtype, din, dout, n, gpu->compute_stream());
   gpu->synchronize();
-  for (int j = 0; j < k; ++j) {
+  for (int j = 0; j < k_out; ++j) {
     sf::Tensor got = dev_out[static_cast<std::size_t>(j)].to(sf::devices::host_device());
     const char* g =
         static_cast<const char*>(got.raw_data()) + offset * static_cast<std::int64_t>(es);
     ASSERT_EQ(std::memcmp(g, want.data(), want.size()), 0)
         << sf::kernels::all_reduce_op_name(op) << " " << sf::dtype_name(dtype) << " k=" << k
-        << " n=" << n << " offset=" << offset << " participant " << j;
+        << " n=" << n << " offset=" << offset << " k_out=" << k_out << " participant " << j;
   }
 }
 
@@ -144,6 +148,25 @@ TEST(AllReduceFusedCudaTest, MatchesTheHostBitForBit) {
       check_fused(AllReduceOp::kMax, dtype, 3, n, 0);
     }
   check_fused(AllReduceOp::kSum, sf::float32, sf::kernels::kMaxFusedParticipants, 1000, 0);
+  // Fewer outputs than inputs (one shared result per card), vector and scalar paths.
+  for (std::int64_t offset : {0, 1}) {
+    check_fused(AllReduceOp::kSum, sf::float32, 4, 1000003, offset, 1);
+    check_fused(AllReduceOp::kMax, sf::float16, 4, 1003, offset, 2);
+  }
+}
+
+TEST(AllReduceFusedCudaTest, RefusesBadOutputCounts) {
+  SKIP_WITHOUT_GPU();
+  sf::devices::DeviceManager dm;
+  auto gpu = dm.gpu(0);
+  sf::Tensor a(sf::float32, sf::Shape{8}, gpu), b(sf::float32, sf::Shape{8}, gpu);
+  EXPECT_THROW(sf::kernels::all_reduce_fused_cuda(AllReduceOp::kSum, sf::float32, {a.raw_data()},
+                                                  {}, 8, gpu->compute_stream()),
+               sf::InvalidArgumentError);
+  EXPECT_THROW(
+      sf::kernels::all_reduce_fused_cuda(AllReduceOp::kSum, sf::float32, {a.raw_data()},
+                                         {a.raw_data(), b.raw_data()}, 8, gpu->compute_stream()),
+      sf::InvalidArgumentError);
 }
 
 TEST(AllReduceFusedCudaTest, LogicalGpusOnOneCard) {
@@ -165,11 +188,25 @@ TEST(AllReduceFusedCudaTest, LogicalGpusOnOneCard) {
   auto out = sf::kernels::all_reduce_fused_gpu(r);
   ASSERT_EQ(out.size(), 3u);
   for (int j = 0; j < 3; ++j) {
-    EXPECT_EQ(out[static_cast<std::size_t>(j)].device_ptr(), dm.gpu(j));
-    dm.gpu(j)->synchronize();
+    // One result, held by the first participant's logical GPU, for the whole card.
+    EXPECT_EQ(out[static_cast<std::size_t>(j)].device_ptr(), dm.gpu(0));
+    EXPECT_TRUE(out[static_cast<std::size_t>(j)].shares_buffer_with(out[0]));
+    // No synchronize first: to() reads on GPU:0's compute stream, which ran the kernel.
     EXPECT_EQ(out[static_cast<std::size_t>(j)].to(sf::devices::host_device()).to_vector<float>(),
               want);
   }
+  // That result is a valid input of the next all-reduce on every participant (held by GPU:0,
+  // fed to GPU:1 and GPU:2): 3 * sum, read after the streams ordered by the first call.
+  sf::kernels::AllReduceRequest again = r;
+  again.inputs = out;
+  auto out2 = sf::kernels::all_reduce_fused_gpu(again);
+  std::vector<float> want3 = want;
+  for (float& v : want3) v *= 3;
+  const auto got3 = out2[2].to(sf::devices::host_device()).to_vector<float>();
+  for (std::int64_t e = 0; e < n; ++e)
+    ASSERT_NEAR(got3[static_cast<std::size_t>(e)], want3[static_cast<std::size_t>(e)],
+                1e-5 * std::abs(want3[static_cast<std::size_t>(e)]) + 1e-6)
+        << "element " << e;
   // A host tensor is refused with the participant named.
   r.inputs[1] = host_values(sf::float32, n, 1);
   EXPECT_THROW(sf::kernels::all_reduce_fused_gpu(r), sf::InvalidArgumentError);

@@ -301,8 +301,18 @@ TEST(CollectiveGpuTest, LogicalGpusShareACardAndUseTheFusedKernel) {
     }
     auto sum = sf::nccl::all_sum(x);
     auto mx = sf::nccl::all_max(x);
+    // The card's one shared result read by a kernel on each logical GPU, and all-reduced again
+    // (every participant's input then held by GPU:0).
+    std::vector<sf::Output> doubled;
+    for (int i = 0; i < k; ++i) {
+      sf::device d(sf::str_cat("/device:GPU:", i));
+      doubled.push_back(sum[static_cast<std::size_t>(i)] * 2.0f);
+    }
+    auto again = sf::nccl::all_sum(sum);
     std::vector<sf::Output> fetches = sum;
     fetches.insert(fetches.end(), mx.begin(), mx.end());
+    fetches.insert(fetches.end(), doubled.begin(), doubled.end());
+    fetches.insert(fetches.end(), again.begin(), again.end());
     sf::SessionOptions o{.inter_op_parallelism_threads = threads};
     o.logical_gpus[0] = std::vector<sf::devices::LogicalGpuConfig>(k);
     sf::Session s(o, g);
@@ -323,6 +333,8 @@ TEST(CollectiveGpuTest, LogicalGpusShareACardAndUseTheFusedKernel) {
       for (int i = 0; i < k; ++i) {
         const auto sv = got[static_cast<std::size_t>(i)].to_vector<float>();
         const auto mv = got[static_cast<std::size_t>(k + i)].to_vector<float>();
+        const auto dv = got[static_cast<std::size_t>(2 * k + i)].to_vector<float>();
+        const auto av = got[static_cast<std::size_t>(3 * k + i)].to_vector<float>();
         for (std::int64_t e : {std::int64_t{0}, std::int64_t{1}, n / 2, n - 2, n - 1}) {
           const auto u = static_cast<std::size_t>(e);
           float want_sum = values[0][u], want_max = values[0][u];
@@ -332,6 +344,11 @@ TEST(CollectiveGpuTest, LogicalGpusShareACardAndUseTheFusedKernel) {
           }
           ASSERT_EQ(sv[u], want_sum) << "threads " << threads << " participant " << i << " @" << e;
           ASSERT_EQ(mv[u], want_max) << "threads " << threads << " participant " << i << " @" << e;
+          ASSERT_EQ(dv[u], 2.0f * want_sum)
+              << "threads " << threads << " doubled " << i << " @" << e;
+          float want_again = want_sum;  // the sum of k equal sums, in participant order
+          for (int j = 1; j < k; ++j) want_again += want_sum;
+          ASSERT_EQ(av[u], want_again) << "threads " << threads << " again " << i << " @" << e;
         }
       }
     }
