@@ -166,7 +166,9 @@ def tower_summary(runs, allreduce):
         for x in big:
             copy = x.get("copy_gb_per_s", 0)
             frac = x["busbw_gb_per_s"] / copy if copy else float("nan")
-            print(f"  all-reduce {name} ({x.get('op', 'mean')}): {x['bytes'] >> 20} MiB "
+            rounds = x.get("rounds", 1)
+            print(f"  all-reduce {name} ({x.get('op', 'mean')}, {rounds} per run): "
+                  f"{x['bytes'] >> 20} MiB "
                   f"{x['time_us']:.0f} us, "
                   f"busbw {x['busbw_gb_per_s']:.1f} GB/s = {100 * frac:.0f}% of the D2D copy "
                   f"({copy:.1f} GB/s; target >= 60%: " + ("met)" if frac >= 0.6 else "NOT met)"))

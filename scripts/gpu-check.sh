@@ -237,11 +237,13 @@ if [ $run_bench = 1 ]; then
     tb 45 $bdir/samples/sf-bench --device gpu --num_devices 4 --all_reduce_spec "$spec" allreduce \
       --min_bytes $((1 << 20)) --max_bytes $((256 << 20)) --iters 10 \
       --json "$out/allreduce_$spec.json" >>"$out/sf_bench.txt" 2>&1 || bench_rc=1
-    # The sum alone (nccl-tests' all_reduce_perf; the mean adds a 1/K pass on every device).
+    # The sum alone, 20 back to back per Session run (nccl-tests' all_reduce_perf: its
+    # iterations between two synchronizations; the mean adds a 1/K pass on every device).
     [ "$spec" = ring ] ||
       tb 45 $bdir/samples/sf-bench --device gpu --num_devices 4 --all_reduce_spec "$spec" \
-        allreduce --op sum --min_bytes $((16 << 20)) --max_bytes $((256 << 20)) --iters 10 \
-        --json "$out/allreduce_${spec}_sum.json" >>"$out/sf_bench.txt" 2>&1 || bench_rc=1
+        allreduce --op sum --rounds 20 --min_bytes $((16 << 20)) --max_bytes $((256 << 20)) \
+        --iters 10 --json "$out/allreduce_${spec}_sum.json" >>"$out/sf_bench.txt" 2>&1 ||
+      bench_rc=1
   done
   sfb --num_devices 4 --batch_size 128 --explain --variable_update independent \
     --json "$out/tower_independent_4x128_explain.json"

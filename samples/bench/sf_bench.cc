@@ -80,6 +80,12 @@ int main(int argc, char** argv) {
   allreduce->add_option("--min_bytes", min_bytes, "smallest size (sizes grow 4x)");
   allreduce->add_option("--max_bytes", max_bytes, "largest size");
   allreduce->add_option("--iters", iters, "timed runs per size (the median is reported)");
+  int rounds = 1;
+  allreduce
+      ->add_option("--rounds", rounds,
+                   "all-reduces per Session run, back to back (nccl-tests' iterations between "
+                   "two synchronizations); the time reported is per all-reduce")
+      ->check(CLI::PositiveNumber);
   std::string op = "mean";
   allreduce
       ->add_option("--op", op,
@@ -93,12 +99,14 @@ int main(int argc, char** argv) {
   if (*allreduce) {
     try {
       if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
-      auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters, op);
+      auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters, op, rounds);
       const auto links = bench::measure_links(c);
-      std::printf("# all-reduce (%s, float32) over %d %s device(s), --all_reduce_spec %s (%s)\n",
-                  op.c_str(), c.num_devices, c.device.c_str(),
-                  c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec.c_str(),
-                  bench::all_reduce_implementation(c).c_str());
+      std::printf(
+          "# all-reduce (%s, float32) over %d %s device(s), --all_reduce_spec %s (%s), %d per "
+          "Session run\n",
+          op.c_str(), c.num_devices, c.device.c_str(),
+          c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec.c_str(),
+          bench::all_reduce_implementation(c).c_str(), rounds);
       if (links.worker_gb_per_s > 0)
         std::printf("# device-to-device copy: %.1f GB/s\n", links.worker_gb_per_s);
       std::printf("%14s %12s %14s %14s\n", "size(B)", "time(us)", "algbw(GB/s)", "busbw(GB/s)");
@@ -111,7 +119,8 @@ int main(int argc, char** argv) {
                      {"algbw_gb_per_s", r.algbw_gb_per_s},
                      {"busbw_gb_per_s", r.busbw_gb_per_s},
                      {"copy_gb_per_s", links.worker_gb_per_s},
-                     {"op", op}});
+                     {"op", op},
+                     {"rounds", r.rounds}});
       }
       if (!json_path.empty())
         sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");

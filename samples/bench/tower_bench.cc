@@ -499,7 +499,7 @@ TransferCosts measure_transfer_costs(const BenchConfig& c) {
 
 std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t min_bytes,
                                            std::int64_t max_bytes, int iterations,
-                                           const std::string& op) {
+                                           const std::string& op, int rounds) {
   if (op != "sum" && op != "mean")
     throw InvalidArgumentError(str_cat("allreduce: --op must be sum or mean, got '", op, "'"));
   const bool mean = op == "mean";
@@ -510,11 +510,11 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
     checked.ps_strategy = "round_robin";
     validate(checked);
   }
-  if (min_bytes < 4 || max_bytes < min_bytes || iterations < 1)
+  if (min_bytes < 4 || max_bytes < min_bytes || iterations < 1 || rounds < 1)
     throw InvalidArgumentError(
-        str_cat("allreduce: need 4 <= --min_bytes <= --max_bytes and "
-                "--iters >= 1, got ",
-                min_bytes, ", ", max_bytes, ", ", iterations));
+        str_cat("allreduce: need 4 <= --min_bytes <= --max_bytes, --iters >= 1 and "
+                "--rounds >= 1, got ",
+                min_bytes, ", ", max_bytes, ", ", iterations, ", ", rounds));
   const int k = c.num_devices;
   std::vector<AllReduceResult> out;
   for (std::int64_t bytes = min_bytes; bytes <= max_bytes; bytes *= 4) {
@@ -526,14 +526,30 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
       device d(worker_device(c, i));
       inputs.push_back(placeholder(float32, Shape{n}, str_cat("x", i)));
     }
-    // The sum or mean by --all_reduce_spec, then an Identity on each device so the result
-    // lands there (the executor copies it when it was made elsewhere).
-    const auto reduced = k == 1 ? inputs : all_reduce_one(c, inputs, n, mean);
+    // Per round: the sum or mean by --all_reduce_spec, then an Identity on each device so the
+    // result lands there (the executor copies it when it was made elsewhere). A round starts
+    // after the previous round's results (control edges on Identities of the inputs, which
+    // pass the same buffers on: every round reads the K fed buffers, not its predecessor's).
     std::vector<Operation> targets;
-    for (int i = 0; i < k; ++i) {
-      device d(worker_device(c, i));
-      results.push_back(identity(reduced[static_cast<std::size_t>(i)], str_cat("result", i)));
-      targets.push_back(results.back().op());
+    for (int round = 0; round < rounds; ++round) {
+      std::optional<name_scope> ns;
+      if (rounds > 1) ns.emplace(str_cat("round", round));
+      std::vector<Output> x = inputs;
+      if (round > 0) {
+        control_dependencies after(targets);
+        for (int i = 0; i < k; ++i) {
+          device d(worker_device(c, i));
+          x[static_cast<std::size_t>(i)] = identity(inputs[static_cast<std::size_t>(i)]);
+        }
+      }
+      const auto reduced = k == 1 ? x : all_reduce_one(c, x, n, mean);
+      results.clear();
+      targets.clear();
+      for (int i = 0; i < k; ++i) {
+        device d(worker_device(c, i));
+        results.push_back(identity(reduced[static_cast<std::size_t>(i)], str_cat("result", i)));
+        targets.push_back(results.back().op());
+      }
     }
     Session sess(session_options(c, k), graph);
     FeedDict feed;
@@ -562,8 +578,10 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
     }
     AllReduceResult r;
     r.bytes = n * 4;
-    r.time_us = median(secs) * 1e6;
-    r.algbw_gb_per_s = static_cast<double>(r.bytes) / median(secs) / 1e9;
+    r.rounds = rounds;
+    const double per_all_reduce_s = median(secs) / rounds;
+    r.time_us = per_all_reduce_s * 1e6;
+    r.algbw_gb_per_s = static_cast<double>(r.bytes) / per_all_reduce_s / 1e9;
     r.busbw_gb_per_s = r.algbw_gb_per_s * 2.0 * (k - 1) / k;
     out.push_back(r);
   }

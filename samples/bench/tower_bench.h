@@ -136,15 +136,20 @@ std::string all_reduce_implementation(const BenchConfig& config);
 // (InternalError if wrong).
 struct AllReduceResult {
   std::int64_t bytes = 0;
-  double time_us = 0;  // median over the iterations
+  double time_us = 0;  // per all-reduce: the median Session run over the iterations / rounds
   double algbw_gb_per_s = 0;
   double busbw_gb_per_s = 0;
+  int rounds = 1;
 };
 // `op`: "mean" (the replicated strategy's exchange: the sum, then 1/K on each device) or "sum"
-// (the all-reduce alone, what nccl-tests' all_reduce_perf times).
+// (the all-reduce alone, what nccl-tests' all_reduce_perf times). `rounds`: all-reduces per
+// Session run, one after another (each waits for the previous one's results, and each reads
+// the same K distinct input buffers), as nccl-tests launches its iterations back to back and
+// synchronizes once: 1 times the latency of a whole Session run per all-reduce, more rounds
+// spread the run's fixed cost (plan lookup, launches, the final synchronization) over them.
 std::vector<AllReduceResult> run_allreduce(const BenchConfig& config, std::int64_t min_bytes,
                                            std::int64_t max_bytes, int iterations,
-                                           const std::string& op = "mean");
+                                           const std::string& op = "mean", int rounds = 1);
 
 // tf_cnn_benchmarks' header block for `config`.
 std::string header(const BenchConfig& config);

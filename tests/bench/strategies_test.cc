@@ -236,6 +236,24 @@ TEST(StrategiesTest, AllReduceMicrobenchmarkRunsEverySpec) {
   }
   EXPECT_THROW(bench::run_allreduce(base(2, 1), 1 << 10, 1 << 10, 1, "max"),
                sf::InvalidArgumentError);
+  EXPECT_THROW(bench::run_allreduce(base(2, 1), 1 << 10, 1 << 10, 1, "sum", 0),
+               sf::InvalidArgumentError);
+}
+
+// --rounds R: R all-reduces per Session run, each on the fed inputs (so the last round's sum is
+// checked against the same value by run_allreduce), the time reported per all-reduce.
+TEST(StrategiesTest, AllReduceRoundsRunBackToBack) {
+  for (const char* spec : {"copy", "nccl"}) {
+    auto c = base(3, 1);
+    c.all_reduce_spec = spec;
+    const auto rows = bench::run_allreduce(c, 1 << 12, 1 << 12, 2, "sum", 5);
+    ASSERT_EQ(rows.size(), 1u) << spec;
+    EXPECT_EQ(rows[0].rounds, 5) << spec;
+    EXPECT_GT(rows[0].time_us, 0.0) << spec;
+    EXPECT_NEAR(rows[0].algbw_gb_per_s, (1 << 12) / rows[0].time_us * 1e-3,
+                1e-6 * rows[0].algbw_gb_per_s)
+        << spec;
+  }
 }
 
 }  // namespace
