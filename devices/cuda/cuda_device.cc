@@ -171,12 +171,39 @@ void CudaStream::synchronize() {
   SF_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
+namespace {
+// The calling thread's event for stream-to-stream waits on `device`'s streams, created once:
+// cudaStreamWaitEvent waits for the event's record at the time of the call, so the event may
+// be recorded again at once (also under a capture, where each record/wait pair becomes a graph
+// edge). Saves a cudaEventCreate and a cudaEventDestroy per wait (a copy between devices makes
+// two waits).
+cudaEvent_t thread_wait_event(int device) {
+  struct Events {
+    std::vector<cudaEvent_t> by_device;
+    ~Events() {
+      for (cudaEvent_t e : by_device)
+        if (e != nullptr) (void)cudaEventDestroy(e);
+    }
+  };
+  thread_local Events events;
+  if (device < 0) throw InvalidArgumentError(str_cat("no CUDA device ", device));
+  auto& v = events.by_device;
+  if (v.size() <= static_cast<std::size_t>(device)) v.resize(static_cast<std::size_t>(device) + 1);
+  cudaEvent_t& e = v[static_cast<std::size_t>(device)];
+  if (e == nullptr) {
+    DeviceGuard guard(device);
+    SF_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  }
+  return e;
+}
+}  // namespace
+
 void CudaStream::wait_for(devices::Stream& other) {
   auto* o = dynamic_cast<CudaStream*>(&other);
   if (o == nullptr || o == this) return;  // CPU streams have nothing pending
-  CudaEvent ev(o->device(), /*timing=*/false);
-  ev.record(*o);
-  ev.wait_on(*this);
+  cudaEvent_t ev = thread_wait_event(o->device());
+  SF_CUDA_CHECK(cudaEventRecord(ev, o->get()));
+  SF_CUDA_CHECK(cudaStreamWaitEvent(stream_, ev, 0));
 }
 
 CudaEvent::CudaEvent(int device, bool timing) : device_(device) {
