@@ -28,6 +28,7 @@ struct Variable::Impl {
   std::vector<std::int64_t> counts;
   int axis = 0;
   Operation group_init;  // partitioned: the shards' initializers (made with the variable)
+  std::optional<Variable::SaveSliceInfo> slice;  // a shard (or a shard's slot): its place
 };
 
 namespace {
@@ -274,6 +275,15 @@ Variable Variable::create_partitioned(const std::string& name, const Shape& shap
       break;
     }
   impl->parts = std::move(parts);
+  // Each shard's place in the whole (TF's SaveSliceInfo): offsets along the partitioned axis.
+  std::int64_t offset = 0;
+  for (const auto& p : impl->parts) {
+    SaveSliceInfo info{name, shape, std::vector<std::int64_t>(shape.dims().size(), 0),
+                       p.shape().dims()};
+    if (!info.var_offset.empty()) info.var_offset[static_cast<std::size_t>(impl->axis)] = offset;
+    if (!info.var_shape.empty()) offset += info.var_shape[static_cast<std::size_t>(impl->axis)];
+    p.set_save_slice_info(info);
+  }
   {
     control_dependencies init_scope(nullptr);
     name_scope root("");
@@ -292,6 +302,30 @@ Variable Variable::create_partitioned(const std::string& name, const Shape& shap
   v.impl_ = impl;
   return v;
 }
+const std::optional<Variable::SaveSliceInfo>& Variable::save_slice_info() const {
+  check();
+  return impl_->slice;
+}
+
+void Variable::set_save_slice_info(const SaveSliceInfo& info) const {
+  check();
+  if (impl_->partitioned)
+    throw ValueError(not_for_partitioned(impl_->name, "slice (its shards have one each)"));
+  const Shape shape = this->shape();
+  const std::size_t rank = info.full_shape.dims().size();
+  bool ok = shape.is_fully_defined() && info.full_shape.is_fully_defined() &&
+            info.var_offset.size() == rank && info.var_shape.size() == rank &&
+            shape.dims() == info.var_shape;
+  for (std::size_t i = 0; ok && i < rank; ++i)
+    ok = info.var_offset[i] >= 0 &&
+         info.var_offset[i] + info.var_shape[i] <= info.full_shape.dims()[i];
+  if (!ok)
+    throw ValueError(str_cat("Variable ", name(), " (shape ", shape.to_string(),
+                             ") cannot be a slice at offset ", Shape(info.var_offset).to_string(),
+                             " of ", info.full_name, " ", info.full_shape.to_string()));
+  impl_->slice = info;
+}
+
 const std::string& Variable::created_at() const {
   check();
   return impl_->created_at;

@@ -91,6 +91,19 @@ class Variable {
   std::vector<std::int64_t> partition_counts() const;
   // The axis the shards are cut along (0 when there is one shard).
   int partition_axis() const;
+  // TF's Variable.SaveSliceInfo (`_save_slice_info`): where a shard sits in the variable it is
+  // part of, so that a Saver writes the whole variable under `full_name` ("emb/w") and restores
+  // it into any partitioning. Set on each shard of a partitioned variable, and on the
+  // optimizer slots of a shard ("emb/w/part_0/Adam": full_name "emb/w/Adam"); empty otherwise.
+  struct SaveSliceInfo {
+    std::string full_name;
+    Shape full_shape;
+    std::vector<std::int64_t> var_offset;  // per dimension
+    std::vector<std::int64_t> var_shape;   // the shard's shape
+  };
+  const std::optional<SaveSliceInfo>& save_slice_info() const;
+  // Internal: TF's _set_save_slice_info (used for the shards and their optimizer slots).
+  void set_save_slice_info(const SaveSliceInfo& info) const;
   // The projection optimizers apply after updating it (null: none).
   const Constraint& constraint() const;
   // FILE:LINE of the C++ call that created it.

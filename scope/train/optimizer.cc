@@ -74,6 +74,13 @@ Variable Optimizer::zeros_slot(const Variable& var, const std::string& slot,
   spec.trainable = false;
   spec.created_at = str_cat("slot ", slot, " of ", var.name());
   Variable s = Variable::create(spec);
+  // A shard's slot is the same shard of the whole variable's slot (TF's slot_creator):
+  // "emb/w/part_0/Adam" is saved as part of "emb/w/Adam".
+  if (const auto& info = var.save_slice_info()) {
+    Variable::SaveSliceInfo slot_info = *info;
+    slot_info.full_name += unique.substr(var.op().name().size());
+    s.set_save_slice_info(slot_info);
+  }
   by_var[var.op().name()] = s;
   return s;
 }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "devices/base/errors.h"
 
@@ -70,6 +71,86 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 
 std::string var_key(const Variable& v) { return v.op().name(); }
 
+// One tensor of a checkpoint: a variable of its own, or a whole partitioned variable (or a
+// shard's optimizer slot) assembled from the slices that name it in their SaveSliceInfo, as
+// TF's Saver writes them ("emb/w", not "emb/w/part_0"), so that it restores into any
+// partitioning, or none.
+struct Entry {
+  std::string key;
+  DType dtype = DType::kInvalid;
+  Shape shape;
+  std::vector<Variable> slices;  // empty: `var` is the whole tensor
+  std::optional<Variable> var;
+};
+
+std::vector<Entry> entries(const std::vector<Variable>& vars) {
+  std::vector<Entry> out;
+  std::map<std::string, std::size_t> whole;  // full_name -> index in out
+  for (const auto& v : vars) {
+    const auto& info = v.save_slice_info();
+    if (!info) {
+      out.push_back({var_key(v), v.dtype(), v.shape(), {}, v});
+      continue;
+    }
+    auto [it, fresh] = whole.emplace(info->full_name, out.size());
+    if (fresh) out.push_back({info->full_name, v.dtype(), info->full_shape, {}, std::nullopt});
+    out[it->second].slices.push_back(v);
+  }
+  // A whole variable only some of whose slices are in the list (a var_list naming one shard)
+  // cannot be written whole: those slices are saved under their own names.
+  std::vector<Entry> result;
+  for (auto& e : out) {
+    if (e.slices.empty()) {
+      result.push_back(std::move(e));
+      continue;
+    }
+    std::int64_t covered = 0;
+    bool same_dtype = true;
+    for (const auto& v : e.slices) {
+      covered += v.shape().num_elements();
+      same_dtype = same_dtype && v.dtype() == e.dtype;
+    }
+    if (covered == e.shape.num_elements() && same_dtype) {
+      result.push_back(std::move(e));
+    } else {
+      for (const auto& v : e.slices) result.push_back({var_key(v), v.dtype(), v.shape(), {}, v});
+    }
+  }
+  return result;
+}
+
+// Copies a slice (`slice_dims` at `offset`) between its own row-major buffer and the whole
+// row-major tensor of `full_dims`: into the whole when `to_full`, out of it otherwise.
+void copy_slice(char* full, const std::vector<std::int64_t>& full_dims, char* slice,
+                const std::vector<std::int64_t>& offset,
+                const std::vector<std::int64_t>& slice_dims, std::size_t element_size,
+                bool to_full) {
+  const std::size_t rank = full_dims.size();
+  if (rank == 0) {
+    to_full ? std::memcpy(full, slice, element_size) : std::memcpy(slice, full, element_size);
+    return;
+  }
+  for (std::int64_t d : slice_dims)
+    if (d == 0) return;
+  std::vector<std::int64_t> stride(rank, 1);  // of the whole, in elements
+  for (std::size_t d = rank - 1; d > 0; --d) stride[d - 1] = stride[d] * full_dims[d];
+  const std::size_t run = static_cast<std::size_t>(slice_dims[rank - 1]) * element_size;
+  std::int64_t runs = 1;
+  for (std::size_t d = 0; d + 1 < rank; ++d) runs *= slice_dims[d];
+  std::vector<std::int64_t> idx(rank, 0);  // of the run's first element in the slice
+  for (std::int64_t r = 0; r < runs; ++r) {
+    std::int64_t at = 0;
+    for (std::size_t d = 0; d < rank; ++d) at += (idx[d] + offset[d]) * stride[d];
+    char* whole = full + static_cast<std::size_t>(at) * element_size;
+    char* part = slice + static_cast<std::size_t>(r) * run;
+    to_full ? std::memcpy(whole, part, run) : std::memcpy(part, whole, run);
+    for (std::size_t d = rank - 1; d-- > 0;) {  // next index over the leading dimensions
+      if (++idx[d] < slice_dims[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 }  // namespace
 
 Saver::Saver(const SaverOptions& options) : options_(options) {
@@ -95,18 +176,33 @@ std::string Saver::save(Session& sess, const std::string& save_path,
   nlohmann::json header = nlohmann::json::object();
   nlohmann::json meta = {{"format", "pt"}, {"writer", "scopeflow"}};
   std::string data;
-  for (const auto& v : vars()) {
+  auto value_of = [&](const Variable& v) {
     Tensor t = sess.variable_value(var_key(v));
     if (!t.initialized())
       throw FailedPreconditionError(
           str_cat("Saver: attempting to save uninitialized variable ", var_key(v)));
-    if (!t.on_host()) t = t.to(devices::host_device());
+    return t.on_host() ? t : t.to(devices::host_device());
+  };
+  for (const auto& e : entries(vars())) {
+    Tensor t;
+    if (e.var) {
+      t = value_of(*e.var);
+    } else {
+      t = Tensor(e.dtype, e.shape);
+      for (const auto& v : e.slices) {
+        Tensor part = value_of(v);
+        const auto& info = *v.save_slice_info();
+        copy_slice(static_cast<char*>(t.raw_data()), e.shape.dims(),
+                   static_cast<char*>(part.raw_data()), info.var_offset, part.shape().dims(),
+                   dtype_size(e.dtype), /*to_full=*/true);
+      }
+    }
     const std::size_t begin = data.size();
     data.append(static_cast<const char*>(t.raw_data()), t.bytes());
-    header[var_key(v)] = {{"dtype", st_dtype(t.dtype())},
-                          {"shape", t.shape().dims()},
-                          {"data_offsets", {begin, data.size()}}};
-    meta["crc32." + var_key(v)] = crc_hex(t.raw_data(), t.bytes());
+    header[e.key] = {{"dtype", st_dtype(t.dtype())},
+                     {"shape", t.shape().dims()},
+                     {"data_offsets", {begin, data.size()}}};
+    meta["crc32." + e.key] = crc_hex(t.raw_data(), t.bytes());
   }
   // The random ops' counters, so that a resumed run draws what an uninterrupted one would
   // (dropout masks). safetensors metadata values are strings: a JSON object as text.
@@ -161,22 +257,20 @@ void Saver::restore(Session& sess, const std::string& path) {
   const char* data = bytes.data() + 8 + n;
   const std::size_t data_size = bytes.size() - 8 - n;
   const auto meta = header.value("__metadata__", nlohmann::json::object());
-  // Check everything first, then assign: a bad file changes no variable.
-  std::vector<std::pair<std::string, Tensor>> values;
-  for (const auto& v : vars()) {
-    const std::string key = var_key(v);
-    if (!header.contains(key)) throw NotFoundError(str_cat(path, ": no tensor for variable ", key));
+  // The tensor stored under `key`, checked against what the graph wants (`what` names it).
+  auto load = [&](const std::string& key, DType dtype, const Shape& want_shape,
+                  const std::string& what) {
     const auto& e = header[key];
-    if (e.value("dtype", "") != st_dtype(v.dtype()))
+    if (e.value("dtype", "") != st_dtype(dtype))
       throw InvalidArgumentError(str_cat(path, ": ", key, " is ", e.value("dtype", "?"),
-                                         " in the file, the variable is ", dtype_name(v.dtype())));
+                                         " in the file, ", what, " is ", dtype_name(dtype)));
     const Shape shape(e.at("shape").get<std::vector<std::int64_t>>());
-    if (!(shape == v.shape()))
+    if (!(shape == want_shape))
       throw InvalidArgumentError(str_cat(path, ": ", key, " has shape ", shape.to_string(),
-                                         " in the file, the variable has shape ",
-                                         v.shape().to_string()));
+                                         " in the file, ", what, " has shape ",
+                                         want_shape.to_string()));
     const auto off = e.at("data_offsets").get<std::vector<std::size_t>>();
-    Tensor t(v.dtype(), shape);
+    Tensor t(dtype, shape);
     if (off.size() != 2 || off[0] > off[1] || off[1] > data_size || off[1] - off[0] != t.bytes())
       throw InvalidArgumentError(
           str_cat(path, ": ", key, ": data offsets out of range or the wrong size"));
@@ -185,7 +279,37 @@ void Saver::restore(Session& sess, const std::string& path) {
     if (!want.empty() && want != crc_hex(t.raw_data(), t.bytes()))
       throw InvalidArgumentError(
           str_cat(path, ": checksum mismatch for ", key, " (file corrupted)"));
-    values.emplace_back(key, t);
+    return t;
+  };
+  // Check everything first, then assign: a bad file changes no variable.
+  std::vector<std::pair<std::string, Tensor>> values;
+  for (const auto& e : entries(vars())) {
+    if (e.var) {
+      if (!header.contains(e.key))
+        throw NotFoundError(str_cat(path, ": no tensor for variable ", e.key));
+      values.emplace_back(e.key, load(e.key, e.dtype, e.shape, "the variable"));
+      continue;
+    }
+    if (header.contains(e.key)) {  // the whole variable: each shard's slice of it
+      const Tensor whole =
+          load(e.key, e.dtype, e.shape, str_cat("the variable (in ", e.slices.size(), " shards)"));
+      for (const auto& v : e.slices) {
+        Tensor part(v.dtype(), v.shape());
+        copy_slice(static_cast<char*>(whole.raw_data()), e.shape.dims(),
+                   static_cast<char*>(part.raw_data()), v.save_slice_info()->var_offset,
+                   part.shape().dims(), dtype_size(e.dtype), /*to_full=*/false);
+        values.emplace_back(var_key(v), part);
+      }
+      continue;
+    }
+    // Written shard by shard (ScopeFlow before whole-variable entries): the same shards.
+    for (const auto& v : e.slices) {
+      const std::string key = var_key(v);
+      if (!header.contains(key))
+        throw NotFoundError(
+            str_cat(path, ": no tensor for variable ", e.key, " (nor for its shard ", key, ")"));
+      values.emplace_back(key, load(key, v.dtype(), v.shape(), "the variable"));
+    }
   }
   std::map<std::string, std::uint64_t> counters;
   if (meta.contains("scopeflow.random_counters")) {

@@ -14,8 +14,11 @@
 namespace scopeflow::train {
 
 struct SaverOptions {
-  // Default: every global variable. A partitioned variable is saved as its shards, each by
-  // its own name ("emb/w/part_0"; TF saves one "emb/w" tensor with slice info instead).
+  // Default: every global variable. A partitioned variable (and its shards' optimizer slots)
+  // is saved whole under its own name ("emb/w", "emb/w/Adam"), assembled from its shards, as
+  // TF saves it; restore() cuts it for whatever partitioning the graph has, or none, and also
+  // reads files written shard by shard ("emb/w/part_0"). A var_list naming only some shards of
+  // a variable saves those under their own names.
   std::optional<std::vector<Variable>> var_list = {};
   int max_to_keep = 5;  // older checkpoints are deleted; 0: keep all
 };

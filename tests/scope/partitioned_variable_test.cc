@@ -1,7 +1,9 @@
 // Partitioned variables (CONFORMANCE.md case 91, TF's PartitionedVariablesTestCase and
 // partitioned_variables_test.py): the three partitioners' counts and errors, shard names and
 // shapes, scope inheritance and overrides, reuse and TF's mismatch errors, training through
-// the concatenated value, and a Saver round trip of the shards.
+// the concatenated value, each shard's SaveSliceInfo (and its optimizer slots'), and the Saver:
+// a partitioned variable saved whole (as TF saves it) and restored into another partitioning,
+// none, or from a file written shard by shard.
 #include <gtest/gtest.h>
 #include <scopeflow/scopeflow.h>
 #include <unistd.h>
@@ -9,6 +11,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -403,6 +407,158 @@ TEST_F(PartitionedVariableTest, InitializerIgnoresTheCallersControlDependencies)
   for (const auto& c : init.control_inputs()) EXPECT_NE(c.name(), "x");
   EXPECT_EQ(init.name().rfind("elsewhere", 0), std::string::npos) << init.name();
   EXPECT_EQ(init.name(), w.initializer().name());
+}
+
+// The tensor names in a safetensors file (its JSON header's keys, less the metadata).
+std::vector<std::string> checkpoint_keys(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::uint64_t n = 0;
+  unsigned char len[8] = {};
+  in.read(reinterpret_cast<char*>(len), 8);
+  for (int i = 7; i >= 0; --i) n = (n << 8) | len[i];
+  std::string header(n, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(n));
+  std::vector<std::string> keys;
+  const nlohmann::json parsed = nlohmann::json::parse(header);
+  for (auto it = parsed.begin(); it != parsed.end(); ++it)
+    if (it.key() != "__metadata__") keys.push_back(it.key());
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+sf::Variable variable_named(const std::string& name) {
+  for (const auto& v : sf::global_variables())
+    if (v.op().name() == name) return v;
+  ADD_FAILURE() << "no variable " << name;
+  return sf::global_variables().front();
+}
+
+// TF's SaveSliceInfo: each shard's place in the whole, and its optimizer slots' (slot_creator:
+// "emb/part_1/Adam" is a slice of "emb/Adam").
+TEST_F(PartitionedVariableTest, ShardsKnowTheirSliceOfTheWhole) {
+  sf::Variable w = sf::get_variable("emb", {7, 3}, {.partitioner = sf::fixed_size_partitioner(3)});
+  const auto parts = w.partitions();
+  ASSERT_EQ(parts.size(), 3u);
+  const std::vector<Counts> offsets = {{0, 0}, {3, 0}, {5, 0}}, shapes = {{3, 3}, {2, 3}, {2, 3}};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& info = parts[i].save_slice_info();
+    ASSERT_TRUE(info.has_value()) << i;
+    EXPECT_EQ(info->full_name, "emb");
+    EXPECT_EQ(info->full_shape, sf::Shape({7, 3}));
+    EXPECT_EQ(info->var_offset, offsets[i]) << i;
+    EXPECT_EQ(info->var_shape, shapes[i]) << i;
+  }
+  EXPECT_FALSE(w.save_slice_info().has_value());
+  sf::Variable plain = sf::get_variable("plain", {2});
+  EXPECT_FALSE(plain.save_slice_info().has_value());
+  // A slice that does not fit is refused, naming the variable.
+  EXPECT_NE(error_of([&] {
+              plain.set_save_slice_info({"whole", sf::Shape({3}), {2}, {2}});
+            }).find("plain"),
+            std::string::npos);
+  EXPECT_THROW(w.set_save_slice_info({"x", sf::Shape({7, 3}), {0, 0}, {7, 3}}), sf::ValueError);
+
+  auto loss = sf::reduce_sum(sf::square(sf::matmul(sf::ones({1, 7}), w)));
+  (void)sf::train::AdamOptimizer(0.1).minimize(loss);
+  for (const char* slot : {"Adam", "Adam_1"}) {
+    const auto& info = variable_named(sf::str_cat("emb/part_1/", slot)).save_slice_info();
+    ASSERT_TRUE(info.has_value()) << slot;
+    EXPECT_EQ(info->full_name, sf::str_cat("emb/", slot));
+    EXPECT_EQ(info->var_offset, offsets[1]);
+  }
+  EXPECT_FALSE(variable_named("beta1_power").save_slice_info().has_value());
+}
+
+// The Saver writes a partitioned variable and its Adam slots whole ("emb", "emb/Adam"), as TF
+// does, and restores them into another partitioning (another axis and count) or none: one more
+// Adam step then gives the same weights as the uninterrupted run.
+TEST_F(PartitionedVariableTest, SaverWritesWholeVariablesAndRestoresAnyPartitioning) {
+  const fs::path dir = fs::temp_directory_path() / ("sf_whole_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  std::vector<float> w0(24), xv(8);
+  for (std::size_t i = 0; i < w0.size(); ++i) w0[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+  for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = 0.5f * static_cast<float>(i % 3) - 0.4f;
+  struct Model {
+    sf::Variable w;
+    sf::Operation train;
+    std::unique_ptr<sf::Session> s;
+  };
+  auto build = [&](const sf::Partitioner& part, sf::Shape shape = {4, 6}) {
+    sf::reset_default_graph();
+    Model m;
+    std::vector<float> init(static_cast<std::size_t>(shape.num_elements()), 0.25f);
+    if (shape == sf::Shape({4, 6})) init = w0;
+    m.w = sf::get_variable("emb", {.initializer = sf::constant(init, shape), .partitioner = part});
+    auto x = sf::constant(xv, {2, 4});
+    auto loss = sf::reduce_sum(sf::square(sf::matmul(x, m.w)));
+    m.train = sf::train::AdamOptimizer(0.1).minimize(loss);
+    m.s = std::make_unique<sf::Session>();
+    return m;
+  };
+  // Three shards along axis 1, one step, saved; then a second step.
+  Model a = build(sf::fixed_size_partitioner(3, 1));
+  ASSERT_EQ(a.w.partitions().size(), 3u);
+  a.s->run(sf::global_variables_initializer());
+  a.s->run(a.train);
+  const auto after_one = a.s->run(a.w).to_vector<float>();
+  sf::train::Saver saver;
+  const std::string path = saver.save(*a.s, (dir / "ckpt").string());
+  const std::vector<std::string> want_keys = {"beta1_power", "beta2_power", "emb", "emb/Adam",
+                                              "emb/Adam_1"};
+  EXPECT_EQ(checkpoint_keys(path), want_keys);
+  a.s->run(a.train);
+  const auto after_two = a.s->run(a.w).to_vector<float>();
+
+  auto check_resumes = [&](Model m, const char* what) {
+    sf::train::Saver().restore(*m.s, path);
+    EXPECT_EQ(m.s->run(m.w).to_vector<float>(), after_one) << what;
+    m.s->run(m.train);
+    const auto got = m.s->run(m.w).to_vector<float>();
+    ASSERT_EQ(got.size(), after_two.size()) << what;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], after_two[i], 1e-5) << what << " @" << i;
+  };
+  check_resumes(build(sf::Partitioner()), "unpartitioned");
+  check_resumes(build(sf::fixed_size_partitioner(2)), "two shards along axis 0");
+  check_resumes(build(sf::fixed_size_partitioner(4, 1)), "four shards along axis 1");
+
+  // The whole variable's shape must match, whatever the partitioning; the error names it.
+  Model wrong = build(sf::fixed_size_partitioner(2), sf::Shape({4, 5}));
+  try {
+    sf::train::Saver().restore(*wrong.s, path);
+    ADD_FAILURE() << "restored a [4,6] checkpoint into [4,5]";
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("emb has shape [4,6] in the file"), std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+// A file written shard by shard (ScopeFlow before whole-variable entries, here two plain
+// variables named like the shards) restores into the partitioned variable with those shards.
+TEST_F(PartitionedVariableTest, RestoresFilesWrittenShardByShard) {
+  const fs::path dir = fs::temp_directory_path() / ("sf_shards_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  sf::Variable p0 = sf::get_variable(
+      "emb/part_0", {.initializer = sf::constant(std::vector<float>{1, 2, 3, 4}, {2, 2})});
+  sf::Variable p1 = sf::get_variable(
+      "emb/part_1", {.initializer = sf::constant(std::vector<float>{5, 6}, {1, 2})});
+  std::string path;
+  {
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    path = sf::train::Saver().save(s, (dir / "old").string());
+  }
+  EXPECT_EQ(checkpoint_keys(path), (std::vector<std::string>{"emb/part_0", "emb/part_1"}));
+  sf::reset_default_graph();
+  sf::Variable w = sf::get_variable("emb", {3, 2}, {.partitioner = [](const sf::Shape&, sf::DType) {
+                                      return Counts{2, 1};
+                                    }});
+  ASSERT_EQ(w.partitions().size(), 2u);
+  sf::Session s;
+  sf::train::Saver().restore(s, path);
+  EXPECT_EQ(s.run(w).to_vector<float>(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  fs::remove_all(dir);
 }
 
 TEST_F(PartitionedVariableTest, SaverRoundTripOfShards) {
