@@ -514,6 +514,55 @@ def i91_partitioned_variables():
 
 
 @case
+def i91b_partitioned_checkpoint():
+    import shutil
+    import tempfile
+
+    def lst(p):
+        return str([int(x) for x in p])
+
+    def vals(a):  # 3 decimals: the second Adam step lands near x.xxx95
+        return " ".join("%.3f" % x for x in a.flatten())
+
+    def model(partitioner, w0=None):
+        kw = {"initializer": tf.constant(w0)} if w0 else {"shape": [4, 6]}
+        w = tf.get_variable("emb", partitioner=partitioner, **kw)
+        x = tf.constant([[1., 2, 3, 4], [-1, 0.5, 2, -2]])
+        loss = tf.reduce_sum(tf.square(tf.matmul(x, w)))
+        return w, tf.train.AdamOptimizer(0.1).minimize(loss)
+
+    def whole(w):
+        return w.as_tensor() if hasattr(w, "as_tensor") else w
+
+    out = []
+    d = tempfile.mkdtemp()
+    w0 = [[0.5 * (6 * i + j) - 3 for j in range(6)] for i in range(4)]
+    w, train = model(tf.fixed_size_partitioner(3, 1), w0)
+    for v in tf.global_variables():
+        si = v._get_save_slice_info()
+        out.append(v.op.name + (" %s %s %s %s" % (si.full_name, lst(si.full_shape),
+                                                  lst(si.var_offset), lst(si.var_shape))
+                                if si else ""))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        s.run(train)
+        path = tf.train.Saver().save(s, d + "/ck")
+    r = tf.train.NewCheckpointReader(path)
+    out += [k + " " + lst(v) for k, v in sorted(r.get_variable_to_shape_map().items())]
+    # Restored into two shards along axis 0, and unpartitioned; then one more Adam step.
+    for part in [tf.fixed_size_partitioner(2), None]:
+        with tf.Graph().as_default():
+            e, train2 = model(part)
+            with tf.Session() as s:
+                tf.train.Saver().restore(s, path)
+                out += [vals(s.run(p)) for p in (list(e) if part else [e])]
+                s.run(train2)
+                out.append(vals(s.run(whole(e))))
+    shutil.rmtree(d)
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

@@ -3,8 +3,10 @@
 // TF's Python spellings to ScopeFlow's (CONFORMANCE.md's error table).
 #include <gtest/gtest.h>
 #include <scopeflow/scopeflow.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -570,6 +572,83 @@ std::map<std::string, std::function<Result()>> cases() {
     out.push_back(fmt(s.run(c), 2));
     s.run(train);
     for (const auto& p : t.partitions()) out.push_back(fmt(s.run(p), 4));
+    return out;
+  };
+  m["i91b_partitioned_checkpoint"] = [] {
+    auto lst = [](const std::vector<std::int64_t>& v) {
+      std::string s = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+      return s + "]";
+    };
+    auto vals = [](const sf::Tensor& t) {
+      std::string s;
+      char buf[32];
+      for (float f : t.to_vector<float>()) {
+        std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(f));
+        s += (s.empty() ? "" : " ") + std::string(buf);
+      }
+      return s;
+    };
+    struct Model {
+      sf::Variable w;
+      sf::Operation train;
+    };
+    auto model = [](const sf::Partitioner& part, const std::vector<float>& w0) {
+      Model m;
+      m.w = w0.empty() ? sf::get_variable("emb", {4, 6}, {.partitioner = part})
+                       : sf::get_variable(
+                             "emb", {.initializer = sf::constant(w0, {4, 6}), .partitioner = part});
+      auto x = sf::constant(std::vector<float>{1, 2, 3, 4, -1, 0.5f, 2, -2}, {2, 4});
+      m.train =
+          sf::train::AdamOptimizer(0.1).minimize(sf::reduce_sum(sf::square(sf::matmul(x, m.w))));
+      return m;
+    };
+    Result out;
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("sf_golden_ckpt_" + std::to_string(::getpid()));
+    std::vector<float> w0;
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 6; ++j) w0.push_back(0.5f * static_cast<float>(6 * i + j) - 3);
+    Model a = model(sf::fixed_size_partitioner(3, 1), w0);
+    for (const auto& v : sf::global_variables()) {
+      const auto& si = v.save_slice_info();
+      out.push_back(v.op().name() + (si ? " " + si->full_name + " " + lst(si->full_shape.dims()) +
+                                              " " + lst(si->var_offset) + " " + lst(si->var_shape)
+                                        : ""));
+    }
+    std::string path;
+    {
+      sf::Session s;
+      s.run(sf::global_variables_initializer());
+      s.run(a.train);
+      path = sf::train::Saver().save(s, (dir / "ck").string());
+    }
+    {  // the checkpoint's tensors: its safetensors header
+      std::ifstream in(path, std::ios::binary);
+      unsigned char len[8] = {};
+      in.read(reinterpret_cast<char*>(len), 8);
+      std::uint64_t n = 0;
+      for (int i = 7; i >= 0; --i) n = (n << 8) | len[i];
+      std::string header(n, '\0');
+      in.read(header.data(), static_cast<std::streamsize>(n));
+      const nlohmann::json h = nlohmann::json::parse(header);
+      for (auto it = h.begin(); it != h.end(); ++it)
+        if (it.key() != "__metadata__")
+          out.push_back(it.key() + " " +
+                        lst(it.value().at("shape").get<std::vector<std::int64_t>>()));
+    }
+    // Restored into two shards along axis 0, and unpartitioned; then one more Adam step.
+    for (const auto& part : {sf::fixed_size_partitioner(2), sf::Partitioner()}) {
+      sf::Graph g;
+      auto as_default = g.as_default();
+      Model b = model(part, {});
+      sf::Session s(sf::SessionOptions{}, g);
+      sf::train::Saver().restore(s, path);
+      for (const auto& p : b.w.partitions()) out.push_back(vals(s.run(p)));
+      s.run(b.train);
+      out.push_back(vals(s.run(b.w)));
+    }
+    std::filesystem::remove_all(dir);
     return out;
   };
   m["m_device_merging"] = [] {
