@@ -8,6 +8,7 @@
 #include "kernels/collective/collective.h"
 #include "kernels/conv2d/conv2d.h"
 #include "kernels/fill/fill.h"
+#include "kernels/gather/gather.h"
 #include "kernels/init/random.h"
 #include "kernels/kernel.h"
 #include "kernels/math/binary.h"
@@ -27,6 +28,7 @@ void register_cpu_kernels(KernelRegistry& r) {
   register_binary_cpu_kernels(r);
   register_array_cpu_kernels(r);
   register_concat_cpu_kernels(r);
+  register_gather_cpu_kernels(r);
   register_relu_cpu_kernels(r);
   register_bias_add_cpu_kernels(r);
   register_conv2d_cpu_kernels(r);

@@ -8,6 +8,7 @@
 #include "kernels/collective/collective.h"
 #include "kernels/conv2d/conv2d_cuda.h"
 #include "kernels/fill/fill.h"
+#include "kernels/gather/gather.h"
 #include "kernels/init/random.h"
 #include "kernels/kernel.h"
 #include "kernels/math/binary.h"
@@ -26,6 +27,7 @@ void register_cuda_kernels(KernelRegistry& r) {
   register_random_cuda_kernels(r);
   register_array_gpu_kernels(r);
   register_concat_cuda_kernels(r);
+  register_gather_cuda_kernels(r);
   register_conv2d_cuda_kernels(r);
   register_conv2d_cudnn_kernels(r);
   register_binary_cuda_kernels(r);

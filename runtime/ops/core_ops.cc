@@ -264,11 +264,76 @@ void register_core_ops(OpRegistry& r) {
   r.add({.name = "BooleanMask", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            c.set_output(c.input_dtypes[0], Shape{-1});
          }});
+  // TF's tf.gather (batch_dims 0): params' axis replaced by the indices' shape.
+  r.add({.name = "GatherV2", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {
+           const Shape& params = c.input_shapes[0];
+           const Shape& indices = c.input_shapes[1];
+           if (c.input_dtypes[1] != DType::kInt32 && c.input_dtypes[1] != DType::kInt64)
+             throw ValueError(str_cat(c.node_name, ": indices must be int32 or int64, got ",
+                                      dtype_name(c.input_dtypes[1])));
+           if (c.attr().get_or<std::int64_t>("batch_dims", 0) != 0)
+             throw ValueError(str_cat(c.node_name, ": batch_dims other than 0 is not supported"));
+           if (!params.has_rank() || !indices.has_rank())
+             return c.set_output(c.input_dtypes[0], Shape::unknown());
+           if (params.rank() < 1)
+             throw ValueError(str_cat(c.node_name, ": params must be at least 1 dimensional"));
+           const auto axis = normalized_axis(c, 2, params.rank());
+           if (!axis) return c.set_output(c.input_dtypes[0], Shape::unknown());
+           std::vector<std::int64_t> dims;
+           for (int k = 0; k < params.rank(); ++k) {
+             if (k == *axis)
+               for (auto d : indices.dims()) dims.push_back(d);
+             else
+               dims.push_back(params.dims()[static_cast<std::size_t>(k)]);
+           }
+           c.set_output(c.input_dtypes[0], Shape(dims));
+         }});
+  // TF's tf.math.unsorted_segment_sum: [num_segments] + data's dimensions after the ids'.
+  r.add({.name = "UnsortedSegmentSum",
+         .min_inputs = 3,
+         .max_inputs = 3,
+         .shape = [](ShapeContext& c) {
+           const Shape& data = c.input_shapes[0];
+           const Shape& ids = c.input_shapes[1];
+           if (c.input_dtypes[1] != DType::kInt32 && c.input_dtypes[1] != DType::kInt64)
+             throw ValueError(str_cat(c.node_name, ": segment_ids must be int32 or int64, got ",
+                                      dtype_name(c.input_dtypes[1])));
+           const auto n = const_int_values(c, 2);
+           if (!data.has_rank() || !ids.has_rank())
+             return c.set_output(c.input_dtypes[0], Shape::unknown());
+           if (ids.rank() > data.rank())
+             throw ValueError(str_cat(c.node_name, ": segment_ids.shape = ", ids.to_string(),
+                                      " does not prefix data.shape = ", data.to_string()));
+           for (int k = 0; k < ids.rank(); ++k) {
+             const auto a = data.dims()[static_cast<std::size_t>(k)],
+                        b = ids.dims()[static_cast<std::size_t>(k)];
+             if (a >= 0 && b >= 0 && a != b)
+               throw ValueError(str_cat(c.node_name, ": segment_ids.shape = ", ids.to_string(),
+                                        " does not prefix data.shape = ", data.to_string()));
+           }
+           std::vector<std::int64_t> dims{n && n->size() == 1 ? (*n)[0] : -1};
+           for (int k = ids.rank(); k < data.rank(); ++k)
+             dims.push_back(data.dims()[static_cast<std::size_t>(k)]);
+           c.set_output(c.input_dtypes[0], Shape(dims));
+         }});
+  // ScopeFlow's: each id's row in the concatenation of an embedding's shards (attrs
+  // partition_strategy "mod" | "div", shard_rows); see kernels/gather/gather.h.
+  r.add({.name = "_EmbeddingRowIndex",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = [](ShapeContext& c) {
+           if (c.input_dtypes[0] != DType::kInt32 && c.input_dtypes[0] != DType::kInt64)
+             throw ValueError(str_cat(c.node_name, ": ids must be int32 or int64, got ",
+                                      dtype_name(c.input_dtypes[0])));
+           c.set_output(DType::kInt64, c.input_shapes[0]);
+         }});
   // TF's HostMemory inputs (see OpDef::host_memory_inputs).
-  r.set_host_memory_inputs("ConcatV2", {-1});    // axis
-  r.set_host_memory_inputs("SplitV", {1, 2});    // size_splits, axis
-  r.set_host_memory_inputs("Fill", {0, 1});      // dims, value
-  r.set_host_memory_inputs("BroadcastTo", {1});  // shape
+  r.set_host_memory_inputs("GatherV2", {2});            // axis
+  r.set_host_memory_inputs("UnsortedSegmentSum", {2});  // num_segments
+  r.set_host_memory_inputs("ConcatV2", {-1});           // axis
+  r.set_host_memory_inputs("SplitV", {1, 2});           // size_splits, axis
+  r.set_host_memory_inputs("Fill", {0, 1});             // dims, value
+  r.set_host_memory_inputs("BroadcastTo", {1});         // shape
   for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
     r.set_host_memory_inputs(op, {0});  // shape
 }

@@ -127,7 +127,8 @@ void register_gradients(OpRegistry& r) {
   for (const char* nd :
        {"Const", "Placeholder", "Fill", "RandomUniform", "RandomStandardNormal", "TruncatedNormal",
         "IsVariableInitialized", "Pack", "LogicalNot", "BooleanMask", "NoOp", "VariableV2",
-        "Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent", "ApplyMomentum", "ApplyAdam"})
+        "Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent", "ApplyMomentum", "ApplyAdam",
+        "_EmbeddingRowIndex"})
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
@@ -222,6 +223,60 @@ void register_gradients(OpRegistry& r) {
     auto in = o.inputs();
     parts.push_back(in[2]);
     return Grads{op(g, "ConcatV2", parts, {}, "concat"), Output(), Output()};
+  });
+  // TF's _GatherV2Grad (batch_dims 0), dense: dy's rows summed into params' rows by one
+  // UnsortedSegmentSum (TF returns IndexedSlices). Along an axis after leading dimensions of
+  // size `outer`, row j of leading index o goes to segment o * limit + indices[j].
+  r.set_grad("GatherV2", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const Shape ps = static_shape(in[0], "GatherV2");
+    const Shape is = static_shape(in[1], "GatherV2");
+    if (in[2].op().type() != "Const")
+      throw ValueError(str_cat("gradient of ", o.name(), ": axis must be a constant"));
+    const Tensor& axis_value = in[2].op().attrs().get<Tensor>("value");
+    std::int64_t axis = axis_value.dtype() == DType::kInt32
+                            ? axis_value.to_vector<std::int32_t>().at(0)
+                            : axis_value.to_vector<std::int64_t>().at(0);
+    if (axis < 0) axis += ps.rank();
+    std::int64_t outer = 1, inner = 1;
+    for (int k = 0; k < ps.rank(); ++k) {
+      const std::int64_t d = ps.dims()[static_cast<std::size_t>(k)];
+      if (k < axis) outer *= d;
+      if (k > axis) inner *= d;
+    }
+    const std::int64_t limit = ps.dims()[static_cast<std::size_t>(axis)];
+    const std::int64_t count = is.num_elements();
+    Output values =
+        op(g, "Reshape", {dy[0], const_ints(g, {outer * count, inner}, "Shape")}, {}, "Reshape");
+    Output ids = op(g, "Reshape", {in[1], const_ints(g, {count}, "Shape_1")}, {}, "Reshape_1");
+    if (outer > 1) {
+      AttrMap a;
+      const DType it = in[1].dtype();
+      std::vector<std::int64_t> base;
+      for (std::int64_t i = 0; i < outer; ++i) base.push_back(i * limit);
+      if (it == DType::kInt32)
+        a.set("value", Tensor::from_vector<std::int32_t>(
+                           std::vector<std::int32_t>(base.begin(), base.end()), Shape{outer, 1}));
+      else
+        a.set("value", Tensor::from_vector<std::int64_t>(base, Shape{outer, 1}));
+      a.set("dtype", it);
+      Output offsets = g.create_op("Const", {}, std::move(a), "offsets").output(0);
+      Output row = op(g, "Reshape", {ids, const_ints(g, {1, count}, "Shape_2")}, {}, "Reshape_2");
+      ids = op(g, "Reshape",
+               {op(g, "AddV2", {row, offsets}), const_ints(g, {outer * count}, "Shape_3")}, {},
+               "Reshape_3");
+    }
+    Output sum = op(g, "UnsortedSegmentSum", {values, ids, const_ints(g, {outer * limit}, "Const")},
+                    {}, "UnsortedSegmentSum");
+    return Grads{op(g, "Reshape", {sum, const_ints(g, ps.dims(), "Shape_4")}, {}, "Reshape_4"),
+                 Output(), Output()};
+  });
+  // TF's _UnsortedSegmentSumGrad: each data row takes its segment's gradient. NOTE: a negative
+  // segment id (dropped by the sum) fails this gather on the CPU, where TF gives it zeros.
+  r.set_grad("UnsortedSegmentSum", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    return Grads{op(g, "GatherV2", {dy[0], in[1], const_ints(g, {0}, "axis")}, {}, "GatherV2"),
+                 Output(), Output()};
   });
   r.set_grad("_FusedBiasAddRelu", [](Graph& g, const Operation& o, const Grads& dy) {
     Output pre = op(g, "ReluGrad", {dy[0], o.output(0)});

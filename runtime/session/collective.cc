@@ -229,7 +229,16 @@ std::vector<Tensor> run_collective(const CollectiveGroup& group,
     case AllReduceImpl::kHost: return kernels::all_reduce_host(r);
     case AllReduceImpl::kFused:
     case AllReduceImpl::kFusedStaged: return kernels::all_reduce_fused_gpu(r);
-    case AllReduceImpl::kNccl: return kernels::all_reduce_nccl(r);
+    case AllReduceImpl::kNccl:
+      // NCCL reads each input on its participant's card stream, ordered with that
+      // participant's compute stream only: an input held by another logical GPU of the card
+      // (the shared result of an earlier fused all-reduce) is copied to its participant first,
+      // so no other allocator can hand its buffer out while NCCL still reads it.
+      for (std::size_t j = 0; j < r.inputs.size(); ++j)
+        if (r.inputs[j].initialized() && r.inputs[j].device_ptr() != r.devices[j] &&
+            !r.inputs[j].on_host())
+          r.inputs[j] = r.inputs[j].to(r.devices[j]);
+      return kernels::all_reduce_nccl(r);
   }
   throw InternalError(str_cat(label, ": unknown implementation"));
 }

@@ -956,7 +956,14 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
   auto on_device = [&](Tensor t, const std::shared_ptr<devices::Device>& d) {
     if (!t.initialized() || t.dtype() == DType::kString) return t;
     const auto& src = t.device_ptr();
-    return src == d || both_cpu(*src, *d) || same_card_gpus(*src, *d) ? t : t.to(d);
+    if (src == d || both_cpu(*src, *d)) return t;
+    if (same_card_gpus(*src, *d)) {
+      // Read in place on d's stream (ordered after the writer by the plan's edges); the
+      // owner's allocator learns of the use, so it reuses the block only after d's work.
+      if (t.bytes() > 0) src->allocator().record_stream(t.raw_data(), d->compute_stream().id());
+      return t;
+    }
+    return t.to(d);
   };
   const auto& host = devices::host_device();
 

@@ -563,6 +563,34 @@ def i91b_partitioned_checkpoint():
 
 
 @case
+def nn_gather_embedding_lookup():
+    def vals(a):
+        return " ".join("%g" % x for x in a.flatten())
+
+    out = []
+    p = tf.constant([[0., 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]])
+    g = tf.gather(p, [[3, 0], [1, 1]])
+    g1 = tf.gather(p, [2, 0], axis=1)
+    out += [g.op.name, g.op.inputs[2].op.name, str(g.shape.as_list()), g1.op.name,
+            str(g1.shape.as_list())]
+    table = [[10. * i, 10. * i + 1] for i in range(7)]
+    emb = tf.get_variable("emb", initializer=tf.constant(table),
+                          partitioner=tf.fixed_size_partitioner(3))
+    ids = tf.constant([5, 1, 5, 6, 0])
+    by_mod = tf.nn.embedding_lookup(emb, ids)
+    by_div = tf.nn.embedding_lookup(emb, ids, partition_strategy="div")
+    w = tf.constant([[1., 2], [3, 4], [5, 6], [7, 8], [9, 10]])
+    train = tf.train.GradientDescentOptimizer(0.5).minimize(
+        tf.reduce_sum(by_mod * w) + tf.reduce_sum(by_div * w))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        out += [vals(s.run(x)) for x in (g, g1, by_mod, by_div)]
+        s.run(train)
+        out += [vals(s.run(v)) for v in emb]
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

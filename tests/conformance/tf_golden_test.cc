@@ -651,6 +651,48 @@ std::map<std::string, std::function<Result()>> cases() {
     std::filesystem::remove_all(dir);
     return out;
   };
+  m["nn_gather_embedding_lookup"] = [] {
+    auto vals = [](const sf::Tensor& t) {
+      std::string s;
+      char buf[32];
+      for (float f : t.to_vector<float>()) {
+        std::snprintf(buf, sizeof buf, "%g", static_cast<double>(f));
+        s += (s.empty() ? "" : " ") + std::string(buf);
+      }
+      return s;
+    };
+    Result out;
+    auto p = sf::constant(std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {4, 3});
+    auto g = sf::gather(p, sf::constant(std::vector<std::int32_t>{3, 0, 1, 1}, {2, 2}));
+    auto g1 = sf::gather(p, sf::constant(std::vector<std::int32_t>{2, 0}, {2}), 1);
+    auto lst = [](const sf::Shape& sh) {
+      std::string s = "[";
+      for (std::size_t i = 0; i < sh.dims().size(); ++i)
+        s += (i ? ", " : "") + std::to_string(sh.dims()[i]);
+      return s + "]";
+    };
+    out = {g.op().name(), g.op().inputs()[2].op().name(), lst(g.shape()), g1.op().name(),
+           lst(g1.shape())};
+    std::vector<float> table;
+    for (int i = 0; i < 7; ++i) {
+      table.push_back(10.0f * static_cast<float>(i));
+      table.push_back(10.0f * static_cast<float>(i) + 1);
+    }
+    auto emb = sf::get_variable("emb", {.initializer = sf::constant(table, {7, 2}),
+                                        .partitioner = sf::fixed_size_partitioner(3)});
+    auto ids = sf::constant(std::vector<std::int32_t>{5, 1, 5, 6, 0}, {5});
+    auto by_mod = sf::nn::embedding_lookup(emb, ids);
+    auto by_div = sf::nn::embedding_lookup(emb, ids, "div");
+    auto w = sf::constant(std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {5, 2});
+    auto train = sf::train::GradientDescentOptimizer(0.5).minimize(sf::reduce_sum(by_mod * w) +
+                                                                   sf::reduce_sum(by_div * w));
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    for (const auto& x : {g, g1, by_mod, by_div}) out.push_back(vals(s.run(x)));
+    s.run(train);
+    for (const auto& v : emb.partitions()) out.push_back(vals(s.run(v)));
+    return out;
+  };
   m["m_device_merging"] = [] {
     Result out;
     {

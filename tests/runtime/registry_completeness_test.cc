@@ -30,7 +30,7 @@ const std::set<std::string> kSessionOps{
 const std::set<std::pair<std::string, sf::DType>> kHostOnlyKernels{
     {"Fill", sf::DType::kString},        {"Identity", sf::DType::kString},
     {"Reshape", sf::DType::kString},     {"Pack", sf::DType::kString},
-    {"BooleanMask", sf::DType::kString},
+    {"BooleanMask", sf::DType::kString}, {"GatherV2", sf::DType::kString},
 };
 
 // "Op[dtype]" for every (op, dtype) of `r` with a CPU kernel, not exempt, and no GPU kernel.

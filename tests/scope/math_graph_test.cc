@@ -8,6 +8,8 @@
 #include <functional>
 #include <random>
 
+#include "tests/support/gradient_check.h"
+
 namespace {
 
 class MathGraphTest : public ::testing::Test {
@@ -15,40 +17,7 @@ class MathGraphTest : public ::testing::Test {
   void SetUp() override { sf::reset_default_graph(); }
 };
 
-std::vector<float> random_vec(std::size_t n, unsigned seed, float scale = 2.0f) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> d(-scale, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-// Checks the gradient of y = reduce_sum(f(x) * w) with respect to the placeholder x against
-// central differences of the session's forward pass.
-void check_gradient(const sf::Shape& shape, const std::function<sf::Output(sf::Output)>& f,
-                    unsigned seed, double tolerance = 2e-3) {
-  auto x = sf::placeholder(sf::float32, shape, "x");
-  auto fx = f(x);
-  auto w = sf::constant(random_vec(static_cast<std::size_t>(fx.shape().num_elements()), seed + 1),
-                        fx.shape());
-  auto y = sf::reduce_sum(fx * w);
-  auto g = sf::gradients(y, {x});
-  ASSERT_TRUE(g[0].valid());
-  ASSERT_EQ(g[0].shape(), shape);
-  auto xv = random_vec(static_cast<std::size_t>(shape.num_elements()), seed);
-  sf::Session s;
-  auto analytic = s.run(g[0], {{x, sf::Tensor::from_vector<float>(xv, shape)}}).to_vector<float>();
-  for (std::size_t i = 0; i < xv.size(); ++i) {
-    const float h = 1e-2f, saved = xv[i];
-    xv[i] = saved + h;
-    const double up = s.run(y, {{x, sf::Tensor::from_vector<float>(xv, shape)}}).scalar<float>();
-    xv[i] = saved - h;
-    const double down = s.run(y, {{x, sf::Tensor::from_vector<float>(xv, shape)}}).scalar<float>();
-    xv[i] = saved;
-    EXPECT_NEAR(analytic[i], (up - down) / (2 * h), tolerance)
-        << fx.op().type() << " x[" << i << "]";
-  }
-}
+using scopeflow::testing::check_gradient;
 
 TEST_F(MathGraphTest, AccuracyOfATrainingScript) {
   // accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))

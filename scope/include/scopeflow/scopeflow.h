@@ -20,6 +20,7 @@
 #include "runtime/session/session.h"
 #include "scope/initializers.h"
 #include "scope/ops/nccl.h"
+#include "scope/ops/embedding.h"
 #include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
 #include "scope/partitioned_variables.h"

@@ -1,0 +1,75 @@
+// Gathers and their gradient: GatherV2 (TF's tf.gather, batch_dims 0), UnsortedSegmentSum (its
+// gradient: rows summed into segments) and _EmbeddingRowIndex (ScopeFlow's: the row of each
+// id in the concatenation of an embedding's shards, for sf::nn::embedding_lookup's "mod" and
+// "div" partition strategies). CPU: gather_cpu.cc (reference kernels, the test oracle); CUDA:
+// gather_cuda.cu.
+//
+// NOTE: out-of-range indices follow TF: on the CPU an InvalidArgumentError naming the index
+// ("indices[1,0] = 7 is not in [0, 5)"); on a GPU, where a kernel cannot raise without a
+// synchronization, GatherV2 writes zeros for them (tf.gather's documented GPU behaviour),
+// UnsortedSegmentSum drops them, and _EmbeddingRowIndex maps them to -1 (so the gather that
+// follows writes zeros). Negative segment ids are dropped on both, as TF does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "devices/base/host_device.h"
+#include "kernels/kernel.h"
+
+namespace scopeflow::kernels {
+
+// GatherV2's geometry: params viewed as [outer, limit, inner] around the axis.
+struct GatherPlan {
+  std::int64_t outer = 1, limit = 0, inner = 1, count = 0;  // count: number of indices
+  Shape out;
+};
+GatherPlan gather_plan(const KernelContext& c, const Shape& params, const Shape& indices,
+                       std::int64_t axis);
+
+// UnsortedSegmentSum's geometry: data viewed as [count, inner] with count = ids' elements.
+struct SegmentPlan {
+  std::int64_t count = 0, inner = 1, num_segments = 0;
+  Shape out;
+};
+SegmentPlan segment_plan(const KernelContext& c, const Shape& data, const Shape& ids,
+                         std::int64_t num_segments);
+
+// _EmbeddingRowIndex: the concatenated row of `id` for shards of `rows` rows ("mod": id % P
+// holds it at id / P; "div": contiguous ranges, the first N % P shards one longer), or -1 when
+// the id is not in [0, N) or its shard is too short for it.
+struct ShardRows {
+  std::vector<std::int64_t> rows, offsets;
+  std::int64_t total = 0;
+  bool mod = true;
+};
+ShardRows shard_rows(const KernelContext& c);
+SF_HOST_DEVICE inline std::int64_t embedding_row(std::int64_t id, bool mod, std::int64_t parts,
+                                                 const std::int64_t* rows,
+                                                 const std::int64_t* offsets, std::int64_t total) {
+  if (id < 0 || id >= total) return -1;
+  std::int64_t p = 0, local = 0;
+  if (mod) {
+    p = id % parts;
+    local = id / parts;
+  } else {
+    const std::int64_t per = total / parts, extras = total % parts;
+    if (id < extras * (per + 1)) {
+      p = id / (per + 1);
+      local = id % (per + 1);
+    } else {
+      p = extras + (id - extras * (per + 1)) / per;
+      local = (id - extras * (per + 1)) % per;
+    }
+  }
+  return local < rows[p] ? offsets[p] + local : -1;
+}
+
+// TF's SliceDebugString: "[1,0]" for flat index 2 of shape [2,2].
+std::string index_string(const Shape& shape, std::int64_t flat);
+
+void register_gather_cpu_kernels(KernelRegistry& r);
+void register_gather_cuda_kernels(KernelRegistry& r);
+
+}  // namespace scopeflow::kernels

@@ -1,0 +1,181 @@
+// GatherV2, UnsortedSegmentSum and _EmbeddingRowIndex on CUDA (label "cuda"): one thread per
+// output (gather, row index) or input (segment sum, atomicAdd) element, grid-stride. Reference:
+// gather_cpu.cc. Out-of-range indices: see gather.h (zeros, dropped, -1; no error on a GPU).
+// NOTE: the segment sum's atomics add in no fixed order: float results may differ from the
+// reference's index-order sum in the last bits (as TF's GPU kernel does).
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "devices/cuda/cuda_check.h"
+#include "kernels/array/concat.h"
+#include "kernels/common/cuda_stream.h"
+#include "kernels/common/gpu_args.h"
+#include "kernels/common/launch.cuh"
+#include "kernels/gather/gather.h"
+
+namespace scopeflow::kernels {
+namespace {
+
+constexpr int kBlock = 256;
+
+// out[o, j, k] = params[o, idx[j], k], zero where idx[j] is not in [0, limit). E: an unsigned
+// type of the element's size (a gather only moves bytes).
+template <class E, class I>
+__global__ void gather_kernel(const E* params, const I* idx, E* out, std::int64_t count,
+                              std::int64_t limit, std::int64_t inner, std::int64_t n) {
+  for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
+       e += std::int64_t{gridDim.x} * blockDim.x) {
+    const std::int64_t k = e % inner;
+    const std::int64_t j = (e / inner) % count;
+    const std::int64_t o = e / (inner * count);
+    const std::int64_t i = static_cast<std::int64_t>(idx[j]);
+    out[e] = i >= 0 && i < limit ? params[(o * limit + i) * inner + k] : E(0);
+  }
+}
+
+template <class T>
+__device__ __forceinline__ void atomic_add(T* at, T v) {
+  if constexpr (std::is_same_v<T, std::int64_t>)
+    atomicAdd(reinterpret_cast<unsigned long long*>(at), static_cast<unsigned long long>(v));
+  else
+    atomicAdd(at, v);
+}
+
+// y[ids[i], k] += x[i, k] for ids in [0, num_segments); y starts zeroed.
+template <class T, class I>
+__global__ void segment_sum_kernel(const T* x, const I* ids, T* y, std::int64_t inner,
+                                   std::int64_t num_segments, std::int64_t n) {
+  for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
+       e += std::int64_t{gridDim.x} * blockDim.x) {
+    const std::int64_t s = static_cast<std::int64_t>(ids[e / inner]);
+    if (s >= 0 && s < num_segments) atomic_add(&y[s * inner + e % inner], x[e]);
+  }
+}
+
+// At most this many shards travel as a kernel parameter.
+constexpr int kMaxShards = 64;
+struct Shards {
+  std::int64_t rows[kMaxShards], offsets[kMaxShards];
+};
+
+template <class I>
+__global__ void embedding_row_kernel(const I* ids, std::int64_t* out, Shards s, bool mod,
+                                     std::int64_t parts, std::int64_t total, std::int64_t n) {
+  for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
+       e += std::int64_t{gridDim.x} * blockDim.x)
+    out[e] = embedding_row(static_cast<std::int64_t>(ids[e]), mod, parts, s.rows, s.offsets, total);
+}
+
+// ---------------------------------------------------------------- adapters
+DType index_dtype(const KernelContext& c, std::size_t i) {
+  const DType t = c.inputs.at(i).dtype();
+  if (t != DType::kInt32 && t != DType::kInt64)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": input ", i, " must be int32 or int64, got ", dtype_name(t)));
+  return t;
+}
+
+template <class E>
+void launch_gather(const KernelContext& c, const Tensor& params, const Tensor& idx, Tensor& out,
+                   const GatherPlan& p, cudaStream_t s) {
+  const std::int64_t n = out.num_elements();
+  if (index_dtype(c, 1) == DType::kInt32)
+    gather_kernel<E, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
+        static_cast<const E*>(params.raw_data()), idx.data<std::int32_t>(),
+        static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n);
+  else
+    gather_kernel<E, std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
+        static_cast<const E*>(params.raw_data()), idx.data<std::int64_t>(),
+        static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
+void gather_gpu_kernel(KernelContext& c) {
+  const Tensor& params = gpu_input(c, 0);
+  const Tensor& idx = gpu_input(c, 1);
+  if (params.dtype() == DType::kString)
+    throw InvalidArgumentError(str_cat(c.node_name, ": string tensors live in host memory"));
+  const GatherPlan p = gather_plan(c, params.shape(), idx.shape(), scalar_int_input(c, 2));
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, params.dtype(), p.out);
+  if (out.num_elements() == 0) return;
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  switch (dtype_size(params.dtype())) {
+    case 1: return launch_gather<std::uint8_t>(c, params, idx, out, p, s);
+    case 2: return launch_gather<std::uint16_t>(c, params, idx, out, p, s);
+    case 4: return launch_gather<std::uint32_t>(c, params, idx, out, p, s);
+    case 8: return launch_gather<std::uint64_t>(c, params, idx, out, p, s);
+    default:
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": unsupported dtype ", dtype_name(params.dtype())));
+  }
+}
+
+template <class T>
+void segment_sum_gpu_kernel(KernelContext& c) {
+  const Tensor& data = gpu_input(c, 0);
+  const Tensor& ids = gpu_input(c, 1);
+  const SegmentPlan p = segment_plan(c, data.shape(), ids.shape(), scalar_int_input(c, 2));
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, data.dtype(), p.out);
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  if (out.bytes() > 0) SF_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.bytes(), s));
+  const std::int64_t n = p.count * p.inner;
+  if (n == 0 || p.num_segments == 0) return;
+  if (index_dtype(c, 1) == DType::kInt32)
+    segment_sum_kernel<T, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
+        data.data<T>(), ids.data<std::int32_t>(), out.data<T>(), p.inner, p.num_segments, n);
+  else
+    segment_sum_kernel<T, std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
+        data.data<T>(), ids.data<std::int64_t>(), out.data<T>(), p.inner, p.num_segments, n);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
+void embedding_row_index_gpu_kernel(KernelContext& c) {
+  const ShardRows r = shard_rows(c);
+  if (r.rows.size() > static_cast<std::size_t>(kMaxShards))
+    throw InvalidArgumentError(str_cat(c.node_name, ": ", r.rows.size(),
+                                       " shards; the GPU kernel takes at most ", kMaxShards));
+  Shards sh{};
+  for (std::size_t i = 0; i < r.rows.size(); ++i) {
+    sh.rows[i] = r.rows[i];
+    sh.offsets[i] = r.offsets[i];
+  }
+  const Tensor& ids = gpu_input(c, 0);
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, DType::kInt64, ids.shape());
+  const std::int64_t n = ids.num_elements();
+  if (n == 0) return;
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  const auto parts = static_cast<std::int64_t>(r.rows.size());
+  if (index_dtype(c, 0) == DType::kInt32)
+    embedding_row_kernel<std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
+        ids.data<std::int32_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n);
+  else
+    embedding_row_kernel<std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
+        ids.data<std::int64_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+void register_gather_cuda_kernels(KernelRegistry& r) {
+  using devices::DeviceType;
+  for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16,
+                  DType::kInt32, DType::kInt64, DType::kBool, DType::kUInt8, DType::kInt8})
+    r.add({"GatherV2", DeviceType::kGPU, d, "cuda"}, gather_gpu_kernel);
+  r.add({"UnsortedSegmentSum", DeviceType::kGPU, DType::kFloat32, "cuda"},
+        segment_sum_gpu_kernel<float>);
+  r.add({"UnsortedSegmentSum", DeviceType::kGPU, DType::kFloat64, "cuda"},
+        segment_sum_gpu_kernel<double>);
+  r.add({"UnsortedSegmentSum", DeviceType::kGPU, DType::kInt32, "cuda"},
+        segment_sum_gpu_kernel<std::int32_t>);
+  r.add({"UnsortedSegmentSum", DeviceType::kGPU, DType::kInt64, "cuda"},
+        segment_sum_gpu_kernel<std::int64_t>);
+  r.add({"_EmbeddingRowIndex", DeviceType::kGPU, DType::kInt64, "cuda"},
+        embedding_row_index_gpu_kernel);
+}
+
+}  // namespace scopeflow::kernels

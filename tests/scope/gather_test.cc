@@ -1,0 +1,277 @@
+// Gathers and embeddings through graphs and sessions: GatherV2 along every axis (int32/int64
+// indices, multi-dimensional indices, strings), UnsortedSegmentSum (negative ids dropped),
+// TF's error texts for out-of-range indices, finite-difference checks of both gradients,
+// sf::nn::embedding_lookup over a tensor, a list of shards and a partitioned variable with the
+// "mod" and "div" strategies against TF's own assignment rule, training through a lookup, and
+// on a GPU (skipped without one) the CUDA kernels against the CPU's.
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "tests/support/gradient_check.h"
+
+namespace {
+
+class GatherTest : public ::testing::Test {
+ protected:
+  void SetUp() override { sf::reset_default_graph(); }
+};
+
+std::vector<float> iota(std::size_t n, float scale = 1.0f) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>(i);
+  return v;
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const sf::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// out[o, j, k] = params[o, idx[j], k] over params [outer, limit, inner].
+std::vector<float> gather_ref(const std::vector<float>& p, std::int64_t outer, std::int64_t limit,
+                              std::int64_t inner, const std::vector<std::int64_t>& idx) {
+  std::vector<float> out;
+  for (std::int64_t o = 0; o < outer; ++o)
+    for (auto i : idx)
+      for (std::int64_t k = 0; k < inner; ++k)
+        out.push_back(p[static_cast<std::size_t>((o * limit + i) * inner + k)]);
+  return out;
+}
+
+TEST_F(GatherTest, GatherAlongEveryAxis) {
+  const auto pv = iota(2 * 3 * 4);
+  auto params = sf::constant(pv, {2, 3, 4});
+  auto idx32 = sf::constant(std::vector<std::int32_t>{2, 0, 2, 1}, {2, 2});
+  auto g0 = sf::gather(params, sf::constant(std::vector<std::int32_t>{1, 1, 0}, {3}));
+  auto g1 = sf::gather(params, idx32, 1);
+  auto g2 = sf::gather(params, sf::constant(std::vector<std::int32_t>{3, 0}, {2}), -1);
+  EXPECT_EQ(g0.op().name(), "GatherV2");
+  EXPECT_EQ(g0.op().inputs()[2].op().name(), "GatherV2/axis");
+  EXPECT_EQ(g1.op().name(), "GatherV2_1");
+  EXPECT_EQ(g0.shape(), sf::Shape({3, 3, 4}));
+  EXPECT_EQ(g1.shape(), sf::Shape({2, 2, 2, 4}));
+  EXPECT_EQ(g2.shape(), sf::Shape({2, 3, 2}));
+  sf::Session s;
+  auto r = s.run({g0, g1, g2});
+  EXPECT_EQ(r[0].to_vector<float>(), gather_ref(pv, 1, 2, 12, {1, 1, 0}));
+  EXPECT_EQ(r[1].to_vector<float>(), gather_ref(pv, 2, 3, 4, {2, 0, 2, 1}));
+  EXPECT_EQ(r[2].to_vector<float>(), gather_ref(pv, 6, 4, 1, {3, 0}));
+  // int64 indices, a scalar index (the axis disappears), strings.
+  auto gs = sf::gather(params, sf::constant(std::int64_t{1}), 1);
+  EXPECT_EQ(gs.shape(), sf::Shape({2, 4}));
+  EXPECT_EQ(s.run(gs).to_vector<float>(), gather_ref(pv, 2, 3, 4, {1}));
+  auto words = sf::constant(std::vector<std::string>{"a", "b", "c"}, {3});
+  auto gw = sf::gather(words, sf::constant(std::vector<std::int32_t>{2, 2, 0}, {3}));
+  EXPECT_EQ(s.run(gw).to_strings(), (std::vector<std::string>{"c", "c", "a"}));
+}
+
+TEST_F(GatherTest, OutOfRangeIndicesAndBadAxesAreErrors) {
+  auto params = sf::constant(iota(10), {5, 2});
+  auto ids = sf::placeholder(sf::int32, {2, 2}, "ids");
+  auto g = sf::gather(params, ids);
+  sf::Session s;
+  const auto msg = error_of([&] {
+    s.run(g, {{ids, sf::Tensor::from_vector<std::int32_t>({0, 1, 7, 2}, {2, 2})}});
+  });
+  EXPECT_NE(msg.find("indices[1,0] = 7 is not in [0, 5)"), std::string::npos) << msg;
+  EXPECT_NE(error_of([&] {
+              s.run(g, {{ids, sf::Tensor::from_vector<std::int32_t>({0, -1, 1, 2}, {2, 2})}});
+            }).find("indices[0,1] = -1 is not in [0, 5)"),
+            std::string::npos);
+  // The session stays usable.
+  EXPECT_EQ(s.run(g, {{ids, sf::Tensor::from_vector<std::int32_t>({4, 0, 0, 4}, {2, 2})}})
+                .to_vector<float>(),
+            (std::vector<float>{8, 9, 0, 1, 0, 1, 8, 9}));
+  EXPECT_THROW(sf::gather(params, ids, 2), sf::ValueError);
+  EXPECT_THROW(sf::gather(params, sf::constant(1.0f)), sf::ValueError);  // float indices
+}
+
+TEST_F(GatherTest, UnsortedSegmentSum) {
+  auto data = sf::constant(iota(8), {4, 2});
+  auto ids = sf::constant(std::vector<std::int32_t>{2, 0, -1, 2}, {4});
+  auto sum = sf::unsorted_segment_sum(data, ids, 3);
+  EXPECT_EQ(sum.op().name(), "UnsortedSegmentSum");
+  EXPECT_EQ(sum.shape(), sf::Shape({3, 2}));
+  sf::Session s;
+  // Row 2 (id -1) is dropped; rows 0 and 3 go to segment 2, row 1 to 0, nothing to 1.
+  EXPECT_EQ(s.run(sum).to_vector<float>(), (std::vector<float>{2, 3, 0, 0, 6, 8}));
+  auto bad =
+      sf::unsorted_segment_sum(data, sf::constant(std::vector<std::int32_t>{0, 3, 1, 1}, {4}), 3);
+  EXPECT_NE(error_of([&] { s.run(bad); }).find("segment_ids[1] = 3 is out of range [0, 3)"),
+            std::string::npos);
+  EXPECT_THROW(
+      sf::unsorted_segment_sum(data, sf::constant(std::vector<std::int32_t>{0, 1}, {2}), 3),
+      sf::ValueError);  // ids' shape does not prefix data's
+}
+
+using scopeflow::testing::check_gradient;
+
+TEST_F(GatherTest, GradientsMatchFiniteDifferences) {
+  // Repeated indices add up; an axis after leading dimensions offsets the segments.
+  check_gradient(
+      {4, 3},
+      [](sf::Output x) {
+        return sf::gather(x, sf::constant(std::vector<std::int32_t>{3, 0, 3, 3}, {2, 2}));
+      },
+      1);
+  check_gradient(
+      {2, 3, 2},
+      [](sf::Output x) {
+        return sf::gather(x, sf::constant(sf::Tensor::from_vector<std::int64_t>({2, 2, 0}, {3})),
+                          1);
+      },
+      2);
+  check_gradient(
+      {2, 5},
+      [](sf::Output x) {
+        return sf::gather(x, sf::constant(std::vector<std::int32_t>{4, 1}, {2}), -1);
+      },
+      3);
+  check_gradient(
+      {5, 2},
+      [](sf::Output x) {
+        return sf::unsorted_segment_sum(
+            x, sf::constant(std::vector<std::int32_t>{1, 0, 1, 2, 0}, {5}), 4);
+      },
+      4);
+}
+
+// TF's embedding_lookup assignment (embedding_ops.py): shard and row within it of each id.
+std::pair<std::int64_t, std::int64_t> tf_assignment(std::int64_t id, const std::string& strategy,
+                                                    std::int64_t np, std::int64_t total) {
+  if (strategy == "mod") return {id % np, id / np};
+  const std::int64_t ipp = total / np, extras = total % np;
+  const std::int64_t p = std::max(id / (ipp + 1), ipp > 0 ? (id - extras) / ipp : 0);
+  return {p, p < extras ? id % (ipp + 1) : (id - extras) % ipp};
+}
+
+TEST_F(GatherTest, EmbeddingLookupOverShardsFollowsTfsStrategies) {
+  // 10 rows of width 2 in 3 shards of 4, 3, 3 rows (TF's fixed_size_partitioner sizes).
+  const std::vector<std::int64_t> rows = {4, 3, 3};
+  std::vector<sf::Output> shards;
+  std::vector<std::vector<float>> values;
+  for (std::size_t p = 0; p < rows.size(); ++p) {
+    values.push_back(iota(static_cast<std::size_t>(rows[p] * 2), 1.0f));
+    for (auto& v : values.back()) v += 100.0f * static_cast<float>(p);
+    shards.push_back(sf::constant(values.back(), {rows[p], 2}));
+  }
+  std::vector<std::int64_t> idv = {0, 9, 4, 5, 3, 7, 1, 8};
+  auto ids = sf::constant(std::vector<std::int32_t>(idv.begin(), idv.end()), {2, 4});
+  sf::Session s;
+  for (const std::string strategy : {"mod", "div"}) {
+    auto e = sf::nn::embedding_lookup(shards, ids, strategy);
+    EXPECT_EQ(e.shape(), sf::Shape({2, 4, 2})) << strategy;
+    std::vector<float> want;
+    for (auto id : idv) {
+      auto [p, r] = tf_assignment(id, strategy, 3, 10);
+      want.push_back(values[static_cast<std::size_t>(p)][static_cast<std::size_t>(2 * r)]);
+      want.push_back(values[static_cast<std::size_t>(p)][static_cast<std::size_t>(2 * r + 1)]);
+    }
+    EXPECT_EQ(s.run(e).to_vector<float>(), want) << strategy;
+    auto out_of_range = sf::nn::embedding_lookup(
+        shards, sf::constant(std::vector<std::int32_t>{10}, {1}), strategy);
+    EXPECT_NE(error_of([&] { s.run(out_of_range); }).find("ids[0] = 10 is not in [0, 10)"),
+              std::string::npos)
+        << strategy;
+  }
+  // One tensor: a plain gather, named as TF names it.
+  auto single =
+      sf::nn::embedding_lookup(shards[0], sf::constant(std::vector<std::int32_t>{3, 1}, {2}));
+  EXPECT_EQ(single.op().type(), "Identity");
+  EXPECT_EQ(single.op().inputs()[0].op().type(), "GatherV2");
+  EXPECT_EQ(s.run(single).to_vector<float>(), (std::vector<float>{6, 7, 2, 3}));
+  EXPECT_THROW(sf::nn::embedding_lookup(shards, ids, "range"), sf::ValueError);
+  EXPECT_THROW(sf::nn::embedding_lookup(std::vector<sf::Output>{}, ids), sf::ValueError);
+  EXPECT_THROW(sf::nn::embedding_lookup({shards[0], sf::constant(iota(6), {2, 3})}, ids),
+               sf::ValueError);
+}
+
+// A partitioned embedding variable, looked up and trained: SGD moves exactly the rows looked up,
+// by lr times their count (mod strategy over 3 shards of a [7, 2] table).
+TEST_F(GatherTest, TrainsAPartitionedEmbeddingVariable) {
+  auto emb = sf::get_variable(
+      "emb", {7, 2},
+      {.initializer = sf::constant_initializer(1.0), .partitioner = sf::fixed_size_partitioner(3)});
+  ASSERT_EQ(emb.partitions().size(), 3u);
+  auto ids = sf::constant(sf::Tensor::from_vector<std::int64_t>({5, 1, 5, 6}, {4}));
+  auto e = sf::nn::embedding_lookup(emb, ids);
+  auto loss = sf::reduce_sum(e);
+  auto train = sf::train::GradientDescentOptimizer(0.5).minimize(loss);
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  s.run(train);
+  // mod over 3 shards of 3, 2, 2 rows: id 5 -> shard 2 row 1, id 1 -> shard 1 row 0,
+  // id 6 -> shard 0 row 2.
+  std::vector<std::vector<float>> want = {
+      {1, 1, 1, 1, 0.5f, 0.5f}, {0.5f, 0.5f, 1, 1}, {1, 1, 0, 0}};
+  for (std::size_t p = 0; p < 3; ++p)
+    EXPECT_EQ(s.run(emb.partitions()[p]).to_vector<float>(), want[p]) << "shard " << p;
+  // Partitioned along axis 1: refused.
+  auto wide = sf::get_variable("wide", {4, 6}, {.partitioner = sf::fixed_size_partitioner(2, 1)});
+  EXPECT_THROW(sf::nn::embedding_lookup(wide, ids), sf::ValueError);
+}
+
+// ---------------------------------------------------------------- GPU
+#define SKIP_WITHOUT_GPU()                       \
+  if (sf::devices::gpu_inventory().gpus.empty()) \
+  GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason
+
+// The CUDA kernels against the CPU's: gathers along each axis (every element size), the segment
+// sum (atomics: equal within rounding), embedding rows for both strategies; out-of-range ids
+// give zeros on the GPU (TF's GPU behaviour).
+TEST_F(GatherTest, GpuKernelsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  auto build = [](const std::string& dev) {
+    sf::device d(dev);
+    const auto pv = iota(3 * 1001 * 5, 0.25f);
+    auto params = sf::constant(pv, {3, 1001, 5});
+    std::vector<std::int32_t> idv;
+    for (int i = 0; i < 2000; ++i) idv.push_back((i * 7919) % 1001);
+    auto idx = sf::constant(idv, {40, 50});
+    std::vector<sf::Output> out = {
+        sf::gather(params, idx, 1),
+        sf::cast(sf::gather(sf::cast(params, sf::float16), idx, 1), sf::float32),
+        sf::cast(sf::gather(sf::cast(params, sf::float64), idx, 1), sf::float32),
+        sf::unsorted_segment_sum(sf::gather(params, idx, 1), idx, 1001)};
+    std::vector<sf::Output> shards = {sf::constant(iota(8), {4, 2}), sf::constant(iota(6), {3, 2}),
+                                      sf::constant(iota(6), {3, 2})};
+    auto ids = sf::constant(sf::Tensor::from_vector<std::int64_t>({9, 0, 4, 7, 5}, {5}));
+    out.push_back(sf::nn::embedding_lookup(shards, ids, "mod"));
+    out.push_back(sf::nn::embedding_lookup(shards, ids, "div"));
+    return out;
+  };
+  std::vector<sf::Output> cpu, gpu;
+  {
+    sf::Graph g;
+    auto as = g.as_default();
+    cpu = build("/device:CPU:0");
+    gpu = build("/device:GPU:0");
+    sf::Session s(sf::SessionOptions{.allow_soft_placement = false}, g);
+    auto rc = s.run(cpu);
+    auto rg = s.run(gpu);
+    for (std::size_t i = 0; i < rc.size(); ++i) {
+      auto a = rc[i].to_vector<float>();
+      auto b = rg[i].to_vector<float>();
+      ASSERT_EQ(a.size(), b.size()) << i;
+      for (std::size_t k = 0; k < a.size(); ++k)
+        ASSERT_NEAR(a[k], b[k], 1e-5 * std::abs(a[k]) + 1e-6) << "output " << i << " @" << k;
+    }
+    // Out of range on the GPU: zeros, no error.
+    sf::device d("/device:GPU:0");
+    auto z = sf::gather(sf::constant(iota(4), {2, 2}),
+                        sf::constant(std::vector<std::int32_t>{1, 5}, {2}));
+    EXPECT_EQ(s.run(z).to_vector<float>(), (std::vector<float>{2, 3, 0, 0}));
+  }
+}
+
+}  // namespace
