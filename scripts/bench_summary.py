@@ -129,6 +129,8 @@ def strategy(run):
         s += "/" + (run.get("all_reduce_spec") or "copy")
     elif s == "parameter_server":
         s += "/" + run.get("local_parameter_device", "cpu")
+    if run.get("gradient_repacking"):
+        s += f" pack={run['gradient_repacking']}"  # --gradient_repacking P
     if run.get("inbound_copy_streams"):
         s += " +inbound"  # SessionOptions::inbound_copy_streams
     return s

@@ -247,6 +247,12 @@ if [ $run_bench = 1 ]; then
   done
   sfb --num_devices 4 --batch_size 128 --explain --variable_update independent \
     --json "$out/tower_independent_4x128_explain.json"
+  # One collective a step instead of one per variable (each a barrier of all towers): the
+  # gradients packed into one buffer, all-reduced by the fused kernel into one shared result.
+  for k in 4 8; do
+    sfb --num_devices "$k" --batch_size 128 --variable_update replicated --all_reduce_spec nccl \
+      --gradient_repacking 1 --json "$out/tower_replicated_nccl_pack1_${k}x128.json"
+  done
   sfb --num_devices 8 --batch_size 128 --variable_update replicated \
     --json "$out/tower_replicated_8x128.json"
   sfb --num_devices 1 --batch_size 1024 --variable_update replicated \

@@ -253,6 +253,7 @@ int main(int argc, char** argv) {
           {"local_parameter_device", c.local_parameter_device},
           {"ps_strategy", c.ps_strategy},
           {"inbound_copy_streams", c.inbound_copy_streams},
+          {"gradient_repacking", c.gradient_repacking},
           {"all_reduce_spec", c.all_reduce_spec.empty() && c.variable_update == "replicated"
                                   ? "copy"
                                   : c.all_reduce_spec},
