@@ -83,7 +83,7 @@ struct Entry {
   std::optional<Variable> var;
 };
 
-std::vector<Entry> entries(const std::vector<Variable>& vars) {
+std::vector<Entry> entries_of(const std::vector<Variable>& vars) {
   std::vector<Entry> out;
   std::map<std::string, std::size_t> whole;  // full_name -> index in out
   for (const auto& v : vars) {
@@ -151,10 +151,29 @@ void copy_slice(char* full, const std::vector<std::int64_t>& full_dims, char* sl
   }
 }
 
+// What a checkpoint holds for `options` (`vars`: the variables of a var_list or the default).
+std::vector<Entry> entries(const SaverOptions& options, const std::vector<Variable>& vars) {
+  if (!options.var_dict) return entries_of(vars);
+  if (options.var_dict->empty()) throw ValueError("No variables to save");
+  std::vector<Entry> out;
+  for (const auto& [name, v] : *options.var_dict) {
+    if (v.is_partitioned())
+      out.push_back({name, v.dtype(), v.shape(), v.partitions(), std::nullopt});
+    else
+      out.push_back({name, v.dtype(), v.shape(), {}, v});
+  }
+  return out;
+}
+
 }  // namespace
 
 Saver::Saver(const SaverOptions& options) : options_(options) {
   if (options_.max_to_keep < 0) throw ValueError("Saver: max_to_keep must be >= 0");
+  if (options_.var_list && options_.var_dict)
+    throw ValueError("Saver: give var_list or var_dict, not both");
+  if (options_.var_dict)
+    for (const auto& [name, v] : *options_.var_dict)
+      if (name.empty()) throw ValueError(str_cat("Saver: var_dict names ", v.name(), " \"\""));
 }
 
 std::vector<Variable> Saver::vars() const {
@@ -183,7 +202,7 @@ std::string Saver::save(Session& sess, const std::string& save_path,
           str_cat("Saver: attempting to save uninitialized variable ", var_key(v)));
     return t.on_host() ? t : t.to(devices::host_device());
   };
-  for (const auto& e : entries(vars())) {
+  for (const auto& e : entries(options_, options_.var_dict ? std::vector<Variable>{} : vars())) {
     Tensor t;
     if (e.var) {
       t = value_of(*e.var);
@@ -283,11 +302,14 @@ void Saver::restore(Session& sess, const std::string& path) {
   };
   // Check everything first, then assign: a bad file changes no variable.
   std::vector<std::pair<std::string, Tensor>> values;
-  for (const auto& e : entries(vars())) {
+  for (const auto& e : entries(options_, options_.var_dict ? std::vector<Variable>{} : vars())) {
     if (e.var) {
+      const std::string name = var_key(*e.var);
       if (!header.contains(e.key))
-        throw NotFoundError(str_cat(path, ": no tensor for variable ", e.key));
-      values.emplace_back(e.key, load(e.key, e.dtype, e.shape, "the variable"));
+        throw NotFoundError(str_cat(path, ": no tensor for variable ", e.key,
+                                    e.key == name ? "" : str_cat(" (", name, ")")));
+      values.emplace_back(name, load(e.key, e.dtype, e.shape,
+                                     e.key == name ? "the variable" : str_cat("variable ", name)));
       continue;
     }
     if (header.contains(e.key)) {  // the whole variable: each shard's slice of it

@@ -4,6 +4,7 @@
 // restore checks names, dtypes, shapes and checksums, saying exactly what does not match.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ struct SaverOptions {
   // reads files written shard by shard ("emb/w/part_0"). A var_list naming only some shards of
   // a variable saves those under their own names.
   std::optional<std::vector<Variable>> var_list = {};
+  // TF's dict form of var_list: each variable saved and restored under the given name (a
+  // checkpoint name -> variable map; a partitioned variable is saved whole under its name).
+  // Exclusive with var_list.
+  std::optional<std::map<std::string, Variable>> var_dict = {};
   int max_to_keep = 5;  // older checkpoints are deleted; 0: keep all
 };
 

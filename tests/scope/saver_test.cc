@@ -1,5 +1,6 @@
 // Saver: safetensors round trip, restore checks (names, shapes, checksums), max_to_keep,
-// latest_checkpoint, an interrupted save, and a file read back by numpy.
+// latest_checkpoint, an interrupted save, a file read back by numpy, and the dict form of
+// var_list (names of the checkpoint's choosing).
 #include <gtest/gtest.h>
 #include <scopeflow/scopeflow.h>
 
@@ -123,6 +124,50 @@ TEST_F(SaverTest, NumpyReadsTheFile) {
          "a = np.frombuffer(b[8 + n + s:8 + n + t], dtype=np.float32).reshape(e['shape'])\n"
          "assert a.tolist() == [1.5, -2.0, 3.0], a\nprint('numpy ok')\n";
   EXPECT_EQ(std::system((py + " " + script + " " + path + " > /dev/null").c_str()), 0);
+}
+
+}  // namespace
+
+namespace {
+
+// TF's dict var_list: variables saved under the names given, and restored from those names
+// into variables named otherwise (a model's weights loaded into another scope); a partitioned
+// variable goes whole under its name.
+TEST_F(SaverTest, VarDictSavesAndRestoresUnderTheGivenNames) {
+  sf::Variable w = sf::get_variable(
+      "tower/w", {.initializer = sf::constant(std::vector<float>{1, 2, 3, 4}, {2, 2})});
+  sf::Variable emb = sf::get_variable(
+      "emb", {.initializer = sf::constant(std::vector<float>{1, 2, 3, 4, 5, 6}, {3, 2}),
+              .partitioner = sf::fixed_size_partitioner(2)});
+  std::string path;
+  {
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    sf::train::Saver saver(
+        {.var_dict = std::map<std::string, sf::Variable>{{"w", w}, {"table", emb}}});
+    path = saver.save(s, (dir_ / "dict").string());
+  }
+  sf::reset_default_graph();
+  sf::Variable w2 = sf::get_variable("other/weights", {2, 2});
+  sf::Variable t2 = sf::get_variable("lookup", {3, 2});  // unpartitioned this time
+  sf::Session s;
+  sf::train::Saver({.var_dict = std::map<std::string, sf::Variable>{{"w", w2}, {"table", t2}}})
+      .restore(s, path);
+  EXPECT_EQ(s.run(w2).to_vector<float>(), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(s.run(t2).to_vector<float>(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  // A name the file lacks is named in the error, with the variable it was for.
+  try {
+    sf::train::Saver({.var_dict = std::map<std::string, sf::Variable>{{"nope", w2}}})
+        .restore(s, path);
+    ADD_FAILURE() << "restored a missing name";
+  } catch (const sf::NotFoundError& e) {
+    EXPECT_NE(std::string(e.what()).find("no tensor for variable nope (other/weights)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(sf::train::Saver({.var_list = std::vector<sf::Variable>{w2},
+                                 .var_dict = std::map<std::string, sf::Variable>{{"w", w2}}}),
+               sf::ValueError);
 }
 
 }  // namespace
