@@ -38,7 +38,7 @@ SegmentPlan segment_plan(const KernelContext& c, const Shape& data, const Shape&
 
 // _EmbeddingRowIndex: the concatenated row of `id` for shards of `rows` rows ("mod": id % P
 // holds it at id / P; "div": contiguous ranges, the first N % P shards one longer), or -1 when
-// the id is not in [0, N) or its shard is too short for it.
+// the id is negative, past N ("div"), or its shard is too short for it.
 struct ShardRows {
   std::vector<std::int64_t> rows, offsets;
   std::int64_t total = 0;
@@ -48,9 +48,9 @@ ShardRows shard_rows(const KernelContext& c);
 SF_HOST_DEVICE inline std::int64_t embedding_row(std::int64_t id, bool mod, std::int64_t parts,
                                                  const std::int64_t* rows,
                                                  const std::int64_t* offsets, std::int64_t total) {
-  if (id < 0 || id >= total) return -1;
+  if (id < 0 || (!mod && id >= total)) return -1;
   std::int64_t p = 0, local = 0;
-  if (mod) {
+  if (mod) {  // NOTE: with uneven shards an id >= total may still name a row (as in TF)
     p = id % parts;
     local = id / parts;
   } else {
@@ -66,7 +66,7 @@ SF_HOST_DEVICE inline std::int64_t embedding_row(std::int64_t id, bool mod, std:
   return local < rows[p] ? offsets[p] + local : -1;
 }
 
-// TF's SliceDebugString: "[1,0]" for flat index 2 of shape [2,2].
+// TF's SliceDebugString: "[1,0]" for flat index 2 of shape [2,2]; "" for a scalar.
 std::string index_string(const Shape& shape, std::int64_t flat);
 
 void register_gather_cpu_kernels(KernelRegistry& r);

@@ -1,6 +1,7 @@
 // GatherV2, UnsortedSegmentSum and _EmbeddingRowIndex on the CPU (reference kernels; every
 // element copied or summed in index order) and the plans both devices share. See gather.h.
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/array/concat.h"
 #include "kernels/gather/gather.h"
@@ -9,6 +10,7 @@ namespace scopeflow::kernels {
 
 std::string index_string(const Shape& shape, std::int64_t flat) {
   const auto& d = shape.dims();
+  if (d.empty()) return "";
   std::vector<std::int64_t> idx(d.size(), 0);
   for (std::size_t k = d.size(); k-- > 0;) {
     idx[k] = d[k] > 0 ? flat % d[k] : 0;
@@ -144,6 +146,26 @@ void gather_kernel(KernelContext& c) {
             row);
 }
 
+// float16 / bfloat16 add in float and round each sum, as TF's CPU kernel (Eigen::half) does.
+template <class T>
+constexpr bool kSixteenBitFloat = std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t>;
+
+template <class T>
+T zero_of() {
+  if constexpr (kSixteenBitFloat<T>)
+    return T(0.0f);
+  else
+    return T(0);
+}
+
+template <class T>
+T add_elements(T a, T b) {
+  if constexpr (kSixteenBitFloat<T>)
+    return T(static_cast<float>(a) + static_cast<float>(b));
+  else
+    return a + b;
+}
+
 template <class T>
 void segment_sum_kernel(KernelContext& c) {
   const Tensor& data = c.inputs.at(0);
@@ -158,12 +180,13 @@ void segment_sum_kernel(KernelContext& c) {
                   " is out of range [0, ", p.num_segments, ")"));
   Tensor& out = c.allocate_output(0, data.dtype(), p.out);
   T* y = out.data<T>();
-  std::fill(y, y + out.num_elements(), T(0));
+  std::fill(y, y + out.num_elements(), zero_of<T>());
   const T* x = data.data<T>();
   for (std::int64_t i = 0; i < p.count; ++i) {
     const std::int64_t s = ids[static_cast<std::size_t>(i)];
     if (s < 0) continue;  // dropped, as TF drops negative ids
-    for (std::int64_t k = 0; k < p.inner; ++k) y[s * p.inner + k] += x[i * p.inner + k];
+    for (std::int64_t k = 0; k < p.inner; ++k)
+      y[s * p.inner + k] = add_elements(y[s * p.inner + k], x[i * p.inner + k]);
   }
 }
 
@@ -178,8 +201,8 @@ void embedding_row_index_kernel(KernelContext& c) {
     if (y[i] < 0)
       throw InvalidArgumentError(str_cat(
           c.node_name, ": ids", index_string(c.inputs[0].shape(), static_cast<std::int64_t>(i)),
-          " = ", ids[i], " is not in [0, ", r.total, ") or not in its shard (partition_strategy ",
-          r.mod ? "mod" : "div", ", ", parts, " shards)"));
+          " = ", ids[i], " is not in [0, ", r.total, ") or past the end of its shard (",
+          r.mod ? "mod" : "div", " over ", parts, " shards)"));
   }
 }
 
@@ -199,6 +222,9 @@ void register_gather_cpu_kernels(KernelRegistry& r) {
         segment_sum_kernel<std::int32_t>);
   r.add({"UnsortedSegmentSum", DeviceType::kCPU, DType::kInt64, "ref"},
         segment_sum_kernel<std::int64_t>);
+  r.add({"UnsortedSegmentSum", DeviceType::kCPU, DType::kFloat16, "ref"}, segment_sum_kernel<half>);
+  r.add({"UnsortedSegmentSum", DeviceType::kCPU, DType::kBFloat16, "ref"},
+        segment_sum_kernel<bfloat16_t>);
   r.add({"_EmbeddingRowIndex", DeviceType::kCPU, DType::kInt64, "ref"}, embedding_row_index_kernel);
 }
 

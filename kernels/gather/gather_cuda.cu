@@ -11,6 +11,7 @@
 #include "devices/cuda/cuda_check.h"
 #include "kernels/array/concat.h"
 #include "kernels/common/cuda_stream.h"
+#include "kernels/common/cuda_types.cuh"
 #include "kernels/common/gpu_args.h"
 #include "kernels/common/launch.cuh"
 #include "kernels/gather/gather.h"
@@ -35,6 +36,8 @@ __global__ void gather_kernel(const E* params, const I* idx, E* out, std::int64_
   }
 }
 
+// int64 through the unsigned 64-bit atomic (two's complement sums wrap the same); __half and
+// __nv_bfloat16 through their own atomics (sm_70 / sm_80 and newer), one rounding per add.
 template <class T>
 __device__ __forceinline__ void atomic_add(T* at, T v) {
   if constexpr (std::is_same_v<T, std::int64_t>)
@@ -115,6 +118,7 @@ void gather_gpu_kernel(KernelContext& c) {
 
 template <class T>
 void segment_sum_gpu_kernel(KernelContext& c) {
+  using D = cuda_type_t<T>;
   const Tensor& data = gpu_input(c, 0);
   const Tensor& ids = gpu_input(c, 1);
   const SegmentPlan p = segment_plan(c, data.shape(), ids.shape(), scalar_int_input(c, 2));
@@ -125,11 +129,13 @@ void segment_sum_gpu_kernel(KernelContext& c) {
   const std::int64_t n = p.count * p.inner;
   if (n == 0 || p.num_segments == 0) return;
   if (index_dtype(c, 1) == DType::kInt32)
-    segment_sum_kernel<T, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
-        data.data<T>(), ids.data<std::int32_t>(), out.data<T>(), p.inner, p.num_segments, n);
+    segment_sum_kernel<D, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
+        cuda_ptr(data.data<T>()), ids.data<std::int32_t>(), cuda_ptr(out.data<T>()), p.inner,
+        p.num_segments, n);
   else
-    segment_sum_kernel<T, std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
-        data.data<T>(), ids.data<std::int64_t>(), out.data<T>(), p.inner, p.num_segments, n);
+    segment_sum_kernel<D, std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
+        cuda_ptr(data.data<T>()), ids.data<std::int64_t>(), cuda_ptr(out.data<T>()), p.inner,
+        p.num_segments, n);
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -174,6 +180,10 @@ void register_gather_cuda_kernels(KernelRegistry& r) {
         segment_sum_gpu_kernel<std::int32_t>);
   r.add({"UnsortedSegmentSum", DeviceType::kGPU, DType::kInt64, "cuda"},
         segment_sum_gpu_kernel<std::int64_t>);
+  r.add({"UnsortedSegmentSum", DeviceType::kGPU, DType::kFloat16, "cuda"},
+        segment_sum_gpu_kernel<half>);
+  r.add({"UnsortedSegmentSum", DeviceType::kGPU, DType::kBFloat16, "cuda"},
+        segment_sum_gpu_kernel<bfloat16_t>);
   r.add({"_EmbeddingRowIndex", DeviceType::kGPU, DType::kInt64, "cuda"},
         embedding_row_index_gpu_kernel);
 }

@@ -234,10 +234,14 @@ std::vector<Tensor> run_collective(const CollectiveGroup& group,
       // participant's compute stream only: an input held by another logical GPU of the card
       // (the shared result of an earlier fused all-reduce) is copied to its participant first,
       // so no other allocator can hand its buffer out while NCCL still reads it.
-      for (std::size_t j = 0; j < r.inputs.size(); ++j)
-        if (r.inputs[j].initialized() && r.inputs[j].device_ptr() != r.devices[j] &&
-            !r.inputs[j].on_host())
-          r.inputs[j] = r.inputs[j].to(r.devices[j]);
+      for (std::size_t j = 0; j < r.inputs.size(); ++j) {
+        const Tensor& x = r.inputs[j];
+        if (!x.initialized() || x.device_ptr() == r.devices[j] || x.on_host()) continue;
+        Tensor mine(x.dtype(), x.shape(), r.devices[j]);  // stream-ordered, no host wait
+        devices::copy_bytes_async(*r.devices[j], mine.raw_data(), *x.device_ptr(), x.raw_data(),
+                                  x.bytes());
+        r.inputs[j] = std::move(mine);
+      }
       return kernels::all_reduce_nccl(r);
   }
   throw InternalError(str_cat(label, ": unknown implementation"));

@@ -1,6 +1,7 @@
 // sf::gather, sf::unsorted_segment_sum, sf::nn::embedding_lookup. See embedding.h.
 #include "scope/ops/embedding.h"
 
+#include <limits>
 #include <optional>
 
 #include "devices/base/errors.h"
@@ -12,6 +13,9 @@ namespace scopeflow {
 
 Output gather(const Output& params, const Output& indices, std::int64_t axis,
               std::string_view name) {
+  if (axis < std::numeric_limits<std::int32_t>::min() ||
+      axis > std::numeric_limits<std::int32_t>::max())
+    throw ValueError(str_cat("gather: axis ", axis, " is out of range"));
   name_scope scope(name, "GatherV2");
   const std::string op_name = scope.name();
   return get_default_graph()
@@ -38,8 +42,6 @@ namespace {
 Output lookup(const Output& table, const std::vector<std::int64_t>& rows, const Output& ids,
               const std::string& strategy, const std::string& device_of_table,
               const std::string& op_name) {
-  if (strategy != "mod" && strategy != "div")
-    throw ValueError(str_cat("Unrecognized partition strategy: ", strategy));
   if (ids.dtype() != DType::kInt32 && ids.dtype() != DType::kInt64)
     throw ValueError(
         str_cat("embedding_lookup: ids must be int32 or int64, got ", dtype_name(ids.dtype())));
@@ -85,16 +87,19 @@ std::vector<std::int64_t> shard_rows_of(const std::vector<Shape>& shapes) {
   return rows;
 }
 
-}  // namespace
-
-Output embedding_lookup(const Output& params, const Output& ids,
-                        const std::string& partition_strategy, std::string_view name) {
-  return embedding_lookup(std::vector<Output>{params}, ids, partition_strategy, name);
+// TF checks the strategy only when there are several shards (one tensor ignores it).
+void check_strategy(std::size_t shards, const std::string& strategy) {
+  if (shards > 1 && strategy != "mod" && strategy != "div")
+    throw ValueError(str_cat("Unrecognized partition strategy: ", strategy,
+                             ". Must be one of either `mod` or `div`."));
 }
+
+}  // namespace
 
 Output embedding_lookup(const std::vector<Output>& params, const Output& ids,
                         const std::string& partition_strategy, std::string_view name) {
   if (params.empty()) throw ValueError("Need at least one param");
+  check_strategy(params.size(), partition_strategy);
   std::vector<Shape> shapes;
   for (const auto& p : params) shapes.push_back(p.shape());
   const auto rows = shard_rows_of(shapes);
@@ -104,9 +109,15 @@ Output embedding_lookup(const std::vector<Output>& params, const Output& ids,
                 params.size() == 1 ? params[0].op().device() : std::string(), scope.name());
 }
 
+Output embedding_lookup(const Output& params, const Output& ids,
+                        const std::string& partition_strategy, std::string_view name) {
+  return embedding_lookup(std::vector<Output>{params}, ids, partition_strategy, name);
+}
+
 Output embedding_lookup(const Variable& params, const Output& ids,
                         const std::string& partition_strategy, std::string_view name) {
   const auto parts = params.partitions();
+  check_strategy(parts.size(), partition_strategy);
   if (parts.size() > 1 && params.partition_axis() != 0)
     throw ValueError(str_cat("embedding_lookup: ", params.name(), " is partitioned along axis ",
                              params.partition_axis(), "; embeddings are looked up along axis 0"));
