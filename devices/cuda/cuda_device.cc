@@ -69,24 +69,51 @@ class CudaBackend final : public CaptureExclusiveBackend {
     if (cudaFree(p) != cudaSuccess) SF_LOG_WARN("cudaFree failed on GPU ", device_);
     if (switched) (void)cudaSetDevice(prev);
   }
+  // Events for cross-stream frees come from a free list: the allocator destroys one once it
+  // has completed and nothing refers to it, so it can be recorded again (no cudaEventCreate /
+  // cudaEventDestroy pair per block used by another stream).
   void* record_event(devices::StreamId stream) override {
-    DeviceGuard guard(device_);
     cudaEvent_t ev = nullptr;
-    SF_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-    SF_CUDA_CHECK(cudaEventRecord(ev, reinterpret_cast<cudaStream_t>(stream)));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_events_.empty()) {
+        ev = free_events_.back();
+        free_events_.pop_back();
+      }
+    }
+    DeviceGuard guard(device_);
+    if (ev == nullptr) SF_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    if (cudaError_t err = cudaEventRecord(ev, reinterpret_cast<cudaStream_t>(stream));
+        err != cudaSuccess) {
+      (void)cudaEventDestroy(ev);
+      SF_CUDA_CHECK(err);
+    }
     return ev;
   }
   bool query_event(void* event) override { return event_done(event); }
   void destroy_event(void* event) noexcept override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (free_events_.size() < kMaxFreeEvents) {
+        free_events_.push_back(static_cast<cudaEvent_t>(event));
+        return;
+      }
+    }
     (void)cudaEventDestroy(static_cast<cudaEvent_t>(event));
   }
   void synchronize() override {
     DeviceGuard guard(device_);
     SF_CUDA_CHECK(cudaDeviceSynchronize());
   }
+  ~CudaBackend() override {
+    for (cudaEvent_t ev : free_events_) (void)cudaEventDestroy(ev);
+  }
 
  private:
+  static constexpr std::size_t kMaxFreeEvents = 1024;
   int device_;
+  std::mutex mu_;
+  std::vector<cudaEvent_t> free_events_;
 };
 
 // The pinned host cache's view of page-locked memory (HostCachingAllocator). Events are
