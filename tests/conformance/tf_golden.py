@@ -591,6 +591,20 @@ def nn_gather_embedding_lookup():
 
 
 @case
+def i91c_partitioned_device_setter():
+    # Each shard is a variable of its own to the device function: round robin over the ps tasks.
+    out = []
+    with tf.device(tf.train.replica_device_setter(ps_tasks=2)):
+        w = tf.get_variable("emb", [10, 4], partitioner=tf.fixed_size_partitioner(4))
+        x = tf.get_variable("x", [3])
+        y = tf.get_variable("y", [5], partitioner=tf.fixed_size_partitioner(3))
+    out += [v.name + " " + v.device for v in w]
+    out.append(x.device)
+    out += [v.name + " " + v.device for v in y]
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

@@ -693,6 +693,20 @@ std::map<std::string, std::function<Result()>> cases() {
     for (const auto& v : emb.partitions()) out.push_back(vals(s.run(v)));
     return out;
   };
+  m["i91c_partitioned_device_setter"] = [] {
+    Result out;
+    sf::Variable w, x, y;
+    {
+      sf::device d(sf::train::replica_device_setter({.ps_tasks = 2}));
+      w = sf::get_variable("emb", {10, 4}, {.partitioner = sf::fixed_size_partitioner(4)});
+      x = sf::get_variable("x", {3});
+      y = sf::get_variable("y", {5}, {.partitioner = sf::fixed_size_partitioner(3)});
+    }
+    for (const auto& v : w.partitions()) out.push_back(v.name() + " " + v.device());
+    out.push_back(x.device());
+    for (const auto& v : y.partitions()) out.push_back(v.name() + " " + v.device());
+    return out;
+  };
   m["m_device_merging"] = [] {
     Result out;
     {
