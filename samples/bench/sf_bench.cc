@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
                      {"busbw_gb_per_s", r.busbw_gb_per_s},
                      {"copy_gb_per_s", links.worker_gb_per_s},
                      {"op", op},
-                     {"rounds", r.rounds}});
+                     {"rounds", r.rounds},
+                     {"nodes_per_run", r.nodes_per_run}});
       }
       if (!json_path.empty())
         sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");

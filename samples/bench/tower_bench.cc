@@ -579,6 +579,7 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
     AllReduceResult r;
     r.bytes = n * 4;
     r.rounds = rounds;
+    r.nodes_per_run = sess.last_run_stats().nodes_executed;
     const double per_all_reduce_s = median(secs) / rounds;
     r.time_us = per_all_reduce_s * 1e6;
     r.algbw_gb_per_s = static_cast<double>(r.bytes) / per_all_reduce_s / 1e9;

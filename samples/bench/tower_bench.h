@@ -140,6 +140,7 @@ struct AllReduceResult {
   double algbw_gb_per_s = 0;
   double busbw_gb_per_s = 0;
   int rounds = 1;
+  std::int64_t nodes_per_run = 0;  // graph nodes one timed Session run executed
 };
 // `op`: "mean" (the replicated strategy's exchange: the sum, then 1/K on each device) or "sum"
 // (the all-reduce alone, what nccl-tests' all_reduce_perf times). `rounds`: all-reduces per

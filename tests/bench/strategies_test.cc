@@ -246,9 +246,14 @@ TEST(StrategiesTest, AllReduceRoundsRunBackToBack) {
   for (const char* spec : {"copy", "nccl"}) {
     auto c = base(3, 1);
     c.all_reduce_spec = spec;
+    const auto one = bench::run_allreduce(c, 1 << 12, 1 << 12, 2, "sum", 1);
     const auto rows = bench::run_allreduce(c, 1 << 12, 1 << 12, 2, "sum", 5);
     ASSERT_EQ(rows.size(), 1u) << spec;
     EXPECT_EQ(rows[0].rounds, 5) << spec;
+    // Every round runs in the timed Session run: 5 times one round's nodes, plus the K
+    // Identities that order rounds 2..5 after the one before.
+    ASSERT_EQ(one.size(), 1u);
+    EXPECT_EQ(rows[0].nodes_per_run, 5 * one[0].nodes_per_run + 4 * 3) << spec;
     EXPECT_GT(rows[0].time_us, 0.0) << spec;
     EXPECT_NEAR(rows[0].algbw_gb_per_s, (1 << 12) / rows[0].time_us * 1e-3,
                 1e-6 * rows[0].algbw_gb_per_s)
