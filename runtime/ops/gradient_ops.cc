@@ -51,6 +51,28 @@ Output unreduce(Graph& g, const Operation& o, const Output& dy) {
   return op(g, "BroadcastTo", {r, const_ints(g, xs.dims(), "Shape_1")}, {}, "BroadcastTo");
 }
 
+// A Const of integer dtype `it` (int32 or int64) holding `v` in `shape`.
+Output int_const(Graph& g, DType it, const std::vector<std::int64_t>& v, const Shape& shape,
+                 const std::string& name) {
+  AttrMap a;
+  if (it == DType::kInt32)
+    a.set("value",
+          Tensor::from_vector<std::int32_t>(std::vector<std::int32_t>(v.begin(), v.end()), shape));
+  else
+    a.set("value", Tensor::from_vector<std::int64_t>(v, shape));
+  a.set("dtype", it);
+  return g.create_op("Const", {}, std::move(a), name).output(0);
+}
+
+// TF's Cast of x to dst.
+Output cast_to(Graph& g, const Output& x, DType dst, const std::string& name) {
+  AttrMap a;
+  a.set("SrcT", x.dtype());
+  a.set("DstT", dst);
+  a.set("Truncate", false);
+  return op(g, "Cast", {x}, std::move(a), name);
+}
+
 // TF's zeros_like for a gradient that is zero (a Fill of the tensor's static shape).
 Output zeros_like(Graph& g, const Output& t, const char* what) {
   return op(g, "Fill",
@@ -249,42 +271,26 @@ void register_gradients(OpRegistry& r) {
     Output values =
         op(g, "Reshape", {dy[0], const_ints(g, {outer * count, inner}, "Shape")}, {}, "Reshape");
     const DType it = in[1].dtype();
-    auto int_const = [&](const std::vector<std::int64_t>& v, const Shape& shape,
-                         const std::string& name) {
-      AttrMap a;
-      if (it == DType::kInt32)
-        a.set("value", Tensor::from_vector<std::int32_t>(
-                           std::vector<std::int32_t>(v.begin(), v.end()), shape));
-      else
-        a.set("value", Tensor::from_vector<std::int64_t>(v, shape));
-      a.set("dtype", it);
-      return g.create_op("Const", {}, std::move(a), name).output(0);
-    };
-    auto to = [&](const Output& x, DType dst, const std::string& name) {
-      AttrMap a;
-      a.set("SrcT", x.dtype());
-      a.set("DstT", dst);
-      a.set("Truncate", false);
-      return op(g, "Cast", {x}, std::move(a), name);
-    };
     Output ids = op(g, "Reshape", {in[1], const_ints(g, {1, count}, "Shape_1")}, {}, "Reshape_1");
     // 1 where 0 <= index < limit, else 0: an invalid index (a zero row in the forward pass on a
     // GPU) becomes segment -1, dropped, instead of reaching a neighbouring leading row.
-    Output below = op(g, "Less", {ids, int_const({limit}, Shape{}, "limit")}, {}, "Less");
+    Output below = op(g, "Less", {ids, int_const(g, it, {limit}, Shape{}, "limit")}, {}, "Less");
     Output nonnegative =
-        op(g, "LogicalNot", {op(g, "Less", {ids, int_const({0}, Shape{}, "zero")}, {}, "Less_1")},
-           {}, "LogicalNot");
+        op(g, "LogicalNot",
+           {op(g, "Less", {ids, int_const(g, it, {0}, Shape{}, "zero")}, {}, "Less_1")}, {},
+           "LogicalNot");
     Output valid =
-        op(g, "Mul", {to(below, it, "Cast"), to(nonnegative, it, "Cast_1")}, {}, "valid");
+        op(g, "Mul", {cast_to(g, below, it, "Cast"), cast_to(g, nonnegative, it, "Cast_1")}, {},
+           "valid");
     if (outer > 1) {
       std::vector<std::int64_t> base;
       for (std::int64_t i = 0; i < outer; ++i) base.push_back(i * limit);
-      ids = op(g, "AddV2", {ids, int_const(base, Shape{outer, 1}, "offsets")}, {}, "AddV2");
+      ids = op(g, "AddV2", {ids, int_const(g, it, base, Shape{outer, 1}, "offsets")}, {}, "AddV2");
     }
     // (ids + offset) * valid + (valid - 1): the segment, or -1.
     ids = op(g, "AddV2",
              {op(g, "Mul", {ids, valid}, {}, "Mul"),
-              op(g, "Sub", {valid, int_const({1}, Shape{}, "one")}, {}, "Sub")},
+              op(g, "Sub", {valid, int_const(g, it, {1}, Shape{}, "one")}, {}, "Sub")},
              {}, "segments");
     ids = op(g, "Reshape", {ids, const_ints(g, {outer * count}, "Shape_3")}, {}, "Reshape_3");
     Output sum = op(g, "UnsortedSegmentSum", {values, ids, const_ints(g, {outer * limit}, "Const")},
@@ -299,27 +305,16 @@ void register_gradients(OpRegistry& r) {
     const Shape ids_shape = static_shape(in[1], "UnsortedSegmentSum");
     const Shape data_shape = static_shape(in[0], "UnsortedSegmentSum");
     const DType it = in[1].dtype();
-    AttrMap z;
-    z.set("value", it == DType::kInt32 ? Tensor::from_scalar(std::int32_t{0})
-                                       : Tensor::from_scalar(std::int64_t{0}));
-    z.set("dtype", it);
-    Output zero = g.create_op("Const", {}, std::move(z), "zero").output(0);
+    Output zero = int_const(g, it, {0}, Shape{}, "zero");
     Output keep = op(g, "LogicalNot", {op(g, "Less", {in[1], zero}, {}, "Less")}, {}, "LogicalNot");
-    auto to = [&](const Output& x, DType dst, const std::string& name) {
-      AttrMap a;
-      a.set("SrcT", x.dtype());
-      a.set("DstT", dst);
-      a.set("Truncate", false);
-      return op(g, "Cast", {x}, std::move(a), name);
-    };
     // Negative ids read row 0, then masked to zero.
-    Output safe = op(g, "Mul", {in[1], to(keep, it, "Cast")}, {}, "Mul");
+    Output safe = op(g, "Mul", {in[1], cast_to(g, keep, it, "Cast")}, {}, "Mul");
     Output rows = op(g, "GatherV2", {dy[0], safe, const_ints(g, {0}, "axis")}, {}, "GatherV2");
     std::vector<std::int64_t> mask_dims = ids_shape.dims();
     for (int k = ids_shape.rank(); k < data_shape.rank(); ++k) mask_dims.push_back(1);
-    Output mask =
-        op(g, "Reshape", {to(keep, dy[0].dtype(), "Cast_1"), const_ints(g, mask_dims, "Shape")}, {},
-           "Reshape");
+    Output mask = op(g, "Reshape",
+                     {cast_to(g, keep, dy[0].dtype(), "Cast_1"), const_ints(g, mask_dims, "Shape")},
+                     {}, "Reshape");
     return Grads{op(g, "Mul", {rows, mask}, {}, "Mul_1"), Output(), Output()};
   });
   r.set_grad("_FusedBiasAddRelu", [](Graph& g, const Operation& o, const Grads& dy) {
