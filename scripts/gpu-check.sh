@@ -258,11 +258,14 @@ if [ $run_bench = 1 ]; then
   sfb --num_devices 1 --batch_size 1024 --variable_update replicated \
     --json "$out/tower_replicated_1x1024.json"
   # SessionOptions::inbound_copy_streams (off by default until this A/B says otherwise): the
-  # copy-heavy strategies again with the copies on their own streams.
-  sfb --num_devices 4 --batch_size 128 --variable_update replicated --inbound_copy_streams \
-    --json "$out/tower_replicated_4x128_inbound.json"
-  sfb --num_devices 8 --batch_size 128 --variable_update replicated --inbound_copy_streams \
-    --json "$out/tower_replicated_8x128_inbound.json"
+  # copy-heavy strategies again with the copies on their own streams. (replicated's default
+  # is --use_nccl, which makes no copies: the copy all-reduce is named, with its K=8 baseline.)
+  sfb --num_devices 8 --batch_size 128 --variable_update replicated --all_reduce_spec copy \
+    --json "$out/tower_replicated_copy_8x128.json"
+  sfb --num_devices 4 --batch_size 128 --variable_update replicated --all_reduce_spec copy \
+    --inbound_copy_streams --json "$out/tower_replicated_copy_4x128_inbound.json"
+  sfb --num_devices 8 --batch_size 128 --variable_update replicated --all_reduce_spec copy \
+    --inbound_copy_streams --json "$out/tower_replicated_copy_8x128_inbound.json"
   sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
     --local_parameter_device gpu --ps_strategy greedy --inbound_copy_streams \
     --json "$out/tower_ps_gpu_4x128_inbound_explain.json"

@@ -41,6 +41,11 @@ int main(int argc, char** argv) {
                  "replicated: copy (reduce on device 0) | ring (reduce-scatter + gather) | nccl "
                  "(NcclAllReduce: host reduction on CPUs, ScopeFlow's fused kernel on logical GPUs "
                  "sharing a card, NCCL across physical GPUs)");
+  bool use_nccl = true;
+  auto* use_nccl_opt = app.add_option(
+      "--use_nccl", use_nccl,
+      "replicated without --all_reduce_spec: true (default, as tf_cnn_benchmarks) all-reduces "
+      "with NcclAllReduce (--all_reduce_spec nccl), false with the copy all-reduce");
   app.add_option("--gradient_repacking", c.gradient_repacking, "pack gradients into K buffers");
   app.add_option("--num_devices,--num_gpus", c.num_devices, "towers (one per device)");
   app.add_option("--device", c.device, "cpu (CPU:0..N-1) | gpu (GPUs, split when N > cards)");
@@ -96,8 +101,26 @@ int main(int argc, char** argv) {
   allreduce->fallthrough();
   CLI11_PARSE(app, argc, argv);
 
+  // tf_cnn_benchmarks' --use_nccl (default True): what `replicated` all-reduces with when no
+  // --all_reduce_spec says (the allreduce subcommand times the replicated exchange too).
+  // Given with --all_reduce_spec, or for another strategy, it is refused, not ignored.
+  auto resolve_all_reduce = [&](bool replicated) {
+    if (use_nccl_opt->count() > 0) {
+      if (!c.all_reduce_spec.empty())
+        throw sf::InvalidArgumentError(
+            "--use_nccl and --all_reduce_spec both given: --all_reduce_spec nccl or copy says it "
+            "alone");
+      if (!replicated)
+        throw sf::InvalidArgumentError(
+            sf::str_cat("--use_nccl applies to --variable_update replicated only (got ",
+                        c.variable_update, ")"));
+    }
+    if (replicated && c.all_reduce_spec.empty()) c.all_reduce_spec = use_nccl ? "nccl" : "copy";
+  };
+
   if (*allreduce) {
     try {
+      resolve_all_reduce(true);
       if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
       auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters, op, rounds);
       const auto links = bench::measure_links(c);
@@ -133,6 +156,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    resolve_all_reduce(c.variable_update == "replicated");
     bench::validate(c);
     for (const CLI::Option* o : {paper_pcie, paper_nvlink, paper_network})
       if (o->count() > 0 && !explain)
