@@ -40,7 +40,9 @@ struct BenchConfig {
   std::string variable_update = "parameter_server";  // | replicated | independent
   std::string local_parameter_device = "cpu";        // cpu | gpu (the worker devices)
   std::string ps_strategy = "round_robin";           // round_robin | greedy
-  std::string all_reduce_spec = "";                  // "" (= copy) | copy | ring | nccl
+  // "" (= copy here; the sf-bench CLI resolves "" by --use_nccl, nccl by default, before any
+  // of this sees it) | copy | ring | nccl
+  std::string all_reduce_spec = "";
   int gradient_repacking = 0;
   int num_devices = 1;
   std::string device = "cpu";  // cpu | gpu
