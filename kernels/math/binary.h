@@ -1,4 +1,5 @@
-// Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv
+// Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv, Maximum, Minimum
+// (NaN wins, a tie gives the first operand, as TF 2's kernels)
 // (float32, float64, float16, bfloat16, int32, int64). CPU: binary_cpu.cc ("ref"; float32
 // also "cpu", multi-threaded); CUDA: binary_cuda.cu (broadcasting through broadcast_plan.h).
 #pragma once
@@ -47,7 +48,7 @@ void for_each_broadcast(const Shape& sa, const Shape& sb, const Shape& so, F&& f
   }
 }
 
-enum class BinaryOp { kAdd, kSub, kMul, kDiv };
+enum class BinaryOp { kAdd, kSub, kMul, kDiv, kMax, kMin };
 
 template <class T>
 void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,

@@ -60,6 +60,8 @@ T apply(BinaryOp op, T x, T y) {
       case BinaryOp::kSub: return x - y;
       case BinaryOp::kMul: return x * y;
       case BinaryOp::kDiv: return x / y;
+      case BinaryOp::kMax: return x != x ? x : (y != y ? y : (x < y ? y : x));
+      case BinaryOp::kMin: return x != x ? x : (y != y ? y : (y < x ? y : x));
     }
     return T{};
   }
@@ -114,6 +116,8 @@ void register_type(KernelRegistry& r) {
   r.add({"Sub", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kSub>);
   r.add({"Mul", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kMul>);
   r.add({"RealDiv", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kDiv>);
+  r.add({"Maximum", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kMax>);
+  r.add({"Minimum", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kMin>);
 }
 
 }  // namespace

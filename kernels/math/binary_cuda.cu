@@ -1,5 +1,6 @@
-// Element-wise ops on CUDA: Add/AddV2/Sub/Mul/RealDiv with broadcasting, Neg/Square/Sqrt/
-// Floor/Exp, AddN, BroadcastTo. Reference: binary_cpu.cc; broadcasting: broadcast_launch.cuh.
+// Element-wise ops on CUDA: Add/AddV2/Sub/Mul/RealDiv/Maximum/Minimum with broadcasting,
+// Neg/Square/Sqrt/ Floor/Exp, AddN, BroadcastTo. Reference: binary_cpu.cc; broadcasting:
+// broadcast_launch.cuh.
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/cuda_types.cuh"
 #include "kernels/common/gpu_args.h"
@@ -22,8 +23,12 @@ __device__ __forceinline__ C binary_apply(C x, C y) {
     return x - y;
   else if constexpr (kOp == BinaryOp::kMul)
     return x * y;
-  else
+  else if constexpr (kOp == BinaryOp::kDiv)
     return x / y;
+  else if constexpr (kOp == BinaryOp::kMax)  // NaN wins; a tie gives x (the reference's rule)
+    return x != x ? x : (y != y ? y : (x < y ? y : x));
+  else
+    return x != x ? x : (y != y ? y : (y < x ? y : x));
 }
 
 // out = a op b, computed as the reference does (16-bit floats in float, rounded once).
@@ -101,6 +106,8 @@ void binary_forward_cuda(BinaryOp op, const T* a, const Shape& sa, const T* b, c
     case BinaryOp::kSub: launch.template operator()<BinaryOp::kSub>(); break;
     case BinaryOp::kMul: launch.template operator()<BinaryOp::kMul>(); break;
     case BinaryOp::kDiv: launch.template operator()<BinaryOp::kDiv>(); break;
+    case BinaryOp::kMax: launch.template operator()<BinaryOp::kMax>(); break;
+    case BinaryOp::kMin: launch.template operator()<BinaryOp::kMin>(); break;
   }
 }
 
@@ -207,6 +214,8 @@ void register_binary_type(KernelRegistry& r) {
   r.add({"Sub", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kSub>);
   r.add({"Mul", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kMul>);
   r.add({"RealDiv", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kDiv>);
+  r.add({"Maximum", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kMax>);
+  r.add({"Minimum", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kMin>);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Element-wise comparisons with NumPy broadcasting (as binary.h): Equal, NotEqual (float32,
-// float64, int32, int64, bool), Less, Greater (the same without bool), all giving bool.
+// float64, int32, int64, bool), Less, Greater, LessEqual, GreaterEqual (the same without
+// bool), all giving bool.
 // NOTE: IEEE rules: NaN compares unequal to everything (NotEqual(NaN, NaN) is true), and
 // -0.0 == 0.0. CPU: compare_cpu.cc; CUDA: compare_cuda.cu.
 #pragma once
@@ -11,7 +12,7 @@
 
 namespace scopeflow::kernels {
 
-enum class CompareOp { kEqual, kNotEqual, kLess, kGreater };
+enum class CompareOp { kEqual, kNotEqual, kLess, kGreater, kLessEqual, kGreaterEqual };
 
 // Calls run(T{}) with the C++ type of the inputs' dtype: float32, float64, int32, int64, and
 // bool for Equal / NotEqual; InvalidArgumentError naming `node` for any other dtype. The CPU

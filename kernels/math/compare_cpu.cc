@@ -13,6 +13,8 @@ bool compare(CompareOp op, T x, T y) {
     case CompareOp::kNotEqual: return x != y;
     case CompareOp::kLess: return x < y;
     case CompareOp::kGreater: return x > y;
+    case CompareOp::kLessEqual: return x <= y;
+    case CompareOp::kGreaterEqual: return x >= y;
   }
   return false;
 }
@@ -51,6 +53,10 @@ void register_compare_cpu_kernels(KernelRegistry& r) {
   r.add({"NotEqual", DeviceType::kCPU, DType::kBool, "ref"}, compare_kernel<CompareOp::kNotEqual>);
   r.add({"Less", DeviceType::kCPU, DType::kBool, "ref"}, compare_kernel<CompareOp::kLess>);
   r.add({"Greater", DeviceType::kCPU, DType::kBool, "ref"}, compare_kernel<CompareOp::kGreater>);
+  r.add({"LessEqual", DeviceType::kCPU, DType::kBool, "ref"},
+        compare_kernel<CompareOp::kLessEqual>);
+  r.add({"GreaterEqual", DeviceType::kCPU, DType::kBool, "ref"},
+        compare_kernel<CompareOp::kGreaterEqual>);
 }
 
 }  // namespace scopeflow::kernels

@@ -20,8 +20,12 @@ __device__ __forceinline__ bool compare_apply(T x, T y) {
     return x != y;
   else if constexpr (kOp == CompareOp::kLess)
     return x < y;
-  else
+  else if constexpr (kOp == CompareOp::kGreater)
     return x > y;
+  else if constexpr (kOp == CompareOp::kLessEqual)
+    return x <= y;
+  else
+    return x >= y;
 }
 
 template <CompareOp kOp, class T>
@@ -44,6 +48,8 @@ void compare_forward_cuda(CompareOp op, const T* a, const Shape& sa, const T* b,
     case CompareOp::kNotEqual: launch.template operator()<CompareOp::kNotEqual>(); break;
     case CompareOp::kLess: launch.template operator()<CompareOp::kLess>(); break;
     case CompareOp::kGreater: launch.template operator()<CompareOp::kGreater>(); break;
+    case CompareOp::kLessEqual: launch.template operator()<CompareOp::kLessEqual>(); break;
+    case CompareOp::kGreaterEqual: launch.template operator()<CompareOp::kGreaterEqual>(); break;
   }
 }
 
@@ -89,6 +95,10 @@ void register_compare_cuda_kernels(KernelRegistry& r) {
   r.add({"Less", DeviceType::kGPU, DType::kBool, "cuda"}, compare_gpu_kernel<CompareOp::kLess>);
   r.add({"Greater", DeviceType::kGPU, DType::kBool, "cuda"},
         compare_gpu_kernel<CompareOp::kGreater>);
+  r.add({"LessEqual", DeviceType::kGPU, DType::kBool, "cuda"},
+        compare_gpu_kernel<CompareOp::kLessEqual>);
+  r.add({"GreaterEqual", DeviceType::kGPU, DType::kBool, "cuda"},
+        compare_gpu_kernel<CompareOp::kGreaterEqual>);
 }
 
 }  // namespace scopeflow::kernels

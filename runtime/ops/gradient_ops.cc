@@ -185,6 +185,24 @@ void register_gradients(OpRegistry& r) {
     return Grads{reduce_to_shape(g, dx, static_shape(in[0], "RealDiv")),
                  reduce_to_shape(g, op(g, "Mul", {dy[0], q}), static_shape(in[1], "RealDiv"))};
   });
+  // TF's _MaximumGrad / _MinimumGrad: dy goes to x where x >= y (x <= y), else to y (ties to
+  // x; a NaN operand sends it to y). NOTE: masks multiply dy, where TF selects: an inf or NaN
+  // in dy gives NaN, not 0, on the side that does not take it.
+  auto extremum = [](const char* cmp, const char* what) {
+    return [cmp, what](Graph& g, const Operation& o, const Grads& dy) {
+      auto in = o.inputs();
+      Output xmask = op(g, cmp, {in[0], in[1]}, {}, cmp);
+      Output ymask = op(g, "LogicalNot", {xmask}, {}, "LogicalNot");
+      const DType t = dy[0].dtype();
+      return Grads{
+          reduce_to_shape(g, op(g, "Mul", {dy[0], cast_to(g, xmask, t, "Cast")}, {}, "Mul"),
+                          static_shape(in[0], what)),
+          reduce_to_shape(g, op(g, "Mul", {dy[0], cast_to(g, ymask, t, "Cast_1")}, {}, "Mul_1"),
+                          static_shape(in[1], what))};
+    };
+  };
+  r.set_grad("Maximum", extremum("GreaterEqual", "Maximum"));
+  r.set_grad("Minimum", extremum("LessEqual", "Minimum"));
   r.set_grad("Neg", [](Graph& g, const Operation&, const Grads& dy) {
     return Grads{op(g, "Neg", {dy[0]})};
   });

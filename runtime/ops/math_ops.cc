@@ -134,6 +134,16 @@ void register_math_ops(OpRegistry& r) {
          .max_inputs = 2,
          .shape = [](ShapeContext& c) { comparison_shape(c, "Greater", false); },
          .not_differentiable = true});
+  r.add({.name = "LessEqual",
+         .min_inputs = 2,
+         .max_inputs = 2,
+         .shape = [](ShapeContext& c) { comparison_shape(c, "LessEqual", false); },
+         .not_differentiable = true});
+  r.add({.name = "GreaterEqual",
+         .min_inputs = 2,
+         .max_inputs = 2,
+         .shape = [](ShapeContext& c) { comparison_shape(c, "GreaterEqual", false); },
+         .not_differentiable = true});
   r.add({.name = "ArgMax",
          .min_inputs = 2,
          .max_inputs = 2,

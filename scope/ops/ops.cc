@@ -248,6 +248,22 @@ Output less(const Output& x, const Output& y, std::string_view name) {
 Output greater(const Output& x, const Output& y, std::string_view name) {
   return get_default_graph().create_op("Greater", {x, y}, {}, op_name(name, "Greater")).output(0);
 }
+Output less_equal(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph()
+      .create_op("LessEqual", {x, y}, {}, op_name(name, "LessEqual"))
+      .output(0);
+}
+Output greater_equal(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph()
+      .create_op("GreaterEqual", {x, y}, {}, op_name(name, "GreaterEqual"))
+      .output(0);
+}
+Output maximum(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("Maximum", {x, y}, {}, op_name(name, "Maximum")).output(0);
+}
+Output minimum(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("Minimum", {x, y}, {}, op_name(name, "Minimum")).output(0);
+}
 Output argmax(const Output& input, std::int64_t axis, DType output_type, std::string_view name) {
   if (axis < std::numeric_limits<std::int32_t>::min() ||
       axis > std::numeric_limits<std::int32_t>::max())

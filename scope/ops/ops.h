@@ -70,6 +70,12 @@ Output equal(const Output& x, const Output& y, std::string_view name = "");
 Output not_equal(const Output& x, const Output& y, std::string_view name = "");
 Output less(const Output& x, const Output& y, std::string_view name = "");
 Output greater(const Output& x, const Output& y, std::string_view name = "");
+Output less_equal(const Output& x, const Output& y, std::string_view name = "");
+Output greater_equal(const Output& x, const Output& y, std::string_view name = "");
+// tf.maximum / tf.minimum: element-wise with broadcasting; NaN wins, a tie gives x (as TF 2's
+// kernels); gradients as TF's (_MaximumGrad: dy to x where x >= y, else to y).
+Output maximum(const Output& x, const Output& y, std::string_view name = "");
+Output minimum(const Output& x, const Output& y, std::string_view name = "");
 // TF's tf.argmax: the index of the largest value along `axis` (negative counts from the end),
 // int64 by default; ties give the first index and NaN is skipped (kernels/argmax/argmax.h).
 // Ops "ArgMax/dimension" (an int32 Const) and "ArgMax".

@@ -605,6 +605,31 @@ def i91c_partitioned_device_setter():
 
 
 @case
+def math_maximum_minimum():
+    def vals(a):
+        return " ".join("%g" % v for v in a.flatten())
+
+    nan = float("nan")
+    x = tf.constant([nan, 1., 2., 3., -0.0, 0.0])
+    y = tf.constant([1., nan, 2., 1., 0.0, -0.0])
+    mx, mn = tf.maximum(x, y), tf.minimum(x, y)
+    w = tf.constant([1., 2, 3, 4, 5, 6])
+    g = tf.gradients(tf.reduce_sum(mx * w), [x, y]) + tf.gradients(tf.reduce_sum(mn * w), [x, y])
+    # Broadcasting (a leaky ReLU, tf.maximum(0.1 * x, x)), and the gradient of a broadcast operand.
+    a = tf.constant([[-2., -1., 0.], [1., 2., 3.]])
+    b = tf.constant([0.5, -1., 4.])
+    leaky = tf.maximum(0.1 * a, a)
+    gb = tf.gradients(tf.reduce_sum(tf.minimum(a, b)), [a, b])
+    ints = tf.maximum(tf.constant([1, 5, -3]), tf.constant([3, 2, -3]))
+    ge, le = tf.greater_equal(x, y), tf.less_equal(x, y)
+    out = [mx.op.name, mn.op.name, ge.op.name, le.op.name]
+    with tf.Session() as s:
+        out += [vals(t) for t in s.run([mx, mn] + g + [leaky] + gb + [ints])]
+        out += [" ".join(str(bool(v)) for v in t) for t in s.run([ge, le])]
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

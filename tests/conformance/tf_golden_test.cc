@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -705,6 +706,50 @@ std::map<std::string, std::function<Result()>> cases() {
     for (const auto& v : w.partitions()) out.push_back(v.name() + " " + v.device());
     out.push_back(x.device());
     for (const auto& v : y.partitions()) out.push_back(v.name() + " " + v.device());
+    return out;
+  };
+  m["math_maximum_minimum"] = [] {
+    auto vals = [](const sf::Tensor& t) {
+      std::string s;
+      char buf[32];
+      auto put = [&](double v) {
+        std::snprintf(buf, sizeof buf, "%g", v);
+        s += (s.empty() ? "" : " ") + std::string(buf);
+      };
+      if (t.dtype() == sf::int32)
+        for (auto v : t.to_vector<std::int32_t>()) put(v);
+      else
+        for (float v : t.to_vector<float>()) put(static_cast<double>(v));
+      return s;
+    };
+    auto bools = [](const sf::Tensor& t) {
+      std::string s;
+      for (bool v : t.to_vector<bool>())
+        s += std::string(s.empty() ? "" : " ") + (v ? "True" : "False");
+      return s;
+    };
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    auto x = sf::constant(std::vector<float>{nan, 1, 2, 3, -0.0f, 0.0f}, {6});
+    auto y = sf::constant(std::vector<float>{1, nan, 2, 1, 0.0f, -0.0f}, {6});
+    auto mx = sf::maximum(x, y);
+    auto mn = sf::minimum(x, y);
+    auto w = sf::constant(std::vector<float>{1, 2, 3, 4, 5, 6}, {6});
+    auto g = sf::gradients(sf::reduce_sum(mx * w), {x, y});
+    auto h = sf::gradients(sf::reduce_sum(mn * w), {x, y});
+    auto a = sf::constant(std::vector<float>{-2, -1, 0, 1, 2, 3}, {2, 3});
+    auto b = sf::constant(std::vector<float>{0.5f, -1, 4}, {3});
+    auto leaky = sf::maximum(a * 0.1f, a);
+    auto gb = sf::gradients(sf::reduce_sum(sf::minimum(a, b)), {a, b});
+    auto ints = sf::maximum(sf::constant(std::vector<std::int32_t>{1, 5, -3}, {3}),
+                            sf::constant(std::vector<std::int32_t>{3, 2, -3}, {3}));
+    auto ge = sf::greater_equal(x, y);
+    auto le = sf::less_equal(x, y);
+    Result out = {mx.op().name(), mn.op().name(), ge.op().name(), le.op().name()};
+    sf::Session s;
+    for (const auto& t : {mx, mn, g[0], g[1], h[0], h[1], leaky, gb[0], gb[1], ints})
+      out.push_back(vals(s.run(t)));
+    out.push_back(bools(s.run(ge)));
+    out.push_back(bools(s.run(le)));
     return out;
   };
   m["m_device_merging"] = [] {

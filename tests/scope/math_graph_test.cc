@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
 
 #include "tests/support/gradient_check.h"
@@ -149,6 +150,63 @@ TEST_F(MathGraphTest, CastGradientMatchesFiniteDifferences) {
   EXPECT_EQ(g[0].op().type(), "Cast");
   EXPECT_EQ(g[0].op().name(), "gradients_1/Cast_2_grad/Cast");  // the graph's second gradients()
   EXPECT_EQ(g[0].dtype(), sf::float32);
+}
+
+// Maximum / Minimum: gradients against central differences (broadcast operands reduced back;
+// the random values never tie), and on a GPU (skipped without one) the CUDA kernels against
+// the CPU's for every dtype, broadcasting, NaN and ties, with GreaterEqual / LessEqual.
+TEST_F(MathGraphTest, MaximumMinimumGradientsMatchFiniteDifferences) {
+  const auto yv = scopeflow::testing::random_floats(3, 21);
+  check_gradient(
+      {2, 3}, [&](sf::Output x) { return sf::maximum(x, sf::constant(yv, {3})); }, 17);
+  check_gradient(
+      {3}, [](sf::Output x) { return sf::minimum(sf::constant(0.25f), x * 2.0f); }, 19);
+}
+
+TEST_F(MathGraphTest, MaximumMinimumGpuKernelsMatchTheCpu) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> av = {nan, 1, 2, 3, -0.0f, 0.0f, -5, -0.0f, 1e-3f, -2, 4, 4};
+  std::vector<float> bv = {1, nan, 2, 0.0f};
+  auto build = [&](const std::string& dev) {
+    sf::device d(dev);
+    auto a = sf::constant(av, {3, 4});
+    auto b = sf::constant(bv, {4});
+    std::vector<sf::Output> out;
+    for (auto t : {sf::float32, sf::float64, sf::float16, sf::bfloat16, sf::int32, sf::int64}) {
+      auto ca = sf::cast(a, t), cb = sf::cast(b, t);
+      out.push_back(sf::cast(sf::maximum(ca, cb), sf::float32));
+      out.push_back(sf::cast(sf::minimum(cb, ca), sf::float32));
+    }
+    out.push_back(sf::cast(sf::greater_equal(a, b), sf::float32));
+    out.push_back(sf::cast(sf::less_equal(b, a), sf::float32));
+    return out;
+  };
+  sf::Graph g;
+  auto as = g.as_default();
+  auto cpu = build("/device:CPU:0");
+  auto gpu = build("/device:GPU:0");
+  sf::Session s(sf::SessionOptions{.allow_soft_placement = false}, g);
+  auto rc = s.run(cpu);  // the CPU half runs everywhere
+  // float32: NaN wins, ties give the first operand (TF 2's kernels).
+  const auto m = rc[0].to_vector<float>();
+  EXPECT_TRUE(std::isnan(m[0]) && std::isnan(m[1]));
+  EXPECT_TRUE(std::signbit(m[7]));  // max(-0, 0): the tie gives the first operand, -0
+  EXPECT_EQ(m[6], 2.0f);
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  auto rg = s.run(gpu);
+  for (std::size_t i = 0; i < rc.size(); ++i) {
+    const auto x = rc[i].to_vector<float>(), y = rg[i].to_vector<float>();
+    ASSERT_EQ(x.size(), y.size());
+    for (std::size_t k = 0; k < x.size(); ++k) {
+      if (std::isnan(x[k])) {
+        EXPECT_TRUE(std::isnan(y[k])) << "output " << i << " @" << k;
+      } else {
+        EXPECT_EQ(x[k], y[k]) << "output " << i << " @" << k;
+        EXPECT_EQ(std::signbit(x[k]), std::signbit(y[k])) << "output " << i << " @" << k;
+      }
+    }
+  }
 }
 
 }  // namespace
