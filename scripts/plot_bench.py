@@ -36,6 +36,8 @@ def strategy_of(r):
     vu = r["variable_update"]
     if vu == "parameter_server":
         return f"parameter_server (ps on {r.get('local_parameter_device', '?')})"
+    if vu == "replicated" and r.get("all_reduce_spec"):
+        return f"replicated ({r['all_reduce_spec']})"
     return vu
 
 

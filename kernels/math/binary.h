@@ -1,5 +1,5 @@
 // Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv, Maximum, Minimum
-// (NaN wins, a tie gives the first operand, as TF 2's kernels)
+// (NaN wins; a tie such as +0 vs -0 gives the first operand, as TF 2's element-wise path)
 // (float32, float64, float16, bfloat16, int32, int64). CPU: binary_cpu.cc ("ref"; float32
 // also "cpu", multi-threaded); CUDA: binary_cuda.cu (broadcasting through broadcast_plan.h).
 #pragma once

@@ -309,6 +309,10 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Mul", DeviceType::kCPU, DType::kFloat32, "cpu"}, binary_float_cpu_kernel<BinaryOp::kMul>);
   r.add({"RealDiv", DeviceType::kCPU, DType::kFloat32, "cpu"},
         binary_float_cpu_kernel<BinaryOp::kDiv>);
+  r.add({"Maximum", DeviceType::kCPU, DType::kFloat32, "cpu"},
+        binary_float_cpu_kernel<BinaryOp::kMax>);
+  r.add({"Minimum", DeviceType::kCPU, DType::kFloat32, "cpu"},
+        binary_float_cpu_kernel<BinaryOp::kMin>);
   register_type<std::int32_t>(r);
   register_type<std::int64_t>(r);
 }

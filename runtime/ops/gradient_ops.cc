@@ -187,11 +187,15 @@ void register_gradients(OpRegistry& r) {
   });
   // TF's _MaximumGrad / _MinimumGrad: dy goes to x where x >= y (x <= y), else to y (ties to
   // x; a NaN operand sends it to y). NOTE: masks multiply dy, where TF selects: an inf or NaN
-  // in dy gives NaN, not 0, on the side that does not take it.
+  // in dy gives NaN, and a negative dy -0, on the side that does not take it (TF: +0).
   auto extremum = [](const char* cmp, const char* what) {
     return [cmp, what](Graph& g, const Operation& o, const Grads& dy) {
       auto in = o.inputs();
-      Output xmask = op(g, cmp, {in[0], in[1]}, {}, cmp);
+      // 16-bit floats compare as float32 (exact; the comparisons take 32- and 64-bit types).
+      const bool narrow = in[0].dtype() == DType::kFloat16 || in[0].dtype() == DType::kBFloat16;
+      Output x = narrow ? cast_to(g, in[0], DType::kFloat32, "x") : in[0];
+      Output y = narrow ? cast_to(g, in[1], DType::kFloat32, "y") : in[1];
+      Output xmask = op(g, cmp, {x, y}, {}, cmp);
       Output ymask = op(g, "LogicalNot", {xmask}, {}, "LogicalNot");
       const DType t = dy[0].dtype();
       return Grads{

@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
 
   if (*allreduce) {
     try {
-      resolve_all_reduce(true);
+      // The microbenchmark's spec is its own flag (default copy), not --use_nccl's.
+      resolve_all_reduce(false);
       if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
       auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters, op, rounds);
       const auto links = bench::measure_links(c);
@@ -143,6 +144,7 @@ int main(int argc, char** argv) {
                      {"busbw_gb_per_s", r.busbw_gb_per_s},
                      {"copy_gb_per_s", links.worker_gb_per_s},
                      {"op", op},
+                     {"all_reduce_spec", c.all_reduce_spec.empty() ? "copy" : c.all_reduce_spec},
                      {"rounds", r.rounds},
                      {"nodes_per_run", r.nodes_per_run}});
       }

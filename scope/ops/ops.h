@@ -72,8 +72,9 @@ Output less(const Output& x, const Output& y, std::string_view name = "");
 Output greater(const Output& x, const Output& y, std::string_view name = "");
 Output less_equal(const Output& x, const Output& y, std::string_view name = "");
 Output greater_equal(const Output& x, const Output& y, std::string_view name = "");
-// tf.maximum / tf.minimum: element-wise with broadcasting; NaN wins, a tie gives x (as TF 2's
-// kernels); gradients as TF's (_MaximumGrad: dy to x where x >= y, else to y).
+// tf.maximum / tf.minimum: element-wise with broadcasting; NaN wins, a tie (+0 vs -0) gives x
+// (TF 2's element-wise path; its vectorized float path may give y there); gradients as TF's
+// (_MaximumGrad: dy to x where x >= y, else to y).
 Output maximum(const Output& x, const Output& y, std::string_view name = "");
 Output minimum(const Output& x, const Output& y, std::string_view name = "");
 // TF's tf.argmax: the index of the largest value along `axis` (negative counts from the end),

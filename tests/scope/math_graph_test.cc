@@ -161,6 +161,17 @@ TEST_F(MathGraphTest, MaximumMinimumGradientsMatchFiniteDifferences) {
       {2, 3}, [&](sf::Output x) { return sf::maximum(x, sf::constant(yv, {3})); }, 17);
   check_gradient(
       {3}, [](sf::Output x) { return sf::minimum(sf::constant(0.25f), x * 2.0f); }, 19);
+  // 16-bit floats: the masks compare as float32 (the comparisons take 32- and 64-bit types).
+  for (auto t : {sf::float16, sf::bfloat16}) {
+    auto x = sf::placeholder(sf::float32, {4}, "x16");
+    auto m =
+        sf::maximum(sf::cast(x, t), sf::cast(sf::constant(std::vector<float>{0, 0, 5, 5}, {4}), t));
+    auto g = sf::gradients(sf::reduce_sum(sf::cast(m, sf::float32)), {x});
+    sf::Session s;
+    EXPECT_EQ(s.run(g[0], {{x, sf::Tensor::from_vector<float>({1, -1, 6, 5})}}).to_vector<float>(),
+              (std::vector<float>{1, 0, 1, 1}))
+        << sf::dtype_name(t);
+  }
 }
 
 TEST_F(MathGraphTest, MaximumMinimumGpuKernelsMatchTheCpu) {
