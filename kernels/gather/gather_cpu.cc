@@ -98,25 +98,11 @@ ShardRows shard_rows(const KernelContext& c) {
 
 namespace {
 
-// Indices as int64, whichever of int32 / int64 they are.
-std::vector<std::int64_t> ids_of(const KernelContext& c, std::size_t i) {
-  const Tensor& t = c.inputs.at(i);
-  if (t.dtype() != DType::kInt32 && t.dtype() != DType::kInt64)
-    throw InvalidArgumentError(str_cat(c.node_name, ": input ", i, " must be int32 or int64, got ",
-                                       dtype_name(t.dtype())));
-  if (!t.on_host())
-    throw InvalidArgumentError(str_cat(c.node_name, ": input ", i, " is not in host memory"));
-  std::vector<std::int64_t> v(static_cast<std::size_t>(t.num_elements()));
-  for (std::size_t k = 0; k < v.size(); ++k)
-    v[k] = t.dtype() == DType::kInt32 ? t.data<std::int32_t>()[k] : t.data<std::int64_t>()[k];
-  return v;
-}
-
 void gather_kernel(KernelContext& c) {
   const Tensor& params = c.inputs.at(0);
   const GatherPlan p =
       gather_plan(c, params.shape(), c.inputs.at(1).shape(), scalar_int_input(c, 2));
-  const auto idx = ids_of(c, 1);
+  const auto idx = int_vector_input(c, 1);
   for (std::size_t j = 0; j < idx.size(); ++j)
     if (idx[j] < 0 || idx[j] >= p.limit)
       throw InvalidArgumentError(str_cat(
@@ -171,7 +157,7 @@ void segment_sum_kernel(KernelContext& c) {
   const Tensor& data = c.inputs.at(0);
   const SegmentPlan p =
       segment_plan(c, data.shape(), c.inputs.at(1).shape(), scalar_int_input(c, 2));
-  const auto ids = ids_of(c, 1);
+  const auto ids = int_vector_input(c, 1);
   for (std::size_t i = 0; i < ids.size(); ++i)
     if (ids[i] >= p.num_segments)
       throw InvalidArgumentError(
@@ -192,7 +178,7 @@ void segment_sum_kernel(KernelContext& c) {
 
 void embedding_row_index_kernel(KernelContext& c) {
   const ShardRows r = shard_rows(c);
-  const auto ids = ids_of(c, 0);
+  const auto ids = int_vector_input(c, 0);
   Tensor& out = c.allocate_output(0, DType::kInt64, c.inputs[0].shape());
   auto* y = out.data<std::int64_t>();
   const auto parts = static_cast<std::int64_t>(r.rows.size());
