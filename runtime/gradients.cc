@@ -25,6 +25,14 @@ Output const_ints(Graph& g, const std::vector<std::int64_t>& v, const std::strin
   return g.create_op("Const", {}, std::move(a), name).output(0);
 }
 
+Output cast_to(Graph& g, const Output& x, DType dst, const std::string& name) {
+  AttrMap a;
+  a.set("SrcT", x.dtype());
+  a.set("DstT", dst);
+  a.set("Truncate", false);
+  return op(g, "Cast", {x}, std::move(a), name);
+}
+
 Output scalar(Graph& g, double value, DType dtype, const std::string& name) {
   AttrMap a;
   if (dtype == DType::kFloat32)

@@ -24,6 +24,8 @@ Output op(Graph& g, const std::string& type, const std::vector<Output>& inputs, 
           const std::string& name = "");
 Output const_ints(Graph& g, const std::vector<std::int64_t>& v, const std::string& name);
 Output scalar(Graph& g, double value, DType dtype, const std::string& name);
+// TF's Cast of x to dst (Truncate false).
+Output cast_to(Graph& g, const Output& x, DType dst, const std::string& name);
 // Sums `grad` over the axes that broadcasting added or stretched so it has `target`'s shape.
 Output reduce_to_shape(Graph& g, const Output& grad, const Shape& target);
 }  // namespace grad_util

@@ -7,6 +7,7 @@
 namespace scopeflow {
 namespace {
 
+using grad_util::cast_to;
 using grad_util::const_ints;
 using grad_util::op;
 using grad_util::reduce_to_shape;
@@ -62,15 +63,6 @@ Output int_const(Graph& g, DType it, const std::vector<std::int64_t>& v, const S
     a.set("value", Tensor::from_vector<std::int64_t>(v, shape));
   a.set("dtype", it);
   return g.create_op("Const", {}, std::move(a), name).output(0);
-}
-
-// TF's Cast of x to dst.
-Output cast_to(Graph& g, const Output& x, DType dst, const std::string& name) {
-  AttrMap a;
-  a.set("SrcT", x.dtype());
-  a.set("DstT", dst);
-  a.set("Truncate", false);
-  return op(g, "Cast", {x}, std::move(a), name);
 }
 
 // TF's zeros_like for a gradient that is zero (a Fill of the tensor's static shape).
@@ -403,12 +395,7 @@ void register_gradients(OpRegistry& r) {
       y = op(g, "Reshape", {y, const_ints(g, kept, "Shape")}, {}, "Reshape");
       grad = op(g, "Reshape", {grad, const_ints(g, kept, "Shape_1")}, {}, "Reshape_1");
     }
-    AttrMap to_float;
-    to_float.set("SrcT", DType::kBool);
-    to_float.set("DstT", grad.dtype());
-    to_float.set("Truncate", false);
-    Output indicators =
-        op(g, "Cast", {op(g, "Equal", {y, x}, {}, "Equal")}, std::move(to_float), "Cast");
+    Output indicators = cast_to(g, op(g, "Equal", {y, x}, {}, "Equal"), grad.dtype(), "Cast");
     AttrMap keep;
     keep.set("keep_dims", true);
     Output num_selected = op(g, "Sum", {indicators, o.inputs()[1]}, std::move(keep), "Sum");

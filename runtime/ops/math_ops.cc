@@ -107,11 +107,7 @@ void register_math_ops(OpRegistry& r) {
            const DType src = o.inputs()[0].dtype();
            const DType dst = o.output(0).dtype();
            if (!is_floating(src) || !is_floating(dst)) return {Output()};
-           AttrMap a;
-           a.set("SrcT", dst);
-           a.set("DstT", src);
-           a.set("Truncate", false);
-           return {grad_util::op(g, "Cast", {dy[0]}, std::move(a), "Cast")};
+           return {grad_util::cast_to(g, dy[0], src, "Cast")};
          }});
   // Comparisons and ArgMax: TF's ops.NotDifferentiable.
   r.add({.name = "Equal",

@@ -448,6 +448,20 @@ struct Session::Impl {
       current = current.to(current.device_ptr());
     return current;
   }
+  // Why a CUDA graph cannot use `var` now ("" when it can): uninitialized, moved off the
+  // buffer it was captured at (`captured`, when given), or held elsewhere too (the step's
+  // update would copy on write). The caller holds var_mu.
+  std::string graph_unusable(const Node* var, const void* captured) const {
+    auto it = variables.find(var);
+    if (it == variables.end() || !it->second.initialized())
+      return str_cat("variable ", var->name, " is uninitialized");
+    if (captured != nullptr && it->second.raw_data() != captured)
+      return str_cat("variable ", var->name, " has a new buffer (assigned or restored)");
+    if (it->second.buffer_use_count() > 1)
+      return str_cat("variable ", var->name,
+                     " is also held elsewhere (a Tensor from variable_value or a fetch)");
+    return "";
+  }
   void write_variable(const Node* var, Tensor value) {
     std::lock_guard<std::mutex> lock(var_mu);
     variables[var] = std::move(value);
@@ -1562,17 +1576,8 @@ bool Session::Impl::graph_pass(const Plan& p, const FeedDict& feeds, RunState& s
     std::string why;
     {
       std::lock_guard<std::mutex> lock(var_mu);
-      for (const auto& [var, data] : e->variables) {
-        auto it = variables.find(var);
-        if (it == variables.end() || !it->second.initialized())
-          why = str_cat("variable ", var->name, " is uninitialized");
-        else if (it->second.raw_data() != data)
-          why = str_cat("variable ", var->name, " has a new buffer (assigned or restored)");
-        else if (it->second.buffer_use_count() > 1)
-          why = str_cat("variable ", var->name,
-                        " is also held elsewhere (a Tensor from variable_value or a fetch)");
-        if (!why.empty()) break;
-      }
+      for (const auto& [var, data] : e->variables)
+        if (why = graph_unusable(var, data); !why.empty()) break;
     }
     if (!why.empty()) {
       if (e->replays == 0) note_wasted(g, str_cat("graphs go stale before a replay: ", why));
@@ -1623,20 +1628,15 @@ bool Session::Impl::capture_graph(const Plan& p, GraphState& g, GraphEntry& e,
   {
     std::lock_guard<std::mutex> lock(var_mu);
     for (const Node* var : g.variables) {
-      auto it = variables.find(var);
-      if (it == variables.end() || !it->second.initialized()) {
-        *state = str_cat("fallback: variable ", var->name, " is uninitialized");
-        return false;  // the ordinary run reports it; a later run captures
-      }
-      // Another holder (a Tensor from variable_value) would make the step's update copy on
-      // write, a copy on the compute stream that fails the capture (counted as wasted): the
-      // run is ordinary, as a replay's check makes it, and a later run captures.
-      if (it->second.buffer_use_count() > 1) {
-        *state = str_cat("fallback: variable ", var->name,
-                         " is also held elsewhere (a Tensor from variable_value or a fetch)");
+      // Uninitialized: the ordinary run reports it. Held elsewhere (a Tensor from
+      // variable_value): the step's update would copy on write, a copy on the compute stream
+      // that fails the capture; the run is ordinary, as a replay's check makes it. Either
+      // way a later run captures.
+      if (std::string why = graph_unusable(var, nullptr); !why.empty()) {
+        *state = "fallback: " + why;
         return false;
       }
-      before.push_back(it->second.raw_data());
+      before.push_back(variables.at(var).raw_data());
     }
   }
   std::vector<std::uint64_t> offsets;  // restored if the capture fails
