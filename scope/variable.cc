@@ -414,4 +414,11 @@ Output report_uninitialized_variables(std::optional<std::vector<Variable>> vars,
   return boolean_mask(names_t, mask);
 }
 
+std::vector<Variable> flatten_partitions(const std::vector<Variable>& vars) {
+  std::vector<Variable> out;
+  for (const auto& v : vars)
+    for (const auto& p : v.partitions()) out.push_back(p);
+  return out;
+}
+
 }  // namespace scopeflow

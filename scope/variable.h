@@ -154,6 +154,8 @@ template <>
 std::vector<Output> get_collection<Output>(const std::string& key, const std::string& scope);
 
 std::vector<Variable> global_variables(const std::string& scope = "");
+// The variables with each partitioned one replaced by its shards, in order.
+std::vector<Variable> flatten_partitions(const std::vector<Variable>& vars);
 std::vector<Variable> trainable_variables(const std::string& scope = "");
 std::vector<Variable> local_variables(const std::string& scope = "");
 

@@ -28,9 +28,10 @@ __global__ void gather_kernel(const E* params, const I* idx, E* out, std::int64_
                               std::int64_t limit, std::int64_t inner, std::int64_t n) {
   for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
        e += std::int64_t{gridDim.x} * blockDim.x) {
-    const std::int64_t k = e % inner;
-    const std::int64_t j = (e / inner) % count;
-    const std::int64_t o = e / (inner * count);
+    const std::int64_t row = e / inner;  // (o, j) as one index: two divisions, not four
+    const std::int64_t k = e - row * inner;
+    const std::int64_t o = row / count;
+    const std::int64_t j = row - o * count;
     const std::int64_t i = static_cast<std::int64_t>(idx[j]);
     out[e] = i >= 0 && i < limit ? params[(o * limit + i) * inner + k] : E(0);
   }

@@ -5,6 +5,8 @@
 #include <cstdio>
 
 namespace scopeflow::bench {
+
+int units_used(const CostInputs& in) { return std::max(1, std::min(in.towers, in.compute_units)); }
 namespace {
 
 double transfer_ms(double bytes, double gb_per_s) {
@@ -31,7 +33,7 @@ std::vector<Prediction> predict(const CostInputs& in) {
   const double k = in.towers;
   const double s = in.param_bytes;
   // Towers beyond the compute units queue behind each other.
-  const double compute = in.compute_ms * k / std::max(1, std::min(in.towers, in.compute_units));
+  const double compute = in.compute_ms * k / units_used(in);
   std::vector<Prediction> out;
   // Bytes in one direction over the busiest link (links are full duplex).
   // parameter_server on CPU:0: the host link carries K x S of parameters out and K x S of
@@ -86,7 +88,7 @@ SharedPrediction predict_shared(const CostInputs& in, const std::string& strateg
                                 const Transfers& counted) {
   SharedPrediction p;
   p.strategy = strategy;
-  const int units = std::max(1, std::min(in.towers, in.compute_units));
+  const int units = units_used(in);
   if (in.towers <= units)
     p.compute_ms = in.compute_ms;
   else if (in.packed_compute_ms > 0)
@@ -139,7 +141,7 @@ std::string explain_text(const CostInputs& in, double pcie, double nvlink, doubl
     t += line;
   }
   {
-    const int units = std::max(1, std::min(in.towers, in.compute_units));
+    const int units = units_used(in);
     const int per_unit = (in.towers + units - 1) / units;
     std::snprintf(line, sizeof line,
                   "Shared-device model (JSON predicted_step_ms_shared): compute = packed "

@@ -9,6 +9,10 @@
 
 namespace scopeflow::bench {
 
+struct CostInputs;
+// The compute units the K towers share: min(K, units), at least 1.
+int units_used(const CostInputs& in);
+
 struct CostInputs {
   double compute_ms = 0;        // one tower's step (forward, backward, its update) at batch b
   double param_bytes = 0;       // S: trainable parameters, bytes

@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
       in.batch = c.batch_size;
       // The shared-device model: one tower at the packed batch ceil(K/U) x b when K > U towers
       // share U compute units (same steps as the first calibration), and per-transfer costs.
-      const int units = std::max(1, std::min(in.towers, in.compute_units));
+      const int units = bench::units_used(in);
       if (in.towers > units) {
         auto packed = cal;
         packed.batch_size = c.batch_size * ((in.towers + units - 1) / units);

@@ -32,13 +32,8 @@ Variable get_or_create_global_step() {
 
 GradsAndVars Optimizer::compute_gradients(const Output& loss,
                                           std::optional<std::vector<Variable>> var_list) {
-  std::vector<Variable> vars;
   // A partitioned variable in var_list stands for its shards (the trained variables).
-  if (var_list)
-    for (const auto& v : *var_list)
-      for (const auto& p : v.partitions()) vars.push_back(p);
-  else
-    vars = trainable_variables();
+  std::vector<Variable> vars = var_list ? flatten_partitions(*var_list) : trainable_variables();
   if (vars.empty()) throw ValueError("No variables to optimize.");
   auto grads = gradients(loss, vars);
   GradsAndVars out;

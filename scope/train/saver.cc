@@ -177,13 +177,9 @@ Saver::Saver(const SaverOptions& options) : options_(options) {
 }
 
 std::vector<Variable> Saver::vars() const {
-  std::vector<Variable> v;
-  // A partitioned variable is saved as its shards, each under its own name.
-  if (options_.var_list)
-    for (const auto& var : *options_.var_list)
-      for (const auto& p : var.partitions()) v.push_back(p);
-  else
-    v = global_variables();
+  // A partitioned variable stands for its shards (entries() writes them back whole).
+  std::vector<Variable> v =
+      options_.var_list ? flatten_partitions(*options_.var_list) : global_variables();
   if (v.empty()) throw ValueError("No variables to save");
   return v;
 }
