@@ -3,7 +3,9 @@
 // Light on purpose: nvcc-compiled files include it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,23 @@
 #include "kernels/attr.h"
 
 namespace scopeflow::kernels {
+
+// A check that a GPU kernel makes on the device and the session reports once the step's device
+// work is complete: a kernel cannot raise without waiting for its stream (TF's GPU gather writes
+// zeros for an out-of-range index instead, silently). The kernel stores the smallest failing
+// element in `*at` (an int64 of pinned host memory, which the device addresses directly) by
+// atomicMin; kNoFailure: none failed. `message(element)` says what failed; it runs on the host
+// after the synchronization, so it may read the kernel's device inputs.
+struct DeferredCheck {
+  static constexpr std::int64_t kNoFailure = std::numeric_limits<std::int64_t>::max();
+  Tensor word;  // owns *at
+  std::int64_t* at = nullptr;
+  std::function<std::string(std::int64_t)> message;
+  void reset() const { *at = kNoFailure; }  // NOTE: only while no kernel can write it
+};
+// Throws InvalidArgumentError with the message of the first check (in `checks` order) that
+// failed. Call it after the kernels' stream work is complete.
+void raise_failed_checks(const std::vector<DeferredCheck>& checks);
 
 // What a kernel sees for one execution of one node.
 struct KernelContext {
@@ -47,6 +66,11 @@ struct KernelContext {
     return outputs[i];
   }
   devices::Stream& get_stream() const { return stream ? *stream : device->compute_stream(); }
+  // The checks this execution deferred (DeferredCheck); the session raises them after the step.
+  // A caller outside a Session synchronizes the stream and calls raise_failed_checks itself.
+  std::vector<DeferredCheck> deferred_checks;
+  // A new deferred check: the word its kernel writes, kNoFailure until then.
+  std::int64_t* defer_check(std::function<std::string(std::int64_t)> message);
 };
 
 using KernelFn = std::function<void(KernelContext&)>;

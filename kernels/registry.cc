@@ -6,6 +6,19 @@
 
 namespace scopeflow::kernels {
 
+std::int64_t* KernelContext::defer_check(std::function<std::string(std::int64_t)> message) {
+  Tensor word(DType::kInt64, Shape{1}, devices::pinned_host_device(device_ptr));
+  auto* at = word.data<std::int64_t>();
+  *at = DeferredCheck::kNoFailure;
+  deferred_checks.push_back({std::move(word), at, std::move(message)});
+  return at;
+}
+
+void raise_failed_checks(const std::vector<DeferredCheck>& checks) {
+  for (const auto& c : checks)
+    if (*c.at != DeferredCheck::kNoFailure) throw InvalidArgumentError(c.message(*c.at));
+}
+
 std::string to_string(const KernelKey& key) {
   return str_cat(key.op, "[", devices::device_type_name(key.device), ", ", dtype_name(key.dtype),
                  key.label.empty() ? "" : ", label=", key.label, "]");

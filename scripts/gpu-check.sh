@@ -191,13 +191,13 @@ if [ $run_bench = 1 ]; then
       --json "$out/$name.json" "$@" >"$out/$name.txt" 2>&1 || bench_rc=1
   }
   if [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
+    # The default (one GPU tower: the variables on the GPU too), then with CUDA-graph replay of
+    # the step, then with the variables on the CPU (TF's cifar10 tutorial's _variable_on_cpu).
     train sf_train_gpu 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
       --trace_file "$out/sf_train_gpu_trace.json"
-    # The same with the variables on the GPU, without and with CUDA-graph replay of the step.
-    train sf_train_gpu_vars_nograph 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
-      --local_parameter_device gpu
-    train sf_train_gpu_vars_graph 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
-      --local_parameter_device gpu --cuda_graph
+    train sf_train_gpu_graph 60 --epochs 1 --max_steps 300 --eval_limit 1000 --cuda_graph
+    train sf_train_gpu_vars_cpu 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
+      --local_parameter_device cpu
   else
     echo "skipped: no Fashion-MNIST IDX files (Debian package dataset-fashion-mnist)" \
       >"$out/sf_train_gpu.txt"
@@ -250,8 +250,10 @@ if [ $run_bench = 1 ]; then
   # One collective a step instead of one per variable (each a barrier of all towers): the
   # gradients packed into one buffer, all-reduced by the fused kernel into one shared result.
   for k in 4 8; do
+    tr=()
+    [ "$k" = 4 ] && tr=(--trace_file "$out/tower_replicated_nccl_pack1_4x128_trace.json")
     sfb --num_devices "$k" --batch_size 128 --variable_update replicated --all_reduce_spec nccl \
-      --gradient_repacking 1 --json "$out/tower_replicated_nccl_pack1_${k}x128.json"
+      --gradient_repacking 1 --json "$out/tower_replicated_nccl_pack1_${k}x128.json" "${tr[@]}"
   done
   sfb --num_devices 8 --batch_size 128 --variable_update replicated \
     --json "$out/tower_replicated_8x128.json"

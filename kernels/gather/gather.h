@@ -4,11 +4,12 @@
 // "div" partition strategies). CPU: gather_cpu.cc (reference kernels, the test oracle); CUDA:
 // gather_cuda.cu.
 //
-// NOTE: out-of-range indices follow TF: on the CPU an InvalidArgumentError naming the index
-// ("indices[1,0] = 7 is not in [0, 5)"); on a GPU, where a kernel cannot raise without a
-// synchronization, GatherV2 writes zeros for them (tf.gather's documented GPU behaviour),
-// UnsortedSegmentSum drops them, and _EmbeddingRowIndex maps them to -1 (so the gather that
-// follows writes zeros). Negative segment ids are dropped on both, as TF does.
+// Out-of-range indices are an InvalidArgumentError naming the first of them ("indices[1,0] = 7 is
+// not in [0, 5)", TF's CPU message) on every device. A GPU kernel cannot raise without waiting
+// for its stream, so it reports through a DeferredCheck (kernel.h) that the session raises once
+// the step's device work is complete; meanwhile GatherV2 writes zeros for them, UnsortedSegmentSum
+// drops them and _EmbeddingRowIndex maps them to -1. (TF's GPU kernels stop there: tf.gather
+// documents zeros and no error on a GPU.) Negative segment ids are dropped on both, as TF does.
 #pragma once
 
 #include <cstdint>
@@ -68,6 +69,17 @@ SF_HOST_DEVICE inline std::int64_t embedding_row(std::int64_t id, bool mod, std:
 
 // TF's SliceDebugString: "[1,0]" for flat index 2 of shape [2,2]; "" for a scalar.
 std::string index_string(const Shape& shape, std::int64_t flat);
+
+// The errors for an out-of-range element `j` (flat) of the indices / segment ids / ids, the
+// CPU kernels' and the GPU kernels' deferred checks' alike.
+std::string gather_index_error(const std::string& node, const Shape& indices, std::int64_t j,
+                               std::int64_t value, std::int64_t limit);
+std::string segment_id_error(const std::string& node, const Shape& ids, std::int64_t j,
+                             std::int64_t value, std::int64_t num_segments);
+std::string embedding_id_error(const std::string& node, const Shape& ids, std::int64_t j,
+                               std::int64_t value, const ShardRows& r);
+// Element `j` of an int32 or int64 tensor on any device (a copy to the host: for messages).
+std::int64_t int_element(const Tensor& t, std::int64_t j);
 
 void register_gather_cpu_kernels(KernelRegistry& r);
 void register_gather_cuda_kernels(KernelRegistry& r);

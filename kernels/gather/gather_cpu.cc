@@ -96,6 +96,31 @@ ShardRows shard_rows(const KernelContext& c) {
   return r;
 }
 
+std::string gather_index_error(const std::string& node, const Shape& indices, std::int64_t j,
+                               std::int64_t value, std::int64_t limit) {
+  return str_cat(node, ": indices", index_string(indices, j), " = ", value, " is not in [0, ",
+                 limit, ")");
+}
+
+std::string segment_id_error(const std::string& node, const Shape& ids, std::int64_t j,
+                             std::int64_t value, std::int64_t num_segments) {
+  return str_cat(node, ": segment_ids", index_string(ids, j), " = ", value, " is out of range [0, ",
+                 num_segments, ")");
+}
+
+std::string embedding_id_error(const std::string& node, const Shape& ids, std::int64_t j,
+                               std::int64_t value, const ShardRows& r) {
+  return str_cat(node, ": ids", index_string(ids, j), " = ", value, " is not in [0, ", r.total,
+                 ") or past the end of its shard (", r.mod ? "mod" : "div", " over ", r.rows.size(),
+                 " shards)");
+}
+
+std::int64_t int_element(const Tensor& t, std::int64_t j) {
+  const Tensor h = t.on_host() ? t : t.to(devices::host_device());
+  const auto k = static_cast<std::size_t>(j);
+  return h.dtype() == DType::kInt32 ? h.data<std::int32_t>()[k] : h.data<std::int64_t>()[k];
+}
+
 namespace {
 
 void gather_kernel(KernelContext& c) {
@@ -105,9 +130,8 @@ void gather_kernel(KernelContext& c) {
   const auto idx = int_vector_input(c, 1);
   for (std::size_t j = 0; j < idx.size(); ++j)
     if (idx[j] < 0 || idx[j] >= p.limit)
-      throw InvalidArgumentError(str_cat(
-          c.node_name, ": indices", index_string(c.inputs[1].shape(), static_cast<std::int64_t>(j)),
-          " = ", idx[j], " is not in [0, ", p.limit, ")"));
+      throw InvalidArgumentError(gather_index_error(c.node_name, c.inputs[1].shape(),
+                                                    static_cast<std::int64_t>(j), idx[j], p.limit));
   Tensor& out = c.allocate_output(0, params.dtype(), p.out);
   const std::size_t es = dtype_size(params.dtype());
   const std::size_t row = static_cast<std::size_t>(p.inner) * es;
@@ -160,10 +184,8 @@ void segment_sum_kernel(KernelContext& c) {
   const auto ids = int_vector_input(c, 1);
   for (std::size_t i = 0; i < ids.size(); ++i)
     if (ids[i] >= p.num_segments)
-      throw InvalidArgumentError(
-          str_cat(c.node_name, ": segment_ids",
-                  index_string(c.inputs[1].shape(), static_cast<std::int64_t>(i)), " = ", ids[i],
-                  " is out of range [0, ", p.num_segments, ")"));
+      throw InvalidArgumentError(segment_id_error(
+          c.node_name, c.inputs[1].shape(), static_cast<std::int64_t>(i), ids[i], p.num_segments));
   Tensor& out = c.allocate_output(0, data.dtype(), p.out);
   T* y = out.data<T>();
   std::fill(y, y + out.num_elements(), zero_of<T>());
@@ -185,10 +207,8 @@ void embedding_row_index_kernel(KernelContext& c) {
   for (std::size_t i = 0; i < ids.size(); ++i) {
     y[i] = embedding_row(ids[i], r.mod, parts, r.rows.data(), r.offsets.data(), r.total);
     if (y[i] < 0)
-      throw InvalidArgumentError(str_cat(
-          c.node_name, ": ids", index_string(c.inputs[0].shape(), static_cast<std::int64_t>(i)),
-          " = ", ids[i], " is not in [0, ", r.total, ") or past the end of its shard (",
-          r.mod ? "mod" : "div", " over ", parts, " shards)"));
+      throw InvalidArgumentError(embedding_id_error(c.node_name, c.inputs[0].shape(),
+                                                    static_cast<std::int64_t>(i), ids[i], r));
   }
 }
 

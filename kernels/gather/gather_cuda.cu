@@ -1,6 +1,7 @@
 // GatherV2, UnsortedSegmentSum and _EmbeddingRowIndex on CUDA (label "cuda"): one thread per
 // output (gather, row index) or input (segment sum, atomicAdd) element, grid-stride. Reference:
-// gather_cpu.cc. Out-of-range indices: see gather.h (zeros, dropped, -1; no error on a GPU).
+// gather_cpu.cc. Out-of-range indices (see gather.h): zeros, dropped, -1, and the first of them
+// (the smallest flat index, by atomicMin) reported through a DeferredCheck.
 // NOTE: the segment sum's atomics add in no fixed order: float results may differ from the
 // reference's index-order sum in the last bits (as TF's GPU kernel does).
 #include <cuda_runtime_api.h>
@@ -21,11 +22,17 @@ namespace {
 
 constexpr int kBlock = 256;
 
-// out[o, j, k] = params[o, idx[j], k], zero where idx[j] is not in [0, limit). E: an unsigned
-// type of the element's size (a gather only moves bytes).
+// Records element j as failed in a DeferredCheck's word (the smallest wins).
+__device__ __forceinline__ void note_bad(unsigned long long* bad, std::int64_t j) {
+  atomicMin(bad, static_cast<unsigned long long>(j));
+}
+
+// out[o, j, k] = params[o, idx[j], k], zero where idx[j] is not in [0, limit) (and j noted in
+// `bad`). E: an unsigned type of the element's size (a gather only moves bytes).
 template <class E, class I>
 __global__ void gather_kernel(const E* params, const I* idx, E* out, std::int64_t count,
-                              std::int64_t limit, std::int64_t inner, std::int64_t n) {
+                              std::int64_t limit, std::int64_t inner, std::int64_t n,
+                              unsigned long long* bad) {
   for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
        e += std::int64_t{gridDim.x} * blockDim.x) {
     const std::int64_t row = e / inner;  // (o, j) as one index: two divisions, not four
@@ -33,7 +40,12 @@ __global__ void gather_kernel(const E* params, const I* idx, E* out, std::int64_
     const std::int64_t o = row / count;
     const std::int64_t j = row - o * count;
     const std::int64_t i = static_cast<std::int64_t>(idx[j]);
-    out[e] = i >= 0 && i < limit ? params[(o * limit + i) * inner + k] : E(0);
+    if (i >= 0 && i < limit) {
+      out[e] = params[(o * limit + i) * inner + k];
+    } else {
+      out[e] = E(0);
+      if (o == 0 && k == 0) note_bad(bad, j);
+    }
   }
 }
 
@@ -47,14 +59,20 @@ __device__ __forceinline__ void atomic_add(T* at, T v) {
     atomicAdd(at, v);
 }
 
-// y[ids[i], k] += x[i, k] for ids in [0, num_segments); y starts zeroed.
+// y[ids[i], k] += x[i, k] for ids in [0, num_segments); y starts zeroed. Negative ids are
+// dropped; ids past the end are noted in `bad`.
 template <class T, class I>
 __global__ void segment_sum_kernel(const T* x, const I* ids, T* y, std::int64_t inner,
-                                   std::int64_t num_segments, std::int64_t n) {
+                                   std::int64_t num_segments, std::int64_t n,
+                                   unsigned long long* bad) {
   for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
        e += std::int64_t{gridDim.x} * blockDim.x) {
-    const std::int64_t s = static_cast<std::int64_t>(ids[e / inner]);
-    if (s >= 0 && s < num_segments) atomic_add(&y[s * inner + e % inner], x[e]);
+    const std::int64_t i = e / inner, k = e - i * inner;
+    const std::int64_t s = static_cast<std::int64_t>(ids[i]);
+    if (s >= 0 && s < num_segments)
+      atomic_add(&y[s * inner + k], x[e]);
+    else if (s >= num_segments && k == 0)
+      note_bad(bad, i);
   }
 }
 
@@ -66,10 +84,13 @@ struct Shards {
 
 template <class I>
 __global__ void embedding_row_kernel(const I* ids, std::int64_t* out, Shards s, bool mod,
-                                     std::int64_t parts, std::int64_t total, std::int64_t n) {
+                                     std::int64_t parts, std::int64_t total, std::int64_t n,
+                                     unsigned long long* bad) {
   for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
-       e += std::int64_t{gridDim.x} * blockDim.x)
+       e += std::int64_t{gridDim.x} * blockDim.x) {
     out[e] = embedding_row(static_cast<std::int64_t>(ids[e]), mod, parts, s.rows, s.offsets, total);
+    if (out[e] < 0) note_bad(bad, e);
+  }
 }
 
 // ---------------------------------------------------------------- adapters
@@ -81,18 +102,29 @@ DType index_dtype(const KernelContext& c, std::size_t i) {
   return t;
 }
 
+// The GPU kernels' errors end with what the step did meanwhile.
+constexpr const char* kFoundAfter = " (found on the GPU once the step had run; the kernel ";
+
+// A DeferredCheck's word as the kernels take it.
+unsigned long long* bad_word(std::int64_t* at) { return reinterpret_cast<unsigned long long*>(at); }
+
 template <class E>
-void launch_gather(const KernelContext& c, const Tensor& params, const Tensor& idx, Tensor& out,
+void launch_gather(KernelContext& c, const Tensor& params, const Tensor& idx, Tensor& out,
                    const GatherPlan& p, cudaStream_t s) {
   const std::int64_t n = out.num_elements();
+  unsigned long long* bad =
+      bad_word(c.defer_check([node = c.node_name, idx, limit = p.limit](std::int64_t j) {
+        return str_cat(gather_index_error(node, idx.shape(), j, int_element(idx, j), limit),
+                       kFoundAfter, "gathered zeros)");
+      }));
   if (index_dtype(c, 1) == DType::kInt32)
     gather_kernel<E, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         static_cast<const E*>(params.raw_data()), idx.data<std::int32_t>(),
-        static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n);
+        static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n, bad);
   else
     gather_kernel<E, std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         static_cast<const E*>(params.raw_data()), idx.data<std::int64_t>(),
-        static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n);
+        static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -104,6 +136,7 @@ void gather_gpu_kernel(KernelContext& c) {
   const GatherPlan p = gather_plan(c, params.shape(), idx.shape(), scalar_int_input(c, 2));
   GpuLaunchScope scope(c);
   Tensor& out = gpu_output(c, 0, params.dtype(), p.out);
+  // NOTE: an empty output (no rows, or empty rows) checks no index; the CPU kernel does.
   if (out.num_elements() == 0) return;
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   switch (dtype_size(params.dtype())) {
@@ -128,15 +161,20 @@ void segment_sum_gpu_kernel(KernelContext& c) {
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   if (out.bytes() > 0) SF_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.bytes(), s));
   const std::int64_t n = p.count * p.inner;
-  if (n == 0 || p.num_segments == 0) return;
+  if (n == 0) return;
+  unsigned long long* bad =
+      bad_word(c.defer_check([node = c.node_name, ids, segments = p.num_segments](std::int64_t j) {
+        return str_cat(segment_id_error(node, ids.shape(), j, int_element(ids, j), segments),
+                       kFoundAfter, "dropped the row)");
+      }));
   if (index_dtype(c, 1) == DType::kInt32)
     segment_sum_kernel<D, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         cuda_ptr(data.data<T>()), ids.data<std::int32_t>(), cuda_ptr(out.data<T>()), p.inner,
-        p.num_segments, n);
+        p.num_segments, n, bad);
   else
     segment_sum_kernel<D, std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         cuda_ptr(data.data<T>()), ids.data<std::int64_t>(), cuda_ptr(out.data<T>()), p.inner,
-        p.num_segments, n);
+        p.num_segments, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -157,12 +195,16 @@ void embedding_row_index_gpu_kernel(KernelContext& c) {
   if (n == 0) return;
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   const auto parts = static_cast<std::int64_t>(r.rows.size());
+  unsigned long long* bad = bad_word(c.defer_check([node = c.node_name, ids, r](std::int64_t j) {
+    return str_cat(embedding_id_error(node, ids.shape(), j, int_element(ids, j), r), kFoundAfter,
+                   "gave row -1: the lookup gathered zeros)");
+  }));
   if (index_dtype(c, 0) == DType::kInt32)
     embedding_row_kernel<std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
-        ids.data<std::int32_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n);
+        ids.data<std::int32_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n, bad);
   else
     embedding_row_kernel<std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
-        ids.data<std::int64_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n);
+        ids.data<std::int64_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -9,17 +9,23 @@
 
 namespace scopeflow::kernels {
 
+// TF's error for a label outside [0, classes) (the CPU kernel's, and the GPU kernel's deferred
+// check's).
+std::string xent_label_error(const std::string& what, std::int64_t label, std::int64_t classes);
+
 // Throws InvalidArgumentError for a label outside [0, classes).
 void sparse_xent_forward_ref(const float* logits, const std::int64_t* labels, float* loss,
                              float* backprop, std::int64_t batch, std::int64_t classes,
                              const std::string& what);
 void register_softmax_xent_cpu_kernels(KernelRegistry& r);
 
-// Device memory, queued on `stream`: one block per row, double math as in the reference.
-// Labels must already be checked to lie in [0, classes) (a row with a label outside gets NaN).
+// Device memory, queued on `stream`: one block per row, double math as in the reference. A row
+// whose label is outside [0, classes) gets NaN, and the smallest such row goes into `*bad` by
+// atomicMin (a DeferredCheck's word, kernel.h; null: not noted).
 template <class L>
 void sparse_xent_forward_cuda(const float* logits, const L* labels, float* loss, float* backprop,
-                              std::int64_t batch, std::int64_t classes, devices::Stream& stream);
+                              std::int64_t batch, std::int64_t classes, devices::Stream& stream,
+                              std::int64_t* bad);
 void register_softmax_xent_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -6,15 +6,18 @@
 
 namespace scopeflow::kernels {
 
+std::string xent_label_error(const std::string& what, std::int64_t label, std::int64_t classes) {
+  return str_cat(what, ": Received a label value of ", label,
+                 " which is outside the valid range of [0, ", classes, ").  Label values: ", label);
+}
+
 void sparse_xent_forward_ref(const float* logits, const std::int64_t* labels, float* loss,
                              float* backprop, std::int64_t batch, std::int64_t classes,
                              const std::string& what) {
   for (std::int64_t b = 0; b < batch; ++b) {
     const std::int64_t label = labels[b];
     if (label < 0 || label >= classes)
-      throw InvalidArgumentError(str_cat(what, ": Received a label value of ", label,
-                                         " which is outside the valid range of [0, ", classes,
-                                         ").  Label values: ", label));
+      throw InvalidArgumentError(xent_label_error(what, label, classes));
     const float* row = logits + b * classes;
     double m = row[0];
     for (std::int64_t c = 1; c < classes; ++c) m = std::max<double>(m, row[c]);

@@ -33,7 +33,8 @@ __device__ double block_fold(double v, double* sh, F f) {
 // exp(inf - inf) enters the sum); the max itself only needs to be some element of the row.
 template <class L>
 __global__ void sparse_xent_kernel(const float* logits, const L* labels, float* loss,
-                                   float* backprop, std::int64_t batch, std::int64_t classes) {
+                                   float* backprop, std::int64_t batch, std::int64_t classes,
+                                   unsigned long long* bad) {
   __shared__ double sh[kBlock];
   for (std::int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
     const float* row = logits + b * classes;
@@ -47,8 +48,10 @@ __global__ void sparse_xent_kernel(const float* logits, const L* labels, float* 
     sum = block_fold(sum, sh, [](double x, double y) { return x + y; });
     const double log_sum = log(sum);
     const bool valid = label >= 0 && label < classes;
-    if (threadIdx.x == 0)
+    if (threadIdx.x == 0) {
       loss[b] = valid ? static_cast<float>(log_sum - (double(row[label]) - m)) : CUDART_NAN_F;
+      if (!valid && bad != nullptr) atomicMin(bad, static_cast<unsigned long long>(b));
+    }
     for (std::int64_t c = threadIdx.x; c < classes; c += kBlock)
       back[c] =
           valid ? static_cast<float>(exp(double(row[c]) - m - log_sum) - (c == label ? 1.0 : 0.0))
@@ -61,19 +64,20 @@ __global__ void sparse_xent_kernel(const float* logits, const L* labels, float* 
 // ---------------------------------------------------------------- launchers
 template <class L>
 void sparse_xent_forward_cuda(const float* logits, const L* labels, float* loss, float* backprop,
-                              std::int64_t batch, std::int64_t classes, devices::Stream& stream) {
+                              std::int64_t batch, std::int64_t classes, devices::Stream& stream,
+                              std::int64_t* bad) {
   if (batch == 0 || classes == 0) return;
   const unsigned grid = static_cast<unsigned>(std::min<std::int64_t>(batch, 132 * 16));
-  sparse_xent_kernel<L>
-      <<<grid, kBlock, 0, cuda_stream(stream)>>>(logits, labels, loss, backprop, batch, classes);
+  sparse_xent_kernel<L><<<grid, kBlock, 0, cuda_stream(stream)>>>(
+      logits, labels, loss, backprop, batch, classes, reinterpret_cast<unsigned long long*>(bad));
   SF_CUDA_CHECK(cudaGetLastError());
 }
 template void sparse_xent_forward_cuda<std::int32_t>(const float*, const std::int32_t*, float*,
                                                      float*, std::int64_t, std::int64_t,
-                                                     devices::Stream&);
+                                                     devices::Stream&, std::int64_t*);
 template void sparse_xent_forward_cuda<std::int64_t>(const float*, const std::int64_t*, float*,
                                                      float*, std::int64_t, std::int64_t,
-                                                     devices::Stream&);
+                                                     devices::Stream&, std::int64_t*);
 
 // ---------------------------------------------------------------- registration
 namespace {
@@ -89,31 +93,30 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
     throw InvalidArgumentError(
         str_cat(c.node_name, ": labels must be int32 or int64, got ", dtype_name(labels.dtype())));
   const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
-  // NOTE: the reference throws for a label outside [0, classes); matching it needs the labels
-  // on the host (one small copy that waits for the stream). TF's GPU kernel writes NaN instead,
-  // and so does this one while captured into a CUDA graph (no host copy under capture).
-  std::vector<std::int64_t> l;
-  if (c.capturing) {
-  } else if (labels.dtype() == DType::kInt32) {
-    for (auto v : labels.to_vector<std::int32_t>()) l.push_back(v);
-  } else {
-    l = labels.to_vector<std::int64_t>();
-  }
-  for (const std::int64_t label : l)
-    if (label < 0 || label >= classes)
-      throw InvalidArgumentError(str_cat(c.node_name, ": Received a label value of ", label,
-                                         " which is outside the valid range of [0, ", classes,
-                                         ").  Label values: ", label));
+  // A label outside [0, classes): NaN for its row (TF's GPU kernel stops there) and the
+  // reference's error, raised by the session after the step (a DeferredCheck: reading the
+  // labels here would wait for the stream, and a CUDA graph could not capture it).
+  std::int64_t* bad = nullptr;
+  if (batch > 0 && classes > 0)
+    bad = c.defer_check([node = c.node_name, labels, classes](std::int64_t row) {
+      const auto k = static_cast<std::size_t>(row);
+      const std::int64_t label = labels.dtype() == DType::kInt32
+                                     ? labels.to_vector<std::int32_t>()[k]
+                                     : labels.to_vector<std::int64_t>()[k];
+      return str_cat(xent_label_error(node, label, classes),
+                     " (found on the GPU once the step had run: the loss and gradient of row ", row,
+                     " are NaN, and whatever consumed them ran)");
+    });
   GpuLaunchScope scope(c);
   if (c.outputs.size() < 2) c.outputs.resize(2);  // gpu_output must not resize under refs
   Tensor& loss = gpu_output(c, 0, DType::kFloat32, Shape{batch});
   Tensor& back = gpu_output(c, 1, DType::kFloat32, logits.shape());
   if (labels.dtype() == DType::kInt32)
     sparse_xent_forward_cuda(logits.data<float>(), labels.data<std::int32_t>(), loss.data<float>(),
-                             back.data<float>(), batch, classes, c.get_stream());
+                             back.data<float>(), batch, classes, c.get_stream(), bad);
   else
     sparse_xent_forward_cuda(logits.data<float>(), labels.data<std::int64_t>(), loss.data<float>(),
-                             back.data<float>(), batch, classes, c.get_stream());
+                             back.data<float>(), batch, classes, c.get_stream(), bad);
 }
 }  // namespace
 

@@ -238,6 +238,7 @@ struct GraphEntry {
   std::vector<std::pair<const Node*, std::uint64_t>> counters;  // random nodes, per counter word
   std::vector<std::pair<std::size_t, Tensor>> fetches;          // (fetch, captured tensor)
   std::vector<std::pair<std::size_t, const Node*>> fetched_variables;  // (fetch, variable)
+  std::vector<kernels::DeferredCheck> checks;  // the captured kernels', reset before each replay
   void drop() {
     graph.reset();
     staged.clear();
@@ -245,6 +246,7 @@ struct GraphEntry {
     counters.clear();
     fetches.clear();
     fetched_variables.clear();
+    checks.clear();
   }
 };
 
@@ -306,6 +308,9 @@ struct RunState {
   bool done = false;
   std::atomic<bool> finished{false};  // `done`, readable without `mu` (ThreadPool::help_until)
   std::exception_ptr error;           // the first failure
+  // The GPU kernels' deferred checks (kernels::DeferredCheck), raised after the synchronization.
+  std::mutex checks_mu;
+  std::vector<kernels::DeferredCheck> checks;
   // RunOptions::trace_level: per executed step, its host interval and, for GPU work, events
   // recorded on the device's compute stream around it.
   struct TraceRecord {
@@ -1159,6 +1164,10 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       } catch (const ValueError& e) {
         throw InvalidArgumentError(e.what());
       }
+      if (!c.deferred_checks.empty()) {
+        std::lock_guard<std::mutex> lock(st.checks_mu);
+        for (auto& check : c.deferred_checks) st.checks.push_back(std::move(check));
+      }
       if (rs != nullptr && !c.outputs.empty()) {
         rs->offset += static_cast<std::uint64_t>(c.outputs[0].num_elements());
         if (c.rng_offset_device != nullptr)
@@ -1334,6 +1343,14 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
       d->synchronize();
     } catch (...) {
       if (!st->error) st->error = std::current_exception();
+    }
+  }
+  // What the GPU kernels found wrong (an index out of range), now that they have run.
+  if (!st->error) {
+    try {
+      kernels::raise_failed_checks(st->checks);
+    } catch (...) {
+      st->error = std::current_exception();
     }
   }
   {
@@ -1598,6 +1615,7 @@ bool Session::Impl::graph_pass(const Plan& p, const FeedDict& feeds, RunState& s
         e->graph->set_counter(i, rs->offset);
         rs->offset += e->counters[i].second;
       }
+      for (const auto& check : e->checks) check.reset();  // the previous replay has completed
       e->graph->launch();
     } catch (...) {
       e->drop();
@@ -1605,6 +1623,7 @@ bool Session::Impl::graph_pass(const Plan& p, const FeedDict& feeds, RunState& s
       throw;
     }
     ++e->replays;
+    st.checks.insert(st.checks.end(), e->checks.begin(), e->checks.end());
     for (const auto& [k, t] : e->fetches) st.slots[static_cast<std::size_t>(p.fetch_slots[k])] = t;
     for (const auto& [k, var] : e->fetched_variables)
       st.slots[static_cast<std::size_t>(p.fetch_slots[k])] = read_variable(var);
@@ -1689,6 +1708,7 @@ bool Session::Impl::capture_graph(const Plan& p, GraphState& g, GraphEntry& e,
     return false;
   }
   capture->launch();  // this run's step
+  st.checks.insert(st.checks.end(), gs->checks.begin(), gs->checks.end());
   std::string changed;
   std::vector<Tensor> var_values;
   {
@@ -1729,6 +1749,7 @@ bool Session::Impl::capture_graph(const Plan& p, GraphState& g, GraphEntry& e,
   }
   e.graph = std::move(capture);
   e.counters = e.graph->counters();
+  e.checks = gs->checks;  // each replay resets and raises them
   for (std::size_t i = 0; i < g.variables.size(); ++i)
     e.variables.emplace_back(g.variables[i], before[i]);
   return true;

@@ -658,6 +658,10 @@ BenchResult run_benchmark(const BenchConfig& c,
 
   Graph graph;
   auto as_default = graph.as_default();
+  // Ops no strategy places (the global step, the mean loss, the learning rate) go to the CPU
+  // with --device cpu: left unplaced, the placer would put them on a GPU where one exists.
+  std::optional<device> cpu_default;
+  if (c.device == "cpu") cpu_default.emplace("/device:CPU:0");
   set_random_seed(c.seed);
   say("Generating training model");
 

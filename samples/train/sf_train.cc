@@ -15,6 +15,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 
 #include "runtime/session/timeline.h"
 #include "samples/common/flags.h"
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
   std::int64_t batch = 64, seed = 1, max_steps = 0;
   double lr = 0.001, keep_prob = 0.5;
   bool log_placement = false, resume = false, cuda_graph = false;
-  std::string ps_device = "cpu", graph_state = "off";
+  std::string ps_device = "auto", graph_state = "off";
   std::string checkpoint_dir;
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files");
   app.add_option("--epochs", epochs, "passes over the training set")->check(CLI::Range(1, 1000));
@@ -130,10 +131,11 @@ int main(int argc, char** argv) {
   app.add_flag("--log_device_placement", log_placement, "print each node's device, as TF does");
   app.add_flag("--cuda_graph", cuda_graph,
                "capture the training step as a CUDA graph and replay it (needs the whole step on "
-               "one GPU: --device gpu --towers 1 --local_parameter_device gpu)");
+               "one GPU: --device gpu --towers 1, whose variables are on the GPU by default)");
   app.add_option("--local_parameter_device", ps_device,
-                 "where the variables live: cpu (TF's _variable_on_cpu, the default) or gpu")
-      ->check(CLI::IsMember({"cpu", "gpu"}));
+                 "where the variables live: cpu (TF's _variable_on_cpu), gpu (GPU:0), or auto "
+                 "(the default: gpu for one GPU tower, else cpu)")
+      ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -151,6 +153,15 @@ int main(int argc, char** argv) {
               << data_dir << "\n";
 
     if (device == "auto") device = sf::devices::gpu_inventory().gpus.empty() ? "cpu" : "gpu";
+    if (ps_device == "gpu" && device != "gpu")
+      throw sf::InvalidArgumentError("--local_parameter_device gpu needs --device gpu");
+    // One GPU tower keeps its whole step on the GPU (nothing to share); towers share the
+    // variables on the CPU, as TF's cifar10_multi_gpu_train does.
+    if (ps_device == "auto") ps_device = device == "gpu" && towers == 1 ? "gpu" : "cpu";
+    // The variables' device also takes what no tower places: the global step, the averaged
+    // gradients and the update, the mean loss (left unplaced, they would go to a GPU wherever
+    // one exists, --device cpu too).
+    const std::string var_device = ps_device == "gpu" ? "/device:GPU:0" : "/device:CPU:0";
     sf::SessionOptions options{.log_device_placement = log_placement,
                                .intra_op_parallelism_threads = intra_threads,
                                .use_cuda_graphs = cuda_graph};
@@ -176,16 +187,14 @@ int main(int argc, char** argv) {
       opt = std::make_unique<sf::train::MomentumOptimizer>(lr, 0.9);
     else
       opt = std::make_unique<sf::train::AdamOptimizer>(lr);
+    std::optional<sf::device> outside_towers(std::in_place, var_device);
     auto global_step = sf::train::get_or_create_global_step();
     for (int i = 0; i < towers; ++i) {
       sf::device d(sf::str_cat(gpu ? "/device:GPU:" : "/device:CPU:", i));
       sf::name_scope ns(sf::str_cat("tower_", i));
       images.push_back(sf::placeholder(sf::float32, {batch, 28, 28, 1}, "images"));
       labels.push_back(sf::placeholder(sf::int32, {batch}, "labels"));
-      sf::variable_scope s(
-          "model", {.reuse = i > 0,
-                    .custom_getter =
-                        on_device(gpu && ps_device == "gpu" ? "/device:GPU:0" : "/device:CPU:0")});
+      sf::variable_scope s("model", {.reuse = i > 0, .custom_getter = on_device(var_device)});
       auto logits = model(images.back(), batch, keep_prob);
       losses.push_back(
           sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
@@ -204,12 +213,14 @@ int main(int argc, char** argv) {
     sf::Output mean_loss = losses[0];
     for (int i = 1; i < towers; ++i) mean_loss = mean_loss + losses[static_cast<std::size_t>(i)];
     mean_loss = mean_loss * (1.0 / towers);
+    outside_towers.reset();
     // Evaluation tower: the same variables, one batch of test images at a time.
     const std::int64_t eval_n = eval_limit > 0 ? std::min(eval_limit, test.size()) : test.size();
     const std::int64_t eval_batch = std::min<std::int64_t>(500, eval_n);
     auto eval_images = sf::placeholder(sf::float32, {eval_batch, 28, 28, 1}, "eval_images");
     sf::Output eval_logits;
     {
+      sf::device d(gpu ? "/device:GPU:0" : "/device:CPU:0");
       sf::name_scope ns("eval");
       sf::variable_scope s("model", {.reuse = true});
       eval_logits = model(eval_images, eval_batch);

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <scopeflow/scopeflow.h>
 
+#include <cmath>
+
 #include "runtime/session/cuda_graph.h"
 
 namespace {
@@ -280,7 +282,9 @@ TEST_F(CudaGraphSessionTest, HostReadsOfGpuResultsAreIneligible) {
 // optimizer's copy on write needs a synchronous copy, which the CaptureGuard refuses) must end
 // the capture, release what it held, restore the random counters (dropout) and run the step
 // ordinarily: every step equals a run without graphs, and after kMaxFailedCaptures the plan
-// stays ordinary. Also the first run of the abort path on a real GPU.
+// stays ordinary. Also the first run of the abort path on a real GPU. (A step that finds the
+// variable still held before it captures -- the previous step's buffers are released when its
+// stream work completes -- runs ordinarily without trying: "fallback: variable ... held".)
 TEST_F(CudaGraphSessionTest, AFailedCaptureRunsTheStepOrdinarily) {
   SKIP_WITHOUT_GPU();
   auto run = [](bool graphs) {
@@ -305,6 +309,8 @@ TEST_F(CudaGraphSessionTest, AFailedCaptureRunsTheStepOrdinarily) {
     const std::string& st = graph.states[i];
     if (st.rfind("fallback: capture failed: ", 0) == 0)
       ++failed;
+    else if (st.rfind("fallback: variable ", 0) == 0)  // seen held before capturing: no attempt
+      EXPECT_NE(st.find(" is also held elsewhere"), std::string::npos) << "step " << i;
     else
       EXPECT_TRUE(st.rfind("ineligible: capture failed: ", 0) == 0 || st == "captured" ||
                   st == "replayed")
@@ -314,6 +320,43 @@ TEST_F(CudaGraphSessionTest, AFailedCaptureRunsTheStepOrdinarily) {
   EXPECT_LE(failed, sf::cuda_graph::kMaxFailedCaptures);
   EXPECT_EQ(graph.losses, plain.losses);
   EXPECT_EQ(graph.params, plain.params);
+}
+
+// An out-of-range label on the GPU: the kernel cannot raise mid-step, so the session raises the
+// CPU kernel's error once the step has run (kernels::DeferredCheck), in an ordinary run and in a
+// replay alike, and the next good batch runs (and replays) as before.
+TEST_F(CudaGraphSessionTest, OutOfRangeLabelsAreErrorsInReplaysToo) {
+  SKIP_WITHOUT_GPU();
+  for (bool graphs : {false, true}) {
+    SCOPED_TRACE(graphs ? "CUDA graphs" : "ordinary runs");
+    Net n = build_net(16);
+    sf::Session s({.use_cuda_graphs = graphs});
+    s.run(sf::global_variables_initializer());
+    for (int i = 0; i < 3; ++i) s.run({n.loss}, {}, batch_feed(n, 16, i));
+    if (graphs) {
+      EXPECT_EQ(s.last_run_stats().cuda_graph, "replayed");
+    }
+    auto bad = batch_feed(n, 16, 0);
+    auto labels = bad[1].second.to_vector<std::int32_t>();
+    labels[5] = 10;
+    labels[9] = -3;
+    bad[1].second = sf::Tensor::from_vector(labels, {16});
+    std::string msg;
+    try {
+      s.run({n.loss}, {}, bad);
+    } catch (const sf::InvalidArgumentError& e) {
+      msg = e.what();
+    }
+    EXPECT_NE(msg.find("Received a label value of 10 which is outside the valid range of [0, 10)"),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("row 5 are NaN"), std::string::npos) << msg;
+    const float good = s.run({n.loss}, {}, batch_feed(n, 16, 1))[0].scalar<float>();
+    EXPECT_TRUE(std::isfinite(good));
+    if (graphs) {
+      EXPECT_EQ(s.last_run_stats().cuda_graph, "replayed");
+    }
+  }
 }
 
 TEST_F(CudaGraphSessionTest, BooleanMaskOnAGpuIsIneligible) {

@@ -268,7 +268,7 @@ TEST_F(GatherTest, EdgeCasesAsTf) {
 // The CUDA kernels against the CPU's: gathers along each axis and of every element size (1, 2, 4
 // and 8 bytes), an empty gather, the segment sum of every dtype with negative ids dropped
 // (atomics: equal within rounding), embedding rows for both strategies; out-of-range indices
-// give zeros on the GPU (TF's GPU behaviour) where the CPU raises.
+// raise the same error on both.
 TEST_F(GatherTest, GpuKernelsMatchTheCpu) {
   auto build = [](const std::string& dev) {
     sf::device d(dev);
@@ -311,22 +311,16 @@ TEST_F(GatherTest, GpuKernelsMatchTheCpu) {
     cpu = build("/device:CPU:0");
     gpu = build("/device:GPU:0");
     sf::Session s(sf::SessionOptions{.allow_soft_placement = false}, g);
-    // ...so the CPU's axis-0 gather (output 1) fails there, and the GPU's gives zeros rows.
+    // ...so the axis-0 gather (output 1) fails on either device, with the same message: the
+    // first index out of range is element 1 (7919 % 1001 = 912).
     std::vector<sf::Output> cpu_ok = cpu, gpu_ok = gpu;
-    const auto axis0_gpu = gpu[1];
     cpu_ok.erase(cpu_ok.begin() + 1);
     gpu_ok.erase(gpu_ok.begin() + 1);
-    EXPECT_THROW(s.run(cpu[1]), sf::InvalidArgumentError);
+    const std::string first_bad = "indices[0,1] = 912 is not in [0, 3)";
+    EXPECT_NE(error_of([&] { s.run(cpu[1]); }).find(first_bad), std::string::npos);
     auto rc = s.run(cpu_ok);  // the CPU half runs everywhere
     SKIP_WITHOUT_GPU();
-    const auto z0 = s.run(axis0_gpu).to_vector<float>();  // [40, 50, 1001, 5]
-    ASSERT_EQ(z0.size(), 2000u * 1001 * 5);
-    const auto pv = iota(3 * 1001 * 5, 0.25f);
-    for (std::size_t j = 0; j < 2000; ++j) {
-      const std::size_t i = (j * 7919) % 1001, row = 1001 * 5;
-      for (std::size_t k = 0; k < row; k += 97)
-        ASSERT_EQ(z0[j * row + k], i < 3 ? pv[i * row + k] : 0.0f) << "index " << i << " @" << k;
-    }
+    EXPECT_NE(error_of([&] { s.run(gpu[1]); }).find(first_bad), std::string::npos);
     auto rg = s.run(gpu_ok);
     for (std::size_t i = 0; i < rc.size(); ++i) {
       auto a = rc[i].to_vector<float>();
@@ -337,11 +331,67 @@ TEST_F(GatherTest, GpuKernelsMatchTheCpu) {
         ASSERT_NEAR(a[k], b[k], (i == 9 ? 2e-2 : 1e-5) * std::abs(a[k]) + 1e-6)
             << "output " << i << " @" << k;
     }
-    // Out of range on the GPU: zeros, no error.
-    sf::device d("/device:GPU:0");
-    auto z = sf::gather(sf::constant(iota(4), {2, 2}),
-                        sf::constant(std::vector<std::int32_t>{1, 5}, {2}));
-    EXPECT_EQ(s.run(z).to_vector<float>(), (std::vector<float>{2, 3, 0, 0}));
+  }
+}
+
+// A GPU kernel cannot raise without waiting for its stream: its out-of-range indices are reported
+// after the step (kernels::DeferredCheck) with the CPU's message, the first in index order, in
+// ordinary runs and in CUDA-graph replays alike, and the session stays usable.
+TEST_F(GatherTest, GpuOutOfRangeIndicesAreErrorsAfterTheStep) {
+  struct Case {
+    const char* device;
+    bool graphs;
+  };
+  for (const Case& c :
+       {Case{"/device:CPU:0", false}, Case{"/device:GPU:0", false}, Case{"/device:GPU:0", true}}) {
+    const bool gpu = std::string(c.device) != "/device:CPU:0";
+    if (gpu && sf::devices::gpu_inventory().gpus.empty())
+      GTEST_SKIP() << "GPU:0 unavailable (the CPU case ran): "
+                   << sf::devices::gpu_inventory().unavailable_reason;
+    const bool graphs = c.graphs;
+    SCOPED_TRACE(std::string(c.device) + (graphs ? ", CUDA graphs" : ""));
+    sf::Graph g;
+    auto as = g.as_default();
+    sf::device d(c.device);
+    auto ids = sf::placeholder(sf::int32, {2, 3}, "ids");
+    auto rows = sf::gather(sf::constant(iota(10), {5, 2}), ids);                  // [2, 3, 2]
+    auto sums = sf::unsorted_segment_sum(sf::constant(iota(6), {2, 3}), ids, 5);  // [5]
+    std::vector<sf::Output> shards = {sf::constant(iota(6), {3, 2}), sf::constant(iota(4), {2, 2})};
+    auto looked = sf::nn::embedding_lookup(shards, ids, "div");  // 5 ids
+    auto total = sf::reduce_sum(rows) + sf::reduce_sum(sums) + sf::reduce_sum(looked);
+    sf::Session s({.allow_soft_placement = false, .use_cuda_graphs = graphs}, g);
+    auto feed = [&](std::vector<std::int32_t> v) {
+      return sf::FeedDict{{ids, sf::Tensor::from_vector<std::int32_t>(v, {2, 3})}};
+    };
+    // Gathered rows sum to 4r + 1 (62), the segments to the data's sum (15), the looked-up
+    // rows of the concatenated shards ([0,1] [2,3] [4,5] [0,1] [2,3]) to 26.
+    const std::vector<std::int32_t> good = {4, 3, 2, 1, 0, 4};
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(s.run(total, feed(good)).scalar<float>(), 62 + 15 + 26);
+    if (gpu && graphs) {
+      EXPECT_EQ(s.last_run_stats().cuda_graph, "replayed");
+    }
+    // 7 and 5 are out of range; 7 comes first.
+    const std::string msg = error_of([&] { s.run(total, feed({0, 7, 1, 5, 2, 3})); });
+    EXPECT_TRUE(msg.find("indices[0,1] = 7 is not in [0, 5)") != std::string::npos ||
+                msg.find("segment_ids[0,1] = 7 is out of range [0, 5)") != std::string::npos ||
+                msg.find("ids[0,1] = 7 is not in [0, 5)") != std::string::npos)
+        << msg;
+    EXPECT_NE(error_of([&] {
+                s.run(rows, feed({0, 1, 2, 3, 4, -1}));
+              }).find("indices[1,2] = -1 is not in [0, 5)"),
+              std::string::npos);
+    EXPECT_NE(error_of([&] {
+                s.run(sums, feed({0, 1, 2, 3, 4, 9}));
+              }).find("segment_ids[1,2] = 9 is out of range [0, 5)"),
+              std::string::npos);
+    EXPECT_NE(error_of([&] {
+                s.run(looked, feed({0, 1, 2, 3, 6, 4}));
+              }).find("ids[1,1] = 6 is not in [0, 5)"),
+              std::string::npos);
+    // Negative segment ids are dropped, not errors (TF).
+    EXPECT_EQ(s.run(sums, feed({0, 1, 2, -1, -1, -1})).to_vector<float>(),
+              (std::vector<float>{0, 1, 2, 0, 0}));
+    EXPECT_EQ(s.run(total, feed(good)).scalar<float>(), 62 + 15 + 26);
   }
 }
 
