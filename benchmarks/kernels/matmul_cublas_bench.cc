@@ -95,3 +95,84 @@ static void BM_MatMul_Gpu_cublasSgemm(benchmark::State& state) {
       ->UseManualTime()
 BENCHMARK(BM_MatMul_Gpu_ScopeFlow) SF_MATMUL_GPU_ARGS;
 BENCHMARK(BM_MatMul_Gpu_cublasSgemm) SF_MATMUL_GPU_ARGS;
+
+// Host cost per call (what a training step's MatMuls add to the executor's critical path): a
+// 32x32x32 GEMM (a few microseconds of GPU time) launched back to back on one logical GPU per
+// thread, the stream synchronized every 64 calls; real time per call. ScopeFlow's kernel
+// (registry, output and 32 MiB workspace from the caching allocator, a pooled cuBLAS handle)
+// against cublasGemmEx on a handle of the thread's own and preallocated buffers. Threads(4):
+// four logical GPUs of one card, one thread each, as four towers' MatMuls run.
+namespace {
+constexpr std::int64_t kLaunchDim = 32;
+constexpr int kLaunchSyncEvery = 64;
+std::shared_ptr<sf::devices::Device> logical_gpu(int i) {
+  static sf::devices::DeviceManager* manager = [] {
+    sf::devices::DeviceManagerOptions o;
+    o.logical_gpus[0] = std::vector<sf::devices::LogicalGpuConfig>(4);
+    return new sf::devices::DeviceManager(o);  // NOTE: kept for the process (its streams)
+  }();
+  return manager->gpu(i);
+}
+}  // namespace
+
+static void BM_MatMulHostCost_Gpu_ScopeFlow(benchmark::State& state) {
+  if (!have_gpu(state)) return;
+  auto gpu = logical_gpu(state.thread_index());
+  sf::kernels::KernelContext c;
+  c.device = gpu.get();
+  c.device_ptr = gpu;
+  c.inputs = {gpu_filled(gpu, kLaunchDim, kLaunchDim, 0.5f),
+              gpu_filled(gpu, kLaunchDim, kLaunchDim, 0.25f)};
+  const auto& kernel = sf::kernels::kernel_registry().find("MatMul", sf::devices::DeviceType::kGPU,
+                                                           sf::float32, "cublas");
+  kernel(c);
+  int n = 0;
+  for (auto _ : state) {
+    c.outputs.clear();
+    kernel(c);
+    if (++n % kLaunchSyncEvery == 0) gpu->synchronize();
+  }
+  gpu->synchronize();
+}
+
+static void BM_MatMulHostCost_Gpu_cublasGemmEx(benchmark::State& state) {
+  if (!have_gpu(state)) return;
+  auto gpu = logical_gpu(state.thread_index());
+  const sf::Tensor a = gpu_filled(gpu, kLaunchDim, kLaunchDim, 0.5f),
+                   b = gpu_filled(gpu, kLaunchDim, kLaunchDim, 0.25f);
+  sf::Tensor out(sf::float32, {kLaunchDim, kLaunchDim}, gpu);
+  SF_CUDA_CHECK(cudaSetDevice(gpu->physical_id()));
+  cublasHandle_t handle;
+  SF_CUBLAS_CHECK(cublasCreate(&handle));
+  SF_CUBLAS_CHECK(cublasSetStream(handle, static_cast<sf::cuda::GpuDevice&>(*gpu).stream()));
+  const float alpha = 1.0f, beta = 0.0f;
+  const int d = static_cast<int>(kLaunchDim);
+  auto gemm = [&] {
+    SF_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, d, d, d, &alpha, b.data<float>(),
+                                 CUDA_R_32F, d, a.data<float>(), CUDA_R_32F, d, &beta,
+                                 out.data<float>(), CUDA_R_32F, d, CUBLAS_COMPUTE_32F,
+                                 CUBLAS_GEMM_DEFAULT));
+  };
+  gemm();
+  int n = 0;
+  for (auto _ : state) {
+    gemm();
+    if (++n % kLaunchSyncEvery == 0) gpu->synchronize();
+  }
+  gpu->synchronize();
+  SF_CUBLAS_CHECK(cublasDestroy(handle));
+}
+
+// The caching allocator's part: the 32 MiB workspace taken and given back per call.
+static void BM_GpuScratch32MiB_HostCost(benchmark::State& state) {
+  if (!have_gpu(state)) return;
+  auto gpu = logical_gpu(state.thread_index());
+  for (auto _ : state) {
+    sf::Tensor t(sf::DType::kUInt8, sf::Shape{32 << 20}, gpu);
+    benchmark::DoNotOptimize(t.raw_data());
+  }
+}
+
+BENCHMARK(BM_MatMulHostCost_Gpu_ScopeFlow)->Threads(1)->Threads(4)->UseRealTime();
+BENCHMARK(BM_MatMulHostCost_Gpu_cublasGemmEx)->Threads(1)->Threads(4)->UseRealTime();
+BENCHMARK(BM_GpuScratch32MiB_HostCost)->Threads(1)->Threads(4)->UseRealTime();

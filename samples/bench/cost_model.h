@@ -79,7 +79,11 @@ struct SharedPrediction {
   Transfers transfers;
   double transfer_ms = 0;  // the per-transfer costs
   double comm_ms = 0;      // bandwidth_ms + transfer_ms
-  double step_ms = 0;      // compute + comm (no overlap)
+  // The part of comm_ms over the host link (parameter_server/cpu on GPU workers: its bytes and
+  // the host copies). Copy engines move it while the SMs compute another tower, so it overlaps
+  // the compute; the rest (copies and collectives on the card) takes the SMs' turn.
+  double host_ms = 0;
+  double step_ms = 0;  // max(compute + (comm - host), host)
   double step_ms_overlap = 0;
   double images_per_sec = 0;
 };

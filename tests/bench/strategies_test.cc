@@ -364,6 +364,24 @@ TEST(CostModelTest, SharedModelAddsTheCostOfEveryTransfer) {
   // parameter_server on CPU:0 with GPU workers: every tower reads and sends 8 over the host.
   EXPECT_DOUBLE_EQ(by["parameter_server/cpu"].transfers.host_copies, 2 * 8 * 4);
   EXPECT_DOUBLE_EQ(by["parameter_server/cpu"].transfer_ms, 64 * 0.03 + 3 * 0.02);
+  // ...over the host link, which overlaps the compute: 4 x 13.1 MB at 50 GB/s and 64 copies
+  // against the packed compute and the 3 losses' copies on the card.
+  const auto& ps_cpu = by["parameter_server/cpu"];
+  EXPECT_DOUBLE_EQ(ps_cpu.host_ms, 4 * 13.1e6 / 50e9 * 1e3 + 64 * 0.03);
+  EXPECT_DOUBLE_EQ(ps_cpu.step_ms, 3.31 + 3 * 0.02);  // the host's 2.97 ms hide under it
+  {
+    auto slow = in;  // a 10 GB/s host link: 5.24 + 1.92 ms, longer than the compute
+    slow.ps_link_gb_per_s = 10;
+    for (const auto& p : bench::predict_shared(slow))
+      if (p.strategy == "parameter_server/cpu") {
+        EXPECT_DOUBLE_EQ(p.host_ms, 4 * 13.1e6 / 10e9 * 1e3 + 64 * 0.03);
+        EXPECT_DOUBLE_EQ(p.step_ms, p.host_ms);
+      }
+  }
+  for (const auto& [name, p] : by)
+    if (name != "parameter_server/cpu") {
+      EXPECT_DOUBLE_EQ(p.host_ms, 0) << name;
+    }
   // spread over the workers: 8 reads and 8 gradients from 3 towers, the learning rate to 3.
   EXPECT_DOUBLE_EQ(by["parameter_server/gpu"].transfers.worker_copies, 2 * 8 * 3 + 3 + 3);
   EXPECT_DOUBLE_EQ(by["independent"].transfers.worker_copies, 3);

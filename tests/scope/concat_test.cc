@@ -112,4 +112,62 @@ TEST_F(ConcatTest, GpuKernelsMatchTheCpu) {
   EXPECT_EQ(s.run(joined).to_vector<float>(), s.run(cpu).to_vector<float>());
 }
 
+// One launch moves up to 64 pieces in the widest copy unit that divides them all: 70 pieces of
+// 0..3 rows (two launches, empty pieces among them) in float32 (4-byte units), float16 pieces
+// of odd widths (2-byte units), int64 rows along axis 0 (16-byte units), and a wide float32
+// pair; each joined on the GPU and on the CPU, then split back on the GPU.
+TEST_F(ConcatTest, GpuKernelsMoveManyPiecesOfEveryWidth) {
+  struct Case {
+    std::vector<sf::Output> pieces;
+    std::int64_t axis;
+  };
+  std::vector<Case> cases(4);
+  float start = 0;
+  for (int i = 0; i < 70; ++i) {
+    const std::int64_t rows = i % 4;
+    cases[0].pieces.push_back(iota({3, rows, 5}, start));
+    start += 15;
+  }
+  cases[0].axis = 1;
+  for (int i = 0; i < 9; ++i)
+    cases[1].pieces.push_back(
+        sf::cast(iota({2, i % 3 + 1}, static_cast<float>(i * 7)), sf::float16));
+  cases[1].axis = 1;
+  for (int i = 0; i < 5; ++i)
+    cases[2].pieces.push_back(sf::cast(iota({i + 1, 2}, static_cast<float>(i * 100)), sf::int64));
+  cases[2].axis = 0;
+  cases[3].pieces = {iota({4, 1000}, 0), iota({4, 24}, 5000)};
+  cases[3].axis = 1;
+  std::vector<sf::Output> gpu, cpu;
+  std::vector<std::vector<sf::Output>> back;
+  for (const auto& c : cases) {
+    {
+      sf::device d("/device:GPU:0");
+      std::vector<sf::Output> pieces;
+      for (const auto& p : c.pieces) pieces.push_back(sf::identity(p));
+      gpu.push_back(sf::concat(pieces, c.axis));
+      std::vector<std::int64_t> sizes;
+      for (const auto& p : c.pieces)
+        sizes.push_back(p.shape().dims()[static_cast<std::size_t>(c.axis)]);
+      back.push_back(sf::split(gpu.back(), sizes, c.axis));
+    }
+    sf::device d("/device:CPU:0");
+    cpu.push_back(sf::concat(c.pieces, c.axis));
+  }
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  sf::Session s({.allow_soft_placement = false});
+  auto as_float = [](const sf::Tensor& t) { return sf::cast(sf::constant(t), sf::float32); };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(i);
+    const auto g = s.run(gpu[i]), c = s.run(cpu[i]);
+    ASSERT_EQ(g.shape(), c.shape());
+    EXPECT_EQ(s.run(as_float(g)).to_vector<float>(), s.run(as_float(c)).to_vector<float>());
+    for (std::size_t k = 0; k < back[i].size(); ++k)
+      EXPECT_EQ(s.run(as_float(s.run(back[i][k]))).to_vector<float>(),
+                s.run(as_float(s.run(cases[i].pieces[k]))).to_vector<float>())
+          << "piece " << k;
+  }
+}
+
 }  // namespace
