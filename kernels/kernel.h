@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -18,16 +17,17 @@ namespace scopeflow::kernels {
 
 // A check that a GPU kernel makes on the device and the session reports once the step's device
 // work is complete: a kernel cannot raise without waiting for its stream (TF's GPU gather writes
-// zeros for an out-of-range index instead, silently). The kernel stores the smallest failing
-// element in `*at` (an int64 of pinned host memory, which the device addresses directly) by
-// atomicMin; kNoFailure: none failed. `message(element)` says what failed; it runs on the host
-// after the synchronization, so it may read the kernel's device inputs.
+// zeros for an out-of-range index instead, silently). `*at` (an int64 of pinned host memory)
+// receives, by a copy queued after the kernel, the first failing element (the kernel's atomicMin
+// into a device word: GpuCheck, kernels/common/gpu_args.h); kNoFailure (all bits set): none
+// failed. `message(element)` says what failed; it runs on the host after the synchronization, so
+// it may read the kernel's device inputs.
 struct DeferredCheck {
-  static constexpr std::int64_t kNoFailure = std::numeric_limits<std::int64_t>::max();
+  static constexpr std::int64_t kNoFailure = -1;
   Tensor word;  // owns *at
   std::int64_t* at = nullptr;
   std::function<std::string(std::int64_t)> message;
-  void reset() const { *at = kNoFailure; }  // NOTE: only while no kernel can write it
+  void reset() const { *at = kNoFailure; }  // NOTE: only while no copy can write it
 };
 // Throws InvalidArgumentError with the message of the first check (in `checks` order) that
 // failed. Call it after the kernels' stream work is complete.
@@ -69,7 +69,7 @@ struct KernelContext {
   // The checks this execution deferred (DeferredCheck); the session raises them after the step.
   // A caller outside a Session synchronizes the stream and calls raise_failed_checks itself.
   std::vector<DeferredCheck> deferred_checks;
-  // A new deferred check: the word its kernel writes, kNoFailure until then.
+  // A new deferred check: its pinned host word, kNoFailure until a copy writes it.
   std::int64_t* defer_check(std::function<std::string(std::int64_t)> message);
 };
 

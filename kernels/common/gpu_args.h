@@ -3,9 +3,13 @@
 // buffers safe for the kernel's stream, and the CUDA device made current for the launch.
 #pragma once
 
+#include <cuda_runtime_api.h>
+
+#include <functional>
 #include <string>
 
 #include "devices/cuda/cuda_check.h"
+#include "kernels/common/cuda_stream.h"
 #include "kernels/kernel.h"
 
 namespace scopeflow::kernels {
@@ -51,6 +55,33 @@ inline Tensor gpu_scratch(KernelContext& c, DType dtype, const Shape& shape) {
     c.device_ptr->allocator().record_stream(t.raw_data(), s.id());
   return t;
 }
+
+// A DeferredCheck (kernel.h) for a GPU kernel: a device word, set to "none failed" (all bits:
+// DeferredCheck::kNoFailure) on the kernel's stream, which the kernel lowers by atomicMin to the
+// first failing element; finish() then copies it to the check's pinned host word on the same
+// stream, which the session reads after the step. (The kernel does not write host memory
+// itself: atomics over PCIe to host memory depend on the platform.) Construct it after
+// GpuLaunchScope, launch the kernel with word(), call finish() after the launch. Memset, kernel
+// and copy are stream work, so CUDA graphs capture and replay them.
+class GpuCheck {
+ public:
+  GpuCheck(KernelContext& c, std::function<std::string(std::int64_t)> message)
+      : host_(c.defer_check(std::move(message))),
+        word_(gpu_scratch(c, DType::kInt64, Shape{1})),
+        stream_(cuda_stream(c.get_stream(), c.node_name)) {
+    SF_CUDA_CHECK(cudaMemsetAsync(word_.raw_data(), 0xFF, sizeof(std::int64_t), stream_));
+  }
+  unsigned long long* word() { return static_cast<unsigned long long*>(word_.raw_data()); }
+  void finish() {
+    SF_CUDA_CHECK(cudaMemcpyAsync(host_, word_.raw_data(), sizeof(std::int64_t),
+                                  cudaMemcpyDeviceToHost, stream_));
+  }
+
+ private:
+  std::int64_t* host_;
+  Tensor word_;
+  cudaStream_t stream_;
+};
 
 // Makes the kernel's physical GPU current for the scope (launches and cuBLAS calls go to
 // the current device; logical GPUs share their card's ordinal).

@@ -1,7 +1,7 @@
 // GatherV2, UnsortedSegmentSum and _EmbeddingRowIndex on CUDA (label "cuda"): one thread per
 // output (gather, row index) or input (segment sum, atomicAdd) element, grid-stride. Reference:
 // gather_cpu.cc. Out-of-range indices (see gather.h): zeros, dropped, -1, and the first of them
-// (the smallest flat index, by atomicMin) reported through a DeferredCheck.
+// (the smallest flat index, by atomicMin) reported through a GpuCheck (gpu_args.h).
 // NOTE: the segment sum's atomics add in no fixed order: float results may differ from the
 // reference's index-order sum in the last bits (as TF's GPU kernel does).
 #include <cuda_runtime_api.h>
@@ -105,18 +105,15 @@ DType index_dtype(const KernelContext& c, std::size_t i) {
 // The GPU kernels' errors end with what the step did meanwhile.
 constexpr const char* kFoundAfter = " (found on the GPU once the step had run; the kernel ";
 
-// A DeferredCheck's word as the kernels take it.
-unsigned long long* bad_word(std::int64_t* at) { return reinterpret_cast<unsigned long long*>(at); }
-
 template <class E>
 void launch_gather(KernelContext& c, const Tensor& params, const Tensor& idx, Tensor& out,
                    const GatherPlan& p, cudaStream_t s) {
   const std::int64_t n = out.num_elements();
-  unsigned long long* bad =
-      bad_word(c.defer_check([node = c.node_name, idx, limit = p.limit](std::int64_t j) {
-        return str_cat(gather_index_error(node, idx.shape(), j, int_element(idx, j), limit),
-                       kFoundAfter, "gathered zeros)");
-      }));
+  GpuCheck check(c, [node = c.node_name, idx, limit = p.limit](std::int64_t j) {
+    return str_cat(gather_index_error(node, idx.shape(), j, int_element(idx, j), limit),
+                   kFoundAfter, "gathered zeros)");
+  });
+  unsigned long long* bad = check.word();
   if (index_dtype(c, 1) == DType::kInt32)
     gather_kernel<E, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         static_cast<const E*>(params.raw_data()), idx.data<std::int32_t>(),
@@ -126,6 +123,7 @@ void launch_gather(KernelContext& c, const Tensor& params, const Tensor& idx, Te
         static_cast<const E*>(params.raw_data()), idx.data<std::int64_t>(),
         static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
+  check.finish();
 }
 
 void gather_gpu_kernel(KernelContext& c) {
@@ -162,11 +160,11 @@ void segment_sum_gpu_kernel(KernelContext& c) {
   if (out.bytes() > 0) SF_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.bytes(), s));
   const std::int64_t n = p.count * p.inner;
   if (n == 0) return;
-  unsigned long long* bad =
-      bad_word(c.defer_check([node = c.node_name, ids, segments = p.num_segments](std::int64_t j) {
-        return str_cat(segment_id_error(node, ids.shape(), j, int_element(ids, j), segments),
-                       kFoundAfter, "dropped the row)");
-      }));
+  GpuCheck check(c, [node = c.node_name, ids, segments = p.num_segments](std::int64_t j) {
+    return str_cat(segment_id_error(node, ids.shape(), j, int_element(ids, j), segments),
+                   kFoundAfter, "dropped the row)");
+  });
+  unsigned long long* bad = check.word();
   if (index_dtype(c, 1) == DType::kInt32)
     segment_sum_kernel<D, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         cuda_ptr(data.data<T>()), ids.data<std::int32_t>(), cuda_ptr(out.data<T>()), p.inner,
@@ -176,6 +174,7 @@ void segment_sum_gpu_kernel(KernelContext& c) {
         cuda_ptr(data.data<T>()), ids.data<std::int64_t>(), cuda_ptr(out.data<T>()), p.inner,
         p.num_segments, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
+  check.finish();
 }
 
 void embedding_row_index_gpu_kernel(KernelContext& c) {
@@ -195,10 +194,11 @@ void embedding_row_index_gpu_kernel(KernelContext& c) {
   if (n == 0) return;
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   const auto parts = static_cast<std::int64_t>(r.rows.size());
-  unsigned long long* bad = bad_word(c.defer_check([node = c.node_name, ids, r](std::int64_t j) {
+  GpuCheck check(c, [node = c.node_name, ids, r](std::int64_t j) {
     return str_cat(embedding_id_error(node, ids.shape(), j, int_element(ids, j), r), kFoundAfter,
                    "gave row -1: the lookup gathered zeros)");
-  }));
+  });
+  unsigned long long* bad = check.word();
   if (index_dtype(c, 0) == DType::kInt32)
     embedding_row_kernel<std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         ids.data<std::int32_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n, bad);
@@ -206,6 +206,7 @@ void embedding_row_index_gpu_kernel(KernelContext& c) {
     embedding_row_kernel<std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         ids.data<std::int64_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
+  check.finish();
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ void register_softmax_xent_cpu_kernels(KernelRegistry& r);
 
 // Device memory, queued on `stream`: one block per row, double math as in the reference. A row
 // whose label is outside [0, classes) gets NaN, and the smallest such row goes into `*bad` by
-// atomicMin (a DeferredCheck's word, kernel.h; null: not noted).
+// atomicMin (device memory: a GpuCheck's word, gpu_args.h; null: not noted).
 template <class L>
 void sparse_xent_forward_cuda(const float* logits, const L* labels, float* loss, float* backprop,
                               std::int64_t batch, std::int64_t classes, devices::Stream& stream,

@@ -2,6 +2,8 @@
 // (sparse_xent_forward_ref): max subtracted, exp/log in double, both outputs.
 #include <math_constants.h>
 
+#include <optional>
+
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/gpu_args.h"
 #include "kernels/common/launch.cuh"
@@ -93,12 +95,13 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
     throw InvalidArgumentError(
         str_cat(c.node_name, ": labels must be int32 or int64, got ", dtype_name(labels.dtype())));
   const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
+  GpuLaunchScope scope(c);
   // A label outside [0, classes): NaN for its row (TF's GPU kernel stops there) and the
-  // reference's error, raised by the session after the step (a DeferredCheck: reading the
-  // labels here would wait for the stream, and a CUDA graph could not capture it).
-  std::int64_t* bad = nullptr;
+  // reference's error, raised by the session after the step (a GpuCheck: reading the labels
+  // here would wait for the stream, and a CUDA graph could not capture it).
+  std::optional<GpuCheck> check;
   if (batch > 0 && classes > 0)
-    bad = c.defer_check([node = c.node_name, labels, classes](std::int64_t row) {
+    check.emplace(c, [node = c.node_name, labels, classes](std::int64_t row) {
       const auto k = static_cast<std::size_t>(row);
       const std::int64_t label = labels.dtype() == DType::kInt32
                                      ? labels.to_vector<std::int32_t>()[k]
@@ -107,7 +110,7 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
                      " (found on the GPU once the step had run: the loss and gradient of row ", row,
                      " are NaN, and whatever consumed them ran)");
     });
-  GpuLaunchScope scope(c);
+  std::int64_t* bad = check ? reinterpret_cast<std::int64_t*>(check->word()) : nullptr;
   if (c.outputs.size() < 2) c.outputs.resize(2);  // gpu_output must not resize under refs
   Tensor& loss = gpu_output(c, 0, DType::kFloat32, Shape{batch});
   Tensor& back = gpu_output(c, 1, DType::kFloat32, logits.shape());
@@ -117,6 +120,7 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
   else
     sparse_xent_forward_cuda(logits.data<float>(), labels.data<std::int64_t>(), loss.data<float>(),
                              back.data<float>(), batch, classes, c.get_stream(), bad);
+  if (check) check->finish();
 }
 }  // namespace
 

@@ -165,6 +165,8 @@ std::vector<Tensor> run_case(const OpCase& oc, const std::shared_ptr<sf::devices
   sf::kernels::kernel_registry().find(oc.op, device->type(), oc.dtype,
                                       label_for(oc.op, device->type()))(c);
   device->synchronize();
+  // What a GPU kernel found wrong on the device (a label out of range), as a Session raises it.
+  sf::kernels::raise_failed_checks(c.deferred_checks);
   std::vector<Tensor> out;
   for (const auto& t : c.outputs) out.push_back(t.to(sf::devices::host_device()));
   for (std::size_t i : oc.in_place) out.push_back(c.inputs[i].to(sf::devices::host_device()));
