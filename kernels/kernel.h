@@ -17,17 +17,17 @@ namespace scopeflow::kernels {
 
 // A check that a GPU kernel makes on the device and the session reports once the step's device
 // work is complete: a kernel cannot raise without waiting for its stream (TF's GPU gather writes
-// zeros for an out-of-range index instead, silently). `*at` (an int64 of pinned host memory)
-// receives, by a copy queued after the kernel, the first failing element (the kernel's atomicMin
-// into a device word: GpuCheck, kernels/common/gpu_args.h); kNoFailure (all bits set): none
-// failed. `message(element)` says what failed; it runs on the host after the synchronization, so
-// it may read the kernel's device inputs.
+// zeros for an out-of-range index instead, silently). `at` points to two int64 of pinned host
+// memory that a copy queued after the kernel fills (GpuCheck, kernels/common/gpu_args.h): at[0]
+// the first failing element (kNoFailure, all bits set: none failed), at[1] its value (an index,
+// a label). `message(element, value)` says what failed; it holds no tensors (a held input would
+// be a variable's buffer held past the step).
 struct DeferredCheck {
   static constexpr std::int64_t kNoFailure = -1;
-  Tensor word;  // owns *at
+  Tensor words;  // owns at[0..1]
   std::int64_t* at = nullptr;
-  std::function<std::string(std::int64_t)> message;
-  void reset() const { *at = kNoFailure; }  // NOTE: only while no copy can write it
+  std::function<std::string(std::int64_t, std::int64_t)> message;
+  void reset() const { at[0] = kNoFailure; }  // NOTE: only while no copy can write it
 };
 // Throws InvalidArgumentError with the message of the first check (in `checks` order) that
 // failed. Call it after the kernels' stream work is complete.
@@ -69,8 +69,9 @@ struct KernelContext {
   // The checks this execution deferred (DeferredCheck); the session raises them after the step.
   // A caller outside a Session synchronizes the stream and calls raise_failed_checks itself.
   std::vector<DeferredCheck> deferred_checks;
-  // A new deferred check: its pinned host word, kNoFailure until a copy writes it.
-  std::int64_t* defer_check(std::function<std::string(std::int64_t)> message);
+  // A new deferred check (its pinned host words say kNoFailure until a copy writes them). The
+  // reference is valid until the next defer_check.
+  DeferredCheck& defer_check(std::function<std::string(std::int64_t, std::int64_t)> message);
 };
 
 using KernelFn = std::function<void(KernelContext&)>;

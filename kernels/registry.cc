@@ -6,17 +6,20 @@
 
 namespace scopeflow::kernels {
 
-std::int64_t* KernelContext::defer_check(std::function<std::string(std::int64_t)> message) {
-  Tensor word(DType::kInt64, Shape{1}, devices::pinned_host_device(device_ptr));
-  auto* at = word.data<std::int64_t>();
-  *at = DeferredCheck::kNoFailure;
-  deferred_checks.push_back({std::move(word), at, std::move(message)});
-  return at;
+DeferredCheck& KernelContext::defer_check(
+    std::function<std::string(std::int64_t, std::int64_t)> message) {
+  Tensor words(DType::kInt64, Shape{2}, devices::pinned_host_device(device_ptr));
+  auto* at = words.data<std::int64_t>();
+  at[0] = DeferredCheck::kNoFailure;
+  at[1] = 0;
+  deferred_checks.push_back({std::move(words), at, std::move(message)});
+  return deferred_checks.back();
 }
 
 void raise_failed_checks(const std::vector<DeferredCheck>& checks) {
   for (const auto& c : checks)
-    if (*c.at != DeferredCheck::kNoFailure) throw InvalidArgumentError(c.message(*c.at));
+    if (c.at[0] != DeferredCheck::kNoFailure)
+      throw InvalidArgumentError(c.message(c.at[0], c.at[1]));
 }
 
 std::string to_string(const KernelKey& key) {

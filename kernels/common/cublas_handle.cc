@@ -76,6 +76,9 @@ CublasCall::CublasCall(int device, cudaStream_t stream, void* workspace,
     pooled_ = pool.all.back().get();
   }
   try {
+    // NOTE: keyed on the raw cudaStream_t. A stream destroyed and a new one created at the same
+    // address find the handle "already bound"; cuBLAS keeps the stream as that value, and the
+    // workspace is always the caller's (set below), so nothing per-stream is left stale.
     if (!pooled_->bound || pooled_->stream != stream) {
       pooled_->bound = false;
       SF_CUBLAS_CHECK(cublasSetStream(pooled_->handle, stream));  // resets the workspace

@@ -56,31 +56,51 @@ inline Tensor gpu_scratch(KernelContext& c, DType dtype, const Shape& shape) {
   return t;
 }
 
-// A DeferredCheck (kernel.h) for a GPU kernel: a device word, set to "none failed" (all bits:
-// DeferredCheck::kNoFailure) on the kernel's stream, which the kernel lowers by atomicMin to the
-// first failing element; finish() then copies it to the check's pinned host word on the same
-// stream, which the session reads after the step. (The kernel does not write host memory
-// itself: atomics over PCIe to host memory depend on the platform.) Construct it after
-// GpuLaunchScope, launch the kernel with word(), call finish() after the launch. Memset, kernel
-// and copy are stream work, so CUDA graphs capture and replay them.
+// Launchers of gpu_check.cu. words[0] is a GpuCheck's failing element (all bits: none).
+// check_value: words[1] = values[words[0]] when one failed (values: int32 or int64).
+// range_check: words[0] lowered by atomicMin to the first e with values[e] outside [lo, hi).
+void launch_check_value(unsigned long long* words, const void* values, bool int64, cudaStream_t s);
+void launch_range_check(unsigned long long* words, const void* values, bool int64, std::int64_t n,
+                        std::int64_t lo, std::int64_t hi, cudaStream_t s);
+
+// A DeferredCheck (kernel.h) for a GPU kernel: two device words, set to "none failed" (all bits)
+// on the kernel's stream; the kernel lowers words[0] by atomicMin to the first failing element;
+// finish(values) has a one-thread kernel read that element's value (an index, a label) into
+// words[1] and copies both to the check's pinned host words on the same stream, which the
+// session reads after the step. (Kernels never write host memory themselves: device atomics
+// over PCIe depend on the platform.) Construct it after GpuLaunchScope, launch the kernel with
+// word(), call finish() after the launch. Memsets, kernels and the copy are stream work, so CUDA
+// graphs capture and replay them.
 class GpuCheck {
  public:
-  GpuCheck(KernelContext& c, std::function<std::string(std::int64_t)> message)
-      : host_(c.defer_check(std::move(message))),
-        word_(gpu_scratch(c, DType::kInt64, Shape{1})),
-        stream_(cuda_stream(c.get_stream(), c.node_name)) {
-    SF_CUDA_CHECK(cudaMemsetAsync(word_.raw_data(), 0xFF, sizeof(std::int64_t), stream_));
+  GpuCheck(KernelContext& c, std::function<std::string(std::int64_t, std::int64_t)> message)
+      : host_(c.defer_check(std::move(message)).words),
+        words_(gpu_scratch(c, DType::kInt64, Shape{2})),
+        stream_(cuda_stream(c.get_stream(), c.node_name)),
+        stream_id_(c.get_stream().id()),
+        capturing_(c.capturing) {
+    SF_CUDA_CHECK(cudaMemsetAsync(words_.raw_data(), 0xFF, 2 * sizeof(std::int64_t), stream_));
   }
-  unsigned long long* word() { return static_cast<unsigned long long*>(word_.raw_data()); }
-  void finish() {
-    SF_CUDA_CHECK(cudaMemcpyAsync(host_, word_.raw_data(), sizeof(std::int64_t),
-                                  cudaMemcpyDeviceToHost, stream_));
+  unsigned long long* word() { return static_cast<unsigned long long*>(words_.raw_data()); }
+  // `values`: the int32/int64 tensor the failing element indexes (device memory).
+  void finish(const Tensor& values) {
+    launch_check_value(word(), values.raw_data(), values.dtype() == DType::kInt64, stream_);
+    copy_back();
   }
 
  private:
-  std::int64_t* host_;
-  Tensor word_;
+  void copy_back() {
+    SF_CUDA_CHECK(cudaMemcpyAsync(host_.raw_data(), words_.raw_data(), 2 * sizeof(std::int64_t),
+                                  cudaMemcpyDeviceToHost, stream_));
+    // The pinned block is in use by the stream until the copy lands (a capture's blocks are
+    // held by the capture instead).
+    if (!capturing_) host_.device_ptr()->allocator().record_stream(host_.raw_data(), stream_id_);
+  }
+  Tensor host_;  // shares the DeferredCheck's pinned words
+  Tensor words_;
   cudaStream_t stream_;
+  devices::StreamId stream_id_;
+  bool capturing_;
 };
 
 // Makes the kernel's physical GPU current for the scope (launches and cuBLAS calls go to

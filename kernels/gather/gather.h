@@ -78,8 +78,6 @@ std::string segment_id_error(const std::string& node, const Shape& ids, std::int
                              std::int64_t value, std::int64_t num_segments);
 std::string embedding_id_error(const std::string& node, const Shape& ids, std::int64_t j,
                                std::int64_t value, const ShardRows& r);
-// Element `j` of an int32 or int64 tensor on any device (a copy to the host: for messages).
-std::int64_t int_element(const Tensor& t, std::int64_t j);
 
 void register_gather_cpu_kernels(KernelRegistry& r);
 void register_gather_cuda_kernels(KernelRegistry& r);

@@ -115,12 +115,6 @@ std::string embedding_id_error(const std::string& node, const Shape& ids, std::i
                  " shards)");
 }
 
-std::int64_t int_element(const Tensor& t, std::int64_t j) {
-  const Tensor h = t.on_host() ? t : t.to(devices::host_device());
-  const auto k = static_cast<std::size_t>(j);
-  return h.dtype() == DType::kInt32 ? h.data<std::int32_t>()[k] : h.data<std::int64_t>()[k];
-}
-
 namespace {
 
 void gather_kernel(KernelContext& c) {

@@ -7,6 +7,8 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <type_traits>
 
 #include "devices/cuda/cuda_check.h"
@@ -105,14 +107,20 @@ DType index_dtype(const KernelContext& c, std::size_t i) {
 // The GPU kernels' errors end with what the step did meanwhile.
 constexpr const char* kFoundAfter = " (found on the GPU once the step had run; the kernel ";
 
+// GatherV2's deferred check: the first index outside [0, limit).
+std::function<std::string(std::int64_t, std::int64_t)> gather_check(const KernelContext& c,
+                                                                    const Shape& indices,
+                                                                    std::int64_t limit) {
+  return [node = c.node_name, indices, limit](std::int64_t j, std::int64_t v) {
+    return str_cat(gather_index_error(node, indices, j, v, limit), kFoundAfter, "gathered zeros)");
+  };
+}
+
 template <class E>
 void launch_gather(KernelContext& c, const Tensor& params, const Tensor& idx, Tensor& out,
                    const GatherPlan& p, cudaStream_t s) {
   const std::int64_t n = out.num_elements();
-  GpuCheck check(c, [node = c.node_name, idx, limit = p.limit](std::int64_t j) {
-    return str_cat(gather_index_error(node, idx.shape(), j, int_element(idx, j), limit),
-                   kFoundAfter, "gathered zeros)");
-  });
+  GpuCheck check(c, gather_check(c, idx.shape(), p.limit));
   unsigned long long* bad = check.word();
   if (index_dtype(c, 1) == DType::kInt32)
     gather_kernel<E, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
@@ -123,7 +131,7 @@ void launch_gather(KernelContext& c, const Tensor& params, const Tensor& idx, Te
         static_cast<const E*>(params.raw_data()), idx.data<std::int64_t>(),
         static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
-  check.finish();
+  check.finish(idx);
 }
 
 void gather_gpu_kernel(KernelContext& c) {
@@ -134,9 +142,16 @@ void gather_gpu_kernel(KernelContext& c) {
   const GatherPlan p = gather_plan(c, params.shape(), idx.shape(), scalar_int_input(c, 2));
   GpuLaunchScope scope(c);
   Tensor& out = gpu_output(c, 0, params.dtype(), p.out);
-  // NOTE: an empty output (no rows, or empty rows) checks no index; the CPU kernel does.
-  if (out.num_elements() == 0) return;
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  if (out.num_elements() == 0) {  // no rows to move, but the indices are checked (as on the CPU)
+    if (idx.num_elements() > 0) {
+      GpuCheck check(c, gather_check(c, idx.shape(), p.limit));
+      launch_range_check(check.word(), idx.raw_data(), index_dtype(c, 1) == DType::kInt64,
+                         idx.num_elements(), 0, p.limit, s);
+      check.finish(idx);
+    }
+    return;
+  }
   switch (dtype_size(params.dtype())) {
     case 1: return launch_gather<std::uint8_t>(c, params, idx, out, p, s);
     case 2: return launch_gather<std::uint16_t>(c, params, idx, out, p, s);
@@ -159,10 +174,20 @@ void segment_sum_gpu_kernel(KernelContext& c) {
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   if (out.bytes() > 0) SF_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.bytes(), s));
   const std::int64_t n = p.count * p.inner;
+  if (n == 0 && p.count > 0) {  // empty rows: nothing to add, but the ids are checked
+    GpuCheck check(c, [node = c.node_name, shape = ids.shape(), segments = p.num_segments](
+                          std::int64_t j, std::int64_t v) {
+      return segment_id_error(node, shape, j, v, segments);
+    });
+    launch_range_check(check.word(), ids.raw_data(), index_dtype(c, 1) == DType::kInt64, p.count,
+                       std::numeric_limits<std::int64_t>::min(), p.num_segments, s);
+    check.finish(ids);
+    return;
+  }
   if (n == 0) return;
-  GpuCheck check(c, [node = c.node_name, ids, segments = p.num_segments](std::int64_t j) {
-    return str_cat(segment_id_error(node, ids.shape(), j, int_element(ids, j), segments),
-                   kFoundAfter, "dropped the row)");
+  GpuCheck check(c, [node = c.node_name, shape = ids.shape(), segments = p.num_segments](
+                        std::int64_t j, std::int64_t v) {
+    return str_cat(segment_id_error(node, shape, j, v, segments), kFoundAfter, "dropped the row)");
   });
   unsigned long long* bad = check.word();
   if (index_dtype(c, 1) == DType::kInt32)
@@ -174,7 +199,7 @@ void segment_sum_gpu_kernel(KernelContext& c) {
         cuda_ptr(data.data<T>()), ids.data<std::int64_t>(), cuda_ptr(out.data<T>()), p.inner,
         p.num_segments, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
-  check.finish();
+  check.finish(ids);
 }
 
 void embedding_row_index_gpu_kernel(KernelContext& c) {
@@ -194,8 +219,8 @@ void embedding_row_index_gpu_kernel(KernelContext& c) {
   if (n == 0) return;
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   const auto parts = static_cast<std::int64_t>(r.rows.size());
-  GpuCheck check(c, [node = c.node_name, ids, r](std::int64_t j) {
-    return str_cat(embedding_id_error(node, ids.shape(), j, int_element(ids, j), r), kFoundAfter,
+  GpuCheck check(c, [node = c.node_name, shape = ids.shape(), r](std::int64_t j, std::int64_t v) {
+    return str_cat(embedding_id_error(node, shape, j, v, r), kFoundAfter,
                    "gave row -1: the lookup gathered zeros)");
   });
   unsigned long long* bad = check.word();
@@ -206,7 +231,7 @@ void embedding_row_index_gpu_kernel(KernelContext& c) {
     embedding_row_kernel<std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         ids.data<std::int64_t>(), out.data<std::int64_t>(), sh, r.mod, parts, r.total, n, bad);
   SF_CUDA_CHECK(cudaGetLastError());
-  check.finish();
+  check.finish(ids);
 }
 
 }  // namespace

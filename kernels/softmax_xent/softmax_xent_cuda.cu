@@ -57,7 +57,7 @@ __global__ void sparse_xent_kernel(const float* logits, const L* labels, float* 
     for (std::int64_t c = threadIdx.x; c < classes; c += kBlock)
       back[c] =
           valid ? static_cast<float>(exp(double(row[c]) - m - log_sum) - (c == label ? 1.0 : 0.0))
-                : CUDART_NAN_F;
+                : 0.0f;
   }
 }
 
@@ -95,20 +95,23 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
     throw InvalidArgumentError(
         str_cat(c.node_name, ": labels must be int32 or int64, got ", dtype_name(labels.dtype())));
   const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
+  if (batch > 0 && classes == 0) {  // every label is out of range: say so now (a rare shape)
+    const std::int64_t first = labels.dtype() == DType::kInt32
+                                   ? labels.to_vector<std::int32_t>().front()
+                                   : labels.to_vector<std::int64_t>().front();
+    throw InvalidArgumentError(xent_label_error(c.node_name, first, classes));
+  }
   GpuLaunchScope scope(c);
-  // A label outside [0, classes): NaN for its row (TF's GPU kernel stops there) and the
-  // reference's error, raised by the session after the step (a GpuCheck: reading the labels
-  // here would wait for the stream, and a CUDA graph could not capture it).
+  // A label outside [0, classes): its row's loss is NaN and its gradient zero (TF's GPU kernel
+  // writes NaN to both, which an update then spreads to every weight), and the reference's
+  // error is raised by the session after the step (a GpuCheck: reading the labels here would
+  // wait for the stream, and a CUDA graph could not capture it).
   std::optional<GpuCheck> check;
-  if (batch > 0 && classes > 0)
-    check.emplace(c, [node = c.node_name, labels, classes](std::int64_t row) {
-      const auto k = static_cast<std::size_t>(row);
-      const std::int64_t label = labels.dtype() == DType::kInt32
-                                     ? labels.to_vector<std::int32_t>()[k]
-                                     : labels.to_vector<std::int64_t>()[k];
+  if (batch > 0)
+    check.emplace(c, [node = c.node_name, classes](std::int64_t row, std::int64_t label) {
       return str_cat(xent_label_error(node, label, classes),
-                     " (found on the GPU once the step had run: the loss and gradient of row ", row,
-                     " are NaN, and whatever consumed them ran)");
+                     " (found on the GPU once the step had run: row ", row,
+                     "'s loss is NaN and its gradient zero; the rest of the step ran)");
     });
   std::int64_t* bad = check ? reinterpret_cast<std::int64_t*>(check->word()) : nullptr;
   if (c.outputs.size() < 2) c.outputs.resize(2);  // gpu_output must not resize under refs
@@ -120,7 +123,7 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
   else
     sparse_xent_forward_cuda(logits.data<float>(), labels.data<std::int64_t>(), loss.data<float>(),
                              back.data<float>(), batch, classes, c.get_stream(), bad);
-  if (check) check->finish();
+  if (check) check->finish(labels);
 }
 }  // namespace
 

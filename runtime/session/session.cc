@@ -324,6 +324,16 @@ struct RunState {
   std::vector<TraceRecord> trace_records;
 };
 
+// A kernel's deferred checks (kernels::DeferredCheck) join the run's, raised after its
+// synchronization. Every path that runs a kernel calls it: a check left in a dropped context
+// would be skipped.
+void collect_checks(RunState& st, kernels::KernelContext& c) {
+  if (c.deferred_checks.empty()) return;
+  std::lock_guard<std::mutex> lock(st.checks_mu);
+  for (auto& check : c.deferred_checks) st.checks.push_back(std::move(check));
+  c.deferred_checks.clear();
+}
+
 // A small id per thread for traces (the calling thread and the inter-op pool's threads).
 int trace_thread_id() {
   static std::atomic<int> next{0};
@@ -1076,6 +1086,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       c.node_name = n->name;
       c.inputs = {on_device(current, where), on_device(value, where)};
       (*step.kernel)(c);
+      collect_checks(st, c);
       if (!(c.outputs.at(0).shape() == current.shape()))
         throw InvalidArgumentError(str_cat(n->name, ": ", n->op,
                                            " shapes differ: ", current.shape().to_string(), " vs ",
@@ -1106,6 +1117,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         c.inputs.push_back(var ? t : on_device(t, where));
       }
       (*step.kernel)(c);
+      collect_checks(st, c);
       for (auto& [var, t] : round_trips) write_variable(var, t.to(device));
       *out = step.inputs[0].variable ? read_variable(step.inputs[0].variable) : c.outputs.at(0);
       return;
@@ -1164,10 +1176,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       } catch (const ValueError& e) {
         throw InvalidArgumentError(e.what());
       }
-      if (!c.deferred_checks.empty()) {
-        std::lock_guard<std::mutex> lock(st.checks_mu);
-        for (auto& check : c.deferred_checks) st.checks.push_back(std::move(check));
-      }
+      collect_checks(st, c);
       if (rs != nullptr && !c.outputs.empty()) {
         rs->offset += static_cast<std::uint64_t>(c.outputs[0].num_elements());
         if (c.rng_offset_device != nullptr)
@@ -1353,6 +1362,7 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
       st->error = std::current_exception();
     }
   }
+  st->checks.clear();  // the pinned words go back now, not when the last pool task lets go
   {
     std::lock_guard<std::mutex> lock(stats_mu);
     last_stats.nodes_executed = st->nodes_executed.load() + graph_nodes;

@@ -101,12 +101,12 @@ SharedPrediction predict_shared(const CostInputs& in, const std::string& strateg
   p.transfer_ms = counted.worker_copies * in.copy_ms + counted.host_copies * in.ps_copy_ms +
                   counted.collectives * in.collective_ms;
   p.comm_ms = p.bandwidth_ms + p.transfer_ms;
-  // NOTE: the host link's transfers overlap the compute in steady state: with K >= 2 towers on
-  // a card, one tower's parameters come in (and gradients go out) on the copy engines while
-  // another tower computes. Chosen after session 7's H200 run, where the serial sum predicted
-  // parameter_server/cpu 52% above the measured step and this form 9% above; the strategies
-  // without host traffic are unchanged.
-  if (strategy == "parameter_server/cpu" && in.ps_link_gb_per_s > 0)
+  // NOTE: the host link's transfers overlap the compute in steady state when towers share a
+  // card (K > units): one tower's parameters come in (and gradients go out) on the copy engines
+  // while another tower computes. One tower per unit waits for its own transfers: serial. Chosen
+  // after session 7's H200 run, where the serial sum predicted parameter_server/cpu 52% above the
+  // measured step and this form 9% above; the strategies without host traffic are unchanged.
+  if (strategy == "parameter_server/cpu" && in.ps_link_gb_per_s > 0 && in.towers > units)
     p.host_ms = p.bandwidth_ms + counted.host_copies * in.ps_copy_ms;
   p.step_ms = std::max(p.compute_ms + p.comm_ms - p.host_ms, p.host_ms);
   p.step_ms_overlap = std::max(p.compute_ms, p.comm_ms);

@@ -145,13 +145,6 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
     if (!trace_file.empty()) sf::samples::check_output_file("--trace_file", trace_file);
     if (!checkpoint_dir.empty()) sf::samples::check_output_dir("--checkpoint_dir", checkpoint_dir);
-    const auto wall_start = std::chrono::steady_clock::now();
-    std::cerr << sf::build_info_string() << "\n";
-    auto train = sf::data::load_fashion_mnist(data_dir, "train");
-    auto test = sf::data::load_fashion_mnist(data_dir, "t10k");
-    std::cerr << "data: " << train.size() << " training and " << test.size() << " test images from "
-              << data_dir << "\n";
-
     if (device == "auto") device = sf::devices::gpu_inventory().gpus.empty() ? "cpu" : "gpu";
     if (ps_device == "gpu" && device != "gpu")
       throw sf::InvalidArgumentError("--local_parameter_device gpu needs --device gpu");
@@ -162,6 +155,13 @@ int main(int argc, char** argv) {
     // gradients and the update, the mean loss (left unplaced, they would go to a GPU wherever
     // one exists, --device cpu too).
     const std::string var_device = ps_device == "gpu" ? "/device:GPU:0" : "/device:CPU:0";
+    const auto wall_start = std::chrono::steady_clock::now();
+    std::cerr << sf::build_info_string() << "\n";
+    auto train = sf::data::load_fashion_mnist(data_dir, "train");
+    auto test = sf::data::load_fashion_mnist(data_dir, "t10k");
+    std::cerr << "data: " << train.size() << " training and " << test.size() << " test images from "
+              << data_dir << "\n";
+
     sf::SessionOptions options{.log_device_placement = log_placement,
                                .intra_op_parallelism_threads = intra_threads,
                                .use_cuda_graphs = cuda_graph};

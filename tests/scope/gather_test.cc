@@ -395,4 +395,24 @@ TEST_F(GatherTest, GpuOutOfRangeIndicesAreErrorsAfterTheStep) {
   }
 }
 
+// The deferred checks hold no input: a CUDA-graph plan that gathers by a variable's indices (a
+// buffer the step reads in place) replays step after step, and a bad index assigned to the
+// variable is still reported.
+TEST_F(GatherTest, GpuGatherByAVariableReplays) {
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  sf::device d("/device:GPU:0");
+  auto ids = sf::get_variable("ids", {3},
+                              {.dtype = sf::int32, .initializer = sf::constant_initializer(1.0)});
+  auto rows = sf::gather(sf::constant(iota(10), {5, 2}), ids.value());
+  auto total = sf::reduce_sum(rows);
+  sf::Session s({.allow_soft_placement = false, .use_cuda_graphs = true});
+  s.run(sf::global_variables_initializer());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(s.run(total).scalar<float>(), 3 * 5);  // rows [2, 3]
+  EXPECT_EQ(s.last_run_stats().cuda_graph, "replayed");
+  s.run(ids.assign(sf::constant(std::vector<std::int32_t>{0, 9, 4}, {3})));
+  EXPECT_NE(error_of([&] { s.run(total); }).find("indices[1] = 9 is not in [0, 5)"),
+            std::string::npos);
+}
+
 }  // namespace
