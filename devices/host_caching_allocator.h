@@ -48,8 +48,11 @@ class HostCachingAllocator final : public Allocator {
   // stays. So it is allowed anywhere, and frees only between captures: call it when the input
   // pipeline is done (end of training), not per step.
   void empty_cache() override { cache_.empty_cache(); }
-  // No holds (Allocator's defaults): a captured graph never addresses these blocks. The
-  // destructor (device teardown) frees everything, or leaks it (logged) during a capture.
+  // No holds (Allocator's defaults). A captured graph may address these blocks (a GPU kernel's
+  // deferred-check words, kernels/common/gpu_args.h): their owner (the session's GraphEntry)
+  // keeps them until the graph is destroyed, and every replay is synchronized before the host
+  // reads or resets them. The destructor (device teardown) frees everything, or leaks it
+  // (logged) during a capture.
 
  private:
   CachingAllocator cache_;

@@ -17,6 +17,7 @@
 #   6. prints a short summary table last. Logs and JSON go to build*/gpu-results/ and, where
 #      the device tool's $OUT is set, to $OUT/gpu-results.tgz (it returns at most 8 files).
 # Usage: scripts/gpu-check.sh [--prebuilt] [--quick | --tests | --bench]
+#   (SF_GPU_KERNEL_FILTER=REGEX: only those kernel benchmarks)
 #   --quick: only the kernel tests; --tests: whole suite, no benchmarks; --bench: benchmarks
 #   only; none: everything. SF_GPU_BUDGET_S=N ends every step by N seconds after the start
 #   (each step's timeout shrinks to fit; what no longer fits is listed as skipped), so the
@@ -159,6 +160,11 @@ else
     >"$out/tests.log" 2>&1
   test_rc=$?
   grep -E "tests passed|tests failed|\(Failed\)|\(SEGFAULT\)|\(Subprocess|Timeout" "$out/tests.log" | tail -30
+  # The CUDA-graph tests whose state depends on thread timing, five more times each.
+  tb 60 $bdir/tests/cuda_graph_test --gtest_brief=1 --gtest_repeat=5 \
+    --gtest_filter='*ReplaysEveryStep*:*OutOfRangeLabels*:*AFailedCapture*' \
+    >"$out/graph_repeat.log" 2>&1
+  echo "CUDA-graph tests x5: rc=$? $(grep -cE '^\[  FAILED  \]' "$out/graph_repeat.log") failure lines"
   # Memory checker on the native conv2d kernel: every tile shape and split-K plan.
   if command -v compute-sanitizer >/dev/null; then
     tb 45 compute-sanitizer --tool memcheck --error-exitcode 3 $bdir/tests/kernels_test \
@@ -210,7 +216,8 @@ if [ $run_bench = 1 ]; then
     echo "skipped: python3 cannot import torch" >"$out/pytorch_fashion_cnn.txt"
   fi
   echo "sf-train / PyTorch done at +$(( $(date +%s) - t0 ))s"
-  gbench kernels 120 'Gpu|cublas|cudnn|Cuda'
+  # SF_GPU_KERNEL_FILTER narrows the kernel benchmarks (all GPU cases by default).
+  gbench kernels 120 "${SF_GPU_KERNEL_FILTER:-Gpu|cublas|cudnn|Cuda}"
   echo "kernel benchmarks done at +$(( $(date +%s) - t0 ))s"
   # sf-bench on logical GPUs of one card (towers issue): E_K = K towers x 128 against 1 tower
   # x 128K (replicated), every strategy at K=4 with --explain (cost model vs measured), and the
@@ -225,6 +232,16 @@ if [ $run_bench = 1 ]; then
     [ "$k" = 1 ] || sfb --num_devices 1 --batch_size $((128 * k)) --variable_update replicated \
       --json "$out/tower_replicated_1x$((128 * k)).json"
   done
+  # One collective a step instead of one per variable (each a barrier of all towers): the
+  # gradients packed into one buffer, all-reduced by the fused kernel into one shared result.
+  for k in 4 8; do
+    tr=()
+    [ "$k" = 4 ] && tr=(--trace_file "$out/tower_replicated_nccl_pack1_4x128_trace.json")
+    sfb --num_devices "$k" --batch_size 128 --variable_update replicated --all_reduce_spec nccl \
+      --gradient_repacking 1 --json "$out/tower_replicated_nccl_pack1_${k}x128.json" "${tr[@]}"
+  done
+  sfb --num_devices 1 --batch_size 1024 --variable_update replicated \
+    --json "$out/tower_replicated_1x1024.json"
   sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
     --local_parameter_device cpu --json "$out/tower_ps_cpu_4x128_explain.json"
   sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
@@ -247,18 +264,8 @@ if [ $run_bench = 1 ]; then
   done
   sfb --num_devices 4 --batch_size 128 --explain --variable_update independent \
     --json "$out/tower_independent_4x128_explain.json"
-  # One collective a step instead of one per variable (each a barrier of all towers): the
-  # gradients packed into one buffer, all-reduced by the fused kernel into one shared result.
-  for k in 4 8; do
-    tr=()
-    [ "$k" = 4 ] && tr=(--trace_file "$out/tower_replicated_nccl_pack1_4x128_trace.json")
-    sfb --num_devices "$k" --batch_size 128 --variable_update replicated --all_reduce_spec nccl \
-      --gradient_repacking 1 --json "$out/tower_replicated_nccl_pack1_${k}x128.json" "${tr[@]}"
-  done
   sfb --num_devices 8 --batch_size 128 --variable_update replicated \
     --json "$out/tower_replicated_8x128.json"
-  sfb --num_devices 1 --batch_size 1024 --variable_update replicated \
-    --json "$out/tower_replicated_1x1024.json"
   # SessionOptions::inbound_copy_streams (off by default until this A/B says otherwise): the
   # copy-heavy strategies again with the copies on their own streams. (replicated's default
   # is --use_nccl, which makes no copies: the copy all-reduce is named, with its K=8 baseline.)

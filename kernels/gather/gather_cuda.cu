@@ -177,7 +177,8 @@ void segment_sum_gpu_kernel(KernelContext& c) {
   if (n == 0 && p.count > 0) {  // empty rows: nothing to add, but the ids are checked
     GpuCheck check(c, [node = c.node_name, shape = ids.shape(), segments = p.num_segments](
                           std::int64_t j, std::int64_t v) {
-      return segment_id_error(node, shape, j, v, segments);
+      return str_cat(segment_id_error(node, shape, j, v, segments), kFoundAfter,
+                     "had no rows to add)");
     });
     launch_range_check(check.word(), ids.raw_data(), index_dtype(c, 1) == DType::kInt64, p.count,
                        std::numeric_limits<std::int64_t>::min(), p.num_segments, s);

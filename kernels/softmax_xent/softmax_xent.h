@@ -9,6 +9,9 @@
 
 namespace scopeflow::kernels {
 
+// TF's error for logits of no class in a non-empty batch (checked before any label).
+std::string xent_no_class_error(const std::string& what, const Shape& logits);
+
 // TF's error for a label outside [0, classes) (the CPU kernel's, and the GPU kernel's deferred
 // check's).
 std::string xent_label_error(const std::string& what, std::int64_t label, std::int64_t classes);

@@ -6,6 +6,10 @@
 
 namespace scopeflow::kernels {
 
+std::string xent_no_class_error(const std::string& what, const Shape& logits) {
+  return str_cat(what, ": Must have at least one class, but got logits shape ", logits.to_string());
+}
+
 std::string xent_label_error(const std::string& what, std::int64_t label, std::int64_t classes) {
   return str_cat(what, ": Received a label value of ", label,
                  " which is outside the valid range of [0, ", classes, ").  Label values: ", label);
@@ -41,6 +45,8 @@ void register_softmax_xent_cpu_kernels(KernelRegistry& r) {
             throw InvalidArgumentError(
                 str_cat(c.node_name, ": logits must be [batch, classes] and labels [batch], got ",
                         logits.shape().to_string(), " and ", labels.shape().to_string()));
+          if (logits.shape().dims()[0] > 0 && logits.shape().dims()[1] == 0)
+            throw InvalidArgumentError(xent_no_class_error(c.node_name, logits.shape()));
           std::vector<std::int64_t> l;
           if (labels.dtype() == DType::kInt32) {
             for (auto v : labels.to_vector<std::int32_t>()) l.push_back(v);

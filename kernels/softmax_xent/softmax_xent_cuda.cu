@@ -95,12 +95,8 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
     throw InvalidArgumentError(
         str_cat(c.node_name, ": labels must be int32 or int64, got ", dtype_name(labels.dtype())));
   const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
-  if (batch > 0 && classes == 0) {  // every label is out of range: say so now (a rare shape)
-    const std::int64_t first = labels.dtype() == DType::kInt32
-                                   ? labels.to_vector<std::int32_t>().front()
-                                   : labels.to_vector<std::int64_t>().front();
-    throw InvalidArgumentError(xent_label_error(c.node_name, first, classes));
-  }
+  if (batch > 0 && classes == 0)  // a shape error, raised before any label is read
+    throw InvalidArgumentError(xent_no_class_error(c.node_name, logits.shape()));
   GpuLaunchScope scope(c);
   // A label outside [0, classes): its row's loss is NaN and its gradient zero (TF's GPU kernel
   // writes NaN to both, which an update then spreads to every weight), and the reference's

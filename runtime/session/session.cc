@@ -232,13 +232,15 @@ struct GraphEntry {
   int runs = 0;                         // runs of this signature so far
   std::int64_t replays = 0;
   std::uint64_t last_used = 0;
+  // NOTE: declared before `graph`, so destroyed after it: ~CapturedStep synchronizes, and only
+  // then may the pinned words its copies write go back.
+  std::vector<kernels::DeferredCheck> checks;  // the captured kernels', reset before each replay
   std::unique_ptr<cuda_graph::CapturedStep> graph;
   std::vector<Tensor> staged;  // per GraphState::staged_copies: the device buffer the graph reads
   std::vector<std::pair<const Node*, const void*>> variables;   // buffers the graph addresses
   std::vector<std::pair<const Node*, std::uint64_t>> counters;  // random nodes, per counter word
   std::vector<std::pair<std::size_t, Tensor>> fetches;          // (fetch, captured tensor)
   std::vector<std::pair<std::size_t, const Node*>> fetched_variables;  // (fetch, variable)
-  std::vector<kernels::DeferredCheck> checks;  // the captured kernels', reset before each replay
   void drop() {
     graph.reset();
     staged.clear();
@@ -1346,6 +1348,15 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     graph_pass(p, feeds, *st, &graph_state, &graph_nodes);
   }
   run_pass(st);
+  // The run's tensors are dropped when run() returns, fetched or failed: a pool task winding
+  // down still holds `st` for a moment, and a variable's buffer left in a slot (an Apply's
+  // output nobody reads) would look "held elsewhere" to the next run's CUDA-graph replay. No
+  // worker touches the slots once the run is done (each releases its inputs before its last
+  // `outstanding` decrement).
+  struct DropSlots {
+    RunState& st;
+    ~DropSlots() { st.slots.clear(); }
+  } drop_slots{*st};
   // The step's device work is complete when run() returns (TF's semantics), failed or not.
   for (auto* d : p.gpu_devices) {
     try {

@@ -481,6 +481,9 @@ TEST_P(GpuOpsTest, SparseSoftmaxCrossEntropyWithLogits) {
                     {random_tensor(DType::kFloat32, {2, 3}, 1), i64({0, 3})}));
   check_throws(make("SparseSoftmaxCrossEntropyWithLogits", DType::kFloat32,
                     {random_tensor(DType::kFloat32, {2, 3}, 1), i32({-1, 0})}));
+  // No class at all: TF's shape error, before any label is read (on the GPU too).
+  check_throws(make("SparseSoftmaxCrossEntropyWithLogits", DType::kFloat32,
+                    {random_tensor(DType::kFloat32, {2, 0}, 1), i32({0, 0})}));
 }
 
 // ---------------------------------------------------------------- optimizers

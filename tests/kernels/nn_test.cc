@@ -219,6 +219,25 @@ TEST(SoftmaxXentTest, LossAndBackprop) {
   }
 }
 
+// Logits of no class in a non-empty batch: TF's shape error, naming the shape.
+TEST(SparseXentTest, NoClassIsAShapeError) {
+  sf::kernels::KernelContext c;
+  c.device = sf::devices::host_device().get();
+  c.node_name = "xent";
+  c.inputs = {sf::Tensor(sf::float32, sf::Shape{2, 0}),
+              sf::Tensor::from_vector<std::int32_t>({0, 0}, {2})};
+  try {
+    sf::kernels::kernel_registry().find("SparseSoftmaxCrossEntropyWithLogits",
+                                        sf::devices::DeviceType::kCPU, sf::float32)(c);
+    FAIL() << "no error";
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("xent: Must have at least one class, but got logits shape"),
+        std::string::npos)
+        << e.what();
+  }
+}
+
 // Every CPU label of Conv2D (and its gradients) and MatMul against the reference kernel.
 namespace {
 sf::Tensor run_kernel(const char* op, const std::string& label, std::vector<sf::Tensor> inputs,
