@@ -67,7 +67,8 @@ struct KernelContext {
   }
   devices::Stream& get_stream() const { return stream ? *stream : device->compute_stream(); }
   // The checks this execution deferred (DeferredCheck); the session raises them after the step.
-  // A caller outside a Session synchronizes the stream and calls raise_failed_checks itself.
+  // A caller outside a Session synchronizes the stream, then calls raise_failed_checks, and
+  // drops the context only after that synchronization (the copies write the checks' words).
   std::vector<DeferredCheck> deferred_checks;
   // A new deferred check (its pinned host words say kNoFailure until a copy writes them). The
   // reference is valid until the next defer_check.

@@ -76,9 +76,7 @@ class GpuCheck {
   GpuCheck(KernelContext& c, std::function<std::string(std::int64_t, std::int64_t)> message)
       : host_(c.defer_check(std::move(message)).words),
         words_(gpu_scratch(c, DType::kInt64, Shape{2})),
-        stream_(cuda_stream(c.get_stream(), c.node_name)),
-        stream_id_(c.get_stream().id()),
-        capturing_(c.capturing) {
+        stream_(cuda_stream(c.get_stream(), c.node_name)) {
     SF_CUDA_CHECK(cudaMemsetAsync(words_.raw_data(), 0xFF, 2 * sizeof(std::int64_t), stream_));
   }
   unsigned long long* word() { return static_cast<unsigned long long*>(words_.raw_data()); }
@@ -90,17 +88,19 @@ class GpuCheck {
 
  private:
   void copy_back() {
+    // NOTE: no record_stream on the pinned words: every holder frees them only after the
+    // stream's work is complete (the session after its synchronization, a graph entry after
+    // ~CapturedStep's; a caller outside a Session synchronizes before dropping the context, as
+    // raise_failed_checks needs anyway). In session 7's second H200 run, with record_stream, the
+    // xent kernel's host time per call with four towers was 100-230 us (39 us before it had a
+    // check); the likely part is the CUDA event each freed block then costs (created, recorded,
+    // queried and destroyed under the pinned allocator's lock). Not yet re-measured without.
     SF_CUDA_CHECK(cudaMemcpyAsync(host_.raw_data(), words_.raw_data(), 2 * sizeof(std::int64_t),
                                   cudaMemcpyDeviceToHost, stream_));
-    // The pinned block is in use by the stream until the copy lands (a capture's blocks are
-    // held by the capture instead).
-    if (!capturing_) host_.device_ptr()->allocator().record_stream(host_.raw_data(), stream_id_);
   }
   Tensor host_;  // shares the DeferredCheck's pinned words
   Tensor words_;
   cudaStream_t stream_;
-  devices::StreamId stream_id_;
-  bool capturing_;
 };
 
 // Makes the kernel's physical GPU current for the scope (launches and cuBLAS calls go to
