@@ -144,7 +144,8 @@ def tower_summary(runs, allreduce):
         one = {(r["batch_size"]): r for r in runs if r.get("num_devices") == 1}
         for r in sorted(runs, key=lambda r: (strategy(r), r["num_devices"], r["batch_size"])):
             k, b = r["num_devices"], r["batch_size"]
-            line = (f"  {strategy(r):<28} {k:>2} x {b:<5} {r['images_per_sec']:>10.0f} img/s "
+            line = (f"  {strategy(r):<28} {k:>2} x {b:<5} {r['images_per_sec']:>10.0f} "
+                    f"+/- {r.get('images_per_sec_stderr', 0):<5.0f} img/s "
                     f"step {r['step_ms_median']:.2f} ms")
             base = one.get(k * b)
             if k > 1 and base:
@@ -214,6 +215,15 @@ def main(paths):
               (f"{gbs:>8.2f}" if gbs else f"{'':>8}") + "  " +
               (f"{tfs:>8.2f}" if tfs else f"{'':>8}"))
     conv_summary(rows)
+    # How fast this machine's host side is (runs on machines of one kind differed by a third):
+    # the pageable and pinned host-to-device copies of sf-bench-devices.
+    rates = {b["name"]: b.get("bytes_per_second", 0) / 1e9 for b in rows
+             if b["name"].startswith("BM_Copy_CudaMemcpy/bytes:67108864/dir:0/")}
+    if rates:
+        pageable = next((v for n, v in rates.items() if "pinned:0" in n), 0)
+        pinned = next((v for n, v in rates.items() if "pinned:1" in n), 0)
+        print(f"\nhost side: 64 MiB host-to-device copy {pageable:.1f} GB/s pageable, "
+              f"{pinned:.1f} GB/s pinned")
     if sf_train:
         print()
         train_comparison(sf_train, pytorch)

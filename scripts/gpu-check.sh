@@ -242,6 +242,12 @@ if [ $run_bench = 1 ]; then
   done
   sfb --num_devices 1 --batch_size 1024 --variable_update replicated \
     --json "$out/tower_replicated_1x1024.json"
+  # E_4 once more, baseline and towers back to back (one run each swung 0.66-0.94 on a noisy
+  # machine): the spread between the two rounds says how far to trust either.
+  sfb --num_devices 1 --batch_size 512 --variable_update replicated \
+    --json "$out/tower_replicated_1x512_r2.json"
+  sfb --num_devices 4 --batch_size 128 --variable_update replicated --all_reduce_spec nccl \
+    --gradient_repacking 1 --json "$out/tower_replicated_nccl_pack1_4x128_r2.json"
   sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
     --local_parameter_device cpu --json "$out/tower_ps_cpu_4x128_explain.json"
   sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
