@@ -74,7 +74,7 @@ void launch_range_check(unsigned long long* words, const void* values, bool int6
 class GpuCheck {
  public:
   GpuCheck(KernelContext& c, std::function<std::string(std::int64_t, std::int64_t)> message)
-      : host_(c.defer_check(std::move(message)).words),
+      : host_(c.defer_check(std::move(message)).at),
         words_(gpu_scratch(c, DType::kInt64, Shape{2})),
         stream_(cuda_stream(c.get_stream(), c.node_name)) {
     SF_CUDA_CHECK(cudaMemsetAsync(words_.raw_data(), 0xFF, 2 * sizeof(std::int64_t), stream_));
@@ -95,10 +95,10 @@ class GpuCheck {
     // xent kernel's host time per call with four towers was 100-230 us (39 us before it had a
     // check); the likely part is the CUDA event each freed block then costs (created, recorded,
     // queried and destroyed under the pinned allocator's lock). Not yet re-measured without.
-    SF_CUDA_CHECK(cudaMemcpyAsync(host_.raw_data(), words_.raw_data(), 2 * sizeof(std::int64_t),
+    SF_CUDA_CHECK(cudaMemcpyAsync(host_, words_.raw_data(), 2 * sizeof(std::int64_t),
                                   cudaMemcpyDeviceToHost, stream_));
   }
-  Tensor host_;  // shares the DeferredCheck's pinned words
+  std::int64_t* host_;  // the DeferredCheck's pinned words (it owns them)
   Tensor words_;
   cudaStream_t stream_;
 };

@@ -7,7 +7,6 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <type_traits>
 
@@ -107,22 +106,11 @@ DType index_dtype(const KernelContext& c, std::size_t i) {
 // The GPU kernels' errors end with what the step did meanwhile.
 constexpr const char* kFoundAfter = " (found on the GPU once the step had run; the kernel ";
 
-// GatherV2's deferred check: the first index outside [0, limit).
-std::function<std::string(std::int64_t, std::int64_t)> gather_check(const KernelContext& c,
-                                                                    const Shape& indices,
-                                                                    std::int64_t limit) {
-  return [node = c.node_name, indices, limit](std::int64_t j, std::int64_t v) {
-    return str_cat(gather_index_error(node, indices, j, v, limit), kFoundAfter, "gathered zeros)");
-  };
-}
-
 template <class E>
-void launch_gather(KernelContext& c, const Tensor& params, const Tensor& idx, Tensor& out,
-                   const GatherPlan& p, cudaStream_t s) {
+void launch_gather(const Tensor& params, const Tensor& idx, bool wide, Tensor& out,
+                   const GatherPlan& p, unsigned long long* bad, cudaStream_t s) {
   const std::int64_t n = out.num_elements();
-  GpuCheck check(c, gather_check(c, idx.shape(), p.limit));
-  unsigned long long* bad = check.word();
-  if (index_dtype(c, 1) == DType::kInt32)
+  if (!wide)
     gather_kernel<E, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         static_cast<const E*>(params.raw_data()), idx.data<std::int32_t>(),
         static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n, bad);
@@ -130,8 +118,6 @@ void launch_gather(KernelContext& c, const Tensor& params, const Tensor& idx, Te
     gather_kernel<E, std::int64_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         static_cast<const E*>(params.raw_data()), idx.data<std::int64_t>(),
         static_cast<E*>(out.raw_data()), p.count, p.limit, p.inner, n, bad);
-  SF_CUDA_CHECK(cudaGetLastError());
-  check.finish(idx);
 }
 
 void gather_gpu_kernel(KernelContext& c) {
@@ -140,27 +126,30 @@ void gather_gpu_kernel(KernelContext& c) {
   if (params.dtype() == DType::kString)
     throw InvalidArgumentError(str_cat(c.node_name, ": string tensors live in host memory"));
   const GatherPlan p = gather_plan(c, params.shape(), idx.shape(), scalar_int_input(c, 2));
+  const bool wide = index_dtype(c, 1) == DType::kInt64;
   GpuLaunchScope scope(c);
   Tensor& out = gpu_output(c, 0, params.dtype(), p.out);
+  if (idx.num_elements() == 0) return;
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
-  if (out.num_elements() == 0) {  // no rows to move, but the indices are checked (as on the CPU)
-    if (idx.num_elements() > 0) {
-      GpuCheck check(c, gather_check(c, idx.shape(), p.limit));
-      launch_range_check(check.word(), idx.raw_data(), index_dtype(c, 1) == DType::kInt64,
-                         idx.num_elements(), 0, p.limit, s);
-      check.finish(idx);
-    }
-    return;
-  }
-  switch (dtype_size(params.dtype())) {
-    case 1: return launch_gather<std::uint8_t>(c, params, idx, out, p, s);
-    case 2: return launch_gather<std::uint16_t>(c, params, idx, out, p, s);
-    case 4: return launch_gather<std::uint32_t>(c, params, idx, out, p, s);
-    case 8: return launch_gather<std::uint64_t>(c, params, idx, out, p, s);
+  GpuCheck check(c, [node = c.node_name, shape = idx.shape(), limit = p.limit](std::int64_t j,
+                                                                               std::int64_t v) {
+    return str_cat(gather_index_error(node, shape, j, v, limit), kFoundAfter, "gathered zeros)");
+  });
+  unsigned long long* bad = check.word();
+  switch (out.num_elements() == 0 ? 0 : dtype_size(params.dtype())) {
+    case 0:  // no rows to move, but the indices are checked (as on the CPU)
+      launch_range_check(bad, idx.raw_data(), wide, idx.num_elements(), 0, p.limit, s);
+      break;
+    case 1: launch_gather<std::uint8_t>(params, idx, wide, out, p, bad, s); break;
+    case 2: launch_gather<std::uint16_t>(params, idx, wide, out, p, bad, s); break;
+    case 4: launch_gather<std::uint32_t>(params, idx, wide, out, p, bad, s); break;
+    case 8: launch_gather<std::uint64_t>(params, idx, wide, out, p, bad, s); break;
     default:
       throw InvalidArgumentError(
           str_cat(c.node_name, ": unsupported dtype ", dtype_name(params.dtype())));
   }
+  SF_CUDA_CHECK(cudaGetLastError());
+  check.finish(idx);
 }
 
 template <class T>
@@ -173,25 +162,18 @@ void segment_sum_gpu_kernel(KernelContext& c) {
   Tensor& out = gpu_output(c, 0, data.dtype(), p.out);
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   if (out.bytes() > 0) SF_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.bytes(), s));
+  if (p.count == 0) return;
   const std::int64_t n = p.count * p.inner;
-  if (n == 0 && p.count > 0) {  // empty rows: nothing to add, but the ids are checked
-    GpuCheck check(c, [node = c.node_name, shape = ids.shape(), segments = p.num_segments](
-                          std::int64_t j, std::int64_t v) {
-      return str_cat(segment_id_error(node, shape, j, v, segments), kFoundAfter,
-                     "had no rows to add)");
-    });
-    launch_range_check(check.word(), ids.raw_data(), index_dtype(c, 1) == DType::kInt64, p.count,
-                       std::numeric_limits<std::int64_t>::min(), p.num_segments, s);
-    check.finish(ids);
-    return;
-  }
-  if (n == 0) return;
+  const bool wide = index_dtype(c, 1) == DType::kInt64;
   GpuCheck check(c, [node = c.node_name, shape = ids.shape(), segments = p.num_segments](
                         std::int64_t j, std::int64_t v) {
     return str_cat(segment_id_error(node, shape, j, v, segments), kFoundAfter, "dropped the row)");
   });
   unsigned long long* bad = check.word();
-  if (index_dtype(c, 1) == DType::kInt32)
+  if (n == 0)  // empty rows: nothing to add, but the ids are checked (as on the CPU)
+    launch_range_check(bad, ids.raw_data(), wide, p.count, std::numeric_limits<std::int64_t>::min(),
+                       p.num_segments, s);
+  else if (!wide)
     segment_sum_kernel<D, std::int32_t><<<grid_size(n, kBlock), kBlock, 0, s>>>(
         cuda_ptr(data.data<T>()), ids.data<std::int32_t>(), cuda_ptr(out.data<T>()), p.inner,
         p.num_segments, n, bad);

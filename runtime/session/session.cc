@@ -313,6 +313,9 @@ struct RunState {
   // The GPU kernels' deferred checks (kernels::DeferredCheck), raised after the synchronization.
   std::mutex checks_mu;
   std::vector<kernels::DeferredCheck> checks;
+  // A replay's: its graph entry's checks, read in place (the plan's graph lock is held until
+  // the run returns).
+  const std::vector<kernels::DeferredCheck>* replay_checks = nullptr;
   // RunOptions::trace_level: per executed step, its host interval and, for GPU work, events
   // recorded on the device's compute stream around it.
   struct TraceRecord {
@@ -1368,6 +1371,7 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
   // What the GPU kernels found wrong (an index out of range), now that they have run.
   if (!st->error) {
     try {
+      if (st->replay_checks != nullptr) kernels::raise_failed_checks(*st->replay_checks);
       kernels::raise_failed_checks(st->checks);
     } catch (...) {
       st->error = std::current_exception();
@@ -1644,7 +1648,7 @@ bool Session::Impl::graph_pass(const Plan& p, const FeedDict& feeds, RunState& s
       throw;
     }
     ++e->replays;
-    st.checks.insert(st.checks.end(), e->checks.begin(), e->checks.end());
+    st.replay_checks = &e->checks;
     for (const auto& [k, t] : e->fetches) st.slots[static_cast<std::size_t>(p.fetch_slots[k])] = t;
     for (const auto& [k, var] : e->fetched_variables)
       st.slots[static_cast<std::size_t>(p.fetch_slots[k])] = read_variable(var);
