@@ -109,6 +109,34 @@ struct InputRef {
   const Node* variable = nullptr;
 };
 
+// Whether every element of a host tensor is `v` (0 or 1) bit for bit (+0 only), for the
+// dtypes whose arithmetic constant folding simplifies.
+bool all_elements_are(const Tensor& t, int v) {
+  auto same = [&](auto pattern) {
+    using Bits = decltype(pattern);
+    const auto* p = static_cast<const Bits*>(t.raw_data());
+    return std::all_of(p, p + t.num_elements(), [&](Bits b) { return b == pattern; });
+  };
+  if (!t.on_host() || t.num_elements() == 0) return false;
+  switch (t.dtype()) {
+    case DType::kFloat32: return same(v ? std::uint32_t{0x3F800000} : std::uint32_t{0});
+    case DType::kFloat64: return same(v ? std::uint64_t{0x3FF0000000000000} : std::uint64_t{0});
+    case DType::kFloat16: return same(v ? std::uint16_t{0x3C00} : std::uint16_t{0});
+    case DType::kBFloat16: return same(v ? std::uint16_t{0x3F80} : std::uint16_t{0});
+    case DType::kInt8:
+    case DType::kUInt8: return same(static_cast<std::uint8_t>(v));
+    case DType::kInt32: return same(static_cast<std::int32_t>(v));
+    case DType::kInt64: return same(static_cast<std::int64_t>(v));
+    default: return false;
+  }
+}
+
+// Grappler's limit on a folded value (kMaxConstantSize), and the size under which a value may
+// grow past its inputs' (a Fill or BroadcastTo of a scalar): above it, a cheap op would turn
+// into a large constant held by the session.
+constexpr std::int64_t kMaxFoldedBytes = 10 << 20;
+constexpr std::int64_t kFoldedGrowthBytes = 64 << 10;
+
 // A run's unit of work: a graph node or a copy node.
 struct Step {
   StepKind kind = StepKind::kNoOp;
@@ -168,6 +196,8 @@ struct Plan {
 
   std::vector<CopyEdge> copy_edges;
   std::int64_t num_graph_steps = 0;
+  std::int64_t nodes_folded = 0;  // SessionOptions::constant_folding
+  std::int64_t nodes_forwarded = 0;
   std::shared_ptr<GraphState> graphs;  // set when the session uses CUDA graphs
 };
 
@@ -375,6 +405,9 @@ struct Session::Impl {
   // signature is a plan, never evicted), and a large Const would be copied once per plan.
   // Sharing is safe: nothing writes a Const's tensor in place (host Consts are shared too).
   std::map<std::pair<const Node*, const devices::Device*>, Tensor> const_copies;
+  // SessionOptions::constant_folding: folded nodes' host values (under plan_mu), computed once
+  // and shared by the plans that fold them (a plan that feeds one of a node's inputs does not).
+  std::unordered_map<const Node*, Tensor> folded_values;
 
   // Variables' buffers (VariableV2 node -> value).
   mutable std::mutex var_mu;
@@ -647,7 +680,11 @@ void Session::set_random_counters(const std::map<std::string, std::uint64_t>& co
 RunStats Session::last_run_stats() const {
   std::lock_guard<std::mutex> lock(impl_->stats_mu);
   RunStats s = impl_->last_stats;
-  if (impl_->last_plan) s.copy_edges = impl_->last_plan->copy_edges;
+  if (impl_->last_plan) {
+    s.copy_edges = impl_->last_plan->copy_edges;
+    s.nodes_folded = impl_->last_plan->nodes_folded;
+    s.nodes_forwarded = impl_->last_plan->nodes_forwarded;
+  }
   return s;
 }
 
@@ -743,6 +780,91 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
 
   const auto& registry = kernels::kernel_registry();
   const auto host = manager->cpu(0);  // where fed values live
+
+  // SessionOptions::constant_folding (TF's grappler ConstantFolding, the parts a training step
+  // gains from): `folded` nodes become Const steps; `forwards` (x * 1, x / 1, x + 0, x - 0 that
+  // keep x's shape) forward the operand at the given index.
+  std::unordered_map<const Node*, const Tensor*> folded;
+  std::unordered_map<const Node*, std::size_t> forwards;
+  // The host value of `src`'s output i when it is constant in this plan.
+  auto constant_of = [&](const Node* src, int i) -> const Tensor* {
+    if (fed(src, i)) return nullptr;
+    if (src->op == "Const") {
+      const Tensor& v = src->attrs.get<Tensor>("value");
+      return v.on_host() ? &v : nullptr;
+    }
+    auto it = folded.find(src);
+    return it != folded.end() && i == 0 ? it->second : nullptr;
+  };
+  if (options.constant_folding) {
+    for (const Node* n : order) {
+      const OpDef* def = op_registry().find(n->op);
+      if (def == nullptr || def->stateful || is_runtime_op(n->op) || is_random(n->op) ||
+          n->op == "NcclAllReduce" || n->output_dtypes.size() != 1 || fed(n, 0) ||
+          n->output_dtypes[0] == DType::kString || n->inputs.empty())
+        continue;
+      std::vector<const Tensor*> values;
+      std::int64_t input_bytes = 0;
+      for (const auto& [src, i] : n->inputs) {
+        values.push_back(constant_of(src, i));
+        if (values.back() != nullptr)
+          input_bytes += static_cast<std::int64_t>(values.back()->bytes());
+      }
+      const bool all_constant =
+          std::none_of(values.begin(), values.end(), [](const Tensor* v) { return !v; });
+      if (!all_constant) {
+        // Arithmetic with ones or zeros, the other operand's shape kept.
+        static const std::unordered_map<std::string, std::pair<int, bool>> identities = {
+            // op -> (the neutral value, whether the neutral operand may come first)
+            {"Mul", {1, true}},
+            {"RealDiv", {1, false}},
+            {"Add", {0, true}},
+            {"AddV2", {0, true}},
+            {"Sub", {0, false}}};
+        auto id = identities.find(n->op);
+        if (id == identities.end() || n->inputs.size() != 2) continue;
+        for (std::size_t c = id->second.second ? 0 : 1; c < 2; ++c) {
+          const std::size_t x = 1 - c;
+          const auto& [xs, xi] = n->inputs[x];
+          if (values[c] != nullptr && all_elements_are(*values[c], id->second.first) &&
+              xs->output_dtypes[static_cast<std::size_t>(xi)] == n->output_dtypes[0] &&
+              xs->output_shapes[static_cast<std::size_t>(xi)].is_fully_defined() &&
+              xs->output_shapes[static_cast<std::size_t>(xi)] == n->output_shapes[0]) {
+            forwards[n] = x;
+            break;
+          }
+        }
+        continue;
+      }
+      const Shape& shape = n->output_shapes[0];
+      if (!shape.is_fully_defined()) continue;
+      const std::int64_t bytes =
+          shape.num_elements() * static_cast<std::int64_t>(dtype_size(n->output_dtypes[0]));
+      if (bytes > kMaxFoldedBytes || (bytes > kFoldedGrowthBytes && bytes > input_bytes)) continue;
+      if (auto it = folded_values.find(n); it != folded_values.end()) {
+        folded[n] = &it->second;
+        continue;
+      }
+      const DType dt = kernel_dtype(*n);
+      if (!registry.contains(n->op, devices::DeviceType::kCPU, dt)) continue;
+      kernels::KernelContext c;
+      c.device_ptr = devices::host_device();
+      c.device = c.device_ptr.get();
+      c.attrs = &n->attrs;
+      c.node_name = n->name;
+      for (const Tensor* v : values) c.inputs.push_back(*v);
+      try {
+        registry.find(n->op, devices::DeviceType::kCPU, dt)(c);
+      } catch (const std::exception&) {
+        continue;  // raised again when the step runs
+      }
+      if (!c.deferred_checks.empty() || c.outputs.empty() || !c.outputs[0].initialized() ||
+          c.outputs[0].dtype() != n->output_dtypes[0] || !(c.outputs[0].shape() == shape) ||
+          !c.outputs[0].on_host())
+        continue;
+      folded[n] = &folded_values.emplace(n, std::move(c.outputs[0])).first->second;
+    }
+  }
   std::unordered_map<const Node*, int> step_of;
   // Copy nodes, one per (source, destination device): TF's Send/Recv pairs.
   std::map<std::tuple<int, const Node*, const devices::Device*>, int> copy_of;
@@ -772,13 +894,15 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       else
         in.slot = p.steps[static_cast<std::size_t>(producer)].out_slot + i;
     }
-    // A Const that a GPU kernel reads on the host: its host value, no copy node.
-    if (producer >= 0 && src->op == "Const" && device->type() == devices::DeviceType::kGPU &&
+    // A Const (or a folded node) that a GPU kernel reads on the host: its host value, no copy
+    // node.
+    const Tensor* constant = producer >= 0 ? constant_of(src, i) : nullptr;
+    if (constant != nullptr && device->type() == devices::DeviceType::kGPU &&
         p.steps[static_cast<std::size_t>(index)].kind == StepKind::kKernel &&
-        host_memory_input(op, k, n->inputs.size()) && src->attrs.get<Tensor>("value").on_host()) {
+        host_memory_input(op, k, n->inputs.size())) {
       auto& host_inputs = p.steps[static_cast<std::size_t>(index)].host_inputs;
       host_inputs.resize(n->inputs.size());
-      host_inputs[k] = src->attrs.get<Tensor>("value");
+      host_inputs[k] = *constant;
       add_edge(producer, index);
       p.steps[static_cast<std::size_t>(index)].inputs.push_back(in);
       return;
@@ -858,7 +982,27 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     const std::string& op = n->op;
     const DType dt = kernel_dtype(*n);
     bool inputs_on_device = false;  // kernel inputs must be on the step's device
-    if (op == "NoOp") {
+    const auto fold = folded.find(n);
+    const auto forward = forwards.find(n);
+    const bool forwarding =
+        forward != forwards.end() && registry.contains("Identity", device->type(), dt);
+    if (fold != folded.end()) {
+      step.kind = StepKind::kConst;
+      step.kernel_label = "constant folding";
+      if (device->type() == devices::DeviceType::kCPU) {
+        step.constant = *fold->second;
+      } else {
+        Tensor& copy = const_copies[{n, device.get()}];
+        if (!copy.initialized()) copy = fold->second->to(device);
+        step.constant = copy;
+      }
+    } else if (forwarding) {
+      step.kind = StepKind::kKernel;
+      step.kernel = &registry.find("Identity", device->type(), dt);
+      step.kernel_label =
+          str_cat("forward: ", registry.labels("Identity", device->type(), dt).front());
+      inputs_on_device = true;
+    } else if (op == "NoOp") {
       step.kind = StepKind::kNoOp;
     } else if (op == "Placeholder") {
       if (!fed(n, 0))
@@ -926,9 +1070,21 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     if (p.steps.back().kind != StepKind::kNoOp && p.steps.back().kind != StepKind::kCopy)
       ++p.num_graph_steps;
 
-    if (p.steps.back().kind != StepKind::kCollectiveOutput)
+    if (fold != folded.end()) {
+      // No data to wait for, but the order stays: the step runs after its inputs' steps, and
+      // so after their control inputs (TF moves them onto the folded Const), then its own.
+      ++p.nodes_folded;
+      for (const auto& [src, i] : n->inputs) add_edge(step_of.at(src), index);
+      for (const Node* dep : n->control_inputs) add_edge(step_of.at(dep), index);
+      continue;
+    }
+    if (forwarding) {
+      ++p.nodes_forwarded;
+      wire_input(index, n, device, inputs_on_device, forward->second);
+    } else if (p.steps.back().kind != StepKind::kCollectiveOutput) {
       for (std::size_t k = 0; k < n->inputs.size(); ++k)
         wire_input(index, n, device, inputs_on_device, k);
+    }
     for (const Node* dep : n->control_inputs) add_edge(step_of.at(dep), index);
     if (auto g = collectives.find(n);
         g != collectives.end() && ++participants_seen[g->second.get()] == g->second->members.size())

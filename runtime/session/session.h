@@ -48,6 +48,19 @@ struct SessionOptions {
   // queued on the receiver (which ties towers together: benchmarks/RESULTS.md, H200 runs).
   // Off by default until measured on a GPU (scripts/gpu-check.sh runs sf-bench both ways).
   bool inbound_copy_streams = false;
+  // TF's grappler constant folding (RewriterConfig::constant_folding, on by default in TF1
+  // sessions), done when a plan is built:
+  // - a node whose data inputs are all Consts (or folded nodes) runs once on the host, and its
+  //   step takes the value (copied once to its device), still after its inputs' steps and its
+  //   control inputs. Not folded: stateful and random ops, fed tensors and their readers, a
+  //   node whose kernel raises (the error comes when its step runs, as without folding),
+  //   values over 10 MiB, or over 64 KiB and larger than the inputs (a Fill of a scalar).
+  // - x * 1, 1 * x, x / 1, x + 0, 0 + x and x - 0 (an all-ones or all-(+0) constant) that keep
+  //   x's shape forward x without a kernel. As in TF, x + 0 then keeps an element -0 (IEEE's
+  //   sum is +0).
+  // Folded values are the CPU kernel's: a GPU node's may differ from its GPU kernel's in the
+  // last bits, as in TF. RunStats::nodes_folded / nodes_forwarded count them per plan.
+  bool constant_folding = true;
 };
 
 // A cross-device edge of a plan: the tensor and the devices it moves between.
@@ -68,6 +81,10 @@ struct RunStats {
   bool plan_reused = false;          // the plan came from the session's cache
   std::int64_t plans_cached = 0;     // plans in the cache after the run
   std::vector<CopyEdge> copy_edges;  // the plan's copy nodes
+  // SessionOptions::constant_folding: the plan's nodes that became constants, and the
+  // arithmetic by ones or zeros that forwards its other operand.
+  std::int64_t nodes_folded = 0;
+  std::int64_t nodes_forwarded = 0;
   // SessionOptions::use_cuda_graphs: "off" (option off), "ineligible: <reason>", "warmup" (the
   // 1st run of a feed signature), "captured", "replayed", "fallback: <reason>".
   std::string cuda_graph = "off";

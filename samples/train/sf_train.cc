@@ -124,7 +124,12 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write a JSON summary here");
   std::string trace_file;
   app.add_option("--trace_file", trace_file,
-                 "write a Chrome trace (chrome://tracing) of one training step here");
+                 "write a Chrome trace (chrome://tracing) of the 20th training step (the last "
+                 "warm-up step) here");
+  bool constant_folding = true;
+  app.add_option("--constant_folding", constant_folding,
+                 "fold constant subgraphs and forward x*1, x+0 when a plan is built (TF's "
+                 "grappler constant folding; SessionOptions::constant_folding): 1 (default) or 0");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save a checkpoint (safetensors) here after every epoch");
   app.add_flag("--resume", resume, "start from the latest checkpoint in --checkpoint_dir");
@@ -164,7 +169,8 @@ int main(int argc, char** argv) {
 
     sf::SessionOptions options{.log_device_placement = log_placement,
                                .intra_op_parallelism_threads = intra_threads,
-                               .use_cuda_graphs = cuda_graph};
+                               .use_cuda_graphs = cuda_graph,
+                               .constant_folding = constant_folding};
     if (device == "cpu") options.device_count = {{"CPU", towers}};
     const bool gpu = device == "gpu";
     if (gpu && static_cast<int>(sf::devices::gpu_inventory().gpus.size()) < towers) {
@@ -255,7 +261,8 @@ int main(int argc, char** argv) {
     // are left out of images_per_sec_after_warmup, as the PyTorch peer leaves out its warm-up
     // (benchmarks/compare/pytorch_fashion_cnn.py --warmup 20).
     constexpr std::int64_t kWarmupSteps = 20;
-    double warmup_seconds = -1;  // set when the warm-up ends inside the run
+    double warmup_seconds = -1;                          // set when the warm-up ends inside the run
+    std::int64_t nodes_folded = 0, nodes_forwarded = 0;  // in the training step's plan
     const bool tty = isatty(2);
     // Batches come from a background pipeline, prefetched (and, for one GPU tower, staged in
     // pinned memory and copied to the GPU) while the previous step runs. Epoch e's order is
@@ -278,9 +285,11 @@ int main(int argc, char** argv) {
           feed.emplace_back(images[static_cast<std::size_t>(i)], (*next)[0]);
           feed.emplace_back(labels[static_cast<std::size_t>(i)], (*next)[1]);
         }
-        // --trace_file: the first epoch's 3rd step (past the plan build and first-run setup).
-        const bool traced =
-            !trace_file.empty() && epoch == 1 && step == std::min<std::int64_t>(2, steps - 1);
+        // --trace_file: the first epoch's last warm-up step (as sf-bench and tf_cnn_benchmarks):
+        // past the plan build and the first runs' setup (cuBLAS handles per pool thread, cuDNN
+        // algorithm choice), and not counted in images_per_sec_after_warmup.
+        const bool traced = !trace_file.empty() && epoch == 1 &&
+                            step == std::min<std::int64_t>(kWarmupSteps - 1, steps - 1);
         sf::RunMetadata md;
         auto r = traced ? sess.run({mean_loss}, {train_op}, feed,
                                    {.trace_level = sf::RunOptions::kFullTrace}, &md)
@@ -290,6 +299,11 @@ int main(int argc, char** argv) {
               "--trace_file", trace_file,
               sf::timeline::Timeline(md.step_stats).generate_chrome_trace_format());
         if (cuda_graph) graph_state = sess.last_run_stats().cuda_graph;
+        if (epoch == 1 && step == 0) {
+          const auto stats = sess.last_run_stats();
+          nodes_folded = stats.nodes_folded;
+          nodes_forwarded = stats.nodes_forwarded;
+        }
         last_loss = r[0].scalar<float>();
         if (!std::isfinite(last_loss))
           throw sf::InternalError(sf::str_cat("loss became ", last_loss, " at step ", step));
@@ -350,6 +364,9 @@ int main(int argc, char** argv) {
                         {"keep_prob", keep_prob},
                         {"cuda_graph", cuda_graph},
                         {"cuda_graph_state", graph_state},
+                        {"constant_folding", constant_folding},
+                        {"nodes_folded", nodes_folded},
+                        {"nodes_forwarded", nodes_forwarded},
                         {"local_parameter_device", ps_device}};
     if (max_steps > 0) j["max_steps"] = max_steps;  // a throughput run, not a full training
     if (warmup_seconds >= 0 && train_seconds > warmup_seconds) {
