@@ -1403,8 +1403,18 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, std::vector<int
             1)
           continue;
         st->outstanding.fetch_add(1, std::memory_order_relaxed);
-        const bool expensive = p.steps[static_cast<std::size_t>(next)].expensive &&
-                               !st->skipped(static_cast<std::size_t>(next));
+        const Step& n = p.steps[static_cast<std::size_t>(next)];
+        // GPU work on the device this step just used stays on this thread: its stream runs it
+        // in order anyway, and a hand-off would put a worker's wake-up (5-20 us) on the
+        // critical path of a host-bound step (TF's executor counts GPU kernels inexpensive for
+        // the same reason). Work on another device (another tower's GPU) still fans out, so
+        // towers launch side by side.
+        const bool same_gpu = n.device == step.device && n.device != nullptr &&
+                              n.device->type() == devices::DeviceType::kGPU &&
+                              (n.kind == StepKind::kKernel || n.kind == StepKind::kApply ||
+                               n.kind == StepKind::kAssignUpdate);
+        const bool expensive =
+            n.expensive && !same_gpu && !st->skipped(static_cast<std::size_t>(next));
         // NOTE: a capture runs on this thread alone: with one capture stream per GPU the
         // graph is the enqueue order anyway, so pool threads would only make that order (and
         // whether a concurrent reader forces a copy on write, which fails the capture)

@@ -14,6 +14,7 @@ ThreadPool::~ThreadPool() {
     stop_ = true;
   }
   cv_.notify_all();
+  helper_cv_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
@@ -22,11 +23,14 @@ void ThreadPool::schedule(std::function<void()> task) {
     task();
     return;
   }
+  bool helper = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(task));
+    helper = helpers_waiting_ > 0;
   }
   cv_.notify_one();
+  if (helper) helper_cv_.notify_one();  // a waiting run's caller may take it first
 }
 
 void ThreadPool::help_until(const std::function<bool()>& done) {
@@ -41,13 +45,17 @@ void ThreadPool::help_until(const std::function<bool()>& done) {
       lock.lock();
       continue;
     }
-    cv_.wait(lock);  // schedule() or wake()
+    ++helpers_waiting_;
+    helper_cv_.wait(lock);  // schedule() or wake()
+    --helpers_waiting_;
   }
 }
 
+// Only the helpers: the workers' predicate (a task or stop) does not change, and waking every
+// worker at the end of every run costs each a futex round trip.
 void ThreadPool::wake() {
   { std::lock_guard<std::mutex> lock(mu_); }  // NOTE: orders done() before a helper's wait
-  cv_.notify_all();
+  helper_cv_.notify_all();
 }
 
 void ThreadPool::work() {

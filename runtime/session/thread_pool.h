@@ -30,7 +30,9 @@ class ThreadPool {
  private:
   void work();
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;         // workers: a task was queued, or stop
+  std::condition_variable helper_cv_;  // help_until callers: a task was queued, or wake()
+  int helpers_waiting_ = 0;
   std::deque<std::function<void()>> queue_;
   bool stop_ = false;
   std::vector<std::thread> workers_;
