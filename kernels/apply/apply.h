@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "kernels/kernel.h"
 
@@ -16,6 +18,19 @@ void apply_momentum_ref(float* var, float* accum, float lr, const float* grad, f
 void apply_adam_ref(float* var, float* m, float* v, float beta1_power, float beta2_power, float lr,
                     float beta1, float beta2, float epsilon, const float* grad, std::int64_t n);
 void register_apply_cpu_kernels(KernelRegistry& r);
+
+// Grouped updates (kernel label "group", CPU and CUDA): one kernel call updates several
+// variables of one optimizer, whose hyperparameters (scalar inputs, attrs) are the same (the
+// CUDA kernel takes member 0's; the CPU one each member's, as its single kernel would). The
+// inputs are the members' inputs one after another (each in the op's own order: `arity` per
+// member); output i is member i's variable. Every member is validated before any is updated.
+// On a GPU it is one launch for up to kMaxApplyGroup members (PyTorch's multi-tensor
+// "foreach" optimizers); the session groups a plan's updates (SessionOptions::group_updates).
+constexpr std::size_t kMaxApplyGroup = 32;
+// Inputs per update: ApplyGradientDescent 3, ApplyMomentum 5, ApplyAdam 10.
+std::size_t apply_arity(const std::string& op);
+// Member contexts of a grouped call (inputs sliced, attrs, device and stream shared).
+std::vector<KernelContext> split_group(const KernelContext& c, std::size_t arity);
 
 // A scalar hyperparameter of a GPU update: read in the kernel from device memory (`ptr`, no
 // host synchronization) or passed by value when it lives on the host (`ptr` null).

@@ -3,10 +3,37 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "kernels/common/parallel_for.h"
 
 namespace scopeflow::kernels {
+
+std::size_t apply_arity(const std::string& op) {
+  if (op == "ApplyGradientDescent") return 3;
+  if (op == "ApplyMomentum") return 5;
+  if (op == "ApplyAdam") return 10;
+  throw InternalError(str_cat("apply_arity: ", op, " is not an optimizer update"));
+}
+
+std::vector<KernelContext> split_group(const KernelContext& c, std::size_t arity) {
+  if (arity == 0 || c.inputs.empty() || c.inputs.size() % arity != 0)
+    throw InvalidArgumentError(str_cat(c.node_name, ": a grouped update takes ", arity,
+                                       " inputs per variable, got ", c.inputs.size()));
+  std::vector<KernelContext> members(c.inputs.size() / arity);
+  for (std::size_t j = 0; j < members.size(); ++j) {
+    KernelContext& m = members[j];
+    m.device = c.device;
+    m.device_ptr = c.device_ptr;
+    m.stream = c.stream;
+    m.attrs = c.attrs;
+    m.capturing = c.capturing;
+    m.node_name = c.node_name;
+    m.inputs.assign(c.inputs.begin() + static_cast<std::ptrdiff_t>(j * arity),
+                    c.inputs.begin() + static_cast<std::ptrdiff_t>((j + 1) * arity));
+  }
+  return members;
+}
 
 void apply_gradient_descent_ref(float* var, float alpha, const float* delta, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) var[i] -= alpha * delta[i];
@@ -53,6 +80,27 @@ float scalar_of(const KernelContext& c, std::size_t i) {
 }  // namespace
 
 namespace {
+// Shapes and scalars of one update's inputs (TF's signatures), as the kernels check them.
+void validate_apply_cpu(const KernelContext& c, std::size_t arity) {
+  if (c.inputs.size() != arity)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": expects ", arity, " inputs, got ", c.inputs.size()));
+  for (const Tensor& t : c.inputs)
+    if (!t.initialized() || t.dtype() != DType::kFloat32 || !t.on_host())
+      throw InvalidArgumentError(str_cat(c.node_name, ": inputs must be float32 host tensors"));
+  const Tensor& var = c.inputs[0];
+  auto same = [&](std::size_t i) { check_same(c, var, c.inputs[i], "input"); };
+  auto scalar = [&](std::size_t i) { (void)scalar_of(c, i); };
+  if (arity == 3) {  // ApplyGradientDescent: var, alpha, delta
+    scalar(1), same(2);
+  } else if (arity == 5) {  // ApplyMomentum: var, accum, lr, grad, momentum
+    same(1), scalar(2), same(3), scalar(4);
+  } else {  // ApplyAdam: var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad
+    same(1), same(2), same(9);
+    for (std::size_t i = 3; i <= 8; ++i) scalar(i);
+  }
+}
+
 // The update over [0, n): in one call ("ref") or in parallel_for chunks ("cpu"). Every element
 // is updated by the same arithmetic either way, so the two labels agree bit for bit.
 template <class F>
@@ -108,10 +156,26 @@ void register_apply_family(KernelRegistry& r, const std::string& label, bool par
 }
 }  // namespace
 
-// "ref": one loop, the test oracle; "cpu": the same loop over parallel_for chunks.
+// "ref": one loop, the test oracle; "cpu": the same loop over parallel_for chunks; "group":
+// several updates at once (apply.h), each as "cpu" computes it, after all are validated.
 void register_apply_cpu_kernels(KernelRegistry& r) {
   register_apply_family(r, "ref", false);
   register_apply_family(r, "cpu", true);
+  for (const char* op : {"ApplyGradientDescent", "ApplyMomentum", "ApplyAdam"}) {
+    const KernelFn single = r.find(op, devices::DeviceType::kCPU, DType::kFloat32, "cpu");
+    r.add({op, devices::DeviceType::kCPU, DType::kFloat32, "group"},
+          [single, arity = apply_arity(op)](KernelContext& c) {
+            std::vector<KernelContext> members = split_group(c, arity);
+            // Validation first (shapes, scalars), so that a bad member updates nothing: the
+            // session then runs the members one by one for the error naming the bad one.
+            for (const auto& m : members) validate_apply_cpu(m, arity);
+            c.outputs.clear();
+            for (auto& m : members) {
+              single(m);
+              c.outputs.push_back(m.outputs.at(0));
+            }
+          });
+  }
 }
 
 }  // namespace scopeflow::kernels

@@ -49,6 +49,70 @@ __global__ void apply_adam_kernel(float* var, float* m, float* v, ScalarArg beta
   }
 }
 
+// ---------------------------------------------------------------- grouped updates
+// Several variables of one optimizer in one launch (PyTorch's multi-tensor apply): block b
+// works on the member whose block range holds b, kGroupItems elements per thread, with the
+// single kernels' expressions term for term (bit-identical: --fmad=false for both).
+constexpr int kGroupItems = 4;
+struct GroupArgs {
+  float* p[4][kMaxApplyGroup];  // per operand: var, then the slots, then grad (read only)
+  std::int64_t n[kMaxApplyGroup];
+  std::int64_t first_block[kMaxApplyGroup + 1];
+  int count = 0;
+};
+
+__device__ __forceinline__ int group_member(const GroupArgs& a) {
+  int t = 0;
+  while (t + 1 < a.count && blockIdx.x >= a.first_block[t + 1]) ++t;
+  return t;
+}
+
+// Element indices of this thread in member t: first, step, end.
+#define SF_GROUP_LOOP(a, t, i)                                                                    \
+  for (std::int64_t i = ((blockIdx.x - (a).first_block[t]) * std::int64_t{kBlock} * kGroupItems + \
+                         threadIdx.x),                                                            \
+                    i##_end = i - threadIdx.x + std::int64_t{kBlock} * kGroupItems;               \
+       i < i##_end && i < (a).n[t]; i += kBlock)
+
+__global__ void apply_gradient_descent_group_kernel(GroupArgs a, ScalarArg alpha_arg) {
+  const float alpha = get(alpha_arg);
+  const int t = group_member(a);
+  float* var = a.p[0][t];
+  const float* delta = a.p[1][t];
+  SF_GROUP_LOOP(a, t, i) var[i] -= alpha * delta[i];
+}
+
+__global__ void apply_momentum_group_kernel(GroupArgs a, ScalarArg lr_arg, ScalarArg momentum_arg,
+                                            bool nesterov) {
+  const float lr = get(lr_arg), momentum = get(momentum_arg);
+  const int t = group_member(a);
+  float *var = a.p[0][t], *accum = a.p[1][t];
+  const float* grad = a.p[2][t];
+  SF_GROUP_LOOP(a, t, i) {
+    accum[i] = accum[i] * momentum + grad[i];
+    var[i] -= nesterov ? grad[i] * lr + accum[i] * momentum * lr : lr * accum[i];
+  }
+}
+
+__global__ void apply_adam_group_kernel(GroupArgs a, ScalarArg beta1_power_arg,
+                                        ScalarArg beta2_power_arg, ScalarArg lr_arg,
+                                        ScalarArg beta1_arg, ScalarArg beta2_arg,
+                                        ScalarArg epsilon_arg) {
+  const float beta1_power = get(beta1_power_arg), beta2_power = get(beta2_power_arg);
+  const float lr = get(lr_arg), beta1 = get(beta1_arg), beta2 = get(beta2_arg);
+  const float epsilon = get(epsilon_arg);
+  const float alpha = lr * sqrtf(1.0f - beta2_power) / (1.0f - beta1_power);
+  const int t = group_member(a);
+  float *var = a.p[0][t], *m = a.p[1][t], *v = a.p[2][t];
+  const float* grad = a.p[3][t];
+  SF_GROUP_LOOP(a, t, i) {
+    m[i] += (grad[i] - m[i]) * (1.0f - beta1);
+    v[i] += (grad[i] * grad[i] - v[i]) * (1.0f - beta2);
+    var[i] -= alpha * m[i] / (sqrtf(v[i]) + epsilon);
+  }
+}
+#undef SF_GROUP_LOOP
+
 }  // namespace
 
 // ---------------------------------------------------------------- launchers
@@ -107,8 +171,76 @@ ScalarArg scalar_arg(const KernelContext& c, std::size_t i) {
 }
 }  // namespace
 
+namespace {
+// A grouped call (apply.h): every member validated as the single kernel validates it, then one
+// launch per kMaxApplyGroup members.
+void apply_group_cuda(KernelContext& c, const std::string& op) {
+  const std::size_t arity = apply_arity(op);
+  std::vector<KernelContext> members = split_group(c, arity);
+  // Operands updated in place or read per element, and the scalar inputs, by op.
+  std::vector<std::size_t> tensors, scalars;
+  if (op == "ApplyGradientDescent") {
+    tensors = {0, 2};
+    scalars = {1};
+  } else if (op == "ApplyMomentum") {
+    tensors = {0, 1, 3};
+    scalars = {2, 4};
+  } else {
+    tensors = {0, 1, 2, 9};
+    scalars = {3, 4, 5, 6, 7, 8};
+  }
+  std::vector<ScalarArg> hyper;
+  for (std::size_t j = 0; j < members.size(); ++j) {
+    KernelContext& m = members[j];
+    for (std::size_t k = 0; k < tensors.size(); ++k)
+      gpu_ref(m, tensors[k], k == 0 ? "var" : (k + 1 == tensors.size() ? "grad" : "slot"));
+    // NOTE: member 0's hyperparameters serve all: the session groups updates whose scalar
+    // inputs are the same tensors or scalar Consts of equal value (copied to the GPU one
+    // per Const, so their pointers differ); each is still checked to be a scalar.
+    for (std::size_t k = 0; k < scalars.size(); ++k) {
+      const ScalarArg s = scalar_arg(m, scalars[k]);
+      if (j == 0) hyper.push_back(s);
+    }
+  }
+  GpuLaunchScope scope(c);
+  const cudaStream_t stream = cuda_stream(c.get_stream());
+  const bool nesterov = c.attr().get_or<bool>("use_nesterov", false);
+  for (std::size_t first = 0; first < members.size(); first += kMaxApplyGroup) {
+    GroupArgs a;
+    std::int64_t blocks = 0;
+    for (std::size_t j = first; j < members.size() && a.count < static_cast<int>(kMaxApplyGroup);
+         ++j) {
+      const std::int64_t n = members[j].inputs[0].num_elements();
+      if (n == 0) continue;
+      for (std::size_t k = 0; k < tensors.size(); ++k)
+        a.p[k][a.count] = static_cast<float*>(members[j].inputs[tensors[k]].raw_data());
+      a.n[a.count] = n;
+      a.first_block[a.count] = blocks;
+      blocks += (n + kBlock * kGroupItems - 1) / (kBlock * kGroupItems);
+      ++a.count;
+    }
+    a.first_block[a.count] = blocks;
+    if (a.count == 0) continue;
+    const auto grid = static_cast<unsigned>(blocks);
+    if (op == "ApplyGradientDescent")
+      apply_gradient_descent_group_kernel<<<grid, kBlock, 0, stream>>>(a, hyper[0]);
+    else if (op == "ApplyMomentum")
+      apply_momentum_group_kernel<<<grid, kBlock, 0, stream>>>(a, hyper[0], hyper[1], nesterov);
+    else
+      apply_adam_group_kernel<<<grid, kBlock, 0, stream>>>(a, hyper[0], hyper[1], hyper[2],
+                                                           hyper[3], hyper[4], hyper[5]);
+    SF_CUDA_CHECK(cudaGetLastError());
+  }
+  c.outputs.clear();
+  for (const auto& m : members) c.outputs.push_back(m.inputs[0]);
+}
+}  // namespace
+
 void register_apply_cuda_kernels(KernelRegistry& r) {
   using devices::DeviceType;
+  for (const char* op : {"ApplyGradientDescent", "ApplyMomentum", "ApplyAdam"})
+    r.add({op, DeviceType::kGPU, DType::kFloat32, "group"},
+          [op = std::string(op)](KernelContext& c) { apply_group_cuda(c, op); });
   r.add({"ApplyGradientDescent", DeviceType::kGPU, DType::kFloat32, "cuda"}, [](KernelContext& c) {
     Tensor var = gpu_ref(c, 0, "var");
     const float* delta = gpu_same_shape(c, 2, "delta");

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <map>
@@ -18,6 +19,7 @@
 
 #include "devices/base/errors.h"
 #include "devices/base/logging.h"
+#include "kernels/apply/apply.h"
 #include "kernels/common/intra_op_threads.h"
 #include "kernels/kernel.h"
 #include "runtime/op_registry.h"
@@ -100,6 +102,7 @@ enum class StepKind {
   kCopy,
   kCollective,        // one NcclAllReduce group: every participant's input in, outputs out
   kCollectiveOutput,  // a participant node: forwards its output from the group's step
+  kGroupMember,       // an Apply whose update its group's leader ran (group_updates)
 };
 
 // Where a step's input comes from: a value slot, or a variable read when the step runs
@@ -159,6 +162,10 @@ struct Step {
   // GPU work, large or unknown-size outputs and copies between physical devices.
   bool expensive = false;
   std::string kernel_label;  // the kernel's registry label (for traces)
+  // SessionOptions::group_updates, on the leader (a kApply): the member steps it updates (itself
+  // first) and the grouped kernel, which takes their inputs one after another (`inputs`).
+  std::vector<int> group;
+  const kernels::KernelFn* group_kernel = nullptr;
 };
 
 bool is_expensive(const Step& s) {
@@ -198,6 +205,7 @@ struct Plan {
   std::int64_t num_graph_steps = 0;
   std::int64_t nodes_folded = 0;  // SessionOptions::constant_folding
   std::int64_t nodes_forwarded = 0;
+  std::int64_t updates_grouped = 0;    // SessionOptions::group_updates
   std::shared_ptr<GraphState> graphs;  // set when the session uses CUDA graphs
 };
 
@@ -214,7 +222,9 @@ void order_reads_before_updates(Plan& p) {
   std::unordered_map<const Node*, std::vector<int>> readers;
   for (std::size_t i = 0; i < p.steps.size(); ++i) {
     const Step& s = p.steps[i];
-    if (s.kind == StepKind::kApply || s.kind == StepKind::kIsInitialized) continue;
+    if (s.kind == StepKind::kApply || s.kind == StepKind::kIsInitialized ||
+        s.kind == StepKind::kGroupMember)
+      continue;
     for (std::size_t k = 0; k < s.inputs.size(); ++k) {
       const Node* var = s.inputs[k].variable;
       const bool ref_operand =
@@ -254,6 +264,129 @@ void order_reads_before_updates(Plan& p) {
       ++p.steps[a].num_deps;
     }
   }
+}
+
+// SessionOptions::group_updates: the plan's optimizer updates (Apply*) of one op on one device
+// whose hyperparameter inputs are the same tensors (and attrs the same) run as one call of the
+// op's "group" kernel, on the first member's step (the leader), with every member's inputs. The
+// others become kGroupMember steps that only publish their variable. The leader takes over the
+// members' incoming edges and precedes them; members reachable from one another (one update
+// waiting for another) are not grouped, so no cycle forms. Returns the members grouped into
+// another's step.
+std::int64_t group_updates(Plan& p, bool gpu_only) {
+  const auto& registry = kernels::kernel_registry();
+  // A hyperparameter: the slot or variable it comes from; a scalar Const by its value (each
+  // apply_gradients call makes its own learning-rate Const).
+  using Hyper = std::tuple<int, const Node*, std::uint32_t>;
+  using Key = std::tuple<std::string, const devices::Device*, DType, bool, std::vector<Hyper>>;
+  std::vector<int> slot_owner(static_cast<std::size_t>(p.num_slots), -1);
+  for (std::size_t i = 0; i < p.steps.size(); ++i)
+    for (int o = 0; o < p.steps[i].num_outputs; ++o)
+      if (p.steps[i].out_slot >= 0)
+        slot_owner[static_cast<std::size_t>(p.steps[i].out_slot + o)] = static_cast<int>(i);
+  auto hyper_of = [&](const InputRef& in) -> Hyper {
+    if (in.slot >= 0 && slot_owner[static_cast<std::size_t>(in.slot)] >= 0) {
+      const Step& src =
+          p.steps[static_cast<std::size_t>(slot_owner[static_cast<std::size_t>(in.slot)])];
+      if (src.kind == StepKind::kConst && src.node->op == "Const") {
+        const Tensor& v = src.node->attrs.get<Tensor>("value");
+        if (v.on_host() && v.dtype() == DType::kFloat32 && v.num_elements() == 1) {
+          std::uint32_t bits;
+          std::memcpy(&bits, v.raw_data(), sizeof bits);
+          return {-1, nullptr, bits};
+        }
+      }
+    }
+    return {in.slot, in.variable, 0};
+  };
+  std::map<Key, std::vector<int>> candidates;
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    const Step& s = p.steps[i];
+    if (s.kind != StepKind::kApply || s.kernel_on_host || s.inputs.empty() ||
+        s.inputs[0].variable == nullptr ||
+        (gpu_only && s.device->type() != devices::DeviceType::kGPU))
+      continue;
+    const std::string& op = s.node->op;
+    const DType dt = kernel_dtype(*s.node);
+    const std::size_t arity = kernels::apply_arity(op);
+    if (s.inputs.size() != arity || !registry.contains(op, s.device->type(), dt, "group")) continue;
+    // The scalar inputs: ApplyGradientDescent's alpha, ApplyMomentum's lr and momentum,
+    // ApplyAdam's beta powers, lr, betas and epsilon.
+    std::vector<std::size_t> scalars;
+    if (op == "ApplyGradientDescent") scalars = {1};
+    if (op == "ApplyMomentum") scalars = {2, 4};
+    if (op == "ApplyAdam") scalars = {3, 4, 5, 6, 7, 8};
+    std::vector<Hyper> hyper;
+    for (std::size_t k : scalars) hyper.push_back(hyper_of(s.inputs[k]));
+    candidates[{op, s.device.get(), dt, s.node->attrs.get_or<bool>("use_nesterov", false),
+                std::move(hyper)}]
+        .push_back(static_cast<int>(i));
+  }
+  std::int64_t grouped = 0;
+  std::vector<std::vector<int>> preds;
+  auto reach = [&](int from) {  // the steps reachable from `from`, itself included
+    std::vector<char> seen(p.steps.size());
+    std::vector<int> stack{from};
+    seen[static_cast<std::size_t>(from)] = 1;
+    while (!stack.empty()) {
+      const int x = stack.back();
+      stack.pop_back();
+      for (int y : p.steps[static_cast<std::size_t>(x)].successors)
+        if (!seen[static_cast<std::size_t>(y)]) {
+          seen[static_cast<std::size_t>(y)] = 1;
+          stack.push_back(y);
+        }
+    }
+    return seen;
+  };
+  for (auto& [key, members] : candidates) {
+    if (members.size() < 2) continue;
+    std::vector<int> group;
+    std::vector<std::vector<char>> reached;
+    for (int m : members) {
+      auto r = reach(m);
+      bool independent = true;
+      for (std::size_t g = 0; g < group.size() && independent; ++g)
+        independent =
+            !reached[g][static_cast<std::size_t>(m)] && !r[static_cast<std::size_t>(group[g])];
+      if (!independent) continue;
+      group.push_back(m);
+      reached.push_back(std::move(r));
+    }
+    if (group.size() < 2) continue;
+    if (preds.empty()) {
+      preds.resize(p.steps.size());
+      for (std::size_t i = 0; i < p.steps.size(); ++i)
+        for (int next : p.steps[i].successors)
+          preds[static_cast<std::size_t>(next)].push_back(static_cast<int>(i));
+    }
+    const int leader = group[0];
+    Step& l = p.steps[static_cast<std::size_t>(leader)];
+    l.group = group;
+    l.group_kernel = &registry.find(std::get<0>(key), l.device->type(), std::get<2>(key), "group");
+    l.kernel_label = str_cat(l.kernel_label, " (group of ", group.size(), ")");
+    for (std::size_t g = 1; g < group.size(); ++g) {
+      const int m = group[g];
+      Step& ms = p.steps[static_cast<std::size_t>(m)];
+      l.inputs.insert(l.inputs.end(), ms.inputs.begin(), ms.inputs.end());
+      ms.inputs.resize(1);  // the variable, which the member publishes after the update
+      ms.kind = StepKind::kGroupMember;
+      // Every edge into the member now goes into the leader; the member waits for the leader.
+      for (int pr : preds[static_cast<std::size_t>(m)]) {
+        for (int& next : p.steps[static_cast<std::size_t>(pr)].successors)
+          if (next == m) {
+            next = leader;
+            ++l.num_deps;
+          }
+        preds[static_cast<std::size_t>(leader)].push_back(pr);
+      }
+      preds[static_cast<std::size_t>(m)].assign(1, leader);
+      ms.num_deps = 1;
+      l.successors.push_back(m);
+      ++grouped;
+    }
+  }
+  return grouped;
 }
 
 // One feed signature's captured graph and what a replay of it needs.
@@ -439,6 +572,8 @@ struct Session::Impl {
                               const RunOptions* options = nullptr,
                               RunMetadata* run_metadata = nullptr);
   void traced_step(RunState& st, const Step& step, int index);
+  // A group leader's step (SessionOptions::group_updates): every member's update in one call.
+  void run_update_group(RunState& st, const Step& step, devices::Stream& stream);
   void run_pass(const std::shared_ptr<RunState>& st);
   // Runs steps from `first` (a stack: the last runs first) and whatever they make ready.
   void process(const std::shared_ptr<RunState>& st, std::vector<int> first);
@@ -684,6 +819,7 @@ RunStats Session::last_run_stats() const {
     s.copy_edges = impl_->last_plan->copy_edges;
     s.nodes_folded = impl_->last_plan->nodes_folded;
     s.nodes_forwarded = impl_->last_plan->nodes_forwarded;
+    s.updates_grouped = impl_->last_plan->updates_grouped;
   }
   return s;
 }
@@ -1091,6 +1227,9 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       add_collective_step(g->second);
   }
 
+  if (options.group_updates != SessionOptions::UpdateGrouping::kOff)
+    p.updates_grouped =
+        group_updates(p, options.group_updates == SessionOptions::UpdateGrouping::kGpu);
   order_reads_before_updates(p);
   p.slot_uses.assign(static_cast<std::size_t>(p.num_slots), 0);
   for (const auto& s : p.steps)
@@ -1255,7 +1394,17 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       *out = update_variable(var, c.outputs[0], device, st.capture);
       return;
     }
+    case StepKind::kGroupMember:
+      // Its group's leader updated the variable (the leader precedes it).
+      if (st.plan.slot_uses[static_cast<std::size_t>(step.out_slot)] > 0)
+        *out = read_variable(step.inputs[0].variable);
+      return;
     case StepKind::kApply: {
+      if (!step.group.empty()) {
+        run_update_group(st, step, stream_for(device));
+        *out = read_variable(step.inputs[0].variable);
+        return;
+      }
       // In place on the variable's (and slots') buffers; without a kernel for the variable's
       // device, a round trip through a host kernel.
       kernels::KernelContext c;
@@ -1348,6 +1497,58 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         out[i] = std::move(c.outputs[i]);
       return;
     }
+  }
+}
+
+void Session::Impl::run_update_group(RunState& st, const Step& step, devices::Stream& stream) {
+  const std::size_t arity = step.inputs.size() / step.group.size();
+  auto member = [&](std::size_t j) -> const Step& {
+    return st.plan.steps[static_cast<std::size_t>(step.group[j])];
+  };
+  {
+    kernels::KernelContext c;
+    c.device = step.device.get();
+    c.device_ptr = step.device;
+    c.stream = &stream;
+    c.capturing = st.capture != nullptr;
+    c.attrs = &step.node->attrs;
+    c.node_name = step.node->name;
+    c.inputs.reserve(step.inputs.size());
+    for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+      const Node* var = step.inputs[k].variable;
+      Tensor t = var ? copy_on_write(var) : input(st, step, k);
+      if (!t.initialized()) {
+        const Node* n = member(k / arity).node;
+        throw FailedPreconditionError(str_cat("Attempting to use uninitialized value ",
+                                              n->inputs[k % arity].first->name, "\n\t [[node ",
+                                              n->name, " (", n->op, ")]]"));
+      }
+      c.inputs.push_back(std::move(t));
+    }
+    try {
+      (*step.group_kernel)(c);
+      collect_checks(st, c);
+      return;
+    } catch (const InvalidArgumentError&) {
+      // The grouped kernel validates every member before it updates any (its only
+      // InvalidArgumentErrors): run them one by one below, for the error naming the member.
+    }
+  }
+  for (std::size_t j = 0; j < step.group.size(); ++j) {
+    const Step& m = member(j);
+    kernels::KernelContext c;
+    c.device = step.device.get();
+    c.device_ptr = step.device;
+    c.stream = &stream;
+    c.capturing = st.capture != nullptr;
+    c.attrs = &m.node->attrs;
+    c.node_name = m.node->name;
+    for (std::size_t k = 0; k < arity; ++k) {
+      const Node* var = step.inputs[j * arity + k].variable;
+      c.inputs.push_back(var ? copy_on_write(var) : input(st, step, j * arity + k));
+    }
+    (*m.kernel)(c);
+    collect_checks(st, c);
   }
 }
 
@@ -1649,7 +1850,8 @@ std::shared_ptr<GraphState> Session::Impl::analyze_graphs(const Plan& p) {
     const bool gpu = s.device->type() == devices::DeviceType::kGPU;
     info.in_graph = gpu;
     info.work = true;
-    if (s.kind == StepKind::kNoOp || s.kind == StepKind::kConst || s.kind == StepKind::kVariable) {
+    if (s.kind == StepKind::kNoOp || s.kind == StepKind::kConst || s.kind == StepKind::kVariable ||
+        s.kind == StepKind::kGroupMember) {
       info.work = false;
     } else if (s.kind == StepKind::kIsInitialized) {
       info.in_graph = false;  // a host answer about a handle

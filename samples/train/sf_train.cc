@@ -126,10 +126,13 @@ int main(int argc, char** argv) {
   app.add_option("--trace_file", trace_file,
                  "write a Chrome trace (chrome://tracing) of the 20th training step (the last "
                  "warm-up step) here");
-  bool constant_folding = true;
+  bool constant_folding = true, group_updates = true;
   app.add_option("--constant_folding", constant_folding,
                  "fold constant subgraphs and forward x*1, x+0 when a plan is built (TF's "
                  "grappler constant folding; SessionOptions::constant_folding): 1 (default) or 0");
+  app.add_option("--group_updates", group_updates,
+                 "run the optimizer's updates on a GPU as one grouped kernel (one launch; "
+                 "SessionOptions::group_updates): 1 (default) or 0");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save a checkpoint (safetensors) here after every epoch");
   app.add_flag("--resume", resume, "start from the latest checkpoint in --checkpoint_dir");
@@ -170,7 +173,10 @@ int main(int argc, char** argv) {
     sf::SessionOptions options{.log_device_placement = log_placement,
                                .intra_op_parallelism_threads = intra_threads,
                                .use_cuda_graphs = cuda_graph,
-                               .constant_folding = constant_folding};
+                               .constant_folding = constant_folding,
+                               .group_updates = group_updates
+                                                    ? sf::SessionOptions::UpdateGrouping::kGpu
+                                                    : sf::SessionOptions::UpdateGrouping::kOff};
     if (device == "cpu") options.device_count = {{"CPU", towers}};
     const bool gpu = device == "gpu";
     if (gpu && static_cast<int>(sf::devices::gpu_inventory().gpus.size()) < towers) {
@@ -261,8 +267,9 @@ int main(int argc, char** argv) {
     // are left out of images_per_sec_after_warmup, as the PyTorch peer leaves out its warm-up
     // (benchmarks/compare/pytorch_fashion_cnn.py --warmup 20).
     constexpr std::int64_t kWarmupSteps = 20;
-    double warmup_seconds = -1;                          // set when the warm-up ends inside the run
-    std::int64_t nodes_folded = 0, nodes_forwarded = 0;  // in the training step's plan
+    double warmup_seconds = -1;  // set when the warm-up ends inside the run
+    // In the training step's plan.
+    std::int64_t nodes_folded = 0, nodes_forwarded = 0, updates_grouped = 0;
     const bool tty = isatty(2);
     // Batches come from a background pipeline, prefetched (and, for one GPU tower, staged in
     // pinned memory and copied to the GPU) while the previous step runs. Epoch e's order is
@@ -303,6 +310,7 @@ int main(int argc, char** argv) {
           const auto stats = sess.last_run_stats();
           nodes_folded = stats.nodes_folded;
           nodes_forwarded = stats.nodes_forwarded;
+          updates_grouped = stats.updates_grouped;
         }
         last_loss = r[0].scalar<float>();
         if (!std::isfinite(last_loss))
@@ -367,6 +375,8 @@ int main(int argc, char** argv) {
                         {"constant_folding", constant_folding},
                         {"nodes_folded", nodes_folded},
                         {"nodes_forwarded", nodes_forwarded},
+                        {"group_updates", group_updates},
+                        {"updates_grouped", updates_grouped},
                         {"local_parameter_device", ps_device}};
     if (max_steps > 0) j["max_steps"] = max_steps;  // a throughput run, not a full training
     if (warmup_seconds >= 0 && train_seconds > warmup_seconds) {

@@ -138,6 +138,7 @@ struct OpCase {
   std::vector<std::size_t> host_inputs;  // kept on the host (scalars passed by value)
   std::vector<std::size_t> in_place;     // inputs updated in place: compared after the run
   double rtol = 1e-5, atol = 1e-6;
+  std::string label;  // on both devices; empty: label_for's
   std::string name() const { return op + "<" + std::string(sf::dtype_name(dtype)) + ">"; }
 };
 
@@ -162,8 +163,9 @@ std::vector<Tensor> run_case(const OpCase& oc, const std::shared_ptr<sf::devices
   }
   if (shapes_of != nullptr)
     for (const auto& t : *shapes_of) c.outputs.push_back(filled_like(t, poison).to(device));
-  sf::kernels::kernel_registry().find(oc.op, device->type(), oc.dtype,
-                                      label_for(oc.op, device->type()))(c);
+  sf::kernels::kernel_registry().find(
+      oc.op, device->type(), oc.dtype,
+      oc.label.empty() ? label_for(oc.op, device->type()) : oc.label)(c);
   device->synchronize();
   // What a GPU kernel found wrong on the device (a label out of range), as a Session raises it.
   sf::kernels::raise_failed_checks(c.deferred_checks);
@@ -523,6 +525,62 @@ TEST_P(GpuOpsTest, ApplyUpdatesInPlace) {
   OpCase bad = make("ApplyGradientDescent", DType::kFloat32,
                     {random_tensor(DType::kFloat32, {3}, 1), Tensor::from_scalar(0.1f),
                      random_tensor(DType::kFloat32, {4}, 2)});
+  check_throws(bad);
+}
+
+// Grouped updates (label "group", one launch on a GPU): members of other sizes, an empty one,
+// and more members than one launch takes (kMaxApplyGroup), against the CPU's grouped kernel
+// (each member as its single "cpu" kernel computes it, bit-identical to "ref").
+TEST_P(GpuOpsTest, GroupedApplyUpdatesMatchTheReference) {
+  auto scalar = [](float v) { return Tensor::from_scalar(v); };
+  for (std::size_t count : {std::size_t{2}, std::size_t{35}})
+    for (bool host_scalars : {false, true}) {
+      std::vector<Shape> shapes;
+      for (std::size_t j = 0; j < count; ++j)
+        shapes.push_back(j == 1 ? Shape{0} : Shape{static_cast<std::int64_t>(1 + 517 * j % 3001)});
+      unsigned seed = 300;
+      OpCase gd = make("ApplyGradientDescent", DType::kFloat32, {});
+      OpCase mom = make("ApplyMomentum", DType::kFloat32, {});
+      OpCase adam = make("ApplyAdam", DType::kFloat32, {});
+      for (const Shape& sh : shapes) {
+        const std::size_t g = gd.inputs.size(), m = mom.inputs.size(), a = adam.inputs.size();
+        gd.inputs.insert(gd.inputs.end(),
+                         {random_tensor(DType::kFloat32, sh, seed++), scalar(0.125f),
+                          random_tensor(DType::kFloat32, sh, seed++, true)});
+        gd.in_place.push_back(g);
+        mom.inputs.insert(
+            mom.inputs.end(),
+            {random_tensor(DType::kFloat32, sh, seed++), random_tensor(DType::kFloat32, sh, seed++),
+             scalar(0.01f), random_tensor(DType::kFloat32, sh, seed++, true), scalar(0.9f)});
+        mom.in_place.insert(mom.in_place.end(), {m, m + 1});
+        adam.inputs.insert(
+            adam.inputs.end(),
+            {random_tensor(DType::kFloat32, sh, seed++), random_tensor(DType::kFloat32, sh, seed++),
+             random_tensor(DType::kFloat32, sh, seed++, false, 0, 1), scalar(0.9f * 0.9f),
+             scalar(0.999f * 0.999f), scalar(0.001f), scalar(0.9f), scalar(0.999f), scalar(1e-8f),
+             random_tensor(DType::kFloat32, sh, seed++, true)});
+        adam.in_place.insert(adam.in_place.end(), {a, a + 1, a + 2});
+        if (host_scalars) {
+          gd.host_inputs.push_back(g + 1);
+          mom.host_inputs.insert(mom.host_inputs.end(), {m + 2, m + 4});
+          for (std::size_t k = 3; k <= 8; ++k) adam.host_inputs.push_back(a + k);
+        }
+      }
+      for (OpCase* oc : {&gd, &mom, &adam}) {
+        oc->label = "group";
+        oc->rtol = oc->atol = 0;
+        check(*oc);
+      }
+      mom.attrs.set("use_nesterov", true);
+      check(mom);
+    }
+  // A member whose gradient does not match its variable: InvalidArgumentError on either device
+  // (raised before any member is updated: the session then runs them one by one).
+  OpCase bad = make("ApplyGradientDescent", DType::kFloat32,
+                    {random_tensor(DType::kFloat32, {3}, 1), Tensor::from_scalar(0.1f),
+                     random_tensor(DType::kFloat32, {3}, 2), random_tensor(DType::kFloat32, {3}, 1),
+                     Tensor::from_scalar(0.1f), random_tensor(DType::kFloat32, {4}, 2)});
+  bad.label = "group";
   check_throws(bad);
 }
 
