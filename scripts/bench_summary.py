@@ -29,6 +29,12 @@ def train_label(sf):
     parts = [f"variables on {sf.get('local_parameter_device', 'cpu')}"]
     if sf.get("cuda_graph"):
         parts.append(f"CUDA graph: {sf.get('cuda_graph_state', '?')}")
+    # Session 8's plan optimizations: off in the A/B run, else how much they removed.
+    if sf.get("constant_folding") is False or sf.get("group_updates") is False:
+        parts.append("constant folding and grouped updates off")
+    elif "nodes_folded" in sf:
+        parts.append(f"{sf['nodes_folded']} folded, {sf.get('nodes_forwarded', 0)} forwarded, "
+                     f"{sf.get('updates_grouped', 0)} updates grouped")
     return ", ".join(parts)
 
 

@@ -201,6 +201,9 @@ if [ $run_bench = 1 ]; then
     # the step, then with the variables on the CPU (TF's cifar10 tutorial's _variable_on_cpu).
     train sf_train_gpu 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
       --trace_file "$out/sf_train_gpu_trace.json"
+    # A/B in the same run: without session 8's constant folding and grouped updates.
+    train sf_train_gpu_unoptimized 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
+      --constant_folding 0 --group_updates 0
     train sf_train_gpu_graph 60 --epochs 1 --max_steps 300 --eval_limit 1000 --cuda_graph
     train sf_train_gpu_vars_cpu 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
       --local_parameter_device cpu
