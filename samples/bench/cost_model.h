@@ -30,6 +30,10 @@ struct CostInputs {
   int variables = 0;           // V: trainable variables
   int gradient_repacking = 0;  // P > 0: replicated all-reduces P buffers instead of V gradients
   bool cpu_devices = false;    // the workers are logical CPU devices (CPU:0 is worker 0)
+  // The share of the host link's transfer time that the compute hides (measure_host_overlap:
+  // host copies and GPU work in one step against each alone), in [0, 1]. 1: all of it (session
+  // 7's first H200), 0: none (its second, whose host side was a third slower).
+  double host_overlap = 1.0;
 };
 
 struct Prediction {
@@ -80,10 +84,12 @@ struct SharedPrediction {
   double transfer_ms = 0;  // the per-transfer costs
   double comm_ms = 0;      // bandwidth_ms + transfer_ms
   // The part of comm_ms over the host link (parameter_server/cpu on GPU workers: its bytes and
-  // the host copies). Copy engines move it while the SMs compute another tower, so it overlaps
-  // the compute; the rest (copies and collectives on the card) takes the SMs' turn.
+  // the host copies). Copy engines move it while the SMs compute another tower, so it can
+  // overlap the compute; the rest (copies and collectives on the card) takes the SMs' turn.
   double host_ms = 0;
-  double step_ms = 0;  // max(compute + (comm - host), host)
+  // compute + comm - host_overlap x min(host, compute + comm - host): with host_overlap 1,
+  // max(compute + (comm - host), host); with 0, compute + comm.
+  double step_ms = 0;
   double step_ms_overlap = 0;
   double images_per_sec = 0;
 };

@@ -205,6 +205,16 @@ int main(int argc, char** argv) {
       in.variables = static_cast<int>(one.placement.size());
       in.gradient_repacking = c.variable_update == "replicated" ? c.gradient_repacking : 0;
       in.cpu_devices = c.device == "cpu";
+      // Whether this machine hides host-link traffic under the compute (only the shared-device
+      // model's parameter_server/cpu on GPUs that towers share has such a part).
+      if (c.device != "cpu" && in.towers > units) {
+        const auto h = bench::measure_host_overlap(c, in.param_bytes);
+        in.host_overlap = h.overlap;
+        std::printf(
+            "Host-link overlap: copies %.2f ms, compute %.2f ms (%d MatMuls per worker), both "
+            "%.2f ms: %.2f of the shorter hidden\n",
+            h.copies_ms, h.compute_ms, h.chain, h.both_ms, h.overlap);
+      }
       std::cout << bench::explain_text(in, pcie, nvlink, network);
       for (const auto& p : bench::predict(in))
         if (p.strategy == bench::strategy_key(c)) predicted = p;
@@ -299,6 +309,7 @@ int main(int argc, char** argv) {
         j["packed_calibration_step_ms"] = in.packed_compute_ms;
         j["copy_ms"] = in.copy_ms;
         j["ps_copy_ms"] = in.ps_copy_ms;
+        j["host_overlap"] = in.host_overlap;
         j["collective_ms"] = in.collective_ms;
       }
       sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");

@@ -369,6 +369,7 @@ struct TimedGraph {
   Graph graph;
   std::vector<Output> inputs;  // placeholders, fed on their devices
   std::vector<std::string> input_devices;
+  std::vector<Shape> input_shapes;  // per input; none: kTransferElements floats
   std::vector<Operation> targets;
 };
 
@@ -381,35 +382,46 @@ Tensor placed(Session& sess, const std::string& device, const Tensor& t) {
   return dev->type() == devices::DeviceType::kCPU ? t : t.to(dev);
 }
 
+// Median seconds of each graph's runs (interleaved, after warm-up runs).
+std::vector<double> median_runs_s(const BenchConfig& c, int k,
+                                  const std::vector<TimedGraph*>& graphs) {
+  constexpr int kWarmup = 3, kRuns = 21;
+  struct Ready {
+    std::unique_ptr<Session> sess;
+    FeedDict feed;
+    const TimedGraph* g;
+  };
+  std::vector<Ready> ready;
+  for (TimedGraph* g : graphs) {
+    auto sess = std::make_unique<Session>(session_options(c, k), g->graph);
+    FeedDict feed;
+    for (std::size_t i = 0; i < g->inputs.size(); ++i) {
+      const Shape shape =
+          i < g->input_shapes.size() ? g->input_shapes[i] : Shape{kTransferElements};
+      Tensor t = Tensor::from_vector(
+          std::vector<float>(static_cast<std::size_t>(shape.num_elements()), 1.0f), shape);
+      feed.emplace_back(g->inputs[i], placed(*sess, g->input_devices[i], t));
+    }
+    ready.push_back({std::move(sess), std::move(feed), g});
+  }
+  std::vector<std::vector<double>> times(graphs.size());
+  for (int i = 0; i < kWarmup + kRuns; ++i)
+    for (std::size_t j = 0; j < ready.size(); ++j) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ready[j].sess->run({}, ready[j].g->targets, ready[j].feed);
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (i >= kWarmup) times[j].push_back(secs);
+    }
+  std::vector<double> out;
+  for (auto& t : times) out.push_back(median(t));
+  return out;
+}
+
 // Median seconds of `a`'s runs minus `b`'s (interleaved, after warm-up runs).
 double median_difference_s(const BenchConfig& c, int k, TimedGraph& a, TimedGraph& b) {
-  constexpr int kWarmup = 3, kRuns = 21;
-  auto make = [&](TimedGraph& g) {
-    auto sess = std::make_unique<Session>(session_options(c, k), g.graph);
-    FeedDict feed;
-    for (std::size_t i = 0; i < g.inputs.size(); ++i) {
-      Tensor t = Tensor::from_vector(std::vector<float>(kTransferElements, 1.0f));
-      feed.emplace_back(g.inputs[i], placed(*sess, g.input_devices[i], t));
-    }
-    return std::make_pair(std::move(sess), std::move(feed));
-  };
-  auto [sa, fa] = make(a);
-  auto [sb, fb] = make(b);
-  auto time = [](Session& s, const std::vector<Operation>& targets, const FeedDict& feed) {
-    const auto t0 = std::chrono::steady_clock::now();
-    s.run({}, targets, feed);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  std::vector<double> ta, tb;
-  for (int i = 0; i < kWarmup + kRuns; ++i) {
-    const double x = time(*sa, a.targets, fa);
-    const double y = time(*sb, b.targets, fb);
-    if (i >= kWarmup) {
-      ta.push_back(x);
-      tb.push_back(y);
-    }
-  }
-  return median(ta) - median(tb);
+  const auto m = median_runs_s(c, k, {&a, &b});
+  return m[0] - m[1];
 }
 
 // One tensor per pair, made (an Identity of a placeholder) on pair.first and read (an
@@ -500,6 +512,64 @@ TransferCosts measure_transfer_costs(const BenchConfig& c) {
   auto without = collective_graph(c, k, kGroups, false);
   r.collective_ms =
       nonnegative(median_difference_s(c, k, with, without), "collective") * 1e3 / kGroups;
+  return r;
+}
+
+HostOverlap measure_host_overlap(const BenchConfig& c, double param_bytes) {
+  HostOverlap r;
+  const int k = c.num_devices;
+  const std::int64_t elements =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(param_bytes / 4));
+  constexpr std::int64_t kN = 512;  // the compute: chains of kN x kN MatMuls, one per worker
+  // Per worker, the parameters in from CPU:0 and as many bytes out to it (parameter_server/cpu's
+  // host traffic: reads, then gradients), and/or a chain of `chain` MatMuls.
+  auto graph = [&](bool copies, int chain) {
+    TimedGraph g;
+    auto as_default = g.graph.as_default();
+    auto input = [&](const std::string& dev, const Shape& shape, const std::string& name) {
+      device d(dev);
+      g.inputs.push_back(placeholder(float32, shape, name));
+      g.input_devices.push_back(dev);
+      g.input_shapes.push_back(shape);
+      return g.inputs.back();
+    };
+    if (copies) {
+      const Output params = input("/device:CPU:0", Shape{elements}, "params");
+      for (int i = 0; i < k; ++i) {
+        const Output grads = input(worker_device(c, i), Shape{elements}, str_cat("grads", i));
+        {
+          device d(worker_device(c, i));
+          g.targets.push_back(identity(params, str_cat("read", i)).op());
+        }
+        device d("/device:CPU:0");
+        g.targets.push_back(identity(grads, str_cat("sent", i)).op());
+      }
+    }
+    for (int i = 0; chain > 0 && i < k; ++i) {
+      const Output a = input(worker_device(c, i), Shape{kN, kN}, str_cat("a", i));
+      device d(worker_device(c, i));
+      Output x = a;
+      for (int j = 0; j < chain; ++j) x = matmul(x, a);
+      g.targets.push_back(identity(x, str_cat("computed", i)).op());
+    }
+    return g;
+  };
+  // A chain about as long as the copies take (the overlap is measured against the shorter).
+  constexpr int kProbe = 16;
+  auto copies = graph(true, 0);
+  auto probe = graph(false, kProbe);
+  const auto first = median_runs_s(c, k, {&copies, &probe});
+  r.chain = static_cast<int>(
+      std::clamp(std::lround(kProbe * first[0] / std::max(first[1], 1e-9)), long{4}, long{4000}));
+  auto compute = graph(false, r.chain);
+  auto both = graph(true, r.chain);
+  const auto m = median_runs_s(c, k, {&copies, &compute, &both});
+  r.copies_ms = m[0] * 1e3;
+  r.compute_ms = m[1] * 1e3;
+  r.both_ms = m[2] * 1e3;
+  const double hidden = r.copies_ms + r.compute_ms - r.both_ms;
+  const double shorter = std::min(r.copies_ms, r.compute_ms);
+  r.overlap = shorter > 0 ? std::clamp(hidden / shorter, 0.0, 1.0) : 1.0;
   return r;
 }
 

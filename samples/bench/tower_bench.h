@@ -123,6 +123,18 @@ struct TransferCosts {
 };
 inline constexpr int kTransferCopies = 32;
 TransferCosts measure_transfer_costs(const BenchConfig& config);
+// How much of the host link's traffic the compute hides on this machine (the shared-device
+// model's CostInputs::host_overlap): the median step that copies `param_bytes` from CPU:0 to
+// every worker and as many back (parameter_server/cpu's reads and gradients), one that runs a
+// chain of 512 x 512 MatMuls on every worker (as long as the copies take), and one that does
+// both; overlap = (copies + compute - both) / min(copies, compute), in [0, 1]. Session 7's two
+// H200 machines differed here (the host traffic hid under the compute on one, not the other).
+struct HostOverlap {
+  double copies_ms = 0, compute_ms = 0, both_ms = 0;
+  int chain = 0;  // MatMuls per worker
+  double overlap = 1.0;
+};
+HostOverlap measure_host_overlap(const BenchConfig& config, double param_bytes);
 // The cost model's key for the configured strategy ("replicated/copy", ...).
 std::string strategy_key(const BenchConfig& config);
 // What runs --all_reduce_spec nccl's NcclAllReduce groups for this configuration: "host

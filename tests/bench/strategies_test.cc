@@ -378,6 +378,30 @@ TEST(CostModelTest, SharedModelAddsTheCostOfEveryTransfer) {
         EXPECT_DOUBLE_EQ(p.step_ms, p.host_ms);
       }
   }
+  {
+    // A machine whose host copies do not overlap the compute (measured overlap 0): serial; half
+    // of it: half the hidden part.
+    auto serial = in;
+    serial.host_overlap = 0;
+    auto half = in;
+    half.host_overlap = 0.5;
+    for (const auto& p : bench::predict_shared(serial))
+      if (p.strategy == "parameter_server/cpu") {
+        EXPECT_DOUBLE_EQ(p.step_ms, p.compute_ms + p.comm_ms);
+        EXPECT_DOUBLE_EQ(p.host_ms, ps_cpu.host_ms);
+      }
+    for (const auto& p : bench::predict_shared(half))
+      if (p.strategy == "parameter_server/cpu") {
+        EXPECT_DOUBLE_EQ(p.step_ms, p.compute_ms + p.comm_ms - 0.5 * p.host_ms);
+      }
+    // The other strategies have no host part: the overlap changes nothing for them.
+    std::map<std::string, double> base;
+    for (const auto& [name, p] : by) base[name] = p.step_ms;
+    for (const auto& p : bench::predict_shared(serial))
+      if (p.strategy != "parameter_server/cpu") {
+        EXPECT_DOUBLE_EQ(p.step_ms, base[p.strategy]) << p.strategy;
+      }
+  }
   for (const auto& [name, p] : by)
     if (name != "parameter_server/cpu") {
       EXPECT_DOUBLE_EQ(p.host_ms, 0) << name;
@@ -443,6 +467,20 @@ TEST(CostModelTest, TransferCostsOnCpuDevices) {
   const auto none = bench::measure_transfer_costs(base(1, 2));
   EXPECT_EQ(none.copy_ms, 0.0);
   EXPECT_EQ(none.collective_ms, 0.0);
+}
+
+// The host-overlap calibration's graphs run (sf-bench uses it on GPUs that towers share; on
+// logical CPU devices the copies share memory, so what it finds there means little).
+TEST(CostModelTest, HostOverlapCalibrationRunsOnCpuDevices) {
+  const auto h = bench::measure_host_overlap(base(2, 2), 256 * 1024);
+  EXPECT_GE(h.chain, 4);
+  EXPECT_LE(h.chain, 4000);
+  for (double ms : {h.copies_ms, h.compute_ms, h.both_ms}) {
+    EXPECT_GT(ms, 0.0);
+    EXPECT_LT(ms, 10000.0);
+  }
+  EXPECT_GE(h.overlap, 0.0);
+  EXPECT_LE(h.overlap, 1.0);
 }
 
 }  // namespace
