@@ -169,6 +169,9 @@ def tower_summary(runs, allreduce):
                 err = 100 * (r["step_ms_median"] - p) / p
                 line += f"  shared {p:.2f} ms ({err:+.1f}%" + \
                     (", within 15%)" if abs(err) <= 15 else ", OUTSIDE 15%)")
+                if "host_overlap" in r and r.get("local_parameter_device") == "cpu" and \
+                        r.get("variable_update") == "parameter_server":
+                    line += f" host overlap {r['host_overlap']:.2f}"
             print(line)
     for name, rows in allreduce:
         big = [x for x in rows if x["bytes"] >= 64 << 20]
