@@ -209,6 +209,23 @@ struct Plan {
   std::shared_ptr<GraphState> graphs;  // set when the session uses CUDA graphs
 };
 
+// Sets seen[s] for every step s reachable from `from` through successors, `from` included
+// (seen is cleared first; its size is the plan's step count).
+void mark_reachable(const Plan& p, int from, std::vector<char>& seen) {
+  std::fill(seen.begin(), seen.end(), 0);
+  std::vector<int> stack{from};
+  seen[static_cast<std::size_t>(from)] = 1;
+  while (!stack.empty()) {
+    const int x = stack.back();
+    stack.pop_back();
+    for (int y : p.steps[static_cast<std::size_t>(x)].successors)
+      if (!seen[static_cast<std::size_t>(y)]) {
+        seen[static_cast<std::size_t>(y)] = 1;
+        stack.push_back(y);
+      }
+  }
+}
+
 // Orders every step that reads a variable's value (a `read` Identity, a copy to another device,
 // an Assign's value) before the plan's optimizer updates (Apply*) of that variable, unless the
 // reader comes after the update (depends on it). An update copies the variable on write only
@@ -234,7 +251,6 @@ void order_reads_before_updates(Plan& p) {
   }
   if (readers.empty()) return;
   std::vector<char> reached(p.steps.size());
-  std::vector<int> stack;
   for (std::size_t a = 0; a < p.steps.size(); ++a) {
     if (p.steps[a].kind != StepKind::kApply) continue;
     std::vector<int> candidates;
@@ -243,18 +259,7 @@ void order_reads_before_updates(Plan& p) {
         if (auto it = readers.find(in.variable); it != readers.end())
           candidates.insert(candidates.end(), it->second.begin(), it->second.end());
     if (candidates.empty()) continue;
-    std::fill(reached.begin(), reached.end(), 0);  // the steps after the update
-    stack.assign(1, static_cast<int>(a));
-    reached[a] = 1;
-    while (!stack.empty()) {
-      const int s = stack.back();
-      stack.pop_back();
-      for (int next : p.steps[static_cast<std::size_t>(s)].successors)
-        if (!reached[static_cast<std::size_t>(next)]) {
-          reached[static_cast<std::size_t>(next)] = 1;
-          stack.push_back(next);
-        }
-    }
+    mark_reachable(p, static_cast<int>(a), reached);  // the steps after the update
     for (int r : candidates) {
       auto& succ = p.steps[static_cast<std::size_t>(r)].successors;
       if (reached[static_cast<std::size_t>(r)] ||
@@ -324,19 +329,9 @@ std::int64_t group_updates(Plan& p, bool gpu_only) {
   }
   std::int64_t grouped = 0;
   std::vector<std::vector<int>> preds;
-  auto reach = [&](int from) {  // the steps reachable from `from`, itself included
+  auto reach = [&](int from) {
     std::vector<char> seen(p.steps.size());
-    std::vector<int> stack{from};
-    seen[static_cast<std::size_t>(from)] = 1;
-    while (!stack.empty()) {
-      const int x = stack.back();
-      stack.pop_back();
-      for (int y : p.steps[static_cast<std::size_t>(x)].successors)
-        if (!seen[static_cast<std::size_t>(y)]) {
-          seen[static_cast<std::size_t>(y)] = 1;
-          stack.push_back(y);
-        }
-    }
+    mark_reachable(p, from, seen);
     return seen;
   };
   for (auto& [key, members] : candidates) {
