@@ -173,6 +173,7 @@ void register_apply_cpu_kernels(KernelRegistry& r) {
             for (auto& m : members) {
               single(m);
               c.outputs.push_back(m.outputs.at(0));
+              for (auto& check : m.deferred_checks) c.deferred_checks.push_back(std::move(check));
             }
           });
   }

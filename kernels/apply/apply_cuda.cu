@@ -205,11 +205,13 @@ void apply_group_cuda(KernelContext& c, const std::string& op) {
   GpuLaunchScope scope(c);
   const cudaStream_t stream = cuda_stream(c.get_stream());
   const bool nesterov = c.attr().get_or<bool>("use_nesterov", false);
-  for (std::size_t first = 0; first < members.size(); first += kMaxApplyGroup) {
+  // NOTE: one index over all chunks: empty members are skipped without taking a place, so a
+  // chunk may span more than kMaxApplyGroup members and the next starts where it stopped.
+  std::size_t j = 0;
+  while (j < members.size()) {
     GroupArgs a;
     std::int64_t blocks = 0;
-    for (std::size_t j = first; j < members.size() && a.count < static_cast<int>(kMaxApplyGroup);
-         ++j) {
+    for (; j < members.size() && a.count < static_cast<int>(kMaxApplyGroup); ++j) {
       const std::int64_t n = members[j].inputs[0].num_elements();
       if (n == 0) continue;
       for (std::size_t k = 0; k < tensors.size(); ++k)

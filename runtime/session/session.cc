@@ -140,6 +140,21 @@ bool all_elements_are(const Tensor& t, int v) {
 constexpr std::int64_t kMaxFoldedBytes = 10 << 20;
 constexpr std::int64_t kFoldedGrowthBytes = 64 << 10;
 
+// Values the runtime made on the host (IsVariableInitialized, fed tensors) reach GPU kernels
+// through the plan's copy nodes; this catches what is left: `t` as device `d` can read it.
+Tensor on_device(Tensor t, const std::shared_ptr<devices::Device>& d) {
+  if (!t.initialized() || t.dtype() == DType::kString) return t;
+  const auto& src = t.device_ptr();
+  if (src == d || both_cpu(*src, *d)) return t;
+  if (same_card_gpus(*src, *d)) {
+    // Read in place on d's stream (ordered after the writer by the plan's edges); the
+    // owner's allocator learns of the use, so it reuses the block only after d's work.
+    if (t.bytes() > 0) src->allocator().record_stream(t.raw_data(), d->compute_stream().id());
+    return t;
+  }
+  return t.to(d);
+}
+
 // A run's unit of work: a graph node or a copy node.
 struct Step {
   StepKind kind = StepKind::kNoOp;
@@ -166,6 +181,7 @@ struct Step {
   // first) and the grouped kernel, which takes their inputs one after another (`inputs`).
   std::vector<int> group;
   const kernels::KernelFn* group_kernel = nullptr;
+  bool forwarded = false;  // constant folding: an Identity of one operand (x * 1, x + 0, ...)
 };
 
 bool is_expensive(const Step& s) {
@@ -336,17 +352,29 @@ std::int64_t group_updates(Plan& p, bool gpu_only) {
   };
   for (auto& [key, members] : candidates) {
     if (members.size() < 2) continue;
+    // The inputs each update writes in place: the variable and its slots.
+    const std::string& op = std::get<0>(key);
+    const std::size_t written = op == "ApplyGradientDescent" ? 1 : op == "ApplyMomentum" ? 2 : 3;
     std::vector<int> group;
     std::vector<std::vector<char>> reached;
+    std::unordered_set<const Node*> updated;
     for (int m : members) {
-      auto r = reach(m);
+      const auto& in = p.steps[static_cast<std::size_t>(m)].inputs;
+      // Two updates of one variable stay apart (in one call, the second would copy the variable
+      // on write while the call holds it, and the first update would be lost).
       bool independent = true;
+      for (std::size_t k = 0; k < written && independent; ++k)
+        independent = in[k].variable == nullptr || !updated.count(in[k].variable);
+      if (!independent) continue;
+      auto r = reach(m);
       for (std::size_t g = 0; g < group.size() && independent; ++g)
         independent =
             !reached[g][static_cast<std::size_t>(m)] && !r[static_cast<std::size_t>(group[g])];
       if (!independent) continue;
       group.push_back(m);
       reached.push_back(std::move(r));
+      for (std::size_t k = 0; k < written; ++k)
+        if (in[k].variable != nullptr) updated.insert(in[k].variable);
     }
     if (group.size() < 2) continue;
     if (preds.empty()) {
@@ -1129,6 +1157,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       }
     } else if (forwarding) {
       step.kind = StepKind::kKernel;
+      step.forwarded = true;
       step.kernel = &registry.find("Identity", device->type(), dt);
       step.kernel_label =
           str_cat("forward: ", registry.labels("Identity", device->type(), dt).front());
@@ -1212,6 +1241,10 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     if (forwarding) {
       ++p.nodes_forwarded;
       wire_input(index, n, device, inputs_on_device, forward->second);
+      // The dropped constant still orders the step after its control inputs (TF's grappler
+      // turns it into a control input).
+      const auto& [dropped, di] = n->inputs[1 - forward->second];
+      if (!fed(dropped, di)) add_edge(step_of.at(dropped), index);
     } else if (p.steps.back().kind != StepKind::kCollectiveOutput) {
       for (std::size_t k = 0; k < n->inputs.size(); ++k)
         wire_input(index, n, device, inputs_on_device, k);
@@ -1222,10 +1255,12 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       add_collective_step(g->second);
   }
 
+  // NOTE: grouping after the read-before-update edges: a reader ordered before a member (an
+  // edge the grouping moves onto the leader) but after another member keeps the two apart.
+  order_reads_before_updates(p);
   if (options.group_updates != SessionOptions::UpdateGrouping::kOff)
     p.updates_grouped =
         group_updates(p, options.group_updates == SessionOptions::UpdateGrouping::kGpu);
-  order_reads_before_updates(p);
   p.slot_uses.assign(static_cast<std::size_t>(p.num_slots), 0);
   for (const auto& s : p.steps)
     for (const auto& in : s.inputs)
@@ -1277,18 +1312,6 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
   };
   // Values the runtime made on the host (IsVariableInitialized, fed tensors) reach GPU
   // kernels through the plan's copy nodes; this catches what is left.
-  auto on_device = [&](Tensor t, const std::shared_ptr<devices::Device>& d) {
-    if (!t.initialized() || t.dtype() == DType::kString) return t;
-    const auto& src = t.device_ptr();
-    if (src == d || both_cpu(*src, *d)) return t;
-    if (same_card_gpus(*src, *d)) {
-      // Read in place on d's stream (ordered after the writer by the plan's edges); the
-      // owner's allocator learns of the use, so it reuses the block only after d's work.
-      if (t.bytes() > 0) src->allocator().record_stream(t.raw_data(), d->compute_stream().id());
-      return t;
-    }
-    return t.to(d);
-  };
   const auto& host = devices::host_device();
 
   switch (step.kind) {
@@ -1518,7 +1541,7 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
                                               n->inputs[k % arity].first->name, "\n\t [[node ",
                                               n->name, " (", n->op, ")]]"));
       }
-      c.inputs.push_back(std::move(t));
+      c.inputs.push_back(var ? std::move(t) : on_device(std::move(t), step.device));
     }
     try {
       (*step.group_kernel)(c);
@@ -1540,7 +1563,8 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
     c.node_name = m.node->name;
     for (std::size_t k = 0; k < arity; ++k) {
       const Node* var = step.inputs[j * arity + k].variable;
-      c.inputs.push_back(var ? copy_on_write(var) : input(st, step, j * arity + k));
+      c.inputs.push_back(var ? copy_on_write(var)
+                             : on_device(input(st, step, j * arity + k), step.device));
     }
     (*m.kernel)(c);
     collect_checks(st, c);
@@ -1608,7 +1632,8 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, std::vector<int
         const bool same_gpu = n.device == step.device && n.device != nullptr &&
                               n.device->type() == devices::DeviceType::kGPU &&
                               (n.kind == StepKind::kKernel || n.kind == StepKind::kApply ||
-                               n.kind == StepKind::kAssignUpdate);
+                               n.kind == StepKind::kAssignUpdate) &&
+                              !n.kernel_on_host;
         const bool expensive =
             n.expensive && !same_gpu && !st->skipped(static_cast<std::size_t>(next));
         // NOTE: a capture runs on this thread alone: with one capture stream per GPU the
@@ -1862,7 +1887,7 @@ std::shared_ptr<GraphState> Session::Impl::analyze_graphs(const Plan& p) {
             info.blocker = str_cat("reads input ", k,
                                    " on the host, and it is computed at run time (not a Const)");
         const DType dt = kernel_dtype(*s.node);
-        if ((s.node->op == "RealDiv" || s.node->op == "Div") &&
+        if ((s.node->op == "RealDiv" || s.node->op == "Div") && !s.forwarded &&
             (dt == DType::kInt32 || dt == DType::kInt64))
           info.blocker = "integer division checks its divisor on the host";
         // Its kernel reads the mask back to size the output (a wait on the stream): a capture

@@ -178,6 +178,27 @@ TEST_F(ConstantFoldingTest, AFoldedNodeKeepsItsInputsControlDependencies) {
   EXPECT_EQ(seen, 1);
 }
 
+TEST_F(ConstantFoldingTest, AForwardedNodeKeepsItsConstantsControlDependencies) {
+  // y = v * 1 under control_dependencies: the Const waits for the update, y (dominated by it)
+  // has no control input of its own. Forwarded, y reads only v, and must still come after the
+  // update through the dropped Const (else the read-before-update rule would put it first).
+  auto cpu = sf::device("/cpu:0");
+  auto v = sf::get_variable("v", {}, {.initializer = sf::zeros_initializer()});
+  sf::train::GradientDescentOptimizer sgd(1.0);
+  auto update = sgd.apply_gradients({{sf::constant(-1.0f), v}});  // v += 1
+  sf::Output y;
+  {
+    sf::control_dependencies deps({update});
+    y = sf::multiply(v.ref(), sf::constant(1.0f));
+  }
+  for (bool fold : {false, true}) {
+    sf::Session s(folding(fold));
+    s.run(sf::global_variables_initializer());
+    EXPECT_EQ(s.run(y).scalar<float>(), 1.0f) << fold;
+    EXPECT_EQ(s.last_run_stats().nodes_forwarded, fold ? 1 : 0);
+  }
+}
+
 TEST_F(ConstantFoldingTest, AKernelErrorIsRaisedWhenTheStepRunsNotWhenThePlanIsBuilt) {
   auto cpu = sf::device("/cpu:0");
   auto params = sf::constant(std::vector<float>{1.f, 2.f, 3.f, 4.f, 5.f}, sf::Shape{5});
