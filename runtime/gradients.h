@@ -18,6 +18,12 @@ inline std::vector<Output> gradients(const Output& y, const std::vector<Output>&
   return gradients(std::vector<Output>{y}, xs);
 }
 
+// The attr on a gradient's op when only some rows (axis 0) of its x can be non-zero (a
+// gather's gradient, TF's IndexedSlices): the name of the op whose output 0 holds those rows
+// (int32/int64, -1 for an index that touches none). MomentumOptimizer updates only those rows,
+// as TF's sparse update does.
+inline constexpr const char* kGradientRowsAttr = "_gradient_rows";
+
 namespace grad_util {
 // Creates an op in `g` (name relative to the current name scope) and returns output 0.
 Output op(Graph& g, const std::string& type, const std::vector<Output>& inputs, AttrMap attrs = {},

@@ -156,11 +156,47 @@ void register_apply_family(KernelRegistry& r, const std::string& label, bool par
 }
 }  // namespace
 
+namespace {
+// _SparseApplyMomentumRows (apply.h): ApplyMomentum on each valid row `indices` names, once.
+void sparse_apply_momentum_rows_cpu(KernelContext& c) {
+  Tensor var = c.inputs.at(0), accum = c.inputs.at(1);
+  check_same(c, var, accum, "accum");
+  check_same(c, var, c.inputs.at(3), "grad");
+  if (var.shape().rank() == 0)
+    throw InvalidArgumentError(str_cat(c.node_name, ": var must have rows (rank >= 1)"));
+  const float lr = scalar_of(c, 2), momentum = scalar_of(c, 5);
+  const bool nesterov = c.attr().get_or<bool>("use_nesterov", false);
+  const std::int64_t rows = var.shape().dims()[0];
+  const std::int64_t width = rows > 0 ? var.num_elements() / rows : 0;
+  float* w = var.data<float>();
+  float* a = accum.data<float>();
+  const float* g = c.inputs[3].data<float>();
+  const Tensor& indices = c.inputs.at(4);
+  std::vector<char> done(static_cast<std::size_t>(rows));
+  auto row = [&](std::int64_t r) {
+    if (r < 0 || r >= rows || done[static_cast<std::size_t>(r)]) return;
+    done[static_cast<std::size_t>(r)] = 1;
+    apply_momentum_ref(w + r * width, a + r * width, lr, g + r * width, momentum, nesterov, width);
+  };
+  if (indices.dtype() == DType::kInt32) {
+    for (std::int64_t i = 0; i < indices.num_elements(); ++i) row(indices.data<std::int32_t>()[i]);
+  } else if (indices.dtype() == DType::kInt64) {
+    for (std::int64_t i = 0; i < indices.num_elements(); ++i) row(indices.data<std::int64_t>()[i]);
+  } else {
+    throw InvalidArgumentError(str_cat(c.node_name, ": indices must be int32 or int64, got ",
+                                       dtype_name(indices.dtype())));
+  }
+  c.outputs = {var};
+}
+}  // namespace
+
 // "ref": one loop, the test oracle; "cpu": the same loop over parallel_for chunks; "group":
 // several updates at once (apply.h), each as "cpu" computes it, after all are validated.
 void register_apply_cpu_kernels(KernelRegistry& r) {
   register_apply_family(r, "ref", false);
   register_apply_family(r, "cpu", true);
+  r.add({"_SparseApplyMomentumRows", devices::DeviceType::kCPU, DType::kFloat32, "ref"},
+        sparse_apply_momentum_rows_cpu);
   for (const char* op : {"ApplyGradientDescent", "ApplyMomentum", "ApplyAdam"}) {
     const KernelFn single = r.find(op, devices::DeviceType::kCPU, DType::kFloat32, "cpu");
     r.add({op, devices::DeviceType::kCPU, DType::kFloat32, "group"},

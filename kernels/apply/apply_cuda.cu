@@ -113,6 +113,31 @@ __global__ void apply_adam_group_kernel(GroupArgs a, ScalarArg beta1_power_arg,
 }
 #undef SF_GROUP_LOOP
 
+// _SparseApplyMomentumRows: a block per index; its thread 0 claims the row (the first index
+// naming it wins, so a repeated row is updated once), then the block updates the row's elements
+// with apply_momentum_kernel's expressions.
+template <class Index>
+__global__ void sparse_apply_momentum_rows_kernel(float* var, float* accum, ScalarArg lr_arg,
+                                                  const float* grad, const Index* indices,
+                                                  std::int64_t count, std::int64_t rows,
+                                                  std::int64_t width, ScalarArg momentum_arg,
+                                                  bool nesterov, unsigned int* claimed) {
+  const float lr = get(lr_arg), momentum = get(momentum_arg);
+  __shared__ bool mine;
+  for (std::int64_t i = blockIdx.x; i < count; i += gridDim.x) {
+    const std::int64_t r = static_cast<std::int64_t>(indices[i]);
+    if (threadIdx.x == 0) mine = r >= 0 && r < rows && atomicExch(&claimed[r], 1u) == 0u;
+    __syncthreads();
+    if (mine)
+      for (std::int64_t j = threadIdx.x; j < width; j += blockDim.x) {
+        const std::int64_t k = r * width + j;
+        accum[k] = accum[k] * momentum + grad[k];
+        var[k] -= nesterov ? grad[k] * lr + accum[k] * momentum * lr : lr * accum[k];
+      }
+    __syncthreads();  // `mine` is rewritten for the next index
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- launchers
@@ -238,8 +263,45 @@ void apply_group_cuda(KernelContext& c, const std::string& op) {
 }
 }  // namespace
 
+namespace {
+void sparse_apply_momentum_rows_cuda(KernelContext& c) {
+  Tensor var = gpu_ref(c, 0, "var"), accum = gpu_ref(c, 1, "accum");
+  const float* grad = gpu_same_shape(c, 3, "grad");
+  const ScalarArg lr = scalar_arg(c, 2), momentum = scalar_arg(c, 5);
+  const Tensor& indices = gpu_input(c, 4);
+  if (indices.dtype() != DType::kInt32 && indices.dtype() != DType::kInt64)
+    throw InvalidArgumentError(str_cat(c.node_name, ": indices must be int32 or int64, got ",
+                                       dtype_name(indices.dtype())));
+  if (var.shape().rank() == 0)
+    throw InvalidArgumentError(str_cat(c.node_name, ": var must have rows (rank >= 1)"));
+  const std::int64_t rows = var.shape().dims()[0];
+  const std::int64_t width = rows > 0 ? var.num_elements() / rows : 0;
+  const std::int64_t count = indices.num_elements();
+  const bool nesterov = c.attr().get_or<bool>("use_nesterov", false);
+  GpuLaunchScope scope(c);
+  c.outputs = {var};
+  if (count == 0 || width == 0) return;
+  const cudaStream_t stream = cuda_stream(c.get_stream());
+  Tensor claimed = gpu_scratch(c, DType::kInt32, Shape{rows});
+  SF_CUDA_CHECK(cudaMemsetAsync(claimed.raw_data(), 0, claimed.bytes(), stream));
+  const auto grid = static_cast<unsigned>(std::min<std::int64_t>(count, 65535));
+  auto* flags = static_cast<unsigned int*>(claimed.raw_data());
+  if (indices.dtype() == DType::kInt32)
+    sparse_apply_momentum_rows_kernel<<<grid, kBlock, 0, stream>>>(
+        var.data<float>(), accum.data<float>(), lr, grad, indices.data<std::int32_t>(), count, rows,
+        width, momentum, nesterov, flags);
+  else
+    sparse_apply_momentum_rows_kernel<<<grid, kBlock, 0, stream>>>(
+        var.data<float>(), accum.data<float>(), lr, grad, indices.data<std::int64_t>(), count, rows,
+        width, momentum, nesterov, flags);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+}  // namespace
+
 void register_apply_cuda_kernels(KernelRegistry& r) {
   using devices::DeviceType;
+  r.add({"_SparseApplyMomentumRows", DeviceType::kGPU, DType::kFloat32, "cuda"},
+        sparse_apply_momentum_rows_cuda);
   for (const char* op : {"ApplyGradientDescent", "ApplyMomentum", "ApplyAdam"})
     r.add({op, DeviceType::kGPU, DType::kFloat32, "group"},
           [op = std::string(op)](KernelContext& c) { apply_group_cuda(c, op); });

@@ -260,6 +260,22 @@ void register_core_ops(OpRegistry& r) {
          .max_inputs = 10,
          .stateful = true,
          .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
+  // TF's SparseApplyMomentum after _deduplicate_indexed_slices, on a dense gradient: ApplyMomentum
+  // on the rows (axis 0) that `indices` (var, accum, lr, grad, indices, momentum) names, once
+  // each; ids outside [0, rows) (a gather gradient's dropped -1) are skipped; other rows, and
+  // their momentum, stay as they are. MomentumOptimizer uses it for a gather's gradient.
+  r.add({.name = "_SparseApplyMomentumRows",
+         .min_inputs = 6,
+         .max_inputs = 6,
+         .stateful = true,
+         .shape = [](ShapeContext& c) {
+           if (c.input_dtypes[4] != DType::kInt32 && c.input_dtypes[4] != DType::kInt64)
+             throw ValueError(str_cat(c.node_name, ": indices must be int32 or int64, got ",
+                                      dtype_name(c.input_dtypes[4])));
+           if (c.input_shapes[0].rank() == 0)
+             throw ValueError(str_cat(c.node_name, ": var must have rows (rank >= 1)"));
+           c.set_output(c.input_dtypes[0], c.input_shapes[0]);
+         }});
   r.add({.name = "LogicalNot", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "BooleanMask", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            c.set_output(c.input_dtypes[0], Shape{-1});

@@ -138,11 +138,26 @@ void register_second_order_gradients(OpRegistry& r) {
 }  // namespace
 
 void register_gradients(OpRegistry& r) {
-  for (const char* nd :
-       {"Const", "Placeholder", "Fill", "RandomUniform", "RandomStandardNormal", "TruncatedNormal",
-        "IsVariableInitialized", "Pack", "LogicalNot", "BooleanMask", "NoOp", "VariableV2",
-        "Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent", "ApplyMomentum", "ApplyAdam",
-        "_EmbeddingRowIndex"})
+  for (const char* nd : {"Const",
+                         "Placeholder",
+                         "Fill",
+                         "RandomUniform",
+                         "RandomStandardNormal",
+                         "TruncatedNormal",
+                         "IsVariableInitialized",
+                         "Pack",
+                         "LogicalNot",
+                         "BooleanMask",
+                         "NoOp",
+                         "VariableV2",
+                         "Assign",
+                         "AssignAdd",
+                         "AssignSub",
+                         "ApplyGradientDescent",
+                         "ApplyMomentum",
+                         "ApplyAdam",
+                         "_SparseApplyMomentumRows",
+                         "_EmbeddingRowIndex"})
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
@@ -309,8 +324,14 @@ void register_gradients(OpRegistry& r) {
     ids = op(g, "Reshape", {ids, const_ints(g, {outer * count}, "Shape_3")}, {}, "Reshape_3");
     Output sum = op(g, "UnsortedSegmentSum", {values, ids, const_ints(g, {outer * limit}, "Const")},
                     {}, "UnsortedSegmentSum");
-    return Grads{op(g, "Reshape", {sum, const_ints(g, ps.dims(), "Shape_4")}, {}, "Reshape_4"),
-                 Output(), Output()};
+    // Along axis 0 the segments are the rows the gradient touches (-1: none): TF's IndexedSlices
+    // of this gradient. Named on the gradient so that optimizers whose sparse update differs
+    // from the dense one (MomentumOptimizer: untouched rows keep still) can update those rows.
+    AttrMap rows;
+    if (outer == 1) rows.set(kGradientRowsAttr, ids.op().name());
+    return Grads{
+        op(g, "Reshape", {sum, const_ints(g, ps.dims(), "Shape_4")}, std::move(rows), "Reshape_4"),
+        Output(), Output()};
   });
   // TF's _UnsortedSegmentSumGrad (_GatherDropNegatives): each data row takes its segment's
   // gradient; rows with a negative id (dropped by the sum) get zeros.

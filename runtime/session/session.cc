@@ -31,7 +31,8 @@ namespace scopeflow {
 namespace {
 
 bool is_apply(const std::string& op) {
-  return op == "ApplyGradientDescent" || op == "ApplyMomentum" || op == "ApplyAdam";
+  return op == "ApplyGradientDescent" || op == "ApplyMomentum" || op == "ApplyAdam" ||
+         op == "_SparseApplyMomentumRows";
 }
 
 bool is_assign_like(const std::string& op) {
@@ -328,6 +329,7 @@ std::int64_t group_updates(Plan& p, bool gpu_only) {
         (gpu_only && s.device->type() != devices::DeviceType::kGPU))
       continue;
     const std::string& op = s.node->op;
+    if (op != "ApplyGradientDescent" && op != "ApplyMomentum" && op != "ApplyAdam") continue;
     const DType dt = kernel_dtype(*s.node);
     const std::size_t arity = kernels::apply_arity(op);
     if (s.inputs.size() != arity || !registry.contains(op, s.device->type(), dt, "group")) continue;

@@ -183,6 +183,17 @@ Operation MomentumOptimizer::apply_dense(const Output& grad, const Variable& var
   AttrMap a;
   a.set("use_nesterov", nesterov_);
   Variable accum = get_slot(var, "momentum");
+  // A gather's gradient (TF's IndexedSlices, e.g. from embedding_lookup): TF's sparse update
+  // moves only the rows the lookup touched, where the dense update would also move every other
+  // row by its momentum.
+  if (grad.op().attrs().has(kGradientRowsAttr) && var.shape().rank() >= 1) {
+    if (auto rows =
+            grad.graph().find_operation(grad.op().attrs().get<std::string>(kGradientRowsAttr)))
+      return get_default_graph().create_op(
+          "_SparseApplyMomentumRows",
+          {var.ref(), accum.ref(), lr_t_, grad, rows->output(0), momentum_t_}, std::move(a),
+          "SparseApplyMomentum");
+  }
   return get_default_graph().create_op("ApplyMomentum",
                                        {var.ref(), accum.ref(), lr_t_, grad, momentum_t_},
                                        std::move(a), "ApplyMomentum");

@@ -528,6 +528,31 @@ TEST_P(GpuOpsTest, ApplyUpdatesInPlace) {
   check_throws(bad);
 }
 
+// _SparseApplyMomentumRows: repeated rows updated once, -1 and out-of-range ids skipped, both
+// index dtypes, no ids, one-element and 0-width rows.
+TEST_P(GpuOpsTest, SparseMomentumUpdatesOnlyTheNamedRows) {
+  unsigned seed = 400;
+  for (const Shape& s : {Shape{7, 5}, Shape{300, 129}, Shape{4}, Shape{3, 0}})
+    for (DType it : {DType::kInt32, DType::kInt64})
+      for (bool nesterov : {false, true})
+        for (const std::vector<std::int64_t>& ids :
+             {std::vector<std::int64_t>{1, 3, 1, -1, 99, 0}, std::vector<std::int64_t>{},
+              std::vector<std::int64_t>{2, 2, 2}}) {
+          Tensor idx(it, Shape{static_cast<std::int64_t>(ids.size())});
+          for (std::size_t i = 0; i < ids.size(); ++i)
+            set(idx, static_cast<std::int64_t>(i), static_cast<double>(ids[i]));
+          OpCase oc = make(
+              "_SparseApplyMomentumRows", DType::kFloat32,
+              {random_tensor(DType::kFloat32, s, seed++), random_tensor(DType::kFloat32, s, seed++),
+               Tensor::from_scalar(0.01f), random_tensor(DType::kFloat32, s, seed++, true), idx,
+               Tensor::from_scalar(0.9f)});
+          oc.attrs.set("use_nesterov", nesterov);
+          oc.in_place = {0, 1};
+          oc.rtol = oc.atol = 0;
+          check(oc);
+        }
+}
+
 // Grouped updates (label "group", one launch on a GPU): members of other sizes, an empty one,
 // and more members than one launch takes (kMaxApplyGroup), against the CPU's grouped kernel
 // (each member as its single "cpu" kernel computes it, bit-identical to "ref").

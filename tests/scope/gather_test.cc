@@ -221,6 +221,75 @@ TEST_F(GatherTest, TrainsAPartitionedEmbeddingVariable) {
   EXPECT_THROW(sf::nn::embedding_lookup(wide, ids), sf::ValueError);
 }
 
+// TF1's MomentumOptimizer on an embedding_lookup gradient (IndexedSlices) runs
+// SparseApplyMomentum: only the rows a step looks up move, and only their momentum changes; a
+// dense ApplyMomentum would move every row by its momentum in every step. Values recorded from
+// TensorFlow 2.21 (tf.compat.v1, graph mode): emb = arange(15) / 10 as [5, 3], loss =
+// reduce_sum(embedding_lookup(emb, ids) * [1, -2, 0.5]), MomentumOptimizer(0.1, 0.9), three steps
+// with ids [1, 3, 1], [0, 0, 4], [2, 1, 2] (row 3 is looked up in the first step only).
+TEST_F(GatherTest, MomentumOnALookupMovesOnlyTheRowsLookedUpAsTf) {
+  struct Case {
+    bool nesterov;
+    std::vector<float> emb, momentum;
+  };
+  const std::vector<float> accum = {2.0f, -4.0f, 1.0f,  2.8f, -5.6f, 1.4f,  2.0f, -4.0f,
+                                    1.0f, 1.0f,  -2.0f, 0.5f, 1.0f,  -2.0f, 0.5f};
+  const std::vector<Case> cases = {
+      {false,
+       {-0.2f, 0.5f, 0.1f, -0.18f, 1.36f, 0.26f, 0.4f, 1.1f, 0.7f, 0.8f, 1.2f, 1.05f, 1.1f, 1.5f,
+        1.35f},
+       accum},
+      {true,
+       {-0.38f, 0.86f, 0.01f, -0.432f, 1.864f, 0.134f, 0.22f, 1.46f, 0.61f, 0.71f, 1.38f, 1.005f,
+        1.01f, 1.68f, 1.305f},
+       accum},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.nesterov ? "nesterov" : "momentum");
+    sf::reset_default_graph();
+    std::vector<float> init(15);
+    for (int i = 0; i < 15; ++i) init[static_cast<std::size_t>(i)] = static_cast<float>(i) / 10.0f;
+    auto emb = sf::get_variable(
+        "emb", sf::GetVariableOptions{.initializer = sf::Tensor::from_vector(init, {5, 3})});
+    auto ids = sf::placeholder(sf::int32, sf::Shape{3}, "ids");
+    auto w = sf::constant(std::vector<float>{1.0f, -2.0f, 0.5f}, {1, 3});
+    auto loss = sf::reduce_sum(sf::nn::embedding_lookup(emb, ids) * w);
+    sf::train::MomentumOptimizer opt(0.1, 0.9, "Momentum", c.nesterov);
+    auto train = opt.minimize(loss);
+    // The sparse update, named as TF names it.
+    bool sparse = false;
+    for (const auto& op : sf::get_default_graph().operations())
+      sparse = sparse || (op.type() == "_SparseApplyMomentumRows" &&
+                          op.name() == "Momentum/update_emb/SparseApplyMomentum");
+    EXPECT_TRUE(sparse);
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    for (const auto& step : std::vector<std::vector<std::int32_t>>{{1, 3, 1}, {0, 0, 4}, {2, 1, 2}})
+      s.run(train, {{ids, sf::Tensor::from_vector<std::int32_t>(step)}});
+    const auto got = s.run(emb.value()).to_vector<float>();
+    const auto slot = s.run(opt.get_slot(emb, "momentum").value()).to_vector<float>();
+    for (std::size_t i = 0; i < 15; ++i) {
+      EXPECT_NEAR(got[i], c.emb[i], 1e-6f) << "emb element " << i;
+      EXPECT_NEAR(slot[i], c.momentum[i], 1e-6f) << "momentum element " << i;
+    }
+  }
+}
+
+TEST_F(GatherTest, MomentumOnADenseGradientStaysDense) {
+  // The same variable used densely (and through a gather in another graph): ApplyMomentum.
+  auto emb = sf::get_variable("emb", {5, 3}, {.initializer = sf::ones_initializer()});
+  auto x = sf::constant(std::vector<float>(10, 1.0f), {2, 5});
+  auto train = sf::train::MomentumOptimizer(0.1, 0.9).minimize(sf::reduce_sum(sf::matmul(x, emb)));
+  std::vector<std::string> types;
+  for (const auto& op : sf::get_default_graph().operations())
+    if (op.type().find("ApplyMomentum") != std::string::npos) types.push_back(op.type());
+  EXPECT_EQ(types, std::vector<std::string>{"ApplyMomentum"});
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  s.run(train);
+  EXPECT_EQ(s.run(emb.value()).to_vector<float>(), std::vector<float>(15, 1.0f - 0.1f * 2.0f));
+}
+
 // What the review of the first version found: gradients drop what the forward pass drops
 // (negative segment ids; out-of-range gather indices, which a GPU gathers as zeros), a scalar
 // index's error text, an axis that does not fit, 16-bit float sums, "mod" over uneven shards
