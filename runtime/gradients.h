@@ -18,11 +18,13 @@ inline std::vector<Output> gradients(const Output& y, const std::vector<Output>&
   return gradients(std::vector<Output>{y}, xs);
 }
 
-// The attr on a gradient's op when only some rows (axis 0) of its x can be non-zero (a
-// gather's gradient, TF's IndexedSlices): the name of the op whose output 0 holds those rows
-// (int32/int64, -1 for an index that touches none). MomentumOptimizer updates only those rows,
-// as TF's sparse update does.
+// The attrs on a gather's gradient along axis 0 (TF's IndexedSlices): the name of the op whose
+// output 0 holds the rows it touches (int32/int64, -1 for an index that touches none), and the
+// gather's name. MomentumOptimizer updates only those rows, as TF's sparse update does, when the
+// gather reads the variable itself (through Identity ops only): a gradient that other ops passed
+// on unchanged (an Add of equal shapes) is dense in TF.
 inline constexpr const char* kGradientRowsAttr = "_gradient_rows";
+inline constexpr const char* kGradientGatherAttr = "_gradient_gather";
 
 namespace grad_util {
 // Creates an op in `g` (name relative to the current name scope) and returns output 0.

@@ -328,7 +328,10 @@ void register_gradients(OpRegistry& r) {
     // of this gradient. Named on the gradient so that optimizers whose sparse update differs
     // from the dense one (MomentumOptimizer: untouched rows keep still) can update those rows.
     AttrMap rows;
-    if (outer == 1) rows.set(kGradientRowsAttr, ids.op().name());
+    if (axis == 0) {
+      rows.set(kGradientRowsAttr, ids.op().name());
+      rows.set(kGradientGatherAttr, o.name());
+    }
     return Grads{
         op(g, "Reshape", {sum, const_ints(g, ps.dims(), "Shape_4")}, std::move(rows), "Reshape_4"),
         Output(), Output()};

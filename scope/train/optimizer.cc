@@ -1,6 +1,8 @@
 // Optimizers. See optimizer.h; structure and names after TF1's optimizer.py.
 #include "scope/train/optimizer.h"
 
+#include <optional>
+
 #include "devices/base/errors.h"
 #include "runtime/gradients.h"
 #include "scope/ops/ops.h"
@@ -162,6 +164,24 @@ Operation GradientDescentOptimizer::apply_dense(const Output& grad, const Variab
                                        "ApplyGradientDescent");
 }
 
+namespace {
+// The rows `grad` touches when it is the gradient of a gather (axis 0) that reads `var` itself,
+// through Identity ops only (TF's IndexedSlices reaching the optimizer); else none.
+std::optional<Output> sparse_gradient_rows(const Output& grad, const Variable& var) {
+  const AttrMap& attrs = grad.op().attrs();
+  if (!attrs.has(kGradientRowsAttr) || !attrs.has(kGradientGatherAttr) || var.is_partitioned())
+    return std::nullopt;
+  const Graph g = grad.graph();
+  auto gather = g.find_operation(attrs.get<std::string>(kGradientGatherAttr));
+  auto rows = g.find_operation(attrs.get<std::string>(kGradientRowsAttr));
+  if (!gather || !rows || gather->type() != "GatherV2") return std::nullopt;
+  Output params = gather->inputs().at(0);
+  while (params.op().type() == "Identity") params = params.op().inputs().at(0);
+  if (params.op() != var.ref().op()) return std::nullopt;
+  return rows->output(0);
+}
+}  // namespace
+
 // ---------------------------------------------------------------- Momentum
 MomentumOptimizer::MomentumOptimizer(double learning_rate, double momentum, std::string name,
                                      bool use_nesterov)
@@ -186,14 +206,10 @@ Operation MomentumOptimizer::apply_dense(const Output& grad, const Variable& var
   // A gather's gradient (TF's IndexedSlices, e.g. from embedding_lookup): TF's sparse update
   // moves only the rows the lookup touched, where the dense update would also move every other
   // row by its momentum.
-  if (grad.op().attrs().has(kGradientRowsAttr) && var.shape().rank() >= 1) {
-    if (auto rows =
-            grad.graph().find_operation(grad.op().attrs().get<std::string>(kGradientRowsAttr)))
-      return get_default_graph().create_op(
-          "_SparseApplyMomentumRows",
-          {var.ref(), accum.ref(), lr_t_, grad, rows->output(0), momentum_t_}, std::move(a),
-          "SparseApplyMomentum");
-  }
+  if (auto rows = sparse_gradient_rows(grad, var))
+    return get_default_graph().create_op("_SparseApplyMomentumRows",
+                                         {var.ref(), accum.ref(), lr_t_, grad, *rows, momentum_t_},
+                                         std::move(a), "SparseApplyMomentum");
   return get_default_graph().create_op("ApplyMomentum",
                                        {var.ref(), accum.ref(), lr_t_, grad, momentum_t_},
                                        std::move(a), "ApplyMomentum");

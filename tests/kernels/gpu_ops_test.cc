@@ -529,15 +529,20 @@ TEST_P(GpuOpsTest, ApplyUpdatesInPlace) {
 }
 
 // _SparseApplyMomentumRows: repeated rows updated once, -1 and out-of-range ids skipped, both
-// index dtypes, no ids, one-element and 0-width rows.
+// index dtypes, no ids, one-element and 0-width rows, rows wider than a block and more ids than
+// the grid (both loops of the kernel repeat).
 TEST_P(GpuOpsTest, SparseMomentumUpdatesOnlyTheNamedRows) {
   unsigned seed = 400;
-  for (const Shape& s : {Shape{7, 5}, Shape{300, 129}, Shape{4}, Shape{3, 0}})
+  std::vector<std::int64_t> many;
+  std::mt19937 g(7);
+  for (int i = 0; i < 70000; ++i) many.push_back(static_cast<std::int64_t>(g() % 1100) - 50);
+  for (const Shape& s : {Shape{7, 5}, Shape{300, 129}, Shape{4}, Shape{3, 0}, Shape{1000, 300}})
     for (DType it : {DType::kInt32, DType::kInt64})
       for (bool nesterov : {false, true})
         for (const std::vector<std::int64_t>& ids :
              {std::vector<std::int64_t>{1, 3, 1, -1, 99, 0}, std::vector<std::int64_t>{},
-              std::vector<std::int64_t>{2, 2, 2}}) {
+              std::vector<std::int64_t>{2, 2, 2}, many}) {
+          if (ids.size() > 100 && s.num_elements() < 100000) continue;
           Tensor idx(it, Shape{static_cast<std::int64_t>(ids.size())});
           for (std::size_t i = 0; i < ids.size(); ++i)
             set(idx, static_cast<std::int64_t>(i), static_cast<double>(ids[i]));

@@ -275,19 +275,76 @@ TEST_F(GatherTest, MomentumOnALookupMovesOnlyTheRowsLookedUpAsTf) {
   }
 }
 
-TEST_F(GatherTest, MomentumOnADenseGradientStaysDense) {
-  // The same variable used densely (and through a gather in another graph): ApplyMomentum.
-  auto emb = sf::get_variable("emb", {5, 3}, {.initializer = sf::ones_initializer()});
-  auto x = sf::constant(std::vector<float>(10, 1.0f), {2, 5});
-  auto train = sf::train::MomentumOptimizer(0.1, 0.9).minimize(sf::reduce_sum(sf::matmul(x, emb)));
-  std::vector<std::string> types;
-  for (const auto& op : sf::get_default_graph().operations())
-    if (op.type().find("ApplyMomentum") != std::string::npos) types.push_back(op.type());
-  EXPECT_EQ(types, std::vector<std::string>{"ApplyMomentum"});
+// Where TF's gradient is dense, so is the update: the variable also used densely (an AddN of the
+// two gradients), a gather along another axis, a gradient that an Add passed on unchanged.
+TEST_F(GatherTest, MomentumWhereTfsGradientIsDenseStaysDense) {
+  auto apply_ops = [] {
+    std::vector<std::string> types;
+    for (const auto& op : sf::get_default_graph().operations())
+      if (op.type().find("ApplyMomentum") != std::string::npos) types.push_back(op.type());
+    return types;
+  };
+  auto row_ids = [] { return sf::constant(std::vector<std::int32_t>{1, 3}, {2}); };
+  {  // used densely too: rows 0, 2 and 4 move by the dense gradient's rows
+    auto emb = sf::get_variable("emb", {5, 3}, {.initializer = sf::ones_initializer()});
+    auto x = sf::constant(std::vector<float>(10, 1.0f), {2, 5});
+    auto loss = sf::reduce_sum(sf::matmul(x, emb)) +
+                sf::reduce_sum(sf::nn::embedding_lookup(emb, row_ids()));
+    auto train = sf::train::MomentumOptimizer(0.1, 0.9).minimize(loss);
+    EXPECT_EQ(apply_ops(), std::vector<std::string>{"ApplyMomentum"});
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    s.run(train);
+    const auto v = s.run(emb.value()).to_vector<float>();
+    EXPECT_FLOAT_EQ(v[0], 1.0f - 0.1f * 2.0f);           // row 0: the matmul's gradient
+    EXPECT_FLOAT_EQ(v[3], 1.0f - 0.1f * (2.0f + 1.0f));  // row 1: both
+  }
+  sf::reset_default_graph();
+  {  // along axis 1 of a [1, 5, 3] variable: every looked-up column trains
+    auto emb = sf::get_variable("emb", {1, 5, 3}, {.initializer = sf::ones_initializer()});
+    auto loss = sf::reduce_sum(sf::gather(emb.value(), row_ids(), 1));
+    auto train = sf::train::MomentumOptimizer(0.1, 0.9).minimize(loss);
+    EXPECT_EQ(apply_ops(), std::vector<std::string>{"ApplyMomentum"});
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    s.run(train);
+    const auto v = s.run(emb.value()).to_vector<float>();
+    EXPECT_FLOAT_EQ(v[3], 0.9f);  // [0, 1, 0]
+    EXPECT_FLOAT_EQ(v[9], 0.9f);  // [0, 3, 0]
+    EXPECT_FLOAT_EQ(v[0], 1.0f);
+  }
+  sf::reset_default_graph();
+  {  // gather(emb + c): TF's _AddGrad densifies the IndexedSlices
+    auto emb = sf::get_variable("emb", {5, 3}, {.initializer = sf::ones_initializer()});
+    auto c = sf::constant(std::vector<float>(15, 0.5f), {5, 3});
+    auto loss = sf::reduce_sum(sf::gather(emb.value() + c, row_ids()));
+    sf::train::MomentumOptimizer(0.1, 0.9).minimize(loss);
+    EXPECT_EQ(apply_ops(), std::vector<std::string>{"ApplyMomentum"});
+  }
+}
+
+// Rank-2 int64 ids with repeats, two steps: the rows never looked up never move, the others
+// move by TF's sparse momentum (accum = 0.9 accum + g; var -= 0.1 accum).
+TEST_F(GatherTest, SparseMomentumWithRank2Int64Ids) {
+  auto emb = sf::get_variable("emb", {6, 2}, {.initializer = sf::zeros_initializer()});
+  auto ids = sf::placeholder(sf::int64, sf::Shape{2, 2}, "ids");
+  auto train = sf::train::MomentumOptimizer(0.1, 0.9).minimize(
+      sf::reduce_sum(sf::nn::embedding_lookup(emb, ids)));
   sf::Session s;
   s.run(sf::global_variables_initializer());
-  s.run(train);
-  EXPECT_EQ(s.run(emb.value()).to_vector<float>(), std::vector<float>(15, 1.0f - 0.1f * 2.0f));
+  s.run(train, {{ids, sf::Tensor::from_vector<std::int64_t>({4, 1, 4, 4}, {2, 2})}});
+  s.run(train, {{ids, sf::Tensor::from_vector<std::int64_t>({1, 1, 2, 1}, {2, 2})}});
+  const auto v = s.run(emb.value()).to_vector<float>();
+  // row 4: g = 3 once (accum 3, var -0.3), then untouched. row 1: g = 1 (accum 1, var -0.1),
+  // then g = 3 (accum 3.9, var -0.49). row 2: g = 1 in step 2 (var -0.1). Rows 0, 3, 5: 0.
+  EXPECT_FLOAT_EQ(v[8], -0.3f);
+  EXPECT_FLOAT_EQ(v[9], -0.3f);
+  EXPECT_FLOAT_EQ(v[2], -0.1f - 0.1f * 3.9f);
+  EXPECT_FLOAT_EQ(v[4], -0.1f);
+  for (int r : {0, 3, 5}) {
+    EXPECT_EQ(v[static_cast<std::size_t>(2 * r)], 0.0f) << r;
+    EXPECT_EQ(v[static_cast<std::size_t>(2 * r + 1)], 0.0f) << r;
+  }
 }
 
 // What the review of the first version found: gradients drop what the forward pass drops
