@@ -5,6 +5,7 @@
 
 #include "devices/base/errors.h"
 #include "runtime/gradients.h"
+#include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
 #include "scope/variable_scope.h"
@@ -168,17 +169,29 @@ namespace {
 // The rows `grad` touches when it is the gradient of a gather (axis 0) that reads `var` itself,
 // through Identity ops only (TF's IndexedSlices reaching the optimizer); else none.
 std::optional<Output> sparse_gradient_rows(const Output& grad, const Variable& var) {
-  const AttrMap& attrs = grad.op().attrs();
-  if (!attrs.has(kGradientRowsAttr) || !attrs.has(kGradientGatherAttr) || var.is_partitioned())
-    return std::nullopt;
-  const Graph g = grad.graph();
-  auto gather = g.find_operation(attrs.get<std::string>(kGradientGatherAttr));
-  auto rows = g.find_operation(attrs.get<std::string>(kGradientRowsAttr));
-  if (!gather || !rows || gather->type() != "GatherV2") return std::nullopt;
-  Output params = gather->inputs().at(0);
-  while (params.op().type() == "Identity") params = params.op().inputs().at(0);
-  if (params.op() != var.ref().op()) return std::nullopt;
-  return rows->output(0);
+  if (var.is_partitioned()) return std::nullopt;
+  auto one_lookup = [&](const Output& g) -> std::optional<Output> {
+    const AttrMap& attrs = g.op().attrs();
+    if (!attrs.has(kGradientRowsAttr) || !attrs.has(kGradientGatherAttr)) return std::nullopt;
+    const Graph graph = g.graph();
+    auto gather = graph.find_operation(attrs.get<std::string>(kGradientGatherAttr));
+    auto rows = graph.find_operation(attrs.get<std::string>(kGradientRowsAttr));
+    if (!gather || !rows || gather->type() != "GatherV2") return std::nullopt;
+    Output params = gather->inputs().at(0);
+    while (params.op().type() == "Identity") params = params.op().inputs().at(0);
+    if (params.op() != var.ref().op()) return std::nullopt;
+    return rows->output(0);
+  };
+  if (grad.op().type() != "AddN") return one_lookup(grad);
+  // Several lookups of the variable, their gradients summed (TF aggregates their IndexedSlices
+  // by concatenation, still sparse): the rows any of them touches. Any dense part: dense.
+  std::vector<Output> rows;
+  for (const Output& in : grad.op().inputs()) {
+    auto r = one_lookup(in);
+    if (!r) return std::nullopt;
+    rows.push_back(r->dtype() == DType::kInt64 ? *r : cast(*r, DType::kInt64));
+  }
+  return concat(rows, 0, "gradient_rows");
 }
 }  // namespace
 

@@ -323,6 +323,32 @@ TEST_F(GatherTest, MomentumWhereTfsGradientIsDenseStaysDense) {
   }
 }
 
+// Two lookups of one table, their gradients summed (TF concatenates their IndexedSlices and
+// stays sparse: ResourceSparseApplyMomentum): the rows either touches, and no others, move.
+// TensorFlow 2.21 gives the same values.
+TEST_F(GatherTest, SparseMomentumOverSeveralLookupsOfOneTable) {
+  auto emb = sf::get_variable("emb", {5, 2}, {.initializer = sf::zeros_initializer()});
+  auto a = sf::placeholder(sf::int32, sf::Shape{2}, "a");
+  auto b = sf::placeholder(sf::int64, sf::Shape{1}, "b");
+  auto loss = sf::reduce_sum(sf::nn::embedding_lookup(emb, a)) +
+              2.0f * sf::reduce_sum(sf::nn::embedding_lookup(emb, b));
+  auto train = sf::train::MomentumOptimizer(0.1, 0.9).minimize(loss);
+  bool sparse = false;
+  for (const auto& op : sf::get_default_graph().operations())
+    sparse = sparse || op.type() == "_SparseApplyMomentumRows";
+  EXPECT_TRUE(sparse);
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  s.run(train, {{a, sf::Tensor::from_vector<std::int32_t>({0, 2})},
+                {b, sf::Tensor::from_vector<std::int64_t>({2})}});
+  s.run(train, {{a, sf::Tensor::from_vector<std::int32_t>({4, 4})},
+                {b, sf::Tensor::from_vector<std::int64_t>({4})}});
+  // Step 1: row 0 g = 1, row 2 g = 1 + 2. Step 2: row 4 g = 1 + 1 + 2; rows 0 and 2 keep still.
+  const auto v = s.run(emb.value()).to_vector<float>();
+  const std::vector<float> want = {-0.1f, -0.1f, 0, 0, -0.3f, -0.3f, 0, 0, -0.4f, -0.4f};
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_FLOAT_EQ(v[i], want[i]) << i;
+}
+
 // Rank-2 int64 ids with repeats, two steps: the rows never looked up never move, the others
 // move by TF's sparse momentum (accum = 0.9 accum + g; var -= 0.1 accum).
 TEST_F(GatherTest, SparseMomentumWithRank2Int64Ids) {
