@@ -2174,15 +2174,35 @@ void Session::Impl::run_pass(const std::shared_ptr<RunState>& st) {
   const Plan& p = st->plan;
   if (p.roots.empty()) return;
   st->outstanding.store(static_cast<int>(p.roots.size()), std::memory_order_relaxed);
-  // Expensive roots beyond the first go to the pool; the rest run here.
+  // Expensive roots beyond the first go to the pool; the rest run here. Roots on GPUs go in one
+  // group per device: process() keeps a GPU's ready work on the thread that ran its predecessor,
+  // so the first GPU's group runs here and each other GPU's group on one pool thread; on one
+  // stack, tower 1's variable reads would wait behind tower 0's chain on this thread.
+  const bool fan_out = pool->size() > 0 && st->capture == nullptr;  // a capture: one thread
   std::vector<int> here;
+  std::vector<std::pair<const devices::Device*, std::vector<int>>> other_gpus;
+  const devices::Device* first_gpu = nullptr;
   for (int root : p.roots) {
-    if (p.steps[static_cast<std::size_t>(root)].expensive &&
-        !st->skipped(static_cast<std::size_t>(root)) && !here.empty() && pool->size() > 0 &&
-        st->capture == nullptr)  // a capture runs on one thread (see process)
+    const Step& s = p.steps[static_cast<std::size_t>(root)];
+    const bool skipped = st->skipped(static_cast<std::size_t>(root));
+    if (fan_out && !skipped && s.device && s.device->type() == devices::DeviceType::kGPU) {
+      if (first_gpu == nullptr) first_gpu = s.device.get();
+      if (s.device.get() != first_gpu) {
+        auto g = std::find_if(other_gpus.begin(), other_gpus.end(),
+                              [&](const auto& x) { return x.first == s.device.get(); });
+        if (g == other_gpus.end()) g = other_gpus.insert(other_gpus.end(), {s.device.get(), {}});
+        g->second.push_back(root);
+        continue;
+      }
+    }
+    if (s.expensive && !skipped && !here.empty() && fan_out)
       pool->schedule([this, st, root] { process(st, root); });
     else
       here.push_back(root);
+  }
+  for (auto& [device, roots] : other_gpus) {
+    std::reverse(roots.begin(), roots.end());  // the first root runs first
+    pool->schedule([this, st, r = std::move(roots)] { process(st, r); });
   }
   // NOTE: the roots go on one stack, not one process() call each: a call runs everything its
   // root makes ready before returning, so tower 1's inputs (a copy of its feed, say) would wait
