@@ -1525,14 +1525,18 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
   auto member = [&](std::size_t j) -> const Step& {
     return st.plan.steps[static_cast<std::size_t>(step.group[j])];
   };
-  {
+  auto context = [&](const Node* node) {
     kernels::KernelContext c;
     c.device = step.device.get();
     c.device_ptr = step.device;
     c.stream = &stream;
     c.capturing = st.capture != nullptr;
-    c.attrs = &step.node->attrs;
-    c.node_name = step.node->name;
+    c.attrs = &node->attrs;
+    c.node_name = node->name;
+    return c;
+  };
+  {
+    kernels::KernelContext c = context(step.node);
     c.inputs.reserve(step.inputs.size());
     for (std::size_t k = 0; k < step.inputs.size(); ++k) {
       const Node* var = step.inputs[k].variable;
@@ -1556,13 +1560,7 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
   }
   for (std::size_t j = 0; j < step.group.size(); ++j) {
     const Step& m = member(j);
-    kernels::KernelContext c;
-    c.device = step.device.get();
-    c.device_ptr = step.device;
-    c.stream = &stream;
-    c.capturing = st.capture != nullptr;
-    c.attrs = &m.node->attrs;
-    c.node_name = m.node->name;
+    kernels::KernelContext c = context(m.node);
     for (std::size_t k = 0; k < arity; ++k) {
       const Node* var = step.inputs[j * arity + k].variable;
       c.inputs.push_back(var ? copy_on_write(var)
