@@ -168,30 +168,80 @@ Operation GradientDescentOptimizer::apply_dense(const Output& grad, const Variab
 namespace {
 // The rows `grad` touches when it is the gradient of a gather (axis 0) that reads `var` itself,
 // through Identity ops only (TF's IndexedSlices reaching the optimizer); else none.
-std::optional<Output> sparse_gradient_rows(const Output& grad, const Variable& var) {
-  if (var.is_partitioned()) return std::nullopt;
+// The op `x` is, looking through Identity ops (a variable's `read`).
+Operation through_identities(Output x) {
+  while (x.op().type() == "Identity") x = x.op().inputs().at(0);
+  return x.op();
+}
+
+// The rows (int64, 1-D) a gradient touches when it is what gathers (along axis 0) of `table`
+// give it: one gather's gradient, or several summed by AddN (TF aggregates their IndexedSlices
+// by concatenation, still sparse). Any dense part: none.
+std::optional<Output> lookup_rows(const Output& grad, const Operation& table) {
   auto one_lookup = [&](const Output& g) -> std::optional<Output> {
     const AttrMap& attrs = g.op().attrs();
     if (!attrs.has(kGradientRowsAttr) || !attrs.has(kGradientGatherAttr)) return std::nullopt;
     const Graph graph = g.graph();
     auto gather = graph.find_operation(attrs.get<std::string>(kGradientGatherAttr));
     auto rows = graph.find_operation(attrs.get<std::string>(kGradientRowsAttr));
-    if (!gather || !rows || gather->type() != "GatherV2") return std::nullopt;
-    Output params = gather->inputs().at(0);
-    while (params.op().type() == "Identity") params = params.op().inputs().at(0);
-    if (params.op() != var.ref().op()) return std::nullopt;
-    return rows->output(0);
+    if (!gather || !rows || gather->type() != "GatherV2" ||
+        through_identities(gather->inputs().at(0)) != table)
+      return std::nullopt;
+    const Output r = rows->output(0);
+    return r.dtype() == DType::kInt64 ? r : cast(r, DType::kInt64);
   };
   if (grad.op().type() != "AddN") return one_lookup(grad);
-  // Several lookups of the variable, their gradients summed (TF aggregates their IndexedSlices
-  // by concatenation, still sparse): the rows any of them touches. Any dense part: dense.
   std::vector<Output> rows;
   for (const Output& in : grad.op().inputs()) {
     auto r = one_lookup(in);
     if (!r) return std::nullopt;
-    rows.push_back(r->dtype() == DType::kInt64 ? *r : cast(*r, DType::kInt64));
+    rows.push_back(*r);
   }
   return concat(rows, 0, "gradient_rows");
+}
+
+// The rows `grad` touches when it is TF's IndexedSlices reaching the optimizer: the gradient of
+// gathers (axis 0) that read `var` itself, or, for a shard of a partitioned variable, its piece
+// (ConcatV2's gradient: a SplitV along axis 0) of the gradient of gathers that read the shards'
+// concatenation, the rows less the shard's offset (other shards' rows then fall outside
+// [0, rows), which the update skips). Else none: the update is dense.
+std::optional<Output> sparse_gradient_rows(const Output& grad, const Variable& var) {
+  if (var.is_partitioned()) return std::nullopt;
+  if (auto rows = lookup_rows(grad, var.ref().op())) return rows;
+  const Operation split = grad.op();
+  if (split.type() != "SplitV") return std::nullopt;
+  const auto split_in = split.inputs();
+  const Operation axis = split_in.at(2).op();
+  if (axis.type() != "Const") return std::nullopt;
+  const Tensor& axis_value = axis.attrs().get<Tensor>("value");
+  if (axis_value.num_elements() != 1 ||
+      (axis_value.dtype() == DType::kInt32   ? axis_value.to_vector<std::int32_t>().at(0) != 0
+       : axis_value.dtype() == DType::kInt64 ? axis_value.to_vector<std::int64_t>().at(0) != 0
+                                             : true))
+    return std::nullopt;
+  // The concatenation the lookups read: the SplitV's input must be their gradient.
+  const Output first =
+      split_in.at(0).op().type() == "AddN" ? split_in.at(0).op().inputs().at(0) : split_in.at(0);
+  if (!first.op().attrs().has(kGradientGatherAttr)) return std::nullopt;
+  auto gather =
+      grad.graph().find_operation(first.op().attrs().get<std::string>(kGradientGatherAttr));
+  if (!gather) return std::nullopt;
+  const Operation concat_op = through_identities(gather->inputs().at(0));
+  if (concat_op.type() != "ConcatV2") return std::nullopt;
+  const auto pieces = concat_op.inputs();  // the shards' values, then the axis
+  if (static_cast<int>(pieces.size()) - 1 != split.num_outputs()) return std::nullopt;
+  const int k = grad.index();
+  if (through_identities(pieces.at(static_cast<std::size_t>(k))) != var.ref().op())
+    return std::nullopt;
+  std::int64_t offset = 0;
+  for (int i = 0; i < k; ++i) {
+    const Shape s = pieces.at(static_cast<std::size_t>(i)).shape();
+    if (s.rank() < 1 || s.dims()[0] < 0) return std::nullopt;
+    offset += s.dims()[0];
+  }
+  auto rows = lookup_rows(split_in.at(0), concat_op);
+  if (!rows) return std::nullopt;
+  return offset == 0 ? *rows : subtract(*rows, constant(offset), "shard_rows");
 }
 }  // namespace
 

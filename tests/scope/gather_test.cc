@@ -349,6 +349,37 @@ TEST_F(GatherTest, SparseMomentumOverSeveralLookupsOfOneTable) {
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_FLOAT_EQ(v[i], want[i]) << i;
 }
 
+// A partitioned table (3 shards of 3, 2, 2 rows, TF's "mod" lookup): each shard's update is sparse
+// too, over its own rows. Values from TensorFlow 2.21 (tf.compat.v1, fixed_size_partitioner(3),
+// constant_initializer(0.5), loss = reduce_sum(tf.compat.v1.nn.embedding_lookup(emb, ids) *
+// [1, -2]), MomentumOptimizer(0.1, 0.9),
+// ids [5, 1, 5], [6, 6, 0], [2, 1, 3]): TF runs ResourceSparseApplyMomentum per shard.
+TEST_F(GatherTest, SparseMomentumOnAPartitionedTableAsTf) {
+  auto emb = sf::get_variable(
+      "emb", {7, 2},
+      {.initializer = sf::constant_initializer(0.5), .partitioner = sf::fixed_size_partitioner(3)});
+  auto ids = sf::placeholder(sf::int64, sf::Shape{3}, "ids");
+  auto w = sf::constant(std::vector<float>{1.0f, -2.0f}, {1, 2});
+  auto train = sf::train::MomentumOptimizer(0.1, 0.9).minimize(
+      sf::reduce_sum(sf::nn::embedding_lookup(emb, ids) * w));
+  int sparse = 0;
+  for (const auto& op : sf::get_default_graph().operations())
+    sparse += op.type() == "_SparseApplyMomentumRows" ? 1 : 0;
+  EXPECT_EQ(sparse, 3);
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  for (const auto& step : std::vector<std::vector<std::int64_t>>{{5, 1, 5}, {6, 6, 0}, {2, 1, 3}})
+    s.run(train, {{ids, sf::Tensor::from_vector<std::int64_t>(step)}});
+  const std::vector<std::vector<float>> want = {
+      {0.4f, 0.7f, 0.4f, 0.7f, 0.3f, 0.9f}, {0.21f, 1.08f, 0.5f, 0.5f}, {0.4f, 0.7f, 0.3f, 0.9f}};
+  for (std::size_t p = 0; p < 3; ++p) {
+    const auto got = s.run(emb.partitions()[p].value()).to_vector<float>();
+    ASSERT_EQ(got.size(), want[p].size());
+    for (std::size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], want[p][i], 1e-6f) << "shard " << p << " element " << i;
+  }
+}
+
 // Rank-2 int64 ids with repeats, two steps: the rows never looked up never move, the others
 // move by TF's sparse momentum (accum = 0.9 accum + g; var -= 0.1 accum).
 TEST_F(GatherTest, SparseMomentumWithRank2Int64Ids) {
