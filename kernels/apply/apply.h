@@ -27,8 +27,14 @@ void register_apply_cpu_kernels(KernelRegistry& r);
 // On a GPU it is one launch for up to kMaxApplyGroup members (PyTorch's multi-tensor
 // "foreach" optimizers); the session groups a plan's updates (SessionOptions::group_updates).
 constexpr std::size_t kMaxApplyGroup = 32;
-// Inputs per update: ApplyGradientDescent 3, ApplyMomentum 5, ApplyAdam 10.
-std::size_t apply_arity(const std::string& op);
+// The inputs of a groupable update, by index in TF's signature: how many, the tensors updated in
+// place (the variable, then its slots), every tensor read or written per element (those, then
+// the gradient) and the scalar hyperparameters. nullptr for ops that are not grouped.
+struct ApplySignature {
+  std::size_t arity;
+  std::vector<std::size_t> in_place, tensors, scalars;
+};
+const ApplySignature* apply_signature(const std::string& op);
 // Member contexts of a grouped call (inputs sliced, attrs, device and stream shared).
 std::vector<KernelContext> split_group(const KernelContext& c, std::size_t arity);
 

@@ -9,11 +9,16 @@
 
 namespace scopeflow::kernels {
 
-std::size_t apply_arity(const std::string& op) {
-  if (op == "ApplyGradientDescent") return 3;
-  if (op == "ApplyMomentum") return 5;
-  if (op == "ApplyAdam") return 10;
-  throw InternalError(str_cat("apply_arity: ", op, " is not an optimizer update"));
+const ApplySignature* apply_signature(const std::string& op) {
+  // var, alpha, delta | var, accum, lr, grad, momentum | var, m, v, beta1_power, beta2_power, lr,
+  // beta1, beta2, epsilon, grad
+  static const ApplySignature gd{3, {0}, {0, 2}, {1}};
+  static const ApplySignature momentum{5, {0, 1}, {0, 1, 3}, {2, 4}};
+  static const ApplySignature adam{10, {0, 1, 2}, {0, 1, 2, 9}, {3, 4, 5, 6, 7, 8}};
+  if (op == "ApplyGradientDescent") return &gd;
+  if (op == "ApplyMomentum") return &momentum;
+  if (op == "ApplyAdam") return &adam;
+  return nullptr;
 }
 
 std::vector<KernelContext> split_group(const KernelContext& c, std::size_t arity) {
@@ -200,7 +205,7 @@ void register_apply_cpu_kernels(KernelRegistry& r) {
   for (const char* op : {"ApplyGradientDescent", "ApplyMomentum", "ApplyAdam"}) {
     const KernelFn single = r.find(op, devices::DeviceType::kCPU, DType::kFloat32, "cpu");
     r.add({op, devices::DeviceType::kCPU, DType::kFloat32, "group"},
-          [single, arity = apply_arity(op)](KernelContext& c) {
+          [single, arity = apply_signature(op)->arity](KernelContext& c) {
             std::vector<KernelContext> members = split_group(c, arity);
             // Validation first (shapes, scalars), so that a bad member updates nothing: the
             // session then runs the members one by one for the error naming the bad one.

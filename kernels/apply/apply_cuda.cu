@@ -200,20 +200,10 @@ namespace {
 // A grouped call (apply.h): every member validated as the single kernel validates it, then one
 // launch per kMaxApplyGroup members.
 void apply_group_cuda(KernelContext& c, const std::string& op) {
-  const std::size_t arity = apply_arity(op);
-  std::vector<KernelContext> members = split_group(c, arity);
-  // Operands updated in place or read per element, and the scalar inputs, by op.
-  std::vector<std::size_t> tensors, scalars;
-  if (op == "ApplyGradientDescent") {
-    tensors = {0, 2};
-    scalars = {1};
-  } else if (op == "ApplyMomentum") {
-    tensors = {0, 1, 3};
-    scalars = {2, 4};
-  } else {
-    tensors = {0, 1, 2, 9};
-    scalars = {3, 4, 5, 6, 7, 8};
-  }
+  const ApplySignature& sig = *apply_signature(op);
+  std::vector<KernelContext> members = split_group(c, sig.arity);
+  const std::vector<std::size_t>& tensors = sig.tensors;
+  const std::vector<std::size_t>& scalars = sig.scalars;
   std::vector<ScalarArg> hyper;
   for (std::size_t j = 0; j < members.size(); ++j) {
     KernelContext& m = members[j];

@@ -329,18 +329,13 @@ std::int64_t group_updates(Plan& p, bool gpu_only) {
         (gpu_only && s.device->type() != devices::DeviceType::kGPU))
       continue;
     const std::string& op = s.node->op;
-    if (op != "ApplyGradientDescent" && op != "ApplyMomentum" && op != "ApplyAdam") continue;
+    const kernels::ApplySignature* sig = kernels::apply_signature(op);
     const DType dt = kernel_dtype(*s.node);
-    const std::size_t arity = kernels::apply_arity(op);
-    if (s.inputs.size() != arity || !registry.contains(op, s.device->type(), dt, "group")) continue;
-    // The scalar inputs: ApplyGradientDescent's alpha, ApplyMomentum's lr and momentum,
-    // ApplyAdam's beta powers, lr, betas and epsilon.
-    std::vector<std::size_t> scalars;
-    if (op == "ApplyGradientDescent") scalars = {1};
-    if (op == "ApplyMomentum") scalars = {2, 4};
-    if (op == "ApplyAdam") scalars = {3, 4, 5, 6, 7, 8};
+    if (sig == nullptr || s.inputs.size() != sig->arity ||
+        !registry.contains(op, s.device->type(), dt, "group"))
+      continue;
     std::vector<Hyper> hyper;
-    for (std::size_t k : scalars) hyper.push_back(hyper_of(s.inputs[k]));
+    for (std::size_t k : sig->scalars) hyper.push_back(hyper_of(s.inputs[k]));
     candidates[{op, s.device.get(), dt, s.node->attrs.get_or<bool>("use_nesterov", false),
                 std::move(hyper)}]
         .push_back(static_cast<int>(i));
@@ -355,8 +350,7 @@ std::int64_t group_updates(Plan& p, bool gpu_only) {
   for (auto& [key, members] : candidates) {
     if (members.size() < 2) continue;
     // The inputs each update writes in place: the variable and its slots.
-    const std::string& op = std::get<0>(key);
-    const std::size_t written = op == "ApplyGradientDescent" ? 1 : op == "ApplyMomentum" ? 2 : 3;
+    const std::vector<std::size_t>& written = kernels::apply_signature(std::get<0>(key))->in_place;
     std::vector<int> group;
     std::vector<std::vector<char>> reached;
     std::unordered_set<const Node*> updated;
@@ -365,8 +359,8 @@ std::int64_t group_updates(Plan& p, bool gpu_only) {
       // Two updates of one variable stay apart (in one call, the second would copy the variable
       // on write while the call holds it, and the first update would be lost).
       bool independent = true;
-      for (std::size_t k = 0; k < written && independent; ++k)
-        independent = in[k].variable == nullptr || !updated.count(in[k].variable);
+      for (std::size_t k : written)
+        independent = independent && (in[k].variable == nullptr || !updated.count(in[k].variable));
       if (!independent) continue;
       auto r = reach(m);
       for (std::size_t g = 0; g < group.size() && independent; ++g)
@@ -375,7 +369,7 @@ std::int64_t group_updates(Plan& p, bool gpu_only) {
       if (!independent) continue;
       group.push_back(m);
       reached.push_back(std::move(r));
-      for (std::size_t k = 0; k < written; ++k)
+      for (std::size_t k : written)
         if (in[k].variable != nullptr) updated.insert(in[k].variable);
     }
     if (group.size() < 2) continue;
