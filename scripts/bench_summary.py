@@ -172,6 +172,11 @@ def tower_summary(runs, allreduce):
                 if "host_overlap" in r and r.get("local_parameter_device") == "cpu" and \
                         r.get("variable_update") == "parameter_server":
                     line += f" host overlap {r['host_overlap']:.2f}"
+                    if "host_link_ms" in r:
+                        line += f" host link {r['host_link_ms']:.2f} ms"
+                if "copy_in_step_ms" in r:
+                    line += (f" copy {1e3 * r['copy_in_step_ms']:.1f} us in a step"
+                             f" ({1e3 * r.get('copy_ms', 0):.1f} alone)")
             print(line)
     for name, rows in allreduce:
         big = [x for x in rows if x["bytes"] >= 64 << 20]

@@ -16,10 +16,11 @@
 #      accuracy run with whatever time is left;
 #   6. prints a short summary table last. Logs and JSON go to build*/gpu-results/ and, where
 #      the device tool's $OUT is set, to $OUT/gpu-results.tgz (it returns at most 8 files).
-# Usage: scripts/gpu-check.sh [--prebuilt] [--quick | --tests | --bench]
+# Usage: scripts/gpu-check.sh [--prebuilt] [--quick | --tests | --bench | --towers]
 #   (SF_GPU_KERNEL_FILTER=REGEX: only those kernel benchmarks)
 #   --quick: only the kernel tests; --tests: whole suite, no benchmarks; --bench: benchmarks
-#   only; none: everything. SF_GPU_BUDGET_S=N ends every step by N seconds after the start
+#   only; --towers: sf-bench's towers only (efficiency, cost model, all-reduce); none:
+#   everything. SF_GPU_BUDGET_S=N ends every step by N seconds after the start
 #   (each step's timeout shrinks to fit; what no longer fits is listed as skipped), so the
 #   summary prints inside the device tool's 10-minute call.
 # Device time is short (15 minutes a task): build here, `bash scripts/gpu-pack.sh`, then one
@@ -29,14 +30,15 @@ cd "$(dirname "$0")/.."
 root=$(pwd -P)
 t0=$(date +%s)
 deadline=$((t0 + ${SF_GPU_BUDGET_S:-86400}))
-quick=0 run_tests=1 run_bench=1 prebuilt=0
+quick=0 run_tests=1 run_bench=1 prebuilt=0 towers_only=0
 for a in "$@"; do
   case "$a" in
     --quick) quick=1 run_bench=0 ;;
     --tests) run_bench=0 ;;
     --bench) run_tests=0 ;;
+    --towers) run_tests=0 towers_only=1 ;;
     --prebuilt) prebuilt=1 ;;
-    *) echo "gpu-check: unknown option '$a' (expected --prebuilt, --quick, --tests or --bench)" >&2; exit 2 ;;
+    *) echo "gpu-check: unknown option '$a' (expected --prebuilt, --quick, --tests, --bench or --towers)" >&2; exit 2 ;;
   esac
 done
 bdir=build-gpu
@@ -196,7 +198,9 @@ if [ $run_bench = 1 ]; then
     tb "$secs" $bdir/samples/sf-train --data "$fmnist" --device gpu --batch_size 64 --towers 1 \
       --json "$out/$name.json" "$@" >"$out/$name.txt" 2>&1 || bench_rc=1
   }
-  if [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
+  if [ $towers_only = 1 ]; then
+    echo "sf-train, PyTorch, kernel benchmarks (--towers)" >>"$out/skipped.txt"
+  elif [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
     # The default (one GPU tower: the variables on the GPU too), then with CUDA-graph replay of
     # the step, then with the variables on the CPU (TF's cifar10 tutorial's _variable_on_cpu).
     train sf_train_gpu 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
@@ -211,7 +215,9 @@ if [ $run_bench = 1 ]; then
     echo "skipped: no Fashion-MNIST IDX files (Debian package dataset-fashion-mnist)" \
       >"$out/sf_train_gpu.txt"
   fi
-  if python3 -c "import torch" >/dev/null 2>&1; then
+  if [ $towers_only = 1 ]; then
+    :
+  elif python3 -c "import torch" >/dev/null 2>&1; then
     tb 90 python3 benchmarks/compare/pytorch_fashion_cnn.py --batch_size 64 --steps 200 \
       --data "$fmnist" --json "$out/pytorch_fashion_cnn.json" >"$out/pytorch_fashion_cnn.txt" 2>&1 ||
       bench_rc=1
@@ -220,7 +226,7 @@ if [ $run_bench = 1 ]; then
   fi
   echo "sf-train / PyTorch done at +$(( $(date +%s) - t0 ))s"
   # SF_GPU_KERNEL_FILTER narrows the kernel benchmarks (all GPU cases by default).
-  gbench kernels 120 "${SF_GPU_KERNEL_FILTER:-Gpu|cublas|cudnn|Cuda}"
+  [ $towers_only = 1 ] || gbench kernels 120 "${SF_GPU_KERNEL_FILTER:-Gpu|cublas|cudnn|Cuda}"
   echo "kernel benchmarks done at +$(( $(date +%s) - t0 ))s"
   # sf-bench on logical GPUs of one card (towers issue): E_K = K towers x 128 against 1 tower
   # x 128K (replicated), every strategy at K=4 with --explain (cost model vs measured), and the
@@ -255,9 +261,16 @@ if [ $run_bench = 1 ]; then
     --local_parameter_device cpu --json "$out/tower_ps_cpu_4x128_explain.json"
   sfb --num_devices 4 --batch_size 128 --explain --variable_update parameter_server \
     --local_parameter_device gpu --ps_strategy greedy --json "$out/tower_ps_gpu_4x128_explain.json"
-  for spec in copy nccl; do
+  for spec in copy nccl ring; do
     sfb --num_devices 4 --batch_size 128 --explain --variable_update replicated \
       --all_reduce_spec "$spec" --json "$out/tower_replicated_${spec}_4x128_explain.json"
+  done
+  # The cost model at K = 2 and 8 too, for the strategies that move the most.
+  for k in 2 8; do
+    sfb --num_devices $k --batch_size 128 --explain --variable_update parameter_server \
+      --local_parameter_device cpu --json "$out/tower_ps_cpu_${k}x128_explain.json"
+    sfb --num_devices $k --batch_size 128 --explain --variable_update replicated \
+      --all_reduce_spec copy --json "$out/tower_replicated_copy_${k}x128_explain.json"
   done
   for spec in copy ring nccl; do
     tb 45 $bdir/samples/sf-bench --device gpu --num_devices 4 --all_reduce_spec "$spec" allreduce \
@@ -288,12 +301,16 @@ if [ $run_bench = 1 ]; then
     --local_parameter_device gpu --ps_strategy greedy --inbound_copy_streams \
     --json "$out/tower_ps_gpu_4x128_inbound_explain.json"
   echo "sf-bench done at +$(( $(date +%s) - t0 ))s"
-  gbench devices 30 'Cuda|Gpu'
-  gbench init 20 'Gpu'
+  if [ $towers_only = 0 ]; then
+    gbench devices 30 'Cuda|Gpu'
+    gbench init 20 'Gpu'
+  fi
   # Last (the longest): the training issue's GPU accuracy target, >= 0.916 test accuracy
   # within 15 epochs, with whatever time is left.
   # (Run 3 took 92 s: started with less than 120 s left it would only be cut off.)
-  if [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
+  if [ $towers_only = 1 ]; then
+    :
+  elif [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
     if [ $((deadline - $(date +%s))) -ge 135 ]; then
       train sf_train_gpu_15_epochs 600 --epochs 15
     else

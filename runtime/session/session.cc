@@ -478,7 +478,7 @@ struct RunState {
   std::unique_ptr<std::atomic<int>[]> uses;
   std::atomic<int> outstanding{0};
   std::atomic<bool> failed{false};
-  std::atomic<std::int64_t> nodes_executed{0}, copies{0}, bytes_copied{0};
+  std::atomic<std::int64_t> nodes_executed{0}, copies{0}, host_copies{0}, bytes_copied{0};
   // CUDA graphs: a pass runs only the steps whose in_graph flag equals `pass` (others complete
   // at once); the captured pass also has the capture and the staged feed buffers.
   const std::vector<char>* mask = nullptr;
@@ -1341,6 +1341,9 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       }
       st.copies.fetch_add(1, std::memory_order_relaxed);
       st.bytes_copied.fetch_add(static_cast<std::int64_t>(t.bytes()), std::memory_order_relaxed);
+      if ((t.device_ptr()->type() == devices::DeviceType::kCPU) !=
+          (device->type() == devices::DeviceType::kCPU))
+        st.host_copies.fetch_add(1, std::memory_order_relaxed);
       if (t.dtype() == DType::kString || both_cpu(*t.device_ptr(), *device)) {
         *out = t;  // host memory is shared by the logical CPU devices
         return;
@@ -1764,6 +1767,7 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     last_stats.nodes_executed = st->nodes_executed.load() + graph_nodes;
     last_stats.cuda_graph = graph_state;
     last_stats.copies = st->copies.load();
+    last_stats.host_copies = st->host_copies.load();
     last_stats.bytes_copied = st->bytes_copied.load();
     last_stats.plan_reused = reused;
     {

@@ -84,6 +84,9 @@ struct CopyEdge {
 struct RunStats {
   std::int64_t nodes_executed = 0;  // graph nodes run (copy nodes not counted)
   std::int64_t copies = 0;          // copy nodes run
+  // Of them, those between a CPU device and another kind (host <-> GPU). The plan's copy_edges
+  // list every copy node, also those a run skips (a constant's copy cached on the device).
+  std::int64_t host_copies = 0;
   // Bytes those copies moved across device boundaries (between logical CPU devices the
   // copy shares the buffer, and its bytes are counted all the same).
   std::int64_t bytes_copied = 0;

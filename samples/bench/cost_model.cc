@@ -98,7 +98,14 @@ SharedPrediction predict_shared(const CostInputs& in, const std::string& strateg
   for (const auto& old : predict(in))
     if (old.strategy == strategy) p.bandwidth_ms = old.comm_ms;
   p.transfers = counted;
-  p.transfer_ms = counted.worker_copies * in.copy_ms + counted.host_copies * in.ps_copy_ms +
+  const double copy_ms = in.copy_in_step_ms.value_or(in.copy_ms);
+  // parameter_server/cpu's host traffic on GPUs that towers share, measured as a whole.
+  const bool host_part =
+      strategy == "parameter_server/cpu" && in.ps_link_gb_per_s > 0 && in.towers > units;
+  const bool host_measured = host_part && in.host_link_ms.has_value();
+  if (host_measured) p.bandwidth_ms = *in.host_link_ms;
+  p.transfer_ms = counted.worker_copies * copy_ms +
+                  (host_measured ? 0.0 : counted.host_copies * in.ps_copy_ms) +
                   counted.collectives * in.collective_ms;
   p.comm_ms = p.bandwidth_ms + p.transfer_ms;
   // NOTE: the host link's transfers overlap the compute in steady state when towers share a
@@ -106,7 +113,9 @@ SharedPrediction predict_shared(const CostInputs& in, const std::string& strateg
   // while another tower computes. One tower per unit waits for its own transfers: serial. Chosen
   // after session 7's H200 run, where the serial sum predicted parameter_server/cpu 52% above the
   // measured step and this form 9% above; the strategies without host traffic are unchanged.
-  if (strategy == "parameter_server/cpu" && in.ps_link_gb_per_s > 0 && in.towers > units)
+  if (host_measured)
+    p.host_ms = *in.host_link_ms;  // its copies' fixed costs included
+  else if (host_part)
     p.host_ms = p.bandwidth_ms + counted.host_copies * in.ps_copy_ms;
   // How much of it hides is measured per machine (CostInputs::host_overlap): after session 7's
   // second H200 run, where it did not overlap (11.97 ms measured, 8.57 ms overlapped, 12.30
@@ -168,6 +177,14 @@ std::string explain_text(const CostInputs& in, double pcie, double nvlink, doubl
                       ? (std::to_string(in.packed_compute_ms).substr(0, 6) + " ms").c_str()
                       : "not measured (K/units x C(b))",
                   in.copy_ms, in.ps_copy_ms, in.collective_ms);
+    t += line;
+    std::snprintf(line, sizeof line,
+                  "  worker copies cost %.4f ms each (%s); parameter_server/cpu's host part: %s\n",
+                  in.copy_in_step_ms.value_or(in.copy_ms),
+                  in.copy_in_step_ms ? "measured while the devices compute" : "measured alone",
+                  in.host_link_ms
+                      ? (std::to_string(*in.host_link_ms).substr(0, 6) + " ms (measured)").c_str()
+                      : "bytes / rate + host copies x cost");
     t += line;
     std::snprintf(line, sizeof line, "%-26s %10s %9s %7s %7s %5s %11s %9s %12s %14s %12s\n",
                   "strategy", "compute_ms", "bytes_ms", "copies", "to_cpu", "coll", "transfer_ms",

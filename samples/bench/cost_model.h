@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,10 @@ struct CostInputs {
   // The shared-device model's inputs (predict_shared; predict ignores them):
   // C(ceil(K/U) x b), one tower at the packed batch, when K > U; 0: not measured.
   double packed_compute_ms = 0;
-  double copy_ms = 0;          // one small copy between worker devices, as the executor runs it
+  double copy_ms = 0;  // one small copy between worker devices, as the executor runs it
+  // The same copy made while the devices compute, as a step's gradients are (TransferCosts::
+  // copy_in_step_ms): what a step's worker copies cost when measured; else copy_ms.
+  std::optional<double> copy_in_step_ms;
   double ps_copy_ms = 0;       // the same between a worker and CPU:0
   double collective_ms = 0;    // one small NcclAllReduce group over the K devices
   int variables = 0;           // V: trainable variables
@@ -34,6 +38,12 @@ struct CostInputs {
   // host copies and GPU work in one step against each alone), in [0, 1]. 1: all of it (session
   // 7's first H200), 0: none (its second, whose host side was a third slower).
   double host_overlap = 1.0;
+  // The host link's time for parameter_server/cpu's traffic (every variable to every worker and
+  // as many bytes back) as the executor moves it, all workers at once (HostOverlap::copies_ms):
+  // when measured, the host part of that strategy, in place of K x S / ps_link_gb_per_s + host
+  // copies x ps_copy_ms (one 64 MB copy at a time: session 8's H200 run measured 5.1 ms for
+  // what that form put at 9.0 ms).
+  std::optional<double> host_link_ms;
 };
 
 struct Prediction {
@@ -75,7 +85,9 @@ Transfers transfers_per_step(const std::string& strategy, const CostInputs& in);
 //     on one unit overlap like one tower of the packed batch; K/U x C(b) when that was not
 //     measured), C(b) when K <= U;
 //   comm = bytes / rate + worker copies x copy_ms + host copies x ps_copy_ms
-//          + collectives x collective_ms.
+//          + collectives x collective_ms,
+// with copy_in_step_ms for copy_ms when measured, and for parameter_server/cpu on GPUs that
+// towers share host_link_ms (when measured) for its bytes / rate and host copies.
 struct SharedPrediction {
   std::string strategy;
   double compute_ms = 0;

@@ -198,7 +198,16 @@ int main(int argc, char** argv) {
         packed.batch_size = c.batch_size * ((in.towers + units - 1) / units);
         in.packed_compute_ms = bench::run_benchmark(packed).step_ms_median;
       }
-      const auto costs = bench::measure_transfer_costs(c);
+      // The copies in a step are also measured while every worker computes for as long as a
+      // step's compute takes.
+      const auto costs = bench::measure_transfer_costs(
+          c, in.packed_compute_ms > 0 ? in.packed_compute_ms : in.compute_ms);
+      if (costs.copy_in_step_ms)
+        std::printf(
+            "Copies in a step: %.4f ms each while the workers compute (%d MatMuls each), "
+            "%.4f ms alone\n",
+            *costs.copy_in_step_ms, costs.chain, costs.copy_ms);
+      in.copy_in_step_ms = costs.copy_in_step_ms;
       in.copy_ms = costs.copy_ms;
       in.ps_copy_ms = costs.ps_copy_ms;
       in.collective_ms = costs.collective_ms;
@@ -208,8 +217,11 @@ int main(int argc, char** argv) {
       // Whether this machine hides host-link traffic under the compute (only the shared-device
       // model's parameter_server/cpu on GPUs that towers share has such a part).
       if (c.device != "cpu" && in.towers > units) {
-        const auto h = bench::measure_host_overlap(c, in.param_bytes);
+        std::vector<std::int64_t> variable_bytes;
+        for (const auto& p : one.placement) variable_bytes.push_back(p.bytes);
+        const auto h = bench::measure_host_overlap(c, variable_bytes);
         in.host_overlap = h.overlap;
+        in.host_link_ms = h.copies_ms;
         std::printf(
             "Host-link overlap: copies %.2f ms, compute %.2f ms (%d MatMuls per worker), both "
             "%.2f ms: %.2f of the shorter hidden\n",
@@ -311,6 +323,8 @@ int main(int argc, char** argv) {
         j["ps_copy_ms"] = in.ps_copy_ms;
         j["host_overlap"] = in.host_overlap;
         j["collective_ms"] = in.collective_ms;
+        if (in.copy_in_step_ms) j["copy_in_step_ms"] = *in.copy_in_step_ms;
+        if (in.host_link_ms) j["host_link_ms"] = *in.host_link_ms;
       }
       sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
     }

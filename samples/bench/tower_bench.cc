@@ -472,9 +472,51 @@ TimedGraph collective_graph(const BenchConfig& c, int k, int groups, bool with) 
   return g;
 }
 
+// An input of `shape` fed on `dev` (a device-resident feed on a GPU: no copy is timed).
+Output add_input(TimedGraph& g, const std::string& dev, const Shape& shape,
+                 const std::string& name) {
+  device d(dev);
+  g.inputs.push_back(placeholder(float32, shape, name));
+  g.input_devices.push_back(dev);
+  g.input_shapes.push_back(shape);
+  return g.inputs.back();
+}
+
+// The calibrations' compute: a chain of n x n MatMuls per worker (n = 512 on GPUs, 128 on
+// logical CPU devices, which share a host's few cores).
+std::int64_t chain_n(const BenchConfig& c) { return c.device == "cpu" ? 128 : 512; }
+
+// A chain of `chain` MatMuls on worker i (its input fed there); the chain's last product,
+// also a target of the graph.
+Output add_chain(TimedGraph& g, const BenchConfig& c, int i, int chain) {
+  const std::int64_t n = chain_n(c);
+  const Output a = add_input(g, worker_device(c, i), Shape{n, n}, str_cat("a", i));
+  device d(worker_device(c, i));
+  Output x = a;
+  for (int j = 0; j < chain; ++j) x = matmul(x, a);
+  x = identity(x, str_cat("computed", i));
+  g.targets.push_back(x.op());
+  return x;
+}
+
+// Chains of kProbeChain MatMuls time a probe; scaled_chain is the length that takes about
+// `target_ms` when the probe took `probe_ms`, in [4, 4000].
+constexpr int kProbeChain = 16;
+int scaled_chain(double target_ms, double probe_ms) {
+  return static_cast<int>(std::clamp(
+      std::lround(kProbeChain * target_ms / std::max(probe_ms, 1e-9)), long{4}, long{4000}));
+}
+// Chains of `chain` MatMuls on all k workers at once.
+TimedGraph chain_graph(const BenchConfig& c, int k, int chain) {
+  TimedGraph g;
+  auto as_default = g.graph.as_default();
+  for (int i = 0; i < k; ++i) (void)add_chain(g, c, i, chain);
+  return g;
+}
+
 }  // namespace
 
-TransferCosts measure_transfer_costs(const BenchConfig& c) {
+TransferCosts measure_transfer_costs(const BenchConfig& c, double busy_ms) {
   TransferCosts r;
   if (c.num_devices < 2) return r;
   // A difference of medians under zero is noise (the transfers cost less than the runs vary):
@@ -512,55 +554,74 @@ TransferCosts measure_transfer_costs(const BenchConfig& c) {
   auto without = collective_graph(c, k, kGroups, false);
   r.collective_ms =
       nonnegative(median_difference_s(c, k, with, without), "collective") * 1e3 / kGroups;
+  if (busy_ms > 0) {
+    auto probe = chain_graph(c, k, kProbeChain);
+    r.chain = scaled_chain(busy_ms, median_runs_s(c, k, {&probe})[0] * 1e3);
+    // Chains on every worker; kTransferCopies small tensors made on workers 1..K-1 after their
+    // chain (as a tower's gradients come after its backward), read on worker 0 or where made.
+    // Made after worker 0's chain too: its kernels are queued before any copy makes worker 0's
+    // stream wait for another's (else the order of the host threads would decide whether
+    // worker 0's chain runs beside the others or after them).
+    auto graph = [&](bool crossing) {
+      TimedGraph g;
+      auto as_default = g.graph.as_default();
+      std::vector<Output> ends, small;
+      for (int i = 0; i < k; ++i) {
+        ends.push_back(add_chain(g, c, i, r.chain));
+        small.push_back(
+            add_input(g, worker_device(c, i), Shape{kTransferElements}, str_cat("x", i)));
+      }
+      for (int j = 0; j < kTransferCopies; ++j) {
+        const int from = 1 + j % (k - 1);
+        Output made;
+        {
+          device d(worker_device(c, from));
+          control_dependencies after({ends[static_cast<std::size_t>(from)].op(), ends[0].op()});
+          made = identity(small[static_cast<std::size_t>(from)], str_cat("made", j));
+        }
+        device d(worker_device(c, crossing ? 0 : from));
+        g.targets.push_back(identity(made, str_cat("read", j)).op());
+      }
+      return g;
+    };
+    auto crossing = graph(true);
+    auto same = graph(false);
+    r.copy_in_step_ms = nonnegative(median_difference_s(c, k, crossing, same), "copy in a step") *
+                        1e3 / kTransferCopies;
+  }
   return r;
 }
 
-HostOverlap measure_host_overlap(const BenchConfig& c, double param_bytes) {
+HostOverlap measure_host_overlap(const BenchConfig& c,
+                                 const std::vector<std::int64_t>& variable_bytes) {
   HostOverlap r;
   const int k = c.num_devices;
-  const std::int64_t elements =
-      std::max<std::int64_t>(1, static_cast<std::int64_t>(param_bytes / 4));
-  constexpr std::int64_t kN = 512;  // the compute: chains of kN x kN MatMuls, one per worker
-  // Per worker, the parameters in from CPU:0 and as many bytes out to it (parameter_server/cpu's
+  // Per worker, each variable in from CPU:0 and as many bytes out to it (parameter_server/cpu's
   // host traffic: reads, then gradients), and/or a chain of `chain` MatMuls.
   auto graph = [&](bool copies, int chain) {
     TimedGraph g;
     auto as_default = g.graph.as_default();
-    auto input = [&](const std::string& dev, const Shape& shape, const std::string& name) {
-      device d(dev);
-      g.inputs.push_back(placeholder(float32, shape, name));
-      g.input_devices.push_back(dev);
-      g.input_shapes.push_back(shape);
-      return g.inputs.back();
-    };
-    if (copies) {
-      const Output params = input("/device:CPU:0", Shape{elements}, "params");
+    for (std::size_t v = 0; copies && v < variable_bytes.size(); ++v) {
+      const Shape shape{std::max<std::int64_t>(1, variable_bytes[v] / 4)};
+      const Output params = add_input(g, "/device:CPU:0", shape, str_cat("params", v));
       for (int i = 0; i < k; ++i) {
-        const Output grads = input(worker_device(c, i), Shape{elements}, str_cat("grads", i));
+        const Output grads = add_input(g, worker_device(c, i), shape, str_cat("grads", v, "_", i));
         {
           device d(worker_device(c, i));
-          g.targets.push_back(identity(params, str_cat("read", i)).op());
+          g.targets.push_back(identity(params, str_cat("read", v, "_", i)).op());
         }
         device d("/device:CPU:0");
-        g.targets.push_back(identity(grads, str_cat("sent", i)).op());
+        g.targets.push_back(identity(grads, str_cat("sent", v, "_", i)).op());
       }
     }
-    for (int i = 0; chain > 0 && i < k; ++i) {
-      const Output a = input(worker_device(c, i), Shape{kN, kN}, str_cat("a", i));
-      device d(worker_device(c, i));
-      Output x = a;
-      for (int j = 0; j < chain; ++j) x = matmul(x, a);
-      g.targets.push_back(identity(x, str_cat("computed", i)).op());
-    }
+    for (int i = 0; chain > 0 && i < k; ++i) (void)add_chain(g, c, i, chain);
     return g;
   };
   // A chain about as long as the copies take (the overlap is measured against the shorter).
-  constexpr int kProbe = 16;
   auto copies = graph(true, 0);
-  auto probe = graph(false, kProbe);
+  auto probe = graph(false, kProbeChain);
   const auto first = median_runs_s(c, k, {&copies, &probe});
-  r.chain = static_cast<int>(
-      std::clamp(std::lround(kProbe * first[0] / std::max(first[1], 1e-9)), long{4}, long{4000}));
+  r.chain = scaled_chain(first[0], first[1]);
   auto compute = graph(false, r.chain);
   auto both = graph(true, r.chain);
   const auto m = median_runs_s(c, k, {&copies, &compute, &both});
@@ -923,11 +984,10 @@ BenchResult run_benchmark(const BenchConfig& c,
   {
     const RunStats& stats = sess.last_run_stats();
     r.copies_per_step = stats.copies;
-    if (c.device == "gpu")
-      for (const auto& e : stats.copy_edges)
-        if ((e.src_device.find("CPU") != std::string::npos) !=
-            (e.dst_device.find("CPU") != std::string::npos))
-          ++r.host_copies_per_step;
+    // NOTE: the copies that ran, not the plan's copy edges: a constant's copy to a GPU is
+    // cached there and skipped (session 8's H200 run counted 8 such edges as host copies,
+    // more than the copies that ran).
+    r.host_copies_per_step = stats.host_copies;
     r.collectives_per_step = collectives;
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,25 +117,37 @@ LinkRates measure_links(const BenchConfig& config);
 // likewise one NcclAllReduce group of 1 KiB per device over the num_devices devices against
 // an Identity per device. 0 for all three with num_devices = 1 (a step then transfers
 // nothing); ps_copy_ms = copy_ms with CPU workers (CPU:0 is worker 0).
+// With `busy_ms` > 0 also copy_in_step_ms: the same copies made as a training step makes its
+// gradients, while the devices compute. Every worker runs a chain of MatMuls that takes about
+// `busy_ms` (a step's compute); the kTransferCopies tensors are made on workers 1..K-1 after
+// their chain and read on worker 0, against the same graph read where made. In a step the
+// executor's host work for a copy runs while the card computes, so only what the copy adds
+// to the devices' queues shows (session 8's H200 run: 51 copies cost replicated/copy 0.5 ms
+// over the compute, against 51 x 24 us measured alone).
 struct TransferCosts {
-  double copy_ms = 0;        // worker device 0 -> worker device 1
-  double ps_copy_ms = 0;     // half GPU:0 -> CPU:0, half CPU:0 -> GPU:0
-  double collective_ms = 0;  // one NcclAllReduce group
+  double copy_ms = 0;                     // worker device 0 -> worker device 1
+  double ps_copy_ms = 0;                  // half GPU:0 -> CPU:0, half CPU:0 -> GPU:0
+  double collective_ms = 0;               // one NcclAllReduce group
+  std::optional<double> copy_in_step_ms;  // with busy_ms > 0 and num_devices > 1
+  int chain = 0;                          // MatMuls per worker in that measurement
 };
 inline constexpr int kTransferCopies = 32;
-TransferCosts measure_transfer_costs(const BenchConfig& config);
+TransferCosts measure_transfer_costs(const BenchConfig& config, double busy_ms = 0);
 // How much of the host link's traffic the compute hides on this machine (the shared-device
-// model's CostInputs::host_overlap): the median step that copies `param_bytes` from CPU:0 to
-// every worker and as many back (parameter_server/cpu's reads and gradients), one that runs a
-// chain of 512 x 512 MatMuls on every worker (as long as the copies take), and one that does
-// both; overlap = (copies + compute - both) / min(copies, compute), in [0, 1]. Session 7's two
-// H200 machines differed here (the host traffic hid under the compute on one, not the other).
+// model's CostInputs::host_overlap and host_link_ms): the median step that copies the
+// variables (one tensor of each of `variable_bytes`) from CPU:0 to every worker and as many
+// back (parameter_server/cpu's reads and gradients), one that runs a chain of MatMuls on every
+// worker (as long as the copies take), and one that does both; overlap = (copies + compute -
+// both) / min(copies, compute), in [0, 1]. Session 7's two H200 machines differed here (the
+// host traffic hid under the compute on one, not the other). copies_ms is the host link's
+// time for that traffic as the executor moves it, all workers at once.
 struct HostOverlap {
   double copies_ms = 0, compute_ms = 0, both_ms = 0;
   int chain = 0;  // MatMuls per worker
   double overlap = 1.0;
 };
-HostOverlap measure_host_overlap(const BenchConfig& config, double param_bytes);
+HostOverlap measure_host_overlap(const BenchConfig& config,
+                                 const std::vector<std::int64_t>& variable_bytes);
 // The cost model's key for the configured strategy ("replicated/copy", ...).
 std::string strategy_key(const BenchConfig& config);
 // What runs --all_reduce_spec nccl's NcclAllReduce groups for this configuration: "host

@@ -427,8 +427,45 @@ TEST(CostModelTest, SharedModelAddsTheCostOfEveryTransfer) {
     EXPECT_DOUBLE_EQ(p.compute_ms, 1.34) << p.strategy;
   }
   const auto text = bench::explain_text(in, 25, 300, 12.5);
+  EXPECT_NE(text.find("worker copies cost 0.0200 ms each (measured alone)"), std::string::npos);
   EXPECT_NE(text.find("Serializing model (JSON predicted_step_ms)"), std::string::npos);
   EXPECT_NE(text.find("Shared-device model (JSON predicted_step_ms_shared)"), std::string::npos);
+}
+
+// Measured in the shape a step has: the worker copies' cost while the devices compute, and
+// parameter_server/cpu's host traffic as a whole (all workers at once, with its copies).
+TEST(CostModelTest, SharedModelUsesTheCostsMeasuredInAStep) {
+  auto in = shared_inputs();
+  in.copy_in_step_ms = 0.005;
+  in.host_link_ms = 5.0;
+  in.host_overlap = 0.25;
+  std::map<std::string, bench::SharedPrediction> by;
+  for (const auto& p : bench::predict_shared(in)) by[p.strategy] = p;
+  // Worker copies at the in-step cost; collectives unchanged.
+  EXPECT_DOUBLE_EQ(by["replicated/copy"].transfer_ms, 51 * 0.005);
+  EXPECT_DOUBLE_EQ(by["parameter_server/gpu"].transfer_ms, 54 * 0.005);
+  EXPECT_DOUBLE_EQ(by["replicated/nccl"].transfer_ms, 8 * 0.05 + 3 * 0.005);
+  EXPECT_DOUBLE_EQ(by["independent"].step_ms, 3.31 + 3 * 0.005);
+  // parameter_server/cpu: the measured 5 ms is its host part (bytes and host copies); the 3
+  // losses' copies stay on the card. Serial 3.31 + 5 + 0.015, a quarter of the compute hides.
+  const auto& ps = by["parameter_server/cpu"];
+  EXPECT_DOUBLE_EQ(ps.bandwidth_ms, 5.0);
+  EXPECT_DOUBLE_EQ(ps.host_ms, 5.0);
+  EXPECT_DOUBLE_EQ(ps.transfer_ms, 3 * 0.005);
+  EXPECT_DOUBLE_EQ(ps.step_ms, 3.31 + 5.0 + 0.015 - 0.25 * (3.31 + 0.015));
+  // One tower per compute unit: the host part is serial, from bytes / rate (the calibration
+  // runs only where towers share a unit).
+  auto own = in;
+  own.compute_units = 4;
+  for (const auto& p : bench::predict_shared(own))
+    if (p.strategy == "parameter_server/cpu") {
+      EXPECT_DOUBLE_EQ(p.host_ms, 0);
+      EXPECT_DOUBLE_EQ(p.bandwidth_ms, 4 * 13.1e6 / 50e9 * 1e3);
+      EXPECT_DOUBLE_EQ(p.step_ms, 1.34 + p.comm_ms);
+    }
+  const auto text = bench::explain_text(in, 25, 300, 12.5);
+  EXPECT_NE(text.find("0.0050 ms each (measured while the devices compute)"), std::string::npos);
+  EXPECT_NE(text.find("host part: 5.0000 ms (measured)"), std::string::npos);
 }
 
 // The transfers counted from the graph's construction are the copy nodes and collective steps
@@ -464,15 +501,24 @@ TEST(CostModelTest, TransferCostsOnCpuDevices) {
     EXPECT_LT(ms, 5.0);
   }
   EXPECT_EQ(costs.ps_copy_ms, costs.copy_ms);
-  const auto none = bench::measure_transfer_costs(base(1, 2));
+  EXPECT_FALSE(costs.copy_in_step_ms.has_value());  // not asked for
+  // While the workers compute for about 2 ms: measured, with a chain of MatMuls.
+  const auto busy = bench::measure_transfer_costs(c, 2.0);
+  ASSERT_TRUE(busy.copy_in_step_ms.has_value());
+  EXPECT_GE(*busy.copy_in_step_ms, 0.0);
+  EXPECT_LT(*busy.copy_in_step_ms, 5.0);
+  EXPECT_GE(busy.chain, 4);
+  EXPECT_LE(busy.chain, 4000);
+  const auto none = bench::measure_transfer_costs(base(1, 2), 2.0);
   EXPECT_EQ(none.copy_ms, 0.0);
   EXPECT_EQ(none.collective_ms, 0.0);
+  EXPECT_FALSE(none.copy_in_step_ms.has_value());
 }
 
 // The host-overlap calibration's graphs run (sf-bench uses it on GPUs that towers share; on
 // logical CPU devices the copies share memory, so what it finds there means little).
 TEST(CostModelTest, HostOverlapCalibrationRunsOnCpuDevices) {
-  const auto h = bench::measure_host_overlap(base(2, 2), 256 * 1024);
+  const auto h = bench::measure_host_overlap(base(2, 2), {128 * 1024, 128 * 1024, 4});
   EXPECT_GE(h.chain, 4);
   EXPECT_LE(h.chain, 4000);
   for (double ms : {h.copies_ms, h.compute_ms, h.both_ms}) {
@@ -528,6 +574,33 @@ TEST(StrategiesGpuTest, KTowersEqualOneTowerWithKTimesTheBatch) {
         EXPECT_EQ(r.max_copy_divergence, 0.0) << s.name << " on GPUs";
       }
     }
+  }
+}
+
+// The executor's copy counts on GPUs: host copies are the copies that ran between CPU:0 and a
+// GPU (session 8's count took the plan's copy edges, among them constants' copies cached on the
+// GPUs, and found 8 host copies in strategies that make none, more than the 3 copies that ran).
+TEST(StrategiesGpuTest, HostCopiesAreTheCopiesThatRan) {
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  std::vector<Strategy> all(std::begin(kSynchronous), std::end(kSynchronous));
+  all.push_back({"independent", [](bench::BenchConfig& c) { c.variable_update = "independent"; }});
+  for (const auto& s : all) {
+    auto c = base(2, 4);
+    c.device = "gpu";
+    c.num_batches = 2;
+    s.apply(c);
+    const auto r = bench::run_benchmark(c);
+    bench::CostInputs in;
+    in.towers = 2;
+    in.variables = static_cast<int>(r.placement.size());
+    in.gradient_repacking = c.gradient_repacking;
+    const auto t = bench::transfers_per_step(bench::strategy_key(c), in);
+    EXPECT_LE(r.host_copies_per_step, r.copies_per_step) << s.name;
+    if (c.variable_update == "parameter_server" && c.local_parameter_device == "cpu")
+      EXPECT_GE(r.host_copies_per_step, static_cast<std::int64_t>(t.host_copies)) << s.name;
+    else
+      EXPECT_EQ(r.host_copies_per_step, 0) << s.name;
   }
 }
 
