@@ -24,6 +24,10 @@ DeviceManager::DeviceManager(const DeviceManagerOptions& options) {
     throw InvalidArgumentError(
         str_cat("DeviceManager: num_cpus must be at least 1, got ", options.num_cpus));
   num_cpus_ = options.num_cpus;
+  if (options.pin_cpu_memory && options.cpu_memory_limit > 0)
+    throw InvalidArgumentError(
+        str_cat("DeviceManager: pin_cpu_memory with a cpu_memory_limit (", options.cpu_memory_limit,
+                " bytes): the GPU's pinned host allocator has no per-device budget"));
   for (int i = 0; i < num_cpus_; ++i)
     devices_.push_back(std::make_shared<CpuDevice>(i, options.cpu_memory_limit));
 
@@ -64,6 +68,10 @@ DeviceManager::DeviceManager(const DeviceManagerOptions& options) {
       ++gpu_index;
     }
   }
+  if (options.pin_cpu_memory && num_gpus() > 0)
+    for (int i = 0; i < num_cpus_; ++i)
+      std::static_pointer_cast<CpuDevice>(devices_[static_cast<std::size_t>(i)])
+          ->allocate_from(devices_[static_cast<std::size_t>(num_cpus_)]);
   SF_LOG_DEBUG("DeviceManager: ", device_list());
 }
 

@@ -27,6 +27,8 @@ def load(path):
 def train_label(sf):
     """sf-train's run in words: where the variables live, CUDA-graph replay."""
     parts = [f"variables on {sf.get('local_parameter_device', 'cpu')}"]
+    if sf.get("pin_host_memory"):
+        parts.append("host memory pinned")
     if sf.get("cuda_graph"):
         parts.append(f"CUDA graph: {sf.get('cuda_graph_state', '?')}")
     # Session 8's plan optimizations: off in the A/B run, else how much they removed.
@@ -139,6 +141,8 @@ def strategy(run):
         s += f" pack={run['gradient_repacking']}"  # --gradient_repacking P
     if run.get("inbound_copy_streams"):
         s += " +inbound"  # SessionOptions::inbound_copy_streams
+    if run.get("pin_host_memory"):
+        s += " +pinned"  # SessionOptions::pin_host_memory
     return s
 
 

@@ -154,7 +154,7 @@ if [ $quick = 1 ]; then
   test_rc=$?
   tail -15 "$out/tests.log"
 elif [ $run_tests = 0 ]; then
-  echo "tests: skipped (--bench)" >"$out/tests.log"
+  echo "tests: skipped (--bench or --towers)" >"$out/tests.log"
 else
   # GPU tests share the one card; install_consumer (a CMake build of an installed copy) and
   # the slow label are CPU-only matters for CI.
@@ -199,7 +199,14 @@ if [ $run_bench = 1 ]; then
       --json "$out/$name.json" "$@" >"$out/$name.txt" 2>&1 || bench_rc=1
   }
   if [ $towers_only = 1 ]; then
-    echo "sf-train, PyTorch, kernel benchmarks (--towers)" >>"$out/skipped.txt"
+    # Where the variables live, and nothing else of sf-train's: on the CPU, pageable or pinned.
+    echo "sf-train (but the variables-on-CPU pair), PyTorch, kernel benchmarks: not run (--towers)"
+    if [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
+      train sf_train_gpu_vars_cpu 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
+        --local_parameter_device cpu
+      train sf_train_gpu_vars_cpu_pinned 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
+        --local_parameter_device cpu --pin_host_memory
+    fi
   elif [ -f "$fmnist/train-images-idx3-ubyte.gz" ]; then
     # The default (one GPU tower: the variables on the GPU too), then with CUDA-graph replay of
     # the step, then with the variables on the CPU (TF's cifar10 tutorial's _variable_on_cpu).
@@ -211,6 +218,9 @@ if [ $run_bench = 1 ]; then
     train sf_train_gpu_graph 60 --epochs 1 --max_steps 300 --eval_limit 1000 --cuda_graph
     train sf_train_gpu_vars_cpu 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
       --local_parameter_device cpu
+    # The same with the CPU's memory page-locked (SessionOptions::pin_host_memory).
+    train sf_train_gpu_vars_cpu_pinned 60 --epochs 1 --max_steps 300 --eval_limit 1000 \
+      --local_parameter_device cpu --pin_host_memory
   else
     echo "skipped: no Fashion-MNIST IDX files (Debian package dataset-fashion-mnist)" \
       >"$out/sf_train_gpu.txt"
@@ -264,6 +274,13 @@ if [ $run_bench = 1 ]; then
   for spec in copy nccl ring; do
     sfb --num_devices 4 --batch_size 128 --explain --variable_update replicated \
       --all_reduce_spec "$spec" --json "$out/tower_replicated_${spec}_4x128_explain.json"
+  done
+  # parameter_server/cpu with the CPU's memory page-locked (SessionOptions::pin_host_memory):
+  # its host traffic at the DMA rate, and the cost model's host part measured the same way.
+  for k in 4 8; do
+    sfb --num_devices $k --batch_size 128 --explain --variable_update parameter_server \
+      --local_parameter_device cpu --pin_host_memory \
+      --json "$out/tower_ps_cpu_${k}x128_pinned_explain.json"
   done
   # The cost model at K = 2 and 8 too, for the strategies that move the most.
   for k in 2 8; do
@@ -328,7 +345,7 @@ grep -E "tests passed" "$out/tests.log" | tail -1
 grep -cE "\(Skipped\)" "$out/tests.log" | sed 's/^/skipped tests: /'
 echo "wall: $(( $(date +%s) - t0 ))s"
 [ -f "$out/skipped.txt" ] && sed 's/^/skipped (out of time): /' "$out/skipped.txt"
-if [ $run_bench = 1 ]; then
+if [ $run_bench = 1 ] && [ $towers_only = 0 ]; then
   [ -f "$out/sf_train_gpu.json" ] || echo "sf-train gpu: $(tail -1 "$out/sf_train_gpu.txt")"
   [ -f "$out/pytorch_fashion_cnn.json" ] ||
     echo "pytorch peer: $(tail -1 "$out/pytorch_fashion_cnn.txt")"

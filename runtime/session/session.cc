@@ -695,6 +695,7 @@ Session::Session(const SessionOptions& options, Graph graph) : impl_(std::make_u
     throw InvalidArgumentError(str_cat("Session: inter_op_parallelism_threads must be >= 0, got ",
                                        options.inter_op_parallelism_threads));
   dm.logical_gpus = options.logical_gpus;
+  dm.pin_cpu_memory = options.pin_host_memory;
   impl_->manager = std::make_unique<devices::DeviceManager>(dm);
   int threads = options.inter_op_parallelism_threads;
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -1341,8 +1342,8 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       }
       st.copies.fetch_add(1, std::memory_order_relaxed);
       st.bytes_copied.fetch_add(static_cast<std::int64_t>(t.bytes()), std::memory_order_relaxed);
-      if ((t.device_ptr()->type() == devices::DeviceType::kCPU) !=
-          (device->type() == devices::DeviceType::kCPU))
+      if (t.dtype() != DType::kString && (t.device_ptr()->type() == devices::DeviceType::kCPU) !=
+                                             (device->type() == devices::DeviceType::kCPU))
         st.host_copies.fetch_add(1, std::memory_order_relaxed);
       if (t.dtype() == DType::kString || both_cpu(*t.device_ptr(), *device)) {
         *out = t;  // host memory is shared by the logical CPU devices

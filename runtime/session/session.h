@@ -48,6 +48,14 @@ struct SessionOptions {
   // queued on the receiver (which ties towers together: benchmarks/RESULTS.md, H200 runs).
   // Off by default until measured on a GPU (scripts/gpu-check.sh runs sf-bench both ways).
   bool inbound_copy_streams = false;
+  // The session's CPU devices allocate page-locked memory from the first GPU's host allocator
+  // (DeviceManagerOptions::pin_cpu_memory; TF allocates the host side of its GPU copies
+  // "gpu_compatible", PyTorch pins with pin_memory). Variables on CPU:0 read by GPU towers
+  // (parameter_server with local_parameter_device cpu) and the gradients they send back then
+  // copy at the DMA rate instead of through pageable staging. Without a GPU it changes
+  // nothing. The cost: every CPU tensor of the session is page-locked (cached, like GPU
+  // memory), which the OS cannot page out.
+  bool pin_host_memory = false;
   // TF's grappler constant folding (RewriterConfig::constant_folding, on by default in TF1
   // sessions), done when a plan is built:
   // - a node whose data inputs are all Consts (or folded nodes) runs once on the host, and its
@@ -84,8 +92,10 @@ struct CopyEdge {
 struct RunStats {
   std::int64_t nodes_executed = 0;  // graph nodes run (copy nodes not counted)
   std::int64_t copies = 0;          // copy nodes run
-  // Of them, those between a CPU device and another kind (host <-> GPU). The plan's copy_edges
-  // list every copy node, also those a run skips (a constant's copy cached on the device).
+  // Of them, those between a CPU device and another kind (host <-> GPU; string tensors, whose
+  // buffer is shared, not counted). The plan's copy_edges list every copy node, also those a
+  // run skips: a feed is planned on the host, and one fed already on its GPU copies nothing.
+  // A step replayed as a CUDA graph counts no copies.
   std::int64_t host_copies = 0;
   // Bytes those copies moved across device boundaries (between logical CPU devices the
   // copy shares the buffer, and its bytes are counted all the same).

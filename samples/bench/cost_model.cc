@@ -104,8 +104,12 @@ SharedPrediction predict_shared(const CostInputs& in, const std::string& strateg
       strategy == "parameter_server/cpu" && in.ps_link_gb_per_s > 0 && in.towers > units;
   const bool host_measured = host_part && in.host_link_ms.has_value();
   if (host_measured) p.bandwidth_ms = *in.host_link_ms;
-  p.transfer_ms = counted.worker_copies * copy_ms +
-                  (host_measured ? 0.0 : counted.host_copies * in.ps_copy_ms) +
+  // The measured host part covers the 2 V K variable reads and gradients; host copies beyond
+  // them (a scalar, host-fed batches) are costed one by one.
+  const double host_costed =
+      host_measured ? std::max(0.0, counted.host_copies - 2.0 * in.variables * in.towers)
+                    : counted.host_copies;
+  p.transfer_ms = counted.worker_copies * copy_ms + host_costed * in.ps_copy_ms +
                   counted.collectives * in.collective_ms;
   p.comm_ms = p.bandwidth_ms + p.transfer_ms;
   // NOTE: the host link's transfers overlap the compute in steady state when towers share a

@@ -91,7 +91,8 @@ Transfers transfers_per_step(const std::string& strategy, const CostInputs& in);
 struct SharedPrediction {
   std::string strategy;
   double compute_ms = 0;
-  double bandwidth_ms = 0;  // predict()'s comm_ms (bytes / rate)
+  // predict()'s comm_ms (bytes / rate); for parameter_server/cpu with host_link_ms, that.
+  double bandwidth_ms = 0;
   Transfers transfers;
   double transfer_ms = 0;  // the per-transfer costs
   double comm_ms = 0;      // bandwidth_ms + transfer_ms

@@ -317,6 +317,9 @@ void validate(const BenchConfig& c) {
     bad(str_cat("--device: '", c.device, "' is not cpu or gpu"));
   if (c.device == "gpu" && devices::gpu_inventory().gpus.empty())
     bad(str_cat("--device gpu: no GPU (", devices::gpu_inventory().unavailable_reason, ")"));
+  if (c.pin_host_memory && c.device != "gpu")
+    bad("--pin_host_memory page-locks the CPU devices' memory for copies to GPUs: it needs "
+        "--device gpu");
   if (c.inter_op_threads < 0)
     bad(str_cat("--inter_op_threads must be >= 0, got ", c.inter_op_threads));
   if (c.intra_op_threads < 0)
@@ -327,6 +330,7 @@ LinkRates measure_links(const BenchConfig& c) {
   LinkRates r;
   if (c.device == "cpu") return r;
   devices::DeviceManagerOptions dm;
+  dm.pin_cpu_memory = c.pin_host_memory;  // the host link as the strategy's session has it
   if (static_cast<int>(devices::gpu_inventory().gpus.size()) < std::max(2, c.num_devices))
     dm.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(
         static_cast<std::size_t>(std::max(2, c.num_devices)));
@@ -356,7 +360,8 @@ namespace {
 SessionOptions session_options(const BenchConfig& c, int k) {
   SessionOptions options{.inter_op_parallelism_threads = c.inter_op_threads,
                          .intra_op_parallelism_threads = c.intra_op_threads,
-                         .inbound_copy_streams = c.inbound_copy_streams};
+                         .inbound_copy_streams = c.inbound_copy_streams,
+                         .pin_host_memory = c.pin_host_memory};
   if (c.device == "cpu")
     options.device_count = {{"CPU", k}};
   else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k)
@@ -375,11 +380,12 @@ struct TimedGraph {
 
 constexpr std::int64_t kTransferElements = 256;  // 1 KiB of float32
 
-// A host tensor fed on `device`: as is for a CPU device, else copied there (a device-resident
-// feed, so no copy is timed).
+// A host tensor fed on `device`, copied to it first (a device-resident feed, so no copy is
+// timed).
 Tensor placed(Session& sess, const std::string& device, const Tensor& t) {
-  const auto dev = sess.device_manager().find(device);
-  return dev->type() == devices::DeviceType::kCPU ? t : t.to(dev);
+  // NOTE: on the session's own device, CPU:0 too: its memory is page-locked with
+  // --pin_host_memory, as the strategy's variables are (t is the process's pageable host).
+  return t.to(sess.device_manager().lookup(device));
 }
 
 // Median seconds of each graph's runs (interleaved, after warm-up runs).
@@ -597,8 +603,10 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
   HostOverlap r;
   const int k = c.num_devices;
   // Per worker, each variable in from CPU:0 and as many bytes out to it (parameter_server/cpu's
-  // host traffic: reads, then gradients), and/or a chain of `chain` MatMuls.
-  auto graph = [&](bool copies, int chain) {
+  // host traffic: its reads and its gradients, here all at once in both directions, where a
+  // step sends the gradients after its compute), and/or a chain of `chain` MatMuls. `local`:
+  // the same tensors read where they are fed, no copies (the baseline of host_link_ms).
+  auto graph = [&](bool copies, int chain, bool local = false) {
     TimedGraph g;
     auto as_default = g.graph.as_default();
     for (std::size_t v = 0; copies && v < variable_bytes.size(); ++v) {
@@ -607,10 +615,10 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
       for (int i = 0; i < k; ++i) {
         const Output grads = add_input(g, worker_device(c, i), shape, str_cat("grads", v, "_", i));
         {
-          device d(worker_device(c, i));
+          device d(local ? "/device:CPU:0" : worker_device(c, i));
           g.targets.push_back(identity(params, str_cat("read", v, "_", i)).op());
         }
-        device d("/device:CPU:0");
+        device d(local ? worker_device(c, i) : "/device:CPU:0");
         g.targets.push_back(identity(grads, str_cat("sent", v, "_", i)).op());
       }
     }
@@ -624,10 +632,12 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
   r.chain = scaled_chain(first[0], first[1]);
   auto compute = graph(false, r.chain);
   auto both = graph(true, r.chain);
-  const auto m = median_runs_s(c, k, {&copies, &compute, &both});
+  auto local = graph(true, 0, true);
+  const auto m = median_runs_s(c, k, {&copies, &compute, &both, &local});
   r.copies_ms = m[0] * 1e3;
   r.compute_ms = m[1] * 1e3;
   r.both_ms = m[2] * 1e3;
+  r.link_ms = std::max(0.0, m[0] - m[3]) * 1e3;
   const double hidden = r.copies_ms + r.compute_ms - r.both_ms;
   const double shorter = std::min(r.copies_ms, r.compute_ms);
   r.overlap = shorter > 0 ? std::clamp(hidden / shorter, 0.0, 1.0) : 1.0;
@@ -771,6 +781,7 @@ std::string header(const BenchConfig& c) {
                     ? str_cat(", gradients repacked into ", c.gradient_repacking, " buffers")
                     : "",
                 "\n");
+  if (c.pin_host_memory) h += "Host memory: page-locked (--pin_host_memory)\n";
   h += "==========";
   return h;
 }
@@ -984,9 +995,9 @@ BenchResult run_benchmark(const BenchConfig& c,
   {
     const RunStats& stats = sess.last_run_stats();
     r.copies_per_step = stats.copies;
-    // NOTE: the copies that ran, not the plan's copy edges: a constant's copy to a GPU is
-    // cached there and skipped (session 8's H200 run counted 8 such edges as host copies,
-    // more than the copies that ran).
+    // NOTE: the copies that ran, not the plan's copy edges: each GPU tower's images and labels
+    // are planned as host copies, but fed on the GPU they copy nothing (session 8's H200 run
+    // counted those 2 per tower as host copies, 8 at K = 4, more than the 3 copies that ran).
     r.host_copies_per_step = stats.host_copies;
     r.collectives_per_step = collectives;
   }

@@ -53,6 +53,9 @@ struct BenchConfig {
   // SessionOptions::inbound_copy_streams (copies between logical GPUs of a card on their own
   // streams); --inbound_copy_streams.
   bool inbound_copy_streams = false;
+  // SessionOptions::pin_host_memory (the CPU devices' tensors page-locked, so copies between
+  // CPU:0 and the GPUs are one DMA); --pin_host_memory, GPUs only.
+  bool pin_host_memory = false;
   // Writes the training graph as Graphviz DOT here (name-scope clusters, one colour per
   // assigned device, gradient scopes collapsed); "" for none.
   std::string dump_graph;
@@ -139,10 +142,13 @@ TransferCosts measure_transfer_costs(const BenchConfig& config, double busy_ms =
 // back (parameter_server/cpu's reads and gradients), one that runs a chain of MatMuls on every
 // worker (as long as the copies take), and one that does both; overlap = (copies + compute -
 // both) / min(copies, compute), in [0, 1]. Session 7's two H200 machines differed here (the
-// host traffic hid under the compute on one, not the other). copies_ms is the host link's
-// time for that traffic as the executor moves it, all workers at once.
+// host traffic hid under the compute on one, not the other). link_ms is the host link's time
+// for that traffic as the executor moves it, all workers at once, in both directions.
 struct HostOverlap {
   double copies_ms = 0, compute_ms = 0, both_ms = 0;
+  // copies_ms less a run of the same graph with no copies (each tensor read where it is fed):
+  // the host link's time for the traffic (CostInputs::host_link_ms), without a run's own cost.
+  double link_ms = 0;
   int chain = 0;  // MatMuls per worker
   double overlap = 1.0;
 };

@@ -133,6 +133,11 @@ int main(int argc, char** argv) {
   app.add_option("--group_updates", group_updates,
                  "run the optimizer's updates on a GPU as one grouped kernel (one launch; "
                  "SessionOptions::group_updates): 1 (default) or 0");
+  bool pin_host_memory = false;
+  app.add_flag("--pin_host_memory", pin_host_memory,
+               "page-locked memory for the CPU's tensors, so the variables on the CPU and their "
+               "gradients copy to and from the GPU as one DMA (SessionOptions::pin_host_memory; "
+               "--device gpu only)");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save a checkpoint (safetensors) here after every epoch");
   app.add_flag("--resume", resume, "start from the latest checkpoint in --checkpoint_dir");
@@ -156,6 +161,10 @@ int main(int argc, char** argv) {
     if (device == "auto") device = sf::devices::gpu_inventory().gpus.empty() ? "cpu" : "gpu";
     if (ps_device == "gpu" && device != "gpu")
       throw sf::InvalidArgumentError("--local_parameter_device gpu needs --device gpu");
+    if (pin_host_memory && device != "gpu")
+      throw sf::InvalidArgumentError(
+          "--pin_host_memory page-locks the CPU's memory for copies to a GPU: it needs --device "
+          "gpu");
     // One GPU tower keeps its whole step on the GPU (nothing to share); towers share the
     // variables on the CPU, as TF's cifar10_multi_gpu_train does.
     if (ps_device == "auto") ps_device = device == "gpu" && towers == 1 ? "gpu" : "cpu";
@@ -177,6 +186,7 @@ int main(int argc, char** argv) {
                                .group_updates = group_updates
                                                     ? sf::SessionOptions::UpdateGrouping::kGpu
                                                     : sf::SessionOptions::UpdateGrouping::kOff};
+    options.pin_host_memory = pin_host_memory;
     if (device == "cpu") options.device_count = {{"CPU", towers}};
     const bool gpu = device == "gpu";
     if (gpu && static_cast<int>(sf::devices::gpu_inventory().gpus.size()) < towers) {
@@ -376,6 +386,7 @@ int main(int argc, char** argv) {
                         {"nodes_folded", nodes_folded},
                         {"nodes_forwarded", nodes_forwarded},
                         {"group_updates", group_updates},
+                        {"pin_host_memory", pin_host_memory},
                         {"updates_grouped", updates_grouped},
                         {"local_parameter_device", ps_device}};
     if (max_steps > 0) j["max_steps"] = max_steps;  // a throughput run, not a full training

@@ -205,6 +205,9 @@ TEST(StrategiesTest, InvalidFlagCombinationsAreRejected) {
   x = c;
   x.variable_update = "async";
   expect_bad(x, "--variable_update");
+  x = c;
+  x.pin_host_memory = true;  // on CPU devices
+  expect_bad(x, "--pin_host_memory");
 }
 
 TEST(StrategiesTest, HeaderSpeaksTfCnnBenchmarks) {
@@ -453,6 +456,10 @@ TEST(CostModelTest, SharedModelUsesTheCostsMeasuredInAStep) {
   EXPECT_DOUBLE_EQ(ps.host_ms, 5.0);
   EXPECT_DOUBLE_EQ(ps.transfer_ms, 3 * 0.005);
   EXPECT_DOUBLE_EQ(ps.step_ms, 3.31 + 5.0 + 0.015 - 0.25 * (3.31 + 0.015));
+  // Host copies the executor made beyond the 2 V K reads and gradients cost one by one.
+  const auto counted = bench::predict_shared(in, "parameter_server/cpu",
+                                             {.worker_copies = 3, .host_copies = 2 * 8 * 4 + 1});
+  EXPECT_DOUBLE_EQ(counted.transfer_ms, 3 * 0.005 + 1 * 0.03);
   // One tower per compute unit: the host part is serial, from bytes / rate (the calibration
   // runs only where towers share a unit).
   auto own = in;
@@ -505,10 +512,7 @@ TEST(CostModelTest, TransferCostsOnCpuDevices) {
   // While the workers compute for about 2 ms: measured, with a chain of MatMuls.
   const auto busy = bench::measure_transfer_costs(c, 2.0);
   ASSERT_TRUE(busy.copy_in_step_ms.has_value());
-  EXPECT_GE(*busy.copy_in_step_ms, 0.0);
-  EXPECT_LT(*busy.copy_in_step_ms, 5.0);
-  EXPECT_GE(busy.chain, 4);
-  EXPECT_LE(busy.chain, 4000);
+  EXPECT_LT(*busy.copy_in_step_ms, 5.0);  // shared memory: near 0
   const auto none = bench::measure_transfer_costs(base(1, 2), 2.0);
   EXPECT_EQ(none.copy_ms, 0.0);
   EXPECT_EQ(none.collective_ms, 0.0);
@@ -578,8 +582,9 @@ TEST(StrategiesGpuTest, KTowersEqualOneTowerWithKTimesTheBatch) {
 }
 
 // The executor's copy counts on GPUs: host copies are the copies that ran between CPU:0 and a
-// GPU (session 8's count took the plan's copy edges, among them constants' copies cached on the
-// GPUs, and found 8 host copies in strategies that make none, more than the 3 copies that ran).
+// GPU (session 8's count took the plan's copy edges, among them the towers' device-resident
+// feeds, and found 8 host copies in strategies that make none, more than the 3 copies that ran);
+// the rest are the worker copies the cost model counts from the graph.
 TEST(StrategiesGpuTest, HostCopiesAreTheCopiesThatRan) {
   if (sf::devices::gpu_inventory().gpus.empty())
     GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
@@ -596,12 +601,31 @@ TEST(StrategiesGpuTest, HostCopiesAreTheCopiesThatRan) {
     in.variables = static_cast<int>(r.placement.size());
     in.gradient_repacking = c.gradient_repacking;
     const auto t = bench::transfers_per_step(bench::strategy_key(c), in);
-    EXPECT_LE(r.host_copies_per_step, r.copies_per_step) << s.name;
-    if (c.variable_update == "parameter_server" && c.local_parameter_device == "cpu")
+    EXPECT_EQ(static_cast<double>(r.copies_per_step - r.host_copies_per_step), t.worker_copies)
+        << s.name;
+    if (c.variable_update == "parameter_server" && c.local_parameter_device == "cpu") {
+      // 2 V K, and one scalar more on the executor's side (docs/placement.md).
       EXPECT_GE(r.host_copies_per_step, static_cast<std::int64_t>(t.host_copies)) << s.name;
-    else
+      EXPECT_LE(r.host_copies_per_step, static_cast<std::int64_t>(t.host_copies) + 1) << s.name;
+    } else {
       EXPECT_EQ(r.host_copies_per_step, 0) << s.name;
+    }
   }
+}
+
+// --pin_host_memory changes where the CPU's bytes live, not what is computed:
+// parameter_server/cpu with 2 GPU towers ends with the same parameters either way.
+TEST(StrategiesGpuTest, PinnedHostMemoryTrainsTheSame) {
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  auto c = base(2, 4);
+  c.device = "gpu";
+  const auto pageable = bench::run_benchmark(c);
+  c.pin_host_memory = true;
+  const auto pinned = bench::run_benchmark(c);
+  EXPECT_EQ(pinned.placement.front().device, "/device:CPU:0");
+  EXPECT_EQ(relative_difference(pinned.parameters, pageable.parameters), 0.0);
+  EXPECT_EQ(pinned.host_copies_per_step, pageable.host_copies_per_step);
 }
 
 // One tower trained on GPU:0 ends where the CPU run ends (float32 on both; cuDNN/cuBLAS in

@@ -63,6 +63,50 @@ TEST(DeviceManagerTest, BadOptionsAreInvalidArgument) {
   }
 }
 
+// pin_cpu_memory: without a GPU the CPU devices keep their own allocator; with a budget it is
+// refused (the pinned allocator would not enforce it).
+TEST(DeviceManagerTest, PinCpuMemoryNeedsAGpuAndNoBudget) {
+  DeviceManagerOptions o{.num_cpus = 2, .pin_cpu_memory = true};
+  DeviceManager m(o);
+  if (m.num_gpus() == 0) {
+    EXPECT_EQ(m.cpu(0)->allocator().name(), "cpu_caching");
+    EXPECT_EQ(m.cpu(0)->description().find("allocated from"), std::string::npos);
+  } else {
+    EXPECT_EQ(&m.cpu(1)->allocator(), &m.gpu(0)->host_allocator());
+    EXPECT_NE(m.cpu(0)->description().find("allocated from /device:GPU:0"), std::string::npos);
+  }
+  o.cpu_memory_limit = 1 << 20;
+  try {
+    DeviceManager bad(o);
+    FAIL();
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("pin_cpu_memory with a cpu_memory_limit"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// CpuDevice::allocate_from: tensors come from the other device's host allocator, kept alive by
+// this one; refused for itself, with a budget, or once something was allocated here.
+TEST(DeviceManagerTest, CpuDeviceAllocatesFromAnotherDevice) {
+  auto owner = std::make_shared<sf::devices::CpuDevice>(1);
+  auto cpu = std::make_shared<sf::devices::CpuDevice>(0);
+  cpu->allocate_from(owner);
+  void* p = cpu->allocator().allocate(4096);
+  EXPECT_GE(owner->allocator().stats().bytes_in_use, 4096);
+  cpu->allocator().deallocate(p);
+  EXPECT_EQ(owner->allocator().stats().bytes_in_use, 0);
+  EXPECT_EQ(&cpu->host_allocator(), &owner->allocator());
+  EXPECT_THROW(cpu->allocate_from(cpu), sf::InvalidArgumentError);
+  EXPECT_THROW(cpu->allocate_from(nullptr), sf::InvalidArgumentError);
+  auto budget = std::make_shared<sf::devices::CpuDevice>(2, 1 << 20);
+  EXPECT_THROW(budget->allocate_from(owner), sf::InvalidArgumentError);
+  auto used = std::make_shared<sf::devices::CpuDevice>(3);
+  void* q = used->allocator().allocate(64);
+  EXPECT_THROW(used->allocate_from(owner), sf::FailedPreconditionError);
+  used->allocator().deallocate(q);
+}
+
 TEST(DeviceManagerTest, NoGpuMeansAReasonNotAFailure) {
   const auto& inv = sf::devices::gpu_inventory();
   if (!inv.gpus.empty()) GTEST_SKIP() << "this machine has GPUs";

@@ -67,6 +67,27 @@ TEST(GpuDeviceTest, PinnedHostCopies) {
   EXPECT_EQ(gpu->host_allocator().stats().bytes_in_use, 0);
 }
 
+// DeviceManagerOptions::pin_cpu_memory: CPU:0's tensors come from GPU:0's pinned cache, and
+// copies both ways take the direct path (one DMA), with the values intact.
+TEST(GpuDeviceTest, PinnedCpuDeviceCopiesBothWays) {
+  SF_SKIP_UNLESS_DEVICE("GPU:0");
+  DeviceManager m(DeviceManagerOptions{.pin_cpu_memory = true});
+  auto cpu = m.cpu(0);
+  auto gpu = m.gpu(0);
+  ASSERT_EQ(&cpu->allocator(), &gpu->host_allocator());
+  const std::size_t n = 5'000'001;  // over the staging path's chunks were it pageable
+  const auto before = gpu->host_allocator().stats().bytes_in_use;
+  {
+    auto host = sf::Tensor::from_vector<float>(iota(n), {static_cast<std::int64_t>(n)}).to(cpu);
+    EXPECT_GE(gpu->host_allocator().stats().bytes_in_use,
+              before + static_cast<std::int64_t>(n * 4));
+    auto dev = host.to(gpu);
+    auto back = dev.to(cpu);
+    EXPECT_EQ(back.to_vector<float>(), iota(n));
+  }
+  EXPECT_EQ(gpu->host_allocator().stats().bytes_in_use, before);
+}
+
 // Pinned memory is cached: freed blocks are reused without cudaHostAlloc, a block a copy
 // reads is not reused before the copy ran, and empty_cache gives it all back.
 TEST(GpuDeviceTest, PinnedHostMemoryIsCachedAndCopiedAsync) {
