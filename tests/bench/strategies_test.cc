@@ -477,20 +477,38 @@ TEST(CostModelTest, SharedModelUsesTheCostsMeasuredInAStep) {
 
 // The transfers counted from the graph's construction are the copy nodes and collective steps
 // the executor runs in a step (logical CPU devices, K = 3, every strategy).
-TEST(CostModelTest, TransfersPerStepMatchTheExecutor) {
+// Every synchronous strategy and independent.
+std::vector<Strategy> every_strategy() {
   std::vector<Strategy> all(std::begin(kSynchronous), std::end(kSynchronous));
   all.push_back({"independent", [](bench::BenchConfig& c) { c.variable_update = "independent"; }});
-  for (const auto& s : all) {
-    auto c = base(3, 2);
-    c.num_batches = 1;
-    s.apply(c);
-    const auto r = bench::run_benchmark(c);
-    bench::CostInputs in;
-    in.towers = 3;
-    in.variables = static_cast<int>(r.placement.size());
-    in.gradient_repacking = c.gradient_repacking;
-    in.cpu_devices = true;
-    const auto t = bench::transfers_per_step(bench::strategy_key(c), in);
+  return all;
+}
+
+// A run of `s` with K towers of 2 (or 4 on GPUs) for `batches` steps, and the transfers the
+// cost model counts for it from the graph's construction.
+struct CountedRun {
+  bench::BenchConfig config;
+  bench::BenchResult result;
+  bench::Transfers formula;
+};
+CountedRun counted_run(const Strategy& s, int k, bool gpu, int batches) {
+  CountedRun out{base(k, gpu ? 4 : 2), {}, {}};
+  out.config.num_batches = batches;
+  if (gpu) out.config.device = "gpu";
+  s.apply(out.config);
+  out.result = bench::run_benchmark(out.config);
+  bench::CostInputs in;
+  in.towers = k;
+  in.variables = static_cast<int>(out.result.placement.size());
+  in.gradient_repacking = out.config.gradient_repacking;
+  in.cpu_devices = !gpu;
+  out.formula = bench::transfers_per_step(bench::strategy_key(out.config), in);
+  return out;
+}
+
+TEST(CostModelTest, TransfersPerStepMatchTheExecutor) {
+  for (const auto& s : every_strategy()) {
+    const auto [c, r, t] = counted_run(s, 3, false, 1);
     EXPECT_EQ(t.worker_copies, static_cast<double>(r.copies_per_step)) << s.name;
     EXPECT_EQ(t.host_copies, 0) << s.name;
     EXPECT_EQ(r.host_copies_per_step, 0) << s.name;
@@ -588,19 +606,8 @@ TEST(StrategiesGpuTest, KTowersEqualOneTowerWithKTimesTheBatch) {
 TEST(StrategiesGpuTest, HostCopiesAreTheCopiesThatRan) {
   if (sf::devices::gpu_inventory().gpus.empty())
     GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
-  std::vector<Strategy> all(std::begin(kSynchronous), std::end(kSynchronous));
-  all.push_back({"independent", [](bench::BenchConfig& c) { c.variable_update = "independent"; }});
-  for (const auto& s : all) {
-    auto c = base(2, 4);
-    c.device = "gpu";
-    c.num_batches = 2;
-    s.apply(c);
-    const auto r = bench::run_benchmark(c);
-    bench::CostInputs in;
-    in.towers = 2;
-    in.variables = static_cast<int>(r.placement.size());
-    in.gradient_repacking = c.gradient_repacking;
-    const auto t = bench::transfers_per_step(bench::strategy_key(c), in);
+  for (const auto& s : every_strategy()) {
+    const auto [c, r, t] = counted_run(s, 2, true, 2);
     EXPECT_EQ(static_cast<double>(r.copies_per_step - r.host_copies_per_step), t.worker_copies)
         << s.name;
     if (c.variable_update == "parameter_server" && c.local_parameter_device == "cpu") {
