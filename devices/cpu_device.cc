@@ -78,24 +78,25 @@ CpuDevice::CpuDevice(int index, std::int64_t memory_limit)
       stream_(std::make_unique<CpuStream>()) {}
 
 std::string CpuDevice::description() const {
-  return str_cat(
-      name(), ": host memory, ", std::thread::hardware_concurrency(), " hardware threads",
-      memory_limit_ > 0 ? str_cat(", budget ", memory_limit_, " bytes") : std::string(),
-      owner_ ? str_cat(", allocated from ", owner_->name(), "'s ", owner_->host_allocator().name())
-             : std::string());
+  return str_cat(name(), ": host memory, ", std::thread::hardware_concurrency(),
+                 " hardware threads",
+                 memory_limit_ > 0 ? str_cat(", budget ", memory_limit_, " bytes") : std::string(),
+                 other_ ? str_cat(", allocated from ", other_->name()) : std::string());
 }
 
-void CpuDevice::allocate_from(std::shared_ptr<Device> owner) {
-  if (!owner || owner.get() == this)
-    throw InvalidArgumentError(str_cat(name(), ": allocate_from needs another device"));
+void CpuDevice::allocate_from(std::shared_ptr<Allocator> allocator) {
+  if (!allocator || allocator.get() == &allocator_)
+    throw InvalidArgumentError(str_cat(name(), ": allocate_from needs another allocator"));
   if (memory_limit_ > 0)
     throw InvalidArgumentError(str_cat(name(), " has a memory budget (", memory_limit_,
-                                       " bytes), which ", owner->name(),
-                                       "'s host allocator would not enforce"));
+                                       " bytes), which ", allocator->name(), " would not enforce"));
+  if (other_)
+    throw FailedPreconditionError(
+        str_cat(name(), " already allocates from ", other_->name(), ": allocate_from is once"));
   if (allocator_.stats().bytes_in_use > 0)
     throw FailedPreconditionError(
         str_cat(name(), ": allocate_from after tensors were allocated here"));
-  owner_ = std::move(owner);
+  other_ = std::move(allocator);
 }
 
 Stream& CpuDevice::compute_stream() { return *stream_; }

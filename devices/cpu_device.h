@@ -14,13 +14,15 @@ class CpuDevice final : public Device {
  public:
   explicit CpuDevice(int index, std::int64_t memory_limit = 0);
   std::string description() const override;
-  Allocator& allocator() override { return owner_ ? owner_->host_allocator() : allocator_; }
+  Allocator& allocator() override { return other_ ? *other_ : allocator_; }
   Allocator& host_allocator() override { return allocator(); }
-  // From now on, tensors come from `owner`'s host allocator (a GPU's: page-locked memory, so a
-  // copy between this device and a GPU is one DMA, not a staged copy of pageable memory).
-  // Call before anything is allocated here; `owner` is kept alive. DeviceManagerOptions::
-  // pin_cpu_memory.
-  void allocate_from(std::shared_ptr<Device> owner);
+  // From now on, tensors come from `allocator` (kept alive: DeviceManagerOptions::
+  // pin_cpu_memory gives a cache of page-locked memory, so a copy between this device and a
+  // GPU is one DMA, not a staged copy of pageable memory). Once, before anything is allocated
+  // here and before the device is shared between threads: a tensor is freed by the allocator
+  // the device names at that time (FailedPreconditionError otherwise; InvalidArgumentError for
+  // a null allocator or a device with a memory budget, which `allocator` would not enforce).
+  void allocate_from(std::shared_ptr<Allocator> allocator);
   Stream& compute_stream() override;
   std::unique_ptr<Stream> create_stream() override;
   std::unique_ptr<Event> create_event() override;
@@ -37,7 +39,7 @@ class CpuDevice final : public Device {
   // on a malloc backend): a training step reuses the previous step's blocks instead of
   // returning large buffers to the OS and faulting them in again.
   CachingAllocator allocator_;
-  std::shared_ptr<Device> owner_;  // allocate_from()
+  std::shared_ptr<Allocator> other_;  // allocate_from()
   std::unique_ptr<Stream> stream_;
 };
 

@@ -12,4 +12,8 @@ std::shared_ptr<Device> create_gpu_device(int index, int, std::int64_t, int, int
   throw UnavailableError(str_cat("Cannot create /device:GPU:", index, ": CPU-only build"));
 }
 
+std::shared_ptr<Allocator> create_pinned_host_allocator(int, std::string name) {
+  throw UnavailableError(str_cat("Cannot create ", name, ": CPU-only build"));
+}
+
 }  // namespace scopeflow::devices::platform

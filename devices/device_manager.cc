@@ -68,10 +68,15 @@ DeviceManager::DeviceManager(const DeviceManagerOptions& options) {
       ++gpu_index;
     }
   }
-  if (options.pin_cpu_memory && num_gpus() > 0)
+  if (options.pin_cpu_memory && num_gpus() > 0) {
+    // One cache for the CPU devices, of its own: a CPU tensor that outlives the manager (a
+    // fetched value) keeps page-locked host memory alive, not GPU:0 with its memory.
+    const auto pinned = platform::create_pinned_host_allocator(
+        gpu(0)->physical_id(), "pinned host memory of the CPU devices");
     for (int i = 0; i < num_cpus_; ++i)
       std::static_pointer_cast<CpuDevice>(devices_[static_cast<std::size_t>(i)])
-          ->allocate_from(devices_[static_cast<std::size_t>(num_cpus_)]);
+          ->allocate_from(pinned);
+  }
   SF_LOG_DEBUG("DeviceManager: ", device_list());
 }
 

@@ -51,9 +51,10 @@ struct DeviceManagerOptions {
   // Physical GPU id -> its logical devices. A physical GPU not named here becomes one
   // logical GPU with no budget. Naming a physical GPU that does not exist is an error.
   std::map<int, std::vector<LogicalGpuConfig>> logical_gpus = {};
-  // With a GPU: the CPU devices allocate page-locked memory from the first GPU's host allocator
-  // (CpuDevice::allocate_from), so their copies to and from GPUs are one DMA each. Without a
-  // GPU it changes nothing. Not with cpu_memory_limit (InvalidArgumentError).
+  // With a GPU: the CPU devices allocate page-locked memory from a cache of their own
+  // (platform::create_pinned_host_allocator, CpuDevice::allocate_from), so their copies to and
+  // from GPUs are one DMA each. Without a GPU it changes nothing. Not with cpu_memory_limit
+  // (InvalidArgumentError).
   bool pin_cpu_memory = false;
 };
 

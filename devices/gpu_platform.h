@@ -16,5 +16,10 @@ std::string library_versions();
 // logical GPUs share that card. `memory_limit` 0: no budget.
 std::shared_ptr<Device> create_gpu_device(int index, int physical_id, std::int64_t memory_limit,
                                           int logical_rank, int logical_count);
+// A cache of page-locked host memory (cudaHostAlloc, portable to every card) of its own, not
+// a GPU device's: DeviceManagerOptions::pin_cpu_memory gives it to the CPU devices, so a CPU
+// tensor keeps this cache alive, not a GPU with its memory and streams. `physical_id`: the
+// card whose context allocates it. UnavailableError in CPU-only builds.
+std::shared_ptr<Allocator> create_pinned_host_allocator(int physical_id, std::string name);
 
 }  // namespace scopeflow::devices::platform

@@ -598,4 +598,9 @@ std::shared_ptr<Device> create_gpu_device(int index, int physical_id, std::int64
                                            logical_count);
 }
 
+std::shared_ptr<Allocator> create_pinned_host_allocator(int physical_id, std::string name) {
+  return std::make_shared<HostCachingAllocator>("cuda_pinned_host", std::move(name),
+                                                std::make_unique<cuda::PinnedBackend>(physical_id));
+}
+
 }  // namespace scopeflow::devices::platform

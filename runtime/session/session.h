@@ -48,13 +48,14 @@ struct SessionOptions {
   // queued on the receiver (which ties towers together: benchmarks/RESULTS.md, H200 runs).
   // Off by default until measured on a GPU (scripts/gpu-check.sh runs sf-bench both ways).
   bool inbound_copy_streams = false;
-  // The session's CPU devices allocate page-locked memory from the first GPU's host allocator
+  // With a GPU, the session's CPU devices allocate page-locked memory from a cache of their own
   // (DeviceManagerOptions::pin_cpu_memory; TF allocates the host side of its GPU copies
   // "gpu_compatible", PyTorch pins with pin_memory). Variables on CPU:0 read by GPU towers
   // (parameter_server with local_parameter_device cpu) and the gradients they send back then
   // copy at the DMA rate instead of through pageable staging. Without a GPU it changes
-  // nothing. The cost: every CPU tensor of the session is page-locked (cached, like GPU
-  // memory), which the OS cannot page out.
+  // nothing. The cost: what the CPU devices allocate (variables, kernel outputs, copies from
+  // GPUs; not constants or feeds, which the process's host device makes) is page-locked and
+  // cached, like GPU memory, and the OS cannot page it out.
   bool pin_host_memory = false;
   // TF's grappler constant folding (RewriterConfig::constant_folding, on by default in TF1
   // sessions), done when a plan is built:

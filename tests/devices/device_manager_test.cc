@@ -5,6 +5,7 @@
 
 #include "devices/base/errors.h"
 #include "devices/cpu_device.h"
+#include "devices/tensor.h"
 
 namespace sf = scopeflow;
 using sf::devices::DeviceManager;
@@ -72,8 +73,12 @@ TEST(DeviceManagerTest, PinCpuMemoryNeedsAGpuAndNoBudget) {
     EXPECT_EQ(m.cpu(0)->allocator().name(), "cpu_caching");
     EXPECT_EQ(m.cpu(0)->description().find("allocated from"), std::string::npos);
   } else {
-    EXPECT_EQ(&m.cpu(1)->allocator(), &m.gpu(0)->host_allocator());
-    EXPECT_NE(m.cpu(0)->description().find("allocated from /device:GPU:0"), std::string::npos);
+    // One cache of their own for the CPU devices, not GPU:0's (which a fetched CPU tensor
+    // would then keep alive, GPU memory and all).
+    EXPECT_EQ(&m.cpu(1)->allocator(), &m.cpu(0)->allocator());
+    EXPECT_NE(&m.cpu(0)->allocator(), &m.gpu(0)->host_allocator());
+    EXPECT_EQ(m.cpu(0)->allocator().name(), "cuda_pinned_host");
+    EXPECT_NE(m.cpu(0)->description().find("allocated from cuda_pinned_host"), std::string::npos);
   }
   o.cpu_memory_limit = 1 << 20;
   try {
@@ -86,24 +91,33 @@ TEST(DeviceManagerTest, PinCpuMemoryNeedsAGpuAndNoBudget) {
   }
 }
 
-// CpuDevice::allocate_from: tensors come from the other device's host allocator, kept alive by
-// this one; refused for itself, with a budget, or once something was allocated here.
-TEST(DeviceManagerTest, CpuDeviceAllocatesFromAnotherDevice) {
+// CpuDevice::allocate_from: tensors come from the given allocator, kept alive by the device;
+// refused for a null allocator or its own, with a budget, a second time (live tensors would be
+// freed to the wrong cache), or once something was allocated here.
+TEST(DeviceManagerTest, CpuDeviceAllocatesFromAnotherAllocator) {
   auto owner = std::make_shared<sf::devices::CpuDevice>(1);
+  // An allocator that keeps its device alive (the aliasing shared_ptr).
+  std::shared_ptr<sf::devices::Allocator> other(owner, &owner->allocator());
   auto cpu = std::make_shared<sf::devices::CpuDevice>(0);
-  cpu->allocate_from(owner);
-  void* p = cpu->allocator().allocate(4096);
-  EXPECT_GE(owner->allocator().stats().bytes_in_use, 4096);
-  cpu->allocator().deallocate(p);
-  EXPECT_EQ(owner->allocator().stats().bytes_in_use, 0);
-  EXPECT_EQ(&cpu->host_allocator(), &owner->allocator());
-  EXPECT_THROW(cpu->allocate_from(cpu), sf::InvalidArgumentError);
   EXPECT_THROW(cpu->allocate_from(nullptr), sf::InvalidArgumentError);
+  EXPECT_THROW(cpu->allocate_from(std::shared_ptr<sf::devices::Allocator>(cpu, &cpu->allocator())),
+               sf::InvalidArgumentError);
+  cpu->allocate_from(other);
+  {
+    sf::Tensor t(sf::DType::kFloat32, sf::Shape{1024}, cpu);
+    EXPECT_GE(owner->allocator().stats().bytes_in_use, 4096);
+    EXPECT_EQ(&cpu->host_allocator(), &owner->allocator());
+    auto again = std::make_shared<sf::devices::CpuDevice>(4);
+    EXPECT_THROW(
+        cpu->allocate_from(std::shared_ptr<sf::devices::Allocator>(again, &again->allocator())),
+        sf::FailedPreconditionError);
+  }
+  EXPECT_EQ(owner->allocator().stats().bytes_in_use, 0);
   auto budget = std::make_shared<sf::devices::CpuDevice>(2, 1 << 20);
-  EXPECT_THROW(budget->allocate_from(owner), sf::InvalidArgumentError);
+  EXPECT_THROW(budget->allocate_from(other), sf::InvalidArgumentError);
   auto used = std::make_shared<sf::devices::CpuDevice>(3);
   void* q = used->allocator().allocate(64);
-  EXPECT_THROW(used->allocate_from(owner), sf::FailedPreconditionError);
+  EXPECT_THROW(used->allocate_from(other), sf::FailedPreconditionError);
   used->allocator().deallocate(q);
 }
 

@@ -67,25 +67,30 @@ TEST(GpuDeviceTest, PinnedHostCopies) {
   EXPECT_EQ(gpu->host_allocator().stats().bytes_in_use, 0);
 }
 
-// DeviceManagerOptions::pin_cpu_memory: CPU:0's tensors come from GPU:0's pinned cache, and
-// copies both ways take the direct path (one DMA), with the values intact.
+// DeviceManagerOptions::pin_cpu_memory: CPU:0's tensors come from a pinned cache of the CPU
+// devices' own (cudaHostAlloc), copies both ways keep the values, and a CPU tensor that outlives
+// the manager keeps that cache alive (not the GPU) and frees into it.
 TEST(GpuDeviceTest, PinnedCpuDeviceCopiesBothWays) {
   SF_SKIP_UNLESS_DEVICE("GPU:0");
-  DeviceManager m(DeviceManagerOptions{.pin_cpu_memory = true});
-  auto cpu = m.cpu(0);
-  auto gpu = m.gpu(0);
-  ASSERT_EQ(&cpu->allocator(), &gpu->host_allocator());
   const std::size_t n = 5'000'001;  // over the staging path's chunks were it pageable
-  const auto before = gpu->host_allocator().stats().bytes_in_use;
+  sf::Tensor kept;
   {
-    auto host = sf::Tensor::from_vector<float>(iota(n), {static_cast<std::int64_t>(n)}).to(cpu);
-    EXPECT_GE(gpu->host_allocator().stats().bytes_in_use,
-              before + static_cast<std::int64_t>(n * 4));
-    auto dev = host.to(gpu);
-    auto back = dev.to(cpu);
-    EXPECT_EQ(back.to_vector<float>(), iota(n));
+    DeviceManager m(DeviceManagerOptions{.pin_cpu_memory = true});
+    auto cpu = m.cpu(0);
+    auto gpu = m.gpu(0);
+    ASSERT_EQ(cpu->allocator().name(), "cuda_pinned_host");
+    const auto before = cpu->allocator().stats().bytes_in_use;
+    {
+      auto host = sf::Tensor::from_vector<float>(iota(n), {static_cast<std::int64_t>(n)}).to(cpu);
+      EXPECT_GE(cpu->allocator().stats().bytes_in_use, before + static_cast<std::int64_t>(n * 4));
+      auto dev = host.to(gpu);
+      auto back = dev.to(cpu);
+      EXPECT_EQ(back.to_vector<float>(), iota(n));
+    }
+    EXPECT_EQ(cpu->allocator().stats().bytes_in_use, before);
+    kept = sf::Tensor::from_vector<float>(iota(3), {3}).to(cpu);
   }
-  EXPECT_EQ(gpu->host_allocator().stats().bytes_in_use, before);
+  EXPECT_EQ(kept.to_vector<float>(), iota(3));  // the manager and its GPU are gone
 }
 
 // Pinned memory is cached: freed blocks are reused without cudaHostAlloc, a block a copy

@@ -22,6 +22,20 @@ float scalar(sf::Session& s, const sf::Output& o, const sf::FeedDict& f = {}) {
   return s.run(o, f).scalar<float>();
 }
 
+// SessionOptions::pin_host_memory reaches the session's devices: with a GPU the CPU devices
+// allocate page-locked memory (a cache of their own), without one nothing changes.
+TEST_F(ExecutorTest, PinHostMemoryReachesTheCpuDevices) {
+  sf::Session plain;
+  EXPECT_EQ(plain.device_manager().cpu(0)->allocator().name(), "cpu_caching");
+  sf::SessionOptions options{.device_count = {{"CPU", 2}}};
+  options.pin_host_memory = true;
+  sf::Session s(options);
+  const bool gpu = s.device_manager().num_gpus() > 0;
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(s.device_manager().cpu(i)->allocator().name(),
+              gpu ? "cuda_pinned_host" : "cpu_caching");
+}
+
 TEST_F(ExecutorTest, DiamondRunsOnceAndThePlanIsReused) {
   // On the CPU: with a GPU, the ops would go to GPU:0 and the fed host scalar would be copied
   // there (one copy node, as in TF); this test is about the plan.
