@@ -186,13 +186,7 @@ int main(int argc, char** argv) {
       in.compute_ms = one.step_ms_median;
       for (const auto& p : one.placement) in.param_bytes += static_cast<double>(p.bytes);
       in.towers = c.num_devices;
-      // NOTE: with fewer cards than towers, every tower goes to logical GPUs of the first card
-      // (bench::session_options), so one unit computes, however many cards there are.
-      in.compute_units =
-          c.device == "cpu" ||
-                  static_cast<int>(sf::devices::gpu_inventory().gpus.size()) < c.num_devices
-              ? 1
-              : c.num_devices;
+      in.compute_units = bench::compute_units(c);
       in.link_gb_per_s = links.worker_gb_per_s;
       in.ps_link_gb_per_s = links.ps_gb_per_s;
       in.batch = c.batch_size;

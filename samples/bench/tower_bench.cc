@@ -128,6 +128,18 @@ std::string worker_device(const BenchConfig& c, int i) {
   return str_cat(c.device == "gpu" ? "/device:GPU:" : "/device:CPU:", i);
 }
 
+}  // namespace
+
+bool towers_share_first_card(int towers) {
+  return static_cast<int>(devices::gpu_inventory().gpus.size()) < towers;
+}
+
+int compute_units(const BenchConfig& c) {
+  return c.device == "cpu" || towers_share_first_card(c.num_devices) ? 1 : c.num_devices;
+}
+
+namespace {
+
 // Per tower i, the tensors that are all-reduced: the gradients themselves, or with
 // --gradient_repacking P, all of them flattened, joined and cut into P near-equal chunks.
 std::vector<Output> pack(const BenchConfig& c, int i, const GradsAndVars& g, std::int64_t* total) {
@@ -331,7 +343,7 @@ LinkRates measure_links(const BenchConfig& c) {
   if (c.device == "cpu") return r;
   devices::DeviceManagerOptions dm;
   dm.pin_cpu_memory = c.pin_host_memory;  // the host link as the strategy's session has it
-  if (static_cast<int>(devices::gpu_inventory().gpus.size()) < std::max(2, c.num_devices))
+  if (towers_share_first_card(std::max(2, c.num_devices)))
     dm.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(
         static_cast<std::size_t>(std::max(2, c.num_devices)));
   devices::DeviceManager manager(dm);
@@ -364,7 +376,7 @@ SessionOptions session_options(const BenchConfig& c, int k) {
                          .pin_host_memory = c.pin_host_memory};
   if (c.device == "cpu")
     options.device_count = {{"CPU", k}};
-  else if (static_cast<int>(devices::gpu_inventory().gpus.size()) < k)
+  else if (towers_share_first_card(k))
     options.logical_gpus[0] = std::vector<devices::LogicalGpuConfig>(static_cast<std::size_t>(k));
   return options;
 }
@@ -374,7 +386,7 @@ struct TimedGraph {
   Graph graph;
   std::vector<Output> inputs;  // placeholders, fed on their devices
   std::vector<std::string> input_devices;
-  std::vector<Shape> input_shapes;  // per input; none: kTransferElements floats
+  std::vector<Shape> input_shapes;  // per input
   std::vector<Operation> targets;
 };
 
@@ -402,8 +414,7 @@ std::vector<double> median_runs_s(const BenchConfig& c, int k,
     auto sess = std::make_unique<Session>(session_options(c, k), g->graph);
     FeedDict feed;
     for (std::size_t i = 0; i < g->inputs.size(); ++i) {
-      const Shape shape =
-          i < g->input_shapes.size() ? g->input_shapes[i] : Shape{kTransferElements};
+      const Shape& shape = g->input_shapes[i];
       Tensor t = Tensor::from_vector(
           std::vector<float>(static_cast<std::size_t>(shape.num_elements()), 1.0f), shape);
       feed.emplace_back(g->inputs[i], placed(*sess, g->input_devices[i], t));
@@ -430,6 +441,16 @@ double median_difference_s(const BenchConfig& c, int k, TimedGraph& a, TimedGrap
   return m[0] - m[1];
 }
 
+// An input of `shape` fed on `dev` (a device-resident feed on a GPU: no copy is timed).
+Output add_input(TimedGraph& g, const std::string& dev, const Shape& shape,
+                 const std::string& name) {
+  device d(dev);
+  g.inputs.push_back(placeholder(float32, shape, name));
+  g.input_devices.push_back(dev);
+  g.input_shapes.push_back(shape);
+  return g.inputs.back();
+}
+
 // One tensor per pair, made (an Identity of a placeholder) on pair.first and read (an
 // Identity) on pair.second: a copy node each where the two differ.
 TimedGraph copy_graph(const std::vector<std::pair<std::string, std::string>>& pairs) {
@@ -438,13 +459,8 @@ TimedGraph copy_graph(const std::vector<std::pair<std::string, std::string>>& pa
   std::map<std::string, Output> input_on;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     const auto& [from, to] = pairs[i];
-    if (!input_on.contains(from)) {
-      device d(from);
-      input_on[from] =
-          placeholder(float32, Shape{kTransferElements}, str_cat("x", input_on.size()));
-      g.inputs.push_back(input_on[from]);
-      g.input_devices.push_back(from);
-    }
+    if (!input_on.contains(from))
+      input_on[from] = add_input(g, from, Shape{kTransferElements}, str_cat("x", input_on.size()));
     Output made;
     {
       device d(from);
@@ -462,12 +478,8 @@ TimedGraph collective_graph(const BenchConfig& c, int k, int groups, bool with) 
   TimedGraph g;
   auto as_default = g.graph.as_default();
   std::vector<Output> x;
-  for (int i = 0; i < k; ++i) {
-    device d(worker_device(c, i));
-    x.push_back(placeholder(float32, Shape{kTransferElements}, str_cat("x", i)));
-    g.inputs.push_back(x.back());
-    g.input_devices.push_back(worker_device(c, i));
-  }
+  for (int i = 0; i < k; ++i)
+    x.push_back(add_input(g, worker_device(c, i), Shape{kTransferElements}, str_cat("x", i)));
   for (int q = 0; q < groups; ++q) {
     std::vector<Output> out = with ? nccl::all_sum(x) : x;
     for (int i = 0; i < k; ++i) {
@@ -476,16 +488,6 @@ TimedGraph collective_graph(const BenchConfig& c, int k, int groups, bool with) 
     }
   }
   return g;
-}
-
-// An input of `shape` fed on `dev` (a device-resident feed on a GPU: no copy is timed).
-Output add_input(TimedGraph& g, const std::string& dev, const Shape& shape,
-                 const std::string& name) {
-  device d(dev);
-  g.inputs.push_back(placeholder(float32, shape, name));
-  g.input_devices.push_back(dev);
-  g.input_shapes.push_back(shape);
-  return g.inputs.back();
 }
 
 // The calibrations' compute: a chain of n x n MatMuls per worker (n = 512 on GPUs, 128 on
@@ -747,9 +749,9 @@ std::string strategy_key(const BenchConfig& c) {
 std::string all_reduce_implementation(const BenchConfig& c) {
   if (c.all_reduce_spec != "nccl") return "graph ops";
   if (c.device == "cpu") return all_reduce_impl_name(AllReduceImpl::kHost);
-  const int cards = static_cast<int>(devices::gpu_inventory().gpus.size());
   std::vector<int> ids;
-  for (int i = 0; i < c.num_devices; ++i) ids.push_back(cards >= c.num_devices ? i : 0);
+  for (int i = 0; i < c.num_devices; ++i)
+    ids.push_back(towers_share_first_card(c.num_devices) ? 0 : i);
   return all_reduce_impl_name(choose_all_reduce(true, ids));
 }
 

@@ -156,6 +156,12 @@ HostOverlap measure_host_overlap(const BenchConfig& config,
                                  const std::vector<std::int64_t>& variable_bytes);
 // The cost model's key for the configured strategy ("replicated/copy", ...).
 std::string strategy_key(const BenchConfig& config);
+// Whether `towers` GPU towers go to logical GPUs split from the first card (fewer cards than
+// towers) rather than one card each: what the benchmark's sessions do.
+bool towers_share_first_card(int towers);
+// The devices that compute in parallel for the configured towers (CostInputs::compute_units):
+// one card each, or 1 when they share the first card or are logical CPU devices.
+int compute_units(const BenchConfig& config);
 // What runs --all_reduce_spec nccl's NcclAllReduce groups for this configuration: "host
 // reduction" (CPU devices), "ScopeFlow fused CUDA kernel" (logical GPUs sharing a card),
 // "NCCL" (one tower per physical GPU), ...; "graph ops" for the copy and ring specs.

@@ -210,6 +210,22 @@ TEST(StrategiesTest, InvalidFlagCombinationsAreRejected) {
   expect_bad(x, "--pin_host_memory");
 }
 
+// The cost model's compute units follow where the sessions put the towers: one card each only
+// when there are as many cards as towers.
+TEST(StrategiesTest, ComputeUnitsFollowTheTowersDevices) {
+  EXPECT_EQ(bench::compute_units(base(4, 2)), 1);  // logical CPU devices share the cores
+  const int cards = static_cast<int>(sf::devices::gpu_inventory().gpus.size());
+  auto c = base(cards + 1, 2);
+  c.device = "gpu";
+  EXPECT_TRUE(bench::towers_share_first_card(cards + 1));
+  EXPECT_EQ(bench::compute_units(c), 1);  // split from the first card
+  if (cards > 0) {
+    c.num_devices = cards;
+    EXPECT_FALSE(bench::towers_share_first_card(cards));
+    EXPECT_EQ(bench::compute_units(c), cards);
+  }
+}
+
 TEST(StrategiesTest, HeaderSpeaksTfCnnBenchmarks) {
   auto c = base(2, 32);
   const std::string h = bench::header(c);
