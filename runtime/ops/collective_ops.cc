@@ -34,7 +34,13 @@ void all_reduce_shape(ShapeContext& c) {
 }  // namespace
 
 void register_collective_ops(OpRegistry& r) {
-  r.add({.name = "NcclAllReduce", .min_inputs = 1, .max_inputs = 1, .shape = all_reduce_shape});
+  // Stateful as in TF: a collective among devices, which constant folding leaves alone (its
+  // kernel, run alone at plan build, would also fail without the other participants).
+  r.add({.name = "NcclAllReduce",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .stateful = true,
+         .shape = all_reduce_shape});
   // TF's _all_sum_grad: the gradient of an all-sum is an all-sum of the gradients, among the same
   // devices, under shared_name + "_grad"; the other reductions have none.
   r.set_grad("NcclAllReduce", [](Graph& g, const Operation& o, const std::vector<Output>& dy) {

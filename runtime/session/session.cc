@@ -256,9 +256,7 @@ void order_reads_before_updates(Plan& p) {
   std::unordered_map<const Node*, std::vector<int>> readers;
   for (std::size_t i = 0; i < p.steps.size(); ++i) {
     const Step& s = p.steps[i];
-    if (s.kind == StepKind::kApply || s.kind == StepKind::kIsInitialized ||
-        s.kind == StepKind::kGroupMember)
-      continue;
+    if (s.kind == StepKind::kApply || s.kind == StepKind::kIsInitialized) continue;
     for (std::size_t k = 0; k < s.inputs.size(); ++k) {
       const Node* var = s.inputs[k].variable;
       const bool ref_operand =
@@ -956,8 +954,8 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     for (const Node* n : order) {
       const OpDef* def = op_registry().find(n->op);
       if (def == nullptr || def->stateful || is_runtime_op(n->op) || is_random(n->op) ||
-          n->op == "NcclAllReduce" || n->output_dtypes.size() != 1 || fed(n, 0) ||
-          n->output_dtypes[0] == DType::kString || n->inputs.empty())
+          n->output_dtypes.size() != 1 || fed(n, 0) || n->output_dtypes[0] == DType::kString ||
+          n->inputs.empty())
         continue;
       std::vector<const Tensor*> values;
       std::int64_t input_bytes = 0;

@@ -136,6 +136,25 @@ TEST_F(ConstantFoldingTest, RandomStatefulAndLargeNodesAreNotFolded) {
   EXPECT_EQ(s.last_run_stats().nodes_folded, 1);
 }
 
+// A collective of constants still runs as a collective, with every participant, and is not
+// folded into a constant per device (NcclAllReduce is stateful, as in TF; folding it alone at
+// plan build would fail without the other participants too).
+TEST_F(ConstantFoldingTest, ACollectiveOfConstantsIsNotFolded) {
+  std::vector<sf::Output> x;
+  for (int i = 0; i < 2; ++i) {
+    auto d = sf::device(sf::str_cat("/cpu:", i));
+    x.push_back(sf::constant(std::vector<float>{1.f + i, 2.f}, sf::Shape{2}));
+  }
+  const auto y = sf::nccl::all_sum(x);
+  sf::SessionOptions o = folding(true);
+  o.device_count = {{"CPU", 2}};
+  sf::Session s(o);
+  const auto got = s.run(y);
+  EXPECT_EQ(got[0].to_vector<float>(), (std::vector<float>{3.f, 4.f}));
+  EXPECT_EQ(got[1].to_vector<float>(), (std::vector<float>{3.f, 4.f}));
+  EXPECT_EQ(s.last_run_stats().nodes_folded, 0);
+}
+
 TEST_F(ConstantFoldingTest, AFoldedNodeKeepsItsInputsControlDependencies) {
   // The Consts made under control_dependencies wait for the update; the Mul (dominated by them,
   // so without control inputs of its own) folds, and `y`, which reads the variable by
