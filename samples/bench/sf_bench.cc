@@ -198,15 +198,13 @@ int main(int argc, char** argv) {
         packed.batch_size = c.batch_size * ((in.towers + units - 1) / units);
         in.packed_compute_ms = bench::run_benchmark(packed).step_ms_median;
       }
-      // The copies in a step are also measured while every worker computes for as long as a
-      // step's compute takes.
-      const auto costs = bench::measure_transfer_costs(
-          c, in.packed_compute_ms > 0 ? in.packed_compute_ms : in.compute_ms);
+      // The copies in a step are also measured beside the towers' own step.
+      const auto costs = bench::measure_transfer_costs(c, /*in_step=*/true);
       if (costs.copy_in_step_ms)
         std::printf(
-            "Copies in a step: %.4f ms each while the workers compute (%d MatMuls each), "
+            "Copies in a step: %.4f ms each beside the towers' step (independent, %.3f ms), "
             "%.4f ms alone\n",
-            *costs.copy_in_step_ms, costs.chain, costs.copy_ms);
+            *costs.copy_in_step_ms, costs.step_ms, costs.copy_ms);
       in.copy_in_step_ms = costs.copy_in_step_ms;
       in.copy_ms = costs.copy_ms;
       in.ps_copy_ms = costs.ps_copy_ms;
@@ -223,10 +221,10 @@ int main(int argc, char** argv) {
         in.host_overlap = h.overlap;
         in.host_link_ms = h.link_ms;
         std::printf(
-            "Host-link overlap: copies %.2f ms, compute %.2f ms (%d MatMuls per worker), both "
+            "Host-link overlap: copies %.2f ms, the towers' step %.2f ms (independent), both "
             "%.2f ms: %.2f of the shorter hidden; the copies' link time %.2f ms (less a run "
             "without them)\n",
-            h.copies_ms, h.compute_ms, h.chain, h.both_ms, h.overlap, h.link_ms);
+            h.copies_ms, h.compute_ms, h.both_ms, h.overlap, h.link_ms);
       }
       std::cout << bench::explain_text(in, pcie, nvlink, network);
       for (const auto& p : bench::predict(in))

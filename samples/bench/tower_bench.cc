@@ -381,13 +381,156 @@ SessionOptions session_options(const BenchConfig& c, int k) {
   return options;
 }
 
-// A graph to time and what a run of it needs.
-struct TimedGraph {
-  Graph graph;
-  std::vector<Output> inputs;  // placeholders, fed on their devices
+// A training step of K towers under c's strategy (run_benchmark's graph; the in-step
+// calibrations build the independent strategy's), in the default graph.
+struct StepGraph {
+  std::vector<Output> images, labels, losses;                 // per tower
+  std::vector<GradsAndVars> grads;                            // per tower, its own gradients
+  std::vector<std::unique_ptr<train::Optimizer>> optimizers;  // one, or one per copy
+  Operation train_op;
+  Output mean_loss;
+  // Replicated / independent: copy 0's values assigned to the other copies (a broadcast).
+  std::vector<Operation> broadcast;
+  std::int64_t collectives = 0;  // NcclAllReduce groups per step
+};
+
+StepGraph build_step(const BenchConfig& c) {
+  const ModelSpec spec = model_spec(c.model);
+  const int k = c.num_devices;
+  const std::int64_t b = c.batch_size;
+  const bool ps = c.variable_update == "parameter_server";
+  const bool replicated = c.variable_update == "replicated";
+  // Ops no strategy places (the global step, the mean loss, the learning rate) go to the CPU
+  // with --device cpu: left unplaced, the placer would put them on a GPU where one exists.
+  std::optional<device> cpu_default;
+  if (c.device == "cpu") cpu_default.emplace("/device:CPU:0");
+  set_random_seed(c.seed);
+
+  // Parameter-server placement of variable ops (only ops created here: tower 0 creates the
+  // variables, later towers reuse them).
+  DeviceFunction ps_fn;
+  if (ps) {
+    train::PsStrategy strategy = c.ps_strategy == "greedy"
+                                     ? train::greedy_load_balancing_strategy(k)
+                                     : train::round_robin_strategy(k);
+    ps_fn = [c, strategy](const NodeDef& node) {
+      if (node.op != "VariableV2") return node.device;
+      return c.local_parameter_device == "cpu" ? std::string("/device:CPU:0")
+                                               : worker_device(c, strategy(node));
+    };
+  }
+
+  StepGraph s;
+  auto& [images, labels, losses, grads, optimizers, train_op, mean_loss, broadcast, collectives] =
+      s;
+  grads.resize(static_cast<std::size_t>(k));
+  if (ps) optimizers.push_back(make_optimizer(c));
+  auto global_step = train::get_or_create_global_step();
+  for (int i = 0; i < k; ++i) {
+    device d(worker_device(c, i));
+    name_scope ns(str_cat("tower_", i));
+    images.push_back(placeholder(float32, {b, spec.height, spec.width, spec.channels}, "images"));
+    labels.push_back(placeholder(int32, {b}, "labels"));
+    const std::string scope = ps ? "v" : str_cat("v", i);
+    Output logits;
+    {
+      std::optional<device> ps_scope;
+      if (ps) ps_scope.emplace(ps_fn);
+      variable_scope vs(scope, {.reuse = ps && i > 0});
+      logits = build_model(c.model, images.back(), b);
+    }
+    losses.push_back(
+        reduce_mean(nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
+    if (!ps) optimizers.push_back(make_optimizer(c));
+    grads[static_cast<std::size_t>(i)] =
+        optimizers.back()->compute_gradients(losses.back(), trainable_variables(scope + "/"));
+  }
+
+  // The update.
+  std::vector<Operation> updates;
+  std::int64_t all_reduced = 0;  // tensors all-reduced per tower
+  const double inv_k = 1.0 / k;
+  if (ps) {
+    GradsAndVars mean;
+    for (std::size_t j = 0; j < grads[0].size(); ++j) {
+      const Variable& var = grads[0][j].second;
+      device d(var.op().device());
+      name_scope ns("average");
+      std::vector<Output> parts;
+      for (const auto& g : grads) parts.push_back(g[j].first);
+      mean.emplace_back(k == 1 ? parts[0] : add_n(parts) * inv_k, var);
+    }
+    updates.push_back(optimizers[0]->apply_gradients(mean, global_step));
+  } else {
+    // The mean gradients each copy applies: reduced[i][j] on device i.
+    std::vector<std::vector<Output>> reduced;
+    if (replicated && k > 1) {
+      reduced = all_reduce_gradients(c, grads, &all_reduced);
+      if (c.all_reduce_spec == "nccl") collectives = all_reduced;  // one group per tensor
+    }
+    for (int i = 0; i < k; ++i) {
+      GradsAndVars mine = grads[static_cast<std::size_t>(i)];
+      if (!reduced.empty())
+        for (std::size_t j = 0; j < mine.size(); ++j)
+          mine[j].first = reduced[static_cast<std::size_t>(i)][j];
+      device d(worker_device(c, i));
+      updates.push_back(optimizers[static_cast<std::size_t>(i)]->apply_gradients(
+          mine, i == 0 ? std::optional<Variable>(global_step) : std::nullopt));
+    }
+  }
+  train_op = group(updates, "train_op");
+  mean_loss = k == 1 ? losses[0] : add_n(losses) * inv_k;
+
+  // Replicated / independent copies start from copy 0's values (a broadcast).
+  if (!ps) {
+    for (int i = 1; i < k; ++i)
+      for (std::size_t j = 0; j < grads[0].size(); ++j)
+        broadcast.push_back(
+            grads[static_cast<std::size_t>(i)][j].second.assign(grads[0][j].second.value()).op());
+  }
+
+  return s;
+}
+
+// kSyntheticPool distinct global batches of synthetic data (as TF's synthetic input), each
+// tower's part on its device in `sess`: [batch][tower] = (images, labels).
+constexpr int kSyntheticPool = 4;
+std::vector<std::vector<std::pair<Tensor, Tensor>>> synthetic_batches(const BenchConfig& c,
+                                                                      Session& sess) {
+  const ModelSpec spec = model_spec(c.model);
+  const int k = c.num_devices;
+  const std::int64_t b = c.batch_size;
+  const std::int64_t global = b * k;
+  auto d = data::synthetic_images(kSyntheticPool * global, spec.height, spec.width, spec.channels,
+                                  spec.classes, static_cast<std::uint64_t>(c.seed));
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(kSyntheticPool * global));
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<std::vector<std::pair<Tensor, Tensor>>> out;
+  for (int p = 0; p < kSyntheticPool; ++p) {
+    out.emplace_back();
+    for (int i = 0; i < k; ++i) {
+      const std::int64_t first = p * global + i * b;
+      const auto dev = sess.device_manager().find(worker_device(c, i));
+      auto to_dev = [&](const Tensor& t) {
+        return dev->type() == devices::DeviceType::kCPU ? t : t.to(dev);
+      };
+      out.back().emplace_back(to_dev(data::gather_rows(d.images, rows, first, b)),
+                              to_dev(data::gather_rows(d.labels, rows, first, b)));
+    }
+  }
+  return out;
+}
+
+// What a timed run needs: placeholders fed on their devices, and its targets.
+struct Timed {
+  std::vector<Output> inputs;
   std::vector<std::string> input_devices;
   std::vector<Shape> input_shapes;  // per input
   std::vector<Operation> targets;
+};
+// A graph to time.
+struct TimedGraph : Timed {
+  Graph graph;
 };
 
 constexpr std::int64_t kTransferElements = 256;  // 1 KiB of float32
@@ -398,6 +541,18 @@ Tensor placed(Session& sess, const std::string& device, const Tensor& t) {
   // NOTE: on the session's own device, CPU:0 too: its memory is page-locked with
   // --pin_host_memory, as the strategy's variables are (t is the process's pageable host).
   return t.to(sess.device_manager().lookup(device));
+}
+
+// Ones for each of t's inputs, on its device.
+FeedDict ones_fed(Session& sess, const Timed& t) {
+  FeedDict feed;
+  for (std::size_t i = 0; i < t.inputs.size(); ++i) {
+    const Shape& shape = t.input_shapes[i];
+    Tensor ones = Tensor::from_vector(
+        std::vector<float>(static_cast<std::size_t>(shape.num_elements()), 1.0f), shape);
+    feed.emplace_back(t.inputs[i], placed(sess, t.input_devices[i], ones));
+  }
+  return feed;
 }
 
 // Median seconds of each graph's runs (interleaved, after warm-up runs).
@@ -412,13 +567,7 @@ std::vector<double> median_runs_s(const BenchConfig& c, int k,
   std::vector<Ready> ready;
   for (TimedGraph* g : graphs) {
     auto sess = std::make_unique<Session>(session_options(c, k), g->graph);
-    FeedDict feed;
-    for (std::size_t i = 0; i < g->inputs.size(); ++i) {
-      const Shape& shape = g->input_shapes[i];
-      Tensor t = Tensor::from_vector(
-          std::vector<float>(static_cast<std::size_t>(shape.num_elements()), 1.0f), shape);
-      feed.emplace_back(g->inputs[i], placed(*sess, g->input_devices[i], t));
-    }
+    FeedDict feed = ones_fed(*sess, *g);
     ready.push_back({std::move(sess), std::move(feed), g});
   }
   std::vector<std::vector<double>> times(graphs.size());
@@ -442,8 +591,7 @@ double median_difference_s(const BenchConfig& c, int k, TimedGraph& a, TimedGrap
 }
 
 // An input of `shape` fed on `dev` (a device-resident feed on a GPU: no copy is timed).
-Output add_input(TimedGraph& g, const std::string& dev, const Shape& shape,
-                 const std::string& name) {
+Output add_input(Timed& g, const std::string& dev, const Shape& shape, const std::string& name) {
   device d(dev);
   g.inputs.push_back(placeholder(float32, shape, name));
   g.input_devices.push_back(dev);
@@ -490,41 +638,142 @@ TimedGraph collective_graph(const BenchConfig& c, int k, int groups, bool with) 
   return g;
 }
 
-// The calibrations' compute: a chain of n x n MatMuls per worker (n = 512 on GPUs, 128 on
-// logical CPU devices, which share a host's few cores).
-std::int64_t chain_n(const BenchConfig& c) { return c.device == "cpu" ? 128 : 512; }
-
-// A chain of `chain` MatMuls on worker i (its input fed there); the chain's last product,
-// also a target of the graph.
-Output add_chain(TimedGraph& g, const BenchConfig& c, int i, int chain) {
-  const std::int64_t n = chain_n(c);
-  const Output a = add_input(g, worker_device(c, i), Shape{n, n}, str_cat("a", i));
-  device d(worker_device(c, i));
-  Output x = a;
-  for (int j = 0; j < chain; ++j) x = matmul(x, a);
-  x = identity(x, str_cat("computed", i));
-  g.targets.push_back(x.op());
-  return x;
+// The independent strategy's step of c's towers (K x b, synthetic data): every tower's
+// forward, backward and update, no exchange between them. The in-step calibrations add their
+// transfers to it, so that what a transfer costs is measured beside the kernels, and the host
+// work, of the step whose transfers the model prices.
+BenchConfig independent_step(const BenchConfig& c) {
+  BenchConfig s = c;
+  s.variable_update = "independent";
+  s.local_parameter_device = "cpu";
+  s.ps_strategy = "round_robin";
+  s.all_reduce_spec = "";
+  s.gradient_repacking = 0;
+  s.data = "synthetic";
+  s.dump_graph.clear();
+  s.trace_file.clear();
+  return s;
 }
 
-// Chains of kProbeChain MatMuls time a probe; scaled_chain is the length that takes about
-// `target_ms` when the probe took `probe_ms`, in [4, 4000].
-constexpr int kProbeChain = 16;
-int scaled_chain(double target_ms, double probe_ms) {
-  return static_cast<int>(std::clamp(
-      std::lround(kProbeChain * target_ms / std::max(probe_ms, 1e-9)), long{4}, long{4000}));
+// Nodes added beside a step (their inputs and targets); they may wait for its gradients.
+using StepExtra = std::function<void(const StepGraph&, Timed&)>;
+
+// The independent step of c's towers run with each of `extras` beside its train op: one graph
+// and one session, each variant its own targets, their steps interleaved after warm-up, so
+// that a slow phase of the host falls on every variant alike. Per variant: the median ms, and
+// the copy nodes its last step ran (RunStats::copies).
+struct StepTimes {
+  std::vector<double> ms;
+  std::vector<std::int64_t> copies;
+};
+StepTimes median_step_ms(const BenchConfig& c, const std::vector<StepExtra>& extras) {
+  constexpr int kWarmup = 5, kRuns = 31;
+  const BenchConfig ind = independent_step(c);
+  validate(ind);
+  const int k = ind.num_devices;
+  Graph graph;
+  auto as_default = graph.as_default();
+  std::optional<device> cpu_default;
+  if (ind.device == "cpu") cpu_default.emplace("/device:CPU:0");
+  const StepGraph step = build_step(ind);
+  std::vector<Timed> added(extras.size());
+  for (std::size_t v = 0; v < extras.size(); ++v) {
+    name_scope ns(str_cat("variant", v));
+    extras[v](step, added[v]);
+  }
+  Session sess(session_options(ind, k), graph);
+  sess.run(global_variables_initializer());
+  if (!step.broadcast.empty()) sess.run(group(step.broadcast, "broadcast_variables"));
+  const auto batches = synthetic_batches(ind, sess);
+  std::vector<FeedDict> feeds;  // per variant: its inputs, then the towers' batch
+  for (const Timed& a : added) feeds.push_back(ones_fed(sess, a));
+  std::vector<std::vector<double>> times(extras.size());
+  StepTimes out;
+  out.copies.resize(extras.size());
+  for (int i = 0; i < kWarmup + kRuns; ++i)
+    for (std::size_t v = 0; v < extras.size(); ++v) {
+      FeedDict feed = feeds[v];
+      const auto& batch = batches[static_cast<std::size_t>(i % kSyntheticPool)];
+      for (std::size_t t = 0; t < batch.size(); ++t) {
+        feed.emplace_back(step.images[t], batch[t].first);
+        feed.emplace_back(step.labels[t], batch[t].second);
+      }
+      std::vector<Operation> targets = added[v].targets;
+      targets.push_back(step.train_op);
+      const auto t0 = std::chrono::steady_clock::now();
+      sess.run({}, targets, feed);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (i >= kWarmup) times[v].push_back(ms);
+      out.copies[v] = sess.last_run_stats().copies;
+    }
+  for (auto& t : times) out.ms.push_back(median(t));
+  return out;
 }
-// Chains of `chain` MatMuls on all k workers at once.
-TimedGraph chain_graph(const BenchConfig& c, int k, int chain) {
-  TimedGraph g;
-  auto as_default = g.graph.as_default();
-  for (int i = 0; i < k; ++i) (void)add_chain(g, c, i, chain);
-  return g;
+
+// The gradient ops of towers `a` and `b` (the points a step's exchange waits for).
+std::vector<Operation> gradients_of(const StepGraph& step, int a, int b) {
+  std::vector<Operation> ops;
+  for (int tower : {a, b})
+    for (const auto& [grad, var] : step.grads[static_cast<std::size_t>(tower)])
+      ops.push_back(grad.op());
+  return ops;
+}
+
+// kStepCopies small tensors made on workers 1..K-1 once their tower's gradients and tower 0's
+// are made (as a step's gradients are sent), read on worker 0 (`crossing`: a copy each) or
+// where made (none). Made after tower 0's gradients too: its kernels are queued before a copy
+// makes worker 0's stream wait for another's.
+StepExtra step_copies(const BenchConfig& c, bool crossing) {
+  return [c, crossing](const StepGraph& step, Timed& t) {
+    const int k = c.num_devices;
+    std::vector<Output> small;
+    for (int i = 0; i < k; ++i)
+      small.push_back(add_input(t, worker_device(c, i), Shape{kTransferElements}, str_cat("x", i)));
+    for (int j = 0; j < kStepCopies; ++j) {
+      const int from = 1 + j % (k - 1);
+      Output made;
+      {
+        device d(worker_device(c, from));
+        control_dependencies after(gradients_of(step, from, 0));
+        made = identity(small[static_cast<std::size_t>(from)], str_cat("made", j));
+      }
+      device d(worker_device(c, crossing ? 0 : from));
+      t.targets.push_back(identity(made, str_cat("read", j)).op());
+    }
+  };
+}
+
+// parameter_server/cpu's host traffic beside a step: each variable (a tensor of each of
+// `variable_bytes`) read from CPU:0 on every worker as the step starts, and as many bytes sent
+// from every worker to CPU:0 once its tower's gradients are made.
+StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& variable_bytes) {
+  return [c, variable_bytes](const StepGraph& step, Timed& t) {
+    for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
+      const Shape shape{std::max<std::int64_t>(1, variable_bytes[v] / 4)};
+      const Output params = add_input(t, "/device:CPU:0", shape, str_cat("params", v));
+      for (int i = 0; i < c.num_devices; ++i) {
+        const Output grads = add_input(t, worker_device(c, i), shape, str_cat("grads", v, "_", i));
+        {
+          device d(worker_device(c, i));
+          t.targets.push_back(identity(params, str_cat("read", v, "_", i)).op());
+        }
+        Output made;
+        {
+          device d(worker_device(c, i));
+          control_dependencies after(gradients_of(step, i, i));
+          made = identity(grads, str_cat("made", v, "_", i));
+        }
+        device d("/device:CPU:0");
+        t.targets.push_back(identity(made, str_cat("sent", v, "_", i)).op());
+      }
+    }
+  };
 }
 
 }  // namespace
 
-TransferCosts measure_transfer_costs(const BenchConfig& c, double busy_ms) {
+TransferCosts measure_transfer_costs(const BenchConfig& c, bool in_step) {
   TransferCosts r;
   if (c.num_devices < 2) return r;
   // A difference of medians under zero is noise (the transfers cost less than the runs vary):
@@ -562,40 +811,12 @@ TransferCosts measure_transfer_costs(const BenchConfig& c, double busy_ms) {
   auto without = collective_graph(c, k, kGroups, false);
   r.collective_ms =
       nonnegative(median_difference_s(c, k, with, without), "collective") * 1e3 / kGroups;
-  if (busy_ms > 0) {
-    auto probe = chain_graph(c, k, kProbeChain);
-    r.chain = scaled_chain(busy_ms, median_runs_s(c, k, {&probe})[0] * 1e3);
-    // Chains on every worker; kTransferCopies small tensors made on workers 1..K-1 after their
-    // chain (as a tower's gradients come after its backward), read on worker 0 or where made.
-    // Made after worker 0's chain too: its kernels are queued before any copy makes worker 0's
-    // stream wait for another's (else the order of the host threads would decide whether
-    // worker 0's chain runs beside the others or after them).
-    auto graph = [&](bool crossing) {
-      TimedGraph g;
-      auto as_default = g.graph.as_default();
-      std::vector<Output> ends, small;
-      for (int i = 0; i < k; ++i) {
-        ends.push_back(add_chain(g, c, i, r.chain));
-        small.push_back(
-            add_input(g, worker_device(c, i), Shape{kTransferElements}, str_cat("x", i)));
-      }
-      for (int j = 0; j < kTransferCopies; ++j) {
-        const int from = 1 + j % (k - 1);
-        Output made;
-        {
-          device d(worker_device(c, from));
-          control_dependencies after({ends[static_cast<std::size_t>(from)].op(), ends[0].op()});
-          made = identity(small[static_cast<std::size_t>(from)], str_cat("made", j));
-        }
-        device d(worker_device(c, crossing ? 0 : from));
-        g.targets.push_back(identity(made, str_cat("read", j)).op());
-      }
-      return g;
-    };
-    auto crossing = graph(true);
-    auto same = graph(false);
-    r.copy_in_step_ms = nonnegative(median_difference_s(c, k, crossing, same), "copy in a step") *
-                        1e3 / kTransferCopies;
+  if (in_step) {
+    const auto m = median_step_ms(c, {step_copies(c, true), step_copies(c, false)});
+    r.step_ms = m.ms[1];
+    r.step_copies = m.copies[0] - m.copies[1];
+    r.copy_in_step_ms =
+        nonnegative((m.ms[0] - m.ms[1]) * 1e-3, "copy in a step") * 1e3 / kStepCopies;
   }
   return r;
 }
@@ -604,14 +825,13 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
                                  const std::vector<std::int64_t>& variable_bytes) {
   HostOverlap r;
   const int k = c.num_devices;
-  // Per worker, each variable in from CPU:0 and as many bytes out to it (parameter_server/cpu's
-  // host traffic: its reads and its gradients, here all at once in both directions, where a
-  // step sends the gradients after its compute), and/or a chain of `chain` MatMuls. `local`:
-  // the same tensors read where they are fed, no copies (the baseline of host_link_ms).
-  auto graph = [&](bool copies, int chain, bool local = false) {
+  // Alone: per worker, each variable in from CPU:0 and as many bytes out to it, all at once in
+  // both directions; `local`: the same tensors read where they are fed, no copies (the
+  // baseline of link_ms).
+  auto graph = [&](bool local) {
     TimedGraph g;
     auto as_default = g.graph.as_default();
-    for (std::size_t v = 0; copies && v < variable_bytes.size(); ++v) {
+    for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
       const Shape shape{std::max<std::int64_t>(1, variable_bytes[v] / 4)};
       const Output params = add_input(g, "/device:CPU:0", shape, str_cat("params", v));
       for (int i = 0; i < k; ++i) {
@@ -624,22 +844,19 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
         g.targets.push_back(identity(grads, str_cat("sent", v, "_", i)).op());
       }
     }
-    for (int i = 0; chain > 0 && i < k; ++i) (void)add_chain(g, c, i, chain);
     return g;
   };
-  // A chain about as long as the copies take (the overlap is measured against the shorter).
-  auto copies = graph(true, 0);
-  auto probe = graph(false, kProbeChain);
-  const auto first = median_runs_s(c, k, {&copies, &probe});
-  r.chain = scaled_chain(first[0], first[1]);
-  auto compute = graph(false, r.chain);
-  auto both = graph(true, r.chain);
-  auto local = graph(true, 0, true);
-  const auto m = median_runs_s(c, k, {&copies, &compute, &both, &local});
+  auto copies = graph(false);
+  auto local = graph(true);
+  const auto m = median_runs_s(c, k, {&copies, &local});
   r.copies_ms = m[0] * 1e3;
-  r.compute_ms = m[1] * 1e3;
-  r.both_ms = m[2] * 1e3;
-  r.link_ms = std::max(0.0, m[0] - m[3]) * 1e3;
+  r.link_ms = std::max(0.0, m[0] - m[1]) * 1e3;
+  // Beside the towers' step: the reads as it starts, the gradients' bytes as they are made.
+  const auto s =
+      median_step_ms(c, {[](const StepGraph&, Timed&) {}, host_traffic(c, variable_bytes)});
+  r.compute_ms = s.ms[0];
+  r.both_ms = s.ms[1];
+  r.step_copies = s.copies[1] - s.copies[0];
   const double hidden = r.copies_ms + r.compute_ms - r.both_ms;
   const double shorter = std::min(r.copies_ms, r.compute_ms);
   r.overlap = shorter > 0 ? std::clamp(hidden / shorter, 0.0, 1.0) : 1.0;
@@ -794,104 +1011,22 @@ BenchResult run_benchmark(const BenchConfig& c,
   auto say = [&](const std::string& s) {
     if (log) log(s);
   };
-  const ModelSpec spec = model_spec(c.model);
   const int k = c.num_devices;
   const std::int64_t b = c.batch_size;
   const bool ps = c.variable_update == "parameter_server";
-  const bool replicated = c.variable_update == "replicated";
 
   Graph graph;
   auto as_default = graph.as_default();
-  // Ops no strategy places (the global step, the mean loss, the learning rate) go to the CPU
-  // with --device cpu: left unplaced, the placer would put them on a GPU where one exists.
+  // As in build_step: the ops made here (initializer, broadcast group, reads) stay off a GPU
+  // with --device cpu.
   std::optional<device> cpu_default;
   if (c.device == "cpu") cpu_default.emplace("/device:CPU:0");
-  set_random_seed(c.seed);
   say("Generating training model");
-
-  // Parameter-server placement of variable ops (only ops created here: tower 0 creates the
-  // variables, later towers reuse them).
-  DeviceFunction ps_fn;
-  if (ps) {
-    train::PsStrategy strategy = c.ps_strategy == "greedy"
-                                     ? train::greedy_load_balancing_strategy(k)
-                                     : train::round_robin_strategy(k);
-    ps_fn = [c, strategy](const NodeDef& node) {
-      if (node.op != "VariableV2") return node.device;
-      return c.local_parameter_device == "cpu" ? std::string("/device:CPU:0")
-                                               : worker_device(c, strategy(node));
-    };
-  }
-
-  std::vector<Output> images, labels, losses;
-  std::vector<GradsAndVars> grads(static_cast<std::size_t>(k));
-  std::vector<std::unique_ptr<train::Optimizer>> optimizers;  // one, or one per copy
-  if (ps) optimizers.push_back(make_optimizer(c));
-  auto global_step = train::get_or_create_global_step();
-  for (int i = 0; i < k; ++i) {
-    device d(worker_device(c, i));
-    name_scope ns(str_cat("tower_", i));
-    images.push_back(placeholder(float32, {b, spec.height, spec.width, spec.channels}, "images"));
-    labels.push_back(placeholder(int32, {b}, "labels"));
-    const std::string scope = ps ? "v" : str_cat("v", i);
-    Output logits;
-    {
-      std::optional<device> ps_scope;
-      if (ps) ps_scope.emplace(ps_fn);
-      variable_scope vs(scope, {.reuse = ps && i > 0});
-      logits = build_model(c.model, images.back(), b);
-    }
-    losses.push_back(
-        reduce_mean(nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
-    if (!ps) optimizers.push_back(make_optimizer(c));
-    grads[static_cast<std::size_t>(i)] =
-        optimizers.back()->compute_gradients(losses.back(), trainable_variables(scope + "/"));
-  }
-
-  // The update.
-  std::vector<Operation> updates;
-  std::int64_t collectives = 0;  // NcclAllReduce groups per step
-  std::int64_t all_reduced = 0;  // tensors all-reduced per tower
-  const double inv_k = 1.0 / k;
-  if (ps) {
-    GradsAndVars mean;
-    for (std::size_t j = 0; j < grads[0].size(); ++j) {
-      const Variable& var = grads[0][j].second;
-      device d(var.op().device());
-      name_scope ns("average");
-      std::vector<Output> parts;
-      for (const auto& g : grads) parts.push_back(g[j].first);
-      mean.emplace_back(k == 1 ? parts[0] : add_n(parts) * inv_k, var);
-    }
-    updates.push_back(optimizers[0]->apply_gradients(mean, global_step));
-  } else {
-    // The mean gradients each copy applies: reduced[i][j] on device i.
-    std::vector<std::vector<Output>> reduced;
-    if (replicated && k > 1) {
-      reduced = all_reduce_gradients(c, grads, &all_reduced);
-      if (c.all_reduce_spec == "nccl") collectives = all_reduced;  // one group per tensor
-    }
-    for (int i = 0; i < k; ++i) {
-      GradsAndVars mine = grads[static_cast<std::size_t>(i)];
-      if (!reduced.empty())
-        for (std::size_t j = 0; j < mine.size(); ++j)
-          mine[j].first = reduced[static_cast<std::size_t>(i)][j];
-      device d(worker_device(c, i));
-      updates.push_back(optimizers[static_cast<std::size_t>(i)]->apply_gradients(
-          mine, i == 0 ? std::optional<Variable>(global_step) : std::nullopt));
-    }
-  }
-  Operation train_op = group(updates, "train_op");
-  Output mean_loss = k == 1 ? losses[0] : add_n(losses) * inv_k;
-
-  // Replicated / independent copies start from copy 0's values (a broadcast).
-  std::vector<Operation> broadcast;
-  if (!ps) {
-    for (int i = 1; i < k; ++i)
-      for (std::size_t j = 0; j < grads[0].size(); ++j)
-        broadcast.push_back(
-            grads[static_cast<std::size_t>(i)][j].second.assign(grads[0][j].second.value()).op());
-  }
+  const StepGraph built = build_step(c);
+  const auto& images = built.images;
+  const auto& labels = built.labels;
+  const Operation& train_op = built.train_op;
+  const Output& mean_loss = built.mean_loss;
 
   // ---- session
   say("Initializing graph");
@@ -899,7 +1034,7 @@ BenchResult run_benchmark(const BenchConfig& c,
   options.log_device_placement = c.log_device_placement;
   Session sess(options, graph);
   sess.run(global_variables_initializer());
-  if (!broadcast.empty()) sess.run(group(broadcast, "broadcast_variables"));
+  if (!built.broadcast.empty()) sess.run(group(built.broadcast, "broadcast_variables"));
   if (!c.dump_graph.empty()) {
     std::ostringstream dot;
     write_graphviz(graph, dot,
@@ -910,31 +1045,11 @@ BenchResult run_benchmark(const BenchConfig& c,
 
   // ---- data: device-resident synthetic batches (as TF's synthetic input), or Fashion-MNIST
   // through the prefetching pipeline.
-  std::vector<std::shared_ptr<devices::Device>> tower_devices;
-  for (int i = 0; i < k; ++i)
-    tower_devices.push_back(sess.device_manager().find(worker_device(c, i)));
-  constexpr int kPool = 4;  // distinct global batches cycled by synthetic data
   std::vector<std::vector<std::pair<Tensor, Tensor>>> synthetic;
   std::unique_ptr<data::BatchPipeline> pipeline;
   std::int64_t epoch = 0;
   if (c.data == "synthetic") {
-    const std::int64_t global = b * k;
-    auto d = data::synthetic_images(kPool * global, spec.height, spec.width, spec.channels,
-                                    spec.classes, static_cast<std::uint64_t>(c.seed));
-    std::vector<std::int64_t> rows(static_cast<std::size_t>(kPool * global));
-    std::iota(rows.begin(), rows.end(), 0);
-    for (int p = 0; p < kPool; ++p) {
-      synthetic.emplace_back();
-      for (int i = 0; i < k; ++i) {
-        const std::int64_t first = p * global + i * b;
-        auto to_dev = [&](const Tensor& t) {
-          const auto& dev = tower_devices[static_cast<std::size_t>(i)];
-          return dev->type() == devices::DeviceType::kCPU ? t : t.to(dev);
-        };
-        synthetic.back().emplace_back(to_dev(data::gather_rows(d.images, rows, first, b)),
-                                      to_dev(data::gather_rows(d.labels, rows, first, b)));
-      }
-    }
+    synthetic = synthetic_batches(c, sess);
   } else {
     auto train_set = data::load_fashion_mnist(c.data_dir, "train");
     pipeline = std::make_unique<data::BatchPipeline>(
@@ -948,7 +1063,8 @@ BenchResult run_benchmark(const BenchConfig& c,
     for (int i = 0; i < k; ++i) {
       std::pair<Tensor, Tensor> batch;
       if (!synthetic.empty()) {
-        batch = synthetic[static_cast<std::size_t>(step % kPool)][static_cast<std::size_t>(i)];
+        batch =
+            synthetic[static_cast<std::size_t>(step % kSyntheticPool)][static_cast<std::size_t>(i)];
       } else {
         auto next = pipeline->next();
         if (!next) {
@@ -1001,7 +1117,7 @@ BenchResult run_benchmark(const BenchConfig& c,
     // are planned as host copies, but fed on the GPU they copy nothing (session 8's H200 run
     // counted those 2 per tower as host copies, 8 at K = 4, more than the 3 copies that ran).
     r.host_copies_per_step = stats.host_copies;
-    r.collectives_per_step = collectives;
+    r.collectives_per_step = built.collectives;
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const RateStats st = rate_stats(rates);

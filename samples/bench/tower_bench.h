@@ -120,37 +120,50 @@ LinkRates measure_links(const BenchConfig& config);
 // likewise one NcclAllReduce group of 1 KiB per device over the num_devices devices against
 // an Identity per device. 0 for all three with num_devices = 1 (a step then transfers
 // nothing); ps_copy_ms = copy_ms with CPU workers (CPU:0 is worker 0).
-// With `busy_ms` > 0 also copy_in_step_ms: the same copies made as a training step makes its
-// gradients, while the devices compute. Every worker runs a chain of MatMuls that takes about
-// `busy_ms` (a step's compute); the kTransferCopies tensors are made on workers 1..K-1 after
-// their chain and read on worker 0, against the same graph read where made. In a step the
-// executor's host work for a copy runs while the card computes, so only what the copy adds
-// to the devices' queues shows (session 8's H200 run: 51 copies cost replicated/copy 0.5 ms
-// over the compute, against 51 x 24 us measured alone).
+// With `in_step` also copy_in_step_ms: the same small copies made as a training step makes
+// its gradients, beside the step itself. The towers run the independent strategy's step (K x b,
+// synthetic data: the configured model's kernels and host work, no exchange); kStepCopies 1 KiB
+// tensors are made on workers 1..K-1 once their tower's gradients and tower 0's are made and
+// read on worker 0, against the same step reading them where made (one session, the two kinds
+// of step interleaved). In a step the executor's host work for a copy runs while the devices
+// compute, so only what a copy adds to the step shows (session 8's H200 run: 51 copies cost
+// replicated/copy 0.5 ms over the compute, against 51 x 24 us measured alone). Session 9 timed
+// the copies after chains of 512 x 512 MatMuls instead, and its run 9 read about the cost alone
+// where the real steps hid it. The likely cause, not yet checked on a GPU: on a slower host a
+// chain of such small kernels is bound by the host's issue of them, so the copies' host work
+// added in full; beside the model's own step the balance of host and device is the step's.
 struct TransferCosts {
   double copy_ms = 0;                     // worker device 0 -> worker device 1
   double ps_copy_ms = 0;                  // half GPU:0 -> CPU:0, half CPU:0 -> GPU:0
   double collective_ms = 0;               // one NcclAllReduce group
-  std::optional<double> copy_in_step_ms;  // with busy_ms > 0 and num_devices > 1
-  int chain = 0;                          // MatMuls per worker in that measurement
+  std::optional<double> copy_in_step_ms;  // with in_step and num_devices > 1
+  double step_ms = 0;                     // with in_step: the median step without the copies
+  // With in_step: the copy nodes the step with the copies ran beyond the one without
+  // (kStepCopies when each crossing tensor was one copy).
+  std::int64_t step_copies = 0;
 };
 inline constexpr int kTransferCopies = 32;
-TransferCosts measure_transfer_costs(const BenchConfig& config, double busy_ms = 0);
-// How much of the host link's traffic the compute hides on this machine (the shared-device
-// model's CostInputs::host_overlap and host_link_ms): the median step that copies the
-// variables (one tensor of each of `variable_bytes`) from CPU:0 to every worker and as many
-// back (parameter_server/cpu's reads and gradients), one that runs a chain of MatMuls on every
-// worker (as long as the copies take), and one that does both; overlap = (copies + compute -
-// both) / min(copies, compute), in [0, 1]. Session 7's two H200 machines differed here (the
-// host traffic hid under the compute on one, not the other). link_ms is the host link's time
-// for that traffic as the executor moves it, all workers at once, in both directions.
+inline constexpr int kStepCopies = 64;
+TransferCosts measure_transfer_costs(const BenchConfig& config, bool in_step = false);
+// How much of the host link's traffic the towers' compute hides on this machine (the
+// shared-device model's CostInputs::host_overlap and host_link_ms). copies_ms: the median run
+// that copies the variables (one tensor of each of `variable_bytes`) from CPU:0 to every worker
+// and as many bytes back (parameter_server/cpu's reads and gradients), all at once; compute_ms:
+// the independent strategy's step of the configured towers (as measure_transfer_costs's
+// in_step); both_ms: that step with the same traffic beside it, the reads as it starts and each
+// worker's bytes back once its tower's gradients are made. overlap = (copies + compute - both) /
+// min(copies, compute), in [0, 1]. Session 7's two H200 machines differed here (the host
+// traffic hid under the compute on one, not the other). link_ms is the host link's time for
+// that traffic as the executor moves it, all workers at once, in both directions.
 struct HostOverlap {
   double copies_ms = 0, compute_ms = 0, both_ms = 0;
   // copies_ms less a run of the same graph with no copies (each tensor read where it is fed):
   // the host link's time for the traffic (CostInputs::host_link_ms), without a run's own cost.
   double link_ms = 0;
-  int chain = 0;  // MatMuls per worker
   double overlap = 1.0;
+  // The copy nodes the step with the traffic ran beyond the step without (2 x variables x
+  // workers on GPUs; with CPU workers none for worker 0, which is CPU:0).
+  std::int64_t step_copies = 0;
 };
 HostOverlap measure_host_overlap(const BenchConfig& config,
                                  const std::vector<std::int64_t>& variable_bytes);

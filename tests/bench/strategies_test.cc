@@ -543,11 +543,14 @@ TEST(CostModelTest, TransferCostsOnCpuDevices) {
   }
   EXPECT_EQ(costs.ps_copy_ms, costs.copy_ms);
   EXPECT_FALSE(costs.copy_in_step_ms.has_value());  // not asked for
-  // While the workers compute for about 2 ms: measured, with a chain of MatMuls.
-  const auto busy = bench::measure_transfer_costs(c, 2.0);
+  // Beside the towers' own step: measured, with that step's time.
+  const auto busy = bench::measure_transfer_costs(c, /*in_step=*/true);
   ASSERT_TRUE(busy.copy_in_step_ms.has_value());
   EXPECT_LT(*busy.copy_in_step_ms, 5.0);  // shared memory: near 0
-  const auto none = bench::measure_transfer_costs(base(1, 2), 2.0);
+  EXPECT_GT(busy.step_ms, 0.0);
+  EXPECT_LT(busy.step_ms, 10000.0);
+  EXPECT_EQ(busy.step_copies, bench::kStepCopies);  // each crossing tensor one copy
+  const auto none = bench::measure_transfer_costs(base(1, 2), /*in_step=*/true);
   EXPECT_EQ(none.copy_ms, 0.0);
   EXPECT_EQ(none.collective_ms, 0.0);
   EXPECT_FALSE(none.copy_in_step_ms.has_value());
@@ -557,8 +560,8 @@ TEST(CostModelTest, TransferCostsOnCpuDevices) {
 // logical CPU devices the copies share memory, so what it finds there means little).
 TEST(CostModelTest, HostOverlapCalibrationRunsOnCpuDevices) {
   const auto h = bench::measure_host_overlap(base(2, 2), {128 * 1024, 128 * 1024, 4});
-  EXPECT_GE(h.chain, 4);
-  EXPECT_LE(h.chain, 4000);
+  // Worker 1's reads of the 3 variables from CPU:0 and its 3 tensors back (worker 0 is CPU:0).
+  EXPECT_EQ(h.step_copies, 6);
   for (double ms : {h.copies_ms, h.compute_ms, h.both_ms}) {
     EXPECT_GT(ms, 0.0);
     EXPECT_LT(ms, 10000.0);
@@ -633,6 +636,27 @@ TEST(StrategiesGpuTest, HostCopiesAreTheCopiesThatRan) {
     } else {
       EXPECT_EQ(r.host_copies_per_step, 0) << s.name;
     }
+  }
+}
+
+// The in-step calibrations on GPUs: every crossing tensor beside the towers' step is one copy
+// between logical GPUs, and parameter_server/cpu's traffic is 2 x variables x workers host
+// copies (each worker's reads and its bytes back), with or without page-locked host memory.
+TEST(StrategiesGpuTest, InStepCalibrationsRunTheirCopies) {
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::gpu_inventory().unavailable_reason;
+  for (const bool pinned : {false, true}) {
+    auto c = base(2, 4);
+    c.device = "gpu";
+    c.pin_host_memory = pinned;
+    const auto costs = bench::measure_transfer_costs(c, /*in_step=*/true);
+    ASSERT_TRUE(costs.copy_in_step_ms.has_value());
+    EXPECT_EQ(costs.step_copies, bench::kStepCopies) << "pinned " << pinned;
+    EXPECT_GT(costs.step_ms, 0.0);
+    const auto h = bench::measure_host_overlap(c, {128 * 1024, 128 * 1024, 4});
+    EXPECT_EQ(h.step_copies, 2 * 3 * 2) << "pinned " << pinned;
+    EXPECT_GE(h.overlap, 0.0);
+    EXPECT_LE(h.overlap, 1.0);
   }
 }
 
