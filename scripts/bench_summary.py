@@ -180,7 +180,11 @@ def tower_summary(runs, allreduce):
                         line += f" host link {r['host_link_ms']:.2f} ms"
                 if "copy_in_step_ms" in r:
                     line += (f" copy {1e3 * r['copy_in_step_ms']:.1f} us in a step"
-                             f" ({1e3 * r.get('copy_ms', 0):.1f} alone)")
+                             f" ({1e3 * r.get('copy_ms', 0):.1f} alone")
+                    if "independent_step_ms" in r:  # session 10: beside the towers' own step
+                        line += (f"; {r['in_step_copies']} copies beside a"
+                                 f" {r['independent_step_ms']:.2f} ms step")
+                    line += ")"
             print(line)
     for name, rows in allreduce:
         big = [x for x in rows if x["bytes"] >= 64 << 20]

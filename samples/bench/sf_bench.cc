@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
     std::cout << sf::build_info_string() << "\n" << bench::header(c) << std::endl;
     std::optional<bench::Prediction> predicted;
     bench::CostInputs in;
+    bench::TransferCosts costs;  // --explain's per-transfer calibrations
     if (explain) {
       auto cal = c;
       cal.num_devices = 1;
@@ -199,7 +200,7 @@ int main(int argc, char** argv) {
         in.packed_compute_ms = bench::run_benchmark(packed).step_ms_median;
       }
       // The copies in a step are also measured beside the towers' own step.
-      const auto costs = bench::measure_transfer_costs(c, /*in_step=*/true);
+      costs = bench::measure_transfer_costs(c, /*in_step=*/true);
       if (costs.copy_in_step_ms)
         std::printf(
             "Copies in a step: %.4f ms each beside the towers' step (independent, %.3f ms), "
@@ -323,7 +324,12 @@ int main(int argc, char** argv) {
         j["ps_copy_ms"] = in.ps_copy_ms;
         j["host_overlap"] = in.host_overlap;
         j["collective_ms"] = in.collective_ms;
-        if (in.copy_in_step_ms) j["copy_in_step_ms"] = *in.copy_in_step_ms;
+        if (in.copy_in_step_ms) {
+          j["copy_in_step_ms"] = *in.copy_in_step_ms;
+          // Its background (the towers' independent step) and the copy nodes it ran beyond it.
+          j["independent_step_ms"] = costs.step_ms;
+          j["in_step_copies"] = costs.step_copies;
+        }
         if (in.host_link_ms) j["host_link_ms"] = *in.host_link_ms;
       }
       sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
