@@ -12,6 +12,29 @@ constexpr int kBlock = 256;
 
 __device__ __forceinline__ float get(const ScalarArg& s) { return s.ptr ? *s.ptr : s.value; }
 
+// ---------------------------------------------------------------- one element
+// The update of one element, shared by the single, grouped and sparse kernels (so that they are
+// bit-identical: the same expressions in the same order, --fmad=false for all).
+__device__ __forceinline__ void momentum_element(float& var, float& accum, float grad, float lr,
+                                                 float momentum, bool nesterov) {
+  accum = accum * momentum + grad;
+  var -= nesterov ? grad * lr + accum * momentum * lr : lr * accum;
+}
+
+// Adam's step size for this step: lr * sqrt(1 - beta2^t) / (1 - beta1^t). sqrtf and / are IEEE
+// (nvcc's -prec-sqrt / -prec-div defaults), as std::sqrt on the host.
+__device__ __forceinline__ float adam_alpha(float lr, float beta1_power, float beta2_power) {
+  return lr * sqrtf(1.0f - beta2_power) / (1.0f - beta1_power);
+}
+
+__device__ __forceinline__ void adam_element(float& var, float& m, float& v, float grad,
+                                             float alpha, float beta1, float beta2,
+                                             float epsilon) {
+  m += (grad - m) * (1.0f - beta1);
+  v += (grad * grad - v) * (1.0f - beta2);
+  var -= alpha * m / (sqrtf(v) + epsilon);
+}
+
 // ---------------------------------------------------------------- kernels
 // One element per thread, grid-stride; scalars are read once per thread.
 __global__ void apply_gradient_descent_kernel(float* var, ScalarArg alpha_arg, const float* delta,
@@ -26,10 +49,8 @@ __global__ void apply_momentum_kernel(float* var, float* accum, ScalarArg lr_arg
                                       ScalarArg momentum_arg, bool nesterov, std::int64_t n) {
   const float lr = get(lr_arg), momentum = get(momentum_arg);
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::int64_t{gridDim.x} * blockDim.x) {
-    accum[i] = accum[i] * momentum + grad[i];
-    var[i] -= nesterov ? grad[i] * lr + accum[i] * momentum * lr : lr * accum[i];
-  }
+       i += std::int64_t{gridDim.x} * blockDim.x)
+    momentum_element(var[i], accum[i], grad[i], lr, momentum, nesterov);
 }
 
 __global__ void apply_adam_kernel(float* var, float* m, float* v, ScalarArg beta1_power_arg,
@@ -39,14 +60,10 @@ __global__ void apply_adam_kernel(float* var, float* m, float* v, ScalarArg beta
   const float beta1_power = get(beta1_power_arg), beta2_power = get(beta2_power_arg);
   const float lr = get(lr_arg), beta1 = get(beta1_arg), beta2 = get(beta2_arg);
   const float epsilon = get(epsilon_arg);
-  // sqrtf and / are IEEE (nvcc's -prec-sqrt / -prec-div defaults), as std::sqrt on the host.
-  const float alpha = lr * sqrtf(1.0f - beta2_power) / (1.0f - beta1_power);
+  const float alpha = adam_alpha(lr, beta1_power, beta2_power);
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += std::int64_t{gridDim.x} * blockDim.x) {
-    m[i] += (grad[i] - m[i]) * (1.0f - beta1);
-    v[i] += (grad[i] * grad[i] - v[i]) * (1.0f - beta2);
-    var[i] -= alpha * m[i] / (sqrtf(v[i]) + epsilon);
-  }
+       i += std::int64_t{gridDim.x} * blockDim.x)
+    adam_element(var[i], m[i], v[i], grad[i], alpha, beta1, beta2, epsilon);
 }
 
 // ---------------------------------------------------------------- grouped updates
@@ -88,10 +105,7 @@ __global__ void apply_momentum_group_kernel(GroupArgs a, ScalarArg lr_arg, Scala
   const int t = group_member(a);
   float *var = a.p[0][t], *accum = a.p[1][t];
   const float* grad = a.p[2][t];
-  SF_GROUP_LOOP(a, t, i) {
-    accum[i] = accum[i] * momentum + grad[i];
-    var[i] -= nesterov ? grad[i] * lr + accum[i] * momentum * lr : lr * accum[i];
-  }
+  SF_GROUP_LOOP(a, t, i) momentum_element(var[i], accum[i], grad[i], lr, momentum, nesterov);
 }
 
 __global__ void apply_adam_group_kernel(GroupArgs a, ScalarArg beta1_power_arg,
@@ -101,21 +115,17 @@ __global__ void apply_adam_group_kernel(GroupArgs a, ScalarArg beta1_power_arg,
   const float beta1_power = get(beta1_power_arg), beta2_power = get(beta2_power_arg);
   const float lr = get(lr_arg), beta1 = get(beta1_arg), beta2 = get(beta2_arg);
   const float epsilon = get(epsilon_arg);
-  const float alpha = lr * sqrtf(1.0f - beta2_power) / (1.0f - beta1_power);
+  const float alpha = adam_alpha(lr, beta1_power, beta2_power);
   const int t = group_member(a);
   float *var = a.p[0][t], *m = a.p[1][t], *v = a.p[2][t];
   const float* grad = a.p[3][t];
-  SF_GROUP_LOOP(a, t, i) {
-    m[i] += (grad[i] - m[i]) * (1.0f - beta1);
-    v[i] += (grad[i] * grad[i] - v[i]) * (1.0f - beta2);
-    var[i] -= alpha * m[i] / (sqrtf(v[i]) + epsilon);
-  }
+  SF_GROUP_LOOP(a, t, i) adam_element(var[i], m[i], v[i], grad[i], alpha, beta1, beta2, epsilon);
 }
 #undef SF_GROUP_LOOP
 
 // _SparseApplyMomentumRows: a block per index; its thread 0 claims the row (the first index
 // naming it wins, so a repeated row is updated once), then the block updates the row's elements
-// with apply_momentum_kernel's expressions.
+// as apply_momentum_kernel does (momentum_element).
 template <class Index>
 __global__ void sparse_apply_momentum_rows_kernel(float* var, float* accum, ScalarArg lr_arg,
                                                   const float* grad, const Index* indices,
@@ -131,8 +141,7 @@ __global__ void sparse_apply_momentum_rows_kernel(float* var, float* accum, Scal
     if (mine)
       for (std::int64_t j = threadIdx.x; j < width; j += blockDim.x) {
         const std::int64_t k = r * width + j;
-        accum[k] = accum[k] * momentum + grad[k];
-        var[k] -= nesterov ? grad[k] * lr + accum[k] * momentum * lr : lr * accum[k];
+        momentum_element(var[k], accum[k], grad[k], lr, momentum, nesterov);
       }
     __syncthreads();  // `mine` is rewritten for the next index
   }

@@ -519,6 +519,21 @@ void collect_checks(RunState& st, kernels::KernelContext& c) {
   c.deferred_checks.clear();
 }
 
+// A kernel's context for graph node `n` on `where`, its work queued on `stream`, in run `st`
+// (captured when the run captures a CUDA graph). Every path that runs a kernel starts here.
+kernels::KernelContext kernel_context(const RunState& st, const Node* n,
+                                      const std::shared_ptr<devices::Device>& where,
+                                      devices::Stream& stream) {
+  kernels::KernelContext c;
+  c.device = where.get();
+  c.device_ptr = where;
+  c.stream = &stream;
+  c.capturing = st.capture != nullptr;
+  c.attrs = &n->attrs;
+  c.node_name = n->name;
+  return c;
+}
+
 // A small id per thread for traces (the calling thread and the inter-op pool's threads).
 int trace_thread_id() {
   static std::atomic<int> next{0};
@@ -1394,12 +1409,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       require_initialized(current, 0);
       require_initialized(value, 1);
       const auto& where = step.kernel_on_host ? host : device;
-      kernels::KernelContext c;
-      c.device = where.get();
-      c.device_ptr = where;
-      c.stream = &stream_for(where);
-      c.capturing = st.capture != nullptr;
-      c.node_name = n->name;
+      kernels::KernelContext c = kernel_context(st, n, where, stream_for(where));
       c.inputs = {on_device(current, where), on_device(value, where)};
       (*step.kernel)(c);
       collect_checks(st, c);
@@ -1423,14 +1433,8 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       }
       // In place on the variable's (and slots') buffers; without a kernel for the variable's
       // device, a round trip through a host kernel.
-      kernels::KernelContext c;
       const auto& where = step.kernel_on_host ? host : device;
-      c.device = where.get();
-      c.device_ptr = where;
-      c.stream = &stream_for(where);
-      c.capturing = st.capture != nullptr;
-      c.attrs = &n->attrs;
-      c.node_name = n->name;
+      kernels::KernelContext c = kernel_context(st, n, where, stream_for(where));
       std::vector<std::pair<const Node*, Tensor>> round_trips;
       for (std::size_t k = 0; k < step.inputs.size(); ++k) {
         const Node* var = step.inputs[k].variable;
@@ -1457,13 +1461,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       return;
     }
     case StepKind::kKernel: {
-      kernels::KernelContext c;
-      c.device = device.get();
-      c.device_ptr = device;
-      c.stream = &stream_for(device);
-      c.capturing = st.capture != nullptr;
-      c.attrs = &n->attrs;
-      c.node_name = n->name;
+      kernels::KernelContext c = kernel_context(st, n, device, stream_for(device));
       c.inputs.reserve(step.inputs.size());
       for (std::size_t k = 0; k < step.inputs.size(); ++k) {
         if (k < step.host_inputs.size() && step.host_inputs[k].initialized()) {
@@ -1521,16 +1519,7 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
   auto member = [&](std::size_t j) -> const Step& {
     return st.plan.steps[static_cast<std::size_t>(step.group[j])];
   };
-  auto context = [&](const Node* node) {
-    kernels::KernelContext c;
-    c.device = step.device.get();
-    c.device_ptr = step.device;
-    c.stream = &stream;
-    c.capturing = st.capture != nullptr;
-    c.attrs = &node->attrs;
-    c.node_name = node->name;
-    return c;
-  };
+  auto context = [&](const Node* node) { return kernel_context(st, node, step.device, stream); };
   {
     kernels::KernelContext c = context(step.node);
     c.inputs.reserve(step.inputs.size());
