@@ -178,12 +178,14 @@ def tower_summary(runs, allreduce):
                     line += f" host overlap {r['host_overlap']:.2f}"
                     if "host_link_ms" in r:
                         line += f" host link {r['host_link_ms']:.2f} ms"
+                    if "host_traffic_copies" in r:
+                        line += f" ({r['host_traffic_copies']} copies beside the step)"
                 if "copy_in_step_ms" in r:
                     line += (f" copy {1e3 * r['copy_in_step_ms']:.1f} us in a step"
                              f" ({1e3 * r.get('copy_ms', 0):.1f} alone")
-                    if "independent_step_ms" in r:  # session 10: beside the towers' own step
+                    if "in_step_background_ms" in r:  # session 10: beside the towers' step
                         line += (f"; {r['in_step_copies']} copies beside a"
-                                 f" {r['independent_step_ms']:.2f} ms step")
+                                 f" {r['in_step_background_ms']:.2f} ms step")
                     line += ")"
             print(line)
     for name, rows in allreduce:

@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
     std::cout << sf::build_info_string() << "\n" << bench::header(c) << std::endl;
     std::optional<bench::Prediction> predicted;
     bench::CostInputs in;
-    bench::TransferCosts costs;  // --explain's per-transfer calibrations
+    bench::TransferCosts costs;                       // --explain's per-transfer calibrations
+    std::optional<std::int64_t> host_traffic_copies;  // and the host-overlap one's copies
     if (explain) {
       auto cal = c;
       cal.num_devices = 1;
@@ -203,9 +204,10 @@ int main(int argc, char** argv) {
       costs = bench::measure_transfer_costs(c, /*in_step=*/true);
       if (costs.copy_in_step_ms)
         std::printf(
-            "Copies in a step: %.4f ms each beside the towers' step (independent, %.3f ms), "
-            "%.4f ms alone\n",
-            *costs.copy_in_step_ms, costs.step_ms, costs.copy_ms);
+            "Copies in a step: %.4f ms each (%lld copies) beside the towers' step "
+            "(independent, %.3f ms), %.4f ms alone\n",
+            *costs.copy_in_step_ms, static_cast<long long>(costs.step_copies), costs.step_ms,
+            costs.copy_ms);
       in.copy_in_step_ms = costs.copy_in_step_ms;
       in.copy_ms = costs.copy_ms;
       in.ps_copy_ms = costs.ps_copy_ms;
@@ -221,11 +223,13 @@ int main(int argc, char** argv) {
         const auto h = bench::measure_host_overlap(c, variable_bytes);
         in.host_overlap = h.overlap;
         in.host_link_ms = h.link_ms;
+        host_traffic_copies = h.step_copies;
         std::printf(
             "Host-link overlap: copies %.2f ms, the towers' step %.2f ms (independent), both "
-            "%.2f ms: %.2f of the shorter hidden; the copies' link time %.2f ms (less a run "
-            "without them)\n",
-            h.copies_ms, h.compute_ms, h.both_ms, h.overlap, h.link_ms);
+            "%.2f ms (%lld copies beside the step): %.2f of the shorter hidden; the copies' "
+            "link time %.2f ms (less a run without them)\n",
+            h.copies_ms, h.compute_ms, h.both_ms, static_cast<long long>(h.step_copies), h.overlap,
+            h.link_ms);
       }
       std::cout << bench::explain_text(in, pcie, nvlink, network);
       for (const auto& p : bench::predict(in))
@@ -326,11 +330,13 @@ int main(int argc, char** argv) {
         j["collective_ms"] = in.collective_ms;
         if (in.copy_in_step_ms) {
           j["copy_in_step_ms"] = *in.copy_in_step_ms;
-          // Its background (the towers' independent step) and the copy nodes it ran beyond it.
-          j["independent_step_ms"] = costs.step_ms;
+          // Its background (the towers' independent step with the probe tensors read where
+          // made) and the copy nodes the crossing step ran beyond it.
+          j["in_step_background_ms"] = costs.step_ms;
           j["in_step_copies"] = costs.step_copies;
         }
         if (in.host_link_ms) j["host_link_ms"] = *in.host_link_ms;
+        if (host_traffic_copies) j["host_traffic_copies"] = *host_traffic_copies;
       }
       sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
     }

@@ -657,16 +657,22 @@ BenchConfig independent_step(const BenchConfig& c) {
 
 // Nodes added beside a step (their inputs and targets); they may wait for its gradients.
 using StepExtra = std::function<void(const StepGraph&, Timed&)>;
+// A kind of timed run: the added nodes, with the towers' step beside them or alone (what
+// they cost by themselves, in the same session).
+struct StepVariant {
+  StepExtra extra;
+  bool with_step = true;
+};
 
-// The independent step of c's towers run with each of `extras` beside its train op: one graph
-// and one session, each variant its own targets, their steps interleaved after warm-up, so
+// The variants of the independent step of c's towers: one graph and one session, each variant
+// its own targets (the train op too when with_step), their runs interleaved after warm-up, so
 // that a slow phase of the host falls on every variant alike. Per variant: the median ms, and
-// the copy nodes its last step ran (RunStats::copies).
+// the copy nodes its last run made (RunStats::copies).
 struct StepTimes {
   std::vector<double> ms;
   std::vector<std::int64_t> copies;
 };
-StepTimes median_step_ms(const BenchConfig& c, const std::vector<StepExtra>& extras) {
+StepTimes median_step_ms(const BenchConfig& c, const std::vector<StepVariant>& variants) {
   constexpr int kWarmup = 5, kRuns = 31;
   const BenchConfig ind = independent_step(c);
   validate(ind);
@@ -676,32 +682,33 @@ StepTimes median_step_ms(const BenchConfig& c, const std::vector<StepExtra>& ext
   std::optional<device> cpu_default;
   if (ind.device == "cpu") cpu_default.emplace("/device:CPU:0");
   const StepGraph step = build_step(ind);
-  std::vector<Timed> added(extras.size());
-  for (std::size_t v = 0; v < extras.size(); ++v) {
+  std::vector<Timed> added(variants.size());
+  for (std::size_t v = 0; v < variants.size(); ++v) {
     name_scope ns(str_cat("variant", v));
-    extras[v](step, added[v]);
+    variants[v].extra(step, added[v]);
+    if (variants[v].with_step) added[v].targets.push_back(step.train_op);
   }
   Session sess(session_options(ind, k), graph);
   sess.run(global_variables_initializer());
   if (!step.broadcast.empty()) sess.run(group(step.broadcast, "broadcast_variables"));
   const auto batches = synthetic_batches(ind, sess);
-  std::vector<FeedDict> feeds;  // per variant: its inputs, then the towers' batch
+  std::vector<FeedDict> feeds;  // per variant: its inputs (the towers' batch added per run)
   for (const Timed& a : added) feeds.push_back(ones_fed(sess, a));
-  std::vector<std::vector<double>> times(extras.size());
+  std::vector<std::vector<double>> times(variants.size());
   StepTimes out;
-  out.copies.resize(extras.size());
+  out.copies.resize(variants.size());
   for (int i = 0; i < kWarmup + kRuns; ++i)
-    for (std::size_t v = 0; v < extras.size(); ++v) {
+    for (std::size_t v = 0; v < variants.size(); ++v) {
       FeedDict feed = feeds[v];
-      const auto& batch = batches[static_cast<std::size_t>(i % kSyntheticPool)];
-      for (std::size_t t = 0; t < batch.size(); ++t) {
-        feed.emplace_back(step.images[t], batch[t].first);
-        feed.emplace_back(step.labels[t], batch[t].second);
+      if (variants[v].with_step) {
+        const auto& batch = batches[static_cast<std::size_t>(i % kSyntheticPool)];
+        for (std::size_t t = 0; t < batch.size(); ++t) {
+          feed.emplace_back(step.images[t], batch[t].first);
+          feed.emplace_back(step.labels[t], batch[t].second);
+        }
       }
-      std::vector<Operation> targets = added[v].targets;
-      targets.push_back(step.train_op);
       const auto t0 = std::chrono::steady_clock::now();
-      sess.run({}, targets, feed);
+      sess.run({}, added[v].targets, feed);
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (i >= kWarmup) times[v].push_back(ms);
@@ -711,10 +718,10 @@ StepTimes median_step_ms(const BenchConfig& c, const std::vector<StepExtra>& ext
   return out;
 }
 
-// The gradient ops of towers `a` and `b` (the points a step's exchange waits for).
-std::vector<Operation> gradients_of(const StepGraph& step, int a, int b) {
+// The gradient ops of `towers` (the points a step's exchange waits for).
+std::vector<Operation> gradients_of(const StepGraph& step, const std::set<int>& towers) {
   std::vector<Operation> ops;
-  for (int tower : {a, b})
+  for (int tower : towers)
     for (const auto& [grad, var] : step.grads[static_cast<std::size_t>(tower)])
       ops.push_back(grad.op());
   return ops;
@@ -727,15 +734,17 @@ std::vector<Operation> gradients_of(const StepGraph& step, int a, int b) {
 StepExtra step_copies(const BenchConfig& c, bool crossing) {
   return [c, crossing](const StepGraph& step, Timed& t) {
     const int k = c.num_devices;
-    std::vector<Output> small;
-    for (int i = 0; i < k; ++i)
-      small.push_back(add_input(t, worker_device(c, i), Shape{kTransferElements}, str_cat("x", i)));
+    if (k < 2) return;  // no other worker to send from
+    std::vector<Output> small(static_cast<std::size_t>(k));
+    for (int i = 1; i < k; ++i)
+      small[static_cast<std::size_t>(i)] =
+          add_input(t, worker_device(c, i), Shape{kTransferElements}, str_cat("x", i));
     for (int j = 0; j < kStepCopies; ++j) {
       const int from = 1 + j % (k - 1);
       Output made;
       {
         device d(worker_device(c, from));
-        control_dependencies after(gradients_of(step, from, 0));
+        control_dependencies after(gradients_of(step, {from, 0}));
         made = identity(small[static_cast<std::size_t>(from)], str_cat("made", j));
       }
       device d(worker_device(c, crossing ? 0 : from));
@@ -744,28 +753,36 @@ StepExtra step_copies(const BenchConfig& c, bool crossing) {
   };
 }
 
-// parameter_server/cpu's host traffic beside a step: each variable (a tensor of each of
-// `variable_bytes`) read from CPU:0 on every worker as the step starts, and as many bytes sent
-// from every worker to CPU:0 once its tower's gradients are made.
-StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& variable_bytes) {
-  return [c, variable_bytes](const StepGraph& step, Timed& t) {
+// parameter_server/cpu's host traffic: per worker, each variable (a tensor of each of
+// `variable_bytes`) read from CPU:0 (unordered, as the strategy's reads of its variables are)
+// and as many bytes sent to CPU:0.
+enum class Traffic {
+  kAlone,       // no step: the copies all at once, in both directions
+  kLocal,       // no step: the same tensors read where they are fed (no copies)
+  kBesideStep,  // beside the towers' step: each worker's bytes sent once its gradients are made
+};
+StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& variable_bytes,
+                       Traffic how) {
+  return [c, variable_bytes, how](const StepGraph& step, Timed& t) {
+    const bool local = how == Traffic::kLocal;
     for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
       const Shape shape{std::max<std::int64_t>(1, variable_bytes[v] / 4)};
       const Output params = add_input(t, "/device:CPU:0", shape, str_cat("params", v));
       for (int i = 0; i < c.num_devices; ++i) {
-        const Output grads = add_input(t, worker_device(c, i), shape, str_cat("grads", v, "_", i));
+        const std::string worker = worker_device(c, i);
+        const Output grads = add_input(t, worker, shape, str_cat("grads", v, "_", i));
         {
-          device d(worker_device(c, i));
+          device d(local ? "/device:CPU:0" : worker);
           t.targets.push_back(identity(params, str_cat("read", v, "_", i)).op());
         }
-        Output made;
-        {
-          device d(worker_device(c, i));
-          control_dependencies after(gradients_of(step, i, i));
-          made = identity(grads, str_cat("made", v, "_", i));
+        Output sent = grads;
+        if (how == Traffic::kBesideStep) {
+          device d(worker);
+          control_dependencies after(gradients_of(step, {i}));
+          sent = identity(grads, str_cat("made", v, "_", i));
         }
-        device d("/device:CPU:0");
-        t.targets.push_back(identity(made, str_cat("sent", v, "_", i)).op());
+        device d(local ? worker : "/device:CPU:0");
+        t.targets.push_back(identity(sent, str_cat("sent", v, "_", i)).op());
       }
     }
   };
@@ -812,11 +829,17 @@ TransferCosts measure_transfer_costs(const BenchConfig& c, bool in_step) {
   r.collective_ms =
       nonnegative(median_difference_s(c, k, with, without), "collective") * 1e3 / kGroups;
   if (in_step) {
-    const auto m = median_step_ms(c, {step_copies(c, true), step_copies(c, false)});
+    const auto m = median_step_ms(c, {{step_copies(c, true)}, {step_copies(c, false)}});
     r.step_ms = m.ms[1];
     r.step_copies = m.copies[0] - m.copies[1];
-    r.copy_in_step_ms =
-        nonnegative((m.ms[0] - m.ms[1]) * 1e-3, "copy in a step") * 1e3 / kStepCopies;
+    // Per copy that ran (kStepCopies unless a tensor crossed otherwise than as one copy).
+    if (r.step_copies != kStepCopies)
+      std::fprintf(stderr,
+                   "sf-bench --explain: %lld copies ran for the %d tensors sent beside the step\n",
+                   static_cast<long long>(r.step_copies), kStepCopies);
+    if (r.step_copies > 0)
+      r.copy_in_step_ms = nonnegative((m.ms[0] - m.ms[1]) * 1e-3, "copy in a step") * 1e3 /
+                          static_cast<double>(r.step_copies);
   }
   return r;
 }
@@ -824,39 +847,17 @@ TransferCosts measure_transfer_costs(const BenchConfig& c, bool in_step) {
 HostOverlap measure_host_overlap(const BenchConfig& c,
                                  const std::vector<std::int64_t>& variable_bytes) {
   HostOverlap r;
-  const int k = c.num_devices;
-  // Alone: per worker, each variable in from CPU:0 and as many bytes out to it, all at once in
-  // both directions; `local`: the same tensors read where they are fed, no copies (the
-  // baseline of link_ms).
-  auto graph = [&](bool local) {
-    TimedGraph g;
-    auto as_default = g.graph.as_default();
-    for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
-      const Shape shape{std::max<std::int64_t>(1, variable_bytes[v] / 4)};
-      const Output params = add_input(g, "/device:CPU:0", shape, str_cat("params", v));
-      for (int i = 0; i < k; ++i) {
-        const Output grads = add_input(g, worker_device(c, i), shape, str_cat("grads", v, "_", i));
-        {
-          device d(local ? "/device:CPU:0" : worker_device(c, i));
-          g.targets.push_back(identity(params, str_cat("read", v, "_", i)).op());
-        }
-        device d(local ? worker_device(c, i) : "/device:CPU:0");
-        g.targets.push_back(identity(grads, str_cat("sent", v, "_", i)).op());
-      }
-    }
-    return g;
-  };
-  auto copies = graph(false);
-  auto local = graph(true);
-  const auto m = median_runs_s(c, k, {&copies, &local});
-  r.copies_ms = m[0] * 1e3;
-  r.link_ms = std::max(0.0, m[0] - m[1]) * 1e3;
-  // Beside the towers' step: the reads as it starts, the gradients' bytes as they are made.
-  const auto s =
-      median_step_ms(c, {[](const StepGraph&, Timed&) {}, host_traffic(c, variable_bytes)});
-  r.compute_ms = s.ms[0];
-  r.both_ms = s.ms[1];
-  r.step_copies = s.copies[1] - s.copies[0];
+  // In one session, interleaved: the traffic alone, its tensors read where fed, the towers'
+  // step, and the step with the traffic beside it.
+  const auto m = median_step_ms(c, {{host_traffic(c, variable_bytes, Traffic::kAlone), false},
+                                    {host_traffic(c, variable_bytes, Traffic::kLocal), false},
+                                    {[](const StepGraph&, Timed&) {}},
+                                    {host_traffic(c, variable_bytes, Traffic::kBesideStep)}});
+  r.copies_ms = m.ms[0];
+  r.link_ms = std::max(0.0, m.ms[0] - m.ms[1]);
+  r.compute_ms = m.ms[2];
+  r.both_ms = m.ms[3];
+  r.step_copies = m.copies[3] - m.copies[2];
   const double hidden = r.copies_ms + r.compute_ms - r.both_ms;
   const double shorter = std::min(r.copies_ms, r.compute_ms);
   r.overlap = shorter > 0 ? std::clamp(hidden / shorter, 0.0, 1.0) : 1.0;

@@ -137,24 +137,28 @@ struct TransferCosts {
   double ps_copy_ms = 0;                  // half GPU:0 -> CPU:0, half CPU:0 -> GPU:0
   double collective_ms = 0;               // one NcclAllReduce group
   std::optional<double> copy_in_step_ms;  // with in_step and num_devices > 1
-  double step_ms = 0;                     // with in_step: the median step without the copies
+  // With in_step: the median of the step that reads the tensors where made (the towers'
+  // independent step, the 64 tensors' Identities beside it, no fetch): the background.
+  double step_ms = 0;
   // With in_step: the copy nodes the step with the copies ran beyond the one without
-  // (kStepCopies when each crossing tensor was one copy).
+  // (kStepCopies when each crossing tensor was one copy); copy_in_step_ms is per copy that ran,
+  // unset when none did.
   std::int64_t step_copies = 0;
 };
 inline constexpr int kTransferCopies = 32;
 inline constexpr int kStepCopies = 64;
 TransferCosts measure_transfer_costs(const BenchConfig& config, bool in_step = false);
 // How much of the host link's traffic the towers' compute hides on this machine (the
-// shared-device model's CostInputs::host_overlap and host_link_ms). copies_ms: the median run
-// that copies the variables (one tensor of each of `variable_bytes`) from CPU:0 to every worker
-// and as many bytes back (parameter_server/cpu's reads and gradients), all at once; compute_ms:
-// the independent strategy's step of the configured towers (as measure_transfer_costs's
-// in_step); both_ms: that step with the same traffic beside it, the reads as it starts and each
-// worker's bytes back once its tower's gradients are made. overlap = (copies + compute - both) /
-// min(copies, compute), in [0, 1]. Session 7's two H200 machines differed here (the host
-// traffic hid under the compute on one, not the other). link_ms is the host link's time for
-// that traffic as the executor moves it, all workers at once, in both directions.
+// shared-device model's CostInputs::host_overlap and host_link_ms). The traffic: per worker,
+// each variable (one tensor of each of `variable_bytes`) read from CPU:0 and as many bytes sent
+// back (parameter_server/cpu's reads and gradients). Four kinds of run, interleaved in one
+// session (as measure_transfer_costs's in_step): copies_ms, the traffic alone, all at once in
+// both directions; the same tensors read where fed (no copies: link_ms = copies_ms less it);
+// compute_ms, the towers' independent step; both_ms, that step with the traffic beside it, the
+// reads unordered (as the strategy's are) and each worker's bytes sent once its tower's
+// gradients are made. overlap = (copies + compute - both) / min(copies, compute), in [0, 1].
+// Session 7's two H200 machines differed here (the host traffic hid under the compute on one,
+// not the other).
 struct HostOverlap {
   double copies_ms = 0, compute_ms = 0, both_ms = 0;
   // copies_ms less a run of the same graph with no copies (each tensor read where it is fed):
