@@ -180,6 +180,8 @@ def tower_summary(runs, allreduce):
                         line += f" host link {r['host_link_ms']:.2f} ms"
                     if "host_traffic_copies" in r:
                         line += f" ({r['host_traffic_copies']} copies beside the step)"
+                    if "host_update_ms" in r:
+                        line += f" CPU:0 mean+update {r['host_update_ms']:.2f} ms (not modelled)"
                 if "copy_in_step_ms" in r:
                     line += (f" copy {1e3 * r['copy_in_step_ms']:.1f} us in a step"
                              f" ({1e3 * r.get('copy_ms', 0):.1f} alone")

@@ -158,7 +158,7 @@ TransferCosts measure_transfer_costs(const BenchConfig& config, bool in_step = f
 // reads unordered (as the strategy's are) and each worker's bytes sent once its tower's
 // gradients are made. overlap = (copies + compute - both) / min(copies, compute), in [0, 1].
 // Session 7's two H200 machines differed here (the host traffic hid under the compute on one,
-// not the other).
+// not the other). A fifth kind of run, also interleaved, gives update_ms.
 struct HostOverlap {
   double copies_ms = 0, compute_ms = 0, both_ms = 0;
   // copies_ms less a run of the same graph with no copies (each tensor read where it is fed):
@@ -168,6 +168,13 @@ struct HostOverlap {
   // The copy nodes the step with the traffic ran beyond the step without (2 x variables x
   // workers on GPUs; with CPU workers none for worker 0, which is CPU:0).
   std::int64_t step_copies = 0;
+  // What CPU:0 does with the gradients in parameter_server/cpu, alone: the mean of K tensors
+  // per variable (fed on CPU:0) and the configured optimizer's update of a CPU:0 variable of
+  // each size, less the run that reads the traffic's tensors where fed. Reported
+  // (sf-bench --explain, JSON host_update_ms), not yet a term of the model: runs 8 and 9 erred
+  // low at K = 2 and high at K = 8 for that strategy, and this is a candidate for the part
+  // that grows with K; the next GPU runs tell.
+  double update_ms = 0;
 };
 HostOverlap measure_host_overlap(const BenchConfig& config,
                                  const std::vector<std::int64_t>& variable_bytes);
