@@ -14,9 +14,12 @@ __device__ __forceinline__ float get(const ScalarArg& s) { return s.ptr ? *s.ptr
 
 // ---------------------------------------------------------------- one element
 // The update of one element, shared by the single, grouped and sparse kernels (so that they are
-// bit-identical: the same expressions in the same order, --fmad=false for all).
-__device__ __forceinline__ void momentum_element(float& var, float& accum, float grad, float lr,
-                                                 float momentum, bool nesterov) {
+// bit-identical: the same expressions in the same order, --fmad=false for all). `grad` by
+// reference, read again after accum (or m) is written, as the CPU reference and TF's kernels
+// do: an op given its slot as the gradient (ApplyMomentum(var, accum, lr, accum, ...), one
+// buffer since the executor copies each variable on write once) reads the updated value.
+__device__ __forceinline__ void momentum_element(float& var, float& accum, const float& grad,
+                                                 float lr, float momentum, bool nesterov) {
   accum = accum * momentum + grad;
   var -= nesterov ? grad * lr + accum * momentum * lr : lr * accum;
 }
@@ -27,9 +30,8 @@ __device__ __forceinline__ float adam_alpha(float lr, float beta1_power, float b
   return lr * sqrtf(1.0f - beta2_power) / (1.0f - beta1_power);
 }
 
-__device__ __forceinline__ void adam_element(float& var, float& m, float& v, float grad,
-                                             float alpha, float beta1, float beta2,
-                                             float epsilon) {
+__device__ __forceinline__ void adam_element(float& var, float& m, float& v, const float& grad,
+                                             float alpha, float beta1, float beta2, float epsilon) {
   m += (grad - m) * (1.0f - beta1);
   v += (grad * grad - v) * (1.0f - beta2);
   var -= alpha * m / (sqrtf(v) + epsilon);

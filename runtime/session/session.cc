@@ -668,6 +668,25 @@ struct Session::Impl {
       current = current.to(current.device_ptr());
     return current;
   }
+  // The buffers one update call reads and writes: each variable it names copied on write once.
+  // An op may name a variable twice (ApplyMomentum(var, accum, lr, accum, momentum)): a second
+  // copy on write would find the buffer held by the first input, move the variable to a fresh
+  // copy, and the update written to the first would be lost.
+  class VariableBuffers {
+   public:
+    explicit VariableBuffers(Impl& impl) : impl_(impl) {}
+    // `*first`: whether this call named `var` for the first time.
+    Tensor& get(const Node* var, bool* first = nullptr) {
+      auto [it, fresh] = held_.try_emplace(var);
+      if (fresh) it->second = impl_.copy_on_write(var);
+      if (first != nullptr) *first = fresh;
+      return it->second;
+    }
+
+   private:
+    Impl& impl_;
+    std::unordered_map<const Node*, Tensor> held_;
+  };
   // Why a CUDA graph cannot use `var` now ("" when it can): uninitialized, moved off the
   // buffer it was captured at (`captured`, when given), or held elsewhere too (the step's
   // update would copy on write). The caller holds var_mu.
@@ -1436,15 +1455,23 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       const auto& where = step.kernel_on_host ? host : device;
       kernels::KernelContext c = kernel_context(st, n, where, stream_for(where));
       std::vector<std::pair<const Node*, Tensor>> round_trips;
+      VariableBuffers buffers(*this);
       for (std::size_t k = 0; k < step.inputs.size(); ++k) {
         const Node* var = step.inputs[k].variable;
-        Tensor t = var ? copy_on_write(var) : input(st, step, k);
+        if (var == nullptr) {
+          Tensor t = input(st, step, k);
+          require_initialized(t, k);
+          c.inputs.push_back(on_device(std::move(t), where));
+          continue;
+        }
+        bool first = false;
+        Tensor& t = buffers.get(var, &first);
         require_initialized(t, k);
-        if (var && step.kernel_on_host && !t.on_host()) {
-          t = t.to(host);
+        if (first && step.kernel_on_host && !t.on_host()) {
+          t = t.to(host);  // every input naming `var` reads and writes this host copy
           round_trips.emplace_back(var, t);
         }
-        c.inputs.push_back(var ? t : on_device(t, where));
+        c.inputs.push_back(t);
       }
       (*step.kernel)(c);
       collect_checks(st, c);
@@ -1523,9 +1550,10 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
   {
     kernels::KernelContext c = context(step.node);
     c.inputs.reserve(step.inputs.size());
+    VariableBuffers buffers(*this);
     for (std::size_t k = 0; k < step.inputs.size(); ++k) {
       const Node* var = step.inputs[k].variable;
-      Tensor t = var ? copy_on_write(var) : input(st, step, k);
+      Tensor t = var ? buffers.get(var) : input(st, step, k);
       if (!t.initialized()) {
         const Node* n = member(k / arity).node;
         throw FailedPreconditionError(str_cat("Attempting to use uninitialized value ",
@@ -1546,9 +1574,10 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
   for (std::size_t j = 0; j < step.group.size(); ++j) {
     const Step& m = member(j);
     kernels::KernelContext c = context(m.node);
+    VariableBuffers buffers(*this);
     for (std::size_t k = 0; k < arity; ++k) {
       const Node* var = step.inputs[j * arity + k].variable;
-      c.inputs.push_back(var ? copy_on_write(var)
+      c.inputs.push_back(var ? buffers.get(var)
                              : on_device(input(st, step, j * arity + k), step.device));
     }
     (*m.kernel)(c);

@@ -763,14 +763,15 @@ enum class Traffic {
   // No copies: what CPU:0 does with the K gradient sets it receives, their mean (AddN, then
   // 1/K) and the configured optimizer's update of a variable on CPU:0, per variable.
   kHostUpdate,
+  // kHostUpdate's inputs (K tensors per variable fed on CPU:0) read there, nothing computed:
+  // its baseline.
+  kHostUpdateInputs,
 };
 StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& variable_bytes,
                        Traffic how) {
-  if (how == Traffic::kHostUpdate) {
-    // The optimizer outlives the graph's construction (its ops are built by then; kept as
-    // run_benchmark keeps its optimizers).
-    auto optimizer = std::shared_ptr<train::Optimizer>(make_optimizer(c));
-    return [c, variable_bytes, optimizer](const StepGraph&, Timed& t) {
+  if (how == Traffic::kHostUpdate || how == Traffic::kHostUpdateInputs) {
+    return [c, variable_bytes, how](const StepGraph&, Timed& t) {
+      if (variable_bytes.empty()) return;  // nothing to update
       device d("/device:CPU:0");
       variable_scope vs("host_update");
       GradsAndVars mean;
@@ -779,11 +780,16 @@ StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& va
         std::vector<Output> parts;
         for (int i = 0; i < c.num_devices; ++i)
           parts.push_back(add_input(t, "/device:CPU:0", shape, str_cat("grads", v, "_", i)));
+        if (how == Traffic::kHostUpdateInputs) {
+          for (const Output& p : parts) t.targets.push_back(identity(p).op());
+          continue;
+        }
         auto var = get_variable(str_cat("var", v), shape, {.initializer = zeros_initializer()});
         mean.emplace_back(c.num_devices == 1 ? parts[0] : add_n(parts) * (1.0 / c.num_devices),
                           var);
       }
-      t.targets.push_back(optimizer->apply_gradients(mean));
+      // The optimizer's ops are in the graph once built; the object need not outlive them.
+      if (!mean.empty()) t.targets.push_back(make_optimizer(c)->apply_gradients(mean));
     };
   }
   return [c, variable_bytes, how](const StepGraph& step, Timed& t) {
@@ -871,19 +877,21 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
                                  const std::vector<std::int64_t>& variable_bytes) {
   HostOverlap r;
   // In one session, interleaved: the traffic alone, its tensors read where fed, the towers'
-  // step, and the step with the traffic beside it.
+  // step, the step with the traffic beside it, and CPU:0's mean and update against its inputs
+  // read where fed.
   const auto m =
       median_step_ms(c, {{host_traffic(c, variable_bytes, Traffic::kAlone), false},
                          {host_traffic(c, variable_bytes, Traffic::kLocal), false},
                          {[](const StepGraph&, Timed&) {}},
                          {host_traffic(c, variable_bytes, Traffic::kBesideStep)},
-                         {host_traffic(c, variable_bytes, Traffic::kHostUpdate), false}});
+                         {host_traffic(c, variable_bytes, Traffic::kHostUpdate), false},
+                         {host_traffic(c, variable_bytes, Traffic::kHostUpdateInputs), false}});
   r.copies_ms = m.ms[0];
   r.link_ms = std::max(0.0, m.ms[0] - m.ms[1]);
   r.compute_ms = m.ms[2];
   r.both_ms = m.ms[3];
   r.step_copies = m.copies[3] - m.copies[2];
-  r.update_ms = std::max(0.0, m.ms[4] - m.ms[1]);
+  r.update_ms = variable_bytes.empty() ? 0.0 : std::max(0.0, m.ms[4] - m.ms[5]);
   const double hidden = r.copies_ms + r.compute_ms - r.both_ms;
   const double shorter = std::min(r.copies_ms, r.compute_ms);
   r.overlap = shorter > 0 ? std::clamp(hidden / shorter, 0.0, 1.0) : 1.0;

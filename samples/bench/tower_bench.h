@@ -170,7 +170,7 @@ struct HostOverlap {
   std::int64_t step_copies = 0;
   // What CPU:0 does with the gradients in parameter_server/cpu, alone: the mean of K tensors
   // per variable (fed on CPU:0) and the configured optimizer's update of a CPU:0 variable of
-  // each size, less the run that reads the traffic's tensors where fed. Reported
+  // each size, less a run that only reads those K tensors per variable on CPU:0. Reported
   // (sf-bench --explain, JSON host_update_ms), not yet a term of the model: runs 8 and 9 erred
   // low at K = 2 and high at K = 8 for that strategy, and this is a candidate for the part
   // that grows with K; the next GPU runs tell.

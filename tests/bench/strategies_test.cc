@@ -559,12 +559,19 @@ TEST(CostModelTest, TransferCostsOnCpuDevices) {
 // The host-overlap calibration's graphs run (sf-bench uses it on GPUs that towers share; on
 // logical CPU devices the copies share memory, so what it finds there means little).
 TEST(CostModelTest, HostOverlapCalibrationRunsOnCpuDevices) {
-  const auto h = bench::measure_host_overlap(base(2, 2), {4 << 20, 128 * 1024, 4});
+  auto c = base(2, 2);
+  const auto h = bench::measure_host_overlap(c, {4 << 20, 128 * 1024, 4});
   // Worker 1's reads of the 3 variables from CPU:0 and its 3 tensors back (worker 0 is CPU:0).
   EXPECT_EQ(h.step_copies, 6);
-  // CPU:0's mean of 2 x 4 MiB and SGD update of 4 MiB (about 20 MiB of memory traffic) take
-  // longer than reading the tensors where fed.
+  // CPU:0's mean of 2 x 4 MiB and SGD update of 4 MiB (about 32 MiB of memory traffic) take
+  // longer than reading its inputs; with Adam's slots too.
   EXPECT_GT(h.update_ms, 0.0);
+  c.optimizer = "adam";
+  EXPECT_GT(bench::measure_host_overlap(c, {4 << 20, 4}).update_ms, 0.0);
+  // No variables: nothing to copy or update, and no error.
+  const auto none = bench::measure_host_overlap(base(2, 2), {});
+  EXPECT_EQ(none.step_copies, 0);
+  EXPECT_EQ(none.update_ms, 0.0);
   for (double ms : {h.copies_ms, h.compute_ms, h.both_ms}) {
     EXPECT_GT(ms, 0.0);
     EXPECT_LT(ms, 10000.0);

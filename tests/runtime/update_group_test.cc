@@ -194,6 +194,54 @@ TEST_F(UpdateGroupTest, TwoUpdatesOfOneVariableAreNotGrouped) {
   EXPECT_EQ(s.run(a.value()).to_vector<float>(), (std::vector<float>{-2.f, -2.f}));
 }
 
+// An update that names a variable twice, its slot given as the gradient too:
+// ApplyMomentum(var, accum, lr, accum, momentum). TF's kernel (and ScopeFlow's reference) reads
+// the gradient from the slot's one buffer: accum = 2 x 0.5 + 2 = 3, var = 1 - 0.5 x 3. The
+// executor copies each variable on write once per call (a second copy made the variable move
+// to a fresh buffer while the kernel wrote the first: accum stayed 2). Alone, and as two
+// members of one grouped call.
+void check_update_naming_a_variable_twice(const std::string& device) {
+  for (const bool group : {false, true}) {
+    sf::reset_default_graph();
+    auto on = sf::device(device);
+    const auto lr = sf::constant(0.5f);
+    const auto momentum = sf::constant(0.5f);
+    std::vector<sf::Variable> vars, slots;
+    std::vector<sf::Operation> updates;
+    for (int i = 0; i < 2; ++i) {
+      vars.push_back(
+          sf::get_variable(sf::str_cat("var", i), {2}, {.initializer = sf::ones_initializer()}));
+      slots.push_back(sf::get_variable(sf::str_cat("accum", i), {2},
+                                       {.initializer = sf::constant_initializer(2.0)}));
+      updates.push_back(sf::get_default_graph().create_op(
+          "ApplyMomentum",
+          {vars.back().ref(), slots.back().ref(), lr, slots.back().ref(), momentum}, {},
+          sf::str_cat("update", i)));
+    }
+    sf::Session s(grouping(group));
+    s.run(sf::global_variables_initializer());
+    s.run(sf::group(updates));
+    EXPECT_EQ(s.last_run_stats().updates_grouped, group ? 1 : 0) << device;
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(s.run(slots[i].value()).to_vector<float>(), (std::vector<float>{3.f, 3.f}))
+          << device << " grouped " << group;
+      EXPECT_EQ(s.run(vars[i].value()).to_vector<float>(), (std::vector<float>{-0.5f, -0.5f}))
+          << device << " grouped " << group;
+    }
+  }
+}
+
+TEST_F(UpdateGroupTest, AnUpdateNamingAVariableTwiceUpdatesItsOneBuffer) {
+  check_update_naming_a_variable_twice("/cpu:0");
+}
+
+// The same on a GPU: its single and grouped kernels read the gradient after writing the slot.
+TEST_F(UpdateGroupTest, AGpuUpdateNamingAVariableTwiceUpdatesItsOneBuffer) {
+  if (sf::devices::DeviceManager().num_gpus() == 0)
+    GTEST_SKIP() << "GPU:0 unavailable: " << sf::devices::why_unavailable("GPU:0");
+  check_update_naming_a_variable_twice("/gpu:0");
+}
+
 TEST_F(UpdateGroupTest, AReaderAfterOneUpdateAndBeforeAnotherKeepsThemApart) {
   // r waits for a's update and reads b by reference: it is ordered before b's update (the
   // session's read-before-update rule), so b's update comes after a's and they are not grouped;
