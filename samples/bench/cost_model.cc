@@ -91,6 +91,8 @@ SharedPrediction predict_shared(const CostInputs& in, const std::string& strateg
   const int units = units_used(in);
   if (in.towers <= units)
     p.compute_ms = in.compute_ms;
+  else if (in.cpu_devices && in.towers_step_ms > 0)
+    p.compute_ms = in.towers_step_ms;
   else if (in.packed_compute_ms > 0)
     p.compute_ms = std::max(in.compute_ms, in.packed_compute_ms);
   else
@@ -182,6 +184,14 @@ std::string explain_text(const CostInputs& in, double pcie, double nvlink, doubl
                       : "not measured (K/units x C(b))",
                   in.copy_ms, in.ps_copy_ms, in.collective_ms);
     t += line;
+    if (in.cpu_devices && in.towers_step_ms > 0 && in.towers > units) {
+      std::snprintf(line, sizeof line,
+                    "  on logical CPU devices the compute is the %d towers' independent step, "
+                    "measured: %.3f ms (towers contend for the host's cores; the packed tower "
+                    "is no proxy there)\n",
+                    in.towers, in.towers_step_ms);
+      t += line;
+    }
     std::snprintf(line, sizeof line,
                   "  worker copies cost %.4f ms each (%s); parameter_server/cpu's host part: %s\n",
                   in.copy_in_step_ms.value_or(in.copy_ms),

@@ -25,6 +25,11 @@ struct CostInputs {
   // The shared-device model's inputs (predict_shared; predict ignores them):
   // C(ceil(K/U) x b), one tower at the packed batch, when K > U; 0: not measured.
   double packed_compute_ms = 0;
+  // The K towers' independent step measured as such (TransferCosts::step_ms, the in-step
+  // calibrations' background); 0: not measured. The compute on logical CPU devices, where K
+  // towers contend for the host's cores and a tower of the packed batch is no proxy for them
+  // (session 10, 2 cores, Fashion CNN 4 x 16: 56.7 ms against C(4 x 16) = 37-45 ms).
+  double towers_step_ms = 0;
   double copy_ms = 0;  // one small copy between worker devices, as the executor runs it
   // The same copy made while the devices compute, as a step's gradients are (TransferCosts::
   // copy_in_step_ms): what a step's worker copies cost when measured; else copy_ms.
@@ -83,7 +88,7 @@ Transfers transfers_per_step(const std::string& strategy, const CostInputs& in);
 // The shared-device model: predict()'s bytes / rate, but
 //   compute = max(C(b), C(ceil(K/U) x b)) when K > U towers share U compute units (the towers
 //     on one unit overlap like one tower of the packed batch; K/U x C(b) when that was not
-//     measured), C(b) when K <= U;
+//     measured), C(b) when K <= U; on logical CPU devices towers_step_ms when measured;
 //   comm = bytes / rate + worker copies x copy_ms + host copies x ps_copy_ms
 //          + collectives x collective_ms,
 // with copy_in_step_ms for copy_ms when measured, and for parameter_server/cpu on GPUs that

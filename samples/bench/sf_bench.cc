@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
             *costs.copy_in_step_ms, static_cast<long long>(costs.step_copies), costs.step_ms,
             costs.copy_ms);
       in.copy_in_step_ms = costs.copy_in_step_ms;
+      in.towers_step_ms = costs.step_ms;
       in.copy_ms = costs.copy_ms;
       in.ps_copy_ms = costs.ps_copy_ms;
       in.collective_ms = costs.collective_ms;

@@ -344,6 +344,18 @@ TEST(CostModelTest, SharedModelPacksTheComputeOfTowersSharingAUnit) {
   // Bounded below by one tower's C(b).
   in.packed_compute_ms = 1.0;
   for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 1.34);
+  // On logical CPU devices: the towers' independent step when measured (there K towers
+  // contend for the host's cores; the packed tower is no proxy), else as on GPUs.
+  in.packed_compute_ms = 3.31;
+  in.towers_step_ms = 4.5;
+  for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 3.31);
+  in.cpu_devices = true;
+  for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 4.5);
+  EXPECT_NE(bench::explain_text(in, 25, 300, 12.5).find("the 4 towers' independent step"),
+            std::string::npos);
+  in.towers_step_ms = 0;
+  for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 3.31);
+  in.cpu_devices = false;
   // Not measured: K/U x C(b).
   in.packed_compute_ms = 0;
   for (const auto& p : bench::predict_shared(in)) EXPECT_DOUBLE_EQ(p.compute_ms, 4 * 1.34);
