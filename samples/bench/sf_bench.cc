@@ -171,17 +171,11 @@ int main(int argc, char** argv) {
     std::cout << sf::build_info_string() << "\n" << bench::header(c) << std::endl;
     std::optional<bench::Prediction> predicted;
     bench::CostInputs in;
-    bench::TransferCosts costs;                       // --explain's per-transfer calibrations
-    std::optional<std::int64_t> host_traffic_copies;  // and the host-overlap one's copies
-    std::optional<double> host_update_ms;             // and its CPU:0 mean and update
+    bench::TransferCosts costs;              // --explain's per-transfer calibrations
+    std::optional<bench::HostOverlap> host;  // and the host-overlap one (GPUs towers share)
     if (explain) {
-      auto cal = c;
+      auto cal = bench::independent_config(c);
       cal.num_devices = 1;
-      cal.variable_update = "independent";
-      cal.local_parameter_device = "cpu";
-      cal.ps_strategy = "round_robin";
-      cal.all_reduce_spec = "";
-      cal.gradient_repacking = 0;
       cal.num_batches = std::min(c.num_batches, 10);
       cal.num_warmup_batches = std::max(2, std::min(c.num_warmup_batches, 5));
       auto one = bench::run_benchmark(cal);
@@ -222,11 +216,9 @@ int main(int argc, char** argv) {
       if (c.device != "cpu" && in.towers > units) {
         std::vector<std::int64_t> variable_bytes;
         for (const auto& p : one.placement) variable_bytes.push_back(p.bytes);
-        const auto h = bench::measure_host_overlap(c, variable_bytes);
+        const auto& h = host.emplace(bench::measure_host_overlap(c, variable_bytes));
         in.host_overlap = h.overlap;
         in.host_link_ms = h.link_ms;
-        host_traffic_copies = h.step_copies;
-        host_update_ms = h.update_ms;
         std::printf(
             "Host-link overlap: copies %.2f ms, the towers' step %.2f ms (independent), both "
             "%.2f ms (%lld copies beside the step): %.2f of the shorter hidden; the copies' "
@@ -341,8 +333,10 @@ int main(int argc, char** argv) {
           j["in_step_copies"] = costs.step_copies;
         }
         if (in.host_link_ms) j["host_link_ms"] = *in.host_link_ms;
-        if (host_traffic_copies) j["host_traffic_copies"] = *host_traffic_copies;
-        if (host_update_ms) j["host_update_ms"] = *host_update_ms;
+        if (host) {
+          j["host_traffic_copies"] = host->step_copies;
+          j["host_update_ms"] = host->update_ms;
+        }
       }
       sf::samples::write_file_atomically("--json", json_path, j.dump(1) + "\n");
     }

@@ -138,6 +138,18 @@ int compute_units(const BenchConfig& c) {
   return c.device == "cpu" || towers_share_first_card(c.num_devices) ? 1 : c.num_devices;
 }
 
+BenchConfig independent_config(const BenchConfig& c) {
+  BenchConfig s = c;
+  s.variable_update = "independent";
+  s.local_parameter_device = "cpu";
+  s.ps_strategy = "round_robin";
+  s.all_reduce_spec = "";
+  s.gradient_repacking = 0;
+  s.dump_graph.clear();
+  s.trace_file.clear();
+  return s;
+}
+
 namespace {
 
 // Per tower i, the tensors that are all-reduced: the gradients themselves, or with
@@ -638,23 +650,6 @@ TimedGraph collective_graph(const BenchConfig& c, int k, int groups, bool with) 
   return g;
 }
 
-// The independent strategy's step of c's towers (K x b, synthetic data): every tower's
-// forward, backward and update, no exchange between them. The in-step calibrations add their
-// transfers to it, so that what a transfer costs is measured beside the kernels, and the host
-// work, of the step whose transfers the model prices.
-BenchConfig independent_step(const BenchConfig& c) {
-  BenchConfig s = c;
-  s.variable_update = "independent";
-  s.local_parameter_device = "cpu";
-  s.ps_strategy = "round_robin";
-  s.all_reduce_spec = "";
-  s.gradient_repacking = 0;
-  s.data = "synthetic";
-  s.dump_graph.clear();
-  s.trace_file.clear();
-  return s;
-}
-
 // Nodes added beside a step (their inputs and targets); they may wait for its gradients.
 using StepExtra = std::function<void(const StepGraph&, Timed&)>;
 // A kind of timed run: the added nodes, with the towers' step beside them or alone (what
@@ -674,7 +669,8 @@ struct StepTimes {
 };
 StepTimes median_step_ms(const BenchConfig& c, const std::vector<StepVariant>& variants) {
   constexpr int kWarmup = 5, kRuns = 31;
-  const BenchConfig ind = independent_step(c);
+  BenchConfig ind = independent_config(c);
+  ind.data = "synthetic";  // device-resident batches: no input pipeline in the timed runs
   validate(ind);
   const int k = ind.num_devices;
   Graph graph;
@@ -753,6 +749,9 @@ StepExtra step_copies(const BenchConfig& c, bool crossing) {
   };
 }
 
+// A float tensor's shape for a variable of `bytes` (at least one element).
+Shape float_shape(std::int64_t bytes) { return Shape{std::max<std::int64_t>(1, bytes / 4)}; }
+
 // parameter_server/cpu's host traffic: per worker, each variable (a tensor of each of
 // `variable_bytes`) read from CPU:0 (unordered, as the strategy's reads of its variables are)
 // and as many bytes sent to CPU:0.
@@ -760,42 +759,13 @@ enum class Traffic {
   kAlone,       // no step: the copies all at once, in both directions
   kLocal,       // no step: the same tensors read where they are fed (no copies)
   kBesideStep,  // beside the towers' step: each worker's bytes sent once its gradients are made
-  // No copies: what CPU:0 does with the K gradient sets it receives, their mean (AddN, then
-  // 1/K) and the configured optimizer's update of a variable on CPU:0, per variable.
-  kHostUpdate,
-  // kHostUpdate's inputs (K tensors per variable fed on CPU:0) read there, nothing computed:
-  // its baseline.
-  kHostUpdateInputs,
 };
 StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& variable_bytes,
                        Traffic how) {
-  if (how == Traffic::kHostUpdate || how == Traffic::kHostUpdateInputs) {
-    return [c, variable_bytes, how](const StepGraph&, Timed& t) {
-      if (variable_bytes.empty()) return;  // nothing to update
-      device d("/device:CPU:0");
-      variable_scope vs("host_update");
-      GradsAndVars mean;
-      for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
-        const Shape shape{std::max<std::int64_t>(1, variable_bytes[v] / 4)};
-        std::vector<Output> parts;
-        for (int i = 0; i < c.num_devices; ++i)
-          parts.push_back(add_input(t, "/device:CPU:0", shape, str_cat("grads", v, "_", i)));
-        if (how == Traffic::kHostUpdateInputs) {
-          for (const Output& p : parts) t.targets.push_back(identity(p).op());
-          continue;
-        }
-        auto var = get_variable(str_cat("var", v), shape, {.initializer = zeros_initializer()});
-        mean.emplace_back(c.num_devices == 1 ? parts[0] : add_n(parts) * (1.0 / c.num_devices),
-                          var);
-      }
-      // The optimizer's ops are in the graph once built; the object need not outlive them.
-      if (!mean.empty()) t.targets.push_back(make_optimizer(c)->apply_gradients(mean));
-    };
-  }
   return [c, variable_bytes, how](const StepGraph& step, Timed& t) {
     const bool local = how == Traffic::kLocal;
     for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
-      const Shape shape{std::max<std::int64_t>(1, variable_bytes[v] / 4)};
+      const Shape shape = float_shape(variable_bytes[v]);
       const Output params = add_input(t, "/device:CPU:0", shape, str_cat("params", v));
       for (int i = 0; i < c.num_devices; ++i) {
         const std::string worker = worker_device(c, i);
@@ -814,6 +784,33 @@ StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& va
         t.targets.push_back(identity(sent, str_cat("sent", v, "_", i)).op());
       }
     }
+  };
+}
+
+// What CPU:0 does with the K gradient sets parameter_server/cpu sends it: per variable, K
+// tensors fed on CPU:0, their mean (AddN, then 1/K) and the configured optimizer's update of a
+// CPU:0 variable. Without `compute`, the same inputs read there and nothing else (the
+// baseline).
+StepExtra host_update(const BenchConfig& c, const std::vector<std::int64_t>& variable_bytes,
+                      bool compute) {
+  return [c, variable_bytes, compute](const StepGraph&, Timed& t) {
+    device d("/device:CPU:0");
+    variable_scope vs("host_update");
+    GradsAndVars mean;
+    for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
+      const Shape shape = float_shape(variable_bytes[v]);
+      std::vector<Output> parts;
+      for (int i = 0; i < c.num_devices; ++i)
+        parts.push_back(add_input(t, "/device:CPU:0", shape, str_cat("grads", v, "_", i)));
+      if (!compute) {
+        for (const Output& p : parts) t.targets.push_back(identity(p).op());
+        continue;
+      }
+      auto var = get_variable(str_cat("var", v), shape, {.initializer = zeros_initializer()});
+      mean.emplace_back(c.num_devices == 1 ? parts[0] : add_n(parts) * (1.0 / c.num_devices), var);
+    }
+    // The optimizer's ops are in the graph once built; the object need not outlive them.
+    if (!mean.empty()) t.targets.push_back(make_optimizer(c)->apply_gradients(mean));
   };
 }
 
@@ -879,13 +876,12 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
   // In one session, interleaved: the traffic alone, its tensors read where fed, the towers'
   // step, the step with the traffic beside it, and CPU:0's mean and update against its inputs
   // read where fed.
-  const auto m =
-      median_step_ms(c, {{host_traffic(c, variable_bytes, Traffic::kAlone), false},
-                         {host_traffic(c, variable_bytes, Traffic::kLocal), false},
-                         {[](const StepGraph&, Timed&) {}},
-                         {host_traffic(c, variable_bytes, Traffic::kBesideStep)},
-                         {host_traffic(c, variable_bytes, Traffic::kHostUpdate), false},
-                         {host_traffic(c, variable_bytes, Traffic::kHostUpdateInputs), false}});
+  const auto m = median_step_ms(c, {{host_traffic(c, variable_bytes, Traffic::kAlone), false},
+                                    {host_traffic(c, variable_bytes, Traffic::kLocal), false},
+                                    {[](const StepGraph&, Timed&) {}},
+                                    {host_traffic(c, variable_bytes, Traffic::kBesideStep)},
+                                    {host_update(c, variable_bytes, /*compute=*/true), false},
+                                    {host_update(c, variable_bytes, /*compute=*/false), false}});
   r.copies_ms = m.ms[0];
   r.link_ms = std::max(0.0, m.ms[0] - m.ms[1]);
   r.compute_ms = m.ms[2];

@@ -186,6 +186,11 @@ bool towers_share_first_card(int towers);
 // The devices that compute in parallel for the configured towers (CostInputs::compute_units):
 // one card each, or 1 when they share the first card or are logical CPU devices.
 int compute_units(const BenchConfig& config);
+// c's towers under the independent strategy (every tower's forward, backward and update, no
+// exchange), without c's --dump_graph and --trace_file: what --explain's calibrations time
+// (one tower of it, at b and at the packed batch, and the K towers' step beside the in-step
+// transfers).
+BenchConfig independent_config(const BenchConfig& config);
 // What runs --all_reduce_spec nccl's NcclAllReduce groups for this configuration: "host
 // reduction" (CPU devices), "ScopeFlow fused CUDA kernel" (logical GPUs sharing a card),
 // "NCCL" (one tower per physical GPU), ...; "graph ops" for the copy and ring specs.
