@@ -519,8 +519,23 @@ void collect_checks(RunState& st, kernels::KernelContext& c) {
   c.deferred_checks.clear();
 }
 
+// An update may name a variable twice (ApplyMomentum(var, accum, lr, accum, momentum)): input
+// k's earlier input in [first, k) that names the same variable, or k (also when input k is no
+// variable). Every input naming it then takes the one buffer copied on write for the first: a
+// second copy on write would find that buffer held, move the variable to a fresh copy, and
+// the update written to the first would be lost. A scan of an op's few inputs, no allocation
+// on the step's path.
+template <class Inputs>
+std::size_t first_naming_same_variable(const Inputs& inputs, std::size_t first, std::size_t k) {
+  if (inputs[k].variable == nullptr) return k;  // not a variable
+  std::size_t j = first;
+  while (j < k && inputs[j].variable != inputs[k].variable) ++j;
+  return j;
+}
+
 // A kernel's context for graph node `n` on `where`, its work queued on `stream`, in run `st`
-// (captured when the run captures a CUDA graph). Every path that runs a kernel starts here.
+// (captured when the run captures a CUDA graph). Every step that runs a kernel starts here
+// (constant folding, at plan time, runs host kernels with a context of its own).
 kernels::KernelContext kernel_context(const RunState& st, const Node* n,
                                       const std::shared_ptr<devices::Device>& where,
                                       devices::Stream& stream) {
@@ -668,25 +683,6 @@ struct Session::Impl {
       current = current.to(current.device_ptr());
     return current;
   }
-  // The buffers one update call reads and writes: each variable it names copied on write once.
-  // An op may name a variable twice (ApplyMomentum(var, accum, lr, accum, momentum)): a second
-  // copy on write would find the buffer held by the first input, move the variable to a fresh
-  // copy, and the update written to the first would be lost.
-  class VariableBuffers {
-   public:
-    explicit VariableBuffers(Impl& impl) : impl_(impl) {}
-    // `*first`: whether this call named `var` for the first time.
-    Tensor& get(const Node* var, bool* first = nullptr) {
-      auto [it, fresh] = held_.try_emplace(var);
-      if (fresh) it->second = impl_.copy_on_write(var);
-      if (first != nullptr) *first = fresh;
-      return it->second;
-    }
-
-   private:
-    Impl& impl_;
-    std::unordered_map<const Node*, Tensor> held_;
-  };
   // Why a CUDA graph cannot use `var` now ("" when it can): uninitialized, moved off the
   // buffer it was captured at (`captured`, when given), or held elsewhere too (the step's
   // update would copy on write). The caller holds var_mu.
@@ -1455,7 +1451,6 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       const auto& where = step.kernel_on_host ? host : device;
       kernels::KernelContext c = kernel_context(st, n, where, stream_for(where));
       std::vector<std::pair<const Node*, Tensor>> round_trips;
-      VariableBuffers buffers(*this);
       for (std::size_t k = 0; k < step.inputs.size(); ++k) {
         const Node* var = step.inputs[k].variable;
         if (var == nullptr) {
@@ -1464,11 +1459,14 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
           c.inputs.push_back(on_device(std::move(t), where));
           continue;
         }
-        bool first = false;
-        Tensor& t = buffers.get(var, &first);
+        if (const std::size_t j = first_naming_same_variable(step.inputs, 0, k); j < k) {
+          c.inputs.push_back(c.inputs[j]);  // its buffer (or host copy), read and written once
+          continue;
+        }
+        Tensor t = copy_on_write(var);
         require_initialized(t, k);
-        if (first && step.kernel_on_host && !t.on_host()) {
-          t = t.to(host);  // every input naming `var` reads and writes this host copy
+        if (step.kernel_on_host && !t.on_host()) {
+          t = t.to(host);
           round_trips.emplace_back(var, t);
         }
         c.inputs.push_back(t);
@@ -1550,10 +1548,15 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
   {
     kernels::KernelContext c = context(step.node);
     c.inputs.reserve(step.inputs.size());
-    VariableBuffers buffers(*this);
     for (std::size_t k = 0; k < step.inputs.size(); ++k) {
       const Node* var = step.inputs[k].variable;
-      Tensor t = var ? buffers.get(var) : input(st, step, k);
+      // Within a member only: two members never write one variable (group_updates).
+      if (const std::size_t j = first_naming_same_variable(step.inputs, k - k % arity, k);
+          var != nullptr && j < k) {
+        c.inputs.push_back(c.inputs[j]);
+        continue;
+      }
+      Tensor t = var ? copy_on_write(var) : input(st, step, k);
       if (!t.initialized()) {
         const Node* n = member(k / arity).node;
         throw FailedPreconditionError(str_cat("Attempting to use uninitialized value ",
@@ -1574,11 +1577,14 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
   for (std::size_t j = 0; j < step.group.size(); ++j) {
     const Step& m = member(j);
     kernels::KernelContext c = context(m.node);
-    VariableBuffers buffers(*this);
     for (std::size_t k = 0; k < arity; ++k) {
-      const Node* var = step.inputs[j * arity + k].variable;
-      c.inputs.push_back(var ? buffers.get(var)
-                             : on_device(input(st, step, j * arity + k), step.device));
+      const std::size_t at = j * arity + k;
+      const Node* var = step.inputs[at].variable;
+      if (const std::size_t first = first_naming_same_variable(step.inputs, j * arity, at);
+          var != nullptr && first < at)
+        c.inputs.push_back(c.inputs[first - j * arity]);
+      else
+        c.inputs.push_back(var ? copy_on_write(var) : on_device(input(st, step, at), step.device));
     }
     (*m.kernel)(c);
     collect_checks(st, c);

@@ -433,29 +433,27 @@ StepGraph build_step(const BenchConfig& c) {
   }
 
   StepGraph s;
-  auto& [images, labels, losses, grads, optimizers, train_op, mean_loss, broadcast, collectives] =
-      s;
-  grads.resize(static_cast<std::size_t>(k));
-  if (ps) optimizers.push_back(make_optimizer(c));
+  s.grads.resize(static_cast<std::size_t>(k));
+  if (ps) s.optimizers.push_back(make_optimizer(c));
   auto global_step = train::get_or_create_global_step();
   for (int i = 0; i < k; ++i) {
     device d(worker_device(c, i));
     name_scope ns(str_cat("tower_", i));
-    images.push_back(placeholder(float32, {b, spec.height, spec.width, spec.channels}, "images"));
-    labels.push_back(placeholder(int32, {b}, "labels"));
+    s.images.push_back(placeholder(float32, {b, spec.height, spec.width, spec.channels}, "images"));
+    s.labels.push_back(placeholder(int32, {b}, "labels"));
     const std::string scope = ps ? "v" : str_cat("v", i);
     Output logits;
     {
       std::optional<device> ps_scope;
       if (ps) ps_scope.emplace(ps_fn);
       variable_scope vs(scope, {.reuse = ps && i > 0});
-      logits = build_model(c.model, images.back(), b);
+      logits = build_model(c.model, s.images.back(), b);
     }
-    losses.push_back(
-        reduce_mean(nn::sparse_softmax_cross_entropy_with_logits(labels.back(), logits)));
-    if (!ps) optimizers.push_back(make_optimizer(c));
-    grads[static_cast<std::size_t>(i)] =
-        optimizers.back()->compute_gradients(losses.back(), trainable_variables(scope + "/"));
+    s.losses.push_back(
+        reduce_mean(nn::sparse_softmax_cross_entropy_with_logits(s.labels.back(), logits)));
+    if (!ps) s.optimizers.push_back(make_optimizer(c));
+    s.grads[static_cast<std::size_t>(i)] =
+        s.optimizers.back()->compute_gradients(s.losses.back(), trainable_variables(scope + "/"));
   }
 
   // The update.
@@ -464,41 +462,42 @@ StepGraph build_step(const BenchConfig& c) {
   const double inv_k = 1.0 / k;
   if (ps) {
     GradsAndVars mean;
-    for (std::size_t j = 0; j < grads[0].size(); ++j) {
-      const Variable& var = grads[0][j].second;
+    for (std::size_t j = 0; j < s.grads[0].size(); ++j) {
+      const Variable& var = s.grads[0][j].second;
       device d(var.op().device());
       name_scope ns("average");
       std::vector<Output> parts;
-      for (const auto& g : grads) parts.push_back(g[j].first);
+      for (const auto& g : s.grads) parts.push_back(g[j].first);
       mean.emplace_back(k == 1 ? parts[0] : add_n(parts) * inv_k, var);
     }
-    updates.push_back(optimizers[0]->apply_gradients(mean, global_step));
+    updates.push_back(s.optimizers[0]->apply_gradients(mean, global_step));
   } else {
     // The mean gradients each copy applies: reduced[i][j] on device i.
     std::vector<std::vector<Output>> reduced;
     if (replicated && k > 1) {
-      reduced = all_reduce_gradients(c, grads, &all_reduced);
-      if (c.all_reduce_spec == "nccl") collectives = all_reduced;  // one group per tensor
+      reduced = all_reduce_gradients(c, s.grads, &all_reduced);
+      if (c.all_reduce_spec == "nccl") s.collectives = all_reduced;  // one group per tensor
     }
     for (int i = 0; i < k; ++i) {
-      GradsAndVars mine = grads[static_cast<std::size_t>(i)];
+      GradsAndVars mine = s.grads[static_cast<std::size_t>(i)];
       if (!reduced.empty())
         for (std::size_t j = 0; j < mine.size(); ++j)
           mine[j].first = reduced[static_cast<std::size_t>(i)][j];
       device d(worker_device(c, i));
-      updates.push_back(optimizers[static_cast<std::size_t>(i)]->apply_gradients(
+      updates.push_back(s.optimizers[static_cast<std::size_t>(i)]->apply_gradients(
           mine, i == 0 ? std::optional<Variable>(global_step) : std::nullopt));
     }
   }
-  train_op = group(updates, "train_op");
-  mean_loss = k == 1 ? losses[0] : add_n(losses) * inv_k;
+  s.train_op = group(updates, "train_op");
+  s.mean_loss = k == 1 ? s.losses[0] : add_n(s.losses) * inv_k;
 
   // Replicated / independent copies start from copy 0's values (a broadcast).
   if (!ps) {
     for (int i = 1; i < k; ++i)
-      for (std::size_t j = 0; j < grads[0].size(); ++j)
-        broadcast.push_back(
-            grads[static_cast<std::size_t>(i)][j].second.assign(grads[0][j].second.value()).op());
+      for (std::size_t j = 0; j < s.grads[0].size(); ++j)
+        s.broadcast.push_back(s.grads[static_cast<std::size_t>(i)][j]
+                                  .second.assign(s.grads[0][j].second.value())
+                                  .op());
   }
 
   return s;
@@ -567,10 +566,27 @@ FeedDict ones_fed(Session& sess, const Timed& t) {
   return feed;
 }
 
+// Per variant, the median seconds of `run(variant, round)` over `runs` rounds after `warmup`
+// rounds, the variants interleaved in each round (a slow phase of the host falls on all alike).
+std::vector<double> interleaved_medians_s(std::size_t variants, int warmup, int runs,
+                                          const std::function<void(std::size_t, int)>& run) {
+  std::vector<std::vector<double>> times(variants);
+  for (int i = 0; i < warmup + runs; ++i)
+    for (std::size_t v = 0; v < variants; ++v) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run(v, i);
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (i >= warmup) times[v].push_back(secs);
+    }
+  std::vector<double> out;
+  for (auto& t : times) out.push_back(median(t));
+  return out;
+}
+
 // Median seconds of each graph's runs (interleaved, after warm-up runs).
 std::vector<double> median_runs_s(const BenchConfig& c, int k,
                                   const std::vector<TimedGraph*>& graphs) {
-  constexpr int kWarmup = 3, kRuns = 21;
   struct Ready {
     std::unique_ptr<Session> sess;
     FeedDict feed;
@@ -582,18 +598,9 @@ std::vector<double> median_runs_s(const BenchConfig& c, int k,
     FeedDict feed = ones_fed(*sess, *g);
     ready.push_back({std::move(sess), std::move(feed), g});
   }
-  std::vector<std::vector<double>> times(graphs.size());
-  for (int i = 0; i < kWarmup + kRuns; ++i)
-    for (std::size_t j = 0; j < ready.size(); ++j) {
-      const auto t0 = std::chrono::steady_clock::now();
-      ready[j].sess->run({}, ready[j].g->targets, ready[j].feed);
-      const double secs =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (i >= kWarmup) times[j].push_back(secs);
-    }
-  std::vector<double> out;
-  for (auto& t : times) out.push_back(median(t));
-  return out;
+  return interleaved_medians_s(ready.size(), 3, 21, [&](std::size_t j, int) {
+    ready[j].sess->run({}, ready[j].g->targets, ready[j].feed);
+  });
 }
 
 // Median seconds of `a`'s runs minus `b`'s (interleaved, after warm-up runs).
@@ -668,7 +675,6 @@ struct StepTimes {
   std::vector<std::int64_t> copies;
 };
 StepTimes median_step_ms(const BenchConfig& c, const std::vector<StepVariant>& variants) {
-  constexpr int kWarmup = 5, kRuns = 31;
   BenchConfig ind = independent_config(c);
   ind.data = "synthetic";  // device-resident batches: no input pipeline in the timed runs
   validate(ind);
@@ -688,29 +694,26 @@ StepTimes median_step_ms(const BenchConfig& c, const std::vector<StepVariant>& v
   sess.run(global_variables_initializer());
   if (!step.broadcast.empty()) sess.run(group(step.broadcast, "broadcast_variables"));
   const auto batches = synthetic_batches(ind, sess);
-  std::vector<FeedDict> feeds;  // per variant: its inputs (the towers' batch added per run)
-  for (const Timed& a : added) feeds.push_back(ones_fed(sess, a));
-  std::vector<std::vector<double>> times(variants.size());
+  // [variant][round % pool]: the variant's inputs (one set, shared by its feeds), and with the
+  // step the towers' batch of the round.
+  std::vector<std::vector<FeedDict>> feeds(variants.size());
+  for (std::size_t v = 0; v < variants.size(); ++v) {
+    const FeedDict inputs = ones_fed(sess, added[v]);
+    for (const auto& batch : batches) {
+      FeedDict& feed = feeds[v].emplace_back(inputs);
+      for (std::size_t t = 0; variants[v].with_step && t < batch.size(); ++t) {
+        feed.emplace_back(step.images[t], batch[t].first);
+        feed.emplace_back(step.labels[t], batch[t].second);
+      }
+    }
+  }
   StepTimes out;
   out.copies.resize(variants.size());
-  for (int i = 0; i < kWarmup + kRuns; ++i)
-    for (std::size_t v = 0; v < variants.size(); ++v) {
-      FeedDict feed = feeds[v];
-      if (variants[v].with_step) {
-        const auto& batch = batches[static_cast<std::size_t>(i % kSyntheticPool)];
-        for (std::size_t t = 0; t < batch.size(); ++t) {
-          feed.emplace_back(step.images[t], batch[t].first);
-          feed.emplace_back(step.labels[t], batch[t].second);
-        }
-      }
-      const auto t0 = std::chrono::steady_clock::now();
-      sess.run({}, added[v].targets, feed);
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      if (i >= kWarmup) times[v].push_back(ms);
-      out.copies[v] = sess.last_run_stats().copies;
-    }
-  for (auto& t : times) out.ms.push_back(median(t));
+  for (double secs : interleaved_medians_s(variants.size(), 5, 31, [&](std::size_t v, int round) {
+         sess.run({}, added[v].targets, feeds[v][static_cast<std::size_t>(round % kSyntheticPool)]);
+         out.copies[v] = sess.last_run_stats().copies;
+       }))
+    out.ms.push_back(secs * 1e3);
   return out;
 }
 
