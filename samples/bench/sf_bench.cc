@@ -48,7 +48,11 @@ int main(int argc, char** argv) {
       "with NcclAllReduce (--all_reduce_spec nccl), false with the copy all-reduce");
   app.add_option("--gradient_repacking", c.gradient_repacking, "pack gradients into K buffers");
   app.add_option("--num_devices,--num_gpus", c.num_devices, "towers (one per device)");
-  app.add_option("--device", c.device, "cpu (CPU:0..N-1) | gpu (GPUs, split when N > cards)");
+  c.device = "auto";
+  app.add_option("--device", c.device,
+                 "auto (default: gpu when this machine has one, else cpu) | cpu (CPU:0..N-1) | "
+                 "gpu (GPUs, split when N > cards)")
+      ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
   app.add_option("--num_intra_threads,--intra_op_threads", c.intra_op_threads,
                  "OpenMP threads per expensive CPU kernel (0: all cores)");
   app.add_option("--inter_op_threads,--num_inter_threads", c.inter_op_threads,
@@ -120,6 +124,16 @@ int main(int argc, char** argv) {
     }
     if (replicated && c.all_reduce_spec.empty()) c.all_reduce_spec = use_nccl ? "nccl" : "copy";
   };
+
+  // --device auto: the GPUs when there are any (tf_cnn_benchmarks' towers are GPUs), else the
+  // CPU devices, said on stderr so that a GPU run's command never measures CPUs unnoticed.
+  if (c.device == "auto") {
+    const auto& gpus = sf::devices::gpu_inventory();
+    c.device = gpus.gpus.empty() ? "cpu" : "gpu";
+    if (gpus.gpus.empty())
+      std::cerr << "sf-bench: --device auto: no GPU (" << gpus.unavailable_reason
+                << "), so the towers run on CPU devices\n";
+  }
 
   if (*allreduce) {
     try {
