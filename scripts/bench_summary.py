@@ -181,7 +181,10 @@ def tower_summary(runs, allreduce):
                     if "host_traffic_copies" in r:
                         line += f" ({r['host_traffic_copies']} copies beside the step)"
                     if "host_update_ms" in r:
-                        line += f" CPU:0 mean+update {r['host_update_ms']:.2f} ms (not modelled)"
+                        u = r["host_update_ms"]
+                        e2 = 100 * (r["step_ms_median"] - (p + u)) / (p + u)
+                        line += (f" CPU:0 mean+update {u:.2f} ms (not modelled; with it"
+                                 f" serial: {p + u:.2f} ms, {e2:+.1f}%)")
                 if "copy_in_step_ms" in r:
                     line += (f" copy {1e3 * r['copy_in_step_ms']:.1f} us in a step"
                              f" ({1e3 * r.get('copy_ms', 0):.1f} alone")
