@@ -185,6 +185,11 @@ def tower_summary(runs, allreduce):
                         e2 = 100 * (r["step_ms_median"] - (p + u)) / (p + u)
                         line += (f" CPU:0 mean+update {u:.2f} ms (not modelled; with it"
                                  f" serial: {p + u:.2f} ms, {e2:+.1f}%)")
+                    if "predicted_step_ms_shared_host_part" in r:  # session 11, reported
+                        q = r["predicted_step_ms_shared_host_part"]
+                        e3 = 100 * (r["step_ms_median"] - q) / q
+                        line += (f" [update in the host part: {r['host_part_ms']:.2f} ms,"
+                                 f" overlap {r['host_part_overlap']:.2f}: {q:.2f} ms, {e3:+.1f}%]")
                 if "copy_in_step_ms" in r:
                     line += (f" copy {1e3 * r['copy_in_step_ms']:.1f} us in a step"
                              f" ({1e3 * r.get('copy_ms', 0):.1f} alone")

@@ -755,18 +755,38 @@ StepExtra step_copies(const BenchConfig& c, bool crossing) {
 // A float tensor's shape for a variable of `bytes` (at least one element).
 Shape float_shape(std::int64_t bytes) { return Shape{std::max<std::int64_t>(1, bytes / 4)}; }
 
+// Per variable, the mean of its K gradient tensors (AddN, then 1/K) applied by the configured
+// optimizer to a CPU:0 variable of that shape, under variable scope `scope`: what CPU:0 does
+// with the gradients in parameter_server/cpu.
+Operation mean_and_update(const BenchConfig& c, const std::string& scope,
+                          const std::vector<std::vector<Output>>& parts) {
+  device d("/device:CPU:0");
+  variable_scope vs(scope);
+  GradsAndVars mean;
+  for (std::size_t v = 0; v < parts.size(); ++v) {
+    auto var =
+        get_variable(str_cat("var", v), parts[v][0].shape(), {.initializer = zeros_initializer()});
+    mean.emplace_back(
+        parts[v].size() == 1 ? parts[v][0] : add_n(parts[v]) * (1.0 / parts[v].size()), var);
+  }
+  // The optimizer's ops are in the graph once built; the object need not outlive them.
+  return make_optimizer(c)->apply_gradients(mean);
+}
+
 // parameter_server/cpu's host traffic: per worker, each variable (a tensor of each of
 // `variable_bytes`) read from CPU:0 (unordered, as the strategy's reads of its variables are)
-// and as many bytes sent to CPU:0.
+// and as many bytes sent to CPU:0; with `update_scope`, also CPU:0's mean and update of each
+// variable's K tensors once they are there (mean_and_update, in that variable scope).
 enum class Traffic {
   kAlone,       // no step: the copies all at once, in both directions
   kLocal,       // no step: the same tensors read where they are fed (no copies)
   kBesideStep,  // beside the towers' step: each worker's bytes sent once its gradients are made
 };
 StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& variable_bytes,
-                       Traffic how) {
-  return [c, variable_bytes, how](const StepGraph& step, Timed& t) {
+                       Traffic how, std::string update_scope = "") {
+  return [c, variable_bytes, how, update_scope](const StepGraph& step, Timed& t) {
     const bool local = how == Traffic::kLocal;
+    std::vector<std::vector<Output>> received(variable_bytes.size());
     for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
       const Shape shape = float_shape(variable_bytes[v]);
       const Output params = add_input(t, "/device:CPU:0", shape, str_cat("params", v));
@@ -784,36 +804,33 @@ StepExtra host_traffic(const BenchConfig& c, const std::vector<std::int64_t>& va
           sent = identity(grads, str_cat("made", v, "_", i));
         }
         device d(local ? worker : "/device:CPU:0");
-        t.targets.push_back(identity(sent, str_cat("sent", v, "_", i)).op());
+        received[v].push_back(identity(sent, str_cat("sent", v, "_", i)));
+        if (update_scope.empty()) t.targets.push_back(received[v].back().op());
       }
     }
+    if (!update_scope.empty() && !received.empty())
+      t.targets.push_back(mean_and_update(c, update_scope, received));
   };
 }
 
 // What CPU:0 does with the K gradient sets parameter_server/cpu sends it: per variable, K
-// tensors fed on CPU:0, their mean (AddN, then 1/K) and the configured optimizer's update of a
-// CPU:0 variable. Without `compute`, the same inputs read there and nothing else (the
-// baseline).
+// tensors fed on CPU:0 and mean_and_update. Without `compute`, the same inputs read there and
+// nothing else (the baseline).
 StepExtra host_update(const BenchConfig& c, const std::vector<std::int64_t>& variable_bytes,
                       bool compute) {
   return [c, variable_bytes, compute](const StepGraph&, Timed& t) {
-    device d("/device:CPU:0");
-    variable_scope vs("host_update");
-    GradsAndVars mean;
-    for (std::size_t v = 0; v < variable_bytes.size(); ++v) {
-      const Shape shape = float_shape(variable_bytes[v]);
-      std::vector<Output> parts;
+    std::vector<std::vector<Output>> parts(variable_bytes.size());
+    for (std::size_t v = 0; v < variable_bytes.size(); ++v)
       for (int i = 0; i < c.num_devices; ++i)
-        parts.push_back(add_input(t, "/device:CPU:0", shape, str_cat("grads", v, "_", i)));
-      if (!compute) {
-        for (const Output& p : parts) t.targets.push_back(identity(p).op());
-        continue;
-      }
-      auto var = get_variable(str_cat("var", v), shape, {.initializer = zeros_initializer()});
-      mean.emplace_back(c.num_devices == 1 ? parts[0] : add_n(parts) * (1.0 / c.num_devices), var);
+        parts[v].push_back(add_input(t, "/device:CPU:0", float_shape(variable_bytes[v]),
+                                     str_cat("grads", v, "_", i)));
+    if (!compute) {
+      device d("/device:CPU:0");
+      for (const auto& p : parts)
+        for (const Output& x : p) t.targets.push_back(identity(x).op());
+    } else if (!parts.empty()) {
+      t.targets.push_back(mean_and_update(c, "host_update", parts));
     }
-    // The optimizer's ops are in the graph once built; the object need not outlive them.
-    if (!mean.empty()) t.targets.push_back(make_optimizer(c)->apply_gradients(mean));
   };
 }
 
@@ -877,23 +894,33 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
                                  const std::vector<std::int64_t>& variable_bytes) {
   HostOverlap r;
   // In one session, interleaved: the traffic alone, its tensors read where fed, the towers'
-  // step, the step with the traffic beside it, and CPU:0's mean and update against its inputs
-  // read where fed.
-  const auto m = median_step_ms(c, {{host_traffic(c, variable_bytes, Traffic::kAlone), false},
-                                    {host_traffic(c, variable_bytes, Traffic::kLocal), false},
-                                    {[](const StepGraph&, Timed&) {}},
-                                    {host_traffic(c, variable_bytes, Traffic::kBesideStep)},
-                                    {host_update(c, variable_bytes, /*compute=*/true), false},
-                                    {host_update(c, variable_bytes, /*compute=*/false), false}});
+  // step, the step with the traffic beside it, CPU:0's mean and update against its inputs read
+  // where fed, and the traffic with that mean and update, alone and beside the step.
+  const auto m = median_step_ms(
+      c, {{host_traffic(c, variable_bytes, Traffic::kAlone), false},
+          {host_traffic(c, variable_bytes, Traffic::kLocal), false},
+          {[](const StepGraph&, Timed&) {}},
+          {host_traffic(c, variable_bytes, Traffic::kBesideStep)},
+          {host_update(c, variable_bytes, /*compute=*/true), false},
+          {host_update(c, variable_bytes, /*compute=*/false), false},
+          {host_traffic(c, variable_bytes, Traffic::kAlone, "host_part_alone"), false},
+          {host_traffic(c, variable_bytes, Traffic::kBesideStep, "host_part_beside")}});
+  // (copies + compute - both) / min(copies, compute), in [0, 1].
+  auto overlap = [](double copies, double compute, double both) {
+    const double shorter = std::min(copies, compute);
+    return shorter > 0 ? std::clamp((copies + compute - both) / shorter, 0.0, 1.0) : 1.0;
+  };
   r.copies_ms = m.ms[0];
   r.link_ms = std::max(0.0, m.ms[0] - m.ms[1]);
   r.compute_ms = m.ms[2];
   r.both_ms = m.ms[3];
   r.step_copies = m.copies[3] - m.copies[2];
+  r.overlap = overlap(r.copies_ms, r.compute_ms, r.both_ms);
   r.update_ms = variable_bytes.empty() ? 0.0 : std::max(0.0, m.ms[4] - m.ms[5]);
-  const double hidden = r.copies_ms + r.compute_ms - r.both_ms;
-  const double shorter = std::min(r.copies_ms, r.compute_ms);
-  r.overlap = shorter > 0 ? std::clamp(hidden / shorter, 0.0, 1.0) : 1.0;
+  r.part_copies_ms = m.ms[6];
+  r.part_ms = std::max(0.0, m.ms[6] - m.ms[1]);
+  r.part_both_ms = m.ms[7];
+  r.part_overlap = overlap(r.part_copies_ms, r.compute_ms, r.part_both_ms);
   return r;
 }
 

@@ -158,7 +158,8 @@ TransferCosts measure_transfer_costs(const BenchConfig& config, bool in_step = f
 // reads unordered (as the strategy's are) and each worker's bytes sent once its tower's
 // gradients are made. overlap = (copies + compute - both) / min(copies, compute), in [0, 1].
 // Session 7's two H200 machines differed here (the host traffic hid under the compute on one,
-// not the other). A fifth kind of run, also interleaved, gives update_ms.
+// not the other). Two more kinds of run, also interleaved, give update_ms, and two more the
+// host part with CPU:0's update in it (part_*).
 struct HostOverlap {
   double copies_ms = 0, compute_ms = 0, both_ms = 0;
   // copies_ms less a run of the same graph with no copies (each tensor read where it is fed):
@@ -175,6 +176,13 @@ struct HostOverlap {
   // low at K = 2 and high at K = 8 for that strategy, and this is a candidate for the part
   // that grows with K; the next GPU runs tell.
   double update_ms = 0;
+  // The host part with that mean and update in it (reported, not yet the model's: session 11,
+  // for the next GPU run to compare): part_copies_ms, the traffic alone with CPU:0's mean and
+  // update of each variable's K tensors once they are there; part_ms, that less the run
+  // without copies (link_ms's baseline); part_both_ms, the towers' step with both beside it
+  // (the update after the last tower's gradients, as the strategy's is); part_overlap, as
+  // overlap from part_copies_ms, compute_ms and part_both_ms.
+  double part_copies_ms = 0, part_ms = 0, part_both_ms = 0, part_overlap = 1.0;
 };
 HostOverlap measure_host_overlap(const BenchConfig& config,
                                  const std::vector<std::int64_t>& variable_bytes);
