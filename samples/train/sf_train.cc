@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -256,9 +257,20 @@ int main(int argc, char** argv) {
     sf::train::Saver saver;
     if (resume) {
       const std::string latest = sf::train::latest_checkpoint(checkpoint_dir);
-      if (latest.empty())
+      if (latest.empty()) {
+        const auto state = std::filesystem::path(checkpoint_dir) / "checkpoint";
+        if (std::filesystem::exists(state))
+          throw sf::InvalidArgumentError(
+              sf::str_cat("--resume: ", state.string(),
+                          " names no checkpoint (unreadable or corrupt; the .safetensors files "
+                          "beside it are untouched)"));
         throw sf::NotFoundError(sf::str_cat("--resume: no checkpoint in ", checkpoint_dir));
+      }
       saver.restore(sess, latest);
+      // The checkpoints the earlier run kept stay in the Saver's count (max_to_keep deletes
+      // them in turn), as TF's recover_last_checkpoints.
+      saver.recover_last_checkpoints(
+          sf::train::get_checkpoint_state(checkpoint_dir)->all_model_checkpoint_paths);
       std::cerr << "resumed from " << latest << " (global step "
                 << sess.run(global_step).scalar<std::int64_t>() << ")\n";
     }
@@ -269,7 +281,22 @@ int main(int argc, char** argv) {
 
     const std::int64_t per_step = batch * towers;
     std::int64_t steps = train.size() / per_step;
+    if (steps == 0)
+      throw sf::InvalidArgumentError(sf::str_cat(
+          "--batch_size ", batch, " x --towers ", towers, " = ", per_step,
+          " images per step, more than the ", train.size(), " training images: no step to run"));
     if (max_steps > 0) steps = std::min(steps, max_steps);
+    // --resume continues where the checkpoint's run stopped: --epochs counts every epoch, the
+    // ones before the checkpoint too, and an epoch cut short (another --batch_size, --towers or
+    // --max_steps) resumes past the steps it ran, so the batches are those of an uninterrupted
+    // run.
+    const std::int64_t resumed_steps = resume ? sess.run(global_step).scalar<std::int64_t>() : 0;
+    const int first_epoch = static_cast<int>(resumed_steps / steps) + 1;
+    const std::int64_t skip_steps = resumed_steps % steps;
+    if (resume && first_epoch > epochs)
+      throw sf::InvalidArgumentError(sf::str_cat(
+          "--resume: the checkpoint is at global step ", resumed_steps, ", the end of epoch ",
+          first_epoch - 1, " of ", steps, " steps each: nothing left of --epochs ", epochs));
     double last_loss = 0, accuracy = 0, train_seconds = 0;
     std::vector<double> accuracy_per_epoch;
     std::int64_t images_seen = 0;
@@ -290,11 +317,14 @@ int main(int argc, char** argv) {
          .seed = static_cast<std::uint64_t>(seed),
          .prefetch = 2 * towers,
          .device = gpu && towers == 1 ? sess.device_manager().find("/device:GPU:0") : nullptr});
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
+    for (int epoch = first_epoch; epoch <= epochs; ++epoch) {
       pipeline.start_epoch(epoch);
+      const std::int64_t first_step = epoch == first_epoch ? skip_steps : 0;
+      for (std::int64_t i = 0; i < first_step * towers; ++i)
+        if (!pipeline.next()) throw sf::InternalError("sf-train: the input pipeline ended early");
       const auto start = std::chrono::steady_clock::now();
       double loss_sum = 0;
-      for (std::int64_t step = 0; step < steps; ++step) {
+      for (std::int64_t step = first_step; step < steps; ++step) {
         sf::FeedDict feed;
         for (int i = 0; i < towers; ++i) {
           auto next = pipeline.next();
@@ -305,8 +335,9 @@ int main(int argc, char** argv) {
         // --trace_file: the first epoch's last warm-up step (as sf-bench and tf_cnn_benchmarks):
         // past the plan build and the first runs' setup (cuBLAS handles per pool thread, cuDNN
         // algorithm choice), and not counted in images_per_sec_after_warmup.
-        const bool traced = !trace_file.empty() && epoch == 1 &&
-                            step == std::min<std::int64_t>(kWarmupSteps - 1, steps - 1);
+        const std::int64_t ran = step - first_step + 1;  // steps of this epoch in this run
+        const bool traced = !trace_file.empty() && epoch == first_epoch &&
+                            ran == std::min<std::int64_t>(kWarmupSteps, steps - first_step);
         sf::RunMetadata md;
         auto r = traced ? sess.run({mean_loss}, {train_op}, feed,
                                    {.trace_level = sf::RunOptions::kFullTrace}, &md)
@@ -316,7 +347,7 @@ int main(int argc, char** argv) {
               "--trace_file", trace_file,
               sf::timeline::Timeline(md.step_stats).generate_chrome_trace_format());
         if (cuda_graph) graph_state = sess.last_run_stats().cuda_graph;
-        if (epoch == 1 && step == 0) {
+        if (epoch == first_epoch && ran == 1) {
           const auto stats = sess.last_run_stats();
           nodes_folded = stats.nodes_folded;
           nodes_forwarded = stats.nodes_forwarded;
@@ -328,21 +359,21 @@ int main(int argc, char** argv) {
         loss_sum += last_loss;
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (epoch == 1 && step + 1 == kWarmupSteps && step + 1 < steps) warmup_seconds = secs;
-        const double ips = static_cast<double>((step + 1) * per_step) / secs;
+        if (epoch == first_epoch && ran == kWarmupSteps && step + 1 < steps) warmup_seconds = secs;
+        const double ips = static_cast<double>(ran * per_step) / secs;
         if (tty || (step + 1) % 50 == 0 || step + 1 == steps) {
           const int width = 30, done = static_cast<int>(width * (step + 1) / steps);
           std::cerr << (tty ? "\r" : "") << "epoch " << epoch << "/" << epochs << " ["
                     << std::string(done, '=') << std::string(width - done, ' ') << "] "
                     << (step + 1) << "/" << steps << " loss " << std::fixed << std::setprecision(4)
-                    << loss_sum / static_cast<double>(step + 1) << " " << std::setprecision(0)
-                    << ips << " images/sec" << (tty ? "" : "\n") << std::flush;
+                    << loss_sum / static_cast<double>(ran) << " " << std::setprecision(0) << ips
+                    << " images/sec" << (tty ? "" : "\n") << std::flush;
         }
       }
       train_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      images_seen += steps * per_step;
-      last_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, steps));
+      images_seen += (steps - first_step) * per_step;
+      last_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, steps - first_step));
       std::int64_t correct = 0, seen = 0;
       std::vector<std::int64_t> all(static_cast<std::size_t>(test.size()));
       std::iota(all.begin(), all.end(), 0);

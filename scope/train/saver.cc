@@ -3,15 +3,20 @@
 #include "scope/train/saver.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "devices/base/errors.h"
 
@@ -36,8 +41,14 @@ const char* st_dtype(DType d) {
 }
 
 std::string crc_hex(const void* data, std::size_t n) {
-  const uLong c =
-      crc32(crc32(0L, Z_NULL, 0), static_cast<const Bytef*>(data), static_cast<uInt>(n));
+  // In chunks: zlib's length is a 32-bit uInt, and a tensor may be 4 GiB or more.
+  uLong c = crc32(0L, Z_NULL, 0);
+  const auto* p = static_cast<const Bytef*>(data);
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t chunk = std::min<std::size_t>(n - done, std::size_t{1} << 30);
+    c = crc32(c, p + done, static_cast<uInt>(chunk));
+    done += chunk;
+  }
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%08lx", static_cast<unsigned long>(c));
   return buf;
@@ -51,21 +62,43 @@ void fsync_path(const std::string& path, bool directory) {
   if (rc != 0) throw UnavailableError(str_cat("Saver: fsync of ", path, " failed"));
 }
 
-// Writes `bytes` to `path` atomically.
+// Writes `bytes` to `path` atomically: a temporary file of its own in the same folder (never
+// one another writer or a link could share), synced, renamed over `path`, the folder synced.
+// On any failure the temporary file is removed and `path` keeps what it had.
 void write_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw UnavailableError(str_cat("Saver: cannot write ", tmp));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw UnavailableError(str_cat("Saver: writing ", tmp, " failed (disk full?)"));
+  std::string tmp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0)
+    throw UnavailableError(str_cat("Saver: cannot write ", path,
+                                   ": cannot create a temporary file ",
+                                   "beside it: ", std::strerror(errno)));
+  auto fail = [&](const std::string& what) {
+    ::unlink(tmp.c_str());
+    throw UnavailableError(str_cat("Saver: ", what));
+  };
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      fail(str_cat("writing ", path, " failed (", why, ")"));
+    }
+    done += static_cast<std::size_t>(w);
   }
-  fsync_path(tmp, false);
+  // mkstemp's 0600, widened as a file created with the process's umask would be.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  if (::fchmod(fd, 0666 & ~mask) != 0 || ::fsync(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    fail(str_cat("writing ", path, " failed (", why, ")"));
+  }
+  if (::close(fd) != 0) fail(str_cat("writing ", path, " failed (", std::strerror(errno), ")"));
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec)
-    throw UnavailableError(str_cat("Saver: cannot rename ", tmp, " to ", path, ": ", ec.message()));
+  if (ec) fail(str_cat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
   fsync_path(fs::absolute(path).parent_path().string(), true);
 }
 
@@ -181,13 +214,23 @@ std::vector<Variable> Saver::vars() const {
   std::vector<Variable> v =
       options_.var_list ? flatten_partitions(*options_.var_list) : global_variables();
   if (v.empty()) throw ValueError("No variables to save");
+  // TF's Saver refuses a var_list naming a variable twice (a partitioned variable and one of
+  // its shards, say): the second would overwrite the first, or fill a whole tensor's slice
+  // twice and leave another unwritten.
+  std::set<std::string> seen;
+  for (const auto& x : v)
+    if (!seen.insert(var_key(x)).second)
+      throw ValueError(str_cat("At least two variables have the same name: ", var_key(x)));
   return v;
 }
 
 std::string Saver::save(Session& sess, const std::string& save_path,
                         std::optional<std::int64_t> global_step) {
   const std::string path =
-      save_path + (global_step ? str_cat("-", *global_step) : std::string()) + ".safetensors";
+      fs::path(save_path + (global_step ? str_cat("-", *global_step) : std::string()) +
+               ".safetensors")
+          .lexically_normal()
+          .string();
   nlohmann::json header = nlohmann::json::object();
   nlohmann::json meta = {{"format", "pt"}, {"writer", "scopeflow"}};
   std::string data;
@@ -238,17 +281,24 @@ std::string Saver::save(Session& sess, const std::string& save_path,
   fs::create_directories(parent, ec);
   write_atomically(path, bytes);
 
+  // TF's _RecordLastCheckpoint: a path saved again moves to the end (it is the newest), never
+  // counted twice, so trimming the list cannot delete the file just written.
+  std::erase(kept_, path);
   kept_.push_back(path);
+  std::vector<std::string> stale;
   if (options_.max_to_keep > 0)
     while (static_cast<int>(kept_.size()) > options_.max_to_keep) {
-      fs::remove(kept_.front(), ec);
+      stale.push_back(kept_.front());
       kept_.erase(kept_.begin());
     }
   nlohmann::json state = {{"model_checkpoint_path", fs::path(path).filename().string()},
                           {"all_model_checkpoint_paths", nlohmann::json::array()}};
   for (const auto& k : kept_)
     state["all_model_checkpoint_paths"].push_back(fs::path(k).filename().string());
+  // The state first, then the deletions (TF's order): a crash in between leaves files the
+  // state no longer lists, never a state naming a deleted file.
   write_atomically((parent / "checkpoint").string(), state.dump(1) + "\n");
+  for (const auto& old : stale) fs::remove(old, ec);
   return path;
 }
 
@@ -269,17 +319,29 @@ void Saver::restore(Session& sess, const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw InvalidArgumentError(str_cat(path, ": corrupt header: ", e.what()));
   }
+  if (!header.is_object())
+    throw InvalidArgumentError(str_cat(path, ": corrupt header: not a JSON object"));
   const char* data = bytes.data() + 8 + n;
   const std::size_t data_size = bytes.size() - 8 - n;
   const auto meta = header.value("__metadata__", nlohmann::json::object());
+  if (!meta.is_object())
+    throw InvalidArgumentError(str_cat(path, ": corrupt header: __metadata__ is not an object"));
   // The tensor stored under `key`, checked against what the graph wants (`what` names it).
-  auto load = [&](const std::string& key, DType dtype, const Shape& want_shape,
-                  const std::string& what) {
+  auto load_checked = [&](const std::string& key, DType dtype, const Shape& want_shape,
+                          const std::string& what) -> Tensor {
     const auto& e = header[key];
+    if (!e.is_object())
+      throw InvalidArgumentError(str_cat(path, ": corrupt header entry for ", key,
+                                         ": not an object with dtype, shape and data_offsets"));
     if (e.value("dtype", "") != st_dtype(dtype))
       throw InvalidArgumentError(str_cat(path, ": ", key, " is ", e.value("dtype", "?"),
                                          " in the file, ", what, " is ", dtype_name(dtype)));
-    const Shape shape(e.at("shape").get<std::vector<std::int64_t>>());
+    const auto dims = e.at("shape").get<std::vector<std::int64_t>>();
+    for (std::int64_t d : dims)
+      if (d < 0)
+        throw InvalidArgumentError(
+            str_cat(path, ": ", key, " has a negative dimension ", d, " in the file"));
+    const Shape shape(dims);
     if (!(shape == want_shape))
       throw InvalidArgumentError(str_cat(path, ": ", key, " has shape ", shape.to_string(),
                                          " in the file, ", what, " has shape ",
@@ -296,11 +358,34 @@ void Saver::restore(Session& sess, const std::string& path) {
           str_cat(path, ": checksum mismatch for ", key, " (file corrupted)"));
     return t;
   };
+  auto load = [&](const std::string& key, DType dtype, const Shape& want_shape,
+                  const std::string& what) {
+    try {
+      return load_checked(key, dtype, want_shape, what);
+    } catch (const nlohmann::json::exception& e) {
+      // A field of the wrong JSON type (a number for the dtype, a string in the shape, ...).
+      throw InvalidArgumentError(str_cat(path, ": corrupt header entry for ", key, ": ", e.what()));
+    }
+  };
   // Check everything first, then assign: a bad file changes no variable.
   std::vector<std::pair<std::string, Tensor>> values;
   for (const auto& e : entries(options_, options_.var_dict ? std::vector<Variable>{} : vars())) {
     if (e.var) {
       const std::string name = var_key(*e.var);
+      const auto& info = e.var->save_slice_info();
+      if (!header.contains(e.key) && info && !options_.var_dict &&
+          header.contains(info->full_name)) {
+        // A shard named alone (a var_list with only some shards of a variable) from a file
+        // that holds the whole variable: its slice of it, as TF reads a slice.
+        const Tensor whole = load(info->full_name, e.dtype, info->full_shape,
+                                  str_cat("the variable ", name, " is a slice of, it"));
+        Tensor part(e.dtype, e.shape);
+        copy_slice(static_cast<char*>(whole.raw_data()), info->full_shape.dims(),
+                   static_cast<char*>(part.raw_data()), info->var_offset, part.shape().dims(),
+                   dtype_size(e.dtype), /*to_full=*/false);
+        values.emplace_back(name, part);
+        continue;
+      }
       if (!header.contains(e.key))
         throw NotFoundError(str_cat(path, ": no tensor for variable ", e.key,
                                     e.key == name ? "" : str_cat(" (", name, ")")));
@@ -338,8 +423,13 @@ void Saver::restore(Session& sess, const std::string& path) {
         // var_list leaves out are), so a bad entry cannot fail after variables are set.
         auto op = sess.graph().find_operation(name);
         if (op && (op->type() == "RandomUniform" || op->type() == "RandomStandardNormal" ||
-                   op->type() == "TruncatedNormal"))
+                   op->type() == "TruncatedNormal")) {
+          if (!offset.is_number_unsigned())
+            throw InvalidArgumentError(str_cat(path, ": corrupt scopeflow.random_counters: ", name,
+                                               " has ", offset.dump(),
+                                               ", not a counter (an integer >= 0)"));
           counters[name] = offset.get<std::uint64_t>();
+        }
       }
     } catch (const nlohmann::json::exception& e) {
       throw InvalidArgumentError(str_cat(path, ": corrupt scopeflow.random_counters: ", e.what()));
@@ -349,16 +439,34 @@ void Saver::restore(Session& sess, const std::string& path) {
   sess.set_random_counters(counters);
 }
 
-std::string latest_checkpoint(const std::string& dir) {
-  std::ifstream in(fs::path(dir) / "checkpoint");
-  if (!in) return "";
-  try {
-    auto j = nlohmann::json::parse(in);
-    const std::string name = j.value("model_checkpoint_path", "");
-    return name.empty() ? "" : (fs::path(dir) / name).string();
-  } catch (const nlohmann::json::exception&) {
-    return "";
+void Saver::recover_last_checkpoints(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    const std::string path = fs::path(p).lexically_normal().string();  // as save() writes them
+    std::erase(kept_, path);
+    kept_.push_back(path);
   }
+}
+
+std::optional<CheckpointState> get_checkpoint_state(const std::string& dir) {
+  std::ifstream in(fs::path(dir) / "checkpoint");
+  if (!in) return std::nullopt;
+  try {
+    const auto j = nlohmann::json::parse(in);
+    CheckpointState state;
+    const std::string name = j.value("model_checkpoint_path", "");
+    if (name.empty()) return std::nullopt;
+    state.model_checkpoint_path = (fs::path(dir) / name).string();
+    for (const auto& p : j.value("all_model_checkpoint_paths", nlohmann::json::array()))
+      state.all_model_checkpoint_paths.push_back((fs::path(dir) / p.get<std::string>()).string());
+    return state;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string latest_checkpoint(const std::string& dir) {
+  const auto state = get_checkpoint_state(dir);
+  return state ? state->model_checkpoint_path : "";
 }
 
 }  // namespace scopeflow::train

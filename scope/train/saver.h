@@ -37,6 +37,13 @@ class Saver {
                    std::optional<std::int64_t> global_step = {});
   // Loads a file written by save() (the path save() returned).
   void restore(Session& sess, const std::string& path);
+  // TF's recover_last_checkpoints: take over the checkpoints an earlier Saver kept (oldest
+  // first, e.g. get_checkpoint_state(dir)->all_model_checkpoint_paths), so that max_to_keep
+  // deletes them in turn and "checkpoint" keeps listing them. Paths already kept are moved to
+  // the end, never listed twice.
+  void recover_last_checkpoints(const std::vector<std::string>& paths);
+  // The checkpoints this Saver keeps, oldest first (TF's last_checkpoints).
+  const std::vector<std::string>& last_checkpoints() const { return kept_; }
 
  private:
   std::vector<Variable> vars() const;
@@ -44,7 +51,16 @@ class Saver {
   std::vector<std::string> kept_;
 };
 
-// The newest checkpoint recorded in `dir`/checkpoint, or "" when there is none.
+// The newest checkpoint recorded in `dir`/checkpoint, or "" when there is none (or the file
+// cannot be read: TF's latest_checkpoint returns None then too).
 std::string latest_checkpoint(const std::string& dir);
+
+// TF's get_checkpoint_state: what `dir`/checkpoint records, paths joined to `dir`; nullopt
+// when there is no such file or it cannot be read.
+struct CheckpointState {
+  std::string model_checkpoint_path;
+  std::vector<std::string> all_model_checkpoint_paths;  // oldest first
+};
+std::optional<CheckpointState> get_checkpoint_state(const std::string& dir);
 
 }  // namespace scopeflow::train

@@ -581,6 +581,27 @@ TEST_F(PartitionedVariableTest, SaverRoundTripOfShards) {
   by_list.restore(s3, path2);
   EXPECT_EQ(s3.run(w.partitions()[1]).to_vector<float>(),
             s1.run(w.partitions()[1]).to_vector<float>());
+  // A var_list naming one shard reads its slice of the whole variable the file holds (as TF
+  // reads a slice); naming a shard twice, or a variable and its own shard, is refused as TF's
+  // "At least two variables have the same name" (the whole would be filled twice in one
+  // slice and left unwritten in the other).
+  sf::Session s4;
+  sf::train::Saver one_shard({.var_list = std::vector<sf::Variable>{w.partitions()[1]}});
+  one_shard.restore(s4, path);
+  EXPECT_EQ(s4.run(w.partitions()[1]).to_vector<float>(),
+            s1.run(w.partitions()[1]).to_vector<float>());
+  EXPECT_THROW(s4.run(w.partitions()[0]), sf::FailedPreconditionError);
+  for (const auto& twice : {std::vector<sf::Variable>{w.partitions()[0], w.partitions()[0]},
+                            std::vector<sf::Variable>{w, w.partitions()[1]}}) {
+    try {
+      sf::train::Saver({.var_list = twice}).save(s1, (dir / "twice").string());
+      ADD_FAILURE() << "a variable named twice was saved";
+    } catch (const sf::ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("At least two variables have the same name: emb/part_"),
+                std::string::npos)
+          << e.what();
+    }
+  }
   fs::remove_all(dir);
 }
 

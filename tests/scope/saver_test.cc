@@ -171,3 +171,108 @@ TEST_F(SaverTest, VarDictSavesAndRestoresUnderTheGivenNames) {
 }
 
 }  // namespace
+
+namespace {
+
+// A path saved again (no global step, or a repeated one) is the newest checkpoint: listed once,
+// never deleted by max_to_keep (it was, when it counted twice). Old files go after "checkpoint"
+// is rewritten, and an earlier Saver's checkpoints are taken over by recover_last_checkpoints.
+TEST_F(SaverTest, ARepeatedPathIsKeptOnceAndNeverDeleted) {
+  auto v = sf::get_variable("v", {2}, {.initializer = sf::zeros_initializer()});
+  sf::Session s;
+  s.run(v.initializer());
+  sf::train::Saver saver({.max_to_keep = 2});
+  std::string path;
+  for (int i = 0; i < 6; ++i) path = saver.save(s, (dir_ / "model.ckpt").string());
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_EQ(saver.last_checkpoints(), std::vector<std::string>{path});
+  auto state = sf::train::get_checkpoint_state(dir_.string());
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->model_checkpoint_path, path);
+  EXPECT_EQ(state->all_model_checkpoint_paths, std::vector<std::string>{path});
+  for (int step : {3, 3}) path = saver.save(s, (dir_ / "model.ckpt").string(), step);
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_EQ(sf::train::get_checkpoint_state(dir_.string())->all_model_checkpoint_paths.size(), 2u);
+
+  // A second Saver (a resumed run) takes over the first one's list: max_to_keep = 2 then
+  // deletes the oldest of them when it saves.
+  sf::train::Saver resumed({.max_to_keep = 2});
+  resumed.recover_last_checkpoints(
+      sf::train::get_checkpoint_state((dir_.string() + "/")).value().all_model_checkpoint_paths);
+  const std::string oldest = resumed.last_checkpoints().front();
+  const std::string newest = resumed.save(s, (dir_ / "model.ckpt").string(), 4);
+  EXPECT_FALSE(fs::exists(oldest));
+  EXPECT_EQ(resumed.last_checkpoints(), (std::vector<std::string>{path, newest}));
+  // Nothing but checkpoints and the state file: no temporary file is left behind.
+  for (const auto& f : fs::directory_iterator(dir_))
+    EXPECT_EQ(f.path().string().find(".tmp"), std::string::npos) << f.path();
+}
+
+// A failed write (a folder where the file should go) leaves no temporary file and the folder
+// as it was.
+TEST_F(SaverTest, AFailedSaveLeavesNoTemporaryFile) {
+  auto v = sf::get_variable("v", {2}, {.initializer = sf::zeros_initializer()});
+  sf::Session s;
+  s.run(v.initializer());
+  fs::create_directories(dir_ / "m-1.safetensors");
+  EXPECT_THROW(sf::train::Saver().save(s, (dir_ / "m").string(), 1), sf::UnavailableError);
+  std::vector<std::string> left;
+  for (const auto& f : fs::directory_iterator(dir_)) left.push_back(f.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"m-1.safetensors"});
+}
+
+// Headers of the right syntax but the wrong shape of JSON: an InvalidArgumentError naming the
+// file (and the tensor), never an escaped parser exception; no variable changes.
+TEST_F(SaverTest, MalformedHeadersAreInvalidArgumentErrors) {
+  auto v = sf::get_variable("v", {2}, {.initializer = sf::constant_initializer(1.0)});
+  sf::random_uniform({3}, 0, 1, sf::float32, 5, "r");  // op r/RandomUniform: a counter
+  sf::Session s;
+  s.run(v.initializer());
+  auto write = [&](const std::string& name, const std::string& header, std::size_t data = 8) {
+    const std::string path = (dir_ / name).string();
+    fs::create_directories(dir_);
+    std::string h = header;
+    while (h.size() % 8 != 0) h.push_back(' ');
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i)
+      bytes[static_cast<std::size_t>(i)] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
+    std::ofstream(path, std::ios::binary) << bytes << h << std::string(data, '\0');
+    return path;
+  };
+  const std::string ok = R"("dtype":"F32","shape":[2],"data_offsets":[0,8])";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[1,2,3]", "not a JSON object"},
+      {R"({"v":5})", "corrupt header entry for v"},
+      {R"({"v":{)" + ok + R"(},"__metadata__":7})", "__metadata__ is not an object"},
+      {R"({"v":{"dtype":3,"shape":[2],"data_offsets":[0,8]}})", "corrupt header entry for v"},
+      {R"({"v":{"dtype":"F32","data_offsets":[0,8]}})", "corrupt header entry for v"},
+      {R"({"v":{"dtype":"F32","shape":["a"],"data_offsets":[0,8]}})", "corrupt header entry for v"},
+      {R"({"v":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", "negative dimension -2"},
+      {R"({"v":{)" + ok + R"(},"__metadata__":{"crc32.v":5}})", "corrupt header entry for v"},
+      // A negative counter (it wrapped around to a huge one), and one of an op that is no
+      // random op (ignored, as variables a var_list leaves out are).
+      {R"({"v":{)" + ok +
+           R"(},"__metadata__":{"scopeflow.random_counters":"{\"r/RandomUniform\":-5}"}})",
+       "not a counter"},
+      {R"({"v":{)" + ok + R"(},"__metadata__":{"scopeflow.random_counters":"{\"v\":-5}"}})", ""},
+  };
+  int i = 0;
+  for (const auto& [header, message] : cases) {
+    const std::string path = write("bad" + std::to_string(i++), header);
+    if (message.empty()) {
+      EXPECT_NO_THROW(sf::train::Saver().restore(s, path)) << header;
+      s.run(v.initializer());
+      continue;
+    }
+    try {
+      sf::train::Saver().restore(s, path);
+      ADD_FAILURE() << "no error for " << header;
+    } catch (const sf::InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(s.run(v).to_vector<float>(), std::vector<float>(2, 1.0f)) << header;
+  }
+}
+
+}  // namespace
