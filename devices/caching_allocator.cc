@@ -137,7 +137,7 @@ bool CachingAllocator::should_split(const Block* block, std::size_t rounded) con
 }
 
 CachingAllocator::Block* CachingAllocator::find_free_block(Pool& pool, std::size_t rounded,
-                                                           StreamId stream) {
+                                                           StreamId stream, bool carve_any) {
   Block key;
   key.stream = stream;
   key.size = rounded;
@@ -146,15 +146,18 @@ CachingAllocator::Block* CachingAllocator::find_free_block(Pool& pool, std::size
   Block* b = *it;
   // NOTE: a huge cached block is not carved up for a small large-pool request (that
   // would pin the whole segment); such requests get a segment of their own instead.
-  if (!b->small && rounded < kMinLargeAlloc && b->size >= kMinLargeAlloc * 4) return nullptr;
+  if (!carve_any && !b->small && rounded < kMinLargeAlloc && b->size >= kMinLargeAlloc * 4)
+    return nullptr;
   pool.erase(it);
   return b;
 }
 
 CachingAllocator::Block* CachingAllocator::allocate_segment(std::size_t rounded, StreamId stream) {
   const std::size_t seg = segment_size(rounded);
+  // In unsigned arithmetic: no cast of a huge segment to a negative size slips under the cap.
   if (stats_.bytes_limit > 0 &&
-      stats_.bytes_reserved + static_cast<std::int64_t>(seg) > stats_.bytes_limit)
+      (stats_.bytes_reserved >= stats_.bytes_limit ||
+       seg > static_cast<std::size_t>(stats_.bytes_limit - stats_.bytes_reserved)))
     return nullptr;
   void* p = backend_->raw_alloc(seg);
   if (p == nullptr) return nullptr;
@@ -171,6 +174,11 @@ CachingAllocator::Block* CachingAllocator::allocate_segment(std::size_t rounded,
 
 void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (bytes > kMaxBytes) {
+    ++stats_.num_ooms;
+    throw ResourceExhaustedError(str_cat("OOM when allocating ", bytes, " bytes on ", device_name_,
+                                         " (", name_, "): larger than any device"));
+  }
   process_events();
   const std::size_t rounded = round_size(bytes);
   Pool& pool = pool_for(rounded);
@@ -199,6 +207,9 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
       }
     }
   }
+  // Last: a huge cached block carved for a small request after all (it pins that segment,
+  // which is why find_free_block avoids it), rather than out-of-memory beside free memory.
+  if (block == nullptr) block = find_free_block(pool, rounded, stream, /*carve_any=*/true);
   if (block == nullptr) throw_oom(bytes, rounded, not_retried);
 
   if (should_split(block, rounded)) {
@@ -347,7 +358,7 @@ void CachingAllocator::process_events() {
     bool done = true;
     for (const auto& [s, ev] : p.events) {
       const bool known_busy = std::find(busy.begin(), busy.end(), s) != busy.end();
-      if (known_busy || !backend_->query_event(ev)) {
+      if (known_busy || !event_done(ev)) {
         if (!known_busy) busy.push_back(s);
         done = false;
         break;
@@ -362,6 +373,18 @@ void CachingAllocator::process_events() {
     free_block(p.block);
   }
   pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(keep), pending_.end());
+}
+
+bool CachingAllocator::event_done(void* event) {
+  try {
+    return backend_->query_event(event);
+  } catch (const std::exception& e) {
+    // NOTE: not thrown on: process_events() would stop half-way through its compaction of
+    // pending_ (a kept entry moved, its old place left looking done).
+    SF_LOG_WARN("CachingAllocator(", device_name_, "): event query failed (", e.what(),
+                "); the block waits");
+    return false;
+  }
 }
 
 void CachingAllocator::release_cached_segments() {

@@ -57,6 +57,9 @@ class CachingAllocator final : public Allocator {
   static constexpr std::size_t kLargeBuffer = 20 << 20;
   static constexpr std::size_t kMinLargeAlloc = 10 << 20;
   static constexpr std::size_t kRoundLarge = 2 << 20;
+  // Larger requests are refused (ResourceExhaustedError) before any size arithmetic, which
+  // would wrap around near SIZE_MAX (as CpuAllocator and Tensor refuse them).
+  static constexpr std::size_t kMaxBytes = std::size_t{1} << 62;
 
   // `device_name` appears in errors; `limit_bytes` caps reserved memory (0: no cap),
   // which is how a logical GPU gets its memory budget; `default_stream` serves allocate(n);
@@ -110,7 +113,11 @@ class CachingAllocator final : public Allocator {
 
   Pool& pool_for(std::size_t rounded) { return rounded <= kSmallSize ? small_ : large_; }
   static std::size_t segment_size(std::size_t rounded);
-  Block* find_free_block(Pool& pool, std::size_t rounded, StreamId stream);
+  // The best-fitting free block of `stream` for `rounded` bytes. Unless `carve_any`, a huge
+  // cached block is not carved for a small large-pool request (allocate()'s last resort does).
+  Block* find_free_block(Pool& pool, std::size_t rounded, StreamId stream, bool carve_any = false);
+  // An event's state; a failed query counts as not done (the block waits: never reused early).
+  bool event_done(void* event);
   bool should_split(const Block* block, std::size_t rounded) const;
   Block* allocate_segment(std::size_t rounded, StreamId stream);
   void release_cached_segments();

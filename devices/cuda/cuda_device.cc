@@ -144,18 +144,26 @@ class PinnedBackend final : public CaptureExclusiveBackend {
   }
   void* record_event(devices::StreamId stream) override {
     const auto s = reinterpret_cast<cudaStream_t>(stream);
-    int dev = device_;
-    SF_CUDA_CHECK(cudaStreamGetDevice(s, &dev));
-    DeviceGuard guard(dev);
-    cudaEvent_t ev = nullptr;
-    SF_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-    if (cudaError_t err = cudaEventRecord(ev, s); err != cudaSuccess) {
-      (void)cudaEventDestroy(ev);
-      SF_CUDA_CHECK(err);
+    try {
+      int dev = device_;
+      SF_CUDA_CHECK(cudaStreamGetDevice(s, &dev));
+      DeviceGuard guard(dev);
+      cudaEvent_t ev = nullptr;
+      SF_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+      if (cudaError_t err = cudaEventRecord(ev, s); err != cudaSuccess) {
+        (void)cudaEventDestroy(ev);
+        SF_CUDA_CHECK(err);
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.insert(ev);
+      return ev;
+    } catch (...) {
+      // The allocator then waits for synchronize() before reusing the block: that must wait
+      // for this stream too, which no event stands for.
+      std::lock_guard<std::mutex> lock(mu_);
+      unrecorded_.insert(s);
+      throw;
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.insert(ev);
-    return ev;
   }
   bool query_event(void* event) override { return event_done(event); }
   void destroy_event(void* event) noexcept override {
@@ -165,19 +173,31 @@ class PinnedBackend final : public CaptureExclusiveBackend {
     }
     (void)cudaEventDestroy(static_cast<cudaEvent_t>(event));
   }
+  // Every copy that may still read a block: the recorded events, and the streams an event
+  // failed to be recorded on (session 11's review: the block came back while such a stream
+  // was still copying from it). A stream that cannot be synchronized throws, and the
+  // allocator keeps its blocks out of the cache.
   void synchronize() override {
     std::vector<cudaEvent_t> pending;
+    std::vector<cudaStream_t> streams;
     {
       std::lock_guard<std::mutex> lock(mu_);
       pending.assign(events_.begin(), events_.end());
+      streams.assign(unrecorded_.begin(), unrecorded_.end());
     }
     for (cudaEvent_t ev : pending) SF_CUDA_CHECK(cudaEventSynchronize(ev));
+    for (cudaStream_t s : streams) {
+      SF_CUDA_CHECK(cudaStreamSynchronize(s));
+      std::lock_guard<std::mutex> lock(mu_);
+      unrecorded_.erase(s);
+    }
   }
 
  private:
   int device_;
   std::mutex mu_;
-  std::set<cudaEvent_t> events_;  // recorded and not yet destroyed
+  std::set<cudaEvent_t> events_;       // recorded and not yet destroyed
+  std::set<cudaStream_t> unrecorded_;  // an event failed to be recorded on them
 };
 
 }  // namespace

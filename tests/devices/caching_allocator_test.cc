@@ -171,6 +171,81 @@ TEST(CachingAllocatorTest, BlocksAreCachedPerStream) {
   EXPECT_EQ(a->allocate(4096, kS0), p);
 }
 
+// Session 11's review: sizes near SIZE_MAX wrapped in the rounding (the same block handed out
+// twice) or slipped under the budget as a negative size; now refused before any arithmetic.
+TEST(CachingAllocatorTest, HugeRequestsAreOutOfMemoryNotWrappedAround) {
+  FakeState st;
+  auto a = make(&st, std::int64_t{1} << 30);
+  for (std::size_t bytes : {SIZE_MAX, SIZE_MAX - 1024, (std::size_t{1} << 63) + 4096,
+                            CachingAllocator::kMaxBytes + 1}) {
+    try {
+      a->allocate(bytes, kS0);
+      ADD_FAILURE() << bytes << " bytes were handed out";
+    } catch (const sf::ResourceExhaustedError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::to_string(bytes) + " bytes"), std::string::npos)
+          << e.what();
+    }
+  }
+  // Under the budget's arithmetic too: 2 GiB against 1 GiB is refused, never asked of the
+  // backend.
+  EXPECT_THROW(a->allocate(std::size_t{2} << 30, kS0), sf::ResourceExhaustedError);
+  EXPECT_EQ(st.raw_allocs, 0);
+  void* p = a->allocate(512, kS0);
+  void* q = a->allocate(512, kS0);
+  EXPECT_NE(p, q);
+  a->deallocate(p);
+  a->deallocate(q);
+  EXPECT_EQ(a->stats().bytes_in_use, 0);
+}
+
+// A failing event query (a CUDA error) counts as "not done": the block waits, and the blocks
+// behind it in the queue are neither lost nor handed out while their streams are busy.
+TEST(CachingAllocatorTest, AFailedEventQueryKeepsTheBlockWaiting) {
+  FakeState st;
+  auto a = make(&st);
+  void* x0 = a->allocate(4096, kS0);
+  void* x1 = a->allocate(4096, kS0);
+  void* x2 = a->allocate(4096, kS0);
+  a->record_stream(x0, kS1);  // kS1: done
+  a->record_stream(x1, kS2);  // kS2: busy
+  a->record_stream(x2, 400);  // stream 400: its query throws
+  st.busy.insert(kS2);
+  st.busy.insert(400);
+  st.failing_queries.insert(400);
+  a->deallocate(x0);
+  a->deallocate(x1);
+  a->deallocate(x2);
+  std::vector<void*> got;
+  for (int i = 0; i < 3; ++i) got.push_back(a->allocate(4096, kS0));
+  EXPECT_EQ(std::count(got.begin(), got.end(), x1), 0) << "reused while kS2 is busy";
+  EXPECT_EQ(std::count(got.begin(), got.end(), x2), 0) << "reused although its query failed";
+  st.failing_queries.clear();
+  st.finish(kS2);
+  st.finish(400);
+  for (void* p : got) a->deallocate(p);
+  std::vector<void*> again;
+  for (int i = 0; i < 6; ++i) again.push_back(a->allocate(4096, kS0));
+  for (void* p : {x0, x1, x2}) EXPECT_EQ(std::count(again.begin(), again.end(), p), 1) << p;
+  for (void* p : again) a->deallocate(p);
+  EXPECT_EQ(a->stats().bytes_in_use, 0);
+}
+
+// A small request next to a huge free block under a full budget: carved from it rather than
+// out-of-memory (the rule that keeps huge blocks whole gives way when nothing else fits).
+TEST(CachingAllocatorTest, ASmallRequestCarvesAHugeFreeBlockRatherThanFail) {
+  FakeState st;
+  auto a = make(&st, std::int64_t{100} << 20);
+  void* big = a->allocate(std::size_t{100} << 20, kS0);
+  a->deallocate(big);
+  void* twelve = a->allocate(std::size_t{12} << 20, kS0);
+  void* two = nullptr;
+  EXPECT_NO_THROW(two = a->allocate(std::size_t{2} << 20, kS0));
+  EXPECT_EQ(a->stats().bytes_reserved, std::int64_t{100} << 20);
+  a->deallocate(two);
+  a->deallocate(twelve);
+  EXPECT_EQ(a->stats().bytes_in_use, 0);
+}
+
 TEST(CachingAllocatorTest, RecordStreamDelaysReuseUntilTheOtherStreamIsDone) {
   FakeState st;
   auto a = make(&st);

@@ -38,8 +38,9 @@ struct FakeState {
   int events_queried = 0;                // query_event() calls
   bool poison = false;                   // fill new memory with 0xA5 (a stand-in for garbage)
   bool fail_record_event = false;        // record_event() throws (a CUDA error)
-  std::set<devices::StreamId> busy;      // streams whose queued work has not finished
-  std::map<void*, bool*> events;         // event -> "done" flag
+  std::set<devices::StreamId> failing_queries;       // query_event() of their events throws
+  std::set<devices::StreamId> busy;                  // streams whose queued work has not finished
+  std::map<void*, bool*> events;                     // event -> "done" flag
   std::map<void*, devices::StreamId> event_streams;  // event -> the stream it was recorded on
   std::map<void*, std::size_t> sizes;
 
@@ -85,6 +86,8 @@ class FakeBackend final : public devices::CachingBackend {
   bool query_event(void* ev) override {
     std::lock_guard<std::recursive_mutex> lock(s_->mu);
     ++s_->events_queried;
+    if (s_->failing_queries.count(s_->event_streams.at(ev)) != 0)
+      throw std::runtime_error("fake: cudaEventQuery failed");
     return *static_cast<bool*>(ev);
   }
   void destroy_event(void* ev) noexcept override {
