@@ -57,6 +57,8 @@ Tensor::Tensor(DType dtype, const Shape& shape, std::shared_ptr<devices::Device>
     throw InvalidArgumentError(
         str_cat("Tensor: string tensors live on the host, not on ", device->name()));
   const std::size_t size = dtype_size(dtype);
+  if (size == 0)
+    throw InvalidArgumentError(str_cat("Tensor: invalid dtype ", static_cast<int>(dtype)));
   if (num_elements_ > 0 &&
       static_cast<std::uint64_t>(num_elements_) > (std::uint64_t{1} << 62) / size)
     throw ResourceExhaustedError(str_cat("Tensor: ", shape.to_string(), " of ", dtype_name(dtype),

@@ -59,7 +59,12 @@ T apply(BinaryOp op, T x, T y) {
       case BinaryOp::kAdd: return x + y;
       case BinaryOp::kSub: return x - y;
       case BinaryOp::kMul: return x * y;
-      case BinaryOp::kDiv: return x / y;
+      case BinaryOp::kDiv:
+        // The one signed quotient that overflows (and traps on x86): -2^(n-1) / -1 wraps to
+        // -2^(n-1), as two's complement negation does, instead of a SIGFPE.
+        if constexpr (std::is_integral_v<T> && std::is_signed_v<T>)
+          if (y == T(-1)) return static_cast<T>(T(0) - static_cast<std::make_unsigned_t<T>>(x));
+        return x / y;
       case BinaryOp::kMax: return x != x ? x : (y != y ? y : (x < y ? y : x));
       case BinaryOp::kMin: return x != x ? x : (y != y ? y : (y < x ? y : x));
     }

@@ -21,6 +21,14 @@ inline std::int64_t yi(const PoolGeom& g, std::int64_t n, std::int64_t h, std::i
                        std::int64_t c) {
   return ((n * g.h.out + h) * g.w.out + w) * g.c + c;
 }
+// The taps [first, last) of output position `o`'s window that fall inside the input (the
+// others are padding): window loops visit only these, so a huge ksize (TF accepts 2^62) costs
+// the input's size, not the window's.
+inline std::pair<std::int64_t, std::int64_t> taps_inside(const WindowDim& d, std::int64_t o) {
+  const std::int64_t start = o * d.stride - d.pad_before;
+  return {std::max<std::int64_t>(0, -start),
+          std::max<std::int64_t>(0, std::min(d.k, d.in - start))};
+}
 // Calls fn(output index, list of input indices in the window) for every output element.
 template <class F>
 void for_windows(const PoolGeom& g, F fn) {
@@ -30,10 +38,10 @@ void for_windows(const PoolGeom& g, F fn) {
       for (std::int64_t ow = 0; ow < g.w.out; ++ow)
         for (std::int64_t c = 0; c < g.c; ++c) {
           taps.clear();
-          for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+          for (auto [kh, kh_end] = taps_inside(g.h, oh); kh < kh_end; ++kh) {
             const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
             if (ih < 0 || ih >= g.h.in) continue;
-            for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+            for (auto [kw, kw_end] = taps_inside(g.w, ow); kw < kw_end; ++kw) {
               const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
               if (iw >= 0 && iw < g.w.in) taps.push_back(xi(g, n, ih, iw, c));
             }
@@ -50,10 +58,10 @@ void max_pool_row(const PoolGeom& g, const float* x, float* y, std::int64_t n, s
   for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
     float* out = y + yi(g, n, oh, ow, 0);
     std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
-    for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+    for (auto [kh, kh_end] = taps_inside(g.h, oh); kh < kh_end; ++kh) {
       const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
       if (ih < 0 || ih >= g.h.in) continue;
-      for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+      for (auto [kw, kw_end] = taps_inside(g.w, ow); kw < kw_end; ++kw) {
         const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
         if (iw < 0 || iw >= g.w.in) continue;
         const float* in = x + xi(g, n, ih, iw, 0);
@@ -143,10 +151,10 @@ void for_positions(const PoolGeom& g, std::int64_t n, F fn) {
   for (std::int64_t oh = 0; oh < g.h.out; ++oh)
     for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
       taps.clear();
-      for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+      for (auto [kh, kh_end] = taps_inside(g.h, oh); kh < kh_end; ++kh) {
         const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
         if (ih < 0 || ih >= g.h.in) continue;
-        for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+        for (auto [kw, kw_end] = taps_inside(g.w, ow); kw < kw_end; ++kw) {
           const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
           if (iw >= 0 && iw < g.w.in) taps.push_back(xi(g, n, ih, iw, 0));
         }
@@ -305,10 +313,10 @@ void avg_pool_forward_cpu(const PoolGeom& g, const float* x, float* y) {
       for (std::int64_t ow = 0; ow < g.w.out; ++ow) {
         std::fill(acc.begin(), acc.end(), 0.0);
         std::int64_t count = 0;
-        for (std::int64_t kh = 0; kh < g.h.k; ++kh) {
+        for (auto [kh, kh_end] = taps_inside(g.h, oh); kh < kh_end; ++kh) {
           const std::int64_t ih = oh * g.h.stride - g.h.pad_before + kh;
           if (ih < 0 || ih >= g.h.in) continue;
-          for (std::int64_t kw = 0; kw < g.w.k; ++kw) {
+          for (auto [kw, kw_end] = taps_inside(g.w, ow); kw < kw_end; ++kw) {
             const std::int64_t iw = ow * g.w.stride - g.w.pad_before + kw;
             if (iw < 0 || iw >= g.w.in) continue;
             const float* in = x + xi(g, n, ih, iw, 0);

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <numeric>
@@ -14,69 +15,122 @@
 namespace scopeflow::data {
 namespace {
 
-// The whole file, inflated when it is gzip (gzread passes plain files through).
-std::vector<std::uint8_t> read_all(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw NotFoundError(str_cat("IDX file not found: ", path));
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw InvalidArgumentError(str_cat(path, ": cannot open"));
-  std::vector<std::uint8_t> out;
-  std::uint8_t buf[1 << 16];
-  while (true) {
-    const int n = gzread(f, buf, sizeof(buf));
-    if (n < 0) {
-      int err = 0;
-      std::string msg = gzerror(f, &err);
-      gzclose(f);
-      throw InvalidArgumentError(str_cat(path, ": corrupt gzip data (", msg, ")"));
-    }
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
+// A file read through zlib (inflated when it is gzip; gzread passes plain files through).
+class GzReader {
+ public:
+  explicit GzReader(const std::string& path) : path_(path) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    if (ec)  // a name too long, a folder that cannot be searched, ...
+      throw InvalidArgumentError(str_cat(path, ": cannot access: ", ec.message()));
+    if (!exists) throw NotFoundError(str_cat("IDX file not found: ", path));
+    if (std::filesystem::is_directory(path, ec))
+      throw InvalidArgumentError(str_cat(path, ": is a folder, not an IDX file"));
+    f_ = gzopen(path.c_str(), "rb");
+    if (f_ == nullptr) throw InvalidArgumentError(str_cat(path, ": cannot open"));
   }
-  const int rc = gzclose(f);
-  if (rc != Z_OK) throw InvalidArgumentError(str_cat(path, ": truncated or corrupt gzip stream"));
-  return out;
-}
+  ~GzReader() {
+    if (f_ != nullptr) gzclose(f_);
+  }
+  GzReader(const GzReader&) = delete;
+  GzReader& operator=(const GzReader&) = delete;
+  // Up to `n` bytes into `to`: fewer only at the end of the data.
+  std::size_t read(std::uint8_t* to, std::size_t n) {
+    std::size_t done = 0;
+    while (done < n) {
+      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - done, 1 << 20));
+      const int got = gzread(f_, to + done, chunk);
+      if (got < 0) {
+        int err = 0;
+        throw InvalidArgumentError(str_cat(path_, ": corrupt gzip data (", gzerror(f_, &err), ")"));
+      }
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    return done;
+  }
+  void close() {
+    const int rc = gzclose(f_);
+    f_ = nullptr;
+    if (rc != Z_OK)
+      throw InvalidArgumentError(str_cat(path_, ": truncated or corrupt gzip stream"));
+  }
+
+ private:
+  std::string path_;
+  gzFile f_ = nullptr;
+};
 
 std::uint32_t be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
          p[3];
 }
 
+std::string hex(std::uint32_t v, int digits) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%0*x", digits, v);
+  return buf;
+}
+
+// The most data an IDX file may announce (1 TiB): more is a corrupt header, never an
+// allocation attempted.
+constexpr std::uint64_t kMaxIdxBytes = std::uint64_t{1} << 40;
+
 }  // namespace
 
+// The header first, then exactly the bytes it announces (and one more, to tell extra data):
+// memory follows what the header says, so a small .gz that inflates to gigabytes is refused
+// after its announced size instead of inflated whole.
 IdxFile read_idx(const std::string& path, int expected_rank) {
-  std::vector<std::uint8_t> raw = read_all(path);
-  if (raw.size() < 4)
+  GzReader in(path);
+  std::uint8_t head[4 + 4 * 4];
+  if (const std::size_t got = in.read(head, 4); got < 4)
+    throw InvalidArgumentError(str_cat(path, ": too short for an IDX header (", got, " bytes)"));
+  if (head[0] != 0 || head[1] != 0)
+    throw InvalidArgumentError(str_cat(path, ": bad IDX magic number ", hex(be32(head), 8)));
+  if (head[2] != 0x08)
     throw InvalidArgumentError(
-        str_cat(path, ": too short for an IDX header (", raw.size(), " bytes)"));
-  if (raw[0] != 0 || raw[1] != 0)
-    throw InvalidArgumentError(
-        str_cat(path, ": bad IDX magic number 0x", std::hex, be32(raw.data())));
-  if (raw[2] != 0x08)
-    throw InvalidArgumentError(str_cat(path, ": IDX element type 0x", std::hex, int{raw[2]},
-                                       " is not unsigned byte (0x08)"));
-  const int rank = raw[3];
+        str_cat(path, ": IDX element type ", hex(head[2], 2), " is not unsigned byte (0x08)"));
+  const int rank = head[3];
   if (rank < 1 || rank > 4)
     throw InvalidArgumentError(str_cat(path, ": IDX rank ", rank, " is not in 1..4"));
   if (expected_rank > 0 && rank != expected_rank)
     throw InvalidArgumentError(
         str_cat(path, ": expected ", expected_rank, " dimensions, the file has ", rank));
-  const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
-  if (raw.size() < header) throw InvalidArgumentError(str_cat(path, ": truncated IDX header"));
+  const std::size_t dims_bytes = 4 * static_cast<std::size_t>(rank);
+  if (in.read(head + 4, dims_bytes) < dims_bytes)
+    throw InvalidArgumentError(str_cat(path, ": truncated IDX header"));
   IdxFile f;
   std::uint64_t count = 1;
   for (int i = 0; i < rank; ++i) {
-    const std::uint32_t d = be32(raw.data() + 4 + 4 * i);
+    const std::uint32_t d = be32(head + 4 + 4 * i);
     if (d == 0 || d > (1u << 28))
       throw InvalidArgumentError(str_cat(path, ": dimension ", i, " is ", d));
     f.dims.push_back(d);
+    if (count > kMaxIdxBytes / d)
+      throw InvalidArgumentError(str_cat(path, ": header announces more than 2^40 bytes of data"));
     count *= d;
   }
-  if (raw.size() - header != count)
-    throw InvalidArgumentError(str_cat(path, ": header announces ", count,
-                                       " bytes of data, the file has ", raw.size() - header,
-                                       raw.size() - header < count ? " (truncated)" : ""));
-  f.bytes.assign(raw.begin() + static_cast<std::ptrdiff_t>(header), raw.end());
+  try {
+    std::vector<std::uint8_t> chunk(1 << 16);
+    while (f.bytes.size() < count) {
+      const std::size_t want = std::min<std::uint64_t>(chunk.size(), count - f.bytes.size());
+      const std::size_t got = in.read(chunk.data(), want);
+      f.bytes.insert(f.bytes.end(), chunk.data(), chunk.data() + got);
+      if (got < want)
+        throw InvalidArgumentError(str_cat(path, ": header announces ", count,
+                                           " bytes of data, the file has ", f.bytes.size(),
+                                           " (truncated)"));
+    }
+    std::uint8_t extra = 0;
+    if (in.read(&extra, 1) != 0)
+      throw InvalidArgumentError(
+          str_cat(path, ": header announces ", count, " bytes of data, the file has more"));
+  } catch (const std::bad_alloc&) {
+    throw ResourceExhaustedError(
+        str_cat(path, ": out of memory reading its ", count, " bytes of data"));
+  }
+  in.close();
   return f;
 }
 
@@ -101,11 +155,26 @@ ImageDataset load_fashion_mnist(const std::string& dir, const std::string& split
   if (split != "train" && split != "t10k")
     throw InvalidArgumentError(
         str_cat("Fashion-MNIST split must be train or t10k, got '", split, "'"));
-  return load_idx_dataset(dir + "/" + split + "-images-idx3-ubyte.gz",
-                          dir + "/" + split + "-labels-idx1-ubyte.gz");
+  const std::string images = dir + "/" + split + "-images-idx3-ubyte.gz";
+  const std::string labels = dir + "/" + split + "-labels-idx1-ubyte.gz";
+  ImageDataset d = load_idx_dataset(images, labels);
+  // Fashion-MNIST's geometry and classes, checked here, naming the file: a wrong image size
+  // failed as a feed of the model's placeholder, and a label of 200 trained (or scored) as a
+  // loss error, or silently as accuracy 0.
+  const auto& dims = d.images.shape().dims();
+  if (dims[1] != 28 || dims[2] != 28)
+    throw InvalidArgumentError(
+        str_cat(images, ": images of ", dims[1], "x", dims[2], ", Fashion-MNIST's are 28x28"));
+  const auto* l = d.labels.data<std::int32_t>();
+  for (std::int64_t i = 0; i < d.labels.num_elements(); ++i)
+    if (l[i] < 0 || l[i] >= 10)
+      throw InvalidArgumentError(
+          str_cat(labels, ": label ", i, " is ", l[i], ", not a Fashion-MNIST class (0..9)"));
+  return d;
 }
 
 std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed) {
+  if (n < 0) throw InvalidArgumentError(str_cat("shuffled_indices: n is ", n, ", must be >= 0"));
   std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   std::mt19937_64 g(seed);
@@ -119,9 +188,11 @@ Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices, st
     throw InvalidArgumentError("gather_rows: needs a host tensor of rank >= 1");
   if (!into || into->type() != devices::DeviceType::kCPU)
     throw InvalidArgumentError("gather_rows: the result must go to host memory");
-  if (start < 0 || count < 0 || start + count > static_cast<std::int64_t>(indices.size()))
+  // (count > size - start, not start + count > size: the sum may overflow.)
+  if (start < 0 || count < 0 || start > static_cast<std::int64_t>(indices.size()) ||
+      count > static_cast<std::int64_t>(indices.size()) - start)
     throw InvalidArgumentError(
-        str_cat("gather_rows: rows [", start, ", ", start + count, ") outside ", indices.size()));
+        str_cat("gather_rows: ", count, " rows from ", start, " outside ", indices.size()));
   std::vector<std::int64_t> dims = t.shape().dims();
   const std::int64_t rows = dims[0];
   dims[0] = count;

@@ -1,6 +1,8 @@
 // BatchPipeline: the producer thread and the device copies. See pipeline.h.
 #include "runtime/data/pipeline.h"
 
+#include <system_error>
+
 #include "devices/base/errors.h"
 #include "runtime/data/idx.h"
 
@@ -38,8 +40,9 @@ BatchPipeline::BatchPipeline(std::vector<Tensor> components, PipelineOptions opt
 BatchPipeline::~BatchPipeline() { stop(); }
 
 std::int64_t BatchPipeline::batches_per_epoch() const {
-  return options_.drop_remainder ? rows_ / options_.batch_size
-                                 : (rows_ + options_.batch_size - 1) / options_.batch_size;
+  // (rows + b - 1) / b could overflow for a huge batch size.
+  const std::int64_t whole = rows_ / options_.batch_size;
+  return options_.drop_remainder || rows_ % options_.batch_size == 0 ? whole : whole + 1;
 }
 
 void BatchPipeline::stop() {
@@ -63,7 +66,15 @@ void BatchPipeline::start_epoch(std::int64_t epoch) {
     started_ = true;
     producing_ = true;
   }
-  producer_ = std::thread([this, epoch] { produce(epoch); });
+  try {
+    producer_ = std::thread([this, epoch] { produce(epoch); });
+  } catch (const std::system_error& e) {
+    // No producer: next() must not wait for one.
+    std::lock_guard<std::mutex> lock(mu_);
+    producing_ = false;
+    throw ResourceExhaustedError(
+        str_cat("BatchPipeline: cannot start the producer thread: ", e.what()));
+  }
 }
 
 void BatchPipeline::produce(std::int64_t epoch) {

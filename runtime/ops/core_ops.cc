@@ -278,6 +278,9 @@ void register_core_ops(OpRegistry& r) {
          }});
   r.add({.name = "LogicalNot", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "BooleanMask", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           if (c.input_dtypes[1] != DType::kBool)
+             throw ValueError(str_cat(c.node_name, ": mask must be bool, got ",
+                                      dtype_name(c.input_dtypes[1])));
            c.set_output(c.input_dtypes[0], Shape{-1});
          }});
   // TF's tf.gather (batch_dims 0): params' axis replaced by the indices' shape.

@@ -64,6 +64,7 @@ std::vector<std::int64_t> attr4(const ShapeContext& c, const char* name) {
 
 void conv2d_shape(ShapeContext& c) {
   require_float(c, 0);
+  require_float(c, 1);  // the filter (a float64 one failed only at run time, naming no op)
   const Shape& in = c.input_shapes[0];
   const Shape& f = c.input_shapes[1];
   if (in.has_rank() && in.rank() != 4)

@@ -1113,6 +1113,9 @@ BenchResult run_benchmark(const BenchConfig& c,
     synthetic = synthetic_batches(c, sess);
   } else {
     auto train_set = data::load_fashion_mnist(c.data_dir, "train");
+    if (train_set.size() < b)  // no whole batch in an epoch: next() would never give one
+      throw InvalidArgumentError(str_cat("--batch_size ", b, " is more than the ",
+                                         train_set.size(), " training images in ", c.data_dir));
     pipeline = std::make_unique<data::BatchPipeline>(
         std::vector<Tensor>{train_set.images, train_set.labels},
         data::PipelineOptions{
@@ -1131,6 +1134,7 @@ BenchResult run_benchmark(const BenchConfig& c,
         if (!next) {
           pipeline->start_epoch(++epoch);
           next = pipeline->next();
+          if (!next) throw InternalError("sf-bench: the input pipeline gave no batch in an epoch");
         }
         batch = {(*next)[0], (*next)[1]};
       }

@@ -375,15 +375,17 @@ int main(int argc, char** argv) {
       images_seen += (steps - first_step) * per_step;
       last_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, steps - first_step));
       std::int64_t correct = 0, seen = 0;
-      std::vector<std::int64_t> all(static_cast<std::size_t>(test.size()));
-      std::iota(all.begin(), all.end(), 0);
-      for (std::int64_t first = 0; first + eval_batch <= eval_n; first += eval_batch) {
-        auto logits =
-            sess.run(eval_logits,
-                     {{eval_images, sf::data::gather_rows(test.images, all, first, eval_batch)}});
-        correct +=
-            count_correct(logits, sf::data::gather_rows(test.labels, all, first, eval_batch));
-        seen += eval_batch;
+      // Every one of the eval_n images is scored: a last short batch is padded with copies of
+      // its first image, whose predictions are not counted (they were skipped: 999 scored
+      // 500).
+      for (std::int64_t first = 0; first < eval_n; first += eval_batch) {
+        const std::int64_t n = std::min(eval_batch, eval_n - first);
+        std::vector<std::int64_t> rows(static_cast<std::size_t>(eval_batch), first);
+        std::iota(rows.begin(), rows.begin() + n, first);
+        auto logits = sess.run(
+            eval_logits, {{eval_images, sf::data::gather_rows(test.images, rows, 0, eval_batch)}});
+        correct += count_correct(logits, sf::data::gather_rows(test.labels, rows, 0, n));
+        seen += n;
       }
       accuracy = static_cast<double>(correct) / static_cast<double>(seen);
       accuracy_per_epoch.push_back(accuracy);
@@ -398,6 +400,7 @@ int main(int argc, char** argv) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
     nlohmann::json j = {{"test_accuracy", accuracy},
                         {"test_accuracy_per_epoch", accuracy_per_epoch},
+                        {"eval_images", eval_n},
                         {"train_loss", last_loss},
                         {"epochs", epochs},
                         {"images_per_sec", static_cast<double>(images_seen) / train_seconds},

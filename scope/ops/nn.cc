@@ -1,6 +1,8 @@
 // CNN op builders. See nn.h.
 #include "scope/ops/nn.h"
 
+#include <limits>
+
 #include "devices/base/errors.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
@@ -12,9 +14,17 @@ std::string name_or(std::string_view name, const char* fallback) {
   return name.empty() ? std::string(fallback) : std::string(name);
 }
 
-Output ints_const(const std::vector<std::int64_t>& v, std::string_view name) {
+// `v` fits int32 (the ops' index type here), or a ValueError naming the op's argument: a
+// silent cast cut 2^32 + 2 to 2 and INT64_MAX to -1 (session 11's review).
+std::int32_t int32_arg(std::int64_t x, const char* op, const char* what) {
+  if (x < std::numeric_limits<std::int32_t>::min() || x > std::numeric_limits<std::int32_t>::max())
+    throw ValueError(str_cat(op, ": ", what, " value ", x, " does not fit int32"));
+  return static_cast<std::int32_t>(x);
+}
+
+Output ints_const(const std::vector<std::int64_t>& v, std::string_view name, const char* op) {
   std::vector<std::int32_t> i32;
-  for (auto x : v) i32.push_back(static_cast<std::int32_t>(x));
+  for (auto x : v) i32.push_back(int32_arg(x, op, std::string(name).c_str()));
   return constant(i32, Shape{static_cast<std::int64_t>(i32.size())}, name);
 }
 
@@ -40,7 +50,7 @@ Output reduce(const char* type, const Output& x, const std::vector<std::int64_t>
       throw ValueError(str_cat(type, ": axes must be given when the input's rank is unknown"));
     for (int i = 0; i < s.rank(); ++i) all.push_back(i);
   }
-  Output ax = ints_const(all, "Const");
+  Output ax = ints_const(all, "Const", type);
   AttrMap attrs;
   attrs.set("keep_dims", keep_dims);
   return get_default_graph()
@@ -152,7 +162,7 @@ Output concat(const std::vector<Output>& values, std::int64_t axis, std::string_
   name_scope scope(name, "concat");
   const std::string op_name = scope.name();
   std::vector<Output> inputs = values;
-  inputs.push_back(constant(static_cast<int>(axis), "axis"));
+  inputs.push_back(constant(int32_arg(axis, "concat", "axis"), "axis"));
   return get_default_graph().create_op("ConcatV2", inputs, {}, op_name).output(0);
 }
 
@@ -163,10 +173,11 @@ std::vector<Output> split(const Output& value, const std::vector<std::int64_t>& 
   const std::string op_name = scope.name();
   AttrMap attrs;
   attrs.set("num_split", static_cast<std::int64_t>(size_splits.size()));
-  Operation op = get_default_graph().create_op("SplitV",
-                                               {value, ints_const(size_splits, "size_splits"),
-                                                constant(static_cast<int>(axis), "split_dim")},
-                                               std::move(attrs), op_name);
+  Operation op =
+      get_default_graph().create_op("SplitV",
+                                    {value, ints_const(size_splits, "size_splits", "split"),
+                                     constant(int32_arg(axis, "split", "axis"), "split_dim")},
+                                    std::move(attrs), op_name);
   std::vector<Output> out;
   for (int i = 0; i < op.num_outputs(); ++i) out.push_back(op.output(i));
   return out;
@@ -192,7 +203,7 @@ Output reshape(const Output& tensor, const std::vector<std::int64_t>& shape,
                std::string_view name) {
   name_scope scope(name, "Reshape");
   const std::string op_name = scope.name();
-  Output s = ints_const(shape, "shape");
+  Output s = ints_const(shape, "shape", "reshape");
   return get_default_graph().create_op("Reshape", {tensor, s}, {}, op_name).output(0);
 }
 

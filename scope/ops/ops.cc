@@ -122,10 +122,8 @@ Output constant(double value, DType dtype, const Shape& shape, std::string_view 
   if (!shape.is_fully_defined())
     throw ValueError(str_cat("constant: shape ", shape.to_string(), " must be fully defined"));
   if (dtype == DType::kString) {
-    return make_const(
-        Tensor::from_strings(
-            std::vector<std::string>(static_cast<std::size_t>(shape.num_elements())), shape),
-        name);
+    Tensor empty(DType::kString, shape);  // its size checked as any tensor's, before any vector
+    return make_const(empty, name);
   }
   Tensor scalar = detail::scalar_tensor(value, dtype);
   Tensor t(dtype, shape);
@@ -207,8 +205,39 @@ Output subtract(const Output& x, const Output& y, std::string_view name) {
 Output multiply(const Output& x, const Output& y, std::string_view name) {
   return get_default_graph().create_op("Mul", {x, y}, {}, op_name(name, "Mul")).output(0);
 }
+namespace {
+// The binary op `op_type` named by the current name scope `scope`. RealDiv is TF's truediv
+// (_truediv_python3): integers divide as floats, int8/uint8 in float32 and int32/int64 in
+// float64 (7 / 2 is 3.5, never a truncated 3), the casts named Cast, Cast_1 in the scope;
+// bool and string have no true division (TypeError, TF's text).
+Output binary_in_scope(const char* op_type, Output x, Output y, const name_scope& scope) {
+  if (std::string_view(op_type) == "RealDiv") {
+    std::optional<DType> as;
+    switch (x.dtype()) {
+      case DType::kInt8:
+      case DType::kUInt8: as = DType::kFloat32; break;
+      case DType::kInt32:
+      case DType::kInt64: as = DType::kFloat64; break;
+      case DType::kBool:
+      case DType::kString:
+        throw TypeError(str_cat("Invalid dtype ", dtype_name(x.dtype()), " in __truediv__"));
+      default: break;
+    }
+    if (as && x.dtype() != y.dtype())
+      throw TypeError(str_cat("x and y must have the same dtype, got ", dtype_name(x.dtype()),
+                              " != ", dtype_name(y.dtype())));
+    if (as) {
+      x = cast(x, *as);
+      y = cast(y, *as);
+    }
+  }
+  return get_default_graph().create_op(op_type, {x, y}, {}, scope.name()).output(0);
+}
+}  // namespace
+
 Output divide(const Output& x, const Output& y, std::string_view name) {
-  return get_default_graph().create_op("RealDiv", {x, y}, {}, op_name(name, "truediv")).output(0);
+  name_scope scope(name, "truediv");  // TF's divide: x / y, in `name`'s scope when given
+  return binary_in_scope("RealDiv", x, y, scope);
 }
 
 Output exp(const Output& x, std::string_view name) {
@@ -280,19 +309,20 @@ Output argmax(const Output& input, std::int64_t axis, DType output_type, std::st
       .output(0);
 }
 
+
 Output binary_operator(const char* op_type, const char* name, const Output& x, const Output& y) {
   name_scope scope("", name);
-  return get_default_graph().create_op(op_type, {x, y}, {}, scope.name()).output(0);
+  return binary_in_scope(op_type, x, y, scope);
 }
 Output binary_operator(const char* op_type, const char* name, double x, const Output& y) {
   name_scope scope("", name);
   Output xc = make_const(detail::scalar_tensor(x, y.dtype()), "x");
-  return get_default_graph().create_op(op_type, {xc, y}, {}, scope.name()).output(0);
+  return binary_in_scope(op_type, xc, y, scope);
 }
 Output binary_operator(const char* op_type, const char* name, const Output& x, double y) {
   name_scope scope("", name);
   Output yc = make_const(detail::scalar_tensor(y, x.dtype()), "y");
-  return get_default_graph().create_op(op_type, {x, yc}, {}, scope.name()).output(0);
+  return binary_in_scope(op_type, x, yc, scope);
 }
 
 Output random_uniform(const Shape& shape, double minval, double maxval, DType dtype,

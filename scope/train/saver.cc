@@ -303,6 +303,9 @@ std::string Saver::save(Session& sess, const std::string& save_path,
 }
 
 void Saver::restore(Session& sess, const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw InvalidArgumentError(str_cat("Saver: ", path, " is a folder, not a checkpoint file"));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw NotFoundError(str_cat("Saver: checkpoint not found: ", path));
   std::string bytes((std::istreambuf_iterator<char>(in)), {});

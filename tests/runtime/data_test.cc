@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <thread>
 
 #include "devices/base/errors.h"
@@ -107,6 +108,75 @@ TEST(IdxTest, MalformedFilesNameTheFileAndTheProblem) {
   EXPECT_THROW(sf::data::read_idx(cut), sf::InvalidArgumentError);
   EXPECT_THROW(sf::data::read_idx("/nonexistent/file.gz"), sf::NotFoundError);
   EXPECT_THROW(sf::data::load_fashion_mnist("/tmp", "validation"), sf::InvalidArgumentError);
+}
+
+// Session 11's review: more data than the header announces is refused after the announced
+// size (a small .gz inflating to gigabytes was inflated whole first), a header whose size
+// overflows is refused before any read, numbers after "0x" are hexadecimal, and a path the
+// file system refuses (a name too long, a folder) is an error naming it, not an escaped
+// std::filesystem exception.
+TEST(IdxTest, ExtraDataOverflowingHeadersAndBadPaths) {
+  for (bool gz : {true, false}) {
+    auto extra = write_file(gz ? "extra.gz" : "extra", idx_bytes({2}, 2 + (1 << 20)), gz);
+    EXPECT_NE(error_of([&] {
+                sf::data::read_idx(extra);
+              }).find("header announces 2 bytes of data, the file has more"),
+              std::string::npos);
+  }
+  auto huge = write_file("huge.gz", idx_bytes({1u << 28, 1u << 28, 256, 1}, 0), true);
+  EXPECT_NE(error_of([&] { sf::data::read_idx(huge); }).find("more than 2^40 bytes"),
+            std::string::npos);
+  auto magic = idx_bytes({2}, 2);
+  magic[0] = 0x12, magic[1] = 0x34;
+  auto p1 = write_file("magic_hex.gz", magic, true);
+  EXPECT_NE(error_of([&] { sf::data::read_idx(p1); }).find("bad IDX magic number 0x12340801"),
+            std::string::npos);
+  auto p2 = write_file("type_hex.gz", idx_bytes({2}, 8, 0x0D), true);
+  EXPECT_NE(error_of([&] { sf::data::read_idx(p2); }).find("element type 0x0d"), std::string::npos);
+  const std::string too_long = "/tmp/" + std::string(300, 'a');
+  EXPECT_NE(error_of([&] { sf::data::read_idx(too_long); }).find("cannot access"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { sf::data::read_idx("/tmp"); }).find("is a folder"), std::string::npos);
+}
+
+// Fashion-MNIST's geometry and classes are checked when it is loaded, naming the file and the
+// label's index (a label of 200 scored as accuracy 0; a 32x32 file failed as a feed error).
+TEST(IdxTest, FashionMnistLabelsAndImageSizeAreChecked) {
+  const auto dir = std::filesystem::temp_directory_path() / "sf_idx_fmnist";
+  std::filesystem::create_directories(dir);
+  auto put = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) {
+    const std::string path = (dir / name).string();
+    gzFile f = gzopen(path.c_str(), "wb");
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
+  };
+  auto labels = idx_bytes({3}, 0);
+  for (std::uint8_t l : {std::uint8_t{1}, std::uint8_t{200}, std::uint8_t{9}}) labels.push_back(l);
+  put("t10k-images-idx3-ubyte.gz", idx_bytes({3, 28, 28}, 3 * 28 * 28));
+  put("t10k-labels-idx1-ubyte.gz", labels);
+  EXPECT_NE(error_of([&] {
+              sf::data::load_fashion_mnist(dir.string(), "t10k");
+            }).find("t10k-labels-idx1-ubyte.gz: label 1 is 200, not a Fashion-MNIST class"),
+            std::string::npos);
+  put("t10k-images-idx3-ubyte.gz", idx_bytes({3, 32, 32}, 3 * 32 * 32));
+  EXPECT_NE(error_of([&] {
+              sf::data::load_fashion_mnist(dir.string(), "t10k");
+            }).find("images of 32x32, Fashion-MNIST's are 28x28"),
+            std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(IdxTest, OverflowingArgumentsAreErrors) {
+  EXPECT_THROW(sf::data::shuffled_indices(-5, 1), sf::InvalidArgumentError);
+  auto t = sf::Tensor::from_vector<float>({0, 1, 10, 11, 20, 21}, {3, 2});
+  EXPECT_THROW(sf::data::gather_rows(t, {2, 0, 1}, std::numeric_limits<std::int64_t>::max(), 2),
+               sf::InvalidArgumentError);
+  EXPECT_THROW(sf::data::gather_rows(t, {2, 0, 1}, 1, std::numeric_limits<std::int64_t>::max()),
+               sf::InvalidArgumentError);
+  auto d = sf::data::synthetic_images(7, 2, 2, 1, 10, 1);
+  sf::data::BatchPipeline p({d.labels}, {.batch_size = std::numeric_limits<std::int64_t>::max(),
+                                         .drop_remainder = false});
+  EXPECT_EQ(p.batches_per_epoch(), 1);
 }
 
 TEST(IdxTest, ShuffleIsSeededAndGatherCopiesRows) {

@@ -221,3 +221,70 @@ TEST_F(MathGraphTest, MaximumMinimumGpuKernelsMatchTheCpu) {
 }
 
 }  // namespace
+
+namespace {
+
+// Session 11's review of bad input: TF's truediv for integers (7 / 2 is 3.5 in float64, named
+// truediv/Cast, truediv/Cast_1, truediv), no SIGFPE for INT_MIN / -1 in the integer RealDiv
+// kernel, int64 arguments that do not fit int32 refused (they were cut: 2^32 + 2 became 2),
+// pooling windows far larger than the input in time proportional to the input, a float64
+// filter refused when the graph is built, and an invalid dtype an error, not a division by 0.
+TEST_F(MathGraphTest, BadInputFoundBySession11sReview) {
+  auto seven = sf::constant(7), two = sf::constant(2);
+  auto q = seven / two;
+  EXPECT_EQ(q.dtype(), sf::float64);
+  EXPECT_EQ(q.op().name(), "truediv");
+  EXPECT_EQ(q.op().inputs()[0].op().name(), "truediv/Cast");
+  EXPECT_EQ(q.op().inputs()[1].op().name(), "truediv/Cast_1");
+  auto neg = sf::divide(sf::constant(-7), two, "div");
+  auto by_scalar = sf::constant(std::int64_t{9}) / 2;
+  EXPECT_EQ(by_scalar.dtype(), sf::float64);
+  EXPECT_THROW(sf::constant(std::vector<std::int32_t>{1}, {1}) /
+                   sf::constant(sf::Tensor::from_vector<std::int64_t>({1}, {1})),
+               sf::TypeError);
+  EXPECT_THROW(sf::cast(seven, sf::bool_) / sf::cast(two, sf::bool_), sf::TypeError);
+  auto lo =
+      sf::constant(std::vector<std::int32_t>{std::numeric_limits<std::int32_t>::min(), 7}, {2});
+  auto minus_one = sf::constant(std::vector<std::int32_t>{-1, -1}, {2});
+  auto raw = sf::get_default_graph().create_op("RealDiv", {lo, minus_one}, {}, "raw_div").output(0);
+  auto lo64 = sf::constant(
+      sf::Tensor::from_vector<std::int64_t>({std::numeric_limits<std::int64_t>::min()}, {1}));
+  auto raw64 =
+      sf::get_default_graph()
+          .create_op("RealDiv",
+                     {lo64, sf::constant(sf::Tensor::from_vector<std::int64_t>({-1}, {1}))}, {},
+                     "raw_div64")
+          .output(0);
+  sf::Session s;
+  EXPECT_EQ(s.run(q).scalar<double>(), 3.5);
+  EXPECT_EQ(s.run(neg).scalar<double>(), -3.5);
+  EXPECT_EQ(s.run(by_scalar).scalar<double>(), 4.5);
+  EXPECT_EQ(s.run(raw).to_vector<std::int32_t>(),
+            (std::vector<std::int32_t>{std::numeric_limits<std::int32_t>::min(), -7}));
+  EXPECT_EQ(s.run(raw64).to_vector<std::int64_t>(),
+            (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min()}));
+
+  auto x = sf::constant(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+  const std::int64_t big = (std::int64_t{1} << 32) + 2;
+  EXPECT_THROW(sf::reshape(x, {big, 3}), sf::ValueError);
+  EXPECT_THROW(sf::reshape(x, {std::numeric_limits<std::int64_t>::max(), 2, 3}), sf::ValueError);
+  EXPECT_THROW(sf::reduce_sum(x, {(std::int64_t{1} << 32) + 1}), sf::ValueError);
+  EXPECT_THROW(sf::concat({x, x}, (std::int64_t{1} << 32) + 1), sf::ValueError);
+  EXPECT_THROW(sf::split(x, std::vector<std::int64_t>{1, 1}, (std::int64_t{1} << 32)),
+               sf::ValueError);
+
+  // A window of 2^62 over a 7 x 7 input: every output averages the whole input.
+  auto img = sf::constant(std::vector<float>(7 * 7 * 3, 2.0f), {1, 7, 7, 3});
+  auto pooled =
+      sf::nn::avg_pool(img, {1, std::int64_t{1} << 62, 1, 1}, {1, 1, 1, 1}, "SAME", "huge_pool");
+  const auto v = s.run(pooled).to_vector<float>();
+  ASSERT_EQ(v.size(), 7u * 7u * 3u);
+  for (float e : v) EXPECT_EQ(e, 2.0f);
+
+  EXPECT_THROW(
+      sf::nn::conv2d(img, sf::constant(0.5, sf::float64, {1, 1, 3, 2}), {1, 1, 1, 1}, "SAME"),
+      sf::ValueError);
+  EXPECT_THROW(sf::Tensor(static_cast<sf::DType>(200), sf::Shape{2}), sf::InvalidArgumentError);
+}
+
+}  // namespace
