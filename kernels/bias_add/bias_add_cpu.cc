@@ -67,6 +67,9 @@ void register_bias_add_family(KernelRegistry& r, const std::string& label, Forwa
     const Tensor& x = c.inputs.at(0);
     const Tensor& b = c.inputs.at(1);
     const std::int64_t ch = b.num_elements();
+    if (b.shape().rank() != 1)
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": Biases must be 1D: ", b.shape().to_string()));
     if (x.shape().rank() < 1 || x.shape().dims().back() != ch)
       throw InvalidArgumentError(str_cat(
           c.node_name, ": Must provide as many biases as the last dimension of the input tensor: ",
@@ -99,6 +102,9 @@ void register_bias_add_cpu_kernels(KernelRegistry& r) {
           const Tensor& x = c.inputs.at(0);
           const Tensor& b = c.inputs.at(1);
           const std::int64_t ch = b.num_elements();
+          if (b.shape().rank() != 1)
+            throw InvalidArgumentError(
+                str_cat(c.node_name, ": Biases must be 1D: ", b.shape().to_string()));
           if (x.shape().rank() < 1 || x.shape().dims().back() != ch)
             throw InvalidArgumentError(
                 str_cat(c.node_name,

@@ -107,6 +107,9 @@ void bias_add_gpu_kernel(KernelContext& c) {
   const Tensor& x = gpu_input(c, 0);
   const Tensor& b = gpu_input(c, 1);
   const std::int64_t ch = b.num_elements();
+  if (b.shape().rank() != 1)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": Biases must be 1D: ", b.shape().to_string()));
   if (x.shape().rank() < 1 || x.shape().dims().back() != ch)
     throw InvalidArgumentError(str_cat(
         c.node_name, ": Must provide as many biases as the last dimension of the input tensor: ",

@@ -44,6 +44,9 @@ philox::Key random_key(const KernelContext& c) {
 }
 
 Shape shape_from_tensor(const Tensor& t, const std::string& op) {
+  if (t.shape().rank() != 1)  // TF: the shape (or dims) input is a vector
+    throw InvalidArgumentError(
+        str_cat(op, ": shape must be a vector, got a tensor of shape ", t.shape().to_string()));
   std::vector<std::int64_t> dims;
   if (t.dtype() == DType::kInt32) {
     for (auto d : t.to_vector<std::int32_t>()) dims.push_back(d);

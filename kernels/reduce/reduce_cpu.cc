@@ -13,7 +13,11 @@ std::vector<bool> reduction_mask(const Shape& in, const std::vector<std::int64_t
     if (a < -r || a >= r)
       throw InvalidArgumentError(str_cat(what, ": Invalid reduction dimension ", a,
                                          " for input with ", r, " dimensions."));
-    mask[static_cast<std::size_t>(a < 0 ? a + r : a)] = true;
+    const auto at = static_cast<std::size_t>(a < 0 ? a + r : a);
+    if (mask[at] && !axes.empty())  // TF's ReductionHelper
+      throw InvalidArgumentError(
+          str_cat(what, ": Invalid reduction arguments: Axes contains duplicate dimension: ", at));
+    mask[at] = true;
   }
   return mask;
 }

@@ -201,6 +201,9 @@ void register_core_ops(OpRegistry& r) {
          .stateful = true,
          .shape = [](ShapeContext& c) { c.set_output(DType::kBool, Shape{}); }});
   r.add({.name = "Fill", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           if (c.input_shapes[0].has_rank() && c.input_shapes[0].rank() != 1)
+             throw ValueError(str_cat(c.node_name, ": dims must be a vector, got shape ",
+                                      c.input_shapes[0].to_string()));
            if (c.input_shapes[1].has_rank() && c.input_shapes[1].rank() != 0)
              throw ValueError(str_cat(c.node_name, ": value must be a scalar, got shape ",
                                       c.input_shapes[1].to_string()));

@@ -1457,6 +1457,10 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       Tensor value = input(st, step, 1);
       require_initialized(current, 0);
       require_initialized(value, 1);
+      if (!(value.shape() == current.shape()))  // TF's DenseUpdateOp: no broadcasting
+        throw InvalidArgumentError(str_cat(
+            n->name, ": Cannot update variable with shape ", current.shape().to_string(),
+            " using a Tensor with shape ", value.shape().to_string(), ", shapes must be equal."));
       const auto& where = step.kernel_on_host ? host : device;
       kernels::KernelContext c = kernel_context(st, n, where, stream_for(where));
       c.inputs = {on_device(current, where), on_device(value, where)};

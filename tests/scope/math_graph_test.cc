@@ -285,6 +285,31 @@ TEST_F(MathGraphTest, BadInputFoundBySession11sReview) {
       sf::nn::conv2d(img, sf::constant(0.5, sf::float64, {1, 1, 3, 2}), {1, 1, 1, 1}, "SAME"),
       sf::ValueError);
   EXPECT_THROW(sf::Tensor(static_cast<sf::DType>(200), sf::Shape{2}), sf::InvalidArgumentError);
+
+  // TF's errors where these ran: duplicate reduction axes, a 2-D bias fed at run time, an
+  // AssignAdd broadcasting a fed scalar onto a [2] variable, Fill with scalar dims.
+  EXPECT_THROW(sf::reduce_sum(x, {1, -1}), sf::ValueError);
+  auto bias = sf::placeholder(sf::float32, sf::Shape::unknown(), "bias");
+  auto biased = sf::nn::bias_add(x, bias);
+  try {
+    s.run(biased, {{bias, sf::Tensor::from_vector<float>({1, 2, 3}, {1, 3})}});
+    ADD_FAILURE() << "a 2-D bias was added";
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("Biases must be 1D"), std::string::npos) << e.what();
+  }
+  auto var = sf::get_variable("v", {2}, {.initializer = sf::zeros_initializer()});
+  auto one = sf::placeholder(sf::float32, sf::Shape::unknown(), "one");
+  auto inc = var.assign_add(one);
+  s.run(var.initializer());
+  try {
+    s.run(inc, {{one, sf::Tensor::from_scalar(1.0f)}});
+    ADD_FAILURE() << "AssignAdd broadcast a scalar";
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("shapes must be equal"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(sf::get_default_graph().create_op("Fill", {sf::constant(3), sf::constant(1.0f)}, {},
+                                                 "scalar_dims"),
+               sf::ValueError);
 }
 
 }  // namespace
