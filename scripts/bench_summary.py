@@ -19,9 +19,18 @@ CONV = re.compile(r"^BM_Conv2D_Gpu/(fprop|dgrad|wgrad)/([^/]+)/(native|cudnn)(/m
 TARGETS = {"fprop": 0.6, "dgrad": 0.5, "wgrad": 0.5}  # native/cuDNN geomean on ResNet shapes
 
 
+class SummaryError(Exception):
+    """A missing, unreadable or malformed input: one line on stderr, exit status 2."""
+
+
 def load(path):
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        raise SummaryError(f"{path}: cannot read: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SummaryError(f"{path}: not JSON: {e}") from None
 
 
 def train_label(sf):
@@ -137,6 +146,8 @@ def strategy(run):
         s += "/" + (run.get("all_reduce_spec") or "copy")
     elif s == "parameter_server":
         s += "/" + run.get("local_parameter_device", "cpu")
+        if run.get("local_parameter_device") == "gpu" and run.get("ps_strategy"):
+            s += " " + run["ps_strategy"]  # round_robin | greedy
     if run.get("gradient_repacking"):
         s += f" pack={run['gradient_repacking']}"  # --gradient_repacking P
     if run.get("inbound_copy_streams"):
@@ -150,17 +161,23 @@ def tower_summary(runs, allreduce):
     """Efficiency, cost-model error and all-reduce bandwidth from sf-bench's JSON files."""
     if runs:
         print()
-        print("sf-bench towers (images/sec; E_K against 1 tower x K*b of the same strategy family)")
-        one = {(r["batch_size"]): r for r in runs if r.get("num_devices") == 1}
+        print("sf-bench towers (images/sec; E_K against 1 tower x K*b of the same strategy, "
+              "else of replicated, as named)")
+        one = {(strategy(r), r["batch_size"]): r for r in runs if r.get("num_devices") == 1}
         for r in sorted(runs, key=lambda r: (strategy(r), r["num_devices"], r["batch_size"])):
             k, b = r["num_devices"], r["batch_size"]
             line = (f"  {strategy(r):<28} {k:>2} x {b:<5} {r['images_per_sec']:>10.0f} "
                     f"+/- {r.get('images_per_sec_stderr', 0):<5.0f} img/s "
                     f"step {r['step_ms_median']:.2f} ms")
-            base = one.get(k * b)
+            base = one.get((strategy(r), k * b))
+            against = ""
+            if base is None:  # one tower computes the same under every strategy
+                base = next((x for (st, bb), x in sorted(one.items(), key=lambda i: i[0])
+                             if bb == k * b and st.startswith("replicated")), None)
+                against = f" (vs 1-tower {strategy(base)})" if base else ""
             if k > 1 and base:
                 e = r["images_per_sec"] / base["images_per_sec"]
-                line += f"  E_{k} = {e:.3f}"
+                line += f"  E_{k} = {e:.3f}{against}"
                 t = E_TARGETS.get(k)
                 if t and r.get("variable_update") == "replicated" and b == 128:
                     line += f" (target >= {t}: " + ("met)" if e >= t else "NOT met)")
@@ -265,4 +282,12 @@ def main(paths):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except SummaryError as e:
+        print(f"bench_summary: {e}", file=sys.stderr)
+        sys.exit(2)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        # A result missing a key or holding a value of the wrong type.
+        print(f"bench_summary: a result is malformed ({type(e).__name__}: {e})", file=sys.stderr)
+        sys.exit(2)

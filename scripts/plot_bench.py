@@ -33,12 +33,25 @@ class BenchError(Exception):
 
 # ---------------------------------------------------------------- loading
 def strategy_of(r):
+    """The line a run belongs to: its strategy and every option that changes its speed (runs
+    that differ in one of them are never averaged into one point)."""
     vu = r["variable_update"]
+    s = vu
     if vu == "parameter_server":
-        return f"parameter_server (ps on {r.get('local_parameter_device', '?')})"
-    if vu == "replicated" and r.get("all_reduce_spec"):
-        return f"replicated ({r['all_reduce_spec']})"
-    return vu
+        ps = r.get("local_parameter_device", "?")
+        s = f"parameter_server (ps on {ps}"
+        if ps == "gpu":
+            s += f", {r.get('ps_strategy', 'round_robin')}"
+        s += ")"
+    elif vu == "replicated" and r.get("all_reduce_spec"):
+        s = f"replicated ({r['all_reduce_spec']})"
+    if r.get("gradient_repacking"):
+        s += f" pack={r['gradient_repacking']}"
+    if r.get("inbound_copy_streams"):
+        s += " +inbound"
+    if r.get("pin_host_memory"):
+        s += " +pinned"
+    return s
 
 
 def check_result(r, where):

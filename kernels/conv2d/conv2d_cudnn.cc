@@ -204,6 +204,10 @@ bool cudnn_can_run(const Conv2DGeom& g) {
   // clear InvalidArgumentError).
   for (const WindowDim* d : {&g.h, &g.w})
     if (d->stride > kMax || d->dilation > kMax || d->pad_before > kMax) return false;
+  // The filter's HWIO <-> OHWI transposes put columns on gridDim.y (65535 blocks of 32): wider
+  // filters go to the native kernel, which has no such limit.
+  constexpr std::int64_t kMaxTransposeCols = std::int64_t{65535} * 32;
+  if (g.o > kMaxTransposeCols || g.h.k * g.w.k * g.c > kMaxTransposeCols) return false;
   return in > 0 && out > 0 && filter > 0 && in <= kMax && out <= kMax && filter <= kMax;
 }
 

@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
       ->add_option("--rounds", rounds,
                    "all-reduces per Session run, back to back (nccl-tests' iterations between "
                    "two synchronizations); the time reported is per all-reduce")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 20));
   std::string op = "mean";
   allreduce
       ->add_option("--op", op,
@@ -137,8 +137,15 @@ int main(int argc, char** argv) {
 
   if (*allreduce) {
     try {
-      // The microbenchmark's spec is its own flag (default copy), not --use_nccl's.
-      resolve_all_reduce(false);
+      // The microbenchmark's spec is its own flag (default copy), not --use_nccl's; it packs
+      // nothing.
+      if (use_nccl_opt->count() > 0)
+        throw sf::InvalidArgumentError(
+            "--use_nccl does not apply to allreduce: --all_reduce_spec copy|ring|nccl says what "
+            "it times (default copy)");
+      if (c.gradient_repacking != 0)
+        throw sf::InvalidArgumentError(
+            "--gradient_repacking does not apply to allreduce: it times one buffer per size");
       if (!json_path.empty()) sf::samples::check_output_file("--json", json_path);
       auto rows = bench::run_allreduce(c, min_bytes, max_bytes, iters, op, rounds);
       const auto links = bench::measure_links(c);

@@ -95,28 +95,6 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-struct RateStats {
-  double mean = 0, stderr_ = 0, jitter = 0;
-};
-
-// tf_cnn_benchmarks' statistics of the per-step rates.
-RateStats rate_stats(const std::vector<double>& rates) {
-  RateStats s;
-  if (rates.empty()) return s;
-  s.mean = std::accumulate(rates.begin(), rates.end(), 0.0) / static_cast<double>(rates.size());
-  if (rates.size() > 1) {
-    double var = 0;
-    for (double r : rates) var += (r - s.mean) * (r - s.mean);
-    var /= static_cast<double>(rates.size() - 1);
-    s.stderr_ = std::sqrt(var / static_cast<double>(rates.size()));
-  }
-  const double m = median(rates);
-  std::vector<double> dev;
-  for (double r : rates) dev.push_back(std::abs(r - m));
-  s.jitter = 1.4826 * median(dev);
-  return s;
-}
-
 std::string format_step(int step, const RateStats& s, double loss) {
   char line[160];
   std::snprintf(line, sizeof line, "%d\timages/sec: %.1f +/- %.1f (jitter = %.1f)\t%.3f", step,
@@ -129,6 +107,24 @@ std::string worker_device(const BenchConfig& c, int i) {
 }
 
 }  // namespace
+
+RateStats rate_stats(const std::vector<double>& rates) {
+  RateStats s;
+  if (rates.empty()) return s;
+  const double n = static_cast<double>(rates.size());
+  double inverse = 0, sum = 0;
+  for (double r : rates) inverse += 1.0 / r, sum += r;
+  s.mean = n / inverse;
+  const double arithmetic = sum / n;
+  double var = 0;
+  for (double r : rates) var += (r - arithmetic) * (r - arithmetic);
+  s.stderr_ = std::sqrt(var / n) / std::sqrt(n);
+  const double m = median(rates);
+  std::vector<double> dev;
+  for (double r : rates) dev.push_back(std::abs(r - m));
+  s.jitter = 1.4826 * median(dev);
+  return s;
+}
 
 bool towers_share_first_card(int towers) {
   return static_cast<int>(devices::gpu_inventory().gpus.size()) < towers;
@@ -170,7 +166,10 @@ std::vector<Output> pack(const BenchConfig& c, int i, const GradsAndVars& g, std
     *total += n;
   }
   Output all = concat(flat, 0);
-  const std::int64_t p = std::min<std::int64_t>(c.gradient_repacking, *total);
+  if (c.gradient_repacking > *total)  // an empty buffer each beyond them: refused, not clamped
+    throw InvalidArgumentError(str_cat("--gradient_repacking ", c.gradient_repacking,
+                                       " is more than the model's ", *total, " gradient elements"));
+  const std::int64_t p = c.gradient_repacking;
   std::vector<std::int64_t> sizes;
   for (std::int64_t q = 0; q < p; ++q) sizes.push_back((*total * (q + 1)) / p - (*total * q) / p);
   return split(all, sizes, 0);
@@ -297,13 +296,17 @@ void validate(const BenchConfig& c) {
   if (c.data == "fashion-mnist" && c.model != "fashion_cnn")
     bad(str_cat("--data fashion-mnist needs --model fashion_cnn (28x28x1 images), not ", c.model));
   if (c.batch_size < 1) bad(str_cat("--batch_size must be >= 1, got ", c.batch_size));
+  if (c.batch_size > kMaxBatchSize)
+    bad(str_cat("--batch_size ", c.batch_size, " is more than ", kMaxBatchSize,
+                " images per device"));
   if (c.num_batches < 1) bad(str_cat("--num_batches must be >= 1, got ", c.num_batches));
   if (c.num_warmup_batches < 0)
     bad(str_cat("--num_warmup_batches must be >= 0, got ", c.num_warmup_batches));
   if (c.display_every < 1) bad(str_cat("--display_every must be >= 1, got ", c.display_every));
   if (c.optimizer != "sgd" && c.optimizer != "momentum" && c.optimizer != "adam")
     bad(str_cat("--optimizer: '", c.optimizer, "' is not sgd, momentum or adam"));
-  if (!(c.learning_rate > 0)) bad(str_cat("--learning_rate must be > 0, got ", c.learning_rate));
+  if (!(c.learning_rate > 0) || !std::isfinite(c.learning_rate))
+    bad(str_cat("--learning_rate must be finite and > 0, got ", c.learning_rate));
   if (c.variable_update != "parameter_server" && c.variable_update != "replicated" &&
       c.variable_update != "independent")
     bad(str_cat("--variable_update: '", c.variable_update,
@@ -337,6 +340,8 @@ void validate(const BenchConfig& c) {
     bad(str_cat("--gradient_repacking applies to --variable_update replicated only (got ",
                 c.variable_update, ")"));
   if (c.num_devices < 1) bad(str_cat("--num_devices must be >= 1, got ", c.num_devices));
+  if (c.num_devices > kMaxDevices)
+    bad(str_cat("--num_devices ", c.num_devices, " is more than ", kMaxDevices, " towers"));
   if (c.device != "cpu" && c.device != "gpu")
     bad(str_cat("--device: '", c.device, "' is not cpu or gpu"));
   if (c.device == "gpu" && devices::gpu_inventory().gpus.empty())
@@ -344,10 +349,13 @@ void validate(const BenchConfig& c) {
   if (c.pin_host_memory && c.device != "gpu")
     bad("--pin_host_memory page-locks the CPU devices' memory for copies to GPUs: it needs "
         "--device gpu");
-  if (c.inter_op_threads < 0)
-    bad(str_cat("--inter_op_threads must be >= 0, got ", c.inter_op_threads));
-  if (c.intra_op_threads < 0)
-    bad(str_cat("--num_intra_threads must be >= 0, got ", c.intra_op_threads));
+  if (c.inbound_copy_streams && c.device != "gpu")
+    bad("--inbound_copy_streams puts copies between logical GPUs on streams of their own: it "
+        "needs --device gpu");
+  if (c.inter_op_threads < 0 || c.inter_op_threads > kMaxThreads)
+    bad(str_cat("--inter_op_threads must be in 0..", kMaxThreads, ", got ", c.inter_op_threads));
+  if (c.intra_op_threads < 0 || c.intra_op_threads > kMaxThreads)
+    bad(str_cat("--num_intra_threads must be in 0..", kMaxThreads, ", got ", c.intra_op_threads));
 }
 
 LinkRates measure_links(const BenchConfig& c) {
@@ -937,6 +945,9 @@ std::vector<AllReduceResult> run_allreduce(const BenchConfig& c, std::int64_t mi
     checked.ps_strategy = "round_robin";
     validate(checked);
   }
+  if (min_bytes % 4 != 0 || max_bytes % 4 != 0)
+    throw InvalidArgumentError(str_cat("allreduce: --min_bytes ", min_bytes, " and --max_bytes ",
+                                       max_bytes, " must be multiples of 4 (float32 elements)"));
   if (min_bytes < 4 || max_bytes < min_bytes || iterations < 1 || rounds < 1)
     throw InvalidArgumentError(
         str_cat("allreduce: need 4 <= --min_bytes <= --max_bytes, --iters >= 1 and "
@@ -1114,8 +1125,8 @@ BenchResult run_benchmark(const BenchConfig& c,
   } else {
     auto train_set = data::load_fashion_mnist(c.data_dir, "train");
     if (train_set.size() < b)  // no whole batch in an epoch: next() would never give one
-      throw InvalidArgumentError(str_cat("--batch_size ", b, " is more than the ",
-                                         train_set.size(), " training images in ", c.data_dir));
+      throw InvalidArgumentError(str_cat("--batch_size ", b, " is more than the ", train_set.size(),
+                                         " training images in ", c.data_dir));
     pipeline = std::make_unique<data::BatchPipeline>(
         std::vector<Tensor>{train_set.images, train_set.labels},
         data::PipelineOptions{

@@ -74,10 +74,24 @@ struct VariablePlacement {
   std::int64_t bytes = 0;
 };
 
+// Bounds validate() enforces (beyond them a run exhausts memory or threads before it says so).
+inline constexpr std::int64_t kMaxBatchSize = std::int64_t{1} << 20;  // images per device
+inline constexpr int kMaxDevices = 1024;                              // towers
+inline constexpr int kMaxThreads = 4096;  // --inter_op_threads, --num_intra_threads
+
+// tf_cnn_benchmarks' get_perf_timing over the per-step rates r_i = images / t_i: mean =
+// images / mean(t_i) (the harmonic mean of the rates, so the step lines agree with the total;
+// the arithmetic mean of rates overstated a run with one slow step), +/- = np.std(rates)
+// (dividing by n) / sqrt(n), jitter = 1.4826 x the rates' median absolute deviation.
+struct RateStats {
+  double mean = 0, stderr_ = 0, jitter = 0;
+};
+RateStats rate_stats(const std::vector<double>& rates);
+
 struct BenchResult {
   double images_per_sec = 0;         // total images / wall time of the timed steps
-  double images_per_sec_mean = 0;    // mean of the per-step rates
-  double images_per_sec_stderr = 0;  // their standard error
+  double images_per_sec_mean = 0;    // images / mean step time (tf_cnn_benchmarks' speed_mean)
+  double images_per_sec_stderr = 0;  // np.std(per-step rates) / sqrt(n), as tf_cnn_benchmarks
   double jitter = 0;                 // 1.4826 * median absolute deviation of the step rates
   double step_ms_median = 0;
   std::int64_t bytes_copied_per_step = 0;

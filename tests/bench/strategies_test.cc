@@ -546,6 +546,21 @@ TEST(CostModelTest, TransfersPerStepMatchTheExecutor) {
 
 // Per-transfer costs on logical CPU devices: measured, finite and >= 0 (copies share memory,
 // so near 0); nothing to measure for one device.
+// The step lines' statistics are tf_cnn_benchmarks' get_perf_timing: images / mean step time
+// (so they agree with the total; the arithmetic mean of the rates read 222.9 here, the total
+// 103.5), np.std (dividing by n) / sqrt(n), 1.4826 x the median absolute deviation.
+TEST(RateStatsTest, AsTfCnnBenchmarksGetPerfTiming) {
+  const auto s = bench::rate_stats({59.8, 386.0});
+  EXPECT_NEAR(s.mean, 2.0 / (1 / 59.8 + 1 / 386.0), 1e-9);
+  EXPECT_NEAR(s.mean, 103.56, 0.01);
+  EXPECT_NEAR(s.stderr_, (386.0 - 59.8) / 2 / std::sqrt(2.0), 1e-9);
+  EXPECT_NEAR(s.jitter, 1.4826 * (386.0 - 59.8) / 2, 1e-9);
+  const auto one = bench::rate_stats({50.0});
+  EXPECT_EQ(one.mean, 50.0);
+  EXPECT_EQ(one.stderr_, 0.0);
+  EXPECT_EQ(one.jitter, 0.0);
+}
+
 TEST(CostModelTest, TransferCostsOnCpuDevices) {
   auto c = base(2, 2);
   const auto costs = bench::measure_transfer_costs(c);
