@@ -1,11 +1,27 @@
 // See thread_pool.h.
 #include "runtime/session/thread_pool.h"
 
+#include "devices/base/errors.h"
+
 namespace scopeflow {
 
 ThreadPool::ThreadPool(int threads) {
-  workers_.reserve(static_cast<std::size_t>(threads > 0 ? threads : 0));
-  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  try {
+    workers_.reserve(static_cast<std::size_t>(threads > 0 ? threads : 0));
+    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  } catch (const std::exception& e) {
+    // The system's thread limit (or memory): the workers started so far stop, and the caller
+    // gets an error naming the count instead of std::terminate.
+    const std::size_t started = workers_.size();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    throw ResourceExhaustedError(
+        str_cat("cannot start ", threads, " inter-op threads (", started, " started): ", e.what()));
+  }
 }
 
 ThreadPool::~ThreadPool() {
