@@ -252,7 +252,10 @@ Operation Graph::create_op(const std::string& type, const std::vector<Output>& i
         node->control_inputs.push_back(c.node());
     }
   }
-  for (auto& f : frames) f.created.push_back(node.get());
+  // Seen only by the frames from the last reset on (TF's control_dependencies(None) starts a
+  // new controller stack): an op made inside it (a variable's read, say) does not satisfy an
+  // outer block's dependencies for the ops built from it later.
+  for (std::size_t f = first; f < frames.size(); ++f) frames[f].created.push_back(node.get());
 
   // Device scopes, newest first: strings fill unset fields, functions answer raw, a cut stops.
   NodeDef def_view{node->name, node->op, "", node->attrs.get_or<DType>("dtype", DType::kInvalid),

@@ -923,6 +923,37 @@ TEST_F(Conformance, ControlDependencies) {
   EXPECT_FLOAT_EQ(sess.run(after).scalar<float>(), 3.0f);
 }
 
+// An op made under control_dependencies(nullptr) (TF's init_scope: a variable's own ops) is
+// not seen by the outer blocks, so ops built from it there still take their dependencies (they
+// were taken as dominated: the update never ran).
+TEST_F(Conformance, ControlDependenciesAfterANoneBlock) {
+  auto counter = sf::get_variable("counter", {}, {.initializer = sf::zeros_initializer()});
+  auto upd = counter.assign_add(sf::constant(1.0f));
+  auto x = sf::placeholder(sf::float32, sf::Shape{1, 2}, "x");
+  sf::Output out, y;
+  {
+    sf::control_dependencies c({upd});
+    auto w = sf::get_variable("w", {2, 1}, {.initializer = sf::ones_initializer()});
+    out = sf::matmul(x, w.value());
+    sf::Output b;
+    {
+      sf::control_dependencies none(nullptr);
+      b = sf::identity(x, "b");
+    }
+    EXPECT_TRUE(b.op().control_inputs().empty());
+    y = sf::identity(b, "y");
+  }
+  ASSERT_EQ(out.op().control_inputs().size(), 1u);
+  EXPECT_EQ(out.op().control_inputs()[0].name(), upd.op().name());
+  ASSERT_EQ(y.op().control_inputs().size(), 1u);
+  sf::Session sess;
+  sess.run(sf::global_variables_initializer());
+  const sf::FeedDict feed = {{x, sf::Tensor::from_vector<float>({1, 2}, {1, 2})}};
+  sess.run(out, feed);
+  sess.run(out, feed);
+  EXPECT_FLOAT_EQ(sess.run(counter.value()).scalar<float>(), 2.0f);
+}
+
 TEST_F(Conformance, GraphAsDefaultAndReset) {
   sf::Graph g;
   sf::Output c;
