@@ -112,6 +112,12 @@ Output InitializerArg::value_output() const {
   throw ValueError("InitializerArg: no value");
 }
 
+Output InitializerArg::value_output(DType dtype) const {
+  if (number_ && dtype != DType::kInvalid && dtype != tensor_.dtype())
+    return constant(detail::scalar_tensor(*number_, dtype), "initial_value");
+  return value_output();
+}
+
 DType InitializerArg::value_dtype() const {
   if (value_.valid()) return value_.dtype();
   if (tensor_.initialized()) return tensor_.dtype();

@@ -69,19 +69,25 @@ class InitializerArg {
       : tensor_(std::is_same_v<S, bool>       ? Tensor::from_scalar(static_cast<bool>(value))
                 : std::is_floating_point_v<S> ? Tensor::from_scalar(static_cast<float>(value))
                 : sizeof(S) > 4 ? Tensor::from_scalar(static_cast<std::int64_t>(value))
-                                : Tensor::from_scalar(static_cast<std::int32_t>(value))) {}
+                                : Tensor::from_scalar(static_cast<std::int32_t>(value))),
+        number_(std::is_same_v<S, bool> ? std::nullopt
+                                        : std::optional<double>(static_cast<double>(value))) {}
 
   bool empty() const { return !init_ && !value_.valid() && !tensor_.initialized(); }
   bool is_value() const { return value_.valid() || tensor_.initialized(); }
   const Initializer& initializer() const { return init_; }
   // The value as an Output (a Const named "initial_value" is made for tensors and numbers).
   Output value_output() const;
+  // The same, a number made in `dtype` when one is requested (TF converts a Python number to
+  // the dtype asked for: tf.Variable(0, dtype=tf.int64)); tensors and Outputs keep theirs.
+  Output value_output(DType dtype) const;
   DType value_dtype() const;
 
  private:
   Initializer init_;
   Output value_;
   Tensor tensor_;
+  std::optional<double> number_;  // when the value was a number (not a bool)
 };
 
 }  // namespace scopeflow

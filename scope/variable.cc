@@ -92,7 +92,7 @@ Variable Variable::create(const Spec& spec) {
       }
       g.colocation_stack().pop_back();
     } else {
-      initial = spec.value.value_output();
+      initial = spec.value.value_output(spec.dtype);
     }
     if (spec.dtype != DType::kInvalid && spec.dtype != initial.dtype())
       throw ValueError(str_cat("Tensor conversion requested dtype ", dtype_name(spec.dtype),

@@ -954,6 +954,25 @@ TEST_F(Conformance, ControlDependenciesAfterANoneBlock) {
   EXPECT_FLOAT_EQ(sess.run(counter.value()).scalar<float>(), 2.0f);
 }
 
+// tf.Variable(0, dtype=tf.int64): a number is made in the dtype asked for (the global-step
+// idiom); a tensor of another dtype, or a number that does not fit, is still an error, and
+// get_variable's initializer-type check is unchanged.
+TEST_F(Conformance, VariableFromANumberTakesTheRequestedDtype) {
+  sf::Variable step(0, {.name = "step", .trainable = false, .dtype = sf::int64});
+  sf::Variable f(1, {.name = "f", .dtype = sf::float32});
+  sf::Variable d(1.0, {.name = "d", .dtype = sf::float64});
+  EXPECT_EQ(step.dtype(), sf::int64);
+  EXPECT_EQ(f.dtype(), sf::float32);
+  EXPECT_EQ(d.dtype(), sf::float64);
+  EXPECT_THROW(sf::Variable(1.5, {.name = "bad", .dtype = sf::int32}), sf::ValueError);
+  EXPECT_THROW(sf::Variable(sf::constant(1), {.name = "t", .dtype = sf::int64}), sf::ValueError);
+  sf::Session sess;
+  sess.run(sf::global_variables_initializer());
+  EXPECT_EQ(sess.run(step.value()).scalar<std::int64_t>(), 0);
+  EXPECT_EQ(sess.run(f.value()).scalar<float>(), 1.0f);
+  EXPECT_EQ(sess.run(d.value()).scalar<double>(), 1.0);
+}
+
 TEST_F(Conformance, GraphAsDefaultAndReset) {
   sf::Graph g;
   sf::Output c;
