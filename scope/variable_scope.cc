@@ -30,7 +30,10 @@ namespace {
 // Per graph: the current variable scope and the default_name counters
 // (TF's _VariableScopeStore), and the get_variable store (TF's _VariableStore).
 struct ScopeStore {
-  VariableScope current{std::make_shared<VariableScope::Impl>()};
+  VariableScope root{std::make_shared<VariableScope::Impl>()};
+  // The current scope object: the root's, or an open variable_scope block's `entered_` (the
+  // store lives on the heap and blocks are neither copied nor moved, so the address holds).
+  VariableScope* current = &root;
   std::map<std::string, int> counts;
 
   void open_variable_scope(const std::string& name) { ++counts[name]; }
@@ -62,7 +65,7 @@ VarStore& var_store(Graph g) {
 }
 
 std::string unique_variable_scope(ScopeStore& store, const std::string& prefix) {
-  const std::string& cur = store.current.name();
+  const std::string& cur = store.current->name();
   const std::string name = cur.empty() ? prefix : cur + "/" + prefix;
   if (store.count(name) == 0) return prefix;
   int idx = 1;
@@ -473,7 +476,7 @@ std::vector<Variable> VariableScope::local_variables() const {
   return get_collection<Variable>(GraphKeys::LOCAL_VARIABLES);
 }
 
-VariableScope& get_variable_scope() { return scope_store(get_default_graph()).current; }
+VariableScope& get_variable_scope() { return *scope_store(get_default_graph()).current; }
 
 // ---------------------------------------------------------------- variable_scope
 namespace {
@@ -526,7 +529,8 @@ void variable_scope::enter_pure(const std::optional<VariableScope>& scope, const
                                 const VariableScopeOptions& options,
                                 const std::string& old_name_scope) {
   ScopeStore& store = scope_store(graph_);
-  old_ = store.current;
+  previous_ = store.current;
+  old_ = *store.current;
   auto impl = std::make_shared<VariableScope::Impl>();
   const VariableScope::Impl& base = scope ? *scope->impl() : *old_.impl();
   if (scope) {
@@ -552,7 +556,7 @@ void variable_scope::enter_pure(const std::optional<VariableScope>& scope, const
   store.open_variable_scope(new_name_);
   if (by_object_) old_subscopes_ = store.counts;
   entered_ = VariableScope(impl);
-  store.current = entered_;
+  store.current = &entered_;
 }
 
 variable_scope::~variable_scope() {
@@ -561,7 +565,7 @@ variable_scope::~variable_scope() {
     store.counts = old_subscopes_;
   else
     store.close_variable_subscopes(new_name_);
-  store.current = old_;
+  store.current = previous_;
   name_scope_.reset();
 }
 

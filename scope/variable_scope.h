@@ -154,7 +154,9 @@ class VariableScope {
   std::shared_ptr<Impl> impl_;
 };
 
-// The current variable scope of the default graph.
+// The current variable scope of the default graph: the object itself (the root's, or the one
+// the enclosing variable_scope block entered), so a reference taken here keeps naming that
+// scope after other blocks are entered, as TF's returned object does.
 VariableScope& get_variable_scope();
 
 class [[nodiscard]] variable_scope {
@@ -182,6 +184,7 @@ class [[nodiscard]] variable_scope {
   std::unique_ptr<name_scope> name_scope_;
   std::string name_scope_name_;
   VariableScope old_;
+  VariableScope* previous_ = nullptr;  // the current scope object before this block
   VariableScope entered_;
   bool by_object_ = false;
   std::string new_name_;

@@ -973,6 +973,33 @@ TEST_F(Conformance, VariableFromANumberTakesTheRequestedDtype) {
   EXPECT_EQ(sess.run(d.value()).scalar<double>(), 1.0);
 }
 
+// get_variable_scope() is the current scope object itself: a reference taken there keeps
+// naming that scope (it named whichever scope was current later: re-entering "model" from
+// "model/tower" landed in "model/tower", and root.reuse_variables() set the child's reuse).
+TEST_F(Conformance, GetVariableScopeReturnsTheScopeObject) {
+  auto& root = sf::get_variable_scope();
+  {
+    sf::variable_scope m("model");
+    auto& outer = sf::get_variable_scope();
+    EXPECT_EQ(outer.name(), "model");
+    {
+      sf::variable_scope t("tower");
+      EXPECT_EQ(outer.name(), "model");
+      sf::variable_scope back(outer);
+      EXPECT_EQ(sf::get_variable_scope().name(), "model");
+      EXPECT_EQ(sf::get_variable("w", {1}).name(), "model/w:0");
+    }
+    {
+      sf::variable_scope child("child");
+      root.reuse_variables();
+      EXPECT_FALSE(sf::get_variable_scope().reuse());
+    }
+  }
+  EXPECT_EQ(root.name(), "");
+  EXPECT_TRUE(root.reuse());
+  EXPECT_TRUE(sf::get_variable_scope().reuse());
+}
+
 TEST_F(Conformance, GraphAsDefaultAndReset) {
   sf::Graph g;
   sf::Output c;
