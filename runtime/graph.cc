@@ -49,20 +49,22 @@ namespace {
 // [A-Za-z0-9_.\-/]
 bool is_scope_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == '-' || c == '/';
+         c == '.' || c == '-' || c == '/' || c == '>';
 }
 }  // namespace
 
-// ^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$ (TF's _VALID_OP_NAME_REGEX), hand-matched: std::regex
-// would dominate graph-construction time.
+// ^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$ (TF's _VALID_OP_NAME_REGEX, with the '>' of TF 2's
+// tf.compat.v1, which the golden cases come from), hand-matched: std::regex would dominate
+// graph-construction time.
 bool is_valid_op_name(std::string_view name) {
-  if (name.empty() || name[0] == '_' || name[0] == '-' || name[0] == '/') return false;
+  if (name.empty() || name[0] == '_' || name[0] == '-' || name[0] == '/' || name[0] == '>')
+    return false;
   for (char c : name)
     if (!is_scope_char(c)) return false;
   return true;
 }
 
-// ^[A-Za-z0-9_.\-/]*$ (TF's _VALID_SCOPE_NAME_REGEX).
+// ^[A-Za-z0-9_.\-/>]*$ (TF's _VALID_SCOPE_NAME_REGEX).
 bool is_valid_scope_name(std::string_view name) {
   for (char c : name)
     if (!is_scope_char(c)) return false;

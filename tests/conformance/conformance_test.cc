@@ -769,6 +769,13 @@ TEST_F(Conformance, H81_H84_H85_H86_H87_Names) {
     EXPECT_EQ(sf::get_variable("_v", {1}).name(), "vs/_v:0");
   }
   EXPECT_EQ(error_of([] { sf::variable_scope u("_"); }), "'_' is not a valid scope name");
+  // '>' is in TF 2's regexes (tf.compat.v1, where the golden cases come from), not first.
+  {
+    sf::name_scope gt("a>b");
+    EXPECT_EQ(gt.name(), "a>b/");
+    EXPECT_EQ(sf::constant(1, "c>d").name(), "a>b/c>d:0");
+  }
+  EXPECT_EQ(error_of([] { sf::name_scope x(">x"); }), "'>x' is not a valid scope name");
   EXPECT_EQ(sf::get_name_scope(), "");
 }
 
