@@ -926,7 +926,7 @@ HostOverlap measure_host_overlap(const BenchConfig& c,
   r.overlap = overlap(r.copies_ms, r.compute_ms, r.both_ms);
   r.update_ms = variable_bytes.empty() ? 0.0 : std::max(0.0, m.ms[4] - m.ms[5]);
   r.part_copies_ms = m.ms[6];
-  r.part_ms = std::max(0.0, m.ms[6] - m.ms[1]);
+  r.part_ms = variable_bytes.empty() ? 0.0 : std::max(0.0, m.ms[6] - m.ms[1]);
   r.part_both_ms = m.ms[7];
   r.part_overlap = overlap(r.part_copies_ms, r.compute_ms, r.part_both_ms);
   return r;
