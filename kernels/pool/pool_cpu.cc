@@ -126,14 +126,18 @@ void avg_pool_backward_ref(const PoolGeom& g, const float* dy, float* dx) {
 // (max_pool_backward_disjoint_rows).
 namespace {
 
+// The taps a window visits along one dimension: at most the input's size (taps_inside), so a
+// huge ksize neither overflows these products nor counts as work.
+std::int64_t taps(const WindowDim& d) { return std::max<std::int64_t>(1, std::min(d.k, d.in)); }
+
 // Output rows of work at least kElementwiseGrain taps.
 std::int64_t row_grain(const PoolGeom& g) {
   return std::max<std::int64_t>(
-      1, kElementwiseGrain / std::max<std::int64_t>(1, g.w.out * g.h.k * g.w.k * g.c));
+      1, kElementwiseGrain / std::max<std::int64_t>(1, g.w.out * taps(g.h) * taps(g.w) * g.c));
 }
 std::int64_t plane_grain(const PoolGeom& g) {
   return std::max<std::int64_t>(
-      1, kElementwiseGrain / std::max<std::int64_t>(1, g.h.out * g.w.out * g.h.k * g.w.k));
+      1, kElementwiseGrain / std::max<std::int64_t>(1, g.h.out * g.w.out * taps(g.h) * taps(g.w)));
 }
 
 // Calls fn(n, c_begin, c_end) for the planes [lo, hi) of the n * c (image, channel) planes.

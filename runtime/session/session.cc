@@ -212,8 +212,12 @@ struct GraphState;  // CUDA-graph capture of the plan (SessionOptions::use_cuda_
 struct Plan {
   std::vector<Step> steps;
   int num_slots = 0;
-  std::vector<int> feed_slots;                // per feed, in the caller's order
-  std::vector<int> fetch_slots;               // per fetch
+  std::vector<int> feed_slots;   // per feed, in the caller's order
+  std::vector<int> fetch_slots;  // per fetch
+  // The values of the plan's Const steps (graph constants and folded nodes, shared by every
+  // run and plan): a fetch sharing one's buffer is returned as a copy, so a caller writing to
+  // it cannot change what later runs compute.
+  std::vector<Tensor> constants;
   std::vector<int> roots;                     // steps with no dependencies
   std::vector<int> slot_uses;                 // readers per slot; fetched slots are never released
   std::vector<devices::Device*> gpu_devices;  // synchronized at the end of a run
@@ -1039,10 +1043,27 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
             {"Sub", {0, false}}};
         auto id = identities.find(n->op);
         if (id == identities.end() || n->inputs.size() != 2) continue;
+        // Not a variable's value: forwarded, it would alias the variable's buffer, which an
+        // Assign later in the step writes in place (x * 1 must stay a snapshot, as TF's
+        // grappler makes it one), and a variable's run-time shape may differ from its declared
+        // one (Assign with validate_shape false).
+        auto backed_by_variable = [&](const Node* src) {
+          for (int hops = 0; src != nullptr && hops < 64; ++hops) {
+            if (src->op == "VariableV2") return true;
+            if (auto f = forwards.find(src); f != forwards.end())
+              src = src->inputs[f->second].first;
+            else if (src->op == "Identity" && !src->inputs.empty())
+              src = src->inputs[0].first;
+            else
+              return false;
+          }
+          return true;  // a long chain: not forwarded, to be safe
+        };
         for (std::size_t c = id->second.second ? 0 : 1; c < 2; ++c) {
           const std::size_t x = 1 - c;
           const auto& [xs, xi] = n->inputs[x];
           if (values[c] != nullptr && all_elements_are(*values[c], id->second.first) &&
+              !backed_by_variable(n->inputs[x].first) &&
               xs->output_dtypes[static_cast<std::size_t>(xi)] == n->output_dtypes[0] &&
               xs->output_shapes[static_cast<std::size_t>(xi)].is_fully_defined() &&
               xs->output_shapes[static_cast<std::size_t>(xi)] == n->output_shapes[0]) {
@@ -1069,6 +1090,11 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       c.attrs = &n->attrs;
       c.node_name = n->name;
       for (const Tensor* v : values) c.inputs.push_back(*v);
+      // The run's OpenMP team size too, so a folded value has the bits the step would compute
+      // (a MatMul summed in another order differed in its last digits).
+      std::optional<kernels::IntraOpThreadLimit> thread_share;
+      if (options.intra_op_parallelism_threads > 0)
+        thread_share.emplace(options.intra_op_parallelism_threads);
       try {
         registry.find(n->op, devices::DeviceType::kCPU, dt)(c);
       } catch (const std::exception&) {
@@ -1259,6 +1285,11 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
         inputs_on_device = !step.kernel_on_host;
       }
     } else if (is_apply(op)) {
+      // TF: "Input 'var' of 'ApplyGradientDescent' Op requires l-value input". (A folded or
+      // computed tensor there was updated in place: a shared folded value changed run by run.)
+      if (n->inputs.empty() || n->inputs[0].first->op != "VariableV2")
+        throw InvalidArgumentError(str_cat(n->name, " (", op, "): input 0 must be a variable, got ",
+                                           n->inputs.empty() ? "none" : n->inputs[0].first->name));
       step.kind = StepKind::kApply;
       step.kernel_on_host = !registry.contains(op, device->type(), dt);
       step.kernel =
@@ -1318,6 +1349,9 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
   if (options.group_updates != SessionOptions::UpdateGrouping::kOff)
     p.updates_grouped =
         group_updates(p, options.group_updates == SessionOptions::UpdateGrouping::kGpu);
+  for (const auto& st : p.steps)
+    if (st.kind == StepKind::kConst && st.constant.initialized())
+      p.constants.push_back(st.constant);
   p.slot_uses.assign(static_cast<std::size_t>(p.num_slots), 0);
   for (const auto& s : p.steps)
     for (const auto& in : s.inputs)
@@ -1900,9 +1934,14 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
     // in-place updates (Apply*) would otherwise change under the caller.
     bool aliases_variable = false;
     if (t.initialized() && t.on_host()) {  // device tensors are copied to the host anyway
+      for (const Tensor& c : p.constants)  // nor a constant of the graph (or a folded value)
+        if (t.shares_buffer_with(c)) {
+          aliases_variable = true;
+          break;
+        }
       std::lock_guard<std::mutex> lock(var_mu);
       for (const auto& [var, value] : variables)
-        if (t.shares_buffer_with(value)) {
+        if (!aliases_variable && t.shares_buffer_with(value)) {
           aliases_variable = true;
           break;
         }

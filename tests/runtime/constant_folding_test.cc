@@ -198,23 +198,26 @@ TEST_F(ConstantFoldingTest, AFoldedNodeKeepsItsInputsControlDependencies) {
 }
 
 TEST_F(ConstantFoldingTest, AForwardedNodeKeepsItsConstantsControlDependencies) {
-  // y = v * 1 under control_dependencies: the Const waits for the update, y (dominated by it)
-  // has no control input of its own. Forwarded, y reads only v, and must still come after the
-  // update through the dropped Const (else the read-before-update rule would put it first).
+  // y = x * 1 under control_dependencies: the Const waits for the update, y (dominated by it)
+  // has no control input of its own. Forwarded, y reads only x, and the update must still run
+  // (and before y) through the dropped Const. (A variable's value is never forwarded: see
+  // ForwardedAndFoldedValuesAreNeverAliasedInto.)
   auto cpu = sf::device("/cpu:0");
   auto v = sf::get_variable("v", {}, {.initializer = sf::zeros_initializer()});
+  auto x = sf::placeholder(sf::float32, sf::Shape{}, "x");
   sf::train::GradientDescentOptimizer sgd(1.0);
   auto update = sgd.apply_gradients({{sf::constant(-1.0f), v}});  // v += 1
   sf::Output y;
   {
     sf::control_dependencies deps({update});
-    y = sf::multiply(v.ref(), sf::constant(1.0f));
+    y = sf::multiply(x, sf::constant(1.0f));
   }
   for (bool fold : {false, true}) {
     sf::Session s(folding(fold));
     s.run(sf::global_variables_initializer());
-    EXPECT_EQ(s.run(y).scalar<float>(), 1.0f) << fold;
+    EXPECT_EQ(s.run(y, {{x, sf::Tensor::from_scalar(7.0f)}}).scalar<float>(), 7.0f) << fold;
     EXPECT_EQ(s.last_run_stats().nodes_forwarded, fold ? 1 : 0);
+    EXPECT_EQ(s.run(v.value()).scalar<float>(), 1.0f) << "the update ran, folding " << fold;
   }
 }
 
@@ -262,6 +265,63 @@ TEST_F(ConstantFoldingTest, TrainingTheSameModelGivesTheSameWeightsWithAndWithou
     return s.run(w.value()).to_vector<float>();
   };
   EXPECT_EQ(run(true), run(false));
+}
+
+}  // namespace
+
+namespace {
+
+// Session 11's review, each checked with folding on and off: a forwarded x * 1 of a variable's
+// value stayed an alias of the variable, so an AssignAdd later in the step changed the fetched
+// "snapshot", and the variable's run-time shape (validate_shape false) was taken from its
+// declaration; a fetched folded value was the plan's own buffer (a caller's write changed
+// later runs); an Apply op whose var input is not a variable updated a folded value in place.
+TEST_F(ConstantFoldingTest, ForwardedAndFoldedValuesAreNeverAliasedInto) {
+  for (bool on : {false, true}) {
+    sf::reset_default_graph();
+    auto v = sf::get_variable("v", {1}, {.initializer = sf::zeros_initializer()});
+    auto snap = v.value() * 1.0f;
+    auto snap0 = v.value() + 0.0f;
+    sf::Output inc;
+    {
+      sf::control_dependencies d({snap.op(), snap0.op()});
+      inc = v.assign_add(sf::constant(std::vector<float>{10}, {1}));
+    }
+    auto a = sf::constant(std::vector<float>{1}, {1});
+    auto twice = a * 2.0f;
+    sf::Session s(folding(on));
+    s.run(v.initializer());
+    const auto r = s.run({snap, snap0}, {inc.op()});
+    EXPECT_EQ(r[0].to_vector<float>(), std::vector<float>{0}) << "folding " << on;
+    EXPECT_EQ(r[1].to_vector<float>(), std::vector<float>{0}) << "folding " << on;
+    auto t = s.run(twice);
+    t.data<float>()[0] = 100;
+    EXPECT_EQ(values(s, twice), std::vector<float>{2}) << "folding " << on;
+    EXPECT_EQ(values(s, twice + 1.0f), std::vector<float>{3}) << "folding " << on;
+  }
+  // A variable assigned another shape (validate_shape false): x * ones keeps the broadcast.
+  for (bool on : {false, true}) {
+    sf::reset_default_graph();
+    auto v = sf::get_variable("v", {3}, {.initializer = sf::zeros_initializer()});
+    sf::AttrMap attrs;
+    attrs.set("validate_shape", false);
+    auto five = sf::get_default_graph()
+                    .create_op("Assign", {v.ref(), sf::constant(std::vector<float>{5}, {1})},
+                               std::move(attrs), "five")
+                    .output(0);
+    auto y = v.value() * sf::constant(std::vector<float>{1, 1, 1}, {3});
+    sf::Session s(folding(on));
+    s.run(five);
+    EXPECT_EQ(values(s, y), (std::vector<float>{5, 5, 5})) << "folding " << on;
+  }
+  // An update of something that is not a variable: refused when the plan is built.
+  sf::reset_default_graph();
+  auto folded = sf::constant(std::vector<float>{1}, {1}) * 1.0f;
+  auto upd = sf::get_default_graph().create_op(
+      "ApplyGradientDescent",
+      {folded, sf::constant(1.0f), sf::constant(std::vector<float>{1}, {1})}, {}, "upd");
+  sf::Session s(folding(true));
+  EXPECT_THROW(s.run(upd), sf::InvalidArgumentError);
 }
 
 }  // namespace
