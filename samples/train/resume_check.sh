@@ -18,4 +18,11 @@ if "$train" "${common[@]}" --epochs 2 --checkpoint_dir "$work/split" --resume 2>
   exit 1
 fi
 grep -q "nothing left of --epochs 2" "$work/err"
+# Another batch size would place the run elsewhere in the data: refused, naming the flags.
+if "$train" --max_steps 3 --towers 2 --batch_size 32 --device cpu --eval_limit 100 --epochs 3 \
+  --checkpoint_dir "$work/split" --resume 2> "$work/err2"; then
+  echo "resumed with another --batch_size without an error" >&2
+  exit 1
+fi
+grep -q "resume with the same --batch_size, --towers, --max_steps and --optimizer" "$work/err2"
 echo "resume ok"

@@ -87,6 +87,9 @@ std::int64_t count_correct(const sf::Tensor& logits, const sf::Tensor& labels) {
 
 }  // namespace
 
+// Beside the checkpoints: the settings that place a resumed run in the data.
+constexpr const char* kRunSettings = "sf-train-run.json";
+
 int main(int argc, char** argv) {
   CLI::App app{"sf-train: train the shared-weight Fashion-MNIST CNN on one or more towers"};
   std::string data_dir = "/usr/share/datasets/fashion-mnist", device = "auto", optimizer = "adam",
@@ -113,27 +116,30 @@ int main(int argc, char** argv) {
   app.add_option("--lr", lr, "learning rate")->check(sf::samples::positive_finite());
   app.add_option("--keep_prob", keep_prob,
                  "dropout keep probability on fc1 while training (1: no dropout)")
-      ->check(CLI::Range(0.01, 1.0));
+      ->check(CLI::Range(0.01, 1.0))
+      ->check(sf::samples::positive_finite());  // (a range alone lets NaN through)
   app.add_option("--seed", seed, "graph-level random seed (weights and shuffling)");
   int intra_threads = 0;
   app.add_option("--num_intra_threads,--intra_op_threads", intra_threads,
                  "OpenMP threads per expensive CPU kernel (TF's intra_op_parallelism_threads; "
                  "0: all; 1 per tower is fastest when towers run side by side)")
       ->check(CLI::Range(0, 4096));
-  app.add_option("--max_steps", max_steps,
-                 "stop each epoch after this many steps (0: full epochs)");
+  app.add_option("--max_steps", max_steps, "stop each epoch after this many steps (0: full epochs)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--json", json_path, "write a JSON summary here");
   std::string trace_file;
   app.add_option("--trace_file", trace_file,
                  "write a Chrome trace (chrome://tracing) of the 20th training step (the last "
                  "warm-up step) here");
-  bool constant_folding = true, group_updates = true;
+  int constant_folding = 1, group_updates = 1;  // 1 or 0 (other values are refused)
   app.add_option("--constant_folding", constant_folding,
                  "fold constant subgraphs and forward x*1, x+0 when a plan is built (TF's "
-                 "grappler constant folding; SessionOptions::constant_folding): 1 (default) or 0");
+                 "grappler constant folding; SessionOptions::constant_folding): 1 (default) or 0")
+      ->check(CLI::IsMember({0, 1}));
   app.add_option("--group_updates", group_updates,
                  "run the optimizer's updates on a GPU as one grouped kernel (one launch; "
-                 "SessionOptions::group_updates): 1 (default) or 0");
+                 "SessionOptions::group_updates): 1 (default) or 0")
+      ->check(CLI::IsMember({0, 1}));
   bool pin_host_memory = false;
   app.add_flag("--pin_host_memory", pin_host_memory,
                "page-locked memory for the CPU's tensors, so the variables on the CPU and their "
@@ -166,6 +172,12 @@ int main(int argc, char** argv) {
       throw sf::InvalidArgumentError(
           "--pin_host_memory page-locks the CPU's memory for copies to a GPU: it needs --device "
           "gpu");
+    if (cuda_graph && device != "gpu")
+      throw sf::InvalidArgumentError(
+          "--cuda_graph captures the step's GPU work: it needs --device gpu");
+    if (device == "gpu" && sf::devices::gpu_inventory().gpus.empty())
+      throw sf::InvalidArgumentError(sf::str_cat(
+          "--device gpu: no GPU (", sf::devices::gpu_inventory().unavailable_reason, ")"));
     // One GPU tower keeps its whole step on the GPU (nothing to share); towers share the
     // variables on the CPU, as TF's cifar10_multi_gpu_train does.
     if (ps_device == "auto") ps_device = device == "gpu" && towers == 1 ? "gpu" : "cpu";
@@ -183,8 +195,8 @@ int main(int argc, char** argv) {
     sf::SessionOptions options{.log_device_placement = log_placement,
                                .intra_op_parallelism_threads = intra_threads,
                                .use_cuda_graphs = cuda_graph,
-                               .constant_folding = constant_folding,
-                               .group_updates = group_updates
+                               .constant_folding = constant_folding == 1,
+                               .group_updates = group_updates == 1
                                                     ? sf::SessionOptions::UpdateGrouping::kGpu
                                                     : sf::SessionOptions::UpdateGrouping::kOff};
     options.pin_host_memory = pin_host_memory;
@@ -254,8 +266,44 @@ int main(int argc, char** argv) {
 
     sf::Session sess(options);
     sess.run(sf::global_variables_initializer());
+    const std::int64_t per_step = batch * towers;
+    std::int64_t steps = train.size() / per_step;
+    if (steps == 0)
+      throw sf::InvalidArgumentError(sf::str_cat(
+          "--batch_size ", batch, " x --towers ", towers, " = ", per_step,
+          " images per step, more than the ", train.size(), " training images: no step to run"));
+    if (max_steps > 0) steps = std::min(steps, max_steps);
+    // What places a resumed run in the data: the step count means images only with the same
+    // batch, towers and steps an epoch, and the optimizer's slots must be those saved. Written
+    // beside each checkpoint; --resume refuses other values, naming them.
+    const nlohmann::json run_settings = {{"batch_size", batch},
+                                         {"towers", towers},
+                                         {"steps_per_epoch", steps},
+                                         {"optimizer", optimizer}};
+    const std::string settings_path =
+        checkpoint_dir.empty() ? ""
+                               : (std::filesystem::path(checkpoint_dir) / kRunSettings).string();
     sf::train::Saver saver;
     if (resume) {
+      if (std::ifstream in(settings_path); in) {
+        nlohmann::json saved;
+        try {
+          saved = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception& e) {
+          throw sf::InvalidArgumentError(
+              sf::str_cat("--resume: ", settings_path, " is corrupt: ", e.what()));
+        }
+        if (saved != run_settings)
+          throw sf::InvalidArgumentError(sf::str_cat(
+              "--resume: the checkpoints in ", checkpoint_dir, " were written with ", saved.dump(),
+              "; this run has ", run_settings.dump(),
+              ": resume with the same --batch_size, --towers, --max_steps and --optimizer (the "
+              "global step places the run in the data only with the same steps)"));
+      } else {
+        std::cerr << "--resume: no " << kRunSettings << " beside the checkpoints (written by an "
+                  << "older sf-train): resuming with this run's --batch_size, --towers, "
+                  << "--max_steps and --optimizer\n";
+      }
       const std::string latest = sf::train::latest_checkpoint(checkpoint_dir);
       if (latest.empty()) {
         const auto state = std::filesystem::path(checkpoint_dir) / "checkpoint";
@@ -279,13 +327,6 @@ int main(int argc, char** argv) {
     for (int i = 0; i < towers; ++i)
       device_names.push_back(sess.assigned_device(losses[static_cast<std::size_t>(i)].op()));
 
-    const std::int64_t per_step = batch * towers;
-    std::int64_t steps = train.size() / per_step;
-    if (steps == 0)
-      throw sf::InvalidArgumentError(sf::str_cat(
-          "--batch_size ", batch, " x --towers ", towers, " = ", per_step,
-          " images per step, more than the ", train.size(), " training images: no step to run"));
-    if (max_steps > 0) steps = std::min(steps, max_steps);
     // --resume continues where the checkpoint's run stopped: --epochs counts every epoch, the
     // ones before the checkpoint too, and an epoch cut short (another --batch_size, --towers or
     // --max_steps) resumes past the steps it ran, so the batches are those of an uninterrupted
@@ -317,6 +358,10 @@ int main(int argc, char** argv) {
          .seed = static_cast<std::uint64_t>(seed),
          .prefetch = 2 * towers,
          .device = gpu && towers == 1 ? sess.device_manager().find("/device:GPU:0") : nullptr});
+    if (!trace_file.empty() && steps - skip_steps < kWarmupSteps)
+      std::cerr << "--trace_file: this run has " << steps - skip_steps << " steps in its first "
+                << "epoch, fewer than the " << kWarmupSteps << " warm-up steps: tracing its last "
+                << "one, whose time still holds the first runs' setup\n";
     for (int epoch = first_epoch; epoch <= epochs; ++epoch) {
       pipeline.start_epoch(epoch);
       const std::int64_t first_step = epoch == first_epoch ? skip_steps : 0;
@@ -393,6 +438,8 @@ int main(int argc, char** argv) {
                 << last_loss << " test_accuracy " << accuracy << "\n";
       if (!checkpoint_dir.empty()) {
         const auto step = sess.run(global_step).scalar<std::int64_t>();
+        sf::samples::write_file_atomically("--checkpoint_dir", settings_path,
+                                           run_settings.dump(1) + "\n");
         std::cerr << "saved " << saver.save(sess, checkpoint_dir + "/model.ckpt", step) << "\n";
       }
     }
@@ -401,6 +448,7 @@ int main(int argc, char** argv) {
     nlohmann::json j = {{"test_accuracy", accuracy},
                         {"test_accuracy_per_epoch", accuracy_per_epoch},
                         {"eval_images", eval_n},
+                        {"first_epoch", first_epoch},  // > 1 after --resume
                         {"train_loss", last_loss},
                         {"epochs", epochs},
                         {"images_per_sec", static_cast<double>(images_seen) / train_seconds},
@@ -416,10 +464,10 @@ int main(int argc, char** argv) {
                         {"keep_prob", keep_prob},
                         {"cuda_graph", cuda_graph},
                         {"cuda_graph_state", graph_state},
-                        {"constant_folding", constant_folding},
+                        {"constant_folding", constant_folding == 1},
                         {"nodes_folded", nodes_folded},
                         {"nodes_forwarded", nodes_forwarded},
-                        {"group_updates", group_updates},
+                        {"group_updates", group_updates == 1},
                         {"pin_host_memory", pin_host_memory},
                         {"updates_grouped", updates_grouped},
                         {"local_parameter_device", ps_device}};
