@@ -33,10 +33,14 @@ int main(int argc, char** argv) {
   app.add_option("--seed,--tf_random_seed", c.seed, "graph-level random seed");
   app.add_option("--variable_update", c.variable_update,
                  "parameter_server | replicated | independent");
-  app.add_option("--local_parameter_device", c.local_parameter_device,
-                 "parameter_server: cpu (CPU:0) | gpu (spread over the worker devices)");
-  app.add_option("--ps_strategy", c.ps_strategy,
-                 "with --local_parameter_device gpu: round_robin | greedy (by bytes)");
+  auto* local_parameter_device_opt = app.add_option(
+      "--local_parameter_device", c.local_parameter_device,
+      "parameter_server: gpu (the default, as tf_cnn_benchmarks': spread over the worker "
+      "devices) | cpu (CPU:0, as TF's cifar10 multi-GPU tutorial)");
+  auto* ps_strategy_opt = app.add_option(
+      "--ps_strategy", c.ps_strategy,
+      "with --local_parameter_device gpu: greedy (the default: by bytes, as tf_cnn_benchmarks' "
+      "ParamServerDeviceSetter) | round_robin");
   app.add_option("--all_reduce_spec", c.all_reduce_spec,
                  "replicated: copy (reduce on device 0) | ring (reduce-scatter + gather) | nccl "
                  "(NcclAllReduce: host reduction on CPUs, ScopeFlow's fused kernel on logical GPUs "
@@ -183,6 +187,14 @@ int main(int argc, char** argv) {
 
   try {
     resolve_all_reduce(c.variable_update == "replicated");
+    // tf_cnn_benchmarks' defaults for parameter_server: the variables spread over the worker
+    // devices, greedily by size (its ParamServerDeviceSetter). The library's BenchConfig keeps
+    // CPU:0 and round robin; only flags given say otherwise here.
+    if (c.variable_update == "parameter_server") {
+      if (local_parameter_device_opt->count() == 0) c.local_parameter_device = "gpu";
+      if (ps_strategy_opt->count() == 0 && c.local_parameter_device == "gpu")
+        c.ps_strategy = "greedy";
+    }
     bench::validate(c);
     for (const CLI::Option* o : {paper_pcie, paper_nvlink, paper_network})
       if (o->count() > 0 && !explain)

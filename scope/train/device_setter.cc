@@ -23,9 +23,15 @@ PsStrategy greedy_load_balancing_strategy(int num_tasks) {
   return [loads](const NodeDef& n) {
     const auto it = std::min_element(loads->begin(), loads->end());
     const int task = static_cast<int>(it - loads->begin());
-    std::int64_t bytes = 0;
-    if (n.shape.is_fully_defined() && n.dtype != DType::kInvalid)
-      bytes = n.shape.num_elements() * static_cast<std::int64_t>(dtype_size(n.dtype));
+    // TF's byte_size_load_fn: shape.assert_is_fully_defined() (a variable of unknown shape
+    // counted as 0 bytes here and left the tasks unbalanced).
+    if (!n.shape.is_fully_defined())
+      throw ValueError(str_cat("greedy_load_balancing_strategy: ", n.name, " has shape ",
+                               n.shape.to_string(), ", which is not fully defined"));
+    const std::int64_t bytes =
+        n.dtype == DType::kInvalid
+            ? 0
+            : n.shape.num_elements() * static_cast<std::int64_t>(dtype_size(n.dtype));
     *it += bytes;
     return task;
   };
@@ -42,17 +48,19 @@ DeviceFunction replica_device_setter(const ReplicaDeviceSetterOptions& options) 
   const bool merge = options.merge_devices;
   if (ps_tasks == 0) return [](const NodeDef& n) { return n.device; };  // TF: no setter at all
   return [=](const NodeDef& n) {
+    // TF: without merging, an op that has a device keeps it (and takes no ps task).
+    if (!merge && !n.device.empty()) return n.device;
     const DeviceSpec current = DeviceSpec::from_string(n.device);
     if (ps_tasks > 0 && !options.ps_device.empty() &&
         std::find(ps_ops.begin(), ps_ops.end(), n.op) != ps_ops.end()) {
       DeviceSpec d = ps;
       if (d.job() && (!current.job() || *current.job() == *d.job()))
         d = DeviceSpec(d.job(), d.replica(), strategy(n), d.device_type(), d.device_index());
-      if (merge) d.merge_from(current);
+      d.merge_from(current);  // (a no-op without merging: the op has no device then)
       return d.to_string();
     }
     DeviceSpec d = worker;
-    if (merge) d.merge_from(current);
+    d.merge_from(current);
     return d.to_string();
   };
 }

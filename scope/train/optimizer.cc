@@ -1,6 +1,8 @@
 // Optimizers. See optimizer.h; structure and names after TF1's optimizer.py.
 #include "scope/train/optimizer.h"
 
+#include <algorithm>
+
 #include <optional>
 
 #include "devices/base/errors.h"
@@ -289,10 +291,14 @@ AdamOptimizer::AdamOptimizer(double learning_rate, double beta1, double beta2, d
 
 void AdamOptimizer::create_slots(const std::vector<Variable>& vars) {
   if (!beta1_power_.valid()) {
-    // TF: non-slot variables colocated with the first variable, at the root scopes.
+    // TF: non-slot variables colocated with the first variable by name (min(var_list,
+    // key=name)), at the root scopes.
+    const Variable& first =
+        *std::min_element(vars.begin(), vars.end(),
+                          [](const Variable& a, const Variable& b) { return a.name() < b.name(); });
     name_scope root("");
     scopeflow::device cut(nullptr);
-    scopeflow::device on_first(vars.front().device());
+    scopeflow::device on_first(first.device());
     beta1_power_ =
         Variable(static_cast<float>(beta1_), {.name = "beta1_power", .trainable = false});
     beta2_power_ =
