@@ -195,6 +195,12 @@ int main(int argc, char** argv) {
       if (ps_strategy_opt->count() == 0 && c.local_parameter_device == "gpu")
         c.ps_strategy = "greedy";
     }
+    // Given, it must apply (round_robin, the library's default, passed validate() silently).
+    if (ps_strategy_opt->count() > 0 &&
+        (c.variable_update != "parameter_server" || c.local_parameter_device != "gpu"))
+      throw sf::InvalidArgumentError(
+          "--ps_strategy applies to --variable_update parameter_server with "
+          "--local_parameter_device gpu only");
     bench::validate(c);
     for (const CLI::Option* o : {paper_pcie, paper_nvlink, paper_network})
       if (o->count() > 0 && !explain)

@@ -18,6 +18,7 @@
 #include "runtime/graph.h"
 #include "runtime/graph_dot.h"
 #include "runtime/session/session.h"
+#include "runtime/session/timeline.h"
 #include "scope/initializers.h"
 #include "scope/ops/nccl.h"
 #include "scope/ops/embedding.h"
