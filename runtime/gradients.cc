@@ -127,6 +127,13 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
     Output gy;
     if (!grad_ys.empty() && grad_ys[k].valid()) {
       gy = grad_ys[k];
+      // TF's _DefaultGradYs checks: the same dtype, a shape compatible with y's.
+      if (gy.dtype() != ys[k].dtype())
+        throw ValueError(str_cat("gradients: grad_ys[", k, "] is ", dtype_name(gy.dtype()), ", y ",
+                                 ys[k].name(), " is ", dtype_name(ys[k].dtype())));
+      if (!gy.shape().is_compatible_with(ys[k].shape()))
+        throw ValueError(str_cat("gradients: grad_ys[", k, "] has shape ", gy.shape().to_string(),
+                                 ", y ", ys[k].name(), " has shape ", ys[k].shape().to_string()));
     } else {
       const Shape s = ys[k].shape();
       if (!s.is_fully_defined())
@@ -209,8 +216,18 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
       throw InternalError(str_cat("gradient of ", n->op, " returned ", dxs.size(),
                                   " gradients for ", n->inputs.size(), " inputs"));
     for (std::size_t k = 0; k < dxs.size(); ++k)
-      if (dxs[k].valid() && between.count(n->inputs[k].first))
+      if (dxs[k].valid() && between.count(n->inputs[k].first)) {
+        // TF: "Incompatible shapes between op input and calculated input gradient".
+        const Shape& in_shape =
+            n->inputs[k].first->output_shapes[static_cast<std::size_t>(n->inputs[k].second)];
+        if (!dxs[k].shape().is_compatible_with(in_shape))
+          throw ValueError(str_cat(
+              "Incompatible shapes between op input and calculated input "
+              "gradient. Forward operation: ",
+              n->name, ". Input index: ", k, ". Original input shape: ", in_shape.to_string(),
+              ". Calculated input gradient shape: ", dxs[k].shape().to_string()));
         receive(n->inputs[k].first, n->inputs[k].second, dxs[k]);
+      }
   }
 
   std::vector<Output> out;

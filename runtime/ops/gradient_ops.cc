@@ -138,29 +138,40 @@ void register_second_order_gradients(OpRegistry& r) {
 }  // namespace
 
 void register_gradients(OpRegistry& r) {
-  for (const char* nd : {"Const",
-                         "Placeholder",
-                         "Fill",
-                         "RandomUniform",
-                         "RandomStandardNormal",
-                         "TruncatedNormal",
-                         "IsVariableInitialized",
-                         "Pack",
-                         "LogicalNot",
-                         "BooleanMask",
-                         "NoOp",
-                         "VariableV2",
-                         "Assign",
-                         "AssignAdd",
-                         "AssignSub",
-                         "ApplyGradientDescent",
-                         "ApplyMomentum",
-                         "ApplyAdam",
-                         "_SparseApplyMomentumRows",
-                         "_EmbeddingRowIndex"})
+  for (const char* nd :
+       {"Const", "Placeholder", "RandomUniform", "RandomStandardNormal", "TruncatedNormal",
+        "IsVariableInitialized", "LogicalNot", "BooleanMask", "NoOp", "VariableV2", "Assign",
+        "AssignAdd", "AssignSub", "ApplyGradientDescent", "ApplyMomentum", "ApplyAdam",
+        "_SparseApplyMomentumRows", "_EmbeddingRowIndex"})
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
+  // TF's _PackGrad (unstack): dy cut along axis 0 into the N inputs, each reshaped back.
+  r.set_grad("Pack", [](Graph& g, const Operation& o, const Grads& dy) {
+    const auto in = o.inputs();
+    const Shape s = static_shape(in[0], "Pack");
+    AttrMap a;
+    a.set("num_split", static_cast<std::int64_t>(in.size()));
+    Operation split =
+        g.create_op("SplitV",
+                    {dy[0], const_ints(g, std::vector<std::int64_t>(in.size(), 1), "Const"),
+                     const_ints(g, {0}, "axis")},
+                    std::move(a), "unstack");
+    Grads out;
+    for (std::size_t i = 0; i < in.size(); ++i)
+      out.push_back(op(g, "Reshape",
+                       {split.output(static_cast<int>(i)), const_ints(g, s.dims(), "Shape")}, {},
+                       "Reshape"));
+    return out;
+  });
+  // TF's _FillGrad: nothing for the dims, the sum of dy for the value.
+  r.set_grad("Fill", [](Graph& g, const Operation& o, const Grads& dy) {
+    const Shape s = static_shape(o.output(0), "Fill");
+    if (dy[0].dtype() != DType::kFloat32) return Grads{Output(), Output()};
+    std::vector<std::int64_t> axes;
+    for (int k = 0; k < s.rank(); ++k) axes.push_back(k);
+    return Grads{Output(), op(g, "Sum", {dy[0], const_ints(g, axes, "Const")}, {}, "Sum")};
+  });
   register_second_order_gradients(r);
   r.set_grad("AddN", [](Graph&, const Operation& o, const Grads& dy) {
     return Grads(static_cast<std::size_t>(o.inputs().size()), dy[0]);

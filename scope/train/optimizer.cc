@@ -14,10 +14,13 @@
 
 namespace scopeflow {
 
+// With respect to each variable itself (its VariableV2 output), as TF1's compute_gradients
+// differentiates by the variable's ref: every read of it counts (v/read, read_value(), ...),
+// not only v/read.
 std::vector<Output> gradients(const Output& y, const std::vector<Variable>& xs) {
-  std::vector<Output> values;
-  for (const auto& v : xs) values.push_back(v.value());
-  return gradients(std::vector<Output>{y}, values);
+  std::vector<Output> refs;
+  for (const auto& v : xs) refs.push_back(v.ref());
+  return gradients(std::vector<Output>{y}, refs);
 }
 
 namespace train {

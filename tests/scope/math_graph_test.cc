@@ -313,3 +313,48 @@ TEST_F(MathGraphTest, BadInputFoundBySession11sReview) {
 }
 
 }  // namespace
+
+namespace {
+
+// Session 11's review: Pack and Fill were marked as having no gradient, so paths through
+// sf::stack and sf::fill silently lost theirs (TF's _PackGrad unstacks, _FillGrad sums).
+// Optimizers differentiate by the variable itself, so every read of it counts (read_value()
+// gave "No gradients provided", as TF's _RefVariableProcessor does not).
+TEST_F(MathGraphTest, PackFillAndEveryReadOfAVariableHaveGradients) {
+  auto x = sf::placeholder(sf::float32, sf::Shape{2}, "x");
+  auto y = sf::reduce_sum(sf::stack({x, 2.0f * x})) + sf::reduce_sum(x);
+  auto s0 = sf::placeholder(sf::float32, sf::Shape{}, "s0");
+  auto z = sf::reduce_sum(sf::fill(sf::constant(std::vector<std::int32_t>{3}, {1}), s0)) + s0;
+  auto gx = sf::gradients(y, {x});
+  auto gs = sf::gradients(z, {s0});
+  ASSERT_TRUE(gx[0].valid());
+  ASSERT_TRUE(gs[0].valid());
+  auto v = sf::get_variable("v", {}, {.initializer = sf::constant_initializer(1.0f)});
+  auto loss = 2.0f * v.read_value() + v.value();
+  sf::train::GradientDescentOptimizer sgd(0.5);
+  auto grads = sgd.compute_gradients(loss, std::vector<sf::Variable>{v});
+  ASSERT_TRUE(grads[0].first.valid());
+  sf::Session s;
+  s.run(v.initializer());
+  EXPECT_EQ(s.run(gx[0], {{x, sf::Tensor::from_vector<float>({1, 2}, {2})}}).to_vector<float>(),
+            (std::vector<float>{4, 4}));
+  EXPECT_EQ(s.run(gs[0], {{s0, sf::Tensor::from_scalar(5.0f)}}).scalar<float>(), 4.0f);
+  EXPECT_EQ(s.run(grads[0].first).scalar<float>(), 3.0f);
+  // grad_ys of another shape or dtype than y: TF's errors, not a gradient of the wrong shape.
+  auto id = sf::identity(x);
+  EXPECT_THROW(sf::gradients({id}, {x}, {sf::constant(std::vector<float>{1, 2, 3}, {3})}),
+               sf::ValueError);
+  EXPECT_THROW(sf::gradients({id}, {x}, {sf::constant(std::vector<std::int32_t>{1, 2}, {2})}),
+               sf::ValueError);
+}
+
+TEST_F(MathGraphTest, PackGradientMatchesFiniteDifferences) {
+  sf::testing::check_gradient(
+      sf::Shape{2, 3},
+      [](sf::Output x) {
+        return sf::stack({x, x * x, sf::square(x)});
+      },
+      11);
+}
+
+}  // namespace
