@@ -96,9 +96,18 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
   }
   std::unordered_set<const Node*> between;  // on a path x -> y
   {
+    // Only through outputs that carry gradients (TF's _IsBackpropagatable: floating dtypes):
+    // an integer output (a Cast to int32, ArgMax, a shape) ends the forward walk from xs, so
+    // no gradient is built, or raised about, on a path TF never differentiates.
+    auto backpropagatable = [](DType d) {
+      return d == DType::kFloat32 || d == DType::kFloat64 || d == DType::kFloat16 ||
+             d == DType::kBFloat16;
+    };
     std::unordered_map<const Node*, std::vector<const Node*>> consumers;
     for (const Node* n : from_ys)
-      for (const auto& [p, i] : n->inputs) consumers[p].push_back(n);
+      for (const auto& [p, i] : n->inputs)
+        if (backpropagatable(p->output_dtypes[static_cast<std::size_t>(i)]))
+          consumers[p].push_back(n);
     for (const auto& x : xs) stack.push_back(x.node());
     while (!stack.empty()) {
       const Node* n = stack.back();

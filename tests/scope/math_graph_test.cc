@@ -348,6 +348,21 @@ TEST_F(MathGraphTest, PackFillAndEveryReadOfAVariableHaveGradients) {
                sf::ValueError);
 }
 
+// An integer output ends the walk from xs (TF's _IsBackpropagatable): the gather indexed by
+// cast(x) is never differentiated by x, so its unknown-shape params raise nothing and x gets
+// the other path's gradient.
+TEST_F(MathGraphTest, IntegerOutputsCarryNoGradient) {
+  auto x = sf::placeholder(sf::float32, sf::Shape{2}, "x");
+  auto params = sf::placeholder(sf::float32, sf::Shape{-1, 2}, "params");
+  auto picked = sf::gather(params, sf::cast(x, sf::int32));
+  auto y = sf::reduce_sum(picked, {0, 1}) + sf::reduce_sum(3.0f * x);
+  auto g = sf::gradients(y, {x});
+  ASSERT_TRUE(g[0].valid());
+  sf::Session s;
+  EXPECT_EQ(s.run(g[0], {{x, sf::Tensor::from_vector<float>({0, 1}, {2})}}).to_vector<float>(),
+            (std::vector<float>{3, 3}));
+}
+
 TEST_F(MathGraphTest, PackGradientMatchesFiniteDifferences) {
   sf::testing::check_gradient(
       sf::Shape{2, 3},
