@@ -168,7 +168,11 @@ struct Step {
   int num_deps = 0;
   const kernels::KernelFn* kernel = nullptr;  // kKernel, kApply, kAssignUpdate
   bool kernel_on_host = false;  // kApply / kAssignUpdate without a kernel for the device
-  Tensor constant;              // kConst: the value, on the step's device
+  // kApply (a group's leader: every member's), kAssign, kAssignUpdate: the update mutexes of
+  // the variables it writes, in address order (Session::Impl::update_mutex), resolved once
+  // when the plan is built.
+  std::vector<std::mutex*> update_locks;
+  Tensor constant;  // kConst: the value, on the step's device
   // kKernel on a GPU: per input, a Const's host value that the kernel reads on the host
   // (host_memory_input); empty where the input comes from its slot.
   std::vector<Tensor> host_inputs;
@@ -516,6 +520,29 @@ struct RunState {
   std::vector<TraceRecord> trace_records;
 };
 
+// A step's update mutexes (Step::update_locks), held for its lifetime, in their order.
+class UpdateLocks {
+ public:
+  explicit UpdateLocks(const std::vector<std::mutex*>& mus) : mus_(mus) {
+    for (std::size_t i = 0; i < mus_.size(); ++i) {
+      try {
+        mus_[i]->lock();
+      } catch (...) {
+        while (i-- > 0) mus_[i]->unlock();
+        throw;
+      }
+    }
+  }
+  ~UpdateLocks() {
+    for (auto it = mus_.rbegin(); it != mus_.rend(); ++it) (*it)->unlock();
+  }
+  UpdateLocks(const UpdateLocks&) = delete;
+  UpdateLocks& operator=(const UpdateLocks&) = delete;
+
+ private:
+  const std::vector<std::mutex*>& mus_;
+};
+
 // A kernel's deferred checks (kernels::DeferredCheck) join the run's, raised after its
 // synchronization. Every path that runs a kernel calls it: a check left in a dropped context
 // would be skipped.
@@ -605,28 +632,24 @@ struct Session::Impl {
   // update a variable one after another. Without it a run's copy on write could copy a buffer
   // another run's update was still writing and drop the rest of that update, and AssignAdd's
   // read, add and write could interleave with another's (session 11's review: 4 threads x 50
-  // SGD steps lost 7-18% of them).
+  // SGD steps lost 7-18% of them). Plans resolve them once (Step::update_locks).
   std::mutex update_mus_mu;
   std::unordered_map<const Node*, std::unique_ptr<std::mutex>> update_mus;
-  // The update mutexes of `vars` (nullptr and repeats allowed), locked in address order so that
-  // two updates of overlapping variable sets never wait on each other in a cycle.
-  std::vector<std::unique_lock<std::mutex>> lock_updates(std::vector<const Node*> vars) {
-    std::erase(vars, nullptr);
-    std::sort(vars.begin(), vars.end(), std::less<const Node*>());
-    vars.erase(std::unique(vars.begin(), vars.end()), vars.end());
+  // The update mutexes of `vars` (nullptr and repeats allowed), sorted by address: the order
+  // every update locks them in, so two updates of overlapping variable sets never wait on
+  // each other in a cycle.
+  std::vector<std::mutex*> update_mutexes(const std::vector<const Node*>& vars) {
     std::vector<std::mutex*> mus;
-    {
-      std::lock_guard<std::mutex> lock(update_mus_mu);
-      for (const Node* v : vars) {
-        auto& m = update_mus[v];
-        if (!m) m = std::make_unique<std::mutex>();
-        mus.push_back(m.get());
-      }
+    std::lock_guard<std::mutex> lock(update_mus_mu);
+    for (const Node* v : vars) {
+      if (v == nullptr) continue;
+      auto& m = update_mus[v];
+      if (!m) m = std::make_unique<std::mutex>();
+      mus.push_back(m.get());
     }
-    std::vector<std::unique_lock<std::mutex>> locks;
-    locks.reserve(mus.size());
-    for (std::mutex* m : mus) locks.emplace_back(*m);
-    return locks;
+    std::sort(mus.begin(), mus.end(), std::less<std::mutex*>());
+    mus.erase(std::unique(mus.begin(), mus.end()), mus.end());
+    return mus;
   }
 
   // Stateful random ops: the Philox key and the counter where the next run starts.
@@ -1017,6 +1040,22 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     return it != folded.end() && i == 0 ? it->second : nullptr;
   };
   if (options.constant_folding) {
+    // Not a variable's value: forwarded, it would alias the variable's buffer, which an
+    // Assign later in the step writes in place (x * 1 must stay a snapshot, as TF's
+    // grappler makes it one), and a variable's run-time shape may differ from its declared
+    // one (Assign with validate_shape false).
+    auto backed_by_variable = [&](const Node* src) {
+      for (int hops = 0; src != nullptr && hops < 64; ++hops) {
+        if (src->op == "VariableV2") return true;
+        if (auto f = forwards.find(src); f != forwards.end())
+          src = src->inputs[f->second].first;
+        else if (src->op == "Identity" && !src->inputs.empty())
+          src = src->inputs[0].first;
+        else
+          return false;
+      }
+      return true;  // a long chain: not forwarded, to be safe
+    };
     for (const Node* n : order) {
       const OpDef* def = op_registry().find(n->op);
       if (def == nullptr || def->stateful || is_runtime_op(n->op) || is_random(n->op) ||
@@ -1043,22 +1082,6 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
             {"Sub", {0, false}}};
         auto id = identities.find(n->op);
         if (id == identities.end() || n->inputs.size() != 2) continue;
-        // Not a variable's value: forwarded, it would alias the variable's buffer, which an
-        // Assign later in the step writes in place (x * 1 must stay a snapshot, as TF's
-        // grappler makes it one), and a variable's run-time shape may differ from its declared
-        // one (Assign with validate_shape false).
-        auto backed_by_variable = [&](const Node* src) {
-          for (int hops = 0; src != nullptr && hops < 64; ++hops) {
-            if (src->op == "VariableV2") return true;
-            if (auto f = forwards.find(src); f != forwards.end())
-              src = src->inputs[f->second].first;
-            else if (src->op == "Identity" && !src->inputs.empty())
-              src = src->inputs[0].first;
-            else
-              return false;
-          }
-          return true;  // a long chain: not forwarded, to be safe
-        };
         for (std::size_t c = id->second.second ? 0 : 1; c < 2; ++c) {
           const std::size_t x = 1 - c;
           const auto& [xs, xi] = n->inputs[x];
@@ -1349,9 +1372,17 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
   if (options.group_updates != SessionOptions::UpdateGrouping::kOff)
     p.updates_grouped =
         group_updates(p, options.group_updates == SessionOptions::UpdateGrouping::kGpu);
-  for (const auto& st : p.steps)
+  for (auto& st : p.steps) {
     if (st.kind == StepKind::kConst && st.constant.initialized())
       p.constants.push_back(st.constant);
+    if (st.kind == StepKind::kAssign || st.kind == StepKind::kAssignUpdate) {
+      st.update_locks = update_mutexes({st.node->inputs[0].first});
+    } else if (st.kind == StepKind::kApply) {  // a group's leader holds every member's inputs
+      std::vector<const Node*> vars;
+      for (const auto& in : st.inputs) vars.push_back(in.variable);
+      st.update_locks = update_mutexes(vars);
+    }
+  }
   p.slot_uses.assign(static_cast<std::size_t>(p.num_slots), 0);
   for (const auto& s : p.steps)
     for (const auto& in : s.inputs)
@@ -1473,7 +1504,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
     }
     case StepKind::kAssign: {
       const Node* var = n->inputs[0].first;
-      const auto locks = lock_updates({var});
+      const UpdateLocks locks(step.update_locks);
       Tensor value = input(st, step, 1);
       require_initialized(value, 1);
       const bool validate = n->attrs.get_or<bool>("validate_shape", true);
@@ -1486,7 +1517,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
     }
     case StepKind::kAssignUpdate: {
       const Node* var = n->inputs[0].first;
-      const auto locks = lock_updates({var});  // the read, the add and the write as one
+      const UpdateLocks locks(step.update_locks);  // the read, the add and the write as one
       Tensor current = input(st, step, 0);
       Tensor value = input(st, step, 1);
       require_initialized(current, 0);
@@ -1520,9 +1551,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       }
       // In place on the variable's (and slots') buffers; without a kernel for the variable's
       // device, a round trip through a host kernel.
-      std::vector<const Node*> vars;
-      for (const auto& in : step.inputs) vars.push_back(in.variable);
-      const auto locks = lock_updates(std::move(vars));
+      const UpdateLocks locks(step.update_locks);
       const auto& where = step.kernel_on_host ? host : device;
       kernels::KernelContext c = kernel_context(st, n, where, stream_for(where));
       std::vector<std::pair<const Node*, Tensor>> round_trips;
@@ -1622,9 +1651,7 @@ void Session::Impl::run_update_group(RunState& st, const Step& step, devices::St
     return st.plan.steps[static_cast<std::size_t>(step.group[j])];
   };
   auto context = [&](const Node* node) { return kernel_context(st, node, step.device, stream); };
-  std::vector<const Node*> vars;
-  for (const auto& in : step.inputs) vars.push_back(in.variable);
-  const auto locks = lock_updates(std::move(vars));
+  const UpdateLocks locks(step.update_locks);
   {
     kernels::KernelContext c = context(step.node);
     c.inputs.reserve(step.inputs.size());
@@ -1932,22 +1959,18 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
           str_cat("Attempting to use uninitialized value ", f.node()->name));
     // NOTE: a fetched value is a snapshot: copy it when it aliases a variable's buffer, which
     // in-place updates (Apply*) would otherwise change under the caller.
-    bool aliases_variable = false;
-    if (t.initialized() && t.on_host()) {  // device tensors are copied to the host anyway
-      for (const Tensor& c : p.constants)  // nor a constant of the graph (or a folded value)
-        if (t.shares_buffer_with(c)) {
-          aliases_variable = true;
-          break;
-        }
+    // Nor a constant of the graph (or a folded value), which every later run reads.
+    auto aliased = [&] {
+      for (const Tensor& c : p.constants)
+        if (t.shares_buffer_with(c)) return true;
       std::lock_guard<std::mutex> lock(var_mu);
       for (const auto& [var, value] : variables)
-        if (!aliases_variable && t.shares_buffer_with(value)) {
-          aliases_variable = true;
-          break;
-        }
-    }
-    out.push_back(
-        t.initialized() && (!t.on_host() || aliases_variable) ? t.to(devices::host_device()) : t);
+        if (t.shares_buffer_with(value)) return true;
+      return false;
+    };
+    // (Device tensors are copied to the host anyway.)
+    out.push_back(t.initialized() && (!t.on_host() || aliased()) ? t.to(devices::host_device())
+                                                                 : t);
   }
   return out;
 }
