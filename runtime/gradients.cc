@@ -2,6 +2,7 @@
 #include "runtime/gradients.h"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -39,34 +40,83 @@ Output scalar(Graph& g, double value, DType dtype, const std::string& name) {
     a.set("value", Tensor::from_scalar(static_cast<float>(value)));
   else if (dtype == DType::kFloat64)
     a.set("value", Tensor::from_scalar(value));
+  else if (dtype == DType::kInt32)
+    a.set("value", Tensor::from_scalar(static_cast<std::int32_t>(value)));
+  else if (dtype == DType::kInt64)
+    a.set("value", Tensor::from_scalar(static_cast<std::int64_t>(value)));
   else
     throw ValueError(str_cat("gradients: unsupported dtype ", dtype_name(dtype)));
   a.set("dtype", dtype);
   return g.create_op("Const", {}, std::move(a), name).output(0);
 }
 
-Output reduce_to_shape(Graph& g, const Output& grad, const Shape& target) {
-  const Shape gs = grad.shape();
-  if (gs == target) return grad;
-  if (!gs.is_fully_defined() || !target.is_fully_defined())
-    throw ValueError(str_cat("gradients: reducing a broadcast gradient of shape ", gs.to_string(),
-                             " to ", target.to_string(), " needs fully defined shapes"));
-  const int rg = gs.rank(), rt = target.rank();
+Output shape_of(Graph& g, const Output& t, const std::string& name) {
+  const Shape s = t.shape();
+  if (s.is_fully_defined()) return const_ints(g, s.dims(), name);
+  AttrMap a;
+  a.set("out_type", DType::kInt32);
+  return op(g, "Shape", {t}, std::move(a), name);
+}
+
+namespace {
+
+// The axes of `grad` (the broadcast shape) to sum for x, when the static shapes decide them;
+// nullopt when a run-time shape must (x's dimension unknown where it may be 1 while grad's is
+// not). `reshape`: whether the sum must be reshaped to x's shape (a size-1 axis of x summed).
+std::optional<std::vector<std::int64_t>> static_reduction_axes(const Shape& gs, const Shape& xs,
+                                                               const Output& other, bool* reshape) {
+  if (!gs.has_rank() || !xs.has_rank() || xs.rank() > gs.rank()) return std::nullopt;
+  const Shape os = other.valid() ? other.shape() : Shape::unknown();
+  const int rg = gs.rank(), rx = xs.rank();
   std::vector<std::int64_t> axes;
+  *reshape = false;
   for (int i = 0; i < rg; ++i) {
-    const int j = i - (rg - rt);
-    if (j < 0 || (target.dims()[static_cast<std::size_t>(j)] == 1 &&
-                  gs.dims()[static_cast<std::size_t>(i)] != 1))
+    const int j = i - (rg - rx);
+    if (j < 0) {
       axes.push_back(i);
+      continue;
+    }
+    const std::int64_t xd = xs.dims()[static_cast<std::size_t>(j)];
+    const std::int64_t gd = gs.dims()[static_cast<std::size_t>(i)];
+    if (xd == 1) {
+      if (gd != 1) {  // an unknown grad dimension summed too: a sum over one element is itself
+        axes.push_back(i);
+        *reshape = true;
+      }
+      continue;
+    }
+    if (xd >= 0 || gd == 1) continue;  // x's dimension is grad's
+    // x's dimension is unknown: grad's equals it unless the other operand stretched a 1.
+    if (!os.has_rank() || os.rank() > rg) return std::nullopt;
+    const int k = i - (rg - os.rank());
+    if (k >= 0 && os.dims()[static_cast<std::size_t>(k)] != 1) return std::nullopt;
+  }
+  return axes;
+}
+
+}  // namespace
+
+Output reduce_to_shape(Graph& g, const Output& grad, const Output& x, const Output& other) {
+  const Shape gs = grad.shape(), xs = x.shape();
+  if (gs == xs && gs.is_fully_defined()) return grad;
+  bool reshape = false;
+  const auto axes = static_reduction_axes(gs, xs, other, &reshape);
+  if (!axes) {
+    // TF's _AddGrad and kin: BroadcastGradientArgs on the run-time shapes.
+    Output sx = shape_of(g, x, "Shape");
+    Operation args = g.create_op("BroadcastGradientArgs", {sx, shape_of(g, grad, "Shape_1")}, {},
+                                 "BroadcastGradientArgs");
+    Output r = op(g, "Sum", {grad, args.output(0)}, {}, "Sum");
+    return op(g, "Reshape", {r, sx}, {}, "Reshape");
   }
   Output r = grad;
-  if (!axes.empty()) {
+  if (!axes->empty()) {
     AttrMap a;
     a.set("keep_dims", false);
-    r = op(g, "Sum", {grad, const_ints(g, axes, "Const")}, std::move(a), "Sum");
+    r = op(g, "Sum", {grad, const_ints(g, *axes, "Const")}, std::move(a), "Sum");
   }
-  if (!(r.shape() == target))
-    r = op(g, "Reshape", {r, const_ints(g, target.dims(), "Shape")}, {}, "Reshape");
+  if (reshape || !(r.shape() == xs))
+    r = op(g, "Reshape", {r, shape_of(g, x, "Shape")}, {}, "Reshape");
   return r;
 }
 
@@ -145,16 +195,21 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
                                  ", y ", ys[k].name(), " has shape ", ys[k].shape().to_string()));
     } else {
       const Shape s = ys[k].shape();
-      if (!s.is_fully_defined())
-        throw ValueError(str_cat("gradients: ", ys[k].name(), " has shape ", s.to_string(),
-                                 "; pass grad_ys for a y whose shape is not fully defined"));
-      AttrMap a;
-      Tensor ones(ys[k].dtype(), s);
       if (ys[k].dtype() != DType::kFloat32) throw ValueError("gradients: y must be float32");
-      std::fill(ones.data<float>(), ones.data<float>() + ones.num_elements(), 1.0f);
-      a.set("value", ones);
-      a.set("dtype", ys[k].dtype());
-      gy = g.create_op("Const", {}, std::move(a), str_cat("grad_ys_", k)).output(0);
+      if (s.is_fully_defined()) {
+        AttrMap a;
+        Tensor ones(ys[k].dtype(), s);
+        std::fill(ones.data<float>(), ones.data<float>() + ones.num_elements(), 1.0f);
+        a.set("value", ones);
+        a.set("dtype", ys[k].dtype());
+        gy = g.create_op("Const", {}, std::move(a), str_cat("grad_ys_", k)).output(0);
+      } else {
+        // TF's _DefaultGradYs: fill(shape(y), 1), the shape taken at run time.
+        gy = grad_util::op(g, "Fill",
+                           {grad_util::shape_of(g, ys[k], "Shape"),
+                            grad_util::scalar(g, 1.0, ys[k].dtype(), str_cat("grad_ys_", k))},
+                           {}, "Fill");
+      }
     }
     receive(ys[k].node(), ys[k].index(), gy);
   }

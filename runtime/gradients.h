@@ -34,8 +34,15 @@ Output const_ints(Graph& g, const std::vector<std::int64_t>& v, const std::strin
 Output scalar(Graph& g, double value, DType dtype, const std::string& name);
 // TF's Cast of x to dst (Truncate false).
 Output cast_to(Graph& g, const Output& x, DType dst, const std::string& name);
-// Sums `grad` over the axes that broadcasting added or stretched so it has `target`'s shape.
-Output reduce_to_shape(Graph& g, const Output& grad, const Shape& target);
+// t's shape as an int32 vector: a Const when its static shape is fully defined, else a Shape op
+// (the value at run time, as TF's gradients take array_ops.shape).
+Output shape_of(Graph& g, const Output& t, const std::string& name);
+// x's gradient from `grad`, the gradient of an op's output that broadcast x (with `other`, the
+// op's other operand, when it has one): `grad` summed over the axes that broadcasting added or
+// stretched, reshaped to x's shape. Where the static shapes decide those axes (always when
+// they are fully defined, and for [?, n] + [n]), they are Consts; otherwise they are computed
+// at run time, as TF's BroadcastGradientArgs.
+Output reduce_to_shape(Graph& g, const Output& grad, const Output& x, const Output& other = {});
 }  // namespace grad_util
 
 }  // namespace scopeflow

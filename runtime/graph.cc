@@ -227,6 +227,10 @@ Operation Graph::create_op(const std::string& type, const std::vector<Output>& i
     sc.input_shapes.push_back(in.shape());
     const Node* p = in.node();
     sc.input_values.push_back(p->op == "Const" ? &p->attrs.get<Tensor>("value") : nullptr);
+    sc.input_value_shapes.push_back(
+        p->op == "Shape" && in.index() == 0
+            ? p->inputs[0].first->output_shapes.at(static_cast<std::size_t>(p->inputs[0].second))
+            : Shape::unknown());
   }
   def->shape(sc);
   node->output_dtypes = std::move(sc.output_dtypes);

@@ -1,12 +1,26 @@
 // Array ops with simple reference kernels: Identity (aliases its input), Pack (stack along
-// axis 0), LogicalNot, BooleanMask (1-D mask over the first dimension). CPU: array_cpu.cc;
-// CUDA: array_cuda.cu (Pack, BooleanMask, LogicalNot; every dtype but string, which lives in
-// host memory).
+// axis 0), LogicalNot, BooleanMask (1-D mask over the first dimension), and the shape ops
+// Shape, Size and BroadcastGradientArgs (what gradients of tensors whose static shape is only
+// partly known compute at run time). CPU: array_cpu.cc; CUDA: array_cuda.cu (Pack,
+// BooleanMask, LogicalNot; every dtype but string, which lives in host memory; the shape ops).
 #pragma once
+
+#include <utility>
+#include <vector>
 
 #include "kernels/kernel.h"
 
 namespace scopeflow::kernels {
+
+// The dimensions of an int32/int64 vector (Shape's output, BroadcastGradientArgs' input);
+// InvalidArgumentError naming `node` for another rank or dtype.
+std::vector<std::int64_t> int_vector(const Tensor& t, const std::string& node, const char* what);
+// TF's BroadcastGradientArgs on two shapes: for each, the axes of the broadcast shape over
+// which its gradient sums (where its dimension, padded with leading 1s, is 1), ascending.
+// InvalidArgumentError "Incompatible shapes" naming `node` when they do not broadcast.
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> broadcast_gradient_args(
+    const std::vector<std::int64_t>& s0, const std::vector<std::int64_t>& s1,
+    const std::string& node);
 
 void register_array_cpu_kernels(KernelRegistry& r);
 // Identity forwards its input's buffer, so the same code serves GPUs (label "cuda").

@@ -1,5 +1,7 @@
 // Array ops on the CPU. See array.h.
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "kernels/array/array.h"
 
@@ -114,7 +116,80 @@ void reshape_kernel(KernelContext& c) {
   }
 }
 
+// Writes `v` into a new int32 / int64 output i (the op's out_type, or T for
+// BroadcastGradientArgs); InvalidArgumentError when a value does not fit int32.
+void write_ints(KernelContext& c, int i, DType dtype, const std::vector<std::int64_t>& v,
+                const Shape& shape) {
+  Tensor& out = c.allocate_output(i, dtype, shape);
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    if (dtype == DType::kInt32) {
+      if (v[k] > std::numeric_limits<std::int32_t>::max())
+        throw InvalidArgumentError(
+            str_cat(c.node_name, ": value ", v[k], " does not fit int32; use out_type int64"));
+      out.data<std::int32_t>()[k] = static_cast<std::int32_t>(v[k]);
+    } else {
+      out.data<std::int64_t>()[k] = v[k];
+    }
+  }
+}
+
+DType out_type(const KernelContext& c) { return c.attr().get_or<DType>("out_type", DType::kInt32); }
+
+void shape_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  const auto& dims = c.inputs[0].shape().dims();
+  write_ints(c, 0, out_type(c), dims, Shape{static_cast<std::int64_t>(dims.size())});
+}
+
+void size_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  write_ints(c, 0, out_type(c), {c.inputs[0].num_elements()}, Shape{});
+}
+
+void broadcast_gradient_args_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects two inputs"));
+  const auto [r0, r1] =
+      broadcast_gradient_args(int_vector(c.inputs[0], c.node_name, "s0"),
+                              int_vector(c.inputs[1], c.node_name, "s1"), c.node_name);
+  const DType t = c.inputs[0].dtype();
+  write_ints(c, 0, t, r0, Shape{static_cast<std::int64_t>(r0.size())});
+  write_ints(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
+}
+
 }  // namespace
+
+std::vector<std::int64_t> int_vector(const Tensor& t, const std::string& node, const char* what) {
+  if (t.shape().rank() != 1)
+    throw InvalidArgumentError(
+        str_cat(node, ": ", what, " must be a vector, got shape ", t.shape().to_string()));
+  if (t.dtype() == DType::kInt64) return t.to_vector<std::int64_t>();
+  if (t.dtype() != DType::kInt32)
+    throw InvalidArgumentError(
+        str_cat(node, ": ", what, " must be int32 or int64, got ", dtype_name(t.dtype())));
+  std::vector<std::int64_t> v;
+  for (auto d : t.to_vector<std::int32_t>()) v.push_back(d);
+  return v;
+}
+
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> broadcast_gradient_args(
+    const std::vector<std::int64_t>& s0, const std::vector<std::int64_t>& s1,
+    const std::string& node) {
+  const std::size_t rank = std::max(s0.size(), s1.size());
+  std::vector<std::int64_t> r0, r1;
+  for (std::size_t i = 0; i < rank; ++i) {
+    // Dimension i of the broadcast shape; each input padded with leading 1s.
+    const std::size_t pad0 = rank - s0.size(), pad1 = rank - s1.size();
+    const std::int64_t a = i < pad0 ? 1 : s0[i - pad0];
+    const std::int64_t b = i < pad1 ? 1 : s1[i - pad1];
+    if (a < 0 || b < 0 || (a != b && a != 1 && b != 1))
+      throw InvalidArgumentError(str_cat(node, ": Incompatible shapes: ", Shape(s0).to_string(),
+                                         " vs. ", Shape(s1).to_string()));
+    if (a == 1) r0.push_back(static_cast<std::int64_t>(i));
+    if (b == 1) r1.push_back(static_cast<std::int64_t>(i));
+  }
+  return {r0, r1};
+}
 
 void register_array_cpu_kernels(KernelRegistry& r) {
   using devices::DeviceType;
@@ -127,6 +202,11 @@ void register_array_cpu_kernels(KernelRegistry& r) {
     r.add({"Reshape", DeviceType::kCPU, d, "ref"}, reshape_kernel);
   }
   r.add({"LogicalNot", DeviceType::kCPU, DType::kBool, "ref"}, logical_not_kernel);
+  for (DType d : {DType::kInt32, DType::kInt64}) {
+    r.add({"Shape", DeviceType::kCPU, d, "ref"}, shape_kernel);
+    r.add({"Size", DeviceType::kCPU, d, "ref"}, size_kernel);
+    r.add({"BroadcastGradientArgs", DeviceType::kCPU, d, "ref"}, broadcast_gradient_args_kernel);
+  }
 }
 
 void register_array_gpu_kernels(KernelRegistry& r) {

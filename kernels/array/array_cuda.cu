@@ -1,7 +1,10 @@
 // Array ops on CUDA: Pack (a device-to-device copy per input), BooleanMask (the mask read back
-// to size the output, then a gather kernel), LogicalNot. Reference: array_cpu.cc. Identity and
-// Reshape alias their input and are registered from array_cpu.cc.
+// to size the output, then a gather kernel), LogicalNot, Shape, Size, BroadcastGradientArgs.
+// Reference: array_cpu.cc. Identity and Reshape alias their input and are registered from
+// array_cpu.cc.
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "devices/cuda/cuda_check.h"
@@ -158,6 +161,73 @@ void logical_not_gpu_kernel(KernelContext& c) {
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
+// ---------------------------------------------------------------- shape ops
+// Up to kSmallInts values passed by value (kernel parameters): a shape's dimensions reach the
+// device with no host buffer to keep alive and no copy to order, and CUDA graphs capture it.
+constexpr int kSmallInts = 16;
+struct SmallInts {
+  std::int64_t v[kSmallInts];
+};
+
+template <class T>
+__global__ void write_small_ints_kernel(T* out, SmallInts values, int n) {
+  if (static_cast<int>(threadIdx.x) < n) out[threadIdx.x] = static_cast<T>(values.v[threadIdx.x]);
+}
+
+// Output i (int32 or int64) on the kernel's GPU holding `v`, written on its stream.
+void write_ints_gpu(KernelContext& c, int i, DType dtype, const std::vector<std::int64_t>& v,
+                    const Shape& shape) {
+  Tensor& out = gpu_output(c, static_cast<std::size_t>(i), dtype, shape);
+  cudaStream_t stream = cuda_stream(c.get_stream(), c.node_name);
+  for (std::size_t off = 0; off < v.size(); off += kSmallInts) {
+    SmallInts chunk{};
+    const int n = static_cast<int>(std::min<std::size_t>(kSmallInts, v.size() - off));
+    for (int k = 0; k < n; ++k) {
+      chunk.v[k] = v[off + static_cast<std::size_t>(k)];
+      if (dtype == DType::kInt32 && chunk.v[k] > std::numeric_limits<std::int32_t>::max())
+        throw InvalidArgumentError(str_cat(c.node_name, ": value ", chunk.v[k],
+                                           " does not fit int32; use out_type int64"));
+    }
+    if (dtype == DType::kInt32)
+      write_small_ints_kernel<<<1, kSmallInts, 0, stream>>>(out.data<std::int32_t>() + off, chunk,
+                                                            n);
+    else
+      write_small_ints_kernel<<<1, kSmallInts, 0, stream>>>(out.data<std::int64_t>() + off, chunk,
+                                                            n);
+    SF_CUDA_CHECK(cudaGetLastError());
+  }
+}
+
+// Shape and Size read only the input's dimensions (not its data).
+void shape_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  GpuLaunchScope scope(c);
+  const auto& dims = c.inputs[0].shape().dims();
+  write_ints_gpu(c, 0, c.attr().get_or<DType>("out_type", DType::kInt32), dims,
+                 Shape{static_cast<std::int64_t>(dims.size())});
+}
+
+void size_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  GpuLaunchScope scope(c);
+  write_ints_gpu(c, 0, c.attr().get_or<DType>("out_type", DType::kInt32),
+                 {c.inputs[0].num_elements()}, Shape{});
+}
+
+// Reads both shapes on the host (TF's HostMemory: a Const arrives as its host value; a value
+// computed on the GPU is read back, a wait on the stream).
+void broadcast_gradient_args_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects two inputs"));
+  GpuLaunchScope scope(c);
+  const auto [r0, r1] =
+      broadcast_gradient_args(int_vector(c.inputs[0], c.node_name, "s0"),
+                              int_vector(c.inputs[1], c.node_name, "s1"), c.node_name);
+  const DType t = c.inputs[0].dtype();
+  write_ints_gpu(c, 0, t, r0, Shape{static_cast<std::int64_t>(r0.size())});
+  write_ints_gpu(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- registration
@@ -169,6 +239,12 @@ void register_array_cuda_kernels(KernelRegistry& r) {
     r.add({"BooleanMask", DeviceType::kGPU, d, "cuda"}, boolean_mask_gpu_kernel);
   }
   r.add({"LogicalNot", DeviceType::kGPU, DType::kBool, "cuda"}, logical_not_gpu_kernel);
+  for (DType d : {DType::kInt32, DType::kInt64}) {
+    r.add({"Shape", DeviceType::kGPU, d, "cuda"}, shape_gpu_kernel);
+    r.add({"Size", DeviceType::kGPU, d, "cuda"}, size_gpu_kernel);
+    r.add({"BroadcastGradientArgs", DeviceType::kGPU, d, "cuda"},
+          broadcast_gradient_args_gpu_kernel);
+  }
 }
 
 }  // namespace scopeflow::kernels

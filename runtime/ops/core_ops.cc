@@ -133,6 +133,7 @@ void split_shape(ShapeContext& c) {
 Shape shape_from_input(const ShapeContext& c, int i) {
   const Tensor* t = c.input_values[static_cast<std::size_t>(i)];
   if (t == nullptr) {
+    if (const Shape& v = c.input_value_shapes[static_cast<std::size_t>(i)]; v.has_rank()) return v;
     const Shape& s = c.input_shapes[static_cast<std::size_t>(i)];
     if (s.has_rank() && s.rank() == 1 && s.dims()[0] >= 0)
       return Shape(std::vector<std::int64_t>(static_cast<std::size_t>(s.dims()[0]), -1));
@@ -279,11 +280,44 @@ void register_core_ops(OpRegistry& r) {
              throw ValueError(str_cat(c.node_name, ": var must have rows (rank >= 1)"));
            c.set_output(c.input_dtypes[0], c.input_shapes[0]);
          }});
+  // TF's Shape and Size (attr out_type: int32, the default, or int64).
+  auto out_type = [](const ShapeContext& c) {
+    const DType t = c.attr().get_or<DType>("out_type", DType::kInt32);
+    if (t != DType::kInt32 && t != DType::kInt64)
+      throw ValueError(
+          str_cat(c.node_name, ": out_type must be int32 or int64, got ", dtype_name(t)));
+    return t;
+  };
+  r.add({.name = "Shape", .min_inputs = 1, .max_inputs = 1, .shape = [out_type](ShapeContext& c) {
+           const Shape& x = c.input_shapes[0];
+           c.set_output(out_type(c), x.has_rank() ? Shape{x.rank()} : Shape{-1});
+         }});
+  r.add({.name = "Size", .min_inputs = 1, .max_inputs = 1, .shape = [out_type](ShapeContext& c) {
+           c.set_output(out_type(c), Shape{});
+         }});
+  // TF's BroadcastGradientArgs(s0, s1) -> (r0, r1): the axes of the broadcast shape that each
+  // input's gradient sums over (where its dimension, padded with leading 1s, is 1).
+  r.add({.name = "BroadcastGradientArgs",
+         .min_inputs = 2,
+         .max_inputs = 2,
+         .shape = [](ShapeContext& c) {
+           const DType t = c.input_dtypes[0];
+           if ((t != DType::kInt32 && t != DType::kInt64) || c.input_dtypes[1] != t)
+             throw ValueError(str_cat(c.node_name, ": s0 and s1 must both be int32 or int64, got ",
+                                      dtype_name(t), " and ", dtype_name(c.input_dtypes[1])));
+           for (int k = 0; k < 2; ++k)
+             if (const Shape& s = c.input_shapes[static_cast<std::size_t>(k)];
+                 s.has_rank() && s.rank() != 1)
+               throw ValueError(
+                   str_cat(c.node_name, ": s", k, " must be a vector, got shape ", s.to_string()));
+           c.set_output(t, Shape{-1});
+           c.set_output(t, Shape{-1});
+         }});
   r.add({.name = "LogicalNot", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "BooleanMask", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            if (c.input_dtypes[1] != DType::kBool)
-             throw ValueError(str_cat(c.node_name, ": mask must be bool, got ",
-                                      dtype_name(c.input_dtypes[1])));
+             throw ValueError(
+                 str_cat(c.node_name, ": mask must be bool, got ", dtype_name(c.input_dtypes[1])));
            c.set_output(c.input_dtypes[0], Shape{-1});
          }});
   // TF's tf.gather (batch_dims 0): params' axis replaced by the indices' shape.
@@ -356,6 +390,7 @@ void register_core_ops(OpRegistry& r) {
   r.set_host_memory_inputs("SplitV", {1, 2});           // size_splits, axis
   r.set_host_memory_inputs("Fill", {0, 1});             // dims, value
   r.set_host_memory_inputs("BroadcastTo", {1});         // shape
+  r.set_host_memory_inputs("BroadcastGradientArgs", {0, 1});
   for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
     r.set_host_memory_inputs(op, {0});  // shape
 }

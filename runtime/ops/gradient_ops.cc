@@ -11,14 +11,32 @@ using grad_util::cast_to;
 using grad_util::const_ints;
 using grad_util::op;
 using grad_util::reduce_to_shape;
+using grad_util::shape_of;
 using Grads = std::vector<Output>;
 
 Shape static_shape(const Output& t, const char* what) {
   Shape s = t.shape();
   if (!s.is_fully_defined())
     throw ValueError(str_cat("gradient of ", what, ": ", t.name(), " has shape ", s.to_string(),
-                             "; gradients need fully defined shapes here"));
+                             "; this gradient needs a fully defined shape"));
   return s;
+}
+
+// A shape vector for Reshape: `dims` (-1 for unknown) as a Const when at most one is unknown
+// and the known ones multiply to more than 0 (Reshape infers that one), else `dynamic()`.
+template <class F>
+Output reshape_target(Graph& g, const std::vector<std::int64_t>& dims, const std::string& name,
+                      F dynamic) {
+  int unknown = 0;
+  std::int64_t known = 1;
+  for (auto d : dims) {
+    if (d < 0)
+      ++unknown;
+    else
+      known *= d;
+  }
+  if (unknown == 0 || (unknown == 1 && known > 0)) return const_ints(g, dims, name);
+  return dynamic();
 }
 
 AttrMap copy_attrs(const Operation& o, std::initializer_list<const char*> names) {
@@ -28,9 +46,13 @@ AttrMap copy_attrs(const Operation& o, std::initializer_list<const char*> names)
   return a;
 }
 
-// The shape of a reduction's output with keep_dims: x's with the reduced axes set to 1.
-std::vector<std::int64_t> kept_dims(const Operation& o) {
-  const Shape xs = static_shape(o.inputs()[0], o.type().c_str());
+// The shape of a reduction's output with keep_dims: x's with the reduced axes set to 1 (-1
+// where x's dimension is unknown). `reduced`: which axes the op reduces.
+std::vector<std::int64_t> kept_dims(const Operation& o, std::vector<bool>* reduced = nullptr) {
+  const Shape xs = o.inputs()[0].shape();
+  if (!xs.has_rank())
+    throw ValueError(str_cat("gradient of ", o.name(), ": its input ", o.inputs()[0].name(),
+                             " has unknown rank; this gradient needs a known rank"));
   std::vector<std::int64_t> keep = xs.dims();
   const Node* axes_node = o.inputs()[1].node();
   if (axes_node->op != "Const")
@@ -41,15 +63,41 @@ std::vector<std::int64_t> kept_dims(const Operation& o) {
     for (auto a : axes.to_vector<std::int32_t>()) ax.push_back(a);
   else
     ax = axes.to_vector<std::int64_t>();
-  for (auto a : ax) keep[static_cast<std::size_t>(a < 0 ? a + xs.rank() : a)] = 1;
+  if (reduced) reduced->assign(keep.size(), false);
+  for (auto a : ax) {
+    const auto k = static_cast<std::size_t>(a < 0 ? a + xs.rank() : a);
+    keep[k] = 1;
+    if (reduced) (*reduced)[k] = true;
+  }
   return keep;
+}
+
+// The reduction's output shape with keep_dims, as a shape vector for Reshape: a Const where the
+// static shape decides it, else x's run-time shape with the reduced axes set to 1
+// (shape * keep + reduced, TF's reduced_shape).
+Output kept_shape(Graph& g, const Operation& o, const std::string& name) {
+  std::vector<bool> reduced;
+  const auto keep = kept_dims(o, &reduced);
+  return reshape_target(g, keep, name, [&] {
+    std::vector<std::int64_t> mask, ones;
+    for (bool r : reduced) {
+      mask.push_back(r ? 0 : 1);
+      ones.push_back(r ? 1 : 0);
+    }
+    Output masked =
+        op(g, "Mul",
+           {shape_of(g, o.inputs()[0], name + "/Shape"), const_ints(g, mask, name + "/keep")}, {},
+           name + "/Mul");
+    return op(g, "AddV2", {masked, const_ints(g, ones, name + "/reduced")}, {}, name);
+  });
 }
 
 // dx for a reduction over `axes` of x: dy broadcast back to x's shape.
 Output unreduce(Graph& g, const Operation& o, const Output& dy) {
-  const Shape xs = static_shape(o.inputs()[0], o.type().c_str());
-  Output r = op(g, "Reshape", {dy, const_ints(g, kept_dims(o), "Shape")}, {}, "Reshape");
-  return op(g, "BroadcastTo", {r, const_ints(g, xs.dims(), "Shape_1")}, {}, "BroadcastTo");
+  Output r = dy;
+  if (!o.attrs().get_or<bool>("keep_dims", false))
+    r = op(g, "Reshape", {dy, kept_shape(g, o, "Shape")}, {}, "Reshape");
+  return op(g, "BroadcastTo", {r, shape_of(g, o.inputs()[0], "Shape_1")}, {}, "BroadcastTo");
 }
 
 // A Const of integer dtype `it` (int32 or int64) holding `v` in `shape`.
@@ -65,12 +113,10 @@ Output int_const(Graph& g, DType it, const std::vector<std::int64_t>& v, const S
   return g.create_op("Const", {}, std::move(a), name).output(0);
 }
 
-// TF's zeros_like for a gradient that is zero (a Fill of the tensor's static shape).
-Output zeros_like(Graph& g, const Output& t, const char* what) {
-  return op(g, "Fill",
-            {const_ints(g, static_shape(t, what).dims(), "Shape"),
-             grad_util::scalar(g, 0.0, t.dtype(), "zeros")},
-            {}, "zeros_like");
+// TF's zeros_like for a gradient that is zero (a Fill of the tensor's shape).
+Output zeros_like(Graph& g, const Output& t) {
+  return op(g, "Fill", {shape_of(g, t, "Shape"), grad_util::scalar(g, 0.0, t.dtype(), "zeros")}, {},
+            "zeros_like");
 }
 
 // Gradients of the gradient ops (TF's nn_grad.py / array_grad.py), for second derivatives:
@@ -78,24 +124,17 @@ Output zeros_like(Graph& g, const Output& t, const char* what) {
 void register_second_order_gradients(OpRegistry& r) {
   // ReluGrad(g, y) = g * (y > 0): linear in g; zero derivative in y almost everywhere.
   r.set_grad("ReluGrad", [](Graph& g, const Operation& o, const Grads& dy) {
-    return Grads{op(g, "ReluGrad", {dy[0], o.inputs()[1]}),
-                 zeros_like(g, o.inputs()[1], "ReluGrad")};
+    return Grads{op(g, "ReluGrad", {dy[0], o.inputs()[1]}), zeros_like(g, o.inputs()[1])};
   });
   // BiasAddGrad sums over every axis but the last: its adjoint broadcasts back.
   r.set_grad("BiasAddGrad", [](Graph& g, const Operation& o, const Grads& dy) {
-    return Grads{
-        op(g, "BroadcastTo",
-           {dy[0], const_ints(g, static_shape(o.inputs()[0], "BiasAddGrad").dims(), "Shape")}, {},
-           "Tile")};
+    return Grads{op(g, "BroadcastTo", {dy[0], shape_of(g, o.inputs()[0], "Shape")}, {}, "Tile")};
   });
   // Conv2DBackpropInput(sizes, w, dy) is linear in w and in dy.
   r.set_grad("Conv2DBackpropInput", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const AttrMap a = copy_attrs(o, {"strides", "padding", "dilations", "data_format"});
-    Output dw = op(
-        g, "Conv2DBackpropFilter",
-        {dy[0], const_ints(g, static_shape(in[1], "Conv2DBackpropInput").dims(), "Shape"), in[2]},
-        a);
+    Output dw = op(g, "Conv2DBackpropFilter", {dy[0], shape_of(g, in[1], "Shape"), in[2]}, a);
     Output ddy = op(g, "Conv2D", {dy[0], in[1]}, a);
     return Grads{Output(), dw, ddy};
   });
@@ -103,10 +142,7 @@ void register_second_order_gradients(OpRegistry& r) {
   r.set_grad("Conv2DBackpropFilter", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const AttrMap a = copy_attrs(o, {"strides", "padding", "dilations", "data_format"});
-    Output dx = op(
-        g, "Conv2DBackpropInput",
-        {const_ints(g, static_shape(in[0], "Conv2DBackpropFilter").dims(), "Shape"), dy[0], in[2]},
-        a);
+    Output dx = op(g, "Conv2DBackpropInput", {shape_of(g, in[0], "Shape"), dy[0], in[2]}, a);
     Output ddy = op(g, "Conv2D", {in[0], dy[0]}, a);
     return Grads{dx, Output(), ddy};
   });
@@ -120,36 +156,52 @@ void register_second_order_gradients(OpRegistry& r) {
   r.set_grad("MaxPoolGrad", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const AttrMap a = copy_attrs(o, {"ksize", "strides", "padding", "data_format"});
-    return Grads{zeros_like(g, in[0], "MaxPoolGrad"), zeros_like(g, in[1], "MaxPoolGrad"),
+    return Grads{zeros_like(g, in[0]), zeros_like(g, in[1]),
                  op(g, "MaxPoolGradGrad", {in[0], in[1], dy[0]}, a)};
   });
   r.set_grad("MaxPoolGradGrad", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const AttrMap a = copy_attrs(o, {"ksize", "strides", "padding", "data_format"});
-    return Grads{zeros_like(g, in[0], "MaxPoolGradGrad"), zeros_like(g, in[1], "MaxPoolGradGrad"),
+    return Grads{zeros_like(g, in[0]), zeros_like(g, in[1]),
                  op(g, "MaxPoolGrad", {in[0], in[1], dy[0]}, a)};
   });
   // BroadcastTo: the gradient summed back to the input's shape.
   r.set_grad("BroadcastTo", [](Graph& g, const Operation& o, const Grads& dy) {
-    return Grads{reduce_to_shape(g, dy[0], static_shape(o.inputs()[0], "BroadcastTo")), Output()};
+    return Grads{reduce_to_shape(g, dy[0], o.inputs()[0]), Output()};
   });
 }
 
 }  // namespace
 
 void register_gradients(OpRegistry& r) {
-  for (const char* nd :
-       {"Const", "Placeholder", "RandomUniform", "RandomStandardNormal", "TruncatedNormal",
-        "IsVariableInitialized", "LogicalNot", "BooleanMask", "NoOp", "VariableV2", "Assign",
-        "AssignAdd", "AssignSub", "ApplyGradientDescent", "ApplyMomentum", "ApplyAdam",
-        "_SparseApplyMomentumRows", "_EmbeddingRowIndex"})
+  for (const char* nd : {"Const",
+                         "Placeholder",
+                         "RandomUniform",
+                         "RandomStandardNormal",
+                         "TruncatedNormal",
+                         "IsVariableInitialized",
+                         "LogicalNot",
+                         "BooleanMask",
+                         "NoOp",
+                         "VariableV2",
+                         "Assign",
+                         "AssignAdd",
+                         "AssignSub",
+                         "ApplyGradientDescent",
+                         "ApplyMomentum",
+                         "ApplyAdam",
+                         "_SparseApplyMomentumRows",
+                         "_EmbeddingRowIndex",
+                         "Shape",
+                         "Size",
+                         "BroadcastGradientArgs"})
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
   // TF's _PackGrad (unstack): dy cut along axis 0 into the N inputs, each reshaped back.
   r.set_grad("Pack", [](Graph& g, const Operation& o, const Grads& dy) {
     const auto in = o.inputs();
-    const Shape s = static_shape(in[0], "Pack");
+    const Output s = shape_of(g, in[0], "Shape");
     AttrMap a;
     a.set("num_split", static_cast<std::int64_t>(in.size()));
     Operation split =
@@ -159,15 +211,19 @@ void register_gradients(OpRegistry& r) {
                     std::move(a), "unstack");
     Grads out;
     for (std::size_t i = 0; i < in.size(); ++i)
-      out.push_back(op(g, "Reshape",
-                       {split.output(static_cast<int>(i)), const_ints(g, s.dims(), "Shape")}, {},
-                       "Reshape"));
+      out.push_back(op(g, "Reshape", {split.output(static_cast<int>(i)), s}, {}, "Reshape"));
     return out;
   });
   // TF's _FillGrad: nothing for the dims, the sum of dy for the value.
   r.set_grad("Fill", [](Graph& g, const Operation& o, const Grads& dy) {
-    const Shape s = static_shape(o.output(0), "Fill");
+    const Shape s = o.output(0).shape();
     if (dy[0].dtype() != DType::kFloat32) return Grads{Output(), Output()};
+    if (!s.has_rank())  // every element, whatever the rank
+      return Grads{Output(),
+                   op(g, "Sum",
+                      {op(g, "Reshape", {dy[0], const_ints(g, {-1}, "Shape")}, {}, "Reshape"),
+                       const_ints(g, {0}, "Const")},
+                      {}, "Sum")};
     std::vector<std::int64_t> axes;
     for (int k = 0; k < s.rank(); ++k) axes.push_back(k);
     return Grads{Output(), op(g, "Sum", {dy[0], const_ints(g, axes, "Const")}, {}, "Sum")};
@@ -178,21 +234,19 @@ void register_gradients(OpRegistry& r) {
   });
   auto add = [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    return Grads{reduce_to_shape(g, dy[0], static_shape(in[0], "Add")),
-                 reduce_to_shape(g, dy[0], static_shape(in[1], "Add"))};
+    return Grads{reduce_to_shape(g, dy[0], in[0], in[1]), reduce_to_shape(g, dy[0], in[1], in[0])};
   };
   r.set_grad("Add", add);
   r.set_grad("AddV2", add);
   r.set_grad("Sub", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    return Grads{reduce_to_shape(g, dy[0], static_shape(in[0], "Sub")),
-                 reduce_to_shape(g, op(g, "Neg", {dy[0]}), static_shape(in[1], "Sub"))};
+    return Grads{reduce_to_shape(g, dy[0], in[0], in[1]),
+                 reduce_to_shape(g, op(g, "Neg", {dy[0]}), in[1], in[0])};
   });
   r.set_grad("Mul", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    return Grads{
-        reduce_to_shape(g, op(g, "Mul", {dy[0], in[1]}), static_shape(in[0], "Mul")),
-        reduce_to_shape(g, op(g, "Mul", {in[0], dy[0]}, {}, "Mul_1"), static_shape(in[1], "Mul"))};
+    return Grads{reduce_to_shape(g, op(g, "Mul", {dy[0], in[1]}), in[0], in[1]),
+                 reduce_to_shape(g, op(g, "Mul", {in[0], dy[0]}, {}, "Mul_1"), in[1], in[0])};
   });
   r.set_grad("RealDiv", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
@@ -200,14 +254,14 @@ void register_gradients(OpRegistry& r) {
     Output q =
         op(g, "RealDiv", {op(g, "RealDiv", {op(g, "Neg", {in[0]}), in[1]}, {}, "RealDiv_1"), in[1]},
            {}, "RealDiv_2");
-    return Grads{reduce_to_shape(g, dx, static_shape(in[0], "RealDiv")),
-                 reduce_to_shape(g, op(g, "Mul", {dy[0], q}), static_shape(in[1], "RealDiv"))};
+    return Grads{reduce_to_shape(g, dx, in[0], in[1]),
+                 reduce_to_shape(g, op(g, "Mul", {dy[0], q}), in[1], in[0])};
   });
   // TF's _MaximumGrad / _MinimumGrad: dy goes to x where x >= y (x <= y), else to y (ties to
   // x; a NaN operand sends it to y). NOTE: masks multiply dy, where TF selects: an inf or NaN
   // in dy gives NaN, and a negative dy -0, on the side that does not take it (TF: +0).
-  auto extremum = [](const char* cmp, const char* what) {
-    return [cmp, what](Graph& g, const Operation& o, const Grads& dy) {
+  auto extremum = [](const char* cmp) {
+    return [cmp](Graph& g, const Operation& o, const Grads& dy) {
       auto in = o.inputs();
       // 16-bit floats compare as float32 (exact; the comparisons take 32- and 64-bit types).
       const bool narrow = in[0].dtype() == DType::kFloat16 || in[0].dtype() == DType::kBFloat16;
@@ -217,14 +271,14 @@ void register_gradients(OpRegistry& r) {
       Output ymask = op(g, "LogicalNot", {xmask}, {}, "LogicalNot");
       const DType t = dy[0].dtype();
       return Grads{
-          reduce_to_shape(g, op(g, "Mul", {dy[0], cast_to(g, xmask, t, "Cast")}, {}, "Mul"),
-                          static_shape(in[0], what)),
+          reduce_to_shape(g, op(g, "Mul", {dy[0], cast_to(g, xmask, t, "Cast")}, {}, "Mul"), in[0],
+                          in[1]),
           reduce_to_shape(g, op(g, "Mul", {dy[0], cast_to(g, ymask, t, "Cast_1")}, {}, "Mul_1"),
-                          static_shape(in[1], what))};
+                          in[1], in[0])};
     };
   };
-  r.set_grad("Maximum", extremum("GreaterEqual", "Maximum"));
-  r.set_grad("Minimum", extremum("LessEqual", "Minimum"));
+  r.set_grad("Maximum", extremum("GreaterEqual"));
+  r.set_grad("Minimum", extremum("LessEqual"));
   r.set_grad("Neg", [](Graph& g, const Operation&, const Grads& dy) {
     return Grads{op(g, "Neg", {dy[0]})};
   });
@@ -249,19 +303,46 @@ void register_gradients(OpRegistry& r) {
   r.set_grad("ConcatV2", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const std::size_t n = in.size() - 1;
-    const Shape s0 = static_shape(in[0], "ConcatV2");
+    if (in[n].op().type() != "Const")
+      throw ValueError(str_cat("gradient of ", o.name(), ": axis must be a constant"));
     const Tensor& axis_value = in[n].op().attrs().get<Tensor>("value");
     std::int64_t axis = axis_value.dtype() == DType::kInt32 ? axis_value.scalar<std::int32_t>()
                                                             : axis_value.scalar<std::int64_t>();
-    if (axis < 0) axis += s0.rank();
+    int rank = -1;
+    for (std::size_t i = 0; i < n && rank < 0; ++i)
+      if (in[i].shape().has_rank()) rank = in[i].shape().rank();
+    if (rank < 0)
+      throw ValueError(str_cat("gradient of ", o.name(),
+                               ": its values have unknown rank; this gradient needs a known rank"));
+    if (axis < 0) axis += rank;
+    // Each value's size along the axis: static where known; one unknown is SplitV's -1 (the
+    // rest); more are read from the values' shapes at run time.
     std::vector<std::int64_t> sizes;
-    for (std::size_t i = 0; i < n; ++i)
-      sizes.push_back(static_shape(in[i], "ConcatV2").dims()[static_cast<std::size_t>(axis)]);
+    int unknown = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Shape si = in[i].shape();
+      sizes.push_back(si.has_rank() ? si.dims()[static_cast<std::size_t>(axis)] : -1);
+      unknown += sizes.back() < 0;
+    }
+    Output size_splits;
+    if (unknown <= 1) {
+      size_splits = const_ints(g, sizes, "Const");
+    } else {
+      std::vector<Output> parts;
+      for (std::size_t i = 0; i < n; ++i)
+        parts.push_back(sizes[i] >= 0
+                            ? const_ints(g, {sizes[i]}, "Const")
+                            : op(g, "GatherV2",
+                                 {shape_of(g, in[i], "Shape"), const_ints(g, {axis}, "Const"),
+                                  const_ints(g, {0}, "Const")},
+                                 {}, "GatherV2"));
+      parts.push_back(grad_util::scalar(g, 0, DType::kInt32, "concat/axis"));
+      size_splits = op(g, "ConcatV2", parts, {}, "concat");
+    }
     AttrMap a;
     a.set("num_split", static_cast<std::int64_t>(n));
-    Operation split =
-        g.create_op("SplitV", {dy[0], const_ints(g, sizes, "Const"), const_ints(g, {axis}, "axis")},
-                    std::move(a), "split");
+    Operation split = g.create_op("SplitV", {dy[0], size_splits, const_ints(g, {axis}, "axis")},
+                                  std::move(a), "split");
     Grads out;
     for (std::size_t i = 0; i < n; ++i) out.push_back(split.output(static_cast<int>(i)));
     out.emplace_back();  // the axis
@@ -275,11 +356,7 @@ void register_gradients(OpRegistry& r) {
       if (d.valid()) {
         parts.push_back(d);
       } else {
-        const Shape s = static_shape(o.output(i), "SplitV");
-        parts.push_back(op(g, "Fill",
-                           {const_ints(g, s.dims(), "Shape"),
-                            grad_util::scalar(g, 0.0, o.output(i).dtype(), "zeros")},
-                           {}, "zeros"));
+        parts.push_back(zeros_like(g, o.output(i)));
       }
     }
     auto in = o.inputs();
@@ -292,7 +369,7 @@ void register_gradients(OpRegistry& r) {
   r.set_grad("GatherV2", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const Shape ps = static_shape(in[0], "GatherV2");
-    const Shape is = static_shape(in[1], "GatherV2");
+    const Shape is = in[1].shape();
     if (in[2].op().type() != "Const")
       throw ValueError(str_cat("gradient of ", o.name(), ": axis must be a constant"));
     const Tensor& axis_value = in[2].op().attrs().get<Tensor>("value");
@@ -307,9 +384,13 @@ void register_gradients(OpRegistry& r) {
       if (k > axis) inner *= d;
     }
     const std::int64_t limit = ps.dims()[static_cast<std::size_t>(axis)];
-    const std::int64_t count = is.num_elements();
+    // The number of indices; -1 (inferred by each Reshape) when their shape is only known at
+    // run time (params has elements: inner > 0).
+    std::int64_t count = is.is_fully_defined() ? is.num_elements() : -1;
+    if (count < 0 && inner == 0) static_shape(in[1], "GatherV2");  // raises
+    const std::int64_t num_rows = count < 0 ? -1 : outer * count;
     Output values =
-        op(g, "Reshape", {dy[0], const_ints(g, {outer * count, inner}, "Shape")}, {}, "Reshape");
+        op(g, "Reshape", {dy[0], const_ints(g, {num_rows, inner}, "Shape")}, {}, "Reshape");
     const DType it = in[1].dtype();
     Output ids = op(g, "Reshape", {in[1], const_ints(g, {1, count}, "Shape_1")}, {}, "Reshape_1");
     // 1 where 0 <= index < limit, else 0: an invalid index (a zero row in the forward pass on a
@@ -332,7 +413,7 @@ void register_gradients(OpRegistry& r) {
              {op(g, "Mul", {ids, valid}, {}, "Mul"),
               op(g, "Sub", {valid, int_const(g, it, {1}, Shape{}, "one")}, {}, "Sub")},
              {}, "segments");
-    ids = op(g, "Reshape", {ids, const_ints(g, {outer * count}, "Shape_3")}, {}, "Reshape_3");
+    ids = op(g, "Reshape", {ids, const_ints(g, {num_rows}, "Shape_3")}, {}, "Reshape_3");
     Output sum = op(g, "UnsortedSegmentSum", {values, ids, const_ints(g, {outer * limit}, "Const")},
                     {}, "UnsortedSegmentSum");
     // Along axis 0 the segments are the rows the gradient touches (-1: none): TF's IndexedSlices
@@ -351,19 +432,36 @@ void register_gradients(OpRegistry& r) {
   // gradient; rows with a negative id (dropped by the sum) get zeros.
   r.set_grad("UnsortedSegmentSum", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    const Shape ids_shape = static_shape(in[1], "UnsortedSegmentSum");
-    const Shape data_shape = static_shape(in[0], "UnsortedSegmentSum");
+    const Shape ids_shape = in[1].shape();
+    const Shape data_shape = in[0].shape();
+    if (!ids_shape.has_rank() || !data_shape.has_rank())
+      throw ValueError(str_cat("gradient of ", o.name(), ": data ", data_shape.to_string(),
+                               " and segment_ids ", ids_shape.to_string(),
+                               " need known ranks for this gradient"));
     const DType it = in[1].dtype();
     Output zero = int_const(g, it, {0}, Shape{}, "zero");
     Output keep = op(g, "LogicalNot", {op(g, "Less", {in[1], zero}, {}, "Less")}, {}, "LogicalNot");
     // Negative ids read row 0, then masked to zero.
     Output safe = op(g, "Mul", {in[1], cast_to(g, keep, it, "Cast")}, {}, "Mul");
     Output rows = op(g, "GatherV2", {dy[0], safe, const_ints(g, {0}, "axis")}, {}, "GatherV2");
+    // The mask with data's trailing dimensions as 1s: ids' shape, then ones.
     std::vector<std::int64_t> mask_dims = ids_shape.dims();
-    for (int k = ids_shape.rank(); k < data_shape.rank(); ++k) mask_dims.push_back(1);
-    Output mask = op(g, "Reshape",
-                     {cast_to(g, keep, dy[0].dtype(), "Cast_1"), const_ints(g, mask_dims, "Shape")},
-                     {}, "Reshape");
+    const std::vector<std::int64_t> ones(
+        static_cast<std::size_t>(data_shape.rank() - ids_shape.rank()), 1);
+    mask_dims.insert(mask_dims.end(), ones.begin(), ones.end());
+    Output mask = cast_to(g, keep, dy[0].dtype(), "Cast_1");
+    if (!ones.empty())
+      mask = op(g, "Reshape",
+                {mask, reshape_target(g, mask_dims, "Shape",
+                                      [&] {
+                                        return op(
+                                            g, "ConcatV2",
+                                            {shape_of(g, in[1], "Shape/ids"),
+                                             const_ints(g, ones, "Shape/ones"),
+                                             grad_util::scalar(g, 0, DType::kInt32, "Shape/axis")},
+                                            {}, "Shape");
+                                      })},
+                {}, "Reshape");
     return Grads{op(g, "Mul", {rows, mask}, {}, "Mul_1"), Output(), Output()};
   });
   r.set_grad("_FusedBiasAddRelu", [](Graph& g, const Operation& o, const Grads& dy) {
@@ -373,11 +471,8 @@ void register_gradients(OpRegistry& r) {
   r.set_grad("Conv2D", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const AttrMap a = copy_attrs(o, {"strides", "padding", "dilations", "data_format"});
-    Output dx = op(g, "Conv2DBackpropInput",
-                   {const_ints(g, static_shape(in[0], "Conv2D").dims(), "Shape"), in[1], dy[0]}, a);
-    Output dw =
-        op(g, "Conv2DBackpropFilter",
-           {in[0], const_ints(g, static_shape(in[1], "Conv2D").dims(), "Shape_1"), dy[0]}, a);
+    Output dx = op(g, "Conv2DBackpropInput", {shape_of(g, in[0], "Shape"), in[1], dy[0]}, a);
+    Output dw = op(g, "Conv2DBackpropFilter", {in[0], shape_of(g, in[1], "Shape_1"), dy[0]}, a);
     return Grads{dx, dw};
   });
   r.set_grad("MaxPool", [](Graph& g, const Operation& o, const Grads& dy) {
@@ -385,8 +480,7 @@ void register_gradients(OpRegistry& r) {
                     copy_attrs(o, {"ksize", "strides", "padding", "data_format"}))};
   });
   r.set_grad("AvgPool", [](Graph& g, const Operation& o, const Grads& dy) {
-    return Grads{op(g, "AvgPoolGrad",
-                    {const_ints(g, static_shape(o.inputs()[0], "AvgPool").dims(), "Shape"), dy[0]},
+    return Grads{op(g, "AvgPoolGrad", {shape_of(g, o.inputs()[0], "Shape"), dy[0]},
                     copy_attrs(o, {"ksize", "strides", "padding", "data_format"}))};
   });
   r.set_grad("MatMul", [](Graph& g, const Operation& o, const Grads& dy) {
@@ -413,12 +507,27 @@ void register_gradients(OpRegistry& r) {
     return Grads{unreduce(g, o, dy[0]), Output()};
   });
   r.set_grad("Mean", [](Graph& g, const Operation& o, const Grads& dy) {
-    const Shape xs = static_shape(o.inputs()[0], "Mean");
-    const Shape ys = static_shape(o.output(0), "Mean");
-    const double count = static_cast<double>(xs.num_elements()) /
-                         static_cast<double>(std::max<std::int64_t>(1, ys.num_elements()));
-    Output scaled = op(g, "RealDiv", {dy[0], grad_util::scalar(g, count, DType::kFloat32, "Const")},
-                       {}, "truediv");
+    const Shape xs = o.inputs()[0].shape();
+    const Shape ys = o.output(0).shape();
+    Output factor;
+    if (xs.is_fully_defined() && ys.is_fully_defined()) {
+      const double count = static_cast<double>(xs.num_elements()) /
+                           static_cast<double>(std::max<std::int64_t>(1, ys.num_elements()));
+      factor = grad_util::scalar(g, count, DType::kFloat32, "Const");
+    } else {
+      // TF's _MeanGrad: size(x) // max(size(y), 1), at run time (int64: no overflow).
+      AttrMap a;
+      a.set("out_type", DType::kInt64);
+      Output in_size = op(g, "Size", {o.inputs()[0]}, a, "Size");
+      Output out_size = op(g, "Size", {o.output(0)}, a, "Size_1");
+      Output count = op(
+          g, "RealDiv",
+          {in_size, op(g, "Maximum", {out_size, int_const(g, DType::kInt64, {1}, Shape{}, "one")},
+                       {}, "Maximum")},
+          {}, "floordiv");
+      factor = cast_to(g, count, dy[0].dtype(), "Cast");
+    }
+    Output scaled = op(g, "RealDiv", {dy[0], factor}, {}, "truediv");
     return Grads{unreduce(g, o, scaled), Output()};
   });
   r.set_grad("Max", [](Graph& g, const Operation& o, const Grads& dy) {
@@ -426,9 +535,9 @@ void register_gradients(OpRegistry& r) {
     const Output x = o.inputs()[0];
     Output y = o.output(0), grad = dy[0];
     if (!o.attrs().get_or<bool>("keep_dims", false)) {
-      const auto kept = kept_dims(o);
-      y = op(g, "Reshape", {y, const_ints(g, kept, "Shape")}, {}, "Reshape");
-      grad = op(g, "Reshape", {grad, const_ints(g, kept, "Shape_1")}, {}, "Reshape_1");
+      const Output kept = kept_shape(g, o, "Shape");
+      y = op(g, "Reshape", {y, kept}, {}, "Reshape");
+      grad = op(g, "Reshape", {grad, kept}, {}, "Reshape_1");
     }
     Output indicators = cast_to(g, op(g, "Equal", {y, x}, {}, "Equal"), grad.dtype(), "Cast");
     AttrMap keep;
@@ -441,25 +550,23 @@ void register_gradients(OpRegistry& r) {
   // TF's _FloorGrad: no gradient (the derivative is 0 almost everywhere).
   r.set_grad("Floor", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
   r.set_grad("Reshape", [](Graph& g, const Operation& o, const Grads& dy) {
-    return Grads{op(g, "Reshape",
-                    {dy[0], const_ints(g, static_shape(o.inputs()[0], "Reshape").dims(), "Shape")}),
-                 Output()};
+    return Grads{op(g, "Reshape", {dy[0], shape_of(g, o.inputs()[0], "Shape")}), Output()};
   });
-  r.set_grad(
-      "SparseSoftmaxCrossEntropyWithLogits", [](Graph& g, const Operation& o, const Grads& dy) {
-        // NOTE: TF's PreventGradient on the second output: a gradient reaching it (a second
-        // derivative through the loss) would otherwise be silently dropped.
-        if (dy.size() > 1 && dy[1].valid())
-          throw ValueError(
-              "Gradient explicitly disabled. Reason: Currently there is no way to take the second "
-              "derivative of sparse_softmax_cross_entropy_with_logits due to the fused "
-              "implementation's interaction with tf.gradients()");
-        // dlogits = dloss[:, None] * (softmax - onehot), the op's second output.
-        const Shape ls = static_shape(o.inputs()[0], "SparseSoftmaxCrossEntropyWithLogits");
-        Output col =
-            op(g, "Reshape", {dy[0], const_ints(g, {ls.dims()[0], 1}, "Shape")}, {}, "ExpandDims");
-        return Grads{op(g, "Mul", {col, o.output(1)}), Output()};
-      });
+  r.set_grad("SparseSoftmaxCrossEntropyWithLogits", [](Graph& g, const Operation& o,
+                                                       const Grads& dy) {
+    // NOTE: TF's PreventGradient on the second output: a gradient reaching it (a second
+    // derivative through the loss) would otherwise be silently dropped.
+    if (dy.size() > 1 && dy[1].valid())
+      throw ValueError(
+          "Gradient explicitly disabled. Reason: Currently there is no way to take the second "
+          "derivative of sparse_softmax_cross_entropy_with_logits due to the fused "
+          "implementation's interaction with tf.gradients()");
+    // dlogits = dloss[:, None] * (softmax - onehot), the op's second output.
+    const Shape ls = o.inputs()[0].shape();
+    const std::int64_t batch = ls.has_rank() && ls.rank() >= 1 ? ls.dims()[0] : -1;
+    Output col = op(g, "Reshape", {dy[0], const_ints(g, {batch, 1}, "Shape")}, {}, "ExpandDims");
+    return Grads{op(g, "Mul", {col, o.output(1)}), Output()};
+  });
 }
 
 }  // namespace scopeflow

@@ -37,6 +37,15 @@ std::vector<std::int64_t> const_ints(const ShapeContext& c, int i) {
   return v;
 }
 
+// The 4-D shape a sizes input (Conv2DBackpropInput's input_sizes, ...) holds: a Const's
+// values, a Shape op's input's static shape, else four unknown dimensions.
+Shape sizes_shape(const ShapeContext& c, int i) {
+  auto dims = const_ints(c, i);
+  if (!dims.empty()) return Shape(dims);
+  const Shape& v = c.input_value_shapes[static_cast<std::size_t>(i)];
+  return v.has_rank() ? v : Shape{-1, -1, -1, -1};
+}
+
 void require_float(const ShapeContext& c, int i) {
   if (c.input_dtypes[static_cast<std::size_t>(i)] != DType::kFloat32)
     throw ValueError(str_cat(c.node_name, ": input ", i, " must be float32, got ",
@@ -169,17 +178,11 @@ void register_nn_ops(OpRegistry& r) {
   r.add({.name = "Conv2DBackpropInput",
          .min_inputs = 3,
          .max_inputs = 3,
-         .shape = [](ShapeContext& c) {
-           auto dims = const_ints(c, 0);
-           c.set_output(DType::kFloat32, dims.empty() ? Shape{-1, -1, -1, -1} : Shape(dims));
-         }});
+         .shape = [](ShapeContext& c) { c.set_output(DType::kFloat32, sizes_shape(c, 0)); }});
   r.add({.name = "Conv2DBackpropFilter",
          .min_inputs = 3,
          .max_inputs = 3,
-         .shape = [](ShapeContext& c) {
-           auto dims = const_ints(c, 1);
-           c.set_output(DType::kFloat32, dims.empty() ? Shape{-1, -1, -1, -1} : Shape(dims));
-         }});
+         .shape = [](ShapeContext& c) { c.set_output(DType::kFloat32, sizes_shape(c, 1)); }});
   r.add({.name = "MaxPool", .min_inputs = 1, .max_inputs = 1, .shape = pool_shape});
   r.add({.name = "AvgPool", .min_inputs = 1, .max_inputs = 1, .shape = pool_shape});
   r.add({.name = "MaxPoolGrad", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {
@@ -191,8 +194,7 @@ void register_nn_ops(OpRegistry& r) {
            c.set_output(DType::kFloat32, c.input_shapes[1]);
          }});
   r.add({.name = "AvgPoolGrad", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
-           auto dims = const_ints(c, 0);
-           c.set_output(DType::kFloat32, dims.empty() ? Shape{-1, -1, -1, -1} : Shape(dims));
+           c.set_output(DType::kFloat32, sizes_shape(c, 0));
          }});
   r.add({.name = "MatMul", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            require_float(c, 0);
@@ -218,7 +220,14 @@ void register_nn_ops(OpRegistry& r) {
     r.add({.name = op, .min_inputs = 2, .max_inputs = 2, .shape = reduce_shape});
   r.add({.name = "Reshape", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            if (c.input_values[1] == nullptr) {
-             c.set_output(c.input_dtypes[0], Shape::unknown());
+             // A Shape op's value (TF's constant_value_as_shape): its input's static shape.
+             const Shape& v = c.input_value_shapes[1];
+             const Shape& in = c.input_shapes[0];
+             if (v.is_fully_defined() && in.is_fully_defined() &&
+                 v.num_elements() != in.num_elements())
+               throw ValueError(str_cat(c.node_name, ": Cannot reshape a tensor with ",
+                                        in.num_elements(), " elements to shape ", v.to_string()));
+             c.set_output(c.input_dtypes[0], v);
              return;
            }
            auto dims = const_ints(c, 1);

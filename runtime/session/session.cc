@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -1057,6 +1058,34 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       return true;  // a long chain: not forwarded, to be safe
     };
     for (const Node* n : order) {
+      // TF's grappler materializes Shape and Size of a tensor whose shape is fully defined
+      // (a fed one included: feeds are checked against it; not a variable's: Assign with
+      // validate_shape false may change it).
+      if ((n->op == "Shape" || n->op == "Size") && n->inputs.size() == 1 && !fed(n, 0)) {
+        const auto& [src, i] = n->inputs[0];
+        const Shape& s = src->output_shapes[static_cast<std::size_t>(i)];
+        if (!s.is_fully_defined() || backed_by_variable(src)) continue;
+        if (auto it = folded_values.find(n); it != folded_values.end()) {
+          folded[n] = &it->second;
+          continue;
+        }
+        std::vector<std::int64_t> v =
+            n->op == "Shape" ? s.dims() : std::vector<std::int64_t>{s.num_elements()};
+        const Shape out_shape = n->output_shapes[0];
+        Tensor value;
+        if (n->output_dtypes[0] == DType::kInt64) {
+          value = Tensor::from_vector<std::int64_t>(v, out_shape);
+        } else {
+          if (std::any_of(v.begin(), v.end(), [](std::int64_t d) {
+                return d > std::numeric_limits<std::int32_t>::max();
+              }))
+            continue;  // the kernel raises
+          value = Tensor::from_vector<std::int32_t>(std::vector<std::int32_t>(v.begin(), v.end()),
+                                                    out_shape);
+        }
+        folded[n] = &folded_values.emplace(n, std::move(value)).first->second;
+        continue;
+      }
       const OpDef* def = op_registry().find(n->op);
       if (def == nullptr || def->stateful || is_runtime_op(n->op) || is_random(n->op) ||
           n->output_dtypes.size() != 1 || fed(n, 0) || n->output_dtypes[0] == DType::kString ||
@@ -1345,7 +1374,8 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       // No data to wait for, but the order stays: the step runs after its inputs' steps, and
       // so after their control inputs (TF moves them onto the folded Const), then its own.
       ++p.nodes_folded;
-      for (const auto& [src, i] : n->inputs) add_edge(step_of.at(src), index);
+      for (const auto& [src, i] : n->inputs)
+        if (!fed(src, i)) add_edge(step_of.at(src), index);  // a Shape's fed input: no step
       for (const Node* dep : n->control_inputs) add_edge(step_of.at(dep), index);
       continue;
     }

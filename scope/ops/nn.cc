@@ -207,6 +207,15 @@ Output reshape(const Output& tensor, const std::vector<std::int64_t>& shape,
   return get_default_graph().create_op("Reshape", {tensor, s}, {}, op_name).output(0);
 }
 
+Output reshape(const Output& tensor, const Output& shape, std::string_view name) {
+  if (shape.dtype() != DType::kInt32 && shape.dtype() != DType::kInt64)
+    throw ValueError(str_cat("reshape: shape ", shape.name(), " must be int32 or int64, got ",
+                             dtype_name(shape.dtype())));
+  return get_default_graph()
+      .create_op("Reshape", {tensor, shape}, {}, name_or(name, "Reshape"))
+      .output(0);
+}
+
 Output reduce_sum(const Output& x, const std::vector<std::int64_t>& axes, bool keep_dims,
                   std::string_view name) {
   return reduce("Sum", x, axes, keep_dims, name);

@@ -60,6 +60,8 @@ std::vector<Output> split(const Output& value, int num_split, std::int64_t axis 
                           std::string_view name = "");
 Output reshape(const Output& tensor, const std::vector<std::int64_t>& shape,
                std::string_view name = "");
+// tf.reshape with a shape tensor (int32/int64 vector, e.g. sf::shape(y)): op "Reshape".
+Output reshape(const Output& tensor, const Output& shape, std::string_view name = "");
 // Empty `axes`: every axis (TF's axis=None).
 Output reduce_sum(const Output& x, const std::vector<std::int64_t>& axes = {},
                   bool keep_dims = false, std::string_view name = "");

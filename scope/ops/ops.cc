@@ -167,6 +167,20 @@ Output ones(const Shape& shape, DType dtype, std::string_view name) {
 Output fill(const Output& dims, const Output& value, std::string_view name) {
   return get_default_graph().create_op("Fill", {dims, value}, {}, op_name(name, "Fill")).output(0);
 }
+Output shape(const Output& input, DType out_type, std::string_view name) {
+  AttrMap attrs;
+  attrs.set("out_type", out_type);
+  return get_default_graph()
+      .create_op("Shape", {input}, std::move(attrs), op_name(name, "Shape"))
+      .output(0);
+}
+Output size(const Output& input, DType out_type, std::string_view name) {
+  AttrMap attrs;
+  attrs.set("out_type", out_type);
+  return get_default_graph()
+      .create_op("Size", {input}, std::move(attrs), op_name(name, "Size"))
+      .output(0);
+}
 Output identity(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Identity", {x}, {}, op_name(name, "Identity")).output(0);
 }
@@ -308,7 +322,6 @@ Output argmax(const Output& input, std::int64_t axis, DType output_type, std::st
       .create_op("ArgMax", {input, dim}, std::move(attrs), final_name)
       .output(0);
 }
-
 
 Output binary_operator(const char* op_type, const char* name, const Output& x, const Output& y) {
   name_scope scope("", name);

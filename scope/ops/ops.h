@@ -34,6 +34,11 @@ Output placeholder(DType dtype, const Shape& shape = Shape::unknown(), std::stri
 Output zeros(const Shape& shape, DType dtype = DType::kFloat32, std::string_view name = "");
 Output ones(const Shape& shape, DType dtype = DType::kFloat32, std::string_view name = "");
 Output fill(const Output& dims, const Output& value, std::string_view name = "");
+// tf.shape / tf.size: `input`'s shape (a vector) or element count (a scalar) at run time, as
+// int32 (the default) or int64; ops "Shape" and "Size". The static shape of what consumes
+// them follows (reshape(x, shape(y)) has y's static shape, as TF's constant_value_as_shape).
+Output shape(const Output& input, DType out_type = DType::kInt32, std::string_view name = "");
+Output size(const Output& input, DType out_type = DType::kInt32, std::string_view name = "");
 Output identity(const Output& x, std::string_view name = "");
 Operation no_op(std::string_view name = "");
 // A NoOp that depends on every op in `ops` (TF's tf.group).
