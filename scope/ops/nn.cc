@@ -104,6 +104,21 @@ Output avg_pool(const Output& value, const std::vector<std::int64_t>& ksize,
   return window_op("AvgPool", value, ksize, strides, padding, name);
 }
 
+namespace {
+// TF1's nn_ops.dropout after its checks: random_uniform over x's shape (its run-time shape when
+// the static one is not fully defined) plus keep_prob, floored, as the mask of x / keep_prob.
+Output dropout_mask_and_scale(const Output& x, const Output& keep, std::optional<std::int64_t> seed,
+                              const std::string& final_name) {
+  const Shape s = x.shape();
+  Output random = s.is_fully_defined() ? random_uniform(s, 0.0, 1.0, DType::kFloat32, seed)
+                                       : random_uniform(shape(x, DType::kInt32, "Shape"), 0.0, 1.0,
+                                                        DType::kFloat32, seed);
+  Output mask = get_default_graph().create_op("Floor", {random + keep}, {}, "Floor").output(0);
+  Output scaled = get_default_graph().create_op("RealDiv", {x, keep}, {}, "div").output(0);
+  return get_default_graph().create_op("Mul", {scaled, mask}, {}, final_name).output(0);
+}
+}  // namespace
+
 Output dropout(const Output& x, double keep_prob, std::optional<std::int64_t> seed,
                std::string_view name) {
   if (!(keep_prob > 0.0 && keep_prob <= 1.0))
@@ -112,14 +127,28 @@ Output dropout(const Output& x, double keep_prob, std::optional<std::int64_t> se
   name_scope scope(name, "dropout");
   const std::string final_name = scope.name();
   if (keep_prob == 1.0) return identity(x, final_name);
-  const Shape s = x.shape();
-  if (!s.is_fully_defined())
-    throw ValueError(str_cat("dropout: ", x.name(), " needs a fully defined shape"));
-  Output keep = constant(static_cast<float>(keep_prob), "keep_prob");
-  Output random = random_uniform(s, 0.0, 1.0, DType::kFloat32, seed) + keep;
-  Output mask = get_default_graph().create_op("Floor", {random}, {}, "Floor").output(0);
-  Output scaled = get_default_graph().create_op("RealDiv", {x, keep}, {}, "div").output(0);
-  return get_default_graph().create_op("Mul", {scaled, mask}, {}, final_name).output(0);
+  return dropout_mask_and_scale(x, constant(static_cast<float>(keep_prob), "keep_prob"), seed,
+                                final_name);
+}
+
+Output dropout(const Output& x, const Output& keep_prob, std::optional<std::int64_t> seed,
+               std::string_view name) {
+  if (keep_prob.dtype() != x.dtype())
+    throw ValueError(str_cat("dropout: keep_prob ", keep_prob.name(), " is ",
+                             dtype_name(keep_prob.dtype()), ", x ", x.name(), " is ",
+                             dtype_name(x.dtype())));
+  if (!keep_prob.shape().is_compatible_with(Shape{}))
+    throw ValueError(str_cat("dropout: keep_prob ", keep_prob.name(),
+                             " must be a scalar, got shape ", keep_prob.shape().to_string()));
+  name_scope scope(name, "dropout");
+  const std::string final_name = scope.name();
+  // TF: "Do nothing if we know keep_prob == 1" (a constant 1).
+  if (keep_prob.op().type() == "Const") {
+    const Tensor& v = keep_prob.op().attrs().get<Tensor>("value");
+    if (v.dtype() == DType::kFloat32 && v.num_elements() == 1 && v.scalar<float>() == 1.0f)
+      return identity(x, final_name);
+  }
+  return dropout_mask_and_scale(x, keep_prob, seed, final_name);
 }
 
 Output softmax(const Output& logits, std::string_view name) {

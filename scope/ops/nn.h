@@ -33,6 +33,11 @@ Output avg_pool(const Output& value, const std::vector<std::int64_t>& ksize,
 // (random_uniform + keep_prob, floored, as a mask; the mask is counter-based Philox).
 Output dropout(const Output& x, double keep_prob, std::optional<std::int64_t> seed = {},
                std::string_view name = "");
+// The same with keep_prob a scalar tensor of x's dtype (TF1's `keep_prob = placeholder(float32)`,
+// 0.5 fed while training and 1 while evaluating). x's shape may be partly known (the mask then
+// takes its run-time shape).
+Output dropout(const Output& x, const Output& keep_prob, std::optional<std::int64_t> seed = {},
+               std::string_view name = "");
 // Softmax over the last dimension (TF's tf.nn.softmax with the default axis), op "Softmax";
 // numerically stable (the row maximum is subtracted first).
 Output softmax(const Output& logits, std::string_view name = "");

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <variant>
 
 #include "devices/base/errors.h"
 #include "scope/scopes.h"
@@ -36,14 +37,21 @@ Output shape_const(const Shape& shape, std::string_view name) {
       Tensor::from_vector<std::int32_t>(dims, Shape{static_cast<std::int64_t>(dims.size())}), name);
 }
 
-Output random_op(const char* op_type, const char* default_name, const Shape& shape, double a,
-                 double b, DType dtype, std::optional<std::int64_t> seed, std::string_view name,
-                 bool uniform) {
+// `shape`: a Shape (made a Const "shape" inside the scope) or a shape tensor (int32/int64).
+Output random_op(const char* op_type, const char* default_name,
+                 const std::variant<Shape, Output>& shape, double a, double b, DType dtype,
+                 std::optional<std::int64_t> seed, std::string_view name, bool uniform) {
   if (dtype != DType::kFloat32)
     throw ValueError(str_cat(default_name, ": only float32 is supported, got ", dtype_name(dtype)));
+  if (const Output* t = std::get_if<Output>(&shape);
+      t && t->dtype() != DType::kInt32 && t->dtype() != DType::kInt64)
+    throw ValueError(str_cat(default_name, ": shape ", t->name(), " must be int32 or int64, got ",
+                             dtype_name(t->dtype())));
   name_scope scope(name, default_name);
   Graph g = get_default_graph();
-  Output shape_t = shape_const(shape, "shape");
+  Output shape_t = std::holds_alternative<Shape>(shape)
+                       ? shape_const(std::get<Shape>(shape), "shape")
+                       : std::get<Output>(shape);
   Output p0 = make_const(detail::scalar_tensor(a, dtype), uniform ? "min" : "mean");
   Output p1 = make_const(detail::scalar_tensor(b, dtype), uniform ? "max" : "stddev");
   auto [s1, s2] = g.get_seed(seed);
@@ -349,6 +357,22 @@ Output random_normal(const Shape& shape, double mean, double stddev, DType dtype
                    false);
 }
 Output truncated_normal(const Shape& shape, double mean, double stddev, DType dtype,
+                        std::optional<std::int64_t> seed, std::string_view name) {
+  return random_op("TruncatedNormal", "truncated_normal", shape, mean, stddev, dtype, seed, name,
+                   false);
+}
+
+Output random_uniform(const Output& shape, double minval, double maxval, DType dtype,
+                      std::optional<std::int64_t> seed, std::string_view name) {
+  return random_op("RandomUniform", "random_uniform", shape, minval, maxval, dtype, seed, name,
+                   true);
+}
+Output random_normal(const Output& shape, double mean, double stddev, DType dtype,
+                     std::optional<std::int64_t> seed, std::string_view name) {
+  return random_op("RandomStandardNormal", "random_normal", shape, mean, stddev, dtype, seed, name,
+                   false);
+}
+Output truncated_normal(const Output& shape, double mean, double stddev, DType dtype,
                         std::optional<std::int64_t> seed, std::string_view name) {
   return random_op("TruncatedNormal", "truncated_normal", shape, mean, stddev, dtype, seed, name,
                    false);

@@ -155,6 +155,17 @@ Output random_normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
 Output truncated_normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
                         DType dtype = DType::kFloat32, std::optional<std::int64_t> seed = {},
                         std::string_view name = "");
+// The same with the shape as a tensor (int32/int64 vector, e.g. sf::shape(x)), known at run
+// time.
+Output random_uniform(const Output& shape, double minval = 0.0, double maxval = 1.0,
+                      DType dtype = DType::kFloat32, std::optional<std::int64_t> seed = {},
+                      std::string_view name = "");
+Output random_normal(const Output& shape, double mean = 0.0, double stddev = 1.0,
+                     DType dtype = DType::kFloat32, std::optional<std::int64_t> seed = {},
+                     std::string_view name = "");
+Output truncated_normal(const Output& shape, double mean = 0.0, double stddev = 1.0,
+                        DType dtype = DType::kFloat32, std::optional<std::int64_t> seed = {},
+                        std::string_view name = "");
 // The graph-level seed (TF's tf.set_random_seed) of the default graph.
 void set_random_seed(std::optional<std::int64_t> seed);
 

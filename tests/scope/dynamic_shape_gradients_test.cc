@@ -290,6 +290,64 @@ TEST_F(DynamicShapeGradientsTest, TrainingWithABatchOfNoneMatchesAFixedBatch) {
   for (std::size_t i = 0; i < fixed.size(); ++i) EXPECT_FLOAT_EQ(fixed[i], dynamic[i]) << i;
 }
 
+TEST_F(DynamicShapeGradientsTest, DeepMnistScriptWithAKeepProbPlaceholder) {
+  // TF1's "Deep MNIST for experts" in small: x [None, 16] reshaped to images, conv, pool, a
+  // dense layer, dropout(h, keep_prob) with keep_prob a placeholder (0.5 to train, 1 to
+  // evaluate), Adam. The same run with x declared [6, 16] gives the same numbers.
+  auto run = [](bool dynamic) {
+    sf::reset_default_graph();
+    sf::set_random_seed(7);
+    auto x = sf::placeholder(sf::float32, dynamic ? sf::Shape{-1, 16} : sf::Shape{6, 16}, "x");
+    auto y_ = sf::placeholder(sf::int64, dynamic ? sf::Shape{-1} : sf::Shape{6}, "y_");
+    auto keep_prob = sf::placeholder(sf::float32, sf::Shape{}, "keep_prob");
+    auto image = sf::reshape(x, std::vector<std::int64_t>{-1, 4, 4, 1});
+    auto w1 = sf::get_variable("w1", {3, 3, 1, 2});
+    auto h = sf::nn::max_pool(sf::nn::relu(sf::nn::conv2d(image, w1, {1, 1, 1, 1}, "SAME")),
+                              {1, 2, 2, 1}, {1, 2, 2, 1}, "VALID");
+    auto w2 = sf::get_variable("w2", {8, 3});
+    auto drop = sf::nn::dropout(sf::reshape(h, std::vector<std::int64_t>{-1, 8}), keep_prob);
+    EXPECT_EQ(drop.op().name(), "dropout");
+    EXPECT_EQ(drop.shape(), dynamic ? sf::Shape({-1, 8}) : sf::Shape({6, 8}));
+    auto logits = sf::matmul(drop, w2);
+    auto loss = sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(y_, logits));
+    auto step = sf::train::AdamOptimizer(0.01).minimize(loss);
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    const auto xv = random_tensor({6, 16}, 34);
+    const auto yv = sf::Tensor::from_vector<std::int64_t>({0, 1, 2, 2, 1, 0});
+    for (int i = 0; i < 3; ++i)
+      s.run(step, {{x, xv}, {y_, yv}, {keep_prob, sf::Tensor::from_scalar(0.5f)}});
+    auto r = s.run({w1.value(), w2.value(), loss},
+                   {{x, xv}, {y_, yv}, {keep_prob, sf::Tensor::from_scalar(1.0f)}});
+    // keep_prob 0.5 zeroes some values and doubles the others; 1 keeps them all.
+    const auto kept =
+        s.run(drop, {{x, xv}, {keep_prob, sf::Tensor::from_scalar(1.0f)}}).to_vector<float>();
+    const auto half =
+        s.run(drop, {{x, xv}, {keep_prob, sf::Tensor::from_scalar(0.5f)}}).to_vector<float>();
+    int zeroed = 0;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      if (half[i] == 0.0f && kept[i] != 0.0f) ++zeroed;
+      if (half[i] != 0.0f) {
+        EXPECT_FLOAT_EQ(half[i], 2.0f * kept[i]) << i;
+      }
+    }
+    EXPECT_GT(zeroed, 0);
+    std::vector<float> out = r[0].to_vector<float>();
+    for (float v : r[1].to_vector<float>()) out.push_back(v);
+    out.push_back(r[2].scalar<float>());
+    return out;
+  };
+  const auto fixed = run(false), dynamic = run(true);
+  ASSERT_EQ(fixed.size(), dynamic.size());
+  for (std::size_t i = 0; i < fixed.size(); ++i) EXPECT_FLOAT_EQ(fixed[i], dynamic[i]) << i;
+  // keep_prob's checks: x's dtype, a scalar.
+  auto x = sf::placeholder(sf::float32, {-1, 2}, "x2");
+  EXPECT_THROW(sf::nn::dropout(x, sf::placeholder(sf::float64, sf::Shape{})), sf::ValueError);
+  EXPECT_THROW(sf::nn::dropout(x, sf::placeholder(sf::float32, sf::Shape{2})), sf::ValueError);
+  // A constant 1 is no dropout (TF).
+  EXPECT_EQ(sf::nn::dropout(x, sf::constant(1.0f)).op().type(), "Identity");
+}
+
 TEST_F(DynamicShapeGradientsTest, ShapeSizeAndBroadcastGradientArgsOps) {
   auto x = sf::placeholder(sf::float32, {-1, 3}, "x");
   auto shp = sf::shape(x);
