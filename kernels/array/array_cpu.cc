@@ -116,6 +116,45 @@ void reshape_kernel(KernelContext& c) {
   }
 }
 
+// ExpandDims and Squeeze: the same buffer seen with one more / fewer size-1 dimensions.
+void expand_dims_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  const auto dim = int_vector(c.inputs.at(1).reshaped(Shape{1}), c.node_name, "dim");
+  const auto rank = static_cast<std::int64_t>(x.shape().rank());
+  const std::int64_t d = dim[0];
+  if (d < -rank - 1 || d > rank)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": dim ", d, " is out of range for rank ", rank));
+  std::vector<std::int64_t> dims = x.shape().dims();
+  dims.insert(dims.begin() + (d < 0 ? d + rank + 1 : d), 1);
+  if (c.outputs.empty()) c.outputs.resize(1);
+  c.outputs[0] = x.reshaped(Shape(dims));
+}
+
+void squeeze_kernel(KernelContext& c) {
+  const Tensor& x = c.inputs.at(0);
+  const auto axes = c.attr().get_or<std::vector<std::int64_t>>("squeeze_dims", {});
+  const auto rank = static_cast<std::int64_t>(x.shape().rank());
+  std::vector<bool> drop(static_cast<std::size_t>(rank), axes.empty());
+  if (!axes.empty())
+    for (auto a : axes) {
+      if (a < -rank || a >= rank)
+        throw InvalidArgumentError(
+            str_cat(c.node_name, ": squeeze dimension ", a, " is out of range for rank ", rank));
+      drop[static_cast<std::size_t>(a < 0 ? a + rank : a)] = true;
+    }
+  std::vector<std::int64_t> dims;
+  for (std::size_t k = 0; k < drop.size(); ++k) {
+    const std::int64_t d = x.shape().dims()[k];
+    if (drop[k] && d != 1 && !axes.empty())
+      throw InvalidArgumentError(str_cat(c.node_name, ": Can not squeeze dim[", k,
+                                         "], expected a dimension of 1, got ", d));
+    if (!(drop[k] && d == 1)) dims.push_back(d);
+  }
+  if (c.outputs.empty()) c.outputs.resize(1);
+  c.outputs[0] = x.reshaped(Shape(dims));
+}
+
 // Writes `v` into a new int32 / int64 output i (the op's out_type, or T for
 // BroadcastGradientArgs); InvalidArgumentError when a value does not fit int32.
 void write_ints(KernelContext& c, int i, DType dtype, const std::vector<std::int64_t>& v,
@@ -200,6 +239,9 @@ void register_array_cpu_kernels(KernelRegistry& r) {
     r.add({"Pack", DeviceType::kCPU, d, "ref"}, pack_kernel);
     r.add({"BooleanMask", DeviceType::kCPU, d, "ref"}, boolean_mask_kernel);
     r.add({"Reshape", DeviceType::kCPU, d, "ref"}, reshape_kernel);
+    r.add({"StopGradient", DeviceType::kCPU, d, "ref"}, identity_kernel);
+    r.add({"ExpandDims", DeviceType::kCPU, d, "ref"}, expand_dims_kernel);
+    r.add({"Squeeze", DeviceType::kCPU, d, "ref"}, squeeze_kernel);
   }
   r.add({"LogicalNot", DeviceType::kCPU, DType::kBool, "ref"}, logical_not_kernel);
   for (DType d : {DType::kInt32, DType::kInt64}) {
@@ -214,6 +256,9 @@ void register_array_gpu_kernels(KernelRegistry& r) {
                   DType::kInt32, DType::kInt64, DType::kBool, DType::kUInt8, DType::kInt8}) {
     r.add({"Identity", devices::DeviceType::kGPU, d, "cuda"}, identity_kernel);
     r.add({"Reshape", devices::DeviceType::kGPU, d, "cuda"}, reshape_kernel);
+    r.add({"StopGradient", devices::DeviceType::kGPU, d, "cuda"}, identity_kernel);
+    r.add({"ExpandDims", devices::DeviceType::kGPU, d, "cuda"}, expand_dims_kernel);
+    r.add({"Squeeze", devices::DeviceType::kGPU, d, "cuda"}, squeeze_kernel);
   }
 }
 

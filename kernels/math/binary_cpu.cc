@@ -227,6 +227,16 @@ void floor_kernel(KernelContext& c) {
 void exp_kernel(KernelContext& c) {
   unary_kernel(c, [](float v) { return std::exp(v); });
 }
+void log_kernel(KernelContext& c) {
+  unary_kernel(c, [](float v) { return std::log(v); });
+}
+// 1 / (1 + e^-x): 0 for x below about -88 (e^-x overflows to inf), 1 above about 17.
+void sigmoid_kernel(KernelContext& c) {
+  unary_kernel(c, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
+}
+void tanh_kernel(KernelContext& c) {
+  unary_kernel(c, [](float v) { return std::tanh(v); });
+}
 template <class T>
 void add_n_kernel(KernelContext& c) {
   if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": AddN needs inputs"));
@@ -299,6 +309,9 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Sqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, sqrt_kernel);
   r.add({"Floor", DeviceType::kCPU, DType::kFloat32, "ref"}, floor_kernel);
   r.add({"Exp", DeviceType::kCPU, DType::kFloat32, "ref"}, exp_kernel);
+  r.add({"Log", DeviceType::kCPU, DType::kFloat32, "ref"}, log_kernel);
+  r.add({"Sigmoid", DeviceType::kCPU, DType::kFloat32, "ref"}, sigmoid_kernel);
+  r.add({"Tanh", DeviceType::kCPU, DType::kFloat32, "ref"}, tanh_kernel);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel<float>);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat64, "ref"}, add_n_kernel<double>);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "cpu"}, add_n_float_cpu_kernel);

@@ -48,7 +48,7 @@ struct FirstFn {
 };
 
 // ---------------------------------------------------------------- kernels
-enum class UnaryOp { kNeg, kSquare, kSqrt, kFloor, kExp };
+enum class UnaryOp { kNeg, kSquare, kSqrt, kFloor, kExp, kLog, kSigmoid, kTanh };
 
 template <UnaryOp kOp>
 __device__ __forceinline__ float unary_apply(float x) {
@@ -60,6 +60,12 @@ __device__ __forceinline__ float unary_apply(float x) {
     return sqrtf(x);  // IEEE (nvcc's -prec-sqrt default)
   else if constexpr (kOp == UnaryOp::kFloor)
     return floorf(x);
+  else if constexpr (kOp == UnaryOp::kLog)
+    return logf(x);  // CUDA's logf: within 1 ulp of std::log (not bit-equal)
+  else if constexpr (kOp == UnaryOp::kSigmoid)
+    return 1.0f / (1.0f + expf(-x));  // the reference's formula (see binary_cpu.cc)
+  else if constexpr (kOp == UnaryOp::kTanh)
+    return tanhf(x);  // within 2 ulp of std::tanh
   else
     return expf(x);  // CUDA's expf: within 2 ulp of the reference's std::exp (not bit-equal)
 }
@@ -227,6 +233,10 @@ void register_binary_cuda_kernels(KernelRegistry& r) {
   r.add({"Sqrt", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kSqrt>);
   r.add({"Floor", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kFloor>);
   r.add({"Exp", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kExp>);
+  r.add({"Log", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kLog>);
+  r.add({"Sigmoid", DeviceType::kGPU, DType::kFloat32, "cuda"},
+        unary_gpu_kernel<UnaryOp::kSigmoid>);
+  r.add({"Tanh", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kTanh>);
   r.add({"AddN", DeviceType::kGPU, DType::kFloat32, "cuda"}, add_n_gpu_kernel<float>);
   r.add({"AddN", DeviceType::kGPU, DType::kFloat64, "cuda"}, add_n_gpu_kernel<double>);
   r.add({"BroadcastTo", DeviceType::kGPU, DType::kFloat32, "cuda"}, broadcast_to_gpu_kernel);

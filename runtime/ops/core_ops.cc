@@ -313,6 +313,50 @@ void register_core_ops(OpRegistry& r) {
            c.set_output(t, Shape{-1});
            c.set_output(t, Shape{-1});
          }});
+  // TF's StopGradient: x itself; gradients stop there (NotDifferentiable).
+  r.add({.name = "StopGradient", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
+  // TF's ExpandDims(input, dim): a 1 inserted at dim (in [-rank-1, rank]).
+  r.add({.name = "ExpandDims", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           const Shape& x = c.input_shapes[0];
+           const auto dim = const_int_values(c, 1);
+           if (dim && dim->size() != 1)
+             throw ValueError(str_cat(c.node_name, ": dim must be a scalar"));
+           if (!x.has_rank() || !dim) return c.set_output(c.input_dtypes[0], Shape::unknown());
+           const std::int64_t rank = x.rank(), d = (*dim)[0];
+           if (d < -rank - 1 || d > rank)
+             throw ValueError(str_cat(c.node_name, ": dim ", d, " is out of range for rank ", rank,
+                                      " (it must be in [", -rank - 1, ", ", rank, "])"));
+           std::vector<std::int64_t> dims = x.dims();
+           dims.insert(dims.begin() + (d < 0 ? d + rank + 1 : d), 1);
+           c.set_output(c.input_dtypes[0], Shape(dims));
+         }});
+  // TF's Squeeze (attr squeeze_dims): the listed size-1 dimensions removed, or every one.
+  r.add({.name = "Squeeze", .min_inputs = 1, .max_inputs = 1, .shape = [](ShapeContext& c) {
+           const Shape& x = c.input_shapes[0];
+           const auto axes = c.attr().get_or<std::vector<std::int64_t>>("squeeze_dims", {});
+           if (!x.has_rank()) return c.set_output(c.input_dtypes[0], Shape::unknown());
+           const std::int64_t rank = x.rank();
+           std::vector<bool> drop(static_cast<std::size_t>(rank), false);
+           for (auto a : axes) {
+             if (a < -rank || a >= rank)
+               throw ValueError(str_cat(c.node_name, ": squeeze dimension ", a,
+                                        " is out of range for rank ", rank));
+             const auto k = static_cast<std::size_t>(a < 0 ? a + rank : a);
+             const std::int64_t d = x.dims()[k];
+             if (d >= 0 && d != 1)
+               throw ValueError(str_cat(c.node_name, ": Can not squeeze dim[", k,
+                                        "], expected a dimension of 1, got ", d));
+             drop[k] = true;
+           }
+           std::vector<std::int64_t> dims;
+           for (std::size_t k = 0; k < drop.size(); ++k) {
+             const std::int64_t d = x.dims()[k];
+             // Without squeeze_dims, an unknown dimension may be 1: the rank is unknown (TF).
+             if (axes.empty() && d < 0) return c.set_output(c.input_dtypes[0], Shape::unknown());
+             if (!(drop[k] || (axes.empty() && d == 1))) dims.push_back(d);
+           }
+           c.set_output(c.input_dtypes[0], Shape(dims));
+         }});
   r.add({.name = "LogicalNot", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "BooleanMask", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            if (c.input_dtypes[1] != DType::kBool)
@@ -391,6 +435,7 @@ void register_core_ops(OpRegistry& r) {
   r.set_host_memory_inputs("Fill", {0, 1});             // dims, value
   r.set_host_memory_inputs("BroadcastTo", {1});         // shape
   r.set_host_memory_inputs("BroadcastGradientArgs", {0, 1});
+  r.set_host_memory_inputs("ExpandDims", {1});  // dim
   for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
     r.set_host_memory_inputs(op, {0});  // shape
 }

@@ -194,7 +194,8 @@ void register_gradients(OpRegistry& r) {
                          "_EmbeddingRowIndex",
                          "Shape",
                          "Size",
-                         "BroadcastGradientArgs"})
+                         "BroadcastGradientArgs",
+                         "StopGradient"})
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
@@ -549,6 +550,13 @@ void register_gradients(OpRegistry& r) {
   });
   // TF's _FloorGrad: no gradient (the derivative is 0 almost everywhere).
   r.set_grad("Floor", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
+  // TF's _ExpandDimsGrad / _SqueezeGrad: dy reshaped to the input's shape.
+  r.set_grad("ExpandDims", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{op(g, "Reshape", {dy[0], shape_of(g, o.inputs()[0], "Shape")}), Output()};
+  });
+  r.set_grad("Squeeze", [](Graph& g, const Operation& o, const Grads& dy) {
+    return Grads{op(g, "Reshape", {dy[0], shape_of(g, o.inputs()[0], "Shape")})};
+  });
   r.set_grad("Reshape", [](Graph& g, const Operation& o, const Grads& dy) {
     return Grads{op(g, "Reshape", {dy[0], shape_of(g, o.inputs()[0], "Shape")}), Output()};
   });

@@ -172,6 +172,45 @@ void register_math_ops(OpRegistry& r) {
              [](Graph& g, const Operation& o, const Grads& dy) {
                return Grads{grad_util::op(g, "Mul", {dy[0], o.output(0)}, {}, "mul")};
              }});
+  // TF's Log, Sigmoid, Tanh (float32). Gradients as TF's math_grad (_LogGrad: dy / x;
+  // SigmoidGrad: dy * y * (1 - y); TanhGrad: dy * (1 - y^2)), written with graph ops so that
+  // they have gradients themselves.
+  auto unary_float = [](const char* name) {
+    return [name](ShapeContext& c) {
+      require_one_of(c, 0, {DType::kFloat32}, name);
+      c.set_output(DType::kFloat32, c.input_shapes[0]);
+    };
+  };
+  r.add({.name = "Log",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = unary_float("Log"),
+         .grad = [](Graph& g, const Operation& o, const Grads& dy) {
+           return Grads{grad_util::op(g, "RealDiv", {dy[0], o.inputs()[0]}, {}, "truediv")};
+         }});
+  r.add({.name = "Sigmoid",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = unary_float("Sigmoid"),
+         .grad = [](Graph& g, const Operation& o, const Grads& dy) {
+           const Output y = o.output(0);
+           Output one_minus_y = grad_util::op(
+               g, "Sub", {grad_util::scalar(g, 1.0, DType::kFloat32, "Const"), y}, {}, "sub");
+           Output slope = grad_util::op(g, "Mul", {y, one_minus_y}, {}, "mul");
+           return Grads{grad_util::op(g, "Mul", {dy[0], slope}, {}, "mul_1")};
+         }});
+  r.add({.name = "Tanh",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = unary_float("Tanh"),
+         .grad = [](Graph& g, const Operation& o, const Grads& dy) {
+           const Output y = o.output(0);
+           Output slope = grad_util::op(g, "Sub",
+                                        {grad_util::scalar(g, 1.0, DType::kFloat32, "Const"),
+                                         grad_util::op(g, "Mul", {y, y}, {}, "mul")},
+                                        {}, "sub");
+           return Grads{grad_util::op(g, "Mul", {dy[0], slope}, {}, "mul_1")};
+         }});
 }
 
 }  // namespace scopeflow

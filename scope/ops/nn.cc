@@ -155,6 +155,48 @@ Output softmax(const Output& logits, std::string_view name) {
   return get_default_graph().create_op("Softmax", {logits}, {}, name_or(name, "Softmax")).output(0);
 }
 
+Output softmax_cross_entropy_with_logits_v2(const Output& labels, const Output& logits,
+                                            std::string_view name) {
+  if (labels.dtype() != DType::kFloat32 || logits.dtype() != DType::kFloat32)
+    throw ValueError(
+        str_cat("softmax_cross_entropy_with_logits: labels and logits must be "
+                "float32, got ",
+                dtype_name(labels.dtype()), " and ", dtype_name(logits.dtype())));
+  if (!labels.shape().is_compatible_with(logits.shape()))
+    throw ValueError(str_cat("softmax_cross_entropy_with_logits: labels ",
+                             labels.shape().to_string(), " and logits ", logits.shape().to_string(),
+                             " must have the same shape"));
+  const Shape s = logits.shape();
+  if (s.has_rank() && s.rank() < 1)
+    throw ValueError("softmax_cross_entropy_with_logits: logits must have at least one dimension");
+  name_scope scope(name, "softmax_cross_entropy_with_logits");
+  const std::string final_name = scope.name();
+  // -sum(labels * log_softmax(logits), -1): TF's fused kernel's value (labels times the
+  // log-sum-exp of the shifted logits minus them); the gradient w.r.t. logits
+  // softmax * sum(labels) - labels, and w.r.t. labels -log_softmax (v2).
+  Output per_class = labels * log_softmax(logits);
+  Output sum = get_default_graph()
+                   .create_op(
+                       "Sum", {per_class, ints_const({-1}, "Const", "Sum")},
+                       [] {
+                         AttrMap a;
+                         a.set("keep_dims", false);
+                         return a;
+                       }(),
+                       "Sum")
+                   .output(0);
+  return get_default_graph().create_op("Neg", {sum}, {}, final_name).output(0);
+}
+
+Output softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
+                                         std::string_view name) {
+  // TF1: the labels' gradient stopped, then v2 inside the same scope.
+  name_scope scope(name, "softmax_cross_entropy_with_logits_sg");
+  const std::string final_name = scope.name();
+  return softmax_cross_entropy_with_logits_v2(stop_gradient(labels, "labels_stop_gradient"), logits,
+                                              final_name);
+}
+
 Output l2_loss(const Output& t, std::string_view name) {
   return get_default_graph().create_op("L2Loss", {t}, {}, name_or(name, "L2Loss")).output(0);
 }

@@ -11,11 +11,17 @@
 #include <vector>
 
 #include "runtime/graph.h"
+#include "scope/ops/ops.h"
 
 namespace scopeflow {
 
 namespace nn {
 Output relu(const Output& features, std::string_view name = "");
+// tf.nn.sigmoid, tf.nn.tanh: scopeflow::sigmoid, scopeflow::tanh.
+inline Output sigmoid(const Output& x, std::string_view name = "") {
+  return scopeflow::sigmoid(x, name);
+}
+inline Output tanh(const Output& x, std::string_view name = "") { return scopeflow::tanh(x, name); }
 Output bias_add(const Output& value, const Output& bias, std::string_view name = "");
 // strides {1, sh, sw, 1}; padding "SAME" | "VALID"; filter [kh, kw, in, out].
 Output conv2d(const Output& input, const Output& filter, const std::vector<std::int64_t>& strides,
@@ -45,6 +51,16 @@ Output softmax(const Output& logits, std::string_view name = "");
 Output log_softmax(const Output& logits, std::string_view name = "");
 // TF's tf.nn.l2_loss: sum(t^2) / 2 over every element, a float32 scalar; op "L2Loss".
 Output l2_loss(const Output& t, std::string_view name = "");
+// tf.nn.softmax_cross_entropy_with_logits_v2(labels, logits): labels a distribution over the
+// last dimension (same shape as logits, float32); returns -sum(labels * log_softmax(logits))
+// over it, built from LogSoftmax, Mul, Sum and Neg under the name scope
+// "softmax_cross_entropy_with_logits" (TF has one fused op; the values agree to rounding).
+// Gradients reach logits and labels. The v1 form (TF1's tf.nn.softmax_cross_entropy_with_logits)
+// stops the gradient to labels.
+Output softmax_cross_entropy_with_logits_v2(const Output& labels, const Output& logits,
+                                            std::string_view name = "");
+Output softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
+                                         std::string_view name = "");
 // Labels first, as TF's keyword order; returns the per-example loss [batch].
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name = "");

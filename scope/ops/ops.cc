@@ -189,6 +189,67 @@ Output size(const Output& input, DType out_type, std::string_view name) {
       .create_op("Size", {input}, std::move(attrs), op_name(name, "Size"))
       .output(0);
 }
+Output stop_gradient(const Output& x, std::string_view name) {
+  return get_default_graph()
+      .create_op("StopGradient", {x}, {}, op_name(name, "StopGradient"))
+      .output(0);
+}
+Output expand_dims(const Output& input, std::int64_t axis, std::string_view name) {
+  name_scope scope(name, "ExpandDims");
+  const std::string final_name = scope.name();
+  if (axis < std::numeric_limits<std::int32_t>::min() ||
+      axis > std::numeric_limits<std::int32_t>::max())
+    throw ValueError(str_cat("expand_dims: axis ", axis, " does not fit int32"));
+  Output dim = make_const(Tensor::from_scalar(static_cast<std::int32_t>(axis)), "dim");
+  return get_default_graph().create_op("ExpandDims", {input, dim}, {}, final_name).output(0);
+}
+Output squeeze(const Output& input, const std::vector<std::int64_t>& axis, std::string_view name) {
+  AttrMap attrs;
+  attrs.set("squeeze_dims", axis);
+  return get_default_graph()
+      .create_op("Squeeze", {input}, std::move(attrs), op_name(name, "Squeeze"))
+      .output(0);
+}
+Output one_hot(const Output& indices, std::int64_t depth, double on_value, double off_value,
+               std::int64_t axis, DType dtype, std::string_view name) {
+  if (indices.dtype() != DType::kInt32 && indices.dtype() != DType::kInt64 &&
+      indices.dtype() != DType::kUInt8)
+    throw ValueError(str_cat("one_hot: indices ", indices.name(),
+                             " must be uint8, int32 or int64, got ", dtype_name(indices.dtype())));
+  if (depth < 0 || depth > std::numeric_limits<std::int32_t>::max())
+    throw ValueError(str_cat("one_hot: depth must be in [0, 2^31), got ", depth));
+  if (axis != -1)
+    throw ValueError(
+        str_cat("one_hot: only axis -1 (the new last dimension) is supported, got ", axis));
+  if (dtype != DType::kFloat32)
+    throw ValueError(str_cat("one_hot: only float32 is supported, got ", dtype_name(dtype)));
+  name_scope scope(name, "one_hot");
+  const std::string final_name = scope.name();
+  // equal(indices[..., None], range(depth)): an index outside [0, depth) matches nothing.
+  Output column = expand_dims(indices, -1);
+  Output positions;
+  if (indices.dtype() == DType::kInt64) {
+    std::vector<std::int64_t> r(static_cast<std::size_t>(depth));
+    for (std::int64_t k = 0; k < depth; ++k) r[static_cast<std::size_t>(k)] = k;
+    positions = make_const(Tensor::from_vector<std::int64_t>(r, Shape{depth}), "depth_range");
+  } else {
+    Output as32 = indices.dtype() == DType::kInt32 ? column : cast(column, DType::kInt32);
+    column = as32;
+    std::vector<std::int32_t> r(static_cast<std::size_t>(depth));
+    for (std::int64_t k = 0; k < depth; ++k)
+      r[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(k);
+    positions = make_const(Tensor::from_vector<std::int32_t>(r, Shape{depth}), "depth_range");
+  }
+  Output hot = cast(equal(column, positions), DType::kFloat32);
+  if (on_value == 1.0 && off_value == 0.0) return identity(hot, final_name);
+  Output scaled = hot * static_cast<float>(on_value - off_value);
+  return get_default_graph()
+      .create_op(
+          "AddV2",
+          {scaled, make_const(Tensor::from_scalar(static_cast<float>(off_value)), "off_value")}, {},
+          final_name)
+      .output(0);
+}
 Output identity(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Identity", {x}, {}, op_name(name, "Identity")).output(0);
 }
@@ -264,6 +325,15 @@ Output divide(const Output& x, const Output& y, std::string_view name) {
 
 Output exp(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Exp", {x}, {}, op_name(name, "Exp")).output(0);
+}
+Output log(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Log", {x}, {}, op_name(name, "Log")).output(0);
+}
+Output sigmoid(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Sigmoid", {x}, {}, op_name(name, "Sigmoid")).output(0);
+}
+Output tanh(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Tanh", {x}, {}, op_name(name, "Tanh")).output(0);
 }
 Output square(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Square", {x}, {}, op_name(name, "Square")).output(0);

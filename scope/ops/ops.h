@@ -40,6 +40,21 @@ Output fill(const Output& dims, const Output& value, std::string_view name = "")
 Output shape(const Output& input, DType out_type = DType::kInt32, std::string_view name = "");
 Output size(const Output& input, DType out_type = DType::kInt32, std::string_view name = "");
 Output identity(const Output& x, std::string_view name = "");
+// tf.stop_gradient: x, through which gradients do not flow (op "StopGradient").
+Output stop_gradient(const Output& x, std::string_view name = "");
+// tf.expand_dims: a dimension of 1 inserted at `axis` (in [-rank-1, rank]); op "ExpandDims"
+// with its int32 Const "ExpandDims/dim". tf.squeeze: the size-1 dimensions in `axis` removed
+// (all of them when empty; a listed dimension that is not 1 is an error); op "Squeeze".
+Output expand_dims(const Output& input, std::int64_t axis, std::string_view name = "");
+Output squeeze(const Output& input, const std::vector<std::int64_t>& axis = {},
+               std::string_view name = "");
+// tf.one_hot(indices, depth, on_value=1, off_value=0, axis=-1, dtype=float32): a new last
+// dimension of `depth`, on_value at each index (none for an index outside [0, depth)),
+// built under the "one_hot" name scope from ExpandDims, Equal and Cast. Only axis -1 and
+// float32.
+Output one_hot(const Output& indices, std::int64_t depth, double on_value = 1.0,
+               double off_value = 0.0, std::int64_t axis = -1, DType dtype = DType::kFloat32,
+               std::string_view name = "");
 Operation no_op(std::string_view name = "");
 // A NoOp that depends on every op in `ops` (TF's tf.group).
 Operation group(const std::vector<Operation>& ops, std::string_view name = "");
@@ -56,6 +71,11 @@ Output multiply(const Output& x, const Output& y, std::string_view name = "");
 Output divide(const Output& x, const Output& y, std::string_view name = "");
 
 Output exp(const Output& x, std::string_view name = "");
+// tf.log, tf.sigmoid (tf.nn.sigmoid), tf.tanh (tf.nn.tanh): ops "Log", "Sigmoid", "Tanh"
+// (float32), with TF's gradients.
+Output log(const Output& x, std::string_view name = "");
+Output sigmoid(const Output& x, std::string_view name = "");
+Output tanh(const Output& x, std::string_view name = "");
 // tf.square, tf.sqrt, tf.negative (and unary minus, TF's __neg__), tf.floor: ops "Square",
 // "Sqrt", "Neg", "Floor" (float32).
 Output square(const Output& x, std::string_view name = "");

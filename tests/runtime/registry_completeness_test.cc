@@ -31,6 +31,8 @@ const std::set<std::pair<std::string, sf::DType>> kHostOnlyKernels{
     {"Fill", sf::DType::kString},        {"Identity", sf::DType::kString},
     {"Reshape", sf::DType::kString},     {"Pack", sf::DType::kString},
     {"BooleanMask", sf::DType::kString}, {"GatherV2", sf::DType::kString},
+    {"StopGradient", sf::DType::kString}, {"ExpandDims", sf::DType::kString},
+    {"Squeeze", sf::DType::kString},
 };
 
 // "Op[dtype]" for every (op, dtype) of `r` with a CPU kernel, not exempt, and no GPU kernel.

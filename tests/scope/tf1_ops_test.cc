@@ -1,0 +1,184 @@
+// TF1 ops that tutorial scripts use beyond the CNN set: log, sigmoid, tanh (values and
+// finite-difference gradients), stop_gradient, expand_dims / squeeze (shapes, values, errors,
+// gradients), one_hot, and the dense softmax_cross_entropy_with_logits (v1 and v2), including
+// TF1's MNIST-for-beginners loss -reduce_sum(y_ * log(softmax(y)), 1).
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <cmath>
+#include <string>
+
+#include "tests/support/gradient_check.h"
+
+namespace {
+
+class Tf1OpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { sf::reset_default_graph(); }
+};
+
+using scopeflow::testing::check_gradient;
+
+TEST_F(Tf1OpsTest, LogSigmoidTanhValuesAndGradients) {
+  auto x = sf::placeholder(sf::float32, {4}, "x");
+  auto l = sf::log(x), s = sf::sigmoid(x), t = sf::nn::tanh(x);
+  EXPECT_EQ(l.op().name(), "Log");
+  EXPECT_EQ(s.op().name(), "Sigmoid");
+  EXPECT_EQ(sf::nn::sigmoid(x).op().type(), "Sigmoid");
+  EXPECT_EQ(t.op().name(), "Tanh");
+  sf::Session sess;
+  const std::vector<float> xv{0.5f, 1.0f, 2.0f, 100.0f};
+  auto r = sess.run({l, s, t}, {{x, sf::Tensor::from_vector<float>(xv, {4})}});
+  for (std::size_t i = 0; i < xv.size(); ++i) {
+    EXPECT_FLOAT_EQ(r[0].to_vector<float>()[i], std::log(xv[i]));
+    EXPECT_FLOAT_EQ(r[1].to_vector<float>()[i], 1.0f / (1.0f + std::exp(-xv[i])));
+    EXPECT_FLOAT_EQ(r[2].to_vector<float>()[i], std::tanh(xv[i]));
+  }
+  // Saturated ends: sigmoid(-100) is 0 and sigmoid(100) 1, no NaN.
+  auto ends = sess.run(s, {{x, sf::Tensor::from_vector<float>({-100, 100, -1e30f, 1e30f}, {4})}})
+                  .to_vector<float>();
+  EXPECT_EQ(ends, (std::vector<float>{0.0f, 1.0f, 0.0f, 1.0f}));
+  check_gradient(
+      {2, 3}, [](sf::Output v) { return sf::log(v * v + 0.5f); }, 1);
+  check_gradient(
+      {2, 3}, [](sf::Output v) { return sf::sigmoid(v); }, 2);
+  check_gradient(
+      {2, 3}, [](sf::Output v) { return sf::tanh(v); }, 3);
+  EXPECT_THROW(sf::log(sf::placeholder(sf::int32, {2})), sf::ValueError);
+  // Second derivatives: d/dx (d tanh/dx) = -2 tanh (1 - tanh^2).
+  auto x1 = sf::placeholder(sf::float32, {}, "x1");
+  auto g1 = sf::gradients(sf::tanh(x1), {x1})[0];
+  auto g2 = sf::gradients(g1, {x1})[0];
+  const float v = 0.3f, th = std::tanh(v);
+  EXPECT_NEAR(sess.run(g2, {{x1, sf::Tensor::from_scalar(v)}}).scalar<float>(),
+              -2 * th * (1 - th * th), 1e-6);
+}
+
+TEST_F(Tf1OpsTest, StopGradientBlocksTheGradientOnly) {
+  auto x = sf::placeholder(sf::float32, {3}, "x");
+  auto y = x * sf::stop_gradient(x) + x;  // d/dx = stop(x) + 1
+  EXPECT_EQ(y.op().inputs()[0].op().inputs()[1].op().type(), "StopGradient");
+  auto g = sf::gradients(sf::reduce_sum(y), {x})[0];
+  sf::Session s;
+  auto r = s.run({y, g}, {{x, sf::Tensor::from_vector<float>({1, 2, 3}, {3})}});
+  EXPECT_EQ(r[0].to_vector<float>(), (std::vector<float>{2, 6, 12}));
+  EXPECT_EQ(r[1].to_vector<float>(), (std::vector<float>{2, 3, 4}));
+  // Only through stop_gradient: no gradient (TF's None).
+  EXPECT_FALSE(sf::gradients(sf::reduce_sum(sf::stop_gradient(x)), {x})[0].valid());
+}
+
+TEST_F(Tf1OpsTest, ExpandDimsAndSqueeze) {
+  auto x = sf::placeholder(sf::float32, {-1, 3}, "x");
+  auto e0 = sf::expand_dims(x, 0), e1 = sf::expand_dims(x, 1), el = sf::expand_dims(x, -1);
+  EXPECT_EQ(e0.op().name(), "ExpandDims");
+  EXPECT_EQ(e0.op().inputs()[1].op().name(), "ExpandDims/dim");
+  EXPECT_EQ(e0.shape(), sf::Shape({1, -1, 3}));
+  EXPECT_EQ(e1.shape(), sf::Shape({-1, 1, 3}));
+  EXPECT_EQ(el.shape(), sf::Shape({-1, 3, 1}));
+  EXPECT_EQ(sf::expand_dims(x, -3).shape(), sf::Shape({1, -1, 3}));
+  EXPECT_THROW(sf::expand_dims(x, 3), sf::ValueError);
+  EXPECT_THROW(sf::expand_dims(x, -4), sf::ValueError);
+  auto s1 = sf::squeeze(e1, {1});
+  EXPECT_EQ(s1.op().name(), "Squeeze");
+  EXPECT_EQ(s1.shape(), sf::Shape({-1, 3}));
+  EXPECT_EQ(sf::squeeze(el, {-1}).shape(), sf::Shape({-1, 3}));
+  // Every size-1 dimension, when the shape is known; unknown rank when a dimension is not.
+  auto k = sf::placeholder(sf::float32, {1, 2, 1}, "k");
+  EXPECT_EQ(sf::squeeze(k).shape(), sf::Shape({2}));
+  EXPECT_FALSE(sf::squeeze(x).shape().has_rank());
+  EXPECT_THROW(sf::squeeze(k, {1}), sf::ValueError);  // "Can not squeeze dim[1]"
+
+  sf::Session s;
+  auto xv = sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  auto r = s.run({e1, s1, sf::squeeze(x)}, {{x, xv}});
+  EXPECT_EQ(r[0].shape(), sf::Shape({2, 1, 3}));
+  EXPECT_EQ(r[0].to_vector<float>(), xv.to_vector<float>());
+  EXPECT_EQ(r[1].shape(), sf::Shape({2, 3}));
+  EXPECT_EQ(r[2].shape(), sf::Shape({2, 3}));
+  // A listed dimension that is not 1 at run time is an error naming the op.
+  auto u = sf::placeholder(sf::float32, {-1, 3}, "u");
+  auto su = sf::squeeze(u, {0});
+  EXPECT_EQ(su.shape(), sf::Shape({3}));
+  try {
+    s.run(su, {{u, xv}});
+    FAIL() << "expected InvalidArgumentError";
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("Squeeze"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("expected a dimension of 1, got 2"), std::string::npos);
+  }
+  check_gradient(
+      {2, 3}, [](sf::Output v) { return sf::expand_dims(v * v, 1); }, 4);
+  check_gradient(
+      {2, 1, 3}, [](sf::Output v) { return sf::squeeze(v * v, {1}); }, 5);
+}
+
+TEST_F(Tf1OpsTest, OneHot) {
+  auto ids = sf::placeholder(sf::int64, {-1}, "ids");
+  auto h = sf::one_hot(ids, 4);
+  EXPECT_EQ(h.op().name(), "one_hot");
+  EXPECT_EQ(h.shape(), sf::Shape({-1, 4}));
+  EXPECT_EQ(h.dtype(), sf::float32);
+  auto h2 = sf::one_hot(ids, 3, 5.0, -1.0);
+  auto ids32 = sf::placeholder(sf::int32, {2, 2}, "ids32");
+  auto h3 = sf::one_hot(ids32, 2);
+  EXPECT_EQ(h3.shape(), sf::Shape({2, 2, 2}));
+  sf::Session s;
+  auto r =
+      s.run({h, h2, h3}, {{ids, sf::Tensor::from_vector<std::int64_t>({2, 0, -1, 4})},
+                          {ids32, sf::Tensor::from_vector<std::int32_t>({0, 1, 1, 7}, {2, 2})}});
+  // Out of [0, depth): a row of off values (TF).
+  EXPECT_EQ(r[0].to_vector<float>(),
+            (std::vector<float>{0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(r[1].to_vector<float>(),
+            (std::vector<float>{-1, -1, 5, 5, -1, -1, -1, -1, -1, -1, -1, -1}));
+  EXPECT_EQ(r[2].to_vector<float>(), (std::vector<float>{1, 0, 0, 1, 0, 1, 0, 0}));
+  EXPECT_THROW(sf::one_hot(sf::placeholder(sf::float32, {2}), 3), sf::ValueError);
+  EXPECT_THROW(sf::one_hot(ids, 3, 1, 0, 0), sf::ValueError);
+  EXPECT_THROW(sf::one_hot(ids, -1), sf::ValueError);
+}
+
+TEST_F(Tf1OpsTest, DenseSoftmaxCrossEntropy) {
+  auto labels = sf::placeholder(sf::float32, {-1, 3}, "labels");
+  auto logits = sf::placeholder(sf::float32, {-1, 3}, "logits");
+  auto v2 = sf::nn::softmax_cross_entropy_with_logits_v2(labels, logits);
+  auto v1 = sf::nn::softmax_cross_entropy_with_logits(labels, logits);
+  EXPECT_EQ(v2.op().name(), "softmax_cross_entropy_with_logits");
+  EXPECT_EQ(v1.op().name(), "softmax_cross_entropy_with_logits_sg");
+  EXPECT_EQ(v2.shape(), sf::Shape({-1}));
+  // TF1's MNIST for beginners, by hand: -reduce_sum(y_ * log(softmax(y)), 1).
+  auto by_hand = -sf::reduce_sum(labels * sf::log(sf::nn::softmax(logits)), {1});
+  sf::Session s;
+  const auto lv = sf::Tensor::from_vector<float>({0.2f, 0.3f, 0.5f, 0, 1, 0}, {2, 3});
+  const auto zv = sf::Tensor::from_vector<float>({1, 2, 3, -50, 40, 2}, {2, 3});
+  auto r = s.run({v2, v1, by_hand}, {{labels, lv}, {logits, zv}});
+  // Row 0 by hand: log-sum-exp(1, 2, 3) minus the labels' mean logit.
+  const double lse = 3 + std::log(std::exp(-2.0) + std::exp(-1.0) + 1.0);
+  EXPECT_NEAR(r[0].to_vector<float>()[0], lse - (0.2 * 1 + 0.3 * 2 + 0.5 * 3), 1e-5);
+  EXPECT_NEAR(r[0].to_vector<float>()[1], 0.0, 1e-6);  // the label's logit dominates
+  EXPECT_EQ(r[0].to_vector<float>(), r[1].to_vector<float>());
+  for (int i = 0; i < 2; ++i)
+    EXPECT_NEAR(r[0].to_vector<float>()[i], r[2].to_vector<float>()[i], 1e-5);
+  // Gradients: w.r.t. logits softmax * sum(labels) - labels (both forms); w.r.t. labels
+  // -log_softmax for v2, none for v1.
+  auto g2 = sf::gradients(sf::reduce_sum(v2), {logits, labels});
+  auto g1 = sf::gradients(sf::reduce_sum(v1), {logits, labels});
+  ASSERT_TRUE(g2[1].valid());
+  EXPECT_FALSE(g1[1].valid());
+  auto gr = s.run({g2[0], g1[0], g2[1], sf::nn::softmax(logits), sf::nn::log_softmax(logits)},
+                  {{labels, lv}, {logits, zv}});
+  const auto sm = gr[3].to_vector<float>(), ls = gr[4].to_vector<float>(),
+             lab = lv.to_vector<float>();
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_NEAR(gr[0].to_vector<float>()[i], sm[i] - lab[i], 1e-6) << i;
+    EXPECT_NEAR(gr[1].to_vector<float>()[i], sm[i] - lab[i], 1e-6) << i;
+    EXPECT_NEAR(gr[2].to_vector<float>()[i], -ls[i], 1e-6) << i;
+  }
+  EXPECT_THROW(sf::nn::softmax_cross_entropy_with_logits(sf::placeholder(sf::float32, {2, 4}),
+                                                         sf::placeholder(sf::float32, {2, 3})),
+               sf::ValueError);
+  EXPECT_THROW(sf::nn::softmax_cross_entropy_with_logits(sf::placeholder(sf::int64, {2}),
+                                                         sf::placeholder(sf::float32, {2, 3})),
+               sf::ValueError);
+}
+
+}  // namespace
