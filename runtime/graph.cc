@@ -27,6 +27,44 @@ class GraphImpl {
 
 namespace {
 
+// TF's constant_value_as_shape: what an int vector (node n's output i) holds as a shape, as far
+// as the graph tells: a Shape op's input's static shape, a Const's values (negative: unknown),
+// a ConcatV2 along axis 0 of such parts; unknown otherwise.
+Shape value_as_shape(const Node* n, int i, int depth) {
+  if (i != 0 || depth > 16) return Shape::unknown();
+  if (n->op == "Shape")
+    return n->inputs[0].first->output_shapes.at(static_cast<std::size_t>(n->inputs[0].second));
+  if (n->op == "Const") {
+    const Tensor& v = n->attrs.get<Tensor>("value");
+    if (v.shape().rank() != 1) return Shape::unknown();
+    std::vector<std::int64_t> dims;
+    if (v.dtype() == DType::kInt32)
+      for (auto d : v.to_vector<std::int32_t>()) dims.push_back(d < 0 ? -1 : d);
+    else if (v.dtype() == DType::kInt64)
+      for (auto d : v.to_vector<std::int64_t>()) dims.push_back(d < 0 ? -1 : d);
+    else
+      return Shape::unknown();
+    return Shape(dims);
+  }
+  if (n->op == "ConcatV2" && n->inputs.size() >= 2) {
+    const Node* axis = n->inputs.back().first;
+    if (axis->op != "Const" || axis->attrs.get<Tensor>("value").num_elements() != 1)
+      return Shape::unknown();
+    const Tensor& a = axis->attrs.get<Tensor>("value");
+    const std::int64_t ax =
+        a.dtype() == DType::kInt32 ? a.scalar<std::int32_t>() : a.scalar<std::int64_t>();
+    if (ax != 0 && ax != -1) return Shape::unknown();
+    std::vector<std::int64_t> dims;
+    for (std::size_t k = 0; k + 1 < n->inputs.size(); ++k) {
+      const Shape part = value_as_shape(n->inputs[k].first, n->inputs[k].second, depth + 1);
+      if (!part.has_rank()) return Shape::unknown();
+      dims.insert(dims.end(), part.dims().begin(), part.dims().end());
+    }
+    return Shape(dims);
+  }
+  return Shape::unknown();
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -227,10 +265,8 @@ Operation Graph::create_op(const std::string& type, const std::vector<Output>& i
     sc.input_shapes.push_back(in.shape());
     const Node* p = in.node();
     sc.input_values.push_back(p->op == "Const" ? &p->attrs.get<Tensor>("value") : nullptr);
-    sc.input_value_shapes.push_back(
-        p->op == "Shape" && in.index() == 0
-            ? p->inputs[0].first->output_shapes.at(static_cast<std::size_t>(p->inputs[0].second))
-            : Shape::unknown());
+    sc.input_value_shapes.push_back(p->op == "Const" ? Shape::unknown()
+                                                     : value_as_shape(p, in.index(), 0));
   }
   def->shape(sc);
   node->output_dtypes = std::move(sc.output_dtypes);

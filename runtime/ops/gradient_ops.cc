@@ -22,6 +22,19 @@ Shape static_shape(const Output& t, const char* what) {
   return s;
 }
 
+// A Const of integer dtype `it` (int32 or int64) holding `v` in `shape`.
+Output int_const(Graph& g, DType it, const std::vector<std::int64_t>& v, const Shape& shape,
+                 const std::string& name) {
+  AttrMap a;
+  if (it == DType::kInt32)
+    a.set("value",
+          Tensor::from_vector<std::int32_t>(std::vector<std::int32_t>(v.begin(), v.end()), shape));
+  else
+    a.set("value", Tensor::from_vector<std::int64_t>(v, shape));
+  a.set("dtype", it);
+  return g.create_op("Const", {}, std::move(a), name).output(0);
+}
+
 // A shape vector for Reshape: `dims` (-1 for unknown) as a Const when at most one is unknown
 // and the known ones multiply to more than 0 (Reshape infers that one), else `dynamic()`.
 template <class F>
@@ -76,6 +89,52 @@ std::vector<std::int64_t> kept_dims(const Operation& o, std::vector<bool>* reduc
 // static shape decides it, else x's run-time shape with the reduced axes set to 1
 // (shape * keep + reduced, TF's reduced_shape).
 Output kept_shape(Graph& g, const Operation& o, const std::string& name) {
+  if (o.inputs()[1].op().type() != "Const") {
+    // Axes known at run time only (a Sum that a gradient built over BroadcastGradientArgs'
+    // axes, differentiated again): hit[k] = any((axes mod rank) == k), then
+    // shape(x) * (1 - hit) + hit.
+    const Shape xs = o.inputs()[0].shape();
+    if (!xs.has_rank())
+      throw ValueError(str_cat("gradient of ", o.name(), ": its input ", o.inputs()[0].name(),
+                               " has unknown rank; this gradient needs a known rank"));
+    const int rank = xs.rank();
+    Output axes = o.inputs()[1];
+    if (axes.dtype() != DType::kInt32) axes = cast_to(g, axes, DType::kInt32, name + "/Cast");
+    Output negative =
+        cast_to(g,
+                op(g, "Less", {axes, int_const(g, DType::kInt32, {0}, Shape{}, name + "/zero")}, {},
+                   name + "/Less"),
+                DType::kInt32, name + "/Cast_1");
+    axes = op(g, "AddV2",
+              {axes, op(g, "Mul",
+                        {negative, int_const(g, DType::kInt32, {rank}, Shape{}, name + "/rank")},
+                        {}, name + "/Mul")},
+              {}, name + "/add");
+    std::vector<std::int64_t> range, ones(static_cast<std::size_t>(rank), 1);
+    for (int k = 0; k < rank; ++k) range.push_back(k);
+    Output hits = cast_to(g,
+                          op(g, "Equal",
+                             {op(g, "Reshape", {axes, const_ints(g, {-1, 1}, name + "/column")}, {},
+                                 name + "/Reshape"),
+                              const_ints(g, range, name + "/range")},
+                             {}, name + "/Equal"),
+                          DType::kFloat32, name + "/Cast_2");
+    AttrMap a;
+    a.set("keep_dims", false);
+    Output hit = cast_to(
+        g,
+        op(g, "Greater",
+           {op(g, "Sum", {hits, const_ints(g, {0}, name + "/axis")}, std::move(a), name + "/Sum"),
+            grad_util::scalar(g, 0.0, DType::kFloat32, name + "/zero_1")},
+           {}, name + "/Greater"),
+        DType::kInt32, name + "/Cast_3");
+    Output keep = op(g, "Sub", {const_ints(g, ones, name + "/ones"), hit}, {}, name + "/sub");
+    return op(
+        g, "AddV2",
+        {op(g, "Mul", {shape_of(g, o.inputs()[0], name + "/Shape"), keep}, {}, name + "/Mul_1"),
+         hit},
+        {}, name);
+  }
   std::vector<bool> reduced;
   const auto keep = kept_dims(o, &reduced);
   return reshape_target(g, keep, name, [&] {
@@ -98,19 +157,6 @@ Output unreduce(Graph& g, const Operation& o, const Output& dy) {
   if (!o.attrs().get_or<bool>("keep_dims", false))
     r = op(g, "Reshape", {dy, kept_shape(g, o, "Shape")}, {}, "Reshape");
   return op(g, "BroadcastTo", {r, shape_of(g, o.inputs()[0], "Shape_1")}, {}, "BroadcastTo");
-}
-
-// A Const of integer dtype `it` (int32 or int64) holding `v` in `shape`.
-Output int_const(Graph& g, DType it, const std::vector<std::int64_t>& v, const Shape& shape,
-                 const std::string& name) {
-  AttrMap a;
-  if (it == DType::kInt32)
-    a.set("value",
-          Tensor::from_vector<std::int32_t>(std::vector<std::int32_t>(v.begin(), v.end()), shape));
-  else
-    a.set("value", Tensor::from_vector<std::int64_t>(v, shape));
-  a.set("dtype", it);
-  return g.create_op("Const", {}, std::move(a), name).output(0);
 }
 
 // TF's zeros_like for a gradient that is zero (a Fill of the tensor's shape).
@@ -369,8 +415,11 @@ void register_gradients(OpRegistry& r) {
   // size `outer`, row j of leading index o goes to segment o * limit + indices[j].
   r.set_grad("GatherV2", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    const Shape ps = static_shape(in[0], "GatherV2");
+    const Shape ps = in[0].shape();
     const Shape is = in[1].shape();
+    if (!ps.has_rank())
+      throw ValueError(str_cat("gradient of ", o.name(), ": params ", in[0].name(),
+                               " has unknown rank; this gradient needs a known rank"));
     if (in[2].op().type() != "Const")
       throw ValueError(str_cat("gradient of ", o.name(), ": axis must be a constant"));
     const Tensor& axis_value = in[2].op().attrs().get<Tensor>("value");
@@ -381,10 +430,27 @@ void register_gradients(OpRegistry& r) {
     std::int64_t outer = 1, inner = 1;
     for (int k = 0; k < ps.rank(); ++k) {
       const std::int64_t d = ps.dims()[static_cast<std::size_t>(k)];
+      if (k != axis && d < 0)
+        throw ValueError(str_cat("gradient of ", o.name(), ": params ", in[0].name(), " has shape ",
+                                 ps.to_string(),
+                                 "; this gradient needs every dimension but the gathered one"));
       if (k < axis) outer *= d;
       if (k > axis) inner *= d;
     }
+    // The gathered dimension: a Const, or read from params' shape at run time.
     const std::int64_t limit = ps.dims()[static_cast<std::size_t>(axis)];
+    const DType it = in[1].dtype();
+    Output limit_t;
+    if (limit >= 0) {
+      limit_t = int_const(g, it, {limit}, Shape{}, "limit");
+    } else {
+      AttrMap st;
+      st.set("out_type", it);
+      limit_t = op(g, "GatherV2",
+                   {op(g, "Shape", {in[0]}, std::move(st), "Shape_params"),
+                    const_ints(g, {axis}, "limit/index"), const_ints(g, {0}, "limit/axis")},
+                   {}, "limit");
+    }
     // The number of indices; -1 (inferred by each Reshape) when their shape is only known at
     // run time (params has elements: inner > 0).
     std::int64_t count = is.is_fully_defined() ? is.num_elements() : -1;
@@ -392,11 +458,10 @@ void register_gradients(OpRegistry& r) {
     const std::int64_t num_rows = count < 0 ? -1 : outer * count;
     Output values =
         op(g, "Reshape", {dy[0], const_ints(g, {num_rows, inner}, "Shape")}, {}, "Reshape");
-    const DType it = in[1].dtype();
     Output ids = op(g, "Reshape", {in[1], const_ints(g, {1, count}, "Shape_1")}, {}, "Reshape_1");
     // 1 where 0 <= index < limit, else 0: an invalid index (a zero row in the forward pass on a
     // GPU) becomes segment -1, dropped, instead of reaching a neighbouring leading row.
-    Output below = op(g, "Less", {ids, int_const(g, it, {limit}, Shape{}, "limit")}, {}, "Less");
+    Output below = op(g, "Less", {ids, limit_t}, {}, "Less");
     Output nonnegative =
         op(g, "LogicalNot",
            {op(g, "Less", {ids, int_const(g, it, {0}, Shape{}, "zero")}, {}, "Less_1")}, {},
@@ -406,8 +471,10 @@ void register_gradients(OpRegistry& r) {
            "valid");
     if (outer > 1) {
       std::vector<std::int64_t> base;
-      for (std::int64_t i = 0; i < outer; ++i) base.push_back(i * limit);
-      ids = op(g, "AddV2", {ids, int_const(g, it, base, Shape{outer, 1}, "offsets")}, {}, "AddV2");
+      for (std::int64_t i = 0; i < outer; ++i) base.push_back(limit >= 0 ? i * limit : i);
+      Output offsets = int_const(g, it, base, Shape{outer, 1}, "offsets");
+      if (limit < 0) offsets = op(g, "Mul", {offsets, limit_t}, {}, "offsets/mul");
+      ids = op(g, "AddV2", {ids, offsets}, {}, "AddV2");
     }
     // (ids + offset) * valid + (valid - 1): the segment, or -1.
     ids = op(g, "AddV2",
@@ -415,8 +482,11 @@ void register_gradients(OpRegistry& r) {
               op(g, "Sub", {valid, int_const(g, it, {1}, Shape{}, "one")}, {}, "Sub")},
              {}, "segments");
     ids = op(g, "Reshape", {ids, const_ints(g, {num_rows}, "Shape_3")}, {}, "Reshape_3");
-    Output sum = op(g, "UnsortedSegmentSum", {values, ids, const_ints(g, {outer * limit}, "Const")},
-                    {}, "UnsortedSegmentSum");
+    Output segments =
+        limit >= 0
+            ? const_ints(g, {outer * limit}, "Const")
+            : op(g, "Mul", {int_const(g, it, {outer}, Shape{}, "outer"), limit_t}, {}, "Const");
+    Output sum = op(g, "UnsortedSegmentSum", {values, ids, segments}, {}, "UnsortedSegmentSum");
     // Along axis 0 the segments are the rows the gradient touches (-1: none): TF's IndexedSlices
     // of this gradient. Named on the gradient so that optimizers whose sparse update differs
     // from the dense one (MomentumOptimizer: untouched rows keep still) can update those rows.
@@ -426,7 +496,7 @@ void register_gradients(OpRegistry& r) {
       rows.set(kGradientGatherAttr, o.name());
     }
     return Grads{
-        op(g, "Reshape", {sum, const_ints(g, ps.dims(), "Shape_4")}, std::move(rows), "Reshape_4"),
+        op(g, "Reshape", {sum, shape_of(g, in[0], "Shape_4")}, std::move(rows), "Reshape_4"),
         Output(), Output()};
   });
   // TF's _UnsortedSegmentSumGrad (_GatherDropNegatives): each data row takes its segment's

@@ -221,12 +221,30 @@ void register_nn_ops(OpRegistry& r) {
   r.add({.name = "Reshape", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            if (c.input_values[1] == nullptr) {
              // A Shape op's value (TF's constant_value_as_shape): its input's static shape.
-             const Shape& v = c.input_value_shapes[1];
+             Shape v = c.input_value_shapes[1];
              const Shape& in = c.input_shapes[0];
-             if (v.is_fully_defined() && in.is_fully_defined() &&
-                 v.num_elements() != in.num_elements())
-               throw ValueError(str_cat(c.node_name, ": Cannot reshape a tensor with ",
-                                        in.num_elements(), " elements to shape ", v.to_string()));
+             if (v.has_rank() && in.is_fully_defined()) {
+               // As TF's Reshape shape function: the known dimensions must divide the
+               // element count; a single unknown one is that quotient.
+               std::int64_t known = 1;
+               int unknown = 0;
+               for (auto d : v.dims()) {
+                 if (d < 0)
+                   ++unknown;
+                 else
+                   known *= d;
+               }
+               const std::int64_t n = in.num_elements();
+               if ((unknown == 0 && known != n) || (unknown > 0 && known > 0 && n % known != 0))
+                 throw ValueError(str_cat(c.node_name, ": Cannot reshape a tensor with ", n,
+                                          " elements to shape ", v.to_string()));
+               if (unknown == 1 && known > 0) {
+                 auto dims = v.dims();
+                 for (auto& d : dims)
+                   if (d < 0) d = n / known;
+                 v = Shape(dims);
+               }
+             }
              c.set_output(c.input_dtypes[0], v);
              return;
            }

@@ -148,7 +148,12 @@ Output dropout(const Output& x, const Output& keep_prob, std::optional<std::int6
     if (v.dtype() == DType::kFloat32 && v.num_elements() == 1 && v.scalar<float>() == 1.0f)
       return identity(x, final_name);
   }
-  return dropout_mask_and_scale(x, keep_prob, seed, final_name);
+  // A keep_prob of unknown shape (TF1's placeholder(float32)) made a scalar, so that the
+  // result keeps x's static shape (TF sets it); another shape fails at run time.
+  Output keep = keep_prob;
+  if (!(keep_prob.shape() == Shape{}))
+    keep = reshape(keep_prob, std::vector<std::int64_t>{}, "keep_prob");
+  return dropout_mask_and_scale(x, keep, seed, final_name);
 }
 
 Output softmax(const Output& logits, std::string_view name) {
@@ -282,6 +287,9 @@ Output reshape(const Output& tensor, const Output& shape, std::string_view name)
   if (shape.dtype() != DType::kInt32 && shape.dtype() != DType::kInt64)
     throw ValueError(str_cat("reshape: shape ", shape.name(), " must be int32 or int64, got ",
                              dtype_name(shape.dtype())));
+  if (shape.shape().has_rank() && shape.shape().rank() != 1)
+    throw ValueError(str_cat("reshape: shape ", shape.name(), " must be a vector, got shape ",
+                             shape.shape().to_string()));
   return get_default_graph()
       .create_op("Reshape", {tensor, shape}, {}, name_or(name, "Reshape"))
       .output(0);

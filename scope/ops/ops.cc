@@ -47,6 +47,10 @@ Output random_op(const char* op_type, const char* default_name,
       t && t->dtype() != DType::kInt32 && t->dtype() != DType::kInt64)
     throw ValueError(str_cat(default_name, ": shape ", t->name(), " must be int32 or int64, got ",
                              dtype_name(t->dtype())));
+  if (const Output* t = std::get_if<Output>(&shape);
+      t && t->shape().has_rank() && t->shape().rank() != 1)
+    throw ValueError(str_cat(default_name, ": shape ", t->name(), " must be a vector, got shape ",
+                             t->shape().to_string()));
   name_scope scope(name, default_name);
   Graph g = get_default_graph();
   Output shape_t = std::holds_alternative<Shape>(shape)

@@ -348,6 +348,70 @@ TEST_F(DynamicShapeGradientsTest, DeepMnistScriptWithAKeepProbPlaceholder) {
   EXPECT_EQ(sf::nn::dropout(x, sf::constant(1.0f)).op().type(), "Identity");
 }
 
+TEST_F(DynamicShapeGradientsTest, SecondDerivativesThroughRunTimeAxes) {
+  // Gradient penalties: the first gradient sums over BroadcastGradientArgs' axes (a Sum whose
+  // axes only the run knows); differentiating it again needs their reduced shape at run time.
+  const std::vector<Input> in{{random_tensor({2, 3}, 35), kUnknown2},
+                              {random_tensor({2, 1}, 36), kUnknown2}};
+  Built b = expect_same_gradients(in, [](const auto& p) {
+    auto first = sf::gradients(sf::reduce_sum(p[0] * p[0] * p[1]), {p[0], p[1]});
+    auto centred = p[0] - sf::reduce_mean(p[0], {1}, true);
+    auto second = sf::gradients(sf::reduce_sum(centred * centred * centred), {p[0]})[0];
+    return sf::reduce_sum(first[0] * first[0]) + sf::reduce_sum(first[1] * first[1]) +
+           sf::reduce_mean(second * second);
+  });
+  EXPECT_TRUE(has_op(b, "BroadcastGradientArgs"));
+}
+
+TEST_F(DynamicShapeGradientsTest, GatherFromParamsOfUnknownLength) {
+  // gather(reshape(logits, [-1]), flat_index): params [?] along the gathered axis, and
+  // params [?, 3] gathered along axis 0, [2, ?] along axis 1.
+  const std::vector<Input> flat{
+      {random_tensor({2, 3}, 37), {-1, 3}},
+      {sf::Tensor::from_vector<std::int32_t>({5, 0, 5, 3}), sf::Shape{4}}};
+  Built b = expect_same_gradients(flat, [](const auto& p) {
+    auto g = sf::gather(sf::reshape(p[0], std::vector<std::int64_t>{-1}), p[1]);
+    return g * g;
+  });
+  EXPECT_EQ(b.grads[0][1], 0.0f);  // not gathered
+  const std::vector<Input> rows{{random_tensor({4, 3}, 38), {-1, 3}},
+                                {sf::Tensor::from_vector<std::int64_t>({3, 1, 3}), sf::Shape{-1}}};
+  expect_same_gradients(rows, [](const auto& p) {
+    auto g = sf::gather(p[0], p[1]);
+    return g * g;
+  });
+  const std::vector<Input> cols{{random_tensor({2, 4}, 39), {2, -1}},
+                                {sf::Tensor::from_vector<std::int32_t>({3, 0}), sf::Shape{-1}}};
+  expect_same_gradients(cols, [](const auto& p) {
+    auto g = sf::gather(p[0], p[1], 1);
+    return g * g;
+  });
+}
+
+TEST_F(DynamicShapeGradientsTest, StaticShapesFollowRunTimeShapeValues) {
+  // reshape(x[6], shape(y[?, 3])): TF infers [2, 3]; 7 elements cannot be [?, 3].
+  auto y = sf::placeholder(sf::float32, {-1, 3}, "y");
+  EXPECT_EQ(sf::reshape(sf::placeholder(sf::float32, {6}), sf::shape(y)).shape(),
+            sf::Shape({2, 3}));
+  EXPECT_THROW(sf::reshape(sf::placeholder(sf::float32, {7}), sf::shape(y)), sf::ValueError);
+  // A shape put together by concat keeps what is known of it.
+  auto ids = sf::placeholder(sf::int32, {-1, -1}, "ids");
+  auto cat = sf::concat({sf::shape(ids), sf::constant(std::vector<std::int32_t>{1}, {1})}, 0);
+  EXPECT_EQ(sf::reshape(sf::placeholder(sf::float32, sf::Shape::unknown()), cat).shape(),
+            sf::Shape({-1, -1, 1}));
+  // So a segment sum's gradient keeps data's static shape.
+  auto data = sf::placeholder(sf::float32, {-1, -1, 3}, "data");
+  auto s = sf::unsorted_segment_sum(data, ids, 4);
+  EXPECT_EQ(sf::gradients(sf::reduce_sum(s * s), {data})[0].shape(), sf::Shape({-1, -1, 3}));
+  // Dropout with keep_prob of unknown shape (TF1's placeholder(float32)) keeps x's shape.
+  auto keep = sf::placeholder(sf::float32, sf::Shape::unknown(), "keep");
+  EXPECT_EQ(sf::nn::dropout(y, keep).shape(), sf::Shape({-1, 3}));
+  // Shape tensors must be vectors.
+  auto m = sf::placeholder(sf::int32, {2, 2}, "m");
+  EXPECT_THROW(sf::reshape(y, m), sf::ValueError);
+  EXPECT_THROW(sf::random_uniform(m), sf::ValueError);
+}
+
 TEST_F(DynamicShapeGradientsTest, ShapeSizeAndBroadcastGradientArgsOps) {
   auto x = sf::placeholder(sf::float32, {-1, 3}, "x");
   auto shp = sf::shape(x);
