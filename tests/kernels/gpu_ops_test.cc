@@ -852,6 +852,64 @@ TEST_P(GpuOpsTest, ExpAndFloat64AddN) {
     }
 }
 
+TEST_P(GpuOpsTest, LogSigmoidTanh) {
+  for (const char* op : {"Log", "Sigmoid", "Tanh"})
+    for (const Shape& s : {Shape{}, Shape{1}, Shape{1029}, Shape{0}, Shape{7, 300}}) {
+      const bool log = std::string(op) == "Log";
+      OpCase oc =
+          make(op, DType::kFloat32,
+               {random_tensor(DType::kFloat32, s, 12, true, log ? 1e-3 : -30, log ? 80 : 30)});
+      oc.rtol = 1e-6;  // CUDA's logf / expf / tanhf are within 2 ulp of the reference's
+      oc.atol = 0;
+      check(oc);
+    }
+}
+
+// Shape, Size and BroadcastGradientArgs write host-known values through kernel parameters;
+// ExpandDims, Squeeze and StopGradient see the input's buffer with another shape.
+TEST_P(GpuOpsTest, ShapeOps) {
+  const Shape rank17(std::vector<std::int64_t>(17, 1));  // more than one parameter chunk
+  for (DType out : {DType::kInt32, DType::kInt64})
+    for (const Shape& s : {Shape{}, Shape{0}, Shape{3, 5}, Shape{2, 0, 7}, rank17}) {
+      for (const char* op : {"Shape", "Size"}) {
+        OpCase oc = make(op, out, {random_tensor(DType::kFloat32, s, 13)});
+        oc.attrs.set("out_type", out);
+        oc.rtol = oc.atol = 0;
+        check(oc);
+      }
+    }
+  for (bool host : {true, false}) {
+    OpCase a = make("BroadcastGradientArgs", DType::kInt32, {i32({2, 1, 1, 3}), i32({5, 1, 1})});
+    OpCase b = make("BroadcastGradientArgs", DType::kInt64, {i64({}), i64({4, 1})});
+    for (OpCase* oc : {&a, &b}) {
+      if (host) oc->host_inputs = {0, 1};
+      oc->rtol = oc->atol = 0;
+      check(*oc);
+    }
+  }
+  check_throws(make("BroadcastGradientArgs", DType::kInt32, {i32({2, 3}), i32({4, 3})}));
+  for (std::int32_t dim : {0, 2, -1, -3}) {
+    OpCase e = make("ExpandDims", DType::kFloat32,
+                    {random_tensor(DType::kFloat32, {2, 3}, 14), Tensor::from_scalar(dim)});
+    e.host_inputs = {1};
+    e.rtol = e.atol = 0;
+    check(e);
+  }
+  for (const std::vector<std::int64_t>& dims :
+       {std::vector<std::int64_t>{}, std::vector<std::int64_t>{0}, std::vector<std::int64_t>{-1}}) {
+    OpCase q = make("Squeeze", DType::kFloat32, {random_tensor(DType::kFloat32, {1, 3, 1}, 15)});
+    q.attrs.set("squeeze_dims", dims);
+    q.rtol = q.atol = 0;
+    check(q);
+  }
+  OpCase bad = make("Squeeze", DType::kFloat32, {random_tensor(DType::kFloat32, {1, 3, 1}, 15)});
+  bad.attrs.set("squeeze_dims", std::vector<std::int64_t>{1});
+  check_throws(bad);
+  OpCase stop = make("StopGradient", DType::kInt64, {small_ints(DType::kInt64, {4, 2}, 16)});
+  stop.rtol = stop.atol = 0;
+  check(stop);
+}
+
 TEST_P(GpuOpsTest, FillFloat64AndBool) {
   for (const Tensor& dims : {i64({3, 343}), i32({0, 4}), i64({})}) {
     OpCase d = make("Fill", DType::kFloat64, {dims, Tensor::from_scalar(-2.5)});

@@ -412,6 +412,54 @@ TEST_F(DynamicShapeGradientsTest, StaticShapesFollowRunTimeShapeValues) {
   EXPECT_THROW(sf::random_uniform(m), sf::ValueError);
 }
 
+TEST_F(DynamicShapeGradientsTest, GpuTrainingWithABatchOfNoneMatchesTheCpu) {
+  // Conv, pool, dense, log / sigmoid / tanh, a broadcast that only the run decides, Adam: on
+  // GPU:0 with x declared [None, 16] (CUDA graphs off and on), against the CPU with [6, 16].
+  auto train = [](const char* device, bool dynamic, bool graphs) {
+    sf::Graph g;
+    auto as = g.as_default();
+    sf::device d(device);
+    sf::set_random_seed(3);
+    auto x = sf::placeholder(sf::float32, dynamic ? sf::Shape{-1, 16} : sf::Shape{6, 16}, "x");
+    auto scale = sf::placeholder(sf::float32, dynamic ? kUnknown2 : sf::Shape{1, 3}, "scale");
+    auto y_ = sf::placeholder(sf::int64, dynamic ? sf::Shape{-1} : sf::Shape{6}, "y_");
+    auto image = sf::reshape(x, std::vector<std::int64_t>{-1, 4, 4, 1});
+    auto w1 = sf::get_variable("w1", {3, 3, 1, 2});
+    auto h = sf::nn::max_pool(sf::tanh(sf::nn::conv2d(image, w1, {1, 1, 1, 1}, "SAME")),
+                              {1, 2, 2, 1}, {1, 2, 2, 1}, "VALID");
+    auto w2 = sf::get_variable("w2", {8, 3});
+    auto logits = sf::matmul(sf::reshape(h, std::vector<std::int64_t>{-1, 8}), w2) * scale;
+    auto loss = sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(y_, logits)) +
+                sf::reduce_mean(sf::log(sf::sigmoid(logits) + 1.0f));
+    auto step = sf::train::AdamOptimizer(0.01).minimize(loss);
+    sf::Session s({.allow_soft_placement = false, .use_cuda_graphs = graphs}, g);
+    s.run(sf::global_variables_initializer());
+    const sf::FeedDict feeds{{x, random_tensor({6, 16}, 40)},
+                             {scale, random_tensor({1, 3}, 41)},
+                             {y_, sf::Tensor::from_vector<std::int64_t>({0, 1, 2, 2, 1, 0})}};
+    for (int i = 0; i < 4; ++i) s.run(step, feeds);
+    auto r = s.run({w1.value(), w2.value(), loss}, feeds);
+    std::vector<float> out = r[0].to_vector<float>();
+    for (float v : r[1].to_vector<float>()) out.push_back(v);
+    out.push_back(r[2].scalar<float>());
+    return out;
+  };
+  const auto cpu = train("/device:CPU:0", false, false);
+  const auto cpu_dynamic = train("/device:CPU:0", true, false);
+  ASSERT_EQ(cpu_dynamic.size(), cpu.size());
+  for (std::size_t i = 0; i < cpu.size(); ++i) EXPECT_FLOAT_EQ(cpu_dynamic[i], cpu[i]) << i;
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable (the CPU run passed): "
+                 << sf::devices::gpu_inventory().unavailable_reason;
+  for (bool graphs : {false, true}) {
+    SCOPED_TRACE(graphs ? "CUDA graphs" : "no CUDA graphs");
+    const auto gpu = train("/device:GPU:0", true, graphs);
+    ASSERT_EQ(gpu.size(), cpu.size());
+    for (std::size_t i = 0; i < cpu.size(); ++i)
+      EXPECT_NEAR(gpu[i], cpu[i], 1e-4f * (1.0f + std::abs(cpu[i]))) << i;
+  }
+}
+
 TEST_F(DynamicShapeGradientsTest, ShapeSizeAndBroadcastGradientArgsOps) {
   auto x = sf::placeholder(sf::float32, {-1, 3}, "x");
   auto shp = sf::shape(x);
