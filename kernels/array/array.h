@@ -15,6 +15,11 @@ namespace scopeflow::kernels {
 // The dimensions of an int32/int64 vector (Shape's output, BroadcastGradientArgs' input);
 // InvalidArgumentError naming `node` for another rank or dtype.
 std::vector<std::int64_t> int_vector(const Tensor& t, const std::string& node, const char* what);
+// TF's Where: the number of nonzero elements of `x` (bool, float32/64, int32/64; a scalar
+// counts as one element), their row-major coordinates appended to `coords` ([count, rank]);
+// InvalidArgumentError naming `node` for another dtype.
+std::int64_t where_coordinates(const Tensor& x, const std::string& node,
+                               std::vector<std::int64_t>* coords);
 // TF's BroadcastGradientArgs on two shapes: for each, the axes of the broadcast shape over
 // which its gradient sums (where its dimension, padded with leading 1s, is 1), ascending.
 // InvalidArgumentError "Incompatible shapes" naming `node` when they do not broadcast.

@@ -196,7 +196,50 @@ void broadcast_gradient_args_kernel(KernelContext& c) {
   write_ints(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
 }
 
+void where_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  const Tensor& x = c.inputs[0];
+  std::vector<std::int64_t> coords;
+  const std::int64_t count = where_coordinates(x, c.node_name, &coords);
+  Tensor& out = c.allocate_output(0, DType::kInt64, Shape{count, x.shape().rank()});
+  std::copy(coords.begin(), coords.end(), out.data<std::int64_t>());
+}
+
 }  // namespace
+
+std::int64_t where_coordinates(const Tensor& x, const std::string& node,
+                               std::vector<std::int64_t>* coords) {
+  const std::int64_t n = x.num_elements();
+  std::vector<bool> hit(static_cast<std::size_t>(n));
+  auto mark = [&](const auto* p) {
+    for (std::int64_t i = 0; i < n; ++i) hit[static_cast<std::size_t>(i)] = p[i] != 0;
+  };
+  switch (x.dtype()) {
+    case DType::kBool: mark(static_cast<const std::uint8_t*>(x.raw_data())); break;
+    case DType::kFloat32: mark(x.data<float>()); break;
+    case DType::kFloat64: mark(x.data<double>()); break;
+    case DType::kInt32: mark(x.data<std::int32_t>()); break;
+    case DType::kInt64: mark(x.data<std::int64_t>()); break;
+    default:
+      throw InvalidArgumentError(
+          str_cat(node, ": Where takes bool or numeric input, got ", dtype_name(x.dtype())));
+  }
+  const auto& dims = x.shape().dims();
+  std::vector<std::int64_t> at(dims.size());
+  std::int64_t count = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (!hit[static_cast<std::size_t>(i)]) continue;
+    ++count;
+    // Row-major: the last dimension varies fastest.
+    std::int64_t rest = i;
+    for (std::size_t k = dims.size(); k-- > 0;) {
+      at[k] = rest % dims[k];
+      rest /= dims[k];
+    }
+    coords->insert(coords->end(), at.begin(), at.end());
+  }
+  return count;
+}
 
 std::vector<std::int64_t> int_vector(const Tensor& t, const std::string& node, const char* what) {
   if (t.shape().rank() != 1)
@@ -244,6 +287,7 @@ void register_array_cpu_kernels(KernelRegistry& r) {
     r.add({"Squeeze", DeviceType::kCPU, d, "ref"}, squeeze_kernel);
   }
   r.add({"LogicalNot", DeviceType::kCPU, DType::kBool, "ref"}, logical_not_kernel);
+  r.add({"Where", DeviceType::kCPU, DType::kInt64, "ref"}, where_kernel);
   for (DType d : {DType::kInt32, DType::kInt64}) {
     r.add({"Shape", DeviceType::kCPU, d, "ref"}, shape_kernel);
     r.add({"Size", DeviceType::kCPU, d, "ref"}, size_kernel);

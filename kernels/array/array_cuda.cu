@@ -4,6 +4,7 @@
 // array_cpu.cc.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -228,6 +229,40 @@ void broadcast_gradient_args_gpu_kernel(KernelContext& c) {
   write_ints_gpu(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
 }
 
+// The coordinates are computed on the host (TF's GPU Where also reads its count back): the
+// output's size depends on the input's values, so this is a synchronization.
+void where_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  const Tensor& x = c.inputs[0];
+  if (!x.initialized())
+    throw InvalidArgumentError(str_cat(c.node_name, ": input 0 is not a tensor"));
+  // Raw stream synchronizations below: refused inside a capture (plans with a GPU Where are
+  // ineligible; this is the backstop).
+  if (c.capturing)
+    throw FailedPreconditionError(
+        str_cat(c.node_name,
+                ": Where reads its input on the host; it cannot be captured into a CUDA graph"));
+  GpuLaunchScope scope(c);
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  Tensor host(x.dtype(), x.shape());
+  if (x.bytes() > 0) {
+    if (x.on_host()) {
+      std::memcpy(host.raw_data(), x.raw_data(), x.bytes());
+    } else {
+      SF_CUDA_CHECK(
+          cudaMemcpyAsync(host.raw_data(), x.raw_data(), x.bytes(), cudaMemcpyDeviceToHost, s));
+      SF_CUDA_CHECK(cudaStreamSynchronize(s));
+    }
+  }
+  std::vector<std::int64_t> coords;
+  const std::int64_t count = where_coordinates(host, c.node_name, &coords);
+  Tensor& out = gpu_output(c, 0, DType::kInt64, Shape{count, x.shape().rank()});
+  if (coords.empty()) return;
+  SF_CUDA_CHECK(cudaMemcpyAsync(out.raw_data(), coords.data(), coords.size() * sizeof(std::int64_t),
+                                cudaMemcpyHostToDevice, s));
+  SF_CUDA_CHECK(cudaStreamSynchronize(s));  // `coords` is freed on return
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- registration
@@ -239,6 +274,7 @@ void register_array_cuda_kernels(KernelRegistry& r) {
     r.add({"BooleanMask", DeviceType::kGPU, d, "cuda"}, boolean_mask_gpu_kernel);
   }
   r.add({"LogicalNot", DeviceType::kGPU, DType::kBool, "cuda"}, logical_not_gpu_kernel);
+  r.add({"Where", DeviceType::kGPU, DType::kInt64, "cuda"}, where_gpu_kernel);
   for (DType d : {DType::kInt32, DType::kInt64}) {
     r.add({"Shape", DeviceType::kGPU, d, "cuda"}, shape_gpu_kernel);
     r.add({"Size", DeviceType::kGPU, d, "cuda"}, size_gpu_kernel);

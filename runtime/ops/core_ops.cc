@@ -313,6 +313,17 @@ void register_core_ops(OpRegistry& r) {
            c.set_output(t, Shape{-1});
            c.set_output(t, Shape{-1});
          }});
+  // TF's Where(condition) with one input: the coordinates (int64 [num_true, rank]) of the true
+  // (nonzero) elements, in row-major order.
+  r.add({.name = "Where", .min_inputs = 1, .max_inputs = 1, .shape = [](ShapeContext& c) {
+           const DType t = c.input_dtypes[0];
+           if (t != DType::kBool && t != DType::kFloat32 && t != DType::kFloat64 &&
+               t != DType::kInt32 && t != DType::kInt64)
+             throw ValueError(
+                 str_cat(c.node_name, ": Where takes bool or numeric input, got ", dtype_name(t)));
+           const Shape& x = c.input_shapes[0];
+           c.set_output(DType::kInt64, Shape{-1, x.has_rank() ? x.rank() : -1});
+         }});
   // TF's StopGradient: x itself; gradients stop there (NotDifferentiable).
   r.add({.name = "StopGradient", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   // TF's ExpandDims(input, dim): a 1 inserted at dim (in [-rank-1, rank]).

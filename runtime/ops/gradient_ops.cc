@@ -241,7 +241,8 @@ void register_gradients(OpRegistry& r) {
                          "Shape",
                          "Size",
                          "BroadcastGradientArgs",
-                         "StopGradient"})
+                         "StopGradient",
+                         "Where"})
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });

@@ -2051,8 +2051,8 @@ std::shared_ptr<GraphState> Session::Impl::analyze_graphs(const Plan& p) {
           info.blocker = "integer division checks its divisor on the host";
         // Its kernel reads the mask back to size the output (a wait on the stream): a capture
         // would always fail (kMaxFailedCaptures wasted runs), so say so at plan time.
-        if (s.node->op == "BooleanMask")
-          info.blocker = "its output's size depends on the mask's values (read on the host)";
+        if (s.node->op == "BooleanMask" || s.node->op == "Where")
+          info.blocker = "its output's size depends on its input's values (read on the host)";
         if (is_random(s.node->op)) g->random_nodes.push_back(s.node);
       }
     } else if (s.kind == StepKind::kCopy) {

@@ -6,6 +6,8 @@
 #include <variant>
 
 #include "devices/base/errors.h"
+#include "scope/ops/embedding.h"
+#include "scope/ops/nn.h"
 #include "scope/scopes.h"
 
 namespace scopeflow {
@@ -277,10 +279,69 @@ Output logical_not(const Output& x, std::string_view name) {
       .create_op("LogicalNot", {x}, {}, op_name(name, "LogicalNot"))
       .output(0);
 }
+Output where(const Output& condition, std::string_view name) {
+  return get_default_graph().create_op("Where", {condition}, {}, op_name(name, "Where")).output(0);
+}
+
 Output boolean_mask(const Output& x, const Output& mask, std::string_view name) {
-  return get_default_graph()
-      .create_op("BooleanMask", {x, mask}, {}, op_name(name, "boolean_mask"))
-      .output(0);
+  // TF's array_ops.boolean_mask (axis 0): x's first K dimensions (K = mask's rank) merged into
+  // one, mask flattened, then gather(x, squeeze(where(mask), [1])).
+  if (mask.dtype() != DType::kBool)
+    throw ValueError(str_cat("boolean_mask: mask ", mask.name(), " must be bool, got ",
+                             dtype_name(mask.dtype())));
+  const Shape ms = mask.shape(), xs = x.shape();
+  if (!ms.has_rank())
+    throw ValueError(
+        "boolean_mask: Number of mask dimensions must be specified, even if some dimensions are "
+        "None. E.g. shape=[None] is ok, but shape=None is not.");
+  if (ms.rank() == 0) throw ValueError("boolean_mask: mask cannot be scalar.");
+  const int k = ms.rank();
+  if (xs.has_rank()) {
+    bool fits = xs.rank() >= k;
+    for (int i = 0; fits && i < k; ++i) {
+      const auto a = xs.dims()[static_cast<std::size_t>(i)],
+                 b = ms.dims()[static_cast<std::size_t>(i)];
+      fits = a < 0 || b < 0 || a == b;
+    }
+    if (!fits)
+      throw ValueError(str_cat("boolean_mask: Shapes ", xs.to_string(), " and ", ms.to_string(),
+                               " are incompatible (the mask must match x's leading dimensions)"));
+  } else if (k > 1) {
+    throw ValueError(
+        str_cat("boolean_mask: x ", x.name(), " needs a known rank under a mask of rank ", k));
+  }
+  name_scope scope(name, "boolean_mask");
+  Output t = x, m = mask;
+  if (k > 1) {
+    std::vector<std::int64_t> dims{-1};
+    for (int i = k; i < xs.rank(); ++i) dims.push_back(xs.dims()[static_cast<std::size_t>(i)]);
+    std::int64_t known = 1;
+    bool all_known = true;
+    for (std::size_t i = 1; i < dims.size(); ++i) {
+      all_known = all_known && dims[i] >= 0;
+      if (dims[i] >= 0) known *= dims[i];
+    }
+    if (all_known && known > 0) {
+      t = reshape(t, dims);
+    } else {  // [-1] + shape(x)[k:], read at run time
+      std::vector<std::int32_t> rest;
+      for (int i = k; i < xs.rank(); ++i) rest.push_back(i);
+      Output trailing =
+          gather(shape(x), constant(rest, Shape{static_cast<std::int64_t>(rest.size())}));
+      std::vector<std::int64_t> lead(1, 1);
+      for (int i = 0; i < k; ++i)
+        lead[0] = lead[0] < 0 || xs.dims()[static_cast<std::size_t>(i)] < 0
+                      ? -1
+                      : lead[0] * xs.dims()[static_cast<std::size_t>(i)];
+      Output first =
+          lead[0] >= 0
+              ? constant(std::vector<std::int32_t>{static_cast<std::int32_t>(lead[0])}, Shape{1})
+              : reshape(size(mask), std::vector<std::int64_t>{1});
+      t = reshape(t, concat({first, trailing}, 0));
+    }
+    m = reshape(mask, std::vector<std::int64_t>{-1});
+  }
+  return gather(t, squeeze(where(m), {1}), 0);
 }
 
 Output add(const Output& x, const Output& y, std::string_view name) {

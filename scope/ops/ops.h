@@ -62,7 +62,14 @@ Output stack(const std::vector<Output>& values, std::string_view name = "");
 // tf.add_n: the element-wise sum of tensors of one dtype and shape (op "AddN").
 Output add_n(const std::vector<Output>& inputs, std::string_view name = "");
 Output logical_not(const Output& x, std::string_view name = "");
+// tf.boolean_mask(x, mask): the entries of x where the bool mask (rank K >= 1, matching x's
+// first K dimensions) is true, in row-major order: [count] + x's dimensions after K. Built as
+// TF does under the "boolean_mask" name scope (Reshape when K > 1, Where, Squeeze, GatherV2),
+// so it has the gather's gradient. A mask longer than x's dimension is an out-of-range error.
 Output boolean_mask(const Output& x, const Output& mask, std::string_view name = "");
+// tf.where(condition) with one argument: the coordinates (int64 [count, rank]) of the true
+// (nonzero) elements in row-major order; op "Where".
+Output where(const Output& condition, std::string_view name = "");
 
 // ---------------------------------------------------------------- math
 Output add(const Output& x, const Output& y, std::string_view name = "");

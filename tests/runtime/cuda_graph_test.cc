@@ -399,7 +399,7 @@ TEST_F(CudaGraphSessionTest, BooleanMaskOnAGpuIsIneligible) {
     EXPECT_EQ(s.run(y).to_vector<float>(), (std::vector<float>{4, 6, 8}));
     const std::string st = s.last_run_stats().cuda_graph;
     EXPECT_EQ(st.rfind("ineligible: ", 0), 0u) << st;
-    EXPECT_NE(st.find("(BooleanMask)"), std::string::npos) << st;
+    EXPECT_NE(st.find("(Where)"), std::string::npos) << st;
   }
 }
 

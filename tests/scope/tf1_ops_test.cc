@@ -181,4 +181,65 @@ TEST_F(Tf1OpsTest, DenseSoftmaxCrossEntropy) {
                sf::ValueError);
 }
 
+TEST_F(Tf1OpsTest, WhereAndBooleanMask) {
+  auto c = sf::placeholder(sf::bool_, {2, 3}, "c");
+  auto w = sf::where(c);
+  EXPECT_EQ(w.op().type(), "Where");
+  EXPECT_EQ(w.dtype(), sf::int64);
+  EXPECT_EQ(w.shape(), sf::Shape({-1, 2}));
+  auto x = sf::placeholder(sf::float32, {-1, 3}, "x");
+  auto rows = sf::placeholder(sf::bool_, {-1}, "rows");
+  auto picked = sf::boolean_mask(x, rows);  // rows of x
+  EXPECT_EQ(picked.shape(), sf::Shape({-1, 3}));
+  EXPECT_EQ(picked.op().name(), "boolean_mask/GatherV2");
+  auto cube = sf::placeholder(sf::float32, {2, 3, 2}, "cube");
+  auto cells = sf::boolean_mask(cube, c);  // a 2-D mask over the first two dimensions
+  EXPECT_EQ(cells.shape(), sf::Shape({-1, 2}));
+  sf::Session s;
+  auto cv = sf::Tensor(sf::bool_, sf::Shape{2, 3});
+  const bool bits[] = {false, true, true, true, false, false};
+  for (int i = 0; i < 6; ++i) static_cast<bool*>(cv.raw_data())[i] = bits[i];
+  auto rv = sf::Tensor(sf::bool_, sf::Shape{4});
+  const bool rbits[] = {true, false, false, true};
+  for (int i = 0; i < 4; ++i) static_cast<bool*>(rv.raw_data())[i] = rbits[i];
+  std::vector<float> cube_v(12);
+  for (int i = 0; i < 12; ++i) cube_v[static_cast<std::size_t>(i)] = static_cast<float>(i);
+  auto r =
+      s.run({w, picked, cells},
+            {{c, cv},
+             {rows, rv},
+             {x, sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {4, 3})},
+             {cube, sf::Tensor::from_vector<float>(cube_v, {2, 3, 2})}});
+  EXPECT_EQ(r[0].to_vector<std::int64_t>(), (std::vector<std::int64_t>{0, 1, 0, 2, 1, 0}));
+  EXPECT_EQ(r[1].shape(), sf::Shape({2, 3}));
+  EXPECT_EQ(r[1].to_vector<float>(), (std::vector<float>{1, 2, 3, 10, 11, 12}));
+  EXPECT_EQ(r[2].to_vector<float>(), (std::vector<float>{2, 3, 4, 5, 6, 7}));
+  // A scalar condition: [1, 0] when true, [0, 0] when false (TF).
+  auto sc = sf::placeholder(sf::bool_, {}, "sc");
+  EXPECT_EQ(s.run(sf::where(sc), {{sc, sf::Tensor::from_scalar(true)}}).shape(), sf::Shape({1, 0}));
+  EXPECT_EQ(s.run(sf::where(sc), {{sc, sf::Tensor::from_scalar(false)}}).shape(),
+            sf::Shape({0, 0}));
+  // The gradient is the gather's: dy's rows scattered back, zeros elsewhere.
+  auto g = sf::gradients(sf::reduce_sum(picked * picked), {x})[0];
+  auto gv = s.run(
+      g, {{rows, rv},
+          {x, sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {4, 3})}});
+  EXPECT_EQ(gv.to_vector<float>(), (std::vector<float>{2, 4, 6, 0, 0, 0, 0, 0, 0, 20, 22, 24}));
+  // TF's errors.
+  EXPECT_THROW(sf::boolean_mask(x, sf::placeholder(sf::float32, {4})), sf::ValueError);
+  EXPECT_THROW(sf::boolean_mask(x, sc), sf::ValueError);  // "mask cannot be scalar."
+  EXPECT_THROW(sf::boolean_mask(cube, sf::placeholder(sf::bool_, {3})), sf::ValueError);
+  EXPECT_THROW(sf::boolean_mask(x, sf::placeholder(sf::bool_, sf::Shape::unknown())),
+               sf::ValueError);
+  EXPECT_THROW(sf::where(sf::placeholder(sf::string, {2})), sf::ValueError);
+  // A mask longer than x's dimension selects a row x does not have: an error, not a guess.
+  auto long_mask = sf::Tensor(sf::bool_, sf::Shape{5});
+  for (int i = 0; i < 5; ++i) static_cast<bool*>(long_mask.raw_data())[i] = true;
+  EXPECT_THROW(
+      s.run(picked,
+            {{rows, long_mask},
+             {x, sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {4, 3})}}),
+      sf::InvalidArgumentError);
+}
+
 }  // namespace
