@@ -223,6 +223,10 @@ void register_nn_ops(OpRegistry& r) {
              // A Shape op's value (TF's constant_value_as_shape): its input's static shape.
              Shape v = c.input_value_shapes[1];
              const Shape& in = c.input_shapes[0];
+             // Else only the shape vector's length tells: that many unknown dimensions.
+             if (const Shape& len = c.input_shapes[1];
+                 !v.has_rank() && len.has_rank() && len.rank() == 1 && len.dims()[0] >= 0)
+               v = Shape(std::vector<std::int64_t>(static_cast<std::size_t>(len.dims()[0]), -1));
              if (v.has_rank() && in.is_fully_defined()) {
                // As TF's Reshape shape function: the known dimensions must divide the
                // element count; a single unknown one is that quotient.

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "devices/base/errors.h"
+#include "scope/ops/embedding.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
 
@@ -46,8 +47,33 @@ Output reduce(const char* type, const Output& x, const std::vector<std::int64_t>
   std::vector<std::int64_t> all = axes;
   if (all.empty()) {
     const Shape s = x.shape();
-    if (!s.has_rank())
-      throw ValueError(str_cat(type, ": axes must be given when the input's rank is unknown"));
+    if (!s.has_rank()) {
+      // Every axis of a tensor whose rank only the run knows (TF: range(rank(x))): the
+      // reduction of x flattened; with keep_dims, reshaped to x's rank of ones.
+      name_scope scope(name, type);
+      const std::string final_name = scope.name();
+      AttrMap attrs;
+      attrs.set("keep_dims", false);
+      Output flat = reshape(x, std::vector<std::int64_t>{-1});
+      Output r = get_default_graph()
+                     .create_op(type, {flat, ints_const({0}, "Const", type)}, std::move(attrs),
+                                keep_dims ? std::string(type) : final_name)
+                     .output(0);
+      if (!keep_dims) return r;
+      Output ones =
+          get_default_graph()
+              .create_op(
+                  "AddV2",
+                  {get_default_graph()
+                       .create_op("Mul",
+                                  {shape(x), constant(std::vector<std::int32_t>{0}, Shape{1})}, {},
+                                  "mul")
+                       .output(0),
+                   constant(std::vector<std::int32_t>{1}, Shape{1})},
+                  {}, "ones")
+              .output(0);
+      return get_default_graph().create_op("Reshape", {r, ones}, {}, final_name).output(0);
+    }
     for (int i = 0; i < s.rank(); ++i) all.push_back(i);
   }
   Output ax = ints_const(all, "Const", type);
@@ -223,6 +249,29 @@ Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Outp
 
 }  // namespace nn
 
+Output clip_by_value(const Output& t, const Output& clip_value_min, const Output& clip_value_max,
+                     std::string_view name) {
+  name_scope scope(name, "clip_by_value");
+  const std::string final_name = scope.name();
+  Output t_min = minimum(t, clip_value_max);
+  Output clipped = maximum(t_min, clip_value_min, final_name);
+  if (t.shape().has_rank() && clipped.shape().has_rank() &&
+      !t.shape().is_compatible_with(clipped.shape()))
+    throw ValueError(str_cat("clip_by_value: clipping ", t.shape().to_string(),
+                             " by bounds of shapes ", clip_value_min.shape().to_string(), " and ",
+                             clip_value_max.shape().to_string(), " changes its shape to ",
+                             clipped.shape().to_string()));
+  return clipped;
+}
+
+Output clip_by_value(const Output& t, double clip_value_min, double clip_value_max,
+                     std::string_view name) {
+  name_scope scope(name, "clip_by_value");
+  const std::string final_name = scope.name();
+  return clip_by_value(t, constant(clip_value_min, t.dtype(), Shape{}, "clip_value_min"),
+                       constant(clip_value_max, t.dtype(), Shape{}, "clip_value_max"), final_name);
+}
+
 Output matmul(const Output& a, const Output& b, bool transpose_a, bool transpose_b,
               std::string_view name) {
   AttrMap attrs;
@@ -268,7 +317,31 @@ std::vector<Output> split(const Output& value, int num_split, std::int64_t axis,
   if (axis < -rank || axis >= rank)
     throw ValueError(str_cat("split: axis ", axis, " is out of range for rank ", rank));
   const std::int64_t d = s.dims()[static_cast<std::size_t>(axis < 0 ? axis + rank : axis)];
-  if (d < 0) throw ValueError("split: the dimension to split must be known");
+  if (d < 0) {
+    // Known at run time only (TF's Split): num_split pieces of shape(value)[axis] / num_split;
+    // SplitV refuses a dimension they do not add up to.
+    name_scope scope(name, "split");
+    const std::string op_name = scope.name();
+    Output dim = gather(shape(value), constant(std::vector<std::int32_t>{static_cast<std::int32_t>(
+                                                   axis < 0 ? axis + rank : axis)},
+                                               Shape{1}));
+    Output piece = reshape(
+        get_default_graph()
+            .create_op("RealDiv", {dim, constant(std::vector<std::int32_t>{num_split}, Shape{1})},
+                       {}, "floordiv")
+            .output(0),
+        std::vector<std::int64_t>{});
+    Output sizes =
+        fill(constant(std::vector<std::int32_t>{num_split}, Shape{1}), piece, "size_splits");
+    AttrMap attrs;
+    attrs.set("num_split", static_cast<std::int64_t>(num_split));
+    Operation op = get_default_graph().create_op(
+        "SplitV", {value, sizes, constant(int32_arg(axis, "split", "axis"), "split_dim")},
+        std::move(attrs), op_name);
+    std::vector<Output> out;
+    for (int i = 0; i < op.num_outputs(); ++i) out.push_back(op.output(i));
+    return out;
+  }
   if (d % num_split != 0)
     throw ValueError(str_cat("split: dimension ", d, " is not divisible by num_split ", num_split));
   return split(value, std::vector<std::int64_t>(static_cast<std::size_t>(num_split), d / num_split),

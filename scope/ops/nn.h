@@ -4,6 +4,7 @@
 // sf::reshape, sf::reduce_sum / reduce_mean / reduce_max. NHWC layouts, float32.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -90,5 +91,28 @@ Output reduce_mean(const Output& x, const std::vector<std::int64_t>& axes = {},
                    bool keep_dims = false, std::string_view name = "");
 Output reduce_max(const Output& x, const std::vector<std::int64_t>& axes = {},
                   bool keep_dims = false, std::string_view name = "");
+// One axis as an integer, as TF takes reduce_sum(x, 1).
+template <std::integral I>
+requires(!std::same_as<I, bool>) Output
+    reduce_sum(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
+  return reduce_sum(x, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, keep_dims, name);
+}
+template <std::integral I>
+requires(!std::same_as<I, bool>) Output
+    reduce_mean(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
+  return reduce_mean(x, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, keep_dims,
+                     name);
+}
+template <std::integral I>
+requires(!std::same_as<I, bool>) Output
+    reduce_max(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
+  return reduce_max(x, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, keep_dims, name);
+}
+// tf.clip_by_value: minimum(t, hi), then maximum(.., lo) named by the "clip_by_value" scope
+// (TF's composite, with its gradients); lo and hi as t's dtype, or tensors.
+Output clip_by_value(const Output& t, double clip_value_min, double clip_value_max,
+                     std::string_view name = "");
+Output clip_by_value(const Output& t, const Output& clip_value_min, const Output& clip_value_max,
+                     std::string_view name = "");
 
 }  // namespace scopeflow

@@ -48,6 +48,11 @@ Output stop_gradient(const Output& x, std::string_view name = "");
 Output expand_dims(const Output& input, std::int64_t axis, std::string_view name = "");
 Output squeeze(const Output& input, const std::vector<std::int64_t>& axis = {},
                std::string_view name = "");
+template <std::integral I>
+requires(!std::same_as<I, bool>) Output
+    squeeze(const Output& input, I axis, std::string_view name = "") {
+  return squeeze(input, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, name);
+}
 // tf.one_hot(indices, depth, on_value=1, off_value=0, axis=-1, dtype=float32): a new last
 // dimension of `depth`, on_value at each index (none for an index outside [0, depth)),
 // built under the "one_hot" name scope from ExpandDims, Equal and Cast. Only axis -1 and

@@ -242,4 +242,74 @@ TEST_F(Tf1OpsTest, WhereAndBooleanMask) {
       sf::InvalidArgumentError);
 }
 
+TEST_F(Tf1OpsTest, ScriptIdiomsWithUnknownShapes) {
+  // Linear regression: pred = squeeze(matmul(x, W)) has unknown rank (TF too), and
+  // reduce_mean over every axis of it still works (TF's range(rank(x)) at run time).
+  auto x = sf::placeholder(sf::float32, {-1, 3}, "x");
+  auto y = sf::placeholder(sf::float32, sf::Shape::unknown(), "y");
+  auto w = sf::Variable(sf::constant(std::vector<float>{1, 2, 3}, {3, 1}), {.name = "w"});
+  auto pred = sf::squeeze(sf::matmul(x, w));
+  EXPECT_FALSE(pred.shape().has_rank());
+  auto err = sf::square(pred - y);
+  auto mse = sf::reduce_mean(err);
+  auto total = sf::reduce_sum(err, {}, true);
+  auto peak = sf::reduce_max(err);
+  EXPECT_EQ(mse.shape(), sf::Shape{});
+  auto gw = sf::gradients(mse, {w.value()})[0];
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  const sf::FeedDict feeds{{x, sf::Tensor::from_vector<float>({1, 0, 0, 0, 1, 1}, {2, 3})},
+                           {y, sf::Tensor::from_vector<float>({0, 1}, {2})}};
+  auto r = s.run({mse, total, peak, gw}, feeds);
+  // pred = [1, 5]; errors 1 and 16.
+  EXPECT_FLOAT_EQ(r[0].scalar<float>(), 8.5f);
+  EXPECT_EQ(r[1].shape(), sf::Shape({1}));  // keep_dims: x's rank of ones
+  EXPECT_FLOAT_EQ(r[1].to_vector<float>()[0], 17.0f);
+  EXPECT_FLOAT_EQ(r[2].scalar<float>(), 16.0f);
+  // d mse / dw = mean(2 (pred - y) x) = [1, 4, 4].
+  EXPECT_EQ(r[3].to_vector<float>(), (std::vector<float>{1, 4, 4}));
+  // One axis as an integer.
+  EXPECT_EQ(sf::reduce_sum(x, 1).shape(), sf::Shape({-1}));
+  EXPECT_EQ(sf::reduce_mean(x, 0, true).shape(), sf::Shape({1, 3}));
+  EXPECT_EQ(sf::reduce_max(x, -1).shape(), sf::Shape({-1}));
+  EXPECT_EQ(sf::squeeze(sf::expand_dims(x, 1), 1).shape(), sf::Shape({-1, 3}));
+  // reshape with a shape tensor: its length is the rank.
+  auto sp = sf::placeholder(sf::int32, {2}, "sp");
+  EXPECT_EQ(sf::reshape(x, sp).shape(), sf::Shape({-1, -1}));
+  EXPECT_EQ(sf::reduce_mean(sf::reshape(x, sp)).shape(), sf::Shape{});
+  // split into equal pieces along a dimension only the run knows.
+  auto halves = sf::split(x, 2, 0);
+  ASSERT_EQ(halves.size(), 2u);
+  EXPECT_EQ(halves[0].shape(), sf::Shape({-1, 3}));
+  auto four = sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {4, 3});
+  auto hr = s.run({halves[0], halves[1]}, {{x, four}});
+  EXPECT_EQ(hr[0].to_vector<float>(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(hr[1].to_vector<float>(), (std::vector<float>{7, 8, 9, 10, 11, 12}));
+  auto three = sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6, 7, 8, 9}, {3, 3});
+  EXPECT_THROW(s.run(halves[0], {{x, three}}), sf::InvalidArgumentError);  // 3 rows in 2
+}
+
+TEST_F(Tf1OpsTest, ClipByValue) {
+  auto x = sf::placeholder(sf::float32, {5}, "x");
+  auto c = sf::clip_by_value(x, -1.0, 2.0);
+  EXPECT_EQ(c.op().name(), "clip_by_value");
+  EXPECT_EQ(c.op().type(), "Maximum");
+  EXPECT_EQ(c.op().inputs()[0].op().name(), "clip_by_value/Minimum");
+  auto g = sf::gradients(sf::reduce_sum(c * 3.0f), {x})[0];
+  sf::Session s;
+  auto r = s.run({c, g}, {{x, sf::Tensor::from_vector<float>({-5, -1, 0.5f, 2, 7}, {5})}});
+  EXPECT_EQ(r[0].to_vector<float>(), (std::vector<float>{-1, -1, 0.5f, 2, 2}));
+  // The gradient passes where x is inside [lo, hi] (the bounds included, as TF's ties).
+  EXPECT_EQ(r[1].to_vector<float>(), (std::vector<float>{0, 3, 3, 3, 0}));
+  // The beginners' log(clip_by_value(y, 1e-10, 1.0)).
+  auto safe = sf::log(sf::clip_by_value(x, 1e-10, 1.0));
+  auto v = s.run(safe, {{x, sf::Tensor::from_vector<float>({0, 1, 0.5f, 3, -2}, {5})}})
+               .to_vector<float>();
+  EXPECT_NEAR(v[0], std::log(1e-10f), 1e-4);
+  EXPECT_EQ(v[1], 0.0f);
+  // Bounds that would broadcast t to another shape are refused.
+  EXPECT_THROW(sf::clip_by_value(x, sf::placeholder(sf::float32, {2, 5}), sf::constant(1.0f)),
+               sf::ValueError);
+}
+
 }  // namespace
