@@ -20,6 +20,14 @@ std::vector<std::int64_t> int_vector(const Tensor& t, const std::string& node, c
 // InvalidArgumentError naming `node` for another dtype.
 std::int64_t where_coordinates(const Tensor& x, const std::string& node,
                                std::vector<std::int64_t>* coords);
+// OneHot's geometry: `indices` [outer..., inner...] with the new dimension of `depth` at
+// `axis` (-1: last); InvalidArgumentError naming `node` for a bad depth or axis.
+struct OneHotPlan {
+  Shape out;
+  std::int64_t outer = 1, depth = 0, inner = 1;
+};
+OneHotPlan one_hot_plan(const Tensor& indices, const Tensor& depth, std::int64_t axis,
+                        const std::string& node);
 // TF's BroadcastGradientArgs on two shapes: for each, the axes of the broadcast shape over
 // which its gradient sums (where its dimension, padded with leading 1s, is 1), ascending.
 // InvalidArgumentError "Incompatible shapes" naming `node` when they do not broadcast.

@@ -196,6 +196,33 @@ void broadcast_gradient_args_kernel(KernelContext& c) {
   write_ints(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
 }
 
+template <class T, class I>
+void one_hot_fill(const I* ids, T* out, const OneHotPlan& p, T on, T off) {
+  for (std::int64_t o = 0; o < p.outer; ++o)
+    for (std::int64_t d = 0; d < p.depth; ++d)
+      for (std::int64_t i = 0; i < p.inner; ++i)
+        out[(o * p.depth + d) * p.inner + i] =
+            static_cast<std::int64_t>(ids[o * p.inner + i]) == d ? on : off;
+}
+
+template <class T>
+void one_hot_kernel(KernelContext& c) {
+  if (c.inputs.size() != 4)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects indices, depth, on and off values"));
+  const Tensor& ids = c.inputs[0];
+  const OneHotPlan p =
+      one_hot_plan(ids, c.inputs[1], c.attr().get_or<std::int64_t>("axis", -1), c.node_name);
+  const T on = c.inputs[2].scalar<T>(), off = c.inputs[3].scalar<T>();
+  Tensor& out = c.allocate_output(0, dtype_of<T>, p.out);
+  switch (ids.dtype()) {
+    case DType::kInt32: one_hot_fill(ids.data<std::int32_t>(), out.data<T>(), p, on, off); break;
+    case DType::kInt64: one_hot_fill(ids.data<std::int64_t>(), out.data<T>(), p, on, off); break;
+    case DType::kUInt8: one_hot_fill(ids.data<std::uint8_t>(), out.data<T>(), p, on, off); break;
+    default:
+      throw InvalidArgumentError(str_cat(c.node_name, ": indices must be uint8, int32 or int64"));
+  }
+}
+
 void where_kernel(KernelContext& c) {
   if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
   const Tensor& x = c.inputs[0];
@@ -206,6 +233,31 @@ void where_kernel(KernelContext& c) {
 }
 
 }  // namespace
+
+OneHotPlan one_hot_plan(const Tensor& indices, const Tensor& depth, std::int64_t axis,
+                        const std::string& node) {
+  if (depth.num_elements() != 1 || depth.dtype() != DType::kInt32)
+    throw InvalidArgumentError(str_cat(node, ": depth must be an int32 scalar"));
+  OneHotPlan p;
+  p.depth = depth.scalar<std::int32_t>();
+  if (p.depth < 0)
+    throw InvalidArgumentError(str_cat(node, ": depth must be non-negative, got ", p.depth));
+  const auto& dims = indices.shape().dims();
+  const auto rank = static_cast<std::int64_t>(dims.size());
+  if (axis < -1 || axis > rank)
+    throw InvalidArgumentError(str_cat(node, ": Expected axis to be -1 or between [0, ", rank,
+                                       "].  But received: ", axis));
+  const std::int64_t at = axis < 0 ? rank : axis;
+  std::vector<std::int64_t> out;
+  for (std::int64_t k = 0; k < rank; ++k) {
+    if (k == at) out.push_back(p.depth);
+    out.push_back(dims[static_cast<std::size_t>(k)]);
+    (k < at ? p.outer : p.inner) *= dims[static_cast<std::size_t>(k)];
+  }
+  if (at == rank) out.push_back(p.depth);
+  p.out = Shape(out);
+  return p;
+}
 
 std::int64_t where_coordinates(const Tensor& x, const std::string& node,
                                std::vector<std::int64_t>* coords) {
@@ -288,6 +340,10 @@ void register_array_cpu_kernels(KernelRegistry& r) {
   }
   r.add({"LogicalNot", DeviceType::kCPU, DType::kBool, "ref"}, logical_not_kernel);
   r.add({"Where", DeviceType::kCPU, DType::kInt64, "ref"}, where_kernel);
+  r.add({"OneHot", DeviceType::kCPU, DType::kFloat32, "ref"}, one_hot_kernel<float>);
+  r.add({"OneHot", DeviceType::kCPU, DType::kFloat64, "ref"}, one_hot_kernel<double>);
+  r.add({"OneHot", DeviceType::kCPU, DType::kInt32, "ref"}, one_hot_kernel<std::int32_t>);
+  r.add({"OneHot", DeviceType::kCPU, DType::kInt64, "ref"}, one_hot_kernel<std::int64_t>);
   for (DType d : {DType::kInt32, DType::kInt64}) {
     r.add({"Shape", DeviceType::kCPU, d, "ref"}, shape_kernel);
     r.add({"Size", DeviceType::kCPU, d, "ref"}, size_kernel);

@@ -229,6 +229,51 @@ void broadcast_gradient_args_gpu_kernel(KernelContext& c) {
   write_ints_gpu(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
 }
 
+// One thread per output element, grid-stride: out[(o, d, i)] = ids[(o, i)] == d ? on : off.
+template <class T, class I>
+__global__ void one_hot_kernel(const I* ids, T* out, std::int64_t outer, std::int64_t depth,
+                               std::int64_t inner, T on, T off) {
+  const std::int64_t n = outer * depth * inner;
+  for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
+       e += std::int64_t{gridDim.x} * blockDim.x) {
+    const std::int64_t i = e % inner, d = (e / inner) % depth, o = e / (inner * depth);
+    out[e] = static_cast<std::int64_t>(ids[o * inner + i]) == d ? on : off;
+  }
+}
+
+template <class T>
+void one_hot_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 4)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects indices, depth, on and off values"));
+  const Tensor& ids = gpu_input(c, 0);
+  const OneHotPlan p =
+      one_hot_plan(ids, c.inputs[1], c.attr().get_or<std::int64_t>("axis", -1), c.node_name);
+  const T on = c.inputs[2].scalar<T>(), off = c.inputs[3].scalar<T>();  // host values
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, dtype_of<T>, p.out);
+  const std::int64_t n = out.num_elements();
+  if (n == 0) return;
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  const unsigned grid = grid_size(n, kBlock);
+  switch (ids.dtype()) {
+    case DType::kInt32:
+      one_hot_kernel<<<grid, kBlock, 0, s>>>(ids.data<std::int32_t>(), out.data<T>(), p.outer,
+                                             p.depth, p.inner, on, off);
+      break;
+    case DType::kInt64:
+      one_hot_kernel<<<grid, kBlock, 0, s>>>(ids.data<std::int64_t>(), out.data<T>(), p.outer,
+                                             p.depth, p.inner, on, off);
+      break;
+    case DType::kUInt8:
+      one_hot_kernel<<<grid, kBlock, 0, s>>>(ids.data<std::uint8_t>(), out.data<T>(), p.outer,
+                                             p.depth, p.inner, on, off);
+      break;
+    default:
+      throw InvalidArgumentError(str_cat(c.node_name, ": indices must be uint8, int32 or int64"));
+  }
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
 // The coordinates are computed on the host (TF's GPU Where also reads its count back): the
 // output's size depends on the input's values, so this is a synchronization.
 void where_gpu_kernel(KernelContext& c) {
@@ -275,6 +320,10 @@ void register_array_cuda_kernels(KernelRegistry& r) {
   }
   r.add({"LogicalNot", DeviceType::kGPU, DType::kBool, "cuda"}, logical_not_gpu_kernel);
   r.add({"Where", DeviceType::kGPU, DType::kInt64, "cuda"}, where_gpu_kernel);
+  r.add({"OneHot", DeviceType::kGPU, DType::kFloat32, "cuda"}, one_hot_gpu_kernel<float>);
+  r.add({"OneHot", DeviceType::kGPU, DType::kFloat64, "cuda"}, one_hot_gpu_kernel<double>);
+  r.add({"OneHot", DeviceType::kGPU, DType::kInt32, "cuda"}, one_hot_gpu_kernel<std::int32_t>);
+  r.add({"OneHot", DeviceType::kGPU, DType::kInt64, "cuda"}, one_hot_gpu_kernel<std::int64_t>);
   for (DType d : {DType::kInt32, DType::kInt64}) {
     r.add({"Shape", DeviceType::kGPU, d, "cuda"}, shape_gpu_kernel);
     r.add({"Size", DeviceType::kGPU, d, "cuda"}, size_gpu_kernel);

@@ -324,6 +324,39 @@ void register_core_ops(OpRegistry& r) {
            const Shape& x = c.input_shapes[0];
            c.set_output(DType::kInt64, Shape{-1, x.has_rank() ? x.rank() : -1});
          }});
+  // TF's OneHot(indices, depth, on_value, off_value), attr axis (-1: a new last dimension):
+  // on_value where the index equals the position along the new dimension, else off_value.
+  r.add({.name = "OneHot", .min_inputs = 4, .max_inputs = 4, .shape = [](ShapeContext& c) {
+           const DType it = c.input_dtypes[0];
+           if (it != DType::kInt32 && it != DType::kInt64 && it != DType::kUInt8)
+             throw ValueError(str_cat(c.node_name, ": indices must be uint8, int32 or int64, got ",
+                                      dtype_name(it)));
+           if (c.input_dtypes[1] != DType::kInt32)
+             throw ValueError(str_cat(c.node_name, ": depth must be int32"));
+           const DType t = c.input_dtypes[2];
+           if (c.input_dtypes[3] != t)
+             throw ValueError(str_cat(c.node_name,
+                                      ": on_value and off_value must have one dtype, got ",
+                                      dtype_name(t), " and ", dtype_name(c.input_dtypes[3])));
+           for (int k = 1; k < 4; ++k)
+             if (const Shape& s = c.input_shapes[static_cast<std::size_t>(k)];
+                 s.has_rank() && s.rank() != 0)
+               throw ValueError(str_cat(c.node_name, ": input ", k, " must be a scalar, got shape ",
+                                        s.to_string()));
+           const std::int64_t axis = c.attr().get_or<std::int64_t>("axis", -1);
+           const auto depth = const_int_values(c, 1);
+           if (depth && (*depth)[0] < 0)
+             throw ValueError(
+                 str_cat(c.node_name, ": depth must be non-negative, got ", (*depth)[0]));
+           const Shape& x = c.input_shapes[0];
+           if (!x.has_rank()) return c.set_output(t, Shape::unknown());
+           if (axis < -1 || axis > x.rank())
+             throw ValueError(str_cat(c.node_name, ": Expected axis to be -1 or between [0, ",
+                                      x.rank(), "].  But received: ", axis));
+           std::vector<std::int64_t> dims = x.dims();
+           dims.insert(dims.begin() + (axis < 0 ? x.rank() : axis), depth ? (*depth)[0] : -1);
+           c.set_output(t, Shape(dims));
+         }});
   // TF's StopGradient: x itself; gradients stop there (NotDifferentiable).
   r.add({.name = "StopGradient", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   // TF's ExpandDims(input, dim): a 1 inserted at dim (in [-rank-1, rank]).
@@ -446,7 +479,8 @@ void register_core_ops(OpRegistry& r) {
   r.set_host_memory_inputs("Fill", {0, 1});             // dims, value
   r.set_host_memory_inputs("BroadcastTo", {1});         // shape
   r.set_host_memory_inputs("BroadcastGradientArgs", {0, 1});
-  r.set_host_memory_inputs("ExpandDims", {1});  // dim
+  r.set_host_memory_inputs("ExpandDims", {1});    // dim
+  r.set_host_memory_inputs("OneHot", {1, 2, 3});  // depth, on_value, off_value
   for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
     r.set_host_memory_inputs(op, {0});  // shape
 }

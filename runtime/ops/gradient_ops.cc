@@ -242,7 +242,8 @@ void register_gradients(OpRegistry& r) {
                          "Size",
                          "BroadcastGradientArgs",
                          "StopGradient",
-                         "Where"})
+                         "Where",
+                         "OneHot"})
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });

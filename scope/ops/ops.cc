@@ -218,42 +218,21 @@ Output squeeze(const Output& input, const std::vector<std::int64_t>& axis, std::
 }
 Output one_hot(const Output& indices, std::int64_t depth, double on_value, double off_value,
                std::int64_t axis, DType dtype, std::string_view name) {
-  if (indices.dtype() != DType::kInt32 && indices.dtype() != DType::kInt64 &&
-      indices.dtype() != DType::kUInt8)
-    throw ValueError(str_cat("one_hot: indices ", indices.name(),
-                             " must be uint8, int32 or int64, got ", dtype_name(indices.dtype())));
   if (depth < 0 || depth > std::numeric_limits<std::int32_t>::max())
     throw ValueError(str_cat("one_hot: depth must be in [0, 2^31), got ", depth));
-  if (axis != -1)
-    throw ValueError(
-        str_cat("one_hot: only axis -1 (the new last dimension) is supported, got ", axis));
-  if (dtype != DType::kFloat32)
-    throw ValueError(str_cat("one_hot: only float32 is supported, got ", dtype_name(dtype)));
+  if (dtype != DType::kFloat32 && dtype != DType::kFloat64 && dtype != DType::kInt32 &&
+      dtype != DType::kInt64)
+    throw ValueError(str_cat("one_hot: dtype must be float32, float64, int32 or int64, got ",
+                             dtype_name(dtype)));
   name_scope scope(name, "one_hot");
   const std::string final_name = scope.name();
-  // equal(indices[..., None], range(depth)): an index outside [0, depth) matches nothing.
-  Output column = expand_dims(indices, -1);
-  Output positions;
-  if (indices.dtype() == DType::kInt64) {
-    std::vector<std::int64_t> r(static_cast<std::size_t>(depth));
-    for (std::int64_t k = 0; k < depth; ++k) r[static_cast<std::size_t>(k)] = k;
-    positions = make_const(Tensor::from_vector<std::int64_t>(r, Shape{depth}), "depth_range");
-  } else {
-    Output as32 = indices.dtype() == DType::kInt32 ? column : cast(column, DType::kInt32);
-    column = as32;
-    std::vector<std::int32_t> r(static_cast<std::size_t>(depth));
-    for (std::int64_t k = 0; k < depth; ++k)
-      r[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(k);
-    positions = make_const(Tensor::from_vector<std::int32_t>(r, Shape{depth}), "depth_range");
-  }
-  Output hot = cast(equal(column, positions), DType::kFloat32);
-  if (on_value == 1.0 && off_value == 0.0) return identity(hot, final_name);
-  Output scaled = hot * static_cast<float>(on_value - off_value);
+  Output on = make_const(detail::scalar_tensor(on_value, dtype), "on_value");
+  Output off = make_const(detail::scalar_tensor(off_value, dtype), "off_value");
+  Output d = make_const(Tensor::from_scalar(static_cast<std::int32_t>(depth)), "depth");
+  AttrMap attrs;
+  attrs.set("axis", axis);
   return get_default_graph()
-      .create_op(
-          "AddV2",
-          {scaled, make_const(Tensor::from_scalar(static_cast<float>(off_value)), "off_value")}, {},
-          final_name)
+      .create_op("OneHot", {indices, d, on, off}, std::move(attrs), final_name)
       .output(0);
 }
 Output identity(const Output& x, std::string_view name) {

@@ -53,10 +53,11 @@ requires(!std::same_as<I, bool>) Output
     squeeze(const Output& input, I axis, std::string_view name = "") {
   return squeeze(input, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, name);
 }
-// tf.one_hot(indices, depth, on_value=1, off_value=0, axis=-1, dtype=float32): a new last
-// dimension of `depth`, on_value at each index (none for an index outside [0, depth)),
-// built under the "one_hot" name scope from ExpandDims, Equal and Cast. Only axis -1 and
-// float32.
+// tf.one_hot(indices, depth, on_value=1, off_value=0, axis=-1, dtype=float32): op "OneHot"
+// named "one_hot" (its Consts "one_hot/depth", "on_value", "off_value"): a new dimension of
+// `depth` at `axis` (-1: last) holding on_value where the index (uint8, int32, int64) equals
+// the position, off_value elsewhere (an index outside [0, depth): all off). dtype float32,
+// float64, int32 or int64. No gradient (TF's NotDifferentiable).
 Output one_hot(const Output& indices, std::int64_t depth, double on_value = 1.0,
                double off_value = 0.0, std::int64_t axis = -1, DType dtype = DType::kFloat32,
                std::string_view name = "");

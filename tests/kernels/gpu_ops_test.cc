@@ -910,6 +910,28 @@ TEST_P(GpuOpsTest, ShapeOps) {
   check(stop);
 }
 
+TEST_P(GpuOpsTest, OneHotAndWhere) {
+  for (DType out : {DType::kFloat32, DType::kInt64})
+    for (std::int64_t axis : {-1, 0, 1}) {
+      OpCase oc = make("OneHot", out,
+                       {i64({0, 3, -1, 7, 2, 2}), Tensor::from_scalar(std::int32_t{4}),
+                        out == DType::kFloat32 ? Tensor::from_scalar(0.9f)
+                                               : Tensor::from_scalar(std::int64_t{5}),
+                        out == DType::kFloat32 ? Tensor::from_scalar(-INFINITY)
+                                               : Tensor::from_scalar(std::int64_t{-2})});
+      oc.inputs[0] = oc.inputs[0].reshaped(Shape{2, 3});
+      oc.attrs.set("axis", axis);
+      oc.host_inputs = {1, 2, 3};
+      oc.rtol = oc.atol = 0;
+      check(oc);
+    }
+  for (const Shape& s : {Shape{}, Shape{0}, Shape{1029}, Shape{7, 30}}) {
+    OpCase w = make("Where", DType::kInt64, {random_tensor(DType::kBool, s, 17, false, 0, 1)});
+    w.rtol = w.atol = 0;
+    check(w);
+  }
+}
+
 TEST_P(GpuOpsTest, FillFloat64AndBool) {
   for (const Tensor& dims : {i64({3, 343}), i32({0, 4}), i64({})}) {
     OpCase d = make("Fill", DType::kFloat64, {dims, Tensor::from_scalar(-2.5)});

@@ -132,9 +132,28 @@ TEST_F(Tf1OpsTest, OneHot) {
   EXPECT_EQ(r[1].to_vector<float>(),
             (std::vector<float>{-1, -1, 5, 5, -1, -1, -1, -1, -1, -1, -1, -1}));
   EXPECT_EQ(r[2].to_vector<float>(), (std::vector<float>{1, 0, 0, 1, 0, 1, 0, 0}));
+  EXPECT_EQ(h.op().type(), "OneHot");
+  // on / off written as given (TF selects, it does not scale): -inf off, 0.9 / 0.1 exactly.
+  auto h4 = sf::one_hot(ids, 2, 1.0, -INFINITY);
+  auto h5 = sf::one_hot(ids, 3, 0.9, 0.1);
+  // axis 0: the new dimension first; int64 output.
+  auto h6 = sf::one_hot(ids32, 3, 1, 0, 0, sf::int64);
+  EXPECT_EQ(h6.shape(), sf::Shape({3, 2, 2}));
+  auto r2 =
+      s.run({h4, h5, h6}, {{ids, sf::Tensor::from_vector<std::int64_t>({1, 0})},
+                           {ids32, sf::Tensor::from_vector<std::int32_t>({0, 1, 2, 5}, {2, 2})}});
+  EXPECT_EQ(r2[0].to_vector<float>(), (std::vector<float>{-INFINITY, 1, 1, -INFINITY}));
+  EXPECT_EQ(r2[1].to_vector<float>(), (std::vector<float>{0.1f, 0.9f, 0.1f, 0.9f, 0.1f, 0.1f}));
+  EXPECT_EQ(r2[2].to_vector<std::int64_t>(),
+            (std::vector<std::int64_t>{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0}));
   EXPECT_THROW(sf::one_hot(sf::placeholder(sf::float32, {2}), 3), sf::ValueError);
-  EXPECT_THROW(sf::one_hot(ids, 3, 1, 0, 0), sf::ValueError);
+  EXPECT_THROW(sf::one_hot(ids, 3, 1, 0, 2), sf::ValueError);  // axis beyond rank 1
   EXPECT_THROW(sf::one_hot(ids, -1), sf::ValueError);
+  EXPECT_THROW(sf::one_hot(ids, 3, 1, 0, -1, sf::bool_), sf::ValueError);
+  // No gradient flows through the indices (TF's NotDifferentiable).
+  auto f = sf::placeholder(sf::float32, {2}, "f");
+  EXPECT_FALSE(
+      sf::gradients(sf::reduce_sum(sf::one_hot(sf::cast(f, sf::int32), 3)), {f})[0].valid());
 }
 
 TEST_F(Tf1OpsTest, DenseSoftmaxCrossEntropy) {
