@@ -28,6 +28,11 @@ struct OneHotPlan {
 };
 OneHotPlan one_hot_plan(const Tensor& indices, const Tensor& depth, std::int64_t axis,
                         const std::string& node);
+// Select's geometry: how many consecutive elements of x each condition element governs (1 for
+// a condition of x's shape, the row size for a vector over x's first dimension);
+// InvalidArgumentError naming `node` for shapes that do not fit.
+std::int64_t select_inner(const Tensor& cond, const Tensor& x, const Tensor& y,
+                          const std::string& node);
 // TF's BroadcastGradientArgs on two shapes: for each, the axes of the broadcast shape over
 // which its gradient sums (where its dimension, padded with leading 1s, is 1), ascending.
 // InvalidArgumentError "Incompatible shapes" naming `node` when they do not broadcast.

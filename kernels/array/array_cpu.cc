@@ -223,6 +223,29 @@ void one_hot_kernel(KernelContext& c) {
   }
 }
 
+void select_kernel(KernelContext& c) {
+  if (c.inputs.size() != 3)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects condition, x and y"));
+  const Tensor &cond = c.inputs[0], &x = c.inputs[1], &y = c.inputs[2];
+  const std::int64_t inner = select_inner(cond, x, y, c.node_name);
+  Tensor& out = c.allocate_output(0, x.dtype(), x.shape());
+  const auto* m = static_cast<const std::uint8_t*>(cond.raw_data());
+  if (x.dtype() == DType::kString) {
+    const auto *xs = static_cast<const std::string*>(x.raw_data()),
+               *ys = static_cast<const std::string*>(y.raw_data());
+    auto* o = static_cast<std::string*>(out.raw_data());
+    for (std::int64_t i = 0; i < x.num_elements(); ++i) o[i] = m[i / inner] ? xs[i] : ys[i];
+    return;
+  }
+  const std::size_t es = dtype_size(x.dtype());
+  const auto *xs = static_cast<const char*>(x.raw_data()),
+             *ys = static_cast<const char*>(y.raw_data());
+  auto* o = static_cast<char*>(out.raw_data());
+  for (std::int64_t i = 0; i < x.num_elements(); ++i)
+    std::memcpy(o + static_cast<std::size_t>(i) * es,
+                (m[i / inner] ? xs : ys) + static_cast<std::size_t>(i) * es, es);
+}
+
 void where_kernel(KernelContext& c) {
   if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
   const Tensor& x = c.inputs[0];
@@ -233,6 +256,23 @@ void where_kernel(KernelContext& c) {
 }
 
 }  // namespace
+
+std::int64_t select_inner(const Tensor& cond, const Tensor& x, const Tensor& y,
+                          const std::string& node) {
+  if (cond.dtype() != DType::kBool || x.dtype() != y.dtype())
+    throw InvalidArgumentError(
+        str_cat(node, ": Select needs a bool condition and x, y of one dtype"));
+  if (!(x.shape() == y.shape()))
+    throw InvalidArgumentError(str_cat(node, ": x and y must have one shape, got ",
+                                       x.shape().to_string(), " and ", y.shape().to_string()));
+  if (cond.shape() == x.shape()) return 1;
+  if (cond.shape().rank() == 1 && x.shape().rank() > 1 &&
+      cond.shape().dims()[0] == x.shape().dims()[0])
+    return x.shape().dims()[0] == 0 ? 1 : x.num_elements() / x.shape().dims()[0];
+  throw InvalidArgumentError(str_cat(node, ": condition of shape ", cond.shape().to_string(),
+                                     " must have x's shape ", x.shape().to_string(),
+                                     " or be a vector over its first dimension"));
+}
 
 OneHotPlan one_hot_plan(const Tensor& indices, const Tensor& depth, std::int64_t axis,
                         const std::string& node) {
@@ -337,6 +377,7 @@ void register_array_cpu_kernels(KernelRegistry& r) {
     r.add({"StopGradient", DeviceType::kCPU, d, "ref"}, identity_kernel);
     r.add({"ExpandDims", DeviceType::kCPU, d, "ref"}, expand_dims_kernel);
     r.add({"Squeeze", DeviceType::kCPU, d, "ref"}, squeeze_kernel);
+    r.add({"Select", DeviceType::kCPU, d, "ref"}, select_kernel);
   }
   r.add({"LogicalNot", DeviceType::kCPU, DType::kBool, "ref"}, logical_not_kernel);
   r.add({"Where", DeviceType::kCPU, DType::kInt64, "ref"}, where_kernel);

@@ -229,6 +229,56 @@ void broadcast_gradient_args_gpu_kernel(KernelContext& c) {
   write_ints_gpu(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
 }
 
+// One thread per element, grid-stride: out[e] = cond[e / inner] ? x[e] : y[e] (E: an unsigned
+// type of the element's size). NOTE: any nonzero condition byte is true.
+template <class E>
+__global__ void select_kernel(const std::uint8_t* cond, const E* x, const E* y, E* out,
+                              std::int64_t n, std::int64_t inner) {
+  for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
+       e += std::int64_t{gridDim.x} * blockDim.x)
+    out[e] = cond[e / inner] ? x[e] : y[e];
+}
+
+void select_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 3)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects condition, x and y"));
+  const Tensor &cond = gpu_input(c, 0), &x = gpu_input(c, 1), &y = gpu_input(c, 2);
+  const std::int64_t inner = select_inner(cond, x, y, c.node_name);
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, x.dtype(), x.shape());
+  const std::int64_t n = x.num_elements();
+  if (n == 0) return;
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  const unsigned grid = grid_size(n, kBlock);
+  const auto* m = static_cast<const std::uint8_t*>(cond.raw_data());
+  switch (dtype_size(x.dtype())) {
+    case 1:
+      select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const std::uint8_t*>(x.raw_data()),
+                                            static_cast<const std::uint8_t*>(y.raw_data()),
+                                            static_cast<std::uint8_t*>(out.raw_data()), n, inner);
+      break;
+    case 2:
+      select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const std::uint16_t*>(x.raw_data()),
+                                            static_cast<const std::uint16_t*>(y.raw_data()),
+                                            static_cast<std::uint16_t*>(out.raw_data()), n, inner);
+      break;
+    case 4:
+      select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const std::uint32_t*>(x.raw_data()),
+                                            static_cast<const std::uint32_t*>(y.raw_data()),
+                                            static_cast<std::uint32_t*>(out.raw_data()), n, inner);
+      break;
+    case 8:
+      select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const std::uint64_t*>(x.raw_data()),
+                                            static_cast<const std::uint64_t*>(y.raw_data()),
+                                            static_cast<std::uint64_t*>(out.raw_data()), n, inner);
+      break;
+    default:
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": no CUDA Select for ", dtype_name(x.dtype())));
+  }
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
 // One thread per output element, grid-stride: out[(o, d, i)] = ids[(o, i)] == d ? on : off.
 template <class T, class I>
 __global__ void one_hot_kernel(const I* ids, T* out, std::int64_t outer, std::int64_t depth,
@@ -317,6 +367,7 @@ void register_array_cuda_kernels(KernelRegistry& r) {
                   DType::kInt32, DType::kInt64, DType::kBool, DType::kUInt8, DType::kInt8}) {
     r.add({"Pack", DeviceType::kGPU, d, "cuda"}, pack_gpu_kernel);
     r.add({"BooleanMask", DeviceType::kGPU, d, "cuda"}, boolean_mask_gpu_kernel);
+    r.add({"Select", DeviceType::kGPU, d, "cuda"}, select_gpu_kernel);
   }
   r.add({"LogicalNot", DeviceType::kGPU, DType::kBool, "cuda"}, logical_not_gpu_kernel);
   r.add({"Where", DeviceType::kGPU, DType::kInt64, "cuda"}, where_gpu_kernel);

@@ -237,6 +237,13 @@ void sigmoid_kernel(KernelContext& c) {
 void tanh_kernel(KernelContext& c) {
   unary_kernel(c, [](float v) { return std::tanh(v); });
 }
+void abs_kernel(KernelContext& c) {
+  unary_kernel(c, [](float v) { return std::fabs(v); });
+}
+// Eigen's sign: (x > 0) - (x < 0), so 0 for +-0 and NaN.
+void sign_kernel(KernelContext& c) {
+  unary_kernel(c, [](float v) { return static_cast<float>((v > 0.0f) - (v < 0.0f)); });
+}
 template <class T>
 void add_n_kernel(KernelContext& c) {
   if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": AddN needs inputs"));
@@ -312,6 +319,8 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Log", DeviceType::kCPU, DType::kFloat32, "ref"}, log_kernel);
   r.add({"Sigmoid", DeviceType::kCPU, DType::kFloat32, "ref"}, sigmoid_kernel);
   r.add({"Tanh", DeviceType::kCPU, DType::kFloat32, "ref"}, tanh_kernel);
+  r.add({"Abs", DeviceType::kCPU, DType::kFloat32, "ref"}, abs_kernel);
+  r.add({"Sign", DeviceType::kCPU, DType::kFloat32, "ref"}, sign_kernel);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel<float>);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat64, "ref"}, add_n_kernel<double>);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "cpu"}, add_n_float_cpu_kernel);

@@ -48,7 +48,7 @@ struct FirstFn {
 };
 
 // ---------------------------------------------------------------- kernels
-enum class UnaryOp { kNeg, kSquare, kSqrt, kFloor, kExp, kLog, kSigmoid, kTanh };
+enum class UnaryOp { kNeg, kSquare, kSqrt, kFloor, kExp, kLog, kSigmoid, kTanh, kAbs, kSign };
 
 template <UnaryOp kOp>
 __device__ __forceinline__ float unary_apply(float x) {
@@ -66,6 +66,10 @@ __device__ __forceinline__ float unary_apply(float x) {
     return 1.0f / (1.0f + expf(-x));  // the reference's formula (see binary_cpu.cc)
   else if constexpr (kOp == UnaryOp::kTanh)
     return tanhf(x);  // within 2 ulp of std::tanh
+  else if constexpr (kOp == UnaryOp::kAbs)
+    return fabsf(x);
+  else if constexpr (kOp == UnaryOp::kSign)
+    return static_cast<float>((x > 0.0f) - (x < 0.0f));  // Eigen's: 0 for zeros and NaN
   else
     return expf(x);  // CUDA's expf: within 2 ulp of the reference's std::exp (not bit-equal)
 }
@@ -237,6 +241,8 @@ void register_binary_cuda_kernels(KernelRegistry& r) {
   r.add({"Sigmoid", DeviceType::kGPU, DType::kFloat32, "cuda"},
         unary_gpu_kernel<UnaryOp::kSigmoid>);
   r.add({"Tanh", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kTanh>);
+  r.add({"Abs", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kAbs>);
+  r.add({"Sign", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kSign>);
   r.add({"AddN", DeviceType::kGPU, DType::kFloat32, "cuda"}, add_n_gpu_kernel<float>);
   r.add({"AddN", DeviceType::kGPU, DType::kFloat64, "cuda"}, add_n_gpu_kernel<double>);
   r.add({"BroadcastTo", DeviceType::kGPU, DType::kFloat32, "cuda"}, broadcast_to_gpu_kernel);

@@ -357,6 +357,40 @@ void register_core_ops(OpRegistry& r) {
            dims.insert(dims.begin() + (axis < 0 ? x.rank() : axis), depth ? (*depth)[0] : -1);
            c.set_output(t, Shape(dims));
          }});
+  // TF1's Select(condition, x, y) (tf.where with three arguments): x where condition, else y;
+  // x and y of one dtype and shape; condition bool of their shape, or a vector over their
+  // first dimension (whole rows).
+  r.add({.name = "Select", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {
+           if (c.input_dtypes[0] != DType::kBool)
+             throw ValueError(str_cat(c.node_name, ": condition must be bool, got ",
+                                      dtype_name(c.input_dtypes[0])));
+           if (c.input_dtypes[1] != c.input_dtypes[2])
+             throw ValueError(str_cat(c.node_name, ": x and y must have one dtype, got ",
+                                      dtype_name(c.input_dtypes[1]), " and ",
+                                      dtype_name(c.input_dtypes[2])));
+           const Shape &cs = c.input_shapes[0], &xs = c.input_shapes[1], &ys = c.input_shapes[2];
+           if (!xs.is_compatible_with(ys))
+             throw ValueError(str_cat(c.node_name, ": x and y must have one shape, got ",
+                                      xs.to_string(), " and ", ys.to_string()));
+           Shape out = xs.has_rank() ? xs : ys;
+           if (xs.has_rank() && ys.has_rank()) {
+             std::vector<std::int64_t> d = xs.dims();
+             for (std::size_t k = 0; k < d.size(); ++k)
+               if (d[k] < 0) d[k] = ys.dims()[k];
+             out = Shape(d);
+           }
+           if (cs.has_rank() && out.has_rank()) {
+             const bool rows = cs.rank() == 1 && out.rank() > 1;
+             const bool fits =
+                 rows ? (cs.dims()[0] < 0 || out.dims()[0] < 0 || cs.dims()[0] == out.dims()[0])
+                      : cs.is_compatible_with(out);
+             if (!fits)
+               throw ValueError(str_cat(c.node_name, ": condition of shape ", cs.to_string(),
+                                        " must have x's shape ", out.to_string(),
+                                        " or be a vector over its first dimension"));
+           }
+           c.set_output(c.input_dtypes[1], out);
+         }});
   // TF's StopGradient: x itself; gradients stop there (NotDifferentiable).
   r.add({.name = "StopGradient", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   // TF's ExpandDims(input, dim): a 1 inserted at dim (in [-rank-1, rank]).

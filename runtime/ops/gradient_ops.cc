@@ -622,6 +622,13 @@ void register_gradients(OpRegistry& r) {
   });
   // TF's _FloorGrad: no gradient (the derivative is 0 almost everywhere).
   r.set_grad("Floor", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
+  // TF's _SelectGrad: dy to x where the condition holds, to y elsewhere; none for it.
+  r.set_grad("Select", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    Output zeros = zeros_like(g, in[1]);
+    return Grads{Output(), op(g, "Select", {in[0], dy[0], zeros}, {}, "Select"),
+                 op(g, "Select", {in[0], zeros, dy[0]}, {}, "Select_1")};
+  });
   // TF's _ExpandDimsGrad / _SqueezeGrad: dy reshaped to the input's shape.
   r.set_grad("ExpandDims", [](Graph& g, const Operation& o, const Grads& dy) {
     return Grads{op(g, "Reshape", {dy[0], shape_of(g, o.inputs()[0], "Shape")}), Output()};

@@ -199,6 +199,26 @@ void register_math_ops(OpRegistry& r) {
            Output slope = grad_util::op(g, "Mul", {y, one_minus_y}, {}, "mul");
            return Grads{grad_util::op(g, "Mul", {dy[0], slope}, {}, "mul_1")};
          }});
+  // TF's _AbsGrad: dy * sign(x); _SignGrad: zeros.
+  r.add(
+      {.name = "Abs",
+       .min_inputs = 1,
+       .max_inputs = 1,
+       .shape = unary_float("Abs"),
+       .grad = [](Graph& g, const Operation& o, const Grads& dy) {
+         return Grads{grad_util::op(
+             g, "Mul", {dy[0], grad_util::op(g, "Sign", {o.inputs()[0]}, {}, "Sign")}, {}, "mul")};
+       }});
+  r.add({.name = "Sign",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = unary_float("Sign"),
+         .grad = [](Graph& g, const Operation& o, const Grads&) {
+           return Grads{grad_util::op(g, "Fill",
+                                      {grad_util::shape_of(g, o.inputs()[0], "Shape"),
+                                       grad_util::scalar(g, 0.0, DType::kFloat32, "zeros")},
+                                      {}, "zeros_like")};
+         }});
   r.add({.name = "Tanh",
          .min_inputs = 1,
          .max_inputs = 1,

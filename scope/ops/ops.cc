@@ -258,6 +258,11 @@ Output logical_not(const Output& x, std::string_view name) {
       .create_op("LogicalNot", {x}, {}, op_name(name, "LogicalNot"))
       .output(0);
 }
+Output where(const Output& condition, const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph()
+      .create_op("Select", {condition, x, y}, {}, op_name(name, "Select"))
+      .output(0);
+}
 Output where(const Output& condition, std::string_view name) {
   return get_default_graph().create_op("Where", {condition}, {}, op_name(name, "Where")).output(0);
 }
@@ -375,6 +380,12 @@ Output log(const Output& x, std::string_view name) {
 }
 Output sigmoid(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Sigmoid", {x}, {}, op_name(name, "Sigmoid")).output(0);
+}
+Output abs(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Abs", {x}, {}, op_name(name, "Abs")).output(0);
+}
+Output sign(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Sign", {x}, {}, op_name(name, "Sign")).output(0);
 }
 Output tanh(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Tanh", {x}, {}, op_name(name, "Tanh")).output(0);

@@ -76,6 +76,10 @@ Output boolean_mask(const Output& x, const Output& mask, std::string_view name =
 // tf.where(condition) with one argument: the coordinates (int64 [count, rank]) of the true
 // (nonzero) elements in row-major order; op "Where".
 Output where(const Output& condition, std::string_view name = "");
+// tf.where(condition, x, y) (TF1's Select): x where condition, else y; x and y of one dtype and
+// shape, condition bool of their shape or a vector choosing whole rows. Gradients go to x
+// where the condition holds and to y elsewhere.
+Output where(const Output& condition, const Output& x, const Output& y, std::string_view name = "");
 
 // ---------------------------------------------------------------- math
 Output add(const Output& x, const Output& y, std::string_view name = "");
@@ -89,6 +93,10 @@ Output exp(const Output& x, std::string_view name = "");
 Output log(const Output& x, std::string_view name = "");
 Output sigmoid(const Output& x, std::string_view name = "");
 Output tanh(const Output& x, std::string_view name = "");
+// tf.abs, tf.sign: ops "Abs", "Sign" (float32); abs's gradient dy * sign(x), sign's zero
+// (sign(+-0) and sign(NaN) are 0, as Eigen's).
+Output abs(const Output& x, std::string_view name = "");
+Output sign(const Output& x, std::string_view name = "");
 // tf.square, tf.sqrt, tf.negative (and unary minus, TF's __neg__), tf.floor: ops "Square",
 // "Sqrt", "Neg", "Floor" (float32).
 Output square(const Output& x, std::string_view name = "");

@@ -853,6 +853,11 @@ TEST_P(GpuOpsTest, ExpAndFloat64AddN) {
 }
 
 TEST_P(GpuOpsTest, LogSigmoidTanh) {
+  for (const char* op : {"Abs", "Sign"}) {
+    OpCase oc = make(op, DType::kFloat32, {random_tensor(DType::kFloat32, {1029}, 21, true)});
+    oc.rtol = oc.atol = 0;
+    check(oc);
+  }
   for (const char* op : {"Log", "Sigmoid", "Tanh"})
     for (const Shape& s : {Shape{}, Shape{1}, Shape{1029}, Shape{0}, Shape{7, 300}}) {
       const bool log = std::string(op) == "Log";
@@ -924,6 +929,15 @@ TEST_P(GpuOpsTest, OneHotAndWhere) {
       oc.host_inputs = {1, 2, 3};
       oc.rtol = oc.atol = 0;
       check(oc);
+    }
+  for (DType dt : {DType::kFloat32, DType::kFloat16, DType::kInt64, DType::kBool})
+    for (bool rows : {false, true}) {
+      const Shape shape{7, 300};
+      OpCase sel = make("Select", dt,
+                        {random_tensor(DType::kBool, rows ? Shape{7} : shape, 18, false, 0, 1),
+                         small_ints(dt, shape, 19), small_ints(dt, shape, 20)});
+      sel.rtol = sel.atol = 0;
+      check(sel);
     }
   for (const Shape& s : {Shape{}, Shape{0}, Shape{1029}, Shape{7, 30}}) {
     OpCase w = make("Where", DType::kInt64, {random_tensor(DType::kBool, s, 17, false, 0, 1)});

@@ -28,11 +28,11 @@ const std::set<std::string> kSessionOps{
 // string: string tensors hold std::string objects, which live in host memory only (TF keeps
 // DT_STRING in host memory on GPUs as well); the session places these nodes on the CPU.
 const std::set<std::pair<std::string, sf::DType>> kHostOnlyKernels{
-    {"Fill", sf::DType::kString},        {"Identity", sf::DType::kString},
-    {"Reshape", sf::DType::kString},     {"Pack", sf::DType::kString},
-    {"BooleanMask", sf::DType::kString}, {"GatherV2", sf::DType::kString},
+    {"Fill", sf::DType::kString},         {"Identity", sf::DType::kString},
+    {"Reshape", sf::DType::kString},      {"Pack", sf::DType::kString},
+    {"BooleanMask", sf::DType::kString},  {"GatherV2", sf::DType::kString},
     {"StopGradient", sf::DType::kString}, {"ExpandDims", sf::DType::kString},
-    {"Squeeze", sf::DType::kString},
+    {"Squeeze", sf::DType::kString},      {"Select", sf::DType::kString},
 };
 
 // "Op[dtype]" for every (op, dtype) of `r` with a CPU kernel, not exempt, and no GPU kernel.

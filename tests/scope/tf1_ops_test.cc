@@ -6,6 +6,7 @@
 #include <scopeflow/scopeflow.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "tests/support/gradient_check.h"
@@ -45,6 +46,15 @@ TEST_F(Tf1OpsTest, LogSigmoidTanhValuesAndGradients) {
   check_gradient(
       {2, 3}, [](sf::Output v) { return sf::tanh(v); }, 3);
   EXPECT_THROW(sf::log(sf::placeholder(sf::int32, {2})), sf::ValueError);
+  check_gradient(
+      {2, 3}, [](sf::Output v) { return sf::abs(v) * v; }, 6);
+  auto a = sf::placeholder(sf::float32, {5}, "a");
+  auto ar = sess.run({sf::abs(a), sf::sign(a), sf::gradients(sf::reduce_sum(sf::sign(a)), {a})[0]},
+                     {{a, sf::Tensor::from_vector<float>({-2, -0.0f, 0, 3, NAN}, {5})}});
+  EXPECT_EQ(ar[0].to_vector<float>()[0], 2.0f);
+  EXPECT_TRUE(std::isnan(ar[0].to_vector<float>()[4]));
+  EXPECT_EQ(ar[1].to_vector<float>(), (std::vector<float>{-1, 0, 0, 1, 0}));
+  EXPECT_EQ(ar[2].to_vector<float>(), (std::vector<float>{0, 0, 0, 0, 0}));
   // Second derivatives: d/dx (d tanh/dx) = -2 tanh (1 - tanh^2).
   auto x1 = sf::placeholder(sf::float32, {}, "x1");
   auto g1 = sf::gradients(sf::tanh(x1), {x1})[0];
@@ -329,6 +339,49 @@ TEST_F(Tf1OpsTest, ClipByValue) {
   // Bounds that would broadcast t to another shape are refused.
   EXPECT_THROW(sf::clip_by_value(x, sf::placeholder(sf::float32, {2, 5}), sf::constant(1.0f)),
                sf::ValueError);
+}
+
+TEST_F(Tf1OpsTest, WhereWithThreeArgumentsIsSelect) {
+  auto c = sf::placeholder(sf::bool_, {-1, 2}, "c");
+  auto rows = sf::placeholder(sf::bool_, {-1}, "rows");
+  auto x = sf::placeholder(sf::float32, {-1, 2}, "x");
+  auto y = sf::placeholder(sf::float32, {3, -1}, "y");
+  auto w = sf::where(c, x, y);
+  EXPECT_EQ(w.op().type(), "Select");
+  EXPECT_EQ(w.shape(), sf::Shape({3, 2}));
+  auto wr = sf::where(rows, x, y);  // whole rows
+  auto gs = sf::gradients(sf::reduce_sum(w * w), {x, y});
+  sf::Session s;
+  auto cv = sf::Tensor(sf::bool_, sf::Shape{3, 2});
+  const bool bits[] = {true, false, false, true, true, true};
+  for (int i = 0; i < 6; ++i) static_cast<bool*>(cv.raw_data())[i] = bits[i];
+  auto rv = sf::Tensor(sf::bool_, sf::Shape{3});
+  const bool rbits[] = {false, true, false};
+  for (int i = 0; i < 3; ++i) static_cast<bool*>(rv.raw_data())[i] = rbits[i];
+  const sf::FeedDict feeds{{c, cv},
+                           {rows, rv},
+                           {x, sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {3, 2})},
+                           {y, sf::Tensor::from_vector<float>({-1, -2, -3, -4, -5, -6}, {3, 2})}};
+  auto r = s.run({w, wr, gs[0], gs[1]}, feeds);
+  EXPECT_EQ(r[0].to_vector<float>(), (std::vector<float>{1, -2, -3, 4, 5, 6}));
+  EXPECT_EQ(r[1].to_vector<float>(), (std::vector<float>{-1, -2, 3, 4, -5, -6}));
+  EXPECT_EQ(r[2].to_vector<float>(), (std::vector<float>{2, 0, 0, 8, 10, 12}));
+  EXPECT_EQ(r[3].to_vector<float>(), (std::vector<float>{0, -4, -6, 0, 0, 0}));
+  // Strings select on the host.
+  auto names = sf::where(sf::constant(true), sf::constant("a"), sf::constant("b"));
+  EXPECT_EQ(s.run(names).to_strings(), (std::vector<std::string>{"a"}));
+  // TF's errors: a condition of another shape, x and y that differ.
+  EXPECT_THROW(sf::where(sf::placeholder(sf::bool_, {2}), x, y), sf::ValueError);
+  EXPECT_THROW(sf::where(c, x, sf::placeholder(sf::float32, {3, 3})), sf::ValueError);
+  EXPECT_THROW(sf::where(c, x, sf::placeholder(sf::int32, {3, 2})), sf::ValueError);
+  EXPECT_THROW(sf::where(x, x, x), sf::ValueError);
+  // At run time too.
+  auto short_c = sf::Tensor(sf::bool_, sf::Shape{2, 2});
+  std::memset(short_c.raw_data(), 1, 4);
+  EXPECT_THROW(s.run(w, {{c, short_c},
+                         {x, sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {3, 2})},
+                         {y, sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {3, 2})}}),
+               sf::InvalidArgumentError);
 }
 
 }  // namespace
