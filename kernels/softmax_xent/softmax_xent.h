@@ -1,4 +1,5 @@
-// SparseSoftmaxCrossEntropyWithLogits: per-row loss and its gradient (softmax - onehot),
+// SparseSoftmaxCrossEntropyWithLogits and SoftmaxCrossEntropyWithLogits: per-row loss and its
+// gradient (softmax - onehot, or softmax - labels),
 // computed with the max subtracted for stability. float32 logits [B, C], int32/int64 labels
 // [B]. CPU: softmax_xent_cpu.cc; CUDA: softmax_xent_cuda.cu.
 #pragma once
@@ -20,6 +21,10 @@ std::string xent_label_error(const std::string& what, std::int64_t label, std::i
 void sparse_xent_forward_ref(const float* logits, const std::int64_t* labels, float* loss,
                              float* backprop, std::int64_t batch, std::int64_t classes,
                              const std::string& what);
+// SoftmaxCrossEntropyWithLogits (dense labels [B, C]): loss = sum(labels * (log_sum_exp -
+// shifted)), backprop = softmax - labels; double math as the sparse form.
+void dense_xent_forward_ref(const float* logits, const float* labels, float* loss, float* backprop,
+                            std::int64_t batch, std::int64_t classes);
 void register_softmax_xent_cpu_kernels(KernelRegistry& r);
 
 // Device memory, queued on `stream`: one block per row, double math as in the reference. A row
@@ -29,6 +34,8 @@ template <class L>
 void sparse_xent_forward_cuda(const float* logits, const L* labels, float* loss, float* backprop,
                               std::int64_t batch, std::int64_t classes, devices::Stream& stream,
                               std::int64_t* bad);
+void dense_xent_forward_cuda(const float* logits, const float* labels, float* loss, float* backprop,
+                             std::int64_t batch, std::int64_t classes, devices::Stream& stream);
 void register_softmax_xent_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -35,7 +35,44 @@ void sparse_xent_forward_ref(const float* logits, const std::int64_t* labels, fl
   }
 }
 
+void dense_xent_forward_ref(const float* logits, const float* labels, float* loss, float* backprop,
+                            std::int64_t batch, std::int64_t classes) {
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const float* row = logits + b * classes;
+    const float* lab = labels + b * classes;
+    double m = row[0];
+    for (std::int64_t c = 1; c < classes; ++c) m = std::max<double>(m, row[c]);
+    double sum = 0;
+    for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(double(row[c]) - m);
+    const double log_sum = std::log(sum);
+    double l = 0;
+    for (std::int64_t c = 0; c < classes; ++c)
+      l += double(lab[c]) * (log_sum - (double(row[c]) - m));
+    loss[b] = static_cast<float>(l);
+    for (std::int64_t c = 0; c < classes; ++c)
+      backprop[b * classes + c] =
+          static_cast<float>(std::exp(double(row[c]) - m - log_sum) - double(lab[c]));
+  }
+}
+
 void register_softmax_xent_cpu_kernels(KernelRegistry& r) {
+  r.add({"SoftmaxCrossEntropyWithLogits", devices::DeviceType::kCPU, DType::kFloat32, "ref"},
+        [](KernelContext& c) {
+          const Tensor& logits = c.inputs.at(0);
+          const Tensor& labels = c.inputs.at(1);
+          if (logits.shape().rank() != 2 || !(labels.shape() == logits.shape()))
+            throw InvalidArgumentError(
+                str_cat(c.node_name, ": logits and labels must be same size: logits_size=",
+                        logits.shape().to_string(), " labels_size=", labels.shape().to_string()));
+          const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
+          if (batch > 0 && classes == 0)
+            throw InvalidArgumentError(xent_no_class_error(c.node_name, logits.shape()));
+          c.outputs.resize(2);  // allocate_output must not resize under the references below
+          Tensor& loss = c.allocate_output(0, DType::kFloat32, Shape{batch});
+          Tensor& back = c.allocate_output(1, DType::kFloat32, logits.shape());
+          dense_xent_forward_ref(logits.data<float>(), labels.data<float>(), loss.data<float>(),
+                                 back.data<float>(), batch, classes);
+        });
   r.add({"SparseSoftmaxCrossEntropyWithLogits", devices::DeviceType::kCPU, DType::kFloat32, "ref"},
         [](KernelContext& c) {
           const Tensor& logits = c.inputs.at(0);

@@ -61,7 +61,42 @@ __global__ void sparse_xent_kernel(const float* logits, const L* labels, float* 
   }
 }
 
+// The dense form: one block per row; loss = sum(labels * (log_sum - shifted)) folded in the
+// block's fixed order, backprop = softmax - labels.
+__global__ void dense_xent_kernel(const float* logits, const float* labels, float* loss,
+                                  float* backprop, std::int64_t batch, std::int64_t classes) {
+  __shared__ double sh[kBlock];
+  for (std::int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
+    const float* row = logits + b * classes;
+    const float* lab = labels + b * classes;
+    float* back = backprop + b * classes;
+    double m = row[0];
+    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) m = fmax(m, double(row[c]));
+    m = block_fold(m, sh, [](double x, double y) { return fmax(x, y); });
+    double sum = 0;
+    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) sum += exp(double(row[c]) - m);
+    sum = block_fold(sum, sh, [](double x, double y) { return x + y; });
+    const double log_sum = log(sum);
+    double l = 0;
+    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock)
+      l += double(lab[c]) * (log_sum - (double(row[c]) - m));
+    l = block_fold(l, sh, [](double x, double y) { return x + y; });
+    if (threadIdx.x == 0) loss[b] = static_cast<float>(l);
+    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock)
+      back[c] = static_cast<float>(exp(double(row[c]) - m - log_sum) - double(lab[c]));
+  }
+}
+
 }  // namespace
+
+void dense_xent_forward_cuda(const float* logits, const float* labels, float* loss, float* backprop,
+                             std::int64_t batch, std::int64_t classes, devices::Stream& stream) {
+  if (batch == 0 || classes == 0) return;
+  const unsigned grid = static_cast<unsigned>(std::min<std::int64_t>(batch, 132 * 16));
+  dense_xent_kernel<<<grid, kBlock, 0, cuda_stream(stream)>>>(logits, labels, loss, backprop, batch,
+                                                              classes);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
 
 // ---------------------------------------------------------------- launchers
 template <class L>
@@ -123,7 +158,30 @@ void sparse_xent_gpu_kernel(KernelContext& c) {
 }
 }  // namespace
 
+namespace {
+void dense_xent_gpu_kernel(KernelContext& c) {
+  const Tensor& logits = gpu_input(c, 0);
+  const Tensor& labels = gpu_input(c, 1);
+  if (logits.shape().rank() != 2 || !(labels.shape() == logits.shape()) ||
+      labels.dtype() != DType::kFloat32)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": logits and labels must be same size: logits_size=",
+                logits.shape().to_string(), " labels_size=", labels.shape().to_string()));
+  const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
+  if (batch > 0 && classes == 0)
+    throw InvalidArgumentError(xent_no_class_error(c.node_name, logits.shape()));
+  GpuLaunchScope scope(c);
+  if (c.outputs.size() < 2) c.outputs.resize(2);  // gpu_output must not resize under refs
+  Tensor& loss = gpu_output(c, 0, DType::kFloat32, Shape{batch});
+  Tensor& back = gpu_output(c, 1, DType::kFloat32, logits.shape());
+  dense_xent_forward_cuda(logits.data<float>(), labels.data<float>(), loss.data<float>(),
+                          back.data<float>(), batch, classes, c.get_stream());
+}
+}  // namespace
+
 void register_softmax_xent_cuda_kernels(KernelRegistry& r) {
+  r.add({"SoftmaxCrossEntropyWithLogits", devices::DeviceType::kGPU, DType::kFloat32, "cuda"},
+        dense_xent_gpu_kernel);
   r.add({"SparseSoftmaxCrossEntropyWithLogits", devices::DeviceType::kGPU, DType::kFloat32, "cuda"},
         sparse_xent_gpu_kernel);
 }

@@ -639,6 +639,31 @@ void register_gradients(OpRegistry& r) {
   r.set_grad("Reshape", [](Graph& g, const Operation& o, const Grads& dy) {
     return Grads{op(g, "Reshape", {dy[0], shape_of(g, o.inputs()[0], "Shape")}), Output()};
   });
+  // TF's _SoftmaxCrossEntropyWithLogitsGrad: logits get dloss[:, None] * backprop (the op's
+  // softmax - labels, whatever the labels sum to), plus, for a gradient reaching backprop,
+  // (g - sum(g * softmax, 1)) * softmax; labels get dloss[:, None] * -log_softmax(logits).
+  r.set_grad("SoftmaxCrossEntropyWithLogits", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    Output dlogits, dlabels;
+    if (dy[0].valid()) {
+      Output col = op(g, "Reshape", {dy[0], const_ints(g, {-1, 1}, "Shape")}, {}, "ExpandDims");
+      dlogits = op(g, "Mul", {col, o.output(1)}, {}, "mul");
+      Output neg_log_softmax =
+          op(g, "Neg", {op(g, "LogSoftmax", {in[0]}, {}, "LogSoftmax")}, {}, "Neg");
+      dlabels = op(g, "Mul", {col, neg_log_softmax}, {}, "mul_1");
+    }
+    if (dy.size() > 1 && dy[1].valid()) {
+      Output softmax = op(g, "Softmax", {in[0]}, {}, "Softmax");
+      AttrMap keep;
+      keep.set("keep_dims", true);
+      Output dot =
+          op(g, "Sum", {op(g, "Mul", {dy[1], softmax}, {}, "mul_2"), const_ints(g, {1}, "Const")},
+             std::move(keep), "Sum");
+      Output second = op(g, "Mul", {op(g, "Sub", {dy[1], dot}, {}, "sub"), softmax}, {}, "mul_3");
+      dlogits = dlogits.valid() ? op(g, "AddV2", {dlogits, second}, {}, "add") : second;
+    }
+    return Grads{dlogits, dlabels};
+  });
   r.set_grad("SparseSoftmaxCrossEntropyWithLogits", [](Graph& g, const Operation& o,
                                                        const Grads& dy) {
     // NOTE: TF's PreventGradient on the second output: a gradient reaching it (a second

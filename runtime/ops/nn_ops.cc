@@ -306,6 +306,32 @@ void register_nn_ops(OpRegistry& r) {
            c.set_output(DType::kFloat32, Shape{b});
            c.set_output(DType::kFloat32, l.has_rank() ? l : Shape{-1, -1});
          }});
+  // TF's SoftmaxCrossEntropyWithLogits(features [B, C], labels [B, C]) -> (loss [B], backprop
+  // [B, C] = softmax - labels), the fused op behind softmax_cross_entropy_with_logits(_v2).
+  r.add({.name = "SoftmaxCrossEntropyWithLogits",
+         .min_inputs = 2,
+         .max_inputs = 2,
+         .shape = [](ShapeContext& c) {
+           require_float(c, 0);
+           require_float(c, 1);
+           const Shape& l = c.input_shapes[0];
+           const Shape& y = c.input_shapes[1];
+           for (const Shape* s : {&l, &y})
+             if (s->has_rank() && s->rank() != 2)
+               throw ValueError(str_cat(c.node_name, ": logits and labels must be 2-D, got ",
+                                        l.to_string(), " and ", y.to_string()));
+           if (!l.is_compatible_with(y))
+             throw ValueError(str_cat(c.node_name,
+                                      ": logits and labels must be the same size: logits_size=",
+                                      l.to_string(), " labels_size=", y.to_string()));
+           std::vector<std::int64_t> d{-1, -1};
+           for (const Shape* s : {&l, &y})
+             if (s->has_rank())
+               for (std::size_t k = 0; k < 2; ++k)
+                 if (s->dims()[k] >= 0) d[k] = s->dims()[k];
+           c.set_output(DType::kFloat32, Shape{d[0]});
+           c.set_output(DType::kFloat32, Shape(d));
+         }});
   // Softmax / LogSoftmax over the last dimension, with TF's gradients (nn_grad.py).
   r.add({.name = "Softmax",
          .min_inputs = 1,

@@ -202,21 +202,38 @@ Output softmax_cross_entropy_with_logits_v2(const Output& labels, const Output& 
     throw ValueError("softmax_cross_entropy_with_logits: logits must have at least one dimension");
   name_scope scope(name, "softmax_cross_entropy_with_logits");
   const std::string final_name = scope.name();
-  // -sum(labels * log_softmax(logits), -1): TF's fused kernel's value (labels times the
-  // log-sum-exp of the shifted logits minus them); the gradient w.r.t. logits
-  // softmax * sum(labels) - labels, and w.r.t. labels -log_softmax (v2).
-  Output per_class = labels * log_softmax(logits);
-  Output sum = get_default_graph()
-                   .create_op(
-                       "Sum", {per_class, ints_const({-1}, "Const", "Sum")},
-                       [] {
-                         AttrMap a;
-                         a.set("keep_dims", false);
-                         return a;
-                       }(),
-                       "Sum")
-                   .output(0);
-  return get_default_graph().create_op("Neg", {sum}, {}, final_name).output(0);
+  // TF's v2 wrapper: other ranks flattened to [-1, classes] for the 2-D op, the loss reshaped
+  // back to logits' leading dimensions.
+  Output l = logits, y = labels;
+  const bool flatten = !s.has_rank() || s.rank() != 2;
+  if (flatten) {
+    if (!s.has_rank() || s.dims().back() < 0)
+      throw ValueError(str_cat("softmax_cross_entropy_with_logits: logits ", logits.name(),
+                               " of shape ", s.to_string(),
+                               " must be 2-D or have a known number of classes"));
+    l = reshape(logits, std::vector<std::int64_t>{-1, s.dims().back()});
+    y = reshape(labels, std::vector<std::int64_t>{-1, s.dims().back()});
+  }
+  Operation xent = get_default_graph().create_op(
+      "SoftmaxCrossEntropyWithLogits", {l, y}, {},
+      flatten ? std::string("SoftmaxCrossEntropyWithLogits") : final_name);
+  if (!flatten) return xent.output(0);
+  std::vector<std::int64_t> lead(s.dims().begin(), s.dims().end() - 1);
+  for (auto& d : lead) d = d < 0 ? -1 : d;
+  int unknown = 0;
+  for (auto d : lead) unknown += d < 0;
+  if (unknown <= 1)
+    return get_default_graph()
+        .create_op("Reshape", {xent.output(0), ints_const(lead, "Shape", "reshape")}, {},
+                   final_name)
+        .output(0);
+  std::vector<std::int32_t> leading;
+  for (int i = 0; i + 1 < s.rank(); ++i) leading.push_back(i);
+  Output lead_shape =
+      gather(shape(logits), constant(leading, Shape{static_cast<std::int64_t>(leading.size())}));
+  return get_default_graph()
+      .create_op("Reshape", {xent.output(0), lead_shape}, {}, final_name)
+      .output(0);
 }
 
 Output softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,

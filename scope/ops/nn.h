@@ -53,11 +53,12 @@ Output log_softmax(const Output& logits, std::string_view name = "");
 // TF's tf.nn.l2_loss: sum(t^2) / 2 over every element, a float32 scalar; op "L2Loss".
 Output l2_loss(const Output& t, std::string_view name = "");
 // tf.nn.softmax_cross_entropy_with_logits_v2(labels, logits): labels a distribution over the
-// last dimension (same shape as logits, float32); returns -sum(labels * log_softmax(logits))
-// over it, built from LogSoftmax, Mul, Sum and Neg under the name scope
-// "softmax_cross_entropy_with_logits" (TF has one fused op; the values agree to rounding).
-// Gradients reach logits and labels. The v1 form (TF1's tf.nn.softmax_cross_entropy_with_logits)
-// stops the gradient to labels.
+// last dimension (same shape as logits, float32); returns the loss over it, TF's fused op
+// SoftmaxCrossEntropyWithLogits named by the "softmax_cross_entropy_with_logits" scope (other
+// ranks than 2 flattened to [-1, classes] and the loss reshaped back, as TF's wrapper does).
+// Gradients as TF's: logits get softmax - labels (whatever the labels sum to), labels
+// -log_softmax (v2). The v1 form (TF1's tf.nn.softmax_cross_entropy_with_logits, scope
+// "softmax_cross_entropy_with_logits_sg") stops the gradient to labels.
 Output softmax_cross_entropy_with_logits_v2(const Output& labels, const Output& logits,
                                             std::string_view name = "");
 Output softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,

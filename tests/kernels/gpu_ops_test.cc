@@ -489,6 +489,17 @@ TEST_P(GpuOpsTest, SparseSoftmaxCrossEntropyWithLogits) {
 }
 
 // ---------------------------------------------------------------- optimizers
+TEST_P(GpuOpsTest, DenseSoftmaxCrossEntropyWithLogits) {
+  for (const Shape& s : {Shape{0, 3}, Shape{1, 1}, Shape{5, 7}, Shape{3, 1000}}) {
+    OpCase oc = make("SoftmaxCrossEntropyWithLogits", DType::kFloat32,
+                     {random_tensor(DType::kFloat32, s, 22, false, -30, 30),
+                      random_tensor(DType::kFloat32, s, 23, false, 0, 1)});
+    oc.rtol = 1e-6;  // double math on both; the GPU folds in another order
+    oc.atol = 1e-6;
+    check(oc);
+  }
+}
+
 TEST_P(GpuOpsTest, ApplyUpdatesInPlace) {
   for (const Shape& s : {Shape{1}, Shape{1029}, Shape{33, 31}, Shape{0}})
     for (bool host_scalars : {false, true}) {

@@ -202,6 +202,33 @@ TEST_F(Tf1OpsTest, DenseSoftmaxCrossEntropy) {
     EXPECT_NEAR(gr[1].to_vector<float>()[i], sm[i] - lab[i], 1e-6) << i;
     EXPECT_NEAR(gr[2].to_vector<float>()[i], -ls[i], 1e-6) << i;
   }
+  EXPECT_EQ(v2.op().type(), "SoftmaxCrossEntropyWithLogits");  // TF's fused op
+  // Labels that do not sum to 1: TF's backprop is still softmax - labels.
+  auto gl = s.run(g1[0], {{labels, sf::Tensor::from_vector<float>({1, 1, 0, 0, 0, 0}, {2, 3})},
+                          {logits, zv}})
+                .to_vector<float>();
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(gl[i], sm[i] - (i < 2 ? 1.0f : 0.0f), 1e-6) << i;
+  // An unshaped labels placeholder (TF1's placeholder(float32)) keeps the loss [?].
+  auto loose = sf::placeholder(sf::float32, sf::Shape::unknown(), "loose");
+  EXPECT_EQ(sf::nn::softmax_cross_entropy_with_logits(loose, logits).shape(), sf::Shape({-1}));
+  // Other ranks: flattened to [-1, classes], the loss back in the leading dimensions.
+  auto l3 = sf::placeholder(sf::float32, {2, -1, 3}, "l3");
+  auto x3 = sf::nn::softmax_cross_entropy_with_logits_v2(l3, l3 * 2.0f);
+  EXPECT_EQ(x3.shape(), sf::Shape({2, -1}));
+  std::vector<float> v3(12, 0.25f);
+  auto r3 = s.run(x3, {{l3, sf::Tensor::from_vector<float>(v3, {2, 2, 3})}});
+  EXPECT_EQ(r3.shape(), sf::Shape({2, 2}));
+  EXPECT_NEAR(r3.to_vector<float>()[0], 0.75 * std::log(3.0), 1e-6);
+  // Second derivatives through the op's backprop output (TF's grad_grad term).
+  const auto fixed_labels = sf::constant(std::vector<float>{0.1f, 0.6f, 0.3f, 1, 0, 0}, {2, 3});
+  check_gradient(
+      {2, 3},
+      [&](sf::Output v) {
+        auto d = sf::gradients(
+            sf::reduce_sum(sf::nn::softmax_cross_entropy_with_logits(fixed_labels, v)), {v})[0];
+        return d * d;
+      },
+      7);
   EXPECT_THROW(sf::nn::softmax_cross_entropy_with_logits(sf::placeholder(sf::float32, {2, 4}),
                                                          sf::placeholder(sf::float32, {2, 3})),
                sf::ValueError);
