@@ -266,6 +266,7 @@ std::int64_t select_inner(const Tensor& cond, const Tensor& x, const Tensor& y,
     throw InvalidArgumentError(str_cat(node, ": x and y must have one shape, got ",
                                        x.shape().to_string(), " and ", y.shape().to_string()));
   if (cond.shape() == x.shape()) return 1;
+  if (cond.shape().rank() == 0) return std::max<std::int64_t>(1, x.num_elements());  // all or none
   if (cond.shape().rank() == 1 && x.shape().rank() > 1 &&
       cond.shape().dims()[0] == x.shape().dims()[0])
     return x.shape().dims()[0] == 0 ? 1 : x.num_elements() / x.shape().dims()[0];

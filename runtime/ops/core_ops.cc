@@ -358,8 +358,8 @@ void register_core_ops(OpRegistry& r) {
            c.set_output(t, Shape(dims));
          }});
   // TF1's Select(condition, x, y) (tf.where with three arguments): x where condition, else y;
-  // x and y of one dtype and shape; condition bool of their shape, or a vector over their
-  // first dimension (whole rows).
+  // x and y of one dtype and shape; condition bool of their shape, a vector over their first
+  // dimension (whole rows), or a scalar (all of x or all of y).
   r.add({.name = "Select", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {
            if (c.input_dtypes[0] != DType::kBool)
              throw ValueError(str_cat(c.node_name, ": condition must be bool, got ",
@@ -379,6 +379,7 @@ void register_core_ops(OpRegistry& r) {
                if (d[k] < 0) d[k] = ys.dims()[k];
              out = Shape(d);
            }
+           if (cs.has_rank() && cs.rank() == 0) return c.set_output(c.input_dtypes[1], out);
            if (cs.has_rank() && out.has_rank()) {
              const bool rows = cs.rank() == 1 && out.rank() > 1;
              const bool fits =
@@ -388,6 +389,15 @@ void register_core_ops(OpRegistry& r) {
                throw ValueError(str_cat(c.node_name, ": condition of shape ", cs.to_string(),
                                         " must have x's shape ", out.to_string(),
                                         " or be a vector over its first dimension"));
+             // What the condition knows of the shape (TF merges it in).
+             std::vector<std::int64_t> d = out.dims();
+             if (rows) {
+               if (d[0] < 0) d[0] = cs.dims()[0];
+             } else {
+               for (std::size_t k = 0; k < d.size(); ++k)
+                 if (d[k] < 0) d[k] = cs.dims()[k];
+             }
+             out = Shape(d);
            }
            c.set_output(c.input_dtypes[1], out);
          }});

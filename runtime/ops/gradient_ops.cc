@@ -430,15 +430,22 @@ void register_gradients(OpRegistry& r) {
                             : axis_value.to_vector<std::int64_t>().at(0);
     if (axis < 0) axis += ps.rank();
     std::int64_t outer = 1, inner = 1;
+    bool trailing_known = true;
     for (int k = 0; k < ps.rank(); ++k) {
       const std::int64_t d = ps.dims()[static_cast<std::size_t>(k)];
-      if (k != axis && d < 0)
+      if (k < axis && d < 0)
         throw ValueError(str_cat("gradient of ", o.name(), ": params ", in[0].name(), " has shape ",
                                  ps.to_string(),
-                                 "; this gradient needs every dimension but the gathered one"));
+                                 "; this gradient needs the dimensions before the gathered one"));
+      if (k > axis && d < 0) trailing_known = false;
       if (k < axis) outer *= d;
       if (k > axis) inner *= d;
     }
+    if (!trailing_known && axis != 0)
+      throw ValueError(str_cat("gradient of ", o.name(), ": params ", in[0].name(), " has shape ",
+                               ps.to_string(),
+                               "; along an axis other than 0 this gradient needs the dimensions "
+                               "after the gathered one"));
     // The gathered dimension: a Const, or read from params' shape at run time.
     const std::int64_t limit = ps.dims()[static_cast<std::size_t>(axis)];
     const DType it = in[1].dtype();
@@ -453,6 +460,50 @@ void register_gradients(OpRegistry& r) {
                     const_ints(g, {axis}, "limit/index"), const_ints(g, {0}, "limit/axis")},
                    {}, "limit");
     }
+    // 1 where 0 <= id < limit (ids: the indices as a vector), else 0.
+    auto valid_of = [&](const Output& ids) {
+      Output below = op(g, "Less", {ids, limit_t}, {}, "Less");
+      Output nonnegative =
+          op(g, "LogicalNot",
+             {op(g, "Less", {ids, int_const(g, it, {0}, Shape{}, "zero")}, {}, "Less_1")}, {},
+             "LogicalNot");
+      return op(g, "Mul", {cast_to(g, below, it, "Cast"), cast_to(g, nonnegative, it, "Cast_1")},
+                {}, "valid");
+    };
+    if (!trailing_known) {
+      // Along axis 0 with params' later dimensions known at run time only (TF reads
+      // shape(params)): dy as [count] + params.shape[1:], summed by segment as it is.
+      std::vector<std::int64_t> rest;
+      for (int k = 1; k < ps.rank(); ++k) rest.push_back(k);
+      AttrMap st;
+      st.set("out_type", DType::kInt32);
+      Output trailing =
+          op(g, "GatherV2",
+             {op(g, "Shape", {in[0]}, st, "Shape_params_1"), const_ints(g, rest, "trailing/index"),
+              const_ints(g, {0}, "trailing/axis")},
+             {}, "trailing");
+      Output count =
+          op(g, "Reshape", {op(g, "Size", {in[1]}, st, "Size"), const_ints(g, {1}, "count/shape")},
+             {}, "count");
+      Output values_shape =
+          op(g, "ConcatV2",
+             {count, trailing, grad_util::scalar(g, 0, DType::kInt32, "values_shape/axis")}, {},
+             "values_shape");
+      Output values = op(g, "Reshape", {dy[0], values_shape}, {}, "Reshape");
+      Output ids = op(g, "Reshape", {in[1], const_ints(g, {-1}, "Shape_1")}, {}, "Reshape_1");
+      Output valid = valid_of(ids);
+      ids = op(g, "AddV2",
+               {op(g, "Mul", {ids, valid}, {}, "Mul"),
+                op(g, "Sub", {valid, int_const(g, it, {1}, Shape{}, "one")}, {}, "Sub")},
+               {}, "segments");
+      Output sum = op(g, "UnsortedSegmentSum", {values, ids, limit_t}, {}, "UnsortedSegmentSum");
+      AttrMap rows;
+      rows.set(kGradientRowsAttr, ids.op().name());
+      rows.set(kGradientGatherAttr, o.name());
+      return Grads{
+          op(g, "Reshape", {sum, shape_of(g, in[0], "Shape_4")}, std::move(rows), "Reshape_4"),
+          Output(), Output()};
+    }
     // The number of indices; -1 (inferred by each Reshape) when their shape is only known at
     // run time (params has elements: inner > 0).
     std::int64_t count = is.is_fully_defined() ? is.num_elements() : -1;
@@ -463,14 +514,7 @@ void register_gradients(OpRegistry& r) {
     Output ids = op(g, "Reshape", {in[1], const_ints(g, {1, count}, "Shape_1")}, {}, "Reshape_1");
     // 1 where 0 <= index < limit, else 0: an invalid index (a zero row in the forward pass on a
     // GPU) becomes segment -1, dropped, instead of reaching a neighbouring leading row.
-    Output below = op(g, "Less", {ids, limit_t}, {}, "Less");
-    Output nonnegative =
-        op(g, "LogicalNot",
-           {op(g, "Less", {ids, int_const(g, it, {0}, Shape{}, "zero")}, {}, "Less_1")}, {},
-           "LogicalNot");
-    Output valid =
-        op(g, "Mul", {cast_to(g, below, it, "Cast"), cast_to(g, nonnegative, it, "Cast_1")}, {},
-           "valid");
+    Output valid = valid_of(ids);
     if (outer > 1) {
       std::vector<std::int64_t> base;
       for (std::int64_t i = 0; i < outer; ++i) base.push_back(limit >= 0 ? i * limit : i);

@@ -96,18 +96,17 @@ Output reduce_max(const Output& x, const std::vector<std::int64_t>& axes = {},
 template <std::integral I>
 requires(!std::same_as<I, bool>) Output
     reduce_sum(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
-  return reduce_sum(x, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, keep_dims, name);
+  return reduce_sum(x, std::vector<std::int64_t>{detail::axis_value(axis)}, keep_dims, name);
 }
 template <std::integral I>
 requires(!std::same_as<I, bool>) Output
     reduce_mean(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
-  return reduce_mean(x, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, keep_dims,
-                     name);
+  return reduce_mean(x, std::vector<std::int64_t>{detail::axis_value(axis)}, keep_dims, name);
 }
 template <std::integral I>
 requires(!std::same_as<I, bool>) Output
     reduce_max(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
-  return reduce_max(x, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, keep_dims, name);
+  return reduce_max(x, std::vector<std::int64_t>{detail::axis_value(axis)}, keep_dims, name);
 }
 // tf.clip_by_value: minimum(t, hi), then maximum(.., lo) named by the "clip_by_value" scope
 // (TF's composite, with its gradients); lo and hi as t's dtype, or tensors.

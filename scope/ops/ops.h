@@ -7,12 +7,24 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "devices/base/errors.h"
 #include "devices/tensor.h"
 #include "runtime/graph.h"
 
 namespace scopeflow {
+
+namespace detail {
+// An integer axis as int64; ValueError for an unsigned value beyond int64 (a wrapped -1).
+template <std::integral I>
+std::int64_t axis_value(I axis) {
+  if (!std::in_range<std::int64_t>(axis))
+    throw ValueError(str_cat("axis ", axis, " is out of range"));
+  return static_cast<std::int64_t>(axis);
+}
+}  // namespace detail
 
 // ---------------------------------------------------------------- constants and inputs
 Output constant(const Tensor& value, std::string_view name = "");
@@ -51,7 +63,7 @@ Output squeeze(const Output& input, const std::vector<std::int64_t>& axis = {},
 template <std::integral I>
 requires(!std::same_as<I, bool>) Output
     squeeze(const Output& input, I axis, std::string_view name = "") {
-  return squeeze(input, std::vector<std::int64_t>{static_cast<std::int64_t>(axis)}, name);
+  return squeeze(input, std::vector<std::int64_t>{detail::axis_value(axis)}, name);
 }
 // tf.one_hot(indices, depth, on_value=1, off_value=0, axis=-1, dtype=float32): op "OneHot"
 // named "one_hot" (its Consts "one_hot/depth", "on_value", "off_value"): a new dimension of

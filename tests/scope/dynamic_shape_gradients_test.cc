@@ -388,6 +388,34 @@ TEST_F(DynamicShapeGradientsTest, GatherFromParamsOfUnknownLength) {
   });
 }
 
+TEST_F(DynamicShapeGradientsTest, BooleanMaskOverPartlyKnownShapes) {
+  // boolean_mask(x[batch, features], rows) with both dimensions unknown: the gather's gradient
+  // keeps params' later dimensions as the run gives them.
+  auto rows = sf::Tensor(sf::bool_, sf::Shape{4});
+  const bool bits[] = {true, false, true, true};
+  for (int i = 0; i < 4; ++i) static_cast<bool*>(rows.raw_data())[i] = bits[i];
+  const std::vector<Input> in{{random_tensor({4, 3}, 42), kUnknown2}, {rows, sf::Shape{-1}}};
+  Built b = expect_same_gradients(
+      in,
+      [](const auto& p) {
+        auto m = sf::boolean_mask(p[0], p[1]);
+        return m * m;
+      },
+      false);
+  EXPECT_EQ(b.grads[0][3], 0.0f);  // row 1 is masked out
+  auto cube = sf::Tensor(sf::bool_, sf::Shape{2, 2});
+  for (int i = 0; i < 4; ++i) static_cast<bool*>(cube.raw_data())[i] = i != 2;
+  const std::vector<Input> in3{{random_tensor({2, 2, 3}, 43), {2, -1, -1}},
+                               {cube, sf::Shape{2, -1}}};
+  expect_same_gradients(
+      in3,
+      [](const auto& p) {
+        auto m = sf::boolean_mask(p[0], p[1]);
+        return m * m;
+      },
+      false);
+}
+
 TEST_F(DynamicShapeGradientsTest, StaticShapesFollowRunTimeShapeValues) {
   // reshape(x[6], shape(y[?, 3])): TF infers [2, 3]; 7 elements cannot be [?, 3].
   auto y = sf::placeholder(sf::float32, {-1, 3}, "y");

@@ -329,6 +329,12 @@ TEST_F(Tf1OpsTest, ScriptIdiomsWithUnknownShapes) {
   EXPECT_EQ(sf::reduce_mean(x, 0, true).shape(), sf::Shape({1, 3}));
   EXPECT_EQ(sf::reduce_max(x, -1).shape(), sf::Shape({-1}));
   EXPECT_EQ(sf::squeeze(sf::expand_dims(x, 1), 1).shape(), sf::Shape({-1, 3}));
+  // An unsigned axis that wrapped (0 - 1 as size_t) is an error, not axis -1.
+  std::size_t wrapped = 0;
+  --wrapped;
+  EXPECT_THROW(sf::reduce_sum(x, wrapped), sf::ValueError);
+  EXPECT_THROW(sf::squeeze(x, wrapped), sf::ValueError);
+  EXPECT_EQ(sf::reduce_sum(x, std::size_t{1}).shape(), sf::Shape({-1}));
   // reshape with a shape tensor: its length is the rank.
   auto sp = sf::placeholder(sf::int32, {2}, "sp");
   EXPECT_EQ(sf::reshape(x, sp).shape(), sf::Shape({-1, -1}));
@@ -394,6 +400,20 @@ TEST_F(Tf1OpsTest, WhereWithThreeArgumentsIsSelect) {
   EXPECT_EQ(r[1].to_vector<float>(), (std::vector<float>{-1, -2, 3, 4, -5, -6}));
   EXPECT_EQ(r[2].to_vector<float>(), (std::vector<float>{2, 0, 0, 8, 10, 12}));
   EXPECT_EQ(r[3].to_vector<float>(), (std::vector<float>{0, -4, -6, 0, 0, 0}));
+  // A scalar condition picks all of x or all of y (tf.where(is_training, a, b)); the
+  // condition's shape refines the result's.
+  auto flag = sf::placeholder(sf::bool_, sf::Shape::unknown(), "flag");
+  auto both = sf::where(flag, x, y);
+  EXPECT_EQ(sf::where(sf::placeholder(sf::bool_, {}), x, y).shape(), sf::Shape({3, 2}));
+  EXPECT_EQ(sf::where(sf::placeholder(sf::bool_, {3, 2}), x, x).shape(), sf::Shape({3, 2}));
+  auto fx = sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {3, 2});
+  auto fy = sf::Tensor::from_vector<float>({-1, -2, -3, -4, -5, -6}, {3, 2});
+  EXPECT_EQ(
+      s.run(both, {{flag, sf::Tensor::from_scalar(true)}, {x, fx}, {y, fy}}).to_vector<float>(),
+      fx.to_vector<float>());
+  EXPECT_EQ(
+      s.run(both, {{flag, sf::Tensor::from_scalar(false)}, {x, fx}, {y, fy}}).to_vector<float>(),
+      fy.to_vector<float>());
   // Strings select on the host.
   auto names = sf::where(sf::constant(true), sf::constant("a"), sf::constant("b"));
   EXPECT_EQ(s.run(names).to_strings(), (std::vector<std::string>{"a"}));
