@@ -23,6 +23,9 @@ void sparse_xent_forward_ref(const float* logits, const std::int64_t* labels, fl
                              const std::string& what);
 // SoftmaxCrossEntropyWithLogits (dense labels [B, C]): loss = sum(labels * (log_sum_exp -
 // shifted)), backprop = softmax - labels; double math as the sparse form.
+// InvalidArgumentError naming `node` unless logits and labels are one [B, C] float32 shape with
+// classes in a non-empty batch (TF's messages).
+void check_dense_xent_shapes(const Tensor& logits, const Tensor& labels, const std::string& node);
 void dense_xent_forward_ref(const float* logits, const float* labels, float* loss, float* backprop,
                             std::int64_t batch, std::int64_t classes);
 void register_softmax_xent_cpu_kernels(KernelRegistry& r);

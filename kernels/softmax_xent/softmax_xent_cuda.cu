@@ -29,6 +29,19 @@ __device__ double block_fold(double v, double* sh, F f) {
   return out;
 }
 
+// A row's maximum (*m) and log(sum(exp(row - m))), folded over the block (every thread gets
+// both).
+__device__ double row_log_sum_exp(const float* row, std::int64_t classes, double* sh, double* m) {
+  double mx = row[0];
+  for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) mx = fmax(mx, double(row[c]));
+  mx = block_fold(mx, sh, [](double x, double y) { return fmax(x, y); });
+  double sum = 0;
+  for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) sum += exp(double(row[c]) - mx);
+  sum = block_fold(sum, sh, [](double x, double y) { return x + y; });
+  *m = mx;
+  return log(sum);
+}
+
 // ---------------------------------------------------------------- kernels
 // One block per row (grid-stride over rows); threads stride over the classes. NOTE: a NaN or
 // +inf logit makes the row's loss and gradient NaN, as in the reference (exp(NaN) or
@@ -42,13 +55,8 @@ __global__ void sparse_xent_kernel(const float* logits, const L* labels, float* 
     const float* row = logits + b * classes;
     float* back = backprop + b * classes;
     const std::int64_t label = static_cast<std::int64_t>(labels[b]);
-    double m = row[0];
-    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) m = fmax(m, double(row[c]));
-    m = block_fold(m, sh, [](double x, double y) { return fmax(x, y); });
-    double sum = 0;
-    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) sum += exp(double(row[c]) - m);
-    sum = block_fold(sum, sh, [](double x, double y) { return x + y; });
-    const double log_sum = log(sum);
+    double m;
+    const double log_sum = row_log_sum_exp(row, classes, sh, &m);
     const bool valid = label >= 0 && label < classes;
     if (threadIdx.x == 0) {
       loss[b] = valid ? static_cast<float>(log_sum - (double(row[label]) - m)) : CUDART_NAN_F;
@@ -70,13 +78,8 @@ __global__ void dense_xent_kernel(const float* logits, const float* labels, floa
     const float* row = logits + b * classes;
     const float* lab = labels + b * classes;
     float* back = backprop + b * classes;
-    double m = row[0];
-    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) m = fmax(m, double(row[c]));
-    m = block_fold(m, sh, [](double x, double y) { return fmax(x, y); });
-    double sum = 0;
-    for (std::int64_t c = threadIdx.x; c < classes; c += kBlock) sum += exp(double(row[c]) - m);
-    sum = block_fold(sum, sh, [](double x, double y) { return x + y; });
-    const double log_sum = log(sum);
+    double m;
+    const double log_sum = row_log_sum_exp(row, classes, sh, &m);
     double l = 0;
     for (std::int64_t c = threadIdx.x; c < classes; c += kBlock)
       l += double(lab[c]) * (log_sum - (double(row[c]) - m));
@@ -162,14 +165,8 @@ namespace {
 void dense_xent_gpu_kernel(KernelContext& c) {
   const Tensor& logits = gpu_input(c, 0);
   const Tensor& labels = gpu_input(c, 1);
-  if (logits.shape().rank() != 2 || !(labels.shape() == logits.shape()) ||
-      labels.dtype() != DType::kFloat32)
-    throw InvalidArgumentError(
-        str_cat(c.node_name, ": logits and labels must be same size: logits_size=",
-                logits.shape().to_string(), " labels_size=", labels.shape().to_string()));
+  check_dense_xent_shapes(logits, labels, c.node_name);
   const auto batch = logits.shape().dims()[0], classes = logits.shape().dims()[1];
-  if (batch > 0 && classes == 0)
-    throw InvalidArgumentError(xent_no_class_error(c.node_name, logits.shape()));
   GpuLaunchScope scope(c);
   if (c.outputs.size() < 2) c.outputs.resize(2);  // gpu_output must not resize under refs
   Tensor& loss = gpu_output(c, 0, DType::kFloat32, Shape{batch});
