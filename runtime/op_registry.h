@@ -21,9 +21,10 @@ struct ShapeContext {
   std::vector<DType> input_dtypes;
   std::vector<Shape> input_shapes;
   std::vector<const Tensor*> input_values;  // the value of a Const input, else nullptr
-  // TF's constant_value_as_shape, for an int vector input made by a Shape op: that op's
-  // input's static shape (partially known: [?, 784] for a placeholder of batch None). Unknown
-  // for every other input (read input_values for a Const).
+  // TF's constant_value_as_shape, for an int vector input made by a Shape op (that op's
+  // input's static shape, partially known: [?, 784] for a placeholder of batch None) or by a
+  // ConcatV2 along axis 0 of Shape ops and Consts (negative values unknown). Unknown for every
+  // other input, a Const included (read input_values: its -1 means "infer" to Reshape).
   std::vector<Shape> input_value_shapes;
   std::vector<DType> output_dtypes;  // set by the shape function
   std::vector<Shape> output_shapes;
