@@ -237,6 +237,9 @@ void sigmoid_kernel(KernelContext& c) {
 void tanh_kernel(KernelContext& c) {
   unary_kernel(c, [](float v) { return std::tanh(v); });
 }
+void log1p_kernel(KernelContext& c) {
+  unary_kernel(c, [](float v) { return std::log1p(v); });
+}
 void abs_kernel(KernelContext& c) {
   unary_kernel(c, [](float v) { return std::fabs(v); });
 }
@@ -320,6 +323,7 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Sigmoid", DeviceType::kCPU, DType::kFloat32, "ref"}, sigmoid_kernel);
   r.add({"Tanh", DeviceType::kCPU, DType::kFloat32, "ref"}, tanh_kernel);
   r.add({"Abs", DeviceType::kCPU, DType::kFloat32, "ref"}, abs_kernel);
+  r.add({"Log1p", DeviceType::kCPU, DType::kFloat32, "ref"}, log1p_kernel);
   r.add({"Sign", DeviceType::kCPU, DType::kFloat32, "ref"}, sign_kernel);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat32, "ref"}, add_n_kernel<float>);
   r.add({"AddN", DeviceType::kCPU, DType::kFloat64, "ref"}, add_n_kernel<double>);

@@ -48,7 +48,19 @@ struct FirstFn {
 };
 
 // ---------------------------------------------------------------- kernels
-enum class UnaryOp { kNeg, kSquare, kSqrt, kFloor, kExp, kLog, kSigmoid, kTanh, kAbs, kSign };
+enum class UnaryOp {
+  kNeg,
+  kSquare,
+  kSqrt,
+  kFloor,
+  kExp,
+  kLog,
+  kSigmoid,
+  kTanh,
+  kAbs,
+  kSign,
+  kLog1p
+};
 
 template <UnaryOp kOp>
 __device__ __forceinline__ float unary_apply(float x) {
@@ -68,6 +80,8 @@ __device__ __forceinline__ float unary_apply(float x) {
     return tanhf(x);  // within 2 ulp of std::tanh
   else if constexpr (kOp == UnaryOp::kAbs)
     return fabsf(x);
+  else if constexpr (kOp == UnaryOp::kLog1p)
+    return log1pf(x);  // within 1 ulp of std::log1p
   else if constexpr (kOp == UnaryOp::kSign)
     return static_cast<float>((x > 0.0f) - (x < 0.0f));  // Eigen's: 0 for zeros and NaN
   else
@@ -242,6 +256,7 @@ void register_binary_cuda_kernels(KernelRegistry& r) {
         unary_gpu_kernel<UnaryOp::kSigmoid>);
   r.add({"Tanh", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kTanh>);
   r.add({"Abs", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kAbs>);
+  r.add({"Log1p", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kLog1p>);
   r.add({"Sign", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kSign>);
   r.add({"AddN", DeviceType::kGPU, DType::kFloat32, "cuda"}, add_n_gpu_kernel<float>);
   r.add({"AddN", DeviceType::kGPU, DType::kFloat64, "cuda"}, add_n_gpu_kernel<double>);

@@ -199,6 +199,17 @@ void register_math_ops(OpRegistry& r) {
            Output slope = grad_util::op(g, "Mul", {y, one_minus_y}, {}, "mul");
            return Grads{grad_util::op(g, "Mul", {dy[0], slope}, {}, "mul_1")};
          }});
+  // TF's _Log1pGrad: dy / (1 + x).
+  r.add({.name = "Log1p",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = unary_float("Log1p"),
+         .grad = [](Graph& g, const Operation& o, const Grads& dy) {
+           Output one_plus = grad_util::op(
+               g, "AddV2", {grad_util::scalar(g, 1.0, DType::kFloat32, "Const"), o.inputs()[0]}, {},
+               "add");
+           return Grads{grad_util::op(g, "RealDiv", {dy[0], one_plus}, {}, "truediv")};
+         }});
   // TF's _AbsGrad: dy * sign(x); _SignGrad: zeros.
   r.add(
       {.name = "Abs",

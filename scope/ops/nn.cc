@@ -245,6 +245,33 @@ Output softmax_cross_entropy_with_logits(const Output& labels, const Output& log
                                               final_name);
 }
 
+Output sigmoid_cross_entropy_with_logits(const Output& labels, const Output& logits,
+                                         std::string_view name) {
+  if (labels.dtype() != logits.dtype() || logits.dtype() != DType::kFloat32)
+    throw ValueError(
+        str_cat("sigmoid_cross_entropy_with_logits: labels and logits must be "
+                "float32, got ",
+                dtype_name(labels.dtype()), " and ", dtype_name(logits.dtype())));
+  if (!labels.shape().is_compatible_with(logits.shape()))
+    throw ValueError(str_cat("logits and labels must have the same shape (",
+                             logits.shape().to_string(), " vs ", labels.shape().to_string(), ")"));
+  // TF's nn_impl: max(x, 0) - x * z + log1p(exp(-|x|)), with relu and -|x| as selects.
+  name_scope scope(name, "logistic_loss");
+  const std::string final_name = scope.name();
+  Output zeros =
+      get_default_graph()
+          .create_op("Fill", {shape(logits, DType::kInt32, "Shape"), constant(0.0f, "zeros/Const")},
+                     {}, "zeros_like")
+          .output(0);
+  Output cond = greater_equal(logits, zeros, "GreaterEqual");
+  Output relu_logits = where(cond, logits, zeros, "Select");
+  Output neg_abs_logits = where(cond, negative(logits, "Neg"), logits, "Select_1");
+  Output a = subtract(relu_logits, multiply(logits, labels, "mul"), "sub");
+  return get_default_graph()
+      .create_op("AddV2", {a, log1p(exp(neg_abs_logits, "Exp"), "Log1p")}, {}, final_name)
+      .output(0);
+}
+
 Output l2_loss(const Output& t, std::string_view name) {
   return get_default_graph().create_op("L2Loss", {t}, {}, name_or(name, "L2Loss")).output(0);
 }

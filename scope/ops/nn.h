@@ -63,6 +63,11 @@ Output softmax_cross_entropy_with_logits_v2(const Output& labels, const Output& 
                                             std::string_view name = "");
 Output softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                          std::string_view name = "");
+// tf.nn.sigmoid_cross_entropy_with_logits(labels, logits): per element, TF's stable
+// max(x, 0) - x * z + log1p(exp(-|x|)) built as TF does under the "logistic_loss" scope
+// (Select, Exp, Log1p), with its gradients (sigmoid(x) - z for logits).
+Output sigmoid_cross_entropy_with_logits(const Output& labels, const Output& logits,
+                                         std::string_view name = "");
 // Labels first, as TF's keyword order; returns the per-example loss [batch].
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name = "");

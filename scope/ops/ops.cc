@@ -381,6 +381,9 @@ Output log(const Output& x, std::string_view name) {
 Output sigmoid(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Sigmoid", {x}, {}, op_name(name, "Sigmoid")).output(0);
 }
+Output log1p(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Log1p", {x}, {}, op_name(name, "Log1p")).output(0);
+}
 Output abs(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Abs", {x}, {}, op_name(name, "Abs")).output(0);
 }

@@ -105,6 +105,8 @@ Output exp(const Output& x, std::string_view name = "");
 Output log(const Output& x, std::string_view name = "");
 Output sigmoid(const Output& x, std::string_view name = "");
 Output tanh(const Output& x, std::string_view name = "");
+// tf.log1p: log(1 + x), exact for small x; op "Log1p" (float32), gradient dy / (1 + x).
+Output log1p(const Output& x, std::string_view name = "");
 // tf.abs, tf.sign: ops "Abs", "Sign" (float32); abs's gradient dy * sign(x), sign's zero
 // (sign(+-0) and sign(NaN) are 0, as Eigen's).
 Output abs(const Output& x, std::string_view name = "");

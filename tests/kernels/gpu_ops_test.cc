@@ -869,9 +869,9 @@ TEST_P(GpuOpsTest, LogSigmoidTanh) {
     oc.rtol = oc.atol = 0;
     check(oc);
   }
-  for (const char* op : {"Log", "Sigmoid", "Tanh"})
+  for (const char* op : {"Log", "Log1p", "Sigmoid", "Tanh"})
     for (const Shape& s : {Shape{}, Shape{1}, Shape{1029}, Shape{0}, Shape{7, 300}}) {
-      const bool log = std::string(op) == "Log";
+      const bool log = std::string(op).rfind("Log", 0) == 0;  // Log, Log1p: positive inputs
       OpCase oc =
           make(op, DType::kFloat32,
                {random_tensor(DType::kFloat32, s, 12, true, log ? 1e-3 : -30, log ? 80 : 30)});

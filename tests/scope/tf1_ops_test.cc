@@ -431,4 +431,33 @@ TEST_F(Tf1OpsTest, WhereWithThreeArgumentsIsSelect) {
                sf::InvalidArgumentError);
 }
 
+TEST_F(Tf1OpsTest, SigmoidCrossEntropyAndLog1p) {
+  auto z = sf::placeholder(sf::float32, {-1, 3}, "z");
+  auto x = sf::placeholder(sf::float32, {-1, 3}, "x");
+  auto loss = sf::nn::sigmoid_cross_entropy_with_logits(z, x);
+  EXPECT_EQ(loss.op().name(), "logistic_loss");
+  EXPECT_EQ(loss.shape(), sf::Shape({-1, 3}));
+  auto g = sf::gradients(sf::reduce_sum(loss), {x, z});
+  sf::Session s;
+  const std::vector<float> xv{-100, -2, -0.5f, 0, 0.5f, 3, 100, 1e-8f, -30};
+  const std::vector<float> zv{0, 1, 0.3f, 1, 0, 0.7f, 0, 1, 1};
+  auto r = s.run({loss, g[0], g[1]}, {{x, sf::Tensor::from_vector<float>(xv, {3, 3})},
+                                      {z, sf::Tensor::from_vector<float>(zv, {3, 3})}});
+  for (std::size_t i = 0; i < xv.size(); ++i) {
+    const double xd = xv[i], zd = zv[i];
+    const double want = std::max(xd, 0.0) - xd * zd + std::log1p(std::exp(-std::abs(xd)));
+    EXPECT_NEAR(r[0].to_vector<float>()[i], want, 1e-5 * (1 + std::abs(want))) << i;
+    EXPECT_NEAR(r[1].to_vector<float>()[i], 1 / (1 + std::exp(-xd)) - zd, 1e-6) << i;
+    EXPECT_NEAR(r[2].to_vector<float>()[i], -xd, 1e-5 * (1 + std::abs(xd))) << i;
+  }
+  // log1p keeps tiny values that log(1 + x) rounds away.
+  auto t = sf::placeholder(sf::float32, {}, "t");
+  EXPECT_FLOAT_EQ(s.run(sf::log1p(t), {{t, sf::Tensor::from_scalar(1e-10f)}}).scalar<float>(),
+                  1e-10f);
+  check_gradient(
+      {2, 3}, [](sf::Output v) { return sf::log1p(v * v); }, 8);
+  EXPECT_THROW(sf::nn::sigmoid_cross_entropy_with_logits(sf::placeholder(sf::float32, {2, 4}), x),
+               sf::ValueError);
+}
+
 }  // namespace
