@@ -33,6 +33,13 @@ OneHotPlan one_hot_plan(const Tensor& indices, const Tensor& depth, std::int64_t
 // InvalidArgumentError naming `node` for shapes that do not fit.
 std::int64_t select_inner(const Tensor& cond, const Tensor& x, const Tensor& y,
                           const std::string& node);
+// Transpose's geometry: the output shape and, for each output dimension, the stride of x's
+// dimension it reads; InvalidArgumentError naming `node` for a perm that is not one of x.
+struct TransposePlan {
+  Shape out;
+  std::vector<std::int64_t> in_strides;  // per output dimension
+};
+TransposePlan transpose_plan(const Tensor& x, const Tensor& perm, const std::string& node);
 // TF's BroadcastGradientArgs on two shapes: for each, the axes of the broadcast shape over
 // which its gradient sums (where its dimension, padded with leading 1s, is 1), ascending.
 // InvalidArgumentError "Incompatible shapes" naming `node` when they do not broadcast.

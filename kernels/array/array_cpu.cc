@@ -246,6 +246,31 @@ void select_kernel(KernelContext& c) {
                 (m[i / inner] ? xs : ys) + static_cast<std::size_t>(i) * es, es);
 }
 
+void transpose_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects x and perm"));
+  const Tensor& x = c.inputs[0];
+  const TransposePlan p = transpose_plan(x, c.inputs[1], c.node_name);
+  Tensor& out = c.allocate_output(0, x.dtype(), p.out);
+  const std::int64_t n = out.num_elements();
+  const auto& od = p.out.dims();
+  const std::size_t es = dtype_size(x.dtype());
+  const bool strings = x.dtype() == DType::kString;
+  for (std::int64_t e = 0; e < n; ++e) {
+    std::int64_t rest = e, src = 0;
+    for (std::size_t k = od.size(); k-- > 0;) {
+      src += (rest % od[k]) * p.in_strides[k];
+      rest /= od[k];
+    }
+    if (strings)
+      static_cast<std::string*>(out.raw_data())[e] =
+          static_cast<const std::string*>(x.raw_data())[src];
+    else
+      std::memcpy(static_cast<char*>(out.raw_data()) + static_cast<std::size_t>(e) * es,
+                  static_cast<const char*>(x.raw_data()) + static_cast<std::size_t>(src) * es, es);
+  }
+}
+
 void where_kernel(KernelContext& c) {
   if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
   const Tensor& x = c.inputs[0];
@@ -273,6 +298,30 @@ std::int64_t select_inner(const Tensor& cond, const Tensor& x, const Tensor& y,
   throw InvalidArgumentError(str_cat(node, ": condition of shape ", cond.shape().to_string(),
                                      " must have x's shape ", x.shape().to_string(),
                                      " or be a vector over its first dimension"));
+}
+
+TransposePlan transpose_plan(const Tensor& x, const Tensor& perm, const std::string& node) {
+  const auto p = int_vector(perm, node, "perm");
+  const auto& dims = x.shape().dims();
+  if (p.size() != dims.size())
+    throw InvalidArgumentError(str_cat(node, ": transpose expects a vector of size ", dims.size(),
+                                       ". But input(1) is a vector of size ", p.size()));
+  std::vector<std::int64_t> strides(dims.size(), 1);
+  for (std::size_t k = dims.size(); k-- > 1;) strides[k - 1] = strides[k] * dims[k];
+  TransposePlan plan;
+  std::vector<bool> seen(dims.size(), false);
+  std::vector<std::int64_t> out;
+  for (auto v : p) {
+    if (v < 0 || v >= static_cast<std::int64_t>(dims.size()) || seen[static_cast<std::size_t>(v)])
+      throw InvalidArgumentError(str_cat(node, ": perm ", Shape(p).to_string(),
+                                         " is not a permutation of 0..",
+                                         static_cast<std::int64_t>(dims.size()) - 1));
+    seen[static_cast<std::size_t>(v)] = true;
+    out.push_back(dims[static_cast<std::size_t>(v)]);
+    plan.in_strides.push_back(strides[static_cast<std::size_t>(v)]);
+  }
+  plan.out = Shape(out);
+  return plan;
 }
 
 OneHotPlan one_hot_plan(const Tensor& indices, const Tensor& depth, std::int64_t axis,
@@ -379,6 +428,7 @@ void register_array_cpu_kernels(KernelRegistry& r) {
     r.add({"ExpandDims", DeviceType::kCPU, d, "ref"}, expand_dims_kernel);
     r.add({"Squeeze", DeviceType::kCPU, d, "ref"}, squeeze_kernel);
     r.add({"Select", DeviceType::kCPU, d, "ref"}, select_kernel);
+    r.add({"Transpose", DeviceType::kCPU, d, "ref"}, transpose_kernel);
   }
   r.add({"LogicalNot", DeviceType::kCPU, DType::kBool, "ref"}, logical_not_kernel);
   r.add({"Where", DeviceType::kCPU, DType::kInt64, "ref"}, where_kernel);

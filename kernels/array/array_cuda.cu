@@ -229,6 +229,72 @@ void broadcast_gradient_args_gpu_kernel(KernelContext& c) {
   write_ints_gpu(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
 }
 
+// Up to kTransposeDims dimensions: the output's sizes and x's strides per output dimension,
+// passed by value.
+constexpr int kTransposeDims = 8;
+struct TransposeArgs {
+  std::int64_t out_dims[kTransposeDims];
+  std::int64_t in_strides[kTransposeDims];
+  int rank;
+};
+
+template <class E>
+__global__ void transpose_kernel(const E* x, E* out, std::int64_t n, TransposeArgs a) {
+  for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
+       e += std::int64_t{gridDim.x} * blockDim.x) {
+    std::int64_t rest = e, src = 0;
+    for (int k = a.rank - 1; k >= 0; --k) {
+      src += (rest % a.out_dims[k]) * a.in_strides[k];
+      rest /= a.out_dims[k];
+    }
+    out[e] = x[src];
+  }
+}
+
+void transpose_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects x and perm"));
+  const Tensor& x = gpu_input(c, 0);
+  const TransposePlan p = transpose_plan(x, c.inputs[1], c.node_name);  // perm on the host
+  if (p.out.rank() > kTransposeDims)
+    throw InvalidArgumentError(str_cat(c.node_name, ": the CUDA Transpose takes up to ",
+                                       kTransposeDims, " dimensions, got ", p.out.rank()));
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, x.dtype(), p.out);
+  const std::int64_t n = out.num_elements();
+  if (n == 0) return;
+  TransposeArgs a{};
+  a.rank = p.out.rank();
+  for (int k = 0; k < a.rank; ++k) {
+    a.out_dims[k] = p.out.dims()[static_cast<std::size_t>(k)];
+    a.in_strides[k] = p.in_strides[static_cast<std::size_t>(k)];
+  }
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  const unsigned grid = grid_size(n, kBlock);
+  switch (dtype_size(x.dtype())) {
+    case 1:
+      transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint8_t*>(x.raw_data()),
+                                               static_cast<std::uint8_t*>(out.raw_data()), n, a);
+      break;
+    case 2:
+      transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint16_t*>(x.raw_data()),
+                                               static_cast<std::uint16_t*>(out.raw_data()), n, a);
+      break;
+    case 4:
+      transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint32_t*>(x.raw_data()),
+                                               static_cast<std::uint32_t*>(out.raw_data()), n, a);
+      break;
+    case 8:
+      transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint64_t*>(x.raw_data()),
+                                               static_cast<std::uint64_t*>(out.raw_data()), n, a);
+      break;
+    default:
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": no CUDA Transpose for ", dtype_name(x.dtype())));
+  }
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
 // One thread per element, grid-stride: out[e] = cond[e / inner] ? x[e] : y[e] (E: an unsigned
 // type of the element's size). NOTE: any nonzero condition byte is true.
 template <class E>
@@ -368,6 +434,7 @@ void register_array_cuda_kernels(KernelRegistry& r) {
     r.add({"Pack", DeviceType::kGPU, d, "cuda"}, pack_gpu_kernel);
     r.add({"BooleanMask", DeviceType::kGPU, d, "cuda"}, boolean_mask_gpu_kernel);
     r.add({"Select", DeviceType::kGPU, d, "cuda"}, select_gpu_kernel);
+    r.add({"Transpose", DeviceType::kGPU, d, "cuda"}, transpose_gpu_kernel);
   }
   r.add({"LogicalNot", DeviceType::kGPU, DType::kBool, "cuda"}, logical_not_gpu_kernel);
   r.add({"Where", DeviceType::kGPU, DType::kInt64, "cuda"}, where_gpu_kernel);

@@ -401,6 +401,35 @@ void register_core_ops(OpRegistry& r) {
            }
            c.set_output(c.input_dtypes[1], out);
          }});
+  // TF's Transpose(x, perm): output dimension i is x's dimension perm[i].
+  r.add({.name = "Transpose", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           const Shape& x = c.input_shapes[0];
+           const auto perm = const_int_values(c, 1);
+           if (!perm) {
+             const Shape& ps = c.input_shapes[1];
+             if (x.has_rank())
+               return c.set_output(c.input_dtypes[0], Shape(std::vector<std::int64_t>(
+                                                          static_cast<std::size_t>(x.rank()), -1)));
+             if (ps.has_rank() && ps.rank() == 1 && ps.dims()[0] >= 0)
+               return c.set_output(
+                   c.input_dtypes[0],
+                   Shape(std::vector<std::int64_t>(static_cast<std::size_t>(ps.dims()[0]), -1)));
+             return c.set_output(c.input_dtypes[0], Shape::unknown());
+           }
+           const auto n = static_cast<std::int64_t>(perm->size());
+           if (x.has_rank() && x.rank() != n)
+             throw ValueError(str_cat(c.node_name, ": perm has ", n,
+                                      " entries for a tensor of rank ", x.rank()));
+           std::vector<bool> seen(static_cast<std::size_t>(n), false);
+           std::vector<std::int64_t> dims;
+           for (auto p : *perm) {
+             if (p < 0 || p >= n || seen[static_cast<std::size_t>(p)])
+               throw ValueError(str_cat(c.node_name, ": perm must be a permutation of 0..", n - 1));
+             seen[static_cast<std::size_t>(p)] = true;
+             dims.push_back(x.has_rank() ? x.dims()[static_cast<std::size_t>(p)] : -1);
+           }
+           c.set_output(c.input_dtypes[0], Shape(dims));
+         }});
   // TF's StopGradient: x itself; gradients stop there (NotDifferentiable).
   r.add({.name = "StopGradient", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   // TF's ExpandDims(input, dim): a 1 inserted at dim (in [-rank-1, rank]).
@@ -524,6 +553,7 @@ void register_core_ops(OpRegistry& r) {
   r.set_host_memory_inputs("BroadcastTo", {1});         // shape
   r.set_host_memory_inputs("BroadcastGradientArgs", {0, 1});
   r.set_host_memory_inputs("ExpandDims", {1});    // dim
+  r.set_host_memory_inputs("Transpose", {1});     // perm
   r.set_host_memory_inputs("OneHot", {1, 2, 3});  // depth, on_value, off_value
   for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
     r.set_host_memory_inputs(op, {0});  // shape

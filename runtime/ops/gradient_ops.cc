@@ -666,6 +666,24 @@ void register_gradients(OpRegistry& r) {
   });
   // TF's _FloorGrad: no gradient (the derivative is 0 almost everywhere).
   r.set_grad("Floor", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
+  // TF's _TransposeGrad: dy transposed by the inverse permutation.
+  r.set_grad("Transpose", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    if (in[1].op().type() != "Const")
+      throw ValueError(str_cat("gradient of ", o.name(), ": perm must be a constant"));
+    const Tensor& pv = in[1].op().attrs().get<Tensor>("value");
+    std::vector<std::int64_t> perm;
+    if (pv.dtype() == DType::kInt32)
+      for (auto p : pv.to_vector<std::int32_t>()) perm.push_back(p);
+    else
+      perm = pv.to_vector<std::int64_t>();
+    std::vector<std::int64_t> inverse(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i)
+      inverse[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
+    return Grads{
+        op(g, "Transpose", {dy[0], const_ints(g, inverse, "InvertPermutation")}, {}, "transpose"),
+        Output()};
+  });
   // TF's _SelectGrad: dy to x where the condition holds, to y elsewhere; none for it.
   r.set_grad("Select", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();

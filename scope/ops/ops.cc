@@ -195,6 +195,27 @@ Output size(const Output& input, DType out_type, std::string_view name) {
       .create_op("Size", {input}, std::move(attrs), op_name(name, "Size"))
       .output(0);
 }
+Output transpose(const Output& x, const std::vector<std::int64_t>& perm, std::string_view name) {
+  name_scope scope(name, "transpose");
+  const std::string final_name = scope.name();
+  std::vector<std::int64_t> p = perm;
+  if (p.empty()) {  // TF: the reversed dimensions
+    const Shape s = x.shape();
+    if (!s.has_rank())
+      throw ValueError(
+          str_cat("transpose: ", x.name(), " needs a known rank for the default perm"));
+    for (int k = s.rank(); k-- > 0;) p.push_back(k);
+  }
+  std::vector<std::int32_t> p32;
+  for (auto v : p) {
+    if (v < 0 || v > std::numeric_limits<std::int32_t>::max())
+      throw ValueError(str_cat("transpose: perm entry ", v, " is out of range"));
+    p32.push_back(static_cast<std::int32_t>(v));
+  }
+  Output perm_t = make_const(
+      Tensor::from_vector<std::int32_t>(p32, Shape{static_cast<std::int64_t>(p32.size())}), "perm");
+  return get_default_graph().create_op("Transpose", {x, perm_t}, {}, final_name).output(0);
+}
 Output stop_gradient(const Output& x, std::string_view name) {
   return get_default_graph()
       .create_op("StopGradient", {x}, {}, op_name(name, "StopGradient"))

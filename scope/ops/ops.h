@@ -52,6 +52,11 @@ Output fill(const Output& dims, const Output& value, std::string_view name = "")
 Output shape(const Output& input, DType out_type = DType::kInt32, std::string_view name = "");
 Output size(const Output& input, DType out_type = DType::kInt32, std::string_view name = "");
 Output identity(const Output& x, std::string_view name = "");
+// tf.transpose(x, perm): output dimension i is x's dimension perm[i] (empty perm: reversed);
+// op "Transpose" named "transpose" with its Const "transpose/perm"; gradient the inverse
+// permutation's transpose.
+Output transpose(const Output& x, const std::vector<std::int64_t>& perm = {},
+                 std::string_view name = "");
 // tf.stop_gradient: x, through which gradients do not flow (op "StopGradient").
 Output stop_gradient(const Output& x, std::string_view name = "");
 // tf.expand_dims: a dimension of 1 inserted at `axis` (in [-rank-1, rank]); op "ExpandDims"

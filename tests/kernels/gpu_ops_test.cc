@@ -926,6 +926,20 @@ TEST_P(GpuOpsTest, ShapeOps) {
   check(stop);
 }
 
+TEST_P(GpuOpsTest, Transpose) {
+  for (DType dt : {DType::kFloat32, DType::kFloat16, DType::kInt64, DType::kBool})
+    for (const auto& [shape, perm] : std::vector<std::pair<Shape, std::vector<std::int32_t>>>{
+             {{7, 300}, {1, 0}}, {{2, 3, 4, 5}, {3, 1, 0, 2}}, {{0, 3}, {1, 0}}, {{}, {}}}) {
+      OpCase oc = make(
+          "Transpose", dt,
+          {small_ints(dt, shape, 24),
+           Tensor::from_vector<std::int32_t>(perm, Shape{static_cast<std::int64_t>(perm.size())})});
+      oc.host_inputs = {1};
+      oc.rtol = oc.atol = 0;
+      check(oc);
+    }
+}
+
 TEST_P(GpuOpsTest, OneHotAndWhere) {
   for (DType out : {DType::kFloat32, DType::kInt64})
     for (std::int64_t axis : {-1, 0, 1}) {

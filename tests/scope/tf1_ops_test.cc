@@ -460,4 +460,32 @@ TEST_F(Tf1OpsTest, SigmoidCrossEntropyAndLog1p) {
                sf::ValueError);
 }
 
+TEST_F(Tf1OpsTest, Transpose) {
+  auto x = sf::placeholder(sf::float32, {-1, 2, 3}, "x");
+  auto t = sf::transpose(x, {2, 0, 1});
+  EXPECT_EQ(t.op().name(), "transpose");
+  EXPECT_EQ(t.op().type(), "Transpose");
+  EXPECT_EQ(t.shape(), sf::Shape({3, -1, 2}));
+  EXPECT_EQ(sf::transpose(x).shape(), sf::Shape({3, 2, -1}));  // reversed by default
+  std::vector<float> v(12);
+  for (int i = 0; i < 12; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i);
+  sf::Session s;
+  auto r = s.run(t, {{x, sf::Tensor::from_vector<float>(v, {2, 2, 3})}});
+  EXPECT_EQ(r.shape(), sf::Shape({3, 2, 2}));
+  // out[k][a][b] = x[a][b][k]
+  EXPECT_EQ(r.to_vector<float>(), (std::vector<float>{0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11}));
+  auto m = sf::constant(std::vector<std::string>{"a", "b", "c", "d", "e", "f"}, {2, 3});
+  EXPECT_EQ(s.run(sf::transpose(m)).to_strings(),
+            (std::vector<std::string>{"a", "d", "b", "e", "c", "f"}));
+  check_gradient(
+      {2, 3, 4},
+      [](sf::Output u) {
+        return sf::transpose(u * u, {1, 2, 0});
+      },
+      9);
+  EXPECT_THROW(sf::transpose(x, {0, 1}), sf::ValueError);
+  EXPECT_THROW(sf::transpose(x, {0, 1, 1}), sf::ValueError);
+  EXPECT_THROW(sf::transpose(x, {0, 1, 3}), sf::ValueError);
+}
+
 }  // namespace
