@@ -18,6 +18,21 @@ namespace {
 
 constexpr int kBlock = 256;
 
+// Calls f(E{}) with E the unsigned type of `dtype`'s element size (the kernels below move
+// elements without reading them); InvalidArgumentError naming the node for another size.
+template <class F>
+void with_element_type(const KernelContext& c, DType dtype, const char* op, F f) {
+  switch (dtype_size(dtype)) {
+    case 1: return f(std::uint8_t{});
+    case 2: return f(std::uint16_t{});
+    case 4: return f(std::uint32_t{});
+    case 8: return f(std::uint64_t{});
+    default:
+      throw InvalidArgumentError(
+          str_cat(c.node_name, ": no CUDA ", op, " for ", dtype_name(dtype)));
+  }
+}
+
 // ---------------------------------------------------------------- kernels
 // out[j] = x[keep[j]] for the kept elements; E is an unsigned type of the element's size.
 // One thread per output element, grid-stride.
@@ -119,31 +134,11 @@ void boolean_mask_gpu_kernel(KernelContext& c) {
   SF_CUDA_CHECK(cudaStreamSynchronize(s));  // `keep` is freed on return
   const auto* ki = idx.data<std::int64_t>();
   const unsigned grid = grid_size(kept, kBlock);
-  switch (dtype_size(x.dtype())) {
-    case 1:
-      gather_elements_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint8_t*>(x.raw_data()),
-                                                     ki, static_cast<std::uint8_t*>(out.raw_data()),
-                                                     kept);
-      break;
-    case 2:
-      gather_elements_kernel<<<grid, kBlock, 0, s>>>(
-          static_cast<const std::uint16_t*>(x.raw_data()), ki,
-          static_cast<std::uint16_t*>(out.raw_data()), kept);
-      break;
-    case 4:
-      gather_elements_kernel<<<grid, kBlock, 0, s>>>(
-          static_cast<const std::uint32_t*>(x.raw_data()), ki,
-          static_cast<std::uint32_t*>(out.raw_data()), kept);
-      break;
-    case 8:
-      gather_elements_kernel<<<grid, kBlock, 0, s>>>(
-          static_cast<const std::uint64_t*>(x.raw_data()), ki,
-          static_cast<std::uint64_t*>(out.raw_data()), kept);
-      break;
-    default:
-      throw InvalidArgumentError(
-          str_cat(c.node_name, ": BooleanMask does not support ", dtype_name(x.dtype())));
-  }
+  with_element_type(c, x.dtype(), "BooleanMask", [&](auto e) {
+    using E = decltype(e);
+    gather_elements_kernel<<<grid, kBlock, 0, s>>>(static_cast<const E*>(x.raw_data()), ki,
+                                                   static_cast<E*>(out.raw_data()), kept);
+  });
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -271,27 +266,11 @@ void transpose_gpu_kernel(KernelContext& c) {
   }
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   const unsigned grid = grid_size(n, kBlock);
-  switch (dtype_size(x.dtype())) {
-    case 1:
-      transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint8_t*>(x.raw_data()),
-                                               static_cast<std::uint8_t*>(out.raw_data()), n, a);
-      break;
-    case 2:
-      transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint16_t*>(x.raw_data()),
-                                               static_cast<std::uint16_t*>(out.raw_data()), n, a);
-      break;
-    case 4:
-      transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint32_t*>(x.raw_data()),
-                                               static_cast<std::uint32_t*>(out.raw_data()), n, a);
-      break;
-    case 8:
-      transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const std::uint64_t*>(x.raw_data()),
-                                               static_cast<std::uint64_t*>(out.raw_data()), n, a);
-      break;
-    default:
-      throw InvalidArgumentError(
-          str_cat(c.node_name, ": no CUDA Transpose for ", dtype_name(x.dtype())));
-  }
+  with_element_type(c, x.dtype(), "Transpose", [&](auto e) {
+    using E = decltype(e);
+    transpose_kernel<<<grid, kBlock, 0, s>>>(static_cast<const E*>(x.raw_data()),
+                                             static_cast<E*>(out.raw_data()), n, a);
+  });
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -317,31 +296,12 @@ void select_gpu_kernel(KernelContext& c) {
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   const unsigned grid = grid_size(n, kBlock);
   const auto* m = static_cast<const std::uint8_t*>(cond.raw_data());
-  switch (dtype_size(x.dtype())) {
-    case 1:
-      select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const std::uint8_t*>(x.raw_data()),
-                                            static_cast<const std::uint8_t*>(y.raw_data()),
-                                            static_cast<std::uint8_t*>(out.raw_data()), n, inner);
-      break;
-    case 2:
-      select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const std::uint16_t*>(x.raw_data()),
-                                            static_cast<const std::uint16_t*>(y.raw_data()),
-                                            static_cast<std::uint16_t*>(out.raw_data()), n, inner);
-      break;
-    case 4:
-      select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const std::uint32_t*>(x.raw_data()),
-                                            static_cast<const std::uint32_t*>(y.raw_data()),
-                                            static_cast<std::uint32_t*>(out.raw_data()), n, inner);
-      break;
-    case 8:
-      select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const std::uint64_t*>(x.raw_data()),
-                                            static_cast<const std::uint64_t*>(y.raw_data()),
-                                            static_cast<std::uint64_t*>(out.raw_data()), n, inner);
-      break;
-    default:
-      throw InvalidArgumentError(
-          str_cat(c.node_name, ": no CUDA Select for ", dtype_name(x.dtype())));
-  }
+  with_element_type(c, x.dtype(), "Select", [&](auto e) {
+    using E = decltype(e);
+    select_kernel<<<grid, kBlock, 0, s>>>(m, static_cast<const E*>(x.raw_data()),
+                                          static_cast<const E*>(y.raw_data()),
+                                          static_cast<E*>(out.raw_data()), n, inner);
+  });
   SF_CUDA_CHECK(cudaGetLastError());
 }
 

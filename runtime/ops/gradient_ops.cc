@@ -460,15 +460,23 @@ void register_gradients(OpRegistry& r) {
                     const_ints(g, {axis}, "limit/index"), const_ints(g, {0}, "limit/axis")},
                    {}, "limit");
     }
-    // 1 where 0 <= id < limit (ids: the indices as a vector), else 0.
-    auto valid_of = [&](const Output& ids) {
-      Output below = op(g, "Less", {ids, limit_t}, {}, "Less");
+    // The segment of each index: `placed` (the index, offset by its leading row) where
+    // 0 <= raw < limit, else -1 (dropped): an invalid index (a zero row in the forward pass on
+    // a GPU) reaches no row, not a neighbouring leading row.
+    auto segments_of = [&](const Output& raw, const Output& placed) {
+      Output below = op(g, "Less", {raw, limit_t}, {}, "Less");
       Output nonnegative =
           op(g, "LogicalNot",
-             {op(g, "Less", {ids, int_const(g, it, {0}, Shape{}, "zero")}, {}, "Less_1")}, {},
+             {op(g, "Less", {raw, int_const(g, it, {0}, Shape{}, "zero")}, {}, "Less_1")}, {},
              "LogicalNot");
-      return op(g, "Mul", {cast_to(g, below, it, "Cast"), cast_to(g, nonnegative, it, "Cast_1")},
-                {}, "valid");
+      Output valid =
+          op(g, "Mul", {cast_to(g, below, it, "Cast"), cast_to(g, nonnegative, it, "Cast_1")}, {},
+             "valid");
+      // placed * valid + (valid - 1)
+      return op(g, "AddV2",
+                {op(g, "Mul", {placed, valid}, {}, "Mul"),
+                 op(g, "Sub", {valid, int_const(g, it, {1}, Shape{}, "one")}, {}, "Sub")},
+                {}, "segments");
     };
     if (!trailing_known) {
       // Along axis 0 with params' later dimensions known at run time only (TF reads
@@ -491,11 +499,7 @@ void register_gradients(OpRegistry& r) {
              "values_shape");
       Output values = op(g, "Reshape", {dy[0], values_shape}, {}, "Reshape");
       Output ids = op(g, "Reshape", {in[1], const_ints(g, {-1}, "Shape_1")}, {}, "Reshape_1");
-      Output valid = valid_of(ids);
-      ids = op(g, "AddV2",
-               {op(g, "Mul", {ids, valid}, {}, "Mul"),
-                op(g, "Sub", {valid, int_const(g, it, {1}, Shape{}, "one")}, {}, "Sub")},
-               {}, "segments");
+      ids = segments_of(ids, ids);
       Output sum = op(g, "UnsortedSegmentSum", {values, ids, limit_t}, {}, "UnsortedSegmentSum");
       AttrMap rows;
       rows.set(kGradientRowsAttr, ids.op().name());
@@ -514,19 +518,15 @@ void register_gradients(OpRegistry& r) {
     Output ids = op(g, "Reshape", {in[1], const_ints(g, {1, count}, "Shape_1")}, {}, "Reshape_1");
     // 1 where 0 <= index < limit, else 0: an invalid index (a zero row in the forward pass on a
     // GPU) becomes segment -1, dropped, instead of reaching a neighbouring leading row.
-    Output valid = valid_of(ids);
+    Output placed = ids;
     if (outer > 1) {
       std::vector<std::int64_t> base;
       for (std::int64_t i = 0; i < outer; ++i) base.push_back(limit >= 0 ? i * limit : i);
       Output offsets = int_const(g, it, base, Shape{outer, 1}, "offsets");
       if (limit < 0) offsets = op(g, "Mul", {offsets, limit_t}, {}, "offsets/mul");
-      ids = op(g, "AddV2", {ids, offsets}, {}, "AddV2");
+      placed = op(g, "AddV2", {ids, offsets}, {}, "AddV2");
     }
-    // (ids + offset) * valid + (valid - 1): the segment, or -1.
-    ids = op(g, "AddV2",
-             {op(g, "Mul", {ids, valid}, {}, "Mul"),
-              op(g, "Sub", {valid, int_const(g, it, {1}, Shape{}, "one")}, {}, "Sub")},
-             {}, "segments");
+    ids = segments_of(ids, placed);
     ids = op(g, "Reshape", {ids, const_ints(g, {num_rows}, "Shape_3")}, {}, "Reshape_3");
     Output segments =
         limit >= 0

@@ -335,21 +335,28 @@ Output concat(const std::vector<Output>& values, std::int64_t axis, std::string_
   return get_default_graph().create_op("ConcatV2", inputs, {}, op_name).output(0);
 }
 
+namespace {
+// SplitV named `op_name` (the current "split" scope's) into `num_split` pieces of `sizes`.
+std::vector<Output> split_v(const Output& value, const Output& sizes, std::int64_t num_split,
+                            std::int64_t axis, const std::string& op_name) {
+  AttrMap attrs;
+  attrs.set("num_split", num_split);
+  Operation op = get_default_graph().create_op(
+      "SplitV", {value, sizes, constant(int32_arg(axis, "split", "axis"), "split_dim")},
+      std::move(attrs), op_name);
+  std::vector<Output> out;
+  for (int i = 0; i < op.num_outputs(); ++i) out.push_back(op.output(i));
+  return out;
+}
+}  // namespace
+
 std::vector<Output> split(const Output& value, const std::vector<std::int64_t>& size_splits,
                           std::int64_t axis, std::string_view name) {
   if (size_splits.empty()) throw ValueError("split: size_splits must not be empty");
   name_scope scope(name, "split");
   const std::string op_name = scope.name();
-  AttrMap attrs;
-  attrs.set("num_split", static_cast<std::int64_t>(size_splits.size()));
-  Operation op =
-      get_default_graph().create_op("SplitV",
-                                    {value, ints_const(size_splits, "size_splits", "split"),
-                                     constant(int32_arg(axis, "split", "axis"), "split_dim")},
-                                    std::move(attrs), op_name);
-  std::vector<Output> out;
-  for (int i = 0; i < op.num_outputs(); ++i) out.push_back(op.output(i));
-  return out;
+  return split_v(value, ints_const(size_splits, "size_splits", "split"),
+                 static_cast<std::int64_t>(size_splits.size()), axis, op_name);
 }
 
 std::vector<Output> split(const Output& value, int num_split, std::int64_t axis,
@@ -377,14 +384,7 @@ std::vector<Output> split(const Output& value, int num_split, std::int64_t axis,
         std::vector<std::int64_t>{});
     Output sizes =
         fill(constant(std::vector<std::int32_t>{num_split}, Shape{1}), piece, "size_splits");
-    AttrMap attrs;
-    attrs.set("num_split", static_cast<std::int64_t>(num_split));
-    Operation op = get_default_graph().create_op(
-        "SplitV", {value, sizes, constant(int32_arg(axis, "split", "axis"), "split_dim")},
-        std::move(attrs), op_name);
-    std::vector<Output> out;
-    for (int i = 0; i < op.num_outputs(); ++i) out.push_back(op.output(i));
-    return out;
+    return split_v(value, sizes, num_split, axis, op_name);
   }
   if (d % num_split != 0)
     throw ValueError(str_cat("split: dimension ", d, " is not divisible by num_split ", num_split));
