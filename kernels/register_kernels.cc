@@ -11,6 +11,7 @@
 #include "kernels/gather/gather.h"
 #include "kernels/init/random.h"
 #include "kernels/kernel.h"
+#include "kernels/lrn/lrn.h"
 #include "kernels/math/binary.h"
 #include "kernels/math/compare.h"
 #include "kernels/matmul/matmul.h"
@@ -38,6 +39,7 @@ void register_cpu_kernels(KernelRegistry& r) {
   register_softmax_xent_cpu_kernels(r);
   register_apply_cpu_kernels(r);
   register_softmax_cpu_kernels(r);
+  register_lrn_cpu_kernels(r);
   register_cast_cpu_kernels(r);
   register_compare_cpu_kernels(r);
   register_argmax_cpu_kernels(r);

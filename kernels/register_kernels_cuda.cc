@@ -11,6 +11,7 @@
 #include "kernels/gather/gather.h"
 #include "kernels/init/random.h"
 #include "kernels/kernel.h"
+#include "kernels/lrn/lrn.h"
 #include "kernels/math/binary.h"
 #include "kernels/math/compare.h"
 #include "kernels/matmul/matmul.h"
@@ -40,6 +41,7 @@ void register_cuda_kernels(KernelRegistry& r) {
   register_apply_cuda_kernels(r);
   register_array_cuda_kernels(r);
   register_softmax_cuda_kernels(r);
+  register_lrn_cuda_kernels(r);
   register_cast_cuda_kernels(r);
   register_compare_cuda_kernels(r);
   register_argmax_cuda_kernels(r);

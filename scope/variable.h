@@ -29,6 +29,8 @@ struct GraphKeys {
   inline static const std::string MODEL_VARIABLES = "model_variables";
   // Losses added by variables' regularizers (get_variable's `regularizer`).
   inline static const std::string REGULARIZATION_LOSSES = "regularization_losses";
+  // Variables an ExponentialMovingAverage averages (tf.moving_average_variables()).
+  inline static const std::string MOVING_AVERAGE_VARIABLES = "moving_average_variables";
 };
 
 // TF's `constraint`: a projection applied to a variable after each optimizer update (the

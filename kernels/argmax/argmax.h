@@ -1,6 +1,7 @@
 // ArgMax: the index of the largest value along one dimension (TF's input "dimension", an
 // int32/int64 scalar), as int32 or int64 (attr output_type). Inputs float32, float64, int32,
-// int64. CPU: argmax_cpu.cc; CUDA: argmax_cuda.cu.
+// int64. CPU: argmax_cpu.cc; CUDA: argmax_cuda.cu. Also InTopKV2, a comparison along the
+// class axis.
 //
 // NOTE: ties give the first index. NaN is skipped, as TF's CPU kernel (Eigen's ArgMax
 // reducer: a running (index 0, lowest()) pair replaced only by a strictly greater value) does:
@@ -40,6 +41,20 @@ void register_argmax_cpu_kernels(KernelRegistry& r);
 template <class T, class Index>
 void argmax_forward_cuda(const T* x, Index* out, std::int64_t outer, std::int64_t depth,
                          std::int64_t inner, devices::Stream& stream);
+// InTopKV2 (TF's tf.nn.in_top_k): out[b] = fewer than k classes score strictly above
+// predictions[b, targets[b]] (ties count for the target); false for a target outside
+// [0, classes) or a row holding a non-finite score (TF 2.21's results). predictions float32 [batch,
+// classes], targets int32/int64 [batch], k an int32/int64 scalar read on the host.
+template <class Index>
+void in_top_k_ref(const float* predictions, const Index* targets, bool* out, std::int64_t batch,
+                  std::int64_t classes, std::int64_t k);
+template <class Index>
+void in_top_k_cuda(const float* predictions, const Index* targets, bool* out, std::int64_t batch,
+                   std::int64_t classes, std::int64_t k, devices::Stream& stream);
+// Checks InTopKV2's inputs (TF's texts) and returns k.
+std::int64_t in_top_k_check(const Tensor& predictions, const Tensor& targets, const Tensor& k,
+                            const std::string& node);
+
 void register_argmax_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

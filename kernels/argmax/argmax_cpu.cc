@@ -1,6 +1,8 @@
 // ArgMax on the CPU: reference loops and registration. See argmax.h.
 #include "kernels/argmax/argmax.h"
 
+#include <cmath>
+
 #include <limits>
 
 namespace scopeflow::kernels {
@@ -68,9 +70,67 @@ void argmax_kernel(KernelContext& c) {
   }
 }
 
+void in_top_k_kernel(KernelContext& c) {
+  const Tensor& pred = c.inputs.at(0);
+  const Tensor& targets = c.inputs.at(1);
+  const std::int64_t k = in_top_k_check(pred, targets, c.inputs.at(2), c.node_name);
+  const std::int64_t batch = pred.shape().dims()[0], classes = pred.shape().dims()[1];
+  Tensor& out = c.allocate_output(0, DType::kBool, Shape{batch});
+  if (targets.dtype() == DType::kInt32)
+    in_top_k_ref(pred.data<float>(), targets.data<std::int32_t>(), out.data<bool>(), batch, classes,
+                 k);
+  else
+    in_top_k_ref(pred.data<float>(), targets.data<std::int64_t>(), out.data<bool>(), batch, classes,
+                 k);
+}
+
 }  // namespace
 
+std::int64_t in_top_k_check(const Tensor& predictions, const Tensor& targets, const Tensor& k,
+                            const std::string& node) {
+  if (predictions.dtype() != DType::kFloat32)
+    throw InvalidArgumentError(
+        str_cat(node, ": predictions must be float32, got ", dtype_name(predictions.dtype())));
+  if (predictions.shape().rank() != 2)
+    throw InvalidArgumentError(str_cat(node, ": predictions must be 2-dimensional, got ",
+                                       predictions.shape().to_string()));
+  if (targets.dtype() != DType::kInt32 && targets.dtype() != DType::kInt64)
+    throw InvalidArgumentError(
+        str_cat(node, ": targets must be int32 or int64, got ", dtype_name(targets.dtype())));
+  if (targets.shape().rank() != 1)
+    throw InvalidArgumentError(
+        str_cat(node, ": targets must be 1-dimensional, got ", targets.shape().to_string()));
+  if (targets.shape().dims()[0] != predictions.shape().dims()[0])
+    throw InvalidArgumentError(
+        str_cat(node, ": First dimension of predictions ", predictions.shape().dims()[0],
+                " must match length of targets ", targets.shape().dims()[0]));
+  if (k.num_elements() != 1 || (k.dtype() != DType::kInt32 && k.dtype() != DType::kInt64))
+    throw InvalidArgumentError(str_cat(node, ": k must be an int32 or int64 scalar, got ",
+                                       dtype_name(k.dtype()), " ", k.shape().to_string()));
+  const Tensor kh = k.to(devices::host_device());
+  return kh.dtype() == DType::kInt32 ? kh.scalar<std::int32_t>() : kh.scalar<std::int64_t>();
+}
+
+template <class Index>
+void in_top_k_ref(const float* predictions, const Index* targets, bool* out, std::int64_t batch,
+                  std::int64_t classes, std::int64_t k) {
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t t = static_cast<std::int64_t>(targets[b]);
+    const float* row = predictions + b * classes;
+    bool finite = t >= 0 && t < classes;
+    for (std::int64_t i = 0; i < classes && finite; ++i) finite = std::isfinite(row[i]);
+    std::int64_t above = 0;
+    for (std::int64_t i = 0; i < classes && finite; ++i) above += row[i] > row[t];
+    out[b] = finite && above < k;
+  }
+}
+template void in_top_k_ref<std::int32_t>(const float*, const std::int32_t*, bool*, std::int64_t,
+                                         std::int64_t, std::int64_t);
+template void in_top_k_ref<std::int64_t>(const float*, const std::int64_t*, bool*, std::int64_t,
+                                         std::int64_t, std::int64_t);
+
 void register_argmax_cpu_kernels(KernelRegistry& r) {
+  r.add({"InTopKV2", devices::DeviceType::kCPU, DType::kBool, "ref"}, in_top_k_kernel);
   using devices::DeviceType;
   r.add({"ArgMax", DeviceType::kCPU, DType::kInt64, "ref"}, argmax_kernel<std::int64_t>);
   r.add({"ArgMax", DeviceType::kCPU, DType::kInt32, "ref"}, argmax_kernel<std::int32_t>);

@@ -100,7 +100,46 @@ __global__ void argmax_strided_kernel(const T* x, Index* out, std::int64_t outer
 
 constexpr std::int64_t kMaxBlocks = 132 * 64;
 
+// InTopKV2: a warp per row counts the classes scoring strictly above the target's.
+template <class Index>
+__global__ void in_top_k_kernel(const float* predictions, const Index* targets, bool* out,
+                                std::int64_t batch, std::int64_t classes, std::int64_t k) {
+  const int lane = threadIdx.x % 32;
+  const std::int64_t warps = std::int64_t{gridDim.x} * (blockDim.x / 32);
+  for (std::int64_t b = blockIdx.x * std::int64_t{blockDim.x / 32} + threadIdx.x / 32; b < batch;
+       b += warps) {
+    const std::int64_t t = static_cast<std::int64_t>(targets[b]);
+    const float* row = predictions + b * classes;
+    const bool in_range = t >= 0 && t < classes;
+    std::int64_t above = 0;
+    bool finite = in_range;
+    if (in_range)
+      for (std::int64_t i = lane; i < classes; i += 32) {
+        finite = finite && isfinite(row[i]);
+        above += row[i] > row[t];
+      }
+    for (int off = 16; off > 0; off >>= 1) above += __shfl_down_sync(0xffffffffu, above, off);
+    finite = __all_sync(0xffffffffu, finite);
+    if (lane == 0) out[b] = finite && above < k;
+  }
+}
+
 }  // namespace
+
+template <class Index>
+void in_top_k_cuda(const float* predictions, const Index* targets, bool* out, std::int64_t batch,
+                   std::int64_t classes, std::int64_t k, devices::Stream& stream) {
+  if (batch == 0) return;
+  constexpr int kBlock = 256;  // 8 rows per block
+  const unsigned grid = static_cast<unsigned>(std::min<std::int64_t>((batch + 7) / 8, kMaxBlocks));
+  in_top_k_kernel<Index>
+      <<<grid, kBlock, 0, cuda_stream(stream)>>>(predictions, targets, out, batch, classes, k);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+template void in_top_k_cuda<std::int32_t>(const float*, const std::int32_t*, bool*, std::int64_t,
+                                          std::int64_t, std::int64_t, devices::Stream&);
+template void in_top_k_cuda<std::int64_t>(const float*, const std::int64_t*, bool*, std::int64_t,
+                                          std::int64_t, std::int64_t, devices::Stream&);
 
 // ---------------------------------------------------------------- launchers
 template <class T, class Index>
@@ -165,9 +204,26 @@ void argmax_gpu_kernel(KernelContext& c) {
   }
 }
 
+void in_top_k_gpu_kernel(KernelContext& c) {
+  const Tensor& pred = gpu_input(c, 0);
+  const Tensor& targets = gpu_input(c, 1);
+  // NOTE: k is a HostMemory input (read on the host, as TF's GPU kernel does).
+  const std::int64_t k = in_top_k_check(pred, targets, c.inputs.at(2), c.node_name);
+  const std::int64_t batch = pred.shape().dims()[0], classes = pred.shape().dims()[1];
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, DType::kBool, Shape{batch});
+  if (targets.dtype() == DType::kInt32)
+    in_top_k_cuda(pred.data<float>(), targets.data<std::int32_t>(), out.data<bool>(), batch,
+                  classes, k, c.get_stream());
+  else
+    in_top_k_cuda(pred.data<float>(), targets.data<std::int64_t>(), out.data<bool>(), batch,
+                  classes, k, c.get_stream());
+}
+
 }  // namespace
 
 void register_argmax_cuda_kernels(KernelRegistry& r) {
+  r.add({"InTopKV2", devices::DeviceType::kGPU, DType::kBool, "cuda"}, in_top_k_gpu_kernel);
   using devices::DeviceType;
   r.add({"ArgMax", DeviceType::kGPU, DType::kInt64, "cuda"}, argmax_gpu_kernel<std::int64_t>);
   r.add({"ArgMax", DeviceType::kGPU, DType::kInt32, "cuda"}, argmax_gpu_kernel<std::int32_t>);

@@ -1,4 +1,5 @@
-// Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv, Maximum, Minimum
+// Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv, Maximum, Minimum,
+// Pow
 // (NaN wins; a tie such as +0 vs -0 gives the first operand, as TF 2's element-wise path)
 // (float32, float64, float16, bfloat16, int32, int64). CPU: binary_cpu.cc ("ref"; float32
 // also "cpu", multi-threaded); CUDA: binary_cuda.cu (broadcasting through broadcast_plan.h).
@@ -6,8 +7,10 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "devices/base/host_device.h"
 #include "devices/base/shape.h"
 #include "kernels/kernel.h"
 
@@ -48,7 +51,20 @@ void for_each_broadcast(const Shape& sa, const Shape& sb, const Shape& so, F&& f
   }
 }
 
-enum class BinaryOp { kAdd, kSub, kMul, kDiv, kMax, kMin };
+enum class BinaryOp { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow };
+
+// x^y for integers (TF's Pow on int32/int64): repeated squaring, wrapping as two's complement
+// on overflow; y >= 0 (a negative exponent is refused by the kernels before they run).
+template <class T>
+SF_HOST_DEVICE constexpr T integer_pow(T x, T y) {
+  using U = std::make_unsigned_t<T>;
+  U base = static_cast<U>(x), result = 1;
+  for (U e = static_cast<U>(y); e != 0; e >>= 1) {
+    if (e & 1U) result = static_cast<U>(result * base);
+    base = static_cast<U>(base * base);
+  }
+  return static_cast<T>(result);
+}
 
 template <class T>
 void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,

@@ -67,6 +67,11 @@ T apply(BinaryOp op, T x, T y) {
         return x / y;
       case BinaryOp::kMax: return x != x ? x : (y != y ? y : (x < y ? y : x));
       case BinaryOp::kMin: return x != x ? x : (y != y ? y : (y < x ? y : x));
+      case BinaryOp::kPow:
+        if constexpr (std::is_integral_v<T>)
+          return integer_pow(x, y);
+        else
+          return std::pow(x, y);
     }
     return T{};
   }
@@ -107,6 +112,12 @@ void binary_cpu_kernel(KernelContext& c) {
     for (T v : b.to_vector<T>())
       if (v == 0) throw InvalidArgumentError(str_cat(c.node_name, ": Integer division by zero"));
   }
+  if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>) {
+    for (T v : b.to_vector<T>())
+      if (v < 0)
+        throw InvalidArgumentError(
+            str_cat(c.node_name, ": Integers to negative integer powers are not allowed"));
+  }
   const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
   Tensor& out = c.allocate_output(0, a.dtype(), so);
   binary_forward_ref<T>(kOp, a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), so);
@@ -123,6 +134,7 @@ void register_type(KernelRegistry& r) {
   r.add({"RealDiv", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kDiv>);
   r.add({"Maximum", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kMax>);
   r.add({"Minimum", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kMin>);
+  r.add({"Pow", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kPow>);
 }
 
 }  // namespace
@@ -224,6 +236,31 @@ void sqrt_kernel(KernelContext& c) {
 void floor_kernel(KernelContext& c) {
   unary_kernel(c, [](float v) { return std::floor(v); });
 }
+// Floor, Ceil, Cos, Sin also take float64 (learning-rate schedules of a float64 rate).
+template <class T, class F>
+void unary_typed_kernel(KernelContext& c, F f) {
+  const Tensor& x = c.inputs.at(0);
+  Tensor& y = c.allocate_output(0, dtype_of<T>, x.shape());
+  const T* in = x.data<T>();
+  T* out = y.data<T>();
+  for (std::int64_t i = 0; i < x.num_elements(); ++i) out[i] = f(in[i]);
+}
+template <class T>
+void floor_typed_kernel(KernelContext& c) {
+  unary_typed_kernel<T>(c, [](T v) { return std::floor(v); });
+}
+template <class T>
+void ceil_kernel(KernelContext& c) {
+  unary_typed_kernel<T>(c, [](T v) { return std::ceil(v); });
+}
+template <class T>
+void sin_kernel(KernelContext& c) {
+  unary_typed_kernel<T>(c, [](T v) { return std::sin(v); });
+}
+template <class T>
+void cos_kernel(KernelContext& c) {
+  unary_typed_kernel<T>(c, [](T v) { return std::cos(v); });
+}
 void exp_kernel(KernelContext& c) {
   unary_kernel(c, [](float v) { return std::exp(v); });
 }
@@ -318,6 +355,13 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Square", DeviceType::kCPU, DType::kFloat32, "ref"}, square_kernel);
   r.add({"Sqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, sqrt_kernel);
   r.add({"Floor", DeviceType::kCPU, DType::kFloat32, "ref"}, floor_kernel);
+  r.add({"Floor", DeviceType::kCPU, DType::kFloat64, "ref"}, floor_typed_kernel<double>);
+  r.add({"Ceil", DeviceType::kCPU, DType::kFloat32, "ref"}, ceil_kernel<float>);
+  r.add({"Ceil", DeviceType::kCPU, DType::kFloat64, "ref"}, ceil_kernel<double>);
+  r.add({"Cos", DeviceType::kCPU, DType::kFloat32, "ref"}, cos_kernel<float>);
+  r.add({"Cos", DeviceType::kCPU, DType::kFloat64, "ref"}, cos_kernel<double>);
+  r.add({"Sin", DeviceType::kCPU, DType::kFloat32, "ref"}, sin_kernel<float>);
+  r.add({"Sin", DeviceType::kCPU, DType::kFloat64, "ref"}, sin_kernel<double>);
   r.add({"Exp", DeviceType::kCPU, DType::kFloat32, "ref"}, exp_kernel);
   r.add({"Log", DeviceType::kCPU, DType::kFloat32, "ref"}, log_kernel);
   r.add({"Sigmoid", DeviceType::kCPU, DType::kFloat32, "ref"}, sigmoid_kernel);

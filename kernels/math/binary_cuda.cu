@@ -1,6 +1,6 @@
-// Element-wise ops on CUDA: Add/AddV2/Sub/Mul/RealDiv/Maximum/Minimum with broadcasting,
-// Neg/Square/Sqrt/ Floor/Exp, AddN, BroadcastTo. Reference: binary_cpu.cc; broadcasting:
-// broadcast_launch.cuh.
+// Element-wise ops on CUDA: Add/AddV2/Sub/Mul/RealDiv/Maximum/Minimum/Pow with broadcasting,
+// Neg/Square/Sqrt/Floor/Ceil/Cos/Exp/..., AddN, BroadcastTo. Reference: binary_cpu.cc;
+// broadcasting: broadcast_launch.cuh.
 #include "devices/cuda/cuda_check.h"
 #include "kernels/common/cuda_types.cuh"
 #include "kernels/common/gpu_args.h"
@@ -27,8 +27,12 @@ __device__ __forceinline__ C binary_apply(C x, C y) {
     return x / y;
   else if constexpr (kOp == BinaryOp::kMax)  // NaN wins; a tie gives x (the reference's rule)
     return x != x ? x : (y != y ? y : (x < y ? y : x));
-  else
+  else if constexpr (kOp == BinaryOp::kMin)
     return x != x ? x : (y != y ? y : (y < x ? y : x));
+  else if constexpr (std::is_integral_v<C>)
+    return integer_pow(x, y);
+  else
+    return pow(x, y);  // CUDA's powf / pow: within 2 ulp / 1 ulp of the reference's std::pow
 }
 
 // out = a op b, computed as the reference does (16-bit floats in float, rounded once).
@@ -59,7 +63,10 @@ enum class UnaryOp {
   kTanh,
   kAbs,
   kSign,
-  kLog1p
+  kLog1p,
+  kCeil,
+  kCos,
+  kSin
 };
 
 template <UnaryOp kOp>
@@ -72,6 +79,12 @@ __device__ __forceinline__ float unary_apply(float x) {
     return sqrtf(x);  // IEEE (nvcc's -prec-sqrt default)
   else if constexpr (kOp == UnaryOp::kFloor)
     return floorf(x);
+  else if constexpr (kOp == UnaryOp::kCeil)
+    return ceilf(x);
+  else if constexpr (kOp == UnaryOp::kCos)
+    return cosf(x);  // within 2 ulp of std::cos (nvcc's default, no fast math)
+  else if constexpr (kOp == UnaryOp::kSin)
+    return sinf(x);  // within 2 ulp of std::sin
   else if constexpr (kOp == UnaryOp::kLog)
     return logf(x);  // CUDA's logf: within 1 ulp of std::log (not bit-equal)
   else if constexpr (kOp == UnaryOp::kSigmoid)
@@ -86,6 +99,22 @@ __device__ __forceinline__ float unary_apply(float x) {
     return static_cast<float>((x > 0.0f) - (x < 0.0f));  // Eigen's: 0 for zeros and NaN
   else
     return expf(x);  // CUDA's expf: within 2 ulp of the reference's std::exp (not bit-equal)
+}
+
+// Floor, Ceil, Cos, Sin in float64 (CUDA's floor / ceil exact; cos / sin within 2 ulp).
+template <UnaryOp kOp>
+__global__ void unary_double_kernel(const double* x, double* y, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    if constexpr (kOp == UnaryOp::kFloor)
+      y[i] = floor(x[i]);
+    else if constexpr (kOp == UnaryOp::kCeil)
+      y[i] = ceil(x[i]);
+    else if constexpr (kOp == UnaryOp::kCos)
+      y[i] = cos(x[i]);
+    else
+      y[i] = sin(x[i]);
+  }
 }
 
 template <UnaryOp kOp>
@@ -132,6 +161,7 @@ void binary_forward_cuda(BinaryOp op, const T* a, const Shape& sa, const T* b, c
     case BinaryOp::kDiv: launch.template operator()<BinaryOp::kDiv>(); break;
     case BinaryOp::kMax: launch.template operator()<BinaryOp::kMax>(); break;
     case BinaryOp::kMin: launch.template operator()<BinaryOp::kMin>(); break;
+    case BinaryOp::kPow: launch.template operator()<BinaryOp::kPow>(); break;
   }
 }
 
@@ -172,6 +202,14 @@ void binary_gpu_kernel(KernelContext& c) {
     for (T v : b.to_vector<T>())
       if (v == 0) throw InvalidArgumentError(str_cat(c.node_name, ": Integer division by zero"));
   }
+  if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>) {
+    // As for division: the reference refuses a negative integer exponent, so it is checked on
+    // the host (a device-to-host copy, rare for integer powers).
+    for (T v : b.to_vector<T>())
+      if (v < 0)
+        throw InvalidArgumentError(
+            str_cat(c.node_name, ": Integers to negative integer powers are not allowed"));
+  }
   const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
   GpuLaunchScope scope(c);
   Tensor& out = gpu_output(c, 0, a.dtype(), so);
@@ -188,6 +226,18 @@ void unary_gpu_kernel(KernelContext& c) {
   if (n == 0) return;
   unary_kernel<kOp><<<grid_size(n, kBlock), kBlock, 0, cuda_stream(c.get_stream())>>>(
       x.data<float>(), y.data<float>(), n);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
+template <UnaryOp kOp>
+void unary_double_gpu_kernel(KernelContext& c) {
+  const Tensor& x = gpu_input(c, 0);
+  GpuLaunchScope scope(c);
+  Tensor& y = gpu_output(c, 0, DType::kFloat64, x.shape());
+  const std::int64_t n = x.num_elements();
+  if (n == 0) return;
+  unary_double_kernel<kOp><<<grid_size(n, kBlock), kBlock, 0, cuda_stream(c.get_stream())>>>(
+      x.data<double>(), y.data<double>(), n);
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -240,6 +290,7 @@ void register_binary_type(KernelRegistry& r) {
   r.add({"RealDiv", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kDiv>);
   r.add({"Maximum", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kMax>);
   r.add({"Minimum", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kMin>);
+  r.add({"Pow", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kPow>);
 }
 
 }  // namespace
@@ -250,6 +301,15 @@ void register_binary_cuda_kernels(KernelRegistry& r) {
   r.add({"Square", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kSquare>);
   r.add({"Sqrt", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kSqrt>);
   r.add({"Floor", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kFloor>);
+  r.add({"Ceil", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kCeil>);
+  r.add({"Cos", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kCos>);
+  r.add({"Sin", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kSin>);
+  r.add({"Floor", DeviceType::kGPU, DType::kFloat64, "cuda"},
+        unary_double_gpu_kernel<UnaryOp::kFloor>);
+  r.add({"Ceil", DeviceType::kGPU, DType::kFloat64, "cuda"},
+        unary_double_gpu_kernel<UnaryOp::kCeil>);
+  r.add({"Cos", DeviceType::kGPU, DType::kFloat64, "cuda"}, unary_double_gpu_kernel<UnaryOp::kCos>);
+  r.add({"Sin", DeviceType::kGPU, DType::kFloat64, "cuda"}, unary_double_gpu_kernel<UnaryOp::kSin>);
   r.add({"Exp", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kExp>);
   r.add({"Log", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kLog>);
   r.add({"Sigmoid", DeviceType::kGPU, DType::kFloat32, "cuda"},

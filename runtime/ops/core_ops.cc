@@ -218,7 +218,7 @@ void register_core_ops(OpRegistry& r) {
            .shape = [](ShapeContext& c) {
              c.set_output(c.attr().get<DType>("dtype"), shape_from_input(c, 0));
            }});
-  for (const char* op : {"Add", "AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum"})
+  for (const char* op : {"Add", "AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow"})
     r.add({.name = op, .min_inputs = 2, .max_inputs = 2, .shape = binary_broadcast});
   r.add({.name = "Pack", .min_inputs = 1, .max_inputs = -1, .shape = [](ShapeContext& c) {
            std::vector<std::int64_t> dims{static_cast<std::int64_t>(c.input_shapes.size())};
@@ -234,7 +234,7 @@ void register_core_ops(OpRegistry& r) {
            for (auto d : c.input_shapes[0].dims()) dims.push_back(d);
            c.set_output(c.input_dtypes[0], Shape(dims));
          }});
-  for (const char* op : {"Neg", "Square", "Sqrt", "Floor"})
+  for (const char* op : {"Neg", "Square", "Sqrt", "Floor", "Ceil"})
     r.add({.name = op, .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "AddN", .min_inputs = 1, .max_inputs = -1, .shape = [](ShapeContext& c) {
            for (std::size_t i = 1; i < c.input_shapes.size(); ++i)

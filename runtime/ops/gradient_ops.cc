@@ -326,6 +326,31 @@ void register_gradients(OpRegistry& r) {
                           in[1], in[0])};
     };
   };
+  // TF's _PowGrad: dx = dy * y * x^(y - 1); dy' = dy * z * log(x) where x > 0, else 0 (no
+  // false singularity at x = 0: log takes 1 there); both summed to their operand's shape.
+  r.set_grad("Pow", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const Output x = in[0], y = in[1], z = o.output(0);
+    const DType t = x.dtype();
+    Output y_minus_1 = op(g, "Sub", {y, grad_util::scalar(g, 1.0, t, "sub/y")}, {}, "sub");
+    Output gx =
+        op(g, "Mul", {op(g, "Mul", {dy[0], y}, {}, "mul"), op(g, "Pow", {x, y_minus_1}, {}, "Pow")},
+           {}, "mul_1");
+    Output mask = op(g, "Greater", {x, grad_util::scalar(g, 0.0, t, "Greater/y")}, {}, "Greater");
+    Output ones = op(g, "Fill",
+                     {grad_util::shape_of(g, x, "ones_like/Shape"),
+                      grad_util::scalar(g, 1.0, t, "ones_like/Const")},
+                     {}, "ones_like");
+    Output zeros = op(g, "Fill",
+                      {grad_util::shape_of(g, x, "zeros_like/Shape"),
+                       grad_util::scalar(g, 0.0, t, "zeros_like/Const")},
+                      {}, "zeros_like");
+    Output safe_x = op(g, "Select", {mask, x, ones}, {}, "Select");
+    Output log_x =
+        op(g, "Select", {mask, op(g, "Log", {safe_x}, {}, "Log"), zeros}, {}, "Select_1");
+    Output gy = op(g, "Mul", {op(g, "Mul", {dy[0], z}, {}, "mul_2"), log_x}, {}, "mul_3");
+    return Grads{reduce_to_shape(g, gx, x, y), reduce_to_shape(g, gy, y, x)};
+  });
   r.set_grad("Maximum", extremum("GreaterEqual"));
   r.set_grad("Minimum", extremum("LessEqual"));
   r.set_grad("Neg", [](Graph& g, const Operation&, const Grads& dy) {
@@ -666,6 +691,7 @@ void register_gradients(OpRegistry& r) {
   });
   // TF's _FloorGrad: no gradient (the derivative is 0 almost everywhere).
   r.set_grad("Floor", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
+  r.set_grad("Ceil", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
   // TF's _TransposeGrad: dy transposed by the inverse permutation.
   r.set_grad("Transpose", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();

@@ -199,6 +199,34 @@ void register_math_ops(OpRegistry& r) {
            Output slope = grad_util::op(g, "Mul", {y, one_minus_y}, {}, "mul");
            return Grads{grad_util::op(g, "Mul", {dy[0], slope}, {}, "mul_1")};
          }});
+  // TF's _SinGrad: dy * cos(x); _CosGrad: -dy * sin(x).
+  auto float_or_double = [](const char* name) {
+    return [name](ShapeContext& c) {
+      require_one_of(c, 0, {DType::kFloat32, DType::kFloat64}, name);
+      c.set_output(c.input_dtypes[0], c.input_shapes[0]);
+    };
+  };
+  r.add({.name = "Sin",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = float_or_double("Sin"),
+         .grad = [](Graph& g, const Operation& o, const Grads& dy) {
+           return Grads{grad_util::op(
+               g, "Mul", {dy[0], grad_util::op(g, "Cos", {o.inputs()[0]}, {}, "Cos")}, {}, "mul")};
+         }});
+  r.add({.name = "Cos",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = float_or_double("Cos"),
+         .grad = [](Graph& g, const Operation& o, const Grads& dy) {
+           // -dy * sin(x) as dy * (sin(x) * -1): Neg is float32 only.
+           const Output x = o.inputs()[0];
+           Output neg_sin = grad_util::op(g, "Mul",
+                                          {grad_util::op(g, "Sin", {x}, {}, "Sin"),
+                                           grad_util::scalar(g, -1.0, x.dtype(), "Neg")},
+                                          {}, "Neg");
+           return Grads{grad_util::op(g, "Mul", {dy[0], neg_sin}, {}, "mul")};
+         }});
   // TF's _Log1pGrad: dy / (1 + x).
   r.add({.name = "Log1p",
          .min_inputs = 1,

@@ -2,6 +2,7 @@
 // gradients, pooling (and MaxPoolGradGrad, for second-order gradients), MatMul, reductions,
 // Reshape, SparseSoftmaxCrossEntropyWithLogits. Kernels: kernels/<family>/. Gradients:
 // gradient_ops.cc; Softmax's and LogSoftmax's are here.
+#include <cmath>
 #include <functional>
 
 #include "devices/base/errors.h"
@@ -12,6 +13,8 @@
 
 namespace scopeflow {
 namespace {
+
+using Grads = std::vector<Output>;
 
 // Runs `f`, turning kernel-side InvalidArgumentErrors into graph-construction ValueErrors.
 template <class F>
@@ -183,6 +186,82 @@ void register_nn_ops(OpRegistry& r) {
          .min_inputs = 3,
          .max_inputs = 3,
          .shape = [](ShapeContext& c) { c.set_output(DType::kFloat32, sizes_shape(c, 1)); }});
+  // TF's LRN (NHWC, across depth) and LRNGrad(input_grads, input_image, output_image), attrs
+  // depth_radius, bias, alpha, beta. _LRNGrad: LRNGrad with the forward op's attrs; LRNGrad
+  // itself has no gradient in TF (a second derivative is refused, naming it).
+  auto lrn_shape = [](ShapeContext& c, int input) {
+    for (int i = 0; i < static_cast<int>(c.input_shapes.size()); ++i) require_float(c, i);
+    const Shape& s = c.input_shapes[static_cast<std::size_t>(input)];
+    if (s.has_rank() && s.rank() != 4)
+      throw ValueError(
+          str_cat(c.node_name, ": input must be 4-dimensional, got shape ", s.to_string()));
+    const std::int64_t r = c.attr().get_or<std::int64_t>("depth_radius", 5);
+    if (r < 0 || r > 2147483647)
+      throw ValueError(str_cat(c.node_name, ": depth_radius must be in [0, 2^31), got ", r));
+    for (const char* a : {"bias", "alpha", "beta"})
+      if (!std::isfinite(c.attr().get_or<float>(a, 1.0f)))
+        throw ValueError(str_cat(c.node_name, ": ", a, " must be finite"));
+    Shape out = s;
+    for (std::size_t i = 0; i < c.input_shapes.size(); ++i)
+      if (!c.input_shapes[i].is_compatible_with(s))
+        throw ValueError(str_cat(c.node_name, ": inputs must have one shape, got ",
+                                 c.input_shapes[i].to_string(), " and ", s.to_string()));
+    c.set_output(DType::kFloat32, out);
+  };
+  r.add({.name = "LRN",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = [lrn_shape](ShapeContext& c) { lrn_shape(c, 0); },
+         .grad =
+             [](Graph& g, const Operation& o, const Grads& dy) {
+               return Grads{grad_util::op(g, "LRNGrad", {dy[0], o.inputs()[0], o.output(0)},
+                                          o.attrs(), "LRNGrad")};
+             }});
+  r.add({.name = "LRNGrad",
+         .min_inputs = 3,
+         .max_inputs = 3,
+         .shape = [lrn_shape](ShapeContext& c) { lrn_shape(c, 1); },
+         .grad = [](Graph&, const Operation& o, const Grads&) -> Grads {
+           throw ValueError(
+               str_cat("No gradient defined for operation '", o.name(), "' (op type: LRNGrad)"));
+         }});
+  // TF's InTopKV2(predictions [batch, classes] float32, targets [batch] int32/int64, k): bool
+  // [batch]; not differentiable. k is read on the host.
+  r.add({.name = "InTopKV2",
+         .min_inputs = 3,
+         .max_inputs = 3,
+         .shape =
+             [](ShapeContext& c) {
+               require_float(c, 0);
+               const Shape& p = c.input_shapes[0];
+               const Shape& t = c.input_shapes[1];
+               if (c.input_dtypes[1] != DType::kInt32 && c.input_dtypes[1] != DType::kInt64)
+                 throw ValueError(str_cat(c.node_name, ": targets must be int32 or int64, got ",
+                                          dtype_name(c.input_dtypes[1])));
+               if (c.input_dtypes[2] != c.input_dtypes[1])
+                 throw ValueError(str_cat(c.node_name, ": k must have the targets' dtype ",
+                                          dtype_name(c.input_dtypes[1]), ", got ",
+                                          dtype_name(c.input_dtypes[2])));
+               if (p.has_rank() && p.rank() != 2)
+                 throw ValueError(str_cat(c.node_name, ": predictions must be 2-dimensional, got ",
+                                          p.to_string()));
+               if (t.has_rank() && t.rank() != 1)
+                 throw ValueError(
+                     str_cat(c.node_name, ": targets must be 1-dimensional, got ", t.to_string()));
+               if (c.input_shapes[2].has_rank() && c.input_shapes[2].rank() != 0)
+                 throw ValueError(str_cat(c.node_name, ": k must be a scalar, got ",
+                                          c.input_shapes[2].to_string()));
+               std::int64_t batch = p.has_rank() ? p.dims()[0] : -1;
+               if (t.has_rank() && t.dims()[0] >= 0) {
+                 if (batch >= 0 && batch != t.dims()[0])
+                   throw ValueError(str_cat(c.node_name, ": First dimension of predictions ", batch,
+                                            " must match length of targets ", t.dims()[0]));
+                 batch = t.dims()[0];
+               }
+               c.set_output(DType::kBool, Shape{batch});
+             },
+         .not_differentiable = true,
+         .host_memory_inputs = {2}});
   r.add({.name = "MaxPool", .min_inputs = 1, .max_inputs = 1, .shape = pool_shape});
   r.add({.name = "AvgPool", .min_inputs = 1, .max_inputs = 1, .shape = pool_shape});
   r.add({.name = "MaxPoolGrad", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {

@@ -291,6 +291,36 @@ Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Outp
       .output(0);
 }
 
+Output lrn(const Output& input, std::int64_t depth_radius, double bias, double alpha, double beta,
+           std::string_view name) {
+  AttrMap attrs;
+  attrs.set("depth_radius", depth_radius);
+  attrs.set("bias", static_cast<float>(bias));
+  attrs.set("alpha", static_cast<float>(alpha));
+  attrs.set("beta", static_cast<float>(beta));
+  return get_default_graph()
+      .create_op("LRN", {input}, std::move(attrs), name_or(name, "LRN"))
+      .output(0);
+}
+Output local_response_normalization(const Output& input, std::int64_t depth_radius, double bias,
+                                    double alpha, double beta, std::string_view name) {
+  return lrn(input, depth_radius, bias, alpha, beta, name);
+}
+
+Output in_top_k(const Output& predictions, const Output& targets, std::int64_t k,
+                std::string_view name) {
+  name_scope scope(name, "in_top_k");
+  if (targets.dtype() != DType::kInt32 && targets.dtype() != DType::kInt64)
+    throw ValueError(str_cat("in_top_k: targets ", targets.name(), " must be int32 or int64, got ",
+                             dtype_name(targets.dtype())));
+  // detail::scalar_tensor refuses a k that does not fit targets' dtype.
+  Output kt =
+      constant(detail::scalar_tensor(static_cast<double>(k), targets.dtype()), "InTopKV2/k");
+  return get_default_graph()
+      .create_op("InTopKV2", {predictions, targets, kt}, {}, "InTopKV2")
+      .output(0);
+}
+
 }  // namespace nn
 
 Output clip_by_value(const Output& t, const Output& clip_value_min, const Output& clip_value_max,

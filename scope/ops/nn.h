@@ -71,6 +71,19 @@ Output sigmoid_cross_entropy_with_logits(const Output& labels, const Output& log
 // Labels first, as TF's keyword order; returns the per-example loss [batch].
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name = "");
+// tf.nn.lrn / tf.nn.local_response_normalization: op "LRN" (NHWC float32, across depth;
+// TF's defaults), differentiable once (LRNGrad), as TF.
+Output lrn(const Output& input, std::int64_t depth_radius = 5, double bias = 1.0,
+           double alpha = 1.0, double beta = 0.5, std::string_view name = "");
+Output local_response_normalization(const Output& input, std::int64_t depth_radius = 5,
+                                    double bias = 1.0, double alpha = 1.0, double beta = 0.5,
+                                    std::string_view name = "");
+// tf.nn.in_top_k(predictions, targets, k): "in_top_k/InTopKV2", bool [batch]: whether each
+// target is among its row's k highest predictions (ties count for the target; false for a
+// target outside [0, classes) or a row with a non-finite score, as TF 2.21). k takes targets'
+// dtype.
+Output in_top_k(const Output& predictions, const Output& targets, std::int64_t k,
+                std::string_view name = "");
 }  // namespace nn
 
 Output matmul(const Output& a, const Output& b, bool transpose_a = false, bool transpose_b = false,

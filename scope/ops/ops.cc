@@ -393,6 +393,20 @@ Output divide(const Output& x, const Output& y, std::string_view name) {
   return binary_in_scope("RealDiv", x, y, scope);
 }
 
+// TF's tf.pow: the op named by name_scope(name, "Pow"), a number converted inside it ("Pow/y").
+Output pow(const Output& x, const Output& y, std::string_view name) {
+  name_scope scope(name, "Pow");
+  return binary_in_scope("Pow", x, y, scope);
+}
+Output pow(const Output& x, double y, std::string_view name) {
+  name_scope scope(name, "Pow");
+  return binary_in_scope("Pow", x, make_const(detail::scalar_tensor(y, x.dtype()), "y"), scope);
+}
+Output pow(double x, const Output& y, std::string_view name) {
+  name_scope scope(name, "Pow");
+  return binary_in_scope("Pow", make_const(detail::scalar_tensor(x, y.dtype()), "x"), y, scope);
+}
+
 Output exp(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Exp", {x}, {}, op_name(name, "Exp")).output(0);
 }
@@ -427,9 +441,19 @@ Output floor(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Floor", {x}, {}, op_name(name, "Floor")).output(0);
 }
 
+Output ceil(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Ceil", {x}, {}, op_name(name, "Ceil")).output(0);
+}
+Output cos(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Cos", {x}, {}, op_name(name, "Cos")).output(0);
+}
+Output sin(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Sin", {x}, {}, op_name(name, "Sin")).output(0);
+}
+
 Output cast(const Output& x, DType dtype, std::string_view name) {
+  if (x.dtype() == dtype) return x;  // before the scope, as TF: no name is taken
   name_scope scope(name, "Cast");
-  if (x.dtype() == dtype) return x;
   AttrMap attrs;
   attrs.set("SrcT", x.dtype());
   attrs.set("DstT", dtype);

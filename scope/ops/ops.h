@@ -122,6 +122,10 @@ Output square(const Output& x, std::string_view name = "");
 Output sqrt(const Output& x, std::string_view name = "");
 Output negative(const Output& x, std::string_view name = "");
 Output floor(const Output& x, std::string_view name = "");
+// tf.ceil, tf.cos, tf.sin (float32; ops "Ceil" without a gradient, "Cos", "Sin" with TF's).
+Output ceil(const Output& x, std::string_view name = "");
+Output cos(const Output& x, std::string_view name = "");
+Output sin(const Output& x, std::string_view name = "");
 inline Output operator-(const Output& x) { return negative(x); }
 
 // ---------------------------------------------------------------- casts and comparisons
@@ -140,6 +144,11 @@ Output greater_equal(const Output& x, const Output& y, std::string_view name = "
 // tf.maximum / tf.minimum: element-wise with broadcasting; NaN wins, a tie (+0 vs -0) gives x
 // (TF 2's element-wise path; its vectorized float path may give y there); gradients as TF's
 // (_MaximumGrad: dy to x where x >= y, else to y).
+// TF's tf.pow: x^y element-wise with broadcasting (float32/64, float16, bfloat16, int32/64;
+// a negative integer exponent is an InvalidArgumentError when the op runs), TF's gradient.
+Output pow(const Output& x, const Output& y, std::string_view name = "");
+Output pow(const Output& x, double y, std::string_view name = "");
+Output pow(double x, const Output& y, std::string_view name = "");
 Output maximum(const Output& x, const Output& y, std::string_view name = "");
 Output minimum(const Output& x, const Output& y, std::string_view name = "");
 // TF's tf.argmax: the index of the largest value along `axis` (negative counts from the end),

@@ -57,6 +57,38 @@ Output Optimizer::scalar_tensor(double value, const std::string& name) const {
   return constant(static_cast<float>(value), name);
 }
 
+Hyperparameter::Hyperparameter(Output tensor) : tensor_(std::move(tensor)) {
+  if (!tensor_.valid()) throw ValueError("An optimizer hyperparameter got an empty tensor");
+  if (!is_floating(tensor_.dtype()))
+    throw ValueError(str_cat("An optimizer hyperparameter must be a float tensor; ", tensor_.name(),
+                             " is ", dtype_name(tensor_.dtype())));
+  const Shape& s = tensor_.shape();
+  if (s.has_rank() && s.rank() != 0)
+    throw ValueError(str_cat("An optimizer hyperparameter must be a scalar; ", tensor_.name(),
+                             " has shape ", s.to_string()));
+}
+
+Hyperparameter::Hyperparameter(const Variable& variable) : Hyperparameter(variable.value()) {}
+
+double Hyperparameter::value() const {
+  if (is_tensor())
+    throw ValueError(
+        str_cat("The hyperparameter is the tensor ", tensor_.name(), ", not a number"));
+  return value_;
+}
+
+Output Hyperparameter::to_tensor(const std::string& name) const {
+  return is_tensor() ? tensor_ : constant(static_cast<float>(value_), name);
+}
+
+Output Optimizer::hyper_tensor(const Hyperparameter& h, const std::string& what) const {
+  if (!h.is_tensor()) return scalar_tensor(h.value(), what);
+  // NOTE: the updates take float32 hyperparameters; a float64 / 16-bit schedule is cast once
+  // here (TF casts per variable to its dtype: the same value for float32 variables).
+  if (h.tensor().dtype() == DType::kFloat32) return h.tensor();
+  return cast(h.tensor(), DType::kFloat32, str_cat(what, "/Cast"));
+}
+
 Variable Optimizer::zeros_slot(const Variable& var, const std::string& slot,
                                const std::string& op_name) {
   auto& by_var = slots_[slot];
@@ -149,7 +181,11 @@ Operation Optimizer::apply_gradients(const GradsAndVars& grads_and_vars,
   control_dependencies after({done});
   scopeflow::device cut(nullptr);
   scopeflow::device on_step(global_step->device());
-  return global_step->assign_add(constant(std::int64_t{1}), scope_name + "/").op();
+  // TF: assign_add(global_step, 1), the 1 of the step's dtype (the cifar10 tutorial's global
+  // step is a float32 get_variable).
+  return global_step
+      ->assign_add(constant(detail::scalar_tensor(1.0, global_step->dtype())), scope_name + "/")
+      .op();
 }
 
 Operation Optimizer::minimize(const Output& loss, std::optional<Variable> global_step,
@@ -160,10 +196,10 @@ Operation Optimizer::minimize(const Output& loss, std::optional<Variable> global
 }
 
 // ---------------------------------------------------------------- GradientDescent
-GradientDescentOptimizer::GradientDescentOptimizer(double learning_rate, std::string name)
-    : Optimizer(std::move(name)), lr_(learning_rate) {}
+GradientDescentOptimizer::GradientDescentOptimizer(Hyperparameter learning_rate, std::string name)
+    : Optimizer(std::move(name)), lr_(std::move(learning_rate)) {}
 
-void GradientDescentOptimizer::prepare() { lr_t_ = scalar_tensor(lr_, "learning_rate"); }
+void GradientDescentOptimizer::prepare() { lr_t_ = hyper_tensor(lr_, "learning_rate"); }
 
 Operation GradientDescentOptimizer::apply_dense(const Output& grad, const Variable& var) {
   return get_default_graph().create_op("ApplyGradientDescent", {var.ref(), lr_t_, grad}, {},
@@ -251,11 +287,11 @@ std::optional<Output> sparse_gradient_rows(const Output& grad, const Variable& v
 }  // namespace
 
 // ---------------------------------------------------------------- Momentum
-MomentumOptimizer::MomentumOptimizer(double learning_rate, double momentum, std::string name,
-                                     bool use_nesterov)
+MomentumOptimizer::MomentumOptimizer(Hyperparameter learning_rate, Hyperparameter momentum,
+                                     std::string name, bool use_nesterov)
     : Optimizer(std::move(name)),
-      lr_(learning_rate),
-      momentum_(momentum),
+      lr_(std::move(learning_rate)),
+      momentum_(std::move(momentum)),
       nesterov_(use_nesterov) {}
 
 void MomentumOptimizer::create_slots(const std::vector<Variable>& vars) {
@@ -263,8 +299,8 @@ void MomentumOptimizer::create_slots(const std::vector<Variable>& vars) {
 }
 
 void MomentumOptimizer::prepare() {
-  lr_t_ = scalar_tensor(lr_, "learning_rate");
-  momentum_t_ = scalar_tensor(momentum_, "momentum");
+  lr_t_ = hyper_tensor(lr_, "learning_rate");
+  momentum_t_ = hyper_tensor(momentum_, "momentum");
 }
 
 Operation MomentumOptimizer::apply_dense(const Output& grad, const Variable& var) {
@@ -284,13 +320,13 @@ Operation MomentumOptimizer::apply_dense(const Output& grad, const Variable& var
 }
 
 // ---------------------------------------------------------------- Adam
-AdamOptimizer::AdamOptimizer(double learning_rate, double beta1, double beta2, double epsilon,
-                             std::string name)
+AdamOptimizer::AdamOptimizer(Hyperparameter learning_rate, Hyperparameter beta1,
+                             Hyperparameter beta2, Hyperparameter epsilon, std::string name)
     : Optimizer(std::move(name)),
-      lr_(learning_rate),
-      beta1_(beta1),
-      beta2_(beta2),
-      epsilon_(epsilon) {}
+      lr_(std::move(learning_rate)),
+      beta1_(std::move(beta1)),
+      beta2_(std::move(beta2)),
+      epsilon_(std::move(epsilon)) {}
 
 void AdamOptimizer::create_slots(const std::vector<Variable>& vars) {
   if (!beta1_power_.valid()) {
@@ -302,10 +338,14 @@ void AdamOptimizer::create_slots(const std::vector<Variable>& vars) {
     name_scope root("");
     scopeflow::device cut(nullptr);
     scopeflow::device on_first(first.device());
-    beta1_power_ =
-        Variable(static_cast<float>(beta1_), {.name = "beta1_power", .trainable = false});
-    beta2_power_ =
-        Variable(static_cast<float>(beta2_), {.name = "beta2_power", .trainable = false});
+    // TF: initial_value=self._beta1, a number or the tensor itself.
+    auto initial = [](const Hyperparameter& h) {
+      if (!h.is_tensor()) return InitializerArg(static_cast<float>(h.value()));
+      return InitializerArg(
+          h.tensor().dtype() == DType::kFloat32 ? h.tensor() : cast(h.tensor(), DType::kFloat32));
+    };
+    beta1_power_ = Variable(initial(beta1_), {.name = "beta1_power", .trainable = false});
+    beta2_power_ = Variable(initial(beta2_), {.name = "beta2_power", .trainable = false});
   }
   for (const auto& v : vars) {
     zeros_slot(v, "m", name_);
@@ -314,10 +354,10 @@ void AdamOptimizer::create_slots(const std::vector<Variable>& vars) {
 }
 
 void AdamOptimizer::prepare() {
-  lr_t_ = scalar_tensor(lr_, "learning_rate");
-  beta1_t_ = scalar_tensor(beta1_, "beta1");
-  beta2_t_ = scalar_tensor(beta2_, "beta2");
-  epsilon_t_ = scalar_tensor(epsilon_, "epsilon");
+  lr_t_ = hyper_tensor(lr_, "learning_rate");
+  beta1_t_ = hyper_tensor(beta1_, "beta1");
+  beta2_t_ = hyper_tensor(beta2_, "beta2");
+  epsilon_t_ = hyper_tensor(epsilon_, "epsilon");
 }
 
 Operation AdamOptimizer::apply_dense(const Output& grad, const Variable& var) {

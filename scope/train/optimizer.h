@@ -26,6 +26,28 @@ namespace train {
 // TF's tf.train.get_or_create_global_step(): int64 scalar "global_step", not trainable.
 Variable get_or_create_global_step();
 
+// A hyperparameter as TF1's optimizers take one: a number (a Const made when the update is
+// built, TF's convert_to_tensor) or a scalar float tensor the graph computes: a schedule such as
+// exponential_decay(..., global_step), a placeholder fed per step, a variable's value. A tensor
+// of another float dtype is cast to the variable's (TF's math_ops.cast in _apply_dense); a
+// non-scalar or non-float tensor is a ValueError naming it when the update is built.
+class Hyperparameter {
+ public:
+  Hyperparameter(double value) : value_(value) {}  // NOLINT(google-explicit-constructor)
+  Hyperparameter(Output tensor);                   // NOLINT(google-explicit-constructor)
+  Hyperparameter(const Variable& variable);        // NOLINT(google-explicit-constructor)
+  bool is_tensor() const { return tensor_.valid(); }
+  // The number; ValueError for a tensor.
+  double value() const;
+  const Output& tensor() const { return tensor_; }
+  // The Const `name` holding the number as float32, or the tensor itself.
+  Output to_tensor(const std::string& name) const;
+
+ private:
+  double value_ = 0.0;
+  Output tensor_;
+};
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -54,6 +76,8 @@ class Optimizer {
   // A zero-initialized slot of `var`'s shape named "<var op>/<op_name>", keyed by `slot`.
   Variable zeros_slot(const Variable& var, const std::string& slot, const std::string& op_name);
   Output scalar_tensor(double value, const std::string& name) const;
+  // h as a float32 scalar tensor for `what` ("learning_rate"), cast when it is another float.
+  Output hyper_tensor(const Hyperparameter& h, const std::string& what) const;
 
   std::string name_;
   std::map<std::string, std::map<std::string, Variable>> slots_;  // slot -> var op name -> slot var
@@ -61,7 +85,8 @@ class Optimizer {
 
 class GradientDescentOptimizer : public Optimizer {
  public:
-  explicit GradientDescentOptimizer(double learning_rate, std::string name = "GradientDescent");
+  explicit GradientDescentOptimizer(Hyperparameter learning_rate,
+                                    std::string name = "GradientDescent");
 
  protected:
   void create_slots(const std::vector<Variable>&) override {}
@@ -69,14 +94,14 @@ class GradientDescentOptimizer : public Optimizer {
   Operation apply_dense(const Output& grad, const Variable& var) override;
 
  private:
-  double lr_;
+  Hyperparameter lr_;
   Output lr_t_;
 };
 
 class MomentumOptimizer : public Optimizer {
  public:
-  MomentumOptimizer(double learning_rate, double momentum, std::string name = "Momentum",
-                    bool use_nesterov = false);
+  MomentumOptimizer(Hyperparameter learning_rate, Hyperparameter momentum,
+                    std::string name = "Momentum", bool use_nesterov = false);
 
  protected:
   void create_slots(const std::vector<Variable>& vars) override;
@@ -84,15 +109,16 @@ class MomentumOptimizer : public Optimizer {
   Operation apply_dense(const Output& grad, const Variable& var) override;
 
  private:
-  double lr_, momentum_;
+  Hyperparameter lr_, momentum_;
   bool nesterov_;
   Output lr_t_, momentum_t_;
 };
 
 class AdamOptimizer : public Optimizer {
  public:
-  explicit AdamOptimizer(double learning_rate = 0.001, double beta1 = 0.9, double beta2 = 0.999,
-                         double epsilon = 1e-8, std::string name = "Adam");
+  explicit AdamOptimizer(Hyperparameter learning_rate = 0.001, Hyperparameter beta1 = 0.9,
+                         Hyperparameter beta2 = 0.999, Hyperparameter epsilon = 1e-8,
+                         std::string name = "Adam");
 
  protected:
   void create_slots(const std::vector<Variable>& vars) override;
@@ -101,7 +127,7 @@ class AdamOptimizer : public Optimizer {
   Operation finish(const std::vector<Operation>& updates, std::string_view name) override;
 
  private:
-  double lr_, beta1_, beta2_, epsilon_;
+  Hyperparameter lr_, beta1_, beta2_, epsilon_;
   Output lr_t_, beta1_t_, beta2_t_, epsilon_t_;
   Variable beta1_power_, beta2_power_;
 };

@@ -629,6 +629,216 @@ def math_maximum_minimum():
     return out
 
 
+def _vals(a):
+    import numpy as np
+    if isinstance(a, (list, tuple)):
+        return " | ".join(_vals(t) for t in a)
+    return " ".join("%g" % v for v in np.asarray(a).flatten())
+
+
+@case
+def math_pow():
+    x = tf.constant([[0.0, 0.5, 2.0], [-2.0, 3.0, 1.0]])
+    y = tf.constant([2.0, -1.5, 0.5])
+    p = tf.pow(x, y)
+    q = tf.pow(x, 3.0)
+    r = tf.pow(2.0, y)
+    gx, gy = tf.gradients(tf.reduce_sum(tf.pow(x, y) * tf.constant([[1., 2, 3], [4, 5, 6]])), [x, y])
+    ints = tf.pow(tf.constant([2, -3, 5, 0]), tf.constant([10, 3, 0, 0]))
+    big = tf.pow(tf.constant([3], dtype=tf.int32), tf.constant([21]))  # wraps
+    out = [p.op.name, q.op.name, q.op.inputs[1].op.name, r.op.name, r.op.inputs[0].op.name]
+    with tf.Session() as s:
+        out += [_vals(t) for t in s.run([p, q, r, gx, gy, ints, big])]
+        try:
+            a, b = tf.placeholder(tf.int32), tf.placeholder(tf.int32)
+            s.run(tf.pow(a, b), {a: [2], b: [-1]})
+            out.append("no error")
+        except tf.errors.InvalidArgumentError as e:
+            out += [l.strip() for l in e.message.split("\n") if "negative integer powers" in l][:1]
+    return out
+
+
+@case
+def train_lr_schedules():
+    gs = tf.train.get_or_create_global_step()
+    step = tf.placeholder(tf.int64, [])
+    n0 = len(tf.get_default_graph().get_operations())
+    e = tf.train.exponential_decay(0.1, gs, 100, 0.96, staircase=True)
+    out = [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]]
+    ex = tf.train.exponential_decay(0.1, step, 100, 0.96)
+    es = tf.train.exponential_decay(0.1, step, 100, 0.96, staircase=True)
+    po = tf.train.polynomial_decay(0.1, step, 1000, 0.01, power=0.5)
+    pc = tf.train.polynomial_decay(0.1, step, 1000, 0.01, power=0.5, cycle=True)
+    it = tf.train.inverse_time_decay(0.1, step, 100, 0.5, staircase=True)
+    ne = tf.train.natural_exp_decay(0.1, step, 100, 0.5)
+    co = tf.train.cosine_decay(0.1, step, 1000, alpha=0.1)
+    pw = tf.train.piecewise_constant(step, [100, 200], [1.0, 0.5, 0.1])
+    out += [t.name for t in [ex, es, po, pc, it, ne, co]]
+    with tf.Session() as s:
+        for v in [0, 1, 99, 100, 150, 200, 201, 1000, 2500]:
+            out.append(_vals(s.run([ex, es, po, pc, it, ne, co, pw], {step: v})))
+    # A GradientDescentOptimizer on the schedule: the step's rate is the schedule's value.
+    w = tf.get_variable("w", [2], initializer=tf.constant_initializer(1.0))
+    lr = tf.train.exponential_decay(0.1, gs, 2, 0.5, staircase=True)
+    train = tf.train.GradientDescentOptimizer(lr).minimize(tf.reduce_sum(w * w), global_step=gs)
+    mom = tf.get_variable("m", [2], initializer=tf.constant_initializer(1.0))
+    mt = tf.train.MomentumOptimizer(lr, tf.constant(0.5)).minimize(tf.reduce_sum(mom * mom))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for _ in range(5):
+            s.run([mt])
+            s.run(train)
+            out.append(_vals(s.run([w, mom, lr, gs])))
+    return out
+
+
+@case
+def train_exponential_moving_average():
+    gs = tf.train.get_or_create_global_step()
+    with tf.device("/cpu:0"):
+        with tf.variable_scope("conv1"):
+            w = tf.get_variable("w", [2], initializer=tf.constant_initializer(1.0))
+    b = tf.Variable([3.0, 4.0], name="b")
+    loss = tf.reduce_sum(w * b)
+    ema = tf.train.ExponentialMovingAverage(0.9, gs)
+    with tf.variable_scope("tower"):
+        op = ema.apply([w, b, loss])
+    out = [op.name, ema.average(w).name, ema.average(b).name, ema.average(loss).name,
+           ema.average(w).device, ema.average_name(w)]
+    out += sorted(ema.variables_to_restore().keys())
+    out += [v.name for v in tf.moving_average_variables()]
+    ema2 = tf.train.ExponentialMovingAverage(0.5, name="avg")
+    op2 = ema2.apply([w])
+    out += [ema2.average(w).name, op2.name, ema2.average_name(b)]
+    try:
+        ema.apply([gs])
+        out.append("no error")
+    except TypeError as e:
+        out.append(str(e))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        out.append(_vals(s.run([ema.average(w), ema.average(loss)])))
+        s.run(tf.assign(w, [2.0, 5.0]))
+        s.run(op)
+        out.append(_vals(s.run([ema.average(w), ema.average(b), ema.average(loss)])))
+        s.run(tf.assign_add(gs, 100))
+        s.run([op, op2])
+        out.append(_vals(s.run([ema.average(w), ema.average(loss), ema2.average(w)])))
+    return out
+
+
+@case
+def nn_lrn_in_top_k():
+    import numpy as np
+    x = tf.constant(np.linspace(-1.5, 2.0, 2 * 1 * 2 * 7).reshape(2, 1, 2, 7).astype(np.float32))
+    y = tf.nn.lrn(x, 2, bias=1.0, alpha=0.001 / 9.0, beta=0.75, name="norm1")
+    y2 = tf.nn.local_response_normalization(x, depth_radius=1, bias=2.0, alpha=0.5, beta=0.5)
+    w = tf.constant(np.linspace(0.5, 3.0, 28).reshape(2, 1, 2, 7).astype(np.float32))
+    gx = tf.gradients(tf.reduce_sum(y2 * w), [x])[0]
+    nan, inf = float("nan"), float("inf")
+    p = tf.constant([[0.1, 0.3, 0.3, 0.2], [1., 2., 3., 4.], [5., 5., 5., 5.],
+                     [nan, 1., 2., 0.], [1., nan, 2., 0.], [1., inf, 2., 0.], [0., 0., 1., 0.]])
+    t = tf.constant([1, 0, 3, 2, 1, 2, 9])
+    ks = [tf.nn.in_top_k(p, t, k) for k in (0, 1, 2, 4)]
+    k64 = tf.nn.in_top_k(p, tf.constant([1, 0, 3, 2, 1, 2, 9], tf.int64), 2)
+    out = [y.op.name, y2.op.name, ks[0].op.name, ks[1].op.name, ks[0].op.inputs[2].op.name,
+           gx.op.type]
+    with tf.Session() as s:
+        out += [_vals(v) for v in s.run([y, y2, gx])]
+        out += [" ".join(str(bool(b)) for b in v) for v in s.run(ks + [k64])]
+    return out
+
+
+def _cifar10_inference(images):
+    """TF's models/tutorials/image/cifar10/cifar10.py inference(), float32."""
+    def on_cpu(name, shape, initializer):
+        with tf.device("/cpu:0"):
+            return tf.get_variable(name, shape, initializer=initializer, dtype=tf.float32)
+
+    def with_decay(name, shape, stddev, wd):
+        var = on_cpu(name, shape, tf.truncated_normal_initializer(stddev=stddev, dtype=tf.float32))
+        if wd is not None:
+            tf.add_to_collection("losses", tf.multiply(tf.nn.l2_loss(var), wd, name="weight_loss"))
+        return var
+
+    with tf.variable_scope("conv1") as scope:
+        kernel = with_decay("weights", [5, 5, 3, 64], 5e-2, None)
+        conv = tf.nn.conv2d(images, kernel, [1, 1, 1, 1], padding="SAME")
+        biases = on_cpu("biases", [64], tf.constant_initializer(0.0))
+        conv1 = tf.nn.relu(tf.nn.bias_add(conv, biases), name=scope.name)
+    pool1 = tf.nn.max_pool(conv1, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1], padding="SAME",
+                           name="pool1")
+    norm1 = tf.nn.lrn(pool1, 4, bias=1.0, alpha=0.001 / 9.0, beta=0.75, name="norm1")
+    with tf.variable_scope("conv2") as scope:
+        kernel = with_decay("weights", [5, 5, 64, 64], 5e-2, None)
+        conv = tf.nn.conv2d(norm1, kernel, [1, 1, 1, 1], padding="SAME")
+        biases = on_cpu("biases", [64], tf.constant_initializer(0.1))
+        conv2 = tf.nn.relu(tf.nn.bias_add(conv, biases), name=scope.name)
+    norm2 = tf.nn.lrn(conv2, 4, bias=1.0, alpha=0.001 / 9.0, beta=0.75, name="norm2")
+    pool2 = tf.nn.max_pool(norm2, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1], padding="SAME",
+                           name="pool2")
+    with tf.variable_scope("local3") as scope:
+        reshape = tf.reshape(pool2, [images.get_shape().as_list()[0], -1])
+        dim = reshape.get_shape()[1]
+        weights = with_decay("weights", [dim, 384], 0.04, 0.004)
+        biases = on_cpu("biases", [384], tf.constant_initializer(0.1))
+        local3 = tf.nn.relu(tf.matmul(reshape, weights) + biases, name=scope.name)
+    with tf.variable_scope("local4") as scope:
+        weights = with_decay("weights", [384, 192], 0.04, 0.004)
+        biases = on_cpu("biases", [192], tf.constant_initializer(0.1))
+        local4 = tf.nn.relu(tf.matmul(local3, weights) + biases, name=scope.name)
+    with tf.variable_scope("softmax_linear") as scope:
+        weights = with_decay("weights", [192, 10], 1 / 192.0, None)
+        biases = on_cpu("biases", [10], tf.constant_initializer(0.0))
+        return tf.add(tf.matmul(local4, weights), biases, name=scope.name)
+
+
+@case
+def tutorial_cifar10_multi_gpu():
+    """cifar10_multi_gpu_train.py's graph (2 towers, batch 2): names, devices, collections."""
+    out = []
+    with tf.device("/cpu:0"):
+        global_step = tf.get_variable("global_step", [], initializer=tf.constant_initializer(0),
+                                      trainable=False)
+        lr = tf.train.exponential_decay(0.1, global_step, 350, 0.1, staircase=True)
+        opt = tf.train.GradientDescentOptimizer(lr)
+        tower_grads = []
+        with tf.variable_scope(tf.get_variable_scope()):
+            for i in range(2):
+                with tf.device("/gpu:%d" % i):
+                    with tf.name_scope("tower_%d" % i) as scope:
+                        images = tf.placeholder(tf.float32, [2, 24, 24, 3], name="images")
+                        labels = tf.placeholder(tf.int32, [2], name="labels")
+                        logits = _cifar10_inference(images)
+                        xent = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                            labels=tf.cast(labels, tf.int64), logits=logits,
+                            name="cross_entropy_per_example")
+                        tf.add_to_collection("losses", tf.reduce_mean(xent, name="cross_entropy"))
+                        tf.add_n(tf.get_collection("losses"), name="total_loss")
+                        losses = tf.get_collection("losses", scope)
+                        total_loss = tf.add_n(losses, name="total_loss")
+                        out += [scope, logits.op.name, logits.device, total_loss.op.name]
+                        out += [t.op.name for t in losses]
+                        tf.get_variable_scope().reuse_variables()
+                        tower_grads.append(opt.compute_gradients(total_loss))
+        average_grads = []
+        for grad_and_vars in zip(*tower_grads):
+            grads = [tf.expand_dims(g, 0) for g, _ in grad_and_vars]
+            grad = tf.reduce_mean(tf.concat(axis=0, values=grads), 0)
+            average_grads.append((grad, grad_and_vars[0][1]))
+        out.append(average_grads[0][0].op.name)
+        apply_op = opt.apply_gradients(average_grads, global_step=global_step)
+        ema = tf.train.ExponentialMovingAverage(0.9999, global_step)
+        ema_op = ema.apply(tf.trainable_variables())
+        train_op = tf.group(apply_op, ema_op)
+    out += [apply_op.name, ema_op.name, train_op.name, lr.op.name]
+    out += ["%s %s %s" % (v.op.name, v.get_shape().as_list(), v.device)
+            for v in tf.trainable_variables()]
+    out.append(str(len(tf.global_variables())))
+    out += [ema.average(v).op.name for v in tf.trainable_variables()[:2]]
+    return out
+
+
 @case
 def m_device_merging():
     out = []

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "tests/support/cifar10_tutorial.h"
+
 namespace {
 
 using Result = std::vector<std::string>;
@@ -29,6 +31,28 @@ std::string err(const std::function<void()>& f) {
   return "no error";
 }
 std::string flag(bool b) { return b ? "True" : "False"; }
+// tf_golden.py's _vals: each value as %g, tensors joined with " | ".
+std::string golden_vals(const std::vector<sf::Tensor>& ts) {
+  std::string s;
+  char buf[32];
+  for (std::size_t k = 0; k < ts.size(); ++k) {
+    if (k > 0) s += " | ";
+    const sf::Tensor& t = ts[k];
+    std::string one;
+    auto put = [&](double v) {
+      std::snprintf(buf, sizeof buf, "%g", v);
+      one += (one.empty() ? "" : " ") + std::string(buf);
+    };
+    if (t.dtype() == sf::int32)
+      for (auto v : t.to_vector<std::int32_t>()) put(v);
+    else if (t.dtype() == sf::int64)
+      for (auto v : t.to_vector<std::int64_t>()) put(static_cast<double>(v));
+    else
+      for (float v : t.to_vector<float>()) put(static_cast<double>(v));
+    s += one;
+  }
+  return s;
+}
 std::string c() { return sf::constant(std::vector<float>{}, {0}, "c").name(); }
 
 // TF's Python spellings -> ScopeFlow's.
@@ -751,6 +775,163 @@ std::map<std::string, std::function<Result()>> cases() {
     out.push_back(bools(s.run(ge)));
     out.push_back(bools(s.run(le)));
     return out;
+  };
+  m["math_pow"] = [] {
+    auto x = sf::constant(std::vector<float>{0, 0.5f, 2, -2, 3, 1}, {2, 3});
+    auto y = sf::constant(std::vector<float>{2, -1.5f, 0.5f}, {3});
+    auto p = sf::pow(x, y);
+    auto q = sf::pow(x, 3.0);
+    auto r = sf::pow(2.0, y);
+    auto g = sf::gradients(
+        sf::reduce_sum(sf::pow(x, y) * sf::constant(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3})),
+        {x, y});
+    auto ints = sf::pow(sf::constant(std::vector<std::int32_t>{2, -3, 5, 0}, {4}),
+                        sf::constant(std::vector<std::int32_t>{10, 3, 0, 0}, {4}));
+    auto big = sf::pow(sf::constant(std::vector<std::int32_t>{3}, {1}),
+                       sf::constant(std::vector<std::int32_t>{21}, {1}));
+    Result out = {p.op().name(), q.op().name(), q.op().inputs()[1].op().name(), r.op().name(),
+                  r.op().inputs()[0].op().name()};
+    sf::Session s;
+    for (const auto& t : {p, q, r, g[0], g[1], ints, big}) out.push_back(golden_vals({s.run(t)}));
+    auto a = sf::placeholder(sf::int32);
+    auto b = sf::placeholder(sf::int32);
+    try {
+      s.run(sf::pow(a, b), {{a, sf::Tensor::from_vector<std::int32_t>({2}, {1})},
+                            {b, sf::Tensor::from_vector<std::int32_t>({-1}, {1})}});
+      out.push_back("no error");
+    } catch (const sf::InvalidArgumentError& e) {
+      const std::string msg = e.what();
+      out.push_back(msg.substr(msg.find("Integers")));
+    }
+    return out;
+  };
+  m["train_lr_schedules"] = [] {
+    namespace tr = sf::train;
+    auto gs = tr::get_or_create_global_step();
+    auto step = sf::placeholder(sf::int64, sf::Shape{});
+    const std::size_t n0 = sf::get_default_graph().operations().size();
+    auto e = tr::exponential_decay(0.1, gs, 100, 0.96, true);
+    Result out;
+    auto ops = sf::get_default_graph().operations();
+    for (std::size_t i = n0; i < ops.size(); ++i)
+      out.push_back(ops[i].name() + " " + ops[i].type());
+    auto ex = tr::exponential_decay(0.1, step, 100, 0.96);
+    auto es = tr::exponential_decay(0.1, step, 100, 0.96, true);
+    auto po = tr::polynomial_decay(0.1, step, 1000, 0.01, 0.5);
+    auto pc = tr::polynomial_decay(0.1, step, 1000, 0.01, 0.5, true);
+    auto it = tr::inverse_time_decay(0.1, step, 100, 0.5, true);
+    auto ne = tr::natural_exp_decay(0.1, step, 100, 0.5);
+    auto co = tr::cosine_decay(0.1, step, 1000, 0.1);
+    auto pw = tr::piecewise_constant(step, {100, 200}, {1.0, 0.5, 0.1});
+    for (const auto& t : {ex, es, po, pc, it, ne, co}) out.push_back(t.name());
+    sf::Session s;
+    for (std::int64_t v : {0, 1, 99, 100, 150, 200, 201, 1000, 2500})
+      out.push_back(golden_vals(
+          s.run({ex, es, po, pc, it, ne, co, pw}, {{step, sf::Tensor::from_scalar(v)}})));
+    auto w = sf::get_variable("w", {2}, {.initializer = sf::constant_initializer(1.0)});
+    auto lr = tr::exponential_decay(0.1, gs, 2, 0.5, true);
+    auto train = tr::GradientDescentOptimizer(lr).minimize(sf::reduce_sum(w * w), gs);
+    auto mom = sf::get_variable("m", {2}, {.initializer = sf::constant_initializer(1.0)});
+    auto mt = tr::MomentumOptimizer(lr, sf::constant(0.5f)).minimize(sf::reduce_sum(mom * mom));
+    s.run(sf::global_variables_initializer());
+    for (int i = 0; i < 5; ++i) {
+      s.run(mt);
+      s.run(train);
+      out.push_back(golden_vals(s.run({w.value(), mom.value(), lr, gs.value()})));
+    }
+    return out;
+  };
+  m["train_exponential_moving_average"] = [] {
+    auto gs = sf::train::get_or_create_global_step();
+    sf::Variable w;
+    {
+      sf::device d("/cpu:0");
+      sf::variable_scope vs("conv1");
+      w = sf::get_variable("w", {2}, {.initializer = sf::constant_initializer(1.0)});
+    }
+    sf::Variable b(sf::constant(std::vector<float>{3, 4}, {2}), {.name = "b"});
+    auto loss = sf::reduce_sum(w * b);
+    sf::train::ExponentialMovingAverage ema(0.9, gs);
+    sf::Operation op;
+    {
+      sf::variable_scope vs("tower");
+      op = ema.apply({w, b, loss});
+    }
+    Result out = {op.name(),
+                  ema.average(w).name(),
+                  ema.average(b).name(),
+                  ema.average(loss).name(),
+                  ema.average(w).device(),
+                  ema.average_name(w)};
+    for (const auto& [k, v] : ema.variables_to_restore()) out.push_back(k);
+    for (const auto& v : sf::train::moving_average_variables()) out.push_back(v.name());
+    sf::train::ExponentialMovingAverage ema2(0.5, {}, "avg");
+    auto op2 = ema2.apply({w});
+    out.push_back(ema2.average(w).name());
+    out.push_back(op2.name());
+    out.push_back(ema2.average_name(b));
+    try {
+      (void)ema.apply({gs});
+      out.push_back("no error");
+    } catch (const sf::TypeError& e) {
+      out.push_back(e.what());
+    }
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    out.push_back(golden_vals(s.run({ema.average(w).value(), ema.average(loss).value()})));
+    s.run(w.assign(sf::constant(std::vector<float>{2, 5}, {2})));
+    s.run(op);
+    out.push_back(golden_vals(
+        s.run({ema.average(w).value(), ema.average(b).value(), ema.average(loss).value()})));
+    s.run(gs.assign_add(sf::constant(std::int64_t{100})));
+    s.run({}, {op, op2});
+    out.push_back(golden_vals(
+        s.run({ema.average(w).value(), ema.average(loss).value(), ema2.average(w).value()})));
+    return out;
+  };
+  m["nn_lrn_in_top_k"] = [] {
+    auto linspace = [](float a, float b, int n) {
+      std::vector<float> v(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] =
+            static_cast<float>(a + (double(b) - a) * i / (n - 1));  // numpy's linspace in double
+      return v;
+    };
+    auto x = sf::constant(linspace(-1.5f, 2.0f, 28), {2, 1, 2, 7});
+    auto y = sf::nn::lrn(x, 2, 1.0, 0.001 / 9.0, 0.75, "norm1");
+    auto y2 = sf::nn::local_response_normalization(x, 1, 2.0, 0.5, 0.5);
+    auto w = sf::constant(linspace(0.5f, 3.0f, 28), {2, 1, 2, 7});
+    auto gx = sf::gradients(sf::reduce_sum(y2 * w), {x})[0];
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    auto p =
+        sf::constant(std::vector<float>{0.1f, 0.3f, 0.3f, 0.2f, 1, 2, 3, 4,   5, 5, 5, 5, nan, 1,
+                                        2,    0,    1,    nan,  2, 0, 1, inf, 2, 0, 0, 0, 1,   0},
+                     {7, 4});
+    auto t = sf::constant(std::vector<std::int32_t>{1, 0, 3, 2, 1, 2, 9}, {7});
+    std::vector<sf::Output> ks;
+    for (int k : {0, 1, 2, 4}) ks.push_back(sf::nn::in_top_k(p, t, k));
+    auto k64 = sf::nn::in_top_k(p, sf::cast(t, sf::int64), 2);
+    Result out = {y.op().name(),
+                  y2.op().name(),
+                  ks[0].op().name(),
+                  ks[1].op().name(),
+                  ks[0].op().inputs()[2].op().name(),
+                  gx.op().type()};
+    sf::Session s;
+    for (const auto& v : s.run({y, y2, gx})) out.push_back(golden_vals({v}));
+    ks.push_back(k64);
+    for (const auto& v : s.run(ks)) {
+      std::string line;
+      for (bool b : v.to_vector<bool>()) line += (line.empty() ? "" : " ") + flag(b);
+      out.push_back(line);
+    }
+    return out;
+  };
+  m["tutorial_cifar10_multi_gpu"] = [] {
+    return scopeflow::testing::cifar10::build_towers(
+               2, 2, [](int i) { return "/gpu:" + std::to_string(i); })
+        .trace;
   };
   m["m_device_merging"] = [] {
     Result out;

@@ -15,6 +15,7 @@
 
 #include "devices/device_manager.h"
 #include "kernels/kernel.h"
+#include "kernels/lrn/lrn.h"
 #include "tests/support/devices.h"
 
 namespace sf = scopeflow;
@@ -278,8 +279,33 @@ TEST_P(GpuOpsTest, IntegerDivisionByZeroIsInvalidArgument) {
   check_throws(make("RealDiv", DType::kInt64, {i64({1, 2}), i64({0})}));
 }
 
+// Pow: CUDA's powf / pow are within 2 ulp / 1 ulp of std::pow; 16-bit floats round the float
+// result once, integers are exact (repeated squaring, wrapping).
+TEST_P(GpuOpsTest, Pow) {
+  unsigned seed = 700;
+  for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16})
+    for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{
+             {{1029}, {1029}}, {{33, 1}, {1, 257}}, {{}, {1029}}, {{0, 5}, {5}}}) {
+      OpCase oc = make("Pow", dt,
+                       {random_tensor(dt, sa, seed++, true, 0.05, 4),
+                        random_tensor(dt, sb, seed++, true, -3, 3)});
+      oc.rtol = dt == DType::kFloat32 ? 1e-6 : dt == DType::kFloat64 ? 1e-15 : 1e-2;
+      oc.atol = 0;
+      check(oc);
+    }
+  for (DType dt : {DType::kInt32, DType::kInt64}) {
+    OpCase oc = make("Pow", dt,
+                     {random_tensor(dt, {33, 40}, seed++, false, -6, 6),
+                      random_tensor(dt, {40}, seed++, false, 0, 40)});
+    oc.rtol = oc.atol = 0;
+    check(oc);
+  }
+  check_throws(make("Pow", DType::kInt32, {i32({2, 2}), i32({3, -1})}));
+  check_throws(make("Pow", DType::kInt64, {i64({2}), i64({-2})}));
+}
+
 TEST_P(GpuOpsTest, UnaryOps) {
-  for (const char* op : {"Neg", "Square", "Sqrt", "Floor"})
+  for (const char* op : {"Neg", "Square", "Sqrt", "Floor", "Ceil"})
     for (const Shape& s : {Shape{}, Shape{1}, Shape{1029}, Shape{0}, Shape{7, 300}}) {
       OpCase oc = make(op, DType::kFloat32, {random_tensor(DType::kFloat32, s, 11, true, -9, 9)});
       oc.rtol = 0;
@@ -869,14 +895,79 @@ TEST_P(GpuOpsTest, LogSigmoidTanh) {
     oc.rtol = oc.atol = 0;
     check(oc);
   }
-  for (const char* op : {"Log", "Log1p", "Sigmoid", "Tanh"})
+  for (const char* op : {"Log", "Log1p", "Sigmoid", "Tanh", "Cos", "Sin"})
     for (const Shape& s : {Shape{}, Shape{1}, Shape{1029}, Shape{0}, Shape{7, 300}}) {
       const bool log = std::string(op).rfind("Log", 0) == 0;  // Log, Log1p: positive inputs
       OpCase oc =
           make(op, DType::kFloat32,
                {random_tensor(DType::kFloat32, s, 12, true, log ? 1e-3 : -30, log ? 80 : 30)});
-      oc.rtol = 1e-6;  // CUDA's logf / expf / tanhf are within 2 ulp of the reference's
-      oc.atol = 0;
+      oc.rtol = 1e-6;  // CUDA's logf / expf / tanhf / cosf / sinf: within 2 ulp of the reference
+      oc.atol = std::string(op) == "Cos" || std::string(op) == "Sin" ? 1e-7 : 0;
+      check(oc);
+    }
+}
+
+// LRN / LRNGrad (float window sums on the GPU, double in the reference) and InTopKV2 (ties, a
+// target out of range, non-finite rows; rows of more classes than a warp).
+TEST_P(GpuOpsTest, LrnAndInTopK) {
+  unsigned seed = 900;
+  for (std::int64_t radius : {0, 2, 5, 70})
+    for (const Shape& s : {Shape{2, 3, 5, 64}, Shape{1, 1, 1, 3}, Shape{0, 2, 2, 4}}) {
+      const Tensor x = random_tensor(DType::kFloat32, s, seed++, false, -3, 3);
+      const Tensor dy = random_tensor(DType::kFloat32, s, seed++, false, -1, 1);
+      OpCase fwd = make("LRN", DType::kFloat32, {x});
+      for (OpCase* oc : {&fwd}) {
+        oc->attrs.set("depth_radius", radius);
+        oc->attrs.set("bias", 1.5f);
+        oc->attrs.set("alpha", 0.3f);
+        oc->attrs.set("beta", 0.75f);
+        oc->rtol = 1e-5;
+        oc->atol = 1e-6;
+      }
+      check(fwd);
+      // The reference's output as LRNGrad's output_image.
+      Tensor y(DType::kFloat32, s);
+      sf::kernels::LrnParams p{radius, 1.5f, 0.3f, 0.75f};
+      const std::int64_t depth = s.dims()[3];
+      sf::kernels::lrn_forward_ref(x.data<float>(), y.data<float>(),
+                                   depth ? s.num_elements() / depth : 0, depth, p);
+      OpCase bwd = make("LRNGrad", DType::kFloat32, {dy, x, y});
+      bwd.attrs = fwd.attrs;
+      bwd.rtol = 1e-4;
+      bwd.atol = 1e-5;
+      check(bwd);
+    }
+  for (DType t : {DType::kInt32, DType::kInt64})
+    for (std::int64_t classes : {1, 4, 33, 1000}) {
+      const std::int64_t batch = 37;
+      Tensor pred = random_tensor(DType::kFloat32, {batch, classes}, seed++, false, -2, 2);
+      for (std::int64_t b = 0; b < batch; b += 5) pred.data<float>()[b * classes] = 1.0f;  // ties
+      pred.data<float>()[3 * classes] = NAN;
+      pred.data<float>()[4 * classes + classes - 1] = INFINITY;
+      Tensor targets =
+          random_tensor(t, {batch}, seed++, false, 0, static_cast<double>(classes - 1));
+      set(targets, 6, static_cast<double>(classes));  // out of range
+      set(targets, 7, -1);
+      for (std::int64_t k : {0, 1, 3, 2000}) {
+        OpCase oc = make("InTopKV2", DType::kBool,
+                         {pred, targets,
+                          t == DType::kInt32 ? Tensor::from_scalar(static_cast<std::int32_t>(k))
+                                             : Tensor::from_scalar(k)});
+        oc.host_inputs = {2};
+        oc.rtol = oc.atol = 0;
+        check(oc);
+      }
+    }
+}
+
+// Floor, Ceil, Cos, Sin in float64 (learning-rate schedules of a float64 rate).
+TEST_P(GpuOpsTest, Float64RoundingAndTrigonometry) {
+  for (const char* op : {"Floor", "Ceil", "Cos", "Sin"})
+    for (const Shape& s : {Shape{}, Shape{1029}, Shape{0}}) {
+      OpCase oc = make(op, DType::kFloat64, {random_tensor(DType::kFloat64, s, 13, true, -40, 40)});
+      const bool exact = std::string(op) == "Floor" || std::string(op) == "Ceil";
+      oc.rtol = exact ? 0 : 1e-15;  // CUDA's cos / sin: within 2 ulp
+      oc.atol = exact ? 0 : 1e-16;
       check(oc);
     }
 }

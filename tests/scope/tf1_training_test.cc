@@ -1,0 +1,338 @@
+// What TF1 training scripts such as the cifar10 multi-GPU tutorial use around the model: tensor
+// hyperparameters (a learning-rate schedule or a placeholder given to an optimizer), the
+// learning-rate schedules' errors, ExponentialMovingAverage (errors, evaluation with the
+// averages through the Saver), tf.nn.lrn's gradient, tf.nn.in_top_k's errors and tf.pow. Values
+// and names against TensorFlow itself are golden cases (math_pow, train_lr_schedules,
+// train_exponential_moving_average, nn_lrn_in_top_k in tests/conformance/tf_golden.py).
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <random>
+#include <string>
+
+#include <unistd.h>
+
+#include "tests/support/cifar10_tutorial.h"
+#include "tests/support/gradient_check.h"
+
+namespace {
+
+namespace tr = sf::train;
+using scopeflow::testing::check_gradient;
+
+class Tf1TrainingTest : public ::testing::Test {
+ protected:
+  void SetUp() override { sf::reset_default_graph(); }
+};
+
+std::vector<float> values(sf::Session& s, const sf::Variable& v) {
+  return s.run(v.value()).to_vector<float>();
+}
+
+TEST_F(Tf1TrainingTest, ALearningRatePlaceholderIsReadEachStep) {
+  auto lr = sf::placeholder(sf::float32, sf::Shape{}, "lr");
+  auto w = sf::get_variable("w", {2}, {.initializer = sf::constant_initializer(1.0)});
+  auto train = tr::GradientDescentOptimizer(lr).minimize(sf::reduce_sum(w * w));
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  s.run(train, {{lr, sf::Tensor::from_scalar(0.25f)}});  // w -= 0.25 * 2w
+  EXPECT_EQ(values(s, w), (std::vector<float>{0.5f, 0.5f}));
+  s.run(train, {{lr, sf::Tensor::from_scalar(0.0f)}});
+  EXPECT_EQ(values(s, w), (std::vector<float>{0.5f, 0.5f}));
+  EXPECT_THROW(s.run(train), sf::InvalidArgumentError);  // the placeholder must be fed
+}
+
+TEST_F(Tf1TrainingTest, TensorHyperparametersEqualNumbers) {
+  // Adam and Momentum with every hyperparameter a tensor (float32, float64: cast) give the same
+  // values as with numbers.
+  auto make = [](bool tensors) {
+    sf::reset_default_graph();
+    auto a = sf::get_variable("a", {3}, {.initializer = sf::constant_initializer(1.0)});
+    auto b = sf::get_variable("b", {3}, {.initializer = sf::constant_initializer(2.0)});
+    auto loss = sf::reduce_sum(a * a * b) + sf::reduce_sum(b * b);
+    auto t = [&](double v, sf::DType d) -> tr::Hyperparameter {
+      if (!tensors) return v;
+      return sf::constant(v, d, sf::Shape{});
+    };
+    auto adam = tr::AdamOptimizer(t(0.1, sf::float64), t(0.8, sf::float32), t(0.9, sf::float64),
+                                  t(1e-3, sf::float32))
+                    .minimize(loss, {}, std::vector<sf::Variable>{a});
+    auto mom = tr::MomentumOptimizer(t(0.05, sf::float32), t(0.7, sf::float64))
+                   .minimize(loss, {}, std::vector<sf::Variable>{b});
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    for (int i = 0; i < 4; ++i) s.run({}, {adam, mom});
+    return std::make_pair(values(s, a), values(s, b));
+  };
+  const auto numbers = make(false);
+  const auto tensors = make(true);
+  EXPECT_EQ(numbers.first, tensors.first);
+  EXPECT_EQ(numbers.second, tensors.second);
+  EXPECT_NE(numbers.first, (std::vector<float>{1, 1, 1}));
+}
+
+TEST_F(Tf1TrainingTest, BadHyperparameterTensorsAreRefusedNamingThem) {
+  try {
+    tr::GradientDescentOptimizer opt(sf::constant(std::vector<float>{1, 2}, {2}, "rates"));
+    FAIL() << "a vector learning rate was accepted";
+  } catch (const sf::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("rates:0"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(tr::GradientDescentOptimizer(sf::constant(1, "one")), sf::ValueError);
+  EXPECT_THROW(tr::Hyperparameter(sf::Output()), sf::ValueError);
+  EXPECT_THROW((void)tr::Hyperparameter(sf::constant(1.0f)).value(), sf::ValueError);
+  EXPECT_EQ(tr::Hyperparameter(0.5).value(), 0.5);
+}
+
+TEST_F(Tf1TrainingTest, ScheduleErrorsNameTheArgument) {
+  auto gs = tr::get_or_create_global_step();
+  EXPECT_THROW(tr::exponential_decay(0.1, gs, 0, 0.9), sf::ValueError);
+  EXPECT_THROW(tr::exponential_decay(0.1, sf::Output(), 10, 0.9), sf::ValueError);
+  EXPECT_THROW(tr::exponential_decay(0.1, sf::constant(std::vector<float>{1, 2}, {2}), 10, 0.9),
+               sf::ValueError);
+  EXPECT_THROW(tr::exponential_decay(0.1, sf::constant(true), 10, 0.9), sf::ValueError);
+  EXPECT_THROW(tr::exponential_decay(std::nan(""), gs, 10, 0.9), sf::ValueError);
+  EXPECT_THROW(tr::polynomial_decay(0.1, gs, -5), sf::ValueError);
+  EXPECT_THROW(tr::cosine_decay(0.1, gs, 10, INFINITY), sf::ValueError);
+  try {
+    tr::piecewise_constant(gs, {10, 20}, {1.0, 0.5});
+    FAIL();
+  } catch (const sf::ValueError& e) {
+    EXPECT_STREQ(e.what(), "The length of boundaries should be 1 less than the length of values");
+  }
+  EXPECT_THROW(tr::piecewise_constant(gs, {20, 10}, {1, 2, 3}), sf::ValueError);
+  EXPECT_THROW(tr::piecewise_constant(gs, {10.5}, {1, 2}), sf::ValueError);  // int64 x
+  EXPECT_NO_THROW(tr::piecewise_constant(gs, {1e10}, {1, 2}));               // fits int64
+  EXPECT_THROW(tr::piecewise_constant(sf::cast(gs, sf::int32), {1e10}, {1, 2}), sf::ValueError);
+}
+
+TEST_F(Tf1TrainingTest, SchedulesFollowTheGlobalStepAndKeepAFloat64Rate) {
+  auto gs = tr::get_or_create_global_step();
+  auto lr64 = sf::constant(0.5, sf::float64, sf::Shape{}, "lr");
+  auto e = tr::exponential_decay(lr64, gs, 4, 0.5, true);
+  EXPECT_EQ(e.dtype(), sf::float64);
+  auto pw = tr::piecewise_constant(sf::cast(gs, sf::float32), {1.5, 1.5, 3}, {3, 2, 1, 0});
+  EXPECT_EQ(pw.op().name(), "PiecewiseConstant");
+  auto w = sf::get_variable("w", {1}, {.initializer = sf::constant_initializer(1.0)});
+  auto train = tr::GradientDescentOptimizer(e).minimize(sf::reduce_sum(w), gs);
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  std::vector<double> rates;
+  std::vector<float> pieces;
+  for (int i = 0; i < 9; ++i) {
+    auto r = s.run({e, pw});
+    rates.push_back(r[0].scalar<double>());
+    pieces.push_back(r[1].scalar<float>());
+    s.run(train);
+  }
+  EXPECT_EQ(rates, (std::vector<double>{0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25, 0.125}));
+  // Steps 0..8 against boundaries 1.5, 1.5, 3: x <= 1.5 -> 3; (1.5, 3] -> 1; above -> 0.
+  EXPECT_EQ(pieces, (std::vector<float>{3, 3, 1, 1, 0, 0, 0, 0, 0}));
+  // w moved by the rate of each step (the gradient of sum(w) is 1).
+  EXPECT_FLOAT_EQ(values(s, w)[0], 1.0f - (4 * 0.5f + 4 * 0.25f + 0.125f));
+}
+
+TEST_F(Tf1TrainingTest, MovingAverageErrors) {
+  EXPECT_THROW(tr::ExponentialMovingAverage(1.5), sf::ValueError);
+  EXPECT_THROW(tr::ExponentialMovingAverage(std::nan("")), sf::ValueError);
+  EXPECT_THROW(tr::ExponentialMovingAverage(0.9, sf::constant(std::vector<float>{1, 2}, {2})),
+               sf::ValueError);
+  tr::ExponentialMovingAverage ema(0.9);
+  auto w = sf::get_variable("w", {4}, {.partitioner = sf::fixed_size_partitioner(2)});
+  EXPECT_THROW(ema.apply({w}), sf::ValueError);
+  auto unknown = sf::placeholder(sf::float32, sf::Shape{-1}, "unknown");
+  EXPECT_THROW(ema.apply({unknown}), sf::ValueError);
+  EXPECT_THROW(ema.apply({sf::constant(1)}), sf::TypeError);
+  EXPECT_THROW(ema.average(w.partitions()[0]), sf::ValueError);
+  // A refused list creates nothing, even for the entries before the bad one.
+  const auto before = sf::global_variables().size();
+  EXPECT_THROW(ema.apply({w.partitions()[0], sf::constant(1)}), sf::TypeError);
+  EXPECT_EQ(sf::global_variables().size(), before);
+  // The shards of a partitioned variable are averaged one by one.
+  auto op = ema.apply({w.partitions()[0], w.partitions()[1]});
+  EXPECT_EQ(ema.average(w.partitions()[1]).op().name(), "w/part_1/ExponentialMovingAverage");
+  EXPECT_EQ(op.name(), "ExponentialMovingAverage");
+}
+
+TEST_F(Tf1TrainingTest, EvaluationRestoresTheAveragesIntoTheModel) {
+  // Train, saving the variables and their averages; an evaluation graph built without the
+  // averages restores each average into its variable (cifar10_eval's variables_to_restore).
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("sf_ema_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+                    "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path;
+  std::vector<float> averaged;
+  {
+    auto gs = tr::get_or_create_global_step();
+    auto w = sf::get_variable("conv/w", {3}, {.initializer = sf::constant_initializer(2.0)});
+    auto train = tr::GradientDescentOptimizer(0.1).minimize(sf::reduce_sum(w * w), gs);
+    tr::ExponentialMovingAverage ema(0.5, gs);
+    sf::Operation ema_op;
+    {
+      sf::control_dependencies after({train});
+      ema_op = ema.apply();
+    }
+    EXPECT_EQ(ema.average_name(w), "conv/w/ExponentialMovingAverage");
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    for (int i = 0; i < 3; ++i) s.run(ema_op);
+    averaged = values(s, ema.average(w));
+    EXPECT_NE(averaged, values(s, w));
+    path = tr::Saver().save(s, (dir / "model").string());
+  }
+  sf::reset_default_graph();
+  auto gs = tr::get_or_create_global_step();
+  auto w = sf::get_variable("conv/w", {3});
+  tr::ExponentialMovingAverage ema(0.5);
+  const auto names = ema.variables_to_restore();
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names.at("conv/w/ExponentialMovingAverage"), w);
+  EXPECT_EQ(names.at("global_step"), gs);
+  sf::Session s;
+  tr::Saver({.var_dict = names}).restore(s, path);
+  EXPECT_EQ(values(s, w), averaged);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(Tf1TrainingTest, LrnGradientAndErrors) {
+  for (std::int64_t r : {0, 1, 2, 5})
+    check_gradient(
+        {2, 2, 3, 6}, [r](sf::Output v) { return sf::nn::lrn(v, r, 1.5, 0.3, 0.75); },
+        10 + static_cast<unsigned>(r));
+  auto x = sf::placeholder(sf::float32, {1, 1, 1, 4}, "x");
+  auto g = sf::gradients(sf::reduce_sum(sf::nn::lrn(x)), {x})[0];
+  EXPECT_EQ(g.op().type(), "LRNGrad");
+  try {
+    sf::gradients(sf::reduce_sum(g), {x});
+    FAIL() << "a second derivative through LRNGrad was built";
+  } catch (const sf::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("(op type: LRNGrad)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(sf::nn::lrn(sf::placeholder(sf::float32, {2, 3})), sf::ValueError);
+  EXPECT_THROW(sf::nn::lrn(x, -1), sf::ValueError);
+  EXPECT_THROW(sf::nn::lrn(x, 5, std::nan("")), sf::ValueError);
+  EXPECT_THROW(sf::nn::lrn(sf::placeholder(sf::int32, {1, 1, 1, 4})), sf::ValueError);
+  // A fed tensor of another rank is a run-time error naming the node.
+  auto any = sf::placeholder(sf::float32, sf::Shape::unknown(), "any");
+  auto y = sf::nn::lrn(any, 2, 1, 1, 0.5, "norm");
+  sf::Session s;
+  try {
+    s.run(y, {{any, sf::Tensor::from_vector<float>({1, 2, 3}, {3})}});
+    FAIL();
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("norm"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Tf1TrainingTest, InTopKErrors) {
+  auto p = sf::placeholder(sf::float32, {4, 3}, "p");
+  auto t = sf::placeholder(sf::int32, {4}, "t");
+  EXPECT_THROW(sf::nn::in_top_k(sf::placeholder(sf::float32, {4, 3, 1}), t, 1), sf::ValueError);
+  EXPECT_THROW(sf::nn::in_top_k(p, sf::placeholder(sf::int32, {5}), 1), sf::ValueError);
+  EXPECT_THROW(sf::nn::in_top_k(p, sf::placeholder(sf::float32, {4}), 1), sf::ValueError);
+  EXPECT_THROW(sf::nn::in_top_k(p, t, std::int64_t{1} << 40), sf::ValueError);  // int32 k
+  EXPECT_EQ(sf::nn::in_top_k(p, t, 1).shape(), sf::Shape({4}));
+  EXPECT_FALSE(
+      sf::gradients(sf::reduce_sum(sf::cast(sf::nn::in_top_k(p, t, 1), sf::float32)), {p})[0]
+          .valid());
+  auto pu = sf::placeholder(sf::float32, sf::Shape::unknown(), "pu");
+  auto top = sf::nn::in_top_k(pu, t, 2);
+  sf::Session s;
+  EXPECT_THROW(s.run(top, {{pu, sf::Tensor::from_vector<float>({1, 2, 3, 4}, {4})},
+                           {t, sf::Tensor::from_vector<std::int32_t>({0, 1, 2, 3}, {4})}}),
+               sf::InvalidArgumentError);
+  EXPECT_THROW(s.run(top, {{pu, sf::Tensor::from_vector<float>({1, 2, 3}, {1, 3})},
+                           {t, sf::Tensor::from_vector<std::int32_t>({0, 1, 2, 0}, {4})}}),
+               sf::InvalidArgumentError);
+}
+
+TEST_F(Tf1TrainingTest, PowGradientAndIntegerExponents) {
+  check_gradient(
+      {2, 3}, [](sf::Output v) { return sf::pow(v * v + 0.5f, 1.7); }, 31);
+  check_gradient(
+      {3}, [](sf::Output v) { return sf::pow(2.5, v); }, 32);
+  auto a = sf::placeholder(sf::int64, {3}, "a");
+  auto b = sf::placeholder(sf::int64, {3}, "b");
+  sf::Session s;
+  auto r = s.run(sf::pow(a, b), {{a, sf::Tensor::from_vector<std::int64_t>({-2, 7, 3}, {3})},
+                                 {b, sf::Tensor::from_vector<std::int64_t>({63, 0, 40}, {3})}});
+  EXPECT_EQ(r.to_vector<std::int64_t>(),
+            (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(), 1,
+                                       -6289078614652622815LL}));  // 3^40 wraps mod 2^64
+  EXPECT_THROW(sf::pow(a, sf::placeholder(sf::int32, {3})), sf::ValueError);
+}
+
+// TF's cifar10_multi_gpu_train.py on logical CPU devices: the towers share one set of variables
+// (no "already exists", slots and averages made once), and K towers of batch b end where one
+// tower of batch K*b does (the averaged gradient is the mean over the towers: the weight decay
+// of each tower's scope and its mean cross entropy), the moving averages included.
+TEST_F(Tf1TrainingTest, Cifar10MultiGpuTutorialTowersEqualOneBigBatch) {
+  namespace c10 = scopeflow::testing::cifar10;
+  constexpr std::int64_t kImages = 4;
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> pixel(-1, 1);
+  std::vector<float> images(static_cast<std::size_t>(kImages * 24 * 24 * 3));
+  for (auto& p : images) p = pixel(gen);
+  const std::vector<std::int32_t> labels{3, 7, 0, 9};
+
+  auto run = [&](int towers) {
+    sf::reset_default_graph();
+    sf::get_default_graph().set_seed(11);
+    const std::int64_t b = kImages / towers;
+    auto t = c10::build_towers(
+        towers, b, [](int i) { return "/cpu:" + std::to_string(i); },
+        /*initial_lr=*/0.05, /*ema_decay=*/0.5);
+    EXPECT_EQ(sf::trainable_variables().size(), 10u);
+    EXPECT_EQ(sf::global_variables().size(), 21u);  // + global_step + 10 averages
+    sf::Session s({.device_count = {{"CPU", 2}}});
+    s.run(sf::global_variables_initializer());
+    sf::FeedDict feeds;
+    for (int i = 0; i < towers; ++i) {
+      const auto first = static_cast<std::size_t>(i * b);
+      feeds.emplace_back(
+          t.images[static_cast<std::size_t>(i)],
+          sf::Tensor::from_vector<float>(
+              std::vector<float>(
+                  images.begin() + static_cast<std::ptrdiff_t>(first * 24 * 24 * 3),
+                  images.begin() + static_cast<std::ptrdiff_t>((first + b) * 24 * 24 * 3)),
+              {b, 24, 24, 3}));
+      feeds.emplace_back(
+          t.labels[static_cast<std::size_t>(i)],
+          sf::Tensor::from_vector<std::int32_t>(
+              std::vector<std::int32_t>(labels.begin() + static_cast<long>(first),
+                                        labels.begin() + static_cast<long>(first + b)),
+              {b}));
+    }
+    std::vector<float> losses;
+    for (int step = 0; step < 6; ++step) {
+      float mean = 0;
+      for (const auto& l : s.run(t.losses, {t.train_op}, feeds)) mean += l.scalar<float>() / towers;
+      losses.push_back(mean);
+    }
+    std::vector<std::vector<float>> params;
+    for (const auto& v : sf::global_variables()) params.push_back(values(s, v));
+    EXPECT_EQ(s.run(t.global_step.value()).scalar<float>(), 6.0f);
+    return std::make_pair(losses, params);
+  };
+  const auto one = run(1);
+  const auto two = run(2);
+  EXPECT_LT(one.first.back(), one.first.front());  // it trains
+  ASSERT_EQ(one.second.size(), two.second.size());
+  for (std::size_t v = 0; v < one.second.size(); ++v) {
+    ASSERT_EQ(one.second[v].size(), two.second[v].size());
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i < one.second[v].size(); ++i) {
+      diff = std::max(diff, double(std::fabs(one.second[v][i] - two.second[v][i])));
+      norm = std::max(norm, double(std::fabs(one.second[v][i])));
+    }
+    EXPECT_LE(diff, 1e-5 * std::max(1.0, norm)) << "variable " << v;
+  }
+  for (std::size_t i = 0; i < one.first.size(); ++i)
+    EXPECT_NEAR(one.first[i], two.first[i], 1e-5 * std::fabs(one.first[i])) << "step " << i;
+}
+
+}  // namespace
