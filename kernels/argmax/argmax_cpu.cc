@@ -104,9 +104,11 @@ std::int64_t in_top_k_check(const Tensor& predictions, const Tensor& targets, co
     throw InvalidArgumentError(
         str_cat(node, ": First dimension of predictions ", predictions.shape().dims()[0],
                 " must match length of targets ", targets.shape().dims()[0]));
-  if (k.num_elements() != 1 || (k.dtype() != DType::kInt32 && k.dtype() != DType::kInt64))
-    throw InvalidArgumentError(str_cat(node, ": k must be an int32 or int64 scalar, got ",
-                                       dtype_name(k.dtype()), " ", k.shape().to_string()));
+  if (k.dtype() != DType::kInt32 && k.dtype() != DType::kInt64)
+    throw InvalidArgumentError(
+        str_cat(node, ": k must be int32 or int64, got ", dtype_name(k.dtype())));
+  if (k.shape().rank() != 0)
+    throw InvalidArgumentError(str_cat(node, ": k must be 0-D, got shape ", k.shape().to_string()));
   const Tensor kh = k.to(devices::host_device());
   return kh.dtype() == DType::kInt32 ? kh.scalar<std::int32_t>() : kh.scalar<std::int64_t>();
 }

@@ -14,6 +14,14 @@ void identity_kernel(KernelContext& c) {
   c.outputs[0] = c.inputs[0];  // NOTE: shares the buffer, as TF's Identity forwards its input
 }
 
+// _InitializedValueOr: forwards the variable's buffer (as Identity does) or the default.
+void initialized_value_or_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects {variable, default}"));
+  if (c.outputs.size() < 1) c.outputs.resize(1);
+  c.outputs[0] = c.inputs[0].initialized() ? c.inputs[0] : c.inputs[1];
+}
+
 void pack_kernel(KernelContext& c) {
   if (c.inputs.empty()) throw InvalidArgumentError(str_cat(c.node_name, ": Pack needs inputs"));
   const Tensor& first = c.inputs[0];
@@ -421,6 +429,7 @@ void register_array_cpu_kernels(KernelRegistry& r) {
        {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16, DType::kInt32,
         DType::kInt64, DType::kBool, DType::kString, DType::kUInt8, DType::kInt8}) {
     r.add({"Identity", DeviceType::kCPU, d, "ref"}, identity_kernel);
+    r.add({"_InitializedValueOr", DeviceType::kCPU, d, "ref"}, initialized_value_or_kernel);
     r.add({"Pack", DeviceType::kCPU, d, "ref"}, pack_kernel);
     r.add({"BooleanMask", DeviceType::kCPU, d, "ref"}, boolean_mask_kernel);
     r.add({"Reshape", DeviceType::kCPU, d, "ref"}, reshape_kernel);
@@ -447,6 +456,8 @@ void register_array_gpu_kernels(KernelRegistry& r) {
   for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16,
                   DType::kInt32, DType::kInt64, DType::kBool, DType::kUInt8, DType::kInt8}) {
     r.add({"Identity", devices::DeviceType::kGPU, d, "cuda"}, identity_kernel);
+    r.add({"_InitializedValueOr", devices::DeviceType::kGPU, d, "cuda"},
+          initialized_value_or_kernel);
     r.add({"Reshape", devices::DeviceType::kGPU, d, "cuda"}, reshape_kernel);
     r.add({"StopGradient", devices::DeviceType::kGPU, d, "cuda"}, identity_kernel);
     r.add({"ExpandDims", devices::DeviceType::kGPU, d, "cuda"}, expand_dims_kernel);

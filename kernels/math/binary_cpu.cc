@@ -112,11 +112,13 @@ void binary_cpu_kernel(KernelContext& c) {
     for (T v : b.to_vector<T>())
       if (v == 0) throw InvalidArgumentError(str_cat(c.node_name, ": Integer division by zero"));
   }
+  // (Not when the broadcast output is empty: TF checks the exponents it uses.)
   if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>) {
-    for (T v : b.to_vector<T>())
-      if (v < 0)
-        throw InvalidArgumentError(
-            str_cat(c.node_name, ": Integers to negative integer powers are not allowed"));
+    if (broadcast_shapes(a.shape(), b.shape(), c.node_name).num_elements() > 0)
+      for (T v : b.to_vector<T>())
+        if (v < 0)
+          throw InvalidArgumentError(
+              str_cat(c.node_name, ": Integers to negative integer powers are not allowed"));
   }
   const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
   Tensor& out = c.allocate_output(0, a.dtype(), so);
@@ -236,7 +238,8 @@ void sqrt_kernel(KernelContext& c) {
 void floor_kernel(KernelContext& c) {
   unary_kernel(c, [](float v) { return std::floor(v); });
 }
-// Floor, Ceil, Cos, Sin also take float64 (learning-rate schedules of a float64 rate).
+// Floor, Ceil, Cos, Sin also take float64 (learning-rate schedules of a float64 rate), and Log
+// (Pow's float64 gradient).
 template <class T, class F>
 void unary_typed_kernel(KernelContext& c, F f) {
   const Tensor& x = c.inputs.at(0);
@@ -247,11 +250,26 @@ void unary_typed_kernel(KernelContext& c, F f) {
 }
 template <class T>
 void floor_typed_kernel(KernelContext& c) {
-  unary_typed_kernel<T>(c, [](T v) { return std::floor(v); });
+  // (16-bit floats through float: exact, as their floor is a 16-bit value.)
+  unary_typed_kernel<T>(c, [](T v) {
+    if constexpr (sizeof(T) == 2)
+      return T(std::floor(static_cast<float>(v)));
+    else
+      return std::floor(v);
+  });
+}
+template <class T>
+void log_typed_kernel(KernelContext& c) {
+  unary_typed_kernel<T>(c, [](T v) { return std::log(v); });
 }
 template <class T>
 void ceil_kernel(KernelContext& c) {
-  unary_typed_kernel<T>(c, [](T v) { return std::ceil(v); });
+  unary_typed_kernel<T>(c, [](T v) {
+    if constexpr (sizeof(T) == 2)
+      return T(std::ceil(static_cast<float>(v)));
+    else
+      return std::ceil(v);
+  });
 }
 template <class T>
 void sin_kernel(KernelContext& c) {
@@ -356,6 +374,11 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Sqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, sqrt_kernel);
   r.add({"Floor", DeviceType::kCPU, DType::kFloat32, "ref"}, floor_kernel);
   r.add({"Floor", DeviceType::kCPU, DType::kFloat64, "ref"}, floor_typed_kernel<double>);
+  r.add({"Floor", DeviceType::kCPU, DType::kFloat16, "ref"}, floor_typed_kernel<half>);
+  r.add({"Floor", DeviceType::kCPU, DType::kBFloat16, "ref"}, floor_typed_kernel<bfloat16_t>);
+  r.add({"Ceil", DeviceType::kCPU, DType::kFloat16, "ref"}, ceil_kernel<half>);
+  r.add({"Ceil", DeviceType::kCPU, DType::kBFloat16, "ref"}, ceil_kernel<bfloat16_t>);
+  r.add({"Log", DeviceType::kCPU, DType::kFloat64, "ref"}, log_typed_kernel<double>);
   r.add({"Ceil", DeviceType::kCPU, DType::kFloat32, "ref"}, ceil_kernel<float>);
   r.add({"Ceil", DeviceType::kCPU, DType::kFloat64, "ref"}, ceil_kernel<double>);
   r.add({"Cos", DeviceType::kCPU, DType::kFloat32, "ref"}, cos_kernel<float>);

@@ -101,7 +101,7 @@ __device__ __forceinline__ float unary_apply(float x) {
     return expf(x);  // CUDA's expf: within 2 ulp of the reference's std::exp (not bit-equal)
 }
 
-// Floor, Ceil, Cos, Sin in float64 (CUDA's floor / ceil exact; cos / sin within 2 ulp).
+// Floor, Ceil, Cos, Sin, Log in float64 (CUDA's floor / ceil exact; cos / sin within 2 ulp).
 template <UnaryOp kOp>
 __global__ void unary_double_kernel(const double* x, double* y, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
@@ -112,6 +112,8 @@ __global__ void unary_double_kernel(const double* x, double* y, std::int64_t n) 
       y[i] = ceil(x[i]);
     else if constexpr (kOp == UnaryOp::kCos)
       y[i] = cos(x[i]);
+    else if constexpr (kOp == UnaryOp::kLog)
+      y[i] = log(x[i]);  // within 1 ulp
     else
       y[i] = sin(x[i]);
   }
@@ -202,13 +204,15 @@ void binary_gpu_kernel(KernelContext& c) {
     for (T v : b.to_vector<T>())
       if (v == 0) throw InvalidArgumentError(str_cat(c.node_name, ": Integer division by zero"));
   }
+  // (Not when the broadcast output is empty: TF checks the exponents it uses.)
   if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>) {
-    // As for division: the reference refuses a negative integer exponent, so it is checked on
-    // the host (a device-to-host copy, rare for integer powers).
-    for (T v : b.to_vector<T>())
-      if (v < 0)
-        throw InvalidArgumentError(
-            str_cat(c.node_name, ": Integers to negative integer powers are not allowed"));
+    if (broadcast_shapes(a.shape(), b.shape(), c.node_name).num_elements() > 0)
+      // As for division: the reference refuses a negative integer exponent, so it is checked on
+      // the host (a device-to-host copy, rare for integer powers).
+      for (T v : b.to_vector<T>())
+        if (v < 0)
+          throw InvalidArgumentError(
+              str_cat(c.node_name, ": Integers to negative integer powers are not allowed"));
   }
   const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
   GpuLaunchScope scope(c);
@@ -226,6 +230,29 @@ void unary_gpu_kernel(KernelContext& c) {
   if (n == 0) return;
   unary_kernel<kOp><<<grid_size(n, kBlock), kBlock, 0, cuda_stream(c.get_stream())>>>(
       x.data<float>(), y.data<float>(), n);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
+// Floor and Ceil of 16-bit floats, through float (exact).
+template <bool kCeil, class D>
+__global__ void round16_kernel(const D* x, D* y, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    const float v = load_compute(x[i]);
+    y[i] = store_compute<D>(kCeil ? ceilf(v) : floorf(v));
+  }
+}
+
+template <bool kCeil, class T>
+void round16_gpu_kernel(KernelContext& c) {
+  const Tensor& x = gpu_input(c, 0);
+  GpuLaunchScope scope(c);
+  Tensor& y = gpu_output(c, 0, dtype_of<T>, x.shape());
+  const std::int64_t n = x.num_elements();
+  if (n == 0) return;
+  using D = cuda_type_t<T>;
+  round16_kernel<kCeil, D><<<grid_size(n, kBlock), kBlock, 0, cuda_stream(c.get_stream())>>>(
+      cuda_ptr(x.data<T>()), cuda_ptr(y.data<T>()), n);
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -310,6 +337,12 @@ void register_binary_cuda_kernels(KernelRegistry& r) {
         unary_double_gpu_kernel<UnaryOp::kCeil>);
   r.add({"Cos", DeviceType::kGPU, DType::kFloat64, "cuda"}, unary_double_gpu_kernel<UnaryOp::kCos>);
   r.add({"Sin", DeviceType::kGPU, DType::kFloat64, "cuda"}, unary_double_gpu_kernel<UnaryOp::kSin>);
+  r.add({"Log", DeviceType::kGPU, DType::kFloat64, "cuda"}, unary_double_gpu_kernel<UnaryOp::kLog>);
+  r.add({"Floor", DeviceType::kGPU, DType::kFloat16, "cuda"}, round16_gpu_kernel<false, half>);
+  r.add({"Floor", DeviceType::kGPU, DType::kBFloat16, "cuda"},
+        round16_gpu_kernel<false, bfloat16_t>);
+  r.add({"Ceil", DeviceType::kGPU, DType::kFloat16, "cuda"}, round16_gpu_kernel<true, half>);
+  r.add({"Ceil", DeviceType::kGPU, DType::kBFloat16, "cuda"}, round16_gpu_kernel<true, bfloat16_t>);
   r.add({"Exp", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kExp>);
   r.add({"Log", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kLog>);
   r.add({"Sigmoid", DeviceType::kGPU, DType::kFloat32, "cuda"},

@@ -201,6 +201,24 @@ void register_core_ops(OpRegistry& r) {
          .max_inputs = 1,
          .stateful = true,
          .shape = [](ShapeContext& c) { c.set_output(DType::kBool, Shape{}); }});
+  // ScopeFlow's _InitializedValueOr(variable, default): the variable's value when it is
+  // initialized, else `default` (TF's cond(is_variable_initialized(v), v.read_value,
+  // initial_value) that ExponentialMovingAverage starts its shadows from). The session passes
+  // an uninitialized variable through to the kernel instead of raising.
+  r.add({.name = "_InitializedValueOr",
+         .min_inputs = 2,
+         .max_inputs = 2,
+         .shape =
+             [](ShapeContext& c) {
+               if (c.input_dtypes[0] != c.input_dtypes[1] ||
+                   !c.input_shapes[0].is_compatible_with(c.input_shapes[1]))
+                 throw ValueError(str_cat(c.node_name,
+                                          ": the default must have the variable's "
+                                          "dtype and shape"));
+               c.set_output(c.input_dtypes[0],
+                            c.input_shapes[0].has_rank() ? c.input_shapes[0] : c.input_shapes[1]);
+             },
+         .not_differentiable = true});
   r.add({.name = "Fill", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            if (c.input_shapes[0].has_rank() && c.input_shapes[0].rank() != 1)
              throw ValueError(str_cat(c.node_name, ": dims must be a vector, got shape ",
@@ -234,8 +252,16 @@ void register_core_ops(OpRegistry& r) {
            for (auto d : c.input_shapes[0].dims()) dims.push_back(d);
            c.set_output(c.input_dtypes[0], Shape(dims));
          }});
-  for (const char* op : {"Neg", "Square", "Sqrt", "Floor", "Ceil"})
+  for (const char* op : {"Neg", "Square", "Sqrt"})
     r.add({.name = op, .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
+  // Floor and Ceil: the float dtypes (their kernels').
+  for (const char* op : {"Floor", "Ceil"})
+    r.add({.name = op, .min_inputs = 1, .max_inputs = 1, .shape = [op](ShapeContext& c) {
+             if (!is_floating(c.input_dtypes[0]))
+               throw ValueError(str_cat(c.node_name, ": ", op, " does not support ",
+                                        dtype_name(c.input_dtypes[0])));
+             same_as_input0(c);
+           }});
   r.add({.name = "AddN", .min_inputs = 1, .max_inputs = -1, .shape = [](ShapeContext& c) {
            for (std::size_t i = 1; i < c.input_shapes.size(); ++i)
              if (c.input_dtypes[i] != c.input_dtypes[0] ||

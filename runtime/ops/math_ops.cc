@@ -181,10 +181,16 @@ void register_math_ops(OpRegistry& r) {
       c.set_output(DType::kFloat32, c.input_shapes[0]);
     };
   };
+  auto float_or_double = [](const char* name) {
+    return [name](ShapeContext& c) {
+      require_one_of(c, 0, {DType::kFloat32, DType::kFloat64}, name);
+      c.set_output(c.input_dtypes[0], c.input_shapes[0]);
+    };
+  };
   r.add({.name = "Log",
          .min_inputs = 1,
          .max_inputs = 1,
-         .shape = unary_float("Log"),
+         .shape = float_or_double("Log"),
          .grad = [](Graph& g, const Operation& o, const Grads& dy) {
            return Grads{grad_util::op(g, "RealDiv", {dy[0], o.inputs()[0]}, {}, "truediv")};
          }});
@@ -200,12 +206,6 @@ void register_math_ops(OpRegistry& r) {
            return Grads{grad_util::op(g, "Mul", {dy[0], slope}, {}, "mul_1")};
          }});
   // TF's _SinGrad: dy * cos(x); _CosGrad: -dy * sin(x).
-  auto float_or_double = [](const char* name) {
-    return [name](ShapeContext& c) {
-      require_one_of(c, 0, {DType::kFloat32, DType::kFloat64}, name);
-      c.set_output(c.input_dtypes[0], c.input_shapes[0]);
-    };
-  };
   r.add({.name = "Sin",
          .min_inputs = 1,
          .max_inputs = 1,

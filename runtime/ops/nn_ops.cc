@@ -196,8 +196,8 @@ void register_nn_ops(OpRegistry& r) {
       throw ValueError(
           str_cat(c.node_name, ": input must be 4-dimensional, got shape ", s.to_string()));
     const std::int64_t r = c.attr().get_or<std::int64_t>("depth_radius", 5);
-    if (r < 0 || r > 2147483647)
-      throw ValueError(str_cat(c.node_name, ": depth_radius must be in [0, 2^31), got ", r));
+    if (r < 0 || r >= 2147483647)  // TF: "larger than int max"
+      throw ValueError(str_cat(c.node_name, ": depth_radius must be in [0, 2^31 - 1), got ", r));
     for (const char* a : {"bias", "alpha", "beta"})
       if (!std::isfinite(c.attr().get_or<float>(a, 1.0f)))
         throw ValueError(str_cat(c.node_name, ": ", a, " must be finite"));

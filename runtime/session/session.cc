@@ -1628,6 +1628,11 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
           continue;
         }
         Tensor t = input(st, step, k);
+        // _InitializedValueOr decides itself what an uninitialized variable means.
+        if (k == 0 && !t.initialized() && n->op == "_InitializedValueOr") {
+          c.inputs.push_back(std::move(t));
+          continue;
+        }
         require_initialized(t, k);
         c.inputs.push_back(on_device(std::move(t), device));
       }

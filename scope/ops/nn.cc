@@ -313,12 +313,11 @@ Output in_top_k(const Output& predictions, const Output& targets, std::int64_t k
   if (targets.dtype() != DType::kInt32 && targets.dtype() != DType::kInt64)
     throw ValueError(str_cat("in_top_k: targets ", targets.name(), " must be int32 or int64, got ",
                              dtype_name(targets.dtype())));
+  // TF: name_scope(name, "in_top_k"), then in_top_kv2(..., name=name): "acc/acc" for "acc".
+  const std::string op = name.empty() ? "InTopKV2" : std::string(name);
   // detail::scalar_tensor refuses a k that does not fit targets' dtype.
-  Output kt =
-      constant(detail::scalar_tensor(static_cast<double>(k), targets.dtype()), "InTopKV2/k");
-  return get_default_graph()
-      .create_op("InTopKV2", {predictions, targets, kt}, {}, "InTopKV2")
-      .output(0);
+  Output kt = constant(detail::scalar_tensor(static_cast<double>(k), targets.dtype()), op + "/k");
+  return get_default_graph().create_op("InTopKV2", {predictions, targets, kt}, {}, op).output(0);
 }
 
 }  // namespace nn

@@ -78,10 +78,10 @@ Output lrn(const Output& input, std::int64_t depth_radius = 5, double bias = 1.0
 Output local_response_normalization(const Output& input, std::int64_t depth_radius = 5,
                                     double bias = 1.0, double alpha = 1.0, double beta = 0.5,
                                     std::string_view name = "");
-// tf.nn.in_top_k(predictions, targets, k): "in_top_k/InTopKV2", bool [batch]: whether each
-// target is among its row's k highest predictions (ties count for the target; false for a
-// target outside [0, classes) or a row with a non-finite score, as TF 2.21). k takes targets'
-// dtype.
+// tf.nn.in_top_k(predictions, targets, k): "in_top_k/InTopKV2" ("acc/acc" named "acc"), bool
+// [batch]: whether each target is among its row's k highest predictions (ties count for the target;
+// false for a target outside [0, classes) or a row with a non-finite score, as TF 2.21). k takes
+// targets' dtype.
 Output in_top_k(const Output& predictions, const Output& targets, std::int64_t k,
                 std::string_view name = "");
 }  // namespace nn

@@ -84,11 +84,13 @@ Tensor scalar_tensor(double value, DType dtype) {
     case DType::kFloat32: return Tensor::from_scalar(static_cast<float>(value));
     case DType::kFloat64: return Tensor::from_scalar(value);
     case DType::kInt32:
-      if (value != std::floor(value) || std::abs(value) > 2147483647.0)
+      if (value != std::floor(value) || value < -2147483648.0 || value > 2147483647.0)
         throw ValueError(str_cat("Value ", value, " cannot be converted to int32"));
       return Tensor::from_scalar(static_cast<std::int32_t>(value));
     case DType::kInt64:
-      if (value != std::floor(value))
+      // (2^63 is the first double past int64; converting it would be undefined.)
+      if (value != std::floor(value) || value < -9223372036854775808.0 ||
+          value >= 9223372036854775808.0)
         throw ValueError(str_cat("Value ", value, " cannot be converted to int64"));
       return Tensor::from_scalar(static_cast<std::int64_t>(value));
     case DType::kBool: return Tensor::from_scalar(value != 0.0);

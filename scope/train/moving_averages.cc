@@ -73,8 +73,11 @@ Operation ExponentialMovingAverage::apply(const std::vector<MovingAverageTarget>
       throw ValueError(str_cat("ExponentialMovingAverage.apply: ", v.name(), " has shape ",
                                v.shape().to_string(), "; its average needs a fully defined one"));
   }
+  // TF: a shadow not made yet in a scope with reuse=True is "does not exist" (AUTO_REUSE
+  // creates it).
+  const bool reuse_only = get_variable_scope().reuse_mode() == ReuseMode::kTrue;
   for (const auto& t : var_list) {
-    if (averages_.contains(t.key())) continue;
+    if (has_average(t, g)) continue;
     // TF: under ops.init_scope() (no control dependencies), in the current variable scope,
     // colocated with a variable (a tensor's shadow takes the current device).
     control_dependencies none(nullptr);
@@ -82,8 +85,13 @@ Operation ExponentialMovingAverage::apply(const std::vector<MovingAverageTarget>
     std::string unique;
     {
       name_scope root("");
-      unique = g.unique_name(str_cat(vs.empty() ? "" : vs + "/", target_name(t), "/", name_));
+      unique = g.unique_name(str_cat(vs.empty() ? "" : vs + "/", target_name(t), "/", name_),
+                             /*mark_as_used=*/!reuse_only);
     }
+    if (reuse_only)
+      throw ValueError(str_cat("Variable ", unique,
+                               "/ does not exist, or was not created with get_variable(). Did you "
+                               "mean to set reuse=sf::AUTO_REUSE in variable_scope?"));
     Variable::Spec spec;
     spec.name = unique + "/";
     spec.trainable = false;
@@ -91,14 +99,26 @@ Operation ExponentialMovingAverage::apply(const std::vector<MovingAverageTarget>
     Variable shadow;
     if (t.is_variable()) {
       const Variable& var = t.variable();
-      // NOTE: TF starts the shadow at cond(is_variable_initialized(var), var, initial_value);
-      // here at the initial value: the same when both are initialized together
-      // (global_variables_initializer), without re-running the variable's initializer.
-      spec.value = InitializerArg(var.initial_value());
       spec.dtype = var.dtype();
       scopeflow::device cut(nullptr);
       scopeflow::device on_var(var.device());
+      // TF: cond(is_variable_initialized(var), var.read_value, lambda: var.initial_value): the
+      // shadow of a variable already trained or restored starts from its value.
+      const Output start =
+          g.create_op("_InitializedValueOr", {var.ref(), var.initial_value()}, {},
+                      "InitializedValueOr")  // in the caller's name scope, as TF's "cond"
+              .output(0);
+      spec.value = InitializerArg(start);
       shadow = Variable::create(spec);
+      // A shard's shadow is the same shard of the whole variable's (TF's slot_creator), so a
+      // checkpoint holds "w/ExponentialMovingAverage" whole.
+      if (const auto& info = var.save_slice_info()) {
+        Variable::SaveSliceInfo slot_info = *info;
+        const std::string prefix = var.op().name() + "/";
+        slot_info.full_name +=
+            "/" + (unique.rfind(prefix, 0) == 0 ? unique.substr(prefix.size()) : name_);
+        shadow.set_save_slice_info(slot_info);
+      }
       add_to_collection(GraphKeys::MOVING_AVERAGE_VARIABLES, var);
     } else {
       const Shape shape = t.value().shape();
@@ -107,14 +127,16 @@ Operation ExponentialMovingAverage::apply(const std::vector<MovingAverageTarget>
       spec.dtype = dtype;
       shadow = Variable::create(spec);
     }
-    averages_.emplace(t.key(), shadow);
+    averages_.insert_or_assign(t.key(), shadow);
   }
 
   name_scope scope(name_);
   Output decay = constant(static_cast<float>(decay_), "decay");
   if (num_updates_) {
     Output n = cast(*num_updates_, DType::kFloat32, "num_updates");
-    decay = minimum(decay, (1.0 + n) / (10.0 + n));
+    Output num = 1.0 + n;  // one statement each: TF's order of names (add, add_1)
+    Output den = 10.0 + n;
+    decay = minimum(decay, num / den);
   }
   std::vector<Operation> updates;
   for (const auto& t : var_list) {
@@ -124,7 +146,8 @@ Operation ExponentialMovingAverage::apply(const std::vector<MovingAverageTarget>
     name_scope assign_scope("", "AssignMovingAvg");
     Output one_minus = 1.0 - decay;
     if (one_minus.dtype() != avg.dtype()) one_minus = cast(one_minus, avg.dtype());
-    Output delta = (avg.value() - t.value()) * one_minus;
+    Output diff = avg.value() - t.value();
+    Output delta = diff * one_minus;
     scopeflow::device cut(nullptr);
     scopeflow::device on_avg(avg.device());
     updates.push_back(avg.assign_sub(delta, assign_scope.name()).op());
@@ -132,17 +155,30 @@ Operation ExponentialMovingAverage::apply(const std::vector<MovingAverageTarget>
   return group(updates, scope.name());
 }
 
+bool ExponentialMovingAverage::has_average(const MovingAverageTarget& target,
+                                           const Graph& g) const {
+  auto it = averages_.find(target.key());
+  if (it == averages_.end()) return false;
+  // Keyed by name: a shadow of another (or a reset) graph is not this target's.
+  try {
+    return it->second.graph() == g;
+  } catch (const ValueError&) {
+    return false;
+  }
+}
+
 Variable ExponentialMovingAverage::average(const MovingAverageTarget& target) const {
   auto it = averages_.find(target.key());
-  if (it == averages_.end())
+  if (it == averages_.end() || !has_average(target, target.value().op().graph()))
     throw ValueError(str_cat(name_, " has no average of ", target.key(), "; apply() it first"));
   return it->second;
 }
 
 std::string ExponentialMovingAverage::average_name(const MovingAverageTarget& target) const {
-  if (auto it = averages_.find(target.key()); it != averages_.end()) return it->second.op().name();
-  name_scope root("");
-  return get_default_graph().unique_name(str_cat(target_name(target), "/", name_), false);
+  Graph g = target.value().op().graph();
+  if (has_average(target, g)) return averages_.at(target.key()).op().name();
+  // TF: graph.unique_name(..., mark_as_used=False), under the current name scope.
+  return g.unique_name(str_cat(target_name(target), "/", name_), false);
 }
 
 std::map<std::string, Variable> ExponentialMovingAverage::variables_to_restore(

@@ -14,8 +14,9 @@
 
 namespace scopeflow::train {
 
-// What apply() averages: a float variable (its shadow starts at the variable's initial value,
-// on the variable's device) or a float tensor of fully defined shape (its shadow starts at zeros).
+// What apply() averages: a float variable (its shadow starts at the variable's value when that
+// is initialized, else at its initial value, as TF's; on the variable's device) or a float tensor
+// of fully defined shape (its shadow starts at zeros).
 class MovingAverageTarget {
  public:
   MovingAverageTarget(const Variable& v) : variable_(v) {}  // NOLINT(google-explicit-constructor)
@@ -61,6 +62,8 @@ class ExponentialMovingAverage {
   double decay() const { return decay_; }
 
  private:
+  bool has_average(const MovingAverageTarget& target, const Graph& g) const;
+
   double decay_;
   std::optional<Output> num_updates_;
   std::string name_;

@@ -338,11 +338,11 @@ void AdamOptimizer::create_slots(const std::vector<Variable>& vars) {
     name_scope root("");
     scopeflow::device cut(nullptr);
     scopeflow::device on_first(first.device());
-    // TF: initial_value=self._beta1, a number or the tensor itself.
+    // TF: initial_value=self._beta1, a number (float32) or the tensor itself (its dtype: a
+    // float64 beta keeps float64 powers, cast to the update's float32 when applied).
     auto initial = [](const Hyperparameter& h) {
-      if (!h.is_tensor()) return InitializerArg(static_cast<float>(h.value()));
-      return InitializerArg(
-          h.tensor().dtype() == DType::kFloat32 ? h.tensor() : cast(h.tensor(), DType::kFloat32));
+      return h.is_tensor() ? InitializerArg(h.tensor())
+                           : InitializerArg(static_cast<float>(h.value()));
     };
     beta1_power_ = Variable(initial(beta1_), {.name = "beta1_power", .trainable = false});
     beta2_power_ = Variable(initial(beta2_), {.name = "beta2_power", .trainable = false});
@@ -363,8 +363,9 @@ void AdamOptimizer::prepare() {
 Operation AdamOptimizer::apply_dense(const Output& grad, const Variable& var) {
   return get_default_graph().create_op(
       "ApplyAdam",
-      {var.ref(), get_slot(var, "m").ref(), get_slot(var, "v").ref(), beta1_power_.value(),
-       beta2_power_.value(), lr_t_, beta1_t_, beta2_t_, epsilon_t_, grad},
+      {var.ref(), get_slot(var, "m").ref(), get_slot(var, "v").ref(),
+       cast(beta1_power_.value(), DType::kFloat32), cast(beta2_power_.value(), DType::kFloat32),
+       lr_t_, beta1_t_, beta2_t_, epsilon_t_, grad},
       {}, "ApplyAdam");
 }
 
@@ -375,8 +376,18 @@ Operation AdamOptimizer::finish(const std::vector<Operation>& updates, std::stri
     control_dependencies deps(updates);
     scopeflow::device cut(nullptr);
     scopeflow::device on(beta1_power_.device());
-    all.push_back(beta1_power_.assign(beta1_power_.value() * beta1_t_, "Assign").op());
-    all.push_back(beta2_power_.assign(beta2_power_.value() * beta2_t_, "Assign_1").op());
+    // In the powers' own dtype (TF: beta1_power * self._beta1_t, both of the tensor's dtype).
+    auto beta_in = [](const Hyperparameter& h, const Output& as_float, const Variable& power) {
+      return h.is_tensor() && h.tensor().dtype() == power.dtype() ? h.tensor() : as_float;
+    };
+    all.push_back(
+        beta1_power_
+            .assign(beta1_power_.value() * beta_in(beta1_, beta1_t_, beta1_power_), "Assign")
+            .op());
+    all.push_back(
+        beta2_power_
+            .assign(beta2_power_.value() * beta_in(beta2_, beta2_t_, beta2_power_), "Assign_1")
+            .op());
   }
   return group(all, name);
 }

@@ -693,6 +693,31 @@ def train_lr_schedules():
 
 
 @case
+def train_schedule_op_names():
+    """The ops each schedule and an EMA with num_updates build, in order (name and type)."""
+    gs = tf.train.get_or_create_global_step()
+    out = []
+    builders = [
+        lambda: tf.train.polynomial_decay(0.1, gs, 1000, 0.01, power=0.5),
+        lambda: tf.train.inverse_time_decay(0.1, gs, 100, 0.5, staircase=True),
+        lambda: tf.train.natural_exp_decay(0.1, gs, 100, 0.5),
+        lambda: tf.train.cosine_decay(0.1, gs, 1000, alpha=0.1),
+        lambda: tf.train.exponential_decay(0.1, gs, 390.625, 0.5),
+    ]
+    for build in builders:
+        n0 = len(tf.get_default_graph().get_operations())
+        build()
+        out += [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]]
+    w = tf.get_variable("w", [2], initializer=tf.constant_initializer(1.0))
+    ema = tf.train.ExponentialMovingAverage(0.9, gs)
+    n0 = len(tf.get_default_graph().get_operations())
+    ema.apply([w])
+    out += [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]
+            if o.name.startswith("ExponentialMovingAverage")]
+    return out
+
+
+@case
 def train_exponential_moving_average():
     gs = tf.train.get_or_create_global_step()
     with tf.device("/cpu:0"):

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "tests/support/cifar10_tutorial.h"
+#include "samples/tutorials/cifar10_model.h"
 
 namespace {
 
@@ -841,6 +841,32 @@ std::map<std::string, std::function<Result()>> cases() {
     }
     return out;
   };
+  m["train_schedule_op_names"] = [] {
+    namespace tr = sf::train;
+    auto gs = tr::get_or_create_global_step();
+    Result out;
+    auto record = [&](const std::function<void()>& build) {
+      const std::size_t n0 = sf::get_default_graph().operations().size();
+      build();
+      auto ops = sf::get_default_graph().operations();
+      for (std::size_t i = n0; i < ops.size(); ++i)
+        out.push_back(ops[i].name() + " " + ops[i].type());
+    };
+    record([&] { tr::polynomial_decay(0.1, gs, 1000, 0.01, 0.5); });
+    record([&] { tr::inverse_time_decay(0.1, gs, 100, 0.5, true); });
+    record([&] { tr::natural_exp_decay(0.1, gs, 100, 0.5); });
+    record([&] { tr::cosine_decay(0.1, gs, 1000, 0.1); });
+    record([&] { tr::exponential_decay(0.1, gs, 390.625, 0.5); });
+    auto w = sf::get_variable("w", {2}, {.initializer = sf::constant_initializer(1.0)});
+    tr::ExponentialMovingAverage ema(0.9, gs.value());
+    const std::size_t n0 = sf::get_default_graph().operations().size();
+    (void)ema.apply({w});
+    auto ops = sf::get_default_graph().operations();
+    for (std::size_t i = n0; i < ops.size(); ++i)
+      if (ops[i].name().rfind("ExponentialMovingAverage", 0) == 0)
+        out.push_back(ops[i].name() + " " + ops[i].type());
+    return out;
+  };
   m["train_exponential_moving_average"] = [] {
     auto gs = sf::train::get_or_create_global_step();
     sf::Variable w;
@@ -929,7 +955,7 @@ std::map<std::string, std::function<Result()>> cases() {
     return out;
   };
   m["tutorial_cifar10_multi_gpu"] = [] {
-    return scopeflow::testing::cifar10::build_towers(
+    return scopeflow::tutorials::cifar10::build_towers(
                2, 2, [](int i) { return "/gpu:" + std::to_string(i); })
         .trace;
   };

@@ -960,11 +960,20 @@ TEST_P(GpuOpsTest, LrnAndInTopK) {
     }
 }
 
-// Floor, Ceil, Cos, Sin in float64 (learning-rate schedules of a float64 rate).
+// Floor, Ceil, Cos, Sin, Log in float64 (schedules of a float64 rate, Pow's gradient); Floor
+// and Ceil in 16-bit floats.
 TEST_P(GpuOpsTest, Float64RoundingAndTrigonometry) {
-  for (const char* op : {"Floor", "Ceil", "Cos", "Sin"})
+  for (DType dt : {DType::kFloat16, DType::kBFloat16})
+    for (const char* op : {"Floor", "Ceil"}) {
+      OpCase oc = make(op, dt, {random_tensor(dt, {1029}, 14, true, -40, 40)});
+      oc.rtol = oc.atol = 0;
+      check(oc);
+    }
+  for (const char* op : {"Floor", "Ceil", "Cos", "Sin", "Log"})
     for (const Shape& s : {Shape{}, Shape{1029}, Shape{0}}) {
-      OpCase oc = make(op, DType::kFloat64, {random_tensor(DType::kFloat64, s, 13, true, -40, 40)});
+      const bool log = std::string(op) == "Log";
+      OpCase oc = make(op, DType::kFloat64,
+                       {random_tensor(DType::kFloat64, s, 13, true, log ? 1e-3 : -40, 40)});
       const bool exact = std::string(op) == "Floor" || std::string(op) == "Ceil";
       oc.rtol = exact ? 0 : 1e-15;  // CUDA's cos / sin: within 2 ulp
       oc.atol = exact ? 0 : 1e-16;

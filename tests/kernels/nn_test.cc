@@ -305,6 +305,86 @@ TEST(CpuLabelsTest, ConvolutionLabelsMatchTheReference) {
   }
 }
 
+// Sum / Mean / Max / L2Loss's "cpu" label against "ref": one block (leading, trailing, middle
+// axes: bit for bit, each output summed in the same order), a reduction to one value (blocked
+// partials: within rounding), a pattern that is not one block (the reference's way), NaN.
+TEST(CpuLabelsTest, ReductionLabelsMatchTheReference) {
+  const auto cpu = sf::devices::DeviceType::kCPU;
+  for (const char* op : {"Sum", "Mean", "Max", "L2Loss"})
+    EXPECT_EQ(sf::kernels::kernel_registry().labels(op, cpu, sf::float32).front(), "cpu") << op;
+  struct Case {
+    sf::Shape shape;
+    std::vector<std::int32_t> axes;
+    bool exact;
+  };
+  const std::vector<Case> cases = {
+      {{4, 2304, 3}, {0}, true},   {{7, 5, 300}, {2}, true}, {{3, 1, 600, 9}, {1, 2}, true},
+      {{5, 40000}, {0, 1}, false}, {{70001}, {0}, false},    {{4, 3, 5}, {0, 2}, true},
+      {{2, 1, 3}, {1}, true},      {{0, 3}, {0}, true},      {{3, 0}, {1}, true},
+  };
+  for (const char* op : {"Sum", "Mean", "Max"})
+    for (const auto& k : cases) {
+      auto xv = random_vec(static_cast<std::size_t>(k.shape.num_elements()), 31);
+      if (xv.size() > 100) xv[77] = std::nanf("");
+      auto x = sf::Tensor::from_vector<float>(xv, k.shape);
+      auto axes =
+          sf::Tensor::from_vector<std::int32_t>(k.axes, {static_cast<std::int64_t>(k.axes.size())});
+      sf::AttrMap a;
+      a.set("keep_dims", false);
+      const auto want = run_kernel(op, "ref", {x, axes}, a);
+      const auto got = run_kernel(op, "cpu", {x, axes}, a);
+      ASSERT_EQ(got.shape(), want.shape()) << op;
+      const auto g = got.to_vector<float>(), w = want.to_vector<float>();
+      for (std::size_t i = 0; i < g.size(); ++i) {
+        if (std::isnan(w[i])) {
+          EXPECT_TRUE(std::isnan(g[i])) << op << " " << k.shape.to_string() << " " << i;
+        } else if (k.exact) {
+          EXPECT_EQ(g[i], w[i]) << op << " " << k.shape.to_string() << " " << i;
+        } else {
+          EXPECT_NEAR(g[i], w[i], 1e-5 * (1 + std::fabs(w[i]))) << op << " " << k.shape.to_string();
+        }
+      }
+    }
+  for (std::int64_t n : {0, 1, 33333, 100000}) {
+    auto x = sf::Tensor::from_vector<float>(random_vec(static_cast<std::size_t>(n), 32), {n});
+    const float want = run_kernel("L2Loss", "ref", {x}, {}).scalar<float>();
+    EXPECT_NEAR(run_kernel("L2Loss", "cpu", {x}, {}).scalar<float>(), want, 1e-6 * (1 + want));
+  }
+}
+
+// LRN / LRNGrad's "cpu" label (running window sums, rows in parallel) against "ref" (each window
+// summed anew in double): every radius up to beyond the depth, betas with and without their
+// square-root forms, and a huge value followed by small ones (the running sum recomputes).
+TEST(CpuLabelsTest, LrnLabelsMatchTheReference) {
+  EXPECT_EQ(sf::kernels::kernel_registry()
+                .labels("LRN", sf::devices::DeviceType::kCPU, sf::float32)
+                .front(),
+            "cpu");
+  for (std::int64_t radius : {0, 1, 2, 5, 70})
+    for (float beta : {0.75f, 0.5f, 0.6f})
+      for (const sf::Shape& shape : {sf::Shape{3, 5, 7, 64}, sf::Shape{1, 1, 2, 3}}) {
+        sf::AttrMap a;
+        a.set("depth_radius", radius);
+        a.set("bias", 1.0f);
+        a.set("alpha", 0.7f);
+        a.set("beta", beta);
+        auto xv = random_vec(static_cast<std::size_t>(shape.num_elements()), 21);
+        if (xv.size() > 40) {
+          xv[3] = 1e15f;  // then small values in the same row: no cancellation
+          xv[10] = -3e14f;
+        }
+        auto x = sf::Tensor::from_vector<float>(xv, shape);
+        auto dy = sf::Tensor::from_vector<float>(
+            random_vec(static_cast<std::size_t>(shape.num_elements()), 22), shape);
+        const std::string what =
+            "radius " + std::to_string(radius) + " beta " + std::to_string(beta);
+        auto y = run_kernel("LRN", "ref", {x}, a);
+        expect_close(run_kernel("LRN", "cpu", {x}, a), y, "LRN " + what);
+        expect_close(run_kernel("LRNGrad", "cpu", {dy, x, y}, a),
+                     run_kernel("LRNGrad", "ref", {dy, x, y}, a), "LRNGrad " + what);
+      }
+}
+
 // The optimizer updates' "cpu" label (parallel_for chunks) against "ref" (one loop): in place on
 // var and its slots, bit for bit, on a size that spans several chunks and does not divide.
 TEST(CpuLabelsTest, ApplyLabelsAgreeBitForBitWithTheReference) {

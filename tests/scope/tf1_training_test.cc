@@ -9,13 +9,15 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
 
 #include <unistd.h>
 
-#include "tests/support/cifar10_tutorial.h"
+#include "samples/tutorials/cifar10_input.h"
+#include "samples/tutorials/cifar10_model.h"
 #include "tests/support/gradient_check.h"
 
 namespace {
@@ -57,7 +59,8 @@ TEST_F(Tf1TrainingTest, TensorHyperparametersEqualNumbers) {
       if (!tensors) return v;
       return sf::constant(v, d, sf::Shape{});
     };
-    auto adam = tr::AdamOptimizer(t(0.1, sf::float64), t(0.8, sf::float32), t(0.9, sf::float64),
+    // (float32 betas: a float64 beta keeps float64 powers, as TF, and rounds otherwise.)
+    auto adam = tr::AdamOptimizer(t(0.1, sf::float64), t(0.8, sf::float32), t(0.9, sf::float32),
                                   t(1e-3, sf::float32))
                     .minimize(loss, {}, std::vector<sf::Variable>{a});
     auto mom = tr::MomentumOptimizer(t(0.05, sf::float32), t(0.7, sf::float64))
@@ -72,6 +75,25 @@ TEST_F(Tf1TrainingTest, TensorHyperparametersEqualNumbers) {
   EXPECT_EQ(numbers.first, tensors.first);
   EXPECT_EQ(numbers.second, tensors.second);
   EXPECT_NE(numbers.first, (std::vector<float>{1, 1, 1}));
+  // TF: beta2_power takes a float64 beta's dtype (and the update casts it).
+  sf::reset_default_graph();
+  auto v = sf::get_variable("v", {2});
+  auto step = tr::AdamOptimizer(0.1, 0.9, sf::constant(0.999, sf::float64, sf::Shape{}))
+                  .minimize(sf::reduce_sum(v * v));
+  sf::Variable beta2_power;
+  for (const auto& g : sf::global_variables()) {
+    if (g.op().name() == "beta2_power") beta2_power = g;
+    if (g.op().name() == "beta1_power") {
+      EXPECT_EQ(g.dtype(), sf::float32);
+    }
+  }
+  ASSERT_TRUE(beta2_power.valid());
+  EXPECT_EQ(beta2_power.dtype(), sf::float64);
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  s.run(step);
+  s.run(step);
+  EXPECT_DOUBLE_EQ(s.run(beta2_power.value()).scalar<double>(), 0.999 * 0.999 * 0.999);
 }
 
 TEST_F(Tf1TrainingTest, BadHyperparameterTensorsAreRefusedNamingThem) {
@@ -271,7 +293,7 @@ TEST_F(Tf1TrainingTest, PowGradientAndIntegerExponents) {
 // tower of batch K*b does (the averaged gradient is the mean over the towers: the weight decay
 // of each tower's scope and its mean cross entropy), the moving averages included.
 TEST_F(Tf1TrainingTest, Cifar10MultiGpuTutorialTowersEqualOneBigBatch) {
-  namespace c10 = scopeflow::testing::cifar10;
+  namespace c10 = scopeflow::tutorials::cifar10;
   constexpr std::int64_t kImages = 4;
   std::mt19937 gen(5);
   std::uniform_real_distribution<float> pixel(-1, 1);
@@ -333,6 +355,225 @@ TEST_F(Tf1TrainingTest, Cifar10MultiGpuTutorialTowersEqualOneBigBatch) {
   }
   for (std::size_t i = 0; i < one.first.size(); ++i)
     EXPECT_NEAR(one.first[i], two.first[i], 1e-5 * std::fabs(one.first[i])) << "step " << i;
+}
+
+// The tutorial's input: CIFAR-10 records (CHW planes to HWC), their errors, the crops.
+TEST_F(Tf1TrainingTest, Cifar10RecordsAndPreprocessing) {
+  namespace c10 = scopeflow::tutorials::cifar10;
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("sf_c10_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "test_batch.bin").string();
+  std::vector<std::uint8_t> bytes;
+  for (int r = 0; r < 3; ++r) {
+    bytes.push_back(static_cast<std::uint8_t>(r * 4));  // labels 0, 4, 8
+    for (int ch = 0; ch < 3; ++ch)
+      for (int p = 0; p < 1024; ++p)
+        bytes.push_back(static_cast<std::uint8_t>((p + ch * 7 + r) % 251));
+  }
+  auto write = [&](const std::vector<std::uint8_t>& b) {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  };
+  write(bytes);
+  const c10::Dataset d = c10::read_cifar10(dir.string(), true);
+  ASSERT_EQ(d.size(), 3);
+  EXPECT_EQ(d.labels, (std::vector<std::int32_t>{0, 4, 8}));
+  // Pixel (y=1, x=2) of record 2, channel 1 (green): plane 1, offset 1*32+2.
+  EXPECT_EQ(d.images[static_cast<std::size_t>(2 * 3072 + (1 * 32 + 2) * 3 + 1)],
+            (34 + 7 + 2) % 251);
+  // Central crop, standardized: mean 0, variance 1.
+  std::vector<float> out(3 * 24 * 24 * 3);
+  std::vector<std::int32_t> labels(3);
+  std::mt19937_64 rng(1);
+  c10::make_batch(d, 1, 3, false, rng, out.data(), labels.data());  // wraps: records 1, 2, 0
+  EXPECT_EQ(labels, (std::vector<std::int32_t>{4, 8, 0}));
+  double mean = 0, sq = 0;
+  for (int i = 0; i < 24 * 24 * 3; ++i) {
+    mean += out[static_cast<std::size_t>(i)];
+    sq += double(out[static_cast<std::size_t>(i)]) * out[static_cast<std::size_t>(i)];
+  }
+  EXPECT_NEAR(mean / (24 * 24 * 3), 0.0, 1e-5);
+  EXPECT_NEAR(sq / (24 * 24 * 3), 1.0, 1e-4);
+  // A constant image divides by 1/sqrt(n), not by zero.
+  std::vector<float> flat(12, 3.0f);
+  c10::per_image_standardization(flat.data(), 12);
+  EXPECT_EQ(flat, std::vector<float>(12, 0.0f));
+  // Errors name the file and the record.
+  bytes[3073] = 10;  // record 1's label
+  write(bytes);
+  try {
+    c10::read_cifar10_file(path);
+    FAIL();
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("record 1 has label 10"), std::string::npos) << e.what();
+  }
+  bytes.pop_back();
+  write(bytes);
+  EXPECT_THROW(c10::read_cifar10_file(path), sf::InvalidArgumentError);
+  EXPECT_THROW(c10::read_cifar10(dir.string(), false), sf::NotFoundError);  // no data_batch_1
+  EXPECT_THROW(c10::synthetic_cifar10(0, 1), sf::InvalidArgumentError);
+  std::filesystem::remove_all(dir);
+}
+
+// What a review against TF 2.21 found: float64 Pow gradients (Log in float64), LRN's float32
+// norm (an overflowing norm gives 0) and TF's exp(-beta log(norm)) (a negative norm gives NaN),
+// in_top_k's 0-D k and its name, an integer Pow with an empty output, Ceil's dtypes.
+TEST_F(Tf1TrainingTest, ReviewedEdgeCasesAgreeWithTf) {
+  sf::Session s;
+  auto a = sf::constant(sf::Tensor::from_vector<double>({0.5, 2, -1, 0}, {4}));
+  auto b = sf::constant(sf::Tensor::from_vector<double>({2, 0.5, 3, 2}, {4}));
+  auto g = sf::gradients(sf::reduce_sum(sf::cast(sf::pow(a, b), sf::float32)), {a, b});
+  auto r = s.run({g[0], g[1]});
+  const auto gx = r[0].to_vector<double>(), gy = r[1].to_vector<double>();
+  const std::vector<double> want_x{1, 0.35355338, 3, 0}, want_y{-0.1732868, 0.98025817, 0, 0};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(gx[i], want_x[i], 1e-7);
+    EXPECT_NEAR(gy[i], want_y[i], 1e-7);
+  }
+  auto x = sf::placeholder(sf::float32, {1, 1, 1, 4}, "x");
+  const auto xv = sf::Tensor::from_vector<float>({1e10f, -2e10f, 3e10f, 5e9f}, {1, 1, 1, 4});
+  auto overflow = sf::nn::lrn(x, 1, 1.0, 1e30, 0.5);
+  EXPECT_EQ(s.run(overflow, {{x, xv}}).to_vector<float>(), (std::vector<float>{0, 0, 0, 0}));
+  auto negative = sf::nn::lrn(x, 1, -5.0, 1.0, 2.0);
+  for (float v :
+       s.run(negative,
+             {{x, sf::Tensor::from_vector<float>({0.1f, 0.2f, 0.3f, 0.4f}, {1, 1, 1, 4})}})
+           .to_vector<float>())
+    EXPECT_TRUE(std::isnan(v));
+  EXPECT_THROW(sf::nn::lrn(x, 2147483647), sf::ValueError);
+
+  auto p = sf::placeholder(sf::float32, {2, 3}, "p");
+  auto t = sf::placeholder(sf::int32, {2}, "t");
+  EXPECT_EQ(sf::nn::in_top_k(p, t, 1, "acc").name(), "acc/acc:0");
+  auto k = sf::placeholder(sf::int32, sf::Shape::unknown(), "k");
+  auto top = sf::get_default_graph().create_op("InTopKV2", {p, t, k}, {}, "top").output(0);
+  try {
+    s.run(top, {{p, sf::Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3})},
+                {t, sf::Tensor::from_vector<std::int32_t>({0, 2}, {2})},
+                {k, sf::Tensor::from_vector<std::int32_t>({1}, {1})}});
+    FAIL() << "a k of shape [1] was accepted";
+  } catch (const sf::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("k must be 0-D, got shape [1]"), std::string::npos)
+        << e.what();
+  }
+  auto empty = sf::placeholder(sf::int32, {0}, "empty");
+  auto minus = sf::placeholder(sf::int32, {1}, "minus");
+  EXPECT_EQ(
+      s.run(sf::pow(empty, minus), {{empty, sf::Tensor::from_vector<std::int32_t>({}, {0})},
+                                    {minus, sf::Tensor::from_vector<std::int32_t>({-1}, {1})}})
+          .num_elements(),
+      0);
+  EXPECT_THROW(sf::ceil(sf::placeholder(sf::int32, {2})), sf::ValueError);
+  EXPECT_THROW(sf::floor(sf::placeholder(sf::int64, {2})), sf::ValueError);
+}
+
+// What a second review against TF 2.21 found in the schedules and the moving averages.
+TEST_F(Tf1TrainingTest, ReviewedScheduleAndAverageCasesAgreeWithTf) {
+  sf::Session s;
+  auto x = sf::placeholder(sf::float32, sf::Shape{}, "x");
+  // A NaN x takes no predicate: TF's case falls back to values[0].
+  auto pw = tr::piecewise_constant(x, {1, 2}, {10, 20, 30});
+  EXPECT_EQ(s.run(pw, {{x, sf::Tensor::from_scalar(std::nanf(""))}}).scalar<float>(), 10.0f);
+  EXPECT_EQ(s.run(pw, {{x, sf::Tensor::from_scalar(2.0f)}}).scalar<float>(), 20.0f);
+  EXPECT_EQ(s.run(pw, {{x, sf::Tensor::from_scalar(INFINITY)}}).scalar<float>(), 30.0f);
+  // A fractional decay_steps stays fractional (TF: 0.0010002948 in float32).
+  auto frac = tr::exponential_decay(0.1, x, 390.625 * 2.5, 0.1);
+  EXPECT_NEAR(s.run(frac, {{x, sf::Tensor::from_scalar(1953.0f)}}).scalar<float>(), 0.001, 1e-6);
+  EXPECT_THROW(tr::exponential_decay(0.1, x, 0.0, 0.1), sf::ValueError);
+  // A float16 rate with staircase (Floor in float16); TF: 0.09998, 0.09998, 0.04999.
+  auto h = tr::exponential_decay(sf::cast(sf::constant(0.1f), sf::float16), x, 10, 0.5, true);
+  for (auto [step, want] : {std::pair{0.0f, 0.09998f}, {9.0f, 0.09998f}, {10.0f, 0.04999f}})
+    EXPECT_NEAR(
+        s.run(sf::cast(h, sf::float32), {{x, sf::Tensor::from_scalar(step)}}).scalar<float>(), want,
+        1e-5);
+  // Steps of other numeric dtypes are cast, as TF's.
+  EXPECT_NO_THROW(tr::exponential_decay(0.1, sf::placeholder(sf::uint8, sf::Shape{}), 10, 0.5));
+  // int32 boundaries span int32.
+  EXPECT_NO_THROW(tr::piecewise_constant(sf::placeholder(sf::int32, sf::Shape{}),
+                                         {-2147483648.0, 2147483647.0}, {1, 2, 3}));
+}
+
+TEST_F(Tf1TrainingTest, AveragesOfRestoredAndPartitionedVariablesAsTf) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("sf_ema2_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  // 1. A shadow added to a restored model starts from the restored value (TF's cond on
+  // is_variable_initialized), not from the initial value.
+  std::string path;
+  {
+    auto w = sf::get_variable("w", {2}, {.initializer = sf::constant_initializer(5.0)});
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    path = tr::Saver().save(s, (dir / "w").string());
+  }
+  sf::reset_default_graph();
+  {
+    auto w = sf::get_variable("w", {2}, {.initializer = sf::constant_initializer(1.0)});
+    tr::ExponentialMovingAverage ema(0.9);
+    (void)ema.apply({w});
+    sf::Session s;
+    tr::Saver({.var_list = std::vector<sf::Variable>{w}}).restore(s, path);
+    s.run(sf::variables_initializer({ema.average(w)}));
+    EXPECT_EQ(values(s, ema.average(w)), (std::vector<float>{5, 5}));
+    // Initialized together, the shadow starts at the initial value.
+    s.run(sf::global_variables_initializer());
+    EXPECT_EQ(values(s, ema.average(w)), (std::vector<float>{1, 1}));
+  }
+  // 2. The shadows of a partitioned variable's shards are saved whole, so an evaluation graph
+  // without the partitioner restores the averages.
+  sf::reset_default_graph();
+  {
+    auto w = sf::get_variable("p", {4, 2},
+                              {.initializer = sf::constant_initializer(2.0),
+                               .partitioner = sf::fixed_size_partitioner(2)});
+    tr::ExponentialMovingAverage ema(0.5);
+    auto op = ema.apply();
+    EXPECT_EQ(ema.average(w.partitions()[1]).save_slice_info()->full_name,
+              "p/ExponentialMovingAverage");
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    s.run(w.partitions()[1].assign(sf::constant(std::vector<float>{0, 0, 0, 0}, {2, 2})));
+    s.run(op);
+    path = tr::Saver().save(s, (dir / "p").string());
+  }
+  sf::reset_default_graph();
+  {
+    auto p = sf::get_variable("p", {4, 2});
+    tr::ExponentialMovingAverage ema(0.5);
+    sf::Session s;
+    tr::Saver({.var_dict = ema.variables_to_restore()}).restore(s, path);
+    EXPECT_EQ(values(s, p), (std::vector<float>{2, 2, 2, 2, 1, 1, 1, 1}));
+  }
+  // 3. One EMA object used in a second graph makes that graph's shadows.
+  sf::Graph first = sf::get_default_graph();
+  tr::ExponentialMovingAverage ema(0.9);
+  sf::Variable w1, w2;
+  {
+    sf::reset_default_graph();
+    w1 = sf::get_variable("w", {1});
+    (void)ema.apply({w1});
+  }
+  sf::reset_default_graph();
+  w2 = sf::get_variable("w", {1});
+  auto op = ema.apply({w2});
+  EXPECT_EQ(ema.average(w2).graph(), sf::get_default_graph());
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  s.run(op);
+  // 4. A scope with reuse=True finds no shadow to reuse: TF's "does not exist".
+  auto w3 = sf::get_variable("w3", {1});
+  {
+    sf::variable_scope vs("tower", {.reuse = true});
+    EXPECT_THROW(tr::ExponentialMovingAverage(0.9).apply({w3}), sf::ValueError);
+  }
+  {
+    sf::variable_scope vs("tower", {.reuse = sf::AUTO_REUSE});
+    // TF: unique_name(..., mark_as_used=False) under the current name scope.
+    EXPECT_EQ(tr::ExponentialMovingAverage(0.9).average_name(w3),
+              "tower_1/w3/ExponentialMovingAverage");
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

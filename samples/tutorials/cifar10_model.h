@@ -1,16 +1,19 @@
-// Test support: TF's cifar10 tutorial (models/tutorials/image/cifar10: cifar10.py's inference
-// and loss, cifar10_multi_gpu_train.py's towers and average_gradients) written against
-// ScopeFlow's API line by line, for the golden case tutorial_cifar10_multi_gpu and the training
-// tests. Variables live on /cpu:0 (_variable_on_cpu), towers on `tower_device(i)`.
+// TF's cifar10 tutorial (models/tutorials/image/cifar10: cifar10.py's inference and loss,
+// cifar10_multi_gpu_train.py's towers and average_gradients) written against ScopeFlow's API
+// line by line. Used by sf-cifar10-multi-gpu-train, the golden case tutorial_cifar10_multi_gpu
+// and the training tests. Variables live on /cpu:0 (_variable_on_cpu), towers on
+// `tower_device(i)`.
 #pragma once
 
 #include <scopeflow/scopeflow.h>
 
+#include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace scopeflow::testing::cifar10 {
+namespace scopeflow::tutorials::cifar10 {
 
 inline Variable variable_on_cpu(const std::string& name, const Shape& shape, Initializer init) {
   device cpu("/cpu:0");
@@ -98,14 +101,30 @@ struct Towers {
 // train()'s graph: `num_towers` towers of `batch` images on tower_device(i), the averaged
 // gradients applied with an exponential_decay rate, the moving averages of every trainable
 // variable updated after each step.
+// cifar10.py's constants.
+inline constexpr double kMovingAverageDecay = 0.9999;
+inline constexpr double kNumEpochsPerDecay = 350.0;
+inline constexpr double kLearningRateDecayFactor = 0.1;
+inline constexpr double kInitialLearningRate = 0.1;
+inline constexpr std::int64_t kNumExamplesPerEpochForTrain = 50000;
+
+// TF's decay_steps: int(num_batches_per_epoch * NUM_EPOCHS_PER_DECAY), at least 1.
+inline std::int64_t decay_steps(std::int64_t batch, int num_towers) {
+  const double per_epoch = double(kNumExamplesPerEpochForTrain) / double(batch) / num_towers;
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(per_epoch * kNumEpochsPerDecay));
+}
+
 inline Towers build_towers(int num_towers, std::int64_t batch,
                            const std::function<std::string(int)>& tower_device,
-                           double initial_lr = 0.1, double ema_decay = 0.9999) {
+                           double initial_lr = kInitialLearningRate,
+                           double ema_decay = kMovingAverageDecay,
+                           std::int64_t lr_decay_steps = 350) {
   Towers t;
   device cpu("/cpu:0");
   t.global_step = get_variable("global_step", {},
                                {.initializer = constant_initializer(0.0), .trainable = false});
-  t.lr = train::exponential_decay(initial_lr, t.global_step, 350, 0.1, true);
+  t.lr = train::exponential_decay(initial_lr, t.global_step, lr_decay_steps,
+                                  kLearningRateDecayFactor, true);
   train::GradientDescentOptimizer opt(t.lr);
   std::vector<GradsAndVars> tower_grads;
   {
@@ -149,4 +168,4 @@ inline Towers build_towers(int num_towers, std::int64_t batch,
   return t;
 }
 
-}  // namespace scopeflow::testing::cifar10
+}  // namespace scopeflow::tutorials::cifar10
