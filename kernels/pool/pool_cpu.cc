@@ -346,21 +346,44 @@ void max_pool_backward_cpu(const PoolGeom& g, const float* x, const float* dy, f
     });
     return;
   }
-  parallel_for(nx, kElementwiseGrain,
-               [&](std::int64_t lo, std::int64_t hi) { std::fill(dx + lo, dx + hi, 0.0f); });
-  parallel_for(g.n * g.c, plane_grain(g), [&](std::int64_t lo, std::int64_t hi) {
-    for_plane_range(g, lo, hi, [&](std::int64_t n, std::int64_t c0, std::int64_t c1) {
-      for_positions(g, n, [&](std::int64_t o, const std::vector<std::int64_t>& taps) {
-        if (taps.empty()) return;
-        for (std::int64_t c = c0; c < c1; ++c) {
-          std::int64_t best = taps[0] + c;
-          for (auto t : taps)
-            if (x[t + c] > x[best]) best = t + c;  // the first maximum, as the reference
-          dx[best] += dy[o + c];
-        }
-      });
-    });
-  });
+  // Overlapping windows (3x3 / stride 2): images in parallel; per window, the argmax of every
+  // channel at once (contiguous channel loops), then dy added to the winners, windows in the
+  // reference's (oh, ow) order, so each dx element sums its contributions in the reference's
+  // order: bit for bit.
+  (void)nx;
+  const std::int64_t per_image = g.h.in * g.w.in * g.c;
+  const std::int64_t image_work =
+      std::max<std::int64_t>(1, g.h.out * g.w.out * taps(g.h) * taps(g.w) * g.c);
+  parallel_for(g.n, std::max<std::int64_t>(1, kElementwiseGrain / image_work),
+               [&](std::int64_t lo, std::int64_t hi) {
+                 const std::int64_t C = g.c;
+                 std::vector<float> best(static_cast<std::size_t>(C));
+                 std::vector<std::int32_t> arg(static_cast<std::size_t>(C));
+                 float* bp = best.data();
+                 std::int32_t* ap = arg.data();
+                 for (std::int64_t n = lo; n < hi; ++n) {
+                   std::fill(dx + n * per_image, dx + (n + 1) * per_image, 0.0f);
+                   for_positions(g, n, [&](std::int64_t o, const std::vector<std::int64_t>& t) {
+                     if (t.empty()) return;
+                     const float* first = x + t[0];
+                     for (std::int64_t c = 0; c < C; ++c) {
+                       bp[c] = first[c];
+                       ap[c] = 0;
+                     }
+                     for (std::size_t k = 1; k < t.size(); ++k) {
+                       const float* in = x + t[k];
+                       const auto kk = static_cast<std::int32_t>(k);
+                       for (std::int64_t c = 0; c < C; ++c) {
+                         const bool greater = in[c] > bp[c];  // the first maximum wins ties
+                         bp[c] = select_bits(greater, in[c], bp[c]);
+                         ap[c] = greater ? kk : ap[c];
+                       }
+                     }
+                     for (std::int64_t c = 0; c < C; ++c)
+                       dx[t[static_cast<std::size_t>(ap[c])] + c] += dy[o + c];
+                   });
+                 }
+               });
 }
 
 void avg_pool_backward_cpu(const PoolGeom& g, const float* dy, float* dx) {
