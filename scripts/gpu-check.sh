@@ -10,7 +10,8 @@
 #   4. runs a GPU smoke test (devices_gpu_test; stops there if it fails), then the whole test
 #      suite, GPU-labelled tests included, then compute-sanitizer memcheck on the native
 #      conv2d kernel's every tile/split plan;
-#   5. runs the GPU benchmarks, sf-train's GPU throughput and its PyTorch peer
+#   5. runs the GPU benchmarks, sf-train's GPU throughput and its PyTorch peer, the cifar10
+#      tutorial (sf-cifar10-multi-gpu-train) on 1 and 2 towers
 #      (benchmarks/compare/pytorch_fashion_cnn.py), sf-bench's towers on logical GPUs
 #      (efficiency, cost model per strategy, all-reduce bandwidth), and last the 15-epoch
 #      accuracy run with whatever time is left;
@@ -234,6 +235,16 @@ if [ $run_bench = 1 ]; then
   else
     echo "skipped: python3 cannot import torch" >"$out/pytorch_fashion_cnn.txt"
   fi
+  # TF's cifar10 multi-GPU tutorial (synthetic images): 1 tower, and 2 towers on logical GPUs
+  # of the card, variables on the CPU as the tutorial puts them; then --eval of the averages.
+  if [ $towers_only = 0 ]; then
+    for k in 1 2; do
+      tb 60 $bdir/samples/sf-cifar10-multi-gpu-train --data synthetic --device gpu --num_gpus $k \
+        --batch_size 128 --max_steps 200 --log_frequency 50 --eval --num_examples 1024 \
+        --train_dir "$out/cifar10_train_$k" --json "$out/tutorial_cifar10_gpu$k.json" \
+        >"$out/tutorial_cifar10_gpu$k.txt" 2>&1 || bench_rc=1
+    done
+  fi
   echo "sf-train / PyTorch done at +$(( $(date +%s) - t0 ))s"
   # SF_GPU_KERNEL_FILTER narrows the kernel benchmarks (all GPU cases by default).
   [ $towers_only = 1 ] || gbench kernels 120 "${SF_GPU_KERNEL_FILTER:-Gpu|cublas|cudnn|Cuda}"
@@ -349,6 +360,10 @@ if [ $run_bench = 1 ] && [ $towers_only = 0 ]; then
   [ -f "$out/sf_train_gpu.json" ] || echo "sf-train gpu: $(tail -1 "$out/sf_train_gpu.txt")"
   [ -f "$out/pytorch_fashion_cnn.json" ] ||
     echo "pytorch peer: $(tail -1 "$out/pytorch_fashion_cnn.txt")"
+  for k in 1 2; do
+    [ -f "$out/tutorial_cifar10_gpu$k.json" ] &&
+      python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('cifar10 tutorial, %d tower(s): %.0f images/sec, precision @ 1 %.3f' % (d['num_gpus'], d['images_per_sec'], d.get('precision_at_1', float('nan'))))" "$out/tutorial_cifar10_gpu$k.json"
+  done
 fi
 jsons=$(ls "$out"/bench_*.json $(ls "$out"/sf_train_gpu*.json 2>/dev/null | grep -v _trace) "$out"/pytorch_fashion_cnn.json \
   $(ls "$out"/tower_*.json 2>/dev/null | grep -v _trace) "$out"/allreduce_*.json 2>/dev/null)
