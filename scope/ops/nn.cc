@@ -1,6 +1,8 @@
 // CNN op builders. See nn.h.
 #include "scope/ops/nn.h"
 
+#include <cmath>
+
 #include <limits>
 
 #include "devices/base/errors.h"
@@ -343,6 +345,87 @@ Output clip_by_value(const Output& t, double clip_value_min, double clip_value_m
   const std::string final_name = scope.name();
   return clip_by_value(t, constant(clip_value_min, t.dtype(), Shape{}, "clip_value_min"),
                        constant(clip_value_max, t.dtype(), Shape{}, "clip_value_max"), final_name);
+}
+
+Output global_norm(const std::vector<Output>& t_list, std::string_view name) {
+  name_scope scope(name, "global_norm");
+  std::vector<Output> half_squared_norms;
+  for (const auto& t : t_list)
+    if (t.valid()) half_squared_norms.push_back(nn::l2_loss(t));
+  if (half_squared_norms.empty())
+    throw ValueError("global_norm: t_list holds no tensor (every entry is empty)");
+  Output half_squared_norm = reduce_sum(stack(half_squared_norms), {0});
+  Output two = constant(2.0, half_squared_norm.dtype(), Shape{}, "Const");
+  return sqrt(half_squared_norm * two, "global_norm");
+}
+
+std::pair<std::vector<Output>, Output> clip_by_global_norm(const std::vector<Output>& t_list,
+                                                           double clip_norm,
+                                                           std::optional<Output> use_norm,
+                                                           std::string_view name) {
+  if (!(clip_norm > 0) || !std::isfinite(clip_norm))
+    throw ValueError(
+        str_cat("clip_by_global_norm: clip_norm must be a finite number > 0, got ", clip_norm));
+  // TF: the norm is taken before (outside) the "clip_by_global_norm" scope.
+  const Output norm = use_norm ? *use_norm : global_norm(t_list);
+  name_scope scope(name, "clip_by_global_norm");
+  // scale = clip_norm * min(1 / norm, 1 / clip_norm), + (norm - norm): NaN for a non-finite norm.
+  Output inverse = 1.0 / norm;
+  Output one = constant(1.0, norm.dtype(), Shape{}, "Const");
+  Output limit = one / clip_norm;
+  Output scale_for_finite = clip_norm * minimum(inverse, limit);
+  Output nan_if_not_finite = norm - norm;
+  Output scale = scale_for_finite + nan_if_not_finite;
+  std::vector<Output> clipped;
+  for (std::size_t i = 0; i < t_list.size(); ++i) {
+    if (!t_list[i].valid()) {
+      clipped.emplace_back();
+      continue;
+    }
+    std::optional<scopeflow::device> on;  // TF: colocate_with(v)
+    if (!t_list[i].op().device().empty()) on.emplace(t_list[i].op().device());
+    // TF names it "%s_%d" % (scope, i) inside the scope: "clip_by_global_norm/..._0".
+    clipped.push_back(identity(t_list[i] * scale, str_cat(scope.name(), "_", i)));
+  }
+  return {clipped, norm};
+}
+
+Output clip_by_norm(const Output& t, double clip_norm, const std::vector<std::int64_t>& axes,
+                    std::string_view name) {
+  if (!(clip_norm > 0) || !std::isfinite(clip_norm))
+    throw ValueError(
+        str_cat("clip_by_norm: clip_norm must be a finite number > 0, got ", clip_norm));
+  name_scope scope(name, "clip_by_norm");
+  const std::string final_name = scope.name();
+  Output squares = t * t;
+  Output l2sum = reduce_sum(squares, axes, /*keep_dims=*/true);
+  Output pred = binary_operator("Greater", "Greater", l2sum, 0.0);
+  // TF's two-tap where: no NaN gradient at a zero norm.
+  Output ones;
+  {
+    name_scope ones_scope("", "ones_like");
+    const Shape s = l2sum.shape();
+    Output dims = s.is_fully_defined() ? constant(Tensor::from_vector<std::int32_t>(
+                                                      [&] {
+                                                        std::vector<std::int32_t> d;
+                                                        for (auto v : s.dims())
+                                                          d.push_back(static_cast<std::int32_t>(v));
+                                                        return d;
+                                                      }(),
+                                                      {s.rank()}),
+                                                  "Shape/shape_as_tensor")
+                                       : shape(l2sum, DType::kInt32, "Shape");
+    ones = scopeflow::fill(dims, constant(1.0, l2sum.dtype(), Shape{}, "Const"), ones_scope.name());
+  }
+  Output l2sum_safe = where(pred, l2sum, ones);
+  Output l2norm = where(pred, sqrt(l2sum_safe), l2sum);
+  Output intermediate = t * clip_norm;
+  Output clipped = divide(intermediate, binary_operator("Maximum", "Maximum", l2norm, clip_norm));
+  if (t.shape().has_rank() && clipped.shape().has_rank() &&
+      !t.shape().is_compatible_with(clipped.shape()))
+    throw ValueError(str_cat("clip_by_norm: clipping ", t.shape().to_string(),
+                             " changes its shape to ", clipped.shape().to_string()));
+  return identity(clipped, final_name);
 }
 
 Output matmul(const Output& a, const Output& b, bool transpose_a, bool transpose_b,

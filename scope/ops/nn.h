@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "runtime/graph.h"
@@ -132,5 +133,22 @@ Output clip_by_value(const Output& t, double clip_value_min, double clip_value_m
                      std::string_view name = "");
 Output clip_by_value(const Output& t, const Output& clip_value_min, const Output& clip_value_max,
                      std::string_view name = "");
+
+// tf.global_norm(t_list): sqrt(sum of squares of every element of every tensor), as TF builds
+// it (L2Loss per tensor, stacked, summed, times 2, "global_norm/global_norm"). Invalid entries
+// (TF's None, such as a variable without a gradient) are skipped.
+Output global_norm(const std::vector<Output>& t_list, std::string_view name = "");
+// tf.clip_by_global_norm(t_list, clip_norm): every tensor scaled by clip_norm / max(global_norm,
+// clip_norm) ("clip_by_global_norm/clip_by_global_norm/_<i>"); a non-finite norm makes the scale
+// NaN, as TF's. Returns the clipped list (invalid entries stay invalid) and the global norm
+// (`use_norm` when given, else global_norm(t_list)). clip_norm must be > 0 when a number.
+std::pair<std::vector<Output>, Output> clip_by_global_norm(const std::vector<Output>& t_list,
+                                                           double clip_norm,
+                                                           std::optional<Output> use_norm = {},
+                                                           std::string_view name = "");
+// tf.clip_by_norm(t, clip_norm, axes): t * clip_norm / max(l2norm(t over axes), clip_norm) with
+// TF's NaN-free gradient at a zero norm (the two Selects); axes empty = all.
+Output clip_by_norm(const Output& t, double clip_norm, const std::vector<std::int64_t>& axes = {},
+                    std::string_view name = "");
 
 }  // namespace scopeflow

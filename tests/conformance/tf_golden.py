@@ -865,6 +865,31 @@ def tutorial_cifar10_multi_gpu():
 
 
 @case
+def clip_by_norms():
+    """global_norm, clip_by_global_norm (with an empty entry, an inf norm) and clip_by_norm:
+    the ops in order, values and gradients."""
+    a = tf.constant([[3.0, 4.0]])
+    b = tf.constant([12.0])
+    n0 = len(tf.get_default_graph().get_operations())
+    clipped, norm = tf.clip_by_global_norm([a, None, b], 6.5)
+    out = [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]]
+    out += [clipped[0].name, str(clipped[1]), clipped[2].name, norm.name]
+    n0 = len(tf.get_default_graph().get_operations())
+    c2 = tf.clip_by_norm(a, 2.0)
+    out += [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]]
+    z = tf.constant([[3.0, 4.0], [0.0, 0.0]])
+    c3 = tf.clip_by_norm(z, 2.0, axes=[1])
+    g3 = tf.gradients(tf.reduce_sum(c3 * tf.constant([[1.0, 2.0], [3.0, 4.0]])), [z])[0]
+    big, _ = tf.clip_by_global_norm([tf.constant([1.0, float("inf")])], 1.0)
+    small, n2 = tf.clip_by_global_norm([a], 100.0)
+    gn = tf.global_norm([a, b])
+    with tf.Session() as s:
+        out += [_vals(v) for v in s.run([clipped[0], clipped[2], norm, c2, c3, g3, small[0], n2, gn])]
+        out.append(" ".join("nan" if v != v else "%g" % v for v in s.run(big[0])))
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

@@ -959,6 +959,40 @@ std::map<std::string, std::function<Result()>> cases() {
                2, 2, [](int i) { return "/gpu:" + std::to_string(i); })
         .trace;
   };
+  m["clip_by_norms"] = [] {
+    Result out;
+    auto ops_since = [&](std::size_t n0) {
+      auto ops = sf::get_default_graph().operations();
+      for (std::size_t i = n0; i < ops.size(); ++i)
+        out.push_back(ops[i].name() + " " + ops[i].type());
+    };
+    auto a = sf::constant(std::vector<float>{3, 4}, {1, 2});
+    auto b = sf::constant(std::vector<float>{12}, {1});
+    std::size_t n0 = sf::get_default_graph().operations().size();
+    auto [clipped, norm] = sf::clip_by_global_norm({a, sf::Output(), b}, 6.5);
+    ops_since(n0);
+    out.insert(out.end(), {clipped[0].name(), clipped[1].valid() ? "?" : "None", clipped[2].name(),
+                           norm.name()});
+    n0 = sf::get_default_graph().operations().size();
+    auto c2 = sf::clip_by_norm(a, 2.0);
+    ops_since(n0);
+    auto z = sf::constant(std::vector<float>{3, 4, 0, 0}, {2, 2});
+    auto c3 = sf::clip_by_norm(z, 2.0, {1});
+    auto g3 = sf::gradients(
+        sf::reduce_sum(c3 * sf::constant(std::vector<float>{1, 2, 3, 4}, {2, 2})), {z})[0];
+    auto big = sf::clip_by_global_norm({sf::constant(std::vector<float>{1, INFINITY}, {2})}, 1.0);
+    auto small = sf::clip_by_global_norm({a}, 100.0);
+    auto gn = sf::global_norm({a, b});
+    sf::Session s;
+    for (const auto& t :
+         {clipped[0], clipped[2], norm, c2, c3, g3, small.first[0], small.second, gn})
+      out.push_back(golden_vals({s.run(t)}));
+    std::string nans;
+    for (float v : s.run(big.first[0]).to_vector<float>())
+      nans += (nans.empty() ? "" : " ") + std::string(std::isnan(v) ? "nan" : "?");
+    out.push_back(nans);
+    return out;
+  };
   m["m_device_merging"] = [] {
     Result out;
     {
