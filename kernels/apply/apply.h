@@ -1,5 +1,6 @@
 // Fused optimizer updates (TF's training ops), float32, updating the variable (and slot)
-// tensors in place: ApplyGradientDescent, ApplyMomentum (use_nesterov), ApplyAdam.
+// tensors in place: ApplyGradientDescent, ApplyMomentum (use_nesterov), ApplyAdam,
+// ApplyRMSProp and ApplyCenteredRMSProp (not grouped).
 // CPU: apply_cpu.cc; CUDA: apply_cuda.cu. Inputs follow TF's signatures; output 0 is the
 // updated variable.
 #pragma once
@@ -17,6 +18,13 @@ void apply_momentum_ref(float* var, float* accum, float lr, const float* grad, f
                         bool nesterov, std::int64_t n);
 void apply_adam_ref(float* var, float* m, float* v, float beta1_power, float beta2_power, float lr,
                     float beta1, float beta2, float epsilon, const float* grad, std::int64_t n);
+// TF's ApplyRMSProp: ms += (grad^2 - ms) * (1 - rho); mom = mom * momentum + grad * lr /
+// sqrt(ms + epsilon); var -= mom. ApplyCenteredRMSProp also tracks mg += (grad - mg) * (1 - rho)
+// and divides by sqrt(ms - mg^2 + epsilon). TF's expressions, term for term.
+void apply_rms_prop_ref(float* var, float* ms, float* mom, float lr, float rho, float momentum,
+                        float epsilon, const float* grad, std::int64_t n);
+void apply_centered_rms_prop_ref(float* var, float* mg, float* ms, float* mom, float lr, float rho,
+                                 float momentum, float epsilon, const float* grad, std::int64_t n);
 void register_apply_cpu_kernels(KernelRegistry& r);
 
 // Grouped updates (kernel label "group", CPU and CUDA): one kernel call updates several
@@ -54,6 +62,10 @@ void apply_momentum_cuda(float* var, float* accum, ScalarArg lr, const float* gr
 void apply_adam_cuda(float* var, float* m, float* v, ScalarArg beta1_power, ScalarArg beta2_power,
                      ScalarArg lr, ScalarArg beta1, ScalarArg beta2, ScalarArg epsilon,
                      const float* grad, std::int64_t n, devices::Stream& stream);
+// mg null: ApplyRMSProp; else ApplyCenteredRMSProp.
+void apply_rms_prop_cuda(float* var, float* mg, float* ms, float* mom, ScalarArg lr, ScalarArg rho,
+                         ScalarArg momentum, ScalarArg epsilon, const float* grad, std::int64_t n,
+                         devices::Stream& stream);
 void register_apply_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -71,6 +71,28 @@ void apply_adam_ref(float* var, float* m, float* v, float beta1_power, float bet
   }
 }
 
+void apply_rms_prop_ref(float* var, float* ms, float* mom, float lr, float rho, float momentum,
+                        float epsilon, const float* grad, std::int64_t n) {
+  const float one_minus_rho = 1.0f - rho;
+  for (std::int64_t i = 0; i < n; ++i) {
+    ms[i] += (grad[i] * grad[i] - ms[i]) * one_minus_rho;
+    mom[i] = mom[i] * momentum + grad[i] * lr / std::sqrt(ms[i] + epsilon);
+    var[i] -= mom[i];
+  }
+}
+
+void apply_centered_rms_prop_ref(float* var, float* mg, float* ms, float* mom, float lr, float rho,
+                                 float momentum, float epsilon, const float* grad, std::int64_t n) {
+  const float one_minus_rho = 1.0f - rho;
+  for (std::int64_t i = 0; i < n; ++i) {
+    ms[i] += (grad[i] * grad[i] - ms[i]) * one_minus_rho;
+    mg[i] += (grad[i] - mg[i]) * one_minus_rho;
+    const float denom = (ms[i] - mg[i] * mg[i]) + epsilon;
+    mom[i] = mom[i] * momentum + grad[i] * lr / std::sqrt(denom);
+    var[i] -= mom[i];
+  }
+}
+
 namespace {
 void check_same(const KernelContext& c, const Tensor& a, const Tensor& b, const char* what) {
   if (!(a.shape() == b.shape()))
@@ -160,6 +182,33 @@ void register_apply_family(KernelRegistry& r, const std::string& label, bool par
     });
     c.outputs = {var};
   });
+  // ApplyRMSProp (var, ms, mom, lr, rho, momentum, epsilon, grad) and ApplyCenteredRMSProp
+  // (var, mg, ms, mom, lr, rho, momentum, epsilon, grad).
+  for (const bool centered : {false, true})
+    r.add({centered ? "ApplyCenteredRMSProp" : "ApplyRMSProp", DeviceType::kCPU, DType::kFloat32,
+           label},
+          [parallel, centered](KernelContext& c) {
+            const std::size_t o = centered ? 1 : 0;  // inputs after var shift by one with mg
+            Tensor var = c.inputs.at(0);
+            for (std::size_t i = 1; i <= 2 + o; ++i) check_same(c, var, c.inputs.at(i), "slot");
+            check_same(c, var, c.inputs.at(7 + o), "grad");
+            const float lr = scalar_of(c, 3 + o), rho = scalar_of(c, 4 + o),
+                        momentum = scalar_of(c, 5 + o), eps = scalar_of(c, 6 + o);
+            float* w = var.data<float>();
+            float* mg = centered ? c.inputs[1].data<float>() : nullptr;
+            float* ms = c.inputs[1 + o].data<float>();
+            float* mom = c.inputs[2 + o].data<float>();
+            const float* g = c.inputs[7 + o].data<float>();
+            over_elements(parallel, var.num_elements(), [&](std::int64_t lo, std::int64_t hi) {
+              if (centered)
+                apply_centered_rms_prop_ref(w + lo, mg + lo, ms + lo, mom + lo, lr, rho, momentum,
+                                            eps, g + lo, hi - lo);
+              else
+                apply_rms_prop_ref(w + lo, ms + lo, mom + lo, lr, rho, momentum, eps, g + lo,
+                                   hi - lo);
+            });
+            c.outputs = {var};
+          });
 }
 }  // namespace
 

@@ -37,6 +37,22 @@ __device__ __forceinline__ void adam_element(float& var, float& m, float& v, con
   var -= alpha * m / (sqrtf(v) + epsilon);
 }
 
+// TF's RMSProp, centered when mg is given (apply_rms_prop_ref's expressions).
+__device__ __forceinline__ void rms_prop_element(float& var, float* mg, float& ms, float& mom,
+                                                 const float& grad, float lr, float one_minus_rho,
+                                                 float momentum, float epsilon) {
+  ms += (grad * grad - ms) * one_minus_rho;
+  float denom;
+  if (mg != nullptr) {
+    *mg += (grad - *mg) * one_minus_rho;
+    denom = (ms - *mg * *mg) + epsilon;
+  } else {
+    denom = ms + epsilon;
+  }
+  mom = mom * momentum + grad * lr / sqrtf(denom);
+  var -= mom;
+}
+
 // ---------------------------------------------------------------- kernels
 // One element per thread, grid-stride; scalars are read once per thread.
 __global__ void apply_gradient_descent_kernel(float* var, ScalarArg alpha_arg, const float* delta,
@@ -149,9 +165,29 @@ __global__ void sparse_apply_momentum_rows_kernel(float* var, float* accum, Scal
   }
 }
 
+__global__ void apply_rms_prop_kernel(float* var, float* mg, float* ms, float* mom,
+                                      ScalarArg lr_arg, ScalarArg rho_arg, ScalarArg momentum_arg,
+                                      ScalarArg epsilon_arg, const float* grad, std::int64_t n) {
+  const float lr = get(lr_arg), one_minus_rho = 1.0f - get(rho_arg);
+  const float momentum = get(momentum_arg), epsilon = get(epsilon_arg);
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x)
+    rms_prop_element(var[i], mg ? mg + i : nullptr, ms[i], mom[i], grad[i], lr, one_minus_rho,
+                     momentum, epsilon);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- launchers
+void apply_rms_prop_cuda(float* var, float* mg, float* ms, float* mom, ScalarArg lr, ScalarArg rho,
+                         ScalarArg momentum, ScalarArg epsilon, const float* grad, std::int64_t n,
+                         devices::Stream& stream) {
+  if (n == 0) return;
+  apply_rms_prop_kernel<<<grid_size(n, kBlock), kBlock, 0, cuda_stream(stream)>>>(
+      var, mg, ms, mom, lr, rho, momentum, epsilon, grad, n);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
 void apply_gradient_descent_cuda(float* var, ScalarArg alpha, const float* delta, std::int64_t n,
                                  devices::Stream& stream) {
   if (n == 0) return;
@@ -325,6 +361,23 @@ void register_apply_cuda_kernels(KernelRegistry& r) {
                         c.get_stream());
     c.outputs = {var};
   });
+  for (const bool centered : {false, true})
+    r.add({centered ? "ApplyCenteredRMSProp" : "ApplyRMSProp", DeviceType::kGPU, DType::kFloat32,
+           "cuda"},
+          [centered](KernelContext& c) {
+            const std::size_t o = centered ? 1 : 0;
+            Tensor var = gpu_ref(c, 0, "var");
+            float* mg = centered ? gpu_ref(c, 1, "mg").data<float>() : nullptr;
+            float* ms = gpu_ref(c, 1 + o, "ms").data<float>();
+            float* mom = gpu_ref(c, 2 + o, "mom").data<float>();
+            const float* grad = gpu_same_shape(c, 7 + o, "grad");
+            const ScalarArg lr = scalar_arg(c, 3 + o), rho = scalar_arg(c, 4 + o),
+                            momentum = scalar_arg(c, 5 + o), epsilon = scalar_arg(c, 6 + o);
+            GpuLaunchScope scope(c);
+            apply_rms_prop_cuda(var.data<float>(), mg, ms, mom, lr, rho, momentum, epsilon, grad,
+                                var.num_elements(), c.get_stream());
+            c.outputs = {var};
+          });
   r.add({"ApplyAdam", DeviceType::kGPU, DType::kFloat32, "cuda"}, [](KernelContext& c) {
     Tensor var = gpu_ref(c, 0, "var"), m = gpu_ref(c, 1, "m"), v = gpu_ref(c, 2, "v");
     const float* grad = gpu_same_shape(c, 9, "grad");

@@ -123,7 +123,12 @@ namespace {
 // norm^-beta, with 0.75 (AlexNet's and the cifar10 tutorial's) as square roots (NaN for a
 // negative norm, as lrn_scale).
 inline float pow_neg_beta(float norm, float beta) {
-  if (beta == 0.75f) return 1.0f / std::sqrt(norm * std::sqrt(norm));
+  // In double: norm^1.5 neither overflows nor underflows there (a float norm of 1e26 or 1e-32
+  // would give 0 or inf in float, where TF's exp(-beta log(norm)) is finite).
+  if (beta == 0.75f) {
+    const double n = norm;
+    return static_cast<float>(1.0 / std::sqrt(n * std::sqrt(n)));
+  }
   return static_cast<float>(lrn_scale(double(norm), double(beta)));
 }
 
@@ -146,7 +151,9 @@ void window_sums(std::int64_t depth, std::int64_t r, const V& v, double* sums) {
     if (d - r >= 0) {
       const double removed = v(d - r);
       s -= removed;
-      if (std::fabs(s) < 1e-8 * std::fabs(removed)) s = exact(d + 1);
+      // Recomputed when the leaving term dominated, and past a NaN or an infinity (inf - inf):
+      // each window's sum is then its own, as the reference's.
+      if (!std::isfinite(s) || std::fabs(s) < 1e-8 * std::fabs(removed)) s = exact(d + 1);
     }
   }
 }

@@ -290,6 +290,16 @@ void register_core_ops(OpRegistry& r) {
          .max_inputs = 10,
          .stateful = true,
          .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
+  r.add({.name = "ApplyRMSProp",
+         .min_inputs = 8,
+         .max_inputs = 8,
+         .stateful = true,
+         .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
+  r.add({.name = "ApplyCenteredRMSProp",
+         .min_inputs = 9,
+         .max_inputs = 9,
+         .stateful = true,
+         .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
   // TF's SparseApplyMomentum after _deduplicate_indexed_slices, on a dense gradient: ApplyMomentum
   // on the rows (axis 0) that `indices` (var, accum, lr, grad, indices, momentum) names, once
   // each; ids outside [0, rows) (a gather gradient's dropped -1) are skipped; other rows, and

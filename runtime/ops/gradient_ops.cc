@@ -236,6 +236,8 @@ void register_gradients(OpRegistry& r) {
                          "ApplyGradientDescent",
                          "ApplyMomentum",
                          "ApplyAdam",
+                         "ApplyRMSProp",
+                         "ApplyCenteredRMSProp",
                          "_SparseApplyMomentumRows",
                          "_EmbeddingRowIndex",
                          "Shape",

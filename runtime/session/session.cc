@@ -33,7 +33,7 @@ namespace {
 
 bool is_apply(const std::string& op) {
   return op == "ApplyGradientDescent" || op == "ApplyMomentum" || op == "ApplyAdam" ||
-         op == "_SparseApplyMomentumRows";
+         op == "ApplyRMSProp" || op == "ApplyCenteredRMSProp" || op == "_SparseApplyMomentumRows";
 }
 
 bool is_assign_like(const std::string& op) {

@@ -28,7 +28,11 @@ int main(int argc, char** argv) {
   app.add_option("--num_batches", c.num_batches, "timed steps");
   app.add_option("--num_warmup_batches", c.num_warmup_batches, "untimed steps first");
   app.add_option("--display_every", c.display_every, "print a progress line every N steps");
-  app.add_option("--optimizer", c.optimizer, "sgd | momentum | adam");
+  app.add_option("--optimizer", c.optimizer, "sgd | momentum | rmsprop | adam");
+  app.add_option("--momentum", c.momentum, "momentum's momentum (tf_cnn_benchmarks: 0.9)");
+  app.add_option("--rmsprop_decay", c.rmsprop_decay, "rmsprop's decay (0.9)");
+  app.add_option("--rmsprop_momentum", c.rmsprop_momentum, "rmsprop's momentum (0.9)");
+  app.add_option("--rmsprop_epsilon", c.rmsprop_epsilon, "rmsprop's epsilon (1.0)");
   app.add_option("--learning_rate,--init_learning_rate", c.learning_rate, "learning rate");
   app.add_option("--seed,--tf_random_seed", c.seed, "graph-level random seed");
   app.add_option("--variable_update", c.variable_update,

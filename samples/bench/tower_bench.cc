@@ -84,7 +84,10 @@ std::unique_ptr<train::Optimizer> make_optimizer(const BenchConfig& c) {
   if (c.optimizer == "sgd")
     return std::make_unique<train::GradientDescentOptimizer>(c.learning_rate);
   if (c.optimizer == "momentum")
-    return std::make_unique<train::MomentumOptimizer>(c.learning_rate, 0.9);
+    return std::make_unique<train::MomentumOptimizer>(c.learning_rate, c.momentum);
+  if (c.optimizer == "rmsprop")
+    return std::make_unique<train::RMSPropOptimizer>(c.learning_rate, c.rmsprop_decay,
+                                                     c.rmsprop_momentum, c.rmsprop_epsilon);
   return std::make_unique<train::AdamOptimizer>(c.learning_rate);
 }
 
@@ -303,8 +306,17 @@ void validate(const BenchConfig& c) {
   if (c.num_warmup_batches < 0)
     bad(str_cat("--num_warmup_batches must be >= 0, got ", c.num_warmup_batches));
   if (c.display_every < 1) bad(str_cat("--display_every must be >= 1, got ", c.display_every));
-  if (c.optimizer != "sgd" && c.optimizer != "momentum" && c.optimizer != "adam")
-    bad(str_cat("--optimizer: '", c.optimizer, "' is not sgd, momentum or adam"));
+  if (c.optimizer != "sgd" && c.optimizer != "momentum" && c.optimizer != "rmsprop" &&
+      c.optimizer != "adam")
+    bad(str_cat("--optimizer: '", c.optimizer, "' is not sgd, momentum, rmsprop or adam"));
+  if (!(c.momentum >= 0 && c.momentum < 1e6))
+    bad(str_cat("--momentum must be a finite number >= 0, got ", c.momentum));
+  if (!(c.rmsprop_decay >= 0 && c.rmsprop_decay <= 1))
+    bad(str_cat("--rmsprop_decay must be in [0, 1], got ", c.rmsprop_decay));
+  if (!(c.rmsprop_momentum >= 0 && c.rmsprop_momentum < 1e6))
+    bad(str_cat("--rmsprop_momentum must be a finite number >= 0, got ", c.rmsprop_momentum));
+  if (!(c.rmsprop_epsilon > 0 && c.rmsprop_epsilon < 1e30))
+    bad(str_cat("--rmsprop_epsilon must be a finite number > 0, got ", c.rmsprop_epsilon));
   if (!(c.learning_rate > 0) || !std::isfinite(c.learning_rate))
     bad(str_cat("--learning_rate must be finite and > 0, got ", c.learning_rate));
   if (c.variable_update != "parameter_server" && c.variable_update != "replicated" &&

@@ -35,8 +35,12 @@ struct BenchConfig {
   int num_batches = 100;
   int num_warmup_batches = 10;
   int display_every = 10;
-  std::string optimizer = "sgd";  // sgd | momentum | adam
+  std::string optimizer = "sgd";  // sgd | momentum | rmsprop | adam
   double learning_rate = 0.005;
+  // tf_cnn_benchmarks' --momentum (momentum and rmsprop's momentum term are separate flags there)
+  // and --rmsprop_decay / --rmsprop_momentum / --rmsprop_epsilon, with its defaults.
+  double momentum = 0.9;
+  double rmsprop_decay = 0.9, rmsprop_momentum = 0.9, rmsprop_epsilon = 1.0;
   std::int64_t seed = 1;
   std::string variable_update = "parameter_server";  // | replicated | independent
   std::string local_parameter_device = "cpu";        // cpu | gpu (the worker devices)

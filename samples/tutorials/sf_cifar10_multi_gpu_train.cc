@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
   std::string train_dir = "/tmp/cifar10_train", device = "auto", json_path, trace_file;
   std::int64_t batch = 128, max_steps = 1000, num_examples = 10000, synthetic_size = 1024;
   int num_gpus = 1, log_frequency = 10;
-  std::uint64_t seed = 1;
+  std::int64_t seed = 1;
   bool log_placement = false, eval = false;
   app.add_option("--data", data, "cifar10 (the binary version in --data_dir) | synthetic")
       ->check(CLI::IsMember({"cifar10", "synthetic"}));
@@ -114,7 +115,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
   app.add_option("--log_frequency", log_frequency, "steps between the loss lines")
       ->check(CLI::Range(1, 1000000));
-  app.add_option("--seed", seed, "graph-level seed (weights) and the input's seed");
+  app.add_option("--seed", seed, "graph-level seed (weights) and the input's seed")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--synthetic_size", synthetic_size, "images in the synthetic set")
       ->check(CLI::Range(1, 1000000));
   app.add_flag("--eval", eval, "then score the moving averages on the test set (cifar10_eval)");
@@ -134,12 +136,20 @@ int main(int argc, char** argv) {
       device = sf::devices::gpu_inventory().gpus.empty() ? "cpu" : "gpu";
       std::cerr << "--device auto: " << device << "\n";
     }
-    const c10::Dataset train = data == "synthetic" ? c10::synthetic_cifar10(synthetic_size, seed)
-                                                   : c10::read_cifar10(data_dir, false);
+    if (device == "gpu" && sf::devices::gpu_inventory().gpus.empty())
+      throw sf::InvalidArgumentError(sf::str_cat(
+          "--device gpu: no GPU (", sf::devices::gpu_inventory().unavailable_reason, ")"));
+    // --eval's test file is checked before the training it would follow.
+    if (eval && data == "cifar10")
+      (void)c10::read_cifar10_file((std::filesystem::path(data_dir) / "test_batch.bin").string());
+    const c10::Dataset train =
+        data == "synthetic"
+            ? c10::synthetic_cifar10(synthetic_size, static_cast<std::uint64_t>(seed))
+            : c10::read_cifar10(data_dir, false);
     std::cerr << sf::build_info_string() << "\ndata: " << train.size() << " training images ("
               << data << ")\n";
 
-    sf::set_random_seed(static_cast<std::int64_t>(seed));
+    sf::set_random_seed(seed);
     const std::string tower_prefix = device == "gpu" ? "/gpu:" : "/cpu:";
     auto towers = c10::build_towers(
         num_gpus, batch, [&](int i) { return tower_prefix + std::to_string(i); },
@@ -151,11 +161,12 @@ int main(int argc, char** argv) {
     const std::int64_t pixels_per_batch = batch * c10::kImageSize * c10::kImageSize * 3;
     std::vector<float> pixels(static_cast<std::size_t>(pixels_per_batch));
     std::vector<std::int32_t> ids(static_cast<std::size_t>(batch));
-    std::mt19937_64 rng(seed);
+    std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
     std::int64_t next = 0;
     float loss_value = 0;
     double images_per_sec = 0;
     std::vector<double> rates;
+    std::string checkpoint;
     for (std::int64_t step = 0; step < max_steps; ++step) {
       sf::FeedDict feeds;
       for (int i = 0; i < num_gpus; ++i) {
@@ -181,9 +192,10 @@ int main(int argc, char** argv) {
       const double duration =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       loss_value = out[0].scalar<float>();
-      if (!std::isfinite(loss_value))
+      if (std::isnan(loss_value))  // the tutorial's assert (an infinite loss goes on)
         throw sf::InternalError(sf::str_cat("Model diverged with loss = NaN at step ", step));
-      if (step > 0) rates.push_back(double(batch * num_gpus) / duration);  // step 0 warms up
+      // Step 0 warms up (not timed), unless it is the only step.
+      if (step > 0 || max_steps == 1) rates.push_back(double(batch * num_gpus) / duration);
       if (step % log_frequency == 0) {
         char line[160];
         std::snprintf(line, sizeof line,
@@ -193,14 +205,16 @@ int main(int argc, char** argv) {
                       double(batch * num_gpus) / duration, duration / num_gpus);
         std::cout << line << std::endl;
       }
+      // As the tutorial: a checkpoint every 1000 steps and after the last, named by the step.
+      if (step % 1000 == 0 || step + 1 == max_steps)
+        checkpoint =
+            saver.save(sess, (std::filesystem::path(train_dir) / "model.ckpt").string(), step);
     }
     if (!rates.empty()) {
       double total = 0;
       for (double r : rates) total += 1.0 / r;  // seconds per image, summed
       images_per_sec = double(rates.size()) / total;
     }
-    const std::string checkpoint =
-        saver.save(sess, (std::filesystem::path(train_dir) / "model.ckpt").string(), max_steps);
     std::cout << "checkpoint: " << checkpoint << std::endl;
 
     nlohmann::json summary = {{"program", "sf-cifar10-multi-gpu-train"},
@@ -224,7 +238,14 @@ int main(int argc, char** argv) {
     if (!json_path.empty())
       sf::samples::write_file_atomically("--json", json_path, summary.dump(1) + "\n");
     return 0;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "sf-cifar10-multi-gpu-train: out of memory (try a smaller --synthetic_size or "
+                 "--batch_size)\n";
+    return 1;
   } catch (const sf::Error& e) {
+    std::cerr << "sf-cifar10-multi-gpu-train: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {  // a file system or library error outside sf::Error
     std::cerr << "sf-cifar10-multi-gpu-train: " << e.what() << "\n";
     return 1;
   }

@@ -15,7 +15,9 @@
 namespace scopeflow::train {
 
 // What apply() averages: a float variable (its shadow starts at the variable's value when that
-// is initialized, else at its initial value, as TF's; on the variable's device) or a float tensor
+// is initialized, else at its initial value, as TF's; on the variable's device. NOTE: as in TF,
+// a run that re-initializes an initialized variable and its shadow together reads the variable
+// while its initializer may be writing it) or a float tensor
 // of fully defined shape (its shadow starts at zeros).
 class MovingAverageTarget {
  public:

@@ -91,6 +91,11 @@ Output Optimizer::hyper_tensor(const Hyperparameter& h, const std::string& what)
 
 Variable Optimizer::zeros_slot(const Variable& var, const std::string& slot,
                                const std::string& op_name) {
+  return filled_slot(var, slot, op_name, 0.0);
+}
+
+Variable Optimizer::filled_slot(const Variable& var, const std::string& slot,
+                                const std::string& op_name, double value) {
   auto& by_var = slots_[slot];
   if (auto it = by_var.find(var.op().name()); it != by_var.end()) return it->second;
   Graph g = get_default_graph();
@@ -104,7 +109,11 @@ Variable Optimizer::zeros_slot(const Variable& var, const std::string& slot,
   spec.name = unique + "/";
   const Shape shape = var.shape();
   const DType dtype = var.dtype();
-  spec.init_fn = [shape, dtype] { return zeros(shape, dtype); };
+  spec.init_fn = [shape, dtype, value] {
+    return value == 0.0   ? zeros(shape, dtype)
+           : value == 1.0 ? ones(shape, dtype)
+                          : constant(value, dtype, shape);
+  };
   spec.dtype = dtype;
   spec.trainable = false;
   spec.created_at = str_cat("slot ", slot, " of ", var.name());
@@ -390,6 +399,47 @@ Operation AdamOptimizer::finish(const std::vector<Operation>& updates, std::stri
             .op());
   }
   return group(all, name);
+}
+
+// ---------------------------------------------------------------- RMSProp
+RMSPropOptimizer::RMSPropOptimizer(Hyperparameter learning_rate, Hyperparameter decay,
+                                   Hyperparameter momentum, Hyperparameter epsilon, bool centered,
+                                   std::string name)
+    : Optimizer(std::move(name)),
+      lr_(std::move(learning_rate)),
+      decay_(std::move(decay)),
+      momentum_(std::move(momentum)),
+      epsilon_(std::move(epsilon)),
+      centered_(centered) {}
+
+void RMSPropOptimizer::create_slots(const std::vector<Variable>& vars) {
+  // TF's order: rms (ones), mg (centered), momentum.
+  for (const auto& v : vars) {
+    filled_slot(v, "rms", name_, 1.0);
+    if (centered_) zeros_slot(v, "mg", name_);
+    zeros_slot(v, "momentum", name_);
+  }
+}
+
+void RMSPropOptimizer::prepare() {
+  lr_t_ = hyper_tensor(lr_, "learning_rate");
+  decay_t_ = hyper_tensor(decay_, "decay");
+  momentum_t_ = hyper_tensor(momentum_, "momentum");
+  epsilon_t_ = hyper_tensor(epsilon_, "epsilon");
+}
+
+Operation RMSPropOptimizer::apply_dense(const Output& grad, const Variable& var) {
+  const Variable rms = get_slot(var, "rms"), mom = get_slot(var, "momentum");
+  if (centered_)
+    return get_default_graph().create_op(
+        "ApplyCenteredRMSProp",
+        {var.ref(), get_slot(var, "mg").ref(), rms.ref(), mom.ref(), lr_t_, decay_t_, momentum_t_,
+         epsilon_t_, grad},
+        {}, "ApplyCenteredRMSProp");
+  return get_default_graph().create_op(
+      "ApplyRMSProp",
+      {var.ref(), rms.ref(), mom.ref(), lr_t_, decay_t_, momentum_t_, epsilon_t_, grad}, {},
+      "ApplyRMSProp");
 }
 
 }  // namespace train

@@ -1,5 +1,6 @@
 // sf::train optimizers (TF1's tf.train): GradientDescentOptimizer, MomentumOptimizer,
-// AdamOptimizer with compute_gradients / apply_gradients / minimize, slot variables
+// AdamOptimizer, RMSPropOptimizer with compute_gradients / apply_gradients / minimize, slot
+// variables
 // ("v/Momentum", "v/Adam", "v/Adam_1") created at the root variable scope (never inside a
 // reusing tower scope) and colocated with their variable, and the global step.
 #pragma once
@@ -75,6 +76,9 @@ class Optimizer {
   virtual Operation finish(const std::vector<Operation>& updates, std::string_view name);
   // A zero-initialized slot of `var`'s shape named "<var op>/<op_name>", keyed by `slot`.
   Variable zeros_slot(const Variable& var, const std::string& slot, const std::string& op_name);
+  // The same slot filled with `value` (RMSProp's "rms" starts at ones).
+  Variable filled_slot(const Variable& var, const std::string& slot, const std::string& op_name,
+                       double value);
   Output scalar_tensor(double value, const std::string& name) const;
   // h as a float32 scalar tensor for `what` ("learning_rate"), cast when it is another float.
   Output hyper_tensor(const Hyperparameter& h, const std::string& what) const;
@@ -130,6 +134,27 @@ class AdamOptimizer : public Optimizer {
   Hyperparameter lr_, beta1_, beta2_, epsilon_;
   Output lr_t_, beta1_t_, beta2_t_, epsilon_t_;
   Variable beta1_power_, beta2_power_;
+};
+
+// TF1's tf.train.RMSPropOptimizer(learning_rate, decay, momentum, epsilon, centered): slots
+// "rms" (ones), "mg" (centered only) and "momentum" (zeros) named "<var>/RMSProp", "_1", ...;
+// ApplyRMSProp / ApplyCenteredRMSProp. NOTE: a gather's gradient is applied densely (TF's
+// SparseApplyRMSProp updates only the rows looked up; here every row's ms decays).
+class RMSPropOptimizer : public Optimizer {
+ public:
+  explicit RMSPropOptimizer(Hyperparameter learning_rate, Hyperparameter decay = 0.9,
+                            Hyperparameter momentum = 0.0, Hyperparameter epsilon = 1e-10,
+                            bool centered = false, std::string name = "RMSProp");
+
+ protected:
+  void create_slots(const std::vector<Variable>& vars) override;
+  void prepare() override;
+  Operation apply_dense(const Output& grad, const Variable& var) override;
+
+ private:
+  Hyperparameter lr_, decay_, momentum_, epsilon_;
+  bool centered_;
+  Output lr_t_, decay_t_, momentum_t_, epsilon_t_;
 };
 
 }  // namespace train

@@ -718,6 +718,30 @@ def train_schedule_op_names():
 
 
 @case
+def train_rmsprop():
+    """RMSPropOptimizer (tf_cnn_benchmarks' rmsprop: decay 0.9, momentum 0.9, epsilon 1.0; and
+    centered): slot names, op names, values after three steps."""
+    w = tf.get_variable("w", [3], initializer=tf.constant_initializer(1.0))
+    u = tf.get_variable("u", [2], initializer=tf.constant_initializer(-2.0))
+    loss = tf.reduce_sum(w * w * tf.constant([1.0, 2.0, 3.0])) + tf.reduce_sum(u * u * u)
+    opt = tf.train.RMSPropOptimizer(0.1, decay=0.9, momentum=0.9, epsilon=1.0)
+    step = opt.minimize(loss, var_list=[w])
+    opt2 = tf.train.RMSPropOptimizer(0.05, decay=0.8, momentum=0.5, epsilon=1e-3, centered=True)
+    step2 = opt2.minimize(loss, var_list=[u])
+    out = [opt.get_slot(w, "rms").op.name, opt.get_slot(w, "momentum").op.name,
+           opt2.get_slot(u, "rms").op.name, opt2.get_slot(u, "mg").op.name,
+           opt2.get_slot(u, "momentum").op.name, sorted(opt2.get_slot_names()).__str__()]
+    out += sorted(o.name + " " + o.type for o in tf.get_default_graph().get_operations()
+                  if o.type in ("ApplyRMSProp", "ApplyCenteredRMSProp"))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for _ in range(3):
+            s.run([step, step2])
+            out.append(_vals(s.run([w, u, opt.get_slot(w, "rms"), opt2.get_slot(u, "mg")])))
+    return out
+
+
+@case
 def train_exponential_moving_average():
     gs = tf.train.get_or_create_global_step()
     with tf.device("/cpu:0"):

@@ -867,6 +867,39 @@ std::map<std::string, std::function<Result()>> cases() {
         out.push_back(ops[i].name() + " " + ops[i].type());
     return out;
   };
+  m["train_rmsprop"] = [] {
+    namespace tr = sf::train;
+    auto w = sf::get_variable("w", {3}, {.initializer = sf::constant_initializer(1.0)});
+    auto u = sf::get_variable("u", {2}, {.initializer = sf::constant_initializer(-2.0)});
+    auto loss = sf::reduce_sum(w * w * sf::constant(std::vector<float>{1, 2, 3}, {3})) +
+                sf::reduce_sum(u * u * u);
+    tr::RMSPropOptimizer opt(0.1, 0.9, 0.9, 1.0);
+    auto step = opt.minimize(loss, {}, std::vector<sf::Variable>{w});
+    tr::RMSPropOptimizer opt2(0.05, 0.8, 0.5, 1e-3, /*centered=*/true);
+    auto step2 = opt2.minimize(loss, {}, std::vector<sf::Variable>{u});
+    auto names = opt2.get_slot_names();
+    std::sort(names.begin(), names.end());
+    std::string list = "[";
+    for (std::size_t i = 0; i < names.size(); ++i) list += (i ? ", '" : "'") + names[i] + "'";
+    list += "]";
+    Result out = {opt.get_slot(w, "rms").op().name(),       opt.get_slot(w, "momentum").op().name(),
+                  opt2.get_slot(u, "rms").op().name(),      opt2.get_slot(u, "mg").op().name(),
+                  opt2.get_slot(u, "momentum").op().name(), list};
+    std::vector<std::string> applies;
+    for (const auto& o : sf::get_default_graph().operations())
+      if (o.type() == "ApplyRMSProp" || o.type() == "ApplyCenteredRMSProp")
+        applies.push_back(o.name() + " " + o.type());
+    std::sort(applies.begin(), applies.end());
+    out.insert(out.end(), applies.begin(), applies.end());
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    for (int i = 0; i < 3; ++i) {
+      s.run({}, {step, step2});
+      out.push_back(golden_vals(s.run(
+          {w.value(), u.value(), opt.get_slot(w, "rms").value(), opt2.get_slot(u, "mg").value()})));
+    }
+    return out;
+  };
   m["train_exponential_moving_average"] = [] {
     auto gs = sf::train::get_or_create_global_step();
     sf::Variable w;

@@ -558,6 +558,28 @@ TEST_P(GpuOpsTest, ApplyUpdatesInPlace) {
       if (host_scalars) adam.host_inputs = {3, 4, 5, 6, 7, 8};
       adam.rtol = adam.atol = 0;
       check(adam);
+      // RMSProp (tf_cnn_benchmarks' decay 0.9, momentum 0.9, epsilon 1.0) and centered RMSProp
+      // (ms above mg^2).
+      OpCase rms = make("ApplyRMSProp", DType::kFloat32,
+                        {random_tensor(DType::kFloat32, s, 10),
+                         random_tensor(DType::kFloat32, s, 11, false, 0, 2),
+                         random_tensor(DType::kFloat32, s, 12), scalar(0.01f), scalar(0.9f),
+                         scalar(0.9f), scalar(1.0f), random_tensor(DType::kFloat32, s, 13, true)});
+      rms.in_place = {0, 1, 2};
+      if (host_scalars) rms.host_inputs = {3, 4, 5, 6};
+      rms.rtol = rms.atol = 0;
+      check(rms);
+      OpCase centered =
+          make("ApplyCenteredRMSProp", DType::kFloat32,
+               {random_tensor(DType::kFloat32, s, 14),
+                random_tensor(DType::kFloat32, s, 15, false, -1, 1),
+                random_tensor(DType::kFloat32, s, 16, false, 2, 3),
+                random_tensor(DType::kFloat32, s, 17), scalar(0.01f), scalar(0.9f), scalar(0.5f),
+                scalar(1e-3f), random_tensor(DType::kFloat32, s, 18, true)});
+      centered.in_place = {0, 1, 2, 3};
+      if (host_scalars) centered.host_inputs = {4, 5, 6, 7};
+      centered.rtol = centered.atol = 0;
+      check(centered);
     }
   OpCase bad = make("ApplyGradientDescent", DType::kFloat32,
                     {random_tensor(DType::kFloat32, {3}, 1), Tensor::from_scalar(0.1f),

@@ -385,6 +385,55 @@ TEST(CpuLabelsTest, LrnLabelsMatchTheReference) {
       }
 }
 
+// LRN's "cpu" label at the edges (a review's cases): a NaN or an infinity spoils only the windows
+// holding it, as in the reference; norms whose 1.5th power leaves float's range (beta 0.75) stay
+// finite, as TF's exp(-beta log(norm)).
+TEST(CpuLabelsTest, LrnLabelEdgesMatchTheReference) {
+  auto same = [](const sf::Tensor& got, const sf::Tensor& want, const std::string& what) {
+    const auto g = got.to_vector<float>(), w = want.to_vector<float>();
+    ASSERT_EQ(g.size(), w.size());
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      if (std::isnan(w[i]) || std::isinf(w[i])) {
+        EXPECT_EQ(std::isnan(g[i]), std::isnan(w[i])) << what << " element " << i;
+        if (!std::isnan(w[i])) {
+          EXPECT_EQ(g[i], w[i]) << what << " element " << i;
+        }
+      } else {
+        EXPECT_NEAR(g[i], w[i], 1e-5f * std::fabs(w[i]) + 1e-30f) << what << " element " << i;
+      }
+    }
+  };
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    sf::AttrMap a;
+    a.set("depth_radius", std::int64_t{4});
+    a.set("bias", 1.0f);
+    a.set("alpha", 0.001f / 9.0f);
+    a.set("beta", 0.75f);
+    auto xv = random_vec(128, 41);
+    xv[10] = bad;
+    auto x = sf::Tensor::from_vector<float>(xv, {1, 1, 2, 64});
+    auto dy = sf::Tensor::from_vector<float>(random_vec(128, 42), {1, 1, 2, 64});
+    auto y = run_kernel("LRN", "ref", {x}, a);
+    same(run_kernel("LRN", "cpu", {x}, a), y, "LRN with " + std::to_string(bad));
+    same(run_kernel("LRNGrad", "cpu", {dy, x, y}, a), run_kernel("LRNGrad", "ref", {dy, x, y}, a),
+         "LRNGrad with " + std::to_string(bad));
+  }
+  for (auto [value, bias] : {std::pair{1e14f, 1.0f}, {1e-16f, 0.0f}}) {
+    sf::AttrMap a;
+    a.set("depth_radius", std::int64_t{2});
+    a.set("bias", bias);
+    a.set("alpha", 1.0f);
+    a.set("beta", 0.75f);
+    auto x = sf::Tensor::from_vector<float>(std::vector<float>(8, value), {1, 1, 1, 8});
+    auto y = run_kernel("LRN", "ref", {x}, a);
+    EXPECT_TRUE(std::isfinite(y.to_vector<float>()[0]));
+    same(run_kernel("LRN", "cpu", {x}, a), y, "LRN of " + std::to_string(value));
+    auto dy = sf::Tensor::from_vector<float>(std::vector<float>(8, 1.0f), {1, 1, 1, 8});
+    same(run_kernel("LRNGrad", "cpu", {dy, x, y}, a), run_kernel("LRNGrad", "ref", {dy, x, y}, a),
+         "LRNGrad of " + std::to_string(value));
+  }
+}
+
 // The optimizer updates' "cpu" label (parallel_for chunks) against "ref" (one loop): in place on
 // var and its slots, bit for bit, on a size that spans several chunks and does not divide.
 TEST(CpuLabelsTest, ApplyLabelsAgreeBitForBitWithTheReference) {
@@ -397,6 +446,7 @@ TEST(CpuLabelsTest, ApplyLabelsAgreeBitForBitWithTheReference) {
     const char* op;
     int slots;  // inputs updated in place besides var
     std::function<std::vector<sf::Tensor>(const std::vector<sf::Tensor>&)> rest;
+    int nonnegative_slot = -1;  // a second moment (Adam's v, RMSProp's ms): made >= 0
   };
   const std::vector<Case> cases = {
       {"ApplyGradientDescent", 0,
@@ -407,10 +457,24 @@ TEST(CpuLabelsTest, ApplyLabelsAgreeBitForBitWithTheReference) {
        [&](const std::vector<sf::Tensor>&) {
          return std::vector<sf::Tensor>{scalar(0.01f), fresh(9), scalar(0.9f)};
        }},
-      {"ApplyAdam", 2, [&](const std::vector<sf::Tensor>&) {
+      {"ApplyAdam", 2,
+       [&](const std::vector<sf::Tensor>&) {
          return std::vector<sf::Tensor>{scalar(0.81f),  scalar(0.998f), scalar(1e-3f), scalar(0.9f),
                                         scalar(0.999f), scalar(1e-8f),  fresh(9)};
-       }}};
+       },
+       1},
+      {"ApplyRMSProp", 2,
+       [&](const std::vector<sf::Tensor>&) {
+         return std::vector<sf::Tensor>{scalar(0.01f), scalar(0.9f), scalar(0.9f), scalar(1.0f),
+                                        fresh(9)};
+       },
+       0},
+      {"ApplyCenteredRMSProp", 3,
+       [&](const std::vector<sf::Tensor>&) {
+         return std::vector<sf::Tensor>{scalar(0.01f), scalar(0.9f), scalar(0.5f), scalar(1e-3f),
+                                        fresh(9)};
+       },
+       1}};
   for (const auto& cs : cases) {
     for (bool nesterov : {false, true}) {
       if (nesterov && std::string(cs.op) != "ApplyMomentum") continue;
@@ -421,8 +485,8 @@ TEST(CpuLabelsTest, ApplyLabelsAgreeBitForBitWithTheReference) {
         std::vector<sf::Tensor> inputs{fresh(1)};
         for (int k = 0; k < cs.slots; ++k) {
           auto values = random_vec(static_cast<std::size_t>(n), 2 + static_cast<unsigned>(k));
-          if (k == 1)  // Adam's v must be >= 0
-            for (auto& x : values) x = std::abs(x);
+          if (k == cs.nonnegative_slot)
+            for (auto& x : values) x = std::abs(x) + (cs.slots == 3 ? 4.0f : 0.0f);
           inputs.push_back(sf::Tensor::from_vector<float>(values, {n}));
         }
         auto state = inputs;  // the tensors the kernel updates in place
