@@ -66,6 +66,18 @@ SF_HOST_DEVICE constexpr T integer_pow(T x, T y) {
   return static_cast<T>(result);
 }
 
+// Pow of integers: TF refuses a negative exponent ("Integers to negative integer powers are not
+// allowed"), checked on the host (a device-to-host copy for GPU tensors, rare for integer
+// powers); not when the broadcast output is empty (TF checks the exponents it uses).
+template <class T>
+void check_integer_exponents(const Tensor& a, const Tensor& b, const std::string& node) {
+  if (broadcast_shapes(a.shape(), b.shape(), node).num_elements() == 0) return;
+  for (T v : b.to_vector<T>())
+    if (v < 0)
+      throw InvalidArgumentError(
+          str_cat(node, ": Integers to negative integer powers are not allowed"));
+}
+
 template <class T>
 void binary_forward_ref(BinaryOp op, const T* a, const Shape& sa, const T* b, const Shape& sb,
                         T* out, const Shape& so);

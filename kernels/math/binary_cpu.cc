@@ -112,14 +112,8 @@ void binary_cpu_kernel(KernelContext& c) {
     for (T v : b.to_vector<T>())
       if (v == 0) throw InvalidArgumentError(str_cat(c.node_name, ": Integer division by zero"));
   }
-  // (Not when the broadcast output is empty: TF checks the exponents it uses.)
-  if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>) {
-    if (broadcast_shapes(a.shape(), b.shape(), c.node_name).num_elements() > 0)
-      for (T v : b.to_vector<T>())
-        if (v < 0)
-          throw InvalidArgumentError(
-              str_cat(c.node_name, ": Integers to negative integer powers are not allowed"));
-  }
+  if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>)
+    check_integer_exponents<T>(a, b, c.node_name);
   const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
   Tensor& out = c.allocate_output(0, a.dtype(), so);
   binary_forward_ref<T>(kOp, a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), so);

@@ -204,16 +204,8 @@ void binary_gpu_kernel(KernelContext& c) {
     for (T v : b.to_vector<T>())
       if (v == 0) throw InvalidArgumentError(str_cat(c.node_name, ": Integer division by zero"));
   }
-  // (Not when the broadcast output is empty: TF checks the exponents it uses.)
-  if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>) {
-    if (broadcast_shapes(a.shape(), b.shape(), c.node_name).num_elements() > 0)
-      // As for division: the reference refuses a negative integer exponent, so it is checked on
-      // the host (a device-to-host copy, rare for integer powers).
-      for (T v : b.to_vector<T>())
-        if (v < 0)
-          throw InvalidArgumentError(
-              str_cat(c.node_name, ": Integers to negative integer powers are not allowed"));
-  }
+  if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>)
+    check_integer_exponents<T>(a, b, c.node_name);
   const Shape so = broadcast_shapes(a.shape(), b.shape(), c.node_name);
   GpuLaunchScope scope(c);
   Tensor& out = gpu_output(c, 0, a.dtype(), so);

@@ -19,6 +19,9 @@ enum class ReduceOp { kSum, kMean, kMax, kL2Loss };
 std::vector<bool> reduction_mask(const Shape& in, const std::vector<std::int64_t>& axes,
                                  const std::string& what);
 Shape reduced_shape(const Shape& in, const std::vector<bool>& mask, bool keep_dims);
+// The mask of a Sum / Mean / Max node: its axes input (int32 or int64, on any device) checked
+// against x's shape; an empty axes tensor reduces nothing, as TF's.
+std::vector<bool> reduction_mask_of(const KernelContext& c, const Shape& x);
 void reduce_forward_ref(ReduceOp op, const float* x, const Shape& in, const std::vector<bool>& mask,
                         float* y);
 void register_reduce_cpu_kernels(KernelRegistry& r);

@@ -36,6 +36,20 @@ Shape reduced_shape(const Shape& in, const std::vector<bool>& mask, bool keep_di
   return Shape(d);
 }
 
+std::vector<bool> reduction_mask_of(const KernelContext& c, const Shape& x) {
+  std::vector<std::int64_t> axes;
+  const Tensor& ax = c.inputs.at(1);  // host or device: to_vector copies as needed
+  if (ax.dtype() == DType::kInt32) {
+    for (auto a : ax.to_vector<std::int32_t>()) axes.push_back(a);
+  } else {
+    axes = ax.to_vector<std::int64_t>();
+  }
+  // NOTE: an empty axes tensor reduces nothing in TF; reduce_sum(x) passes all axes explicitly.
+  std::vector<bool> mask = reduction_mask(x, axes, c.node_name);
+  if (axes.empty()) std::fill(mask.begin(), mask.end(), false);
+  return mask;
+}
+
 void reduce_forward_ref(ReduceOp op, const float* x, const Shape& in, const std::vector<bool>& mask,
                         float* y) {
   const int r = in.rank();
@@ -86,16 +100,7 @@ namespace {
 template <ReduceOp kOp>
 void reduce_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
-  std::vector<std::int64_t> axes;
-  const Tensor& ax = c.inputs.at(1);
-  if (ax.dtype() == DType::kInt32) {
-    for (auto a : ax.to_vector<std::int32_t>()) axes.push_back(a);
-  } else {
-    axes = ax.to_vector<std::int64_t>();
-  }
-  // NOTE: an empty axes tensor reduces nothing in TF; reduce_sum(x) passes all axes explicitly.
-  std::vector<bool> mask = reduction_mask(x.shape(), axes, c.node_name);
-  if (axes.empty()) std::fill(mask.begin(), mask.end(), false);
+  const std::vector<bool> mask = reduction_mask_of(c, x.shape());
   Tensor& y =
       c.allocate_output(0, DType::kFloat32,
                         reduced_shape(x.shape(), mask, c.attr().get_or<bool>("keep_dims", false)));
@@ -229,15 +234,7 @@ void reduce_fast(const float* x, const Merged& m, float* y) {
 template <ReduceOp kOp>
 void reduce_fast_kernel(KernelContext& c) {
   const Tensor& x = c.inputs.at(0);
-  std::vector<std::int64_t> axes;
-  const Tensor& ax = c.inputs.at(1);
-  if (ax.dtype() == DType::kInt32) {
-    for (auto a : ax.to_vector<std::int32_t>()) axes.push_back(a);
-  } else {
-    axes = ax.to_vector<std::int64_t>();
-  }
-  std::vector<bool> mask = reduction_mask(x.shape(), axes, c.node_name);
-  if (axes.empty()) std::fill(mask.begin(), mask.end(), false);
+  const std::vector<bool> mask = reduction_mask_of(c, x.shape());
   Tensor& y =
       c.allocate_output(0, DType::kFloat32,
                         reduced_shape(x.shape(), mask, c.attr().get_or<bool>("keep_dims", false)));

@@ -193,16 +193,7 @@ namespace {
 template <ReduceOp kOp>
 void reduce_gpu_kernel(KernelContext& c) {
   const Tensor& x = gpu_input(c, 0);
-  std::vector<std::int64_t> axes;
-  const Tensor& ax = c.inputs.at(1);  // host or device: to_vector copies as needed
-  if (ax.dtype() == DType::kInt32) {
-    for (auto a : ax.to_vector<std::int32_t>()) axes.push_back(a);
-  } else {
-    axes = ax.to_vector<std::int64_t>();
-  }
-  // NOTE: an empty axes tensor reduces nothing in TF (as in reduce_cpu.cc).
-  std::vector<bool> mask = reduction_mask(x.shape(), axes, c.node_name);
-  if (axes.empty()) std::fill(mask.begin(), mask.end(), false);
+  const std::vector<bool> mask = reduction_mask_of(c, x.shape());
   const ReducePlan p = make_reduce_plan(x.shape(), mask);
   GpuLaunchScope scope(c);
   Tensor& y = gpu_output(c, 0, DType::kFloat32,
