@@ -1,5 +1,5 @@
 // Element-wise binary ops with NumPy broadcasting: Add/AddV2, Sub, Mul, RealDiv, Maximum, Minimum,
-// Pow
+// Pow, SquaredDifference ((x - y) * (x - y), as Eigen's abs2)
 // (NaN wins; a tie such as +0 vs -0 gives the first operand, as TF 2's element-wise path)
 // (float32, float64, float16, bfloat16, int32, int64). CPU: binary_cpu.cc ("ref"; float32
 // also "cpu", multi-threaded); CUDA: binary_cuda.cu (broadcasting through broadcast_plan.h).
@@ -51,7 +51,7 @@ void for_each_broadcast(const Shape& sa, const Shape& sb, const Shape& so, F&& f
   }
 }
 
-enum class BinaryOp { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow };
+enum class BinaryOp { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow, kSquaredDifference };
 
 // x^y for integers (TF's Pow on int32/int64): repeated squaring, wrapping as two's complement
 // on overflow; y >= 0 (a negative exponent is refused by the kernels before they run).

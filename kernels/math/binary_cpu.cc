@@ -67,6 +67,16 @@ T apply(BinaryOp op, T x, T y) {
         return x / y;
       case BinaryOp::kMax: return x != x ? x : (y != y ? y : (x < y ? y : x));
       case BinaryOp::kMin: return x != x ? x : (y != y ? y : (y < x ? y : x));
+      case BinaryOp::kSquaredDifference: {
+        if constexpr (std::is_integral_v<T>) {  // wrapping, as two's complement
+          using U = std::make_unsigned_t<T>;
+          const U d = static_cast<U>(static_cast<U>(x) - static_cast<U>(y));
+          return static_cast<T>(static_cast<U>(d * d));
+        } else {
+          const T d = x - y;
+          return d * d;
+        }
+      }
       case BinaryOp::kPow:
         if constexpr (std::is_integral_v<T>)
           return integer_pow(x, y);
@@ -131,6 +141,8 @@ void register_type(KernelRegistry& r) {
   r.add({"Maximum", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kMax>);
   r.add({"Minimum", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kMin>);
   r.add({"Pow", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kPow>);
+  r.add({"SquaredDifference", DeviceType::kCPU, d, "ref"},
+        binary_cpu_kernel<T, BinaryOp::kSquaredDifference>);
 }
 
 }  // namespace
@@ -273,6 +285,9 @@ template <class T>
 void cos_kernel(KernelContext& c) {
   unary_typed_kernel<T>(c, [](T v) { return std::cos(v); });
 }
+void rsqrt_kernel(KernelContext& c) {
+  unary_kernel(c, [](float v) { return 1.0f / std::sqrt(v); });
+}
 void exp_kernel(KernelContext& c) {
   unary_kernel(c, [](float v) { return std::exp(v); });
 }
@@ -380,6 +395,7 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Sin", DeviceType::kCPU, DType::kFloat32, "ref"}, sin_kernel<float>);
   r.add({"Sin", DeviceType::kCPU, DType::kFloat64, "ref"}, sin_kernel<double>);
   r.add({"Exp", DeviceType::kCPU, DType::kFloat32, "ref"}, exp_kernel);
+  r.add({"Rsqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, rsqrt_kernel);
   r.add({"Log", DeviceType::kCPU, DType::kFloat32, "ref"}, log_kernel);
   r.add({"Sigmoid", DeviceType::kCPU, DType::kFloat32, "ref"}, sigmoid_kernel);
   r.add({"Tanh", DeviceType::kCPU, DType::kFloat32, "ref"}, tanh_kernel);

@@ -29,7 +29,14 @@ __device__ __forceinline__ C binary_apply(C x, C y) {
     return x != x ? x : (y != y ? y : (x < y ? y : x));
   else if constexpr (kOp == BinaryOp::kMin)
     return x != x ? x : (y != y ? y : (y < x ? y : x));
-  else if constexpr (std::is_integral_v<C>)
+  else if constexpr (kOp == BinaryOp::kSquaredDifference && std::is_integral_v<C>) {
+    using U = std::make_unsigned_t<C>;
+    const U d = static_cast<U>(static_cast<U>(x) - static_cast<U>(y));
+    return static_cast<C>(static_cast<U>(d * d));
+  } else if constexpr (kOp == BinaryOp::kSquaredDifference) {
+    const C d = x - y;
+    return d * d;
+  } else if constexpr (std::is_integral_v<C>)
     return integer_pow(x, y);
   else
     return pow(x, y);  // CUDA's powf / pow: within 2 ulp / 1 ulp of the reference's std::pow
@@ -66,7 +73,8 @@ enum class UnaryOp {
   kLog1p,
   kCeil,
   kCos,
-  kSin
+  kSin,
+  kRsqrt
 };
 
 template <UnaryOp kOp>
@@ -81,6 +89,8 @@ __device__ __forceinline__ float unary_apply(float x) {
     return floorf(x);
   else if constexpr (kOp == UnaryOp::kCeil)
     return ceilf(x);
+  else if constexpr (kOp == UnaryOp::kRsqrt)
+    return 1.0f / sqrtf(x);  // IEEE sqrt and division: the reference's 1 / std::sqrt
   else if constexpr (kOp == UnaryOp::kCos)
     return cosf(x);  // within 2 ulp of std::cos (nvcc's default, no fast math)
   else if constexpr (kOp == UnaryOp::kSin)
@@ -164,6 +174,9 @@ void binary_forward_cuda(BinaryOp op, const T* a, const Shape& sa, const T* b, c
     case BinaryOp::kMax: launch.template operator()<BinaryOp::kMax>(); break;
     case BinaryOp::kMin: launch.template operator()<BinaryOp::kMin>(); break;
     case BinaryOp::kPow: launch.template operator()<BinaryOp::kPow>(); break;
+    case BinaryOp::kSquaredDifference:
+      launch.template operator()<BinaryOp::kSquaredDifference>();
+      break;
   }
 }
 
@@ -310,6 +323,8 @@ void register_binary_type(KernelRegistry& r) {
   r.add({"Maximum", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kMax>);
   r.add({"Minimum", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kMin>);
   r.add({"Pow", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kPow>);
+  r.add({"SquaredDifference", DeviceType::kGPU, d, "cuda"},
+        binary_gpu_kernel<T, BinaryOp::kSquaredDifference>);
 }
 
 }  // namespace
@@ -336,6 +351,7 @@ void register_binary_cuda_kernels(KernelRegistry& r) {
   r.add({"Ceil", DeviceType::kGPU, DType::kFloat16, "cuda"}, round16_gpu_kernel<true, half>);
   r.add({"Ceil", DeviceType::kGPU, DType::kBFloat16, "cuda"}, round16_gpu_kernel<true, bfloat16_t>);
   r.add({"Exp", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kExp>);
+  r.add({"Rsqrt", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kRsqrt>);
   r.add({"Log", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kLog>);
   r.add({"Sigmoid", DeviceType::kGPU, DType::kFloat32, "cuda"},
         unary_gpu_kernel<UnaryOp::kSigmoid>);

@@ -236,7 +236,8 @@ void register_core_ops(OpRegistry& r) {
            .shape = [](ShapeContext& c) {
              c.set_output(c.attr().get<DType>("dtype"), shape_from_input(c, 0));
            }});
-  for (const char* op : {"Add", "AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow"})
+  for (const char* op :
+       {"Add", "AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow", "SquaredDifference"})
     r.add({.name = op, .min_inputs = 2, .max_inputs = 2, .shape = binary_broadcast});
   r.add({.name = "Pack", .min_inputs = 1, .max_inputs = -1, .shape = [](ShapeContext& c) {
            std::vector<std::int64_t> dims{static_cast<std::int64_t>(c.input_shapes.size())};

@@ -353,6 +353,21 @@ void register_gradients(OpRegistry& r) {
     Output gy = op(g, "Mul", {op(g, "Mul", {dy[0], z}, {}, "mul_2"), log_x}, {}, "mul_3");
     return Grads{reduce_to_shape(g, gx, x, y), reduce_to_shape(g, gy, y, x)};
   });
+  // TF's _SquaredDifferenceGrad: x_grad = (2 * dy) * (x - y), summed to x's shape; y's the
+  // negation of x_grad summed to y's.
+  r.set_grad("SquaredDifference", [](Graph& g, const Operation& o, const Grads& dy) {
+    auto in = o.inputs();
+    const DType t = in[0].dtype();
+    Output twice =
+        op(g, "Mul", {grad_util::scalar(g, 2.0, t, "scalar_mul/x"), dy[0]}, {}, "scalar_mul");
+    Output x_grad = op(g, "Mul", {twice, op(g, "Sub", {in[0], in[1]}, {}, "sub")}, {}, "mul");
+    Output y_sum = reduce_to_shape(g, x_grad, in[1], in[0]);
+    // (Neg has a float32 kernel only: other dtypes multiply by -1.)
+    Output y_grad = t == DType::kFloat32
+                        ? op(g, "Neg", {y_sum}, {}, "Neg")
+                        : op(g, "Mul", {y_sum, grad_util::scalar(g, -1.0, t, "Neg/y")}, {}, "Neg");
+    return Grads{reduce_to_shape(g, x_grad, in[0], in[1]), y_grad};
+  });
   r.set_grad("Maximum", extremum("GreaterEqual"));
   r.set_grad("Minimum", extremum("LessEqual"));
   r.set_grad("Neg", [](Graph& g, const Operation&, const Grads& dy) {

@@ -227,6 +227,19 @@ void register_math_ops(OpRegistry& r) {
                                           {}, "Neg");
            return Grads{grad_util::op(g, "Mul", {dy[0], neg_sin}, {}, "mul")};
          }});
+  // TF's Rsqrt; _RsqrtGrad (RsqrtGrad: -0.5 * (dy * y) * (y * y)) written with graph ops.
+  r.add({.name = "Rsqrt",
+         .min_inputs = 1,
+         .max_inputs = 1,
+         .shape = unary_float("Rsqrt"),
+         .grad = [](Graph& g, const Operation& o, const Grads& dy) {
+           const Output y = o.output(0);
+           Output dyy = grad_util::op(g, "Mul", {dy[0], y}, {}, "mul");
+           Output half = grad_util::op(
+               g, "Mul", {grad_util::scalar(g, -0.5, DType::kFloat32, "Const"), dyy}, {}, "mul_1");
+           return Grads{grad_util::op(
+               g, "Mul", {half, grad_util::op(g, "Mul", {y, y}, {}, "mul_2")}, {}, "mul_3")};
+         }});
   // TF's _Log1pGrad: dy / (1 + x).
   r.add({.name = "Log1p",
          .min_inputs = 1,

@@ -77,13 +77,21 @@ Output reduce(const char* type, const Output& x, const std::vector<std::int64_t>
       return get_default_graph().create_op("Reshape", {r, ones}, {}, final_name).output(0);
     }
     for (int i = 0; i < s.rank(); ++i) all.push_back(i);
+    // TF: all axes are a Const made before the op ("Const", beside it).
+    Output ax = ints_const(all, "Const", type);
+    AttrMap attrs;
+    attrs.set("keep_dims", keep_dims);
+    return get_default_graph()
+        .create_op(type, {x, ax}, std::move(attrs), name_or(name, type))
+        .output(0);
   }
-  Output ax = ints_const(all, "Const", type);
+  // TF: explicit axes are converted inside the op's name scope ("Mean/reduction_indices").
+  name_scope scope(name, type);
+  const std::string final_name = scope.name();
+  Output ax = ints_const(all, "reduction_indices", type);
   AttrMap attrs;
   attrs.set("keep_dims", keep_dims);
-  return get_default_graph()
-      .create_op(type, {x, ax}, std::move(attrs), name_or(name, type))
-      .output(0);
+  return get_default_graph().create_op(type, {x, ax}, std::move(attrs), final_name).output(0);
 }
 
 }  // namespace
@@ -293,6 +301,44 @@ Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Outp
       .output(0);
 }
 
+std::pair<Output, Output> moments(const Output& x, const std::vector<std::int64_t>& axes,
+                                  bool keep_dims, std::string_view name) {
+  if (axes.empty()) throw ValueError("moments: axes must name at least one axis");
+  name_scope scope(name, "moments");
+  Output mean = reduce_mean(x, axes, /*keep_dims=*/true, "mean");
+  Output centered = squared_difference(x, stop_gradient(mean));
+  Output variance = reduce_mean(centered, axes, /*keep_dims=*/true, "variance");
+  if (!keep_dims) {
+    mean = squeeze(mean, axes);
+    variance = squeeze(variance, axes);
+  }
+  return {mean, variance};
+}
+
+Output batch_normalization(const Output& x, const Output& mean, const Output& variance,
+                           const Output& offset, const Output& scale, double variance_epsilon,
+                           std::string_view name) {
+  if (!std::isfinite(variance_epsilon) || variance_epsilon < 0)
+    throw ValueError(
+        str_cat("batch_normalization: variance_epsilon must be a finite number >= 0, "
+                "got ",
+                variance_epsilon));
+  name_scope scope(name, "batchnorm");
+  Output inv = rsqrt(variance + variance_epsilon);
+  if (scale.valid()) inv = inv * scale;
+  // TF's order (fold_batch_norms depends on it): x * inv, then offset - mean * inv, or
+  // (-mean) * inv without an offset.
+  Output scaled = x * inv;
+  Output shift;
+  if (offset.valid()) {
+    Output mean_inv = mean * inv;
+    shift = offset - mean_inv;
+  } else {
+    shift = -mean * inv;
+  }
+  return scaled + shift;
+}
+
 Output lrn(const Output& input, std::int64_t depth_radius, double bias, double alpha, double beta,
            std::string_view name) {
   AttrMap attrs;
@@ -354,7 +400,7 @@ Output global_norm(const std::vector<Output>& t_list, std::string_view name) {
     if (t.valid()) half_squared_norms.push_back(nn::l2_loss(t));
   if (half_squared_norms.empty())
     throw ValueError("global_norm: t_list holds no tensor (every entry is empty)");
-  Output half_squared_norm = reduce_sum(stack(half_squared_norms), {0});
+  Output half_squared_norm = reduce_sum(stack(half_squared_norms));  // TF: axis None
   Output two = constant(2.0, half_squared_norm.dtype(), Shape{}, "Const");
   return sqrt(half_squared_norm * two, "global_norm");
 }

@@ -72,6 +72,17 @@ Output sigmoid_cross_entropy_with_logits(const Output& labels, const Output& log
 // Labels first, as TF's keyword order; returns the per-example loss [batch].
 Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Output& logits,
                                                 std::string_view name = "");
+// tf.nn.moments(x, axes, keep_dims): the mean and the (biased) variance over `axes`, as TF
+// builds them under "moments" (Mean "mean", StopGradient, SquaredDifference, Mean "variance",
+// Squeeze unless keep_dims); differentiable.
+std::pair<Output, Output> moments(const Output& x, const std::vector<std::int64_t>& axes,
+                                  bool keep_dims = false, std::string_view name = "");
+// tf.nn.batch_normalization(x, mean, variance, offset, scale, variance_epsilon): x * inv +
+// (offset - mean * inv), inv = rsqrt(variance + epsilon) * scale, under "batchnorm" (TF's op
+// order); an empty offset or scale is TF's None.
+Output batch_normalization(const Output& x, const Output& mean, const Output& variance,
+                           const Output& offset, const Output& scale, double variance_epsilon,
+                           std::string_view name = "");
 // tf.nn.lrn / tf.nn.local_response_normalization: op "LRN" (NHWC float32, across depth;
 // TF's defaults), differentiable once (LRNGrad), as TF.
 Output lrn(const Output& input, std::int64_t depth_radius = 5, double bias = 1.0,

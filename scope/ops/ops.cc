@@ -443,6 +443,14 @@ Output floor(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Floor", {x}, {}, op_name(name, "Floor")).output(0);
 }
 
+Output squared_difference(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph()
+      .create_op("SquaredDifference", {x, y}, {}, op_name(name, "SquaredDifference"))
+      .output(0);
+}
+Output rsqrt(const Output& x, std::string_view name) {
+  return get_default_graph().create_op("Rsqrt", {x}, {}, op_name(name, "Rsqrt")).output(0);
+}
 Output ceil(const Output& x, std::string_view name) {
   return get_default_graph().create_op("Ceil", {x}, {}, op_name(name, "Ceil")).output(0);
 }

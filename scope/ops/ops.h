@@ -122,6 +122,10 @@ Output square(const Output& x, std::string_view name = "");
 Output sqrt(const Output& x, std::string_view name = "");
 Output negative(const Output& x, std::string_view name = "");
 Output floor(const Output& x, std::string_view name = "");
+// tf.math.squared_difference: (x - y)^2 with broadcasting (op "SquaredDifference"); tf.rsqrt:
+// 1 / sqrt(x) (op "Rsqrt", float32). TF's gradients.
+Output squared_difference(const Output& x, const Output& y, std::string_view name = "");
+Output rsqrt(const Output& x, std::string_view name = "");
 // tf.ceil, tf.cos, tf.sin (float32; ops "Ceil" without a gradient, "Cos", "Sin" with TF's).
 Output ceil(const Output& x, std::string_view name = "");
 Output cos(const Output& x, std::string_view name = "");

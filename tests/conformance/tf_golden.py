@@ -914,6 +914,33 @@ def clip_by_norms():
 
 
 @case
+def nn_moments_batch_normalization():
+    import numpy as np
+    """tf.nn.moments and tf.nn.batch_normalization: the ops, values, gradients (through the
+    statistics too), keep_dims, no offset or scale; SquaredDifference with broadcasting."""
+    x = tf.constant([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
+    n0 = len(tf.get_default_graph().get_operations())
+    m, v = tf.nn.moments(x, [0])
+    y = tf.nn.batch_normalization(x, m, v, tf.constant([0.5, 0.0, -1.0]),
+                                  tf.constant([2.0, 1.0, 3.0]), 1e-3)
+    out = [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]]
+    mk, vk = tf.nn.moments(x, [1], keep_dims=True)
+    y2 = tf.nn.batch_normalization(x, mk, vk, None, None, 0.0)
+    w = tf.constant([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]])
+    gx = tf.gradients(tf.reduce_sum(y * w), [x])[0]
+    gx2 = tf.gradients(tf.reduce_sum(y2 * w), [x])[0]
+    sd = tf.squared_difference(tf.constant([[1.0], [4.0]]), tf.constant([0.5, 2.0, -1.0]))
+    ga, gb = tf.gradients(tf.reduce_sum(sd * w), [sd.op.inputs[0], sd.op.inputs[1]])
+    isd = tf.squared_difference(tf.constant([3, -4]), tf.constant([5, 6]))
+    out += [mk.shape.as_list().__str__(), y2.op.name]
+    with tf.Session() as s:
+        # (5 digits: float32 sums in another order differ in the 6th)
+        out += [" ".join("%.5g" % e for e in np.asarray(t).flatten())
+                for t in s.run([m, v, y, mk, vk, y2, gx, gx2, sd, ga, gb, isd])]
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

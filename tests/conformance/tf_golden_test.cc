@@ -32,7 +32,7 @@ std::string err(const std::function<void()>& f) {
 }
 std::string flag(bool b) { return b ? "True" : "False"; }
 // tf_golden.py's _vals: each value as %g, tensors joined with " | ".
-std::string golden_vals(const std::vector<sf::Tensor>& ts) {
+std::string golden_vals(const std::vector<sf::Tensor>& ts, const char* format = "%g") {
   std::string s;
   char buf[32];
   for (std::size_t k = 0; k < ts.size(); ++k) {
@@ -40,7 +40,7 @@ std::string golden_vals(const std::vector<sf::Tensor>& ts) {
     const sf::Tensor& t = ts[k];
     std::string one;
     auto put = [&](double v) {
-      std::snprintf(buf, sizeof buf, "%g", v);
+      std::snprintf(buf, sizeof buf, format, v);
       one += (one.empty() ? "" : " ") + std::string(buf);
     };
     if (t.dtype() == sf::int32)
@@ -1024,6 +1024,38 @@ std::map<std::string, std::function<Result()>> cases() {
     for (float v : s.run(big.first[0]).to_vector<float>())
       nans += (nans.empty() ? "" : " ") + std::string(std::isnan(v) ? "nan" : "?");
     out.push_back(nans);
+    return out;
+  };
+  m["nn_moments_batch_normalization"] = [] {
+    auto x = sf::constant(std::vector<float>{1, 2, 4, 3, 5, 9}, {2, 3});
+    std::size_t n0 = sf::get_default_graph().operations().size();
+    auto [m, v] = sf::nn::moments(x, {0});
+    auto offset = sf::constant(std::vector<float>{0.5f, 0, -1}, {3});
+    auto scale = sf::constant(std::vector<float>{2, 1, 3}, {3});
+    auto y = sf::nn::batch_normalization(x, m, v, offset, scale, 1e-3);
+    Result out;
+    auto ops = sf::get_default_graph().operations();
+    for (std::size_t i = n0; i < ops.size(); ++i)
+      out.push_back(ops[i].name() + " " + ops[i].type());
+    auto [mk, vk] = sf::nn::moments(x, {1}, true);
+    auto y2 = sf::nn::batch_normalization(x, mk, vk, sf::Output(), sf::Output(), 0.0);
+    auto w = sf::constant(std::vector<float>{1, -2, 0.5f, 0.25f, 3, -1}, {2, 3});
+    auto gx = sf::gradients(sf::reduce_sum(y * w), {x})[0];
+    auto gx2 = sf::gradients(sf::reduce_sum(y2 * w), {x})[0];
+    auto a = sf::constant(std::vector<float>{1, 4}, {2, 1});
+    auto b = sf::constant(std::vector<float>{0.5f, 2, -1}, {3});
+    auto sd = sf::squared_difference(a, b);
+    auto g = sf::gradients(sf::reduce_sum(sd * w), {a, b});
+    auto isd = sf::squared_difference(sf::constant(std::vector<std::int32_t>{3, -4}, {2}),
+                                      sf::constant(std::vector<std::int32_t>{5, 6}, {2}));
+    std::string dims;
+    const sf::Shape mk_shape = mk.shape();
+    for (auto d : mk_shape.dims()) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+    out.push_back("[" + dims + "]");
+    out.push_back(y2.op().name());
+    sf::Session s;
+    for (const auto& t : {m, v, y, mk, vk, y2, gx, gx2, sd, g[0], g[1], isd})
+      out.push_back(golden_vals({s.run(t)}, "%.5g"));
     return out;
   };
   m["m_device_merging"] = [] {

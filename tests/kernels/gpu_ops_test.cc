@@ -252,7 +252,7 @@ TEST_P(GpuOpsTest, BinaryOpsBroadcastLikeTheReference) {
   unsigned seed = 1;
   for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16,
                    DType::kInt32, DType::kInt64})
-    for (const char* op : {"Add", "AddV2", "Sub", "Mul", "RealDiv"})
+    for (const char* op : {"Add", "AddV2", "Sub", "Mul", "RealDiv", "SquaredDifference"})
       for (const auto& [sa, sb] : shapes) {
         const bool div = std::string(op) == "RealDiv";
         OpCase oc = make(op, dt,
@@ -917,9 +917,10 @@ TEST_P(GpuOpsTest, LogSigmoidTanh) {
     oc.rtol = oc.atol = 0;
     check(oc);
   }
-  for (const char* op : {"Log", "Log1p", "Sigmoid", "Tanh", "Cos", "Sin"})
+  for (const char* op : {"Log", "Log1p", "Sigmoid", "Tanh", "Cos", "Sin", "Rsqrt"})
     for (const Shape& s : {Shape{}, Shape{1}, Shape{1029}, Shape{0}, Shape{7, 300}}) {
-      const bool log = std::string(op).rfind("Log", 0) == 0;  // Log, Log1p: positive inputs
+      // Log, Log1p, Rsqrt: positive inputs
+      const bool log = std::string(op).rfind("Log", 0) == 0 || std::string(op) == "Rsqrt";
       OpCase oc =
           make(op, DType::kFloat32,
                {random_tensor(DType::kFloat32, s, 12, true, log ? 1e-3 : -30, log ? 80 : 30)});
