@@ -1,6 +1,6 @@
 // Fused optimizer updates (TF's training ops), float32, updating the variable (and slot)
 // tensors in place: ApplyGradientDescent, ApplyMomentum (use_nesterov), ApplyAdam,
-// ApplyRMSProp and ApplyCenteredRMSProp (not grouped).
+// ApplyRMSProp, ApplyCenteredRMSProp and ApplyAdagrad (not grouped).
 // CPU: apply_cpu.cc; CUDA: apply_cuda.cu. Inputs follow TF's signatures; output 0 is the
 // updated variable.
 #pragma once
@@ -25,6 +25,9 @@ void apply_rms_prop_ref(float* var, float* ms, float* mom, float lr, float rho, 
                         float epsilon, const float* grad, std::int64_t n);
 void apply_centered_rms_prop_ref(float* var, float* mg, float* ms, float* mom, float lr, float rho,
                                  float momentum, float epsilon, const float* grad, std::int64_t n);
+// TF's ApplyAdagrad: accum += grad^2 (when update_slots), var -= grad * lr * (1 / sqrt(accum)).
+void apply_adagrad_ref(float* var, float* accum, float lr, const float* grad, bool update_slots,
+                       std::int64_t n);
 void register_apply_cpu_kernels(KernelRegistry& r);
 
 // Grouped updates (kernel label "group", CPU and CUDA): one kernel call updates several
@@ -66,6 +69,8 @@ void apply_adam_cuda(float* var, float* m, float* v, ScalarArg beta1_power, Scal
 void apply_rms_prop_cuda(float* var, float* mg, float* ms, float* mom, ScalarArg lr, ScalarArg rho,
                          ScalarArg momentum, ScalarArg epsilon, const float* grad, std::int64_t n,
                          devices::Stream& stream);
+void apply_adagrad_cuda(float* var, float* accum, ScalarArg lr, const float* grad,
+                        bool update_slots, std::int64_t n, devices::Stream& stream);
 void register_apply_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

@@ -93,6 +93,14 @@ void apply_centered_rms_prop_ref(float* var, float* mg, float* ms, float* mom, f
   }
 }
 
+void apply_adagrad_ref(float* var, float* accum, float lr, const float* grad, bool update_slots,
+                       std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (update_slots) accum[i] += grad[i] * grad[i];
+    var[i] -= grad[i] * lr * (1.0f / std::sqrt(accum[i]));
+  }
+}
+
 namespace {
 void check_same(const KernelContext& c, const Tensor& a, const Tensor& b, const char* what) {
   if (!(a.shape() == b.shape()))
@@ -179,6 +187,21 @@ void register_apply_family(KernelRegistry& r, const std::string& label, bool par
     const float* g = c.inputs[9].data<float>();
     over_elements(parallel, var.num_elements(), [&](std::int64_t lo, std::int64_t hi) {
       apply_adam_ref(w + lo, mp + lo, vp + lo, b1p, b2p, lr, b1, b2, eps, g + lo, hi - lo);
+    });
+    c.outputs = {var};
+  });
+  // ApplyAdagrad (var, accum, lr, grad), attr update_slots (default true).
+  r.add({"ApplyAdagrad", DeviceType::kCPU, DType::kFloat32, label}, [parallel](KernelContext& c) {
+    Tensor var = c.inputs.at(0), accum = c.inputs.at(1);
+    check_same(c, var, accum, "accum");
+    check_same(c, var, c.inputs.at(3), "grad");
+    float* w = var.data<float>();
+    float* a = accum.data<float>();
+    const float lr = scalar_of(c, 2);
+    const float* g = c.inputs[3].data<float>();
+    const bool update_slots = c.attr().get_or<bool>("update_slots", true);
+    over_elements(parallel, var.num_elements(), [&](std::int64_t lo, std::int64_t hi) {
+      apply_adagrad_ref(w + lo, a + lo, lr, g + lo, update_slots, hi - lo);
     });
     c.outputs = {var};
   });

@@ -53,6 +53,16 @@ __device__ __forceinline__ void rms_prop_element(float& var, float* mg, float& m
   var -= mom;
 }
 
+__global__ void apply_adagrad_kernel(float* var, float* accum, ScalarArg lr_arg, const float* grad,
+                                     bool update_slots, std::int64_t n) {
+  const float lr = get(lr_arg);
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    if (update_slots) accum[i] += grad[i] * grad[i];
+    var[i] -= grad[i] * lr * (1.0f / sqrtf(accum[i]));  // apply_adagrad_ref's expression
+  }
+}
+
 // ---------------------------------------------------------------- kernels
 // One element per thread, grid-stride; scalars are read once per thread.
 __global__ void apply_gradient_descent_kernel(float* var, ScalarArg alpha_arg, const float* delta,
@@ -179,6 +189,14 @@ __global__ void apply_rms_prop_kernel(float* var, float* mg, float* ms, float* m
 }  // namespace
 
 // ---------------------------------------------------------------- launchers
+void apply_adagrad_cuda(float* var, float* accum, ScalarArg lr, const float* grad,
+                        bool update_slots, std::int64_t n, devices::Stream& stream) {
+  if (n == 0) return;
+  apply_adagrad_kernel<<<grid_size(n, kBlock), kBlock, 0, cuda_stream(stream)>>>(
+      var, accum, lr, grad, update_slots, n);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
 void apply_rms_prop_cuda(float* var, float* mg, float* ms, float* mom, ScalarArg lr, ScalarArg rho,
                          ScalarArg momentum, ScalarArg epsilon, const float* grad, std::int64_t n,
                          devices::Stream& stream) {
@@ -359,6 +377,16 @@ void register_apply_cuda_kernels(KernelRegistry& r) {
     apply_momentum_cuda(var.data<float>(), accum.data<float>(), lr, grad, momentum,
                         c.attr().get_or<bool>("use_nesterov", false), var.num_elements(),
                         c.get_stream());
+    c.outputs = {var};
+  });
+  r.add({"ApplyAdagrad", DeviceType::kGPU, DType::kFloat32, "cuda"}, [](KernelContext& c) {
+    Tensor var = gpu_ref(c, 0, "var"), accum = gpu_ref(c, 1, "accum");
+    const float* grad = gpu_same_shape(c, 3, "grad");
+    const ScalarArg lr = scalar_arg(c, 2);
+    GpuLaunchScope scope(c);
+    apply_adagrad_cuda(var.data<float>(), accum.data<float>(), lr, grad,
+                       c.attr().get_or<bool>("update_slots", true), var.num_elements(),
+                       c.get_stream());
     c.outputs = {var};
   });
   for (const bool centered : {false, true})

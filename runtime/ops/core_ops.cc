@@ -291,6 +291,11 @@ void register_core_ops(OpRegistry& r) {
          .max_inputs = 10,
          .stateful = true,
          .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
+  r.add({.name = "ApplyAdagrad",
+         .min_inputs = 4,
+         .max_inputs = 4,
+         .stateful = true,
+         .shape = [](ShapeContext& c) { c.set_output(c.input_dtypes[0], c.input_shapes[0]); }});
   r.add({.name = "ApplyRMSProp",
          .min_inputs = 8,
          .max_inputs = 8,

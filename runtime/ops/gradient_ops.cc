@@ -237,6 +237,7 @@ void register_gradients(OpRegistry& r) {
                          "ApplyMomentum",
                          "ApplyAdam",
                          "ApplyRMSProp",
+                         "ApplyAdagrad",
                          "ApplyCenteredRMSProp",
                          "_SparseApplyMomentumRows",
                          "_EmbeddingRowIndex",

@@ -33,7 +33,8 @@ namespace {
 
 bool is_apply(const std::string& op) {
   return op == "ApplyGradientDescent" || op == "ApplyMomentum" || op == "ApplyAdam" ||
-         op == "ApplyRMSProp" || op == "ApplyCenteredRMSProp" || op == "_SparseApplyMomentumRows";
+         op == "ApplyRMSProp" || op == "ApplyCenteredRMSProp" || op == "ApplyAdagrad" ||
+         op == "_SparseApplyMomentumRows";
 }
 
 bool is_assign_like(const std::string& op) {

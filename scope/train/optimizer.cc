@@ -2,6 +2,7 @@
 #include "scope/train/optimizer.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <optional>
 
@@ -440,6 +441,32 @@ Operation RMSPropOptimizer::apply_dense(const Output& grad, const Variable& var)
       "ApplyRMSProp",
       {var.ref(), rms.ref(), mom.ref(), lr_t_, decay_t_, momentum_t_, epsilon_t_, grad}, {},
       "ApplyRMSProp");
+}
+
+// ---------------------------------------------------------------- Adagrad
+AdagradOptimizer::AdagradOptimizer(Hyperparameter learning_rate, double initial_accumulator_value,
+                                   std::string name)
+    : Optimizer(std::move(name)),
+      lr_(std::move(learning_rate)),
+      initial_accumulator_value_(initial_accumulator_value) {
+  if (!(initial_accumulator_value > 0) || !std::isfinite(initial_accumulator_value)) {
+    // Python's repr of a float, as TF's message shows it ("0.0", "-1.5").
+    std::string v = str_cat(initial_accumulator_value);
+    if (v.find_first_of(".eEn") == std::string::npos) v += ".0";
+    throw ValueError(str_cat("initial_accumulator_value must be positive: ", v));
+  }
+}
+
+void AdagradOptimizer::create_slots(const std::vector<Variable>& vars) {
+  for (const auto& v : vars) filled_slot(v, "accumulator", name_, initial_accumulator_value_);
+}
+
+void AdagradOptimizer::prepare() { lr_t_ = hyper_tensor(lr_, "learning_rate"); }
+
+Operation AdagradOptimizer::apply_dense(const Output& grad, const Variable& var) {
+  return get_default_graph().create_op("ApplyAdagrad",
+                                       {var.ref(), get_slot(var, "accumulator").ref(), lr_t_, grad},
+                                       {}, "ApplyAdagrad");
 }
 
 }  // namespace train

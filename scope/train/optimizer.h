@@ -1,6 +1,6 @@
 // sf::train optimizers (TF1's tf.train): GradientDescentOptimizer, MomentumOptimizer,
-// AdamOptimizer, RMSPropOptimizer with compute_gradients / apply_gradients / minimize, slot
-// variables
+// AdamOptimizer, RMSPropOptimizer, AdagradOptimizer with compute_gradients / apply_gradients /
+// minimize, slot variables
 // ("v/Momentum", "v/Adam", "v/Adam_1") created at the root variable scope (never inside a
 // reusing tower scope) and colocated with their variable, and the global step.
 #pragma once
@@ -134,6 +134,26 @@ class AdamOptimizer : public Optimizer {
   Hyperparameter lr_, beta1_, beta2_, epsilon_;
   Output lr_t_, beta1_t_, beta2_t_, epsilon_t_;
   Variable beta1_power_, beta2_power_;
+};
+
+// TF1's tf.train.AdagradOptimizer(learning_rate, initial_accumulator_value = 0.1): slot
+// "accumulator" ("<var>/Adagrad", filled with the initial value), ApplyAdagrad. ValueError for an
+// initial value that is not a finite positive number. NOTE: a gather's gradient is applied densely
+// (TF's SparseApplyAdagrad touches only the looked-up rows).
+class AdagradOptimizer : public Optimizer {
+ public:
+  explicit AdagradOptimizer(Hyperparameter learning_rate, double initial_accumulator_value = 0.1,
+                            std::string name = "Adagrad");
+
+ protected:
+  void create_slots(const std::vector<Variable>& vars) override;
+  void prepare() override;
+  Operation apply_dense(const Output& grad, const Variable& var) override;
+
+ private:
+  Hyperparameter lr_;
+  double initial_accumulator_value_;
+  Output lr_t_;
 };
 
 // TF1's tf.train.RMSPropOptimizer(learning_rate, decay, momentum, epsilon, centered): slots

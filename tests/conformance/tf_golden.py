@@ -742,6 +742,31 @@ def train_rmsprop():
 
 
 @case
+def train_adagrad():
+    """AdagradOptimizer: the slot's name and initial value, the op, values after three steps, the
+    error for a non-positive initial accumulator."""
+    w = tf.get_variable("w", [3], initializer=tf.constant_initializer(1.0))
+    loss = tf.reduce_sum(w * w * tf.constant([1.0, 2.0, 3.0]))
+    opt = tf.train.AdagradOptimizer(0.1, initial_accumulator_value=0.5)
+    step = opt.minimize(loss)
+    out = [opt.get_slot(w, "accumulator").op.name, step.name]
+    out += [o.name + " " + o.type for o in tf.get_default_graph().get_operations()
+            if o.type == "ApplyAdagrad"]
+    try:
+        tf.train.AdagradOptimizer(0.1, initial_accumulator_value=0.0)
+        out.append("no error")
+    except ValueError as e:
+        out.append(str(e))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        out.append(_vals(s.run(opt.get_slot(w, "accumulator"))))
+        for _ in range(3):
+            s.run(step)
+            out.append(_vals(s.run([w, opt.get_slot(w, "accumulator")])))
+    return out
+
+
+@case
 def train_exponential_moving_average():
     gs = tf.train.get_or_create_global_step()
     with tf.device("/cpu:0"):

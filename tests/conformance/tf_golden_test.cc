@@ -900,6 +900,30 @@ std::map<std::string, std::function<Result()>> cases() {
     }
     return out;
   };
+  m["train_adagrad"] = [] {
+    namespace tr = sf::train;
+    auto w = sf::get_variable("w", {3}, {.initializer = sf::constant_initializer(1.0)});
+    auto loss = sf::reduce_sum(w * w * sf::constant(std::vector<float>{1, 2, 3}, {3}));
+    tr::AdagradOptimizer opt(0.1, 0.5);
+    auto step = opt.minimize(loss);
+    Result out = {opt.get_slot(w, "accumulator").op().name(), step.name()};
+    for (const auto& o : sf::get_default_graph().operations())
+      if (o.type() == "ApplyAdagrad") out.push_back(o.name() + " " + o.type());
+    try {
+      tr::AdagradOptimizer bad(0.1, 0.0);
+      out.push_back("no error");
+    } catch (const sf::ValueError& e) {
+      out.push_back(e.what());
+    }
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    out.push_back(golden_vals({s.run(opt.get_slot(w, "accumulator").value())}));
+    for (int i = 0; i < 3; ++i) {
+      s.run(step);
+      out.push_back(golden_vals(s.run({w.value(), opt.get_slot(w, "accumulator").value()})));
+    }
+    return out;
+  };
   m["train_exponential_moving_average"] = [] {
     auto gs = sf::train::get_or_create_global_step();
     sf::Variable w;

@@ -580,6 +580,17 @@ TEST_P(GpuOpsTest, ApplyUpdatesInPlace) {
       if (host_scalars) centered.host_inputs = {4, 5, 6, 7};
       centered.rtol = centered.atol = 0;
       check(centered);
+      for (bool update_slots : {true, false}) {
+        OpCase adagrad = make("ApplyAdagrad", DType::kFloat32,
+                              {random_tensor(DType::kFloat32, s, 19),
+                               random_tensor(DType::kFloat32, s, 20, false, 0.1, 2), scalar(0.01f),
+                               random_tensor(DType::kFloat32, s, 21, true)});
+        adagrad.attrs.set("update_slots", update_slots);
+        adagrad.in_place = {0, 1};
+        if (host_scalars) adagrad.host_inputs = {2};
+        adagrad.rtol = adagrad.atol = 0;
+        check(adagrad);
+      }
     }
   OpCase bad = make("ApplyGradientDescent", DType::kFloat32,
                     {random_tensor(DType::kFloat32, {3}, 1), Tensor::from_scalar(0.1f),

@@ -463,6 +463,11 @@ TEST(CpuLabelsTest, ApplyLabelsAgreeBitForBitWithTheReference) {
                                         scalar(0.999f), scalar(1e-8f),  fresh(9)};
        },
        1},
+      {"ApplyAdagrad", 1,
+       [&](const std::vector<sf::Tensor>&) {
+         return std::vector<sf::Tensor>{scalar(0.01f), fresh(9)};
+       },
+       0},
       {"ApplyRMSProp", 2,
        [&](const std::vector<sf::Tensor>&) {
          return std::vector<sf::Tensor>{scalar(0.01f), scalar(0.9f), scalar(0.9f), scalar(1.0f),
