@@ -396,6 +396,9 @@ void register_binary_cpu_kernels(KernelRegistry& r) {
   r.add({"Sin", DeviceType::kCPU, DType::kFloat64, "ref"}, sin_kernel<double>);
   r.add({"Exp", DeviceType::kCPU, DType::kFloat32, "ref"}, exp_kernel);
   r.add({"Rsqrt", DeviceType::kCPU, DType::kFloat32, "ref"}, rsqrt_kernel);
+  r.add({"Rsqrt", DeviceType::kCPU, DType::kFloat64, "ref"}, [](KernelContext& c) {
+    unary_typed_kernel<double>(c, [](double v) { return 1.0 / std::sqrt(v); });
+  });
   r.add({"Log", DeviceType::kCPU, DType::kFloat32, "ref"}, log_kernel);
   r.add({"Sigmoid", DeviceType::kCPU, DType::kFloat32, "ref"}, sigmoid_kernel);
   r.add({"Tanh", DeviceType::kCPU, DType::kFloat32, "ref"}, tanh_kernel);

@@ -124,6 +124,8 @@ __global__ void unary_double_kernel(const double* x, double* y, std::int64_t n) 
       y[i] = cos(x[i]);
     else if constexpr (kOp == UnaryOp::kLog)
       y[i] = log(x[i]);  // within 1 ulp
+    else if constexpr (kOp == UnaryOp::kRsqrt)
+      y[i] = 1.0 / sqrt(x[i]);  // IEEE: the reference's expression
     else
       y[i] = sin(x[i]);
   }
@@ -352,6 +354,8 @@ void register_binary_cuda_kernels(KernelRegistry& r) {
   r.add({"Ceil", DeviceType::kGPU, DType::kBFloat16, "cuda"}, round16_gpu_kernel<true, bfloat16_t>);
   r.add({"Exp", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kExp>);
   r.add({"Rsqrt", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kRsqrt>);
+  r.add({"Rsqrt", DeviceType::kGPU, DType::kFloat64, "cuda"},
+        unary_double_gpu_kernel<UnaryOp::kRsqrt>);
   r.add({"Log", DeviceType::kGPU, DType::kFloat32, "cuda"}, unary_gpu_kernel<UnaryOp::kLog>);
   r.add({"Sigmoid", DeviceType::kGPU, DType::kFloat32, "cuda"},
         unary_gpu_kernel<UnaryOp::kSigmoid>);

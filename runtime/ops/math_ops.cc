@@ -231,12 +231,12 @@ void register_math_ops(OpRegistry& r) {
   r.add({.name = "Rsqrt",
          .min_inputs = 1,
          .max_inputs = 1,
-         .shape = unary_float("Rsqrt"),
+         .shape = float_or_double("Rsqrt"),
          .grad = [](Graph& g, const Operation& o, const Grads& dy) {
            const Output y = o.output(0);
            Output dyy = grad_util::op(g, "Mul", {dy[0], y}, {}, "mul");
            Output half = grad_util::op(
-               g, "Mul", {grad_util::scalar(g, -0.5, DType::kFloat32, "Const"), dyy}, {}, "mul_1");
+               g, "Mul", {grad_util::scalar(g, -0.5, y.dtype(), "Const"), dyy}, {}, "mul_1");
            return Grads{grad_util::op(
                g, "Mul", {half, grad_util::op(g, "Mul", {y, y}, {}, "mul_2")}, {}, "mul_3")};
          }});

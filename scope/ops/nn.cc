@@ -303,14 +303,33 @@ Output sparse_softmax_cross_entropy_with_logits(const Output& labels, const Outp
 
 std::pair<Output, Output> moments(const Output& x, const std::vector<std::int64_t>& axes,
                                   bool keep_dims, std::string_view name) {
-  if (axes.empty()) throw ValueError("moments: axes must name at least one axis");
   name_scope scope(name, "moments");
-  Output mean = reduce_mean(x, axes, /*keep_dims=*/true, "mean");
-  Output centered = squared_difference(x, stop_gradient(mean));
-  Output variance = reduce_mean(centered, axes, /*keep_dims=*/true, "variance");
+  // TF: float16 statistics are computed in float32 (float16's range is too small for the sums)
+  // and cast back.
+  const bool half = x.dtype() == DType::kFloat16;
+  const Output y = half ? cast(x, DType::kFloat32) : x;
+  // Empty axes reduce nothing (TF's reduce_mean(x, [])): the Mean op with an empty axes list.
+  auto mean_over = [&](const Output& t, const char* op_name) {
+    if (!axes.empty()) return reduce_mean(t, axes, /*keep_dims=*/true, op_name);
+    name_scope op_scope("", op_name);
+    AttrMap attrs;
+    attrs.set("keep_dims", true);
+    return get_default_graph()
+        .create_op("Mean",
+                   {t, constant(Tensor::from_vector<std::int32_t>({}, {0}), "reduction_indices")},
+                   std::move(attrs), op_scope.name())
+        .output(0);
+  };
+  Output mean = mean_over(y, "mean");
+  Output centered = squared_difference(y, stop_gradient(mean));
+  Output variance = mean_over(centered, "variance");
   if (!keep_dims) {
-    mean = squeeze(mean, axes);
+    mean = squeeze(mean, axes);  // (no axes: every dimension of size 1, as TF's squeeze)
     variance = squeeze(variance, axes);
+  }
+  if (half) {
+    mean = cast(mean, DType::kFloat16);
+    variance = cast(variance, DType::kFloat16);
   }
   return {mean, variance};
 }
@@ -318,17 +337,15 @@ std::pair<Output, Output> moments(const Output& x, const std::vector<std::int64_
 Output batch_normalization(const Output& x, const Output& mean, const Output& variance,
                            const Output& offset, const Output& scale, double variance_epsilon,
                            std::string_view name) {
-  if (!std::isfinite(variance_epsilon) || variance_epsilon < 0)
+  if (!std::isfinite(variance_epsilon))
     throw ValueError(
-        str_cat("batch_normalization: variance_epsilon must be a finite number >= 0, "
-                "got ",
-                variance_epsilon));
+        str_cat("batch_normalization: variance_epsilon must be finite, got ", variance_epsilon));
   name_scope scope(name, "batchnorm");
   Output inv = rsqrt(variance + variance_epsilon);
   if (scale.valid()) inv = inv * scale;
   // TF's order (fold_batch_norms depends on it): x * inv, then offset - mean * inv, or
-  // (-mean) * inv without an offset.
-  Output scaled = x * inv;
+  // (-mean) * inv without an offset; both cast to x's dtype (float16 x with float32 statistics).
+  Output scaled = x * cast(inv, x.dtype());
   Output shift;
   if (offset.valid()) {
     Output mean_inv = mean * inv;
@@ -336,7 +353,7 @@ Output batch_normalization(const Output& x, const Output& mean, const Output& va
   } else {
     shift = -mean * inv;
   }
-  return scaled + shift;
+  return scaled + cast(shift, x.dtype());
 }
 
 Output lrn(const Output& input, std::int64_t depth_radius, double bias, double alpha, double beta,
@@ -393,14 +410,38 @@ Output clip_by_value(const Output& t, double clip_value_min, double clip_value_m
                        constant(clip_value_max, t.dtype(), Shape{}, "clip_value_max"), final_name);
 }
 
+namespace {
+// TF's ops.colocate_with(t): the ops made in this scope go where t's op goes (its device; the
+// enclosing device scope does not apply).
+class colocate_with_op {
+ public:
+  explicit colocate_with_op(const Output& t)
+      : g_(get_default_graph()), cut_(nullptr), on_(t.op().device()) {
+    g_.colocation_stack().push_back(t.op().name());
+  }
+  ~colocate_with_op() { g_.colocation_stack().pop_back(); }
+  colocate_with_op(const colocate_with_op&) = delete;
+  colocate_with_op& operator=(const colocate_with_op&) = delete;
+
+ private:
+  Graph g_;
+  scopeflow::device cut_;
+  scopeflow::device on_;
+};
+}  // namespace
+
 Output global_norm(const std::vector<Output>& t_list, std::string_view name) {
   name_scope scope(name, "global_norm");
   std::vector<Output> half_squared_norms;
   for (const auto& t : t_list)
-    if (t.valid()) half_squared_norms.push_back(nn::l2_loss(t));
-  if (half_squared_norms.empty())
-    throw ValueError("global_norm: t_list holds no tensor (every entry is empty)");
-  Output half_squared_norm = reduce_sum(stack(half_squared_norms));  // TF: axis None
+    if (t.valid()) {
+      colocate_with_op with(t);
+      half_squared_norms.push_back(nn::l2_loss(t));
+    }
+  // No tensor at all (no variable got a gradient): TF stacks nothing, a norm of 0.
+  Output stacked = half_squared_norms.empty() ? constant(std::vector<float>{}, Shape{0}, "stack")
+                                              : stack(half_squared_norms);
+  Output half_squared_norm = reduce_sum(stacked);  // TF: axis None
   Output two = constant(2.0, half_squared_norm.dtype(), Shape{}, "Const");
   return sqrt(half_squared_norm * two, "global_norm");
 }
@@ -409,11 +450,11 @@ std::pair<std::vector<Output>, Output> clip_by_global_norm(const std::vector<Out
                                                            double clip_norm,
                                                            std::optional<Output> use_norm,
                                                            std::string_view name) {
-  if (!(clip_norm > 0) || !std::isfinite(clip_norm))
-    throw ValueError(
-        str_cat("clip_by_global_norm: clip_norm must be a finite number > 0, got ", clip_norm));
-  // TF: the norm is taken before (outside) the "clip_by_global_norm" scope.
-  const Output norm = use_norm ? *use_norm : global_norm(t_list);
+  // (TF computes with any clip_norm: 0 clips to zeros, a negative one leaves t as it is.)
+  if (!std::isfinite(clip_norm))
+    throw ValueError(str_cat("clip_by_global_norm: clip_norm must be finite, got ", clip_norm));
+  // TF: the norm is taken before (outside) the "clip_by_global_norm" scope, under `name`.
+  const Output norm = use_norm ? *use_norm : global_norm(t_list, name);
   name_scope scope(name, "clip_by_global_norm");
   // scale = clip_norm * min(1 / norm, 1 / clip_norm), + (norm - norm): NaN for a non-finite norm.
   Output inverse = 1.0 / norm;
@@ -428,8 +469,7 @@ std::pair<std::vector<Output>, Output> clip_by_global_norm(const std::vector<Out
       clipped.emplace_back();
       continue;
     }
-    std::optional<scopeflow::device> on;  // TF: colocate_with(v)
-    if (!t_list[i].op().device().empty()) on.emplace(t_list[i].op().device());
+    colocate_with_op with(t_list[i]);
     // TF names it "%s_%d" % (scope, i) inside the scope: "clip_by_global_norm/..._0".
     clipped.push_back(identity(t_list[i] * scale, str_cat(scope.name(), "_", i)));
   }
@@ -438,9 +478,8 @@ std::pair<std::vector<Output>, Output> clip_by_global_norm(const std::vector<Out
 
 Output clip_by_norm(const Output& t, double clip_norm, const std::vector<std::int64_t>& axes,
                     std::string_view name) {
-  if (!(clip_norm > 0) || !std::isfinite(clip_norm))
-    throw ValueError(
-        str_cat("clip_by_norm: clip_norm must be a finite number > 0, got ", clip_norm));
+  if (!std::isfinite(clip_norm))
+    throw ValueError(str_cat("clip_by_norm: clip_norm must be finite, got ", clip_norm));
   name_scope scope(name, "clip_by_norm");
   const std::string final_name = scope.name();
   Output squares = t * t;

@@ -139,7 +139,8 @@ class AdamOptimizer : public Optimizer {
 // TF1's tf.train.AdagradOptimizer(learning_rate, initial_accumulator_value = 0.1): slot
 // "accumulator" ("<var>/Adagrad", filled with the initial value), ApplyAdagrad. ValueError for an
 // initial value that is not a finite positive number. NOTE: a gather's gradient is applied densely
-// (TF's SparseApplyAdagrad touches only the looked-up rows).
+// (TF's SparseApplyAdagrad touches only the looked-up rows; a zero gradient row changes nothing
+// in Adagrad, so the values agree).
 class AdagradOptimizer : public Optimizer {
  public:
   explicit AdagradOptimizer(Hyperparameter learning_rate, double initial_accumulator_value = 0.1,
@@ -158,8 +159,9 @@ class AdagradOptimizer : public Optimizer {
 
 // TF1's tf.train.RMSPropOptimizer(learning_rate, decay, momentum, epsilon, centered): slots
 // "rms" (ones), "mg" (centered only) and "momentum" (zeros) named "<var>/RMSProp", "_1", ...;
-// ApplyRMSProp / ApplyCenteredRMSProp. NOTE: a gather's gradient is applied densely (TF's
-// SparseApplyRMSProp updates only the rows looked up; here every row's ms decays).
+// ApplyRMSProp / ApplyCenteredRMSProp. NOTE: a gather's gradient is applied densely, where TF's
+// SparseApplyRMSProp updates only the rows looked up: here every row's ms decays and its
+// momentum keeps moving it, so an embedding trained with RMSProp differs from TF's.
 class RMSPropOptimizer : public Optimizer {
  public:
   explicit RMSPropOptimizer(Hyperparameter learning_rate, Hyperparameter decay = 0.9,

@@ -576,4 +576,58 @@ TEST_F(Tf1TrainingTest, AveragesOfRestoredAndPartitionedVariablesAsTf) {
   std::filesystem::remove_all(dir);
 }
 
+// A review of the clipping and normalization builders against TF 2.21.
+TEST_F(Tf1TrainingTest, ReviewedClippingAndNormalizationAsTf) {
+  sf::Session s;
+  // No tensor at all: a norm of 0 and the empty entries back.
+  auto [none, zero] = sf::clip_by_global_norm({sf::Output(), sf::Output()}, 1.0);
+  EXPECT_FALSE(none[0].valid());
+  EXPECT_FALSE(none[1].valid());
+  EXPECT_EQ(s.run(zero).scalar<float>(), 0.0f);
+  // The norm takes the name; each tensor's work goes with the tensor.
+  sf::Output a;
+  {
+    sf::device cpu("/cpu:0");
+    a = sf::constant(std::vector<float>{3, 4}, {2}, "a");
+  }
+  sf::Output clipped, norm;
+  {
+    sf::device gpu("/gpu:1");
+    auto r = sf::clip_by_global_norm({a}, 1.0, {}, "clip");
+    clipped = r.first[0];
+    norm = r.second;
+  }
+  EXPECT_EQ(norm.op().name(), "clip/global_norm");
+  EXPECT_EQ(clipped.op().name(), "clip_1/clip_1/_0");
+  EXPECT_EQ(clipped.op().device(), a.op().device());
+  EXPECT_EQ(norm.op().inputs()[0].op().inputs()[0].op().type(), "Sum");
+  // clip_norm 0 clips to zeros, as TF.
+  EXPECT_EQ(s.run(sf::clip_by_norm(a, 0.0)).to_vector<float>(), (std::vector<float>{0, 0}));
+  // float16 statistics are computed in float32; empty axes reduce nothing.
+  auto x = sf::constant(std::vector<float>{1, 2, 4, 3, 5, 9}, {2, 3});
+  auto [m16, v16] = sf::nn::moments(sf::cast(x, sf::float16), {0});
+  EXPECT_EQ(m16.dtype(), sf::float16);
+  auto r16 = s.run({sf::cast(m16, sf::float32), sf::cast(v16, sf::float32)});
+  EXPECT_EQ(r16[0].to_vector<float>(), (std::vector<float>{2, 3.5f, 6.5f}));
+  EXPECT_EQ(r16[1].to_vector<float>(), (std::vector<float>{1, 2.25f, 6.25f}));
+  auto [m0, v0] = sf::nn::moments(x, {}, true);
+  auto r0 = s.run({m0, v0});
+  EXPECT_EQ(r0[0].to_vector<float>(), (std::vector<float>{1, 2, 4, 3, 5, 9}));
+  EXPECT_EQ(r0[1].to_vector<float>(), std::vector<float>(6, 0.0f));
+  // Mixed precision: a float16 x with float32 statistics gives float16.
+  auto [m, v] = sf::nn::moments(x, {0});
+  auto y16 =
+      sf::nn::batch_normalization(sf::cast(x, sf::float16), m, v, sf::Output(), sf::Output(), 1e-3);
+  EXPECT_EQ(y16.dtype(), sf::float16);
+  const auto y = s.run(sf::cast(y16, sf::float32)).to_vector<float>();
+  EXPECT_NEAR(y[0], -0.9995f, 1e-3);
+  // Rsqrt in float64, with its gradient.
+  auto d = sf::constant(sf::Tensor::from_vector<double>({4.0, 0.25}, {2}));
+  auto rd = sf::rsqrt(d);
+  auto gd = sf::gradients(sf::reduce_sum(sf::cast(rd, sf::float32)), {d})[0];
+  auto rr = s.run({rd, gd});
+  EXPECT_EQ(rr[0].to_vector<double>(), (std::vector<double>{0.5, 2.0}));
+  EXPECT_EQ(rr[1].to_vector<double>(), (std::vector<double>{-0.0625, -4.0}));  // -x^-1.5 / 2
+}
+
 }  // namespace
