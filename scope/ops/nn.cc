@@ -128,6 +128,51 @@ Output conv2d(const Output& input, const Output& filter, const std::vector<std::
       .output(0);
 }
 
+Output conv2d_transpose(const Output& value, const Output& filter,
+                        const std::vector<std::int64_t>& output_shape,
+                        const std::vector<std::int64_t>& strides, const std::string& padding,
+                        std::string_view name) {
+  if (output_shape.size() != 4)
+    throw ValueError(str_cat("conv2d_transpose: output_shape must have 4 elements (NHWC), got ",
+                             output_shape.size()));
+  for (auto d : output_shape)
+    if (d < 1 || d > std::numeric_limits<std::int32_t>::max())
+      throw ValueError(
+          str_cat("conv2d_transpose: output_shape sizes must be in [1, 2^31), got ", d));
+  // TF's shape inference: value's channels against the filter's input channels. (A mismatch
+  // of output_shape's channels with the filter is not checked when the graph is built, as
+  // TF 2.21's; the kernel refuses it when it runs.)
+  const Shape vs = value.shape(), fs = filter.shape();
+  if (vs.has_rank() && fs.has_rank() && vs.rank() == 4 && fs.rank() == 4 && vs.dims()[3] >= 0 &&
+      fs.dims()[3] >= 0 && vs.dims()[3] != fs.dims()[3])
+    throw ValueError(str_cat("Dimensions must be equal, but are ", vs.dims()[3], " and ",
+                             fs.dims()[3]));
+  name_scope scope(name, "conv2d_transpose");
+  const std::string final_name = scope.name();
+  std::vector<std::int32_t> sizes;
+  for (auto d : output_shape) sizes.push_back(static_cast<std::int32_t>(d));
+  Output input_sizes = constant(sizes, Shape{4}, "input_sizes");
+  AttrMap attrs;
+  attrs.set("strides", strides);
+  attrs.set("padding", padding);
+  attrs.set("dilations", std::vector<std::int64_t>{1, 1, 1, 1});
+  attrs.set("data_format", std::string("NHWC"));
+  return get_default_graph()
+      .create_op("Conv2DBackpropInput", {input_sizes, filter, value}, std::move(attrs), final_name)
+      .output(0);
+}
+
+Output l2_normalize(const Output& x, const std::vector<std::int64_t>& axis, double epsilon,
+                    std::string_view name) {
+  if (!std::isfinite(epsilon))
+    throw ValueError(str_cat("l2_normalize: epsilon must be finite, got ", epsilon));
+  name_scope scope(name, "l2_normalize");
+  const std::string final_name = scope.name();
+  Output square_sum = reduce_sum(square(x), axis, /*keep_dims=*/true);
+  Output inv = rsqrt(binary_operator("Maximum", "Maximum", square_sum, epsilon));
+  return multiply(x, inv, final_name);
+}
+
 Output max_pool(const Output& value, const std::vector<std::int64_t>& ksize,
                 const std::vector<std::int64_t>& strides, const std::string& padding,
                 std::string_view name) {

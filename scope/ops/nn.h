@@ -31,6 +31,19 @@ Output conv2d(const Output& input, const Output& filter, const std::vector<std::
 Output conv2d(const Output& input, const Output& filter, const std::vector<std::int64_t>& strides,
               const std::string& padding, const std::vector<std::int64_t>& dilations,
               std::string_view name = "");
+// tf.nn.conv2d_transpose(value, filter [kh, kw, out_channels, in_channels], output_shape,
+// strides, padding): the gradient of conv2d as an op, TF's Conv2DBackpropInput named
+// "conv2d_transpose" with its "input_sizes" Const; ValueError when value's channels do not
+// match the filter's (TF's text) or output_shape is not 4 positive sizes; output_shape's channels
+// against the filter's are checked when it runs (InvalidArgumentError), as TF 2.21.
+Output conv2d_transpose(const Output& value, const Output& filter,
+                        const std::vector<std::int64_t>& output_shape,
+                        const std::vector<std::int64_t>& strides,
+                        const std::string& padding = "SAME", std::string_view name = "");
+// tf.nn.l2_normalize(x, axis, epsilon = 1e-12): x * rsqrt(max(sum(x^2, axis), epsilon)) under
+// "l2_normalize" (TF's ops); axes empty = all.
+Output l2_normalize(const Output& x, const std::vector<std::int64_t>& axis = {},
+                    double epsilon = 1e-12, std::string_view name = "");
 Output max_pool(const Output& value, const std::vector<std::int64_t>& ksize,
                 const std::vector<std::int64_t>& strides, const std::string& padding,
                 std::string_view name = "");

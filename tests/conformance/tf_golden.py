@@ -966,6 +966,40 @@ def nn_moments_batch_normalization():
 
 
 @case
+def nn_conv2d_transpose_l2_normalize():
+    """conv2d_transpose (SAME and VALID, gradients to the input and filter, the channel errors)
+    and l2_normalize (ops, values, a zero row, gradient)."""
+    import numpy as np
+    x = tf.constant(np.arange(2 * 3 * 3 * 2, dtype=np.float32).reshape(2, 3, 3, 2) / 10)
+    f = tf.constant(np.linspace(-1, 1, 3 * 3 * 4 * 2).astype(np.float32).reshape(3, 3, 4, 2))
+    n0 = len(tf.get_default_graph().get_operations())
+    y = tf.nn.conv2d_transpose(x, f, [2, 6, 6, 4], [1, 2, 2, 1], padding="SAME")
+    out = [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]]
+    yv = tf.nn.conv2d_transpose(x, f, [2, 7, 7, 4], [1, 2, 2, 1], padding="VALID")
+    w = tf.constant(np.linspace(-2, 2, 2 * 6 * 6 * 4).astype(np.float32).reshape(2, 6, 6, 4))
+    gx, gf = tf.gradients(tf.reduce_sum(y * w), [x, f])
+    for bad in (lambda: tf.nn.conv2d_transpose(x, f, [2, 6, 6, 5], [1, 2, 2, 1]),
+                lambda: tf.nn.conv2d_transpose(tf.zeros([2, 3, 3, 3]), f, [2, 6, 6, 4], [1, 2, 2, 1])):
+        try:
+            bad()
+            out.append("no error")
+        except ValueError as e:  # shape inference's text, up to the node
+            out.append(str(e).split(" for '")[0])
+    v = tf.constant([[3.0, 4.0], [0.0, 0.0], [1.0, -1.0]])
+    n0 = len(tf.get_default_graph().get_operations())
+    n = tf.nn.l2_normalize(v, axis=1)
+    out += [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]]
+    gn = tf.gradients(tf.reduce_sum(n * tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])), [v])[0]
+    na = tf.nn.l2_normalize(v)
+    with tf.Session() as s:
+        # (4 digits: float32 sums in another order differ in the 6th, and a value on a rounding
+        # boundary in the 5th)
+        out += [" ".join("%.4g" % e for e in np.asarray(t).flatten())
+                for t in s.run([y, yv, gx, gf, n, gn, na])]
+    return out
+
+
+@case
 def m_device_merging():
     out = []
     with tf.device("/job:ps"):

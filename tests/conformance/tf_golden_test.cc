@@ -1082,6 +1082,58 @@ std::map<std::string, std::function<Result()>> cases() {
       out.push_back(golden_vals({s.run(t)}, "%.5g"));
     return out;
   };
+  m["nn_conv2d_transpose_l2_normalize"] = [] {
+    auto range = [](int n, float scale) {
+      std::vector<float> v(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i) / scale;
+      return v;
+    };
+    auto linspace = [](float a, float b, int n) {
+      std::vector<float> v(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] = static_cast<float>(a + (double(b) - a) * i / (n - 1));
+      return v;
+    };
+    auto x = sf::constant(range(36, 10), {2, 3, 3, 2});
+    auto f = sf::constant(linspace(-1, 1, 72), {3, 3, 4, 2});
+    std::size_t n0 = sf::get_default_graph().operations().size();
+    auto y = sf::nn::conv2d_transpose(x, f, {2, 6, 6, 4}, {1, 2, 2, 1}, "SAME");
+    Result out;
+    auto ops_since = [&](std::size_t from) {
+      auto ops = sf::get_default_graph().operations();
+      for (std::size_t i = from; i < ops.size(); ++i)
+        out.push_back(ops[i].name() + " " + ops[i].type());
+    };
+    ops_since(n0);
+    auto yv = sf::nn::conv2d_transpose(x, f, {2, 7, 7, 4}, {1, 2, 2, 1}, "VALID");
+    auto w = sf::constant(linspace(-2, 2, 288), {2, 6, 6, 4});
+    auto g = sf::gradients(sf::reduce_sum(y * w), {x, f});
+    for (const auto& bad : std::vector<std::function<void()>>{
+             [&] {
+               sf::nn::conv2d_transpose(x, f, {2, 6, 6, 5}, {1, 2, 2, 1});
+             },
+             [&] {
+               sf::nn::conv2d_transpose(sf::zeros({2, 3, 3, 3}), f, {2, 6, 6, 4}, {1, 2, 2, 1});
+             }}) {
+      try {
+        bad();
+        out.push_back("no error");
+      } catch (const sf::ValueError& e) {
+        out.push_back(e.what());
+      }
+    }
+    auto v = sf::constant(std::vector<float>{3, 4, 0, 0, 1, -1}, {3, 2});
+    n0 = sf::get_default_graph().operations().size();
+    auto n = sf::nn::l2_normalize(v, {1});
+    ops_since(n0);
+    auto gn = sf::gradients(
+        sf::reduce_sum(n * sf::constant(std::vector<float>{1, 2, 3, 4, 5, 6}, {3, 2})), {v})[0];
+    auto na = sf::nn::l2_normalize(v);
+    sf::Session s;
+    for (const auto& t : {y, yv, g[0], g[1], n, gn, na})
+      out.push_back(golden_vals({s.run(t)}, "%.4g"));
+    return out;
+  };
   m["m_device_merging"] = [] {
     Result out;
     {

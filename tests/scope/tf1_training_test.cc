@@ -630,4 +630,20 @@ TEST_F(Tf1TrainingTest, ReviewedClippingAndNormalizationAsTf) {
   EXPECT_EQ(rr[1].to_vector<double>(), (std::vector<double>{-0.0625, -4.0}));  // -x^-1.5 / 2
 }
 
+// conv2d_transpose: output_shape's channels against the filter's are the kernel's to refuse
+// (TF 2.21 builds the op), and the shape is checked when built.
+TEST_F(Tf1TrainingTest, Conv2dTransposeChecks) {
+  auto x = sf::zeros({1, 2, 2, 2});
+  auto f = sf::zeros({3, 3, 4, 2});
+  auto bad = sf::nn::conv2d_transpose(x, f, {1, 4, 4, 5}, {1, 2, 2, 1});
+  sf::Session s;
+  EXPECT_THROW(s.run(bad), sf::InvalidArgumentError);
+  EXPECT_THROW(sf::nn::conv2d_transpose(x, f, {1, 4, 4}, {1, 2, 2, 1}), sf::ValueError);
+  EXPECT_THROW(sf::nn::conv2d_transpose(x, f, {1, 0, 4, 4}, {1, 2, 2, 1}), sf::ValueError);
+  auto ok = sf::nn::conv2d_transpose(x, f, {1, 4, 4, 4}, {1, 2, 2, 1});
+  EXPECT_EQ(ok.shape(), sf::Shape({1, 4, 4, 4}));
+  EXPECT_EQ(s.run(ok).num_elements(), 64);
+  EXPECT_THROW(sf::nn::l2_normalize(x, {}, std::nan("")), sf::ValueError);
+}
+
 }  // namespace
