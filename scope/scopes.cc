@@ -56,6 +56,16 @@ device::~device() {
   if (s.size() >= depth_) s.resize(depth_ - 1);
 }
 
+colocate_with::colocate_with(std::string op_name) : graph_(get_default_graph()) {
+  graph_.colocation_stack().push_back(std::move(op_name));
+  depth_ = graph_.colocation_stack().size();
+}
+
+colocate_with::~colocate_with() {
+  auto& s = graph_.colocation_stack();
+  if (s.size() >= depth_) s.resize(depth_ - 1);
+}
+
 control_dependencies::control_dependencies(std::initializer_list<ControlInput> inputs)
     : graph_(get_default_graph()) {
   Graph::ControlFrame f;

@@ -1,4 +1,5 @@
-// RAII scope guards on the default graph: name_scope, device, control_dependencies. Each
+// RAII scope guards on the default graph: name_scope, device, colocate_with,
+// control_dependencies. Each
 // restores the graph's state when it ends, on every exit path.
 #pragma once
 
@@ -42,6 +43,21 @@ class [[nodiscard]] device {
   ~device();
   device(const device&) = delete;
   device& operator=(const device&) = delete;
+
+ private:
+  Graph graph_;
+  std::size_t depth_ = 0;
+};
+
+// TF's ops.colocate_with(op), its colocation part: ops created while this lives are placed with
+// the op named `op_name` ("loc:@<op>"). NOTE: the enclosing device scopes still apply (TF clears
+// them); a caller that wants the op's own device adds device(nullptr) and device(its device).
+class [[nodiscard]] colocate_with {
+ public:
+  [[nodiscard]] explicit colocate_with(std::string op_name);
+  ~colocate_with();
+  colocate_with(const colocate_with&) = delete;
+  colocate_with& operator=(const colocate_with&) = delete;
 
  private:
   Graph graph_;

@@ -81,16 +81,10 @@ Variable Variable::create(const Spec& spec) {
     const std::string true_name = ns.name().substr(0, ns.name().size() - 1);
     Output initial;
     if (spec.init_fn) {
-      g.colocation_stack().push_back(true_name);
-      try {
-        name_scope init_ns("Initializer");
-        scopeflow::device no_device(nullptr);
-        initial = spec.init_fn();
-      } catch (...) {
-        g.colocation_stack().pop_back();
-        throw;
-      }
-      g.colocation_stack().pop_back();
+      colocate_with with_var(true_name);
+      name_scope init_ns("Initializer");
+      scopeflow::device no_device(nullptr);
+      initial = spec.init_fn();
     } else {
       initial = spec.value.value_output(spec.dtype);
     }
@@ -113,14 +107,8 @@ Variable Variable::create(const Spec& spec) {
     {
       scopeflow::device cut(nullptr);
       scopeflow::device on_var(impl->var_op.device());
-      g.colocation_stack().push_back(true_name);
-      try {
-        impl->read = g.create_op("Identity", {impl->var_op.output(0)}, {}, "read").output(0);
-      } catch (...) {
-        g.colocation_stack().pop_back();
-        throw;
-      }
-      g.colocation_stack().pop_back();
+      colocate_with with_var(true_name);
+      impl->read = g.create_op("Identity", {impl->var_op.output(0)}, {}, "read").output(0);
     }
   }
   Variable v;

@@ -105,18 +105,14 @@ std::string already_exists(const std::string& name, const Variable& v) {
 
 // The loss of a new variable's regularizer, built under "<name>/Regularizer/" and colocated
 // with the variable (TF's _get_single_variable), into REGULARIZATION_LOSSES unless empty.
-void add_regularization_loss(Graph g, const std::string& name, const Variable& v,
+void add_regularization_loss(const std::string& name, const Variable& v,
                              const Regularizer& regularizer) {
   Output loss;
-  g.colocation_stack().push_back(v.op().name());
-  try {
+  {
+    colocate_with with_var(v.op().name());
     name_scope ns(name + "/Regularizer/");
     loss = regularizer(v.value());
-  } catch (...) {
-    g.colocation_stack().pop_back();
-    throw;
   }
-  g.colocation_stack().pop_back();
   if (loss.valid()) add_to_collection(GraphKeys::REGULARIZATION_LOSSES, loss);
 }
 
@@ -187,7 +183,7 @@ Variable get_single(Graph g, const std::string& name, const Shape& shape,
   }
   Variable v = Variable::create(spec);
   store.vars[name] = v;
-  if (opts.regularizer) add_regularization_loss(g, name, v, opts.regularizer);
+  if (opts.regularizer) add_regularization_loss(name, v, opts.regularizer);
   return v;
 }
 

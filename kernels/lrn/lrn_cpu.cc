@@ -23,15 +23,24 @@ void window_norms(const float* x, std::int64_t depth, const LrnParams& p, double
   }
 }
 
+using LrnForward = void (*)(const float* x, float* y, std::int64_t rows, std::int64_t depth,
+                            const LrnParams& p);
+using LrnBackward = void (*)(const float* dy, const float* x, const float* y, float* dx,
+                             std::int64_t rows, std::int64_t depth, const LrnParams& p);
+
+// The LRN / LRNGrad kernels around a row function (the reference's or the fast one): attrs and
+// inputs checked, the output allocated, rows = N * H * W of depth values.
+template <LrnForward kForward>
 void lrn_kernel(KernelContext& c) {
   const LrnParams p = lrn_params(c);
   const Tensor& x = c.inputs.at(0);
   lrn_check_4d(c, x, "input");
   const std::int64_t depth = x.shape().dims()[3];
   Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
-  lrn_forward_ref(x.data<float>(), y.data<float>(), depth ? x.num_elements() / depth : 0, depth, p);
+  kForward(x.data<float>(), y.data<float>(), depth ? x.num_elements() / depth : 0, depth, p);
 }
 
+template <LrnBackward kBackward>
 void lrn_grad_kernel(KernelContext& c) {
   const LrnParams p = lrn_params(c);
   const Tensor& dy = c.inputs.at(0);
@@ -40,8 +49,8 @@ void lrn_grad_kernel(KernelContext& c) {
   lrn_grad_check(c, dy, x, y);
   const std::int64_t depth = x.shape().dims()[3];
   Tensor& dx = c.allocate_output(0, DType::kFloat32, x.shape());
-  lrn_backward_ref(dy.data<float>(), x.data<float>(), y.data<float>(), dx.data<float>(),
-                   depth ? x.num_elements() / depth : 0, depth, p);
+  kBackward(dy.data<float>(), x.data<float>(), y.data<float>(), dx.data<float>(),
+            depth ? x.num_elements() / depth : 0, depth, p);
 }
 
 }  // namespace
@@ -174,15 +183,8 @@ std::int64_t row_grain(std::int64_t depth) {
 
 // Label "cpu": float math, O(1) work per element (running window sums), rows on the intra-op
 // pool. Within 1e-5 relative of "ref" (tests/kernels/nn_test.cc).
-void lrn_fast_kernel(KernelContext& c) {
-  const LrnParams p = lrn_params(c);
-  const Tensor& x = c.inputs.at(0);
-  lrn_check_4d(c, x, "input");
-  const std::int64_t depth = x.shape().dims()[3];
-  Tensor& y = c.allocate_output(0, DType::kFloat32, x.shape());
-  const std::int64_t rows = depth ? x.num_elements() / depth : 0;
-  const float* in = x.data<float>();
-  float* out = y.data<float>();
+void lrn_forward_fast(const float* in, float* out, std::int64_t rows, std::int64_t depth,
+                      const LrnParams& p) {
   parallel_for(rows, row_grain(depth), [&](std::int64_t begin, std::int64_t end) {
     std::vector<float> norm(static_cast<std::size_t>(depth));
     std::vector<double> scratch(static_cast<std::size_t>(depth));
@@ -197,19 +199,10 @@ void lrn_fast_kernel(KernelContext& c) {
 
 // dx[k] = dy[k] norm_k^-beta - 2 alpha beta x[k] * sum over d in k's window of dy[d] y[d] /
 // norm_d: the sum a running one.
-void lrn_grad_fast_kernel(KernelContext& c) {
-  const LrnParams p = lrn_params(c);
-  const Tensor& dy = c.inputs.at(0);
-  const Tensor& x = c.inputs.at(1);
-  const Tensor& y = c.inputs.at(2);
-  lrn_grad_check(c, dy, x, y);
-  const std::int64_t depth = x.shape().dims()[3];
-  Tensor& dx = c.allocate_output(0, DType::kFloat32, x.shape());
-  const std::int64_t rows = depth ? x.num_elements() / depth : 0;
+void lrn_backward_fast(const float* g, const float* in, const float* out, float* res,
+                       std::int64_t rows, std::int64_t depth, const LrnParams& p) {
   const std::int64_t r = p.depth_radius;
   const double ab2 = -2.0 * double(p.alpha) * double(p.beta);
-  const float *g = dy.data<float>(), *in = x.data<float>(), *out = y.data<float>();
-  float* res = dx.data<float>();
   parallel_for(rows, row_grain(depth), [&](std::int64_t begin, std::int64_t end) {
     std::vector<float> norm(static_cast<std::size_t>(depth));
     std::vector<double> t(static_cast<std::size_t>(depth)), sums(static_cast<std::size_t>(depth));
@@ -234,10 +227,10 @@ void lrn_grad_fast_kernel(KernelContext& c) {
 
 void register_lrn_cpu_kernels(KernelRegistry& r) {
   using devices::DeviceType;
-  r.add({"LRN", DeviceType::kCPU, DType::kFloat32, "cpu"}, lrn_fast_kernel);
-  r.add({"LRNGrad", DeviceType::kCPU, DType::kFloat32, "cpu"}, lrn_grad_fast_kernel);
-  r.add({"LRN", DeviceType::kCPU, DType::kFloat32, "ref"}, lrn_kernel);
-  r.add({"LRNGrad", DeviceType::kCPU, DType::kFloat32, "ref"}, lrn_grad_kernel);
+  r.add({"LRN", DeviceType::kCPU, DType::kFloat32, "cpu"}, lrn_kernel<lrn_forward_fast>);
+  r.add({"LRNGrad", DeviceType::kCPU, DType::kFloat32, "cpu"}, lrn_grad_kernel<lrn_backward_fast>);
+  r.add({"LRN", DeviceType::kCPU, DType::kFloat32, "ref"}, lrn_kernel<lrn_forward_ref>);
+  r.add({"LRNGrad", DeviceType::kCPU, DType::kFloat32, "ref"}, lrn_grad_kernel<lrn_backward_ref>);
 }
 
 }  // namespace scopeflow::kernels

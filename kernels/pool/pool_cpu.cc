@@ -339,7 +339,6 @@ void avg_pool_forward_cpu(const PoolGeom& g, const float* x, float* y) {
 }
 
 void max_pool_backward_cpu(const PoolGeom& g, const float* x, const float* dy, float* dx) {
-  const std::int64_t nx = g.n * g.h.in * g.w.in * g.c;
   if (g.h.stride >= g.h.k && g.w.stride >= g.w.k && g.h.out > 0 && g.w.out > 0) {
     parallel_for(g.n * g.h.out, row_grain(g), [&](std::int64_t lo, std::int64_t hi) {
       max_pool_backward_disjoint_rows(g, x, dy, dx, lo, hi);
@@ -350,7 +349,6 @@ void max_pool_backward_cpu(const PoolGeom& g, const float* x, const float* dy, f
   // channel at once (contiguous channel loops), then dy added to the winners, windows in the
   // reference's (oh, ow) order, so each dx element sums its contributions in the reference's
   // order: bit for bit.
-  (void)nx;
   const std::int64_t per_image = g.h.in * g.w.in * g.c;
   const std::int64_t image_work =
       std::max<std::int64_t>(1, g.h.out * g.w.out * taps(g.h) * taps(g.w) * g.c);

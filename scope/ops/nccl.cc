@@ -39,14 +39,8 @@ std::vector<Output> apply_all_reduce(const char* reduction, const std::vector<Ou
     a.set("T", t.dtype());
     // TF: `with ops.device(t.device)`; the colocation also follows where t actually lands.
     device d(t.device());
-    g.colocation_stack().push_back(t.op().name());
-    try {
-      out.push_back(g.create_op("NcclAllReduce", {t}, std::move(a), "NcclAllReduce").output(0));
-    } catch (...) {
-      g.colocation_stack().pop_back();
-      throw;
-    }
-    g.colocation_stack().pop_back();
+    colocate_with with_t(t.op().name());
+    out.push_back(g.create_op("NcclAllReduce", {t}, std::move(a), "NcclAllReduce").output(0));
   }
   return out;
 }

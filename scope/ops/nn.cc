@@ -145,8 +145,8 @@ Output conv2d_transpose(const Output& value, const Output& filter,
   const Shape vs = value.shape(), fs = filter.shape();
   if (vs.has_rank() && fs.has_rank() && vs.rank() == 4 && fs.rank() == 4 && vs.dims()[3] >= 0 &&
       fs.dims()[3] >= 0 && vs.dims()[3] != fs.dims()[3])
-    throw ValueError(str_cat("Dimensions must be equal, but are ", vs.dims()[3], " and ",
-                             fs.dims()[3]));
+    throw ValueError(
+        str_cat("Dimensions must be equal, but are ", vs.dims()[3], " and ", fs.dims()[3]));
   name_scope scope(name, "conv2d_transpose");
   const std::string final_name = scope.name();
   std::vector<std::int32_t> sizes;
@@ -456,22 +456,13 @@ Output clip_by_value(const Output& t, double clip_value_min, double clip_value_m
 }
 
 namespace {
-// TF's ops.colocate_with(t): the ops made in this scope go where t's op goes (its device; the
-// enclosing device scope does not apply).
-class colocate_with_op {
- public:
-  explicit colocate_with_op(const Output& t)
-      : g_(get_default_graph()), cut_(nullptr), on_(t.op().device()) {
-    g_.colocation_stack().push_back(t.op().name());
-  }
-  ~colocate_with_op() { g_.colocation_stack().pop_back(); }
-  colocate_with_op(const colocate_with_op&) = delete;
-  colocate_with_op& operator=(const colocate_with_op&) = delete;
-
- private:
-  Graph g_;
-  scopeflow::device cut_;
-  scopeflow::device on_;
+// TF's ops.colocate_with(t) whole: the ops made in this scope go where t's op goes (its device;
+// the enclosing device scope does not apply).
+struct with_tensor {
+  explicit with_tensor(const Output& t) : on(t.op().device()), colocated(t.op().name()) {}
+  scopeflow::device cut{nullptr};
+  scopeflow::device on;
+  colocate_with colocated;
 };
 }  // namespace
 
@@ -480,7 +471,7 @@ Output global_norm(const std::vector<Output>& t_list, std::string_view name) {
   std::vector<Output> half_squared_norms;
   for (const auto& t : t_list)
     if (t.valid()) {
-      colocate_with_op with(t);
+      with_tensor with(t);
       half_squared_norms.push_back(nn::l2_loss(t));
     }
   // No tensor at all (no variable got a gradient): TF stacks nothing, a norm of 0.
@@ -514,7 +505,7 @@ std::pair<std::vector<Output>, Output> clip_by_global_norm(const std::vector<Out
       clipped.emplace_back();
       continue;
     }
-    colocate_with_op with(t_list[i]);
+    with_tensor with(t_list[i]);
     // TF names it "%s_%d" % (scope, i) inside the scope: "clip_by_global_norm/..._0".
     clipped.push_back(identity(t_list[i] * scale, str_cat(scope.name(), "_", i)));
   }
