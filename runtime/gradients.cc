@@ -2,6 +2,8 @@
 #include "runtime/gradients.h"
 
 #include <algorithm>
+#include <cstring>
+#include <deque>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -134,6 +136,10 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
     if (!t.valid() || !(t.graph() == g))
       throw ValueError("gradients: every x must be a tensor of the ys' graph");
 
+  auto backpropagatable = [](DType d) {
+    return d == DType::kFloat32 || d == DType::kFloat64 || d == DType::kFloat16 ||
+           d == DType::kBFloat16;
+  };
   // Ops reachable backwards from ys, then those of them that depend on some x.
   std::unordered_set<const Node*> from_ys;
   std::vector<const Node*> stack;
@@ -149,10 +155,6 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
     // Only through outputs that carry gradients (TF's _IsBackpropagatable: floating dtypes):
     // an integer output (a Cast to int32, ArgMax, a shape) ends the forward walk from xs, so
     // no gradient is built, or raised about, on a path TF never differentiates.
-    auto backpropagatable = [](DType d) {
-      return d == DType::kFloat32 || d == DType::kFloat64 || d == DType::kFloat16 ||
-             d == DType::kBFloat16;
-    };
     std::unordered_map<const Node*, std::vector<const Node*>> consumers;
     for (const Node* n : from_ys)
       for (const auto& [p, i] : n->inputs)
@@ -166,6 +168,50 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
       for (const Node* c : consumers[n]) stack.push_back(c);
     }
   }
+
+  // TF's ZerosLikeOutsideLoop, for output i of a Switch that no gradient reached: in a cond
+  // branch, zeros shaped like the data that exist only when the other branch is taken
+  // ("Switch", "Identity", "Shape", "zeros/Const" after the Identity, "zeros" in the gradients
+  // scope); for a Switch outside any cond, zeros shaped like the output ("zeros_like": TF's
+  // ZerosLike op, here a Fill).
+  auto switch_zeros = [&](const Node* n, int i) {
+    const Operation sw_op = g.operation_by_name(n->name);
+    const Output val = sw_op.output(i);
+    AttrMap zero_attrs;
+    Tensor zero(val.dtype(), Shape{});
+    std::memset(zero.raw_data(), 0, zero.bytes());
+    zero_attrs.set("value", zero);
+    zero_attrs.set("dtype", val.dtype());
+    AttrMap shape_attrs;
+    shape_attrs.set("out_type", DType::kInt32);
+    const CondContext* ctx = n->cond_context;
+    if (ctx == nullptr) {
+      const std::string scope = g.unique_name("zeros_like");
+      const Output shape =
+          grad_util::op(g, "Shape", {val}, std::move(shape_attrs), scope + "/Shape/");
+      const Output z = g.create_op("Const", {}, std::move(zero_attrs), scope + "/Const/").output(0);
+      return g.create_op("Fill", {shape, z}, {}, scope + "/").output(0);
+    }
+    const Output data = sw_op.inputs()[0];
+    const Output switched =
+        g.create_op("Switch", {data, ctx->pred}, {}, "Switch").output(1 - ctx->branch);
+    const Output pivot = grad_util::op(g, "Identity", {switched}, {}, "Identity");
+    const Output shape = grad_util::op(g, "Shape", {switched}, std::move(shape_attrs), "Shape");
+    Graph::ControlFrame after_pivot;
+    after_pivot.controls = {pivot.op()};
+    g.control_frames().push_back(std::move(after_pivot));
+    const std::size_t depth = g.control_frames().size();
+    struct Pop {
+      Graph& g;
+      std::size_t depth;
+      ~Pop() {
+        if (g.control_frames().size() >= depth) g.control_frames().resize(depth - 1);
+      }
+    } pop{g, depth};
+    const std::string scope = g.unique_name("zeros");
+    const Output z = g.create_op("Const", {}, std::move(zero_attrs), scope + "/Const/").output(0);
+    return g.create_op("Fill", {shape, z}, {}, scope + "/").output(0);
+  };
 
   const std::string old_stack = g.name_stack();
   g.set_name_stack(g.unique_name("gradients"));
@@ -194,22 +240,16 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
         throw ValueError(str_cat("gradients: grad_ys[", k, "] has shape ", gy.shape().to_string(),
                                  ", y ", ys[k].name(), " has shape ", ys[k].shape().to_string()));
     } else {
-      const Shape s = ys[k].shape();
       if (ys[k].dtype() != DType::kFloat32) throw ValueError("gradients: y must be float32");
-      if (s.is_fully_defined()) {
-        AttrMap a;
-        Tensor ones(ys[k].dtype(), s);
-        std::fill(ones.data<float>(), ones.data<float>() + ones.num_elements(), 1.0f);
-        a.set("value", ones);
-        a.set("dtype", ys[k].dtype());
-        gy = g.create_op("Const", {}, std::move(a), str_cat("grad_ys_", k)).output(0);
-      } else {
-        // TF's _DefaultGradYs: fill(shape(y), 1), the shape taken at run time.
-        gy = grad_util::op(g, "Fill",
-                           {grad_util::shape_of(g, ys[k], "Shape"),
-                            grad_util::scalar(g, 1.0, ys[k].dtype(), str_cat("grad_ys_", k))},
-                           {}, "Fill");
-      }
+      // TF's _DefaultGradYs: ones(shape(y), name="grad_ys_<k>"): "Shape" (a Const when y's
+      // shape is static), "grad_ys_<k>/Const", the Fill "grad_ys_<k>".
+      const Output shape = grad_util::shape_of(g, ys[k], "Shape");
+      const std::string scope = g.unique_name(str_cat("grad_ys_", k));
+      AttrMap a;
+      a.set("value", Tensor::from_scalar(1.0f));
+      a.set("dtype", DType::kFloat32);
+      const Output one = g.create_op("Const", {}, std::move(a), scope + "/Const/").output(0);
+      gy = g.create_op("Fill", {shape, one}, {}, scope + "/").output(0);
     }
     receive(ys[k].node(), ys[k].index(), gy);
   }
@@ -221,14 +261,21 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
     for (const Node* n : between)
       for (const auto& [p, i] : n->inputs)
         if (between.count(p)) ++pending[p];
-    std::vector<const Node*> ready;
+    // TF's queue: the ys' ops first (in the ys' order), then first in, first out (which
+    // fixes the numbering of the ops gradients() makes in its own scope: AddN_1, zeros_1).
+    std::deque<const Node*> ready;
+    std::unordered_set<const Node*> queued;
+    for (const auto& y : ys)
+      if (between.count(y.node()) && pending[y.node()] == 0 && queued.insert(y.node()).second)
+        ready.push_back(y.node());
+    std::vector<const Node*> rest;
     for (const Node* n : between)
-      if (pending[n] == 0) ready.push_back(n);
-    std::sort(ready.begin(), ready.end(),
-              [](const Node* a, const Node* b) { return a->id > b->id; });
+      if (pending[n] == 0 && !queued.count(n)) rest.push_back(n);
+    std::sort(rest.begin(), rest.end(), [](const Node* a, const Node* b) { return a->id < b->id; });
+    ready.insert(ready.end(), rest.begin(), rest.end());
     while (!ready.empty()) {
-      const Node* n = ready.back();
-      ready.pop_back();
+      const Node* n = ready.front();
+      ready.pop_front();
       order.push_back(n);
       for (const auto& [p, i] : n->inputs)
         if (between.count(p) && --pending[p] == 0) ready.push_back(p);
@@ -243,7 +290,17 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
     if (parts.size() == 1) return parts[0];
     AttrMap a;
     a.set("N", static_cast<std::int64_t>(parts.size()));
-    return grad_util::op(g, "AddN", parts, std::move(a), "AddN");
+    // TF's _AggregatedGrads: the sum is colocated with the first gradient.
+    g.colocation_stack().push_back(parts[0].op().name());
+    Output sum;
+    try {
+      sum = grad_util::op(g, "AddN", parts, std::move(a), "AddN");
+    } catch (...) {
+      g.colocation_stack().pop_back();
+      throw;
+    }
+    g.colocation_stack().pop_back();
+    return sum;
   };
   std::unordered_set<const Node*> is_x;
   for (const auto& x : xs) is_x.insert(x.node());
@@ -265,6 +322,10 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
     if (!def->grad)
       throw ValueError(
           str_cat("No gradient defined for operation '", n->name, "' (op type: ", n->op, ")"));
+    if (n->op == "Switch" || n->op == "RefSwitch")
+      for (std::size_t i = 0; i < dys.size(); ++i)
+        if (!dys[i].valid() && backpropagatable(n->output_dtypes[i]))
+          dys[i] = switch_zeros(n, static_cast<int>(i));
     Operation op = g.operation_by_name(n->name);
     const std::string scope_old = g.name_stack();
     g.set_name_stack(g.unique_name(n->name + "_grad"));

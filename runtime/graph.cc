@@ -23,9 +23,27 @@ class GraphImpl {
   std::map<std::string, std::vector<std::any>> collections;
   std::optional<std::int64_t> seed;
   std::map<std::string, std::shared_ptr<void>> extensions;
+  CondContext* cond_context = nullptr;  // the tf.cond branch new ops join
+  std::deque<std::unique_ptr<CondContext>> cond_contexts;
 };
 
 namespace {
+
+// Whether output i of n is one of TF1's reference tensors (a variable, or an op that passes
+// one on): a cond switches it with RefSwitch.
+bool is_ref_output(const Node* n) {
+  const std::string& op = n->op;
+  return op == "VariableV2" || op == "Assign" || op == "AssignAdd" || op == "AssignSub" ||
+         op == "RefSwitch" || op == "RefMerge" || op.rfind("Apply", 0) == 0 ||
+         op.rfind("_SparseApply", 0) == 0;
+}
+
+// Whether context c is `ctx` or inside it.
+bool within(const CondContext* c, const CondContext* ctx) {
+  for (; c != nullptr; c = c->outer)
+    if (c == ctx) return true;
+  return false;
+}
 
 // TF's constant_value_as_shape: what an int vector (node n's output i) holds as a shape, as far
 // as the graph tells: a Shape op's input's static shape, a Const's values (negative: unknown),
@@ -316,7 +334,147 @@ Operation Graph::create_op(const std::string& type, const std::vector<Output>& i
   Node* raw = node.get();
   impl_->by_name[full] = raw;
   impl_->nodes.push_back(std::move(node));
+  if (CondContext* ctx = impl_->cond_context) add_to_cond_context(ctx, raw);
   return Operation(impl_, raw);
+}
+
+// TF's CondContext._AddOpInternal, after the op is in the graph (so it precedes its Switches,
+// as in TF): inputs from outside the branch go through Switches (AddValue), an op without
+// inputs waits for the pivot unless a control input is already inside the branch, and the
+// op's outputs become the branch's own.
+void Graph::add_to_cond_context(CondContext* ctx, Node* n) {
+  if (n->inputs.empty()) {
+    const bool inside = std::any_of(n->control_inputs.begin(), n->control_inputs.end(),
+                                    [&](const Node* c) { return within(c->cond_context, ctx); });
+    if (!inside) n->control_inputs.push_back(ctx->pivot.node());
+  } else {
+    for (auto& in : n->inputs) {
+      const Output x(Operation(impl_, in.first), in.second);
+      const Output real = add_cond_value(ctx, x, n->name);
+      in = {real.node(), real.index()};
+    }
+  }
+  n->cond_context = ctx;
+  n->fetchable = false;
+  for (std::size_t i = 0; i < n->output_dtypes.size(); ++i)
+    for (CondContext* c = ctx; c != nullptr; c = c->outer)
+      c->values.insert(str_cat(n->name, ":", i));
+}
+
+// TF's CondContext.AddValue: `val` as the branch sees it. A tensor from outside is switched on
+// the predicate (through the outer branches first), once per branch; the Switch is created
+// outside any control_dependencies block and colocated with the tensor, in the name scope of
+// the op that needs it ("cond/mul/Switch").
+Output Graph::add_cond_value(CondContext* ctx, const Output& val, const std::string& scope) {
+  const std::string name = val.name();
+  if (ctx->values.count(name)) {
+    auto it = ctx->external_values.find(name);
+    return it == ctx->external_values.end() ? val : it->second;
+  }
+  Output result = val;
+  ctx->values.insert(name);
+  if (ctx->outer != nullptr) {
+    result = add_cond_value(ctx->outer, val, scope);
+    ctx->values.insert(result.name());
+    ctx->external_values[result.name()] = result;
+  }
+  {
+    // control_dependencies(None) (which also leaves the branch), then the Switch in the name
+    // scope of the op that needs it.
+    ControlFrame reset;
+    reset.reset = true;
+    impl_->control_frames.push_back(std::move(reset));
+    CondContext* saved = impl_->cond_context;
+    impl_->cond_context = nullptr;
+    const std::string old_stack = impl_->name_stack;
+    impl_->name_stack = scope;
+    try {
+      result = switch_ref_or_tensor(result, ctx->pred).output(ctx->branch);
+    } catch (...) {
+      impl_->name_stack = old_stack;
+      impl_->cond_context = saved;
+      impl_->control_frames.pop_back();
+      throw;
+    }
+    impl_->name_stack = old_stack;
+    impl_->cond_context = saved;
+    impl_->control_frames.pop_back();
+  }
+  Node* sw = result.node();
+  sw->cond_context = ctx;
+  sw->fetchable = false;
+  for (CondContext* c = ctx; c != nullptr; c = c->outer) c->values.insert(result.name());
+  ctx->external_values[name] = result;
+  return result;
+}
+
+// TF's _SwitchRefOrTensor: Switch (RefSwitch for a reference) named "Switch" in the current
+// name scope, colocated with the data (ignoring enclosing colocations; its device is the
+// data's, whatever device scopes enclose it).
+Operation Graph::switch_ref_or_tensor(const Output& data, const Output& pred,
+                                      const std::string& name) {
+  impl_->colocation_stack.push_back(data.op().name());
+  impl_->device_stack.push_back({DeviceScopeEntry::Kind::kCut, {}, {}});
+  Operation sw;
+  try {
+    AttrMap attrs;
+    attrs.set("T", data.dtype());
+    sw = create_op(is_ref_output(data.node()) ? "RefSwitch" : "Switch", {data, pred},
+                   std::move(attrs), name);
+  } catch (...) {
+    impl_->device_stack.pop_back();
+    impl_->colocation_stack.pop_back();
+    throw;
+  }
+  impl_->device_stack.pop_back();
+  impl_->colocation_stack.pop_back();
+  sw.node()->device = data.op().device();
+  return sw;
+}
+
+Output Graph::cond_branch_result(CondContext* ctx, const Output& v) {
+  const std::string name = v.name();
+  if (ctx->values.count(name)) {  // made in the branch, or already switched into it
+    auto it = ctx->external_values.find(name);
+    return it == ctx->external_values.end() ? v : it->second;
+  }
+  ctx->values.insert(name);
+  Output real = v;
+  if (ctx->outer != nullptr) {
+    real = add_cond_value(ctx->outer, v, impl_->name_stack);
+    ctx->values.insert(real.name());
+    ctx->external_values[real.name()] = real;
+  }
+  real = switch_ref_or_tensor(real, ctx->pred).output(ctx->branch);
+  ctx->external_values[name] = real;
+  return real;
+}
+
+CondContext* Graph::control_flow_context() const { return impl_->cond_context; }
+void Graph::set_control_flow_context(CondContext* context) { impl_->cond_context = context; }
+
+CondContext* Graph::new_cond_context(Output pred, Output pivot, int branch) {
+  auto c = std::make_unique<CondContext>();
+  c->pred = std::move(pred);
+  c->pivot = std::move(pivot);
+  c->branch = branch;
+  c->outer = impl_->cond_context;
+  c->values.insert(c->pred.name());
+  c->external_values[c->pred.name()] = c->pred;
+  c->values.insert(c->pivot.name());
+  c->pivot.node()->cond_context = c.get();
+  impl_->cond_contexts.push_back(std::move(c));
+  return impl_->cond_contexts.back().get();
+}
+
+void Graph::prevent_fetching(const Operation& op) {
+  op.check();
+  op.node()->fetchable = false;
+}
+
+bool Graph::is_fetchable(const Operation& op) const {
+  op.check();
+  return op.node()->fetchable;
 }
 
 void Graph::add_to_collection(const std::string& key, std::any value) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "devices/base/dtype.h"
@@ -38,6 +39,8 @@ struct NodeDef {
 };
 using DeviceFunction = std::function<std::string(const NodeDef&)>;
 
+struct CondContext;
+
 struct Node {
   int id = 0;
   std::string name;
@@ -49,6 +52,10 @@ struct Node {
   std::vector<DType> output_dtypes;
   std::vector<Shape> output_shapes;
   std::string colocate_with;  // name of the node whose device this one takes ("loc:@v")
+  // The tf.cond branch the node was created in (nullptr outside any), and TF's
+  // prevent_fetching: every op of a branch, its Switches and the cond's own plumbing.
+  const CondContext* cond_context = nullptr;
+  bool fetchable = true;
 };
 
 // NOTE: Operation and Output refer to their graph weakly. The graph keeps handles of its own
@@ -105,6 +112,21 @@ class Output {
   int index_ = 0;
 };
 
+// TF1's CondContext: one branch of a tf.cond (sf::cond, scope/ops/control_flow.h) while its
+// ops are created (Graph::control_flow_context). An op created inside takes each input from
+// outside the branch through a Switch on the cond's predicate (one Switch per tensor and
+// branch, named "<op>/Switch", colocated with the tensor), and an op with no inputs takes a
+// control input on the branch's pivot, so that the untaken branch's ops receive dead tensors
+// and do not run. Contexts live as long as their graph.
+struct CondContext {
+  Output pred;     // the cond's pred_id
+  Output pivot;    // switch_t (true branch) or switch_f
+  int branch = 0;  // 1: the true branch
+  CondContext* outer = nullptr;
+  std::unordered_set<std::string> values;  // tensors the branch sees as its own
+  std::unordered_map<std::string, Output> external_values;
+};
+
 // One entry of the device-scope stack.
 struct DeviceScopeEntry {
   enum class Kind { kSpec, kFunction, kCut };
@@ -142,11 +164,31 @@ class Graph {
     std::vector<Operation> controls;
     bool reset = false;
     std::vector<Node*> created;
+    // A reset frame (control_dependencies(nullptr), TF's init_scope) also leaves any tf.cond
+    // branch: the context it left, restored when the frame ends.
+    CondContext* saved_context = nullptr;
   };
   std::vector<ControlFrame>& control_frames();
   // Names of ops that newly created ops are colocated with (TF's "_class: loc:@v" scope);
   // the innermost applies.
   std::vector<std::string>& colocation_stack();
+
+  // The tf.cond branch new ops join (nullptr: none). new_cond_context makes one inside the
+  // current one (owned by the graph).
+  CondContext* control_flow_context() const;
+  void set_control_flow_context(CondContext* context);
+  CondContext* new_cond_context(Output pred, Output pivot, int branch);
+  // TF's CondContext._ProcessOutputTensor: `v` as the branch `ctx` (the current context)
+  // returns it; a tensor from outside the branch is switched into it.
+  Output cond_branch_result(CondContext* ctx, const Output& v);
+  // TF's _SwitchRefOrTensor(data, pred, name): a Switch (RefSwitch for a variable reference)
+  // in the current name scope, colocated with `data` and on its device.
+  Operation switch_ref_or_tensor(const Output& data, const Output& pred,
+                                 const std::string& name = "Switch");
+  // TF's prevent_fetching / is_fetchable: Session::run refuses to fetch such an op's outputs
+  // or to run it as a target (InaccessibleTensorError).
+  void prevent_fetching(const Operation& op);
+  bool is_fetchable(const Operation& op) const;
 
   // Collections (TF's add_to_collection / get_collection) hold any value.
   void add_to_collection(const std::string& key, std::any value);
@@ -171,6 +213,8 @@ class Graph {
   friend bool operator==(const Graph& a, const Graph& b) { return a.impl_ == b.impl_; }
 
  private:
+  void add_to_cond_context(CondContext* ctx, Node* n);
+  Output add_cond_value(CondContext* ctx, const Output& val, const std::string& scope);
   std::shared_ptr<GraphImpl> impl_;
 };
 

@@ -91,13 +91,19 @@ control_dependencies::control_dependencies(const std::vector<Operation>& inputs)
 control_dependencies::control_dependencies(std::nullptr_t) : graph_(get_default_graph()) {
   Graph::ControlFrame f;
   f.reset = true;
+  f.saved_context = graph_.control_flow_context();  // TF: it also leaves a cond's branch
+  graph_.set_control_flow_context(nullptr);
   graph_.control_frames().push_back(std::move(f));
   depth_ = graph_.control_frames().size();
 }
 
 control_dependencies::~control_dependencies() {
   auto& s = graph_.control_frames();
-  if (s.size() >= depth_) s.resize(depth_ - 1);
+  if (s.size() < depth_) return;
+  const bool reset = s[depth_ - 1].reset;
+  CondContext* saved = s[depth_ - 1].saved_context;
+  s.resize(depth_ - 1);
+  if (reset) graph_.set_control_flow_context(saved);
 }
 
 }  // namespace scopeflow

@@ -76,7 +76,8 @@ struct ControlInput {
 };
 
 // TF's control_dependencies: ops created in the block run after `inputs`.
-// control_dependencies(nullptr) clears the outer blocks' dependencies.
+// control_dependencies(nullptr) clears the outer blocks' dependencies and, as TF's, leaves the
+// tf.cond branch being built until it ends (what TF's init_scope does for variables).
 class [[nodiscard]] control_dependencies {
  public:
   [[nodiscard]] explicit control_dependencies(std::initializer_list<ControlInput> inputs);

@@ -77,6 +77,13 @@ class TypeError : public Error {
   explicit TypeError(const std::string& message) : Error(Code::kInvalidArgument, message) {}
 };
 
+// TF's InaccessibleTensorError (a ValueError): fetching an op TF marked not fetchable (the
+// inside of a tf.cond branch).
+class InaccessibleTensorError : public ValueError {
+ public:
+  explicit InaccessibleTensorError(const std::string& message) : ValueError(message) {}
+};
+
 #define SF_DEFINE_ERROR(Name, CodeValue)                                     \
   class Name : public Error {                                                \
    public:                                                                   \

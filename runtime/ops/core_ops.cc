@@ -190,6 +190,52 @@ void register_core_ops(OpRegistry& r) {
            c.set_output(c.attr().get<DType>("dtype"), c.attr().get<Shape>("shape"));
          }});
   r.add({.name = "NoOp", .shape = [](ShapeContext&) {}});
+  // TF1's control flow (tf.cond): Switch(data, pred) passes data to output 1 when pred is true
+  // and to output 0 otherwise; the other output is dead, and so is every op that takes a dead
+  // input, until a Merge, which passes on its first live input (and that input's index). The
+  // session runs them itself. RefSwitch / RefMerge: the same for a variable reference.
+  for (const char* op : {"Switch", "RefSwitch"})
+    r.add({.name = op, .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+             if (c.input_dtypes[1] != DType::kBool)
+               throw TypeError(str_cat("Input 'pred' of 'Switch' Op has type ",
+                                       dtype_name(c.input_dtypes[1]),
+                                       " that does not match expected type of bool."));
+             if (c.input_shapes[1].has_rank() && c.input_shapes[1].rank() > 0)
+               throw ValueError(str_cat(
+                   "Shape must be rank 0 but is rank ", c.input_shapes[1].rank(), " for '",
+                   c.node_name, "' (Switch) with input shapes: ", c.input_shapes[0].to_string(),
+                   ", ", c.input_shapes[1].to_string(), "."));
+             c.set_output(c.input_dtypes[0], c.input_shapes[0]);
+             c.set_output(c.input_dtypes[0], c.input_shapes[0]);
+           }});
+  for (const char* op : {"Merge", "RefMerge"})
+    r.add({.name = op, .min_inputs = 1, .max_inputs = -1, .shape = [](ShapeContext& c) {
+             for (std::size_t k = 1; k < c.input_dtypes.size(); ++k)
+               if (c.input_dtypes[k] != c.input_dtypes[0]) {
+                 std::string types;
+                 for (DType d : c.input_dtypes)
+                   types += str_cat(types.empty() ? "" : ", ", dtype_name(d));
+                 throw TypeError(
+                     str_cat("Tensors in list passed to 'inputs' of 'Merge' Op "
+                             "have types [",
+                             types, "] that don't all match."));
+               }
+             // TF's MergeShape: the dims all inputs agree on.
+             Shape out = c.input_shapes[0];
+             for (std::size_t k = 1; k < c.input_shapes.size() && out.has_rank(); ++k) {
+               const Shape& in = c.input_shapes[k];
+               if (!in.has_rank() || in.rank() != out.rank()) {
+                 out = Shape::unknown();
+                 break;
+               }
+               std::vector<std::int64_t> dims = out.dims();
+               for (std::size_t d = 0; d < dims.size(); ++d)
+                 if (dims[d] != in.dims()[d]) dims[d] = -1;
+               out = Shape(dims);
+             }
+             c.set_output(c.input_dtypes[0], out);
+             c.set_output(DType::kInt32, Shape{});
+           }});
   r.add({.name = "Identity", .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "VariableV2", .stateful = true, .shape = [](ShapeContext& c) {
            c.set_output(c.attr().get<DType>("dtype"), c.attr().get<Shape>("shape"));

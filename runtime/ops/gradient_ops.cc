@@ -250,6 +250,51 @@ void register_gradients(OpRegistry& r) {
     r.set_not_differentiable(nd);
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
+  // tf.cond (control_flow_grad.py). _SwitchGrad: in a cond branch, the Merge "cond_grad" of the
+  // two outputs' gradients (the untaken one is dead; gradients() made the missing one zeros
+  // that live only in the other branch); a Switch outside any cond: each gradient switched on
+  // the predicate again, then merged.
+  auto switch_grad = [](Graph& g, const Operation& o, const Grads& dy) {
+    AttrMap a;
+    a.set("N", std::int64_t{2});
+    if (o.node()->cond_context != nullptr) {
+      if (!dy[0].valid() || !dy[1].valid()) return Grads{Output(), Output()};
+      return Grads{g.create_op("Merge", {dy[0], dy[1]}, std::move(a), "cond_grad").output(0),
+                   Output()};
+    }
+    const Output pred = o.inputs()[1];
+    const Output f = g.create_op("Switch", {dy[0], pred}, {}, "Switch").output(0);
+    const Output t = g.create_op("Switch", {dy[1], pred}, {}, "Switch").output(1);
+    return Grads{g.create_op("Merge", {f, t}, std::move(a), "Merge").output(0), Output()};
+  };
+  r.set_grad("Switch", switch_grad);
+  r.set_grad("RefSwitch", switch_grad);
+  // _MergeGrad: a cond's Merge sends its gradient down the taken branch (a Switch "cond_grad"
+  // on the cond's predicate, colocated with the gradient); any other Merge, down the input
+  // whose index it output (Switches on Equal(value_index, i)).
+  auto merge_grad = [](Graph& g, const Operation& o, const Grads& dy) {
+    const auto in = o.inputs();
+    const CondContext* ctx = in[0].node()->cond_context;
+    if (ctx != nullptr) {
+      Operation sw = g.switch_ref_or_tensor(dy[0], ctx->pred, "cond_grad");
+      return Grads{sw.output(0), sw.output(1)};
+    }
+    Grads equal;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      AttrMap c;
+      c.set("value", Tensor::from_scalar(static_cast<std::int32_t>(i)));
+      c.set("dtype", DType::kInt32);
+      const std::string scope = g.unique_name("Equal");
+      const Output y = g.create_op("Const", {}, std::move(c), scope + "/y/").output(0);
+      equal.push_back(op(g, "Equal", {o.output(1), y}, {}, scope + "/"));
+    }
+    Grads out;
+    for (const Output& e : equal)
+      out.push_back(g.create_op("Switch", {dy[0], e}, {}, "Switch").output(1));
+    return out;
+  };
+  r.set_grad("Merge", merge_grad);
+  r.set_grad("RefMerge", merge_grad);
   // TF's _PackGrad (unstack): dy cut along axis 0 into the N inputs, each reshaped back.
   r.set_grad("Pack", [](Graph& g, const Operation& o, const Grads& dy) {
     const auto in = o.inputs();
@@ -297,8 +342,15 @@ void register_gradients(OpRegistry& r) {
   });
   r.set_grad("Mul", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    return Grads{reduce_to_shape(g, op(g, "Mul", {dy[0], in[1]}), in[0], in[1]),
-                 reduce_to_shape(g, op(g, "Mul", {in[0], dy[0]}, {}, "Mul_1"), in[1], in[0])};
+    // TF's _MulGrad: mul(grad, x) for y when the three shapes are fully defined and equal and
+    // the dtype is float32 or int32, else mul(x, grad) (the same values).
+    const Shape sx = in[0].shape(), sy = in[1].shape(), sg = dy[0].shape();
+    const bool same = sx.is_fully_defined() && sx == sy && sy == sg &&
+                      (dy[0].dtype() == DType::kFloat32 || dy[0].dtype() == DType::kInt32);
+    Output gx = op(g, "Mul", {dy[0], in[1]});
+    Output gy = same ? op(g, "Mul", {dy[0], in[0]}, {}, "Mul_1")
+                     : op(g, "Mul", {in[0], dy[0]}, {}, "Mul_1");
+    return Grads{reduce_to_shape(g, gx, in[0], in[1]), reduce_to_shape(g, gy, in[1], in[0])};
   });
   r.set_grad("RealDiv", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();

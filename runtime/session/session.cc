@@ -42,10 +42,20 @@ bool is_assign_like(const std::string& op) {
          op == "IsVariableInitialized" || is_apply(op);
 }
 
+bool is_switch(const std::string& op) { return op == "Switch" || op == "RefSwitch"; }
+bool is_merge(const std::string& op) { return op == "Merge" || op == "RefMerge"; }
+
 // Ops the session runs itself (state and graph plumbing), on any device.
 bool is_runtime_op(const std::string& op) {
   return op == "Const" || op == "Placeholder" || op == "NoOp" || op == "VariableV2" ||
-         is_assign_like(op);
+         is_assign_like(op) || is_switch(op) || is_merge(op);
+}
+
+// The variable a reference input names: the VariableV2 itself or through RefSwitches (a
+// tf.cond branch that assigns it); else n.
+const Node* ref_source(const Node* n) {
+  for (int hops = 0; n->op == "RefSwitch" && hops < 1024; ++hops) n = n->inputs[0].first;
+  return n;
 }
 
 bool is_random(const std::string& op) {
@@ -106,6 +116,8 @@ enum class StepKind {
   kCollective,        // one NcclAllReduce group: every participant's input in, outputs out
   kCollectiveOutput,  // a participant node: forwards its output from the group's step
   kGroupMember,       // an Apply whose update its group's leader ran (group_updates)
+  kSwitch,            // Switch / RefSwitch: data to output pred ? 1 : 0, the other dead
+  kMerge,             // Merge / RefMerge: the first live input and its index
 };
 
 // Where a step's input comes from: a value slot, or a variable read when the step runs
@@ -113,6 +125,8 @@ enum class StepKind {
 struct InputRef {
   int slot = -1;
   const Node* variable = nullptr;
+  // A variable read through a RefSwitch: that output's slot, whose deadness is this input's.
+  int guard = -1;
 };
 
 // Whether every element of a host tensor is `v` (0 or 1) bit for bit (+0 only), for the
@@ -189,6 +203,10 @@ struct Step {
   std::vector<int> group;
   const kernels::KernelFn* group_kernel = nullptr;
   bool forwarded = false;  // constant folding: an Identity of one operand (x * 1, x + 0, ...)
+  // tf.cond: the steps of the node's control inputs (a dead one makes this step dead too), and
+  // whether the step may be dead at all (Plan::dead_possible).
+  std::vector<int> control_steps;
+  bool may_die = false;
 };
 
 bool is_expensive(const Step& s) {
@@ -234,6 +252,9 @@ struct Plan {
   std::int64_t nodes_forwarded = 0;
   std::int64_t updates_grouped = 0;    // SessionOptions::group_updates
   std::shared_ptr<GraphState> graphs;  // set when the session uses CUDA graphs
+  // The plan has Switches (tf.cond): runs track dead tensors, and the steps that may be dead
+  // are neither folded, forwarded, grouped nor captured in CUDA graphs.
+  bool dead_possible = false;
 };
 
 // Sets seen[s] for every step s reachable from `from` through successors, `from` included
@@ -333,7 +354,7 @@ std::int64_t group_updates(Plan& p, bool gpu_only) {
   for (std::size_t i = 0; i < p.steps.size(); ++i) {
     const Step& s = p.steps[i];
     if (s.kind != StepKind::kApply || s.kernel_on_host || s.inputs.empty() ||
-        s.inputs[0].variable == nullptr ||
+        s.inputs[0].variable == nullptr || s.may_die ||
         (gpu_only && s.device->type() != devices::DeviceType::kGPU))
       continue;
     const std::string& op = s.node->op;
@@ -479,6 +500,39 @@ struct RunState {
       pending[i].store(p.steps[i].num_deps, std::memory_order_relaxed);
     for (std::size_t i = 0; i < p.slot_uses.size(); ++i)
       uses[i].store(p.slot_uses[i], std::memory_order_relaxed);
+    if (p.dead_possible) {
+      slot_dead = std::make_unique<std::atomic<char>[]>(static_cast<std::size_t>(p.num_slots));
+      step_dead = std::make_unique<std::atomic<char>[]>(p.steps.size());
+      for (int i = 0; i < p.num_slots; ++i)
+        slot_dead[static_cast<std::size_t>(i)].store(0, std::memory_order_relaxed);
+      for (std::size_t i = 0; i < p.steps.size(); ++i)
+        step_dead[i].store(0, std::memory_order_relaxed);
+    }
+  }
+  // tf.cond's dead tensors (Plan::dead_possible): per slot and per step, written before the
+  // step's successors are released (the pending counters order them).
+  std::unique_ptr<std::atomic<char>[]> slot_dead, step_dead;
+  bool input_dead(const InputRef& in) const {
+    return (in.slot >= 0 &&
+            slot_dead[static_cast<std::size_t>(in.slot)].load(std::memory_order_relaxed) != 0) ||
+           (in.guard >= 0 &&
+            slot_dead[static_cast<std::size_t>(in.guard)].load(std::memory_order_relaxed) != 0);
+  }
+  // TF's executor: a Merge is dead when every data input is; any other step when one input
+  // or control input is.
+  bool dead(const Step& s) const {
+    for (int c : s.control_steps)
+      if (step_dead[static_cast<std::size_t>(c)].load(std::memory_order_relaxed) != 0) return true;
+    if (s.kind == StepKind::kMerge)
+      return std::all_of(s.inputs.begin(), s.inputs.end(),
+                         [&](const InputRef& in) { return input_dead(in); });
+    return std::any_of(s.inputs.begin(), s.inputs.end(),
+                       [&](const InputRef& in) { return input_dead(in); });
+  }
+  void mark_dead(const Step& s, std::size_t index) {
+    step_dead[index].store(1, std::memory_order_relaxed);
+    for (int i = 0; i < s.num_outputs; ++i)
+      slot_dead[static_cast<std::size_t>(s.out_slot + i)].store(1, std::memory_order_relaxed);
   }
   const Plan& plan;
   std::vector<Tensor> slots;
@@ -800,8 +854,9 @@ std::shared_ptr<devices::Device> Session::Impl::place(const Node* n) {
   if (auto it = placement.find(n); it != placement.end()) return it->second;
   std::shared_ptr<devices::Device> chosen;
   // Ops that use a variable by reference live with it.
-  if (is_assign_like(n->op) && !n->inputs.empty() && n->inputs[0].first->op == "VariableV2") {
-    chosen = place(n->inputs[0].first);
+  if (is_assign_like(n->op) && !n->inputs.empty() &&
+      ref_source(n->inputs[0].first)->op == "VariableV2") {
+    chosen = place(ref_source(n->inputs[0].first));
   } else if (!n->colocate_with.empty()) {
     // Initializer and read ops live with their variable where a kernel allows (TF's
     // colocation); otherwise on CPU:0, which is what soft placement would pick.
@@ -949,12 +1004,25 @@ std::shared_ptr<const Plan> Session::Impl::get_plan(const std::vector<Output>& f
   };
   key.push_back(feeds.size());
   for (const auto& [out, value] : feeds) add_tensor(out, "Feed key");
+  // TF's _assert_fetchable: the inside of a tf.cond branch is not fetchable.
+  auto assert_fetchable = [](const Node* n) {
+    if (!n->fetchable)
+      throw InaccessibleTensorError(
+          str_cat("Operation ", n->name,
+                  " has been marked as not fetchable. Typically this happens when it is defined "
+                  "in another function or code block. Use return values, explicit Python locals "
+                  "or TensorFlow collections to access it."));
+  };
   key.push_back(fetches.size());
-  for (const auto& f : fetches) add_tensor(f, "Fetch");
+  for (const auto& f : fetches) {
+    add_tensor(f, "Fetch");
+    assert_fetchable(f.node());
+  }
   key.push_back(targets.size());
   for (const auto& t : targets) {
     if (!t.valid() || t.graph().impl() != gimpl)
       throw InvalidArgumentError("Target is not an operation of this session's graph");
+    assert_fetchable(t.node());
     key.push_back(reinterpret_cast<std::uintptr_t>(t.node()));
   }
   std::lock_guard<std::mutex> lock(plan_mu);
@@ -1026,6 +1094,24 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
   const auto& registry = kernels::kernel_registry();
   const auto host = manager->cpu(0);  // where fed values live
 
+  // tf.cond: the nodes that may receive a dead tensor (downstream of a Switch, by data or
+  // control edges). A cond's Merge is live whenever its predicate is (one branch is always
+  // taken); any other Merge is counted as may-die.
+  std::unordered_set<const Node*> may_die;
+  for (const Node* n : order) {
+    bool d = is_switch(n->op);
+    if (!d && is_merge(n->op)) {
+      const Node* in0 = n->inputs.empty() ? nullptr : n->inputs[0].first;
+      const CondContext* ctx = in0 != nullptr ? in0->cond_context : nullptr;
+      d = ctx == nullptr || may_die.count(ctx->pred.node()) != 0;
+    } else if (!d) {
+      for (const auto& [src, i] : n->inputs) d = d || (!fed(src, i) && may_die.count(src));
+      for (const Node* c : n->control_inputs) d = d || may_die.count(c);
+    }
+    if (d) may_die.insert(n);
+  }
+  p.dead_possible = !may_die.empty();
+
   // SessionOptions::constant_folding (TF's grappler ConstantFolding, the parts a training step
   // gains from): `folded` nodes become Const steps; `forwards` (x * 1, x / 1, x + 0, x - 0 that
   // keep x's shape) forward the operand at the given index.
@@ -1059,6 +1145,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       return true;  // a long chain: not forwarded, to be safe
     };
     for (const Node* n : order) {
+      if (may_die.count(n)) continue;  // a dead tensor must stay dead
       // TF's grappler materializes Shape and Size of a tensor whose shape is fully defined
       // (a fed one included: feeds are checked against it; not a variable's: Assign with
       // validate_shape false may change it).
@@ -1184,10 +1271,14 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     } else {
       producer = step_of.at(src);
       where = p.steps[static_cast<std::size_t>(producer)].device;
-      if (src->op == "VariableV2")
+      if (src->op == "VariableV2") {
         in.variable = src;
-      else
+      } else if (src->op == "RefSwitch" && ref_source(src)->op == "VariableV2") {
+        in.variable = ref_source(src);  // the variable itself, dead with the switch's output
+        in.guard = p.steps[static_cast<std::size_t>(producer)].out_slot + i;
+      } else {
         in.slot = p.steps[static_cast<std::size_t>(producer)].out_slot + i;
+      }
     }
     // A Const (or a folded node) that a GPU kernel reads on the host: its host value, no copy
     // node.
@@ -1211,7 +1302,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
                                          src->name, " on ", where->name(),
                                          ": an optimizer slot must live with its variable"));
     if (inputs_on_device && !ref_operand && where != device) {
-      auto copy_key = std::make_tuple(in.slot, in.variable, device.get());
+      auto copy_key = std::make_tuple(std::max(in.slot, in.guard), in.variable, device.get());
       auto c = copy_of.find(copy_key);
       if (c == copy_of.end()) {
         Step copy;
@@ -1223,6 +1314,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
         copy.out_slot = p.num_slots++;
         copy.copy_edge = p.copy_edges.size();
         copy.expensive = !both_cpu(*where, *device);
+        copy.may_die = producer >= 0 && p.steps[static_cast<std::size_t>(producer)].may_die;
         p.copy_edges.push_back({str_cat(src->name, ":", i), where->name(), device->name()});
         const int ci = static_cast<int>(p.steps.size());
         p.steps.push_back(std::move(copy));
@@ -1230,7 +1322,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
         c = copy_of.emplace(copy_key, ci).first;
       }
       add_edge(c->second, index);
-      in = InputRef{p.steps[static_cast<std::size_t>(c->second)].out_slot, nullptr};
+      in = InputRef{p.steps[static_cast<std::size_t>(c->second)].out_slot, nullptr, -1};
     } else if (producer >= 0) {
       add_edge(producer, index);
     }
@@ -1277,10 +1369,11 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     const std::string& op = n->op;
     const DType dt = kernel_dtype(*n);
     bool inputs_on_device = false;  // kernel inputs must be on the step's device
+    step.may_die = may_die.count(n) != 0;
     const auto fold = folded.find(n);
     const auto forward = forwards.find(n);
-    const bool forwarding =
-        forward != forwards.end() && registry.contains("Identity", device->type(), dt);
+    const bool forwarding = forward != forwards.end() && !step.may_die &&
+                            registry.contains("Identity", device->type(), dt);
     if (fold != folded.end()) {
       step.kind = StepKind::kConst;
       step.kernel_label = "constant folding";
@@ -1300,6 +1393,10 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       inputs_on_device = true;
     } else if (op == "NoOp") {
       step.kind = StepKind::kNoOp;
+    } else if (is_switch(op)) {
+      step.kind = StepKind::kSwitch;
+    } else if (is_merge(op)) {
+      step.kind = StepKind::kMerge;
     } else if (op == "Placeholder") {
       if (!fed(n, 0))
         throw InvalidArgumentError(str_cat(
@@ -1321,7 +1418,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     } else if (op == "IsVariableInitialized") {
       step.kind = StepKind::kIsInitialized;
     } else if (op == "Assign" || op == "AssignAdd" || op == "AssignSub") {
-      if (n->inputs.empty() || n->inputs[0].first->op != "VariableV2")
+      if (n->inputs.empty() || ref_source(n->inputs[0].first)->op != "VariableV2")
         throw InvalidArgumentError(str_cat(n->name, ": ", op, " needs a variable as input 0"));
       if (op == "Assign") {
         step.kind = StepKind::kAssign;
@@ -1340,7 +1437,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     } else if (is_apply(op)) {
       // TF: "Input 'var' of 'ApplyGradientDescent' Op requires l-value input". (A folded or
       // computed tensor there was updated in place: a shared folded value changed run by run.)
-      if (n->inputs.empty() || n->inputs[0].first->op != "VariableV2")
+      if (n->inputs.empty() || ref_source(n->inputs[0].first)->op != "VariableV2")
         throw InvalidArgumentError(str_cat(n->name, " (", op, "): input 0 must be a variable, got ",
                                            n->inputs.empty() ? "none" : n->inputs[0].first->name));
       step.kind = StepKind::kApply;
@@ -1391,7 +1488,11 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       for (std::size_t k = 0; k < n->inputs.size(); ++k)
         wire_input(index, n, device, inputs_on_device, k);
     }
-    for (const Node* dep : n->control_inputs) add_edge(step_of.at(dep), index);
+    for (const Node* dep : n->control_inputs) {
+      add_edge(step_of.at(dep), index);
+      if (p.dead_possible)
+        p.steps[static_cast<std::size_t>(index)].control_steps.push_back(step_of.at(dep));
+    }
     if (auto g = collectives.find(n);
         g != collectives.end() && ++participants_seen[g->second.get()] == g->second->members.size())
       add_collective_step(g->second);
@@ -1407,7 +1508,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     if (st.kind == StepKind::kConst && st.constant.initialized())
       p.constants.push_back(st.constant);
     if (st.kind == StepKind::kAssign || st.kind == StepKind::kAssignUpdate) {
-      st.update_locks = update_mutexes({st.node->inputs[0].first});
+      st.update_locks = update_mutexes({ref_source(st.node->inputs[0].first)});
     } else if (st.kind == StepKind::kApply) {  // a group's leader holds every member's inputs
       std::vector<const Node*> vars;
       for (const auto& in : st.inputs) vars.push_back(in.variable);
@@ -1433,7 +1534,8 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
   }
   p.gpu_devices.assign(gpus.begin(), gpus.end());
 
-  if (options.use_cuda_graphs) p.graphs = analyze_graphs(p);
+  // NOTE: a step that may be dead has no place in a captured graph (it may not run at all).
+  if (options.use_cuda_graphs && !p.dead_possible) p.graphs = analyze_graphs(p);
   return plan;
 }
 
@@ -1534,7 +1636,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       return;
     }
     case StepKind::kAssign: {
-      const Node* var = n->inputs[0].first;
+      const Node* var = ref_source(n->inputs[0].first);
       const UpdateLocks locks(step.update_locks);
       Tensor value = input(st, step, 1);
       require_initialized(value, 1);
@@ -1547,7 +1649,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       return;
     }
     case StepKind::kAssignUpdate: {
-      const Node* var = n->inputs[0].first;
+      const Node* var = ref_source(n->inputs[0].first);
       const UpdateLocks locks(step.update_locks);  // the read, the add and the write as one
       Tensor current = input(st, step, 0);
       Tensor value = input(st, step, 1);
@@ -1613,6 +1715,31 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
       return;
     }
     case StepKind::kCollectiveOutput: *out = input(st, step, 0); return;
+    case StepKind::kSwitch: {
+      Tensor pred = input(st, step, 1);
+      require_initialized(pred, 1);
+      if (pred.dtype() != DType::kBool || pred.shape().rank() != 0)
+        throw InvalidArgumentError(str_cat(n->name, ": the predicate must be a bool scalar, got ",
+                                           dtype_name(pred.dtype()), " ",
+                                           pred.shape().to_string()));
+      if (!pred.on_host()) pred = pred.to(host);
+      const int taken = *static_cast<const bool*>(pred.raw_data()) ? 1 : 0;
+      const auto slot = static_cast<std::size_t>(step.out_slot + taken);
+      // A variable (RefSwitch) fills its slot only for a reader of the value: its consumers
+      // take the variable itself.
+      if (!step.inputs[0].variable || st.plan.slot_uses[slot] > 0) out[taken] = input(st, step, 0);
+      st.slot_dead[static_cast<std::size_t>(step.out_slot + 1 - taken)].store(
+          1, std::memory_order_relaxed);
+      return;
+    }
+    case StepKind::kMerge:
+      for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+        if (st.input_dead(step.inputs[k])) continue;
+        out[0] = input(st, step, k);
+        out[1] = Tensor::from_scalar(static_cast<std::int32_t>(k));
+        return;
+      }
+      return;  // not reached: a Merge with every input dead is dead
     case StepKind::kCollective: {
       std::vector<Tensor> in;
       for (std::size_t k = 0; k < step.inputs.size(); ++k) in.push_back(input(st, step, k));
@@ -1761,7 +1888,11 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, std::vector<int
     const int s = local.back();
     local.pop_back();
     const Step& step = p.steps[static_cast<std::size_t>(s)];
-    if (!st->failed.load(std::memory_order_acquire) && !st->skipped(static_cast<std::size_t>(s))) {
+    if (p.dead_possible && step.may_die && !st->failed.load(std::memory_order_acquire) &&
+        st->dead(step)) {
+      st->mark_dead(step, static_cast<std::size_t>(s));  // TF: the op does not run
+    } else if (!st->failed.load(std::memory_order_acquire) &&
+               !st->skipped(static_cast<std::size_t>(s))) {
       try {
         if (st->trace)
           traced_step(*st, step, s);
@@ -1989,6 +2120,9 @@ std::vector<Tensor> Session::Impl::execute(const std::vector<Output>& fetches,
   out.reserve(fetches.size());
   for (std::size_t k = 0; k < fetches.size(); ++k) {
     const Output& f = fetches[k];
+    if (p.dead_possible &&
+        st->slot_dead[static_cast<std::size_t>(p.fetch_slots[k])].load() != 0)  // TF's words
+      throw InvalidArgumentError(str_cat("Retval[", k, "] does not have value"));
     Tensor t = st->slots[static_cast<std::size_t>(p.fetch_slots[k])];
     if (!t.initialized() && f.node()->op == "VariableV2")
       throw FailedPreconditionError(

@@ -1014,6 +1014,120 @@ def m_device_merging():
     return out
 
 
+def _op_line(o):
+    """An op as the control-flow cases compare it: name, type, inputs, control inputs and the
+    op it is colocated with."""
+    coloc = [g.decode()[5:] for g in o.colocation_groups()]
+    return " ".join([o.name, o.type] + [i.name for i in o.inputs] +
+                    ["^" + c.name for c in o.control_inputs] + ["@" + ",".join(coloc)])
+
+
+@case
+def control_flow_cond():
+    """tf.cond: the graph (Switches named after the op that needs them, pivots, Merge), its
+    gradients (cond_grad Switches and Merges, zeros for the other branch), values for both
+    branches, what cannot be fetched, TF's errors."""
+    import numpy as np
+    x = tf.placeholder(tf.float32, [2], name="x")
+    p = tf.placeholder(tf.bool, [], name="p")
+    w = tf.get_variable("w", [2], initializer=tf.ones_initializer())
+    n0 = len(tf.get_default_graph().get_operations())
+    r = tf.cond(p, lambda: x * w + tf.constant([1.0, 1.0]), lambda: x)
+    n1 = len(tf.get_default_graph().get_operations())
+    gx, gw = tf.gradients(r, [x, w])
+    ops = tf.get_default_graph().get_operations()
+    out = [r.name, str(r.shape.as_list())] + [_op_line(o) for o in ops[n0:n1]]
+    # the gradients' ops, except the grad_ys TF fills (compared elsewhere)
+    out += [_op_line(o) for o in ops[n1:] if "grad_ys" not in o.name and o.name != "gradients/Shape"]
+    out += [gx.name, gw.name]
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for pv in (True, False):
+            out += [" ".join("%g" % e for e in np.asarray(t).flatten())
+                    for t in s.run([r, gx, gw], {x: [1.0, 2.0], p: pv})]
+        try:
+            s.run(tf.get_default_graph().get_operation_by_name("cond/mul").outputs[0],
+                  {x: [1.0, 2.0], p: True})
+        except ValueError as e:
+            out.append(str(e))
+    out.append(err(lambda: tf.cond(x[0], lambda: x, lambda: x)))
+    out.append(err(lambda: tf.cond(p, lambda: x, lambda: tf.constant(1))))
+    return out
+
+
+@case
+def control_flow_nested_assign():
+    """A cond inside a cond's branch, a variable made in a branch (lifted out), assignments in
+    branches (RefSwitch, RefMerge), a branch that returns an op (with_dependencies)."""
+    p = tf.placeholder(tf.bool, [], name="p")
+    q = tf.placeholder(tf.bool, [], name="q")
+    x = tf.constant([1.0, 2.0], name="x")
+    holder = []
+
+    def outer_true():
+        v = tf.get_variable("v", [2], initializer=tf.constant_initializer(3.0))
+        holder.append(v)
+        return tf.cond(q, lambda: x * v, lambda: x + v)
+    n0 = len(tf.get_default_graph().get_operations())
+    r = tf.cond(p, outer_true, lambda: -x)
+    ops = tf.get_default_graph().get_operations()
+    out = [r.name] + [_op_line(o) for o in ops[n0:]]
+    a = tf.get_variable("a", [], initializer=tf.zeros_initializer())
+    n1 = len(tf.get_default_graph().get_operations())
+    ra = tf.cond(p, lambda: tf.assign(a, 1.0), lambda: tf.assign_add(a, 5.0))
+    done = tf.cond(p, lambda: tf.assign_add(a, 100.0).op, lambda: tf.no_op())
+    ops = tf.get_default_graph().get_operations()
+    out += [ra.name, done.name, str(done.dtype.name)] + [_op_line(o) for o in ops[n1:]]
+    out.append(str(len(tf.get_collection("cond_context"))))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for pv, qv in ((True, True), (True, False), (False, True)):
+            out.append(" ".join("%g" % e for e in s.run(r, {p: pv, q: qv})))
+        for pv in (False, False, True):
+            out.append("%g" % s.run(ra, {p: pv}))
+        out.append("%s %g" % (s.run(done, {p: False}), s.run(a)))
+        out.append("%s %g" % (s.run(done, {p: True}), s.run(a)))
+    return out
+
+
+@case
+def control_flow_batch_norm_ema():
+    """TF1's batch-norm idiom: the batch's statistics and a moving average of them while
+    training, the moving average when evaluating, through tf.cond; the graph's names, the
+    variables, and values after two training steps and an evaluation."""
+    import numpy as np
+    x = tf.constant(np.arange(8, dtype=np.float32).reshape(4, 2) / 4.0, name="x")
+    training = tf.placeholder(tf.bool, [], name="is_training")
+    w = tf.get_variable("w", [2, 2], initializer=tf.constant_initializer(0.5))
+    h = tf.matmul(x, w) + tf.constant([[0.0, 1.0], [2.0, -1.0], [0.5, 0.25], [1.0, 3.0]])
+    mean, var = tf.nn.moments(h, [0])
+    ema = tf.train.ExponentialMovingAverage(0.5)
+
+    def train_stats():
+        update = ema.apply([mean, var])
+        with tf.control_dependencies([update]):
+            return tf.identity(mean), tf.identity(var)
+    n0 = len(tf.get_default_graph().get_operations())
+    m, v = tf.cond(training, train_stats, lambda: (ema.average(mean), ema.average(var)))
+    ops = tf.get_default_graph().get_operations()
+    out = [m.name, v.name] + [_op_line(o) for o in ops[n0:]]
+    y = tf.nn.batch_normalization(h, m, v, None, None, 1e-3)
+    loss = tf.reduce_sum(y * tf.constant([[1.0, -2.0], [0.5, 3.0], [-1.0, 0.25], [2.0, 1.0]]))
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    out += [t.op.name for t in tf.global_variables()] + [t.op.name for t in tf.trainable_variables()]
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for _ in range(2):
+            s.run(train, {training: True})
+        shadows = [ema.average(mean), ema.average(var)]
+        out += [" ".join("%.5g" % e for e in np.asarray(t).flatten())
+                for t in s.run([w] + shadows)]
+        out.append("%.5g" % s.run(loss, {training: False}))
+        out += [" ".join("%.5g" % e for e in np.asarray(t).flatten())
+                for t in s.run([w] + shadows)]
+    return out
+
+
 def main():
     results = {}
     for name, fn in CASES.items():

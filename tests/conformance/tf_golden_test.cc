@@ -5,6 +5,7 @@
 #include <scopeflow/scopeflow.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "samples/tutorials/cifar10_model.h"
 
@@ -54,6 +56,32 @@ std::string golden_vals(const std::vector<sf::Tensor>& ts, const char* format = 
   return s;
 }
 std::string c() { return sf::constant(std::vector<float>{}, {0}, "c").name(); }
+
+// The op a node is colocated with, as TF's colocation groups: followed through ops that are
+// themselves colocated.
+std::string colocation_group(const sf::Node* n, const sf::Graph& g, int depth = 0) {
+  if (depth > 16) return n->name;
+  if (!n->colocate_with.empty()) {
+    auto next = g.find_operation(n->colocate_with);
+    if (!next || next->node() == n) return n->colocate_with;
+    return colocation_group(next->node(), g, depth + 1);
+  }
+  // TF colocates an op that takes a variable reference (Assign, AssignSub, RefMerge) with it.
+  static const std::set<std::string> ref_ops = {"VariableV2", "RefSwitch", "Assign",
+                                                "AssignAdd",  "AssignSub", "RefMerge"};
+  if (n->op != "VariableV2" && !n->inputs.empty() && ref_ops.count(n->inputs[0].first->op))
+    return colocation_group(n->inputs[0].first, g, depth + 1);
+  return n->name;
+}
+
+// tf_golden.py's _op_line: name, type, inputs, ^control inputs, @the op it is colocated with
+// (followed through ops that are themselves colocated, as TF's colocation groups).
+std::string op_line(const sf::Operation& o) {
+  std::string s = o.name() + " " + o.type();
+  for (const auto& in : o.inputs()) s += " " + in.name();
+  for (const auto& c : o.control_inputs()) s += " ^" + c.name();
+  return s + " @" + colocation_group(o.node(), o.graph());
+}
 
 // TF's Python spellings -> ScopeFlow's.
 std::string map_tf(std::string s) {
@@ -1152,6 +1180,143 @@ std::map<std::string, std::function<Result()>> cases() {
     out.push_back(v.initial_value().device());
     return out;
   };
+  m["control_flow_cond"] = [] {
+    auto x = sf::placeholder(sf::float32, {2}, "x");
+    auto p = sf::placeholder(sf::bool_, {}, "p");
+    auto w = sf::get_variable("w", {2}, {.initializer = sf::ones_initializer()});
+    auto g = sf::get_default_graph();
+    const std::size_t n0 = g.operations().size();
+    auto r = sf::cond(
+        p,
+        [&] {
+          auto xw = x * w;  // (two statements: C++ may evaluate an operator's right side first)
+          return xw + sf::constant(std::vector<float>{1, 1}, {2});
+        },
+        [&] { return x; });
+    const std::size_t n1 = g.operations().size();
+    auto grads = sf::gradients(r, {x, w.value()});
+    Result out{r.name(), "[2]"};
+    auto ops = g.operations();
+    for (std::size_t i = n0; i < n1; ++i) out.push_back(op_line(ops[i]));
+    for (std::size_t i = n1; i < ops.size(); ++i)
+      if (ops[i].name().find("grad_ys") == std::string::npos && ops[i].name() != "gradients/Shape")
+        out.push_back(op_line(ops[i]));
+    out.push_back(grads[0].name());
+    out.push_back(grads[1].name());
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    for (bool pv : {true, false}) {
+      const sf::FeedDict f{{x, sf::Tensor::from_vector<float>({1, 2}, {2})},
+                           {p, sf::Tensor::from_scalar(pv)}};
+      for (const auto& t : s.run({r, grads[0], grads[1]}, f)) out.push_back(golden_vals({t}));
+    }
+    out.push_back(err([&] {
+      s.run(g.operation_by_name("cond/mul").output(0),
+            {{x, sf::Tensor::from_vector<float>({1, 2}, {2})}, {p, sf::Tensor::from_scalar(true)}});
+    }));
+    try {
+      sf::cond(
+          sf::placeholder(sf::float32, {}), [&] { return x; }, [&] { return x; });
+      out.push_back("no error");
+    } catch (const sf::TypeError& e) {
+      out.push_back(e.what());
+    }
+    out.push_back(err([&] {
+      sf::cond(
+          p, [&] { return x; }, [&] { return sf::constant(1); });
+    }));
+    return out;
+  };
+  m["control_flow_nested_assign"] = [] {
+    auto p = sf::placeholder(sf::bool_, {}, "p");
+    auto q = sf::placeholder(sf::bool_, {}, "q");
+    auto x = sf::constant(std::vector<float>{1, 2}, {2}, "x");
+    auto g = sf::get_default_graph();
+    const std::size_t n0 = g.operations().size();
+    auto r = sf::cond(
+        p,
+        [&] {
+          auto v = sf::get_variable("v", {2}, {.initializer = sf::constant_initializer(3.0)});
+          return sf::cond(
+              q, [&] { return x * v; }, [&] { return x + v; });
+        },
+        [&] { return -x; });
+    auto ops = g.operations();
+    Result out{r.name()};
+    for (std::size_t i = n0; i < ops.size(); ++i) out.push_back(op_line(ops[i]));
+    auto a = sf::get_variable("a", {}, {.initializer = sf::zeros_initializer()});
+    const std::size_t n1 = g.operations().size();
+    auto ra = sf::cond(
+        p, [&] { return a.assign(sf::constant(1.0f, "Assign/value")); },
+        [&] { return a.assign_add(sf::constant(5.0f, "AssignAdd/value")); });
+    auto done = sf::cond(
+        p, [&] { return a.assign_add(sf::constant(100.0f, "AssignAdd/value")).op(); },
+        [&] { return sf::no_op(); });
+    ops = g.operations();
+    out.push_back(ra.name());
+    out.push_back(done.name());
+    out.push_back(std::string(sf::dtype_name(done.dtype())));
+    for (std::size_t i = n1; i < ops.size(); ++i) out.push_back(op_line(ops[i]));
+    out.push_back(std::to_string(g.collection("cond_context").size()));
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    auto feed = [&](bool pv, bool qv) {
+      return sf::FeedDict{{p, sf::Tensor::from_scalar(pv)}, {q, sf::Tensor::from_scalar(qv)}};
+    };
+    for (auto [pv, qv] : {std::pair{true, true}, {true, false}, {false, true}})
+      out.push_back(golden_vals({s.run(r, feed(pv, qv))}));
+    for (bool pv : {false, false, true}) out.push_back(golden_vals({s.run(ra, feed(pv, false))}));
+    for (bool pv : {false, true}) {
+      const bool d = s.run(done, feed(pv, false)).scalar<bool>();
+      out.push_back(flag(d) + " " + golden_vals({s.run(a.value())}));
+    }
+    return out;
+  };
+  m["control_flow_batch_norm_ema"] = [] {
+    std::vector<float> xv(8);
+    for (int i = 0; i < 8; ++i) xv[static_cast<std::size_t>(i)] = static_cast<float>(i) / 4.0f;
+    auto x = sf::constant(xv, {4, 2}, "x");
+    auto training = sf::placeholder(sf::bool_, {}, "is_training");
+    auto w = sf::get_variable("w", {2, 2}, {.initializer = sf::constant_initializer(0.5)});
+    auto h =
+        sf::matmul(x, w) + sf::constant(std::vector<float>{0, 1, 2, -1, 0.5f, 0.25f, 1, 3}, {4, 2});
+    const auto mv = sf::nn::moments(h, {0});
+    const sf::Output mean = mv.first, var = mv.second;
+    sf::train::ExponentialMovingAverage ema(0.5);
+    auto g = sf::get_default_graph();
+    const std::size_t n0 = g.operations().size();
+    auto stats = sf::cond(
+        training,
+        [&] {
+          auto update = ema.apply({mean, var});
+          sf::control_dependencies after({update});
+          return std::vector<sf::Output>{sf::identity(mean), sf::identity(var)};
+        },
+        [&] {
+          return std::vector<sf::Output>{ema.average(mean).value(), ema.average(var).value()};
+        });
+    auto ops = g.operations();
+    Result out{stats[0].name(), stats[1].name()};
+    for (std::size_t i = n0; i < ops.size(); ++i) out.push_back(op_line(ops[i]));
+    auto y = sf::nn::batch_normalization(h, stats[0], stats[1], sf::Output(), sf::Output(), 1e-3);
+    auto loss = sf::reduce_sum(
+        y * sf::constant(std::vector<float>{1, -2, 0.5f, 3, -1, 0.25f, 2, 1}, {4, 2}));
+    auto train = sf::train::GradientDescentOptimizer(0.1).minimize(loss);
+    for (const auto& v : sf::global_variables()) out.push_back(v.op().name());
+    for (const auto& v : sf::trainable_variables()) out.push_back(v.op().name());
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    const sf::FeedDict train_feed{{training, sf::Tensor::from_scalar(true)}};
+    for (int i = 0; i < 2; ++i) s.run({}, {train}, train_feed);
+    auto state = [&] {
+      for (const auto& t : s.run({w.value(), ema.average(mean).value(), ema.average(var).value()}))
+        out.push_back(golden_vals({t}, "%.5g"));
+    };
+    state();
+    out.push_back(golden_vals({s.run(loss, {{training, sf::Tensor::from_scalar(false)}})}, "%.5g"));
+    state();
+    return out;
+  };
   return m;
 }
 
@@ -1172,7 +1337,17 @@ TEST(TfGoldenTest, EveryGoldenCaseHasAScopeFlowTwinAndAgrees) {
     Result want;
     for (const auto& s : expected) want.push_back(map_tf(s.get<std::string>()));
     sf::reset_default_graph();
-    EXPECT_EQ(it->second(), want);
+    const Result got = it->second();
+    EXPECT_EQ(got, want);
+    // The first lines that differ, whole (gtest elides long lists).
+    for (std::size_t i = 0, shown = 0; i < std::max(got.size(), want.size()) && shown < 4; ++i) {
+      const std::string g = i < got.size() ? got[i] : "(none)";
+      const std::string w = i < want.size() ? want[i] : "(none)";
+      if (g != w) {
+        ADD_FAILURE() << name << " line " << i << ":\n  got  " << g << "\n  want " << w;
+        ++shown;
+      }
+    }
   }
   for (const auto& [name, fn] : impls)
     EXPECT_TRUE(golden["cases"].contains(name)) << name << " has no golden result";

@@ -21,8 +21,8 @@ namespace {
 // The ops the session runs itself, with no kernel (runtime/session/session.cc,
 // is_runtime_op; the Apply* ops it also special-cases do have "ref" kernels).
 const std::set<std::string> kSessionOps{
-    "Const",  "Placeholder", "NoOp",      "VariableV2",
-    "Assign", "AssignAdd",   "AssignSub", "IsVariableInitialized"};
+    "Const",     "Placeholder",           "NoOp",   "VariableV2", "Assign", "AssignAdd",
+    "AssignSub", "IsVariableInitialized", "Switch", "RefSwitch",  "Merge",  "RefMerge"};
 
 // (op, dtype) pairs with a CPU kernel and, by design, no GPU kernel. Each needs a reason.
 // string: string tensors hold std::string objects, which live in host memory only (TF keeps
