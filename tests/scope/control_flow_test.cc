@@ -251,6 +251,67 @@ TEST_F(ControlFlowTest, BranchesOnAnotherDevice) {
             "/job:localhost/replica:0/task:0/device:CPU:1");
 }
 
+// The same model on GPU:0 (the predicate computed there, variables there, CUDA graphs asked
+// for) and on the CPU: the same values step by step.
+TEST_F(ControlFlowTest, CondOnAGpuMatchesTheCpu) {
+  auto build = [](const std::string& dev) {
+    sf::reset_default_graph();
+    sf::device d(dev);
+    auto x = sf::placeholder(sf::float32, {4, 3}, "x");
+    auto w = sf::get_variable("w", {3, 2}, {.initializer = sf::constant_initializer(0.25)});
+    auto counter = sf::get_variable("counter", {}, {.initializer = sf::zeros_initializer()});
+    auto h = sf::matmul(x, w);
+    auto positive = sf::greater(sf::reduce_sum(x), sf::constant(0.0f));  // computed on dev
+    auto y = sf::cond(
+        positive,
+        [&] {
+          sf::control_dependencies after({counter.assign_add(sf::constant(1.0f))});
+          return sf::nn::relu(h) * 2.0f;
+        },
+        [&] { return sf::square(h); });
+    auto loss = sf::reduce_sum(y);
+    auto train = sf::train::GradientDescentOptimizer(0.05).minimize(loss);
+    return std::make_tuple(x, w, counter, loss, train);
+  };
+  auto run = [&](const std::string& dev, bool graphs) {
+    const auto built = build(dev);
+    const sf::Output x = std::get<0>(built), loss = std::get<3>(built);
+    const sf::Variable w = std::get<1>(built), counter = std::get<2>(built);
+    const sf::Operation train = std::get<4>(built);
+    sf::SessionOptions o;
+    o.use_cuda_graphs = graphs;
+    o.allow_soft_placement = false;
+    sf::Session sess(o);
+    sess.run(sf::global_variables_initializer());
+    std::vector<float> trace;
+    for (int i = 0; i < 6; ++i) {
+      std::vector<float> xv(12);
+      for (int k = 0; k < 12; ++k)
+        xv[static_cast<std::size_t>(k)] =
+            (i % 3 == 1 ? -1.0f : 1.0f) * static_cast<float>(k % 5) / 4.0f;
+      auto r = sess.run({loss}, {train}, {{x, sf::Tensor::from_vector<float>(xv, {4, 3})}});
+      trace.push_back(r[0].scalar<float>());
+    }
+    for (float v : sess.run(w.value()).to_vector<float>()) trace.push_back(v);
+    trace.push_back(sess.run(counter.value()).scalar<float>());
+    if (dev != "/cpu:0") {
+      EXPECT_EQ(sess.assigned_device(sf::get_default_graph().operation_by_name("cond/Relu")),
+                "/job:localhost/replica:0/task:0/device:GPU:0");
+    }
+    return trace;
+  };
+  const auto cpu = run("/cpu:0", false);
+  EXPECT_EQ(cpu.back(), 4.0f);  // the true branch ran 4 times of 6
+  if (sf::devices::gpu_inventory().gpus.empty())
+    GTEST_SKIP() << "GPU:0 unavailable (the CPU run passed): "
+                 << sf::devices::gpu_inventory().unavailable_reason;
+  for (bool graphs : {false, true}) {
+    const auto gpu = run("/gpu:0", graphs);
+    ASSERT_EQ(gpu.size(), cpu.size());
+    for (std::size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(gpu[i], cpu[i], 1e-4f) << i;
+  }
+}
+
 TEST_F(ControlFlowTest, ErrorsAsTensorFlow) {
   auto x = sf::placeholder(sf::float32, {2}, "x");
   auto p = sf::placeholder(sf::bool_, {}, "p");
