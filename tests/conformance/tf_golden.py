@@ -5,7 +5,7 @@ tf_golden.json beside this file. The C++ test tf_golden_test.cc runs the same ca
 ScopeFlow and compares, mapping only TF's Python spellings to ScopeFlow's (CONFORMANCE.md's
 table). CI does not need TensorFlow: the JSON is checked in.
 
-Usage: python3 -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install tensorflow-cpu
+Usage: python3 -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install tensorflow-cpu tf-keras
        /tmp/tfenv/bin/python tests/conformance/tf_golden.py
 """
 import json
@@ -13,6 +13,8 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# tf.compat.v1.layers lives in tf_keras (pip install tf-keras) since Keras 3.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
@@ -1125,6 +1127,45 @@ def control_flow_batch_norm_ema():
         out.append("%.5g" % s.run(loss, {training: False}))
         out += [" ".join("%.5g" % e for e in np.asarray(t).flatten())
                 for t in s.run([w] + shadows)]
+    return out
+
+
+@case
+def layers_cnn():
+    """tf.layers: conv2d, max_pooling2d, flatten, dense (named and not), dropout on a training
+    tensor (a cond) and a bool; variables, op names, sharing by name with reuse, the
+    already-exists error, values with fixed initializers."""
+    import numpy as np
+    x = tf.placeholder(tf.float32, [None, 6, 6, 1], name="x")
+    training = tf.placeholder(tf.bool, [], name="training")
+    n0 = len(tf.get_default_graph().get_operations())
+    k = tf.constant_initializer(0.1)
+    h = tf.layers.conv2d(x, 4, 3, padding="same", activation=tf.nn.relu, kernel_initializer=k)
+    h = tf.layers.max_pooling2d(h, 2, 2)
+    h = tf.layers.conv2d(h, 2, [3, 3], kernel_initializer=k, bias_initializer=tf.constant_initializer(0.5))
+    h = tf.layers.average_pooling2d(h, [1, 1], [1, 1], padding="same")
+    f = tf.layers.flatten(h)
+    d = tf.layers.dense(f, 5, activation=tf.nn.relu, name="fc", kernel_initializer=k)
+    d = tf.layers.dropout(d, rate=0.4, training=training)
+    logits = tf.layers.dense(d, 3, kernel_initializer=tf.constant_initializer(-0.2), use_bias=False)
+    ev = tf.layers.dropout(logits, 0.5, training=False)
+    out = [o.name + " " + o.type for o in tf.get_default_graph().get_operations()[n0:]
+           if "/Initializer/" not in o.name and "dropout/cond/dropout/" not in o.name]
+    out += [v.op.name + " " + str(v.shape.as_list()) for v in tf.global_variables()]
+    out += [str(f.shape.as_list()), str(logits.shape.as_list()), ev.op.name]
+    with tf.variable_scope("tower", reuse=tf.AUTO_REUSE):
+        a = tf.layers.dense(f, 3, name="shared")
+        b = tf.layers.dense(f, 3, name="shared")
+    out += [a.op.name, b.op.name, str(len(tf.global_variables()))]
+    c = tf.layers.dense(f, 3, name="fc2")
+    e = tf.layers.dense(f, 3, name="fc2", reuse=True)
+    out += [c.op.name, e.op.name, str(len(tf.global_variables()))]
+    out.append(err(lambda: tf.layers.dense(f, 3, name="fc")))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        xv = (np.arange(72, dtype=np.float32).reshape(2, 6, 6, 1) - 30.0) / 10.0
+        out.append(" ".join("%.5g" % v for v in s.run(logits, {x: xv, training: False}).flatten()))
+        out.append(" ".join("%.5g" % v for v in s.run(ev, {x: xv, training: False}).flatten()))
     return out
 
 

@@ -1317,6 +1317,70 @@ std::map<std::string, std::function<Result()>> cases() {
     state();
     return out;
   };
+  m["layers_cnn"] = [] {
+    auto x = sf::placeholder(sf::float32, {-1, 6, 6, 1}, "x");
+    auto training = sf::placeholder(sf::bool_, {}, "training");
+    auto g = sf::get_default_graph();
+    const std::size_t n0 = g.operations().size();
+    auto relu = [](const sf::Output& t) { return sf::nn::relu(t); };
+    auto h = sf::layers::conv2d(x, 4, {3, 3},
+                                {.padding = "same",
+                                 .activation = relu,
+                                 .kernel_initializer = sf::constant_initializer(0.1)});
+    h = sf::layers::max_pooling2d(h, {2, 2}, {2, 2});
+    h = sf::layers::conv2d(h, 2, {3, 3},
+                           {.kernel_initializer = sf::constant_initializer(0.1),
+                            .bias_initializer = sf::constant_initializer(0.5)});
+    h = sf::layers::average_pooling2d(h, {1, 1}, {1, 1}, "same");
+    auto f = sf::layers::flatten(h);
+    auto d = sf::layers::dense(
+        f, 5,
+        {.activation = relu, .kernel_initializer = sf::constant_initializer(0.1), .name = "fc"});
+    d = sf::layers::dropout(d, 0.4, training);
+    auto logits = sf::layers::dense(
+        d, 3, {.use_bias = false, .kernel_initializer = sf::constant_initializer(-0.2)});
+    auto ev = sf::layers::dropout(logits, 0.5, false);
+    Result out;
+    auto ops = g.operations();
+    for (std::size_t i = n0; i < ops.size(); ++i)
+      if (ops[i].name().find("/Initializer/") == std::string::npos &&
+          ops[i].name().rfind("dropout/cond/dropout", 0) != 0)  // (TF1.15's dropout ops)
+        out.push_back(ops[i].name() + " " + ops[i].type());
+    auto dims = [](const sf::Shape& s) {
+      std::string r;
+      for (auto v : s.dims()) r += (r.empty() ? "" : ", ") + (v < 0 ? "None" : std::to_string(v));
+      return "[" + r + "]";
+    };
+    for (const auto& v : sf::global_variables())
+      out.push_back(v.op().name() + " " + dims(v.shape()));
+    out.push_back(dims(f.shape()));
+    out.push_back(dims(logits.shape()));
+    out.push_back(ev.op().name());
+    {
+      sf::variable_scope tower("tower", {.reuse = sf::AUTO_REUSE});
+      auto a = sf::layers::dense(f, 3, {.name = "shared"});
+      auto b = sf::layers::dense(f, 3, {.name = "shared"});
+      out.push_back(a.op().name());
+      out.push_back(b.op().name());
+      out.push_back(std::to_string(sf::global_variables().size()));
+    }
+    auto c = sf::layers::dense(f, 3, {.name = "fc2"});
+    auto e = sf::layers::dense(f, 3, {.name = "fc2", .reuse = true});
+    out.push_back(c.op().name());
+    out.push_back(e.op().name());
+    out.push_back(std::to_string(sf::global_variables().size()));
+    out.push_back(err([&] { sf::layers::dense(f, 3, {.name = "fc"}); }));
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    std::vector<float> xv(72);
+    for (int i = 0; i < 72; ++i)
+      xv[static_cast<std::size_t>(i)] = (static_cast<float>(i) - 30.0f) / 10.0f;
+    const sf::FeedDict feed{{x, sf::Tensor::from_vector<float>(xv, {2, 6, 6, 1})},
+                            {training, sf::Tensor::from_scalar(false)}};
+    out.push_back(golden_vals({s.run(logits, feed)}, "%.5g"));
+    out.push_back(golden_vals({s.run(ev, feed)}, "%.5g"));
+    return out;
+  };
   return m;
 }
 

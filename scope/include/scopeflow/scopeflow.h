@@ -20,6 +20,7 @@
 #include "runtime/session/session.h"
 #include "runtime/session/timeline.h"
 #include "scope/initializers.h"
+#include "scope/layers/layers.h"
 #include "scope/ops/control_flow.h"
 #include "scope/ops/embedding.h"
 #include "scope/ops/nccl.h"

@@ -1,0 +1,135 @@
+// tf.layers: towers sharing a layer stack through variable_scope reuse, dropout on a training
+// tensor, options (dilation, regularizers, trainable, use_bias), TF's errors, training a
+// small CNN built from layers. Names and values against TF 2.21: golden case layers_cnn.
+#include <gtest/gtest.h>
+#include <scopeflow/scopeflow.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace {
+
+class LayersTest : public ::testing::Test {
+ protected:
+  void SetUp() override { sf::reset_default_graph(); }
+};
+
+sf::Output relu(const sf::Output& x) { return sf::nn::relu(x); }
+
+sf::Output tower_net(const sf::Output& x) {
+  auto h = sf::layers::conv2d(x, 4, {3, 3}, {.padding = "same", .activation = relu});
+  h = sf::layers::max_pooling2d(h, {2, 2}, {2, 2});
+  return sf::layers::dense(sf::layers::flatten(h), 3);
+}
+
+TEST_F(LayersTest, TowersShareTheLayerStackThroughReuse) {
+  auto x = sf::placeholder(sf::float32, {2, 4, 4, 1}, "x");
+  std::vector<sf::Output> outs;
+  for (int i = 0; i < 11; ++i) {
+    sf::variable_scope model("model", {.reuse = i > 0});
+    sf::name_scope tower("tower_" + std::to_string(i));
+    outs.push_back(tower_net(x));
+  }
+  // One set of variables whatever the tower count; each tower's ops in its own name scope.
+  std::vector<std::string> names;
+  for (const auto& v : sf::trainable_variables()) names.push_back(v.op().name());
+  EXPECT_EQ(names, (std::vector<std::string>{"model/conv2d/kernel", "model/conv2d/bias",
+                                             "model/dense/kernel", "model/dense/bias"}));
+  EXPECT_EQ(outs[10].op().name(), "model_10/tower_10/dense/BiasAdd");
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  std::vector<float> xv(32);
+  for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(static_cast<float>(i));
+  const sf::FeedDict feed{{x, sf::Tensor::from_vector<float>(xv, {2, 4, 4, 1})}};
+  EXPECT_EQ(s.run(outs[0], feed).to_vector<float>(), s.run(outs[10], feed).to_vector<float>());
+}
+
+TEST_F(LayersTest, DropoutFollowsTheTrainingTensor) {
+  auto x = sf::constant(std::vector<float>(4000, 1.0f), {4000}, "x");
+  auto training = sf::placeholder(sf::bool_, {}, "training");
+  auto y = sf::layers::dropout(x, 0.25, training, 7);
+  EXPECT_EQ(y.op().name(), "dropout/cond/Merge");
+  sf::Session s;
+  auto kept = s.run(y, {{training, sf::Tensor::from_scalar(false)}}).to_vector<float>();
+  EXPECT_EQ(kept, std::vector<float>(4000, 1.0f));
+  auto dropped = s.run(y, {{training, sf::Tensor::from_scalar(true)}}).to_vector<float>();
+  int zeros = 0;
+  for (float v : dropped) {
+    if (v == 0.0f)
+      ++zeros;
+    else
+      EXPECT_FLOAT_EQ(v, 1.0f / 0.75f);
+  }
+  EXPECT_NEAR(zeros / 4000.0, 0.25, 0.03);
+  // A bool: no cond (an Identity, or the dropout itself).
+  EXPECT_EQ(sf::layers::dropout(x, 0.5, false).op().name(), "dropout_1/Identity");
+  EXPECT_EQ(sf::layers::dropout(x, 0.0, true).op().type(), "Identity");
+}
+
+TEST_F(LayersTest, OptionsAsTensorFlow) {
+  auto x = sf::placeholder(sf::float32, {1, 7, 7, 2}, "x");
+  auto y = sf::layers::conv2d(x, 3, {3, 3},
+                              {.strides = {2, 2},
+                               .padding = "SAME",
+                               .dilation_rate = {1, 1},
+                               .use_bias = false,
+                               .kernel_regularizer = sf::contrib::layers::l2_regularizer(0.5),
+                               .trainable = false,
+                               .name = "c"});
+  EXPECT_EQ(y.shape(), sf::Shape({1, 4, 4, 3}));
+  EXPECT_TRUE(sf::trainable_variables().empty());
+  ASSERT_EQ(sf::global_variables().size(), 1u);
+  EXPECT_EQ(sf::get_default_graph().collection(sf::GraphKeys::REGULARIZATION_LOSSES).size(), 1u);
+  auto z = sf::layers::conv2d(x, 1, {3, 3}, {.dilation_rate = {2, 2}});
+  EXPECT_EQ(z.shape(), sf::Shape({1, 3, 3, 1}));
+  auto p = sf::layers::average_pooling2d(x, {3, 3}, {2, 2}, "valid", "pool");
+  EXPECT_EQ(p.op().name(), "pool/AvgPool");
+  EXPECT_EQ(p.shape(), sf::Shape({1, 3, 3, 2}));
+  EXPECT_EQ(sf::layers::flatten(x).shape(), sf::Shape({1, 98}));
+  // Errors, each naming what is wrong.
+  EXPECT_THROW(sf::layers::conv2d(x, 3, {3, 3}, {.padding = "full"}), sf::ValueError);
+  EXPECT_THROW(sf::layers::dense(x, 3), sf::ValueError);  // rank 4
+  EXPECT_THROW(sf::layers::dense(sf::layers::flatten(x), 0), sf::ValueError);
+  EXPECT_THROW(sf::layers::dropout(x, 1.0, true), sf::ValueError);
+  EXPECT_THROW(sf::layers::conv2d(sf::placeholder(sf::float32, {3, 3}), 1, {1, 1}), sf::ValueError);
+  // The same name without reuse: TF's error; with reuse: shared.
+  sf::layers::dense(sf::layers::flatten(x), 2, {.name = "fc"});
+  EXPECT_THROW(sf::layers::dense(sf::layers::flatten(x), 2, {.name = "fc"}), sf::ValueError);
+  auto shared = sf::layers::dense(sf::layers::flatten(x), 2, {.name = "fc", .reuse = true});
+  EXPECT_EQ(shared.op().name(), "fc_2/BiasAdd");
+}
+
+TEST_F(LayersTest, TrainsACnnBuiltFromLayers) {
+  auto x = sf::placeholder(sf::float32, {8, 6, 6, 1}, "x");
+  auto labels = sf::placeholder(sf::int32, {8}, "labels");
+  auto training = sf::placeholder(sf::bool_, {}, "training");
+  sf::set_random_seed(3);
+  auto h = sf::layers::conv2d(x, 8, {3, 3}, {.padding = "same", .activation = relu});
+  h = sf::layers::max_pooling2d(h, {2, 2}, {2, 2});
+  h = sf::layers::dense(sf::layers::flatten(h), 16, {.activation = relu});
+  h = sf::layers::dropout(h, 0.1, training);
+  auto logits = sf::layers::dense(h, 2);
+  auto loss = sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(labels, logits));
+  auto train = sf::train::AdamOptimizer(0.01).minimize(loss);
+  std::vector<float> xv(8 * 36);
+  std::vector<std::int32_t> lv(8);
+  for (int n = 0; n < 8; ++n) {
+    lv[static_cast<std::size_t>(n)] = n % 2;
+    for (int i = 0; i < 36; ++i)
+      xv[static_cast<std::size_t>(n * 36 + i)] = (n % 2 ? 1.0f : -1.0f) * (i % 6) / 6.0f;
+  }
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  auto feed = [&](bool t) {
+    return sf::FeedDict{{x, sf::Tensor::from_vector<float>(xv, {8, 6, 6, 1})},
+                        {labels, sf::Tensor::from_vector<std::int32_t>(lv, {8})},
+                        {training, sf::Tensor::from_scalar(t)}};
+  };
+  const float before = s.run(loss, feed(false)).scalar<float>();
+  for (int i = 0; i < 60; ++i) s.run({}, {train}, feed(true));
+  const float after = s.run(loss, feed(false)).scalar<float>();
+  EXPECT_LT(after, before * 0.2f) << before << " -> " << after;
+}
+
+}  // namespace
