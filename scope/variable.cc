@@ -88,6 +88,13 @@ Variable Variable::create(const Spec& spec) {
     } else {
       initial = spec.value.value_output(spec.dtype);
     }
+    // TF: an initial value made inside a tf.cond branch would be dead when the branch is not
+    // taken, and the variable never initialized.
+    if (initial.node()->cond_context != nullptr)
+      throw ValueError(str_cat("Initializer for variable ", ns.name(),
+                               " is from inside a control-flow construct, such as a loop or "
+                               "conditional. When creating a variable inside a loop or "
+                               "conditional, use a lambda as the initializer."));
     if (spec.dtype != DType::kInvalid && spec.dtype != initial.dtype())
       throw ValueError(str_cat("Tensor conversion requested dtype ", dtype_name(spec.dtype),
                                " for Tensor with dtype ", dtype_name(initial.dtype()), ": '",

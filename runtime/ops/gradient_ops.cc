@@ -289,8 +289,8 @@ void register_gradients(OpRegistry& r) {
       equal.push_back(op(g, "Equal", {o.output(1), y}, {}, scope + "/"));
     }
     Grads out;
-    for (const Output& e : equal)
-      out.push_back(g.create_op("Switch", {dy[0], e}, {}, "Switch").output(1));
+    for (const Output& e : equal)  // (colocated with the gradient, as TF's)
+      out.push_back(g.switch_ref_or_tensor(dy[0], e, "Switch").output(1));
     return out;
   };
   r.set_grad("Merge", merge_grad);

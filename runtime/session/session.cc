@@ -7,12 +7,14 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -521,11 +523,11 @@ struct RunState {
   // TF's executor: a Merge is dead when every data input is; any other step when one input
   // or control input is.
   bool dead(const Step& s) const {
-    for (int c : s.control_steps)
-      if (step_dead[static_cast<std::size_t>(c)].load(std::memory_order_relaxed) != 0) return true;
-    if (s.kind == StepKind::kMerge)
+    if (s.kind == StepKind::kMerge)  // (TF's executor ignores a Merge's dead control inputs)
       return std::all_of(s.inputs.begin(), s.inputs.end(),
                          [&](const InputRef& in) { return input_dead(in); });
+    for (int c : s.control_steps)
+      if (step_dead[static_cast<std::size_t>(c)].load(std::memory_order_relaxed) != 0) return true;
     return std::any_of(s.inputs.begin(), s.inputs.end(),
                        [&](const InputRef& in) { return input_dead(in); });
   }
@@ -1094,21 +1096,72 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
   const auto& registry = kernels::kernel_registry();
   const auto host = manager->cpu(0);  // where fed values live
 
-  // tf.cond: the nodes that may receive a dead tensor (downstream of a Switch, by data or
-  // control edges). A cond's Merge is live whenever its predicate is (one branch is always
-  // taken); any other Merge is counted as may-die.
+  // tf.cond: the nodes that may receive a dead tensor. Per node, the conditions its liveness
+  // needs: (predicate, branch) pairs, one added by each Switch output on the way (the
+  // predicate followed through Identity ops, so a cond's pivots and its branches' Switches
+  // agree), and `other` for what the analysis does not follow. A Merge of the two branches of
+  // one predicate whose inputs need nothing else is live whenever the rest is (one branch is
+  // always taken: a top-level cond's Merge is never dead); any other Merge with a
+  // conditional input is counted as may-die.
+  struct Liveness {
+    std::set<std::pair<const Node*, int>> needs;
+    bool other = false;
+    bool may_die() const { return other || !needs.empty(); }
+  };
+  std::unordered_map<const Node*, Liveness> live;
+  auto pred_key = [](const Node* n) {
+    for (int hops = 0; n->op == "Identity" && !n->inputs.empty() && hops < 64; ++hops)
+      n = n->inputs[0].first;
+    return n;
+  };
+  // What consuming output i of src needs (a fed tensor: nothing).
+  auto needs_of = [&](const Node* src, int i) {
+    Liveness l;
+    if (fed(src, i)) return l;
+    l = live[src];
+    if (is_switch(src->op)) l.needs.insert({pred_key(src->inputs[1].first), i});
+    return l;
+  };
   std::unordered_set<const Node*> may_die;
   for (const Node* n : order) {
-    bool d = is_switch(n->op);
-    if (!d && is_merge(n->op)) {
-      const Node* in0 = n->inputs.empty() ? nullptr : n->inputs[0].first;
-      const CondContext* ctx = in0 != nullptr ? in0->cond_context : nullptr;
-      d = ctx == nullptr || may_die.count(ctx->pred.node()) != 0;
-    } else if (!d) {
-      for (const auto& [src, i] : n->inputs) d = d || (!fed(src, i) && may_die.count(src));
-      for (const Node* c : n->control_inputs) d = d || may_die.count(c);
+    Liveness l;
+    if (is_merge(n->op)) {
+      std::vector<Liveness> ins;
+      for (const auto& [src, i] : n->inputs) ins.push_back(needs_of(src, i));
+      const bool any =
+          std::any_of(ins.begin(), ins.end(), [](const Liveness& x) { return x.may_die(); });
+      if (any) {
+        l.other = true;
+        if (ins.size() == 2 && !ins[0].other && !ins[1].other) {
+          for (const auto& [key, branch] : ins[0].needs) {
+            if (!ins[1].needs.count({key, 1 - branch})) continue;
+            auto rest0 = ins[0].needs, rest1 = ins[1].needs;
+            rest0.erase({key, branch});
+            rest1.erase({key, 1 - branch});
+            if (rest0 == rest1) {
+              l.other = false;
+              l.needs = rest0;
+              break;
+            }
+          }
+        }
+      }
+    } else {
+      for (const auto& [src, i] : n->inputs) {
+        Liveness in = needs_of(src, i);
+        l.other = l.other || in.other;
+        l.needs.insert(in.needs.begin(), in.needs.end());
+      }
     }
-    if (d) may_die.insert(n);
+    // A control input is dead when its node is (a Merge ignores dead control inputs).
+    if (!is_merge(n->op))
+      for (const Node* c : n->control_inputs) {
+        const Liveness& in = live[c];
+        l.other = l.other || in.other;
+        l.needs.insert(in.needs.begin(), in.needs.end());
+      }
+    if (is_switch(n->op) || l.may_die()) may_die.insert(n);
+    live[n] = std::move(l);
   }
   p.dead_possible = !may_die.empty();
 
@@ -1132,12 +1185,20 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     // Assign later in the step writes in place (x * 1 must stay a snapshot, as TF's
     // grappler makes it one), and a variable's run-time shape may differ from its declared
     // one (Assign with validate_shape false).
-    auto backed_by_variable = [&](const Node* src) {
+    // Through Identity ops, forwarded nodes, Switches and Merges (a cond that returns a
+    // variable's value passes on its buffer).
+    std::function<bool(const Node*, int)> backed_by_variable = [&](const Node* src, int depth) {
       for (int hops = 0; src != nullptr && hops < 64; ++hops) {
         if (src->op == "VariableV2") return true;
+        if (depth > 8) return true;  // deep: not forwarded, to be safe
+        if (is_merge(src->op)) {
+          for (const auto& [in, i] : src->inputs)
+            if (backed_by_variable(in, depth + 1)) return true;
+          return false;
+        }
         if (auto f = forwards.find(src); f != forwards.end())
           src = src->inputs[f->second].first;
-        else if (src->op == "Identity" && !src->inputs.empty())
+        else if ((src->op == "Identity" || is_switch(src->op)) && !src->inputs.empty())
           src = src->inputs[0].first;
         else
           return false;
@@ -1152,7 +1213,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
       if ((n->op == "Shape" || n->op == "Size") && n->inputs.size() == 1 && !fed(n, 0)) {
         const auto& [src, i] = n->inputs[0];
         const Shape& s = src->output_shapes[static_cast<std::size_t>(i)];
-        if (!s.is_fully_defined() || backed_by_variable(src)) continue;
+        if (!s.is_fully_defined() || backed_by_variable(src, 0)) continue;
         if (auto it = folded_values.find(n); it != folded_values.end()) {
           folded[n] = &it->second;
           continue;
@@ -1203,7 +1264,7 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
           const std::size_t x = 1 - c;
           const auto& [xs, xi] = n->inputs[x];
           if (values[c] != nullptr && all_elements_are(*values[c], id->second.first) &&
-              !backed_by_variable(n->inputs[x].first) &&
+              !backed_by_variable(n->inputs[x].first, 0) &&
               xs->output_dtypes[static_cast<std::size_t>(xi)] == n->output_dtypes[0] &&
               xs->output_shapes[static_cast<std::size_t>(xi)].is_fully_defined() &&
               xs->output_shapes[static_cast<std::size_t>(xi)] == n->output_shapes[0]) {
@@ -1739,7 +1800,7 @@ void Session::Impl::run_step(RunState& st, const Step& step) {
         out[1] = Tensor::from_scalar(static_cast<std::int32_t>(k));
         return;
       }
-      return;  // not reached: a Merge with every input dead is dead
+      return;  // not reached: process() marks a Merge with every input dead dead
     case StepKind::kCollective: {
       std::vector<Tensor> in;
       for (std::size_t k = 0; k < step.inputs.size(); ++k) in.push_back(input(st, step, k));
@@ -1888,8 +1949,8 @@ void Session::Impl::process(const std::shared_ptr<RunState>& st, std::vector<int
     const int s = local.back();
     local.pop_back();
     const Step& step = p.steps[static_cast<std::size_t>(s)];
-    if (p.dead_possible && step.may_die && !st->failed.load(std::memory_order_acquire) &&
-        st->dead(step)) {
+    if (p.dead_possible && (step.may_die || step.kind == StepKind::kMerge) &&
+        !st->failed.load(std::memory_order_acquire) && st->dead(step)) {
       st->mark_dead(step, static_cast<std::size_t>(s));  // TF: the op does not run
     } else if (!st->failed.load(std::memory_order_acquire) &&
                !st->skipped(static_cast<std::size_t>(s))) {

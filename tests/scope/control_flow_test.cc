@@ -103,6 +103,13 @@ TEST_F(ControlFlowTest, OnlyTheTakenBranchRuns) {
       [&] { return sf::constant(1.0f) + sf::constant(1.0f); });
   EXPECT_EQ(sess.run(c, {{p, sf::Tensor::from_scalar(true)}}).scalar<float>(), 6.0f);
   EXPECT_EQ(sess.run(c, {{p, sf::Tensor::from_scalar(false)}}).scalar<float>(), 2.0f);
+  // A top-level cond's result is never dead: what follows it is still optimized (c * 1
+  // forwarded), while the branches' own ops are not folded.
+  auto one = sf::constant(1.0f);
+  auto after = c * one;
+  EXPECT_EQ(sess.run(after, {{p, sf::Tensor::from_scalar(true)}}).scalar<float>(), 6.0f);
+  EXPECT_EQ(sess.last_run_stats().nodes_forwarded, 1);
+  EXPECT_EQ(sess.last_run_stats().nodes_folded, 0);
 }
 
 TEST_F(ControlFlowTest, GradientsFlowThroughTheTakenBranch) {
@@ -310,6 +317,189 @@ TEST_F(ControlFlowTest, CondOnAGpuMatchesTheCpu) {
     ASSERT_EQ(gpu.size(), cpu.size());
     for (std::size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(gpu[i], cpu[i], 1e-4f) << i;
   }
+}
+
+// A cond whose branches both die for a reason outside it (a control input from another
+// cond's untaken branch) has a dead Merge, and what follows is dead: TF's "does not have
+// value", not an uninitialized tensor.
+TEST_F(ControlFlowTest, AMergeOfTwoDeadBranchesIsDead) {
+  auto x = sf::placeholder(sf::float32, {2}, "x");
+  auto p = sf::placeholder(sf::bool_, {}, "p");
+  auto q = sf::placeholder(sf::bool_, {}, "q");
+  auto v = sf::get_variable("v", {}, {.initializer = sf::zeros_initializer()});
+  sf::Operation update;
+  sf::cond(
+      p,
+      [&] {
+        auto a = v.assign_add(sf::constant(1.0f));
+        update = a.op();
+        return a;
+      },
+      [&] { return v.value(); });
+  auto r = sf::cond(
+      q,
+      [&] {
+        sf::control_dependencies d({update});
+        auto t = x * 3.0f;
+        return t;
+      },
+      [&] { return x; });
+  auto z = r + 1.0f;
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  const sf::FeedDict f{{x, sf::Tensor::from_vector<float>({1, 2}, {2})},
+                       {p, sf::Tensor::from_scalar(false)},
+                       {q, sf::Tensor::from_scalar(true)}};
+  for (const auto& fetch : {r, z}) {
+    try {
+      s.run(fetch, f);
+      FAIL() << "fetched a dead tensor";
+    } catch (const sf::InvalidArgumentError& e) {
+      EXPECT_STREQ(e.what(), "Retval[0] does not have value");
+    }
+  }
+  const sf::FeedDict live{{x, sf::Tensor::from_vector<float>({1, 2}, {2})},
+                          {p, sf::Tensor::from_scalar(true)},
+                          {q, sf::Tensor::from_scalar(true)}};
+  EXPECT_EQ(s.run(z, live).to_vector<float>(), (std::vector<float>{4, 7}));
+}
+
+// minimize() in a branch of one cond with the loss through another: the untaken branch's
+// gradients are dead, the update does not happen, and the run succeeds (TF 2.21's values).
+TEST_F(ControlFlowTest, MinimizeInsideABranch) {
+  auto x = sf::placeholder(sf::float32, {2}, "x");
+  auto p = sf::placeholder(sf::bool_, {}, "p");
+  auto q = sf::placeholder(sf::bool_, {}, "q");
+  auto w = sf::get_variable("w", {2}, {.initializer = sf::ones_initializer()});
+  auto h = x * w.value();
+  auto y = sf::cond(
+      p,
+      [&] {
+        auto t = h * 2.0f;
+        return t;
+      },
+      [&] {
+        auto t = h + 3.0f;
+        return t;
+      });
+  auto loss = sf::reduce_sum(y);
+  auto train = sf::cond(
+      q, [&]() -> sf::CondValue { return sf::train::GradientDescentOptimizer(0.1).minimize(loss); },
+      [&]() -> sf::CondValue { return sf::no_op(); });
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  for (bool pv : {true, false})
+    for (bool qv : {false, true}) {
+      const sf::FeedDict f{{x, sf::Tensor::from_vector<float>({1, 2}, {2})},
+                           {p, sf::Tensor::from_scalar(pv)},
+                           {q, sf::Tensor::from_scalar(qv)}};
+      const auto before = s.run(w.value()).to_vector<float>();
+      EXPECT_EQ(s.run(train, f).scalar<bool>(), qv);
+      const auto after = s.run(w.value()).to_vector<float>();
+      if (!qv) {
+        EXPECT_EQ(after, before);
+      } else {
+        const float scale = pv ? 2.0f : 1.0f;  // d loss / d w = x * (2 or 1)
+        EXPECT_FLOAT_EQ(after[0], before[0] - 0.1f * 1.0f * scale);
+        EXPECT_FLOAT_EQ(after[1], before[1] - 0.1f * 2.0f * scale);
+      }
+    }
+}
+
+// x * 1 of a cond that returns a variable's value is a snapshot, not the variable's buffer
+// (constant folding does not forward it), as TF's.
+TEST_F(ControlFlowTest, ACondOfAVariableIsASnapshot) {
+  auto x = sf::placeholder(sf::float32, {2}, "x");
+  auto p = sf::placeholder(sf::bool_, {}, "p");
+  auto v = sf::get_variable("v", {2}, {.initializer = sf::ones_initializer()});
+  auto r = sf::cond(
+      p, [&] { return v.value(); }, [&] { return x; });
+  auto y = r * 1.0f;
+  sf::Output up, z;
+  {
+    sf::control_dependencies d({y});
+    up = v.assign_add(sf::constant(std::vector<float>{10, 10}, {2}));
+  }
+  {
+    sf::control_dependencies d({up});
+    z = y * 2.0f;
+  }
+  for (bool folding : {true, false}) {
+    sf::SessionOptions o;
+    o.constant_folding = folding;
+    sf::Session s(o);
+    s.run(sf::global_variables_initializer());
+    auto res = s.run({y, z}, {{x, sf::Tensor::from_vector<float>({1, 2}, {2})},
+                              {p, sf::Tensor::from_scalar(true)}});
+    EXPECT_EQ(res[0].to_vector<float>(), (std::vector<float>{1, 1})) << folding;
+    EXPECT_EQ(res[1].to_vector<float>(), (std::vector<float>{2, 2})) << folding;
+  }
+}
+
+TEST_F(ControlFlowTest, AnInitialValueFromInsideABranchIsRefused) {
+  auto x = sf::placeholder(sf::float32, {2}, "x");
+  auto p = sf::placeholder(sf::bool_, {}, "p");
+  try {
+    sf::cond(
+        p,
+        [&] {
+          auto init = sf::constant(std::vector<float>{1, 2}, {2});
+          sf::Variable v(init, {.name = "vin"});
+          auto t = v.value() * x;
+          return t;
+        },
+        [&] { return x; });
+    FAIL() << "a variable initialized from inside a branch";
+  } catch (const sf::ValueError& e) {
+    EXPECT_STREQ(e.what(),
+                 "Initializer for variable cond/vin/ is from inside a control-flow construct, "
+                 "such as a loop or conditional. When creating a variable inside a loop or "
+                 "conditional, use a lambda as the initializer.");
+  }
+  EXPECT_EQ(sf::get_default_graph().control_flow_context(), nullptr);
+  // An initial value from outside the branch is fine.
+  auto outside = sf::constant(std::vector<float>{1, 2}, {2});
+  sf::Variable w;
+  auto r = sf::cond(
+      p,
+      [&] {
+        w = sf::Variable(outside, {.name = "w"});
+        auto t = w.value() * x;
+        return t;
+      },
+      [&] { return x; });
+  sf::Session s;
+  s.run(w.initializer());
+  EXPECT_EQ(s.run(r, feeds(x, {3, 4}, p, true)).to_vector<float>(), (std::vector<float>{3, 8}));
+}
+
+// TF's executor ignores a Merge's dead control inputs; its Merge-gradient Switches are
+// colocated with the gradient.
+TEST_F(ControlFlowTest, AMergeIgnoresDeadControlInputs) {
+  auto x = sf::placeholder(sf::float32, {2}, "x");
+  auto p = sf::placeholder(sf::bool_, {}, "p");
+  sf::Operation inner;
+  sf::cond(
+      p,
+      [&] {
+        auto t = x * 2.0f;
+        inner = t.op();
+        return t;
+      },
+      [&] { return x; });
+  const auto switched = sf::switch_(x, p);
+  sf::Output m;
+  {
+    sf::control_dependencies d({inner});
+    m = sf::merge({switched.first, switched.second}).first;
+  }
+  sf::Session s;
+  EXPECT_EQ(s.run(m, feeds(x, {1, 2}, p, false)).to_vector<float>(), (std::vector<float>{1, 2}));
+  auto gx = sf::gradients(m, {x})[0];
+  auto g = sf::get_default_graph();
+  EXPECT_EQ(g.operation_by_name("gradients/Merge_grad/Switch").node()->colocate_with,
+            "gradients/grad_ys_0");
+  EXPECT_EQ(s.run(gx, feeds(x, {1, 2}, p, false)).to_vector<float>(), (std::vector<float>{1, 1}));
 }
 
 TEST_F(ControlFlowTest, ErrorsAsTensorFlow) {
