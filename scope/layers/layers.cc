@@ -59,7 +59,27 @@ Variable add_weight(const std::string& name, const Shape& shape, DType dtype,
   return get_variable(name, shape, o);
 }
 
-Output finish(Output out, const Activation& activation) {
+// The layer's kernel and bias (none without use_bias), made in its variable scope before its
+// ops, as TF's build() before call().
+struct Weights {
+  Variable kernel, bias;
+};
+template <class Options>
+Weights make_weights(const Options& o, const Shape& kernel_shape, std::int64_t units, DType dt) {
+  Weights w;
+  w.kernel = add_weight("kernel", kernel_shape, dt, o.kernel_initializer, o.kernel_regularizer,
+                        o.trainable);
+  if (o.use_bias)
+    w.bias = add_weight(
+        "bias", Shape{units}, dt,
+        o.bias_initializer.empty() ? InitializerArg(zeros_initializer()) : o.bias_initializer,
+        o.bias_regularizer, o.trainable);
+  return w;
+}
+
+// The bias added and the activation applied.
+Output finish(Output out, const Weights& w, const Activation& activation) {
+  if (w.bias.valid()) out = nn::bias_add(out, w.bias.value());
   return activation ? activation(out) : out;
 }
 
@@ -77,18 +97,8 @@ Output dense(const Output& inputs, std::int64_t units, const DenseOptions& optio
   const bool reusing = reuse_requested(options.reuse);
   variable_scope vs(scope_name(options.name, "dense", reusing),
                     scope_options(options.name, "dense", options.reuse, reusing));
-  const DType dt = inputs.dtype();
-  Variable kernel = add_weight("kernel", Shape{s.dims()[1], units}, dt, options.kernel_initializer,
-                               options.kernel_regularizer, options.trainable);
-  Variable bias;  // TF's build() makes every weight before call() makes the ops
-  if (options.use_bias)
-    bias = add_weight("bias", Shape{units}, dt,
-                      options.bias_initializer.empty() ? InitializerArg(zeros_initializer())
-                                                       : options.bias_initializer,
-                      options.bias_regularizer, options.trainable);
-  Output out = matmul(inputs, kernel.value());
-  if (options.use_bias) out = nn::bias_add(out, bias.value());
-  return finish(out, options.activation);
+  const Weights w = make_weights(options, Shape{s.dims()[1], units}, units, inputs.dtype());
+  return finish(matmul(inputs, w.kernel.value()), w, options.activation);
 }
 
 Output conv2d(const Output& inputs, std::int64_t filters, std::array<std::int64_t, 2> kernel_size,
@@ -107,24 +117,16 @@ Output conv2d(const Output& inputs, std::int64_t filters, std::array<std::int64_
   const bool reusing = reuse_requested(options.reuse);
   variable_scope vs(scope_name(options.name, "conv2d", reusing),
                     scope_options(options.name, "conv2d", options.reuse, reusing));
-  const DType dt = inputs.dtype();
-  Variable kernel =
-      add_weight("kernel", Shape{kernel_size[0], kernel_size[1], s.dims()[3], filters}, dt,
-                 options.kernel_initializer, options.kernel_regularizer, options.trainable);
-  Variable bias;  // TF's build() makes every weight before call() makes the ops
-  if (options.use_bias)
-    bias = add_weight("bias", Shape{filters}, dt,
-                      options.bias_initializer.empty() ? InitializerArg(zeros_initializer())
-                                                       : options.bias_initializer,
-                      options.bias_regularizer, options.trainable);
+  const Weights w =
+      make_weights(options, Shape{kernel_size[0], kernel_size[1], s.dims()[3], filters}, filters,
+                   inputs.dtype());
   const std::vector<std::int64_t> strides{1, options.strides[0], options.strides[1], 1};
   Output out =
       options.dilation_rate == std::array<std::int64_t, 2>{1, 1}
-          ? nn::conv2d(inputs, kernel.value(), strides, padding, "Conv2D")
-          : nn::conv2d(inputs, kernel.value(), strides, padding,
+          ? nn::conv2d(inputs, w.kernel.value(), strides, padding, "Conv2D")
+          : nn::conv2d(inputs, w.kernel.value(), strides, padding,
                        {1, options.dilation_rate[0], options.dilation_rate[1], 1}, "Conv2D");
-  if (options.use_bias) out = nn::bias_add(out, bias.value());
-  return finish(out, options.activation);
+  return finish(out, w, options.activation);
 }
 
 namespace {
