@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 #include "devices/base/errors.h"
 #include "scope/ops/control_flow.h"
+#include "scope/ops/embedding.h"
 #include "scope/ops/nn.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
@@ -80,7 +82,19 @@ Weights make_weights(const Options& o, const Shape& kernel_shape, std::int64_t u
 // The bias added and the activation applied.
 Output finish(Output out, const Weights& w, const Activation& activation) {
   if (w.bias.valid()) out = nn::bias_add(out, w.bias.value());
-  return activation ? activation(out) : out;
+  if (!activation) return out;
+  Output activated = activation(out);
+  if (!activated.valid()) throw ValueError("the layer's activation returned an empty Output");
+  return activated;
+}
+
+// TF's conv_utils.normalize_tuple: every entry > 0, checked before any variable is made.
+void check_positive(const std::array<std::int64_t, 2>& v, const char* what) {
+  if (v[0] <= 0 || v[1] <= 0)
+    throw ValueError(str_cat("The '", what, "' argument must be a tuple of 2 integers. Received: (",
+                             v[0], ", ", v[1],
+                             ") including values that do not satisfy the "
+                             "requirement '> 0'."));
 }
 
 }  // namespace
@@ -114,6 +128,16 @@ Output conv2d(const Output& inputs, std::int64_t filters, std::array<std::int64_
     throw ValueError(str_cat("conv2d: filters and kernel_size must be positive, got ", filters,
                              " and [", kernel_size[0], ", ", kernel_size[1], "]"));
   const std::string padding = padding_of(options.padding, "conv2d");
+  check_positive(options.strides, "strides");
+  check_positive(options.dilation_rate, "dilation_rate");
+  const bool strided = options.strides[0] > 1 || options.strides[1] > 1;
+  const bool dilated = options.dilation_rate[0] > 1 || options.dilation_rate[1] > 1;
+  if (strided && dilated)
+    throw ValueError(
+        str_cat("'strides > 1' not supported in conjunction with 'dilation_rate > "
+                "1'. Received: strides=(",
+                options.strides[0], ", ", options.strides[1], ") and dilation_rate=(",
+                options.dilation_rate[0], ", ", options.dilation_rate[1], ")"));
   const bool reusing = reuse_requested(options.reuse);
   variable_scope vs(scope_name(options.name, "conv2d", reusing),
                     scope_options(options.name, "conv2d", options.reuse, reusing));
@@ -134,6 +158,8 @@ Output pooling(const Output& inputs, std::array<std::int64_t, 2> pool_size,
                std::array<std::int64_t, 2> strides, const std::string& padding,
                const std::string& name, const char* base, bool max) {
   if (!inputs.valid()) throw ValueError(str_cat(base, ": inputs is an empty Output"));
+  check_positive(pool_size, "pool_size");
+  check_positive(strides, "strides");
   const std::string p = padding_of(padding, base);
   const name_scope scope(name, base);
   const std::vector<std::int64_t> ksize{1, pool_size[0], pool_size[1], 1};
@@ -158,35 +184,46 @@ Output average_pooling2d(const Output& inputs, std::array<std::int64_t, 2> pool_
 Output flatten(const Output& inputs, const std::string& name) {
   if (!inputs.valid()) throw ValueError("flatten: inputs is an empty Output");
   const Shape s = inputs.shape();
-  if (!s.has_rank() || s.rank() < 1)
-    throw ValueError(
-        str_cat("flatten: the inputs need a known rank of 1 or more, got ", s.to_string()));
+  if (s.has_rank() && s.rank() < 1)
+    throw ValueError(str_cat("flatten: the inputs need a rank of 1 or more, got ", s.to_string()));
   const name_scope scope(name, "flatten");
-  if (s.rank() == 1) return expand_dims(inputs, 1, "ExpandDims");
+  if (s.has_rank() && s.rank() == 1) return expand_dims(inputs, 1, "ExpandDims");
+  // TF's Flatten: a Const [-1, product] when the other dimensions are known, [batch, -1] when
+  // the batch is, else [shape(x)[0], -1] at run time.
+  bool known = s.has_rank();
   std::int64_t rest = 1;
-  bool known = true;
-  for (std::size_t d = 1; d < s.dims().size(); ++d) {
-    known = known && s.dims()[d] >= 0;
-    if (known) rest *= s.dims()[d];
+  for (std::size_t d = 1; known && d < s.dims().size(); ++d) {
+    known = s.dims()[d] >= 0;
+    rest *= s.dims()[d];
   }
-  if (!known)
-    throw ValueError(
-        str_cat("flatten: the dimensions after the first must be known, got ", s.to_string()));
-  // TF's Flatten: tf.constant([-1, product]) and a Reshape.
-  const Output shape =
-      constant(std::vector<std::int32_t>{-1, static_cast<std::int32_t>(rest)}, Shape{2}, "Const");
-  return reshape(inputs, shape, "Reshape");
+  const auto int32_max = static_cast<std::int64_t>(std::numeric_limits<std::int32_t>::max());
+  if (known && rest <= int32_max)
+    return reshape(
+        inputs,
+        constant(std::vector<std::int32_t>{-1, static_cast<std::int32_t>(rest)}, Shape{2}, "Const"),
+        "Reshape");
+  if (s.has_rank() && s.dims()[0] >= 0 && s.dims()[0] <= int32_max)
+    return reshape(inputs,
+                   constant(std::vector<std::int32_t>{static_cast<std::int32_t>(s.dims()[0]), -1},
+                            Shape{2}, "Const"),
+                   "Reshape");
+  const Output batch = gather(shape(inputs), constant(0), 0, "GatherV2");
+  return reshape(inputs, stack({batch, constant(-1)}, "stack"), "Reshape");
 }
 
 Output dropout(const Output& inputs, double rate, const std::variant<bool, Output>& training,
                std::optional<std::int64_t> seed, const std::string& name) {
   if (!inputs.valid()) throw ValueError("dropout: inputs is an empty Output");
-  if (!(rate >= 0.0 && rate < 1.0))
-    throw ValueError(str_cat("dropout: rate must be in [0, 1), got ", rate));
+  if (!(rate >= 0.0 && rate <= 1.0))
+    throw ValueError(str_cat("dropout: rate must be in [0, 1], got ", rate));
+  const bool* fixed = std::get_if<bool>(&training);
+  if (rate == 1.0 && !(fixed != nullptr && !*fixed))  // TF's nn.dropout, when it is built
+    throw ValueError("rate must be a scalar tensor or a float in the range [0, 1), got 1");
   const name_scope scope(name, "dropout");
   auto dropped = [&] { return nn::dropout(inputs, 1.0 - rate, seed, "dropout"); };
   auto kept = [&] { return identity(inputs, "Identity"); };
-  if (const bool* b = std::get_if<bool>(&training)) return *b ? dropped() : kept();
+  if (rate == 0.0) return kept();  // TF: nothing to drop
+  if (fixed != nullptr) return *fixed ? dropped() : kept();
   return cond(std::get<Output>(training), dropped, kept);
 }
 

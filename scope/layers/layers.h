@@ -64,6 +64,7 @@ struct Conv2DOptions {
   ReuseArg reuse = {};
 };
 // tf.layers.conv2d (channels_last): kernel [kh, kw, in, filters], ops "Conv2D", "BiasAdd".
+// TF's checks before any variable is made: strides and dilation > 0, not both above 1.
 Output conv2d(const Output& inputs, std::int64_t filters, std::array<std::int64_t, 2> kernel_size,
               const Conv2DOptions& options = {});
 
@@ -76,13 +77,15 @@ Output average_pooling2d(const Output& inputs, std::array<std::int64_t, 2> pool_
                          std::array<std::int64_t, 2> strides, const std::string& padding = "valid",
                          const std::string& name = "");
 
-// tf.layers.flatten: [batch, ...] -> [batch, product of the rest] ("flatten/Reshape").
+// tf.layers.flatten: [batch, ...] -> [batch, product of the rest] ("flatten/Reshape" of the
+// Const [-1, product]; [batch, -1] when only the batch is known; [shape(x)[0], -1] computed at
+// run time when neither is, or the rank is unknown). Rank 1: [n, 1] (ExpandDims).
 Output flatten(const Output& inputs, const std::string& name = "");
 
 // tf.layers.dropout(inputs, rate, training): drops each element with probability `rate` and
 // scales the rest by 1 / (1 - rate) when training; `training` false: inputs unchanged (an
-// Identity); a bool tensor: a tf.cond between the two ("dropout/cond/..."). ValueError for a
-// rate outside [0, 1).
+// Identity); a bool tensor: a tf.cond between the two ("dropout/cond/..."); rate 0: an
+// Identity. ValueError for a rate outside [0, 1], and for 1 where the layer may drop.
 Output dropout(const Output& inputs, double rate = 0.5,
                const std::variant<bool, Output>& training = false,
                std::optional<std::int64_t> seed = {}, const std::string& name = "");

@@ -93,6 +93,28 @@ TEST_F(LayersTest, OptionsAsTensorFlow) {
   EXPECT_THROW(sf::layers::dense(sf::layers::flatten(x), 0), sf::ValueError);
   EXPECT_THROW(sf::layers::dropout(x, 1.0, true), sf::ValueError);
   EXPECT_THROW(sf::layers::conv2d(sf::placeholder(sf::float32, {3, 3}), 1, {1, 1}), sf::ValueError);
+  // Checked before any variable is made (TF's layer constructors).
+  const auto vars = sf::global_variables().size();
+  EXPECT_THROW(sf::layers::conv2d(x, 2, {3, 3}, {.strides = {0, 0}}), sf::ValueError);
+  EXPECT_THROW(sf::layers::conv2d(x, 2, {3, 3}, {.strides = {2, 2}, .dilation_rate = {2, 2}}),
+               sf::ValueError);
+  EXPECT_EQ(sf::global_variables().size(), vars);
+  EXPECT_THROW(sf::layers::max_pooling2d(x, {-1, 2}, {1, 1}), sf::ValueError);
+  EXPECT_THROW(sf::layers::average_pooling2d(x, {2, 2}, {0, 1}), sf::ValueError);
+  EXPECT_EQ(sf::layers::dropout(x, 1.0, false).op().type(), "Identity");
+  // flatten of shapes known only in part, or not at all, is computed at run time.
+  auto partial = sf::placeholder(sf::float32, {-1, -1, 3}, "partial");
+  auto any = sf::placeholder(sf::float32, sf::Shape::unknown(), "any");
+  auto fp = sf::layers::flatten(partial), fa = sf::layers::flatten(any);
+  auto fb = sf::layers::flatten(sf::placeholder(sf::float32, {2, -1, 3}));
+  EXPECT_EQ(fp.shape(), sf::Shape({-1, -1}));
+  EXPECT_EQ(fb.shape(), sf::Shape({2, -1}));
+  {
+    sf::Session s;
+    const auto v = sf::Tensor::from_vector<float>(std::vector<float>(30, 1.0f), {2, 5, 3});
+    EXPECT_EQ(s.run(fp, {{partial, v}}).shape(), sf::Shape({2, 15}));
+    EXPECT_EQ(s.run(fa, {{any, v}}).shape(), sf::Shape({2, 15}));
+  }
   // The same name without reuse: TF's error; with reuse: shared.
   sf::layers::dense(sf::layers::flatten(x), 2, {.name = "fc"});
   EXPECT_THROW(sf::layers::dense(sf::layers::flatten(x), 2, {.name = "fc"}), sf::ValueError);
