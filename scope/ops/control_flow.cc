@@ -101,6 +101,29 @@ std::vector<Output> cond_impl(const Output& pred,
 
 }  // namespace
 
+Output case_(const std::vector<std::pair<Output, CaseFn>>& pred_fn_pairs, const CaseFn& default_fn,
+             std::string_view name) {
+  if (pred_fn_pairs.empty()) throw ValueError("case: pred_fn_pairs is empty");
+  for (const auto& [pred, fn] : pred_fn_pairs) {
+    if (!pred.valid()) throw ValueError("case: a predicate is an empty Output");
+    if (pred.dtype() != DType::kBool)
+      throw TypeError(str_cat("pred must be Tensor of type bool: ", pred.name()));
+    if (!fn) throw TypeError(str_cat("fn for pred ", pred.name(), " must be callable."));
+  }
+  if (!default_fn)
+    throw ValueError(
+        "case: a default function is required (without one TF builds tf.Assert checks, an op "
+        "ScopeFlow does not have)");
+  const GraphGuard as_default = pred_fn_pairs.front().first.graph().as_default();
+  const name_scope scope(name, "case");
+  // TF's _case_helper: fn = default; for each pair from the last: fn = cond(pred, action, fn).
+  std::function<CondValue(std::size_t)> from = [&](std::size_t i) -> CondValue {
+    if (i == pred_fn_pairs.size()) return default_fn();
+    return cond(pred_fn_pairs[i].first, pred_fn_pairs[i].second, [&] { return from(i + 1); });
+  };
+  return from(0).tensor;
+}
+
 std::pair<Output, Output> switch_(const Output& data, const Output& pred, std::string_view name) {
   if (!data.valid() || !pred.valid()) throw ValueError("switch: an input is an empty Output");
   const name_scope scope(name, "Switch");

@@ -50,6 +50,15 @@ std::vector<Output> cond(const Output& pred, const std::function<std::vector<Con
                          const std::function<std::vector<CondValue>()>& false_fn,
                          std::string_view name = "");
 
+// tf.case(pred_fn_pairs, default, exclusive=False, name): the result of the first pair whose
+// predicate holds, else default's; built as TF1 builds it, conds nested under the name scope
+// "case" (case/cond, case/cond/cond, ...), so only the chosen function's ops run. TypeError for
+// a predicate that is not bool. NOTE: a default is required and exclusive=True is not offered
+// (both need TF's Assert op, which ScopeFlow does not have): ValueError.
+using CaseFn = std::function<CondValue()>;
+Output case_(const std::vector<std::pair<Output, CaseFn>>& pred_fn_pairs, const CaseFn& default_fn,
+             std::string_view name = "");
+
 // control_flow_ops.switch(data, pred): (output_false, output_true), op "Switch" ("RefSwitch"
 // for a variable), named "Switch" by default.
 std::pair<Output, Output> switch_(const Output& data, const Output& pred,

@@ -1131,6 +1131,25 @@ def control_flow_batch_norm_ema():
 
 
 @case
+def control_flow_case():
+    """tf.case with a default: nested conds under "case", the first true predicate's function,
+    TF's TypeError for a non-bool predicate."""
+    x = tf.placeholder(tf.float32, [], name="x")
+    n0 = len(tf.get_default_graph().get_operations())
+    r = tf.case([(tf.less(x, 0.0), lambda: -x), (tf.greater(x, 10.0), lambda: x - 10.0)],
+                default=lambda: x * 2.0)
+    out = [r.name] + [_op_line(o) for o in tf.get_default_graph().get_operations()[n0:]]
+    with tf.Session() as s:
+        out.append(" ".join("%g" % s.run(r, {x: v}) for v in (-3.0, 5.0, 20.0, 0.0, 10.0)))
+    try:
+        tf.case([(x, lambda: x)], default=lambda: x)
+        out.append("no error")
+    except TypeError as e:
+        out.append(str(e))
+    return out
+
+
+@case
 def layers_cnn():
     """tf.layers: conv2d, max_pooling2d, flatten, dense (named and not), dropout on a training
     tensor (a cond) and a bool; variables, op names, sharing by name with reuse, the

@@ -1317,6 +1317,33 @@ std::map<std::string, std::function<Result()>> cases() {
     state();
     return out;
   };
+  m["control_flow_case"] = [] {
+    auto x = sf::placeholder(sf::float32, {}, "x");
+    auto g = sf::get_default_graph();
+    const std::size_t n0 = g.operations().size();
+    auto zero = sf::constant(0.0f, "Less/y");  // TF's names for the converted scalars
+    auto negative = sf::less(x, zero);
+    auto ten = sf::constant(10.0f, "Greater/y");
+    auto large = sf::greater(x, ten);
+    auto r = sf::case_({{negative, [&] { return -x; }}, {large, [&] { return x - 10.0f; }}},
+                       [&] { return x * 2.0f; });
+    Result out{r.name()};
+    auto ops = g.operations();
+    for (std::size_t i = n0; i < ops.size(); ++i) out.push_back(op_line(ops[i]));
+    sf::Session s;
+    std::string vals;
+    for (float v : {-3.0f, 5.0f, 20.0f, 0.0f, 10.0f})
+      vals +=
+          (vals.empty() ? "" : " ") + golden_vals({s.run(r, {{x, sf::Tensor::from_scalar(v)}})});
+    out.push_back(vals);
+    try {
+      sf::case_({{x, [&] { return x; }}}, [&] { return x; });
+      out.push_back("no error");
+    } catch (const sf::TypeError& e) {
+      out.push_back(e.what());
+    }
+    return out;
+  };
   m["layers_cnn"] = [] {
     auto x = sf::placeholder(sf::float32, {-1, 6, 6, 1}, "x");
     auto training = sf::placeholder(sf::bool_, {}, "training");

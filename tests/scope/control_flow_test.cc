@@ -502,6 +502,41 @@ TEST_F(ControlFlowTest, AMergeIgnoresDeadControlInputs) {
   EXPECT_EQ(s.run(gx, feeds(x, {1, 2}, p, false)).to_vector<float>(), (std::vector<float>{1, 1}));
 }
 
+// tf.case: the first true predicate's function runs, and only it (golden case
+// control_flow_case has TF's graph).
+TEST_F(ControlFlowTest, CaseRunsTheFirstTruePredicatesFunctionOnly) {
+  auto x = sf::placeholder(sf::float32, {}, "x");
+  auto count = sf::get_variable("count", {3}, {.initializer = sf::zeros_initializer()});
+  auto bump = [&](int k) {
+    std::vector<float> one(3, 0.0f);
+    one[static_cast<std::size_t>(k)] = 1.0f;
+    return count.assign_add(sf::constant(one, {3}));
+  };
+  auto r = sf::case_({{sf::less(x, sf::constant(0.0f)),
+                       [&] {
+                         sf::control_dependencies after({bump(0)});
+                         return sf::identity(x);
+                       }},
+                      {sf::less(x, sf::constant(5.0f)),
+                       [&] {
+                         sf::control_dependencies after({bump(1)});
+                         return sf::identity(x);
+                       }}},
+                     [&] {
+                       sf::control_dependencies after({bump(2)});
+                       return sf::identity(x);
+                     });
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  for (float v : {-1.0f, -2.0f, 3.0f, 7.0f, 8.0f, 9.0f})
+    EXPECT_EQ(s.run(r, {{x, sf::Tensor::from_scalar(v)}}).scalar<float>(), v);
+  EXPECT_EQ(s.run(count.value()).to_vector<float>(), (std::vector<float>{2, 1, 3}));
+  // No default, or no pairs: a clear error (TF's default needs tf.Assert).
+  EXPECT_THROW(sf::case_({{sf::less(x, sf::constant(0.0f)), [&] { return x; }}}, nullptr),
+               sf::ValueError);
+  EXPECT_THROW(sf::case_({}, [&] { return x; }), sf::ValueError);
+}
+
 TEST_F(ControlFlowTest, ErrorsAsTensorFlow) {
   auto x = sf::placeholder(sf::float32, {2}, "x");
   auto p = sf::placeholder(sf::bool_, {}, "p");
