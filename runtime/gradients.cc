@@ -46,7 +46,11 @@ Output scalar(Graph& g, double value, DType dtype, const std::string& name) {
     a.set("value", Tensor::from_scalar(static_cast<std::int32_t>(value)));
   else if (dtype == DType::kInt64)
     a.set("value", Tensor::from_scalar(static_cast<std::int64_t>(value)));
-  else
+  else if (value == 0.0 && (dtype == DType::kFloat16 || dtype == DType::kBFloat16)) {
+    Tensor zero(dtype, Shape{});  // +0 is all-zero bits
+    std::memset(zero.raw_data(), 0, zero.bytes());
+    a.set("value", zero);
+  } else
     throw ValueError(str_cat("gradients: unsupported dtype ", dtype_name(dtype)));
   a.set("dtype", dtype);
   return g.create_op("Const", {}, std::move(a), name).output(0);
@@ -174,14 +178,15 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
   // ("Switch", "Identity", "Shape", "zeros/Const" after the Identity, "zeros" in the gradients
   // scope); for a Switch outside any cond, zeros shaped like the output ("zeros_like": TF's
   // ZerosLike op, here a Fill).
+  // TF's zeros / ones of a shape tensor: the Const "<scope>/Const" and the Fill "<scope>"
+  // (`scope` a full name from unique_name).
+  auto fill_scalar = [&](const Output& shape, double value, DType dtype, const std::string& scope) {
+    const Output v = grad_util::scalar(g, value, dtype, scope + "/Const/");
+    return g.create_op("Fill", {shape, v}, {}, scope + "/").output(0);
+  };
   auto switch_zeros = [&](const Node* n, int i) {
     const Operation sw_op = g.operation_by_name(n->name);
     const Output val = sw_op.output(i);
-    AttrMap zero_attrs;
-    Tensor zero(val.dtype(), Shape{});
-    std::memset(zero.raw_data(), 0, zero.bytes());
-    zero_attrs.set("value", zero);
-    zero_attrs.set("dtype", val.dtype());
     AttrMap shape_attrs;
     shape_attrs.set("out_type", DType::kInt32);
     const CondContext* ctx = n->cond_context;
@@ -189,8 +194,7 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
       const std::string scope = g.unique_name("zeros_like");
       const Output shape =
           grad_util::op(g, "Shape", {val}, std::move(shape_attrs), scope + "/Shape/");
-      const Output z = g.create_op("Const", {}, std::move(zero_attrs), scope + "/Const/").output(0);
-      return g.create_op("Fill", {shape, z}, {}, scope + "/").output(0);
+      return fill_scalar(shape, 0.0, val.dtype(), scope);
     }
     const Output data = sw_op.inputs()[0];
     const Output switched =
@@ -208,9 +212,7 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
         if (g.control_frames().size() >= depth) g.control_frames().resize(depth - 1);
       }
     } pop{g, depth};
-    const std::string scope = g.unique_name("zeros");
-    const Output z = g.create_op("Const", {}, std::move(zero_attrs), scope + "/Const/").output(0);
-    return g.create_op("Fill", {shape, z}, {}, scope + "/").output(0);
+    return fill_scalar(shape, 0.0, val.dtype(), g.unique_name("zeros"));
   };
 
   const std::string old_stack = g.name_stack();
@@ -244,12 +246,7 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
       // TF's _DefaultGradYs: ones(shape(y), name="grad_ys_<k>"): "Shape" (a Const when y's
       // shape is static), "grad_ys_<k>/Const", the Fill "grad_ys_<k>".
       const Output shape = grad_util::shape_of(g, ys[k], "Shape");
-      const std::string scope = g.unique_name(str_cat("grad_ys_", k));
-      AttrMap a;
-      a.set("value", Tensor::from_scalar(1.0f));
-      a.set("dtype", DType::kFloat32);
-      const Output one = g.create_op("Const", {}, std::move(a), scope + "/Const/").output(0);
-      gy = g.create_op("Fill", {shape, one}, {}, scope + "/").output(0);
+      gy = fill_scalar(shape, 1.0, DType::kFloat32, g.unique_name(str_cat("grad_ys_", k)));
     }
     receive(ys[k].node(), ys[k].index(), gy);
   }

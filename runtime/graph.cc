@@ -29,15 +29,6 @@ class GraphImpl {
 
 namespace {
 
-// Whether output i of n is one of TF1's reference tensors (a variable, or an op that passes
-// one on): a cond switches it with RefSwitch.
-bool is_ref_output(const Node* n) {
-  const std::string& op = n->op;
-  return op == "VariableV2" || op == "Assign" || op == "AssignAdd" || op == "AssignSub" ||
-         op == "RefSwitch" || op == "RefMerge" || op.rfind("Apply", 0) == 0 ||
-         op.rfind("_SparseApply", 0) == 0;
-}
-
 // Whether context c is `ctx` or inside it.
 bool within(const CondContext* c, const CondContext* ctx) {
   for (; c != nullptr; c = c->outer)
@@ -448,6 +439,13 @@ Output Graph::cond_branch_result(CondContext* ctx, const Output& v) {
   real = switch_ref_or_tensor(real, ctx->pred).output(ctx->branch);
   ctx->external_values[name] = real;
   return real;
+}
+
+bool is_ref_output(const Node* n) {
+  const std::string& op = n->op;
+  return op == "VariableV2" || op == "Assign" || op == "AssignAdd" || op == "AssignSub" ||
+         op == "RefSwitch" || op == "RefMerge" || op.rfind("Apply", 0) == 0 ||
+         op.rfind("_SparseApply", 0) == 0;
 }
 
 CondContext* Graph::control_flow_context() const { return impl_->cond_context; }

@@ -235,6 +235,11 @@ Graph get_default_graph();
 // as_default() block (as TF's "Do not use tf.reset_default_graph() to clear nested graphs").
 void reset_default_graph();
 
+// Whether node n's outputs are TF1 reference tensors (a variable, or an op that passes one on:
+// Assign*, Apply*, RefSwitch, RefMerge): a cond switches them with RefSwitch, merges them
+// with RefMerge.
+bool is_ref_output(const Node* n);
+
 // Regexes of TF's op and scope names.
 bool is_valid_op_name(std::string_view name);
 bool is_valid_scope_name(std::string_view name);

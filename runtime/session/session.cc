@@ -1123,7 +1123,11 @@ std::shared_ptr<const Plan> Session::Impl::build_plan(const std::vector<Output>&
     return l;
   };
   std::unordered_set<const Node*> may_die;
+  const bool has_control_flow = std::any_of(order.begin(), order.end(), [](const Node* n) {
+    return is_switch(n->op) || is_merge(n->op);
+  });
   for (const Node* n : order) {
+    if (!has_control_flow) break;  // no Switch, no Merge: nothing may die
     Liveness l;
     if (is_merge(n->op)) {
       std::vector<Liveness> ins;

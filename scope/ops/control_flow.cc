@@ -8,12 +8,6 @@
 namespace scopeflow {
 namespace {
 
-bool is_ref(const Output& t) {
-  const std::string& op = t.op().type();
-  return op == "VariableV2" || op == "Assign" || op == "AssignAdd" || op == "AssignSub" ||
-         op == "RefSwitch" || op == "RefMerge" || op.rfind("Apply", 0) == 0;
-}
-
 // The branch `ctx` entered while it lives (CondContext.Enter / Exit).
 class EnterContext {
  public:
@@ -129,15 +123,16 @@ std::pair<Output, Output> switch_(const Output& data, const Output& pred, std::s
   const name_scope scope(name, "Switch");
   AttrMap attrs;
   attrs.set("T", data.dtype());
-  Operation op = get_default_graph().create_op(is_ref(data) ? "RefSwitch" : "Switch", {data, pred},
-                                               std::move(attrs), scope.name());
+  Operation op = get_default_graph().create_op(is_ref_output(data.node()) ? "RefSwitch" : "Switch",
+                                               {data, pred}, std::move(attrs), scope.name());
   return {op.output(0), op.output(1)};
 }
 
 std::pair<Output, Output> merge(const std::vector<Output>& inputs, std::string_view name) {
   if (inputs.empty()) throw ValueError("merge: needs at least one input");
   const name_scope scope(name, "Merge");
-  const bool refs = std::all_of(inputs.begin(), inputs.end(), is_ref);
+  const bool refs = std::all_of(inputs.begin(), inputs.end(),
+                                [](const Output& t) { return is_ref_output(t.node()); });
   AttrMap attrs;
   attrs.set("N", static_cast<std::int64_t>(inputs.size()));
   Operation op = get_default_graph().create_op(refs ? "RefMerge" : "Merge", inputs,
