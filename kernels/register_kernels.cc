@@ -3,6 +3,7 @@
 #include "kernels/argmax/argmax.h"
 #include "kernels/array/array.h"
 #include "kernels/array/concat.h"
+#include "kernels/batch_norm/batch_norm.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/cast/cast.h"
 #include "kernels/collective/collective.h"
@@ -40,6 +41,7 @@ void register_cpu_kernels(KernelRegistry& r) {
   register_apply_cpu_kernels(r);
   register_softmax_cpu_kernels(r);
   register_lrn_cpu_kernels(r);
+  register_batch_norm_cpu_kernels(r);
   register_cast_cpu_kernels(r);
   register_compare_cpu_kernels(r);
   register_argmax_cpu_kernels(r);

@@ -3,6 +3,7 @@
 #include "kernels/argmax/argmax.h"
 #include "kernels/array/array.h"
 #include "kernels/array/concat.h"
+#include "kernels/batch_norm/batch_norm.h"
 #include "kernels/bias_add/bias_add.h"
 #include "kernels/cast/cast.h"
 #include "kernels/collective/collective.h"
@@ -42,6 +43,7 @@ void register_cuda_kernels(KernelRegistry& r) {
   register_array_cuda_kernels(r);
   register_softmax_cuda_kernels(r);
   register_lrn_cuda_kernels(r);
+  register_batch_norm_cuda_kernels(r);
   register_cast_cuda_kernels(r);
   register_compare_cuda_kernels(r);
   register_argmax_cuda_kernels(r);

@@ -359,6 +359,10 @@ template <>
 std::vector<Output> get_collection<Output>(const std::string& key, const std::string& scope) {
   return filtered<Output>(key, scope, [](const Output& o) { return o.name(); });
 }
+template <>
+std::vector<Operation> get_collection<Operation>(const std::string& key, const std::string& scope) {
+  return filtered<Operation>(key, scope, [](const Operation& o) { return o.name(); });
+}
 
 std::vector<Variable> global_variables(const std::string& scope) {
   return get_collection<Variable>(GraphKeys::GLOBAL_VARIABLES, scope);

@@ -31,6 +31,9 @@ struct GraphKeys {
   inline static const std::string REGULARIZATION_LOSSES = "regularization_losses";
   // Variables an ExponentialMovingAverage averages (tf.moving_average_variables()).
   inline static const std::string MOVING_AVERAGE_VARIABLES = "moving_average_variables";
+  // Ops to run with each training step: the moving-statistics updates of batch normalization
+  // layers (tf.GraphKeys.UPDATE_OPS).
+  inline static const std::string UPDATE_OPS = "update_ops";
 };
 
 // TF's `constraint`: a projection applied to a variable after each optimizer update (the
@@ -154,6 +157,8 @@ template <>
 std::vector<Variable> get_collection<Variable>(const std::string& key, const std::string& scope);
 template <>
 std::vector<Output> get_collection<Output>(const std::string& key, const std::string& scope);
+template <>
+std::vector<Operation> get_collection<Operation>(const std::string& key, const std::string& scope);
 
 std::vector<Variable> global_variables(const std::string& scope = "");
 // The variables with each partitioned one replaced by its shards, in order.

@@ -225,6 +225,95 @@ void register_nn_ops(OpRegistry& r) {
            throw ValueError(
                str_cat("No gradient defined for operation '", o.name(), "' (op type: LRNGrad)"));
          }});
+  // TF's FusedBatchNormV3(x, scale, offset, mean, variance) -> (y, batch_mean, batch_variance,
+  // reserve_space_1, reserve_space_2, reserve_space_3) and its gradient FusedBatchNormGradV3(
+  // y_backprop, x, scale, reserve_space_1, reserve_space_2, reserve_space_3) -> (x_backprop,
+  // scale_backprop, offset_backprop, reserve_space_4, reserve_space_5); attrs epsilon,
+  // exponential_avg_factor (forward), data_format, is_training (kernels/batch_norm/).
+  auto batch_norm_shape = [](ShapeContext& c, bool grad) {
+    for (int i = 0; i < 5; ++i) require_float(c, i);
+    const std::string f = c.attr().get_or<std::string>("data_format", "NHWC");
+    if (f != "NHWC" && f != "NCHW" && f != "NDHWC" && f != "NCDHW")
+      throw ValueError(
+          str_cat(c.node_name, ": Invalid data format \"", f, "\" (NHWC, NCHW, NDHWC or NCDHW)"));
+    const float eps = c.attr().get_or<float>("epsilon", 1e-4f);
+    if (!std::isfinite(eps) || eps < 0.0f)
+      throw ValueError(
+          str_cat(c.node_name, ": epsilon must be finite and non-negative, got ", eps));
+    const int x_input = grad ? 1 : 0;
+    const Shape& x = c.input_shapes[static_cast<std::size_t>(x_input)];
+    const int rank = f.size() == 5 ? 5 : 4;
+    if (x.has_rank() && x.rank() != rank)
+      throw ValueError(str_cat(c.node_name, ": input must be ", rank,
+                               "-dimensional for data_format ", f, ", got shape ", x.to_string()));
+    std::int64_t channels = -1;
+    if (x.has_rank()) channels = x.dims()[f == "NCHW" || f == "NCDHW" ? 1 : x.dims().size() - 1];
+    const bool reads = grad || !c.attr().get_or<bool>("is_training", true) ||
+                       c.attr().get_or<float>("exponential_avg_factor", 1.0f) != 1.0f;
+    static const char* const kNames[2][5] = {
+        {"x", "scale", "offset", "mean", "variance"},
+        {"y_backprop", "x", "scale", "reserve_space_1", "reserve_space_2"}};
+    for (int i = grad ? 2 : 1; i < 5; ++i) {
+      const Shape& v = c.input_shapes[static_cast<std::size_t>(i)];
+      const char* what = kNames[grad][i];
+      if (v.has_rank() && v.rank() != 1)
+        throw ValueError(
+            str_cat(c.node_name, ": ", what, " must be 1-dimensional, got shape ", v.to_string()));
+      if (!reads && i >= 3) continue;  // training with factor 1: mean and variance unread
+      if (v.has_rank() && v.dims()[0] >= 0 && channels >= 0 && v.dims()[0] != channels)
+        throw ValueError(str_cat(c.node_name, ": ", what,
+                                 " must have the same number of elements as the channels of x, "
+                                 "got ",
+                                 v.dims()[0], " and ", channels));
+      if (v.has_rank() && v.dims()[0] >= 0) channels = v.dims()[0];
+    }
+    if (grad && !c.input_shapes[0].is_compatible_with(x))
+      throw ValueError(str_cat(c.node_name, ": y_backprop ", c.input_shapes[0].to_string(),
+                               " and x ", x.to_string(), " must have one shape"));
+    c.set_output(DType::kFloat32, x.has_rank() ? x : Shape::unknown());
+    const int per_channel = grad ? 2 : 4;
+    for (int i = 0; i < per_channel; ++i) c.set_output(DType::kFloat32, Shape{channels});
+    if (grad) {
+      c.set_output(DType::kFloat32, Shape{});
+      c.set_output(DType::kFloat32, Shape{});
+    } else {
+      c.set_output(DType::kFloat32, Shape::unknown());
+    }
+  };
+  r.add({.name = "FusedBatchNormV3",
+         .min_inputs = 5,
+         .max_inputs = 5,
+         .shape = [batch_norm_shape](ShapeContext& c) { batch_norm_shape(c, false); },
+         .grad =
+             [](Graph& g, const Operation& o, const Grads& dy) {
+               // TF's _BaseFusedBatchNormGrad: only y's gradient flows (TF drops those of the
+               // batch statistics without a word; here they are an error).
+               for (std::size_t i = 1; i < 3 && i < dy.size(); ++i)
+                 if (dy[i].valid())
+                   throw ValueError(str_cat(
+                       "FusedBatchNormV3 '", o.name(), "': output ", i,
+                       " (the batch statistics) has no gradient; TF's gradient ignores it"));
+               if (!dy[0].valid()) return Grads{Output(), Output(), Output(), Output(), Output()};
+               AttrMap a;
+               for (const char* k : {"epsilon", "data_format", "is_training"})
+                 if (o.attrs().has(k)) a.set(k, o.attrs().all().at(k));
+               const bool training = o.attrs().get_or<bool>("is_training", true);
+               const auto in = o.inputs();
+               const Operation grad =
+                   g.create_op("FusedBatchNormGradV3",
+                               {dy[0], in[0], in[1], training ? o.output(3) : in[3],
+                                training ? o.output(4) : in[4], o.output(5)},
+                               std::move(a), "FusedBatchNormGradV3");
+               return Grads{grad.output(0), grad.output(1), grad.output(2), Output(), Output()};
+             }});
+  r.add({.name = "FusedBatchNormGradV3",
+         .min_inputs = 6,
+         .max_inputs = 6,
+         .shape = [batch_norm_shape](ShapeContext& c) { batch_norm_shape(c, true); },
+         .grad = [](Graph&, const Operation& o, const Grads&) -> Grads {
+           throw ValueError(str_cat("No gradient defined for operation '", o.name(),
+                                    "' (op type: FusedBatchNormGradV3)"));
+         }});
   // TF's InTopKV2(predictions [batch, classes] float32, targets [batch] int32/int64, k): bool
   // [batch]; not differentiable. k is read on the host.
   r.add({.name = "InTopKV2",

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "devices/base/errors.h"
 #include "scope/ops/control_flow.h"
@@ -225,6 +227,172 @@ Output dropout(const Output& inputs, double rate, const std::variant<bool, Outpu
   if (rate == 0.0) return kept();  // TF: nothing to drop
   if (fixed != nullptr) return *fixed ? dropped() : kept();
   return cond(std::get<Output>(training), dropped, kept);
+}
+
+namespace {
+
+// TF's _assign_moving_average: variable -= (variable - value) * (1 - momentum), in the scope
+// "AssignMovingAvg" (the AssignSub takes its name), colocated with the variable. A momentum
+// given as a number makes the Const "decay"; a tensor the ops "sub/x" and "sub".
+Output assign_moving_average(const Variable& variable, const Output& value,
+                             const std::variant<double, Output>& momentum) {
+  const name_scope scope("", "AssignMovingAvg");
+  const colocate_with with_variable(variable.op().name());
+  const scopeflow::device cut(nullptr);
+  const scopeflow::device on_variable(variable.device());
+  const Output decay = std::holds_alternative<double>(momentum)
+                           ? constant(static_cast<float>(1.0 - std::get<double>(momentum)), "decay")
+                           : 1.0 - std::get<Output>(momentum);
+  const Output diff = variable.value() - value;
+  const Output delta = diff * decay;
+  return variable.assign_sub(delta, scope.name());
+}
+
+}  // namespace
+
+Output batch_normalization(const Output& inputs, const std::variant<bool, Output>& training,
+                           const BatchNormalizationOptions& options) {
+  if (!inputs.valid()) throw ValueError("batch_normalization: inputs is an empty Output");
+  if (inputs.dtype() != DType::kFloat32)
+    throw ValueError(
+        str_cat("batch_normalization: inputs must be float32, got ", dtype_name(inputs.dtype())));
+  const Shape s = inputs.shape();
+  if (!s.has_rank())
+    throw ValueError("Input has undefined rank. (batch_normalization needs a known rank)");
+  const auto ndims = static_cast<std::int64_t>(s.rank());
+  const std::int64_t axis = options.axis < 0 ? options.axis + ndims : options.axis;
+  if (ndims == 0 || axis < 0 || axis >= ndims)
+    throw ValueError(str_cat("Invalid axis: ", options.axis, " (inputs of rank ", ndims, ")"));
+  const std::int64_t channels = s.dims()[static_cast<std::size_t>(axis)];
+  if (channels < 0)
+    throw ValueError(str_cat("Input has undefined `axis` dimension. Received input with shape ",
+                             s.to_string(), " and axis=", options.axis));
+  if (!std::isfinite(options.momentum))
+    throw ValueError(
+        str_cat("batch_normalization: momentum must be finite, got ", options.momentum));
+  if (!std::isfinite(options.epsilon) || options.epsilon < 0.0)
+    throw ValueError(str_cat("batch_normalization: epsilon must be finite and non-negative, got ",
+                             options.epsilon));
+  const bool* fixed = std::get_if<bool>(&training);
+  // TF 1's layer: the fused kernel for 4-D inputs with the channels last or first.
+  const bool fused = options.fused.value_or(true) && ndims == 4 && (axis == 3 || axis == 1);
+
+  const bool reusing = reuse_requested(options.reuse);
+  variable_scope vs(scope_name(options.name, "batch_normalization", reusing),
+                    scope_options(options.name, "batch_normalization", options.reuse, reusing));
+  const Shape param_shape{channels};
+  auto weight = [&](const char* name, const InitializerArg& init, InitializerArg fallback,
+                    const Regularizer& regularizer, const Constraint& constraint, bool trainable) {
+    GetVariableOptions o;
+    o.dtype = DType::kFloat32;
+    o.initializer = init.empty() ? std::move(fallback) : init;
+    o.trainable = trainable;
+    o.regularizer = regularizer;
+    o.constraint = constraint;
+    return get_variable(name, param_shape, o);
+  };
+  Variable gamma, beta;
+  if (options.scale)
+    gamma = weight("gamma", options.gamma_initializer, ones_initializer(),
+                   options.gamma_regularizer, options.gamma_constraint, options.trainable);
+  if (options.center)
+    beta = weight("beta", options.beta_initializer, zeros_initializer(), options.beta_regularizer,
+                  options.beta_constraint, options.trainable);
+  const Variable moving_mean = weight("moving_mean", options.moving_mean_initializer,
+                                      zeros_initializer(), nullptr, nullptr, false);
+  const Variable moving_variance = weight("moving_variance", options.moving_variance_initializer,
+                                          ones_initializer(), nullptr, nullptr, false);
+  // The fused kernel takes constants in place of a missing beta / gamma (TF's order: beta's
+  // "Const", then gamma's).
+  auto filled = [&](float v) {
+    return constant(std::vector<float>(static_cast<std::size_t>(channels), v), param_shape,
+                    "Const");
+  };
+  const Output beta_value = beta.valid() ? Output(beta.value()) : fused ? filled(0.0f) : Output();
+  const Output gamma_value = gamma.valid() ? Output(gamma.value())
+                             : fused       ? filled(1.0f)
+                                           : Output();
+  auto add_update = [](const Output& u) { add_to_collection(GraphKeys::UPDATE_OPS, u.op()); };
+
+  if (fused) {
+    const std::string format = axis == 1 ? "NCHW" : "NHWC";
+    auto run = [&](bool is_training) {
+      return nn::fused_batch_norm(inputs, gamma_value, beta_value, moving_mean.value(),
+                                  moving_variance.value(), options.epsilon, format, is_training);
+    };
+    if (fixed != nullptr && !*fixed) return run(false).y;
+    Output y, mean, variance, momentum;
+    if (fixed != nullptr) {
+      const nn::FusedBatchNormResult r = run(true);
+      y = r.y;
+      mean = r.batch_mean;
+      variance = r.batch_variance;
+      momentum = constant(static_cast<float>(options.momentum), "Const");
+    } else {
+      const Output& pred = std::get<Output>(training);
+      auto as_list = [](const nn::FusedBatchNormResult& r) {
+        return std::vector<Output>{r.y, r.batch_mean, r.batch_variance};
+      };
+      const std::vector<Output> merged = cond(
+          pred, [&] { return as_list(run(true)); }, [&] { return as_list(run(false)); });
+      y = merged[0];
+      mean = merged[1];
+      variance = merged[2];
+      const float m = static_cast<float>(options.momentum);
+      momentum = cond(
+          pred, [m]() -> CondValue { return constant(m, "Const"); },
+          []() -> CondValue { return constant(1.0f, "Const"); });
+    }
+    add_update(assign_moving_average(moving_mean, mean, momentum));
+    add_update(assign_moving_average(moving_variance, variance, momentum));
+    return y;
+  }
+
+  // The composed ops (TF's non-fused call): moments over every axis but `axis`, statistics
+  // reshaped to broadcast when the channels are not last.
+  const bool broadcast = axis != ndims - 1;
+  std::vector<std::int64_t> broadcast_shape(static_cast<std::size_t>(ndims), 1);
+  broadcast_shape[static_cast<std::size_t>(axis)] = channels;
+  auto broadcast_of = [&](const Output& v) {
+    return v.valid() && broadcast ? reshape(v, broadcast_shape, "Reshape") : v;
+  };
+  const Output scale_value = broadcast_of(gamma_value);
+  const Output offset_value = broadcast_of(beta_value);
+  Output mean, variance;
+  if (fixed != nullptr && !*fixed) {
+    mean = moving_mean.value();
+    variance = moving_variance.value();
+  } else {
+    std::vector<std::int64_t> reduction_axes;
+    for (std::int64_t i = 0; i < ndims; ++i)
+      if (i != axis) reduction_axes.push_back(i);
+    std::tie(mean, variance) = nn::moments(inputs, reduction_axes);
+    if (fixed == nullptr) {
+      const Output& pred = std::get<Output>(training);
+      const Output batch_mean = mean, batch_variance = variance;
+      mean = cond(
+          pred, [&]() -> CondValue { return batch_mean; },
+          [&]() -> CondValue { return moving_mean.value(); });
+      variance = cond(
+          pred, [&]() -> CondValue { return batch_variance; },
+          [&]() -> CondValue { return moving_variance.value(); });
+      add_update(cond(
+          pred,
+          [&]() -> CondValue { return assign_moving_average(moving_mean, mean, options.momentum); },
+          [&]() -> CondValue { return moving_mean.value(); }));
+      add_update(cond(
+          pred,
+          [&]() -> CondValue {
+            return assign_moving_average(moving_variance, variance, options.momentum);
+          },
+          [&]() -> CondValue { return moving_variance.value(); }));
+    } else {
+      add_update(assign_moving_average(moving_mean, mean, options.momentum));
+      add_update(assign_moving_average(moving_variance, variance, options.momentum));
+    }
+  }
+  return nn::batch_normalization(inputs, broadcast_of(mean), broadcast_of(variance), offset_value,
+                                 scale_value, options.epsilon);
 }
 
 }  // namespace scopeflow::layers

@@ -90,4 +90,38 @@ Output dropout(const Output& inputs, double rate = 0.5,
                const std::variant<bool, Output>& training = false,
                std::optional<std::int64_t> seed = {}, const std::string& name = "");
 
+struct BatchNormalizationOptions {
+  std::int64_t axis = -1;  // the channel axis (negative: from the end)
+  double momentum = 0.99;
+  double epsilon = 1e-3;
+  bool center = true;                               // beta
+  bool scale = true;                                // gamma
+  InitializerArg beta_initializer = {};             // default: zeros_initializer()
+  InitializerArg gamma_initializer = {};            // default: ones_initializer()
+  InitializerArg moving_mean_initializer = {};      // default: zeros_initializer()
+  InitializerArg moving_variance_initializer = {};  // default: ones_initializer()
+  Regularizer beta_regularizer = nullptr;
+  Regularizer gamma_regularizer = nullptr;
+  Constraint beta_constraint = nullptr;
+  Constraint gamma_constraint = nullptr;
+  bool trainable = true;
+  std::string name = "";
+  ReuseArg reuse = {};
+  // Default (and true): TF's fused kernel FusedBatchNormV3 where it applies (4-D inputs, axis 3
+  // or 1, i.e. NHWC or NCHW), the composed ops elsewhere, as TF 1's layer; false: always the
+  // composed ops (tf.nn.moments and tf.nn.batch_normalization).
+  std::optional<bool> fused = {};
+};
+// tf.layers.batch_normalization: normalizes `inputs` (float32, known rank, defined channel
+// dimension) over every axis but `axis`, with the variables "<scope>/gamma", "beta",
+// "moving_mean", "moving_variance" ([channels]; the moving ones not trainable). `training`:
+// true normalizes with the batch's statistics and updates the moving ones (mean of the batch;
+// the fused kernel's Bessel-corrected variance, the composed ops' biased one, as TF),
+// adding those updates to GraphKeys::UPDATE_OPS (run them with the train op:
+// control_dependencies(get_collection<Operation>(GraphKeys::UPDATE_OPS))); false normalizes
+// with the moving statistics; a bool tensor chooses at run time (TF's smart_cond: tf.conds
+// named "cond", "cond_1", ...). Op for op as TF 2.21's tf.compat.v1.layers (tf_keras).
+Output batch_normalization(const Output& inputs, const std::variant<bool, Output>& training = false,
+                           const BatchNormalizationOptions& options = {});
+
 }  // namespace scopeflow::layers

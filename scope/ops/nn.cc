@@ -1,6 +1,7 @@
 // CNN op builders. See nn.h.
 #include "scope/ops/nn.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <limits>
@@ -399,6 +400,35 @@ Output batch_normalization(const Output& x, const Output& mean, const Output& va
     shift = -mean * inv;
   }
   return scaled + cast(shift, x.dtype());
+}
+
+FusedBatchNormResult fused_batch_norm(const Output& x, const Output& scale, const Output& offset,
+                                      const Output& mean, const Output& variance, double epsilon,
+                                      const std::string& data_format, bool is_training,
+                                      std::string_view name, double exponential_avg_factor) {
+  if (!x.valid() || !scale.valid() || !offset.valid())
+    throw ValueError("fused_batch_norm: x, scale and offset are required");
+  if ((!is_training || exponential_avg_factor != 1.0) && (!mean.valid() || !variance.valid()))
+    throw ValueError(
+        "Both 'mean' and 'variance' must be a 1D tensor when is_training is False or "
+        "exponential_avg_factor != 1.0.");
+  if (!std::isfinite(epsilon) || epsilon < 0.0)
+    throw ValueError(
+        str_cat("fused_batch_norm: epsilon must be finite and non-negative, got ", epsilon));
+  // TF's None: an empty float Const "Const" (made in TF's order: mean's, then variance's).
+  auto empty = [] { return constant(Tensor::from_vector<float>({}, {0}), "Const"); };
+  const Output m = mean.valid() ? mean : empty();
+  const Output v = variance.valid() ? variance : empty();
+  constexpr double kMinEpsilon = 1.001e-5;  // TF's floor (cuDNN's CUDNN_BN_MIN_EPSILON)
+  AttrMap attrs;
+  attrs.set("epsilon", static_cast<float>(std::max(epsilon, kMinEpsilon)));
+  attrs.set("exponential_avg_factor", static_cast<float>(exponential_avg_factor));
+  attrs.set("data_format", data_format);
+  attrs.set("is_training", is_training);
+  const Operation op =
+      get_default_graph().create_op("FusedBatchNormV3", {x, scale, offset, m, v}, std::move(attrs),
+                                    name_or(name, "FusedBatchNormV3"));
+  return {op.output(0), op.output(1), op.output(2)};
 }
 
 Output lrn(const Output& input, std::int64_t depth_radius, double bias, double alpha, double beta,

@@ -96,6 +96,22 @@ std::pair<Output, Output> moments(const Output& x, const std::vector<std::int64_
 Output batch_normalization(const Output& x, const Output& mean, const Output& variance,
                            const Output& offset, const Output& scale, double variance_epsilon,
                            std::string_view name = "");
+// tf.compat.v1.nn.fused_batch_norm: op "FusedBatchNormV3" (kernels/batch_norm/batch_norm.h),
+// returns (y, batch_mean, batch_variance). Training: the batch's statistics normalize x and
+// come back as batch_mean and the Bessel-corrected batch_variance (blended into `mean` /
+// `variance` by exponential_avg_factor when it is not 1; empty mean / variance: TF's None, a
+// Const []); inference (is_training false): `mean` and `variance` normalize x and are required.
+// epsilon below 1.001e-5 is raised to it (TF, for cuDNN). data_format: "NHWC" (default),
+// "NCHW", "NDHWC", "NCDHW". float32. Differentiable (FusedBatchNormGradV3) through y.
+struct FusedBatchNormResult {
+  Output y, batch_mean, batch_variance;
+};
+FusedBatchNormResult fused_batch_norm(const Output& x, const Output& scale, const Output& offset,
+                                      const Output& mean = {}, const Output& variance = {},
+                                      double epsilon = 0.001,
+                                      const std::string& data_format = "NHWC",
+                                      bool is_training = true, std::string_view name = "",
+                                      double exponential_avg_factor = 1.0);
 // tf.nn.lrn / tf.nn.local_response_normalization: op "LRN" (NHWC float32, across depth;
 // TF's defaults), differentiable once (LRNGrad), as TF.
 Output lrn(const Output& input, std::int64_t depth_radius = 5, double bias = 1.0,

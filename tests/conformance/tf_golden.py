@@ -1188,6 +1188,77 @@ def layers_cnn():
     return out
 
 
+@case
+def layers_batch_norm():
+    """tf.layers.batch_normalization: the fused kernel (NHWC training on a bool, NHWC on a
+    training tensor, NCHW without gamma / beta), the composed ops (2-D inputs on a training
+    tensor), UPDATE_OPS, variables, sharing with reuse, gradients and values."""
+    import numpy as np
+    g = tf.get_default_graph()
+    # Left out: TF's unused ZerosLike for outputs without a gradient, and reduce_sum's gradient
+    # (a Tile in TF, a BroadcastTo in ScopeFlow: a known difference), and the ops that read it;
+    # the composed ops' gradient graph (gradients_2: a broadcasting Add's gradient names its ops
+    # otherwise, a known difference; its values are compared).
+    import re
+    skip = lambda o: ("/Initializer/" in o.name or re.search(r"Sum(_\d+)?_grad/", _op_line(o)) or
+                      o.name.startswith("gradients_2/") or
+                      (o.type == "ZerosLike" and o.name.startswith("gradients")))
+    out = []
+    x = tf.placeholder(tf.float32, [2, 3, 3, 4], name="x")
+    training = tf.placeholder(tf.bool, [], name="training")
+    n0 = len(g.get_operations())
+    y1 = tf.layers.batch_normalization(x, training=True, name="bn1")
+    w = tf.placeholder(tf.float32, [2, 3, 3, 4], name="w")
+    l1 = tf.reduce_sum(y1 * w)
+    gr1 = tf.gradients(l1, [x] + tf.trainable_variables("bn1"))
+    y2 = tf.layers.batch_normalization(x, training=training, momentum=0.9, name="bn2",
+                                       gamma_initializer=tf.constant_initializer(1.5),
+                                       beta_initializer=tf.constant_initializer(0.25))
+    l2 = tf.reduce_sum(y2 * w)
+    gr2 = tf.gradients(l2, [x] + tf.trainable_variables("bn2"))
+    xc = tf.placeholder(tf.float32, [2, 4, 3, 3], name="xc")
+    y3 = tf.layers.batch_normalization(xc, axis=1, training=True, center=False, scale=False)
+    z = tf.placeholder(tf.float32, [5, 3], name="z")
+    y4 = tf.layers.batch_normalization(z, training=training, epsilon=0.01, name="dense_bn")
+    wz = tf.placeholder(tf.float32, [5, 3], name="wz")
+    l4 = tf.reduce_sum(y4 * wz)
+    gr4 = tf.gradients(l4, [z] + tf.trainable_variables("dense_bn"))
+    y5 = tf.layers.batch_normalization(z, training=False, name="dense_bn", reuse=True)
+    out += [_op_line(o) for o in g.get_operations()[n0:] if not skip(o)]
+    out += [v.op.name + " " + str(v.shape.as_list()) + " " + str(v in tf.trainable_variables())
+            for v in tf.global_variables()]
+    out += ["UPDATE_OPS " + " ".join(o.name for o in tf.get_collection(tf.GraphKeys.UPDATE_OPS))]
+    out += [str(y.shape.as_list()) for y in (y1, y2, y3, y4, y5)]
+    # (TF's message goes on with Python's spelling of the shape.)
+    out.append(err(lambda: tf.layers.batch_normalization(tf.placeholder(tf.float32, [2, None])))
+               .split(" Received")[0])
+    out.append(err(lambda: tf.layers.batch_normalization(x, name="bn1")))
+    xv = ((np.arange(72, dtype=np.float32).reshape(2, 3, 3, 4) * 7) % 11 - 5.0) / 4.0
+    ic, iz = np.arange(72, dtype=np.float32), np.arange(15, dtype=np.float32)
+    xcv = (((ic * 5) % 13 - 5.5) / 3.0 + ic / 32.0).reshape(2, 4, 3, 3)
+    zv = (((iz * 3) % 7 - 2.25) / 2.0 + iz / 16.0).reshape(5, 3)
+    wv = ((np.arange(72, dtype=np.float32).reshape(2, 3, 3, 4) * 5) % 9 - 2.5) / 3.0
+    wzv = ((np.arange(15, dtype=np.float32).reshape(5, 3) * 2) % 5 - 1.5) / 2.0
+    # 4 digits: TF sums the statistics in float32, ScopeFlow in double.
+    fmt = lambda a: " ".join("%.4g" % v for v in np.asarray(a).flatten())
+    moving = [v for v in tf.global_variables() if "moving" in v.op.name]
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        feed = {x: xv, xc: xcv, z: zv, w: wv, wz: wzv, training: True}
+        for r in s.run([y1, y2, y3, y4] + gr1 + gr2 + gr4, feed):
+            out.append(fmt(r))
+        s.run(updates, feed)
+        s.run(updates, feed)
+        out += [v.op.name + " " + fmt(s.run(v)) for v in moving]
+        feed[training] = False
+        for r in s.run([y2, y4, y5] + gr2 + gr4, feed):
+            out.append(fmt(r))
+        s.run(updates, feed)  # inference: the moving statistics stay
+        out += [v.op.name + " " + fmt(s.run(v)) for v in moving]
+    return out
+
+
 def main():
     results = {}
     for name, fn in CASES.items():

@@ -1408,6 +1408,114 @@ std::map<std::string, std::function<Result()>> cases() {
     out.push_back(golden_vals({s.run(ev, feed)}, "%.5g"));
     return out;
   };
+  m["layers_batch_norm"] = [] {
+    auto g = sf::get_default_graph();
+    auto x = sf::placeholder(sf::float32, {2, 3, 3, 4}, "x");
+    auto training = sf::placeholder(sf::bool_, {}, "training");
+    const std::size_t n0 = g.operations().size();
+    auto values_of = [](const std::vector<sf::Variable>& vs) {
+      std::vector<sf::Output> out;
+      for (const auto& v : vs) out.push_back(v.value());
+      return out;
+    };
+    auto with = [](std::vector<sf::Output> a, const std::vector<sf::Output>& b) {
+      a.insert(a.end(), b.begin(), b.end());
+      return a;
+    };
+    auto y1 = sf::layers::batch_normalization(x, true, {.name = "bn1"});
+    auto w = sf::placeholder(sf::float32, {2, 3, 3, 4}, "w");
+    auto l1 = sf::reduce_sum(y1 * w);
+    auto gr1 = sf::gradients(l1, with({x}, values_of(sf::trainable_variables("bn1"))));
+    auto y2 = sf::layers::batch_normalization(x, training,
+                                              {.momentum = 0.9,
+                                               .beta_initializer = sf::constant_initializer(0.25),
+                                               .gamma_initializer = sf::constant_initializer(1.5),
+                                               .name = "bn2"});
+    auto l2 = sf::reduce_sum(y2 * w);
+    auto gr2 = sf::gradients(l2, with({x}, values_of(sf::trainable_variables("bn2"))));
+    auto xc = sf::placeholder(sf::float32, {2, 4, 3, 3}, "xc");
+    auto y3 =
+        sf::layers::batch_normalization(xc, true, {.axis = 1, .center = false, .scale = false});
+    auto z = sf::placeholder(sf::float32, {5, 3}, "z");
+    auto y4 = sf::layers::batch_normalization(z, training, {.epsilon = 0.01, .name = "dense_bn"});
+    auto wz = sf::placeholder(sf::float32, {5, 3}, "wz");
+    auto l4 = sf::reduce_sum(y4 * wz);
+    auto gr4 = sf::gradients(l4, with({z}, values_of(sf::trainable_variables("dense_bn"))));
+    auto y5 = sf::layers::batch_normalization(z, false, {.name = "dense_bn", .reuse = true});
+    Result out;
+    auto ops = g.operations();
+    for (std::size_t i = n0; i < ops.size(); ++i)
+      if (const std::string line = op_line(ops[i]);
+          ops[i].name().find("/Initializer/") == std::string::npos &&
+          ops[i].name().rfind("gradients_2/", 0) != 0 &&
+          !std::regex_search(line, std::regex("Sum(_[0-9]+)?_grad/")))
+        out.push_back(line);
+    auto dims = [](const sf::Shape& s) {
+      std::string r;
+      for (auto v : s.dims()) r += (r.empty() ? "" : ", ") + (v < 0 ? "None" : std::to_string(v));
+      return "[" + r + "]";
+    };
+    for (const auto& v : sf::global_variables())
+      out.push_back(v.op().name() + " " + dims(v.shape()) + (v.trainable() ? " True" : " False"));
+    std::string updates = "UPDATE_OPS";
+    for (const auto& u : sf::get_collection<sf::Operation>(sf::GraphKeys::UPDATE_OPS))
+      updates += " " + u.name();
+    out.push_back(updates);
+    for (const auto& y : {y1, y2, y3, y4, y5}) out.push_back(dims(y.shape()));
+    {
+      const std::string e = err([] {
+        sf::layers::batch_normalization(sf::placeholder(sf::float32, {2, -1}));
+      });
+      out.push_back(e.substr(0, e.find(" Received")));
+    }
+    out.push_back(err([&] { sf::layers::batch_normalization(x, false, {.name = "bn1"}); }));
+    auto pattern = [](std::int64_t n, auto f) {
+      std::vector<float> v(static_cast<std::size_t>(n));
+      for (std::int64_t i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] = f(static_cast<float>(i));
+      return v;
+    };
+    const auto xv = pattern(72, [](float i) { return (std::fmod(i * 7, 11.0f) - 5.0f) / 4.0f; });
+    const auto xcv = pattern(72, [](float i) {
+      const float a = (std::fmod(i * 5, 13.0f) - 5.5f) / 3.0f;
+      return a + i / 32.0f;
+    });
+    const auto zv = pattern(15, [](float i) {
+      const float a = (std::fmod(i * 3, 7.0f) - 2.25f) / 2.0f;
+      return a + i / 16.0f;
+    });
+    const auto wv = pattern(72, [](float i) { return (std::fmod(i * 5, 9.0f) - 2.5f) / 3.0f; });
+    const auto wzv = pattern(15, [](float i) { return (std::fmod(i * 2, 5.0f) - 1.5f) / 2.0f; });
+    std::vector<sf::Variable> moving;
+    for (const auto& v : sf::global_variables())
+      if (v.op().name().find("moving") != std::string::npos) moving.push_back(v);
+    std::vector<sf::Operation> update_ops =
+        sf::get_collection<sf::Operation>(sf::GraphKeys::UPDATE_OPS);
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    sf::FeedDict feed{{x, sf::Tensor::from_vector<float>(xv, {2, 3, 3, 4})},
+                      {xc, sf::Tensor::from_vector<float>(xcv, {2, 4, 3, 3})},
+                      {z, sf::Tensor::from_vector<float>(zv, {5, 3})},
+                      {w, sf::Tensor::from_vector<float>(wv, {2, 3, 3, 4})},
+                      {wz, sf::Tensor::from_vector<float>(wzv, {5, 3})},
+                      {training, sf::Tensor::from_scalar(true)}};
+    auto emit = [&](const std::vector<sf::Output>& ts) {
+      for (const auto& t : s.run(ts, feed)) out.push_back(golden_vals({t}, "%.4g"));
+    };
+    auto moving_values = [&] {
+      for (const auto& v : moving)
+        out.push_back(v.op().name() + " " + golden_vals({s.run(v.value())}, "%.4g"));
+    };
+    emit(with(with(with({y1, y2, y3, y4}, gr1), gr2), gr4));
+    s.run({}, update_ops, feed);
+    s.run({}, update_ops, feed);
+    moving_values();
+    feed.back().second = sf::Tensor::from_scalar(false);  // training
+    emit(with(with({y2, y4, y5}, gr2), gr4));
+    s.run({}, update_ops, feed);
+    moving_values();
+    return out;
+  };
   return m;
 }
 

@@ -5,6 +5,7 @@
 #include <scopeflow/scopeflow.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,183 @@ TEST_F(LayersTest, TrainsACnnBuiltFromLayers) {
   for (int i = 0; i < 60; ++i) s.run({}, {train}, feed(true));
   const float after = s.run(loss, feed(false)).scalar<float>();
   EXPECT_LT(after, before * 0.2f) << before << " -> " << after;
+}
+
+// ---------------------------------------------------------------- batch_normalization
+std::vector<float> pattern(std::int64_t n, float scale, float shift) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i)
+    v[static_cast<std::size_t>(i)] = std::sin(static_cast<float>(i) * scale) * 2.0f + shift;
+  return v;
+}
+
+TEST_F(LayersTest, BatchNormalizationFusedAndComposedAgree) {
+  // The same layer through the fused kernel and the composed ops: one output, one moving mean;
+  // the moving variance from the fused kernel is Bessel-corrected (n / (n - 1)), as TF's.
+  const std::vector<float> xv = pattern(2 * 3 * 3 * 5, 0.7f, 0.5f);
+  auto x = sf::placeholder(sf::float32, {2, 3, 3, 5}, "x");
+  auto fused = sf::layers::batch_normalization(x, true, {.name = "fused"});
+  auto composed = sf::layers::batch_normalization(x, true, {.name = "composed", .fused = false});
+  EXPECT_EQ(fused.op().type(), "FusedBatchNormV3");
+  EXPECT_EQ(composed.op().type(), "AddV2");
+  auto updates = sf::get_collection<sf::Operation>(sf::GraphKeys::UPDATE_OPS);
+  ASSERT_EQ(updates.size(), 4u);
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  const sf::FeedDict feed{{x, sf::Tensor::from_vector<float>(xv, {2, 3, 3, 5})}};
+  const auto r = s.run({fused, composed}, feed);
+  const auto a = r[0].to_vector<float>(), b = r[1].to_vector<float>();
+  for (std::size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5f) << i;
+  s.run({}, updates, feed);
+  auto value = [&](const std::string& name) {
+    for (const auto& v : sf::global_variables())
+      if (v.op().name() == name) return s.run(v.value()).to_vector<float>();
+    ADD_FAILURE() << "no variable " << name;
+    return std::vector<float>{};
+  };
+  const auto fm = value("fused/moving_mean"), cm = value("composed/moving_mean");
+  const auto fv = value("fused/moving_variance"), cv = value("composed/moving_variance");
+  for (std::size_t c = 0; c < 5; ++c) {
+    EXPECT_NEAR(fm[c], cm[c], 1e-6f);
+    EXPECT_NE(fm[c], 0.0f);
+    // moving = 0.99 * 1 + 0.01 * variance: the variances differ by n / (n - 1), n = 18.
+    EXPECT_NEAR((fv[c] - 0.99f) / 0.01f, (cv[c] - 0.99f) / 0.01f * 18.0f / 17.0f, 1e-3f) << c;
+  }
+}
+
+TEST_F(LayersTest, BatchNormalizationChannelsFirstMatchesChannelsLast) {
+  const std::int64_t n = 2, h = 3, w = 4, c = 3;
+  const std::vector<float> nhwc = pattern(n * h * w * c, 0.37f, -0.25f);
+  std::vector<float> nchw(nhwc.size());
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t x = 0; x < w; ++x)
+        for (std::int64_t k = 0; k < c; ++k)
+          nchw[static_cast<std::size_t>(((i * c + k) * h + y) * w + x)] =
+              nhwc[static_cast<std::size_t>(((i * h + y) * w + x) * c + k)];
+  auto a = sf::placeholder(sf::float32, {n, h, w, c}, "a");
+  auto b = sf::placeholder(sf::float32, {n, c, h, w}, "b");
+  const sf::InitializerArg gamma = sf::constant_initializer(1.5);
+  auto ya = sf::layers::batch_normalization(a, true, {.gamma_initializer = gamma});
+  auto yb = sf::layers::batch_normalization(b, true, {.axis = 1, .gamma_initializer = gamma});
+  EXPECT_EQ(yb.op().type(), "FusedBatchNormV3");
+  auto ga = sf::gradients(sf::reduce_sum(ya * ya * ya), {a})[0];
+  auto gb = sf::gradients(sf::reduce_sum(yb * yb * yb), {b})[0];
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  const auto r = s.run({ya, yb, ga, gb}, {{a, sf::Tensor::from_vector<float>(nhwc, {n, h, w, c})},
+                                          {b, sf::Tensor::from_vector<float>(nchw, {n, c, h, w})}});
+  const auto y1 = r[0].to_vector<float>(), y2 = r[1].to_vector<float>();
+  const auto g1 = r[2].to_vector<float>(), g2 = r[3].to_vector<float>();
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t x = 0; x < w; ++x)
+        for (std::int64_t k = 0; k < c; ++k) {
+          const auto p = static_cast<std::size_t>(((i * h + y) * w + x) * c + k);
+          const auto q = static_cast<std::size_t>(((i * c + k) * h + y) * w + x);
+          ASSERT_NEAR(y1[p], y2[q], 1e-5f);
+          ASSERT_NEAR(g1[p], g2[q], 1e-4f);
+        }
+}
+
+TEST_F(LayersTest, BatchNormalizationTowersShareOneSetOfStatistics) {
+  auto x = sf::placeholder(sf::float32, {4, 2, 2, 3}, "x");
+  std::vector<sf::Output> outs;
+  for (int i = 0; i < 11; ++i) {
+    sf::variable_scope model("model", {.reuse = i > 0});
+    sf::name_scope tower("tower_" + std::to_string(i));
+    outs.push_back(sf::layers::batch_normalization(x, true));
+  }
+  std::vector<std::string> names;
+  for (const auto& v : sf::global_variables()) names.push_back(v.op().name());
+  EXPECT_EQ(names, (std::vector<std::string>{"model/batch_normalization/gamma",
+                                             "model/batch_normalization/beta",
+                                             "model/batch_normalization/moving_mean",
+                                             "model/batch_normalization/moving_variance"}));
+  EXPECT_EQ(sf::trainable_variables().size(), 2u);
+  // Each tower updates the shared statistics: two updates per tower.
+  const auto updates = sf::get_collection<sf::Operation>(sf::GraphKeys::UPDATE_OPS);
+  ASSERT_EQ(updates.size(), 22u);
+  EXPECT_EQ(updates[21].name(), "model_10/tower_10/batch_normalization/AssignMovingAvg_1");
+}
+
+TEST_F(LayersTest, BatchNormalizationErrorsNameTheProblem) {
+  auto expect_value_error = [](const std::function<void()>& f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no error; expected: " << needle;
+    } catch (const sf::ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  auto x = sf::placeholder(sf::float32, {2, 3, 3, 4}, "x");
+  expect_value_error([&] { sf::layers::batch_normalization(x, false, {.axis = 4}); },
+                     "Invalid axis: 4");
+  expect_value_error(
+      [&] {
+        sf::layers::batch_normalization(sf::placeholder(sf::int32, {2, 3}), true);
+      },
+      "inputs must be float32");
+  expect_value_error(
+      [&] {
+        sf::layers::batch_normalization(sf::placeholder(sf::float32, {2, -1}), true);
+      },
+      "Input has undefined `axis` dimension");
+  // A training tensor that is not a bool: TF's TypeError from the cond's Switch.
+  EXPECT_THROW(sf::layers::batch_normalization(x, sf::placeholder(sf::float32, {}, "t")),
+               sf::TypeError);
+  expect_value_error([&] { sf::layers::batch_normalization(x, true, {.momentum = std::nan("")}); },
+                     "momentum");
+  // Nothing half-built is left behind by a refused call: a good layer still builds.
+  EXPECT_NO_THROW(sf::layers::batch_normalization(x, true));
+}
+
+TEST_F(LayersTest, TrainsACnnWithBatchNormalization) {
+  auto x = sf::placeholder(sf::float32, {8, 6, 6, 1}, "x");
+  auto labels = sf::placeholder(sf::int32, {8}, "labels");
+  auto training = sf::placeholder(sf::bool_, {}, "training");
+  sf::set_random_seed(5);
+  auto h = sf::layers::conv2d(x, 8, {3, 3}, {.padding = "same", .use_bias = false});
+  h = sf::nn::relu(sf::layers::batch_normalization(h, training));
+  h = sf::layers::max_pooling2d(h, {2, 2}, {2, 2});
+  auto logits = sf::layers::dense(sf::layers::flatten(h), 2);
+  auto loss = sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(labels, logits));
+  sf::Operation train;
+  {
+    sf::control_dependencies after(sf::get_collection<sf::Operation>(sf::GraphKeys::UPDATE_OPS));
+    train = sf::train::AdamOptimizer(0.01).minimize(loss);
+  }
+  std::vector<float> xv(8 * 36);
+  std::vector<std::int32_t> lv(8);
+  for (int n = 0; n < 8; ++n) {
+    lv[static_cast<std::size_t>(n)] = n % 2;
+    for (int i = 0; i < 36; ++i)
+      xv[static_cast<std::size_t>(n * 36 + i)] = (n % 2 ? 1.0f : -1.0f) * (i % 6) / 6.0f + 0.5f;
+  }
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  auto feed = [&](bool t) {
+    return sf::FeedDict{{x, sf::Tensor::from_vector<float>(xv, {8, 6, 6, 1})},
+                        {labels, sf::Tensor::from_vector<std::int32_t>(lv, {8})},
+                        {training, sf::Tensor::from_scalar(t)}};
+  };
+  auto moving_mean = [&] {
+    for (const auto& v : sf::global_variables())
+      if (v.op().name() == "batch_normalization/moving_mean")
+        return s.run(v.value()).to_vector<float>();
+    return std::vector<float>{};
+  };
+  const float before = s.run(loss, feed(true)).scalar<float>();
+  ASSERT_EQ(moving_mean(), std::vector<float>(8, 0.0f));
+  for (int i = 0; i < 60; ++i) s.run({}, {train}, feed(true));
+  const float after = s.run(loss, feed(true)).scalar<float>();
+  EXPECT_LT(after, before * 0.2f) << before << " -> " << after;
+  // The moving statistics moved with training (the updates ran with each step); the updates
+  // run with training false leave them alone (a momentum of 1).
+  const auto m = moving_mean();
+  EXPECT_NE(m, std::vector<float>(8, 0.0f));
+  s.run({}, sf::get_collection<sf::Operation>(sf::GraphKeys::UPDATE_OPS), feed(false));
+  EXPECT_EQ(moving_mean(), m);
 }
 
 }  // namespace
