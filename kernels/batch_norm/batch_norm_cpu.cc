@@ -181,8 +181,9 @@ void fused_batch_norm_cpu(KernelContext& c) {
     for (std::size_t ch = 0; ch < C; ++ch) {
       var[ch] = static_cast<float>(s[ch] / n);
       const auto unbiased = static_cast<float>(double(var[ch]) * correction);
-      saved_mean[ch] = mean[ch];
-      saved_var[ch] = var[ch];
+      // TF: an empty batch's statistics are NaN, its reserve spaces 0.
+      saved_mean[ch] = n > 0 ? mean[ch] : 0.0f;
+      saved_var[ch] = n > 0 ? var[ch] : 0.0f;
       if (f == 1.0f) {
         batch_mean[ch] = mean[ch];
         batch_var[ch] = unbiased;

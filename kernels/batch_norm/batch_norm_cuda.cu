@@ -45,6 +45,7 @@ struct ForwardParams {
   float epsilon, factor;
   double correction;  // Bessel's n / max(n - 1, 1)
   bool training, blend;
+  bool empty;  // no element per channel: NaN statistics, reserve spaces 0 (TF's)
 };
 
 // Per channel: the outputs 1-4 and the affine coefficients y = x * mul + add. `mean` / `var`:
@@ -65,8 +66,8 @@ __global__ void forward_finalize_kernel(const float* mean, const float* var, con
     batch_mean[ch] = m;
     batch_var[ch] = v;
   }
-  saved_mean[ch] = m;
-  saved_var[ch] = v;
+  saved_mean[ch] = p.empty ? 0.0f : m;
+  saved_var[ch] = p.empty ? 0.0f : v;
   const float k = scale[ch] / sqrtf(v + p.epsilon);
   mul[ch] = k;
   add[ch] = offset[ch] - m * k;
@@ -176,9 +177,13 @@ void fused_batch_norm_gpu(KernelContext& c) {
   float* mul = coef.data<float>();
   float* add = mul + l.channels;
   const double n = static_cast<double>(l.count());
-  const ForwardParams p{l.channels,    a.epsilon,
-                        a.factor,      n / std::max(n - 1.0, 1.0),
-                        a.is_training, a.is_training && a.factor != 1.0f};
+  const ForwardParams p{l.channels,
+                        a.epsilon,
+                        a.factor,
+                        n / std::max(n - 1.0, 1.0),
+                        a.is_training,
+                        a.is_training && a.factor != 1.0f,
+                        a.is_training && l.count() == 0};
   forward_finalize_kernel<<<channel_grid(l.channels), kBlock, 0, s>>>(
       mean, var, gpu_input(c, 1).data<float>(), gpu_input(c, 2).data<float>(), mean_in, var_in,
       batch_mean, batch_var, saved_mean, saved_var, mul, add, p);

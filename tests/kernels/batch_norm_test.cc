@@ -239,11 +239,14 @@ TEST(FusedBatchNormTest, EdgeCasesFollowTf) {
   EXPECT_EQ(one[0].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
   EXPECT_EQ(one[1].to_vector<float>(), (std::vector<float>{1.5f, -2.0f}));
   EXPECT_EQ(one[2].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
-  // An empty batch: y is empty, the statistics NaN (TF's).
+  // An empty batch: y is empty, the statistics NaN, the reserve spaces 0 (TF's).
   const Tensor none = Tensor::from_vector<float>({}, Shape{0, 3, 3, 2});
   const auto e = run("FusedBatchNormV3", {none, ones, zeros, empty, empty}, Attrs{});
   EXPECT_EQ(e[0].shape(), (Shape{0, 3, 3, 2}));
   for (float m : e[1].to_vector<float>()) EXPECT_TRUE(std::isnan(m));
+  for (float m : e[2].to_vector<float>()) EXPECT_TRUE(std::isnan(m));
+  EXPECT_EQ(e[3].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));  // reserve spaces: 0
+  EXPECT_EQ(e[4].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
   const auto ge = run("FusedBatchNormGradV3", {none, none, ones, zeros, ones, empty}, Attrs{});
   EXPECT_EQ(ge[0].shape(), (Shape{0, 3, 3, 2}));
   EXPECT_EQ(ge[1].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
