@@ -2,6 +2,7 @@
 // batch_norm.h.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -141,8 +142,10 @@ void fused_batch_norm_cpu(KernelContext& c) {
   const bool reads = batch_norm_reads_statistics(a);
   batch_norm_check_vector(c, c.inputs[1], "scale", l.channels);
   batch_norm_check_vector(c, c.inputs[2], "offset", l.channels);
-  batch_norm_check_vector(c, c.inputs[3], "mean", l.channels, !reads);
-  batch_norm_check_vector(c, c.inputs[4], "variance", l.channels, !reads);
+  if (reads) {  // unread (training with factor 1): any 1-D float tensor, as TF's kernel
+    batch_norm_check_vector(c, c.inputs[3], "mean", l.channels);
+    batch_norm_check_vector(c, c.inputs[4], "variance", l.channels);
+  }
   const float* xs = x.data<float>();
   const float* scale = c.inputs[1].data<float>();
   const float* offset = c.inputs[2].data<float>();
@@ -200,6 +203,11 @@ void fused_batch_norm_cpu(KernelContext& c) {
       var[ch] = batch_var[ch] = saved_var[ch] = var_in[ch];
     }
   }
+  if (l.count() == 0)  // TF, in either mode: an empty batch's statistics are NaN, reserve 0
+    for (std::size_t ch = 0; ch < C; ++ch) {
+      batch_mean[ch] = batch_var[ch] = std::numeric_limits<float>::quiet_NaN();
+      saved_mean[ch] = saved_var[ch] = 0.0f;
+    }
   // TF's form: y = x * (scale * rsqrt(var + eps)) + (offset - mean * that).
   std::vector<float> mul(C), add(C);
   for (std::size_t ch = 0; ch < C; ++ch) {
@@ -214,7 +222,7 @@ void fused_batch_norm_cpu(KernelContext& c) {
 
 void fused_batch_norm_grad_cpu(KernelContext& c) {
   const BatchNormAttrs a = batch_norm_attrs(c);
-  if (c.inputs.size() < 5)
+  if (c.inputs.size() < 6)
     throw InvalidArgumentError(
         str_cat(c.node_name, ": FusedBatchNormGradV3 takes 6 inputs, got ", c.inputs.size()));
   const Tensor& dy_t = c.inputs[0];

@@ -45,7 +45,7 @@ struct ForwardParams {
   float epsilon, factor;
   double correction;  // Bessel's n / max(n - 1, 1)
   bool training, blend;
-  bool empty;  // no element per channel: NaN statistics, reserve spaces 0 (TF's)
+  bool empty;  // no element per channel, either mode: NaN statistics, reserve spaces 0 (TF's)
 };
 
 // Per channel: the outputs 1-4 and the affine coefficients y = x * mul + add. `mean` / `var`:
@@ -68,6 +68,7 @@ __global__ void forward_finalize_kernel(const float* mean, const float* var, con
   }
   saved_mean[ch] = p.empty ? 0.0f : m;
   saved_var[ch] = p.empty ? 0.0f : v;
+  if (p.empty) batch_mean[ch] = batch_var[ch] = __int_as_float(0x7fc00000);  // NaN, as TF
   const float k = scale[ch] / sqrtf(v + p.epsilon);
   mul[ch] = k;
   add[ch] = offset[ch] - m * k;
@@ -143,8 +144,10 @@ void fused_batch_norm_gpu(KernelContext& c) {
   const bool reads = batch_norm_reads_statistics(a);
   batch_norm_check_vector(c, gpu_input(c, 1), "scale", l.channels);
   batch_norm_check_vector(c, gpu_input(c, 2), "offset", l.channels);
-  batch_norm_check_vector(c, c.inputs[3], "mean", l.channels, !reads);
-  batch_norm_check_vector(c, c.inputs[4], "variance", l.channels, !reads);
+  if (reads) {  // unread (training with factor 1): any 1-D float tensor, as TF's kernel
+    batch_norm_check_vector(c, c.inputs[3], "mean", l.channels);
+    batch_norm_check_vector(c, c.inputs[4], "variance", l.channels);
+  }
   const float* mean_in = reads && l.channels > 0 ? gpu_input(c, 3).data<float>() : nullptr;
   const float* var_in = reads && l.channels > 0 ? gpu_input(c, 4).data<float>() : nullptr;
   GpuLaunchScope scope(c);
@@ -177,13 +180,10 @@ void fused_batch_norm_gpu(KernelContext& c) {
   float* mul = coef.data<float>();
   float* add = mul + l.channels;
   const double n = static_cast<double>(l.count());
-  const ForwardParams p{l.channels,
-                        a.epsilon,
-                        a.factor,
-                        n / std::max(n - 1.0, 1.0),
-                        a.is_training,
-                        a.is_training && a.factor != 1.0f,
-                        a.is_training && l.count() == 0};
+  const ForwardParams p{l.channels,    a.epsilon,
+                        a.factor,      n / std::max(n - 1.0, 1.0),
+                        a.is_training, a.is_training && a.factor != 1.0f,
+                        l.count() == 0};
   forward_finalize_kernel<<<channel_grid(l.channels), kBlock, 0, s>>>(
       mean, var, gpu_input(c, 1).data<float>(), gpu_input(c, 2).data<float>(), mean_in, var_in,
       batch_mean, batch_var, saved_mean, saved_var, mul, add, p);
@@ -196,7 +196,7 @@ void fused_batch_norm_gpu(KernelContext& c) {
 
 void fused_batch_norm_grad_gpu(KernelContext& c) {
   const BatchNormAttrs a = batch_norm_attrs(c);
-  if (c.inputs.size() < 5)
+  if (c.inputs.size() < 6)
     throw InvalidArgumentError(
         str_cat(c.node_name, ": FusedBatchNormGradV3 takes 6 inputs, got ", c.inputs.size()));
   const Tensor& dy = gpu_input(c, 0);

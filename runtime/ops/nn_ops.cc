@@ -311,8 +311,10 @@ void register_nn_ops(OpRegistry& r) {
          .max_inputs = 6,
          .shape = [batch_norm_shape](ShapeContext& c) { batch_norm_shape(c, true); },
          .grad = [](Graph&, const Operation& o, const Grads&) -> Grads {
-           throw ValueError(str_cat("No gradient defined for operation '", o.name(),
-                                    "' (op type: FusedBatchNormGradV3)"));
+           throw ValueError(
+               str_cat("No gradient defined for operation '", o.name(),
+                       "' (op type: FusedBatchNormGradV3): ScopeFlow has not ported TF's second "
+                       "derivative of the fused batch norm (_FusedBatchNormGradGradV3)"));
          }});
   // TF's InTopKV2(predictions [batch, classes] float32, targets [batch] int32/int64, k): bool
   // [batch]; not differentiable. k is read on the host.

@@ -247,6 +247,15 @@ TEST(FusedBatchNormTest, EdgeCasesFollowTf) {
   for (float m : e[2].to_vector<float>()) EXPECT_TRUE(std::isnan(m));
   EXPECT_EQ(e[3].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));  // reserve spaces: 0
   EXPECT_EQ(e[4].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
+  Attrs inference;
+  inference.training = false;
+  const auto ei = run("FusedBatchNormV3", {none, ones, zeros, ones, ones}, inference);
+  for (float m : ei[1].to_vector<float>()) EXPECT_TRUE(std::isnan(m)) << "inference too";
+  EXPECT_EQ(ei[3].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
+  // Training with factor 1 does not read mean / variance: any 1-D float tensor passes.
+  EXPECT_NO_THROW(run("FusedBatchNormV3",
+                      {x, ones, zeros, Tensor::from_vector<float>({1, 2, 3}, Shape{3}), empty},
+                      Attrs{}));
   const auto ge = run("FusedBatchNormGradV3", {none, none, ones, zeros, ones, empty}, Attrs{});
   EXPECT_EQ(ge[0].shape(), (Shape{0, 3, 3, 2}));
   EXPECT_EQ(ge[1].to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
