@@ -114,20 +114,29 @@ __global__ void grad_dx_kernel(const float* dy, const float* x, const float* mea
   }
 }
 
-// The reduction over everything but the channel axis of the [outer, C, inner] view.
-ReducePlan channel_plan(const BatchNormLayout& l) {
-  return make_reduce_plan(Shape{l.outer, l.channels, l.inner}, {true, false, true});
-}
-
-// out[C] = the reduction `op` of `in` ([outer, C, inner]) per channel.
+// out[C] = the reduction `op` (kSum or kMean) of `in` ([outer, C, inner]) per channel. With the
+// channels in the middle (NCHW with N > 1) one plan would take the reduction's general kernel
+// (a thread per channel walking N*H*W elements); two fast ones instead: each (n, c) row over
+// its H*W elements, then the [N, C] partials down the columns. A sum of sums is the sum, a mean
+// of equal-sized means the mean.
 void reduce_channels(KernelContext& c, ReduceOp op, const float* in, const BatchNormLayout& l,
                      float* out) {
-  const ReducePlan plan = channel_plan(l);
-  Tensor scratch;
-  if (const std::int64_t n = reduce_scratch_elems(plan); n > 0)
-    scratch = gpu_scratch(c, DType::kFloat64, Shape{n});
-  reduce_forward_cuda(op, in, plan, out, scratch.initialized() ? scratch.data<double>() : nullptr,
-                      c.get_stream());
+  auto run = [&c, op](const float* src, const Shape& shape, const std::vector<bool>& mask,
+                      float* dst) {
+    const ReducePlan plan = make_reduce_plan(shape, mask);
+    Tensor scratch;
+    if (const std::int64_t n = reduce_scratch_elems(plan); n > 0)
+      scratch = gpu_scratch(c, DType::kFloat64, Shape{n});
+    reduce_forward_cuda(op, src, plan, dst,
+                        scratch.initialized() ? scratch.data<double>() : nullptr, c.get_stream());
+  };
+  if (l.outer > 1 && l.inner > 1) {
+    Tensor rows = gpu_scratch(c, DType::kFloat32, Shape{l.outer, l.channels});
+    run(in, Shape{l.outer * l.channels, l.inner}, {false, true}, rows.data<float>());
+    run(rows.data<float>(), Shape{l.outer, l.channels}, {true, false}, out);
+    return;
+  }
+  run(in, Shape{l.outer, l.channels, l.inner}, {true, false, true}, out);
 }
 
 unsigned channel_grid(std::int64_t channels) {

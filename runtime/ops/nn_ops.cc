@@ -298,13 +298,36 @@ void register_nn_ops(OpRegistry& r) {
                for (const char* k : {"epsilon", "data_format", "is_training"})
                  if (o.attrs().has(k)) a.set(k, o.attrs().all().at(k));
                const bool training = o.attrs().get_or<bool>("is_training", true);
+               const std::string format = o.attrs().get_or<std::string>("data_format", "NHWC");
                const auto in = o.inputs();
-               const Operation grad =
-                   g.create_op("FusedBatchNormGradV3",
-                               {dy[0], in[0], in[1], training ? o.output(3) : in[3],
-                                training ? o.output(4) : in[4], o.output(5)},
-                               std::move(a), "FusedBatchNormGradV3");
-               return Grads{grad.output(0), grad.output(1), grad.output(2), Output(), Output()};
+               Output x = in[0], grad_y = dy[0];
+               // TF: in inference, channels-first data goes through the channels-last kernel
+               // ("transpose" of x, "transpose_1" of dy, "transpose_2" of dx back).
+               const bool first = !training && (format == "NCHW" || format == "NCDHW");
+               const bool three_d = format.size() == 5;
+               auto transpose = [&g](const Output& t, const std::vector<std::int64_t>& perm) {
+                 const std::string scope = g.unique_name("transpose");
+                 return grad_util::op(g, "Transpose",
+                                      {t, grad_util::const_ints(g, perm, scope + "/perm/")}, {},
+                                      scope + "/");
+               };
+               if (first) {
+                 const std::vector<std::int64_t> to_last =
+                     three_d ? std::vector<std::int64_t>{0, 2, 3, 4, 1}
+                             : std::vector<std::int64_t>{0, 2, 3, 1};
+                 x = transpose(x, to_last);
+                 grad_y = transpose(grad_y, to_last);
+                 a.set("data_format", std::string(three_d ? "NDHWC" : "NHWC"));
+               }
+               const Operation grad = g.create_op("FusedBatchNormGradV3",
+                                                  {grad_y, x, in[1], training ? o.output(3) : in[3],
+                                                   training ? o.output(4) : in[4], o.output(5)},
+                                                  std::move(a), "FusedBatchNormGradV3");
+               Output dx = grad.output(0);
+               if (first)
+                 dx = transpose(dx, three_d ? std::vector<std::int64_t>{0, 4, 1, 2, 3}
+                                            : std::vector<std::int64_t>{0, 3, 1, 2});
+               return Grads{dx, grad.output(1), grad.output(2), Output(), Output()};
              }});
   r.add({.name = "FusedBatchNormGradV3",
          .min_inputs = 6,

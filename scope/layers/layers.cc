@@ -274,8 +274,9 @@ Output batch_normalization(const Output& inputs, const std::variant<bool, Output
     throw ValueError(str_cat("batch_normalization: epsilon must be finite and non-negative, got ",
                              options.epsilon));
   const bool* fixed = std::get_if<bool>(&training);
-  // TF 1's layer: the fused kernel for 4-D inputs with the channels last or first.
-  const bool fused = options.fused.value_or(true) && ndims == 4 && (axis == 3 || axis == 1);
+  // TF 1's layer: the fused kernel for 4-D and 5-D inputs with the channels last or first.
+  const bool fused = options.fused.value_or(true) && (ndims == 4 || ndims == 5) &&
+                     (axis == ndims - 1 || axis == 1);
 
   const bool reusing = reuse_requested(options.reuse);
   variable_scope vs(scope_name(options.name, "batch_normalization", reusing),
@@ -315,7 +316,8 @@ Output batch_normalization(const Output& inputs, const std::variant<bool, Output
   auto add_update = [](const Output& u) { add_to_collection(GraphKeys::UPDATE_OPS, u.op()); };
 
   if (fused) {
-    const std::string format = axis == 1 ? "NCHW" : "NHWC";
+    const std::string format =
+        ndims == 4 ? (axis == 1 ? "NCHW" : "NHWC") : (axis == 1 ? "NCDHW" : "NDHWC");
     auto run = [&](bool is_training) {
       return nn::fused_batch_norm(inputs, gamma_value, beta_value, moving_mean.value(),
                                   moving_variance.value(), options.epsilon, format, is_training);

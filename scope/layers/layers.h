@@ -107,9 +107,9 @@ struct BatchNormalizationOptions {
   bool trainable = true;
   std::string name = "";
   ReuseArg reuse = {};
-  // Default (and true): TF's fused kernel FusedBatchNormV3 where it applies (4-D inputs, axis 3
-  // or 1, i.e. NHWC or NCHW), the composed ops elsewhere, as TF 1's layer; false: always the
-  // composed ops (tf.nn.moments and tf.nn.batch_normalization).
+  // Default (and true): TF's fused kernel FusedBatchNormV3 where it applies (4-D or 5-D inputs
+  // with the channels last or at axis 1: NHWC, NCHW, NDHWC, NCDHW), the composed ops elsewhere,
+  // as TF 1's layer; false: always the composed ops (tf.nn.moments, tf.nn.batch_normalization).
   std::optional<bool> fused = {};
 };
 // tf.layers.batch_normalization: normalizes `inputs` (float32, known rank, defined channel

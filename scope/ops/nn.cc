@@ -419,9 +419,8 @@ FusedBatchNormResult fused_batch_norm(const Output& x, const Output& scale, cons
   auto empty = [] { return constant(Tensor::from_vector<float>({}, {0}), "Const"); };
   const Output m = mean.valid() ? mean : empty();
   const Output v = variance.valid() ? variance : empty();
-  constexpr double kMinEpsilon = 1.001e-5;  // TF's floor (cuDNN's CUDNN_BN_MIN_EPSILON)
   AttrMap attrs;
-  attrs.set("epsilon", static_cast<float>(std::max(epsilon, kMinEpsilon)));
+  attrs.set("epsilon", static_cast<float>(epsilon));
   attrs.set("exponential_avg_factor", static_cast<float>(exponential_avg_factor));
   attrs.set("data_format", data_format);
   attrs.set("is_training", is_training);

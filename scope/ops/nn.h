@@ -101,7 +101,7 @@ Output batch_normalization(const Output& x, const Output& mean, const Output& va
 // come back as batch_mean and the Bessel-corrected batch_variance (blended into `mean` /
 // `variance` by exponential_avg_factor when it is not 1; empty mean / variance: TF's None, a
 // Const []); inference (is_training false): `mean` and `variance` normalize x and are required.
-// epsilon below 1.001e-5 is raised to it (TF, for cuDNN). data_format: "NHWC" (default),
+// epsilon as given (TF 2's; TF 1.x raised it to 1.001e-5). data_format: "NHWC" (default),
 // "NCHW", "NDHWC", "NCDHW". float32. Differentiable (FusedBatchNormGradV3) through y.
 struct FusedBatchNormResult {
   Output y, batch_mean, batch_variance;

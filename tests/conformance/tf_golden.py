@@ -1259,6 +1259,51 @@ def layers_batch_norm():
     return out
 
 
+@case
+def layers_batch_norm_layouts():
+    """tf.layers.batch_normalization on NCHW with a training tensor (the inference branch's
+    gradient transposes to NHWC), on 5-D inputs (NDHWC, NCDHW: fused), and
+    tf.nn.fused_batch_norm's epsilon (TF 2: no floor)."""
+    import re
+    import numpy as np
+    g = tf.get_default_graph()
+    skip = lambda o: ("/Initializer/" in o.name or re.search(r"Sum(_\d+)?_grad/", _op_line(o)) or
+                      (o.type == "ZerosLike" and o.name.startswith("gradients")))
+    xc = tf.placeholder(tf.float32, [2, 4, 3, 3], name="xc")
+    wc = tf.placeholder(tf.float32, [2, 4, 3, 3], name="wc")
+    training = tf.placeholder(tf.bool, [], name="training")
+    x5 = tf.placeholder(tf.float32, [2, 3, 2, 2, 4], name="x5")
+    n0 = len(g.get_operations())
+    y1 = tf.layers.batch_normalization(xc, axis=1, training=training, name="nchw")
+    gr1 = tf.gradients(tf.reduce_sum(y1 * wc), [xc] + tf.trainable_variables("nchw"))
+    y5 = tf.layers.batch_normalization(x5, training=True, name="ndhwc")
+    y6 = tf.layers.batch_normalization(x5, axis=1, training=True, name="ncdhw")
+    ye, _, _ = tf.nn.fused_batch_norm(xc, tf.ones([4]), tf.zeros([4]), epsilon=1e-7,
+                                      data_format="NCHW", name="eps")
+    out = [_op_line(o) for o in g.get_operations()[n0:] if not skip(o)]
+    out.append("epsilon %.3g" % ye.op.get_attr("epsilon"))
+    out += [str(y.shape.as_list()) for y in (y1, y5, y6)]
+    i72 = np.arange(72, dtype=np.float32)
+    i96 = np.arange(96, dtype=np.float32)
+    xcv = (((i72 * 5) % 13 - 5.5) / 3.0 + i72 / 32.0).reshape(2, 4, 3, 3)
+    wcv = (((i72 * 7) % 9 - 3.5) / 4.0).reshape(2, 4, 3, 3)
+    x5v = (((i96 * 3) % 11 - 4.5) / 3.0 + i96 / 64.0).reshape(2, 3, 2, 2, 4)
+    fmt = lambda a: " ".join("%.4g" % v for v in np.asarray(a).flatten())
+    moving = [v for v in tf.global_variables() if "moving" in v.op.name]
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for t in (True, False):
+            feed = {xc: xcv, wc: wcv, x5: x5v, training: t}
+            for r in s.run([y1] + gr1, feed):
+                out.append(fmt(r))
+            s.run(updates, feed)
+        for r in s.run([y5, y6, ye], {xc: xcv, x5: x5v}):
+            out.append(fmt(r))
+        out += [v.op.name + " " + fmt(s.run(v)) for v in moving]
+    return out
+
+
 def main():
     results = {}
     for name, fn in CASES.items():

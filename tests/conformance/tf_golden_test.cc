@@ -1516,6 +1516,77 @@ std::map<std::string, std::function<Result()>> cases() {
     moving_values();
     return out;
   };
+  m["layers_batch_norm_layouts"] = [] {
+    auto g = sf::get_default_graph();
+    auto xc = sf::placeholder(sf::float32, {2, 4, 3, 3}, "xc");
+    auto wc = sf::placeholder(sf::float32, {2, 4, 3, 3}, "wc");
+    auto training = sf::placeholder(sf::bool_, {}, "training");
+    auto x5 = sf::placeholder(sf::float32, {2, 3, 2, 2, 4}, "x5");
+    const std::size_t n0 = g.operations().size();
+    auto y1 = sf::layers::batch_normalization(xc, training, {.axis = 1, .name = "nchw"});
+    std::vector<sf::Output> xs{xc};
+    for (const auto& v : sf::trainable_variables("nchw")) xs.push_back(v.value());
+    auto gr1 = sf::gradients(sf::reduce_sum(y1 * wc), xs);
+    auto y5 = sf::layers::batch_normalization(x5, true, {.name = "ndhwc"});
+    auto y6 = sf::layers::batch_normalization(x5, true, {.axis = 1, .name = "ncdhw"});
+    auto ones = sf::ones({4});
+    auto zeros = sf::zeros({4});
+    auto ye = sf::nn::fused_batch_norm(xc, ones, zeros, {}, {}, 1e-7, "NCHW", true, "eps").y;
+    Result out;
+    auto ops = g.operations();
+    for (std::size_t i = n0; i < ops.size(); ++i)
+      if (const std::string line = op_line(ops[i]);
+          ops[i].name().find("/Initializer/") == std::string::npos &&
+          !std::regex_search(line, std::regex("Sum(_[0-9]+)?_grad/")))
+        out.push_back(line);
+    char eps[32];
+    std::snprintf(eps, sizeof eps, "epsilon %.3g",
+                  static_cast<double>(ye.op().attrs().get<float>("epsilon")));
+    out.push_back(eps);
+    auto dims = [](const sf::Shape& s) {
+      std::string r;
+      for (auto v : s.dims()) r += (r.empty() ? "" : ", ") + std::to_string(v);
+      return "[" + r + "]";
+    };
+    for (const auto& y : {y1, y5, y6}) out.push_back(dims(y.shape()));
+    auto pattern = [](std::int64_t n, auto f) {
+      std::vector<float> v(static_cast<std::size_t>(n));
+      for (std::int64_t i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] = f(static_cast<float>(i));
+      return v;
+    };
+    const auto xcv = pattern(72, [](float i) {
+      const float a = (std::fmod(i * 5, 13.0f) - 5.5f) / 3.0f;
+      return a + i / 32.0f;
+    });
+    const auto wcv = pattern(72, [](float i) { return (std::fmod(i * 7, 9.0f) - 3.5f) / 4.0f; });
+    const auto x5v = pattern(96, [](float i) {
+      const float a = (std::fmod(i * 3, 11.0f) - 4.5f) / 3.0f;
+      return a + i / 64.0f;
+    });
+    std::vector<sf::Variable> moving;
+    for (const auto& v : sf::global_variables())
+      if (v.op().name().find("moving") != std::string::npos) moving.push_back(v);
+    const auto updates = sf::get_collection<sf::Operation>(sf::GraphKeys::UPDATE_OPS);
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    for (bool t : {true, false}) {
+      const sf::FeedDict feed{{xc, sf::Tensor::from_vector<float>(xcv, {2, 4, 3, 3})},
+                              {wc, sf::Tensor::from_vector<float>(wcv, {2, 4, 3, 3})},
+                              {x5, sf::Tensor::from_vector<float>(x5v, {2, 3, 2, 2, 4})},
+                              {training, sf::Tensor::from_scalar(t)}};
+      std::vector<sf::Output> fetch{y1};
+      fetch.insert(fetch.end(), gr1.begin(), gr1.end());
+      for (const auto& r : s.run(fetch, feed)) out.push_back(golden_vals({r}, "%.4g"));
+      s.run({}, updates, feed);
+    }
+    const sf::FeedDict feed{{xc, sf::Tensor::from_vector<float>(xcv, {2, 4, 3, 3})},
+                            {x5, sf::Tensor::from_vector<float>(x5v, {2, 3, 2, 2, 4})}};
+    for (const auto& r : s.run({y5, y6, ye}, feed)) out.push_back(golden_vals({r}, "%.4g"));
+    for (const auto& v : moving)
+      out.push_back(v.op().name() + " " + golden_vals({s.run(v.value())}, "%.4g"));
+    return out;
+  };
   return m;
 }
 

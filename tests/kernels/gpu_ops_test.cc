@@ -949,52 +949,59 @@ TEST_P(GpuOpsTest, LogSigmoidTanh) {
 TEST_P(GpuOpsTest, FusedBatchNormMatchesTheReference) {
   unsigned seed = 1200;
   const Tensor empty(DType::kFloat32, Shape{0});
+  // Both 4-D layouts over several shapes (one element per channel, an empty batch, one channel
+  // of many elements), and the 5-D ones.
+  std::vector<std::pair<const char*, Shape>> layouts;
   for (const char* format : {"NHWC", "NCHW"})
-    for (const Shape& s :
-         {Shape{8, 7, 9, 33}, Shape{2, 64, 5, 3}, Shape{1, 1, 1, 5}, Shape{0, 3, 3, 5}}) {
-      const bool first = std::string(format) == "NCHW";
-      const std::int64_t channels = first ? s.dims()[1] : s.dims()[3];
-      const Tensor x = random_tensor(DType::kFloat32, s, seed++, false, -3, 3);
-      const Tensor dy = random_tensor(DType::kFloat32, s, seed++, false, -1, 1);
-      const Tensor scale = random_tensor(DType::kFloat32, {channels}, seed++, false, 0.5, 2);
-      const Tensor offset = random_tensor(DType::kFloat32, {channels}, seed++, false, -1, 1);
-      const Tensor mean = random_tensor(DType::kFloat32, {channels}, seed++, false, -1, 1);
-      const Tensor var = random_tensor(DType::kFloat32, {channels}, seed++, false, 0.5, 2);
-      struct Mode {
-        bool training;
-        float factor;
-      };
-      for (const Mode m : {Mode{true, 1.0f}, Mode{true, 0.25f}, Mode{false, 1.0f}}) {
-        const bool reads = !m.training || m.factor != 1.0f;
-        OpCase fwd = make("FusedBatchNormV3", DType::kFloat32,
-                          {x, scale, offset, reads ? mean : empty, reads ? var : empty});
-        fwd.attrs.set("epsilon", 1e-3f);
-        fwd.attrs.set("exponential_avg_factor", m.factor);
-        fwd.attrs.set("is_training", m.training);
-        fwd.attrs.set("data_format", std::string(format));
-        fwd.rtol = 1e-4;
-        fwd.atol = 1e-5;
-        if (s.num_elements() == 0) {
-          // The mean of nothing, in either mode: NaN statistics, reserve spaces 0 (TF's).
-          const auto got = run_case(fwd, device_);
-          EXPECT_EQ(got[0].shape(), s);
-          for (std::size_t i = 1; i <= 4; ++i)
-            for (float v : got[i].to_vector<float>())
-              EXPECT_TRUE(i <= 2 ? std::isnan(v) : v == 0.0f) << "output " << i << ": " << v;
-          continue;
-        }
-        check(fwd);
-        // The gradient from the reference forward's reserve spaces.
-        const auto ref = run_case(fwd, cpu_);
-        OpCase bwd =
-            make("FusedBatchNormGradV3", DType::kFloat32,
-                 {dy, x, scale, m.training ? ref[3] : mean, m.training ? ref[4] : var, ref[5]});
-        bwd.attrs = fwd.attrs;
-        bwd.rtol = 1e-4;
-        bwd.atol = 1e-4;
-        check(bwd);
+    for (const Shape& s : {Shape{8, 7, 9, 33}, Shape{2, 64, 5, 3}, Shape{1, 1, 1, 5},
+                           Shape{0, 3, 3, 5}, Shape{4, 1, 300, 1}})
+      layouts.emplace_back(format, s);
+  layouts.emplace_back("NDHWC", Shape{2, 3, 4, 5, 6});
+  layouts.emplace_back("NCDHW", Shape{3, 6, 2, 5, 4});
+  for (const auto& [format, s] : layouts) {
+    const bool first = std::string(format) == "NCHW" || std::string(format) == "NCDHW";
+    const std::int64_t channels = first ? s.dims()[1] : s.dims().back();
+    const Tensor x = random_tensor(DType::kFloat32, s, seed++, false, -3, 3);
+    const Tensor dy = random_tensor(DType::kFloat32, s, seed++, false, -1, 1);
+    const Tensor scale = random_tensor(DType::kFloat32, {channels}, seed++, false, 0.5, 2);
+    const Tensor offset = random_tensor(DType::kFloat32, {channels}, seed++, false, -1, 1);
+    const Tensor mean = random_tensor(DType::kFloat32, {channels}, seed++, false, -1, 1);
+    const Tensor var = random_tensor(DType::kFloat32, {channels}, seed++, false, 0.5, 2);
+    struct Mode {
+      bool training;
+      float factor;
+    };
+    for (const Mode m : {Mode{true, 1.0f}, Mode{true, 0.25f}, Mode{false, 1.0f}}) {
+      const bool reads = !m.training || m.factor != 1.0f;
+      OpCase fwd = make("FusedBatchNormV3", DType::kFloat32,
+                        {x, scale, offset, reads ? mean : empty, reads ? var : empty});
+      fwd.attrs.set("epsilon", 1e-3f);
+      fwd.attrs.set("exponential_avg_factor", m.factor);
+      fwd.attrs.set("is_training", m.training);
+      fwd.attrs.set("data_format", std::string(format));
+      fwd.rtol = 1e-4;
+      fwd.atol = 1e-5;
+      if (s.num_elements() == 0) {
+        // The mean of nothing, in either mode: NaN statistics, reserve spaces 0 (TF's).
+        const auto got = run_case(fwd, device_);
+        EXPECT_EQ(got[0].shape(), s);
+        for (std::size_t i = 1; i <= 4; ++i)
+          for (float v : got[i].to_vector<float>())
+            EXPECT_TRUE(i <= 2 ? std::isnan(v) : v == 0.0f) << "output " << i << ": " << v;
+        continue;
       }
+      check(fwd);
+      // The gradient from the reference forward's reserve spaces.
+      const auto ref = run_case(fwd, cpu_);
+      OpCase bwd =
+          make("FusedBatchNormGradV3", DType::kFloat32,
+               {dy, x, scale, m.training ? ref[3] : mean, m.training ? ref[4] : var, ref[5]});
+      bwd.attrs = fwd.attrs;
+      bwd.rtol = 1e-4;
+      bwd.atol = 1e-4;
+      check(bwd);
     }
+  }
 }
 
 TEST_P(GpuOpsTest, LrnAndInTopK) {

@@ -330,4 +330,66 @@ TEST_F(LayersTest, TrainsACnnWithBatchNormalization) {
   EXPECT_EQ(moving_mean(), m);
 }
 
+TEST_F(LayersTest, BatchNormalizationFusesFiveDimensionalInputs) {
+  // NDHWC and NCDHW take the fused kernel (TF 1's layer), agreeing with the composed ops.
+  const std::vector<float> xv = pattern(2 * 3 * 2 * 2 * 4, 0.43f, 0.2f);
+  auto x = sf::placeholder(sf::float32, {2, 3, 2, 2, 4}, "x");
+  auto last = sf::layers::batch_normalization(x, true, {.name = "last"});
+  auto first = sf::layers::batch_normalization(x, true, {.axis = 1, .name = "first"});
+  auto last_c = sf::layers::batch_normalization(x, true, {.name = "last_c", .fused = false});
+  auto first_c =
+      sf::layers::batch_normalization(x, true, {.axis = 1, .name = "first_c", .fused = false});
+  ASSERT_EQ(last.op().type(), "FusedBatchNormV3");
+  ASSERT_EQ(first.op().type(), "FusedBatchNormV3");
+  EXPECT_EQ(last.op().attrs().get<std::string>("data_format"), "NDHWC");
+  EXPECT_EQ(first.op().attrs().get<std::string>("data_format"), "NCDHW");
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  const auto r = s.run({last, last_c, first, first_c},
+                       {{x, sf::Tensor::from_vector<float>(xv, {2, 3, 2, 2, 4})}});
+  for (int k : {0, 2}) {
+    const auto a = r[static_cast<std::size_t>(k)].to_vector<float>();
+    const auto b = r[static_cast<std::size_t>(k + 1)].to_vector<float>();
+    for (std::size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5f) << k << " " << i;
+  }
+}
+
+TEST_F(LayersTest, BatchNormalizationInferenceGradientTransposesChannelsFirst) {
+  // TF's gradient of the inference kernel on NCHW data: x and dy transposed to NHWC, the
+  // NHWC gradient kernel, dx transposed back; values as the NHWC layer's.
+  const std::int64_t n = 2, h = 2, w = 3, c = 4;
+  const std::vector<float> nhwc = pattern(n * h * w * c, 0.61f, 0.1f);
+  std::vector<float> nchw(nhwc.size());
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t x = 0; x < w; ++x)
+        for (std::int64_t k = 0; k < c; ++k)
+          nchw[static_cast<std::size_t>(((i * c + k) * h + y) * w + x)] =
+              nhwc[static_cast<std::size_t>(((i * h + y) * w + x) * c + k)];
+  auto a = sf::placeholder(sf::float32, {n, h, w, c}, "a");
+  auto b = sf::placeholder(sf::float32, {n, c, h, w}, "b");
+  const sf::InitializerArg mean_init = sf::constant_initializer(0.3);
+  const sf::InitializerArg var_init = sf::constant_initializer(2.0);
+  auto ya = sf::layers::batch_normalization(
+      a, false, {.moving_mean_initializer = mean_init, .moving_variance_initializer = var_init});
+  auto yb = sf::layers::batch_normalization(
+      b, false,
+      {.axis = 1, .moving_mean_initializer = mean_init, .moving_variance_initializer = var_init});
+  auto ga = sf::gradients(sf::reduce_sum(ya * ya), {a})[0];
+  auto gb = sf::gradients(sf::reduce_sum(yb * yb), {b})[0];
+  EXPECT_EQ(gb.op().type(), "Transpose");
+  EXPECT_EQ(gb.op().name(), "gradients_1/batch_normalization_1/FusedBatchNormV3_grad/transpose_2");
+  sf::Session s;
+  s.run(sf::global_variables_initializer());
+  const auto r = s.run({ga, gb}, {{a, sf::Tensor::from_vector<float>(nhwc, {n, h, w, c})},
+                                  {b, sf::Tensor::from_vector<float>(nchw, {n, c, h, w})}});
+  const auto g1 = r[0].to_vector<float>(), g2 = r[1].to_vector<float>();
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t x = 0; x < w; ++x)
+        for (std::int64_t k = 0; k < c; ++k)
+          ASSERT_NEAR(g1[static_cast<std::size_t>(((i * h + y) * w + x) * c + k)],
+                      g2[static_cast<std::size_t>(((i * c + k) * h + y) * w + x)], 1e-5f);
+}
+
 }  // namespace
