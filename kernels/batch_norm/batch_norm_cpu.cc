@@ -76,9 +76,11 @@ void batch_norm_check_vector(const KernelContext& c, const Tensor& t, const char
 
 namespace {
 
-// Per-channel double sums of two terms of each element, term(e, c) -> {t0, t1} for element e
-// of channel c: over fixed blocks of `outer` (in parallel), then the blocks in order, so the
-// result does not depend on the thread count.
+// Per-channel double sums of two float terms of each element, term(e, c) -> {t0, t1} for
+// element e of channel c, over fixed blocks of `outer` (in parallel), then the blocks in order:
+// the result does not depend on the thread count. Inside a block the terms are summed in float
+// over short runs (16 rows of channels-last data, across the channels; 8 lanes of up to 64
+// elements along a channels-first run), which the compiler vectorizes, and the runs in double.
 template <class Term>
 void channel_sums(const BatchNormLayout& l, Term term, std::vector<double>& s0,
                   std::vector<double>& s1) {
@@ -91,21 +93,58 @@ void channel_sums(const BatchNormLayout& l, Term term, std::vector<double>& s0,
   if (blocks == 0 || C == 0) return;
   std::vector<double> partial(static_cast<std::size_t>(blocks) * 2 * C, 0.0);
   parallel_for(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+    std::vector<float> run0(C), run1(C);
     for (std::int64_t b = b0; b < b1; ++b) {
       double* p0 = partial.data() + static_cast<std::size_t>(b) * 2 * C;
       double* p1 = p0 + C;
       const std::int64_t o_end = std::min(l.outer, (b + 1) * per_block);
+      if (l.inner == 1) {
+        for (std::int64_t o = b * per_block; o < o_end; o += 16) {
+          std::fill(run0.begin(), run0.end(), 0.0f);
+          std::fill(run1.begin(), run1.end(), 0.0f);
+          float* __restrict a0 = run0.data();
+          float* __restrict a1 = run1.data();
+          for (std::int64_t r = o; r < std::min(o_end, o + 16); ++r) {
+            const std::int64_t base = r * l.channels;
+            for (std::int64_t ch = 0; ch < l.channels; ++ch) {
+              const auto [t0, t1] = term(base + ch, ch);
+              a0[ch] += t0;
+              a1[ch] += t1;
+            }
+          }
+          for (std::size_t ch = 0; ch < C; ++ch) {
+            p0[ch] += run0[ch];
+            p1[ch] += run1[ch];
+          }
+        }
+        continue;
+      }
       for (std::int64_t o = b * per_block; o < o_end; ++o)
         for (std::int64_t ch = 0; ch < l.channels; ++ch) {
           const std::int64_t base = (o * l.channels + ch) * l.inner;
-          double a0 = 0.0, a1 = 0.0;
-          for (std::int64_t k = 0; k < l.inner; ++k) {
-            const auto [t0, t1] = term(base + k, ch);
-            a0 += t0;
-            a1 += t1;
+          double d0 = 0.0, d1 = 0.0;
+          std::int64_t k = 0;
+          while (k + 8 <= l.inner) {
+            float lane0[8] = {}, lane1[8] = {};
+            const std::int64_t stop = std::min(l.inner - 7, k + 512);
+            for (; k < stop; k += 8)
+              for (int j = 0; j < 8; ++j) {
+                const auto [t0, t1] = term(base + k + j, ch);
+                lane0[j] += t0;
+                lane1[j] += t1;
+              }
+            for (int j = 0; j < 8; ++j) {
+              d0 += lane0[j];
+              d1 += lane1[j];
+            }
           }
-          p0[ch] += a0;
-          p1[ch] += a1;
+          for (; k < l.inner; ++k) {
+            const auto [t0, t1] = term(base + k, ch);
+            d0 += t0;
+            d1 += t1;
+          }
+          p0[ch] += d0;
+          p1[ch] += d1;
         }
     }
   });
@@ -118,17 +157,24 @@ void channel_sums(const BatchNormLayout& l, Term term, std::vector<double>& s0,
   }
 }
 
-// out[e] = f(e, c) for every element, rows of `outer` in parallel.
+// f(e, c) for every element e of channel c, rows of `outer` in parallel (channels-last rows
+// as one loop over the channels, which the compiler vectorizes).
 template <class F>
 void for_each_element(const BatchNormLayout& l, F f) {
   const std::int64_t row = std::max<std::int64_t>(1, l.channels * l.inner);
   parallel_for(l.outer, std::max<std::int64_t>(1, kElementwiseGrain / row),
                [&](std::int64_t o0, std::int64_t o1) {
-                 for (std::int64_t o = o0; o < o1; ++o)
+                 for (std::int64_t o = o0; o < o1; ++o) {
+                   if (l.inner == 1) {
+                     const std::int64_t base = o * l.channels;
+                     for (std::int64_t ch = 0; ch < l.channels; ++ch) f(base + ch, ch);
+                     continue;
+                   }
                    for (std::int64_t ch = 0; ch < l.channels; ++ch) {
                      const std::int64_t base = (o * l.channels + ch) * l.inner;
                      for (std::int64_t k = 0; k < l.inner; ++k) f(base + k, ch);
                    }
+                 }
                });
 }
 
@@ -160,22 +206,35 @@ void fused_batch_norm_cpu(KernelContext& c) {
   const auto C = static_cast<std::size_t>(l.channels);
   std::vector<float> mean(C), var(C);
   if (a.is_training) {
-    std::vector<double> s, unused;
+    // One pass for both statistics: sums of d and d^2 with d = x - shift, then mean = shift +
+    // E[d] and var = E[d^2] - E[d]^2 in double. The shift, each channel's mean over a sample of
+    // up to 64 elements (8 along the batch, 8 along the channel's run), keeps the difference of
+    // the two from cancelling: its relative error grows with 1 + (shift - mean)^2 / var only.
+    std::vector<float> shift(C, 0.0f);
+    const std::int64_t so = std::min<std::int64_t>(l.outer, 8),
+                       si = std::min<std::int64_t>(l.inner, 8);
+    for (std::size_t ch = 0; ch < C && so * si > 0; ++ch) {
+      double sum = 0.0;
+      for (std::int64_t o = 0; o < so; ++o)
+        for (std::int64_t k = 0; k < si; ++k)
+          sum += xs[(o * l.channels + static_cast<std::int64_t>(ch)) * l.inner + k];
+      shift[ch] = static_cast<float>(sum / static_cast<double>(so * si));
+    }
+    std::vector<double> sd, sd2;
     channel_sums(
         l,
-        [xs](std::int64_t e, std::int64_t) {
-          return std::pair{double(xs[e]), 0.0};
+        [xs, sh = shift.data()](std::int64_t e, std::int64_t ch) {
+          const float d = xs[e] - sh[ch];
+          return std::pair{d, d * d};
         },
-        s, unused);
+        sd, sd2);
     const double n = static_cast<double>(l.count());
-    for (std::size_t ch = 0; ch < C; ++ch) mean[ch] = static_cast<float>(s[ch] / n);
-    channel_sums(
-        l,
-        [xs, &mean](std::int64_t e, std::int64_t ch) {
-          const double d = double(xs[e]) - double(mean[static_cast<std::size_t>(ch)]);
-          return std::pair{d * d, 0.0};
-        },
-        s, unused);
+    std::vector<double> s(C);
+    for (std::size_t ch = 0; ch < C; ++ch) {
+      const double m = sd[ch] / n;
+      mean[ch] = static_cast<float>(double(shift[ch]) + m);
+      s[ch] = std::max(0.0, sd2[ch] / n - m * m) * n;  // n * the biased variance
+    }
     // TF: Bessel's correction n / (n - 1), with n - 1 taken as 1 for a single element.
     const double correction = n / std::max(n - 1.0, 1.0);
     const float f = a.factor;
@@ -251,8 +310,7 @@ void fused_batch_norm_grad_cpu(KernelContext& c) {
   channel_sums(
       l,
       [dy, xs, mean](std::int64_t e, std::int64_t ch) {
-        const double g = dy[e];
-        return std::pair{g, g * (double(xs[e]) - double(mean[ch]))};
+        return std::pair{dy[e], dy[e] * (xs[e] - mean[ch])};
       },
       sum_dy, sum_dyxc);
   const double n = static_cast<double>(l.count());
