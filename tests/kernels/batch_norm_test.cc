@@ -229,6 +229,46 @@ TEST(FusedBatchNormTest, GradientIsTheDerivativeOfTheForwardKernel) {
     }
 }
 
+TEST(FusedBatchNormTest, OnePassStatisticsStayAccurateAwayFromZeroAndWithOutliers) {
+  // Both statistics come from one pass of shifted sums: check them against the two-pass
+  // double computation where a plain E[x^2] - E[x]^2 in float would cancel (a large mean) or a
+  // badly chosen shift would (an outlier first element), in both layouts.
+  std::mt19937 g(7);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  const std::int64_t rows = 4096;
+  std::vector<float> v(static_cast<std::size_t>(rows * 3));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    v[static_cast<std::size_t>(r * 3)] = 1.0e4f + noise(g);               // a large mean
+    v[static_cast<std::size_t>(r * 3 + 1)] = noise(g) * 1e-3f;            // a tiny variance
+    v[static_cast<std::size_t>(r * 3 + 2)] = r == 0 ? 1.0e3f : noise(g);  // an outlier first
+  }
+  for (const char* format : {"NHWC", "NCHW"}) {
+    SCOPED_TRACE(format);
+    const bool first = std::string(format) == "NCHW";
+    const Shape s = first ? Shape{1, 3, rows, 1} : Shape{1, rows, 1, 3};
+    std::vector<float> data(v.size());
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < 3; ++c)
+        data[static_cast<std::size_t>(first ? c * rows + r : r * 3 + c)] =
+            v[static_cast<std::size_t>(r * 3 + c)];
+    const Tensor x = Tensor::from_vector<float>(data, s);
+    const Tensor ones = Tensor::from_vector<float>({1, 1, 1}, Shape{3});
+    const Tensor empty = Tensor::from_vector<float>({}, Shape{0});
+    Attrs at;
+    at.format = format;
+    const auto out = run("FusedBatchNormV3", {x, ones, ones, empty, empty}, at);
+    std::vector<double> mean, var;
+    statistics(x, view_of(s, first), mean, var);
+    const auto got_mean = out[3].to_vector<float>(), got_var = out[4].to_vector<float>();
+    for (std::size_t c = 0; c < 3; ++c) {
+      // float's resolution of the data: relative to the mean's size and the spread
+      EXPECT_NEAR(got_mean[c], mean[c], 1e-6 * (std::abs(mean[c]) + std::sqrt(var[c])))
+          << "mean " << c;
+      EXPECT_NEAR(got_var[c], var[c], 1e-4 * var[c]) << "variance " << c;
+    }
+  }
+}
+
 TEST(FusedBatchNormTest, EdgeCasesFollowTf) {
   const Tensor empty = Tensor::from_vector<float>({}, Shape{0});
   // One element per channel: variance 0, Bessel's n - 1 taken as 1.
