@@ -213,14 +213,21 @@ TEST_F(LayersTest, BatchNormalizationChannelsFirstMatchesChannelsLast) {
   auto ya = sf::layers::batch_normalization(a, true, {.gamma_initializer = gamma});
   auto yb = sf::layers::batch_normalization(b, true, {.axis = 1, .gamma_initializer = gamma});
   EXPECT_EQ(yb.op().type(), "FusedBatchNormV3");
+  // The composed ops on the same NCHW data: statistics and gamma / beta reshaped to
+  // [1, C, 1, 1] to broadcast, as TF's non-fused layer.
+  auto yc = sf::layers::batch_normalization(
+      b, true, {.axis = 1, .gamma_initializer = gamma, .fused = false});
+  EXPECT_EQ(yc.op().type(), "AddV2");
   auto ga = sf::gradients(sf::reduce_sum(ya * ya * ya), {a})[0];
   auto gb = sf::gradients(sf::reduce_sum(yb * yb * yb), {b})[0];
   sf::Session s;
   s.run(sf::global_variables_initializer());
-  const auto r = s.run({ya, yb, ga, gb}, {{a, sf::Tensor::from_vector<float>(nhwc, {n, h, w, c})},
-                                          {b, sf::Tensor::from_vector<float>(nchw, {n, c, h, w})}});
+  const auto r =
+      s.run({ya, yb, ga, gb, yc}, {{a, sf::Tensor::from_vector<float>(nhwc, {n, h, w, c})},
+                                   {b, sf::Tensor::from_vector<float>(nchw, {n, c, h, w})}});
   const auto y1 = r[0].to_vector<float>(), y2 = r[1].to_vector<float>();
   const auto g1 = r[2].to_vector<float>(), g2 = r[3].to_vector<float>();
+  const auto y3 = r[4].to_vector<float>();
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t y = 0; y < h; ++y)
       for (std::int64_t x = 0; x < w; ++x)
@@ -228,6 +235,7 @@ TEST_F(LayersTest, BatchNormalizationChannelsFirstMatchesChannelsLast) {
           const auto p = static_cast<std::size_t>(((i * h + y) * w + x) * c + k);
           const auto q = static_cast<std::size_t>(((i * c + k) * h + y) * w + x);
           ASSERT_NEAR(y1[p], y2[q], 1e-5f);
+          ASSERT_NEAR(y2[q], y3[q], 1e-5f);
           ASSERT_NEAR(g1[p], g2[q], 1e-4f);
         }
 }
