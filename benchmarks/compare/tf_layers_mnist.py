@@ -6,8 +6,10 @@ conv2d 32 5x5 same relu, max_pooling2d 2, conv2d 64 5x5 same relu, max_pooling2d
 dense 1024 relu, dropout 0.4 on an is_training placeholder (a tf.cond), dense 10; mean sparse
 softmax cross-entropy, GradientDescent 0.001; batches fed from numpy in a seeded shuffled
 order. The first step is left out of images/sec, as sf-layers-mnist does.
+--batch_norm: each conv2d without its bias, then tf.layers.batch_normalization on is_training,
+then relu; the train op under control_dependencies(UPDATE_OPS), as sf-layers-mnist --batch_norm.
 Usage: python3 benchmarks/compare/tf_layers_mnist.py [--steps 200] [--batch_size 100]
-           [--data /usr/share/datasets/fashion-mnist] [--json FILE]
+           [--data /usr/share/datasets/fashion-mnist] [--batch_norm] [--json FILE]
 Prints "images/sec: N"; --json writes images_per_sec, final_loss, steps, batch_size, tf_version."""
 import argparse
 import json
@@ -26,6 +28,7 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch_size", type=int, default=100)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--batch_norm", action="store_true")
     ap.add_argument("--json")
     a = ap.parse_args()
     import numpy as np
@@ -39,15 +42,21 @@ def main():
     x = v1.placeholder(tf.float32, [a.batch_size, 28, 28, 1], name="images")
     y = v1.placeholder(tf.int32, [a.batch_size], name="labels")
     training = v1.placeholder(tf.bool, [], name="is_training")
-    h = v1.layers.conv2d(x, 32, [5, 5], padding="same", activation=tf.nn.relu)
+    def conv(t, filters):
+        if not a.batch_norm:
+            return v1.layers.conv2d(t, filters, [5, 5], padding="same", activation=tf.nn.relu)
+        c = v1.layers.conv2d(t, filters, [5, 5], padding="same", use_bias=False)
+        return tf.nn.relu(v1.layers.batch_normalization(c, training=training))
+    h = conv(x, 32)
     h = v1.layers.max_pooling2d(h, [2, 2], 2)
-    h = v1.layers.conv2d(h, 64, [5, 5], padding="same", activation=tf.nn.relu)
+    h = conv(h, 64)
     h = v1.layers.max_pooling2d(h, [2, 2], 2)
     h = v1.layers.dense(v1.layers.flatten(h), 1024, activation=tf.nn.relu)
     h = v1.layers.dropout(h, rate=0.4, training=training)
     logits = v1.layers.dense(h, 10)
     loss = v1.losses.sparse_softmax_cross_entropy(labels=y, logits=logits)
-    train = v1.train.GradientDescentOptimizer(0.001).minimize(loss)
+    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+        train = v1.train.GradientDescentOptimizer(0.001).minimize(loss)
     order = np.random.RandomState(1).permutation(len(labels))
     per_epoch = len(labels) // a.batch_size
     with v1.Session() as s:
@@ -65,7 +74,8 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"images_per_sec": ips, "final_loss": float(final_loss), "steps": a.steps,
-                       "batch_size": a.batch_size, "tf_version": tf.__version__}, f, indent=1)
+                       "batch_size": a.batch_size, "batch_norm": a.batch_norm,
+                       "tf_version": tf.__version__}, f, indent=1)
             f.write("\n")
 
 

@@ -4,6 +4,10 @@
 // placeholder (a tf.cond), dense 10; sparse softmax cross-entropy, GradientDescent 0.001 as the
 // tutorial. Trains on Fashion-MNIST (or synthetic images), evaluates with is_training false
 // (the cond's other branch), prints the loss every --log_every steps, writes --json.
+// --batch_norm: each conv2d without its bias, then tf.layers.batch_normalization on the same
+// `is_training` tensor (TF's fused kernel in a cond), then relu; the train op runs the moving
+// statistics' updates (GraphKeys::UPDATE_OPS) as TF's control_dependencies idiom, and the
+// evaluation normalizes with them.
 // The TensorFlow twin is benchmarks/compare/tf_layers_mnist.py (same model, TF's tf.layers).
 #include <scopeflow/scopeflow.h>
 
@@ -25,22 +29,33 @@ struct Model {
   sf::Operation train;
 };
 
-Model build(std::int64_t batch, double lr, std::int64_t seed) {
+Model build(std::int64_t batch, double lr, std::int64_t seed, bool batch_norm) {
   sf::set_random_seed(seed);
   Model m;
   m.images = sf::placeholder(sf::float32, {batch, 28, 28, 1}, "images");
   m.labels = sf::placeholder(sf::int32, {batch}, "labels");
   m.training = sf::placeholder(sf::bool_, {}, "is_training");
   auto relu = [](const sf::Output& x) { return sf::nn::relu(x); };
-  auto h = sf::layers::conv2d(m.images, 32, {5, 5}, {.padding = "same", .activation = relu});
+  // conv2d + relu, or conv2d (no bias) + batch_normalization + relu.
+  auto conv = [&](const sf::Output& x, std::int64_t filters) {
+    if (!batch_norm)
+      return sf::layers::conv2d(x, filters, {5, 5}, {.padding = "same", .activation = relu});
+    auto c = sf::layers::conv2d(x, filters, {5, 5}, {.padding = "same", .use_bias = false});
+    return relu(sf::layers::batch_normalization(c, m.training));
+  };
+  auto h = conv(m.images, 32);
   h = sf::layers::max_pooling2d(h, {2, 2}, {2, 2});
-  h = sf::layers::conv2d(h, 64, {5, 5}, {.padding = "same", .activation = relu});
+  h = conv(h, 64);
   h = sf::layers::max_pooling2d(h, {2, 2}, {2, 2});
   h = sf::layers::dense(sf::layers::flatten(h), 1024, {.activation = relu});
   h = sf::layers::dropout(h, 0.4, m.training);
   auto logits = sf::layers::dense(h, 10);
   m.loss = sf::reduce_mean(sf::nn::sparse_softmax_cross_entropy_with_logits(m.labels, logits));
-  m.train = sf::train::GradientDescentOptimizer(lr).minimize(m.loss);
+  {
+    // TF's idiom: the batch norm updates (none without --batch_norm) run with each step.
+    sf::control_dependencies after(sf::get_collection<sf::Operation>(sf::GraphKeys::UPDATE_OPS));
+    m.train = sf::train::GradientDescentOptimizer(lr).minimize(m.loss);
+  }
   auto correct = sf::nn::in_top_k(logits, m.labels, 1);
   m.accuracy_count = sf::reduce_sum(sf::cast(correct, sf::float32));
   return m;
@@ -54,6 +69,9 @@ int main(int argc, char** argv) {
   std::int64_t steps = 200, batch = 100, log_every = 50, seed = 1, eval_limit = 2000;
   double lr = 0.001;
   std::string json_path;
+  bool batch_norm = false;
+  app.add_flag("--batch_norm", batch_norm,
+               "batch normalization after each conv2d (tf.layers.batch_normalization)");
   app.add_option("--data", data, "folder with the Fashion-MNIST .gz files, or 'synthetic'");
   app.add_option("--steps", steps, "training steps")->check(CLI::Range(1, 100000000));
   app.add_option("--batch_size", batch, "images per step")->check(CLI::Range(1, 4096));
@@ -78,7 +96,7 @@ int main(int argc, char** argv) {
     if (train.size() < batch)
       throw sf::InvalidArgumentError(sf::str_cat("--batch_size ", batch, " is larger than the ",
                                                  train.size(), " training images"));
-    Model m = build(batch, lr, seed);
+    Model m = build(batch, lr, seed, batch_norm);
     sf::Session sess;
     sess.run(sf::global_variables_initializer());
     const auto order = sf::data::shuffled_indices(train.size(), static_cast<std::uint64_t>(seed));
@@ -126,6 +144,7 @@ int main(int argc, char** argv) {
                           {"steps", steps},
                           {"batch_size", batch},
                           {"learning_rate", lr},
+                          {"batch_norm", batch_norm},
                           {"final_loss", final_loss},
                           {"mean_loss", loss_sum / static_cast<double>(steps)},
                           {"test_accuracy", accuracy},
