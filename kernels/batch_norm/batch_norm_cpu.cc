@@ -207,18 +207,23 @@ void fused_batch_norm_cpu(KernelContext& c) {
   std::vector<float> mean(C), var(C);
   if (a.is_training) {
     // One pass for both statistics: sums of d and d^2 with d = x - shift, then mean = shift +
-    // E[d] and var = E[d^2] - E[d]^2 in double. The shift, each channel's mean over a sample of
-    // up to 64 elements (8 along the batch, 8 along the channel's run), keeps the difference of
-    // the two from cancelling: its relative error grows with 1 + (shift - mean)^2 / var only.
+    // E[d] and var = E[d^2] - E[d]^2 in double. The shift keeps the difference of the two from
+    // cancelling (the variance's relative error grows with 1 + (shift - mean)^2 / var): each
+    // channel's mean over a sample of up to 64 elements spread evenly over the whole batch
+    // (64 rows of channels-last data; 8 batch entries by 8 points of each channels-first run).
+    // A sample that is not finite gives shift 0: inf and NaN then spread as in TF's sums.
     std::vector<float> shift(C, 0.0f);
-    const std::int64_t so = std::min<std::int64_t>(l.outer, 8),
+    const std::int64_t so = std::min<std::int64_t>(l.outer, l.inner == 1 ? 64 : 8),
                        si = std::min<std::int64_t>(l.inner, 8);
     for (std::size_t ch = 0; ch < C && so * si > 0; ++ch) {
       double sum = 0.0;
-      for (std::int64_t o = 0; o < so; ++o)
-        for (std::int64_t k = 0; k < si; ++k)
+      for (std::int64_t i = 0; i < so; ++i)
+        for (std::int64_t j = 0; j < si; ++j) {
+          const std::int64_t o = i * l.outer / so, k = j * l.inner / si;
           sum += xs[(o * l.channels + static_cast<std::int64_t>(ch)) * l.inner + k];
-      shift[ch] = static_cast<float>(sum / static_cast<double>(so * si));
+        }
+      const double sample = sum / static_cast<double>(so * si);
+      shift[ch] = std::isfinite(sample) ? static_cast<float>(sample) : 0.0f;
     }
     std::vector<double> sd, sd2;
     channel_sums(
@@ -233,7 +238,8 @@ void fused_batch_norm_cpu(KernelContext& c) {
     for (std::size_t ch = 0; ch < C; ++ch) {
       const double m = sd[ch] / n;
       mean[ch] = static_cast<float>(double(shift[ch]) + m);
-      s[ch] = std::max(0.0, sd2[ch] / n - m * m) * n;  // n * the biased variance
+      const double v = sd2[ch] / n - m * m;  // NaN stays NaN (std::max(0.0, NaN) would be 0)
+      s[ch] = (v < 0.0 ? 0.0 : v) * n;       // n * the biased variance
     }
     // TF: Bessel's correction n / (n - 1), with n - 1 taken as 1 for a single element.
     const double correction = n / std::max(n - 1.0, 1.0);

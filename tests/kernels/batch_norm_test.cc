@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -267,6 +268,61 @@ TEST(FusedBatchNormTest, OnePassStatisticsStayAccurateAwayFromZeroAndWithOutlier
       EXPECT_NEAR(got_var[c], var[c], 1e-4 * var[c]) << "variance " << c;
     }
   }
+}
+
+TEST(FusedBatchNormTest, NanAndInfSpreadAsInTf) {
+  // TF's sums: a NaN in a channel makes its mean and variance NaN; an inf its mean inf and its
+  // variance NaN (inf - inf); the other channels are untouched. Both layouts.
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const char* format : {"NHWC", "NCHW"}) {
+    SCOPED_TRACE(format);
+    const bool first = std::string(format) == "NCHW";
+    const std::int64_t rows = 100;
+    std::vector<float> v(static_cast<std::size_t>(rows * 3));
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < 3; ++c) {
+        float x = static_cast<float>((r * 7 + c * 3) % 11) - 5.0f;
+        if (c == 0 && r == 37) x = nan;
+        if (c == 1 && r == 0) x = inf;  // inside the shift's sample too
+        v[static_cast<std::size_t>(first ? c * rows + r : r * 3 + c)] = x;
+      }
+    const Shape s = first ? Shape{1, 3, rows, 1} : Shape{1, rows, 1, 3};
+    const Tensor x = Tensor::from_vector<float>(v, s);
+    const Tensor ones = Tensor::from_vector<float>({1, 1, 1}, Shape{3});
+    const Tensor empty = Tensor::from_vector<float>({}, Shape{0});
+    Attrs at;
+    at.format = format;
+    const auto out = run("FusedBatchNormV3", {x, ones, ones, empty, empty}, at);
+    const auto mean = out[1].to_vector<float>(), var = out[2].to_vector<float>();
+    EXPECT_TRUE(std::isnan(mean[0]));
+    EXPECT_TRUE(std::isnan(var[0]));
+    EXPECT_EQ(mean[1], inf);
+    EXPECT_TRUE(std::isnan(var[1]));
+    EXPECT_TRUE(std::isfinite(mean[2]) && std::isfinite(var[2]) && var[2] > 0.0f);
+  }
+}
+
+TEST(FusedBatchNormTest, OnePassStatisticsSurviveOutliersAtTheStart) {
+  // A large mean with a small spread (the sums of squares cancel without a good shift) and the
+  // first rows far from the rest (a shift sampled from them alone would be a poor one): the
+  // variance still agrees with the two-pass double computation.
+  const std::int64_t rows = 50000;
+  std::vector<float> v(static_cast<std::size_t>(rows * 2));
+  std::mt19937 g(3);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    v[static_cast<std::size_t>(r * 2)] = 1.0e4f + (r < 8 ? 1000.0f : noise(g));
+    v[static_cast<std::size_t>(r * 2 + 1)] = static_cast<float>(r) * 0.01f;  // a ramp
+  }
+  const Tensor x = Tensor::from_vector<float>(v, Shape{1, rows, 1, 2});
+  const Tensor ones = Tensor::from_vector<float>({1, 1}, Shape{2});
+  const Tensor empty = Tensor::from_vector<float>({}, Shape{0});
+  const auto out = run("FusedBatchNormV3", {x, ones, ones, empty, empty}, Attrs{});
+  std::vector<double> mean, var;
+  statistics(x, view_of(x.shape(), false), mean, var);
+  const auto got = out[4].to_vector<float>();
+  for (std::size_t c = 0; c < 2; ++c) EXPECT_NEAR(got[c], var[c], 1e-5 * var[c]) << c;
 }
 
 TEST(FusedBatchNormTest, EdgeCasesFollowTf) {
