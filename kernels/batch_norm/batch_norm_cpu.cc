@@ -215,15 +215,20 @@ void fused_batch_norm_cpu(KernelContext& c) {
     std::vector<float> shift(C, 0.0f);
     const std::int64_t so = std::min<std::int64_t>(l.outer, l.inner == 1 ? 64 : 8),
                        si = std::min<std::int64_t>(l.inner, 8);
+    // Row by row (a channel's samples lie a power-of-two stride apart: read one channel at a
+    // time they would share a cache set).
+    std::vector<double> sample(C, 0.0);
+    std::vector<std::int64_t> points(static_cast<std::size_t>(si));
+    for (std::int64_t j = 0; j < si; ++j) points[static_cast<std::size_t>(j)] = j * l.inner / si;
+    for (std::int64_t i = 0; i < so; ++i) {
+      const float* row = xs + (i * l.outer / so) * l.channels * l.inner;
+      for (std::size_t ch = 0; ch < C; ++ch)
+        for (const std::int64_t k : points)
+          sample[ch] += row[static_cast<std::int64_t>(ch) * l.inner + k];
+    }
     for (std::size_t ch = 0; ch < C && so * si > 0; ++ch) {
-      double sum = 0.0;
-      for (std::int64_t i = 0; i < so; ++i)
-        for (std::int64_t j = 0; j < si; ++j) {
-          const std::int64_t o = i * l.outer / so, k = j * l.inner / si;
-          sum += xs[(o * l.channels + static_cast<std::int64_t>(ch)) * l.inner + k];
-        }
-      const double sample = sum / static_cast<double>(so * si);
-      shift[ch] = std::isfinite(sample) ? static_cast<float>(sample) : 0.0f;
+      const double m = sample[ch] / static_cast<double>(so * si);
+      shift[ch] = std::isfinite(m) ? static_cast<float>(m) : 0.0f;
     }
     std::vector<double> sd, sd2;
     channel_sums(
