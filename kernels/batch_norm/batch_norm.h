@@ -57,6 +57,13 @@ inline bool batch_norm_reads_statistics(const BatchNormAttrs& a) {
   return !a.is_training || a.factor != 1.0f;
 }
 
+// The inputs both devices check before running, InvalidArgumentError naming the node otherwise.
+// Forward: 5 inputs, x's layout, scale and offset, and mean and variance when they are read
+// (unread, any 1-D float32 tensor, as TF's kernel). Gradient: 6 inputs, x's layout, y_backprop
+// float32 of x's shape, scale, reserve_space_1 and reserve_space_2. Both return x's layout.
+BatchNormLayout batch_norm_check_forward(const KernelContext& c, const BatchNormAttrs& a);
+BatchNormLayout batch_norm_check_grad(const KernelContext& c, const BatchNormAttrs& a);
+
 void register_batch_norm_cpu_kernels(KernelRegistry& r);
 void register_batch_norm_cuda_kernels(KernelRegistry& r);
 

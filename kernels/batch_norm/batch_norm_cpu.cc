@@ -74,6 +74,37 @@ void batch_norm_check_vector(const KernelContext& c, const Tensor& t, const char
                                        t.num_elements(), " and ", channels));
 }
 
+BatchNormLayout batch_norm_check_forward(const KernelContext& c, const BatchNormAttrs& a) {
+  if (c.inputs.size() < 5)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": FusedBatchNormV3 takes 5 inputs, got ", c.inputs.size()));
+  const BatchNormLayout l = batch_norm_layout(c, c.inputs[0], a);
+  batch_norm_check_vector(c, c.inputs[1], "scale", l.channels);
+  batch_norm_check_vector(c, c.inputs[2], "offset", l.channels);
+  if (batch_norm_reads_statistics(a)) {
+    batch_norm_check_vector(c, c.inputs[3], "mean", l.channels);
+    batch_norm_check_vector(c, c.inputs[4], "variance", l.channels);
+  }
+  return l;
+}
+
+BatchNormLayout batch_norm_check_grad(const KernelContext& c, const BatchNormAttrs& a) {
+  if (c.inputs.size() < 6)
+    throw InvalidArgumentError(
+        str_cat(c.node_name, ": FusedBatchNormGradV3 takes 6 inputs, got ", c.inputs.size()));
+  const Tensor& dy = c.inputs[0];
+  const Tensor& x = c.inputs[1];
+  const BatchNormLayout l = batch_norm_layout(c, x, a);
+  if (dy.dtype() != DType::kFloat32 || !(dy.shape() == x.shape()))
+    throw InvalidArgumentError(str_cat(c.node_name, ": y_backprop (", dtype_name(dy.dtype()), " ",
+                                       dy.shape().to_string(), ") must be float32 of x's shape ",
+                                       x.shape().to_string()));
+  batch_norm_check_vector(c, c.inputs[2], "scale", l.channels);
+  batch_norm_check_vector(c, c.inputs[3], "reserve_space_1", l.channels);
+  batch_norm_check_vector(c, c.inputs[4], "reserve_space_2", l.channels);
+  return l;
+}
+
 namespace {
 
 // Per-channel double sums of two float terms of each element, term(e, c) -> {t0, t1} for
@@ -180,18 +211,9 @@ void for_each_element(const BatchNormLayout& l, F f) {
 
 void fused_batch_norm_cpu(KernelContext& c) {
   const BatchNormAttrs a = batch_norm_attrs(c);
-  if (c.inputs.size() < 5)
-    throw InvalidArgumentError(
-        str_cat(c.node_name, ": FusedBatchNormV3 takes 5 inputs, got ", c.inputs.size()));
+  const BatchNormLayout l = batch_norm_check_forward(c, a);
   const Tensor& x = c.inputs[0];
-  const BatchNormLayout l = batch_norm_layout(c, x, a);
   const bool reads = batch_norm_reads_statistics(a);
-  batch_norm_check_vector(c, c.inputs[1], "scale", l.channels);
-  batch_norm_check_vector(c, c.inputs[2], "offset", l.channels);
-  if (reads) {  // unread (training with factor 1): any 1-D float tensor, as TF's kernel
-    batch_norm_check_vector(c, c.inputs[3], "mean", l.channels);
-    batch_norm_check_vector(c, c.inputs[4], "variance", l.channels);
-  }
   const float* xs = x.data<float>();
   const float* scale = c.inputs[1].data<float>();
   const float* offset = c.inputs[2].data<float>();
@@ -292,20 +314,9 @@ void fused_batch_norm_cpu(KernelContext& c) {
 
 void fused_batch_norm_grad_cpu(KernelContext& c) {
   const BatchNormAttrs a = batch_norm_attrs(c);
-  if (c.inputs.size() < 6)
-    throw InvalidArgumentError(
-        str_cat(c.node_name, ": FusedBatchNormGradV3 takes 6 inputs, got ", c.inputs.size()));
-  const Tensor& dy_t = c.inputs[0];
+  const BatchNormLayout l = batch_norm_check_grad(c, a);
   const Tensor& x = c.inputs[1];
-  const BatchNormLayout l = batch_norm_layout(c, x, a);
-  if (dy_t.dtype() != DType::kFloat32 || !(dy_t.shape() == x.shape()))
-    throw InvalidArgumentError(str_cat(c.node_name, ": y_backprop (", dtype_name(dy_t.dtype()), " ",
-                                       dy_t.shape().to_string(), ") must be float32 of x's shape ",
-                                       x.shape().to_string()));
-  batch_norm_check_vector(c, c.inputs[2], "scale", l.channels);
-  batch_norm_check_vector(c, c.inputs[3], "reserve_space_1", l.channels);
-  batch_norm_check_vector(c, c.inputs[4], "reserve_space_2", l.channels);
-  const float* dy = dy_t.data<float>();
+  const float* dy = c.inputs[0].data<float>();
   const float* xs = x.data<float>();
   const float* scale = c.inputs[2].data<float>();
   const float* mean = c.inputs[3].data<float>();

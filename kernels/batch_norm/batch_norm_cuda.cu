@@ -145,18 +145,11 @@ unsigned channel_grid(std::int64_t channels) {
 
 void fused_batch_norm_gpu(KernelContext& c) {
   const BatchNormAttrs a = batch_norm_attrs(c);
-  if (c.inputs.size() < 5)
-    throw InvalidArgumentError(
-        str_cat(c.node_name, ": FusedBatchNormV3 takes 5 inputs, got ", c.inputs.size()));
+  const BatchNormLayout l = batch_norm_check_forward(c, a);
   const Tensor& x = gpu_input(c, 0);
-  const BatchNormLayout l = batch_norm_layout(c, x, a);
   const bool reads = batch_norm_reads_statistics(a);
-  batch_norm_check_vector(c, gpu_input(c, 1), "scale", l.channels);
-  batch_norm_check_vector(c, gpu_input(c, 2), "offset", l.channels);
-  if (reads) {  // unread (training with factor 1): any 1-D float tensor, as TF's kernel
-    batch_norm_check_vector(c, c.inputs[3], "mean", l.channels);
-    batch_norm_check_vector(c, c.inputs[4], "variance", l.channels);
-  }
+  const float* scale = gpu_input(c, 1).data<float>();
+  const float* offset = gpu_input(c, 2).data<float>();
   const float* mean_in = reads && l.channels > 0 ? gpu_input(c, 3).data<float>() : nullptr;
   const float* var_in = reads && l.channels > 0 ? gpu_input(c, 4).data<float>() : nullptr;
   GpuLaunchScope scope(c);
@@ -194,8 +187,8 @@ void fused_batch_norm_gpu(KernelContext& c) {
                         a.is_training, a.is_training && a.factor != 1.0f,
                         l.count() == 0};
   forward_finalize_kernel<<<channel_grid(l.channels), kBlock, 0, s>>>(
-      mean, var, gpu_input(c, 1).data<float>(), gpu_input(c, 2).data<float>(), mean_in, var_in,
-      batch_mean, batch_var, saved_mean, saved_var, mul, add, p);
+      mean, var, scale, offset, mean_in, var_in, batch_mean, batch_var, saved_mean, saved_var, mul,
+      add, p);
   SF_CUDA_CHECK(cudaGetLastError());
   if (d.n > 0) {
     affine_kernel<<<grid_size(d.n, kBlock), kBlock, 0, s>>>(x.data<float>(), mul, add, y, d);
@@ -205,19 +198,12 @@ void fused_batch_norm_gpu(KernelContext& c) {
 
 void fused_batch_norm_grad_gpu(KernelContext& c) {
   const BatchNormAttrs a = batch_norm_attrs(c);
-  if (c.inputs.size() < 6)
-    throw InvalidArgumentError(
-        str_cat(c.node_name, ": FusedBatchNormGradV3 takes 6 inputs, got ", c.inputs.size()));
+  const BatchNormLayout l = batch_norm_check_grad(c, a);
   const Tensor& dy = gpu_input(c, 0);
   const Tensor& x = gpu_input(c, 1);
-  const BatchNormLayout l = batch_norm_layout(c, x, a);
-  if (dy.dtype() != DType::kFloat32 || !(dy.shape() == x.shape()))
-    throw InvalidArgumentError(str_cat(c.node_name, ": y_backprop (", dtype_name(dy.dtype()), " ",
-                                       dy.shape().to_string(), ") must be float32 of x's shape ",
-                                       x.shape().to_string()));
-  batch_norm_check_vector(c, gpu_input(c, 2), "scale", l.channels);
-  batch_norm_check_vector(c, gpu_input(c, 3), "reserve_space_1", l.channels);
-  batch_norm_check_vector(c, gpu_input(c, 4), "reserve_space_2", l.channels);
+  const float* scale = gpu_input(c, 2).data<float>();
+  const float* mean = gpu_input(c, 3).data<float>();
+  const float* var = gpu_input(c, 4).data<float>();
   GpuLaunchScope scope(c);
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   c.outputs.resize(5);
@@ -228,7 +214,6 @@ void fused_batch_norm_grad_gpu(KernelContext& c) {
     SF_CUDA_CHECK(cudaMemsetAsync(gpu_output(c, i, DType::kFloat32, Shape{}).raw_data(), 0,
                                   sizeof(float), s));
   if (l.channels == 0) return;
-  const float* mean = c.inputs[3].data<float>();
   const Dims d{x.num_elements(), l.channels, l.inner};
   Tensor work = gpu_scratch(c, DType::kFloat32, Shape{5, l.channels});
   float* sum_dy = work.data<float>();
@@ -245,9 +230,8 @@ void fused_batch_norm_grad_gpu(KernelContext& c) {
   }
   reduce_channels(c, ReduceOp::kSum, prod.data<float>(), l, sum_dyxc);
   const GradParams p{l.channels, a.epsilon, static_cast<double>(l.count()), a.is_training};
-  grad_finalize_kernel<<<channel_grid(l.channels), kBlock, 0, s>>>(
-      sum_dy, sum_dyxc, c.inputs[2].data<float>(), c.inputs[4].data<float>(), dscale, doffset, k1,
-      k2, k3, p);
+  grad_finalize_kernel<<<channel_grid(l.channels), kBlock, 0, s>>>(sum_dy, sum_dyxc, scale, var,
+                                                                   dscale, doffset, k1, k2, k3, p);
   SF_CUDA_CHECK(cudaGetLastError());
   if (d.n > 0) {
     grad_dx_kernel<<<grid_size(d.n, kBlock), kBlock, 0, s>>>(dy.data<float>(), x.data<float>(),

@@ -53,14 +53,22 @@ std::string padding_of(const std::string& padding, const char* layer) {
   return p;
 }
 
+// TF's Layer.add_weight: get_variable in the layer's scope (a null constraint: the scope's).
 Variable add_weight(const std::string& name, const Shape& shape, DType dtype,
-                    const InitializerArg& init, const Regularizer& regularizer, bool trainable) {
+                    const InitializerArg& init, const Regularizer& regularizer, bool trainable,
+                    const Constraint& constraint = nullptr) {
   GetVariableOptions o;
   o.dtype = dtype;
   o.initializer = init;
   o.trainable = trainable;
   o.regularizer = regularizer;
+  o.constraint = constraint;
   return get_variable(name, shape, o);
+}
+
+// The user's initializer, or the layer's default when none was given.
+InitializerArg or_default(const InitializerArg& init, InitializerArg fallback) {
+  return init.empty() ? std::move(fallback) : init;
 }
 
 // The layer's kernel and bias (none without use_bias), made in its variable scope before its
@@ -74,10 +82,9 @@ Weights make_weights(const Options& o, const Shape& kernel_shape, std::int64_t u
   w.kernel = add_weight("kernel", kernel_shape, dt, o.kernel_initializer, o.kernel_regularizer,
                         o.trainable);
   if (o.use_bias)
-    w.bias = add_weight(
-        "bias", Shape{units}, dt,
-        o.bias_initializer.empty() ? InitializerArg(zeros_initializer()) : o.bias_initializer,
-        o.bias_regularizer, o.trainable);
+    w.bias =
+        add_weight("bias", Shape{units}, dt, or_default(o.bias_initializer, zeros_initializer()),
+                   o.bias_regularizer, o.trainable);
   return w;
 }
 
@@ -282,27 +289,22 @@ Output batch_normalization(const Output& inputs, const std::variant<bool, Output
   variable_scope vs(scope_name(options.name, "batch_normalization", reusing),
                     scope_options(options.name, "batch_normalization", options.reuse, reusing));
   const Shape param_shape{channels};
-  auto weight = [&](const char* name, const InitializerArg& init, InitializerArg fallback,
-                    const Regularizer& regularizer, const Constraint& constraint, bool trainable) {
-    GetVariableOptions o;
-    o.dtype = DType::kFloat32;
-    o.initializer = init.empty() ? std::move(fallback) : init;
-    o.trainable = trainable;
-    o.regularizer = regularizer;
-    o.constraint = constraint;
-    return get_variable(name, param_shape, o);
-  };
+  const DType f32 = DType::kFloat32;
   Variable gamma, beta;
   if (options.scale)
-    gamma = weight("gamma", options.gamma_initializer, ones_initializer(),
-                   options.gamma_regularizer, options.gamma_constraint, options.trainable);
+    gamma = add_weight("gamma", param_shape, f32,
+                       or_default(options.gamma_initializer, ones_initializer()),
+                       options.gamma_regularizer, options.trainable, options.gamma_constraint);
   if (options.center)
-    beta = weight("beta", options.beta_initializer, zeros_initializer(), options.beta_regularizer,
-                  options.beta_constraint, options.trainable);
-  const Variable moving_mean = weight("moving_mean", options.moving_mean_initializer,
-                                      zeros_initializer(), nullptr, nullptr, false);
-  const Variable moving_variance = weight("moving_variance", options.moving_variance_initializer,
-                                          ones_initializer(), nullptr, nullptr, false);
+    beta = add_weight("beta", param_shape, f32,
+                      or_default(options.beta_initializer, zeros_initializer()),
+                      options.beta_regularizer, options.trainable, options.beta_constraint);
+  const Variable moving_mean =
+      add_weight("moving_mean", param_shape, f32,
+                 or_default(options.moving_mean_initializer, zeros_initializer()), nullptr, false);
+  const Variable moving_variance = add_weight(
+      "moving_variance", param_shape, f32,
+      or_default(options.moving_variance_initializer, ones_initializer()), nullptr, false);
   // The fused kernel takes constants in place of a missing beta / gamma (TF's order: beta's
   // "Const", then gamma's).
   auto filled = [&](float v) {

@@ -83,6 +83,21 @@ std::string op_line(const sf::Operation& o) {
   return s + " @" + colocation_group(o.node(), o.graph());
 }
 
+// A static shape as tf_golden.py prints a TensorShape's list: [2, None, 3].
+std::string dims(const sf::Shape& shape) {
+  std::string r;
+  for (auto v : shape.dims()) r += (r.empty() ? "" : ", ") + (v < 0 ? "None" : std::to_string(v));
+  return "[" + r + "]";
+}
+
+// n floats f(0), f(1), ... (f takes the index as a float): tf_golden.py's input patterns.
+template <class F>
+std::vector<float> pattern(std::int64_t n, F f) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = f(static_cast<float>(i));
+  return v;
+}
+
 // TF's Python spellings -> ScopeFlow's.
 std::string map_tf(std::string s) {
   auto replace_all = [&](const std::string& from, const std::string& to) {
@@ -1373,11 +1388,6 @@ std::map<std::string, std::function<Result()>> cases() {
       if (ops[i].name().find("/Initializer/") == std::string::npos &&
           ops[i].name().rfind("dropout/cond/dropout", 0) != 0)  // (TF1.15's dropout ops)
         out.push_back(ops[i].name() + " " + ops[i].type());
-    auto dims = [](const sf::Shape& s) {
-      std::string r;
-      for (auto v : s.dims()) r += (r.empty() ? "" : ", ") + (v < 0 ? "None" : std::to_string(v));
-      return "[" + r + "]";
-    };
     for (const auto& v : sf::global_variables())
       out.push_back(v.op().name() + " " + dims(v.shape()));
     out.push_back(dims(f.shape()));
@@ -1450,11 +1460,6 @@ std::map<std::string, std::function<Result()>> cases() {
           ops[i].name().rfind("gradients_2/", 0) != 0 &&
           !std::regex_search(line, std::regex("Sum(_[0-9]+)?_grad/")))
         out.push_back(line);
-    auto dims = [](const sf::Shape& s) {
-      std::string r;
-      for (auto v : s.dims()) r += (r.empty() ? "" : ", ") + (v < 0 ? "None" : std::to_string(v));
-      return "[" + r + "]";
-    };
     for (const auto& v : sf::global_variables())
       out.push_back(v.op().name() + " " + dims(v.shape()) + (v.trainable() ? " True" : " False"));
     std::string updates = "UPDATE_OPS";
@@ -1469,12 +1474,6 @@ std::map<std::string, std::function<Result()>> cases() {
       out.push_back(e.substr(0, e.find(" Received")));
     }
     out.push_back(err([&] { sf::layers::batch_normalization(x, false, {.name = "bn1"}); }));
-    auto pattern = [](std::int64_t n, auto f) {
-      std::vector<float> v(static_cast<std::size_t>(n));
-      for (std::int64_t i = 0; i < n; ++i)
-        v[static_cast<std::size_t>(i)] = f(static_cast<float>(i));
-      return v;
-    };
     const auto xv = pattern(72, [](float i) { return (std::fmod(i * 7, 11.0f) - 5.0f) / 4.0f; });
     const auto xcv = pattern(72, [](float i) {
       const float a = (std::fmod(i * 5, 13.0f) - 5.5f) / 3.0f;
@@ -1543,18 +1542,7 @@ std::map<std::string, std::function<Result()>> cases() {
     std::snprintf(eps, sizeof eps, "epsilon %.3g",
                   static_cast<double>(ye.op().attrs().get<float>("epsilon")));
     out.push_back(eps);
-    auto dims = [](const sf::Shape& s) {
-      std::string r;
-      for (auto v : s.dims()) r += (r.empty() ? "" : ", ") + std::to_string(v);
-      return "[" + r + "]";
-    };
     for (const auto& y : {y1, y5, y6}) out.push_back(dims(y.shape()));
-    auto pattern = [](std::int64_t n, auto f) {
-      std::vector<float> v(static_cast<std::size_t>(n));
-      for (std::int64_t i = 0; i < n; ++i)
-        v[static_cast<std::size_t>(i)] = f(static_cast<float>(i));
-      return v;
-    };
     const auto xcv = pattern(72, [](float i) {
       const float a = (std::fmod(i * 5, 13.0f) - 5.5f) / 3.0f;
       return a + i / 32.0f;
