@@ -64,6 +64,20 @@ Output shape_of(Graph& g, const Output& t, const std::string& name) {
   return op(g, "Shape", {t}, std::move(a), name);
 }
 
+// TF's Tensor.set_shape(shape) with a compatible `shape`: t's static shape merged with it.
+void refine_static_shape(const Output& t, const Shape& shape) {
+  Shape& mine = t.node()->output_shapes.at(static_cast<std::size_t>(t.index()));
+  if (!shape.has_rank() || mine.is_fully_defined()) return;
+  if (!mine.has_rank()) {
+    mine = shape;
+    return;
+  }
+  auto dims = mine.dims();
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] < 0) dims[i] = shape.dims()[i];
+  mine = Shape(dims);
+}
+
 namespace {
 
 // The axes of `grad` (the broadcast shape) to sum for x, when the static shapes decide them;
@@ -348,6 +362,10 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
               "gradient. Forward operation: ",
               n->name, ". Input index: ", k, ". Original input shape: ", in_shape.to_string(),
               ". Calculated input gradient shape: ", dxs[k].shape().to_string()));
+        // TF's in_grad.set_shape(t_in.get_shape()): the input's static dimensions fill the
+        // gradient's unknown ones (a kernel's gradient through tensordot's [?, ?] matrix is
+        // [3, 4], as the kernel).
+        grad_util::refine_static_shape(dxs[k], in_shape);
         receive(n->inputs[k].first, n->inputs[k].second, dxs[k]);
       }
   }

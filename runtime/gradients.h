@@ -37,6 +37,9 @@ Output cast_to(Graph& g, const Output& x, DType dst, const std::string& name);
 // t's shape as an int32 vector: a Const when its static shape is fully defined, else a Shape op
 // (the value at run time, as TF's gradients take array_ops.shape).
 Output shape_of(Graph& g, const Output& t, const std::string& name);
+// TF's Tensor.set_shape(shape) for a compatible shape: t's unknown static dimensions (or rank)
+// taken from `shape` (the gradients take their input's static shape, as TF's).
+void refine_static_shape(const Output& t, const Shape& shape);
 // x's gradient from `grad`, the gradient of an op's output that broadcast x (with `other`, the
 // op's other operand, when it has one): `grad` summed over the axes that broadcasting added or
 // stretched, reshaped to x's shape. Where the static shapes decide those axes (always when

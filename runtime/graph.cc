@@ -55,6 +55,39 @@ Shape value_as_shape(const Node* n, int i, int depth) {
       return Shape::unknown();
     return Shape(dims);
   }
+  // GatherV2 along axis 0 of such a vector at Const indices (tensordot's free dimensions).
+  if (n->op == "GatherV2" && n->inputs.size() == 3) {
+    const Node* indices = n->inputs[1].first;
+    const Node* axis = n->inputs[2].first;
+    if (indices->op != "Const" || axis->op != "Const") return Shape::unknown();
+    const Tensor& a = axis->attrs.get<Tensor>("value");
+    if (a.num_elements() != 1 ||
+        (a.dtype() == DType::kInt32 ? a.scalar<std::int32_t>() : a.scalar<std::int64_t>()) != 0)
+      return Shape::unknown();
+    const Shape from = value_as_shape(n->inputs[0].first, n->inputs[0].second, depth + 1);
+    const Shape at = value_as_shape(indices, 0, depth + 1);
+    if (!from.has_rank() || !at.is_fully_defined()) return Shape::unknown();
+    std::vector<std::int64_t> dims;
+    for (auto k : at.dims()) {
+      if (k >= from.rank()) return Shape::unknown();
+      dims.push_back(from.dims()[static_cast<std::size_t>(k)]);
+    }
+    return Shape(dims);
+  }
+  // InvertPermutation of a known permutation (TF's shape refiner evaluates it: tensordot's
+  // transpose gradient keeps its static shape).
+  if (n->op == "InvertPermutation" && n->inputs.size() == 1) {
+    const Shape p = value_as_shape(n->inputs[0].first, n->inputs[0].second, depth + 1);
+    if (!p.is_fully_defined()) return Shape::unknown();
+    const auto k = static_cast<std::int64_t>(p.rank());
+    std::vector<std::int64_t> inverse(static_cast<std::size_t>(k), -1);
+    for (std::int64_t i = 0; i < k; ++i) {
+      const std::int64_t d = p.dims()[static_cast<std::size_t>(i)];
+      if (d >= k || inverse[static_cast<std::size_t>(d)] != -1) return Shape::unknown();
+      inverse[static_cast<std::size_t>(d)] = i;
+    }
+    return Shape(inverse);
+  }
   if (n->op == "ConcatV2" && n->inputs.size() >= 2) {
     const Node* axis = n->inputs.back().first;
     if (axis->op != "Const" || axis->attrs.get<Tensor>("value").num_elements() != 1)

@@ -1,8 +1,9 @@
 // Array ops with simple reference kernels: Identity (aliases its input), Pack (stack along
 // axis 0), LogicalNot, BooleanMask (1-D mask over the first dimension), and the shape ops
-// Shape, Size and BroadcastGradientArgs (what gradients of tensors whose static shape is only
-// partly known compute at run time). CPU: array_cpu.cc; CUDA: array_cuda.cu (Pack,
-// BooleanMask, LogicalNot; every dtype but string, which lives in host memory; the shape ops).
+// Shape, Size, BroadcastGradientArgs, Prod and InvertPermutation (what gradients of tensors
+// whose static shape is only partly known, and tensordot, compute at run time). CPU: array_cpu.cc;
+// CUDA: array_cuda.cu (Pack, BooleanMask, LogicalNot; every dtype but string, which lives in host
+// memory; the shape ops).
 #pragma once
 
 #include <utility>
@@ -47,11 +48,22 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> broadcast_gradie
     const std::vector<std::int64_t>& s0, const std::vector<std::int64_t>& s1,
     const std::string& node);
 
+// TF's Prod on int32 / int64 (shape arithmetic: tensordot's products of dimensions): x
+// reduced over `axes` (an int32 / int64 scalar or vector; negative counts from the end; empty:
+// none, as TF), the products wrapping as TF's integer multiply. The output's shape and values
+// (each fits x's dtype); InvalidArgumentError naming `node` for a bad axis or dtype.
+std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const Tensor& axes,
+                                                     bool keep_dims, const std::string& node);
+// TF's InvertPermutation: y[x[i]] = i for an int32 / int64 vector x holding each of 0..n-1
+// once; InvalidArgumentError naming `node` otherwise.
+std::vector<std::int64_t> invert_permutation(const Tensor& x, const std::string& node);
+
 void register_array_cpu_kernels(KernelRegistry& r);
 // Identity forwards its input's buffer, so the same code serves GPUs (label "cuda").
 void register_array_gpu_kernels(KernelRegistry& r);
-// Pack, BooleanMask (reads the mask back to size its output: a synchronization) and
-// LogicalNot on CUDA (label "cuda"); CUDA builds only.
+// Pack, BooleanMask (reads the mask back to size its output: a synchronization), LogicalNot
+// and the shape ops on CUDA (label "cuda"; the shape ops read their HostMemory inputs on the
+// host and write their small outputs from kernel parameters); CUDA builds only.
 void register_array_cuda_kernels(KernelRegistry& r);
 
 }  // namespace scopeflow::kernels

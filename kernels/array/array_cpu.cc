@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "kernels/array/array.h"
+#include "kernels/reduce/reduce.h"
 
 namespace scopeflow::kernels {
 namespace {
@@ -191,6 +192,20 @@ void shape_kernel(KernelContext& c) {
 void size_kernel(KernelContext& c) {
   if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
   write_ints(c, 0, out_type(c), {c.inputs[0].num_elements()}, Shape{});
+}
+
+void prod_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects input and reduction_indices"));
+  const auto [shape, v] =
+      int_prod(c.inputs[0], c.inputs[1], c.attr().get_or<bool>("keep_dims", false), c.node_name);
+  write_ints(c, 0, c.inputs[0].dtype(), v, shape);
+}
+
+void invert_permutation_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  const auto inverse = invert_permutation(c.inputs[0], c.node_name);
+  write_ints(c, 0, c.inputs[0].dtype(), inverse, Shape{static_cast<std::int64_t>(inverse.size())});
 }
 
 void broadcast_gradient_args_kernel(KernelContext& c) {
@@ -404,6 +419,75 @@ std::vector<std::int64_t> int_vector(const Tensor& t, const std::string& node, c
   return v;
 }
 
+std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const Tensor& axes,
+                                                     bool keep_dims, const std::string& node) {
+  if (x.dtype() != DType::kInt32 && x.dtype() != DType::kInt64)
+    throw InvalidArgumentError(
+        str_cat(node, ": ScopeFlow's Prod takes int32 or int64, got ", dtype_name(x.dtype())));
+  std::vector<std::int64_t> ax;
+  if (axes.shape().rank() == 0) {
+    if (axes.dtype() == DType::kInt32)
+      ax.push_back(axes.scalar<std::int32_t>());
+    else if (axes.dtype() == DType::kInt64)
+      ax.push_back(axes.scalar<std::int64_t>());
+    else
+      throw InvalidArgumentError(str_cat(node, ": reduction_indices must be int32 or int64, got ",
+                                         dtype_name(axes.dtype())));
+  } else {
+    ax = int_vector(axes, node, "reduction_indices");
+  }
+  const Shape& in = x.shape();
+  std::vector<bool> mask = reduction_mask(in, ax, node);
+  if (ax.empty()) std::fill(mask.begin(), mask.end(), false);
+  const Shape out = reduced_shape(in, mask, keep_dims);
+  // Each input element's output index: strides over the kept dimensions.
+  const int r = in.rank();
+  std::vector<std::int64_t> stride(static_cast<std::size_t>(r), 0);
+  std::int64_t s = 1;
+  for (int i = r - 1; i >= 0; --i)
+    if (!mask[static_cast<std::size_t>(i)]) {
+      stride[static_cast<std::size_t>(i)] = s;
+      s *= in.dims()[static_cast<std::size_t>(i)];
+    }
+  // Unsigned products wrap (signed overflow would be undefined); cut to x's width after.
+  std::vector<std::uint64_t> acc(static_cast<std::size_t>(out.num_elements()), 1);
+  const std::int64_t n = x.num_elements();
+  for (std::int64_t e = 0; e < n; ++e) {
+    std::int64_t rest = e, at = 0;
+    for (int i = r - 1; i >= 0; --i) {
+      const std::int64_t d = in.dims()[static_cast<std::size_t>(i)];
+      at += (rest % d) * stride[static_cast<std::size_t>(i)];
+      rest /= d;
+    }
+    const std::uint64_t v =
+        x.dtype() == DType::kInt32
+            ? static_cast<std::uint64_t>(std::int64_t{x.data<std::int32_t>()[e]})
+            : static_cast<std::uint64_t>(x.data<std::int64_t>()[e]);
+    acc[static_cast<std::size_t>(at)] *= v;
+  }
+  std::vector<std::int64_t> values(acc.size());
+  for (std::size_t k = 0; k < acc.size(); ++k)
+    values[k] = x.dtype() == DType::kInt32
+                    ? std::int64_t{static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[k]))}
+                    : static_cast<std::int64_t>(acc[k]);
+  return {out, values};
+}
+
+std::vector<std::int64_t> invert_permutation(const Tensor& x, const std::string& node) {
+  const std::vector<std::int64_t> p = int_vector(x, node, "x");
+  const auto n = static_cast<std::int64_t>(p.size());
+  std::vector<std::int64_t> inverse(p.size(), -1);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t d = p[static_cast<std::size_t>(i)];
+    if (d < 0 || d >= n)  // TF's messages
+      throw InvalidArgumentError(str_cat(node, ": ", d, " is not between 0 and ", n));
+    if (inverse[static_cast<std::size_t>(d)] != -1)
+      throw InvalidArgumentError(str_cat(node, ": ", d, " is duplicated in the input."));
+    inverse[static_cast<std::size_t>(d)] = i;
+  }
+  return inverse;
+}
+
 std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> broadcast_gradient_args(
     const std::vector<std::int64_t>& s0, const std::vector<std::int64_t>& s1,
     const std::string& node) {
@@ -449,6 +533,8 @@ void register_array_cpu_kernels(KernelRegistry& r) {
     r.add({"Shape", DeviceType::kCPU, d, "ref"}, shape_kernel);
     r.add({"Size", DeviceType::kCPU, d, "ref"}, size_kernel);
     r.add({"BroadcastGradientArgs", DeviceType::kCPU, d, "ref"}, broadcast_gradient_args_kernel);
+    r.add({"Prod", DeviceType::kCPU, d, "ref"}, prod_kernel);
+    r.add({"InvertPermutation", DeviceType::kCPU, d, "ref"}, invert_permutation_kernel);
   }
 }
 

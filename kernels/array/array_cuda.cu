@@ -224,6 +224,25 @@ void broadcast_gradient_args_gpu_kernel(KernelContext& c) {
   write_ints_gpu(c, 1, t, r1, Shape{static_cast<std::int64_t>(r1.size())});
 }
 
+// Prod (int32 / int64) and InvertPermutation read their inputs on the host (HostMemory, as
+// TF's integer shape ops) and write their small outputs on the stream.
+void prod_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects input and reduction_indices"));
+  GpuLaunchScope scope(c);
+  const auto [shape, v] =
+      int_prod(c.inputs[0], c.inputs[1], c.attr().get_or<bool>("keep_dims", false), c.node_name);
+  write_ints_gpu(c, 0, c.inputs[0].dtype(), v, shape);
+}
+
+void invert_permutation_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  GpuLaunchScope scope(c);
+  const auto inverse = invert_permutation(c.inputs[0], c.node_name);
+  write_ints_gpu(c, 0, c.inputs[0].dtype(), inverse,
+                 Shape{static_cast<std::int64_t>(inverse.size())});
+}
+
 // Up to kTransposeDims dimensions: the output's sizes and x's strides per output dimension,
 // passed by value.
 constexpr int kTransposeDims = 8;
@@ -407,6 +426,8 @@ void register_array_cuda_kernels(KernelRegistry& r) {
     r.add({"Size", DeviceType::kGPU, d, "cuda"}, size_gpu_kernel);
     r.add({"BroadcastGradientArgs", DeviceType::kGPU, d, "cuda"},
           broadcast_gradient_args_gpu_kernel);
+    r.add({"Prod", DeviceType::kGPU, d, "cuda"}, prod_gpu_kernel);
+    r.add({"InvertPermutation", DeviceType::kGPU, d, "cuda"}, invert_permutation_gpu_kernel);
   }
 }
 

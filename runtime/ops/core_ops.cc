@@ -401,6 +401,18 @@ void register_core_ops(OpRegistry& r) {
            c.set_output(t, Shape{-1});
            c.set_output(t, Shape{-1});
          }});
+  // TF's InvertPermutation(x): y[x[i]] = i, for an int32 / int64 vector permutation.
+  r.add(
+      {.name = "InvertPermutation", .min_inputs = 1, .max_inputs = 1, .shape = [](ShapeContext& c) {
+         const DType t = c.input_dtypes[0];
+         if (t != DType::kInt32 && t != DType::kInt64)
+           throw ValueError(
+               str_cat(c.node_name, ": x must be int32 or int64, got ", dtype_name(t)));
+         const Shape& x = c.input_shapes[0];
+         if (x.has_rank() && x.rank() != 1)
+           throw ValueError(str_cat(c.node_name, ": Shape must be rank 1 but is rank ", x.rank()));
+         c.set_output(t, x.has_rank() ? x : Shape{-1});
+       }});
   // TF's Where(condition) with one input: the coordinates (int64 [num_true, rank]) of the true
   // (nonzero) elements, in row-major order.
   r.add({.name = "Where", .min_inputs = 1, .max_inputs = 1, .shape = [](ShapeContext& c) {
@@ -492,7 +504,11 @@ void register_core_ops(OpRegistry& r) {
   // TF's Transpose(x, perm): output dimension i is x's dimension perm[i].
   r.add({.name = "Transpose", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            const Shape& x = c.input_shapes[0];
-           const auto perm = const_int_values(c, 1);
+           auto perm = const_int_values(c, 1);
+           // A perm the graph decides (TF evaluates constant subgraphs: tensordot's ConcatV2 of
+           // Consts).
+           if (!perm && c.input_value_shapes[1].is_fully_defined())
+             perm = c.input_value_shapes[1].dims();
            if (!perm) {
              const Shape& ps = c.input_shapes[1];
              if (x.has_rank())
@@ -640,8 +656,9 @@ void register_core_ops(OpRegistry& r) {
   r.set_host_memory_inputs("Fill", {0, 1});             // dims, value
   r.set_host_memory_inputs("BroadcastTo", {1});         // shape
   r.set_host_memory_inputs("BroadcastGradientArgs", {0, 1});
-  r.set_host_memory_inputs("ExpandDims", {1});    // dim
-  r.set_host_memory_inputs("Transpose", {1});     // perm
+  r.set_host_memory_inputs("ExpandDims", {1});  // dim
+  r.set_host_memory_inputs("Transpose", {1});   // perm
+  r.set_host_memory_inputs("InvertPermutation", {0});
   r.set_host_memory_inputs("OneHot", {1, 2, 3});  // depth, on_value, off_value
   for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
     r.set_host_memory_inputs(op, {0});  // shape

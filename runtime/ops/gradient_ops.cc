@@ -1,5 +1,7 @@
 // Gradient functions, beside the ops they differentiate (TF's math_grad.py / nn_grad.py),
 // written as graph ops so that every device that runs the forward op runs its gradient.
+#include <algorithm>
+
 #include "devices/base/errors.h"
 #include "runtime/gradients.h"
 #include "runtime/op_registry.h"
@@ -244,6 +246,8 @@ void register_gradients(OpRegistry& r) {
                          "Shape",
                          "Size",
                          "BroadcastGradientArgs",
+                         "InvertPermutation",
+                         "Prod",  // integers only here (shape arithmetic): no gradient flows
                          "StopGradient",
                          "Where",
                          "OneHot"})
@@ -762,22 +766,13 @@ void register_gradients(OpRegistry& r) {
   // TF's _FloorGrad: no gradient (the derivative is 0 almost everywhere).
   r.set_grad("Floor", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
   r.set_grad("Ceil", [](Graph&, const Operation&, const Grads&) { return Grads{Output()}; });
-  // TF's _TransposeGrad: dy transposed by the inverse permutation.
+  // TF's _TransposeGrad: dy transposed by InvertPermutation(perm) (for a Const perm, constant
+  // folding makes the inverse a Const at plan time).
   r.set_grad("Transpose", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    if (in[1].op().type() != "Const")
-      throw ValueError(str_cat("gradient of ", o.name(), ": perm must be a constant"));
-    const Tensor& pv = in[1].op().attrs().get<Tensor>("value");
-    std::vector<std::int64_t> perm;
-    if (pv.dtype() == DType::kInt32)
-      for (auto p : pv.to_vector<std::int32_t>()) perm.push_back(p);
-    else
-      perm = pv.to_vector<std::int64_t>();
-    std::vector<std::int64_t> inverse(perm.size());
-    for (std::size_t i = 0; i < perm.size(); ++i)
-      inverse[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
     return Grads{
-        op(g, "Transpose", {dy[0], const_ints(g, inverse, "InvertPermutation")}, {}, "transpose"),
+        op(g, "Transpose", {dy[0], op(g, "InvertPermutation", {in[1]}, {}, "InvertPermutation")},
+           {}, "transpose"),
         Output()};
   });
   // TF's _SelectGrad: dy to x where the condition holds, to y elsewhere; none for it.
@@ -794,7 +789,16 @@ void register_gradients(OpRegistry& r) {
   r.set_grad("Squeeze", [](Graph& g, const Operation& o, const Grads& dy) {
     return Grads{op(g, "Reshape", {dy[0], shape_of(g, o.inputs()[0], "Shape")})};
   });
+  // TF's _ReshapeGrad: dy reshaped to x's shape; a Const with -1 where one dimension of x is
+  // unknown and none is 0 (no run-time Shape op), the run-time shape for more unknowns.
   r.set_grad("Reshape", [](Graph& g, const Operation& o, const Grads& dy) {
+    const Shape xs = o.inputs()[0].shape();
+    if (xs.has_rank() && !xs.is_fully_defined()) {
+      const auto& d = xs.dims();
+      if (std::count(d.begin(), d.end(), -1) == 1 && std::count(d.begin(), d.end(), 0) == 0)
+        return Grads{op(g, "Reshape", {dy[0], const_ints(g, d, "Reshape/shape")}, {}, "Reshape"),
+                     Output()};
+    }
     return Grads{op(g, "Reshape", {dy[0], shape_of(g, o.inputs()[0], "Shape")}), Output()};
   });
   // TF's _SoftmaxCrossEntropyWithLogitsGrad: logits get dloss[:, None] * backprop (the op's

@@ -115,19 +115,21 @@ void pool_shape(ShapeContext& c) {
                      window_out(c, in.dims()[2], k[2], s[2], 1, padding), in.dims()[3]});
 }
 
-void reduce_shape(ShapeContext& c) {
-  require_float(c, 0);
+// A reduction's output shape: unknown unless x's rank and the axes (a Const) are known.
+Shape reduction_output_shape(const ShapeContext& c) {
   const Shape& in = c.input_shapes[0];
   const bool keep = c.attr().get_or<bool>("keep_dims", false);
-  if (!in.has_rank() || c.input_values[1] == nullptr) {
-    c.set_output(DType::kFloat32, Shape::unknown());
-    return;
-  }
+  if (!in.has_rank() || c.input_values[1] == nullptr) return Shape::unknown();
   const auto axes = const_ints(c, 1);
   std::vector<bool> mask;
   as_value_error([&] { mask = kernels::reduction_mask(in, axes, c.node_name); });
   if (axes.empty()) std::fill(mask.begin(), mask.end(), false);
-  c.set_output(DType::kFloat32, kernels::reduced_shape(in, mask, keep));
+  return kernels::reduced_shape(in, mask, keep);
+}
+
+void reduce_shape(ShapeContext& c) {
+  require_float(c, 0);
+  c.set_output(DType::kFloat32, reduction_output_shape(c));
 }
 
 void softmax_shape(ShapeContext& c) {
@@ -411,6 +413,17 @@ void register_nn_ops(OpRegistry& r) {
          }});
   for (const char* op : {"Sum", "Mean", "Max"})
     r.add({.name = op, .min_inputs = 2, .max_inputs = 2, .shape = reduce_shape});
+  // TF's Prod, on int32 / int64 here: the shape arithmetic of tensordot (products of
+  // dimensions). Its inputs are HostMemory (as TF's integer shape ops on a GPU).
+  r.add({.name = "Prod", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           const DType t = c.input_dtypes[0];
+           if (t != DType::kInt32 && t != DType::kInt64)
+             throw ValueError(str_cat(c.node_name,
+                                      ": ScopeFlow's Prod takes int32 or int64 (shape "
+                                      "arithmetic), got ",
+                                      dtype_name(t)));
+           c.set_output(t, reduction_output_shape(c));
+         }});
   r.add({.name = "Reshape", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
            if (c.input_values[1] == nullptr) {
              // A Shape op's value (TF's constant_value_as_shape): its input's static shape.
@@ -560,6 +573,7 @@ void register_nn_ops(OpRegistry& r) {
   r.set_host_memory_inputs("AvgPoolGrad", {0});           // orig_input_shape
   r.set_host_memory_inputs("Reshape", {1});               // shape
   for (const char* op : {"Sum", "Mean", "Max"}) r.set_host_memory_inputs(op, {1});  // axes
+  r.set_host_memory_inputs("Prod", {0, 1});  // integer shape arithmetic, on the host
 }
 
 }  // namespace scopeflow

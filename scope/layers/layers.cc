@@ -110,18 +110,33 @@ void check_positive(const std::array<std::int64_t, 2>& v, const char* what) {
 
 Output dense(const Output& inputs, std::int64_t units, const DenseOptions& options) {
   if (!inputs.valid()) throw ValueError("dense: inputs is an empty Output");
-  if (units <= 0) throw ValueError(str_cat("dense: units must be positive, got ", units));
+  // TF 2.21's messages (tf_keras' Dense: units 0 is allowed, min_ndim 2, a defined last axis).
+  if (units < 0)
+    throw ValueError(str_cat(
+        "Received an invalid value for `units`, expected a positive integer. Received: units=",
+        units));
   const Shape s = inputs.shape();
-  if (!s.has_rank() || s.rank() != 2 || s.dims()[1] < 0)
+  if (s.has_rank() && s.rank() < 2)
     throw ValueError(
-        str_cat("dense: the inputs must be rank 2 with a defined last dimension (ScopeFlow's dense "
-                "takes [batch, features]), got ",
+        str_cat("Input 0 of layer \"dense\" is incompatible with the layer: expected "
+                "min_ndim=2, found ndim=",
+                s.rank(), ". Full shape received: ", s.to_string()));
+  if (!s.has_rank() || s.dims().back() < 0)
+    throw ValueError(
+        str_cat("The last dimension of the inputs to a Dense layer should be defined. "
+                "Found None. Full input shape received: ",
                 s.to_string()));
+  const int rank = s.rank();
   const bool reusing = reuse_requested(options.reuse);
   variable_scope vs(scope_name(options.name, "dense", reusing),
                     scope_options(options.name, "dense", options.reuse, reusing));
-  const Weights w = make_weights(options, Shape{s.dims()[1], units}, units, inputs.dtype());
-  return finish(matmul(inputs, w.kernel.value()), w, options.activation);
+  const Weights w = make_weights(options, Shape{s.dims().back(), units}, units, inputs.dtype());
+  // TF: a matrix product for rank 2, tensordot over the last axis above (every leading axis
+  // kept: [batch, time, features] -> [batch, time, units]).
+  Output out = rank == 2 ? matmul(inputs, w.kernel.value())
+                         : tensordot(inputs, w.kernel.value(), std::vector<std::int64_t>{rank - 1},
+                                     std::vector<std::int64_t>{0});
+  return finish(out, w, options.activation);
 }
 
 Output conv2d(const Output& inputs, std::int64_t filters, std::array<std::int64_t, 2> kernel_size,

@@ -45,8 +45,10 @@ struct DenseOptions {
   std::string name = "";
   ReuseArg reuse = {};
 };
-// tf.layers.dense: inputs [batch, in] x kernel [in, units] (+ bias), ops "MatMul", "BiasAdd".
-// ValueError when the inputs are not rank 2 with a known last dimension (TF's message).
+// tf.layers.dense: inputs [batch, in] x kernel [in, units] (+ bias), ops "MatMul", "BiasAdd";
+// inputs of rank > 2 ([batch, ..., in]) go through TF's tensordot over the last axis (the
+// "Tensordot" ops; leading dimensions kept, unknown ones too). Units may be 0 (as TF 2.21).
+// ValueError for a rank below 2, an unknown last dimension or units < 0 (TF's messages).
 Output dense(const Output& inputs, std::int64_t units, const DenseOptions& options = {});
 
 struct Conv2DOptions {

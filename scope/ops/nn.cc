@@ -588,6 +588,134 @@ Output matmul(const Output& a, const Output& b, bool transpose_a, bool transpose
       .output(0);
 }
 
+namespace {
+
+// TF's _tensordot_reshape: one side of a tensordot as a matrix (free dimensions first, or last
+// when `flipped`: b's side), and its free dimensions (static, -1 unknown; and as a tensor when
+// the shape is only partly known).
+struct TensordotSide {
+  Output matrix;
+  std::vector<std::int64_t> free_dims;
+  Output free_dims_tensor;  // invalid on the static path
+};
+
+TensordotSide tensordot_side(const Output& a, const std::vector<std::int64_t>& axes, bool flipped) {
+  const Shape s = a.shape();
+  std::vector<std::int64_t> free;
+  for (std::int64_t i = 0; i < s.rank(); ++i)
+    if (std::find(axes.begin(), axes.end(), i) == axes.end()) free.push_back(i);
+  TensordotSide side;
+  for (auto i : free) side.free_dims.push_back(s.dims()[static_cast<std::size_t>(i)]);
+  std::vector<std::int64_t> perm = flipped ? axes : free;
+  for (auto i : flipped ? free : axes) perm.push_back(i);
+  if (s.is_fully_defined()) {
+    std::int64_t prod_free = 1, prod_axes = 1;
+    for (auto i : free) prod_free *= s.dims()[static_cast<std::size_t>(i)];
+    for (auto i : axes) prod_axes *= s.dims()[static_cast<std::size_t>(i)];
+    const std::vector<std::int64_t> new_shape =
+        flipped ? std::vector<std::int64_t>{prod_axes, prod_free}
+                : std::vector<std::int64_t>{prod_free, prod_axes};
+    bool identity = true;
+    for (std::size_t k = 0; k < perm.size(); ++k)
+      identity = identity && perm[k] == static_cast<std::int64_t>(k);
+    Output t = identity ? a : transpose(a, perm);
+    side.matrix = t.shape().dims() == new_shape ? t : reshape(t, new_shape);
+    return side;
+  }
+  // The shape arithmetic at run time, TF's ops in TF's order.
+  Output axes_t = ints_const(axes, "axes", "tensordot");
+  Output free_t = ints_const(free, "free", "tensordot");
+  Output shape_a = shape(a);
+  side.free_dims_tensor = gather(shape_a, free_t);
+  Output axes_dims = gather(shape_a, axes_t);
+  Output prod_free = reduce_prod(side.free_dims_tensor);
+  Output prod_axes = reduce_prod(axes_dims);
+  Output perm_t = flipped ? concat({axes_t, free_t}, 0) : concat({free_t, axes_t}, 0);
+  Output new_shape = flipped ? stack({prod_axes, prod_free}) : stack({prod_free, prod_axes});
+  side.matrix = reshape(transpose(a, perm_t), new_shape);
+  return side;
+}
+
+// The contraction axes normalized to [0, rank), each named once.
+std::vector<std::int64_t> tensordot_axes(const Output& t, const std::vector<std::int64_t>& axes,
+                                         const char* which) {
+  const int r = t.shape().rank();
+  std::vector<std::int64_t> out;
+  for (auto a : axes) {
+    if (a < -r || a >= r)
+      throw ValueError(str_cat("tensordot: axis ", a, " of `", which, "` is out of range for ",
+                               t.name(), " of shape ", t.shape().to_string()));
+    const std::int64_t n = a < 0 ? a + r : a;
+    if (std::find(out.begin(), out.end(), n) != out.end())
+      throw ValueError(str_cat("tensordot: axis ", n, " of `", which, "` is named twice"));
+    out.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+Output tensordot(const Output& a, const Output& b, const std::vector<std::int64_t>& a_axes,
+                 const std::vector<std::int64_t>& b_axes, std::string_view name) {
+  if (!a.valid() || !b.valid()) throw ValueError("tensordot: a or b is an empty Output");
+  for (const Output* t : {&a, &b})
+    if (!t->shape().has_rank())
+      throw ValueError(str_cat("tensordot: ", t->name(),
+                               " needs a known rank (ScopeFlow does not build TF's ListDiff path "
+                               "for an unknown one)"));
+  if (a_axes.size() != b_axes.size())
+    throw ValueError(str_cat("Different number of contraction axes `a` and `b`, ", a_axes.size(),
+                             " != ", b_axes.size(), "."));
+  const auto na = tensordot_axes(a, a_axes, "a");
+  const auto nb = tensordot_axes(b, b_axes, "b");
+  for (std::size_t k = 0; k < na.size(); ++k) {
+    const std::int64_t da = a.shape().dims()[static_cast<std::size_t>(na[k])];
+    const std::int64_t db = b.shape().dims()[static_cast<std::size_t>(nb[k])];
+    if (da >= 0 && db >= 0 && da != db)
+      throw ValueError(str_cat("tensordot: axis ", na[k], " of ", a.name(), " ",
+                               a.shape().to_string(), " and axis ", nb[k], " of ", b.name(), " ",
+                               b.shape().to_string(), " differ: ", da, " != ", db));
+  }
+  name_scope scope(name, "Tensordot");
+  const std::string final_name = scope.name();  // "Tensordot/": the result takes it
+  const TensordotSide sa = tensordot_side(a, na, false);
+  const TensordotSide sb = tensordot_side(b, nb, true);
+  Output ab = matmul(sa.matrix, sb.matrix);
+  if (!sa.free_dims_tensor.valid() && !sb.free_dims_tensor.valid()) {
+    std::vector<std::int64_t> dims = sa.free_dims;
+    dims.insert(dims.end(), sb.free_dims.begin(), sb.free_dims.end());
+    if (ab.shape().is_fully_defined() && ab.shape().dims() == dims) return ab;
+    return reshape(ab, dims, final_name);
+  }
+  Output af = sa.free_dims_tensor.valid() ? sa.free_dims_tensor
+                                          : ints_const(sa.free_dims, "Const", "tensordot");
+  Output bf = sb.free_dims_tensor.valid() ? sb.free_dims_tensor
+                                          : ints_const(sb.free_dims, "Const", "tensordot");
+  // The static shape (TF's set_shape of the free dimensions) follows from the shape tensor.
+  return reshape(ab, concat({af, bf}, 0), final_name);
+}
+
+Output detail::tensordot_n(const Output& a, const Output& b, std::int64_t axes,
+                           std::string_view name) {
+  if (!a.valid() || !b.valid()) throw ValueError("tensordot: a or b is an empty Output");
+  if (axes < 0) throw ValueError(str_cat("`axes` must be at least 0. Received: ", axes, "."));
+  const Shape s = a.shape();
+  if (!s.has_rank())
+    throw ValueError(str_cat("tensordot: ", a.name(),
+                             " needs a known rank (ScopeFlow does not build TF's ListDiff path "
+                             "for an unknown one)"));
+  if (axes > s.rank())
+    throw ValueError(str_cat("`axes` must not be larger than the number of dimensions of tensor ",
+                             a.name(), ".  Received ", axes, ", vs tensor dimensions ", s.rank(),
+                             "."));
+  std::vector<std::int64_t> a_axes, b_axes;
+  for (std::int64_t k = 0; k < axes; ++k) {
+    a_axes.push_back(s.rank() - axes + k);
+    b_axes.push_back(k);
+  }
+  return tensordot(a, b, a_axes, b_axes, name);
+}
+
 Output concat(const std::vector<Output>& values, std::int64_t axis, std::string_view name) {
   if (values.empty()) throw ValueError("concat: values must be a non-empty list of tensors");
   name_scope scope(name, "concat");
@@ -674,6 +802,13 @@ Output reshape(const Output& tensor, const Output& shape, std::string_view name)
       .output(0);
 }
 
+Output reduce_prod(const Output& x, const std::vector<std::int64_t>& axes, bool keep_dims,
+                   std::string_view name) {
+  if (x.valid() && x.dtype() != DType::kInt32 && x.dtype() != DType::kInt64)
+    throw ValueError(str_cat("reduce_prod: ", x.name(), " is ", dtype_name(x.dtype()),
+                             "; ScopeFlow's Prod takes int32 or int64 (shape arithmetic)"));
+  return reduce("Prod", x, axes, keep_dims, name);
+}
 Output reduce_sum(const Output& x, const std::vector<std::int64_t>& axes, bool keep_dims,
                   std::string_view name) {
   return reduce("Sum", x, axes, keep_dims, name);

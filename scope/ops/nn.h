@@ -129,6 +129,26 @@ Output in_top_k(const Output& predictions, const Output& targets, std::int64_t k
 
 Output matmul(const Output& a, const Output& b, bool transpose_a = false, bool transpose_b = false,
               std::string_view name = "");
+// tf.tensordot(a, b, axes): the sum over a's axes a_axes[k] and b's b_axes[k] (pairs of equal
+// dimensions) of a * b; the result has a's free dimensions, then b's. Built as TF's math_ops
+// under the "Tensordot" name scope: each side transposed (free axes first for a, last for b)
+// and reshaped to a matrix, one MatMul, reshaped back; with Consts where the static shapes
+// are fully defined (no transpose when the order is already right), else the shape arithmetic
+// at run time (Shape, GatherV2, Prod, ConcatV2, Pack; TF's ops and names). float32. ValueError
+// for an unknown rank, an axis out of range or named twice, lists of different lengths, or
+// paired dimensions that differ where known.
+Output tensordot(const Output& a, const Output& b, const std::vector<std::int64_t>& a_axes,
+                 const std::vector<std::int64_t>& b_axes, std::string_view name = "");
+namespace detail {
+Output tensordot_n(const Output& a, const Output& b, std::int64_t axes, std::string_view name);
+}  // namespace detail
+// axes = N: a's last N axes against b's first N (0: the outer product). A template, so that
+// tensordot(a, b, {1}, {0}) can only mean the axis lists.
+template <std::integral I>
+requires(!std::same_as<I, bool>) Output
+    tensordot(const Output& a, const Output& b, I axes, std::string_view name = "") {
+  return detail::tensordot_n(a, b, detail::axis_value(axes), name);
+}
 // `shape` may hold one -1 (inferred).
 // tf.concat: `values` (one dtype and rank; equal but for `axis`) joined along `axis`
 // (negative counts from the end). Op "ConcatV2" named "concat", its axis "concat/axis".
@@ -151,6 +171,10 @@ Output reduce_mean(const Output& x, const std::vector<std::int64_t>& axes = {},
                    bool keep_dims = false, std::string_view name = "");
 Output reduce_max(const Output& x, const std::vector<std::int64_t>& axes = {},
                   bool keep_dims = false, std::string_view name = "");
+// tf.reduce_prod on int32 / int64 tensors (op "Prod"; shape arithmetic: ScopeFlow has no
+// floating-point Prod kernel, and a float x is a ValueError); products wrap as TF's.
+Output reduce_prod(const Output& x, const std::vector<std::int64_t>& axes = {},
+                   bool keep_dims = false, std::string_view name = "");
 // One axis as an integer, as TF takes reduce_sum(x, 1).
 template <std::integral I>
 requires(!std::same_as<I, bool>) Output

@@ -218,6 +218,22 @@ Output transpose(const Output& x, const std::vector<std::int64_t>& perm, std::st
       Tensor::from_vector<std::int32_t>(p32, Shape{static_cast<std::int64_t>(p32.size())}), "perm");
   return get_default_graph().create_op("Transpose", {x, perm_t}, {}, final_name).output(0);
 }
+Output transpose(const Output& x, const Output& perm, std::string_view name) {
+  if (perm.dtype() != DType::kInt32 && perm.dtype() != DType::kInt64)
+    throw ValueError(str_cat("transpose: perm ", perm.name(), " must be int32 or int64, got ",
+                             dtype_name(perm.dtype())));
+  if (perm.shape().has_rank() && perm.shape().rank() != 1)
+    throw ValueError(str_cat("transpose: perm ", perm.name(), " must be a vector, got shape ",
+                             perm.shape().to_string()));
+  name_scope scope(name, "transpose");
+  const std::string final_name = scope.name();
+  return get_default_graph().create_op("Transpose", {x, perm}, {}, final_name).output(0);
+}
+Output invert_permutation(const Output& x, std::string_view name) {
+  return get_default_graph()
+      .create_op("InvertPermutation", {x}, {}, op_name(name, "InvertPermutation"))
+      .output(0);
+}
 Output stop_gradient(const Output& x, std::string_view name) {
   return get_default_graph()
       .create_op("StopGradient", {x}, {}, op_name(name, "StopGradient"))

@@ -57,6 +57,13 @@ Output identity(const Output& x, std::string_view name = "");
 // permutation's transpose.
 Output transpose(const Output& x, const std::vector<std::int64_t>& perm = {},
                  std::string_view name = "");
+// tf.transpose with a perm tensor (an int32 / int64 vector computed in the graph, as
+// tensordot's): op "Transpose" named "transpose"; gradient dy transposed by
+// InvertPermutation(perm).
+Output transpose(const Output& x, const Output& perm, std::string_view name = "");
+// tf.math.invert_permutation: y[x[i]] = i for an int32 / int64 vector holding each of 0..n-1 once
+// (op "InvertPermutation"; InvalidArgumentError at run time otherwise). No gradient.
+Output invert_permutation(const Output& x, std::string_view name = "");
 // tf.stop_gradient: x, through which gradients do not flow (op "StopGradient").
 Output stop_gradient(const Output& x, std::string_view name = "");
 // tf.expand_dims: a dimension of 1 inserted at `axis` (in [-rank-1, rank]); op "ExpandDims"

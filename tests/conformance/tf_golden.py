@@ -1304,6 +1304,50 @@ def layers_batch_norm_layouts():
     return out
 
 
+@case
+def layers_dense_tensordot():
+    """tf.layers.dense on rank-3 inputs: TF's tensordot, with the run-time shape arithmetic for a
+    batch of None and Consts for a fully defined shape (shared by reuse); tf.tensordot with
+    permuted pairs, an integer axes and a static side against a run-time one; gradients through
+    the run-time path (InvertPermutation, Reshape's -1 Const); values."""
+    import re
+    import numpy as np
+    g = tf.get_default_graph()
+    # Left out: the Sum and Mul gradients of the loss (ScopeFlow's broadcasting gradients name
+    # their run-time shape ops otherwise: docs/status.md item 16); their values are compared.
+    skip = lambda o: ("/Initializer/" in o.name or
+                      re.search(r"(Sum|mul)(_\d+)?_grad/|gradients(_\d+)?/AddN", _op_line(o)))
+    x = tf.placeholder(tf.float32, [None, 5, 3], name="x")
+    x2 = tf.placeholder(tf.float32, [2, 5, 3], name="x2")
+    a = tf.placeholder(tf.float32, [2, 3, 4], name="a")
+    b = tf.placeholder(tf.float32, [4, 3, 6], name="b")
+    n0 = len(g.get_operations())
+    y = tf.layers.dense(x, 4, activation=tf.nn.relu, name="proj")
+    y2 = tf.layers.dense(x2, 4, name="proj", reuse=True)
+    t = tf.tensordot(a, b, [[1, 2], [1, 0]])
+    t2 = tf.tensordot(a, b, 1)
+    tm = tf.tensordot(a, x, [[1], [2]], name="mixed")
+    kernel, bias = tf.trainable_variables("proj")
+    gr = tf.gradients(tf.reduce_sum(y * y), [x, kernel, bias])
+    gt = tf.gradients(tf.reduce_sum(tm * tm), [x, a])
+    out = [_op_line(o) for o in g.get_operations()[n0:] if not skip(o)]
+    out += [str(v.shape.as_list()) for v in [y, y2, t, t2, tm] + gr + gt]
+    out += [v.op.name + " " + str(v.shape.as_list()) for v in tf.global_variables()]
+    i = np.arange(120, dtype=np.float32)
+    xv = (((i[:30] * 7) % 11 - 5.0) / 4.0 + i[:30] / 41.0).reshape(2, 5, 3)
+    av = (((i[:24] * 5) % 13 - 6.0) / 5.0 + i[:24] / 37.0).reshape(2, 3, 4)
+    bv = (((i[:72] * 3) % 7 - 3.0) / 3.0).reshape(4, 3, 6)
+    kv = (((i[:12] * 5) % 9 - 4.0) / 3.0).reshape(3, 4)
+    bsv = np.array([0.25, -0.5, 0.75, 0.0], dtype=np.float32)
+    fmt = lambda r: " ".join("%.4g" % v for v in np.asarray(r).flatten())
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        s.run([tf.assign(kernel, kv), tf.assign(bias, bsv)])
+        for r in s.run([y, y2, t, t2, tm] + gr + gt, {x: xv, x2: xv, a: av, b: bv}):
+            out.append(fmt(r))
+    return out
+
+
 def main():
     results = {}
     for name, fn in CASES.items():

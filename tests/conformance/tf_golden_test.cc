@@ -1575,6 +1575,56 @@ std::map<std::string, std::function<Result()>> cases() {
       out.push_back(v.op().name() + " " + golden_vals({s.run(v.value())}, "%.4g"));
     return out;
   };
+  m["layers_dense_tensordot"] = [] {
+    auto g = sf::get_default_graph();
+    auto x = sf::placeholder(sf::float32, {-1, 5, 3}, "x");
+    auto x2 = sf::placeholder(sf::float32, {2, 5, 3}, "x2");
+    auto a = sf::placeholder(sf::float32, {2, 3, 4}, "a");
+    auto b = sf::placeholder(sf::float32, {4, 3, 6}, "b");
+    const std::size_t n0 = g.operations().size();
+    auto y = sf::layers::dense(
+        x, 4, {.activation = [](const sf::Output& v) { return sf::nn::relu(v); }, .name = "proj"});
+    auto y2 = sf::layers::dense(x2, 4, {.name = "proj", .reuse = true});
+    auto t = sf::tensordot(a, b, {1, 2}, {1, 0});
+    auto t2 = sf::tensordot(a, b, 1);
+    auto tm = sf::tensordot(a, x, {1}, {2}, "mixed");
+    const auto vars = sf::trainable_variables("proj");
+    const sf::Variable kernel = vars.at(0), bias = vars.at(1);
+    auto gr = sf::gradients(sf::reduce_sum(y * y), {x, kernel.value(), bias.value()});
+    auto gt = sf::gradients(sf::reduce_sum(tm * tm), {x, a});
+    Result out;
+    auto ops = g.operations();
+    const std::regex left_out("(Sum|mul)(_[0-9]+)?_grad/|gradients(_[0-9]+)?/AddN");
+    for (std::size_t i = n0; i < ops.size(); ++i)
+      if (const std::string line = op_line(ops[i]);
+          ops[i].name().find("/Initializer/") == std::string::npos &&
+          !std::regex_search(line, left_out))
+        out.push_back(line);
+    std::vector<sf::Output> fetch{y, y2, t, t2, tm};
+    fetch.insert(fetch.end(), gr.begin(), gr.end());
+    fetch.insert(fetch.end(), gt.begin(), gt.end());
+    for (const auto& f : fetch) out.push_back(dims(f.shape()));
+    for (const auto& v : sf::global_variables())
+      out.push_back(v.op().name() + " " + dims(v.shape()));
+    const auto xv =
+        pattern(30, [](float i) { return (std::fmod(i * 7, 11.0f) - 5.0f) / 4.0f + i / 41.0f; });
+    const auto av =
+        pattern(24, [](float i) { return (std::fmod(i * 5, 13.0f) - 6.0f) / 5.0f + i / 37.0f; });
+    const auto bv = pattern(72, [](float i) { return (std::fmod(i * 3, 7.0f) - 3.0f) / 3.0f; });
+    const auto kv = pattern(12, [](float i) { return (std::fmod(i * 5, 9.0f) - 4.0f) / 3.0f; });
+    auto set_kernel = kernel.assign(sf::constant(kv, {3, 4}));
+    auto set_bias = bias.assign(sf::constant(std::vector<float>{0.25f, -0.5f, 0.75f, 0.0f}, {4}));
+    sf::Session s;
+    s.run(sf::global_variables_initializer());
+    s.run({set_kernel, set_bias});
+    const auto xt = sf::Tensor::from_vector<float>(xv, {2, 5, 3});
+    for (const auto& r : s.run(fetch, {{x, xt},
+                                       {x2, xt},
+                                       {a, sf::Tensor::from_vector<float>(av, {2, 3, 4})},
+                                       {b, sf::Tensor::from_vector<float>(bv, {4, 3, 6})}}))
+      out.push_back(golden_vals({r}, "%.4g"));
+    return out;
+  };
   return m;
 }
 

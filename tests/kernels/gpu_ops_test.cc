@@ -1099,6 +1099,27 @@ TEST_P(GpuOpsTest, ShapeOps) {
     }
   }
   check_throws(make("BroadcastGradientArgs", DType::kInt32, {i32({2, 3}), i32({4, 3})}));
+  // Prod (int) and InvertPermutation: tensordot's shape arithmetic, read on the host.
+  for (bool host : {true, false}) {
+    OpCase p = make("Prod", DType::kInt32, {i32({5, 3, 7, 2}), i32({0})});
+    OpCase q = make("Prod", DType::kInt64, {i64({65536, 65536, -3}), i64({0})});
+    OpCase k = make("Prod", DType::kInt32, {i32({}), i32({0})});
+    k.attrs.set("keep_dims", true);
+    OpCase v = make("InvertPermutation", DType::kInt32, {i32({2, 0, 3, 1})});
+    OpCase w = make("InvertPermutation", DType::kInt64, {i64({})});
+    for (OpCase* oc : {&p, &q, &k}) {
+      if (host) oc->host_inputs = {0, 1};
+      oc->rtol = oc->atol = 0;
+      check(*oc);
+    }
+    for (OpCase* oc : {&v, &w}) {
+      if (host) oc->host_inputs = {0};
+      oc->rtol = oc->atol = 0;
+      check(*oc);
+    }
+  }
+  check_throws(make("InvertPermutation", DType::kInt32, {i32({0, 0})}));
+  check_throws(make("InvertPermutation", DType::kInt32, {i32({0, 2})}));
   for (std::int32_t dim : {0, 2, -1, -3}) {
     OpCase e = make("ExpandDims", DType::kFloat32,
                     {random_tensor(DType::kFloat32, {2, 3}, 14), Tensor::from_scalar(dim)});
