@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -20,6 +21,18 @@ Output op(Graph& g, const std::string& type, const std::vector<Output>& inputs, 
 }
 
 Output const_ints(Graph& g, const std::vector<std::int64_t>& v, const std::string& name) {
+  // int64 when a value does not fit int32 (as TF converts a Python list of such dimensions):
+  // a cast would wrap a dimension of 2^31 or more.
+  if (std::any_of(v.begin(), v.end(), [](std::int64_t x) {
+        return x < std::numeric_limits<std::int32_t>::min() ||
+               x > std::numeric_limits<std::int32_t>::max();
+      })) {
+    AttrMap a;
+    a.set("value",
+          Tensor::from_vector<std::int64_t>(v, Shape{static_cast<std::int64_t>(v.size())}));
+    a.set("dtype", DType::kInt64);
+    return g.create_op("Const", {}, std::move(a), name).output(0);
+  }
   std::vector<std::int32_t> i32(v.begin(), v.end());
   AttrMap a;
   a.set("value",

@@ -451,6 +451,15 @@ std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const Tens
     }
   // Unsigned products wrap (signed overflow would be undefined); cut to x's width after.
   std::vector<std::uint64_t> acc(static_cast<std::size_t>(out.num_elements()), 1);
+  // The values on the host (a GPU kernel's HostMemory input computed on the GPU, a GatherV2 of
+  // a Shape, arrives in device memory: to_vector copies it back).
+  std::vector<std::uint64_t> xv;
+  if (x.dtype() == DType::kInt32)
+    for (const std::int32_t v : x.to_vector<std::int32_t>())
+      xv.push_back(static_cast<std::uint64_t>(std::int64_t{v}));
+  else
+    for (const std::int64_t v : x.to_vector<std::int64_t>())
+      xv.push_back(static_cast<std::uint64_t>(v));
   const std::int64_t n = x.num_elements();
   for (std::int64_t e = 0; e < n; ++e) {
     std::int64_t rest = e, at = 0;
@@ -459,11 +468,7 @@ std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const Tens
       at += (rest % d) * stride[static_cast<std::size_t>(i)];
       rest /= d;
     }
-    const std::uint64_t v =
-        x.dtype() == DType::kInt32
-            ? static_cast<std::uint64_t>(std::int64_t{x.data<std::int32_t>()[e]})
-            : static_cast<std::uint64_t>(x.data<std::int64_t>()[e]);
-    acc[static_cast<std::size_t>(at)] *= v;
+    acc[static_cast<std::size_t>(at)] *= xv[static_cast<std::size_t>(e)];
   }
   std::vector<std::int64_t> values(acc.size());
   for (std::size_t k = 0; k < acc.size(); ++k)

@@ -195,6 +195,10 @@ TEST_F(TensordotTest, GradientsOnBothPaths) {
   EXPECT_TRUE(has_op("gradients/Tensordot/Reshape_grad/Reshape/shape Const"));
   EXPECT_FALSE(has_op("gradients/Tensordot/Reshape_grad/Shape Shape"));
   EXPECT_EQ(g.shape(), sf::Shape({-1, 3, 4}));
+  // TF's in_grad.set_shape(t_in.get_shape()): w2's gradient comes out of a MatMul of the
+  // [?, ?] matrix, yet has w2's static shape.
+  auto gw = sf::gradients(loss, {w2})[0];
+  EXPECT_EQ(gw.shape(), sf::Shape({4, 5}));
   // Against the same model on the static path.
   auto xs = sf::placeholder(sf::float32, {2, 3, 4}, "xs");
   auto ys = sf::tensordot(xs, w2, 1);
