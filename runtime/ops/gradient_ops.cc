@@ -1,6 +1,9 @@
 // Gradient functions, beside the ops they differentiate (TF's math_grad.py / nn_grad.py),
 // written as graph ops so that every device that runs the forward op runs its gradient.
 #include <algorithm>
+#include <cstring>
+#include <optional>
+#include <utility>
 
 #include "devices/base/errors.h"
 #include "runtime/gradients.h"
@@ -15,6 +18,66 @@ using grad_util::op;
 using grad_util::reduce_to_shape;
 using grad_util::shape_of;
 using Grads = std::vector<Output>;
+
+// TF 2.21's _InferGradientReductionAxes: the axes of the broadcast shape over which x's and y's
+// gradients sum, when the static shapes decide them (a 1 against a dimension that is not 1, a
+// missing leading dimension); nullopt when an unknown dimension leaves it to the run.
+std::optional<std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>>>
+infer_gradient_reduction_axes(const Shape& xs, const Shape& ys) {
+  if (!xs.has_rank() || !ys.has_rank()) return std::nullopt;
+  const int xr = xs.rank(), yr = ys.rank(), br = std::max(xr, yr);
+  std::vector<std::int64_t> rx, ry;
+  for (int axis = 0; axis < br; ++axis) {
+    const std::int64_t xd =
+        axis < br - xr ? 1 : xs.dims()[static_cast<std::size_t>(axis - (br - xr))];
+    const std::int64_t yd =
+        axis < br - yr ? 1 : ys.dims()[static_cast<std::size_t>(axis - (br - yr))];
+    if (xd == 1 && yd != 1)
+      rx.push_back(axis);
+    else if (yd == 1 && xd != 1)
+      ry.push_back(axis);
+    else if (xd < 0 || yd < 0)
+      return std::nullopt;
+  }
+  return std::pair{rx, ry};
+}
+
+// TF 2.21's _ShapesFullySpecifiedAndEqual(x, y, grad).
+bool shapes_fully_specified_and_equal(const Output& x, const Output& y, const Output& grad) {
+  const Shape xs = x.shape();
+  return xs.is_fully_defined() && xs == y.shape() && xs == grad.shape();
+}
+
+// TF 2.21's _ReduceGradientArgs (SmartBroadcastGradientArgs, _ReduceGradientArg): the raw
+// gradients gx, gy of a broadcasting binary op's x and y summed back to their shapes. Ops as
+// TF's, in TF's order: "Shape" / "Shape_1" (Consts when fully defined), BroadcastGradientArgs
+// when the static shapes cannot decide the axes, then for each side that must reduce a "Sum"
+// (keep_dims, over its "Sum/reduction_indices" Const or the run-time axes) and a "Reshape".
+Grads reduce_gradient_args(Graph& g, const Output& x, const Output& y, Output gx, Output gy) {
+  if (!gx.valid() && !gy.valid()) return Grads{gx, gy};
+  const Output sx = shape_of(g, x, "Shape");
+  const Output sy = shape_of(g, y, "Shape_1");
+  const auto axes = infer_gradient_reduction_axes(x.shape(), y.shape());
+  Operation args;
+  if (!axes) args = g.create_op("BroadcastGradientArgs", {sx, sy}, {}, "BroadcastGradientArgs");
+  auto reduce = [&](Output grad, int k, const Output& shape, bool must_reduce) {
+    if (!grad.valid() || !must_reduce) return grad;
+    const std::string sum = g.unique_name("Sum");  // the Const sits in the Sum's scope
+    Output at =
+        axes ? const_ints(g, k == 0 ? axes->first : axes->second, sum + "/reduction_indices/")
+             : args.output(k);
+    AttrMap keep;
+    keep.set("keep_dims", true);
+    return op(g, "Reshape", {op(g, "Sum", {grad, at}, std::move(keep), sum + "/"), shape}, {},
+              "Reshape");
+  };
+  // (Known axes imply known ranks.)
+  const bool x_must = !axes || !axes->first.empty() || x.shape().rank() < y.shape().rank();
+  const bool y_must = !axes || !axes->second.empty() || y.shape().rank() < x.shape().rank();
+  Output rx = reduce(gx, 0, sx, x_must);
+  Output ry = reduce(gy, 1, sy, y_must);
+  return Grads{rx, ry};
+}
 
 Shape static_shape(const Output& t, const char* what) {
   Shape s = t.shape();
@@ -333,16 +396,20 @@ void register_gradients(OpRegistry& r) {
   r.set_grad("AddN", [](Graph&, const Operation& o, const Grads& dy) {
     return Grads(static_cast<std::size_t>(o.inputs().size()), dy[0]);
   });
+  // TF 2.21's _AddGrad / _SubGrad / _MulGrad / _RealDivGrad / _PowGrad /
+  // _SquaredDifferenceGrad: the raw gradients, then _ReduceGradientArgs (reduce_gradient_args).
   auto add = [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    return Grads{reduce_to_shape(g, dy[0], in[0], in[1]), reduce_to_shape(g, dy[0], in[1], in[0])};
+    if (shapes_fully_specified_and_equal(in[0], in[1], dy[0])) return Grads{dy[0], dy[0]};
+    return reduce_gradient_args(g, in[0], in[1], dy[0], dy[0]);
   };
   r.set_grad("Add", add);
   r.set_grad("AddV2", add);
   r.set_grad("Sub", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
-    return Grads{reduce_to_shape(g, dy[0], in[0], in[1]),
-                 reduce_to_shape(g, op(g, "Neg", {dy[0]}), in[1], in[0])};
+    Output neg = op(g, "Neg", {dy[0]});
+    if (shapes_fully_specified_and_equal(in[0], in[1], dy[0])) return Grads{dy[0], neg};
+    return reduce_gradient_args(g, in[0], in[1], dy[0], neg);
   });
   r.set_grad("Mul", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
@@ -352,9 +419,8 @@ void register_gradients(OpRegistry& r) {
     const bool same = sx.is_fully_defined() && sx == sy && sy == sg &&
                       (dy[0].dtype() == DType::kFloat32 || dy[0].dtype() == DType::kInt32);
     Output gx = op(g, "Mul", {dy[0], in[1]});
-    Output gy = same ? op(g, "Mul", {dy[0], in[0]}, {}, "Mul_1")
-                     : op(g, "Mul", {in[0], dy[0]}, {}, "Mul_1");
-    return Grads{reduce_to_shape(g, gx, in[0], in[1]), reduce_to_shape(g, gy, in[1], in[0])};
+    if (same) return Grads{gx, op(g, "Mul", {dy[0], in[0]}, {}, "Mul_1")};
+    return reduce_gradient_args(g, in[0], in[1], gx, op(g, "Mul", {in[0], dy[0]}, {}, "Mul_1"));
   });
   r.set_grad("RealDiv", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
@@ -362,8 +428,7 @@ void register_gradients(OpRegistry& r) {
     Output q =
         op(g, "RealDiv", {op(g, "RealDiv", {op(g, "Neg", {in[0]}), in[1]}, {}, "RealDiv_1"), in[1]},
            {}, "RealDiv_2");
-    return Grads{reduce_to_shape(g, dx, in[0], in[1]),
-                 reduce_to_shape(g, op(g, "Mul", {dy[0], q}), in[1], in[0])};
+    return reduce_gradient_args(g, in[0], in[1], dx, op(g, "Mul", {dy[0], q}, {}, "mul"));
   });
   // TF's _MaximumGrad / _MinimumGrad: dy goes to x where x >= y (x <= y), else to y (ties to
   // x; a NaN operand sends it to y). NOTE: masks multiply dy, where TF selects: an inf or NaN
@@ -385,45 +450,71 @@ void register_gradients(OpRegistry& r) {
                           in[1], in[0])};
     };
   };
-  // TF's _PowGrad: dx = dy * y * x^(y - 1); dy' = dy * z * log(x) where x > 0, else 0 (no
-  // false singularity at x = 0: log takes 1 there); both summed to their operand's shape.
+  // TF 2.21's _PowGrad: dx = dy * y * x^(y - 1); dy' = dy * z * log(x) where x > 0, else 0
+  // (no false singularity at x = 0: log takes 1 there); then _ReduceGradientArgs. TF's ops in
+  // TF's order; ones_like / zeros_like of a fully defined x are Consts as TF's (zeros_like of a
+  // partly known x is a Fill here, TF's ZerosLike op there).
   r.set_grad("Pow", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const Output x = in[0], y = in[1], z = o.output(0);
     const DType t = x.dtype();
+    Output scaled = op(g, "Mul", {dy[0], y}, {}, "mul");
     Output y_minus_1 = op(g, "Sub", {y, grad_util::scalar(g, 1.0, t, "sub/y")}, {}, "sub");
-    Output gx =
-        op(g, "Mul", {op(g, "Mul", {dy[0], y}, {}, "mul"), op(g, "Pow", {x, y_minus_1}, {}, "Pow")},
-           {}, "mul_1");
+    Output gx = op(g, "Mul", {scaled, op(g, "Pow", {x, y_minus_1}, {}, "Pow")}, {}, "mul_1");
     Output mask = op(g, "Greater", {x, grad_util::scalar(g, 0.0, t, "Greater/y")}, {}, "Greater");
-    Output ones = op(g, "Fill",
-                     {grad_util::shape_of(g, x, "ones_like/Shape"),
-                      grad_util::scalar(g, 1.0, t, "ones_like/Const")},
-                     {}, "ones_like");
-    Output zeros = op(g, "Fill",
-                      {grad_util::shape_of(g, x, "zeros_like/Shape"),
-                       grad_util::scalar(g, 0.0, t, "zeros_like/Const")},
-                      {}, "zeros_like");
+    const Shape xs = x.shape();
+    Output ones =
+        op(g, "Fill",
+           {xs.is_fully_defined() ? const_ints(g, xs.dims(), "ones_like/Shape/shape_as_tensor")
+                                  : shape_of(g, x, "ones_like/Shape"),
+            grad_util::scalar(g, 1.0, t, "ones_like/Const")},
+           {}, "ones_like");
     Output safe_x = op(g, "Select", {mask, x, ones}, {}, "Select");
-    Output log_x =
-        op(g, "Select", {mask, op(g, "Log", {safe_x}, {}, "Log"), zeros}, {}, "Select_1");
-    Output gy = op(g, "Mul", {op(g, "Mul", {dy[0], z}, {}, "mul_2"), log_x}, {}, "mul_3");
-    return Grads{reduce_to_shape(g, gx, x, y), reduce_to_shape(g, gy, y, x)};
+    Output log_x = op(g, "Log", {safe_x}, {}, "Log");
+    Output zeros;
+    if (xs.is_fully_defined()) {
+      Tensor value(t, xs);  // TF: zeros_like of a fully defined shape is a Const of zeros
+      std::memset(value.raw_data(), 0, value.bytes());
+      AttrMap a;
+      a.set("value", value);
+      a.set("dtype", t);
+      zeros = g.create_op("Const", {}, std::move(a), "zeros_like").output(0);
+    } else {
+      zeros =
+          op(g, "Fill",
+             {shape_of(g, x, "zeros_like/Shape"), grad_util::scalar(g, 0.0, t, "zeros_like/Const")},
+             {}, "zeros_like");
+    }
+    Output masked_log = op(g, "Select", {mask, log_x, zeros}, {}, "Select_1");
+    Output gy = op(g, "Mul", {op(g, "Mul", {dy[0], z}, {}, "mul_2"), masked_log}, {}, "mul_3");
+    return reduce_gradient_args(g, x, y, gx, gy);
   });
-  // TF's _SquaredDifferenceGrad: x_grad = (2 * dy) * (x - y), summed to x's shape; y's the
-  // negation of x_grad summed to y's.
+  // TF 2.21's _SquaredDifferenceGrad: under control_dependencies([grad]), x_grad =
+  // scalar_mul(2, grad) * (x - y) (Const "scalar", "Mul", "sub", "mul_1"); y's is -x_grad; then
+  // _ReduceGradientArgs, unless the three shapes are fully defined and equal.
   r.set_grad("SquaredDifference", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const DType t = in[0].dtype();
-    Output twice =
-        op(g, "Mul", {grad_util::scalar(g, 2.0, t, "scalar_mul/x"), dy[0]}, {}, "scalar_mul");
-    Output x_grad = op(g, "Mul", {twice, op(g, "Sub", {in[0], in[1]}, {}, "sub")}, {}, "mul");
-    Output y_sum = reduce_to_shape(g, x_grad, in[1], in[0]);
+    Output x_grad;
+    {
+      auto& frames = g.control_frames();
+      frames.push_back(Graph::ControlFrame{});
+      frames.back().controls.push_back(dy[0].op());
+      try {
+        Output twice = op(g, "Mul", {grad_util::scalar(g, 2.0, t, "scalar"), dy[0]}, {}, "Mul");
+        x_grad = op(g, "Mul", {twice, op(g, "Sub", {in[0], in[1]}, {}, "sub")}, {}, "mul_1");
+      } catch (...) {
+        frames.pop_back();
+        throw;
+      }
+      frames.pop_back();
+    }
     // (Neg has a float32 kernel only: other dtypes multiply by -1.)
-    Output y_grad = t == DType::kFloat32
-                        ? op(g, "Neg", {y_sum}, {}, "Neg")
-                        : op(g, "Mul", {y_sum, grad_util::scalar(g, -1.0, t, "Neg/y")}, {}, "Neg");
-    return Grads{reduce_to_shape(g, x_grad, in[0], in[1]), y_grad};
+    Output neg = t == DType::kFloat32
+                     ? op(g, "Neg", {x_grad}, {}, "Neg")
+                     : op(g, "Mul", {x_grad, grad_util::scalar(g, -1.0, t, "Neg/y")}, {}, "Neg");
+    if (shapes_fully_specified_and_equal(in[0], in[1], dy[0])) return Grads{x_grad, neg};
+    return reduce_gradient_args(g, in[0], in[1], x_grad, neg);
   });
   r.set_grad("Maximum", extremum("GreaterEqual"));
   r.set_grad("Minimum", extremum("LessEqual"));

@@ -1313,10 +1313,8 @@ def layers_dense_tensordot():
     import re
     import numpy as np
     g = tf.get_default_graph()
-    # Left out: the Sum and Mul gradients of the loss (ScopeFlow's broadcasting gradients name
-    # their run-time shape ops otherwise: docs/status.md item 16); their values are compared.
-    skip = lambda o: ("/Initializer/" in o.name or
-                      re.search(r"(Sum|mul)(_\d+)?_grad/|gradients(_\d+)?/AddN", _op_line(o)))
+    # Left out: the loss's Sum gradient (Tile in TF, BroadcastTo here); its values are compared.
+    skip = lambda o: "/Initializer/" in o.name or re.search(r"Sum(_\d+)?_grad/", _op_line(o))
     x = tf.placeholder(tf.float32, [None, 5, 3], name="x")
     x2 = tf.placeholder(tf.float32, [2, 5, 3], name="x2")
     a = tf.placeholder(tf.float32, [2, 3, 4], name="a")
@@ -1345,6 +1343,35 @@ def layers_dense_tensordot():
         s.run([tf.assign(kernel, kv), tf.assign(bias, bsv)])
         for r in s.run([y, y2, t, t2, tm] + gr + gt, {x: xv, x2: xv, a: av, b: bv}):
             out.append(fmt(r))
+    return out
+
+
+@case
+def math_broadcast_gradients():
+    """Gradients of broadcasting binary ops as TF 2.21's _ReduceGradientArgs: static reduction
+    axes ([?, 3] with [3]), run-time ones ([?, ?] with [3]), a [2, 1] stretched, a scalar, and
+    the fully-specified-equal fast paths of Add / Sub / Mul / SquaredDifference; op for op,
+    static shapes and values."""
+    import numpy as np
+    g = tf.get_default_graph()
+    a = tf.placeholder(tf.float32, [None, 3], name="a")
+    b = tf.placeholder(tf.float32, [3], name="b")
+    c = tf.placeholder(tf.float32, [2, 1], name="c")
+    d = tf.placeholder(tf.float32, [2, 3], name="d")
+    e = tf.placeholder(tf.float32, [None, None], name="e")
+    n0 = len(g.get_operations())
+    ys = [a + b, a - b, a * b, a / b, tf.pow(d, c), tf.squared_difference(d, c), d * d, d - c,
+          e * b, d + 2.0, tf.squared_difference(d, d), d + d]
+    gr = tf.gradients(ys, [a, b, c, d, e])
+    out = [_op_line(o) for o in g.get_operations()[n0:]]
+    out += [str(t.shape.as_list()) for t in gr]
+    i = np.arange(12, dtype=np.float32)
+    feed = {a: ((i[:6] * 5) % 7 / 3.0 + 0.5).reshape(2, 3), b: np.array([1.5, -0.75, 2.0], np.float32),
+            c: np.array([[0.5], [1.25]], np.float32), d: ((i[:6] * 3) % 5 / 2.0 + 0.25).reshape(2, 3),
+            e: ((i[:6] * 7) % 11 / 4.0 - 1.0).reshape(2, 3)}
+    with tf.Session() as s:
+        for r in s.run(gr, feed):
+            out.append(" ".join("%.5g" % v for v in np.asarray(r).flatten()))
     return out
 
 
