@@ -63,9 +63,21 @@ Grads reduce_gradient_args(Graph& g, const Output& x, const Output& y, Output gx
   auto reduce = [&](Output grad, int k, const Output& shape, bool must_reduce) {
     if (!grad.valid() || !must_reduce) return grad;
     const std::string sum = g.unique_name("Sum");  // the Const sits in the Sum's scope
-    Output at =
-        axes ? const_ints(g, k == 0 ? axes->first : axes->second, sum + "/reduction_indices/")
-             : args.output(k);
+    Output at;
+    if (!axes) {
+      at = args.output(k);
+    } else {
+      const auto& list = k == 0 ? axes->first : axes->second;
+      // TF converts an empty list to float32 first (an unused Const), then to int32.
+      if (list.empty()) {
+        AttrMap a;
+        a.set("value", Tensor::from_vector<float>({}, Shape{0}));
+        a.set("dtype", DType::kFloat32);
+        g.create_op("Const", {}, std::move(a), sum + "/reduction_indices/");
+      }
+      at = const_ints(g, list,
+                      sum + (list.empty() ? "/reduction_indices_1/" : "/reduction_indices/"));
+    }
     AttrMap keep;
     keep.set("keep_dims", true);
     return op(g, "Reshape", {op(g, "Sum", {grad, at}, std::move(keep), sum + "/"), shape}, {},
@@ -452,8 +464,8 @@ void register_gradients(OpRegistry& r) {
   };
   // TF 2.21's _PowGrad: dx = dy * y * x^(y - 1); dy' = dy * z * log(x) where x > 0, else 0
   // (no false singularity at x = 0: log takes 1 there); then _ReduceGradientArgs. TF's ops in
-  // TF's order; ones_like / zeros_like of a fully defined x are Consts as TF's (zeros_like of a
-  // partly known x is a Fill here, TF's ZerosLike op there).
+  // TF's order; zeros_like of a fully defined x is a Const under 1000 elements, else a Fill, as
+  // TF's (of a partly known x: a Fill here, TF's ZerosLike op there).
   r.set_grad("Pow", [](Graph& g, const Operation& o, const Grads& dy) {
     auto in = o.inputs();
     const Output x = in[0], y = in[1], z = o.output(0);
@@ -472,18 +484,19 @@ void register_gradients(OpRegistry& r) {
     Output safe_x = op(g, "Select", {mask, x, ones}, {}, "Select");
     Output log_x = op(g, "Log", {safe_x}, {}, "Log");
     Output zeros;
-    if (xs.is_fully_defined()) {
-      Tensor value(t, xs);  // TF: zeros_like of a fully defined shape is a Const of zeros
+    if (xs.is_fully_defined() && xs.num_elements() < 1000) {  // TF's _constant_if_small
+      Tensor value(t, xs);
       std::memset(value.raw_data(), 0, value.bytes());
       AttrMap a;
       a.set("value", value);
       a.set("dtype", t);
       zeros = g.create_op("Const", {}, std::move(a), "zeros_like").output(0);
     } else {
-      zeros =
-          op(g, "Fill",
-             {shape_of(g, x, "zeros_like/Shape"), grad_util::scalar(g, 0.0, t, "zeros_like/Const")},
-             {}, "zeros_like");
+      zeros = op(g, "Fill",
+                 {xs.is_fully_defined() ? const_ints(g, xs.dims(), "zeros_like/shape_as_tensor")
+                                        : shape_of(g, x, "zeros_like/Shape"),
+                  grad_util::scalar(g, 0.0, t, "zeros_like/Const")},
+                 {}, "zeros_like");
     }
     Output masked_log = op(g, "Select", {mask, log_x, zeros}, {}, "Select_1");
     Output gy = op(g, "Mul", {op(g, "Mul", {dy[0], z}, {}, "mul_2"), masked_log}, {}, "mul_3");

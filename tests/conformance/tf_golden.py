@@ -1359,19 +1359,29 @@ def math_broadcast_gradients():
     c = tf.placeholder(tf.float32, [2, 1], name="c")
     d = tf.placeholder(tf.float32, [2, 3], name="d")
     e = tf.placeholder(tf.float32, [None, None], name="e")
+    r = tf.placeholder(tf.float32, [1, 3], name="r")
+    u = tf.placeholder(tf.float32, None, name="u")
+    big = tf.placeholder(tf.float32, [40, 40], name="big")
+    c2 = tf.placeholder(tf.float32, [40, 1], name="c2")
     n0 = len(g.get_operations())
     ys = [a + b, a - b, a * b, a / b, tf.pow(d, c), tf.squared_difference(d, c), d * d, d - c,
-          e * b, d + 2.0, tf.squared_difference(d, d), d + d]
-    gr = tf.gradients(ys, [a, b, c, d, e])
+          e * b, d + 2.0, tf.squared_difference(d, d), d + d, b * r, u * b, r * a,
+          tf.pow(big, c2)]
+    gr = tf.gradients(ys, [a, b, c, d, e, r, u, big, c2])
     out = [_op_line(o) for o in g.get_operations()[n0:]]
-    out += [str(t.shape.as_list()) for t in gr]
+    out += [str(t.shape.as_list()) if t.shape.rank is not None else "None" for t in gr]
     i = np.arange(12, dtype=np.float32)
     feed = {a: ((i[:6] * 5) % 7 / 3.0 + 0.5).reshape(2, 3), b: np.array([1.5, -0.75, 2.0], np.float32),
             c: np.array([[0.5], [1.25]], np.float32), d: ((i[:6] * 3) % 5 / 2.0 + 0.25).reshape(2, 3),
-            e: ((i[:6] * 7) % 11 / 4.0 - 1.0).reshape(2, 3)}
+            e: ((i[:6] * 7) % 11 / 4.0 - 1.0).reshape(2, 3),
+            r: np.array([[0.25, -1.5, 0.5]], np.float32), u: ((i[:6] * 2) % 5 / 3.0 - 0.5).reshape(2, 3),
+            big: (np.arange(1600, dtype=np.float32) % 13 / 7.0 + 0.125).reshape(40, 40),
+            c2: (np.arange(40, dtype=np.float32) % 3 / 2.0 + 0.5).reshape(40, 1)}
     with tf.Session() as s:
-        for r in s.run(gr, feed):
-            out.append(" ".join("%.5g" % v for v in np.asarray(r).flatten()))
+        for k, t in enumerate(gr[:7] + gr[8:]):  # c2's sums of 40 cancel: 4 digits
+            f = "%.4g" if k == 7 else "%.5g"
+            out.append(" ".join(f % v for v in np.asarray(s.run(t, feed)).flatten()))
+        out.append("%.4g" % np.asarray(s.run(gr[7], feed)).sum())
     return out
 
 

@@ -1632,6 +1632,10 @@ std::map<std::string, std::function<Result()>> cases() {
     auto c = sf::placeholder(sf::float32, {2, 1}, "c");
     auto d = sf::placeholder(sf::float32, {2, 3}, "d");
     auto e = sf::placeholder(sf::float32, {-1, -1}, "e");
+    auto r = sf::placeholder(sf::float32, {1, 3}, "r");
+    auto u = sf::placeholder(sf::float32, sf::Shape::unknown(), "u");
+    auto big = sf::placeholder(sf::float32, {40, 40}, "big");
+    auto c2 = sf::placeholder(sf::float32, {40, 1}, "c2");
     const std::size_t n0 = g.operations().size();
     // One statement each: C++ leaves the order of a braced list's operands unspecified, not
     // its elements.
@@ -1648,28 +1652,42 @@ std::map<std::string, std::function<Result()>> cases() {
     ys.push_back(d + 2.0f);
     ys.push_back(sf::squared_difference(d, d));
     ys.push_back(d + d);
-    auto gr = sf::gradients(ys, {a, b, c, d, e});
+    ys.push_back(b * r);
+    ys.push_back(u * b);
+    ys.push_back(r * a);
+    ys.push_back(sf::pow(big, c2));
+    auto gr = sf::gradients(ys, {a, b, c, d, e, r, u, big, c2});
     Result out;
     auto ops = g.operations();
     for (std::size_t i = n0; i < ops.size(); ++i) out.push_back(op_line(ops[i]));
-    for (const auto& t : gr) out.push_back(dims(t.shape()));
-    const auto i6 = pattern(6, [](float i) { return i; });
-    auto vals = [&](auto f) {
-      std::vector<float> v;
-      for (float i : i6) v.push_back(f(i));
-      return v;
-    };
+    for (const auto& t : gr) out.push_back(t.shape().has_rank() ? dims(t.shape()) : "None");
+    auto vals = [](std::int64_t n, auto f) { return pattern(n, f); };
     sf::Session s;
     const sf::FeedDict feed{
         {a, sf::Tensor::from_vector<float>(
-                vals([](float i) { return std::fmod(i * 5, 7.0f) / 3.0f + 0.5f; }), {2, 3})},
+                vals(6, [](float i) { return std::fmod(i * 5, 7.0f) / 3.0f + 0.5f; }), {2, 3})},
         {b, sf::Tensor::from_vector<float>({1.5f, -0.75f, 2.0f}, {3})},
         {c, sf::Tensor::from_vector<float>({0.5f, 1.25f}, {2, 1})},
         {d, sf::Tensor::from_vector<float>(
-                vals([](float i) { return std::fmod(i * 3, 5.0f) / 2.0f + 0.25f; }), {2, 3})},
+                vals(6, [](float i) { return std::fmod(i * 3, 5.0f) / 2.0f + 0.25f; }), {2, 3})},
         {e, sf::Tensor::from_vector<float>(
-                vals([](float i) { return std::fmod(i * 7, 11.0f) / 4.0f - 1.0f; }), {2, 3})}};
-    for (const auto& r : s.run(gr, feed)) out.push_back(golden_vals({r}, "%.5g"));
+                vals(6, [](float i) { return std::fmod(i * 7, 11.0f) / 4.0f - 1.0f; }), {2, 3})},
+        {r, sf::Tensor::from_vector<float>({0.25f, -1.5f, 0.5f}, {1, 3})},
+        {u, sf::Tensor::from_vector<float>(
+                vals(6, [](float i) { return std::fmod(i * 2, 5.0f) / 3.0f - 0.5f; }), {2, 3})},
+        {big,
+         sf::Tensor::from_vector<float>(
+             vals(1600, [](float i) { return std::fmod(i, 13.0f) / 7.0f + 0.125f; }), {40, 40})},
+        {c2, sf::Tensor::from_vector<float>(
+                 vals(40, [](float i) { return std::fmod(i, 3.0f) / 2.0f + 0.5f; }), {40, 1})}};
+    const auto rs = s.run(gr, feed);
+    for (std::size_t k = 0; k < rs.size(); ++k)
+      if (k != 7) out.push_back(golden_vals({rs[k]}, k == 8 ? "%.4g" : "%.5g"));
+    double big_sum = 0.0;  // numpy's sum of the float32 gradient: pairwise, in float32
+    for (float v : rs[7].to_vector<float>()) big_sum += v;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", big_sum);
+    out.push_back(buf);
     return out;
   };
   return m;
