@@ -49,10 +49,10 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> broadcast_gradie
     const std::string& node);
 
 // TF's Prod on int32 / int64 (shape arithmetic: tensordot's products of dimensions): x
-// reduced over `axes` (an int32 / int64 scalar or vector; negative counts from the end; empty:
-// none, as TF), the products wrapping as TF's integer multiply. The output's shape and values
-// (each fits x's dtype); InvalidArgumentError naming `node` for a bad axis or dtype.
-std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const Tensor& axes,
+// reduced over the axes `mask` marks (reduce.h's reduction_mask_of reads them, as for Sum), the
+// products wrapping as TF's integer multiply. The output's shape and values (each fits x's
+// dtype); InvalidArgumentError naming `node` for another dtype.
+std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const std::vector<bool>& mask,
                                                      bool keep_dims, const std::string& node);
 // TF's InvertPermutation: y[x[i]] = i for an int32 / int64 vector x holding each of 0..n-1
 // once; InvalidArgumentError naming `node` otherwise.

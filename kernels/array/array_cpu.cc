@@ -197,8 +197,8 @@ void size_kernel(KernelContext& c) {
 void prod_kernel(KernelContext& c) {
   if (c.inputs.size() != 2)
     throw InvalidArgumentError(str_cat(c.node_name, ": expects input and reduction_indices"));
-  const auto [shape, v] =
-      int_prod(c.inputs[0], c.inputs[1], c.attr().get_or<bool>("keep_dims", false), c.node_name);
+  const auto [shape, v] = int_prod(c.inputs[0], reduction_mask_of(c, c.inputs[0].shape()),
+                                   c.attr().get_or<bool>("keep_dims", false), c.node_name);
   write_ints(c, 0, c.inputs[0].dtype(), v, shape);
 }
 
@@ -419,26 +419,12 @@ std::vector<std::int64_t> int_vector(const Tensor& t, const std::string& node, c
   return v;
 }
 
-std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const Tensor& axes,
+std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const std::vector<bool>& mask,
                                                      bool keep_dims, const std::string& node) {
   if (x.dtype() != DType::kInt32 && x.dtype() != DType::kInt64)
     throw InvalidArgumentError(
         str_cat(node, ": ScopeFlow's Prod takes int32 or int64, got ", dtype_name(x.dtype())));
-  std::vector<std::int64_t> ax;
-  if (axes.shape().rank() == 0) {
-    if (axes.dtype() == DType::kInt32)
-      ax.push_back(axes.scalar<std::int32_t>());
-    else if (axes.dtype() == DType::kInt64)
-      ax.push_back(axes.scalar<std::int64_t>());
-    else
-      throw InvalidArgumentError(str_cat(node, ": reduction_indices must be int32 or int64, got ",
-                                         dtype_name(axes.dtype())));
-  } else {
-    ax = int_vector(axes, node, "reduction_indices");
-  }
   const Shape& in = x.shape();
-  std::vector<bool> mask = reduction_mask(in, ax, node);
-  if (ax.empty()) std::fill(mask.begin(), mask.end(), false);
   const Shape out = reduced_shape(in, mask, keep_dims);
   // Each input element's output index: strides over the kept dimensions.
   const int r = in.rank();

@@ -12,6 +12,7 @@
 #include "kernels/array/array.h"
 #include "kernels/common/gpu_args.h"
 #include "kernels/common/launch.cuh"
+#include "kernels/reduce/reduce.h"
 
 namespace scopeflow::kernels {
 namespace {
@@ -230,8 +231,8 @@ void prod_gpu_kernel(KernelContext& c) {
   if (c.inputs.size() != 2)
     throw InvalidArgumentError(str_cat(c.node_name, ": expects input and reduction_indices"));
   GpuLaunchScope scope(c);
-  const auto [shape, v] =
-      int_prod(c.inputs[0], c.inputs[1], c.attr().get_or<bool>("keep_dims", false), c.node_name);
+  const auto [shape, v] = int_prod(c.inputs[0], reduction_mask_of(c, c.inputs[0].shape()),
+                                   c.attr().get_or<bool>("keep_dims", false), c.node_name);
   write_ints_gpu(c, 0, c.inputs[0].dtype(), v, shape);
 }
 
