@@ -3,10 +3,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <mutex>
 #include <random>
+#include <unordered_set>
 
 #include "devices/base/errors.h"
+#include "devices/device.h"
+#include "kernels/kernel.h"
 #include "runtime/op_registry.h"
 
 namespace scopeflow {
@@ -43,8 +47,8 @@ Shape value_as_shape(const Node* n, int i, int depth) {
   if (i != 0 || depth > 16) return Shape::unknown();
   if (n->op == "Shape")
     return n->inputs[0].first->output_shapes.at(static_cast<std::size_t>(n->inputs[0].second));
-  if (n->op == "Const") {
-    const Tensor& v = n->attrs.get<Tensor>("value");
+  if (n->constant) {
+    const Tensor& v = *n->constant;
     if (v.shape().rank() != 1) return Shape::unknown();
     std::vector<std::int64_t> dims;
     if (v.dtype() == DType::kInt32)
@@ -105,6 +109,63 @@ Shape value_as_shape(const Node* n, int i, int depth) {
     return Shape(dims);
   }
   return Shape::unknown();
+}
+
+// The ops whose small results graph construction computes from known inputs (TF's
+// EvaluateConstantTensor runs the kernels of a constant subgraph): shape arithmetic.
+bool evaluable_op(const std::string& op) {
+  static const std::unordered_set<std::string> ops = {
+      "AddV2",      "Add",      "Sub",      "Mul",           "FloorMod",  "FloorDiv",
+      "Maximum",    "Minimum",  "Range",    "Pack",          "Transpose", "Reshape",
+      "ConcatV2",   "GatherV2", "Cast",     "DynamicStitch", "Prod",      "InvertPermutation",
+      "ExpandDims", "Squeeze",  "Identity", "Fill"};
+  return ops.count(op) != 0;
+}
+
+// Node n's Node::constant, computed once its output dtypes and shapes are known.
+std::optional<Tensor> evaluate_constant(const Node& n) {
+  if (n.op == "Const") return n.attrs.get<Tensor>("value");
+  if (n.output_dtypes.size() != 1) return std::nullopt;
+  const DType t = n.output_dtypes[0];
+  if (t != DType::kInt32 && t != DType::kInt64 && t != DType::kFloat32 && t != DType::kFloat64)
+    return std::nullopt;
+  if ((n.op == "Shape" || n.op == "Size") && n.inputs.size() == 1) {
+    const auto& [src, i] = n.inputs[0];
+    const Shape& s = src->output_shapes.at(static_cast<std::size_t>(i));
+    if (!s.is_fully_defined()) return std::nullopt;
+    const std::vector<std::int64_t> v =
+        n.op == "Shape" ? s.dims() : std::vector<std::int64_t>{s.num_elements()};
+    if (t == DType::kInt64) return Tensor::from_vector<std::int64_t>(v, n.output_shapes[0]);
+    std::vector<std::int32_t> v32;
+    for (auto d : v) {
+      if (d > std::numeric_limits<std::int32_t>::max()) return std::nullopt;  // the kernel raises
+      v32.push_back(static_cast<std::int32_t>(d));
+    }
+    return Tensor::from_vector<std::int32_t>(v32, n.output_shapes[0]);
+  }
+  if (!evaluable_op(n.op) || n.inputs.empty()) return std::nullopt;
+  const Shape& shape = n.output_shapes[0];
+  if (!shape.is_fully_defined() || shape.num_elements() > 1024) return std::nullopt;
+  const auto& registry = kernels::kernel_registry();
+  if (!registry.contains(n.op, devices::DeviceType::kCPU, t)) return std::nullopt;
+  kernels::KernelContext c;
+  c.device_ptr = devices::host_device();
+  c.device = c.device_ptr.get();
+  c.attrs = &n.attrs;
+  c.node_name = n.name;
+  for (const auto& [src, i] : n.inputs) {
+    if (i != 0 || !src->constant) return std::nullopt;
+    c.inputs.push_back(*src->constant);
+  }
+  try {
+    registry.find(n.op, devices::DeviceType::kCPU, t)(c);
+  } catch (const std::exception&) {
+    return std::nullopt;  // raised when the step runs
+  }
+  if (!c.deferred_checks.empty() || c.outputs.size() != 1 || !c.outputs[0].initialized() ||
+      c.outputs[0].dtype() != t || !(c.outputs[0].shape() == shape))
+    return std::nullopt;
+  return std::move(c.outputs[0]);
 }
 
 std::string lower(std::string s) {
@@ -306,13 +367,17 @@ Operation Graph::create_op(const std::string& type, const std::vector<Output>& i
     sc.input_dtypes.push_back(in.dtype());
     sc.input_shapes.push_back(in.shape());
     const Node* p = in.node();
-    sc.input_values.push_back(p->op == "Const" ? &p->attrs.get<Tensor>("value") : nullptr);
+    sc.input_values.push_back(p->constant && in.index() == 0 ? &*p->constant : nullptr);
     sc.input_value_shapes.push_back(p->op == "Const" ? Shape::unknown()
                                                      : value_as_shape(p, in.index(), 0));
   }
   def->shape(sc);
   node->output_dtypes = std::move(sc.output_dtypes);
   node->output_shapes = std::move(sc.output_shapes);
+  // Not computed inside a tf.cond branch (but a Const's value): the op's inputs become Switch
+  // outputs once it is added.
+  if (impl_->cond_context == nullptr || node->op == "Const")
+    node->constant = evaluate_constant(*node);
 
   // Control dependencies of the enclosing control_dependencies blocks, innermost last.
   auto& frames = impl_->control_frames;

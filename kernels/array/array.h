@@ -1,9 +1,10 @@
 // Array ops with simple reference kernels: Identity (aliases its input), Pack (stack along
 // axis 0), LogicalNot, BooleanMask (1-D mask over the first dimension), and the shape ops
 // Shape, Size, BroadcastGradientArgs, Prod and InvertPermutation (what gradients of tensors
-// whose static shape is only partly known, and tensordot, compute at run time). CPU: array_cpu.cc;
-// CUDA: array_cuda.cu (Pack, BooleanMask, LogicalNot; every dtype but string, which lives in host
-// memory; the shape ops).
+// whose static shape is only partly known, and tensordot, compute at run time); Tile, Range,
+// DynamicStitch, ZerosLike and OnesLike (reductions' gradients, tf.tile / tf.range). CPU:
+// array_cpu.cc; CUDA: array_cuda.cu (Pack, BooleanMask, LogicalNot; every dtype but string,
+// which lives in host memory; the shape ops; Tile, Range, DynamicStitch, ZerosLike, OnesLike).
 #pragma once
 
 #include <utility>
@@ -57,6 +58,36 @@ std::pair<Shape, std::vector<std::int64_t>> int_prod(const Tensor& x, const std:
 // TF's InvertPermutation: y[x[i]] = i for an int32 / int64 vector x holding each of 0..n-1
 // once; InvalidArgumentError naming `node` otherwise.
 std::vector<std::int64_t> invert_permutation(const Tensor& x, const std::string& node);
+
+// TF's Tile: output dimension i is x's times multiples[i] (an int32 / int64 vector of x's rank,
+// each >= 0); output element (i_0, ...) reads x's (i_0 mod d_0, ...). InvalidArgumentError
+// naming `node` (TF's messages) otherwise.
+struct TilePlan {
+  Shape out;
+  std::vector<std::int64_t> multiples;
+};
+TilePlan tile_plan(const Tensor& x, const Tensor& multiples, const std::string& node);
+// TF's Range(start, limit, delta) (scalars of one dtype: int32, int64, float32, float64): the
+// number of elements, ceil(|limit - start| / |delta|); InvalidArgumentError naming `node` with
+// TF's messages for delta 0, a start past the limit, or a count beyond int64.
+std::int64_t range_size(const Tensor& start, const Tensor& limit, const Tensor& delta,
+                        const std::string& node);
+// TF's DynamicStitch(indices[0..N), data[0..N)): merged[indices[i][j]] = data[i][j] (later
+// inputs win on a repeated index). `inputs` holds the N indices (int32) then the N data
+// tensors. The plan: the output's shape, the elements per row, and for each output row its
+// source as (input i, row j of data[i] viewed as [indices[i].size, row]), or (-1, -1) for a row
+// no index names (ScopeFlow writes zeros there; TF leaves it uninitialized).
+// InvalidArgumentError naming `node` (TF's messages) for shapes that do not fit or a negative
+// index.
+struct StitchPlan {
+  Shape out;
+  std::int64_t row = 1;
+  std::vector<std::pair<int, std::int64_t>> source;  // per output row
+};
+StitchPlan stitch_plan(const std::vector<Tensor>& inputs, const std::string& node);
+// Writes the value 1 of `dtype` (a number or bool) to host memory at `dst` (8 bytes suffice);
+// InvalidArgumentError naming `node` for another dtype.
+void write_one(DType dtype, void* dst, const std::string& node);
 
 void register_array_cpu_kernels(KernelRegistry& r);
 // Identity forwards its input's buffer, so the same code serves GPUs (label "cuda").

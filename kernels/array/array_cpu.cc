@@ -1,5 +1,6 @@
 // Array ops on the CPU. See array.h.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -294,6 +295,124 @@ void transpose_kernel(KernelContext& c) {
   }
 }
 
+// Tile: each output row (the last dimension) is x's matching row repeated multiples[-1] times;
+// strings element by element.
+void tile_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects input and multiples"));
+  const Tensor& x = c.inputs[0];
+  const TilePlan p = tile_plan(x, c.inputs[1], c.node_name);
+  Tensor& out = c.allocate_output(0, x.dtype(), p.out);
+  const std::int64_t n = out.num_elements();
+  if (n == 0) return;
+  const auto& id = x.shape().dims();
+  const auto& od = p.out.dims();
+  const std::size_t r = od.size();
+  std::vector<std::int64_t> stride(r, 1);  // x's row-major strides
+  for (std::size_t k = r; k-- > 1;) stride[k - 1] = stride[k] * id[k];
+  if (x.dtype() == DType::kString) {
+    const auto* in = static_cast<const std::string*>(x.raw_data());
+    auto* o = static_cast<std::string*>(out.raw_data());
+    for (std::int64_t e = 0; e < n; ++e) {
+      std::int64_t rest = e, src = 0;
+      for (std::size_t k = r; k-- > 0;) {
+        src += (rest % od[k]) % id[k] * stride[k];
+        rest /= od[k];
+      }
+      o[e] = in[src];
+    }
+    return;
+  }
+  const std::size_t es = dtype_size(x.dtype());
+  const char* in = static_cast<const char*>(x.raw_data());
+  char* o = static_cast<char*>(out.raw_data());
+  if (r == 0) {
+    std::memcpy(o, in, es);
+    return;
+  }
+  const std::int64_t inner_in = id[r - 1], inner_out = od[r - 1];
+  const auto row_bytes = static_cast<std::size_t>(inner_in) * es;
+  for (std::int64_t row = 0; row < n / inner_out; ++row) {
+    std::int64_t rest = row, src = 0;
+    for (std::size_t k = r - 1; k-- > 0;) {
+      src += (rest % od[k]) % id[k] * stride[k];
+      rest /= od[k];
+    }
+    char* dst = o + static_cast<std::size_t>(row * inner_out) * es;
+    for (std::int64_t m = 0; m < p.multiples[r - 1]; ++m)
+      std::memcpy(dst + static_cast<std::size_t>(m) * row_bytes,
+                  in + static_cast<std::size_t>(src) * es, row_bytes);
+  }
+}
+
+// Range: start + i * delta (TF's RangeFunctor; integers wrap as two's complement).
+template <class T>
+void range_kernel(KernelContext& c) {
+  if (c.inputs.size() != 3)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects start, limit and delta"));
+  const std::int64_t n = range_size(c.inputs[0], c.inputs[1], c.inputs[2], c.node_name);
+  const T start = c.inputs[0].to_vector<T>()[0], delta = c.inputs[2].to_vector<T>()[0];
+  T* o = c.allocate_output(0, dtype_of<T>, Shape{n}).template data<T>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    if constexpr (std::is_integral_v<T>) {
+      using U = std::make_unsigned_t<T>;
+      o[i] = static_cast<T>(static_cast<U>(start) +
+                            static_cast<U>(static_cast<U>(i) * static_cast<U>(delta)));
+    } else {
+      o[i] = start + static_cast<T>(i) * delta;
+    }
+  }
+}
+
+void dynamic_stitch_kernel(KernelContext& c) {
+  const StitchPlan p = stitch_plan(c.inputs, c.node_name);
+  const std::size_t n = c.inputs.size() / 2;
+  const DType dt = c.inputs[n].dtype();
+  Tensor& out = c.allocate_output(0, dt, p.out);
+  const auto row = static_cast<std::size_t>(p.row);
+  if (dt == DType::kString) {
+    auto* o = static_cast<std::string*>(out.raw_data());
+    for (std::size_t r = 0; r < p.source.size(); ++r) {
+      const auto [i, j] = p.source[r];
+      if (i < 0) continue;  // empty strings
+      const auto* in =
+          static_cast<const std::string*>(c.inputs[n + static_cast<std::size_t>(i)].raw_data());
+      for (std::size_t k = 0; k < row; ++k)
+        o[r * row + k] = in[static_cast<std::size_t>(j) * row + k];
+    }
+    return;
+  }
+  const std::size_t bytes = row * dtype_size(dt);
+  char* o = static_cast<char*>(out.raw_data());
+  for (std::size_t r = 0; r < p.source.size(); ++r) {
+    const auto [i, j] = p.source[r];
+    if (i < 0)
+      std::memset(o + r * bytes, 0, bytes);
+    else
+      std::memcpy(o + r * bytes,
+                  static_cast<const char*>(c.inputs[n + static_cast<std::size_t>(i)].raw_data()) +
+                      static_cast<std::size_t>(j) * bytes,
+                  bytes);
+  }
+}
+
+void zeros_like_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  Tensor& out = c.allocate_output(0, c.inputs[0].dtype(), c.inputs[0].shape());
+  if (out.bytes() != 0) std::memset(out.raw_data(), 0, out.bytes());
+}
+
+void ones_like_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  Tensor& out = c.allocate_output(0, c.inputs[0].dtype(), c.inputs[0].shape());
+  const std::size_t es = dtype_size(out.dtype());
+  char one[8] = {};
+  write_one(out.dtype(), one, c.node_name);
+  char* o = static_cast<char*>(out.raw_data());
+  for (std::int64_t e = 0; e < out.num_elements(); ++e)
+    std::memcpy(o + static_cast<std::size_t>(e) * es, one, es);
+}
+
 void where_kernel(KernelContext& c) {
   if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
   const Tensor& x = c.inputs[0];
@@ -479,6 +598,164 @@ std::vector<std::int64_t> invert_permutation(const Tensor& x, const std::string&
   return inverse;
 }
 
+TilePlan tile_plan(const Tensor& x, const Tensor& multiples, const std::string& node) {
+  const int rank = x.shape().rank();
+  if (multiples.dtype() != DType::kInt32 && multiples.dtype() != DType::kInt64)
+    throw InvalidArgumentError(
+        str_cat(node, ": multiples must be int32 or int64, got ", dtype_name(multiples.dtype())));
+  if (multiples.shape().rank() != 1 || multiples.num_elements() != rank)
+    throw InvalidArgumentError(
+        str_cat(node, ": Expected multiples argument to be a vector of length ", rank,
+                " but got length ", multiples.shape().rank() == 1 ? multiples.num_elements() : -1,
+                " (shape ", multiples.shape().to_string(), ")"));
+  TilePlan p;
+  p.multiples = int_vector(multiples, node, "multiples");
+  std::vector<std::int64_t> dims;
+  for (int k = 0; k < rank; ++k) {
+    const std::int64_t m = p.multiples[static_cast<std::size_t>(k)];
+    const std::int64_t d = x.shape().dims()[static_cast<std::size_t>(k)];
+    if (m < 0)
+      throw InvalidArgumentError(str_cat(node, ": Expected multiples[", k, "] >= 0, but got ", m));
+    if (d != 0 && m > std::numeric_limits<std::int64_t>::max() / d)
+      throw InvalidArgumentError(
+          str_cat(node, ": dimension ", k, " of the output (", d, " * ", m, ") overflows int64"));
+    dims.push_back(d * m);
+  }
+  p.out = Shape(dims);
+  return p;
+}
+
+namespace {
+template <class T>
+std::int64_t range_size_of(const Tensor& start, const Tensor& limit, const Tensor& delta,
+                           const std::string& node) {
+  const T s = start.to_vector<T>()[0], l = limit.to_vector<T>()[0], d = delta.to_vector<T>()[0];
+  if (d == T(0)) throw InvalidArgumentError(str_cat(node, ": Requires delta != 0: ", d));
+  if (d > T(0) && s > l)
+    throw InvalidArgumentError(
+        str_cat(node, ": Requires start <= limit when delta > 0: ", s, "/", l));
+  if (d < T(0) && s < l)
+    throw InvalidArgumentError(
+        str_cat(node, ": Requires start >= limit when delta < 0: ", s, "/", l));
+  if constexpr (std::is_integral_v<T>) {
+    // |l - s| and |d| as unsigned 64-bit values (no signed overflow), then a ceiling division.
+    const auto span = static_cast<std::uint64_t>(
+        l >= s ? static_cast<std::uint64_t>(l) - static_cast<std::uint64_t>(s)
+               : static_cast<std::uint64_t>(s) - static_cast<std::uint64_t>(l));
+    const std::uint64_t step =
+        d > 0 ? static_cast<std::uint64_t>(d) : std::uint64_t{0} - static_cast<std::uint64_t>(d);
+    const std::uint64_t n = span / step + (span % step != 0 ? 1 : 0);
+    if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      throw InvalidArgumentError(str_cat(node, ": Requires ((limit - start) / delta) <= ",
+                                         std::numeric_limits<std::int64_t>::max()));
+    return static_cast<std::int64_t>(n);
+  } else {
+    // In T, as TF computes it: ceil(|(limit - start) / delta|).
+    const T n = std::ceil(std::abs((l - s) / d));
+    if (!(n <= static_cast<T>(std::numeric_limits<std::int64_t>::max())))
+      throw InvalidArgumentError(str_cat(node, ": Requires ((limit - start) / delta) <= ",
+                                         std::numeric_limits<std::int64_t>::max()));
+    return static_cast<std::int64_t>(n);
+  }
+}
+}  // namespace
+
+std::int64_t range_size(const Tensor& start, const Tensor& limit, const Tensor& delta,
+                        const std::string& node) {
+  const char* names[] = {"start", "limit", "delta"};
+  const Tensor* in[] = {&start, &limit, &delta};
+  for (int k = 0; k < 3; ++k)
+    if (in[k]->shape().rank() != 0)
+      throw InvalidArgumentError(str_cat(node, ": ", names[k], " must be a scalar, not shape ",
+                                         in[k]->shape().to_string()));
+  const DType t = start.dtype();
+  if (limit.dtype() != t || delta.dtype() != t)
+    throw InvalidArgumentError(str_cat(node, ": start, limit and delta must have one dtype, got ",
+                                       dtype_name(t), ", ", dtype_name(limit.dtype()), ", ",
+                                       dtype_name(delta.dtype())));
+  switch (t) {
+    case DType::kInt32: return range_size_of<std::int32_t>(start, limit, delta, node);
+    case DType::kInt64: return range_size_of<std::int64_t>(start, limit, delta, node);
+    case DType::kFloat32: return range_size_of<float>(start, limit, delta, node);
+    case DType::kFloat64: return range_size_of<double>(start, limit, delta, node);
+    default:
+      throw InvalidArgumentError(
+          str_cat(node, ": Range takes int32, int64, float32 or float64, got ", dtype_name(t)));
+  }
+}
+
+StitchPlan stitch_plan(const std::vector<Tensor>& in, const std::string& node) {
+  if (in.empty() || in.size() % 2 != 0)
+    throw InvalidArgumentError(str_cat(
+        node, ": DynamicStitch takes N indices then N data tensors, got ", in.size(), " inputs"));
+  const std::size_t n = in.size() / 2;
+  const Tensor& idx0 = in[0];
+  const Tensor& data0 = in[n];
+  const auto suffix_of = [](const Tensor& idx, const Tensor& data) {
+    const auto& d = data.shape().dims();
+    return std::vector<std::int64_t>(d.begin() + idx.shape().rank(), d.end());
+  };
+  std::int64_t max_index = -1;
+  std::vector<std::vector<std::int64_t>> values(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Tensor& idx = in[i];
+    const Tensor& data = in[n + i];
+    if (idx.dtype() != DType::kInt32)
+      throw InvalidArgumentError(
+          str_cat(node, ": indices[", i, "] must be int32, got ", dtype_name(idx.dtype())));
+    if (data.dtype() != data0.dtype())
+      throw InvalidArgumentError(str_cat(node, ": data[", i, "] is ", dtype_name(data.dtype()),
+                                         ", data[0] is ", dtype_name(data0.dtype())));
+    const auto& is = idx.shape().dims();
+    const auto& ds = data.shape().dims();
+    if (ds.size() < is.size() || !std::equal(is.begin(), is.end(), ds.begin()))
+      throw InvalidArgumentError(str_cat(node, ": data[", i, "].shape = ", data.shape().to_string(),
+                                         " does not start with indices[", i,
+                                         "].shape = ", idx.shape().to_string()));
+    if (i > 0 && suffix_of(idx, data) != suffix_of(idx0, data0))
+      throw InvalidArgumentError(str_cat(
+          node, ": Need data[0].shape[", idx0.shape().rank(), ":] = data[", i, "].shape[",
+          idx.shape().rank(), ":], got data[0].shape = ", data0.shape().to_string(), ", data[", i,
+          "].shape = ", data.shape().to_string(), ", indices[0].shape = ", idx0.shape().to_string(),
+          ", indices[", i, "].shape = ", idx.shape().to_string()));
+    for (auto v : idx.to_vector<std::int32_t>()) {
+      if (v < 0)
+        throw InvalidArgumentError(
+            str_cat(node, ": indices[", i, "] holds ", v, ", which is out of range"));
+      values[i].push_back(v);
+      max_index = std::max<std::int64_t>(max_index, v);
+    }
+  }
+  StitchPlan p;
+  std::vector<std::int64_t> dims{max_index + 1};
+  for (auto d : suffix_of(idx0, data0)) {
+    dims.push_back(d);
+    p.row *= d;
+  }
+  p.out = Shape(dims);
+  p.source.assign(static_cast<std::size_t>(max_index + 1), {-1, -1});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < values[i].size(); ++j)
+      p.source[static_cast<std::size_t>(values[i][j])] = {static_cast<int>(i),
+                                                          static_cast<std::int64_t>(j)};
+  return p;
+}
+
+void write_one(DType dtype, void* dst, const std::string& node) {
+  switch (dtype) {
+    case DType::kFloat32: *static_cast<float*>(dst) = 1.0f; return;
+    case DType::kFloat64: *static_cast<double*>(dst) = 1.0; return;
+    case DType::kFloat16: *static_cast<half*>(dst) = half(1.0f); return;
+    case DType::kBFloat16: *static_cast<bfloat16_t*>(dst) = bfloat16_t(1.0f); return;
+    case DType::kInt32: *static_cast<std::int32_t*>(dst) = 1; return;
+    case DType::kInt64: *static_cast<std::int64_t*>(dst) = 1; return;
+    case DType::kUInt8: *static_cast<std::uint8_t*>(dst) = 1; return;
+    case DType::kInt8: *static_cast<std::int8_t*>(dst) = 1; return;
+    case DType::kBool: *static_cast<bool*>(dst) = true; return;
+    default: throw InvalidArgumentError(str_cat(node, ": no 1 of dtype ", dtype_name(dtype)));
+  }
+}
+
 std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> broadcast_gradient_args(
     const std::vector<std::int64_t>& s0, const std::vector<std::int64_t>& s1,
     const std::string& node) {
@@ -513,7 +790,17 @@ void register_array_cpu_kernels(KernelRegistry& r) {
     r.add({"Squeeze", DeviceType::kCPU, d, "ref"}, squeeze_kernel);
     r.add({"Select", DeviceType::kCPU, d, "ref"}, select_kernel);
     r.add({"Transpose", DeviceType::kCPU, d, "ref"}, transpose_kernel);
+    r.add({"Tile", DeviceType::kCPU, d, "ref"}, tile_kernel);
+    r.add({"DynamicStitch", DeviceType::kCPU, d, "ref"}, dynamic_stitch_kernel);
+    if (d != DType::kString) {
+      r.add({"ZerosLike", DeviceType::kCPU, d, "ref"}, zeros_like_kernel);
+      r.add({"OnesLike", DeviceType::kCPU, d, "ref"}, ones_like_kernel);
+    }
   }
+  r.add({"Range", DeviceType::kCPU, DType::kInt32, "ref"}, range_kernel<std::int32_t>);
+  r.add({"Range", DeviceType::kCPU, DType::kInt64, "ref"}, range_kernel<std::int64_t>);
+  r.add({"Range", DeviceType::kCPU, DType::kFloat32, "ref"}, range_kernel<float>);
+  r.add({"Range", DeviceType::kCPU, DType::kFloat64, "ref"}, range_kernel<double>);
   r.add({"LogicalNot", DeviceType::kCPU, DType::kBool, "ref"}, logical_not_kernel);
   r.add({"Where", DeviceType::kCPU, DType::kInt64, "ref"}, where_kernel);
   r.add({"OneHot", DeviceType::kCPU, DType::kFloat32, "ref"}, one_hot_kernel<float>);

@@ -1,5 +1,6 @@
 // Array ops on CUDA: Pack (a device-to-device copy per input), BooleanMask (the mask read back
-// to size the output, then a gather kernel), LogicalNot, Shape, Size, BroadcastGradientArgs.
+// to size the output, then a gather kernel), LogicalNot, Shape, Size, BroadcastGradientArgs,
+// Tile, Range, DynamicStitch, ZerosLike, OnesLike.
 // Reference: array_cpu.cc. Identity and Reshape alias their input and are registered from
 // array_cpu.cc.
 #include <algorithm>
@@ -404,6 +405,185 @@ void where_gpu_kernel(KernelContext& c) {
   SF_CUDA_CHECK(cudaStreamSynchronize(s));  // `coords` is freed on return
 }
 
+// Tile: up to kTransposeDims dimensions; output element e reads x at (coordinate mod x's
+// dimension) per dimension.
+struct TileArgs {
+  std::int64_t out_dims[kTransposeDims];
+  std::int64_t in_dims[kTransposeDims];
+  std::int64_t in_strides[kTransposeDims];
+  int rank;
+};
+
+template <class E>
+__global__ void tile_kernel(const E* x, E* out, std::int64_t n, TileArgs a) {
+  for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
+       e += std::int64_t{gridDim.x} * blockDim.x) {
+    std::int64_t rest = e, src = 0;
+    for (int k = a.rank - 1; k >= 0; --k) {
+      src += (rest % a.out_dims[k]) % a.in_dims[k] * a.in_strides[k];
+      rest /= a.out_dims[k];
+    }
+    out[e] = x[src];
+  }
+}
+
+void tile_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 2)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects input and multiples"));
+  const Tensor& x = gpu_input(c, 0);
+  const TilePlan p = tile_plan(x, c.inputs[1], c.node_name);  // multiples on the host
+  if (p.out.rank() > kTransposeDims)
+    throw InvalidArgumentError(str_cat(c.node_name, ": the CUDA Tile takes up to ", kTransposeDims,
+                                       " dimensions, got ", p.out.rank()));
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, x.dtype(), p.out);
+  const std::int64_t n = out.num_elements();
+  if (n == 0) return;
+  TileArgs a{};
+  a.rank = p.out.rank();
+  std::int64_t stride = 1;
+  for (int k = a.rank - 1; k >= 0; --k) {
+    a.out_dims[k] = p.out.dims()[static_cast<std::size_t>(k)];
+    a.in_dims[k] = x.shape().dims()[static_cast<std::size_t>(k)];
+    a.in_strides[k] = stride;
+    stride *= a.in_dims[k];
+  }
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  with_element_type(c, x.dtype(), "Tile", [&](auto e) {
+    using E = decltype(e);
+    tile_kernel<<<grid_size(n, kBlock), kBlock, 0, s>>>(static_cast<const E*>(x.raw_data()),
+                                                        static_cast<E*>(out.raw_data()), n, a);
+  });
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
+// Range: out[i] = start + i * delta, computed as the reference does (integers wrap).
+template <class T>
+__global__ void range_kernel(T start, T delta, T* out, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    if constexpr (std::is_integral_v<T>) {
+      using U = std::make_unsigned_t<T>;
+      out[i] = static_cast<T>(static_cast<U>(start) +
+                              static_cast<U>(static_cast<U>(i) * static_cast<U>(delta)));
+    } else {
+      out[i] = start + static_cast<T>(i) * delta;
+    }
+  }
+}
+
+// start, limit and delta are HostMemory (read on the host, as TF's GPU Range).
+template <class T>
+void range_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 3)
+    throw InvalidArgumentError(str_cat(c.node_name, ": expects start, limit and delta"));
+  const std::int64_t n = range_size(c.inputs[0], c.inputs[1], c.inputs[2], c.node_name);
+  const T start = c.inputs[0].to_vector<T>()[0], delta = c.inputs[2].to_vector<T>()[0];
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, dtype_of<T>, Shape{n});
+  if (n == 0) return;
+  range_kernel<<<grid_size(n, kBlock), kBlock, 0, cuda_stream(c.get_stream(), c.node_name)>>>(
+      start, delta, out.data<T>(), n);
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
+// DynamicStitch: the plan is made on the host (indices read back: a wait on the stream when
+// they were computed on the GPU); each output row's source (data input, row), or -1 for a row
+// no index names (zeros), goes to the device in one copy; one launch per kStitchPieces data
+// inputs gathers the rows.
+constexpr int kStitchPieces = 16;
+struct StitchPieces {
+  const void* p[kStitchPieces];
+  int first;  // the data input p[0] is
+};
+
+template <class E>
+__global__ void stitch_kernel(StitchPieces pieces, const std::int64_t* source, std::int64_t row,
+                              E* out, std::int64_t n) {
+  for (std::int64_t e = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; e < n;
+       e += std::int64_t{gridDim.x} * blockDim.x) {
+    const std::int64_t r = e / row;
+    const std::int64_t piece = source[2 * r], at = source[2 * r + 1];
+    if (piece < 0) {
+      if (pieces.first == 0) out[e] = E{0};
+    } else if (piece >= pieces.first && piece < pieces.first + kStitchPieces) {
+      out[e] = static_cast<const E*>(pieces.p[piece - pieces.first])[at * row + e % row];
+    }
+  }
+}
+
+void dynamic_stitch_gpu_kernel(KernelContext& c) {
+  const std::size_t n = c.inputs.size() / 2;
+  for (std::size_t i = n; i < c.inputs.size(); ++i) gpu_input(c, i);
+  const StitchPlan p = stitch_plan(c.inputs, c.node_name);
+  GpuLaunchScope scope(c);
+  const DType dt = c.inputs[n].dtype();
+  Tensor& out = gpu_output(c, 0, dt, p.out);
+  const std::int64_t count = out.num_elements();
+  if (count == 0) return;
+  std::vector<std::int64_t> table;
+  table.reserve(2 * p.source.size());
+  for (const auto& [i, j] : p.source) {
+    table.push_back(i);
+    table.push_back(j);
+  }
+  Tensor source = gpu_scratch(c, DType::kInt64, Shape{static_cast<std::int64_t>(table.size())});
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  SF_CUDA_CHECK(cudaMemcpyAsync(source.raw_data(), table.data(),
+                                table.size() * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
+  with_element_type(c, dt, "DynamicStitch", [&](auto e) {
+    using E = decltype(e);
+    for (std::size_t first = 0; first < n; first += kStitchPieces) {
+      StitchPieces pieces{};
+      pieces.first = static_cast<int>(first);
+      for (std::size_t k = 0; k < kStitchPieces && first + k < n; ++k)
+        pieces.p[k] = c.inputs[n + first + k].raw_data();
+      stitch_kernel<<<grid_size(count, kBlock), kBlock, 0, s>>>(
+          pieces, source.data<std::int64_t>(), p.row, static_cast<E*>(out.raw_data()), count);
+      SF_CUDA_CHECK(cudaGetLastError());
+    }
+  });
+  SF_CUDA_CHECK(cudaStreamSynchronize(s));  // `table` is freed on return
+}
+
+// ZerosLike: a memset on the stream; OnesLike: the dtype's 1 written by element size.
+template <class E>
+__global__ void fill_pattern_kernel(E* out, E value, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x)
+    out[i] = value;
+}
+
+void zeros_like_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  const Tensor& x = gpu_input(c, 0);
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, x.dtype(), x.shape());
+  if (out.bytes() == 0) return;
+  SF_CUDA_CHECK(
+      cudaMemsetAsync(out.raw_data(), 0, out.bytes(), cuda_stream(c.get_stream(), c.node_name)));
+}
+
+void ones_like_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  const Tensor& x = gpu_input(c, 0);
+  GpuLaunchScope scope(c);
+  Tensor& out = gpu_output(c, 0, x.dtype(), x.shape());
+  const std::int64_t n = out.num_elements();
+  if (n == 0) return;
+  unsigned char one[8] = {};
+  write_one(x.dtype(), one, c.node_name);
+  const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
+  with_element_type(c, x.dtype(), "OnesLike", [&](auto e) {
+    using E = decltype(e);
+    E value;
+    std::memcpy(&value, one, sizeof(E));
+    fill_pattern_kernel<<<grid_size(n, kBlock), kBlock, 0, s>>>(static_cast<E*>(out.raw_data()),
+                                                                value, n);
+  });
+  SF_CUDA_CHECK(cudaGetLastError());
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- registration
@@ -415,7 +595,15 @@ void register_array_cuda_kernels(KernelRegistry& r) {
     r.add({"BooleanMask", DeviceType::kGPU, d, "cuda"}, boolean_mask_gpu_kernel);
     r.add({"Select", DeviceType::kGPU, d, "cuda"}, select_gpu_kernel);
     r.add({"Transpose", DeviceType::kGPU, d, "cuda"}, transpose_gpu_kernel);
+    r.add({"Tile", DeviceType::kGPU, d, "cuda"}, tile_gpu_kernel);
+    r.add({"DynamicStitch", DeviceType::kGPU, d, "cuda"}, dynamic_stitch_gpu_kernel);
+    r.add({"ZerosLike", DeviceType::kGPU, d, "cuda"}, zeros_like_gpu_kernel);
+    r.add({"OnesLike", DeviceType::kGPU, d, "cuda"}, ones_like_gpu_kernel);
   }
+  r.add({"Range", DeviceType::kGPU, DType::kInt32, "cuda"}, range_gpu_kernel<std::int32_t>);
+  r.add({"Range", DeviceType::kGPU, DType::kInt64, "cuda"}, range_gpu_kernel<std::int64_t>);
+  r.add({"Range", DeviceType::kGPU, DType::kFloat32, "cuda"}, range_gpu_kernel<float>);
+  r.add({"Range", DeviceType::kGPU, DType::kFloat64, "cuda"}, range_gpu_kernel<double>);
   r.add({"LogicalNot", DeviceType::kGPU, DType::kBool, "cuda"}, logical_not_gpu_kernel);
   r.add({"Where", DeviceType::kGPU, DType::kInt64, "cuda"}, where_gpu_kernel);
   r.add({"OneHot", DeviceType::kGPU, DType::kFloat32, "cuda"}, one_hot_gpu_kernel<float>);

@@ -51,7 +51,43 @@ void for_each_broadcast(const Shape& sa, const Shape& sb, const Shape& so, F&& f
   }
 }
 
-enum class BinaryOp { kAdd, kSub, kMul, kDiv, kMax, kMin, kPow, kSquaredDifference };
+enum class BinaryOp {
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMax,
+  kMin,
+  kPow,
+  kSquaredDifference,
+  kFloorMod,  // TF's FloorMod: x - floor(x / y) * y, the sign of y
+  kFloorDiv   // TF's FloorDiv: floor(x / y)
+};
+
+// TF's FloorMod on signed integers (google_floor_mod): the truncated remainder, moved by y when
+// its sign differs from y's. y != 0 (the kernels refuse a zero divisor first); y == -1 gives 0
+// (x % -1 of the most negative x would trap).
+template <class T>
+SF_HOST_DEVICE constexpr T floor_mod_int(T x, T y) {
+  if (y == T(-1)) return T(0);
+  const T r = static_cast<T>(x % y);
+  return r != T(0) && ((y < T(0)) != (r < T(0))) ? static_cast<T>(r + y) : r;
+}
+// TF's FloorDiv on signed integers (google_floor_div): the truncated quotient, less one when
+// there is a remainder and the signs differ. y != 0; the most negative x over -1 wraps.
+template <class T>
+SF_HOST_DEVICE constexpr T floor_div_int(T x, T y) {
+  using U = std::make_unsigned_t<T>;
+  if (y == T(-1)) return static_cast<T>(U(0) - static_cast<U>(x));
+  const T z = static_cast<T>(x / y);
+  return static_cast<T>(z * y) != x && ((x < T(0)) != (y < T(0))) ? static_cast<T>(z - T(1)) : z;
+}
+// TF's FloorMod on floats from the truncated remainder r = fmod(x, y): r + y when r is nonzero
+// and its sign differs from y's.
+template <class T>
+SF_HOST_DEVICE constexpr T floor_mod_from_fmod(T r, T y) {
+  return r != T(0) && ((y < T(0)) != (r < T(0))) ? r + y : r;
+}
 
 // x^y for integers (TF's Pow on int32/int64): repeated squaring, wrapping as two's complement
 // on overflow; y >= 0 (a negative exponent is refused by the kernels before they run).

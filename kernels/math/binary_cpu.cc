@@ -82,6 +82,16 @@ T apply(BinaryOp op, T x, T y) {
           return integer_pow(x, y);
         else
           return std::pow(x, y);
+      case BinaryOp::kFloorMod:
+        if constexpr (std::is_integral_v<T>)
+          return floor_mod_int(x, y);
+        else
+          return floor_mod_from_fmod(std::fmod(x, y), y);
+      case BinaryOp::kFloorDiv:
+        if constexpr (std::is_integral_v<T>)
+          return floor_div_int(x, y);
+        else
+          return std::floor(x / y);
     }
     return T{};
   }
@@ -118,7 +128,9 @@ void binary_cpu_kernel(KernelContext& c) {
   if (a.dtype() != b.dtype())
     throw InvalidArgumentError(str_cat(c.node_name, ": input dtypes differ: ",
                                        dtype_name(a.dtype()), " vs ", dtype_name(b.dtype())));
-  if constexpr (kOp == BinaryOp::kDiv && std::is_integral_v<T>) {
+  if constexpr ((kOp == BinaryOp::kDiv || kOp == BinaryOp::kFloorMod ||
+                 kOp == BinaryOp::kFloorDiv) &&
+                std::is_integral_v<T>) {
     for (T v : b.to_vector<T>())
       if (v == 0) throw InvalidArgumentError(str_cat(c.node_name, ": Integer division by zero"));
   }
@@ -143,6 +155,8 @@ void register_type(KernelRegistry& r) {
   r.add({"Pow", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kPow>);
   r.add({"SquaredDifference", DeviceType::kCPU, d, "ref"},
         binary_cpu_kernel<T, BinaryOp::kSquaredDifference>);
+  r.add({"FloorMod", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kFloorMod>);
+  r.add({"FloorDiv", DeviceType::kCPU, d, "ref"}, binary_cpu_kernel<T, BinaryOp::kFloorDiv>);
 }
 
 }  // namespace

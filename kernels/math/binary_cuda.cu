@@ -36,6 +36,14 @@ __device__ __forceinline__ C binary_apply(C x, C y) {
   } else if constexpr (kOp == BinaryOp::kSquaredDifference) {
     const C d = x - y;
     return d * d;
+  } else if constexpr (kOp == BinaryOp::kFloorMod && std::is_integral_v<C>) {
+    return floor_mod_int(x, y);
+  } else if constexpr (kOp == BinaryOp::kFloorMod) {
+    return floor_mod_from_fmod(fmod(x, y), y);
+  } else if constexpr (kOp == BinaryOp::kFloorDiv && std::is_integral_v<C>) {
+    return floor_div_int(x, y);
+  } else if constexpr (kOp == BinaryOp::kFloorDiv) {
+    return floor(x / y);
   } else if constexpr (std::is_integral_v<C>)
     return integer_pow(x, y);
   else
@@ -179,6 +187,8 @@ void binary_forward_cuda(BinaryOp op, const T* a, const Shape& sa, const T* b, c
     case BinaryOp::kSquaredDifference:
       launch.template operator()<BinaryOp::kSquaredDifference>();
       break;
+    case BinaryOp::kFloorMod: launch.template operator()<BinaryOp::kFloorMod>(); break;
+    case BinaryOp::kFloorDiv: launch.template operator()<BinaryOp::kFloorDiv>(); break;
   }
 }
 
@@ -213,7 +223,9 @@ void binary_gpu_kernel(KernelContext& c) {
   if (a.dtype() != b.dtype())
     throw InvalidArgumentError(str_cat(c.node_name, ": input dtypes differ: ",
                                        dtype_name(a.dtype()), " vs ", dtype_name(b.dtype())));
-  if constexpr (kOp == BinaryOp::kDiv && std::is_integral_v<T>) {
+  if constexpr ((kOp == BinaryOp::kDiv || kOp == BinaryOp::kFloorMod ||
+                 kOp == BinaryOp::kFloorDiv) &&
+                std::is_integral_v<T>) {
     // NOTE: the reference throws on an integer zero divisor (CUDA would return garbage), so
     // the divisor is checked on the host: a device-to-host copy, rare for integer division.
     for (T v : b.to_vector<T>())
@@ -327,6 +339,8 @@ void register_binary_type(KernelRegistry& r) {
   r.add({"Pow", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kPow>);
   r.add({"SquaredDifference", DeviceType::kGPU, d, "cuda"},
         binary_gpu_kernel<T, BinaryOp::kSquaredDifference>);
+  r.add({"FloorMod", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kFloorMod>);
+  r.add({"FloorDiv", DeviceType::kGPU, d, "cuda"}, binary_gpu_kernel<T, BinaryOp::kFloorDiv>);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "devices/base/errors.h"
+#include "kernels/array/array.h"
 #include "kernels/math/binary.h"
 #include "runtime/op_registry.h"
 
@@ -23,6 +24,23 @@ std::optional<std::vector<std::int64_t>> const_int_values(const ShapeContext& c,
     throw ValueError(str_cat(c.node_name, ": input ", i, " must be int32 or int64, got ",
                              dtype_name(t->dtype())));
   return v;
+}
+
+// A Range input's value (int32, int64, float32, float64 scalar), and as TF prints it.
+double scalar_value(const Tensor& t) {
+  switch (t.dtype()) {
+    case DType::kInt32: return t.to_vector<std::int32_t>().at(0);
+    case DType::kInt64: return static_cast<double>(t.to_vector<std::int64_t>().at(0));
+    case DType::kFloat32: return t.to_vector<float>().at(0);
+    default: return t.to_vector<double>().at(0);
+  }
+}
+std::string scalar_text(const Tensor& t) {
+  switch (t.dtype()) {
+    case DType::kInt32: return std::to_string(t.to_vector<std::int32_t>().at(0));
+    case DType::kInt64: return std::to_string(t.to_vector<std::int64_t>().at(0));
+    default: return str_cat(scalar_value(t));
+  }
 }
 
 // The axis of ConcatV2 / SplitV, normalized to [0, rank); nullopt when not a Const.
@@ -282,9 +300,161 @@ void register_core_ops(OpRegistry& r) {
            .shape = [](ShapeContext& c) {
              c.set_output(c.attr().get<DType>("dtype"), shape_from_input(c, 0));
            }});
-  for (const char* op :
-       {"Add", "AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow", "SquaredDifference"})
+  // FloorMod and FloorDiv: Python's % and // on tensors.
+  for (const char* op : {"Add", "AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow",
+                         "SquaredDifference", "FloorMod", "FloorDiv"})
     r.add({.name = op, .min_inputs = 2, .max_inputs = 2, .shape = binary_broadcast});
+  // TF's Tile(input, multiples): output dimension i is input's times multiples[i] (TF's
+  // TileShapeFn: known where both are, a multiple of 0 or 1 decides alone).
+  r.add({.name = "Tile", .min_inputs = 2, .max_inputs = 2, .shape = [](ShapeContext& c) {
+           const DType mt = c.input_dtypes[1];
+           if (mt != DType::kInt32 && mt != DType::kInt64)
+             throw ValueError(
+                 str_cat(c.node_name, ": multiples must be int32 or int64, got ", dtype_name(mt)));
+           const Shape& x = c.input_shapes[0];
+           const Shape& ms = c.input_shapes[1];
+           if (ms.has_rank() && ms.rank() != 1)
+             throw ValueError(
+                 str_cat(c.node_name, ": multiples must be a vector, got shape ", ms.to_string()));
+           const std::int64_t count = ms.has_rank() ? ms.dims()[0] : -1;
+           if (x.has_rank() && count >= 0 && count != x.rank())  // TF's words
+             throw ValueError(
+                 str_cat(c.node_name, ": Shape must be rank ", x.rank(), " but is rank ", count));
+           std::vector<std::int64_t> m;
+           if (const auto v = const_int_values(c, 1)) {
+             m = *v;
+             // -1 is an unknown dimension to TF's shape function (the kernel refuses it).
+             for (std::size_t k = 0; k < m.size(); ++k)
+               if (m[k] < -1)
+                 throw ValueError(
+                     str_cat(c.node_name, ": Expected multiples[", k, "] >= 0, but got ", m[k]));
+           } else if (const Shape& vs = c.input_value_shapes[1]; vs.has_rank()) {
+             m = vs.dims();  // -1: unknown
+           }
+           const int rank = x.has_rank() ? x.rank() : static_cast<int>(count);
+           if (rank < 0 && m.empty()) return c.set_output(c.input_dtypes[0], Shape::unknown());
+           const auto r = static_cast<std::size_t>(rank < 0 ? static_cast<int>(m.size()) : rank);
+           std::vector<std::int64_t> dims(r, -1);
+           for (std::size_t k = 0; k < r; ++k) {
+             const std::int64_t d = x.has_rank() ? x.dims()[k] : -1;
+             const std::int64_t mk = k < m.size() ? m[k] : -1;
+             if (d == 0 || mk == 0)
+               dims[k] = 0;
+             else if (d == 1)
+               dims[k] = mk;
+             else if (mk == 1)
+               dims[k] = d;
+             else if (d > 0 && mk > 0)
+               dims[k] = d * mk;
+           }
+           c.set_output(c.input_dtypes[0], Shape(dims));
+         }});
+  // TF's Range(start, limit, delta): scalars of one dtype; the length where all three are
+  // known (TF's errors at graph construction, as ValueErrors).
+  r.add(
+      {.name = "Range", .min_inputs = 3, .max_inputs = 3, .shape = [](ShapeContext& c) {
+         const DType t = c.input_dtypes[0];
+         if (t != DType::kInt32 && t != DType::kInt64 && t != DType::kFloat32 &&
+             t != DType::kFloat64)
+           throw ValueError(str_cat(
+               c.node_name, ": Range takes int32, int64, float32 or float64, got ", dtype_name(t)));
+         const char* names[] = {"start", "limit", "delta"};
+         for (std::size_t k = 0; k < 3; ++k) {
+           if (c.input_dtypes[k] != t)
+             throw ValueError(str_cat(c.node_name, ": ", names[k], " is ",
+                                      dtype_name(c.input_dtypes[k]), ", start is ", dtype_name(t)));
+           if (const Shape& s = c.input_shapes[k]; s.has_rank() && s.rank() != 0)
+             throw ValueError(str_cat(c.node_name, ": ", names[k], " must be a scalar, not shape ",
+                                      s.to_string()));
+         }
+         std::int64_t n = -1;
+         if (c.input_values[0] && c.input_values[1] && c.input_values[2]) {
+           // TF's shape function's words first, then the kernel's count.
+           const double start = scalar_value(*c.input_values[0]);
+           const double limit = scalar_value(*c.input_values[1]);
+           const double delta = scalar_value(*c.input_values[2]);
+           if (delta == 0) throw ValueError(str_cat(c.node_name, ": Requires delta != 0"));
+           if (delta > 0 && start > limit)
+             throw ValueError(str_cat(c.node_name, ": Requires start <= limit when delta > 0: ",
+                                      scalar_text(*c.input_values[0]), "/",
+                                      scalar_text(*c.input_values[1])));
+           if (delta < 0 && start < limit)
+             throw ValueError(str_cat(c.node_name, ": Requires start >= limit when delta < 0: ",
+                                      scalar_text(*c.input_values[0]), "/",
+                                      scalar_text(*c.input_values[1])));
+           try {
+             n = kernels::range_size(*c.input_values[0], *c.input_values[1], *c.input_values[2],
+                                     c.node_name);
+           } catch (const InvalidArgumentError& e) {
+             throw ValueError(e.what());
+           }
+         }
+         c.set_output(t, Shape{n});
+       }});
+  // TF's DynamicStitch(indices[N], data[N]) (DynamicStitchShapeFunction): [max index + 1]
+  // where every indices input is known, then data's dimensions past its indices'.
+  r.add({.name = "DynamicStitch", .min_inputs = 2, .max_inputs = -1, .shape = [](ShapeContext& c) {
+           const std::size_t total = c.input_shapes.size();
+           if (total % 2 != 0)
+             throw ValueError(str_cat(c.node_name,
+                                      ": DynamicStitch takes N indices then N data tensors, got ",
+                                      total, " inputs"));
+           const std::size_t n = total / 2;
+           const DType t = c.input_dtypes[n];
+           bool all_known = true;
+           std::int64_t max_index = -1;
+           std::optional<Shape> extra;  // unset: no known suffix yet
+           for (std::size_t i = 0; i < n; ++i) {
+             if (c.input_dtypes[i] != DType::kInt32)
+               throw ValueError(str_cat(c.node_name, ": indices[", i, "] must be int32, got ",
+                                        dtype_name(c.input_dtypes[i])));
+             if (c.input_dtypes[n + i] != t)
+               throw ValueError(str_cat(c.node_name, ": data[", i, "] is ",
+                                        dtype_name(c.input_dtypes[n + i]), ", data[0] is ",
+                                        dtype_name(t)));
+             const Shape& is = c.input_shapes[i];
+             const Shape& ds = c.input_shapes[n + i];
+             if (is.has_rank() && ds.has_rank()) {
+               if (ds.rank() < is.rank())
+                 throw ValueError(str_cat(c.node_name, ": data[", i, "].shape = ", ds.to_string(),
+                                          " does not start with indices[", i,
+                                          "].shape = ", is.to_string()));
+               for (int k = 0; k < is.rank(); ++k) {
+                 const auto a = is.dims()[static_cast<std::size_t>(k)];
+                 const auto b = ds.dims()[static_cast<std::size_t>(k)];
+                 if (a >= 0 && b >= 0 && a != b)
+                   throw ValueError(str_cat(c.node_name, ": data[", i, "].shape = ", ds.to_string(),
+                                            " does not start with indices[", i,
+                                            "].shape = ", is.to_string()));
+               }
+               const Shape rest(
+                   std::vector<std::int64_t>(ds.dims().begin() + is.rank(), ds.dims().end()));
+               if (!extra) {
+                 extra = rest;
+               } else if (!extra->is_compatible_with(rest)) {
+                 throw ValueError(str_cat(c.node_name, ": data[", i, "].shape[", is.rank(), ":] = ",
+                                          rest.to_string(), " differs from ", extra->to_string()));
+               } else {
+                 std::vector<std::int64_t> merged = extra->dims();
+                 for (std::size_t k = 0; k < merged.size(); ++k)
+                   if (merged[k] < 0) merged[k] = rest.dims()[k];
+                 extra = Shape(merged);
+               }
+             }
+             if (const auto v = const_int_values(c, static_cast<int>(i))) {
+               for (auto d : *v) max_index = std::max(max_index, d);
+             } else {
+               all_known = false;
+             }
+           }
+           if (!extra) return c.set_output(t, Shape::unknown());
+           std::vector<std::int64_t> dims{all_known ? max_index + 1 : -1};
+           dims.insert(dims.end(), extra->dims().begin(), extra->dims().end());
+           c.set_output(t, Shape(dims));
+         }});
+  // TF's ZerosLike / OnesLike: zeros / ones of x's shape and dtype.
+  for (const char* op : {"ZerosLike", "OnesLike"})
+    r.add({.name = op, .min_inputs = 1, .max_inputs = 1, .shape = same_as_input0});
   r.add({.name = "Pack", .min_inputs = 1, .max_inputs = -1, .shape = [](ShapeContext& c) {
            std::vector<std::int64_t> dims{static_cast<std::int64_t>(c.input_shapes.size())};
            for (std::size_t i = 1; i < c.input_shapes.size(); ++i)
@@ -659,6 +829,8 @@ void register_core_ops(OpRegistry& r) {
   r.set_host_memory_inputs("ExpandDims", {1});  // dim
   r.set_host_memory_inputs("Transpose", {1});   // perm
   r.set_host_memory_inputs("InvertPermutation", {0});
+  r.set_host_memory_inputs("Tile", {1});          // multiples
+  r.set_host_memory_inputs("Range", {0, 1, 2});   // start, limit, delta
   r.set_host_memory_inputs("OneHot", {1, 2, 3});  // depth, on_value, off_value
   for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
     r.set_host_memory_inputs(op, {0});  // shape

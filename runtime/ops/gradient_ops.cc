@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "devices/base/errors.h"
@@ -136,104 +137,208 @@ AttrMap copy_attrs(const Operation& o, std::initializer_list<const char*> names)
   return a;
 }
 
-// The shape of a reduction's output with keep_dims: x's with the reduced axes set to 1 (-1
-// where x's dimension is unknown). `reduced`: which axes the op reduces.
-std::vector<std::int64_t> kept_dims(const Operation& o, std::vector<bool>* reduced = nullptr) {
-  const Shape xs = o.inputs()[0].shape();
-  if (!xs.has_rank())
-    throw ValueError(str_cat("gradient of ", o.name(), ": its input ", o.inputs()[0].name(),
-                             " has unknown rank; this gradient needs a known rank"));
-  std::vector<std::int64_t> keep = xs.dims();
-  const Node* axes_node = o.inputs()[1].node();
-  if (axes_node->op != "Const")
-    throw ValueError(str_cat("gradient of ", o.name(), ": axes must be a constant"));
-  const Tensor& axes = axes_node->attrs.get<Tensor>("value");
-  std::vector<std::int64_t> ax;
-  if (axes.dtype() == DType::kInt32)
-    for (auto a : axes.to_vector<std::int32_t>()) ax.push_back(a);
+// TF's tensor_util.constant_value: what graph construction knows `t` to hold (Node::constant),
+// or nullptr.
+const Tensor* constant_value(const Output& t) {
+  return t.index() == 0 && t.node()->constant ? &*t.node()->constant : nullptr;
+}
+
+std::vector<std::int64_t> int_values(const Tensor& t) {
+  std::vector<std::int64_t> v;
+  if (t.dtype() == DType::kInt32)
+    for (auto d : t.to_vector<std::int32_t>()) v.push_back(d);
   else
-    ax = axes.to_vector<std::int64_t>();
-  if (reduced) reduced->assign(keep.size(), false);
-  for (auto a : ax) {
-    const auto k = static_cast<std::size_t>(a < 0 ? a + xs.rank() : a);
-    keep[k] = 1;
-    if (reduced) (*reduced)[k] = true;
-  }
-  return keep;
+    v = t.to_vector<std::int64_t>();
+  return v;
 }
 
-// The reduction's output shape with keep_dims, as a shape vector for Reshape: a Const where the
-// static shape decides it, else x's run-time shape with the reduced axes set to 1
-// (shape * keep + reduced, TF's reduced_shape).
-Output kept_shape(Graph& g, const Operation& o, const std::string& name) {
-  if (o.inputs()[1].op().type() != "Const") {
-    // Axes known at run time only (a Sum that a gradient built over BroadcastGradientArgs'
-    // axes, differentiated again): hit[k] = any((axes mod rank) == k), then
-    // shape(x) * (1 - hit) + hit.
-    const Shape xs = o.inputs()[0].shape();
-    if (!xs.has_rank())
-      throw ValueError(str_cat("gradient of ", o.name(), ": its input ", o.inputs()[0].name(),
-                               " has unknown rank; this gradient needs a known rank"));
-    const int rank = xs.rank();
-    Output axes = o.inputs()[1];
-    if (axes.dtype() != DType::kInt32) axes = cast_to(g, axes, DType::kInt32, name + "/Cast");
-    Output negative =
-        cast_to(g,
-                op(g, "Less", {axes, int_const(g, DType::kInt32, {0}, Shape{}, name + "/zero")}, {},
-                   name + "/Less"),
-                DType::kInt32, name + "/Cast_1");
-    axes = op(g, "AddV2",
-              {axes, op(g, "Mul",
-                        {negative, int_const(g, DType::kInt32, {rank}, Shape{}, name + "/rank")},
-                        {}, name + "/Mul")},
-              {}, name + "/add");
-    std::vector<std::int64_t> range, ones(static_cast<std::size_t>(rank), 1);
-    for (int k = 0; k < rank; ++k) range.push_back(k);
-    Output hits = cast_to(g,
-                          op(g, "Equal",
-                             {op(g, "Reshape", {axes, const_ints(g, {-1, 1}, name + "/column")}, {},
-                                 name + "/Reshape"),
-                              const_ints(g, range, name + "/range")},
-                             {}, name + "/Equal"),
-                          DType::kFloat32, name + "/Cast_2");
-    AttrMap a;
-    a.set("keep_dims", false);
-    Output hit = cast_to(
-        g,
-        op(g, "Greater",
-           {op(g, "Sum", {hits, const_ints(g, {0}, name + "/axis")}, std::move(a), name + "/Sum"),
-            grad_util::scalar(g, 0.0, DType::kFloat32, name + "/zero_1")},
-           {}, name + "/Greater"),
-        DType::kInt32, name + "/Cast_3");
-    Output keep = op(g, "Sub", {const_ints(g, ones, name + "/ones"), hit}, {}, name + "/sub");
-    return op(
-        g, "AddV2",
-        {op(g, "Mul", {shape_of(g, o.inputs()[0], name + "/Shape"), keep}, {}, name + "/Mul_1"),
-         hit},
-        {}, name);
-  }
-  std::vector<bool> reduced;
-  const auto keep = kept_dims(o, &reduced);
-  return reshape_target(g, keep, name, [&] {
-    std::vector<std::int64_t> mask, ones;
-    for (bool r : reduced) {
-      mask.push_back(r ? 0 : 1);
-      ones.push_back(r ? 1 : 0);
+// array_ops.reshape(x, <a Python list>) / tile(x, <list>): the list is a Const in the op's own
+// scope ("Reshape/shape", "Tile/multiples").
+Output reshape_to(Graph& g, const Output& x, const std::vector<std::int64_t>& dims) {
+  const std::string r = g.unique_name("Reshape");
+  return op(g, "Reshape", {x, const_ints(g, dims, r + "/shape/")}, {}, r + "/");
+}
+Output tile_by(Graph& g, const Output& x, const std::vector<std::int64_t>& multiples) {
+  const std::string t = g.unique_name("Tile");
+  return op(g, "Tile", {x, const_ints(g, multiples, t + "/multiples/")}, {}, t + "/");
+}
+
+// array_ops.size(t, out_type): a Const where t's shape is fully defined, else a Size op.
+Output size_of(Graph& g, const Output& t, DType out_type, const std::string& name) {
+  const Shape s = t.shape();
+  if (s.is_fully_defined()) return int_const(g, out_type, {s.num_elements()}, Shape{}, name);
+  AttrMap a;
+  a.set("out_type", out_type);
+  return op(g, "Size", {t}, std::move(a), name);
+}
+
+// math_ops.range(limit) / range(start, limit, delta) with Python int start and delta: the
+// Consts "range/start" and "range/delta" (int32, limit's dtype) and the Range "range".
+Output range_to(Graph& g, const Output& limit, std::int64_t start, std::int64_t delta) {
+  const std::string r = g.unique_name("range");
+  Output s = int_const(g, limit.dtype(), {start}, Shape{}, r + "/start/");
+  Output d = int_const(g, limit.dtype(), {delta}, Shape{}, r + "/delta/");
+  return op(g, "Range", {s, limit, d}, {}, r + "/");
+}
+
+// TF 2.21's math_ops.reduced_shape(input_shape, axes): the reduction's output shape with
+// keep_dims. Values when both are known (TF's constant_value; the caller's reshape makes them a
+// Const), else TF's ops: "Size" of the shape vector, the axes made non-negative ("add", "mod"),
+// their "Shape", "range" over the rank, "ones", and the "DynamicStitch" of the two.
+struct ReducedShape {
+  std::optional<std::vector<std::int64_t>> values;
+  Output tensor;
+};
+ReducedShape reduced_shape(Graph& g, const Output& input_shape, const Output& axes) {
+  const Tensor* shape_v = constant_value(input_shape);
+  const Tensor* axes_v = constant_value(axes);
+  if (shape_v != nullptr && axes_v != nullptr) {
+    std::vector<std::int64_t> dims = int_values(*shape_v);
+    const auto rank = static_cast<std::int64_t>(dims.size());
+    for (auto a : int_values(*axes_v)) {
+      if (a < -rank || a >= rank)
+        throw ValueError(str_cat("reduced_shape: axis ", a, " is out of range for rank ", rank));
+      dims[static_cast<std::size_t>(a < 0 ? a + rank : a)] = 1;
     }
-    Output masked =
-        op(g, "Mul",
-           {shape_of(g, o.inputs()[0], name + "/Shape"), const_ints(g, mask, name + "/keep")}, {},
-           name + "/Mul");
-    return op(g, "AddV2", {masked, const_ints(g, ones, name + "/reduced")}, {}, name);
-  });
+    return {dims, Output()};
+  }
+  const Output input_rank = size_of(g, input_shape, axes.dtype(), "Size");
+  Output a = op(g, "AddV2", {axes, input_rank}, {}, "add");
+  a = op(g, "FloorMod", {a, input_rank}, {}, "mod");
+  AttrMap st;
+  st.set("out_type", DType::kInt32);
+  const Output axes_shape = a.shape().is_fully_defined()
+                                ? const_ints(g, a.shape().dims(), "Shape")
+                                : op(g, "Shape", {a}, std::move(st), "Shape");
+  const Output r = range_to(g, input_rank, 0, 1);
+  const std::string ones = g.unique_name("ones");
+  const Output one = int_const(g, input_shape.dtype(), {1}, Shape{}, ones + "/Const/");
+  const Output filled = op(g, "Fill", {axes_shape, one}, {}, ones + "/");
+  AttrMap n;
+  n.set("N", std::int64_t{2});
+  return {std::nullopt,
+          op(g, "DynamicStitch", {r, a, input_shape, filled}, std::move(n), "DynamicStitch")};
 }
 
-// dx for a reduction over `axes` of x: dy broadcast back to x's shape.
-Output unreduce(Graph& g, const Operation& o, const Output& dy) {
-  Output r = dy;
-  if (!o.attrs().get_or<bool>("keep_dims", false))
-    r = op(g, "Reshape", {dy, kept_shape(g, o, "Shape")}, {}, "Reshape");
-  return op(g, "BroadcastTo", {r, shape_of(g, o.inputs()[0], "Shape_1")}, {}, "BroadcastTo");
+Output reshape_to(Graph& g, const Output& x, const ReducedShape& s) {
+  return s.values ? reshape_to(g, x, *s.values) : op(g, "Reshape", {x, s.tensor}, {}, "Reshape");
+}
+
+// The per-graph cache of TF's _SumGrad (graph._reduced_shape_cache): the first gradient of a
+// fully defined Sum over given axes leaves the ops that computed its tile scaling in the graph
+// (TF's _SafeShapeDiv: "Maximum" and "floordiv", evaluated as constants); later ones reuse it.
+bool first_reduced_shape(Graph& g, const Shape& s, const std::vector<std::int64_t>& axes) {
+  auto& ext = g.extension("gradients/reduced_shape_cache");
+  if (!ext) ext = std::make_shared<std::set<std::string>>();
+  auto& seen = *static_cast<std::set<std::string>*>(ext.get());
+  std::string key = s.to_string() + " @";
+  for (auto a : axes) key += str_cat(" ", a);
+  return seen.insert(key).second;
+}
+
+// TF 2.21's _SumGrad, op for op: a Reshape and a Tile where the rank and axes are known (all
+// axes: a Tile by the Const shape or the run-time Shape; a fully defined x: Consts for both);
+// else x's Shape, reduced_shape and a Reshape (without keep_dims), and a BroadcastTo.
+Output sum_gradient(Graph& g, const Operation& o, Output grad) {
+  const Output x = o.inputs()[0];
+  const Shape xs = x.shape();
+  if (xs.has_rank()) {
+    if (const Tensor* axes_v = constant_value(o.inputs()[1])) {
+      const int rank = xs.rank();
+      const std::vector<std::int64_t> axes = int_values(*axes_v);
+      bool all = axes_v->shape().rank() == 1 && static_cast<int>(axes.size()) == rank;
+      for (std::size_t k = 0; all && k < axes.size(); ++k)
+        all = axes[k] == static_cast<std::int64_t>(k);
+      if (all) {
+        grad = reshape_to(g, grad, std::vector<std::int64_t>(static_cast<std::size_t>(rank), 1));
+        const Output input_shape =
+            xs.is_fully_defined() ? const_ints(g, xs.dims(), "Const") : shape_of(g, x, "Shape");
+        return op(g, "Tile", {grad, input_shape}, {}, "Tile");
+      }
+      if (xs.is_fully_defined()) {
+        std::vector<std::int64_t> kept = xs.dims(), scaling(kept.size());
+        for (auto a : axes) {
+          if (a < -rank || a >= rank)
+            throw ValueError(str_cat("gradient of ", o.name(), ": axis ", a,
+                                     " is out of range for rank ", rank));
+          kept[static_cast<std::size_t>(a < 0 ? a + rank : a)] = 1;
+        }
+        for (std::size_t k = 0; k < kept.size(); ++k)
+          scaling[k] = xs.dims()[k] / std::max<std::int64_t>(kept[k], 1);
+        if (first_reduced_shape(g, xs, axes)) {
+          // TF's _SafeShapeDiv(x, y) = x // maximum(y, 1) over Python tuples: dangling ops.
+          const std::string m = g.unique_name("Maximum");
+          const Output mx = op(
+              g, "Maximum",
+              {const_ints(g, kept, m + "/x/"), grad_util::scalar(g, 1, DType::kInt32, m + "/y/")},
+              {}, m + "/");
+          const std::string f = g.unique_name("floordiv");
+          op(g, "FloorDiv", {const_ints(g, xs.dims(), f + "/x/"), mx}, {}, f + "/");
+        }
+        return tile_by(g, reshape_to(g, grad, kept), scaling);
+      }
+    }
+  }
+  const Output input_shape = shape_of(g, x, "Shape");
+  if (!o.attrs().get_or<bool>("keep_dims", false)) {
+    // TF: reduced_shape under colocate_with(input_shape).
+    g.colocation_stack().push_back(input_shape.op().name());
+    ReducedShape kept;
+    try {
+      kept = reduced_shape(g, input_shape, o.inputs()[1]);
+    } catch (...) {
+      g.colocation_stack().pop_back();
+      throw;
+    }
+    g.colocation_stack().pop_back();
+    grad = reshape_to(g, grad, kept);
+  }
+  return op(g, "BroadcastTo", {grad, input_shape}, {}, "BroadcastTo");
+}
+
+// TF 2.21's _MeanGrad: _SumGrad's result divided by the number of elements each output
+// averages: a Const where both shapes are fully defined, else the product of x's run-time
+// dimensions at the (non-negative) axes.
+Output mean_gradient(Graph& g, const Operation& o, const Output& grad) {
+  const Output sum_grad = sum_gradient(g, o, grad);
+  const Shape xs = o.inputs()[0].shape();
+  const Shape ys = o.output(0).shape();
+  Output factor;
+  if (xs.is_fully_defined() && ys.is_fully_defined()) {
+    const std::int64_t count = xs.num_elements() / std::max<std::int64_t>(ys.num_elements(), 1);
+    factor = grad_util::scalar(g, static_cast<double>(count), sum_grad.dtype(), "Const");
+  } else {
+    const Output input_shape = shape_of(g, o.inputs()[0], "Shape");
+    const Output input_rank = size_of(g, input_shape, DType::kInt32, "Size");
+    Output axes = o.inputs()[1];
+    if (axes.dtype() != DType::kInt32) axes = cast_to(g, axes, DType::kInt32, "Cast");
+    axes = op(g, "AddV2", {axes, input_rank}, {}, "add");
+    axes = op(g, "FloorMod", {axes, input_rank}, {}, "mod");
+    const std::string gather = g.unique_name("GatherV2");
+    const Output dims =
+        op(g, "GatherV2",
+           {input_shape, axes, int_const(g, DType::kInt32, {0}, Shape{}, gather + "/axis/")}, {},
+           gather + "/");
+    // reduce_prod(dims) over every axis (TF's _ReductionDims: np.arange(rank) as a Const, or
+    // range(0, Rank) for a scalar).
+    const Shape ds = dims.shape();
+    if (!ds.has_rank())
+      throw ValueError(str_cat("gradient of ", o.name(), ": its axes ", o.inputs()[1].name(),
+                               " have unknown rank; this gradient needs a known rank"));
+    Output prod_axes;
+    if (ds.rank() > 0) {
+      std::vector<std::int64_t> all(static_cast<std::size_t>(ds.rank()));
+      for (std::size_t k = 0; k < all.size(); ++k) all[k] = static_cast<std::int64_t>(k);
+      prod_axes = const_ints(g, all, "Const");
+    } else {
+      prod_axes = range_to(g, int_const(g, DType::kInt32, {0}, Shape{}, "Rank"), 0, 1);
+    }
+    AttrMap keep;
+    keep.set("keep_dims", false);
+    factor = cast_to(g, op(g, "Prod", {dims, prod_axes}, std::move(keep), "Prod"), sum_grad.dtype(),
+                     "Cast");
+  }
+  return op(g, "RealDiv", {sum_grad, factor}, {}, "truediv");
 }
 
 // TF's zeros_like for a gradient that is zero (a Fill of the tensor's shape).
@@ -325,8 +430,60 @@ void register_gradients(OpRegistry& r) {
                          "Prod",  // integers only here (shape arithmetic): no gradient flows
                          "StopGradient",
                          "Where",
-                         "OneHot"})
+                         "OneHot",
+                         "Range",
+                         "FloorDiv",  // TF's _FloorDivGrad: None, None
+                         "ZerosLike",
+                         "OnesLike"})
     r.set_not_differentiable(nd);
+  // TF 2.21's _TileGrad: dy reshaped to interleave multiples and x's dimensions, summed over
+  // the multiples' axes.
+  r.set_grad("Tile", [](Graph& g, const Operation& o, const Grads& dy) {
+    const Output x = o.inputs()[0];
+    const Output multiples = o.inputs()[1];
+    Output input_shape;
+    if (x.shape().is_fully_defined()) {
+      input_shape = int_const(g, multiples.dtype(), x.shape().dims(),
+                              Shape{static_cast<std::int64_t>(x.shape().rank())}, "Shape");
+    } else {
+      AttrMap a;
+      a.set("out_type", multiples.dtype());
+      input_shape = op(g, "Shape", {x}, std::move(a), "Shape");
+    }
+    const Output stacked = op(g, "Pack", {multiples, input_shape}, {}, "stack");
+    const std::string t = g.unique_name("transpose");
+    const Output transposed =
+        op(g, "Transpose", {stacked, const_ints(g, {1, 0}, t + "/perm/")}, {}, t + "/");
+    const Output split_shape = reshape_to(g, transposed, std::vector<std::int64_t>{-1});
+    const Output axes = range_to(g, size_of(g, split_shape, DType::kInt32, "Size"), 0, 2);
+    AttrMap keep;
+    keep.set("keep_dims", false);
+    Output input_grad = op(g, "Sum", {op(g, "Reshape", {dy[0], split_shape}, {}, "Reshape"), axes},
+                           std::move(keep), "Sum");
+    grad_util::refine_static_shape(input_grad, x.shape());
+    return Grads{input_grad, Output()};
+  });
+  // TF 2.21's _FloorModGrad: (dy, -dy * floordiv(x, y)) summed back to each operand's shape.
+  r.set_grad("FloorMod", [](Graph& g, const Operation& o, const Grads& dy) {
+    const Output x = o.inputs()[0], y = o.inputs()[1];
+    const Output floor_xy = op(g, "FloorDiv", {x, y}, {}, "FloorDiv");
+    const Output gy = op(g, "Mul", {dy[0], op(g, "Neg", {floor_xy}, {}, "Neg")}, {}, "mul");
+    return reduce_gradient_args(g, x, y, dy[0], gy);
+  });
+  // TF's _DynamicStitchGrads: each data input gathers the merged gradient at its indices.
+  r.set_grad("DynamicStitch", [](Graph& g, const Operation& o, const Grads& dy) {
+    const auto in = o.inputs();
+    const std::size_t n = in.size() / 2;
+    Grads grads(in.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string gather = g.unique_name("GatherV2");
+      grads[n + i] =
+          op(g, "GatherV2",
+             {dy[0], in[i], int_const(g, DType::kInt32, {0}, Shape{}, gather + "/axis/")}, {},
+             gather + "/");
+    }
+    return grads;
+  });
 
   r.set_grad("Identity", [](Graph&, const Operation&, const Grads& dy) { return Grads{dy[0]}; });
   // tf.cond (control_flow_grad.py). _SwitchGrad: in a cond branch, the Merge "cond_grad" of the
@@ -824,45 +981,30 @@ void register_gradients(OpRegistry& r) {
     return Grads{mm(b, dy[0], true, true, "MatMul"), mm(dy[0], a, true, true, "MatMul_1")};
   });
   r.set_grad("Sum", [](Graph& g, const Operation& o, const Grads& dy) {
-    return Grads{unreduce(g, o, dy[0]), Output()};
+    return Grads{sum_gradient(g, o, dy[0]), Output()};
   });
   r.set_grad("Mean", [](Graph& g, const Operation& o, const Grads& dy) {
-    const Shape xs = o.inputs()[0].shape();
-    const Shape ys = o.output(0).shape();
-    Output factor;
-    if (xs.is_fully_defined() && ys.is_fully_defined()) {
-      const double count = static_cast<double>(xs.num_elements()) /
-                           static_cast<double>(std::max<std::int64_t>(1, ys.num_elements()));
-      factor = grad_util::scalar(g, count, DType::kFloat32, "Const");
-    } else {
-      // TF's _MeanGrad: size(x) // max(size(y), 1), at run time (int64: no overflow).
-      AttrMap a;
-      a.set("out_type", DType::kInt64);
-      Output in_size = op(g, "Size", {o.inputs()[0]}, a, "Size");
-      Output out_size = op(g, "Size", {o.output(0)}, a, "Size_1");
-      Output count = op(
-          g, "RealDiv",
-          {in_size, op(g, "Maximum", {out_size, int_const(g, DType::kInt64, {1}, Shape{}, "one")},
-                       {}, "Maximum")},
-          {}, "floordiv");
-      factor = cast_to(g, count, dy[0].dtype(), "Cast");
-    }
-    Output scaled = op(g, "RealDiv", {dy[0], factor}, {}, "truediv");
-    return Grads{unreduce(g, o, scaled), Output()};
+    return Grads{mean_gradient(g, o, dy[0]), Output()};
   });
   r.set_grad("Max", [](Graph& g, const Operation& o, const Grads& dy) {
-    // TF's _MinOrMaxGrad: dy goes to the elements equal to the maximum, split evenly on ties.
+    // TF 2.21's _MinOrMaxGrad: dy goes to the elements equal to the maximum, split evenly on
+    // ties.
     const Output x = o.inputs()[0];
+    const Output input_shape = shape_of(g, x, "Shape");
     Output y = o.output(0), grad = dy[0];
+    std::optional<ReducedShape> kept;
     if (!o.attrs().get_or<bool>("keep_dims", false)) {
-      const Output kept = kept_shape(g, o, "Shape");
-      y = op(g, "Reshape", {y, kept}, {}, "Reshape");
-      grad = op(g, "Reshape", {grad, kept}, {}, "Reshape_1");
+      kept = reduced_shape(g, input_shape, o.inputs()[1]);
+      y = reshape_to(g, y, *kept);
+      grad = reshape_to(g, grad, *kept);
+    } else {
+      kept = ReducedShape{std::nullopt, shape_of(g, y, "Shape")};
     }
     Output indicators = cast_to(g, op(g, "Equal", {y, x}, {}, "Equal"), grad.dtype(), "Cast");
     AttrMap keep;
-    keep.set("keep_dims", true);
-    Output num_selected = op(g, "Sum", {indicators, o.inputs()[1]}, std::move(keep), "Sum");
+    keep.set("keep_dims", false);
+    Output num_selected =
+        reshape_to(g, op(g, "Sum", {indicators, o.inputs()[1]}, std::move(keep), "Sum"), *kept);
     return Grads{op(g, "Mul", {op(g, "RealDiv", {indicators, num_selected}, {}, "truediv"), grad},
                     {}, "mul"),
                  Output()};

@@ -2251,13 +2251,16 @@ std::shared_ptr<GraphState> Session::Impl::analyze_graphs(const Plan& p) {
             info.blocker = str_cat("reads input ", k,
                                    " on the host, and it is computed at run time (not a Const)");
         const DType dt = kernel_dtype(*s.node);
-        if ((s.node->op == "RealDiv" || s.node->op == "Div") && !s.forwarded &&
-            (dt == DType::kInt32 || dt == DType::kInt64))
+        if ((s.node->op == "RealDiv" || s.node->op == "Div" || s.node->op == "FloorMod" ||
+             s.node->op == "FloorDiv") &&
+            !s.forwarded && (dt == DType::kInt32 || dt == DType::kInt64))
           info.blocker = "integer division checks its divisor on the host";
         // Its kernel reads the mask back to size the output (a wait on the stream): a capture
         // would always fail (kMaxFailedCaptures wasted runs), so say so at plan time.
         if (s.node->op == "BooleanMask" || s.node->op == "Where")
           info.blocker = "its output's size depends on its input's values (read on the host)";
+        if (s.node->op == "DynamicStitch")
+          info.blocker = "its output's size depends on its indices' values (read on the host)";
         if (is_random(s.node->op)) g->random_nodes.push_back(s.node);
       }
     } else if (s.kind == StepKind::kCopy) {

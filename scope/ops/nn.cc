@@ -809,6 +809,19 @@ Output reduce_prod(const Output& x, const std::vector<std::int64_t>& axes, bool 
                              "; ScopeFlow's Prod takes int32 or int64 (shape arithmetic)"));
   return reduce("Prod", x, axes, keep_dims, name);
 }
+namespace detail {
+Output reduce_one_axis(const char* type, const Output& x, std::int64_t axis, bool keep_dims,
+                       std::string_view name) {
+  name_scope scope(name, type);
+  const std::string final_name = scope.name();
+  Output ax =
+      constant(static_cast<int>(int32_arg(axis, type, "reduction_indices")), "reduction_indices");
+  AttrMap attrs;
+  attrs.set("keep_dims", keep_dims);
+  return get_default_graph().create_op(type, {x, ax}, std::move(attrs), final_name).output(0);
+}
+}  // namespace detail
+
 Output reduce_sum(const Output& x, const std::vector<std::int64_t>& axes, bool keep_dims,
                   std::string_view name) {
   return reduce("Sum", x, axes, keep_dims, name);

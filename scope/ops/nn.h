@@ -175,21 +175,26 @@ Output reduce_max(const Output& x, const std::vector<std::int64_t>& axes = {},
 // floating-point Prod kernel, and a float x is a ValueError); products wrap as TF's.
 Output reduce_prod(const Output& x, const std::vector<std::int64_t>& axes = {},
                    bool keep_dims = false, std::string_view name = "");
-// One axis as an integer, as TF takes reduce_sum(x, 1).
+namespace detail {
+// A reduction over one axis given as an integer: TF's scalar Const "<op>/reduction_indices".
+Output reduce_one_axis(const char* type, const Output& x, std::int64_t axis, bool keep_dims,
+                       std::string_view name);
+}  // namespace detail
+// One axis as an integer, as TF takes reduce_sum(x, 1) (its axes a scalar Const).
 template <std::integral I>
 requires(!std::same_as<I, bool>) Output
     reduce_sum(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
-  return reduce_sum(x, std::vector<std::int64_t>{detail::axis_value(axis)}, keep_dims, name);
+  return detail::reduce_one_axis("Sum", x, detail::axis_value(axis), keep_dims, name);
 }
 template <std::integral I>
 requires(!std::same_as<I, bool>) Output
     reduce_mean(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
-  return reduce_mean(x, std::vector<std::int64_t>{detail::axis_value(axis)}, keep_dims, name);
+  return detail::reduce_one_axis("Mean", x, detail::axis_value(axis), keep_dims, name);
 }
 template <std::integral I>
 requires(!std::same_as<I, bool>) Output
     reduce_max(const Output& x, I axis, bool keep_dims = false, std::string_view name = "") {
-  return reduce_max(x, std::vector<std::int64_t>{detail::axis_value(axis)}, keep_dims, name);
+  return detail::reduce_one_axis("Max", x, detail::axis_value(axis), keep_dims, name);
 }
 // tf.clip_by_value: minimum(t, hi), then maximum(.., lo) named by the "clip_by_value" scope
 // (TF's composite, with its gradients); lo and hi as t's dtype, or tensors.

@@ -1,6 +1,7 @@
 // Op builders. See ops.h.
 #include "scope/ops/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <variant>
@@ -229,6 +230,126 @@ Output transpose(const Output& x, const Output& perm, std::string_view name) {
   const std::string final_name = scope.name();
   return get_default_graph().create_op("Transpose", {x, perm}, {}, final_name).output(0);
 }
+namespace {
+// A Python list of integers as TF converts it: int32, or int64 when a value needs it.
+Tensor int_list_tensor(const std::vector<std::int64_t>& v) {
+  const auto n = static_cast<std::int64_t>(v.size());
+  if (std::all_of(v.begin(), v.end(),
+                  [](std::int64_t d) { return std::in_range<std::int32_t>(d); }))
+    return Tensor::from_vector<std::int32_t>(std::vector<std::int32_t>(v.begin(), v.end()),
+                                             Shape{n});
+  return Tensor::from_vector<std::int64_t>(v, Shape{n});
+}
+}  // namespace
+
+Output tile(const Output& input, const std::vector<std::int64_t>& multiples,
+            std::string_view name) {
+  name_scope scope(name, "Tile");
+  const std::string final_name = scope.name();
+  Output m = make_const(int_list_tensor(multiples), "multiples");
+  return get_default_graph().create_op("Tile", {input, m}, {}, final_name).output(0);
+}
+Output tile(const Output& input, const Output& multiples, std::string_view name) {
+  return get_default_graph()
+      .create_op("Tile", {input, multiples}, {}, op_name(name, "Tile"))
+      .output(0);
+}
+
+namespace {
+// TF's range: start, limit and delta cast to the widest of their dtypes (int32 < int64 <
+// float32 < float64) inside the "range" scope, then the Range op named by the scope.
+Output range_in_scope(name_scope& scope, Output start, Output limit, Output delta) {
+  const std::string final_name = scope.name();
+  const auto rank_of = [](DType t) {
+    switch (t) {
+      case DType::kInt32: return 0;
+      case DType::kInt64: return 1;
+      case DType::kFloat16: return 2;
+      case DType::kBFloat16: return 3;
+      case DType::kFloat32: return 4;
+      case DType::kFloat64: return 5;
+      default: return -1;
+    }
+  };
+  DType widest = start.dtype();
+  for (const Output* o : {&start, &limit, &delta}) {
+    if (rank_of(o->dtype()) < 0)
+      throw ValueError(
+          str_cat("range: ", o->name(), " is ", dtype_name(o->dtype()),
+                  "; range takes int32, int64, float16, bfloat16, float32 or float64"));
+    if (rank_of(o->dtype()) > rank_of(widest)) widest = o->dtype();
+  }
+  start = cast(start, widest);
+  limit = cast(limit, widest);
+  delta = cast(delta, widest);
+  return get_default_graph().create_op("Range", {start, limit, delta}, {}, final_name).output(0);
+}
+}  // namespace
+
+Output RangeArg::in_scope(const char* name) const {
+  return tensor_ ? *tensor_ : make_const(detail::scalar_tensor(value_, dtype_), name);
+}
+Output range(const RangeArg& start, const RangeArg& limit, const RangeArg& delta,
+             std::string_view name) {
+  name_scope scope(name, "range");
+  Output s = start.in_scope("start");
+  Output l = limit.in_scope("limit");
+  Output d = delta.in_scope("delta");
+  return range_in_scope(scope, s, l, d);
+}
+Output range(const RangeArg& limit, std::string_view name) { return range(0, limit, 1, name); }
+
+Output dynamic_stitch(const std::vector<Output>& indices, const std::vector<Output>& data,
+                      std::string_view name) {
+  if (indices.empty() || indices.size() != data.size())
+    throw ValueError(
+        str_cat("dynamic_stitch: needs as many indices as data tensors (at least one), got ",
+                indices.size(), " and ", data.size()));
+  std::vector<Output> inputs = indices;
+  inputs.insert(inputs.end(), data.begin(), data.end());
+  AttrMap attrs;
+  attrs.set("N", static_cast<std::int64_t>(indices.size()));
+  return get_default_graph()
+      .create_op("DynamicStitch", inputs, std::move(attrs), op_name(name, "DynamicStitch"))
+      .output(0);
+}
+
+Output zeros_like(const Output& x, DType dtype, std::string_view name) {
+  name_scope scope(name, "zeros_like");
+  const std::string final_name = scope.name();
+  const DType t = dtype == DType::kInvalid ? x.dtype() : dtype;
+  const Shape s = x.shape();
+  Graph g = get_default_graph();
+  if (s.is_fully_defined()) {  // TF's zeros(shape): a Const under 1000 elements, else a Fill
+    if (s.num_elements() < 1000) return constant(0.0, t, s, final_name);
+    Output dims = make_const(int_list_tensor(s.dims()), "shape_as_tensor");
+    Output v = make_const(detail::scalar_tensor(0, t), "Const");
+    return g.create_op("Fill", {dims, v}, {}, final_name).output(0);
+  }
+  if (t != x.dtype()) {
+    Output dims = shape(x, DType::kInt32, "Shape");
+    Output v = make_const(detail::scalar_tensor(0, t), "Const");
+    return g.create_op("Fill", {dims, v}, {}, final_name).output(0);
+  }
+  return g.create_op("ZerosLike", {x}, {}, final_name).output(0);
+}
+Output ones_like(const Output& x, DType dtype, std::string_view name) {
+  name_scope scope(name, "ones_like");
+  const std::string final_name = scope.name();
+  const DType t = dtype == DType::kInvalid ? x.dtype() : dtype;
+  if (t == DType::kString) throw ValueError("ones_like: string tensors have no one");
+  const Shape s = x.shape();
+  Output dims;
+  if (s.is_fully_defined()) {
+    name_scope shape_scope("", "Shape");
+    dims = make_const(int_list_tensor(s.dims()), "shape_as_tensor");
+  } else {
+    dims = shape(x, DType::kInt32, "Shape");
+  }
+  Output v = make_const(detail::scalar_tensor(1, t), "Const");
+  return get_default_graph().create_op("Fill", {dims, v}, {}, final_name).output(0);
+}
+
 Output invert_permutation(const Output& x, std::string_view name) {
   return get_default_graph()
       .create_op("InvertPermutation", {x}, {}, op_name(name, "InvertPermutation"))
@@ -510,6 +631,13 @@ Output greater_equal(const Output& x, const Output& y, std::string_view name) {
 }
 Output maximum(const Output& x, const Output& y, std::string_view name) {
   return get_default_graph().create_op("Maximum", {x, y}, {}, op_name(name, "Maximum")).output(0);
+}
+Output floormod(const Output& x, const Output& y, std::string_view name) {
+  return get_default_graph().create_op("FloorMod", {x, y}, {}, op_name(name, "FloorMod")).output(0);
+}
+Output floordiv(const Output& x, const Output& y, std::string_view name) {
+  name_scope scope(name, "floordiv");
+  return get_default_graph().create_op("FloorDiv", {x, y}, {}, scope.name()).output(0);
 }
 Output minimum(const Output& x, const Output& y, std::string_view name) {
   return get_default_graph().create_op("Minimum", {x, y}, {}, op_name(name, "Minimum")).output(0);

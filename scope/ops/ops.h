@@ -26,6 +26,10 @@ std::int64_t axis_value(I axis) {
 }
 }  // namespace detail
 
+// An arithmetic C++ value that builders take as a scalar of a tensor's dtype.
+template <class T>
+concept Scalar = std::is_arithmetic_v<T>;
+
 // ---------------------------------------------------------------- constants and inputs
 Output constant(const Tensor& value, std::string_view name = "");
 Output constant(float value, std::string_view name = "");
@@ -64,6 +68,65 @@ Output transpose(const Output& x, const Output& perm, std::string_view name = ""
 // tf.math.invert_permutation: y[x[i]] = i for an int32 / int64 vector holding each of 0..n-1 once
 // (op "InvertPermutation"; InvalidArgumentError at run time otherwise). No gradient.
 Output invert_permutation(const Output& x, std::string_view name = "");
+// tf.tile: output dimension i is input's times multiples[i] (one non-negative multiple per
+// dimension); op "Tile" with its int32 Const "Tile/multiples" (int64 where a value needs it).
+// The tensor form takes an int32 / int64 vector computed in the graph. Gradient TF's _TileGrad
+// (the tiled copies summed).
+Output tile(const Output& input, const std::vector<std::int64_t>& multiples,
+            std::string_view name = "");
+Output tile(const Output& input, const Output& multiples, std::string_view name = "");
+namespace detail {
+// The dtype TF gives a Python number: int32 (int64 beyond int32), float32 for a float.
+template <Scalar S>
+DType python_number_dtype(S v) {
+  if constexpr (std::is_floating_point_v<S>)
+    return DType::kFloat32;
+  else
+    return std::in_range<std::int32_t>(v) ? DType::kInt32 : DType::kInt64;
+}
+}  // namespace detail
+// A tf.range argument: an Output (a Variable converts), or a C++ number.
+class RangeArg {
+ public:
+  RangeArg(const Output& t) : tensor_(t) {}  // NOLINT: implicit, as TF takes either
+  template <class T>
+  requires(std::convertible_to<const T&, Output> && !Scalar<T> && !std::same_as<T, Output>)
+      RangeArg(const T& t)
+      : tensor_(Output(t)) {}  // NOLINT
+  template <Scalar S>
+  RangeArg(S v)
+      : value_(static_cast<double>(v)), dtype_(detail::python_number_dtype(v)) {}  // NOLINT
+  // The tensor, or the number as a Const named `name` in the current scope.
+  Output in_scope(const char* name) const;
+
+ private:
+  std::optional<Output> tensor_;
+  double value_ = 0;
+  DType dtype_ = DType::kInt32;
+};
+// tf.range: start, start + delta, ... up to (not including) limit; op "Range" named "range".
+// C++ numbers become Consts "range/start", "range/limit", "range/delta" as Python's do (int32,
+// int64 beyond int32, float32 for a floating value); all are cast to the widest of their
+// dtypes (int32 < int64 < float16 < bfloat16 < float32 < float64) as TF does ("range/Cast",
+// ...; Range itself takes int32, int64, float32 and float64).
+// TF's errors (delta 0, a start past the limit) are ValueErrors when the values are known,
+// InvalidArgumentErrors at run time otherwise. No gradient.
+Output range(const RangeArg& start, const RangeArg& limit, const RangeArg& delta = 1,
+             std::string_view name = "");
+Output range(const RangeArg& limit, std::string_view name = "");
+// tf.dynamic_stitch: merged[indices[i][j]] = data[i][j] (later inputs win on a repeated
+// index); int32 indices, data of one dtype whose shapes start with their indices' shapes; op
+// "DynamicStitch". A row no index names is zeros (TF leaves it uninitialized). Gradient: each
+// data input gathers the merged gradient at its indices (TF's).
+Output dynamic_stitch(const std::vector<Output>& indices, const std::vector<Output>& data,
+                      std::string_view name = "");
+// tf.zeros_like / tf.ones_like: zeros / ones of x's shape, in x's dtype or `dtype`. As TF builds
+// them: zeros_like of a fully defined shape is a Const "zeros_like" (a Fill of
+// "zeros_like/shape_as_tensor" from 1000 elements on), else a ZerosLike op "zeros_like" (a Fill
+// of x's Shape for another dtype); ones_like is a Fill "ones_like" of x's shape (a Const
+// "ones_like/Shape/shape_as_tensor" or a Shape op "ones_like/Shape") and "ones_like/Const".
+Output zeros_like(const Output& x, DType dtype = DType::kInvalid, std::string_view name = "");
+Output ones_like(const Output& x, DType dtype = DType::kInvalid, std::string_view name = "");
 // tf.stop_gradient: x, through which gradients do not flow (op "StopGradient").
 Output stop_gradient(const Output& x, std::string_view name = "");
 // tf.expand_dims: a dimension of 1 inserted at `axis` (in [-rank-1, rank]); op "ExpandDims"
@@ -161,6 +224,12 @@ Output pow(const Output& x, const Output& y, std::string_view name = "");
 Output pow(const Output& x, double y, std::string_view name = "");
 Output pow(double x, const Output& y, std::string_view name = "");
 Output maximum(const Output& x, const Output& y, std::string_view name = "");
+// tf.math.floormod (op "FloorMod"; `x % y` names it "mod") and tf.math.floordiv (op "FloorDiv"
+// named "floordiv"), with broadcasting: Python's % and // (the remainder takes y's sign; the
+// quotient rounds down). An integer zero divisor is an InvalidArgumentError when the op runs.
+// floormod's gradient is TF's (dy, -dy * floordiv(x, y)); floordiv has none.
+Output floormod(const Output& x, const Output& y, std::string_view name = "");
+Output floordiv(const Output& x, const Output& y, std::string_view name = "");
 Output minimum(const Output& x, const Output& y, std::string_view name = "");
 // TF's tf.argmax: the index of the largest value along `axis` (negative counts from the end),
 // int64 by default; ties give the first index and NaN is skipped (kernels/argmax/argmax.h).
@@ -170,8 +239,6 @@ Output argmax(const Output& input, std::int64_t axis, DType output_type = DType:
 
 // `a + b` etc. between Outputs (Variables convert), or an Output and a scalar; the scalar
 // takes the other operand's dtype. Op names: add, sub, mul, truediv (as TF's operators).
-template <class T>
-concept Scalar = std::is_arithmetic_v<T>;
 
 Output binary_operator(const char* op_type, const char* name, const Output& x, const Output& y);
 Output binary_operator(const char* op_type, const char* name, double x, const Output& y);
@@ -220,6 +287,17 @@ Output operator*(const Output& a, S b) {
 template <Scalar S>
 Output operator/(const Output& a, S b) {
   return binary_operator("RealDiv", "truediv", a, static_cast<double>(b));
+}
+inline Output operator%(const Output& a, const Output& b) {
+  return binary_operator("FloorMod", "mod", a, b);
+}
+template <Scalar S>
+Output operator%(const Output& a, S b) {
+  return binary_operator("FloorMod", "mod", a, static_cast<double>(b));
+}
+template <Scalar S>
+Output operator%(S a, const Output& b) {
+  return binary_operator("FloorMod", "mod", static_cast<double>(a), b);
 }
 
 // ---------------------------------------------------------------- random tensors

@@ -1195,13 +1195,10 @@ def layers_batch_norm():
     tensor), UPDATE_OPS, variables, sharing with reuse, gradients and values."""
     import numpy as np
     g = tf.get_default_graph()
-    # Left out: TF's unused ZerosLike for outputs without a gradient, and reduce_sum's gradient
-    # (a Tile in TF, a BroadcastTo in ScopeFlow: a known difference), and the ops that read it;
-    # the composed ops' gradient graph (gradients_2: a broadcasting Add's gradient names its ops
-    # otherwise, a known difference; its values are compared).
-    import re
-    skip = lambda o: ("/Initializer/" in o.name or re.search(r"Sum(_\d+)?_grad/", _op_line(o)) or
-                      o.name.startswith("gradients_2/") or
+    # Left out: TF's unused ZerosLike for outputs without a gradient; the composed ops' gradient
+    # graph (gradients_2: a broadcasting Add's gradient names its ops otherwise, a known
+    # difference; its values are compared).
+    skip = lambda o: ("/Initializer/" in o.name or o.name.startswith("gradients_2/") or
                       (o.type == "ZerosLike" and o.name.startswith("gradients")))
     out = []
     x = tf.placeholder(tf.float32, [2, 3, 3, 4], name="x")
@@ -1264,10 +1261,9 @@ def layers_batch_norm_layouts():
     """tf.layers.batch_normalization on NCHW with a training tensor (the inference branch's
     gradient transposes to NHWC), on 5-D inputs (NDHWC, NCDHW: fused), and
     tf.nn.fused_batch_norm's epsilon (TF 2: no floor)."""
-    import re
     import numpy as np
     g = tf.get_default_graph()
-    skip = lambda o: ("/Initializer/" in o.name or re.search(r"Sum(_\d+)?_grad/", _op_line(o)) or
+    skip = lambda o: ("/Initializer/" in o.name or
                       (o.type == "ZerosLike" and o.name.startswith("gradients")))
     xc = tf.placeholder(tf.float32, [2, 4, 3, 3], name="xc")
     wc = tf.placeholder(tf.float32, [2, 4, 3, 3], name="wc")
@@ -1310,11 +1306,9 @@ def layers_dense_tensordot():
     batch of None and Consts for a fully defined shape (shared by reuse); tf.tensordot with
     permuted pairs, an integer axes and a static side against a run-time one; gradients through
     the run-time path (InvertPermutation, Reshape's -1 Const); values."""
-    import re
     import numpy as np
     g = tf.get_default_graph()
-    # Left out: the loss's Sum gradient (Tile in TF, BroadcastTo here); its values are compared.
-    skip = lambda o: "/Initializer/" in o.name or re.search(r"Sum(_\d+)?_grad/", _op_line(o))
+    skip = lambda o: "/Initializer/" in o.name
     x = tf.placeholder(tf.float32, [None, 5, 3], name="x")
     x2 = tf.placeholder(tf.float32, [2, 5, 3], name="x2")
     a = tf.placeholder(tf.float32, [2, 3, 4], name="a")
@@ -1384,6 +1378,56 @@ def math_broadcast_gradients():
         out.append("%.4g" % np.asarray(s.run(gr[7], feed)).sum())
     return out
 
+
+
+@case
+def math_tile_range_reductions():
+    """tf.tile, tf.range, floormod / floordiv (% and //), tf.dynamic_stitch, zeros_like /
+    ones_like, and the gradients of Sum, Mean, Max, Tile, FloorMod and DynamicStitch as TF 2.21
+    builds them: _SumGrad's Reshape + Tile fast paths (and the ops its reduced-shape cache leaves
+    the first time), reduced_shape's FloorMod / Range / DynamicStitch at run time, _MeanGrad's
+    run-time factor, an input of unknown rank; op for op, static shapes and values."""
+    import numpy as np
+    g = tf.get_default_graph()
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    y = tf.placeholder(tf.float32, [2, 3], name="y")
+    u = tf.placeholder(tf.float32, None, name="u")
+    w = tf.placeholder(tf.float32, [2, 1, 3], name="w")
+    big = tf.placeholder(tf.float32, [40, 40], name="big")
+    n0 = len(g.get_operations())
+    fwd = [tf.tile(y, [2, 1]), tf.tile(x, tf.constant([1, 2])), tf.range(5), tf.range(1, 10, 3),
+           tf.range(0.5, 2.0, 0.25), tf.range(10, 1, -4), tf.range(0, 2.5, 0.5),
+           tf.range(tf.constant(3), tf.constant(9, tf.int64), 2),
+           tf.math.floormod(tf.constant([7, -7, 7, -7, 0]), tf.constant([3, 3, -3, -3, 5])),
+           tf.constant([5.5, -5.5, 5.5, -5.5]) % tf.constant([2.0, 2.0, -2.0, -2.0]),
+           tf.math.floordiv(tf.constant([7, -7, 7, -7]), tf.constant([3, 3, -3, -3])),
+           tf.math.floordiv(tf.constant([5.5, -5.5]), tf.constant([2.0, 2.0])),
+           tf.dynamic_stitch([tf.constant([0, 2]), tf.constant([[1], [3]])], [y, w]),
+           tf.zeros_like(x), tf.zeros_like(y), tf.ones_like(x), tf.ones_like(y), tf.zeros_like(big),
+           tf.zeros_like(x, dtype=tf.int32), tf.ones_like(y, dtype=tf.int32)]
+    ys = [fwd[0], fwd[1], tf.reduce_sum(x), tf.reduce_sum(x, 1), tf.reduce_sum(y, 0),
+          tf.reduce_sum(y * y, 0), tf.reduce_sum(y, -1, keepdims=True), tf.reduce_sum(y),
+          tf.reduce_sum(u, [0]), tf.reduce_mean(x), tf.reduce_mean(x, 1, keepdims=True),
+          tf.reduce_mean(y, 0), tf.reduce_mean(u, 1), tf.reduce_max(x, 1),
+          tf.reduce_max(y, 1, keepdims=True), tf.reduce_max(y, [0, 1]),
+          tf.math.floormod(x, tf.constant([2.0, 3.0, 4.0])), fwd[12]]
+    gr = tf.gradients(ys, [x, y, u, w])
+    out = [_op_line(o) for o in g.get_operations()[n0:]]
+    out += [str(t.shape.as_list()) if t.shape.rank is not None else "None" for t in fwd + ys + gr]
+    i = np.arange(12, dtype=np.float32)
+    feed = {x: ((i[:6] * 5) % 7 / 3.0 + 0.5).reshape(2, 3),
+            y: ((i[:6] * 3) % 5 / 2.0 + 0.25).reshape(2, 3) * np.array([1, -1, 1], np.float32),
+            u: ((i[:6] * 7) % 11 / 4.0 - 1.0).reshape(2, 3),
+            w: ((i[:6] * 2) % 5 / 3.0 - 0.5).reshape(2, 1, 3),
+            big: np.zeros([40, 40], np.float32)}
+    with tf.Session() as s:
+        for t in fwd[:17] + fwd[18:] + gr:
+            out.append(" ".join("%.5g" % v for v in np.asarray(s.run(t, feed)).flatten()))
+        out.append("%.5g" % np.asarray(s.run(fwd[17], feed)).sum())
+    for f in [lambda: tf.range(1, 5, 0), lambda: tf.range(5, 1, 1), lambda: tf.range(1, 5, -1),
+              lambda: tf.tile(y, [1, 2, 3]), lambda: tf.tile(y, [-1, 2])]:
+        out.append(err(f).split(" for '{{node")[0])
+    return out
 
 def main():
     results = {}

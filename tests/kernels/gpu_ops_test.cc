@@ -1142,6 +1142,87 @@ TEST_P(GpuOpsTest, ShapeOps) {
   check(stop);
 }
 
+// Tile, Range, DynamicStitch, FloorMod / FloorDiv, ZerosLike / OnesLike: what TF's reduction
+// gradients run (Sum's Tile, reduced_shape's FloorMod / Range / DynamicStitch), bit for bit.
+TEST_P(GpuOpsTest, TileRangeStitchAndFloorOps) {
+  for (DType dt : {DType::kFloat32, DType::kFloat16, DType::kFloat64, DType::kInt32, DType::kInt64,
+                   DType::kBool}) {
+    const bool ints = dt == DType::kInt32 || dt == DType::kInt64;
+    auto values = [&](const Shape& s, unsigned seed) {
+      return ints ? small_ints(dt, s, seed) : random_tensor(dt, s, seed);
+    };
+    for (bool host : {true, false}) {
+      OpCase t = make("Tile", dt, {values({2, 1, 3}, 21), i32({2, 3, 1})});
+      OpCase t0 = make("Tile", dt, {values({}, 22), i32({})});
+      OpCase te = make("Tile", dt, {values({2, 3}, 23), i64({0, 2})});
+      OpCase tl = make("Tile", dt, {values({1, 129}, 24), i64({300, 1})});
+      for (OpCase* oc : {&t, &t0, &te, &tl}) {
+        if (host) oc->host_inputs = {1};
+        oc->rtol = oc->atol = 0;
+        check(*oc);
+      }
+    }
+    for (const char* op : {"ZerosLike", "OnesLike"})
+      for (const Shape& s : {Shape{3, 4}, Shape{0}, Shape{}}) {
+        OpCase z = make(op, dt, {values(s, 25)});
+        z.rtol = z.atol = 0;
+        check(z);
+      }
+    // DynamicStitch: a repeated index (the later input wins) and a gap (zeros).
+    OpCase st = make("DynamicStitch", dt,
+                     {i32({0, 5}), Tensor::from_vector<std::int32_t>({1, 5, 3, 7}, {2, 2}),
+                      values({2, 3}, 26), values({2, 2, 3}, 27)});
+    st.attrs.set("N", std::int64_t{2});
+    st.rtol = st.atol = 0;
+    check(st);
+  }
+  check_throws(
+      make("Tile", DType::kFloat32, {random_tensor(DType::kFloat32, {2, 3}, 28), i32({1, -1})}));
+  OpCase bad_stitch = make("DynamicStitch", DType::kFloat32,
+                           {i32({0, -1}), random_tensor(DType::kFloat32, {2}, 29)});
+  bad_stitch.attrs.set("N", std::int64_t{1});
+  check_throws(bad_stitch);
+  // Range: start, limit and delta on the host (HostMemory) or computed on the device.
+  for (bool host : {true, false}) {
+    std::vector<OpCase> cases{
+        make("Range", DType::kInt32,
+             {Tensor::from_scalar(std::int32_t{-7}), Tensor::from_scalar(std::int32_t{100000}),
+              Tensor::from_scalar(std::int32_t{3})}),
+        make("Range", DType::kInt64,
+             {Tensor::from_scalar(std::int64_t{10}), Tensor::from_scalar(std::int64_t{-20}),
+              Tensor::from_scalar(std::int64_t{-4})}),
+        make("Range", DType::kFloat32,
+             {Tensor::from_scalar(0.1f), Tensor::from_scalar(50.0f), Tensor::from_scalar(0.1f)}),
+        make("Range", DType::kFloat64,
+             {Tensor::from_scalar(-1.0), Tensor::from_scalar(1.0), Tensor::from_scalar(0.001)})};
+    for (OpCase& oc : cases) {
+      if (host) oc.host_inputs = {0, 1, 2};
+      oc.rtol = oc.atol = 0;
+      check(oc);
+    }
+  }
+  check_throws(make("Range", DType::kInt32,
+                    {Tensor::from_scalar(std::int32_t{1}), Tensor::from_scalar(std::int32_t{5}),
+                     Tensor::from_scalar(std::int32_t{0})}));
+  // FloorMod / FloorDiv with broadcasting; an integer zero divisor is refused.
+  for (const char* op : {"FloorMod", "FloorDiv"}) {
+    for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kFloat16}) {
+      OpCase f = make(op, dt,
+                      {random_tensor(dt, {4, 5}, 30), random_tensor(dt, {5}, 31, false, 0.5, 2.0)});
+      check(f);
+    }
+    OpCase i = make(op, DType::kInt32,
+                    {i32({7, -7, 7, -7, 0, std::numeric_limits<std::int32_t>::min()}),
+                     i32({3, 3, -3, -3, 5, -1})});
+    i.rtol = i.atol = 0;
+    check(i);
+    OpCase l = make(op, DType::kInt64, {i64({-1, 4, 9, -9}), i64({4})});
+    l.rtol = l.atol = 0;
+    check(l);
+    check_throws(make(op, DType::kInt32, {i32({1, 2}), i32({1, 0})}));
+  }
+}
+
 TEST_P(GpuOpsTest, Transpose) {
   for (DType dt : {DType::kFloat32, DType::kFloat16, DType::kInt64, DType::kBool})
     for (const auto& [shape, perm] : std::vector<std::pair<Shape, std::vector<std::int32_t>>>{

@@ -34,6 +34,7 @@ const std::set<std::pair<std::string, sf::DType>> kHostOnlyKernels{
     {"StopGradient", sf::DType::kString}, {"ExpandDims", sf::DType::kString},
     {"Squeeze", sf::DType::kString},      {"Select", sf::DType::kString},
     {"Transpose", sf::DType::kString},    {"_InitializedValueOr", sf::DType::kString},
+    {"Tile", sf::DType::kString},         {"DynamicStitch", sf::DType::kString},
 };
 
 // "Op[dtype]" for every (op, dtype) of `r` with a CPU kernel, not exempt, and no GPU kernel.
