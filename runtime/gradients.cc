@@ -77,6 +77,29 @@ Output shape_of(Graph& g, const Output& t, const std::string& name) {
   return op(g, "Shape", {t}, std::move(a), name);
 }
 
+bool is_zeros_tensor(const Output& t) {
+  if (!t.valid()) return false;
+  const Node* n = t.node();
+  if (n->op == "ZerosLike") return true;
+  const auto all_zero = [](const Tensor& v) {
+    if (v.dtype() == DType::kFloat32) {
+      for (float x : v.to_vector<float>())
+        if (x != 0.0f) return false;
+      return true;
+    }
+    if (v.dtype() == DType::kFloat64) {
+      for (double x : v.to_vector<double>())
+        if (x != 0.0) return false;
+      return true;
+    }
+    return false;
+  };
+  if (n->op == "Const") return all_zero(n->attrs.get<Tensor>("value"));
+  if (n->op == "Fill" && n->inputs.size() == 2 && n->inputs[1].first->op == "Const")
+    return all_zero(n->inputs[1].first->attrs.get<Tensor>("value"));
+  return false;
+}
+
 // TF's Tensor.set_shape(shape) with a compatible `shape`: t's static shape merged with it.
 void refine_static_shape(const Output& t, const Shape& shape) {
   Shape& mine = t.node()->output_shapes.at(static_cast<std::size_t>(t.index()));
@@ -191,20 +214,30 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
       for (const auto& [p, i] : n->inputs)
         if (backpropagatable(p->output_dtypes[static_cast<std::size_t>(i)]))
           consumers[p].push_back(n);
+    std::unordered_set<const Node*> reached;  // TF's _MarkReachedOps
     for (const auto& x : xs) stack.push_back(x.node());
     while (!stack.empty()) {
       const Node* n = stack.back();
       stack.pop_back();
-      if (!from_ys.count(n) || !between.insert(n).second) continue;
+      if (!from_ys.count(n) || !reached.insert(n).second) continue;
       for (const Node* c : consumers[n]) stack.push_back(c);
+    }
+    // TF's between ops: walked back from the ys through reached ops only, so a reached op
+    // whose result only feeds an unreached one (Rank(x) under range(0, rank(x))) is not
+    // between, and does not hold back x's turn in the queue.
+    for (const auto& y : ys) stack.push_back(y.node());
+    while (!stack.empty()) {
+      const Node* n = stack.back();
+      stack.pop_back();
+      if (!reached.count(n) || !between.insert(n).second) continue;
+      for (const auto& [p, i] : n->inputs) stack.push_back(p);
     }
   }
 
   // TF's ZerosLikeOutsideLoop, for output i of a Switch that no gradient reached: in a cond
   // branch, zeros shaped like the data that exist only when the other branch is taken
   // ("Switch", "Identity", "Shape", "zeros/Const" after the Identity, "zeros" in the gradients
-  // scope); for a Switch outside any cond, zeros shaped like the output ("zeros_like": TF's
-  // ZerosLike op, here a Fill).
+  // scope); for a Switch outside any cond, TF's ZerosLike op "zeros_like".
   // TF's zeros / ones of a shape tensor: the Const "<scope>/Const" and the Fill "<scope>"
   // (`scope` a full name from unique_name).
   auto fill_scalar = [&](const Output& shape, double value, DType dtype, const std::string& scope) {
@@ -217,12 +250,7 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
     AttrMap shape_attrs;
     shape_attrs.set("out_type", DType::kInt32);
     const CondContext* ctx = n->cond_context;
-    if (ctx == nullptr) {
-      const std::string scope = g.unique_name("zeros_like");
-      const Output shape =
-          grad_util::op(g, "Shape", {val}, std::move(shape_attrs), scope + "/Shape/");
-      return fill_scalar(shape, 0.0, val.dtype(), scope);
-    }
+    if (ctx == nullptr) return grad_util::op(g, "ZerosLike", {val}, {}, "zeros_like");
     const Output data = sw_op.inputs()[0];
     const Output switched =
         g.create_op("Switch", {data, ctx->pred}, {}, "Switch").output(1 - ctx->branch);
@@ -346,10 +374,18 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
     if (!def->grad)
       throw ValueError(
           str_cat("No gradient defined for operation '", n->name, "' (op type: ", n->op, ")"));
-    if (n->op == "Switch" || n->op == "RefSwitch")
-      for (std::size_t i = 0; i < dys.size(); ++i)
-        if (!dys[i].valid() && backpropagatable(n->output_dtypes[i]))
+    // TF: an output of a trainable dtype that no gradient reached gets zeros (a ZerosLike op
+    // "zeros_like" in the gradients scope, before the op's own scope; a Switch's in a cond
+    // exist only when the other branch is taken): the gradient function reads a tensor.
+    for (std::size_t i = 0; i < dys.size(); ++i)
+      if (!dys[i].valid() && backpropagatable(n->output_dtypes[i])) {
+        if (n->op == "Switch" || n->op == "RefSwitch") {
           dys[i] = switch_zeros(n, static_cast<int>(i));
+        } else {
+          const Output val = g.operation_by_name(n->name).output(static_cast<int>(i));
+          dys[i] = grad_util::op(g, "ZerosLike", {val}, {}, "zeros_like");
+        }
+      }
     Operation op = g.operation_by_name(n->name);
     const std::string scope_old = g.name_stack();
     g.set_name_stack(g.unique_name(n->name + "_grad"));

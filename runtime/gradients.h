@@ -40,6 +40,10 @@ Output shape_of(Graph& g, const Output& t, const std::string& name);
 // TF's Tensor.set_shape(shape) for a compatible shape: t's unknown static dimensions (or rank)
 // taken from `shape` (the gradients take their input's static shape, as TF's).
 void refine_static_shape(const Output& t, const Shape& shape);
+// TF's `_is_zeros_tensor` tag: t is zeros that gradients() or tf.zeros / tf.zeros_like made (a
+// ZerosLike op, a Fill of a constant 0, or a Const of zeros); gradient functions skip work for
+// it as TF's do (a softmax cross-entropy's unused backprop output).
+bool is_zeros_tensor(const Output& t);
 // x's gradient from `grad`, the gradient of an op's output that broadcast x (with `other`, the
 // op's other operand, when it has one): `grad` summed over the axes that broadcasting added or
 // stretched, reshaped to x's shape. Where the static shapes decide those axes (always when

@@ -123,12 +123,18 @@ bool evaluable_op(const std::string& op) {
 }
 
 // Node n's Node::constant, computed once its output dtypes and shapes are known.
-std::optional<Tensor> evaluate_constant(const Node& n) {
+std::optional<Tensor> evaluate_constant_or_throw(const Node& n) {
   if (n.op == "Const") return n.attrs.get<Tensor>("value");
   if (n.output_dtypes.size() != 1) return std::nullopt;
   const DType t = n.output_dtypes[0];
   if (t != DType::kInt32 && t != DType::kInt64 && t != DType::kFloat32 && t != DType::kFloat64)
     return std::nullopt;
+  if (n.op == "Rank" && n.inputs.size() == 1) {
+    const auto& [src, i] = n.inputs[0];
+    const Shape& s = src->output_shapes.at(static_cast<std::size_t>(i));
+    if (!s.has_rank()) return std::nullopt;
+    return Tensor::from_scalar(static_cast<std::int32_t>(s.rank()));
+  }
   if ((n.op == "Shape" || n.op == "Size") && n.inputs.size() == 1) {
     const auto& [src, i] = n.inputs[0];
     const Shape& s = src->output_shapes.at(static_cast<std::size_t>(i));
@@ -157,15 +163,20 @@ std::optional<Tensor> evaluate_constant(const Node& n) {
     if (i != 0 || !src->constant) return std::nullopt;
     c.inputs.push_back(*src->constant);
   }
-  try {
-    registry.find(n.op, devices::DeviceType::kCPU, t)(c);
-  } catch (const std::exception&) {
-    return std::nullopt;  // raised when the step runs
-  }
+  registry.find(n.op, devices::DeviceType::kCPU, t)(c);
   if (!c.deferred_checks.empty() || c.outputs.size() != 1 || !c.outputs[0].initialized() ||
       c.outputs[0].dtype() != t || !(c.outputs[0].shape() == shape))
     return std::nullopt;
   return std::move(c.outputs[0]);
+}
+// Best effort: what cannot be evaluated (a kernel's error, a shape too large to count) is
+// left to the run, which raises it naming the op.
+std::optional<Tensor> evaluate_constant(const Node& n) {
+  try {
+    return evaluate_constant_or_throw(n);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::string lower(std::string s) {

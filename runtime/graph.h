@@ -57,7 +57,8 @@ struct Node {
   const CondContext* cond_context = nullptr;
   bool fetchable = true;
   // What graph construction knows output 0 to hold (TF's shape refiner evaluating constant
-  // subgraphs): a Const's value; Shape / Size of a fully defined shape; small results (at most
+  // subgraphs): a Const's value; Shape / Size of a fully defined shape, Rank of a known rank;
+  // small results (at most
   // 1024 int32 / int64 / float32 / float64 elements) of shape arithmetic over such values
   // (Range, FloorMod, Cast, Pack, DynamicStitch, ...), computed by their CPU kernels. Empty
   // otherwise. Shape functions read it as ShapeContext::input_values.

@@ -31,8 +31,13 @@ void OpRegistry::set_host_memory_inputs(const std::string& op, std::vector<int> 
 }
 
 bool OpDef::is_host_memory_input(std::size_t k, std::size_t num_inputs) const {
-  for (int i : host_memory_inputs)
-    if (i >= 0 ? static_cast<std::size_t>(i) == k : k + 1 == num_inputs) return true;
+  for (int i : host_memory_inputs) {
+    if (i == kHostMemoryFirstHalf) {
+      if (k < num_inputs / 2) return true;
+    } else if (i >= 0 ? static_cast<std::size_t>(i) == k : k + 1 == num_inputs) {
+      return true;
+    }
+  }
   return false;
 }
 

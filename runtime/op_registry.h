@@ -56,7 +56,9 @@ struct OpDef {
   GradFn grad = nullptr;
   bool not_differentiable = false;
   // TF's HostMemory: inputs that GPU kernels read on the host (shapes, axes, fill values); -1
-  // is the last input. A Const there reaches a GPU step as its host value, with no copy node.
+  // is the last input, kHostMemoryFirstHalf every input of the first half (DynamicStitch's
+  // indices). A Const there reaches a GPU step as its host value, with no copy node.
+  static constexpr int kHostMemoryFirstHalf = -2;
   std::vector<int> host_memory_inputs = {};
   bool is_host_memory_input(std::size_t k, std::size_t num_inputs) const;
 };

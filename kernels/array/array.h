@@ -74,15 +74,15 @@ std::int64_t range_size(const Tensor& start, const Tensor& limit, const Tensor& 
                         const std::string& node);
 // TF's DynamicStitch(indices[0..N), data[0..N)): merged[indices[i][j]] = data[i][j] (later
 // inputs win on a repeated index). `inputs` holds the N indices (int32) then the N data
-// tensors. The plan: the output's shape, the elements per row, and for each output row its
-// source as (input i, row j of data[i] viewed as [indices[i].size, row]), or (-1, -1) for a row
-// no index names (ScopeFlow writes zeros there; TF leaves it uninitialized).
-// InvalidArgumentError naming `node` (TF's messages) for shapes that do not fit or a negative
-// index.
+// tensors. The plan: the output's shape, the elements per row, and each input's indices (row j
+// of data[i], viewed as [indices[i].size, row], goes to output row indices[i][j]; applied in
+// order, so later inputs win). A row no index names is zeros in ScopeFlow (TF leaves it
+// uninitialized). InvalidArgumentError naming `node` (TF's messages) for shapes that do not fit
+// or a negative index.
 struct StitchPlan {
   Shape out;
   std::int64_t row = 1;
-  std::vector<std::pair<int, std::int64_t>> source;  // per output row
+  std::vector<std::vector<std::int64_t>> indices;  // per input
 };
 StitchPlan stitch_plan(const std::vector<Tensor>& inputs, const std::string& node);
 // Writes the value 1 of `dtype` (a number or bool) to host memory at `dst` (8 bytes suffice);

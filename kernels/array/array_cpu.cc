@@ -195,6 +195,11 @@ void size_kernel(KernelContext& c) {
   write_ints(c, 0, out_type(c), {c.inputs[0].num_elements()}, Shape{});
 }
 
+void rank_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  write_ints(c, 0, DType::kInt32, {c.inputs[0].shape().rank()}, Shape{});
+}
+
 void prod_kernel(KernelContext& c) {
   if (c.inputs.size() != 2)
     throw InvalidArgumentError(str_cat(c.node_name, ": expects input and reduction_indices"));
@@ -370,29 +375,23 @@ void dynamic_stitch_kernel(KernelContext& c) {
   const DType dt = c.inputs[n].dtype();
   Tensor& out = c.allocate_output(0, dt, p.out);
   const auto row = static_cast<std::size_t>(p.row);
-  if (dt == DType::kString) {
+  if (dt == DType::kString) {  // rows no index names stay empty strings
     auto* o = static_cast<std::string*>(out.raw_data());
-    for (std::size_t r = 0; r < p.source.size(); ++r) {
-      const auto [i, j] = p.source[r];
-      if (i < 0) continue;  // empty strings
-      const auto* in =
-          static_cast<const std::string*>(c.inputs[n + static_cast<std::size_t>(i)].raw_data());
-      for (std::size_t k = 0; k < row; ++k)
-        o[r * row + k] = in[static_cast<std::size_t>(j) * row + k];
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto* in = static_cast<const std::string*>(c.inputs[n + i].raw_data());
+      for (std::size_t j = 0; j < p.indices[i].size(); ++j)
+        for (std::size_t k = 0; k < row; ++k)
+          o[static_cast<std::size_t>(p.indices[i][j]) * row + k] = in[j * row + k];
     }
     return;
   }
   const std::size_t bytes = row * dtype_size(dt);
   char* o = static_cast<char*>(out.raw_data());
-  for (std::size_t r = 0; r < p.source.size(); ++r) {
-    const auto [i, j] = p.source[r];
-    if (i < 0)
-      std::memset(o + r * bytes, 0, bytes);
-    else
-      std::memcpy(o + r * bytes,
-                  static_cast<const char*>(c.inputs[n + static_cast<std::size_t>(i)].raw_data()) +
-                      static_cast<std::size_t>(j) * bytes,
-                  bytes);
+  if (out.bytes() != 0) std::memset(o, 0, out.bytes());
+  for (std::size_t i = 0; i < n; ++i) {
+    const char* in = static_cast<const char*>(c.inputs[n + i].raw_data());
+    for (std::size_t j = 0; j < p.indices[i].size(); ++j)
+      std::memcpy(o + static_cast<std::size_t>(p.indices[i][j]) * bytes, in + j * bytes, bytes);
   }
 }
 
@@ -652,7 +651,7 @@ std::int64_t range_size_of(const Tensor& start, const Tensor& limit, const Tenso
   } else {
     // In T, as TF computes it: ceil(|(limit - start) / delta|).
     const T n = std::ceil(std::abs((l - s) / d));
-    if (!(n <= static_cast<T>(std::numeric_limits<std::int64_t>::max())))
+    if (!(n < static_cast<T>(0x1p63)))  // (T)INT64_MAX rounds up to 2^63, which does not fit
       throw InvalidArgumentError(str_cat(node, ": Requires ((limit - start) / delta) <= ",
                                          std::numeric_limits<std::int64_t>::max()));
     return static_cast<std::int64_t>(n);
@@ -733,11 +732,7 @@ StitchPlan stitch_plan(const std::vector<Tensor>& in, const std::string& node) {
     p.row *= d;
   }
   p.out = Shape(dims);
-  p.source.assign(static_cast<std::size_t>(max_index + 1), {-1, -1});
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < values[i].size(); ++j)
-      p.source[static_cast<std::size_t>(values[i][j])] = {static_cast<int>(i),
-                                                          static_cast<std::int64_t>(j)};
+  p.indices = std::move(values);
   return p;
 }
 
@@ -797,6 +792,7 @@ void register_array_cpu_kernels(KernelRegistry& r) {
       r.add({"OnesLike", DeviceType::kCPU, d, "ref"}, ones_like_kernel);
     }
   }
+  r.add({"Rank", DeviceType::kCPU, DType::kInt32, "ref"}, rank_kernel);
   r.add({"Range", DeviceType::kCPU, DType::kInt32, "ref"}, range_kernel<std::int32_t>);
   r.add({"Range", DeviceType::kCPU, DType::kInt64, "ref"}, range_kernel<std::int64_t>);
   r.add({"Range", DeviceType::kCPU, DType::kFloat32, "ref"}, range_kernel<float>);

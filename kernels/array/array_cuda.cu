@@ -205,6 +205,12 @@ void shape_gpu_kernel(KernelContext& c) {
                  Shape{static_cast<std::int64_t>(dims.size())});
 }
 
+void rank_gpu_kernel(KernelContext& c) {
+  if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
+  GpuLaunchScope scope(c);
+  write_ints_gpu(c, 0, DType::kInt32, {c.inputs[0].shape().rank()}, Shape{});
+}
+
 void size_gpu_kernel(KernelContext& c) {
   if (c.inputs.size() != 1) throw InvalidArgumentError(str_cat(c.node_name, ": expects one input"));
   GpuLaunchScope scope(c);
@@ -487,10 +493,10 @@ void range_gpu_kernel(KernelContext& c) {
   SF_CUDA_CHECK(cudaGetLastError());
 }
 
-// DynamicStitch: the plan is made on the host (indices read back: a wait on the stream when
-// they were computed on the GPU); each output row's source (data input, row), or -1 for a row
-// no index names (zeros), goes to the device in one copy; one launch per kStitchPieces data
-// inputs gathers the rows.
+// DynamicStitch: the plan is made on the host (the indices are HostMemory, as TF's: Consts and
+// folded values arrive as host values; indices computed on the GPU are read back, a wait on the
+// stream); each output row's source (data input, row), or -1 for a row no index names (zeros),
+// goes to the device in one copy; one launch per kStitchPieces data inputs gathers the rows.
 constexpr int kStitchPieces = 16;
 struct StitchPieces {
   const void* p[kStitchPieces];
@@ -521,12 +527,14 @@ void dynamic_stitch_gpu_kernel(KernelContext& c) {
   Tensor& out = gpu_output(c, 0, dt, p.out);
   const std::int64_t count = out.num_elements();
   if (count == 0) return;
-  std::vector<std::int64_t> table;
-  table.reserve(2 * p.source.size());
-  for (const auto& [i, j] : p.source) {
-    table.push_back(i);
-    table.push_back(j);
-  }
+  // Each output row's source (input, row), later inputs winning; (-1, -1): zeros.
+  std::vector<std::int64_t> table(2 * static_cast<std::size_t>(p.out.dims()[0]), -1);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < p.indices[i].size(); ++j) {
+      const auto r = static_cast<std::size_t>(p.indices[i][j]);
+      table[2 * r] = static_cast<std::int64_t>(i);
+      table[2 * r + 1] = static_cast<std::int64_t>(j);
+    }
   Tensor source = gpu_scratch(c, DType::kInt64, Shape{static_cast<std::int64_t>(table.size())});
   const cudaStream_t s = cuda_stream(c.get_stream(), c.node_name);
   SF_CUDA_CHECK(cudaMemcpyAsync(source.raw_data(), table.data(),
@@ -543,7 +551,8 @@ void dynamic_stitch_gpu_kernel(KernelContext& c) {
       SF_CUDA_CHECK(cudaGetLastError());
     }
   });
-  SF_CUDA_CHECK(cudaStreamSynchronize(s));  // `table` is freed on return
+  // NOTE: no wait for the copy: from pageable memory, cudaMemcpyAsync returns once `table` is
+  // staged, so it may be freed on return.
 }
 
 // ZerosLike: a memset on the stream; OnesLike: the dtype's 1 written by element size.
@@ -600,6 +609,7 @@ void register_array_cuda_kernels(KernelRegistry& r) {
     r.add({"ZerosLike", DeviceType::kGPU, d, "cuda"}, zeros_like_gpu_kernel);
     r.add({"OnesLike", DeviceType::kGPU, d, "cuda"}, ones_like_gpu_kernel);
   }
+  r.add({"Rank", DeviceType::kGPU, DType::kInt32, "cuda"}, rank_gpu_kernel);
   r.add({"Range", DeviceType::kGPU, DType::kInt32, "cuda"}, range_gpu_kernel<std::int32_t>);
   r.add({"Range", DeviceType::kGPU, DType::kInt64, "cuda"}, range_gpu_kernel<std::int64_t>);
   r.add({"Range", DeviceType::kGPU, DType::kFloat32, "cuda"}, range_gpu_kernel<float>);

@@ -56,9 +56,24 @@ T apply(BinaryOp op, T x, T y) {
     return T(apply(op, static_cast<float>(x), static_cast<float>(y)));
   } else {
     switch (op) {
-      case BinaryOp::kAdd: return x + y;
-      case BinaryOp::kSub: return x - y;
-      case BinaryOp::kMul: return x * y;
+      case BinaryOp::kAdd:
+        if constexpr (std::is_integral_v<T>)  // wrapping, as two's complement
+          return static_cast<T>(static_cast<std::make_unsigned_t<T>>(x) +
+                                static_cast<std::make_unsigned_t<T>>(y));
+        else
+          return x + y;
+      case BinaryOp::kSub:
+        if constexpr (std::is_integral_v<T>)
+          return static_cast<T>(static_cast<std::make_unsigned_t<T>>(x) -
+                                static_cast<std::make_unsigned_t<T>>(y));
+        else
+          return x - y;
+      case BinaryOp::kMul:
+        if constexpr (std::is_integral_v<T>)
+          return static_cast<T>(static_cast<std::make_unsigned_t<T>>(x) *
+                                static_cast<std::make_unsigned_t<T>>(y));
+        else
+          return x * y;
       case BinaryOp::kDiv:
         // The one signed quotient that overflows (and traps on x86): -2^(n-1) / -1 wraps to
         // -2^(n-1), as two's complement negation does, instead of a SIGFPE.

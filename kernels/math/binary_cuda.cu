@@ -15,14 +15,25 @@ namespace {
 
 constexpr int kBlock = 256;
 
+// The type integer +, -, * compute in: unsigned, so that they wrap as two's complement.
+template <class C, bool = std::is_integral_v<C>>
+struct WrapType {
+  using type = C;
+};
+template <class C>
+struct WrapType<C, true> {
+  using type = std::make_unsigned_t<C>;
+};
+
 template <BinaryOp kOp, class C>
 __device__ __forceinline__ C binary_apply(C x, C y) {
-  if constexpr (kOp == BinaryOp::kAdd)
-    return x + y;
+  using W = typename WrapType<C>::type;
+  if constexpr (kOp == BinaryOp::kAdd)  // integers wrap, as two's complement
+    return static_cast<C>(static_cast<W>(x) + static_cast<W>(y));
   else if constexpr (kOp == BinaryOp::kSub)
-    return x - y;
+    return static_cast<C>(static_cast<W>(x) - static_cast<W>(y));
   else if constexpr (kOp == BinaryOp::kMul)
-    return x * y;
+    return static_cast<C>(static_cast<W>(x) * static_cast<W>(y));
   else if constexpr (kOp == BinaryOp::kDiv)
     return x / y;
   else if constexpr (kOp == BinaryOp::kMax)  // NaN wins; a tie gives x (the reference's rule)

@@ -1,6 +1,7 @@
 // Definitions of the core ops (TF names): constants, placeholders, variables and their
 // assignment, initializer ops, element-wise math, and the ops behind
 // report_uninitialized_variables. Kernels: kernels/<family>/.
+#include <limits>
 #include <optional>
 
 #include "devices/base/errors.h"
@@ -344,8 +345,14 @@ void register_core_ops(OpRegistry& r) {
                dims[k] = mk;
              else if (mk == 1)
                dims[k] = d;
-             else if (d > 0 && mk > 0)
+             else if (d > 0 && mk > 0) {
+               if (mk > std::numeric_limits<std::int64_t>::max() / d)  // TF's Multiply
+                 throw ValueError(str_cat(c.node_name,
+                                          ": Negative dimension size caused by overflow when "
+                                          "multiplying ",
+                                          d, " and ", mk));
                dims[k] = d * mk;
+             }
            }
            c.set_output(c.input_dtypes[0], Shape(dims));
          }});
@@ -549,6 +556,10 @@ void register_core_ops(OpRegistry& r) {
   r.add({.name = "Shape", .min_inputs = 1, .max_inputs = 1, .shape = [out_type](ShapeContext& c) {
            const Shape& x = c.input_shapes[0];
            c.set_output(out_type(c), x.has_rank() ? Shape{x.rank()} : Shape{-1});
+         }});
+  // TF's Rank(x): x's number of dimensions, an int32 scalar.
+  r.add({.name = "Rank", .min_inputs = 1, .max_inputs = 1, .shape = [](ShapeContext& c) {
+           c.set_output(DType::kInt32, Shape{});
          }});
   r.add({.name = "Size", .min_inputs = 1, .max_inputs = 1, .shape = [out_type](ShapeContext& c) {
            c.set_output(out_type(c), Shape{});
@@ -829,8 +840,9 @@ void register_core_ops(OpRegistry& r) {
   r.set_host_memory_inputs("ExpandDims", {1});  // dim
   r.set_host_memory_inputs("Transpose", {1});   // perm
   r.set_host_memory_inputs("InvertPermutation", {0});
-  r.set_host_memory_inputs("Tile", {1});          // multiples
-  r.set_host_memory_inputs("Range", {0, 1, 2});   // start, limit, delta
+  r.set_host_memory_inputs("Tile", {1});                                     // multiples
+  r.set_host_memory_inputs("Range", {0, 1, 2});                              // start, limit, delta
+  r.set_host_memory_inputs("DynamicStitch", {OpDef::kHostMemoryFirstHalf});  // indices
   r.set_host_memory_inputs("OneHot", {1, 2, 3});  // depth, on_value, off_value
   for (const char* op : {"RandomUniform", "RandomStandardNormal", "TruncatedNormal"})
     r.set_host_memory_inputs(op, {0});  // shape

@@ -137,10 +137,23 @@ AttrMap copy_attrs(const Operation& o, std::initializer_list<const char*> names)
   return a;
 }
 
-// TF's tensor_util.constant_value: what graph construction knows `t` to hold (Node::constant),
-// or nullptr.
+// Whether TF's Python tensor_util.constant_value can tell n's value: a Const; Shape, Size,
+// Rank of known shapes; Range, Cast, ConcatV2, Pack, Fill, Identity of such values. (Graph
+// construction knows more, Node::constant; TF's gradients read only this much.)
+bool python_can_tell(const Node* n, int depth) {
+  if (!n->constant || depth > 32) return false;
+  if (n->op == "Const" || n->op == "Shape" || n->op == "Size" || n->op == "Rank") return true;
+  static const std::set<std::string> folds = {"Range", "Cast", "ConcatV2",
+                                              "Pack",  "Fill", "Identity"};
+  if (!folds.count(n->op)) return false;
+  for (const auto& [src, i] : n->inputs)
+    if (i != 0 || !python_can_tell(src, depth + 1)) return false;
+  return true;
+}
+
+// TF's tensor_util.constant_value: t's value where TF's Python can tell it, else nullptr.
 const Tensor* constant_value(const Output& t) {
-  return t.index() == 0 && t.node()->constant ? &*t.node()->constant : nullptr;
+  return t.index() == 0 && python_can_tell(t.node(), 0) ? &*t.node()->constant : nullptr;
 }
 
 std::vector<std::int64_t> int_values(const Tensor& t) {
@@ -156,6 +169,14 @@ std::vector<std::int64_t> int_values(const Tensor& t) {
 // scope ("Reshape/shape", "Tile/multiples").
 Output reshape_to(Graph& g, const Output& x, const std::vector<std::int64_t>& dims) {
   const std::string r = g.unique_name("Reshape");
+  if (dims.empty()) {
+    // TF converts an empty list to float32 first (an unused Const), then to int32.
+    AttrMap a;
+    a.set("value", Tensor::from_vector<float>({}, Shape{0}));
+    a.set("dtype", DType::kFloat32);
+    g.create_op("Const", {}, std::move(a), r + "/shape/");
+    return op(g, "Reshape", {x, const_ints(g, dims, r + "/shape_1/")}, {}, r + "/");
+  }
   return op(g, "Reshape", {x, const_ints(g, dims, r + "/shape/")}, {}, r + "/");
 }
 Output tile_by(Graph& g, const Output& x, const std::vector<std::int64_t>& multiples) {
@@ -189,7 +210,8 @@ struct ReducedShape {
   std::optional<std::vector<std::int64_t>> values;
   Output tensor;
 };
-ReducedShape reduced_shape(Graph& g, const Output& input_shape, const Output& axes) {
+ReducedShape reduced_shape(Graph& g, const Operation& o, const Output& input_shape,
+                           const Output& axes) {
   const Tensor* shape_v = constant_value(input_shape);
   const Tensor* axes_v = constant_value(axes);
   if (shape_v != nullptr && axes_v != nullptr) {
@@ -197,7 +219,8 @@ ReducedShape reduced_shape(Graph& g, const Output& input_shape, const Output& ax
     const auto rank = static_cast<std::int64_t>(dims.size());
     for (auto a : int_values(*axes_v)) {
       if (a < -rank || a >= rank)
-        throw ValueError(str_cat("reduced_shape: axis ", a, " is out of range for rank ", rank));
+        throw ValueError(
+            str_cat("gradient of ", o.name(), ": axis ", a, " is out of range for rank ", rank));
       dims[static_cast<std::size_t>(a < 0 ? a + rank : a)] = 1;
     }
     return {dims, Output()};
@@ -285,7 +308,7 @@ Output sum_gradient(Graph& g, const Operation& o, Output grad) {
     g.colocation_stack().push_back(input_shape.op().name());
     ReducedShape kept;
     try {
-      kept = reduced_shape(g, input_shape, o.inputs()[1]);
+      kept = reduced_shape(g, o, input_shape, o.inputs()[1]);
     } catch (...) {
       g.colocation_stack().pop_back();
       throw;
@@ -320,18 +343,17 @@ Output mean_gradient(Graph& g, const Operation& o, const Output& grad) {
            {input_shape, axes, int_const(g, DType::kInt32, {0}, Shape{}, gather + "/axis/")}, {},
            gather + "/");
     // reduce_prod(dims) over every axis (TF's _ReductionDims: np.arange(rank) as a Const, or
-    // range(0, Rank) for a scalar).
+    // range(0, rank(dims)) for a scalar or an unknown rank).
     const Shape ds = dims.shape();
-    if (!ds.has_rank())
-      throw ValueError(str_cat("gradient of ", o.name(), ": its axes ", o.inputs()[1].name(),
-                               " have unknown rank; this gradient needs a known rank"));
     Output prod_axes;
-    if (ds.rank() > 0) {
+    if (ds.has_rank() && ds.rank() > 0) {
       std::vector<std::int64_t> all(static_cast<std::size_t>(ds.rank()));
       for (std::size_t k = 0; k < all.size(); ++k) all[k] = static_cast<std::int64_t>(k);
       prod_axes = const_ints(g, all, "Const");
     } else {
-      prod_axes = range_to(g, int_const(g, DType::kInt32, {0}, Shape{}, "Rank"), 0, 1);
+      const Output rank = ds.has_rank() ? int_const(g, DType::kInt32, {0}, Shape{}, "Rank")
+                                        : op(g, "Rank", {dims}, {}, "Rank");
+      prod_axes = range_to(g, rank, 0, 1);
     }
     AttrMap keep;
     keep.set("keep_dims", false);
@@ -432,6 +454,7 @@ void register_gradients(OpRegistry& r) {
                          "Where",
                          "OneHot",
                          "Range",
+                         "Rank",
                          "FloorDiv",  // TF's _FloorDivGrad: None, None
                          "ZerosLike",
                          "OnesLike"})
@@ -994,7 +1017,7 @@ void register_gradients(OpRegistry& r) {
     Output y = o.output(0), grad = dy[0];
     std::optional<ReducedShape> kept;
     if (!o.attrs().get_or<bool>("keep_dims", false)) {
-      kept = reduced_shape(g, input_shape, o.inputs()[1]);
+      kept = reduced_shape(g, o, input_shape, o.inputs()[1]);
       y = reshape_to(g, y, *kept);
       grad = reshape_to(g, grad, *kept);
     } else {
@@ -1060,7 +1083,7 @@ void register_gradients(OpRegistry& r) {
           op(g, "Neg", {op(g, "LogSoftmax", {in[0]}, {}, "LogSoftmax")}, {}, "Neg");
       dlabels = op(g, "Mul", {col, neg_log_softmax}, {}, "mul_1");
     }
-    if (dy.size() > 1 && dy[1].valid()) {
+    if (dy.size() > 1 && dy[1].valid() && !grad_util::is_zeros_tensor(dy[1])) {
       Output softmax = op(g, "Softmax", {in[0]}, {}, "Softmax");
       AttrMap keep;
       keep.set("keep_dims", true);
@@ -1076,7 +1099,7 @@ void register_gradients(OpRegistry& r) {
                                                        const Grads& dy) {
     // NOTE: TF's PreventGradient on the second output: a gradient reaching it (a second
     // derivative through the loss) would otherwise be silently dropped.
-    if (dy.size() > 1 && dy[1].valid())
+    if (dy.size() > 1 && dy[1].valid() && !grad_util::is_zeros_tensor(dy[1]))
       throw ValueError(
           "Gradient explicitly disabled. Reason: Currently there is no way to take the second "
           "derivative of sparse_softmax_cross_entropy_with_logits due to the fused "

@@ -289,9 +289,10 @@ void register_nn_ops(OpRegistry& r) {
          .grad =
              [](Graph& g, const Operation& o, const Grads& dy) {
                // TF's _BaseFusedBatchNormGrad: only y's gradient flows (TF drops those of the
-               // batch statistics without a word; here they are an error).
+               // batch statistics without a word; here they are an error, but not the zeros
+               // gradients() gives outputs no gradient reached).
                for (std::size_t i = 1; i < 3 && i < dy.size(); ++i)
-                 if (dy[i].valid())
+                 if (dy[i].valid() && !grad_util::is_zeros_tensor(dy[i]))
                    throw ValueError(str_cat(
                        "FusedBatchNormV3 '", o.name(), "': output ", i,
                        " (the batch statistics) has no gradient; TF's gradient ignores it"));

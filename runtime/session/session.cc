@@ -2260,7 +2260,8 @@ std::shared_ptr<GraphState> Session::Impl::analyze_graphs(const Plan& p) {
         if (s.node->op == "BooleanMask" || s.node->op == "Where")
           info.blocker = "its output's size depends on its input's values (read on the host)";
         if (s.node->op == "DynamicStitch")
-          info.blocker = "its output's size depends on its indices' values (read on the host)";
+          info.blocker =
+              "its plan is made from its indices on the host and uploaded from pageable memory";
         if (is_random(s.node->op)) g->random_nodes.push_back(s.node);
       }
     } else if (s.kind == StepKind::kCopy) {

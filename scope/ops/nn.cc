@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "devices/base/errors.h"
+#include "runtime/gradients.h"
 #include "scope/ops/embedding.h"
 #include "scope/ops/ops.h"
 #include "scope/scopes.h"
@@ -50,32 +51,19 @@ Output reduce(const char* type, const Output& x, const std::vector<std::int64_t>
   std::vector<std::int64_t> all = axes;
   if (all.empty()) {
     const Shape s = x.shape();
-    if (!s.has_rank()) {
-      // Every axis of a tensor whose rank only the run knows (TF: range(rank(x))): the
-      // reduction of x flattened; with keep_dims, reshaped to x's rank of ones.
-      name_scope scope(name, type);
-      const std::string final_name = scope.name();
+    if (!s.has_rank() || s.rank() == 0) {
+      // TF's _ReductionDims for an unknown rank (or rank 0, which Python reads as false):
+      // range(0, rank(x)), before the op; without keep_dims the result is a scalar (TF's
+      // _may_reduce_to_scalar sets the static shape).
+      Output rk = rank(x);
+      Output axes_t = range(0, rk);
       AttrMap attrs;
-      attrs.set("keep_dims", false);
-      Output flat = reshape(x, std::vector<std::int64_t>{-1});
+      attrs.set("keep_dims", keep_dims);
       Output r = get_default_graph()
-                     .create_op(type, {flat, ints_const({0}, "Const", type)}, std::move(attrs),
-                                keep_dims ? std::string(type) : final_name)
+                     .create_op(type, {x, axes_t}, std::move(attrs), name_or(name, type))
                      .output(0);
-      if (!keep_dims) return r;
-      Output ones =
-          get_default_graph()
-              .create_op(
-                  "AddV2",
-                  {get_default_graph()
-                       .create_op("Mul",
-                                  {shape(x), constant(std::vector<std::int32_t>{0}, Shape{1})}, {},
-                                  "mul")
-                       .output(0),
-                   constant(std::vector<std::int32_t>{1}, Shape{1})},
-                  {}, "ones")
-              .output(0);
-      return get_default_graph().create_op("Reshape", {r, ones}, {}, final_name).output(0);
+      if (!keep_dims) grad_util::refine_static_shape(r, Shape{});
+      return r;
     }
     for (int i = 0; i < s.rank(); ++i) all.push_back(i);
     // TF: all axes are a Const made before the op ("Const", beside it).

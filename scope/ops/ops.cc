@@ -198,6 +198,13 @@ Output size(const Output& input, DType out_type, std::string_view name) {
       .create_op("Size", {input}, std::move(attrs), op_name(name, "Size"))
       .output(0);
 }
+Output rank(const Output& input, std::string_view name) {
+  name_scope scope(name, "Rank");
+  const std::string final_name = scope.name();
+  const Shape s = input.shape();
+  if (s.has_rank()) return constant(s.rank(), final_name);
+  return get_default_graph().create_op("Rank", {input}, {}, final_name).output(0);
+}
 Output transpose(const Output& x, const std::vector<std::int64_t>& perm, std::string_view name) {
   name_scope scope(name, "transpose");
   const std::string final_name = scope.name();
@@ -287,7 +294,7 @@ Output range_in_scope(name_scope& scope, Output start, Output limit, Output delt
 }  // namespace
 
 Output RangeArg::in_scope(const char* name) const {
-  return tensor_ ? *tensor_ : make_const(detail::scalar_tensor(value_, dtype_), name);
+  return tensor_ ? *tensor_ : make_const(value_, name);
 }
 Output range(const RangeArg& start, const RangeArg& limit, const RangeArg& delta,
              std::string_view name) {

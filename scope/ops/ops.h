@@ -55,6 +55,9 @@ Output fill(const Output& dims, const Output& value, std::string_view name = "")
 // them follows (reshape(x, shape(y)) has y's static shape, as TF's constant_value_as_shape).
 Output shape(const Output& input, DType out_type = DType::kInt32, std::string_view name = "");
 Output size(const Output& input, DType out_type = DType::kInt32, std::string_view name = "");
+// tf.rank: input's number of dimensions, an int32 scalar: a Const "Rank" where the rank is
+// known (TF's optimize), else a Rank op.
+Output rank(const Output& input, std::string_view name = "");
 Output identity(const Output& x, std::string_view name = "");
 // tf.transpose(x, perm): output dimension i is x's dimension perm[i] (empty perm: reversed);
 // op "Transpose" named "transpose" with its Const "transpose/perm"; gradient the inverse
@@ -75,17 +78,8 @@ Output invert_permutation(const Output& x, std::string_view name = "");
 Output tile(const Output& input, const std::vector<std::int64_t>& multiples,
             std::string_view name = "");
 Output tile(const Output& input, const Output& multiples, std::string_view name = "");
-namespace detail {
-// The dtype TF gives a Python number: int32 (int64 beyond int32), float32 for a float.
-template <Scalar S>
-DType python_number_dtype(S v) {
-  if constexpr (std::is_floating_point_v<S>)
-    return DType::kFloat32;
-  else
-    return std::in_range<std::int32_t>(v) ? DType::kInt32 : DType::kInt64;
-}
-}  // namespace detail
-// A tf.range argument: an Output (a Variable converts), or a C++ number.
+// A tf.range argument: an Output (a Variable converts), or a C++ number, which becomes a Const as
+// a Python number does (int32, int64 beyond int32, float32 for a floating value), exactly.
 class RangeArg {
  public:
   RangeArg(const Output& t) : tensor_(t) {}  // NOLINT: implicit, as TF takes either
@@ -94,15 +88,24 @@ class RangeArg {
       RangeArg(const T& t)
       : tensor_(Output(t)) {}  // NOLINT
   template <Scalar S>
-  RangeArg(S v)
-      : value_(static_cast<double>(v)), dtype_(detail::python_number_dtype(v)) {}  // NOLINT
+  requires(!std::same_as<S, bool>) RangeArg(S v) : value_(python_number(v)) {}  // NOLINT
   // The tensor, or the number as a Const named `name` in the current scope.
   Output in_scope(const char* name) const;
 
  private:
+  template <Scalar S>
+  static Tensor python_number(S v) {
+    if constexpr (std::is_floating_point_v<S>)
+      return Tensor::from_scalar(static_cast<float>(v));
+    else if (std::in_range<std::int32_t>(v))
+      return Tensor::from_scalar(static_cast<std::int32_t>(v));
+    else if (std::in_range<std::int64_t>(v))
+      return Tensor::from_scalar(static_cast<std::int64_t>(v));
+    else
+      throw ValueError(str_cat("range: ", v, " does not fit int64"));
+  }
   std::optional<Output> tensor_;
-  double value_ = 0;
-  DType dtype_ = DType::kInt32;
+  Tensor value_;
 };
 // tf.range: start, start + delta, ... up to (not including) limit; op "Range" named "range".
 // C++ numbers become Consts "range/start", "range/limit", "range/delta" as Python's do (int32,

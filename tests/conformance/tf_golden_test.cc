@@ -1756,6 +1756,9 @@ std::map<std::string, std::function<Result()>> cases() {
     auto divisors = floats({2.0f, 3.0f, 4.0f});
     ys.push_back(sf::floormod(x, divisors));
     ys.push_back(fwd[12]);
+    ys.push_back(sf::reduce_mean(u));
+    auto max_y = sf::reduce_max(y);
+    ys.push_back(sf::reduce_sum(max_y));
     auto gr = sf::gradients(ys, {x, y, u, w});
     Result out;
     auto ops = g.operations();

@@ -227,6 +227,7 @@ TEST(ZerosOnesLikeTest, EveryDtype) {
   EXPECT_EQ(run("OnesLike", sf::int64, {vec<std::int64_t>({5, 6})}).to_vector<std::int64_t>(),
             (std::vector<std::int64_t>{1, 1}));
   const Tensor h = run("OnesLike", sf::DType::kFloat16, {Tensor(sf::DType::kFloat16, Shape{2})});
+  EXPECT_EQ(h.shape(), Shape{2});
   for (auto v : h.to_vector<sf::half>()) EXPECT_EQ(v, sf::half(1.0f));
   const Tensor b = run("OnesLike", sf::DType::kBool, {Tensor(sf::DType::kBool, Shape{2})});
   EXPECT_EQ(b.to_vector<bool>(), (std::vector<bool>{true, true}));

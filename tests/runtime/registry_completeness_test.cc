@@ -135,7 +135,8 @@ TEST(RegistryCompletenessTest, HostOnlyExemptionsAreCurrent) {
 
 // TF's HostMemory declarations: every declared input exists for the op (an index past its
 // fixed arity would silently never match), and the lookup the executor uses answers by index,
-// with -1 meaning the last input (ConcatV2's axis after any number of values).
+// with -1 meaning the last input (ConcatV2's axis after any number of values) and
+// kHostMemoryFirstHalf the first half (DynamicStitch's indices).
 TEST(RegistryCompletenessTest, HostMemoryInputsNameRealInputs) {
   const auto& r = sf::op_registry();
   int declared = 0;
@@ -143,13 +144,19 @@ TEST(RegistryCompletenessTest, HostMemoryInputsNameRealInputs) {
     const auto* def = r.find(name);
     for (int i : def->host_memory_inputs) {
       ++declared;
-      EXPECT_GE(i, -1) << name;
+      EXPECT_GE(i, sf::OpDef::kHostMemoryFirstHalf) << name;
       if (def->max_inputs >= 0) {
         EXPECT_LT(i, def->max_inputs) << name << " input " << i;
       }
     }
   }
   EXPECT_GE(declared, 14);
+  const auto* stitch = r.find("DynamicStitch");
+  ASSERT_NE(stitch, nullptr);
+  EXPECT_TRUE(stitch->is_host_memory_input(0, 4));
+  EXPECT_TRUE(stitch->is_host_memory_input(1, 4));
+  EXPECT_FALSE(stitch->is_host_memory_input(2, 4));
+  EXPECT_FALSE(stitch->is_host_memory_input(3, 4));
   const auto* fill = r.find("Fill");
   ASSERT_NE(fill, nullptr);
   EXPECT_TRUE(fill->is_host_memory_input(0, 2));

@@ -168,7 +168,10 @@ TEST_F(DynamicShapeGradientsTest, Reductions) {
        [](const auto& p) {
          return sf::reduce_mean(p[0], {0, 2}, true);
        }},
-      {"max 1", [](const auto& p) { return sf::reduce_max(p[0], {1}); }}};
+      {"max 1", [](const auto& p) { return sf::reduce_max(p[0], {1}); }},
+      {"sum all", [](const auto& p) { return sf::reduce_sum(p[0]); }},
+      {"mean all keep", [](const auto& p) { return sf::reduce_mean(p[0], {}, true); }},
+      {"max all", [](const auto& p) { return sf::reduce_max(p[0]); }}};
   for (const auto& [name, f] : unranked_cases) {
     SCOPED_TRACE(name);
     expect_same_gradients(unranked, f);

@@ -56,6 +56,18 @@ TEST_F(TileRangeTest, StaticShapes) {
   EXPECT_EQ(sf::dynamic_stitch({run_idx}, {sf::placeholder(sf::float32, {3, 2})}).shape(),
             (sf::Shape{-1, 2}));
   EXPECT_EQ(sf::zeros_like(x).shape(), (sf::Shape{-1, 3}));
+  // tf.rank: a Const where the rank is known, else a Rank op; a reduction over every axis of an
+  // unknown rank goes through range(0, rank(x)) and is a scalar, as TF's.
+  EXPECT_EQ(sf::rank(x).op().type(), "Const");
+  auto u = sf::placeholder(sf::float32, sf::Shape::unknown(), "u");
+  EXPECT_EQ(sf::rank(u).op().type(), "Rank");
+  EXPECT_EQ(sf::reduce_sum(u).shape(), sf::Shape{});
+  EXPECT_FALSE(sf::reduce_sum(u, {}, true).shape().has_rank());
+  // A dimension that overflows int64 is TF's ValueError, not a wrapped size.
+  EXPECT_NE(value_error([] {
+              sf::tile(sf::placeholder(sf::float32, {4}), {std::int64_t{1} << 62});
+            }).find("Negative dimension size caused by overflow"),
+            std::string::npos);
   EXPECT_EQ(sf::ones_like(x, sf::int64).dtype(), sf::int64);
 }
 
@@ -68,7 +80,16 @@ TEST_F(TileRangeTest, ValuesAtRunTime) {
   auto div = sf::floordiv(sf::range(-3, 4), sf::constant(2));
   auto z = sf::zeros_like(x);
   auto o = sf::ones_like(x);
+  // Integers beyond 2^53 stay exact (Python's int64 Consts), and Rank runs.
+  const std::int64_t big = (std::int64_t{1} << 60) + 1;
+  auto rb = sf::range(big, big + 3);
+  auto u = sf::placeholder(sf::float32, sf::Shape::unknown(), "u");
+  auto rk = sf::rank(u);
   sf::Session s;
+  const auto exact =
+      s.run({rb, rk}, {{u, sf::Tensor::from_vector<float>({1, 2, 3, 4}, {2, 1, 2})}});
+  EXPECT_EQ(exact[0].to_vector<std::int64_t>(), (std::vector<std::int64_t>{big, big + 1, big + 2}));
+  EXPECT_EQ(exact[1].to_vector<std::int32_t>(), std::vector<std::int32_t>{3});
   const auto out =
       s.run({t, r, mod, div, z, o}, {{x, sf::Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2})},
                                      {n, sf::Tensor::from_scalar(std::int32_t{8})}});
