@@ -551,8 +551,7 @@ void dynamic_stitch_gpu_kernel(KernelContext& c) {
       SF_CUDA_CHECK(cudaGetLastError());
     }
   });
-  // NOTE: no wait for the copy: from pageable memory, cudaMemcpyAsync returns once `table` is
-  // staged, so it may be freed on return.
+  SF_CUDA_CHECK(cudaStreamSynchronize(s));  // `table` (pageable) is freed on return
 }
 
 // ZerosLike: a memset on the stream; OnesLike: the dtype's 1 written by element size.

@@ -166,10 +166,12 @@ std::vector<std::int64_t> int_values(const Tensor& t) {
 }
 
 // array_ops.reshape(x, <a Python list>) / tile(x, <list>): the list is a Const in the op's own
-// scope ("Reshape/shape", "Tile/multiples").
-Output reshape_to(Graph& g, const Output& x, const std::vector<std::int64_t>& dims) {
+// scope ("Reshape/shape", "Tile/multiples"). `python_list`: an empty list, which TF converts to
+// float32 first (an int32 numpy array, reduced_shape's values, converts once).
+Output reshape_to(Graph& g, const Output& x, const std::vector<std::int64_t>& dims,
+                  bool python_list = false) {
   const std::string r = g.unique_name("Reshape");
-  if (dims.empty()) {
+  if (dims.empty() && python_list) {
     // TF converts an empty list to float32 first (an unused Const), then to int32.
     AttrMap a;
     a.set("value", Tensor::from_vector<float>({}, Shape{0}));
@@ -273,7 +275,8 @@ Output sum_gradient(Graph& g, const Operation& o, Output grad) {
       for (std::size_t k = 0; all && k < axes.size(); ++k)
         all = axes[k] == static_cast<std::int64_t>(k);
       if (all) {
-        grad = reshape_to(g, grad, std::vector<std::int64_t>(static_cast<std::size_t>(rank), 1));
+        grad = reshape_to(g, grad, std::vector<std::int64_t>(static_cast<std::size_t>(rank), 1),
+                          /*python_list=*/true);
         const Output input_shape =
             xs.is_fully_defined() ? const_ints(g, xs.dims(), "Const") : shape_of(g, x, "Shape");
         return op(g, "Tile", {grad, input_shape}, {}, "Tile");

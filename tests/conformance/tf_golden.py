@@ -1408,7 +1408,7 @@ def math_tile_range_reductions():
           tf.reduce_mean(y, 0), tf.reduce_mean(u, 1), tf.reduce_max(x, 1),
           tf.reduce_max(y, 1, keepdims=True), tf.reduce_max(y, [0, 1]),
           tf.math.floormod(x, tf.constant([2.0, 3.0, 4.0])), fwd[12], tf.reduce_mean(u),
-          tf.reduce_sum(tf.reduce_max(y))]
+          tf.reduce_sum(tf.reduce_max(y)), tf.reduce_max(tf.reduce_sum(y * 2.0))]
     gr = tf.gradients(ys, [x, y, u, w])
     out = [_op_line(o) for o in g.get_operations()[n0:]]
     out += [str(t.shape.as_list()) if t.shape.rank is not None else "None" for t in fwd + ys + gr]

@@ -1759,6 +1759,9 @@ std::map<std::string, std::function<Result()>> cases() {
     ys.push_back(sf::reduce_mean(u));
     auto max_y = sf::reduce_max(y);
     ys.push_back(sf::reduce_sum(max_y));
+    auto y2 = y * 2.0f;
+    auto sum_y2 = sf::reduce_sum(y2);
+    ys.push_back(sf::reduce_max(sum_y2));
     auto gr = sf::gradients(ys, {x, y, u, w});
     Result out;
     auto ops = g.operations();
